@@ -1,0 +1,387 @@
+"""Users, passwords, memberships, API tokens and duty shifts."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crisis import clock
+from crisis.auth.models import ApiToken, Membership, Role, User, new_session_token
+from crisis.errors import NotFound, NotPermitted, ValidationFailed
+from crisis.i18n import lazy_gettext as _l
+from crisis.timeline import service as timeline
+from crisis.units import service as units
+from crisis.units.models import DutyShift, Unit
+
+_hasher = PasswordHasher()
+# Verifying against this when the e-mail is unknown keeps both answers equally slow.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+COMMON_PASSWORDS = frozenset(
+    """password password1 password123 passw0rd 1234567890 12345678910 qwertyuiop 1q2w3e4r5t
+    iloveyou123 admin12345 administrator welcome123 indonesia indonesia1 indonesia123
+    jakarta123 merdeka1945 bismillah bismillah123 rahasia123 sayang123 qwerty12345
+    abcdefghij abc1234567 0987654321 1111111111 aaaaaaaaaa""".split()
+)
+TOKEN_PREFIX = "crs_"
+MAX_SHIFT = timedelta(days=14)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_problems(password: str, *, email: str = "", name: str = "") -> list[str]:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(str(_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)))
+    if len(password) > 256:
+        problems.append(str(_l("At most 256 characters.")))
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(lowered)) < 4:
+        problems.append(str(_l("This password is too easy to guess.")))
+    local = email.split("@")[0].lower()
+    if (len(local) >= 4 and local in lowered) or (name and name.lower().replace(" ", "") == lowered):
+        problems.append(str(_l("Do not use your name or e-mail address in the password.")))
+    return problems
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def authenticate(*, session: Session, email: str, password: str, now: datetime | None = None) -> User | None:
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now or clock.now()
+    return user
+
+
+def known_user_id(*, session: Session, email: str) -> int | None:
+    """For the audit trail of failed sign-ins; never shown to the person signing in."""
+    return session.scalar(select(User.id).where(User.email == normalise_email(email or "")))
+
+
+def get(*, session: Session, actor: User, user_id: int) -> User:
+    """A user the actor may see: themselves, or anyone with a membership in the actor's view."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(_l("User not found."))
+    if user.id == actor.id:
+        return user
+    scope = units.visible_scope(session=session, user=actor)
+    if not scope.everything and not any(m.unit_id in scope for m in user.memberships):
+        raise NotFound(_l("User not found."))
+    return user
+
+
+def list_visible(*, session: Session, actor: User) -> list[User]:
+    scope = units.visible_scope(session=session, user=actor)
+    query = select(User).order_by(User.name)
+    if not scope.everything:
+        query = query.where(
+            User.id.in_(select(Membership.user_id).where(scope.filter(Membership.unit_id)))
+        )
+    return list(session.scalars(query))
+
+
+def _require_admin(*, session: Session, actor: User, unit_id: int) -> None:
+    if unit_id not in units.admin_scope(session=session, user=actor):
+        raise NotPermitted(_l("You do not administer that unit."))
+
+
+def _can_admin_user(*, session: Session, actor: User, user: User) -> bool:
+    scope = units.admin_scope(session=session, user=actor)
+    if scope.everything:
+        return True
+    # A user without memberships can be managed by any admin; otherwise all their units must be ours.
+    return all(m.unit_id in scope for m in user.memberships) and bool(scope.unit_ids)
+
+
+def create_user(
+    *, session: Session, actor: User | None, email: str, name: str, password: str,
+    language: str = "id", unit_id: int | None = None, role: str | None = None,
+) -> User:
+    """actor=None is the command line on the server itself (bootstrapping the first admin)."""
+    if actor is not None and not units.is_admin_anywhere(actor):
+        raise NotPermitted(_l("Only administrators create users."))
+    email = normalise_email(email or "")
+    errors: dict[str, list[str]] = {}
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        errors["email"] = [str(_l("Enter a valid e-mail address."))]
+    elif session.scalar(select(User.id).where(func.lower(User.email) == email)):
+        errors["email"] = [str(_l("A user with this e-mail address already exists."))]
+    if not name or not name.strip() or len(name) > 200:
+        errors["name"] = [str(_l("A name of at most 200 characters is required."))]
+    if language not in ("id", "en"):
+        errors["language"] = [str(_l("Choose id or en."))]
+    problems = password_problems(password or "", email=email, name=name or "")
+    if problems:
+        errors["password"] = problems
+    if (unit_id is None) != (role is None):
+        errors["role" if role is None else "unit_id"] = [str(_l("Give both a unit and a role."))]
+    if role is not None and role not in set(Role):
+        errors["role"] = [str(_l("Unknown role."))]
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        errors["unit_id"] = [str(_l("No such unit."))]
+    if errors:
+        raise ValidationFailed(errors)
+    if unit_id is not None and actor is not None:
+        _require_admin(session=session, actor=actor, unit_id=unit_id)
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password), language=language)
+    session.add(user)
+    session.flush()
+    timeline.record(session=session, kind="user.created", subject_type="user", subject_id=user.id,
+                    actor_id=actor.id if actor else None, data={"email": email})
+    if unit_id is not None and role is not None:
+        add_membership(session=session, actor=actor, user_id=user.id, unit_id=unit_id, role=role)
+    return user
+
+
+def update_user(*, session: Session, actor: User, user_id: int, changes: dict[str, Any]) -> User:
+    user = get(session=session, actor=actor, user_id=user_id)
+    own_fields = {"name", "language"}
+    if not (set(changes) <= own_fields and user.id == actor.id) and not _can_admin_user(
+        session=session, actor=actor, user=user
+    ):
+        raise NotPermitted(_l("You do not administer this user."))
+    errors: dict[str, list[str]] = {}
+    if "email" in changes:
+        email = normalise_email(changes["email"] or "")
+        changes["email"] = email
+        if not EMAIL_RE.match(email):
+            errors["email"] = [str(_l("Enter a valid e-mail address."))]
+        elif session.scalar(select(User.id).where(func.lower(User.email) == email, User.id != user.id)):
+            errors["email"] = [str(_l("A user with this e-mail address already exists."))]
+    if "name" in changes and (not changes["name"] or not changes["name"].strip() or len(changes["name"]) > 200):
+        errors["name"] = [str(_l("A name of at most 200 characters is required."))]
+    if "language" in changes and changes["language"] not in ("id", "en"):
+        errors["language"] = [str(_l("Choose id or en."))]
+    if "active" in changes and not isinstance(changes["active"], bool):
+        errors["active"] = [str(_l("Must be true or false."))]
+    if "active" in changes and changes["active"] is False and user.id == actor.id:
+        errors["active"] = [str(_l("You cannot disable your own account."))]
+    if errors:
+        raise ValidationFailed(errors)
+    changed = {k: v for k, v in changes.items() if getattr(user, k) != v}
+    for key, value in changed.items():
+        setattr(user, key, value)
+    if changed.get("active") is False:
+        user.session_token = new_session_token()  # every session of a disabled user ends now
+    if changed:
+        timeline.record(session=session, kind="user.updated", subject_type="user", subject_id=user.id,
+                        actor_id=actor.id, data={"changed": sorted(changed)})
+    return user
+
+
+def change_password(*, session: Session, user: User, current: str, new: str) -> None:
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise ValidationFailed({"current_password": str(_l("The current password is wrong."))}) from None
+    problems = password_problems(new, email=user.email, name=user.name)
+    if problems:
+        raise ValidationFailed({"new_password": problems})
+    user.password_hash = hash_password(new)
+    user.session_token = new_session_token()  # sign out every other session
+    timeline.record(session=session, kind="user.password_changed", subject_type="user",
+                    subject_id=user.id, actor_id=user.id)
+
+
+def add_membership(*, session: Session, actor: User | None, user_id: int, unit_id: int, role: str) -> Membership:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(_l("User not found."))
+    errors = {}
+    if role not in set(Role):
+        errors["role"] = str(_l("Unknown role."))
+    if session.get(Unit, unit_id) is None:
+        errors["unit_id"] = str(_l("No such unit."))
+    if errors:
+        raise ValidationFailed(errors)
+    if actor is not None:
+        _require_admin(session=session, actor=actor, unit_id=unit_id)
+    if session.scalar(select(Membership.id).where(Membership.user_id == user_id, Membership.unit_id == unit_id)):
+        raise ValidationFailed({"unit_id": str(_l("This user already has a role in that unit; change it instead."))})
+    membership = Membership(user_id=user_id, unit_id=unit_id, role=role)
+    session.add(membership)
+    session.flush()
+    session.refresh(user)
+    timeline.record(session=session, kind="membership.added", subject_type="user", subject_id=user_id,
+                    actor_id=actor.id if actor else None, unit_id=unit_id, data={"role": role})
+    return membership
+
+
+def membership_or_404(*, session: Session, membership_id: int) -> Membership:
+    membership = session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound(_l("Membership not found."))
+    return membership
+
+
+def change_role(*, session: Session, actor: User, membership_id: int, role: str) -> Membership:
+    membership = session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound(_l("Membership not found."))
+    _require_admin(session=session, actor=actor, unit_id=membership.unit_id)
+    if role not in set(Role):
+        raise ValidationFailed({"role": str(_l("Unknown role."))})
+    before = membership.role
+    membership.role = role
+    timeline.record(session=session, kind="membership.role_changed", subject_type="user",
+                    subject_id=membership.user_id, actor_id=actor.id, unit_id=membership.unit_id,
+                    data={"before": before, "after": role})
+    return membership
+
+
+def remove_membership(*, session: Session, actor: User, membership_id: int) -> None:
+    membership = session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound(_l("Membership not found."))
+    _require_admin(session=session, actor=actor, unit_id=membership.unit_id)
+    if membership.user_id == actor.id and membership.role == Role.admin:
+        raise ValidationFailed({"role": str(_l("You cannot remove your own administrator role."))})
+    user_id, unit_id, role = membership.user_id, membership.unit_id, membership.role
+    session.delete(membership)
+    session.flush()
+    timeline.record(session=session, kind="membership.removed", subject_type="user", subject_id=user_id,
+                    actor_id=actor.id, unit_id=unit_id, data={"role": role})
+
+
+def _token_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def create_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    """Returns the row and the plaintext token, which is never stored and shown only now."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed({"name": str(_l("Give the token a name of at most 100 characters."))})
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, prefix=plaintext[:10], token_hash=_token_hash(plaintext))
+    session.add(token)
+    session.flush()
+    timeline.record(session=session, kind="token.created", subject_type="user", subject_id=user.id,
+                    actor_id=user.id, data={"token_id": token.id, "name": name})
+    return token, plaintext
+
+
+def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())))
+
+
+def revoke_token(*, session: Session, user: User, token_id: int, now: datetime | None = None) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(_l("Token not found."))
+    if token.revoked_at is None:
+        token.revoked_at = now or clock.now()
+        timeline.record(session=session, kind="token.revoked", subject_type="user", subject_id=user.id,
+                        actor_id=user.id, data={"token_id": token.id})
+    return token
+
+
+def user_for_token(*, session: Session, plaintext: str, now: datetime | None = None) -> User | None:
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plaintext)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    moment = now or clock.now()
+    # Write the last use at most once a minute so reads stay reads.
+    if token.last_used_at is None or moment - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = moment
+    return token.user
+
+
+def list_shifts(
+    *, session: Session, actor: User, unit_id: int, start: datetime, end: datetime
+) -> list[DutyShift]:
+    units.get(session=session, user=actor, unit_id=unit_id)
+    return list(
+        session.scalars(
+            select(DutyShift)
+            .where(DutyShift.unit_id == unit_id, DutyShift.ends_at > start, DutyShift.starts_at < end)
+            .order_by(DutyShift.starts_at)
+        )
+    )
+
+
+def on_duty(*, session: Session, unit_id: int, at: datetime) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .join(DutyShift, DutyShift.user_id == User.id)
+            .where(DutyShift.unit_id == unit_id, DutyShift.starts_at <= at, DutyShift.ends_at > at, User.active)
+            .order_by(User.name)
+        )
+    )
+
+
+def create_shift(
+    *, session: Session, actor: User, unit_id: int, user_id: int, starts_at: datetime,
+    ends_at: datetime, note: str = "",
+) -> DutyShift:
+    unit = units.get(session=session, user=actor, unit_id=unit_id)
+    if unit.id not in units.roster_scope(session=session, user=actor):
+        raise NotPermitted(_l("Only supervisors, heads and administrators plan the duty roster."))
+    errors: dict[str, str] = {}
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        errors["user_id"] = str(_l("No such active user."))
+    elif not any(m.unit_id == unit.id for m in user.memberships):
+        errors["user_id"] = str(_l("This person has no role in the unit."))
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        errors["starts_at"] = str(_l("Give the time with its zone."))
+    elif ends_at <= starts_at:
+        errors["ends_at"] = str(_l("The shift must end after it starts."))
+    elif ends_at - starts_at > MAX_SHIFT:
+        errors["ends_at"] = str(_l("A shift lasts at most 14 days."))
+    if len(note or "") > 200:
+        errors["note"] = str(_l("At most 200 characters."))
+    if errors:
+        raise ValidationFailed(errors)
+    shift = DutyShift(unit_id=unit.id, user_id=user_id, starts_at=starts_at, ends_at=ends_at, note=note or "")
+    session.add(shift)
+    session.flush()
+    timeline.record(session=session, kind="duty_shift.created", subject_type="unit", subject_id=unit.id,
+                    actor_id=actor.id, unit_id=unit.id,
+                    data={"shift_id": shift.id, "user_id": user_id,
+                          "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()})
+    return shift
+
+
+def delete_shift(*, session: Session, actor: User, shift_id: int) -> None:
+    shift = session.get(DutyShift, shift_id)
+    if shift is None or shift.unit_id not in units.visible_scope(session=session, user=actor):
+        raise NotFound(_l("Shift not found."))
+    if shift.unit_id not in units.roster_scope(session=session, user=actor):
+        raise NotPermitted(_l("Only supervisors, heads and administrators plan the duty roster."))
+    data = {"shift_id": shift.id, "user_id": shift.user_id, "starts_at": shift.starts_at.isoformat()}
+    unit_id = shift.unit_id
+    session.delete(shift)
+    session.flush()
+    timeline.record(session=session, kind="duty_shift.deleted", subject_type="unit", subject_id=unit_id,
+                    actor_id=actor.id, unit_id=unit_id, data=data)

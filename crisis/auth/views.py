@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from crisis.auth import service
+from crisis.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
+from crisis.errors import ValidationFailed
+from crisis.extensions import db, limiter
+from crisis.i18n import _
+from crisis.timeline import service as timeline
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_limit_key() -> str:
+    # Per e-mail and client address: an attacker elsewhere cannot lock the real user out.
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"login:{email}|{request.remote_addr}"
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("units.console")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("units.console")
+    return target
+
+
+def apply_form_errors(form: Any, error: ValidationFailed) -> None:
+    """Put service errors next to the matching form fields; the rest become a flash."""
+    for field_name, messages in error.errors.items():
+        field = getattr(form, field_name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + list(messages)
+        else:
+            for message in messages:
+                flash(message, "error")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=_login_limit_key, methods=["POST"])
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("units.console"))
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        user = service.authenticate(session=db.session, email=form.email.data, password=form.password.data)
+        if user is not None:
+            next_url = _safe_next(request.args.get("next"))
+            lang = session.get("lang")
+            session.clear()  # a new session at sign-in: nothing from before carries over
+            login_user(user)
+            session["sid"] = secrets.token_urlsafe(16)
+            session["signed_in_at"] = session["last_seen"] = time.time()
+            if lang and lang != user.language:
+                user.language = lang
+            timeline.record(session=db.session, kind="auth.signed_in", subject_type="user",
+                            subject_id=user.id, actor_id=user.id, data={"ip": request.remote_addr})
+            db.session.commit()
+            return redirect(next_url)
+        failed = True
+        known = service.known_user_id(session=db.session, email=form.email.data)
+        if known is not None:
+            timeline.record(session=db.session, kind="auth.sign_in_failed", subject_type="user",
+                            subject_id=known, data={"ip": request.remote_addr})
+            db.session.commit()
+    return render_template("auth/login.html", form=form, failed=failed), (401 if failed else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Any:
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Any:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(session=db.session, user=current_user, current=form.current_password.data,
+                                    new=form.new_password.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_form_errors(form, error)
+        else:
+            db.session.commit()
+            login_user(current_user)  # the session token rotated; keep this session, end the others
+            flash(_("Your password has been changed. Other sessions have been signed out."), "success")
+            return redirect(url_for("units.console"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/language", methods=["POST"])
+def set_language() -> Any:
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session["lang"] = form.language.data
+    if current_user.is_authenticated:
+        current_user.language = form.language.data
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> Any:
+    form = TokenForm()
+    created = None
+    if form.validate_on_submit():
+        try:
+            _token, created = service.create_token(session=db.session, user=current_user, name=form.name.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_form_errors(form, error)
+        else:
+            db.session.commit()
+            form = TokenForm(formdata=None)
+    return render_template("auth/tokens.html", form=form, created=created,
+                           tokens=service.list_tokens(session=db.session, user=current_user))
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int) -> Any:
+    # CSRFProtect has already checked this POST's token.
+    service.revoke_token(session=db.session, user=current_user, token_id=token_id)
+    db.session.commit()
+    flash(_("The token has been revoked."), "success")
+    return redirect(url_for("auth.tokens"))
+

@@ -1,0 +1,51 @@
+"""Celery bound to the Flask app: every task runs inside an app context."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from celery.signals import worker_process_init
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                from crisis.extensions import db
+
+                try:
+                    return self.run(*args, **kwargs)
+                finally:
+                    db.session.remove()
+
+    embedded = app.config["EMBEDDED"]
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.conf.update(
+        broker_url=app.config.get("BROKER_URL") or "memory://",
+        # Results are written to the database by the tasks themselves.
+        task_ignore_result=True,
+        # Embedded mode: the same tasks, run in-process by whoever enqueues them.
+        task_always_eager=embedded,
+        task_eager_propagates=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        task_default_queue="crisis",
+        worker_hijack_root_logger=False,
+    )
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+
+    @worker_process_init.connect(weak=False)
+    def _fresh_pool(**_: object) -> None:
+        # A forked worker must not share the parent's database connections.
+        with app.app_context():
+            from crisis.extensions import db
+
+            db.engine.dispose(close=False)
+
+    import workers.tasks  # noqa: F401  registers the task names
+
+    return celery_app

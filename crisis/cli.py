@@ -1,0 +1,174 @@
+"""The `crisis` command: a Flask CLI group with the project's own commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from crisis import create_app
+from crisis.extensions import db
+
+
+def _create_app(*_args: Any) -> Any:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
+def main() -> None:
+    """crisis: issue and crisis response desk for government PR units."""
+
+
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """Serve the app with the scheduler in this process (the embedded mode)."""
+    from werkzeug.serving import run_simple
+
+    from workers.scheduler import build_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config["EMBEDDED"]:
+        click.echo("CRISIS_BROKER_URL is set: tasks go to Celery workers; run `crisis scheduler` "
+                   "and `celery -A workers.celery_app worker` beside this.", err=True)
+    scheduler = None
+    if app.config["EMBEDDED"] and app.config["EMBEDDED_SCHEDULER"]:
+        scheduler = build_scheduler(app, background=True)
+        scheduler.start()
+    click.echo(f"crisis serving on http://{host}:{port}/ ({'embedded' if app.config['EMBEDDED'] else 'web only'})")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+@main.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduler process: ticks every second."""
+    from workers.scheduler import build_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo("crisis scheduler ticking every second; Ctrl+C stops it.")
+    try:
+        build_scheduler(app, background=False).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@main.group("seed")
+def seed_group() -> None:
+    """Load demonstration data."""
+
+
+@seed_group.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing (but print the accounts) when units exist.")
+@with_appcontext
+def seed_demo(if_empty: bool) -> None:
+    """A national desk, three provinces in three time zones, two regencies each, users, duty shifts."""
+    from crisis.seed import DEMO_PASSWORD, demo_accounts, seed_demo_data
+    from crisis.units.models import Unit
+
+    if db.session.query(Unit.id).first() is not None:
+        if not if_empty:
+            raise click.ClickException("The database already has units; demo data goes into an empty one.")
+        click.echo("Database not empty: demo data not loaded again.")
+    else:
+        seed_demo_data(session=db.session)
+        db.session.commit()
+        click.echo("Demo organisation loaded.")
+    click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
+    for email, role, unit in demo_accounts():
+        click.echo(f"  {email:38} {role:11} {unit}")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage users from the command line."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--unit", "unit_code", required=True, help="Unit code, e.g. PUSAT")
+@click.option("--role", required=True, type=click.Choice(["officer", "supervisor", "head", "admin", "observer"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--language", default="id", type=click.Choice(["id", "en"]))
+@with_appcontext
+def users_create(email: str, name: str, unit_code: str, role: str, password: str, language: str) -> None:
+    """Create a user with a role in a unit (the first administrator, typically)."""
+    from crisis.auth import service as people
+    from crisis.errors import ValidationFailed
+    from crisis.units import service as units
+
+    unit = units.get_by_code(session=db.session, code=unit_code)
+    if unit is None:
+        raise click.BadParameter(f"no unit with code {unit_code!r}", param_hint="--unit")
+    try:
+        people.create_user(session=db.session, actor=None, email=email, name=name, password=password,
+                           language=language, unit_id=unit.id, role=role)
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise click.ClickException(
+            "; ".join(f"--{field.replace('_', '-')}: {' '.join(msgs)}" for field, msgs in error.errors.items())
+        ) from error
+    db.session.commit()
+    click.echo(f"Created {email} as {role} of {unit.code}.")
+
+
+@main.group("units")
+def units_group() -> None:
+    """Inspect the unit tree."""
+
+
+@units_group.command("list")
+@with_appcontext
+def units_list() -> None:
+    """Print the unit tree."""
+    from crisis.timefmt import zone_label
+    from crisis.units import service as units
+    from crisis.units.models import Unit
+
+    for unit in units.order_as_tree(list(db.session.query(Unit))):
+        click.echo(f"{'  ' * units.depth(unit)}{unit.code:14} {unit.kind:9} {zone_label(unit.timezone):4} {unit.name}")
+
+
+@main.group("workers")
+def workers_group() -> None:
+    """Check the task workers."""
+
+
+@workers_group.command("check")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker.")
+@with_appcontext
+def workers_check(timeout: float) -> None:
+    """Send a task through the queue and wait until a worker has written its answer."""
+    from crisis.system.models import WorkerCheck
+    from workers.tasks import worker_check
+
+    check = WorkerCheck()
+    db.session.add(check)
+    db.session.commit()
+    worker_check.delay(check.id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        done = db.session.get(WorkerCheck, check.id)
+        if done is not None and done.completed_at is not None:
+            lag = (done.completed_at - done.requested_at).total_seconds()
+            click.echo(f"worker {done.worker} answered in {lag:.3f} s")
+            return
+        time.sleep(0.1)
+    click.echo(f"no worker answered within {timeout:g} s", err=True)
+    sys.exit(1)

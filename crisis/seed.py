@@ -1,0 +1,108 @@
+"""Demonstration data: a realistic organisation across Indonesia's three time zones."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from crisis import clock
+from crisis.auth.models import Membership, User
+from crisis.auth.service import hash_password
+from crisis.units.models import DutyShift, Unit
+
+DEMO_PASSWORD = "piket-demo-2026"
+DEMO_DOMAIN = "demo.example"
+
+# code, name, kind, parent code, zone
+UNITS = [
+    ("PUSAT", "Desk Nasional Komunikasi Publik", "central", None, "Asia/Jakarta"),
+    ("JATENG", "Diskominfo Provinsi Jawa Tengah", "province", "PUSAT", "Asia/Jakarta"),
+    ("KOTA-SEMARANG", "Diskominfo Kota Semarang", "regency", "JATENG", "Asia/Jakarta"),
+    ("KAB-BANYUMAS", "Diskominfo Kabupaten Banyumas", "regency", "JATENG", "Asia/Jakarta"),
+    ("SULSEL", "Diskominfo Provinsi Sulawesi Selatan", "province", "PUSAT", "Asia/Makassar"),
+    ("KOTA-MAKASSAR", "Diskominfo Kota Makassar", "regency", "SULSEL", "Asia/Makassar"),
+    ("KAB-GOWA", "Diskominfo Kabupaten Gowa", "regency", "SULSEL", "Asia/Makassar"),
+    ("PAPUA", "Diskominfo Provinsi Papua", "province", "PUSAT", "Asia/Jayapura"),
+    ("KOTA-JAYAPURA", "Diskominfo Kota Jayapura", "regency", "PAPUA", "Asia/Jayapura"),
+    ("KAB-JAYAPURA", "Diskominfo Kabupaten Jayapura", "regency", "PAPUA", "Asia/Jayapura"),
+]
+
+# unit code, role, name, language
+PEOPLE = [
+    ("PUSAT", "admin", "Rina Kusumawati", "id"),
+    ("PUSAT", "head", "Dr. Bambang Wicaksono", "id"),
+    ("PUSAT", "supervisor", "Sari Handayani", "id"),
+    ("PUSAT", "officer", "Agus Setiawan", "id"),
+    ("PUSAT", "observer", "Maya Anggraini", "en"),
+    ("JATENG", "admin", "Hendra Prasetyo", "id"),
+    ("JATENG", "head", "Dwi Lestari", "id"),
+    ("JATENG", "supervisor", "Yusuf Hidayat", "id"),
+    ("JATENG", "officer", "Fitri Rahmawati", "id"),
+    ("KOTA-SEMARANG", "head", "Joko Santoso", "id"),
+    ("KOTA-SEMARANG", "supervisor", "Ratna Sari", "id"),
+    ("KOTA-SEMARANG", "officer", "Adi Nugroho", "id"),
+    ("KAB-BANYUMAS", "head", "Sri Wahyuni", "id"),
+    ("KAB-BANYUMAS", "officer", "Eko Purnomo", "id"),
+    ("SULSEL", "head", "Andi Baso Mappanyukki", "id"),
+    ("SULSEL", "supervisor", "Nurhayati Rahman", "id"),
+    ("SULSEL", "officer", "Muh. Ikhsan", "id"),
+    ("KOTA-MAKASSAR", "head", "Andi Tenri Ajeng", "id"),
+    ("KOTA-MAKASSAR", "officer", "Syamsul Bahri", "id"),
+    ("KAB-GOWA", "head", "Haerul Amri", "id"),
+    ("KAB-GOWA", "officer", "Sitti Aisyah", "id"),
+    ("PAPUA", "head", "Yohanes Wenda", "id"),
+    ("PAPUA", "supervisor", "Maria Kambu", "id"),
+    ("PAPUA", "officer", "Daniel Yikwa", "id"),
+    ("KOTA-JAYAPURA", "head", "Elisabeth Rumbiak", "id"),
+    ("KOTA-JAYAPURA", "officer", "Markus Itlay", "id"),
+    ("KAB-JAYAPURA", "head", "Petrus Ohee", "id"),
+    ("KAB-JAYAPURA", "officer", "Ruth Sawaki", "id"),
+]
+
+ROLE_WORDS = {"admin": "admin", "head": "kepala", "supervisor": "supervisor", "officer": "petugas",
+              "observer": "pemantau"}
+
+
+def demo_email(unit_code: str, role: str) -> str:
+    return f"{ROLE_WORDS[role]}.{unit_code.lower()}@{DEMO_DOMAIN}"
+
+
+def demo_accounts() -> list[tuple[str, str, str]]:
+    return [(demo_email(code, role), role, code) for code, role, _name, _lang in PEOPLE]
+
+
+def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
+    now = now or clock.now()
+    units: dict[str, Unit] = {}
+    for code, name, kind, parent, zone in UNITS:
+        unit = Unit(code=code, name=name, kind=kind, parent=units.get(parent) if parent else None, timezone=zone)
+        session.add(unit)
+        units[code] = unit
+    password_hash = hash_password(DEMO_PASSWORD)
+    people: dict[tuple[str, str], User] = {}
+    for code, role, name, language in PEOPLE:
+        user = User(email=demo_email(code, role), name=name, password_hash=password_hash, language=language)
+        user.memberships.append(Membership(unit=units[code], role=role))
+        session.add(user)
+        people[(code, role)] = user
+    session.flush()
+    # Day duty 07:00–19:00 for the officer, night duty 19:00–07:00 for the supervisor (or head),
+    # in each unit's own zone, from yesterday to eight days ahead.
+    for code, unit in units.items():
+        day_person = people.get((code, "officer"))
+        night_person = people.get((code, "supervisor")) or people.get((code, "head"))
+        zone = ZoneInfo(unit.timezone)
+        today = now.astimezone(zone).date()
+        for offset in range(-1, 8):
+            day = today + timedelta(days=offset)
+            morning = datetime.combine(day, time(7), zone)
+            evening = datetime.combine(day, time(19), zone)
+            if day_person:
+                session.add(DutyShift(unit=unit, user=day_person, starts_at=morning, ends_at=evening,
+                                      note="Piket siang"))
+            if night_person:
+                session.add(DutyShift(unit=unit, user=night_person, starts_at=evening,
+                                      ends_at=evening + timedelta(hours=12), note="Piket malam"))
+    session.flush()

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis import clock
+from crisis.timeline.models import TimelineEvent
+
+
+def record(
+    *,
+    session: Session,
+    kind: str,
+    subject_type: str,
+    subject_id: int,
+    actor_id: int | None = None,
+    unit_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        actor_id=actor_id,
+        unit_id=unit_id,
+        data=data or {},
+        occurred_at=now or clock.now(),
+    )
+    session.add(event)
+    return event
+
+
+def list_for_subject(*, session: Session, subject_type: str, subject_id: int) -> list[TimelineEvent]:
+    return list(
+        session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.subject_type == subject_type, TimelineEvent.subject_id == subject_id)
+            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        )
+    )

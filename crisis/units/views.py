@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from crisis import clock
+from crisis.auth import service as people
+from crisis.auth.forms import MembershipForm, UserForm
+from crisis.auth.models import Role, User
+from crisis.auth.views import apply_form_errors
+from crisis.errors import ValidationFailed
+from crisis.extensions import db
+from crisis.i18n import _
+from crisis.units import service
+from crisis.units.forms import ShiftForm, UnitForm
+from crisis.web import KIND_LABELS, ROLE_LABELS
+
+bp = Blueprint("units", __name__)
+
+
+def _require_admin() -> None:
+    if not service.is_admin_anywhere(current_user):
+        abort(403)
+
+
+@bp.route("/")
+@login_required
+def console() -> Any:
+    now = clock.now()
+    my_units = service.list_visible(session=db.session, user=current_user)
+    on_duty = {unit.id: people.on_duty(session=db.session, unit_id=unit.id, at=now) for unit in my_units[:50]}
+    return render_template("units/console.html", units=my_units, on_duty=on_duty, now=now)
+
+
+def _unit_choices(form: UnitForm) -> None:
+    visible = service.list_visible(session=db.session, user=current_user)
+    form.kind.choices = [(k, str(v)) for k, v in KIND_LABELS.items()]
+    form.parent_id.choices = [("", _("— none (root) —"))] + [
+        (u.id, "\u2003" * service.depth(u) + f"{u.code} · {u.name}") for u in visible
+    ]
+
+
+@bp.route("/admin/units")
+@login_required
+def unit_list() -> Any:
+    units = service.list_visible(session=db.session, user=current_user)
+    admin_scope = service.admin_scope(session=db.session, user=current_user)
+    return render_template("units/list.html", units=units, depth=service.depth, admin_scope=admin_scope)
+
+
+@bp.route("/admin/units/new", methods=["GET", "POST"])
+@bp.route("/admin/units/<int:unit_id>/edit", methods=["GET", "POST"])
+@login_required
+def unit_edit(unit_id: int | None = None) -> Any:
+    _require_admin()
+    unit = service.get(session=db.session, user=current_user, unit_id=unit_id) if unit_id else None
+    form = UnitForm(obj=unit)
+    if unit is None and request.method == "GET":
+        form.parent_id.data = request.args.get("parent", type=int)
+    _unit_choices(form)
+    if form.validate_on_submit():
+        fields = {"code": form.code.data.strip(), "name": form.name.data, "kind": form.kind.data,
+                  "parent_id": form.parent_id.data, "timezone": form.timezone.data}
+        try:
+            if unit is None:
+                unit = service.create(session=db.session, actor=current_user, **fields)
+            else:
+                service.update(session=db.session, actor=current_user, unit_id=unit.id, changes=fields)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_form_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Unit %(code)s saved.", code=unit.code), "success")
+            return redirect(url_for("units.unit_list"))
+    return render_template("units/edit.html", form=form, unit=unit)
+
+
+@bp.route("/admin/users")
+@login_required
+def user_list() -> Any:
+    _require_admin()
+    return render_template("units/users.html", users=people.list_visible(session=db.session, actor=current_user))
+
+
+def _membership_choices(form: Any) -> None:
+    admin_scope = service.admin_scope(session=db.session, user=current_user)
+    units = [u for u in service.list_visible(session=db.session, user=current_user) if u.id in admin_scope]
+    form.unit_id.choices = [(u.id, "\u2003" * service.depth(u) + f"{u.code} · {u.name}") for u in units]
+    form.role.choices = [(r.value, str(ROLE_LABELS[r.value])) for r in Role]
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required
+def user_edit(user_id: int | None = None) -> Any:
+    _require_admin()
+    user: User | None = people.get(session=db.session, actor=current_user, user_id=user_id) if user_id else None
+    form = UserForm(obj=user)
+    _membership_choices(form)
+    membership_form = MembershipForm(formdata=None)
+    _membership_choices(membership_form)
+    if form.validate_on_submit():
+        try:
+            if user is None:
+                user = people.create_user(
+                    session=db.session, actor=current_user, email=form.email.data, name=form.name.data,
+                    password=form.password.data or "", language=form.language.data,
+                    unit_id=form.unit_id.data, role=form.role.data,
+                )
+            else:
+                people.update_user(session=db.session, actor=current_user, user_id=user.id, changes={
+                    "email": form.email.data, "name": form.name.data,
+                    "language": form.language.data, "active": form.active.data,
+                })
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_form_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("User %(email)s saved.", email=user.email), "success")
+            return redirect(url_for("units.user_edit", user_id=user.id))
+    return render_template("units/user_edit.html", form=form, user=user, membership_form=membership_form)
+
+
+@bp.route("/admin/users/<int:user_id>/memberships", methods=["POST"])
+@login_required
+def membership_add(user_id: int) -> Any:
+    _require_admin()
+    form = MembershipForm()
+    _membership_choices(form)
+    if form.validate_on_submit():
+        try:
+            people.add_membership(session=db.session, actor=current_user, user_id=user_id,
+                                  unit_id=form.unit_id.data, role=form.role.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            for messages in error.errors.values():
+                for message in messages:
+                    flash(message, "error")
+        else:
+            db.session.commit()
+            flash(_("Role added."), "success")
+    return redirect(url_for("units.user_edit", user_id=user_id))
+
+
+@bp.route("/admin/memberships/<int:membership_id>", methods=["POST"])
+@login_required
+def membership_change(membership_id: int) -> Any:
+    _require_admin()
+    action = request.form.get("action")
+    membership = people.membership_or_404(session=db.session, membership_id=membership_id)
+    user_id = membership.user_id
+    try:
+        if action == "remove":
+            people.remove_membership(session=db.session, actor=current_user, membership_id=membership_id)
+        else:
+            people.change_role(session=db.session, actor=current_user, membership_id=membership_id,
+                               role=request.form.get("role", ""))
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Role updated."), "success")
+    return redirect(url_for("units.user_edit", user_id=user_id))
+
+
+@bp.route("/units/<int:unit_id>/roster", methods=["GET", "POST"])
+@login_required
+def roster(unit_id: int) -> Any:
+    unit = service.get(session=db.session, user=current_user, unit_id=unit_id)
+    zone = ZoneInfo(unit.timezone)
+    now = clock.now()
+    form = ShiftForm()
+    form.user_id.choices = [(m.user_id, m.user.name) for m in service.members(session=db.session, unit_id=unit.id)]
+    can_plan = unit.id in service.roster_scope(session=db.session, user=current_user)
+    if form.validate_on_submit():
+        try:
+            # The form's times are wall-clock times in the unit's own zone.
+            people.create_shift(
+                session=db.session, actor=current_user, unit_id=unit.id, user_id=form.user_id.data,
+                starts_at=form.starts_at.data.replace(tzinfo=zone), ends_at=form.ends_at.data.replace(tzinfo=zone),
+                note=form.note.data or "",
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_form_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Shift added."), "success")
+            return redirect(url_for("units.roster", unit_id=unit.id))
+    week_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    shifts = people.list_shifts(session=db.session, actor=current_user, unit_id=unit.id,
+                                start=week_start, end=week_start + timedelta(days=9))
+    return render_template("units/roster.html", unit=unit, shifts=shifts, form=form, can_plan=can_plan, now=now)
+
+
+@bp.route("/units/<int:unit_id>/roster/<int:shift_id>/delete", methods=["POST"])
+@login_required
+def roster_delete(unit_id: int, shift_id: int) -> Any:
+    people.delete_shift(session=db.session, actor=current_user, shift_id=shift_id)
+    db.session.commit()
+    flash(_("Shift removed."), "success")
+    return redirect(url_for("units.roster", unit_id=unit_id))

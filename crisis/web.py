@@ -1,0 +1,172 @@
+"""Request plumbing shared by every page and API route."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
+from werkzeug.exceptions import HTTPException
+
+from crisis.errors import DomainError
+from crisis.extensions import db, login
+from crisis.i18n import _, lazy_gettext
+from crisis.timefmt import format_duration, format_local, zone_label
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated:
+        return current_user.language
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def select_timezone() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def viewer_zone() -> str:
+    return select_timezone()
+
+
+@login.user_loader
+def _load_user(identity: str) -> Any:
+    from crisis.auth.models import User
+
+    user_id, _sep, token = identity.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    # A rotated session token (password change, disabled account) ends the session.
+    if user is None or not user.active or user.session_token != token:
+        return None
+    return user
+
+
+def _enforce_session_age() -> Any:
+    if not current_user.is_authenticated or request.path.startswith("/api/"):
+        return None
+    now = time.time()
+    signed_in = session.get("signed_in_at", 0)
+    last_seen = session.get("last_seen", 0)
+    config = current_app.config
+    if now - last_seen > config["SESSION_IDLE_MINUTES"] * 60 or (
+        now - signed_in > config["SESSION_ABSOLUTE_HOURS"] * 3600
+    ):
+        logout_user()
+        session.clear()
+        flash(_("Your session has ended. Please sign in again."), "info")
+        return redirect(url_for("auth.login", next=request.full_path))
+    # Only refresh once a minute so the cookie is not rewritten on every request.
+    if now - last_seen > 60:
+        session["last_seen"] = now
+    return None
+
+
+def _security_headers(response: Any) -> Any:
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
+        "object-src 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if not current_app.config["EMBEDDED"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if current_user and current_user.is_authenticated and not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def problem(status: int, title: str, detail: str = "", errors: dict[str, list[str]] | None = None) -> Any:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _handle_domain_error(error: DomainError) -> Any:
+    db.session.rollback()
+    if wants_json():
+        return problem(error.status, error.title, error.message, error.errors)
+    return render_template("errors/error.html", status=error.status, message=error.message), error.status
+
+
+def handle_http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    if wants_json():
+        detail = error.description or ""
+        response = problem(status, error.name, detail if isinstance(detail, str) else "")
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return render_template("errors/error.html", status=status, message=error.description), status
+
+
+def _template_globals() -> dict[str, Any]:
+    def local(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+        return format_local(moment, viewer_zone(), fmt)
+
+    return {
+        "local": local,
+        "viewer_zone": viewer_zone,
+        "zone_label": zone_label,
+        "format_duration": format_duration,
+        "format_local": format_local,
+        "current_locale": select_locale,
+    }
+
+
+ROLE_LABELS = {
+    "officer": lazy_gettext("Duty officer"),
+    "supervisor": lazy_gettext("Supervisor"),
+    "head": lazy_gettext("Unit head"),
+    "admin": lazy_gettext("Administrator"),
+    "observer": lazy_gettext("Observer"),
+}
+KIND_LABELS = {
+    "central": lazy_gettext("Central"),
+    "province": lazy_gettext("Province"),
+    "regency": lazy_gettext("Regency/city"),
+}
+
+
+def init_app(app: Flask) -> None:
+    from crisis.api import init_api
+    from crisis.auth.views import bp as auth_bp
+    from crisis.system.views import bp as system_bp
+    from crisis.units.views import bp as units_bp
+
+    login.login_view = "auth.login"
+    login.login_message = lazy_gettext("Please sign in to continue.")
+    login.session_protection = "basic"
+
+    app.before_request(_enforce_session_age)
+    app.after_request(_security_headers)
+    app.register_error_handler(DomainError, _handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.context_processor(_template_globals)
+    app.jinja_env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS)
+
+    for bp in (auth_bp, units_bp, system_bp):
+        app.register_blueprint(bp)
+    init_api(app)
