@@ -6,7 +6,7 @@ from functools import wraps
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, Unauthorized
 
@@ -64,8 +64,8 @@ def bearer_user() -> Any:
     API, so the API needs no CSRF token."""
     from crisis.auth import service as auth
 
-    if "api_user" in g:
-        return g.api_user
+    if "crisis.api_user" in request.environ:
+        return request.environ["crisis.api_user"]
     header = request.headers.get("Authorization", "")
     scheme, _sep, token = header.partition(" ")
     user = None
@@ -73,7 +73,7 @@ def bearer_user() -> Any:
         user = auth.user_for_token(session=db.session, plaintext=token.strip())
     if user is None:
         raise Unauthorized("A valid personal API token is required: Authorization: Bearer <token>.")
-    g.api_user = user
+    request.environ["crisis.api_user"] = user
     return user
 
 

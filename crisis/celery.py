@@ -32,7 +32,7 @@ def celery_init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
-        task_default_queue="crisis",
+        task_default_queue=app.config["TASK_QUEUE"],
         worker_hijack_root_logger=False,
     )
     celery_app.set_default()

@@ -9,6 +9,8 @@ class Defaults:
     # Celery broker (Redis). Unset means the embedded mode: tasks run in-process.
     BROKER_URL: str | None = None
     SECRET_KEY: str | None = None
+    # The Celery queue this deployment's tasks go to (one Redis can serve several deployments).
+    TASK_QUEUE = "crisis"
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 

@@ -6,7 +6,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, has_request_context, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 
@@ -18,6 +18,8 @@ from crisis.timefmt import format_duration, format_local, zone_label
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # command line and workers: the default language
+        return languages[0]
     if current_user and current_user.is_authenticated:
         return current_user.language
     chosen = session.get("lang")
@@ -27,6 +29,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_TIMEZONE"]
     if current_user and current_user.is_authenticated:
         return current_user.timezone
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from crisis.i18n import lazy_gettext as _l
@@ -17,8 +17,11 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField(_l("New password"), validators=[DataRequired()])
 
 
+LANGUAGE_CHOICES = [SelectChoice("id", "Bahasa Indonesia"), SelectChoice("en", "English")]
+
+
 class LanguageForm(FlaskForm):
-    language = SelectField(_l("Language"), choices=[("id", "Bahasa Indonesia"), ("en", "English")])
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
 
 
 class TokenForm(FlaskForm):
@@ -29,7 +32,7 @@ class UserForm(FlaskForm):
     email = StringField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     password = PasswordField(_l("Initial password"))
-    language = SelectField(_l("Language"), choices=[("id", "Bahasa Indonesia"), ("en", "English")])
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=False)
     role = SelectField(_l("Role"), validate_choice=False)
     active = BooleanField(_l("Active"), default=True)

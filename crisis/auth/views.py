@@ -97,7 +97,8 @@ def change_password() -> Any:
             apply_form_errors(form, error)
         else:
             db.session.commit()
-            login_user(current_user)  # the session token rotated; keep this session, end the others
+            # The session token rotated: keep this session (the real object, not the proxy).
+            login_user(current_user._get_current_object())
             flash(_("Your password has been changed. Other sessions have been signed out."), "success")
             return redirect(url_for("units.console"))
     return render_template("auth/password.html", form=form)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectField, StringField
+from wtforms import DateTimeLocalField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crisis.i18n import lazy_gettext as _l
@@ -16,7 +16,7 @@ class UnitForm(FlaskForm):
                             validate_choice=False)
     timezone = SelectField(
         _l("Time zone"),
-        choices=[(zone, f"{ZONE_LABELS[zone]} ({zone})") for zone in INDONESIAN_ZONES],
+        choices=[SelectChoice(zone, f"{ZONE_LABELS[zone]} ({zone})") for zone in INDONESIAN_ZONES],
         validate_choice=False,
     )
 

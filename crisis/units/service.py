@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, has_request_context
+from flask import has_request_context, request
 from sqlalchemy import ColumnElement, func, literal, select, true
 from sqlalchemy.orm import Session
 
@@ -74,10 +74,10 @@ def _scope(*, session: Session, user: User, roles: frozenset[str] | None) -> Sco
 
 
 def _cached_scope(*, session: Session, user: User, name: str, roles: frozenset[str] | None) -> Scope:
-    # One computation per request: every query of the request filters with the same scope.
+    # One computation per request (kept on the request, not on g, which can outlive it).
     if not has_request_context():
         return _scope(session=session, user=user, roles=roles)
-    cache = g.setdefault("_unit_scopes", {})
+    cache = request.environ.setdefault("crisis.unit_scopes", {})
     key = (user.id, name)
     if key not in cache:
         cache[key] = _scope(session=session, user=user, roles=roles)

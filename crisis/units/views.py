@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from crisis import clock
 from crisis.auth import service as people
@@ -38,9 +39,9 @@ def console() -> Any:
 
 def _unit_choices(form: UnitForm) -> None:
     visible = service.list_visible(session=db.session, user=current_user)
-    form.kind.choices = [(k, str(v)) for k, v in KIND_LABELS.items()]
-    form.parent_id.choices = [("", _("— none (root) —"))] + [
-        (u.id, "\u2003" * service.depth(u) + f"{u.code} · {u.name}") for u in visible
+    form.kind.choices = [SelectChoice(k, str(v)) for k, v in KIND_LABELS.items()]
+    form.parent_id.choices = [SelectChoice("", _("— none (root) —"))] + [
+        SelectChoice(u.id, "\u2003" * service.depth(u) + f"{u.code} · {u.name}") for u in visible
     ]
 
 
@@ -90,8 +91,8 @@ def user_list() -> Any:
 def _membership_choices(form: Any) -> None:
     admin_scope = service.admin_scope(session=db.session, user=current_user)
     units = [u for u in service.list_visible(session=db.session, user=current_user) if u.id in admin_scope]
-    form.unit_id.choices = [(u.id, "\u2003" * service.depth(u) + f"{u.code} · {u.name}") for u in units]
-    form.role.choices = [(r.value, str(ROLE_LABELS[r.value])) for r in Role]
+    form.unit_id.choices = [SelectChoice(u.id, "\u2003" * service.depth(u) + f"{u.code} · {u.name}") for u in units]
+    form.role.choices = [SelectChoice(r.value, str(ROLE_LABELS[r.value])) for r in Role]
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -177,7 +178,7 @@ def roster(unit_id: int) -> Any:
     zone = ZoneInfo(unit.timezone)
     now = clock.now()
     form = ShiftForm()
-    form.user_id.choices = [(m.user_id, m.user.name) for m in service.members(session=db.session, unit_id=unit.id)]
+    form.user_id.choices = [SelectChoice(m.user_id, m.user.name) for m in service.members(session=db.session, unit_id=unit.id)]
     can_plan = unit.id in service.roster_scope(session=db.session, user=current_user)
     if form.validate_on_submit():
         try:

@@ -1,0 +1,14 @@
+# One image for every process: web (gunicorn), worker (celery), scheduler, and the migrate job.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN pip install --no-cache-dir build && python -m build --wheel --outdir /dist
+
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CRISIS_INSTANCE_PATH=/var/lib/crisis
+RUN useradd --system --home /var/lib/crisis --create-home crisis
+COPY --from=build /dist/*.whl /tmp/
+RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
+USER crisis
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", "crisis:create_app()"]

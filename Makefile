@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test venv services catalogs messages lint format bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e ".[test]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+catalogs: venv
+	$(BIN)/pybabel -q compile -d crisis/translations
+
+## Serve the embedded default: SQLite in instance/, scheduler and tasks in-process, demo data.
+run: venv catalogs
+	$(BIN)/crisis db upgrade
+	$(BIN)/crisis seed demo --if-empty
+	$(BIN)/crisis run --host $(HOST) --port $(PORT)
+
+## Start (or install) PostgreSQL, Redis and Chromium, then run lint and the whole suite.
+test: venv catalogs services
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+services:
+	bash scripts/test-services.sh
+
+## Re-extract user-visible strings and merge them into both catalogs.
+messages: venv
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location -o crisis/translations/messages.pot .
+	$(BIN)/pybabel -q update -i crisis/translations/messages.pot -d crisis/translations --no-fuzzy-matching
+	$(BIN)/python scripts/fill_en_catalog.py
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance test-artifacts

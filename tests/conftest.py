@@ -1,0 +1,161 @@
+"""Fixtures that read like a user's day: app -> database -> client -> signed in as someone.
+
+Every run creates its own PostgreSQL database and drops it at the end. The schema comes from
+the real migrations; after each test that touched the database every table is emptied.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from crisis import create_app
+from crisis.extensions import db as _db
+from crisis.extensions import limiter
+
+PG_ADMIN_URL = os.environ.get(
+    "CRISIS_TEST_PG_ADMIN_URL", "postgresql://crisis_test:crisis_test@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("CRISIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+DEMO_PASSWORD = "piket-demo-2026"
+FIXED_NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)  # 10:00 WIB, 11:00 WITA, 12:00 WIT
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name = f"crisis_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL)
+    yield _sqlalchemy_url(url)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, **overrides: Any) -> Flask:
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ["CRISIS_INSTANCE_PATH"] = str(instance)
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "WTF_CSRF_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    config.update(overrides)
+    try:
+        return create_app(config)
+    finally:
+        os.environ.pop("CRISIS_INSTANCE_PATH", None)
+
+
+@pytest.fixture(scope="session")
+def app(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    from flask_migrate import upgrade
+
+    application = make_app(pg_url, tmp_path_factory)
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    """The database inside an app context; emptied after the test."""
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+        _db.session.remove()
+        tables = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+        with _db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    limiter.reset()
+
+
+@pytest.fixture
+def org(db: Any) -> dict[str, Any]:
+    """The demo organisation: units by code and users by (unit code, role)."""
+    from crisis.auth.models import User
+    from crisis.seed import seed_demo_data
+    from crisis.units.models import Unit
+
+    seed_demo_data(session=db.session, now=FIXED_NOW)
+    db.session.commit()
+    units = {u.code: u for u in db.session.query(Unit)}
+    users = {(u.memberships[0].unit.code, u.memberships[0].role): u for u in db.session.query(User)}
+    return {"units": units, "users": users}
+
+
+class RequestScopedClient(FlaskClient):
+    """Each request gets its own app context (and so its own g and database session), as in
+    production; the test's own context stays open around it for checks and set-up."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app: Flask, db: Any) -> FlaskClient:
+    app.test_client_class = RequestScopedClient
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = DEMO_PASSWORD) -> Any:
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, org: dict[str, Any]) -> Callable[[str, str], FlaskClient]:
+    """login_as("officer", "KOTA-SEMARANG") signs the client in as that demo user."""
+
+    def _login(role: str, unit_code: str) -> FlaskClient:
+        user = org["users"][(unit_code, role)]
+        response = sign_in(client, user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def token_for(db: Any, org: dict[str, Any]) -> Callable[[str, str], dict[str, str]]:
+    """Headers with a fresh personal API token of a demo user."""
+    from crisis.auth import service as people
+
+    def _token(role: str, unit_code: str) -> dict[str, str]:
+        user = org["users"][(unit_code, role)]
+        _row, plaintext = people.create_token(session=db.session, user=user, name="test")
+        db.session.commit()
+        return {"Authorization": f"Bearer {plaintext}"}
+
+    return _token
+
+
+def form_post(client: FlaskClient, path: str, data: dict[str, Any], page: str | None = None) -> Any:
+    """POST a form the way a browser does: with the CSRF token from the page it sits on."""
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, page or path)})

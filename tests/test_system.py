@@ -1,0 +1,54 @@
+"""Health, readiness and the scheduler's heartbeat."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crisis.system import service as system
+from crisis.system.models import SchedulerHeartbeat
+from tests.conftest import FIXED_NOW
+from workers.scheduler import build_scheduler, tick
+
+
+def test_healthz_answers_without_dependencies(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_fails_until_the_scheduler_ticks(client, app, db):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["scheduler"] == {"ok": False, "last_tick_age_seconds": None}
+    tick(app, "test-host:1")
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["database"] == {"ok": True}
+
+
+def test_a_stale_scheduler_makes_readyz_fail(db):
+    system.record_tick(session=db.session, name="a:1", now=FIXED_NOW)
+    db.session.commit()
+    fresh = system.readiness(session=db.session, broker_url=None, stale_seconds=30,
+                             now=FIXED_NOW + timedelta(seconds=29))
+    stale = system.readiness(session=db.session, broker_url=None, stale_seconds=30,
+                             now=FIXED_NOW + timedelta(seconds=31))
+    assert fresh["ok"] and not stale["ok"]
+    assert stale["scheduler"]["last_tick_age_seconds"] == 31
+
+
+def test_readyz_reports_an_unreachable_broker(db):
+    checks = system.readiness(session=db.session, broker_url="redis://127.0.0.1:1/0", stale_seconds=30)
+    assert checks["broker"]["ok"] is False and checks["ok"] is False
+
+
+def test_two_schedulers_keep_separate_heartbeats(app, db):
+    tick(app, "host-a:1")
+    tick(app, "host-a:1")
+    tick(app, "host-b:7")
+    beats = {b.name: b.ticks for b in db.session.query(SchedulerHeartbeat)}
+    assert beats == {"host-a:1": 2, "host-b:7": 1}
+
+
+def test_scheduler_has_a_one_second_tick(app):
+    scheduler = build_scheduler(app, background=True)
+    job = scheduler.get_job("tick")
+    assert job.trigger.interval == timedelta(seconds=1)
