@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import Any
@@ -39,8 +40,11 @@ def run_command(host: str, port: int) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config["EMBEDDED"]:
-        click.echo("CRISIS_BROKER_URL is set: tasks go to Celery workers; run `crisis scheduler` "
-                   "and `celery -A workers.celery_app worker` beside this.", err=True)
+        click.echo(
+            "CRISIS_BROKER_URL is set: tasks go to Celery workers; run `crisis scheduler` "
+            "and `celery -A workers.celery_app worker` beside this.",
+            err=True,
+        )
     scheduler = None
     if app.config["EMBEDDED"] and app.config["EMBEDDED_SCHEDULER"]:
         scheduler = build_scheduler(app, background=True)
@@ -61,10 +65,8 @@ def scheduler_command() -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo("crisis scheduler ticking every second; Ctrl+C stops it.")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         build_scheduler(app, background=False).start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 @main.group("seed")
@@ -93,6 +95,74 @@ def seed_demo(if_empty: bool) -> None:
         click.echo(f"  {email:38} {role:11} {unit}")
 
 
+@main.group("sops")
+def sops_group() -> None:
+    """Validate, publish and export SOP playbooks (sops/*.yaml)."""
+
+
+def _sop_paths(files: tuple[str, ...]) -> list:
+    from pathlib import Path
+
+    from crisis import resource_dir
+    from crisis.playbooks.service import library_files
+
+    return [Path(f) for f in files] if files else library_files(resource_dir("sops"))
+
+
+@sops_group.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+def sops_validate(files: tuple[str, ...]) -> None:
+    """Report every problem as file:line:column: message. Exit status 1 on any problem."""
+    from crisis.playbooks.validator import validate_file
+
+    paths = _sop_paths(files)
+    problems = [problem for path in paths for problem in validate_file(path).problems]
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{len(paths)} playbook(s) valid")
+
+
+@sops_group.command("load")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@with_appcontext
+def sops_load(files: tuple[str, ...]) -> None:
+    """Publish a new version of each playbook whose content changed; nothing when any file is invalid."""
+    from crisis.playbooks import service as playbooks
+
+    try:
+        results = playbooks.load_files(session=db.session, paths=_sop_paths(files))
+    except playbooks.PlaybookInvalid as error:
+        db.session.rollback()
+        for problem in error.problems:
+            click.echo(str(problem))
+        click.echo("nothing published: fix the problems above", err=True)
+        sys.exit(1)
+    db.session.commit()
+    for result in results:
+        state = "published" if result.created else "unchanged"
+        click.echo(f"{result.version.playbook.key:32} v{result.version.number:<3} {state}")
+
+
+@sops_group.command("export")
+@click.argument("key")
+@click.option("--version", "number", type=int, help="Version number; the newest by default.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+@with_appcontext
+def sops_export(key: str, number: int | None, output: Any) -> None:
+    """Write a published version back to YAML."""
+    from crisis.errors import NotFound
+    from crisis.playbooks import service as playbooks
+
+    try:
+        version = playbooks.get_version(session=db.session, key=key, number=number)
+    except NotFound as error:
+        raise click.ClickException(f"{key}: {error.message}") from error
+    output.write(playbooks.export_yaml(version))
+
+
 @main.group("users")
 def users_group() -> None:
     """Manage users from the command line."""
@@ -116,8 +186,16 @@ def users_create(email: str, name: str, unit_code: str, role: str, password: str
     if unit is None:
         raise click.BadParameter(f"no unit with code {unit_code!r}", param_hint="--unit")
     try:
-        people.create_user(session=db.session, actor=None, email=email, name=name, password=password,
-                           language=language, unit_id=unit.id, role=role)
+        people.create_user(
+            session=db.session,
+            actor=None,
+            email=email,
+            name=name,
+            password=password,
+            language=language,
+            unit_id=unit.id,
+            role=role,
+        )
     except ValidationFailed as error:
         db.session.rollback()
         raise click.ClickException(

@@ -62,7 +62,5 @@ class Defaults:
             "token: `Authorization: Bearer <token>`. Errors are application/problem+json."
         },
         "security": [{"bearerAuth": []}],
-        "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
-        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     }

@@ -12,7 +12,7 @@ from crisis.auth.models import Membership, User
 from crisis.auth.service import hash_password
 from crisis.units.models import DutyShift, Unit
 
-DEMO_PASSWORD = "piket-demo-2026"
+DEMO_PASSWORD = "piket-demo-2026"  # noqa: S105  printed for demo sign-in on purpose
 DEMO_DOMAIN = "demo.example"
 
 # code, name, kind, parent code, zone
@@ -61,8 +61,13 @@ PEOPLE = [
     ("KAB-JAYAPURA", "officer", "Ruth Sawaki", "id"),
 ]
 
-ROLE_WORDS = {"admin": "admin", "head": "kepala", "supervisor": "supervisor", "officer": "petugas",
-              "observer": "pemantau"}
+ROLE_WORDS = {
+    "admin": "admin",
+    "head": "kepala",
+    "supervisor": "supervisor",
+    "officer": "petugas",
+    "observer": "pemantau",
+}
 
 
 def demo_email(unit_code: str, role: str) -> str:
@@ -88,6 +93,10 @@ def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
         session.add(user)
         people[(code, role)] = user
     session.flush()
+    from crisis import resource_dir
+    from crisis.playbooks import service as playbooks
+
+    playbooks.load_files(session=session, paths=playbooks.library_files(resource_dir("sops")))
     # Day duty 07:00–19:00 for the officer, night duty 19:00–07:00 for the supervisor (or head),
     # in each unit's own zone, from yesterday to eight days ahead.
     for code, unit in units.items():
@@ -100,9 +109,17 @@ def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
             morning = datetime.combine(day, time(7), zone)
             evening = datetime.combine(day, time(19), zone)
             if day_person:
-                session.add(DutyShift(unit=unit, user=day_person, starts_at=morning, ends_at=evening,
-                                      note="Piket siang"))
+                session.add(
+                    DutyShift(unit=unit, user=day_person, starts_at=morning, ends_at=evening, note="Piket siang")
+                )
             if night_person:
-                session.add(DutyShift(unit=unit, user=night_person, starts_at=evening,
-                                      ends_at=evening + timedelta(hours=12), note="Piket malam"))
+                session.add(
+                    DutyShift(
+                        unit=unit,
+                        user=night_person,
+                        starts_at=evening,
+                        ends_at=evening + timedelta(hours=12),
+                        note="Piket malam",
+                    )
+                )
     session.flush()

@@ -6,7 +6,18 @@ import time
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, current_app, flash, has_request_context, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 
@@ -157,6 +168,7 @@ KIND_LABELS = {
 def init_app(app: Flask) -> None:
     from crisis.api import init_api
     from crisis.auth.views import bp as auth_bp
+    from crisis.playbooks.views import bp as playbooks_bp
     from crisis.system.views import bp as system_bp
     from crisis.units.views import bp as units_bp
 
@@ -171,6 +183,6 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.jinja_env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS)
 
-    for bp in (auth_bp, units_bp, system_bp):
+    for bp in (auth_bp, units_bp, playbooks_bp, system_bp):
         app.register_blueprint(bp)
     init_api(app)

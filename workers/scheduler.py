@@ -36,6 +36,5 @@ def build_scheduler(app: Flask, *, background: bool) -> BaseScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     name = system.scheduler_name()
-    scheduler.add_job(tick, "interval", seconds=1, args=[app, name], id="tick",
-                      next_run_time=datetime.now(UTC))
+    scheduler.add_job(tick, "interval", seconds=1, args=[app, name], id="tick", next_run_time=datetime.now(UTC))
     return scheduler

@@ -111,7 +111,9 @@ class Shifts(MethodView):
         """Shifts of a unit overlapping [start, end); the current week by default."""
         start = query["start"] or clock.now() - timedelta(days=1)
         end = query["end"] or start + timedelta(days=8)
-        return service.list_shifts(session=db.session, actor=bearer_user(), unit_id=query["unit_id"], start=start, end=end)
+        return service.list_shifts(
+            session=db.session, actor=bearer_user(), unit_id=query["unit_id"], start=start, end=end
+        )
 
     @blp.arguments(ShiftIn)
     @blp.response(201, ShiftOut)

@@ -84,9 +84,7 @@ class Membership(db.Model):
 
     __table_args__ = (
         UniqueConstraint("user_id", "unit_id"),
-        CheckConstraint(
-            "role IN ('officer','supervisor','head','admin','observer')", name="role"
-        ),
+        CheckConstraint("role IN ('officer','supervisor','head','admin','observer')", name="role"),
     )
 
 

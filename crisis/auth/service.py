@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -27,12 +28,37 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
 COMMON_PASSWORDS = frozenset(
-    """password password1 password123 passw0rd 1234567890 12345678910 qwertyuiop 1q2w3e4r5t
-    iloveyou123 admin12345 administrator welcome123 indonesia indonesia1 indonesia123
-    jakarta123 merdeka1945 bismillah bismillah123 rahasia123 sayang123 qwerty12345
-    abcdefghij abc1234567 0987654321 1111111111 aaaaaaaaaa""".split()
+    [
+        "password",
+        "password1",
+        "password123",
+        "passw0rd",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "1q2w3e4r5t",
+        "iloveyou123",
+        "admin12345",
+        "administrator",
+        "welcome123",
+        "indonesia",
+        "indonesia1",
+        "indonesia123",
+        "jakarta123",
+        "merdeka1945",
+        "bismillah",
+        "bismillah123",
+        "rahasia123",
+        "sayang123",
+        "qwerty12345",
+        "abcdefghij",
+        "abc1234567",
+        "0987654321",
+        "1111111111",
+        "aaaaaaaaaa",
+    ]
 )
-TOKEN_PREFIX = "crs_"
+TOKEN_PREFIX = "crs_"  # noqa: S105  a visible prefix, not a secret
 MAX_SHIFT = timedelta(days=14)
 
 
@@ -62,10 +88,8 @@ def normalise_email(email: str) -> str:
 def authenticate(*, session: Session, email: str, password: str, now: datetime | None = None) -> User | None:
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         return None
     try:
         _hasher.verify(user.password_hash, password)
@@ -101,9 +125,7 @@ def list_visible(*, session: Session, actor: User) -> list[User]:
     scope = units.visible_scope(session=session, user=actor)
     query = select(User).order_by(User.name)
     if not scope.everything:
-        query = query.where(
-            User.id.in_(select(Membership.user_id).where(scope.filter(Membership.unit_id)))
-        )
+        query = query.where(User.id.in_(select(Membership.user_id).where(scope.filter(Membership.unit_id))))
     return list(session.scalars(query))
 
 
@@ -121,8 +143,15 @@ def _can_admin_user(*, session: Session, actor: User, user: User) -> bool:
 
 
 def create_user(
-    *, session: Session, actor: User | None, email: str, name: str, password: str,
-    language: str = "id", unit_id: int | None = None, role: str | None = None,
+    *,
+    session: Session,
+    actor: User | None,
+    email: str,
+    name: str,
+    password: str,
+    language: str = "id",
+    unit_id: int | None = None,
+    role: str | None = None,
 ) -> User:
     """actor=None is the command line on the server itself (bootstrapping the first admin)."""
     if actor is not None and not units.is_admin_anywhere(actor):
@@ -153,8 +182,14 @@ def create_user(
     user = User(email=email, name=name.strip(), password_hash=hash_password(password), language=language)
     session.add(user)
     session.flush()
-    timeline.record(session=session, kind="user.created", subject_type="user", subject_id=user.id,
-                    actor_id=actor.id if actor else None, data={"email": email})
+    timeline.record(
+        session=session,
+        kind="user.created",
+        subject_type="user",
+        subject_id=user.id,
+        actor_id=actor.id if actor else None,
+        data={"email": email},
+    )
     if unit_id is not None and role is not None:
         add_membership(session=session, actor=actor, user_id=user.id, unit_id=unit_id, role=role)
     return user
@@ -191,8 +226,14 @@ def update_user(*, session: Session, actor: User, user_id: int, changes: dict[st
     if changed.get("active") is False:
         user.session_token = new_session_token()  # every session of a disabled user ends now
     if changed:
-        timeline.record(session=session, kind="user.updated", subject_type="user", subject_id=user.id,
-                        actor_id=actor.id, data={"changed": sorted(changed)})
+        timeline.record(
+            session=session,
+            kind="user.updated",
+            subject_type="user",
+            subject_id=user.id,
+            actor_id=actor.id,
+            data={"changed": sorted(changed)},
+        )
     return user
 
 
@@ -206,8 +247,9 @@ def change_password(*, session: Session, user: User, current: str, new: str) -> 
         raise ValidationFailed({"new_password": problems})
     user.password_hash = hash_password(new)
     user.session_token = new_session_token()  # sign out every other session
-    timeline.record(session=session, kind="user.password_changed", subject_type="user",
-                    subject_id=user.id, actor_id=user.id)
+    timeline.record(
+        session=session, kind="user.password_changed", subject_type="user", subject_id=user.id, actor_id=user.id
+    )
 
 
 def add_membership(*, session: Session, actor: User | None, user_id: int, unit_id: int, role: str) -> Membership:
@@ -229,8 +271,15 @@ def add_membership(*, session: Session, actor: User | None, user_id: int, unit_i
     session.add(membership)
     session.flush()
     session.refresh(user)
-    timeline.record(session=session, kind="membership.added", subject_type="user", subject_id=user_id,
-                    actor_id=actor.id if actor else None, unit_id=unit_id, data={"role": role})
+    timeline.record(
+        session=session,
+        kind="membership.added",
+        subject_type="user",
+        subject_id=user_id,
+        actor_id=actor.id if actor else None,
+        unit_id=unit_id,
+        data={"role": role},
+    )
     return membership
 
 
@@ -250,9 +299,15 @@ def change_role(*, session: Session, actor: User, membership_id: int, role: str)
         raise ValidationFailed({"role": str(_l("Unknown role."))})
     before = membership.role
     membership.role = role
-    timeline.record(session=session, kind="membership.role_changed", subject_type="user",
-                    subject_id=membership.user_id, actor_id=actor.id, unit_id=membership.unit_id,
-                    data={"before": before, "after": role})
+    timeline.record(
+        session=session,
+        kind="membership.role_changed",
+        subject_type="user",
+        subject_id=membership.user_id,
+        actor_id=actor.id,
+        unit_id=membership.unit_id,
+        data={"before": before, "after": role},
+    )
     return membership
 
 
@@ -266,8 +321,15 @@ def remove_membership(*, session: Session, actor: User, membership_id: int) -> N
     user_id, unit_id, role = membership.user_id, membership.unit_id, membership.role
     session.delete(membership)
     session.flush()
-    timeline.record(session=session, kind="membership.removed", subject_type="user", subject_id=user_id,
-                    actor_id=actor.id, unit_id=unit_id, data={"role": role})
+    timeline.record(
+        session=session,
+        kind="membership.removed",
+        subject_type="user",
+        subject_id=user_id,
+        actor_id=actor.id,
+        unit_id=unit_id,
+        data={"role": role},
+    )
 
 
 def _token_hash(plaintext: str) -> str:
@@ -283,8 +345,14 @@ def create_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, 
     token = ApiToken(user_id=user.id, name=name, prefix=plaintext[:10], token_hash=_token_hash(plaintext))
     session.add(token)
     session.flush()
-    timeline.record(session=session, kind="token.created", subject_type="user", subject_id=user.id,
-                    actor_id=user.id, data={"token_id": token.id, "name": name})
+    timeline.record(
+        session=session,
+        kind="token.created",
+        subject_type="user",
+        subject_id=user.id,
+        actor_id=user.id,
+        data={"token_id": token.id, "name": name},
+    )
     return token, plaintext
 
 
@@ -298,8 +366,14 @@ def revoke_token(*, session: Session, user: User, token_id: int, now: datetime |
         raise NotFound(_l("Token not found."))
     if token.revoked_at is None:
         token.revoked_at = now or clock.now()
-        timeline.record(session=session, kind="token.revoked", subject_type="user", subject_id=user.id,
-                        actor_id=user.id, data={"token_id": token.id})
+        timeline.record(
+            session=session,
+            kind="token.revoked",
+            subject_type="user",
+            subject_id=user.id,
+            actor_id=user.id,
+            data={"token_id": token.id},
+        )
     return token
 
 
@@ -316,9 +390,7 @@ def user_for_token(*, session: Session, plaintext: str, now: datetime | None = N
     return token.user
 
 
-def list_shifts(
-    *, session: Session, actor: User, unit_id: int, start: datetime, end: datetime
-) -> list[DutyShift]:
+def list_shifts(*, session: Session, actor: User, unit_id: int, start: datetime, end: datetime) -> list[DutyShift]:
     units.get(session=session, user=actor, unit_id=unit_id)
     return list(
         session.scalars(
@@ -341,8 +413,14 @@ def on_duty(*, session: Session, unit_id: int, at: datetime) -> list[User]:
 
 
 def create_shift(
-    *, session: Session, actor: User, unit_id: int, user_id: int, starts_at: datetime,
-    ends_at: datetime, note: str = "",
+    *,
+    session: Session,
+    actor: User,
+    unit_id: int,
+    user_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    note: str = "",
 ) -> DutyShift:
     unit = units.get(session=session, user=actor, unit_id=unit_id)
     if unit.id not in units.roster_scope(session=session, user=actor):
@@ -366,10 +444,20 @@ def create_shift(
     shift = DutyShift(unit_id=unit.id, user_id=user_id, starts_at=starts_at, ends_at=ends_at, note=note or "")
     session.add(shift)
     session.flush()
-    timeline.record(session=session, kind="duty_shift.created", subject_type="unit", subject_id=unit.id,
-                    actor_id=actor.id, unit_id=unit.id,
-                    data={"shift_id": shift.id, "user_id": user_id,
-                          "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()})
+    timeline.record(
+        session=session,
+        kind="duty_shift.created",
+        subject_type="unit",
+        subject_id=unit.id,
+        actor_id=actor.id,
+        unit_id=unit.id,
+        data={
+            "shift_id": shift.id,
+            "user_id": user_id,
+            "starts_at": starts_at.isoformat(),
+            "ends_at": ends_at.isoformat(),
+        },
+    )
     return shift
 
 
@@ -383,5 +471,12 @@ def delete_shift(*, session: Session, actor: User, shift_id: int) -> None:
     unit_id = shift.unit_id
     session.delete(shift)
     session.flush()
-    timeline.record(session=session, kind="duty_shift.deleted", subject_type="unit", subject_id=unit_id,
-                    actor_id=actor.id, unit_id=unit_id, data=data)
+    timeline.record(
+        session=session,
+        kind="duty_shift.deleted",
+        subject_type="unit",
+        subject_id=unit_id,
+        actor_id=actor.id,
+        unit_id=unit_id,
+        data=data,
+    )

@@ -62,15 +62,26 @@ def login() -> Any:
             session["signed_in_at"] = session["last_seen"] = time.time()
             if lang and lang != user.language:
                 user.language = lang
-            timeline.record(session=db.session, kind="auth.signed_in", subject_type="user",
-                            subject_id=user.id, actor_id=user.id, data={"ip": request.remote_addr})
+            timeline.record(
+                session=db.session,
+                kind="auth.signed_in",
+                subject_type="user",
+                subject_id=user.id,
+                actor_id=user.id,
+                data={"ip": request.remote_addr},
+            )
             db.session.commit()
             return redirect(next_url)
         failed = True
         known = service.known_user_id(session=db.session, email=form.email.data)
         if known is not None:
-            timeline.record(session=db.session, kind="auth.sign_in_failed", subject_type="user",
-                            subject_id=known, data={"ip": request.remote_addr})
+            timeline.record(
+                session=db.session,
+                kind="auth.sign_in_failed",
+                subject_type="user",
+                subject_id=known,
+                data={"ip": request.remote_addr},
+            )
             db.session.commit()
     return render_template("auth/login.html", form=form, failed=failed), (401 if failed else 200)
 
@@ -90,8 +101,9 @@ def change_password() -> Any:
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            service.change_password(session=db.session, user=current_user, current=form.current_password.data,
-                                    new=form.new_password.data)
+            service.change_password(
+                session=db.session, user=current_user, current=form.current_password.data, new=form.new_password.data
+            )
         except ValidationFailed as error:
             db.session.rollback()
             apply_form_errors(form, error)
@@ -130,8 +142,12 @@ def tokens() -> Any:
         else:
             db.session.commit()
             form = TokenForm(formdata=None)
-    return render_template("auth/tokens.html", form=form, created=created,
-                           tokens=service.list_tokens(session=db.session, user=current_user))
+    return render_template(
+        "auth/tokens.html",
+        form=form,
+        created=created,
+        tokens=service.list_tokens(session=db.session, user=current_user),
+    )
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -142,4 +158,3 @@ def revoke_token(token_id: int) -> Any:
     db.session.commit()
     flash(_("The token has been revoked."), "success")
     return redirect(url_for("auth.tokens"))
-

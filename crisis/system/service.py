@@ -30,7 +30,9 @@ def last_tick(*, session: Session) -> datetime | None:
     return session.scalar(select(func.max(SchedulerHeartbeat.last_tick_at)))
 
 
-def readiness(*, session: Session, broker_url: str | None, stale_seconds: int, now: datetime | None = None) -> dict[str, Any]:
+def readiness(
+    *, session: Session, broker_url: str | None, stale_seconds: int, now: datetime | None = None
+) -> dict[str, Any]:
     """Checks for /readyz: the database answers, the broker answers, the scheduler ticks."""
     checks: dict[str, Any] = {}
     try:
@@ -50,7 +52,9 @@ def readiness(*, session: Session, broker_url: str | None, stale_seconds: int, n
     if checks["database"]["ok"]:
         tick = last_tick(session=session)
         age = None if tick is None else ((now or clock.now()) - tick).total_seconds()
-        checks["scheduler"] = {"ok": age is not None and age <= stale_seconds,
-                               "last_tick_age_seconds": None if age is None else round(age, 3)}
+        checks["scheduler"] = {
+            "ok": age is not None and age <= stale_seconds,
+            "last_tick_age_seconds": None if age is None else round(age, 3),
+        }
     checks["ok"] = all(check["ok"] for check in checks.values() if isinstance(check, dict))
     return checks

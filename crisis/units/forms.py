@@ -12,8 +12,9 @@ class UnitForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), validate_choice=False)
-    parent_id = SelectField(_l("Parent unit"), coerce=lambda v: int(v) if v not in (None, "", "None") else None,
-                            validate_choice=False)
+    parent_id = SelectField(
+        _l("Parent unit"), coerce=lambda v: int(v) if v not in (None, "", "None") else None, validate_choice=False
+    )
     timezone = SelectField(
         _l("Time zone"),
         choices=[SelectChoice(zone, f"{ZONE_LABELS[zone]} ({zone})") for zone in INDONESIAN_ZONES],

@@ -146,9 +146,7 @@ def get_by_code(*, session: Session, code: str) -> Unit | None:
     return session.scalar(select(Unit).where(Unit.code == code))
 
 
-def _validate(
-    *, session: Session, unit: Unit | None, fields: dict[str, Any]
-) -> dict[str, list[str]]:
+def _validate(*, session: Session, unit: Unit | None, fields: dict[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: Any) -> None:
@@ -170,10 +168,11 @@ def _validate(
             add("name", _l("At most 200 characters."))
     if "kind" in fields and fields["kind"] not in set(UnitKind):
         add("kind", _l("Choose central, province or regency."))
-    if "timezone" in fields and not (
-        isinstance(fields["timezone"], str) and is_valid_zone(fields["timezone"])
-    ):
-        add("timezone", _l("Unknown time zone; use e.g. Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)."))
+    if "timezone" in fields and not (isinstance(fields["timezone"], str) and is_valid_zone(fields["timezone"])):
+        add(
+            "timezone",
+            _l("Unknown time zone; use e.g. Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)."),
+        )
     kind = fields.get("kind", unit.kind if unit else None)
     parent_id = fields.get("parent_id", unit.parent_id if unit else None)
     parent: Unit | None = None
@@ -186,7 +185,14 @@ def _validate(
     if kind in set(UnitKind) and "parent_id" not in errors:
         parent_kind = parent.kind if parent else None
         if parent_kind not in ALLOWED_PARENT_KINDS[kind]:
-            add("parent_id", _l("A %(kind)s unit cannot sit under %(parent)s.", kind=kind, parent=parent_kind or _l("nothing (the root)")))
+            add(
+                "parent_id",
+                _l(
+                    "A %(kind)s unit cannot sit under %(parent)s.",
+                    kind=kind,
+                    parent=parent_kind or _l("nothing (the root)"),
+                ),
+            )
     if unit is not None and kind in set(UnitKind):
         for child in unit.children:
             if kind not in ALLOWED_PARENT_KINDS[child.kind]:
@@ -203,8 +209,14 @@ def _require_admin_for(*, session: Session, actor: User, parent_id: int | None) 
 
 
 def create(
-    *, session: Session, actor: User, code: str, name: str, kind: str,
-    parent_id: int | None, timezone: str,
+    *,
+    session: Session,
+    actor: User,
+    code: str,
+    name: str,
+    kind: str,
+    parent_id: int | None,
+    timezone: str,
 ) -> Unit:
     _require_admin_for(session=session, actor=actor, parent_id=parent_id)
     fields = {"code": code, "name": name, "kind": kind, "parent_id": parent_id, "timezone": timezone}
@@ -214,8 +226,15 @@ def create(
     unit = Unit(code=code, name=name.strip(), kind=kind, parent_id=parent_id, timezone=timezone)
     session.add(unit)
     session.flush()
-    timeline.record(session=session, kind="unit.created", subject_type="unit", subject_id=unit.id,
-                    actor_id=actor.id, unit_id=unit.id, data=fields)
+    timeline.record(
+        session=session,
+        kind="unit.created",
+        subject_type="unit",
+        subject_id=unit.id,
+        actor_id=actor.id,
+        unit_id=unit.id,
+        data=fields,
+    )
     return unit
 
 
@@ -236,14 +255,17 @@ def update(*, session: Session, actor: User, unit_id: int, changes: dict[str, An
     for key, value in changes.items():
         setattr(unit, key, value.strip() if key == "name" else value)
     session.flush()
-    timeline.record(session=session, kind="unit.updated", subject_type="unit", subject_id=unit.id,
-                    actor_id=actor.id, unit_id=unit.id, data={"before": before, "after": changes})
+    timeline.record(
+        session=session,
+        kind="unit.updated",
+        subject_type="unit",
+        subject_id=unit.id,
+        actor_id=actor.id,
+        unit_id=unit.id,
+        data={"before": before, "after": changes},
+    )
     return unit
 
 
 def members(*, session: Session, unit_id: int) -> list[Membership]:
-    return list(
-        session.scalars(
-            select(Membership).where(Membership.unit_id == unit_id).order_by(Membership.role)
-        )
-    )
+    return list(session.scalars(select(Membership).where(Membership.unit_id == unit_id).order_by(Membership.role)))

@@ -64,8 +64,13 @@ def unit_edit(unit_id: int | None = None) -> Any:
         form.parent_id.data = request.args.get("parent", type=int)
     _unit_choices(form)
     if form.validate_on_submit():
-        fields = {"code": form.code.data.strip(), "name": form.name.data, "kind": form.kind.data,
-                  "parent_id": form.parent_id.data, "timezone": form.timezone.data}
+        fields = {
+            "code": form.code.data.strip(),
+            "name": form.name.data,
+            "kind": form.kind.data,
+            "parent_id": form.parent_id.data,
+            "timezone": form.timezone.data,
+        }
         try:
             if unit is None:
                 unit = service.create(session=db.session, actor=current_user, **fields)
@@ -109,15 +114,27 @@ def user_edit(user_id: int | None = None) -> Any:
         try:
             if user is None:
                 user = people.create_user(
-                    session=db.session, actor=current_user, email=form.email.data, name=form.name.data,
-                    password=form.password.data or "", language=form.language.data,
-                    unit_id=form.unit_id.data, role=form.role.data,
+                    session=db.session,
+                    actor=current_user,
+                    email=form.email.data,
+                    name=form.name.data,
+                    password=form.password.data or "",
+                    language=form.language.data,
+                    unit_id=form.unit_id.data,
+                    role=form.role.data,
                 )
             else:
-                people.update_user(session=db.session, actor=current_user, user_id=user.id, changes={
-                    "email": form.email.data, "name": form.name.data,
-                    "language": form.language.data, "active": form.active.data,
-                })
+                people.update_user(
+                    session=db.session,
+                    actor=current_user,
+                    user_id=user.id,
+                    changes={
+                        "email": form.email.data,
+                        "name": form.name.data,
+                        "language": form.language.data,
+                        "active": form.active.data,
+                    },
+                )
         except ValidationFailed as error:
             db.session.rollback()
             apply_form_errors(form, error)
@@ -136,8 +153,9 @@ def membership_add(user_id: int) -> Any:
     _membership_choices(form)
     if form.validate_on_submit():
         try:
-            people.add_membership(session=db.session, actor=current_user, user_id=user_id,
-                                  unit_id=form.unit_id.data, role=form.role.data)
+            people.add_membership(
+                session=db.session, actor=current_user, user_id=user_id, unit_id=form.unit_id.data, role=form.role.data
+            )
         except ValidationFailed as error:
             db.session.rollback()
             for messages in error.errors.values():
@@ -160,8 +178,9 @@ def membership_change(membership_id: int) -> Any:
         if action == "remove":
             people.remove_membership(session=db.session, actor=current_user, membership_id=membership_id)
         else:
-            people.change_role(session=db.session, actor=current_user, membership_id=membership_id,
-                               role=request.form.get("role", ""))
+            people.change_role(
+                session=db.session, actor=current_user, membership_id=membership_id, role=request.form.get("role", "")
+            )
     except ValidationFailed as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -178,14 +197,20 @@ def roster(unit_id: int) -> Any:
     zone = ZoneInfo(unit.timezone)
     now = clock.now()
     form = ShiftForm()
-    form.user_id.choices = [SelectChoice(m.user_id, m.user.name) for m in service.members(session=db.session, unit_id=unit.id)]
+    form.user_id.choices = [
+        SelectChoice(m.user_id, m.user.name) for m in service.members(session=db.session, unit_id=unit.id)
+    ]
     can_plan = unit.id in service.roster_scope(session=db.session, user=current_user)
     if form.validate_on_submit():
         try:
             # The form's times are wall-clock times in the unit's own zone.
             people.create_shift(
-                session=db.session, actor=current_user, unit_id=unit.id, user_id=form.user_id.data,
-                starts_at=form.starts_at.data.replace(tzinfo=zone), ends_at=form.ends_at.data.replace(tzinfo=zone),
+                session=db.session,
+                actor=current_user,
+                unit_id=unit.id,
+                user_id=form.user_id.data,
+                starts_at=form.starts_at.data.replace(tzinfo=zone),
+                ends_at=form.ends_at.data.replace(tzinfo=zone),
                 note=form.note.data or "",
             )
         except ValidationFailed as error:
@@ -196,8 +221,9 @@ def roster(unit_id: int) -> Any:
             flash(_("Shift added."), "success")
             return redirect(url_for("units.roster", unit_id=unit.id))
     week_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    shifts = people.list_shifts(session=db.session, actor=current_user, unit_id=unit.id,
-                                start=week_start, end=week_start + timedelta(days=9))
+    shifts = people.list_shifts(
+        session=db.session, actor=current_user, unit_id=unit.id, start=week_start, end=week_start + timedelta(days=9)
+    )
     return render_template("units/roster.html", unit=unit, shifts=shifts, form=form, can_plan=can_plan, now=now)
 
 
