@@ -1,0 +1,1 @@
+"""Playbooks (SOPs): the YAML format, its validator and the in-memory spec."""

@@ -1,0 +1,509 @@
+"""The in-memory form of a playbook (SOP).
+
+Frozen dataclasses built by the validator from `sops/*.yaml`, the duration and role-selector
+parsers, the canonical JSON form stored with each published version, its content hash, a YAML
+writer, and plain-language descriptions of escalation steps in Indonesian and English.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import yaml
+
+CATEGORIES = (
+    "service_failure",
+    "hoax",
+    "disaster",
+    "data_leak",
+    "policy_backlash",
+    "official_conduct",
+    "public_complaint",
+    "other",
+)
+SEVERITIES = (1, 2, 3, 4)
+LANGUAGES = ("id", "en")
+OWNER_ROLES = ("officer", "supervisor", "head", "admin", "observer", "commander")
+SELECTOR_ROLES = ("officer", "supervisor", "head", "on_duty", "commander")
+SELECTOR_SCOPES = ("own", "parent", "province", "central")
+UNTIL_VALUES = ("acknowledged", "stage_complete")
+MAX_REPEATS = 100
+
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+UNIT_CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9._-]{1,31}")
+
+MAX_DURATION = timedelta(days=365)
+DEFAULT_UPDATE_EVERY = timedelta(hours=24)
+DEFAULT_REVIEW_DUE = timedelta(days=7)
+
+# [0-9], not \d: \d would also accept Arabic-Indic and other Unicode digits.
+_DURATION_RE = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?")
+_MINUTE = timedelta(minutes=1)
+_UNITS = ((1440, "d"), (60, "h"), (1, "m"))
+_UNIT_WORDS = {
+    "en": (("day", "days"), ("hour", "hours"), ("minute", "minutes")),
+    "id": (("hari", "hari"), ("jam", "jam"), ("menit", "menit")),
+}
+
+ROLE_NAMES = {
+    "officer": {"id": "petugas", "en": "officer"},
+    "supervisor": {"id": "supervisor", "en": "supervisor"},
+    "head": {"id": "kepala", "en": "head"},
+    "on_duty": {"id": "petugas piket", "en": "officer on duty"},
+    "commander": {"id": "komandan insiden", "en": "incident commander"},
+}
+SCOPE_NAMES = {
+    "own": {"id": "unit sendiri", "en": "own unit"},
+    "parent": {"id": "unit induk", "en": "parent unit"},
+    "province": {"id": "provinsi", "en": "province"},
+    "central": {"id": "pusat (desk nasional)", "en": "national desk (central)"},
+}
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """Cut a quoted value so one bad line cannot flood a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- durations ---------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `15m`, `1h30m`, `3d` ... into a positive timedelta of at most 365 days.
+
+    Raises ValueError (and nothing else) with a message fit to show to an SOP author.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        raise ValueError(f"a plain number ({text}) is not a duration; write a unit: 15m, 1h or 3d")
+    if not isinstance(text, str):
+        raise ValueError("expected a duration such as 15m, 1h or 3d")
+    match = _DURATION_RE.fullmatch(text)
+    if match is None or not text:
+        rest = text[1:]
+        if text.startswith("-") and rest and _DURATION_RE.fullmatch(rest):
+            raise ValueError(f"duration '{shorten(text)}' must be more than zero")
+        raise ValueError(
+            f"duration '{shorten(text)}' does not parse; write a number and a unit, e.g. 15m, 1h, 3d or 1h30m"
+        )
+    # Checked before int(): a thousand-digit number must not reach timedelta (OverflowError).
+    if any(group is not None and len(group) > 9 for group in match.groups()):
+        raise ValueError(f"duration '{shorten(text)}' is longer than the 365-day limit")
+    minutes = sum(
+        int(group) * size for group, (size, _) in zip(match.groups(), _UNITS, strict=True) if group is not None
+    )
+    if minutes == 0:
+        raise ValueError(f"duration '{shorten(text)}' must be more than zero")
+    if minutes > MAX_DURATION // _MINUTE:
+        raise ValueError(f"duration '{shorten(text)}' is longer than the 365-day limit")
+    return timedelta(minutes=minutes)
+
+
+def _split_minutes(td: timedelta) -> list[tuple[int, int]]:
+    """(amount, unit index) pairs of a whole-minute, non-negative timedelta, largest unit first."""
+    minutes, remainder = divmod(td, _MINUTE)
+    if remainder or minutes < 0:
+        raise ValueError(f"{td!r} is not a whole, non-negative number of minutes")
+    parts = []
+    for index, (size, _) in enumerate(_UNITS):
+        amount, minutes = divmod(minutes, size)
+        if amount:
+            parts.append((amount, index))
+    return parts
+
+
+def format_duration(td: timedelta) -> str:
+    """The canonical spelling of a duration: `1h30m`, `3d`, `2d12h`; `0m` for zero."""
+    return "".join(f"{amount}{_UNITS[index][1]}" for amount, index in _split_minutes(td)) or "0m"
+
+
+def format_duration_words(td: timedelta, lang: str) -> str:
+    """`1 hour 30 minutes` (en) or `1 jam 30 menit` (id)."""
+    words = _UNIT_WORDS[_check_lang(lang)]
+    parts = [f"{amount} {words[index][0] if amount == 1 else words[index][1]}" for amount, index in _split_minutes(td)]
+    return " ".join(parts) or f"0 {words[2][1]}"
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; use 'id' or 'en'")
+    return lang
+
+
+# --- role selectors ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleSelector:
+    """Who to notify: a role in a unit found relative to the incident's owning unit."""
+
+    role: str
+    scope: str
+
+    @property
+    def unit_code(self) -> str | None:
+        """The unit code when the scope names a unit, else None."""
+        return None if self.scope in SELECTOR_SCOPES else self.scope
+
+    def __str__(self) -> str:
+        return f"{self.role}@{self.scope}"
+
+
+def parse_selector(text: str) -> RoleSelector:
+    """Parse `head@province`, `on_duty@central`, `supervisor@JATENG` or the bare `commander`.
+
+    Raises ValueError with a message fit to show to an SOP author.
+    """
+    if text == "commander":
+        return RoleSelector("commander", "own")
+    shown = shorten(text)
+    role, at, scope = text.partition("@")
+    if role not in SELECTOR_ROLES:
+        raise ValueError(
+            f"unknown role '{shorten(role)}' in selector '{shown}'; use one of {', '.join(SELECTOR_ROLES)}"
+        )
+    if not at:
+        raise ValueError(
+            f"selector '{shown}' has no scope; write {role}@own, {role}@parent, "
+            f"{role}@province, {role}@central or {role}@<UNIT CODE>"
+        )
+    if scope not in SELECTOR_SCOPES and not UNIT_CODE_RE.fullmatch(scope):
+        raise ValueError(
+            f"unknown scope '{shorten(scope)}' in selector '{shown}'; "
+            "use own, parent, province, central or a unit code such as JATENG"
+        )
+    return RoleSelector(role, scope)
+
+
+# --- the spec ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in both languages of the app: Bahasa Indonesia first, English second."""
+
+    id: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.id if _check_lang(lang) == "id" else self.en
+
+    def to_canonical(self) -> dict[str, str]:
+        return {"id": self.id, "en": self.en}
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, str]) -> Text:
+        return cls(id=data["id"], en=data["en"])
+
+
+@dataclass(frozen=True)
+class SeverityDurations:
+    """A duration that may differ per severity: a default plus per-severity overrides."""
+
+    default: timedelta | None
+    by_severity: tuple[tuple[int, timedelta], ...] = ()  # sorted by severity
+
+    def for_severity(self, severity: int) -> timedelta:
+        for level, value in self.by_severity:
+            if level == severity:
+                return value
+        if self.default is None:
+            raise ValueError(f"no duration for severity {severity} and no default")
+        return self.default
+
+    def to_canonical(self) -> str | dict[str, str]:
+        # A bare default is written as a plain duration so both spellings hash the same.
+        if not self.by_severity and self.default is not None:
+            return format_duration(self.default)
+        out = {} if self.default is None else {"default": format_duration(self.default)}
+        out.update((str(level), format_duration(value)) for level, value in self.by_severity)
+        return out
+
+    @classmethod
+    def from_canonical(cls, data: str | dict[str, str]) -> SeverityDurations:
+        if isinstance(data, str):
+            return cls(default=parse_duration(data))
+        default = data.get("default")
+        return cls(
+            default=None if default is None else parse_duration(default),
+            by_severity=tuple(sorted((int(k), parse_duration(v)) for k, v in data.items() if k != "default")),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    update_every: SeverityDurations = SeverityDurations(DEFAULT_UPDATE_EVERY)
+    review_due: timedelta = DEFAULT_REVIEW_DUE
+
+    def update_every_for(self, severity: int) -> timedelta:
+        """How often a situation update is due while an incident of this severity is active."""
+        return self.update_every.for_severity(severity)
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {
+            "update_every": self.update_every.to_canonical(),
+            "review_due": format_duration(self.review_due),
+        }
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> Settings:
+        return cls(
+            update_every=SeverityDurations.from_canonical(data["update_every"]),
+            review_due=parse_duration(data["review_due"]),
+        )
+
+
+@dataclass(frozen=True)
+class ChecklistItemSpec:
+    key: str
+    text: Text
+    required: bool = True
+    owner: str = "officer"
+    evidence: bool = False
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "text": self.text.to_canonical(),
+            "required": self.required,
+            "owner": self.owner,
+            "evidence": self.evidence,
+        }
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> ChecklistItemSpec:
+        return cls(
+            key=data["key"],
+            text=Text.from_canonical(data["text"]),
+            required=data["required"],
+            owner=data["owner"],
+            evidence=data["evidence"],
+        )
+
+
+@dataclass(frozen=True)
+class RepeatSpec:
+    every: timedelta
+    max: int
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {"every": format_duration(self.every), "max": self.max}
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> RepeatSpec:
+        return cls(every=parse_duration(data["every"]), max=data["max"])
+
+
+@dataclass(frozen=True)
+class EscalationStepSpec:
+    after: timedelta
+    notify: tuple[RoleSelector, ...]
+    repeat: RepeatSpec | None = None
+    until: str = "stage_complete"
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {
+            "after": format_duration(self.after),
+            "notify": [str(selector) for selector in self.notify],
+            "repeat": None if self.repeat is None else self.repeat.to_canonical(),
+            "until": self.until,
+        }
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> EscalationStepSpec:
+        repeat = data["repeat"]
+        return cls(
+            after=parse_duration(data["after"]),
+            notify=tuple(parse_selector(s) for s in data["notify"]),
+            repeat=None if repeat is None else RepeatSpec.from_canonical(repeat),
+            until=data["until"],
+        )
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    key: str
+    title: Text
+    guidance: Text
+    target: SeverityDurations
+    checklist: tuple[ChecklistItemSpec, ...]
+    escalation: tuple[EscalationStepSpec, ...] = ()
+
+    def target_for(self, severity: int) -> timedelta:
+        """The time allowed for this stage, from its start, at the given severity."""
+        return self.target.for_severity(severity)
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "title": self.title.to_canonical(),
+            "guidance": self.guidance.to_canonical(),
+            "target": self.target.to_canonical(),
+            "checklist": [item.to_canonical() for item in self.checklist],
+            "escalation": [step.to_canonical() for step in self.escalation],
+        }
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> StageSpec:
+        return cls(
+            key=data["key"],
+            title=Text.from_canonical(data["title"]),
+            guidance=Text.from_canonical(data["guidance"]),
+            target=SeverityDurations.from_canonical(data["target"]),
+            checklist=tuple(ChecklistItemSpec.from_canonical(i) for i in data["checklist"]),
+            escalation=tuple(EscalationStepSpec.from_canonical(s) for s in data["escalation"]),
+        )
+
+
+@dataclass(frozen=True)
+class PlaybookSpec:
+    key: str
+    title: Text
+    description: Text
+    category: str
+    severities: tuple[int, ...]  # ascending
+    settings: Settings
+    stages: tuple[StageSpec, ...]
+
+    def to_canonical(self) -> dict[str, Any]:
+        """A plain JSON-able dict: defaults filled in, canonical durations, fixed key order."""
+        return {
+            "key": self.key,
+            "title": self.title.to_canonical(),
+            "description": self.description.to_canonical(),
+            "category": self.category,
+            "severities": list(self.severities),
+            "settings": self.settings.to_canonical(),
+            "stages": [stage.to_canonical() for stage in self.stages],
+        }
+
+    def content_hash(self) -> str:
+        """sha256 of the canonical JSON: same SOP, same hash, whatever the YAML looked like."""
+        text = json.dumps(self.to_canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> PlaybookSpec:
+        """Rebuild from stored canonical JSON (trusted: it was validated before it was stored).
+
+        Malformed data raises KeyError, TypeError or ValueError.
+        """
+        return cls(
+            key=data["key"],
+            title=Text.from_canonical(data["title"]),
+            description=Text.from_canonical(data["description"]),
+            category=data["category"],
+            severities=tuple(data["severities"]),
+            settings=Settings.from_canonical(data["settings"]),
+            stages=tuple(StageSpec.from_canonical(s) for s in data["stages"]),
+        )
+
+
+# --- YAML export -------------------------------------------------------------------------
+
+SCHEMA_COMMENT = "# yaml-language-server: $schema=./schema.json\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent list items under their key, the way people write YAML by hand.
+        return super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if any(ch in data for ch in "\r\x85\u2028\u2029"):
+        # Odd line breaks: PyYAML folds them inside single quotes; double quotes escape them.
+        style: str | None = '"'
+    elif "\n" in data:
+        style = "|"  # multi-line text reads best as a literal block
+    elif len(data) > 80:
+        style = ">"  # long prose as a folded one
+    else:
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.SequenceNode:
+    # Short lists of plain values (severities, notify) read best on one line.
+    flow = bool(data) and all(isinstance(item, (str, int)) for item in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(list, _represent_list)
+
+
+def _yaml_severity_map(value: str | dict[str, str]) -> str | dict[Any, str]:
+    """Severity keys as YAML integers (`4: 15m`), the form the validator reads."""
+    if isinstance(value, str):
+        return value
+    return {k if k == "default" else int(k): v for k, v in value.items()}
+
+
+def to_yaml(spec: PlaybookSpec) -> str:
+    """A readable YAML file of the spec; validating it gives back the same content hash."""
+    data = spec.to_canonical()
+    settings = data["settings"]
+    settings["update_every"] = _yaml_severity_map(settings["update_every"])
+    for stage in data["stages"]:
+        stage["target"] = _yaml_severity_map(stage["target"])
+        for step in stage["escalation"]:
+            if step["repeat"] is None:
+                del step["repeat"]
+        if not stage["escalation"]:
+            del stage["escalation"]
+    body = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=96,
+    )
+    return SCHEMA_COMMENT + body
+
+
+# --- plain-language escalation steps -----------------------------------------------------
+
+
+def describe_selector(selector: RoleSelector, lang: str) -> str:
+    """`the head of the province` / `kepala provinsi`."""
+    role = ROLE_NAMES[selector.role][_check_lang(lang)]
+    if selector.role == "commander" and selector.scope == "own":
+        return role if lang == "id" else f"the {role}"
+    if lang == "id":
+        scope = SCOPE_NAMES.get(selector.scope, {}).get("id", f"unit {selector.scope}")
+        return f"{role} {scope}"
+    scope = SCOPE_NAMES.get(selector.scope, {}).get("en", f"unit {selector.scope}")
+    scope = scope if selector.unit_code else f"the {scope}"
+    return f"the {role} of {scope}"
+
+
+def _join(items: list[str], lang: str) -> str:
+    last = " dan " if lang == "id" else " and "
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + last + items[-1]
+
+
+def describe_step(step: EscalationStepSpec, lang: str) -> str:
+    """An escalation step in plain sentences, in Indonesian (id) or English (en)."""
+    after = format_duration_words(step.after, _check_lang(lang))
+    who = _join([describe_selector(s, lang) for s in step.notify], lang)
+    if lang == "id":
+        text = f"Jika tahap ini belum selesai {after} setelah dimulai, beri tahu {who}"
+    else:
+        text = f"If this stage is not complete {after} after it starts, notify {who}"
+    if step.repeat is not None:
+        every = format_duration_words(step.repeat.every, lang)
+        count = step.repeat.max
+        if lang == "id":
+            until = "ada yang mengonfirmasi" if step.until == "acknowledged" else "tahap selesai"
+            text += f"; ulangi setiap {every}, paling banyak {count} kali, sampai {until}"
+        else:
+            times = "once" if count == 1 else f"{count} times"
+            until = "someone acknowledges" if step.until == "acknowledged" else "the stage is complete"
+            text += f"; repeat every {every}, at most {times}, until {until}"
+    return text + "."

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from crisis.extensions import db
+from crisis.i18n import _, lazy_gettext
+from crisis.playbooks import service
+from crisis.playbooks.spec import CATEGORIES, SEVERITIES, describe_step, format_duration_words
+from crisis.web import select_locale
+
+bp = Blueprint("playbooks", __name__, url_prefix="/playbooks")
+
+CATEGORY_LABELS = {
+    "service_failure": lazy_gettext("Service failure"),
+    "hoax": lazy_gettext("Hoax / disinformation"),
+    "disaster": lazy_gettext("Disaster / emergency"),
+    "data_leak": lazy_gettext("Data leak / cyber"),
+    "policy_backlash": lazy_gettext("Policy backlash"),
+    "official_conduct": lazy_gettext("Official conduct"),
+    "public_complaint": lazy_gettext("Public complaint"),
+    "other": lazy_gettext("Other"),
+}
+SEVERITY_LABELS = {
+    1: lazy_gettext("1 · Minimal"),
+    2: lazy_gettext("2 · Moderate"),
+    3: lazy_gettext("3 · Intense"),
+    4: lazy_gettext("4 · Severe"),
+}
+UNTIL_LABELS = {
+    "acknowledged": lazy_gettext("until acknowledged"),
+    "stage_complete": lazy_gettext("until the stage is complete"),
+}
+OWNER_LABELS = {
+    "officer": lazy_gettext("Duty officer"),
+    "supervisor": lazy_gettext("Supervisor"),
+    "head": lazy_gettext("Unit head"),
+    "admin": lazy_gettext("Administrator"),
+    "observer": lazy_gettext("Observer"),
+    "commander": lazy_gettext("Incident commander"),
+}
+
+
+def _helpers() -> dict[str, Any]:
+    lang = select_locale()
+    return {
+        "lang": lang,
+        "words": lambda delta: format_duration_words(delta, lang),
+        "describe_step": lambda step: describe_step(step, lang),
+        "CATEGORY_LABELS": CATEGORY_LABELS,
+        "SEVERITY_LABELS": SEVERITY_LABELS,
+        "OWNER_LABELS": OWNER_LABELS,
+        "can_publish": service.can_publish(session=db.session, user=current_user),
+    }
+
+
+@bp.route("")
+@login_required
+def library() -> Any:
+    category = request.args.get("category") or None
+    severity = request.args.get("severity", type=int)
+    if category not in (None, *CATEGORIES) or severity not in (None, *SEVERITIES):
+        abort(400)
+    playbooks = service.list_playbooks(session=db.session, category=category, severity=severity)
+    return render_template(
+        "playbooks/library.html",
+        playbooks=playbooks,
+        category=category,
+        severity=severity,
+        **_helpers(),
+    )
+
+
+@bp.route("/<key>")
+@bp.route("/<key>/v<int:number>")
+@login_required
+def version(key: str, number: int | None = None) -> Any:
+    version = service.get_version(session=db.session, key=key, number=number)
+    return render_template(
+        "playbooks/version.html",
+        version=version,
+        spec=version.spec,
+        playbook=version.playbook,
+        changes=service.version_changes(version),
+        previous=service.previous_version(version),
+        **_helpers(),
+    )
+
+
+@bp.route("/<key>/v<int:number>.yaml")
+@login_required
+def version_yaml(key: str, number: int) -> Any:
+    version = service.get_version(session=db.session, key=key, number=number)
+    return Response(
+        service.export_yaml(version),
+        mimetype="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{key}-v{number}.yaml"'},
+    )
+
+
+@bp.route("/publish", methods=["GET", "POST"])
+@bp.route("/<key>/edit", methods=["GET", "POST"])
+@login_required
+def edit(key: str | None = None) -> Any:
+    if not service.can_publish(session=db.session, user=current_user):
+        abort(403)
+    text = service.export_yaml(service.get_version(session=db.session, key=key)) if key else ""
+    problems = []
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            raw = upload.read()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = ""
+                flash(_("The file is not UTF-8 text; save it as UTF-8."), "error")
+        else:
+            text = request.form.get("yaml", "")
+        # Editing pins the key through the file name; pasted text may name any key.
+        filename = upload.filename if upload is not None and upload.filename else (f"{key}.yaml" if key else "pasted")
+        problems = service.validate(text, filename)
+        if not problems and request.form.get("action") == "publish":
+            result = service.publish(session=db.session, actor=current_user, text=text, filename=filename)
+            db.session.commit()
+            published = result.version
+            if result.created:
+                flash(
+                    _(
+                        "Published %(key)s version %(n)d.",
+                        key=published.playbook.key,
+                        n=published.number,
+                    ),
+                    "success",
+                )
+            else:
+                flash(
+                    _(
+                        "Nothing changed: %(key)s version %(n)d already has this content.",
+                        key=published.playbook.key,
+                        n=published.number,
+                    ),
+                    "info",
+                )
+            return redirect(url_for("playbooks.version", key=published.playbook.key, number=published.number))
+        if not problems:
+            flash(_("No problems found. Publish when ready."), "success")
+    by_line: dict[int, list[str]] = {}
+    for problem in problems:
+        by_line.setdefault(problem.line, []).append(f"{problem.column}: {problem.message}")
+    return render_template(
+        "playbooks/edit.html",
+        key=key,
+        text=text,
+        problems=problems,
+        lines=text.splitlines() or [""],
+        by_line=by_line,
+        **_helpers(),
+    )
