@@ -1,20 +1,24 @@
 """Imports every domain's models so the metadata (and Alembic) sees all tables."""
 
 from crisis.auth.models import ApiToken, Membership, User
+from crisis.incidents.models import (
+    ChecklistEntry,
+    Comment,
+    Incident,
+    InvolvedUnit,
+    Participant,
+    Publication,
+    StageRun,
+    Statement,
+)
+from crisis.issues.models import IdempotencyRecord, Issue, IssueEvidence, MonitoringNote
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.system.models import SchedulerHeartbeat, WorkerCheck
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import DutyShift, Unit
 
 __all__ = [
-    "ApiToken",
-    "DutyShift",
-    "Membership",
-    "Playbook",
-    "PlaybookVersion",
-    "SchedulerHeartbeat",
-    "TimelineEvent",
-    "Unit",
-    "User",
-    "WorkerCheck",
+    "ApiToken", "ChecklistEntry", "Comment", "DutyShift", "IdempotencyRecord", "Incident", "InvolvedUnit", "Issue",
+    "IssueEvidence", "Membership", "MonitoringNote", "Participant", "Playbook", "PlaybookVersion", "Publication",
+    "SchedulerHeartbeat", "StageRun", "Statement", "TimelineEvent", "Unit", "User", "WorkerCheck",
 ]

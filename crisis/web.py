@@ -168,6 +168,9 @@ KIND_LABELS = {
 def init_app(app: Flask) -> None:
     from crisis.api import init_api
     from crisis.auth.views import bp as auth_bp
+    from crisis.escalation.views import bp as escalation_bp
+    from crisis.incidents.views import bp as incidents_bp
+    from crisis.issues.views import bp as issues_bp
     from crisis.playbooks.views import bp as playbooks_bp
     from crisis.system.views import bp as system_bp
     from crisis.units.views import bp as units_bp
@@ -183,6 +186,6 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.jinja_env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS)
 
-    for bp in (auth_bp, units_bp, playbooks_bp, system_bp):
+    for bp in (auth_bp, units_bp, playbooks_bp, issues_bp, incidents_bp, escalation_bp, system_bp):
         app.register_blueprint(bp)
     init_api(app)

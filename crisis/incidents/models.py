@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crisis import clock
+from crisis.dbtypes import UTCDateTime
+from crisis.extensions import db
+
+INCIDENT_STATES = ("active", "resolved", "closed", "cancelled")
+STAGE_STATES = ("pending", "active", "completed")
+STATEMENT_KINDS = ("holding", "press_release", "clarification", "key_messages")
+STATEMENT_STATES = ("draft", "submitted", "approved", "published", "withdrawn")
+
+
+class Incident(db.Model):
+    """An escalated issue running a snapshot of one playbook version."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)  # owning unit
+    title: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[int] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    commander_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    playbook_version_id: Mapped[int] = mapped_column(ForeignKey("playbook_version.id"))
+    # The SOP as it was when the incident opened: editing the playbook never changes a live response.
+    playbook_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_statement_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last situation update published
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    unit = relationship("Unit")
+    commander = relationship("User", foreign_keys=[commander_id])
+    opened_by = relationship("User", foreign_keys=[opened_by_id])
+    playbook_version = relationship("PlaybookVersion")
+    stage_runs: Mapped[list[StageRun]] = relationship(back_populates="incident", order_by="StageRun.position")
+    involved: Mapped[list[InvolvedUnit]] = relationship(back_populates="incident", order_by="InvolvedUnit.id")
+    participants: Mapped[list[Participant]] = relationship(back_populates="incident", order_by="Participant.id")
+    statements: Mapped[list[Statement]] = relationship(back_populates="incident", order_by="Statement.id")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_incident_state_started", "state", "started_at"),)
+
+    @property
+    def reference(self) -> str:
+        return f"INS-{self.started_at:%Y}-{self.id:05d}"
+
+    @property
+    def current_stage(self) -> StageRun | None:
+        return next((run for run in self.stage_runs if run.state == "active"), None)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "active"
+
+
+class InvolvedUnit(db.Model):
+    """Another unit drawn into the response; it sees the incident and publishes shared key messages."""
+
+    __tablename__ = "involved_unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    involved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    involved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="involved")
+    unit = relationship("Unit")
+
+
+class Participant(db.Model):
+    __tablename__ = "participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    role: Mapped[str] = mapped_column(String(32), default="member")  # spokesperson, monitoring, liaison...
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    incident: Mapped[Incident] = relationship(back_populates="participants")
+    user = relationship("User")
+
+    __table_args__ = (UniqueConstraint("incident_id", "user_id"),)
+
+
+class StageRun(db.Model):
+    """One stage of the incident's playbook: target vs actual is measured here."""
+
+    __tablename__ = "stage_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    position: Mapped[int] = mapped_column()
+    stage_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    target_seconds: Mapped[int] = mapped_column()  # at the incident's severity when started
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    incident: Mapped[Incident] = relationship(back_populates="stage_runs")
+    entries: Mapped[list[ChecklistEntry]] = relationship(back_populates="stage_run", order_by="ChecklistEntry.position")
+
+    __table_args__ = (UniqueConstraint("incident_id", "position"),)
+
+    @property
+    def spec(self) -> Any:
+        from crisis.playbooks.spec import StageSpec
+
+        return StageSpec.from_canonical(self.incident.playbook_snapshot["stages"][self.position])
+
+    @property
+    def breached(self) -> bool:
+        if self.due_at is None:
+            return False
+        return (self.completed_at or clock.now()) > self.due_at
+
+
+class ChecklistEntry(db.Model):
+    __tablename__ = "checklist_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_run_id: Mapped[int] = mapped_column(ForeignKey("stage_run.id"), index=True)
+    position: Mapped[int] = mapped_column()
+    item_key: Mapped[str] = mapped_column(String(64))
+    required: Mapped[bool] = mapped_column()
+    owner_role: Mapped[str] = mapped_column(String(16))
+    evidence_expected: Mapped[bool] = mapped_column(default=False)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    evidence_url: Mapped[str] = mapped_column(String(2000), default="")
+    waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waived_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    waive_reason: Mapped[str] = mapped_column(Text, default="")
+
+    stage_run: Mapped[StageRun] = relationship(back_populates="entries")
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    done_by = relationship("User", foreign_keys=[done_by_id])
+    waived_by = relationship("User", foreign_keys=[waived_by_id])
+
+    @property
+    def closed(self) -> bool:
+        return self.done_at is not None or self.waived_at is not None
+
+
+class Comment(db.Model):
+    __tablename__ = "incident_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    author = relationship("User")
+
+
+class Statement(db.Model):
+    """Holding statement, press release, clarification or key messages: drafted, approved, published."""
+
+    __tablename__ = "statement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    drafted_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    drafted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first publication by the owner
+    version: Mapped[int] = mapped_column(default=1)
+
+    incident: Mapped[Incident] = relationship(back_populates="statements")
+    drafted_by = relationship("User", foreign_keys=[drafted_by_id])
+    approved_by = relationship("User", foreign_keys=[approved_by_id])
+    publications: Mapped[list[Publication]] = relationship(back_populates="statement", order_by="Publication.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Publication(db.Model):
+    """Where and when a unit published a statement (the owner's own, or a shared key message)."""
+
+    __tablename__ = "publication"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statement.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    statement: Mapped[Statement] = relationship(back_populates="publications")
+    unit = relationship("Unit")

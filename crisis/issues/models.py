@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crisis import clock
+from crisis.dbtypes import UTCDateTime
+from crisis.extensions import db
+
+CHANNELS = ("x", "instagram", "tiktok", "facebook", "youtube", "whatsapp", "online_news", "lapor", "hotline", "other")
+SENTIMENTS = ("negative", "mixed", "neutral", "positive")
+ISSUE_STATES = ("new", "monitoring", "escalated", "dismissed", "merged")
+
+
+class Issue(db.Model):
+    """What a duty officer logs: something emerging that may grow into an incident."""
+
+    __tablename__ = "issue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reach: Mapped[int] = mapped_column(default=0)  # people who saw it (views, followers reached)
+    engagement: Mapped[int] = mapped_column(default=0)  # likes + shares + comments
+    sentiment: Mapped[str] = mapped_column(String(16), default="neutral")
+    mainstream_pickup: Mapped[bool] = mapped_column(default=False)  # carried by news media
+    # The member of the public behind a complaint: personal data, anonymised after retention.
+    source_person: Mapped[str] = mapped_column(String(200), default="")
+    source_contact: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    state_reason: Mapped[str] = mapped_column(Text, default="")  # why dismissed
+    risk_score: Mapped[int] = mapped_column(default=0)
+    suggested_severity: Mapped[int] = mapped_column(default=1)
+    risk_factors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+    # Optimistic concurrency: a stale writer gets a conflict instead of overwriting.
+    version: Mapped[int] = mapped_column(default=1)
+
+    unit = relationship("Unit")
+    logged_by = relationship("User")
+    evidence: Mapped[list[IssueEvidence]] = relationship(back_populates="issue", order_by="IssueEvidence.id")
+    notes: Mapped[list[MonitoringNote]] = relationship(back_populates="issue", order_by="MonitoringNote.id")
+    # The incident this issue was escalated into (the incident holds the link).
+    incident = relationship("Incident", primaryjoin="Issue.id == Incident.issue_id", uselist=False, viewonly=True)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_issue_unit_state_created", "unit_id", "state", "created_at"),)
+
+
+class IssueEvidence(db.Model):
+    __tablename__ = "issue_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Normalised form (scheme/host lower-case, no tracking parameters) for duplicate detection.
+    url_key: Mapped[str] = mapped_column(String(2000), index=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    issue: Mapped[Issue] = relationship(back_populates="evidence")
+
+
+class MonitoringNote(db.Model):
+    """A timestamped observation while an issue is monitored, with the figures at that moment."""
+
+    __tablename__ = "monitoring_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    body: Mapped[str] = mapped_column(Text)
+    reach: Mapped[int | None] = mapped_column()
+    engagement: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    issue: Mapped[Issue] = relationship(back_populates="notes")
+    author = relationship("User")
+
+
+class IdempotencyRecord(db.Model):
+    """The first answer to a request carrying an Idempotency-Key, replayed to every retry."""
+
+    __tablename__ = "idempotency_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column()
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
