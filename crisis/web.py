@@ -25,6 +25,7 @@ from crisis.errors import DomainError
 from crisis.extensions import db, login
 from crisis.i18n import _, lazy_gettext
 from crisis.timefmt import format_duration, format_local, zone_label
+from crisis.units.service import KIND_LABELS as UNIT_KIND_LABELS
 
 
 def select_locale() -> str:
@@ -103,12 +104,13 @@ def _security_headers(response: Any) -> Any:
     return response
 
 
-def problem(status: int, title: str, detail: str = "", errors: dict[str, list[str]] | None = None) -> Any:
+def problem(status: int, title: str, detail: str = "", errors: dict[str, list[str]] | None = None, **extra: Any) -> Any:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
         body["errors"] = errors
+    body.update(extra)
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
@@ -158,11 +160,7 @@ ROLE_LABELS = {
     "admin": lazy_gettext("Administrator"),
     "observer": lazy_gettext("Observer"),
 }
-KIND_LABELS = {
-    "central": lazy_gettext("Central"),
-    "province": lazy_gettext("Province"),
-    "regency": lazy_gettext("Regency/city"),
-}
+KIND_LABELS = {str(kind): label for kind, label in UNIT_KIND_LABELS.items()}
 
 
 def init_app(app: Flask) -> None:

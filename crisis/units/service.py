@@ -26,6 +26,13 @@ ALLOWED_PARENT_KINDS: dict[str, set[str | None]] = {
 }
 
 
+KIND_LABELS = {
+    UnitKind.central: _l("Central"),
+    UnitKind.province: _l("Province"),
+    UnitKind.regency: _l("Regency/city"),
+}
+
+
 @dataclass(frozen=True)
 class Scope:
     """A set of unit ids, or every unit. Build queries with `filter(column)`."""
@@ -189,14 +196,19 @@ def _validate(*, session: Session, unit: Unit | None, fields: dict[str, Any]) ->
                 "parent_id",
                 _l(
                     "A %(kind)s unit cannot sit under %(parent)s.",
-                    kind=kind,
-                    parent=parent_kind or _l("nothing (the root)"),
+                    kind=KIND_LABELS[kind],
+                    parent=KIND_LABELS[parent_kind] if parent_kind else _l("nothing (the root)"),
                 ),
             )
     if unit is not None and kind in set(UnitKind):
         for child in unit.children:
             if kind not in ALLOWED_PARENT_KINDS[child.kind]:
-                add("kind", _l("Unit %(code)s below cannot sit under a %(kind)s unit.", code=child.code, kind=kind))
+                add(
+                    "kind",
+                    _l(
+                        "Unit %(code)s below cannot sit under a %(kind)s unit.", code=child.code, kind=KIND_LABELS[kind]
+                    ),
+                )
                 break
     return errors
 
