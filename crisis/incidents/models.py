@@ -42,6 +42,7 @@ class Incident(db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     unit = relationship("Unit")
+    issue = relationship("Issue")
     commander = relationship("User", foreign_keys=[commander_id])
     opened_by = relationship("User", foreign_keys=[opened_by_id])
     playbook_version = relationship("PlaybookVersion")

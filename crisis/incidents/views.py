@@ -1,5 +1,443 @@
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from crisis.errors import Conflict, NotPermitted, ValidationFailed
+from crisis.extensions import db
+from crisis.i18n import _, lazy_gettext
+from crisis.incidents import service, statements
+from crisis.incidents.models import STATEMENT_KINDS, StageRun
+from crisis.playbooks.views import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
+from crisis.units import service as units
+from crisis.web import select_locale, viewer_zone
 
 bp = Blueprint("incidents", __name__)
+
+STATEMENT_LABELS = {
+    "holding": lazy_gettext("Holding statement"),
+    "press_release": lazy_gettext("Press release"),
+    "clarification": lazy_gettext("Clarification (hoax)"),
+    "key_messages": lazy_gettext("Key messages"),
+}
+STATE_LABELS = {
+    "active": lazy_gettext("Active"),
+    "resolved": lazy_gettext("Resolved"),
+    "closed": lazy_gettext("Closed"),
+    "cancelled": lazy_gettext("Cancelled"),
+    "draft": lazy_gettext("Draft"),
+    "approved": lazy_gettext("Approved"),
+    "published": lazy_gettext("Published"),
+    "pending": lazy_gettext("Not started"),
+    "completed": lazy_gettext("Completed"),
+}
+EVENT_LABELS = {
+    "incident.opened": lazy_gettext("Incident opened"),
+    "stage.started": lazy_gettext("Stage started"),
+    "stage.completed": lazy_gettext("Stage completed"),
+    "checklist.done": lazy_gettext("Item ticked"),
+    "checklist.reopened": lazy_gettext("Item reopened"),
+    "checklist.noted": lazy_gettext("Note or evidence added"),
+    "checklist.waived": lazy_gettext("Item waived"),
+    "checklist.assigned": lazy_gettext("Item assigned"),
+    "comment.added": lazy_gettext("Comment"),
+    "severity.changed": lazy_gettext("Severity changed"),
+    "unit.involved": lazy_gettext("Unit involved"),
+    "unit.released": lazy_gettext("Unit released"),
+    "incident.handed_over": lazy_gettext("Ownership handed over"),
+    "incident.resolved": lazy_gettext("Incident resolved"),
+    "incident.cancelled": lazy_gettext("Incident cancelled"),
+    "statement.drafted": lazy_gettext("Statement drafted"),
+    "statement.edited": lazy_gettext("Statement edited"),
+    "statement.approved": lazy_gettext("Statement approved"),
+    "statement.published": lazy_gettext("Statement published"),
+    "key_messages.published_by_unit": lazy_gettext("Key messages published by a unit"),
+}
+CHANNEL_LABELS = {
+    "x": "X/Twitter",
+    "instagram": "Instagram",
+    "tiktok": "TikTok",
+    "facebook": "Facebook",
+    "youtube": "YouTube",
+    "whatsapp": "WhatsApp",
+    "online_news": lazy_gettext("Online news"),
+    "lapor": "SP4N-LAPOR!",
+    "hotline": lazy_gettext("Hotline"),
+    "other": lazy_gettext("Other"),
+    "website": lazy_gettext("Website"),
+    "press_conference": lazy_gettext("Press conference"),
+    "press_release_mail": lazy_gettext("Press release by e-mail"),
+    "tv_radio": lazy_gettext("TV / radio"),
+}
+
+
+def _back(incident_id: int, anchor: str = "") -> Any:
+    return redirect(url_for("incidents.page", incident_id=incident_id) + (f"#{anchor}" if anchor else ""))
+
+
+def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "") -> Any:
+    """Run one user action as one transaction; refusals come back as messages on the page."""
+    try:
+        action()
+    except (ValidationFailed, Conflict, NotPermitted) as error:
+        db.session.rollback()
+        for messages in error.errors.values() or [[error.message]]:
+            for message in messages:
+                flash(message, "error")
+        if not error.errors:
+            flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return _back(incident_id, anchor)
+
+
+def _int(name: str) -> int | None:
+    value = request.form.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _local_time(name: str) -> datetime | None:
+    """A datetime-local field, read in the viewer's zone."""
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(viewer_zone()))
+    except ValueError:
+        raise ValidationFailed({name: _("Give a date and time.")}) from None
+
+
+# --- escalation --------------------------------------------------------------------------------
+
+
+@bp.route("/issues/<int:issue_id>/escalate", methods=["GET", "POST"])
+@login_required
+def escalate(issue_id: int) -> Any:
+    from crisis.issues import service as issues
+
+    issue = issues.get(session=db.session, user=current_user, issue_id=issue_id)
+    severity = _int("severity") or issue.suggested_severity
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            incident = service.open_from_issue(
+                session=db.session,
+                actor=current_user,
+                issue_id=issue.id,
+                playbook_key=request.form.get("playbook_key", ""),
+                severity=severity or 0,
+                commander_id=_int("commander_id") or 0,
+            )
+        except (ValidationFailed, Conflict) as error:
+            db.session.rollback()
+            errors = error.errors or {"_": [error.message]}
+        else:
+            db.session.commit()
+            flash(_("Incident %(ref)s opened; the first stage has started.", ref=incident.reference), "success")
+            return redirect(url_for("incidents.page", incident_id=incident.id))
+    suggestions = service.suggest_playbooks(session=db.session, category=issue.category, severity=severity)
+    return render_template(
+        "incidents/escalate.html",
+        issue=issue,
+        playbooks=suggestions,
+        severity=severity,
+        errors=errors,
+        commanders=service.commander_candidates(session=db.session, unit_id=issue.unit_id),
+        chosen_playbook=request.form.get("playbook_key") or (suggestions[0].key if suggestions else ""),
+        chosen_commander=_int("commander_id") or current_user.id,
+        lang=select_locale(),
+        CATEGORY_LABELS=CATEGORY_LABELS,
+        SEVERITY_LABELS=SEVERITY_LABELS,
+    )
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@bp.route("/incidents")
+@login_required
+def index() -> Any:
+    state = request.args.get("state", "active")
+    states = {
+        "active": ("active",),
+        "resolved": ("resolved",),
+        "closed": ("closed", "cancelled"),
+        "all": ("active", "resolved", "closed", "cancelled"),
+    }.get(state)
+    if states is None:
+        abort(400)
+    unit_id = request.args.get("unit", type=int)
+    if unit_id is not None:
+        units.get(session=db.session, user=current_user, unit_id=unit_id)
+    severity = request.args.get("severity", type=int)
+    rows = service.list_for_user(
+        session=db.session, user=current_user, states=states, unit_id=unit_id, severity=severity
+    )
+    return render_template(
+        "incidents/list.html",
+        incidents=rows,
+        state=state,
+        unit_id=unit_id,
+        severity=severity,
+        units=units.list_visible(session=db.session, user=current_user),
+        STATE_LABELS=STATE_LABELS,
+        SEVERITY_LABELS=SEVERITY_LABELS,
+    )
+
+
+def _page_context(incident_id: int) -> dict[str, Any]:
+    incident = service.get(session=db.session, user=current_user, incident_id=incident_id)
+    return {
+        "incident": incident,
+        "lang": select_locale(),
+        "stamp": service.change_stamp(session=db.session, incident=incident),
+        "can_act": service.can_act(session=db.session, user=current_user, incident=incident),
+        "can_lead": service.can_lead(session=db.session, user=current_user, incident=incident),
+        "can_approve": lambda s: statements.can_approve(session=db.session, user=current_user, statement=s),
+        "shared_status": statements.shared_status,
+        "missing": service.open_required_items(incident),
+        "comments": service.comments(session=db.session, incident=incident),
+        "events": service.events(session=db.session, incident=incident),
+        "team": service.commander_candidates(session=db.session, unit_id=incident.unit_id),
+        "acting_scope": units.acting_scope(session=db.session, user=current_user),
+        "all_units": units.list_visible(session=db.session, user=current_user),
+        "EVENT_LABELS": EVENT_LABELS,
+        "STATEMENT_LABELS": STATEMENT_LABELS,
+        "STATE_LABELS": STATE_LABELS,
+        "CHANNEL_LABELS": CHANNEL_LABELS,
+        "OWNER_LABELS": OWNER_LABELS,
+        "SEVERITY_LABELS": SEVERITY_LABELS,
+        "STATEMENT_KINDS": STATEMENT_KINDS,
+        "PUBLICATION_CHANNELS": statements.PUBLICATION_CHANNELS,
+    }
+
+
+@bp.route("/incidents/<int:incident_id>")
+@login_required
+def page(incident_id: int) -> Any:
+    return render_template("incidents/page.html", **_page_context(incident_id))
+
+
+@bp.route("/incidents/<int:incident_id>/live")
+@login_required
+def live(incident_id: int) -> Any:
+    """Polled by the page: 204 when nothing changed (htmx keeps the page), else the fresh panel."""
+    incident = service.get(session=db.session, user=current_user, incident_id=incident_id)
+    if request.args.get("stamp") == service.change_stamp(session=db.session, incident=incident):
+        return Response(status=204)
+    return render_template("incidents/_live.html", **_page_context(incident_id))
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+def _entry_action(incident_id: int, entry_id: int, verb: str) -> Any:
+    form = request.form
+    actions: dict[str, tuple[Callable[[], Any], str]] = {
+        "tick": (
+            lambda: service.tick(
+                session=db.session,
+                actor=current_user,
+                entry_id=entry_id,
+                note=form.get("note", ""),
+                evidence_url=form.get("evidence_url", ""),
+            ),
+            _("Item ticked."),
+        ),
+        "untick": (
+            lambda: service.untick(session=db.session, actor=current_user, entry_id=entry_id),
+            _("Item reopened."),
+        ),
+        "note": (
+            lambda: service.annotate(
+                session=db.session,
+                actor=current_user,
+                entry_id=entry_id,
+                note=form.get("note"),
+                evidence_url=form.get("evidence_url"),
+            ),
+            _("Note saved."),
+        ),
+        "waive": (
+            lambda: service.waive(
+                session=db.session, actor=current_user, entry_id=entry_id, reason=form.get("reason", "")
+            ),
+            _("Item waived; the reason is on record."),
+        ),
+        "assign": (
+            lambda: service.assign(
+                session=db.session, actor=current_user, entry_id=entry_id, assignee_id=_int("assignee_id")
+            ),
+            _("Owner assigned."),
+        ),
+    }
+    if verb not in actions:
+        abort(404)
+    action, done = actions[verb]
+    return _act(incident_id, action, done, anchor=f"entry-{entry_id}")
+
+
+@bp.route("/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>", methods=["POST"])
+@login_required
+def entry_action(incident_id: int, entry_id: int, verb: str) -> Any:
+    return _entry_action(incident_id, entry_id, verb)
+
+
+@bp.route("/incidents/<int:incident_id>/stages/<int:run_id>/complete", methods=["POST"])
+@login_required
+def complete_stage(incident_id: int, run_id: int) -> Any:
+    run = db.session.get(StageRun, run_id)
+    if run is None or run.incident_id != incident_id:
+        abort(404)
+    return _act(
+        incident_id,
+        lambda: service.complete_stage(session=db.session, actor=current_user, stage_run_id=run_id),
+        _("Stage completed."),
+        anchor=f"stage-{run_id}",
+    )
+
+
+@bp.route("/incidents/<int:incident_id>/<verb>", methods=["POST"])
+@login_required
+def incident_action(incident_id: int, verb: str) -> Any:
+    form = request.form
+    version = _int("version")
+    actions: dict[str, tuple[Callable[[], Any], str, str]] = {
+        "comment": (
+            lambda: service.comment(
+                session=db.session, actor=current_user, incident_id=incident_id, body=form.get("body", "")
+            ),
+            _("Comment added."),
+            "comments",
+        ),
+        "severity": (
+            lambda: service.change_severity(
+                session=db.session,
+                actor=current_user,
+                incident_id=incident_id,
+                severity=_int("severity") or 0,
+                reason=form.get("reason", ""),
+                expected_version=version,
+            ),
+            _("Severity changed."),
+            "",
+        ),
+        "involve": (
+            lambda: service.involve_unit(
+                session=db.session, actor=current_user, incident_id=incident_id, unit_id=_int("unit_id") or 0
+            ),
+            _("Unit involved."),
+            "units",
+        ),
+        "release": (
+            lambda: service.release_unit(
+                session=db.session, actor=current_user, incident_id=incident_id, unit_id=_int("unit_id") or 0
+            ),
+            _("Unit released."),
+            "units",
+        ),
+        "handover": (
+            lambda: service.hand_over(
+                session=db.session,
+                actor=current_user,
+                incident_id=incident_id,
+                to=form.get("to", ""),
+                expected_version=version,
+            ),
+            _("Ownership handed over."),
+            "",
+        ),
+        "resolve": (
+            lambda: service.resolve(
+                session=db.session, actor=current_user, incident_id=incident_id, expected_version=version
+            ),
+            _("Incident resolved."),
+            "",
+        ),
+        "cancel": (
+            lambda: service.cancel(
+                session=db.session,
+                actor=current_user,
+                incident_id=incident_id,
+                reason=form.get("reason", ""),
+                expected_version=version,
+            ),
+            _("Incident cancelled as a false alarm."),
+            "",
+        ),
+        "statements": (
+            lambda: statements.draft(
+                session=db.session,
+                actor=current_user,
+                incident_id=incident_id,
+                kind=form.get("kind", ""),
+                title=form.get("title", ""),
+                body=form.get("body", ""),
+            ),
+            _("Draft saved."),
+            "statements",
+        ),
+    }
+    if verb not in actions:
+        abort(404)
+    action, done, anchor = actions[verb]
+    return _act(incident_id, action, done, anchor)
+
+
+@bp.route("/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>", methods=["POST"])
+@login_required
+def statement_action(incident_id: int, statement_id: int, verb: str) -> Any:
+    form = request.form
+    version = _int("version")
+    actions: dict[str, tuple[Callable[[], Any], str]] = {
+        "edit": (
+            lambda: statements.edit(
+                session=db.session,
+                actor=current_user,
+                statement_id=statement_id,
+                title=form.get("title", ""),
+                body=form.get("body", ""),
+                expected_version=version,
+            ),
+            _("Draft saved."),
+        ),
+        "approve": (
+            lambda: statements.approve(
+                session=db.session, actor=current_user, statement_id=statement_id, expected_version=version
+            ),
+            _("Statement approved."),
+        ),
+        "publish": (
+            lambda: statements.publish(
+                session=db.session,
+                actor=current_user,
+                statement_id=statement_id,
+                channel=form.get("channel", ""),
+                url=form.get("url", ""),
+                published_at=_local_time("published_at"),
+            ),
+            _("Publication recorded."),
+        ),
+        "share": (
+            lambda: statements.record_shared_publication(
+                session=db.session,
+                actor=current_user,
+                statement_id=statement_id,
+                unit_id=_int("unit_id") or 0,
+                channel=form.get("channel", ""),
+                url=form.get("url", ""),
+                published_at=_local_time("published_at"),
+            ),
+            _("Publication recorded."),
+        ),
+    }
+    if verb not in actions:
+        abort(404)
+    action, done = actions[verb]
+    return _act(incident_id, action, done, anchor=f"statement-{statement_id}")

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from crisis.incidents.models import STATEMENT_KINDS
+
+
+class EntryOut(ma.Schema):
+    id = ma.fields.Integer()
+    item_key = ma.fields.String()
+    text = ma.fields.Function(lambda e: e.stage_run.spec.checklist[e.position].text.to_canonical())
+    required = ma.fields.Boolean()
+    owner_role = ma.fields.String()
+    evidence_expected = ma.fields.Boolean()
+    assignee_id = ma.fields.Integer(allow_none=True)
+    done_at = ma.fields.AwareDateTime(allow_none=True)
+    done_by_id = ma.fields.Integer(allow_none=True)
+    note = ma.fields.String()
+    evidence_url = ma.fields.String()
+    waived_at = ma.fields.AwareDateTime(allow_none=True)
+    waive_reason = ma.fields.String()
+
+
+class StageRunOut(ma.Schema):
+    id = ma.fields.Integer()
+    position = ma.fields.Integer()
+    stage_key = ma.fields.String()
+    title = ma.fields.Function(lambda r: r.spec.title.to_canonical())
+    state = ma.fields.String()
+    target_seconds = ma.fields.Integer()
+    started_at = ma.fields.AwareDateTime(allow_none=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+    completed_at = ma.fields.AwareDateTime(allow_none=True)
+    breached = ma.fields.Boolean()
+    entries = ma.fields.List(ma.fields.Nested(EntryOut))
+
+
+class PublicationOut(ma.Schema):
+    id = ma.fields.Integer()
+    unit_id = ma.fields.Integer()
+    unit_code = ma.fields.Function(lambda p: p.unit.code)
+    channel = ma.fields.String()
+    url = ma.fields.String()
+    published_at = ma.fields.AwareDateTime()
+
+
+class StatementOut(ma.Schema):
+    id = ma.fields.Integer()
+    incident_id = ma.fields.Integer()
+    kind = ma.fields.String()
+    title = ma.fields.String()
+    body = ma.fields.String()
+    state = ma.fields.String()
+    version = ma.fields.Integer()
+    drafted_by_id = ma.fields.Integer()
+    drafted_at = ma.fields.AwareDateTime()
+    approved_by_id = ma.fields.Integer(allow_none=True)
+    approved_at = ma.fields.AwareDateTime(allow_none=True)
+    published_at = ma.fields.AwareDateTime(allow_none=True)
+    publications = ma.fields.List(ma.fields.Nested(PublicationOut))
+
+
+class InvolvedOut(ma.Schema):
+    unit_id = ma.fields.Integer()
+    unit_code = ma.fields.Function(lambda i: i.unit.code)
+    involved_at = ma.fields.AwareDateTime()
+    released_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class IncidentSummaryOut(ma.Schema):
+    id = ma.fields.Integer()
+    reference = ma.fields.String()
+    title = ma.fields.String()
+    severity = ma.fields.Integer()
+    state = ma.fields.String()
+    unit_id = ma.fields.Integer()
+    unit_code = ma.fields.Function(lambda i: i.unit.code)
+    commander_id = ma.fields.Integer()
+    issue_id = ma.fields.Integer(allow_none=True)
+    playbook = ma.fields.Function(lambda i: {"key": i.playbook_snapshot["key"], "version": i.playbook_version.number})
+    started_at = ma.fields.AwareDateTime()
+    first_statement_at = ma.fields.AwareDateTime(allow_none=True)
+    resolved_at = ma.fields.AwareDateTime(allow_none=True)
+    cancelled_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer(metadata={"description": "Send back as `version` to detect a concurrent change"})
+
+
+class IncidentOut(IncidentSummaryOut):
+    state_reason = ma.fields.String()
+    stages = ma.fields.List(ma.fields.Nested(StageRunOut), attribute="stage_runs")
+    involved = ma.fields.List(ma.fields.Nested(InvolvedOut))
+    statements = ma.fields.List(ma.fields.Nested(StatementOut))
+
+
+class TimelineOut(ma.Schema):
+    id = ma.fields.Integer()
+    occurred_at = ma.fields.AwareDateTime()
+    kind = ma.fields.String()
+    actor_id = ma.fields.Integer(allow_none=True)
+    data = ma.fields.Dict()
+
+
+class CommentOut(ma.Schema):
+    id = ma.fields.Integer()
+    author_id = ma.fields.Integer()
+    body = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+
+
+class IncidentQuery(ma.Schema):
+    state = ma.fields.String(
+        load_default="active", validate=ma.validate.OneOf(["active", "resolved", "closed", "cancelled"])
+    )
+    unit_id = ma.fields.Integer()
+    severity = ma.fields.Integer(validate=ma.validate.Range(min=1, max=4))
+
+
+class EscalateIn(ma.Schema):
+    playbook_key = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
+    severity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=4))
+    commander_id = ma.fields.Integer(required=True)
+
+
+class TickIn(ma.Schema):
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
+    evidence_url = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class EntryPatch(ma.Schema):
+    note = ma.fields.String(validate=ma.validate.Length(max=5000))
+    evidence_url = ma.fields.String(validate=ma.validate.Length(max=2000))
+    assignee_id = ma.fields.Integer(allow_none=True)
+
+
+class ReasonIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+    version = ma.fields.Integer()
+
+
+class VersionIn(ma.Schema):
+    version = ma.fields.Integer()
+
+
+class SeverityIn(ReasonIn):
+    severity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=4))
+
+
+class InvolveUnitIn(ma.Schema):
+    unit_id = ma.fields.Integer(required=True)
+
+
+class HandoverIn(ma.Schema):
+    to = ma.fields.String(required=True, validate=ma.validate.OneOf(["parent", "central"]))
+    commander_id = ma.fields.Integer(load_default=None, allow_none=True)
+    version = ma.fields.Integer()
+
+
+class CommentIn(ma.Schema):
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+
+
+class StatementIn(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(STATEMENT_KINDS))
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20000))
+
+
+class StatementPatch(ma.Schema):
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20000))
+    version = ma.fields.Integer()
+
+
+class PublicationIn(ma.Schema):
+    channel = ma.fields.String(required=True, validate=ma.validate.Length(max=32))
+    url = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+    published_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class SharedPublicationIn(PublicationIn):
+    unit_id = ma.fields.Integer(required=True)

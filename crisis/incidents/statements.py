@@ -1,0 +1,279 @@
+"""Statements and one narrative (narasi tunggal): draft, approve, publish, share key messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from crisis import clock
+from crisis.auth.models import User
+from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from crisis.escalation import service as deadlines
+from crisis.i18n import lazy_gettext as _l
+from crisis.incidents import service as incidents
+from crisis.incidents.models import STATEMENT_KINDS, Incident, Publication, Statement
+from crisis.issues.models import CHANNELS
+from crisis.units import service as units
+
+PUBLICATION_CHANNELS = (*CHANNELS, "website", "press_conference", "press_release_mail", "tv_radio")
+APPROVER_ROLES = frozenset({"supervisor", "head"})
+
+
+def _statement(*, session: Session, actor: User, statement_id: int, lock: bool = True) -> tuple[Statement, Incident]:
+    statement = session.get(Statement, statement_id)
+    if statement is None:
+        raise NotFound(_l("Statement not found."))
+    incident = incidents.get(session=session, user=actor, incident_id=statement.incident_id, lock=lock)
+    return statement, incident
+
+
+def _check_version(statement: Statement, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != statement.version:
+        raise Conflict(_l("Someone else changed this statement just now; check the current text and try again."))
+
+
+def draft(
+    *, session: Session, actor: User, incident_id: int, kind: str, title: str, body: str, now: datetime | None = None
+) -> Statement:
+    now = now or clock.now()
+    incident = incidents.get(session=session, user=actor, incident_id=incident_id, lock=True)
+    incidents._require_act(session=session, user=actor, incident=incident)
+    incidents._require_open(incident)
+    errors: dict[str, str] = {}
+    if kind not in STATEMENT_KINDS:
+        errors["kind"] = str(_l("Choose holding statement, press release, clarification or key messages."))
+    title = (title or "").strip()
+    if not title or len(title) > 300:
+        errors["title"] = str(_l("A title of at most 300 characters is required."))
+    body = (body or "").strip()
+    if not body or len(body) > 20000:
+        errors["body"] = str(_l("The text is required (at most 20,000 characters)."))
+    if errors:
+        raise ValidationFailed(errors)
+    statement = Statement(incident=incident, kind=kind, title=title, body=body, drafted_by_id=actor.id, drafted_at=now)
+    session.add(statement)
+    session.flush()
+    incidents._record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="statement.drafted",
+        now=now,
+        statement_id=statement.id,
+        statement_kind=kind,
+    )
+    return statement
+
+
+def edit(
+    *,
+    session: Session,
+    actor: User,
+    statement_id: int,
+    title: str,
+    body: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Statement:
+    now = now or clock.now()
+    statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
+    incidents._require_act(session=session, user=actor, incident=incident)
+    _check_version(statement, expected_version)
+    if statement.state != "draft":
+        raise Conflict(_l("Only a draft can be edited."))
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title or len(title) > 300:
+        raise ValidationFailed({"title": str(_l("A title of at most 300 characters is required."))})
+    if not body or len(body) > 20000:
+        raise ValidationFailed({"body": str(_l("The text is required (at most 20,000 characters)."))})
+    statement.title, statement.body = title, body
+    incidents._record(
+        session=session, incident=incident, actor=actor, kind="statement.edited", now=now, statement_id=statement.id
+    )
+    return statement
+
+
+def can_approve(*, session: Session, user: User, statement: Statement) -> bool:
+    """A supervisor or head over the owning unit, who did not write it."""
+    if statement.drafted_by_id == user.id:
+        return False
+    lead_units = {m.unit_id for m in user.memberships if m.role in APPROVER_ROLES}
+    if not lead_units:
+        return False
+    scope = units.subtree_ids(session=session, root_ids=lead_units)
+    central = any(m.unit.kind == "central" for m in user.memberships if m.role in APPROVER_ROLES)
+    return central or statement.incident.unit_id in scope
+
+
+def approve(
+    *,
+    session: Session,
+    actor: User,
+    statement_id: int,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Statement:
+    now = now or clock.now()
+    statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
+    incidents._require_open(incident)
+    _check_version(statement, expected_version)
+    if statement.drafted_by_id == actor.id:
+        raise NotPermitted(_l("You cannot approve a statement you drafted; ask a supervisor or head."))
+    if not can_approve(session=session, user=actor, statement=statement):
+        raise NotPermitted(_l("Only a supervisor or head over the owning unit approves statements."))
+    if statement.state != "draft":
+        raise Conflict(_l("This statement is already %(state)s.", state=statement.state))
+    statement.state, statement.approved_by_id, statement.approved_at = "approved", actor.id, now
+    incidents._record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="statement.approved",
+        now=now,
+        statement_id=statement.id,
+        statement_kind=statement.kind,
+    )
+    return statement
+
+
+def _clean_publication(
+    channel: str, url: str, published_at: datetime | None, now: datetime
+) -> tuple[str, str, datetime]:
+    errors: dict[str, str] = {}
+    if channel not in PUBLICATION_CHANNELS:
+        errors["channel"] = str(_l("Choose the channel it was published on."))
+    try:
+        url = incidents.clean_url(url, "url")
+    except ValidationFailed as error:
+        errors.update({k: v[0] for k, v in error.errors.items()})
+    moment = published_at or now
+    if moment.tzinfo is None:
+        errors["published_at"] = str(_l("Give the time with its zone."))
+    elif moment > now + timedelta(minutes=5):
+        errors["published_at"] = str(_l("A publication time cannot be in the future."))
+    if errors:
+        raise ValidationFailed(errors)
+    return channel, url, moment
+
+
+def publish(
+    *,
+    session: Session,
+    actor: User,
+    statement_id: int,
+    channel: str,
+    url: str = "",
+    published_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Publication:
+    """The owning unit publishes an approved statement; the first one sets time-to-first-statement."""
+    now = now or clock.now()
+    statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
+    if statement.incident.unit_id not in units.acting_scope(session=session, user=actor) and (
+        incident.commander_id != actor.id
+    ):
+        raise NotPermitted(_l("The owning unit publishes its statements."))
+    if statement.state not in ("approved", "published"):
+        raise Conflict(_l("A statement is approved before it is published."))
+    channel, url, moment = _clean_publication(channel, url, published_at, now)
+    publication = Publication(
+        statement=statement,
+        unit_id=incident.unit_id,
+        channel=channel,
+        url=url,
+        published_at=moment,
+        recorded_by_id=actor.id,
+        recorded_at=now,
+    )
+    session.add(publication)
+    if statement.published_at is None or moment < statement.published_at:
+        statement.published_at = moment
+    statement.state = "published"
+    if incident.first_statement_at is None or moment < incident.first_statement_at:
+        incident.first_statement_at = moment
+    if incident.state == "active":
+        incident.last_update_at = max(incident.last_update_at or moment, moment)
+    session.flush()
+    incidents._record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="statement.published",
+        now=now,
+        statement_id=statement.id,
+        statement_kind=statement.kind,
+        channel=channel,
+        url=url or None,
+        published_at=moment.isoformat(),
+    )
+    if incident.state == "active":
+        deadlines.plan_updates(session=session, incident=incident, now=now)
+    return publication
+
+
+def record_shared_publication(
+    *,
+    session: Session,
+    actor: User,
+    statement_id: int,
+    unit_id: int,
+    channel: str,
+    url: str = "",
+    published_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Publication:
+    """An involved unit records where and when it published the shared key messages."""
+    now = now or clock.now()
+    statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
+    if statement.kind != "key_messages" or statement.state not in ("approved", "published"):
+        raise Conflict(_l("Only approved key messages are shared with involved units."))
+    involved = {i.unit_id for i in incident.involved}
+    if unit_id not in involved:
+        raise ValidationFailed({"unit_id": str(_l("This unit is not involved in the incident."))})
+    if unit_id not in units.acting_scope(session=session, user=actor):
+        raise NotPermitted(_l("Only the unit itself records its publication."))
+    channel, url, moment = _clean_publication(channel, url, published_at, now)
+    publication = Publication(
+        statement=statement,
+        unit_id=unit_id,
+        channel=channel,
+        url=url,
+        published_at=moment,
+        recorded_by_id=actor.id,
+        recorded_at=now,
+    )
+    session.add(publication)
+    session.flush()
+    incidents._record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="key_messages.published_by_unit",
+        now=now,
+        statement_id=statement.id,
+        unit_id=unit_id,
+        channel=channel,
+        url=url or None,
+        published_at=moment.isoformat(),
+    )
+    return publication
+
+
+@dataclass(frozen=True)
+class UnitShare:
+    unit: object
+    publication: Publication | None
+    lag: timedelta | None  # from approval to the unit's publication
+
+
+def shared_status(statement: Statement) -> list[UnitShare]:
+    """Who has and who has not published the shared key messages, with the lag since approval."""
+    rows = []
+    for involved in statement.incident.involved:
+        own = [p for p in statement.publications if p.unit_id == involved.unit_id]
+        first = min(own, key=lambda p: p.published_at) if own else None
+        lag = first.published_at - statement.approved_at if first and statement.approved_at else None
+        rows.append(UnitShare(unit=involved.unit, publication=first, lag=lag))
+    return rows
