@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from crisis.errors import Conflict, NotPermitted, ValidationFailed
 from crisis.extensions import db
 from crisis.i18n import _, lazy_gettext
-from crisis.incidents import service, statements
+from crisis.incidents import presenters, service, statements
 from crisis.incidents.models import STATEMENT_KINDS, StageRun
 from crisis.playbooks.views import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.units import service as units
@@ -208,6 +208,9 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         "acting_scope": units.acting_scope(session=db.session, user=current_user),
         "all_units": units.list_visible(session=db.session, user=current_user),
         "EVENT_LABELS": EVENT_LABELS,
+        "describe": lambda event: presenters.describe(
+            event, incident, lang=select_locale(), zone=viewer_zone(), labels=STATEMENT_LABELS
+        ),
         "STATEMENT_LABELS": STATEMENT_LABELS,
         "STATE_LABELS": STATE_LABELS,
         "CHANNEL_LABELS": CHANNEL_LABELS,

@@ -1,0 +1,158 @@
+"""A duty officer's day in a real browser (Debian's headless Chromium, driven by Playwright) on a
+phone-sized screen, against `crisis run` as a newcomer starts it."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import BIN, ROOT, crisis_env, free_port, run_crisis, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM = os.environ.get("CRISIS_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "piket-demo-2026"
+PHONE = {"width": 360, "height": 780}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e")))
+    assert run_crisis("db", "upgrade", env=env).returncode == 0
+    assert run_crisis("seed", "demo", env=env).returncode == 0
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "crisis"), "run", "--port", str(port)], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up() -> bool:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+
+    assert wait_until(up, timeout=30)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run",
+        ])
+        yield instance
+        instance.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _sign_in(browser, base: str, email: str):
+    context = browser.new_context(viewport=PHONE, locale="id-ID", timezone_id="Asia/Jakarta")
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit].primary")
+    page.wait_for_url(f"{base}/")
+    return page
+
+
+def _close_required(page, stage) -> None:
+    """Tick every open required item of a stage, adding an evidence link where one is expected."""
+    while True:
+        item = stage.locator("li.entry[data-required=yes][data-closed=no]").first
+        if item.count() == 0:
+            return
+        if item.get_attribute("data-evidence") == "yes":
+            item.locator("details.entry-more summary").click()
+            item.locator("input[name=evidence_url]").fill("https://semarangkota.go.id/berita/klarifikasi-pdam")
+            item.locator("details.entry-more form").first.locator("button[type=submit]").click()
+            page.wait_for_load_state()
+            item = page.locator(f"#{item.get_attribute('id')}")
+        item.locator("button.tick").click()
+        page.wait_for_load_state()
+        stage = page.locator(f"#{stage.get_attribute('id')}")
+
+
+def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server, browser):
+    officer = _sign_in(browser, server, "petugas.kota-semarang@demo.example")
+    assert officer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
+    _shot(officer, "01-console")
+
+    officer.goto(f"{server}/issues/new")
+    officer.fill("[name=title]", "Hoaks: air PDAM Semarang tercemar bahan kimia")
+    officer.fill("[name=description]", "Pesan berantai WhatsApp dan video TikTok menyebut air PDAM beracun.")
+    officer.select_option("[name=channel]", "whatsapp")
+    officer.fill("[name=evidence_urls]", "https://www.tiktok.com/@akun/video/123")
+    officer.fill("[name=reach]", "120000")
+    officer.fill("[name=engagement]", "9000")
+    officer.select_option("[name=sentiment]", "negative")
+    officer.select_option("[name=category]", "hoax")
+    officer.locator("main form button[type=submit]").last.click()
+    officer.wait_for_load_state()
+    _shot(officer, "02-issue")
+
+    officer.locator("a[href$='/escalate']").first.click()
+    officer.wait_for_url("**/escalate")
+    assert officer.locator("input[name=playbook_key][value=hoax-clarification]").is_checked()
+    officer.select_option("[name=severity]", "3")
+    officer.locator("main form button[type=submit]").click()
+    officer.wait_for_url("**/incidents/*")
+    incident_url = officer.url
+    assert officer.locator(".countdown").count() >= 1
+    _shot(officer, "03-incident-opened")
+
+    first = officer.locator("li.stage-active").first
+    _close_required(officer, first)
+    officer.locator("li.stage-active form[action$='/complete'] button").click()
+    officer.wait_for_load_state()
+    assert officer.locator("li.stage-completed").count() == 1
+
+    officer.select_option("#st-kind", "holding")
+    officer.fill("#st-title", "Pernyataan sementara: air PDAM Kota Semarang")
+    officer.fill("#st-body", "Kami memahami kekhawatiran warga. Hasil uji laboratorium sedang diverifikasi; "
+                             "pembaruan berikutnya pukul 14.00 WIB.")
+    officer.locator("#draft-statement button[type=submit]").click()
+    officer.wait_for_load_state()
+    assert officer.locator("#statements form[action$='/approve']").count() == 0  # no self-approval
+    _shot(officer, "04-statement-drafted")
+
+    supervisor = _sign_in(browser, server, "supervisor.kota-semarang@demo.example")
+    supervisor.goto(incident_url)
+    supervisor.locator("#statements form[action$='/approve'] button").click()
+    supervisor.wait_for_load_state()
+    supervisor.locator("#statements details summary").first.click()
+    supervisor.locator("#statements select[name=channel]").first.select_option("website")
+    supervisor.locator("#statements input[name=url]").first.fill("https://semarangkota.go.id/siaran-pers/pdam")
+    supervisor.locator("#statements form[action$='/publish'] button").first.click()
+    supervisor.wait_for_load_state()
+    assert "semarangkota.go.id/siaran-pers/pdam" in supervisor.locator("#statements").inner_text()
+
+    for stage_id in supervisor.locator("li.stage").evaluate_all("els => els.map(e => e.id)"):
+        _close_required(supervisor, supervisor.locator(f"#{stage_id}"))
+    supervisor.locator("#lead-actions details").filter(has=supervisor.locator("form[action$='/resolve']")).locator(
+        "summary").click()
+    supervisor.locator("form[action$='/resolve'] button").click()
+    supervisor.wait_for_load_state()
+    assert supervisor.locator(".incident-head .state-resolved").count() == 1
+    assert supervisor.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(supervisor, "05-incident-resolved")
+    timeline = supervisor.locator("#timeline").inner_text()
+    assert "Insiden diselesaikan" in timeline or "Incident resolved" in timeline
