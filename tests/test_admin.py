@@ -21,7 +21,7 @@ def test_unit_parent_that_makes_a_cycle_is_refused(client, db, org, token_for):
     jateng = org["units"]["JATENG"]
     semarang = org["units"]["KOTA-SEMARANG"]
     message = _problem(client.patch(f"/api/v1/units/{jateng.id}", json={"parent_id": semarang.id},
-                                    headers=headers), 422, "parent_id")
+                                    headers={**headers, "Accept-Language": "en"}), 422, "parent_id")
     assert "descendant" in message
     db.session.expire_all()
     assert db.session.get(Unit, jateng.id).parent_id == org["units"]["PUSAT"].id

@@ -13,7 +13,7 @@ from crisis.extensions import db
 from crisis.i18n import _, lazy_gettext
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.models import STATEMENT_KINDS, StageRun
-from crisis.playbooks.views import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
+from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.units import service as units
 from crisis.web import select_locale, viewer_zone
 

@@ -6,41 +6,13 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from crisis.extensions import db
-from crisis.i18n import _, lazy_gettext
+from crisis.i18n import _
 from crisis.playbooks import service
+from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.playbooks.spec import CATEGORIES, SEVERITIES, describe_step, format_duration_words
 from crisis.web import select_locale
 
 bp = Blueprint("playbooks", __name__, url_prefix="/playbooks")
-
-CATEGORY_LABELS = {
-    "service_failure": lazy_gettext("Service failure"),
-    "hoax": lazy_gettext("Hoax / disinformation"),
-    "disaster": lazy_gettext("Disaster / emergency"),
-    "data_leak": lazy_gettext("Data leak / cyber"),
-    "policy_backlash": lazy_gettext("Policy backlash"),
-    "official_conduct": lazy_gettext("Official conduct"),
-    "public_complaint": lazy_gettext("Public complaint"),
-    "other": lazy_gettext("Other"),
-}
-SEVERITY_LABELS = {
-    1: lazy_gettext("1 · Minimal"),
-    2: lazy_gettext("2 · Moderate"),
-    3: lazy_gettext("3 · Intense"),
-    4: lazy_gettext("4 · Severe"),
-}
-UNTIL_LABELS = {
-    "acknowledged": lazy_gettext("until acknowledged"),
-    "stage_complete": lazy_gettext("until the stage is complete"),
-}
-OWNER_LABELS = {
-    "officer": lazy_gettext("Duty officer"),
-    "supervisor": lazy_gettext("Supervisor"),
-    "head": lazy_gettext("Unit head"),
-    "admin": lazy_gettext("Administrator"),
-    "observer": lazy_gettext("Observer"),
-    "commander": lazy_gettext("Incident commander"),
-}
 
 
 def _helpers() -> dict[str, Any]:

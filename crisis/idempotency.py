@@ -1,0 +1,142 @@
+"""`Idempotency-Key` for POST endpoints: a retried request gets the first answer, never a second effect.
+
+A monitoring tool that lost the answer to a POST sends it again with the same key. The first
+successful answer is stored (IdempotencyRecord) in the same transaction as the effect it
+describes, so either both are committed or neither is:
+
+- same user, same key, same request  → the stored status and body, replayed; nothing is written;
+- same user, same key, other request → 422 naming the `Idempotency-Key` header;
+- another user, same key             → unrelated (keys are scoped per user);
+- two copies at the same moment      → the unique (user_id, key) constraint lets one commit; the
+                                       other rolls back its effect and replays the winner's answer.
+
+Only successful answers are stored: a refused request changed nothing, so a retry is simply
+evaluated again. The request is fingerprinted by method, path and canonical JSON body.
+
+    @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, data):
+        return respond_once(session=db.session, user=bearer_user(), perform=lambda: (201, dump(create(...))))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crisis.errors import ValidationFailed
+from crisis.i18n import lazy_gettext as _l
+from crisis.issues.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    "description": "Any unique string (a UUID is fine), chosen by the client and reused on every retry of "
+    "the same request. A retry returns the first answer (with `Idempotent-Replayed: true`) instead of "
+    "acting twice; reusing a key for a different request is refused with 422. Keys are per user.",
+}
+
+
+class KeyReused(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(
+            {HEADER: [str(_l("This Idempotency-Key was already used for a different request; use a new key."))]}
+        )
+
+
+def request_key() -> str | None:
+    """The header's value, or None when the client sent none; 422 when it is unusable."""
+    raw = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(
+            {HEADER: [str(_l("Use 1–%(n)d printable ASCII characters, e.g. a UUID.", n=MAX_KEY_LENGTH))]}
+        )
+    return key
+
+
+def request_fingerprint() -> str:
+    """What makes two requests "the same": method, path and body (JSON compared by meaning)."""
+    body = request.get_json(silent=True)
+    payload = (
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if body is not None
+        else request.get_data(as_text=True)
+    )
+    return hashlib.sha256(f"{request.method} {request.path}\n{payload}".encode()).hexdigest()
+
+
+def _stored(*, session: Session, user_id: int, key: str) -> IdempotencyRecord | None:
+    return session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
+    )
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> tuple[int, Any, bool]:
+    if record.request_hash != fingerprint:
+        raise KeyReused()
+    return record.status_code, record.response_body, True
+
+
+def perform_once(
+    *,
+    session: Session,
+    user_id: int,
+    key: str | None,
+    fingerprint: str,
+    perform: Callable[[], tuple[int, Any]],
+) -> tuple[int, Any, bool]:
+    """Run `perform` (which flushes, never commits) at most once per (user, key) and commit.
+
+    Returns (status, body, replayed). Domain errors raised by `perform` propagate uncommitted.
+    """
+    if key is None:
+        status, body = perform()
+        session.commit()
+        return status, body, False
+    record = _stored(session=session, user_id=user_id, key=key)
+    if record is not None:
+        return _replay(record, fingerprint)
+    status, body = perform()
+    if not 200 <= status < 300:
+        session.commit()
+        return status, body, False
+    session.add(
+        IdempotencyRecord(user_id=user_id, key=key, request_hash=fingerprint, status_code=status, response_body=body)
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another copy of this request committed first: undo ours, answer with theirs.
+        session.rollback()
+        record = _stored(session=session, user_id=user_id, key=key)
+        if record is None:
+            raise
+        return _replay(record, fingerprint)
+    return status, body, False
+
+
+def respond_once(*, session: Session, user: Any, perform: Callable[[], tuple[int, Any]]) -> Response:
+    """perform_once for the current request, answered as JSON."""
+    status, body, replayed = perform_once(
+        session=session, user_id=user.id, key=request_key(), fingerprint=request_fingerprint(), perform=perform
+    )
+    response = jsonify(body)
+    response.status_code = status
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response

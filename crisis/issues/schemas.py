@@ -1,0 +1,176 @@
+"""JSON in and out of the issue API. Types only: every rule about values lives in the service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from crisis.api import ProblemSchema
+from crisis.issues import risk
+from crisis.issues.models import CHANNELS, ISSUE_STATES, SENTIMENTS
+from crisis.playbooks.spec import CATEGORIES
+
+
+def _enum(values: tuple[str, ...] | list[str], description: str = "") -> dict[str, Any]:
+    # Documented in OpenAPI; checked by the service, which names every bad field at once.
+    return {"enum": list(values), **({"description": description} if description else {})}
+
+
+class RiskFactorOut(ma.Schema):
+    key = ma.fields.String(metadata=_enum(["reach", "velocity", "sentiment", "category", "pickup"]))
+    points = ma.fields.Integer()
+    max = ma.fields.Integer(metadata={"description": "The most points this factor can give"})
+    inputs = ma.fields.Dict(metadata={"description": "The figures the points were computed from"})
+    explanation = ma.fields.String(metadata={"description": "Where the points come from, in the request's language"})
+
+
+class _StoredFactors(ma.fields.List):
+    """The factors kept on the issue, each explained in the language of this request."""
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing) -> Any:
+        return risk.stored_factors(getattr(obj, "risk_factors", None))
+
+
+class EvidenceOut(ma.Schema):
+    id = ma.fields.Integer()
+    url = ma.fields.String()
+    note = ma.fields.String()
+    added_at = ma.fields.AwareDateTime()
+    added_by_id = ma.fields.Integer(allow_none=True)
+
+
+class NoteOut(ma.Schema):
+    id = ma.fields.Integer()
+    body = ma.fields.String()
+    reach = ma.fields.Integer(allow_none=True, metadata={"description": "Reach at the time of the note, if counted"})
+    engagement = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    author_id = ma.fields.Integer(allow_none=True)
+    author_name = ma.fields.Function(lambda note: note.author.name if note.author else None)
+
+
+class IssueSummaryOut(ma.Schema):
+    id = ma.fields.Integer()
+    unit_id = ma.fields.Integer()
+    unit_code = ma.fields.Function(lambda issue: issue.unit.code)
+    title = ma.fields.String()
+    channel = ma.fields.String(metadata=_enum(CHANNELS))
+    category = ma.fields.String(metadata=_enum(CATEGORIES))
+    sentiment = ma.fields.String(metadata=_enum(SENTIMENTS))
+    state = ma.fields.String(metadata=_enum(ISSUE_STATES))
+    first_seen_at = ma.fields.AwareDateTime()
+    reach = ma.fields.Integer()
+    engagement = ma.fields.Integer()
+    mainstream_pickup = ma.fields.Boolean()
+    risk_score = ma.fields.Integer(metadata={"description": "0–100, the sum of the risk factors' points"})
+    suggested_severity = ma.fields.Integer(metadata={"description": "1–4, suggested by the score; people decide"})
+    merged_into_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    updated_at = ma.fields.AwareDateTime()
+    version = ma.fields.Integer(metadata={"description": "Send it back when changing the issue (optimistic locking)"})
+
+
+class IssueOut(IssueSummaryOut):
+    description = ma.fields.String()
+    source_person = ma.fields.String()
+    source_contact = ma.fields.String()
+    state_reason = ma.fields.String(metadata={"description": "Why it was dismissed"})
+    risk_factors = _StoredFactors(ma.fields.Nested(RiskFactorOut))
+    logged_by_id = ma.fields.Integer(allow_none=True)
+    incident_id = ma.fields.Function(
+        lambda issue: issue.incident.id if issue.incident is not None else None,
+        metadata={"description": "The incident this issue was escalated into"},
+    )
+    evidence = ma.fields.List(ma.fields.Nested(EvidenceOut))
+    notes = ma.fields.List(ma.fields.Nested(NoteOut))
+
+
+class IssueCreatedOut(IssueOut):
+    duplicates = ma.fields.List(
+        ma.fields.Nested(IssueSummaryOut),
+        metadata={
+            "description": "Issues that may be the same: the same evidence link anywhere you can see, or a similar "
+            "title in the same unit within 48 hours. Merge with POST /issues/{id}/merge."
+        },
+    )
+
+
+class IssueConflictOut(ProblemSchema):
+    current = ma.fields.Nested(IssueOut, metadata={"description": "The issue as it is now"})
+
+
+class IssueIn(ma.Schema):
+    unit_id = ma.fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "Default: the first unit you act in"}
+    )
+    title = ma.fields.String(required=True, metadata={"minLength": 3, "maxLength": 300})
+    description = ma.fields.String(load_default="", metadata={"description": "What is happening"})
+    channel = ma.fields.String(required=True, metadata=_enum(CHANNELS, "Where it was seen"))
+    category = ma.fields.String(required=True, metadata=_enum(CATEGORIES))
+    first_seen_at = ma.fields.AwareDateTime(
+        load_default=None, allow_none=True, metadata={"description": "With its offset; default: now"}
+    )
+    reach = ma.fields.Integer(load_default=0, metadata={"minimum": 0, "description": "People who saw it"})
+    engagement = ma.fields.Integer(load_default=0, metadata={"minimum": 0, "description": "Likes + shares + comments"})
+    sentiment = ma.fields.String(load_default="neutral", metadata=_enum(SENTIMENTS))
+    mainstream_pickup = ma.fields.Boolean(load_default=False, metadata={"description": "Carried by news media"})
+    evidence_urls = ma.fields.List(
+        ma.fields.String(),
+        load_default=list,
+        metadata={"description": "http(s) links; at least one unless the channel is hotline or whatsapp"},
+    )
+    source_person = ma.fields.String(load_default="", metadata={"description": "Personal data: the complainant"})
+    source_contact = ma.fields.String(load_default="")
+
+
+class IssuePatch(ma.Schema):
+    version = ma.fields.Integer(required=True, metadata={"description": "The version you read; 409 if it changed"})
+    title = ma.fields.String()
+    description = ma.fields.String()
+    channel = ma.fields.String(metadata=_enum(CHANNELS))
+    category = ma.fields.String(metadata=_enum(CATEGORIES))
+    first_seen_at = ma.fields.AwareDateTime()
+    reach = ma.fields.Integer(metadata={"minimum": 0})
+    engagement = ma.fields.Integer(metadata={"minimum": 0})
+    sentiment = ma.fields.String(metadata=_enum(SENTIMENTS))
+    mainstream_pickup = ma.fields.Boolean()
+    source_person = ma.fields.String()
+    source_contact = ma.fields.String()
+
+
+class _Versioned(ma.Schema):
+    version = ma.fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "Optional: refuse with 409 unless still this"}
+    )
+
+
+class MonitorIn(_Versioned):
+    pass
+
+
+class NoteIn(_Versioned):
+    body = ma.fields.String(required=True, metadata={"description": "What you observed"})
+    reach = ma.fields.Integer(load_default=None, allow_none=True, metadata={"description": "New reach, if counted"})
+    engagement = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class EvidenceIn(_Versioned):
+    url = ma.fields.String(required=True)
+    note = ma.fields.String(load_default="", metadata={"description": "What the link shows"})
+
+
+class DismissIn(_Versioned):
+    reason = ma.fields.String(required=True)
+
+
+class MergeIn(ma.Schema):
+    target_id = ma.fields.Integer(required=True, metadata={"description": "The issue this one repeats"})
+
+
+class IssueQuery(ma.Schema):
+    state = ma.fields.String(metadata=_enum(["open", *ISSUE_STATES], "open = new + monitoring"))
+    unit_id = ma.fields.Integer(metadata={"description": "This unit and the units below it"})
+    q = ma.fields.String(metadata={"description": "Words in the title or description"})
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=500))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))

@@ -1,0 +1,843 @@
+"""Issues: what a duty officer logs, its risk, its duplicates and its way to monitoring, dismissal or an incident.
+
+States: new → monitoring → escalated | dismissed; a duplicate ends as `merged` (pointing at the
+issue that absorbed it). escalated, dismissed and merged are closed: they accept no further change.
+
+Access: a user sees the issues of the units in `visible_scope` and changes those in
+`acting_scope` (observers only read). An issue out of view is "not found"; one in view that the
+user may not change is "not permitted".
+
+Concurrency: every change locks the issue row first (SELECT … FOR UPDATE), so two people adding
+notes at once both succeed, one after the other. A change based on what someone *saw* (an edit,
+or any call given `expected_version`) is refused with StaleIssue when the issue has moved on; the
+mapper's version_id_col is the backstop for writers that skip the lock.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
+
+from crisis import clock
+from crisis.auth.models import ACTING_ROLES, User
+from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from crisis.i18n import lazy_gettext as _l
+from crisis.issues import risk
+from crisis.issues.models import CHANNELS, ISSUE_STATES, SENTIMENTS, Issue, IssueEvidence, MonitoringNote
+from crisis.playbooks.spec import CATEGORIES
+from crisis.timeline import service as timeline
+from crisis.units import service as units
+from crisis.units.models import Unit
+
+OPEN_STATES = ("new", "monitoring")
+MERGEABLE_STATES = ("new", "monitoring", "dismissed")
+DUPLICATE_WINDOW = timedelta(hours=48)
+TITLE_SIMILARITY = 0.8
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of phones and tools drift a little
+MAX_AGE = timedelta(days=366)
+MAX_COUNT = 2_000_000_000  # the columns are 32-bit integers; no post reaches more people than this
+MAX_URL_LENGTH = 2000
+MAX_LINKS = 20
+TITLE_LENGTH = (3, 300)
+MAX_TEXT = 10000
+MAX_REASON = 2000
+# Channels where the source is a call or a private message, so there may be no link to give.
+LINKLESS_CHANNELS = ("hotline", "whatsapp")
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "channel",
+    "category",
+    "first_seen_at",
+    "reach",
+    "engagement",
+    "sentiment",
+    "mainstream_pickup",
+    "source_person",
+    "source_contact",
+)
+
+
+class StaleIssue(Conflict):
+    """The issue changed since the caller read it; carries the id so the caller can show the current state."""
+
+    def __init__(self, issue_id: int, current_version: int | None = None) -> None:
+        if current_version is None:
+            message = _l(
+                "Someone else changed this issue at the same time. Here is its current state; "
+                "nothing of yours was saved."
+            )
+        else:
+            message = _l(
+                "Someone else changed this issue (it is now at version %(n)d). Here is its current state; "
+                "nothing of yours was saved.",
+                n=current_version,
+            )
+        super().__init__(str(message), field="version")
+        self.issue_id = issue_id
+        self.current_version = current_version
+
+
+class IssueClosed(Conflict):
+    """The transition is not possible from the issue's current state."""
+
+    def __init__(self, issue: Issue, message: Any) -> None:
+        super().__init__(str(message), field="state")
+        self.issue_id = issue.id
+
+
+# --- evidence links ------------------------------------------------------------------------
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "igshid",
+        "igsh",
+        "mibextid",
+        "si",
+        "feature",
+        "ref_src",
+        "ref_url",
+        "_gl",
+        "mc_cid",
+        "mc_eid",
+        "share_id",
+        "share_app_id",
+        "is_from_webapp",
+        "sender_device",
+    }
+)
+HOST_ALIASES = {
+    "twitter.com": "x.com",
+    "mobile.twitter.com": "x.com",
+    "mobile.x.com": "x.com",
+    "fb.com": "facebook.com",
+}
+HOST_TRACKING_PARAMS = {"x.com": frozenset({"s", "t"})}
+
+
+def url_problem(url: Any) -> Any | None:
+    """Why a link cannot be evidence, or None."""
+    if not isinstance(url, str) or not url.strip():
+        return _l("A link is empty.")
+    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        return _l("A link may be at most %(n)d characters.", n=MAX_URL_LENGTH)
+    if any(ch.isspace() for ch in url):
+        return _l("A link cannot contain spaces.")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  raises ValueError on a bad port
+    except ValueError:
+        return _l("This is not a valid link.")
+    if parts.scheme.lower() not in ("http", "https"):
+        return _l("Only http:// and https:// links are accepted.")
+    if not host or "." not in host.strip("."):
+        return _l("The link has no valid host name.")
+    return None
+
+
+def normalise_url(url: str) -> str:
+    """The key two spellings of one link share: no scheme, no `www.`/`m.`, no tracking parameters,
+    no fragment, no trailing slash; host aliases (twitter.com → x.com) resolved; youtu.be expanded."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    for prefix in ("www.", "m.", "mobile."):
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix) :]
+    host = HOST_ALIASES.get(host, host)
+    port = parts.port
+    if port is not None and port not in (80, 443):
+        host = f"{host}:{port}"
+    path = parts.path or "/"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    if host == "youtu.be" and len(path) > 1:
+        host, query, path = "youtube.com", [*query, ("v", path.strip("/"))], "/watch"
+    drop = HOST_TRACKING_PARAMS.get(host, frozenset())
+    query = sorted(
+        (k, v) for k, v in query if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS | drop
+    )
+    path = path.rstrip("/") or ""
+    key = host + path
+    if query:
+        key += "?" + urlencode(query)
+    return key[:MAX_URL_LENGTH]
+
+
+def _clean_links(urls: Any, errors: dict[str, list[str]], field: str) -> list[tuple[str, str]]:
+    """(url, url_key) of each distinct valid link, in the order given; problems go to `errors`."""
+    if urls is None:
+        urls = []
+    if isinstance(urls, str) or not isinstance(urls, list | tuple):
+        errors.setdefault(field, []).append(str(_l("Give a list of links.")))
+        return []
+    if len(urls) > MAX_LINKS:
+        errors.setdefault(field, []).append(str(_l("At most %(n)d links at a time.", n=MAX_LINKS)))
+        return []
+    links: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for number, url in enumerate(urls, start=1):
+        problem = url_problem(url)
+        if problem is not None:
+            errors.setdefault(field, []).append(str(_l("Link %(n)d: %(problem)s", n=number, problem=problem)))
+            continue
+        key = normalise_url(url)
+        if key not in seen:
+            seen.add(key)
+            links.append((url.strip(), key))
+    return links
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _count_problem(value: Any) -> Any | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return _l("Give a whole number.")
+    if value < 0:
+        return _l("Cannot be negative.")
+    if value > MAX_COUNT:
+        return _l("At most %(n)s.", n=f"{MAX_COUNT:,}".replace(",", "."))
+    return None
+
+
+def _validate(fields: dict[str, Any], *, now: datetime) -> dict[str, list[str]]:
+    """Errors of every field present in `fields`, all at once."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: Any) -> None:
+        errors.setdefault(field, []).append(str(message))
+
+    if "title" in fields:
+        title = fields["title"]
+        low, high = TITLE_LENGTH
+        if not isinstance(title, str) or not low <= len(title.strip()) <= high:
+            add("title", _l("A title of %(low)d to %(high)d characters is required.", low=low, high=high))
+    if "description" in fields:
+        description = fields["description"]
+        if not isinstance(description, str) or len(description) > MAX_TEXT:
+            add("description", _l("At most %(n)d characters.", n=MAX_TEXT))
+    if "channel" in fields and fields["channel"] not in CHANNELS:
+        add("channel", _l("Choose one of: %(values)s.", values=", ".join(CHANNELS)))
+    if "category" in fields and fields["category"] not in CATEGORIES:
+        add("category", _l("Choose one of: %(values)s.", values=", ".join(CATEGORIES)))
+    if "sentiment" in fields and fields["sentiment"] not in SENTIMENTS:
+        add("sentiment", _l("Choose one of: %(values)s.", values=", ".join(SENTIMENTS)))
+    for name in ("reach", "engagement"):
+        if name in fields:
+            problem = _count_problem(fields[name])
+            if problem is not None:
+                add(name, problem)
+    if "mainstream_pickup" in fields and not isinstance(fields["mainstream_pickup"], bool):
+        add("mainstream_pickup", _l("Give true or false."))
+    if "first_seen_at" in fields:
+        seen = fields["first_seen_at"]
+        if not isinstance(seen, datetime) or seen.tzinfo is None or seen.utcoffset() is None:
+            add("first_seen_at", _l("Give a date and time with its zone, e.g. 2026-11-26T10:00:00+07:00."))
+        elif seen > now + FUTURE_TOLERANCE:
+            add("first_seen_at", _l("This time is in the future."))
+        elif seen < now - MAX_AGE:
+            add("first_seen_at", _l("This time is more than a year ago; check the date."))
+    for name in ("source_person", "source_contact"):
+        if name in fields and (not isinstance(fields[name], str) or len(fields[name]) > 200):
+            add(name, _l("At most %(n)d characters.", n=200))
+    return errors
+
+
+# --- access --------------------------------------------------------------------------------
+
+
+def _require_unit(*, session: Session, actor: User, unit_id: Any) -> Unit:
+    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) and not isinstance(unit_id, bool) else None
+    if unit is None or unit.id not in units.visible_scope(session=session, user=actor):
+        raise NotFound(_l("Unit not found."))
+    if unit.id not in units.acting_scope(session=session, user=actor):
+        raise NotPermitted(_l("You may read this unit's issues but not log or change them."))
+    return unit
+
+
+def default_unit_id(*, session: Session, actor: User) -> int | None:
+    """Where a user logs an issue when they do not say: the first unit they act in."""
+    for membership in actor.memberships:
+        if membership.role in ACTING_ROLES:
+            return membership.unit_id
+    return None
+
+
+def loggable_units(*, session: Session, user: User) -> list[Unit]:
+    """Units this user may log issues for, in tree order."""
+    scope = units.acting_scope(session=session, user=user)
+    return [u for u in units.list_visible(session=session, user=user) if u.id in scope]
+
+
+def can_act(*, session: Session, user: User, issue: Issue) -> bool:
+    return issue.unit_id in units.acting_scope(session=session, user=user)
+
+
+def get(*, session: Session, user: User, issue_id: int) -> Issue:
+    issue = session.get(Issue, issue_id)
+    if issue is None or issue.unit_id not in units.visible_scope(session=session, user=user):
+        raise NotFound(_l("Issue not found."))
+    return issue
+
+
+def _get_for_change(*, session: Session, actor: User, issue_id: int, expected_version: int | None = None) -> Issue:
+    """The issue, row-locked and freshly read; NotFound out of view, NotPermitted without an acting role."""
+    issue = session.get(Issue, issue_id, with_for_update=True, populate_existing=True)
+    if issue is None or issue.unit_id not in units.visible_scope(session=session, user=actor):
+        raise NotFound(_l("Issue not found."))
+    if issue.unit_id not in units.acting_scope(session=session, user=actor):
+        raise NotPermitted(_l("You may read this issue but not change it."))
+    if expected_version is not None and expected_version != issue.version:
+        raise StaleIssue(issue.id, issue.version)
+    return issue
+
+
+def _require_open(issue: Issue) -> None:
+    if issue.state not in OPEN_STATES:
+        raise IssueClosed(issue, _closed_message(issue))
+
+
+def _closed_message(issue: Issue) -> Any:
+    if issue.state == "merged":
+        return _l("This issue was merged into issue #%(n)d; work on that one.", n=issue.merged_into_id or 0)
+    if issue.state == "escalated":
+        return _l("This issue has been escalated to an incident; it can no longer be changed here.")
+    return _l("This issue has been dismissed; it can no longer be changed.")
+
+
+def _touch(issue: Issue, now: datetime) -> None:
+    """Every change moves the version on, even a note at the same instant: readers see it moved."""
+    issue.updated_at = now
+    flag_modified(issue, "updated_at")
+
+
+def _flush(session: Session, issue: Issue) -> None:
+    try:
+        session.flush()
+    except StaleDataError as error:
+        raise StaleIssue(issue.id) from error
+
+
+def _apply_risk(issue: Issue, now: datetime) -> risk.RiskAssessment:
+    assessment = risk.assess(
+        reach=issue.reach,
+        engagement=issue.engagement,
+        first_seen_at=issue.first_seen_at,
+        sentiment=issue.sentiment,
+        category=issue.category,
+        mainstream_pickup=issue.mainstream_pickup,
+        now=now,
+    )
+    issue.risk_score = assessment.score
+    issue.suggested_severity = assessment.suggested_severity
+    issue.risk_factors = {**assessment.to_json(), "computed_at": now.isoformat()}
+    return assessment
+
+
+def _record(session: Session, issue: Issue, kind: str, actor: User | None, now: datetime, **data: Any) -> None:
+    timeline.record(
+        session=session,
+        kind=kind,
+        subject_type="issue",
+        subject_id=issue.id,
+        actor_id=actor.id if actor else None,
+        unit_id=issue.unit_id,
+        data=data,
+        now=now,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# --- logging and finding duplicates -----------------------------------------------------------
+
+
+def create(
+    *,
+    session: Session,
+    actor: User,
+    unit_id: int | None,
+    title: str,
+    description: str = "",
+    channel: str,
+    category: str,
+    first_seen_at: datetime | None,
+    reach: int = 0,
+    engagement: int = 0,
+    sentiment: str = "neutral",
+    mainstream_pickup: bool = False,
+    evidence_urls: list[str] | tuple[str, ...] = (),
+    source_person: str = "",
+    source_contact: str = "",
+    now: datetime | None = None,
+) -> Issue:
+    """Log an issue in a unit the actor acts in (unit_id None: their first such unit).
+
+    first_seen_at None means "just now". At least one evidence link is required, except for
+    hotline and WhatsApp reports, which may have none. Every bad field is reported at once.
+    """
+    now = now or clock.now()
+    if unit_id is None:
+        unit_id = default_unit_id(session=session, actor=actor)
+        if unit_id is None:
+            raise ValidationFailed({"unit_id": [str(_l("Choose the unit this issue belongs to."))]})
+    unit = _require_unit(session=session, actor=actor, unit_id=unit_id)
+    first_seen_at = now if first_seen_at is None else first_seen_at
+    fields = {
+        "title": title,
+        "description": description,
+        "channel": channel,
+        "category": category,
+        "first_seen_at": first_seen_at,
+        "reach": reach,
+        "engagement": engagement,
+        "sentiment": sentiment,
+        "mainstream_pickup": mainstream_pickup,
+        "source_person": source_person,
+        "source_contact": source_contact,
+    }
+    errors = _validate(fields, now=now)
+    links = _clean_links(evidence_urls, errors, "evidence_urls")
+    if not links and "evidence_urls" not in errors and channel not in LINKLESS_CHANNELS:
+        errors["evidence_urls"] = [str(_l("Give at least one link to the post, article or report."))]
+    if errors:
+        raise ValidationFailed(errors)
+    first_seen_at = first_seen_at.astimezone(UTC)
+    issue = Issue(
+        unit_id=unit.id,
+        logged_by_id=actor.id,
+        title=title.strip(),
+        description=description.strip(),
+        channel=channel,
+        category=category,
+        first_seen_at=first_seen_at,
+        reach=reach,
+        engagement=engagement,
+        sentiment=sentiment,
+        mainstream_pickup=mainstream_pickup,
+        source_person=source_person.strip(),
+        source_contact=source_contact.strip(),
+        state="new",
+        created_at=now,
+        updated_at=now,
+    )
+    for url, key in links:
+        issue.evidence.append(IssueEvidence(url=url, url_key=key, added_by_id=actor.id, added_at=now))
+    _apply_risk(issue, now)
+    session.add(issue)
+    session.flush()
+    _record(
+        session,
+        issue,
+        "issue.created",
+        actor,
+        now,
+        title=issue.title,
+        channel=channel,
+        category=category,
+        evidence=len(links),
+        risk_score=issue.risk_score,
+        suggested_severity=issue.suggested_severity,
+    )
+    return issue
+
+
+def normalise_title(title: str) -> str:
+    """Case, punctuation and spacing do not make two titles different."""
+    return " ".join(re.sub(r"[\W_]+", " ", title.casefold()).split())
+
+
+def title_similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, normalise_title(a), normalise_title(b)).ratio()
+
+
+def find_duplicates(
+    *,
+    session: Session,
+    actor: User,
+    unit_id: int | None,
+    title: str,
+    evidence_urls: list[str] | tuple[str, ...] = (),
+    now: datetime | None = None,
+    exclude_id: int | None = None,
+) -> list[Issue]:
+    """Issues that may be the same as this one, strongest first.
+
+    - the same evidence link (after normalise_url) in any unit the actor can see, or
+    - a title at least 80 % similar (difflib ratio after normalise_title) in the same unit,
+      logged within the last 48 hours.
+
+    Candidates are live issues (new, monitoring) and escalated ones (so the officer sees that an
+    incident already runs), plus issues dismissed within the last 48 hours (a re-report of
+    something just judged harmless deserves a look). Merged issues never are: their evidence
+    and notes live on the issue that absorbed them.
+    """
+    now = now or clock.now()
+    scope = units.visible_scope(session=session, user=actor)
+    recent = now - DUPLICATE_WINDOW
+    candidate = or_(
+        Issue.state.in_(("new", "monitoring", "escalated")),
+        (Issue.state == "dismissed") & (Issue.updated_at >= recent),
+    )
+    base = select(Issue).where(scope.filter(Issue.unit_id), candidate)
+    if exclude_id is not None:
+        base = base.where(Issue.id != exclude_id)
+    keys = sorted({normalise_url(u) for u in (evidence_urls or []) if url_problem(u) is None})
+    found: list[Issue] = []
+    if keys:
+        same_link = base.where(Issue.id.in_(select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(keys))))
+        found.extend(session.scalars(same_link.order_by(Issue.created_at.desc()).limit(20)))
+    if unit_id is not None and isinstance(title, str) and normalise_title(title):
+        same_unit = base.where(Issue.unit_id == unit_id, Issue.created_at >= recent, Issue.created_at <= now)
+        scored = [
+            (title_similarity(title, issue.title), issue)
+            for issue in session.scalars(same_unit.order_by(Issue.created_at.desc()).limit(500))
+        ]
+        seen = {issue.id for issue in found}
+        for ratio, issue in sorted(scored, key=lambda pair: (-pair[0], -pair[1].id)):
+            if ratio >= TITLE_SIMILARITY and issue.id not in seen:
+                found.append(issue)
+                seen.add(issue.id)
+    return found
+
+
+# --- monitoring ------------------------------------------------------------------------------
+
+
+def start_monitoring(
+    *,
+    session: Session,
+    actor: User,
+    issue_id: int,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Issue:
+    now = now or clock.now()
+    issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
+    if issue.state == "monitoring":
+        raise IssueClosed(issue, _l("This issue is already being monitored."))
+    _require_open(issue)
+    issue.state = "monitoring"
+    _touch(issue, now)
+    _apply_risk(issue, now)
+    _flush(session, issue)
+    _record(session, issue, "issue.monitoring_started", actor, now, risk_score=issue.risk_score)
+    return issue
+
+
+def add_note(
+    *,
+    session: Session,
+    actor: User,
+    issue_id: int,
+    body: str,
+    reach: int | None = None,
+    engagement: int | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> MonitoringNote:
+    """A timestamped observation; new figures, when given, replace the issue's and its risk is recomputed."""
+    now = now or clock.now()
+    issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
+    _require_open(issue)
+    errors: dict[str, list[str]] = {}
+    if not isinstance(body, str) or not body.strip():
+        errors["body"] = [str(_l("Write what you observed."))]
+    elif len(body) > MAX_TEXT:
+        errors["body"] = [str(_l("At most %(n)d characters.", n=MAX_TEXT))]
+    figures = {k: v for k, v in (("reach", reach), ("engagement", engagement)) if v is not None}
+    errors.update(_validate(figures, now=now))
+    if errors:
+        raise ValidationFailed(errors)
+    before = issue.risk_score
+    note = MonitoringNote(
+        issue=issue, author_id=actor.id, body=body.strip(), reach=reach, engagement=engagement, created_at=now
+    )
+    session.add(note)
+    for name, value in figures.items():
+        setattr(issue, name, value)
+    _touch(issue, now)
+    _apply_risk(issue, now)
+    _flush(session, issue)
+    _record(
+        session,
+        issue,
+        "issue.note_added",
+        actor,
+        now,
+        note_id=note.id,
+        reach=reach,
+        engagement=engagement,
+        risk_before=before,
+        risk_score=issue.risk_score,
+    )
+    return note
+
+
+def add_evidence(
+    *,
+    session: Session,
+    actor: User,
+    issue_id: int,
+    url: str,
+    note: str = "",
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> IssueEvidence:
+    now = now or clock.now()
+    issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
+    _require_open(issue)
+    errors: dict[str, list[str]] = {}
+    problem = url_problem(url)
+    if problem is not None:
+        errors["url"] = [str(problem)]
+    elif normalise_url(url) in {e.url_key for e in issue.evidence}:
+        errors["url"] = [str(_l("This link is already part of the evidence."))]
+    if not isinstance(note, str) or len(note) > 500:
+        errors["note"] = [str(_l("At most %(n)d characters.", n=500))]
+    if errors:
+        raise ValidationFailed(errors)
+    evidence = IssueEvidence(
+        issue=issue, url=url.strip(), url_key=normalise_url(url), note=note.strip(), added_by_id=actor.id, added_at=now
+    )
+    session.add(evidence)
+    _touch(issue, now)
+    _flush(session, issue)
+    _record(session, issue, "issue.evidence_added", actor, now, url=evidence.url)
+    return evidence
+
+
+def update(
+    *,
+    session: Session,
+    actor: User,
+    issue_id: int,
+    changes: dict[str, Any],
+    expected_version: int,
+    now: datetime | None = None,
+) -> Issue:
+    """Correct an open issue's facts. `expected_version` is the version the editor saw: if the
+    issue changed since, StaleIssue (409) and nothing is written."""
+    now = now or clock.now()
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed({name: [str(_l("This field cannot be changed."))] for name in unknown})
+    issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
+    _require_open(issue)
+    errors = _validate(changes, now=now)
+    if errors:
+        raise ValidationFailed(errors)
+    cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in changes.items()}
+    if "first_seen_at" in cleaned:
+        cleaned["first_seen_at"] = cleaned["first_seen_at"].astimezone(UTC)
+    changed = {k: v for k, v in cleaned.items() if getattr(issue, k) != v}
+    if not changed:
+        return issue
+    before = {k: _jsonable(getattr(issue, k)) for k in changed}
+    risk_before = issue.risk_score
+    for name, value in changed.items():
+        setattr(issue, name, value)
+    _touch(issue, now)
+    _apply_risk(issue, now)
+    _flush(session, issue)
+    _record(
+        session,
+        issue,
+        "issue.updated",
+        actor,
+        now,
+        before=before,
+        after={k: _jsonable(v) for k, v in changed.items()},
+        risk_before=risk_before,
+        risk_score=issue.risk_score,
+    )
+    return issue
+
+
+def dismiss(
+    *,
+    session: Session,
+    actor: User,
+    issue_id: int,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Issue:
+    """Not an issue after all; the reason is required and kept."""
+    now = now or clock.now()
+    issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
+    _require_open(issue)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationFailed({"reason": [str(_l("Say why this issue is dismissed."))]})
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed({"reason": [str(_l("At most %(n)d characters.", n=MAX_REASON))]})
+    issue.state = "dismissed"
+    issue.state_reason = reason.strip()
+    _touch(issue, now)
+    _flush(session, issue)
+    _record(session, issue, "issue.dismissed", actor, now, reason=issue.state_reason)
+    return issue
+
+
+def merge(
+    *,
+    session: Session,
+    actor: User,
+    source_id: int,
+    target_id: int,
+    now: datetime | None = None,
+) -> Issue:
+    """Fold a duplicate (source) into the issue it repeats (target) and return the target.
+
+    All evidence and notes move to the target (a link the target already has stays behind on the
+    source, so nothing is deleted); the source's own text becomes a note on the target. The
+    target keeps the higher reach and engagement, the earlier first sighting and any mainstream
+    pickup, and its risk is recomputed. The source ends `merged`, pointing at the target.
+    Both must be visible and changeable by the actor, and new, monitoring or dismissed.
+    """
+    now = now or clock.now()
+    if source_id == target_id:
+        _get_for_change(session=session, actor=actor, issue_id=source_id)  # out of view stays "not found"
+        raise ValidationFailed({"target_id": [str(_l("An issue cannot be merged into itself."))]})
+    # Lock both rows in id order, so two opposite merges cannot deadlock.
+    locked = {
+        issue_id: _get_for_change(session=session, actor=actor, issue_id=issue_id)
+        for issue_id in sorted((source_id, target_id))
+    }
+    source, target = locked[source_id], locked[target_id]
+    for issue in (source, target):
+        if issue.state not in MERGEABLE_STATES:
+            raise IssueClosed(issue, _closed_message(issue))
+    target_keys = {e.url_key for e in target.evidence}
+    moved_evidence = 0
+    for evidence in list(source.evidence):
+        if evidence.url_key not in target_keys:
+            evidence.issue = target
+            target_keys.add(evidence.url_key)
+            moved_evidence += 1
+    moved_notes = len(source.notes)
+    for note in list(source.notes):
+        note.issue = target
+    summary = f"#{source.id} {source.title}" + (f"\n\n{source.description}" if source.description else "")
+    session.add(
+        MonitoringNote(
+            issue=target,
+            author_id=actor.id,
+            body=str(_l("Merged from issue %(summary)s", summary=summary)),
+            reach=source.reach,
+            engagement=source.engagement,
+            created_at=now,
+        )
+    )
+    risk_before = target.risk_score
+    target.reach = max(target.reach, source.reach)
+    target.engagement = max(target.engagement, source.engagement)
+    target.first_seen_at = min(target.first_seen_at, source.first_seen_at)
+    target.mainstream_pickup = target.mainstream_pickup or source.mainstream_pickup
+    _touch(target, now)
+    _apply_risk(target, now)
+    source.state = "merged"
+    source.merged_into_id = target.id
+    _touch(source, now)
+    _flush(session, target)
+    _record(session, source, "issue.merged", actor, now, into_id=target.id)
+    _record(
+        session,
+        target,
+        "issue.absorbed",
+        actor,
+        now,
+        from_id=source.id,
+        evidence_moved=moved_evidence,
+        notes_moved=moved_notes,
+        risk_before=risk_before,
+        risk_score=target.risk_score,
+    )
+    return target
+
+
+def mark_escalated(
+    *, session: Session, issue: Issue, incident_id: int, actor: User, now: datetime | None = None
+) -> None:
+    """Called inside the transaction that opens the incident: the issue is now that incident's.
+
+    Only a new or monitored issue escalates (else Conflict); the row lock makes a second,
+    simultaneous escalation of the same issue fail here instead of opening two incidents.
+    """
+    now = now or clock.now()
+    locked = _get_for_change(session=session, actor=actor, issue_id=issue.id)
+    _require_open(locked)
+    locked.state = "escalated"
+    _touch(locked, now)
+    _flush(session, locked)
+    _record(session, locked, "issue.escalated", actor, now, incident_id=incident_id)
+
+
+# --- lists -----------------------------------------------------------------------------------
+
+
+def _unit_filter(*, session: Session, user: User, unit_id: int | None) -> Any:
+    scope = units.visible_scope(session=session, user=user)
+    clause = scope.filter(Issue.unit_id)
+    if unit_id is not None:
+        unit = units.get(session=session, user=user, unit_id=unit_id)
+        clause = clause & Issue.unit_id.in_(sorted(units.subtree_ids(session=session, root_ids={unit.id})))
+    return clause
+
+
+def list_open(*, session: Session, user: User, unit_id: int | None = None, limit: int = 50) -> list[Issue]:
+    """New and monitored issues the user can see (unit_id: that unit and those below it), riskiest first."""
+    query = (
+        select(Issue)
+        .where(_unit_filter(session=session, user=user, unit_id=unit_id), Issue.state.in_(OPEN_STATES))
+        .options(selectinload(Issue.unit))
+        .order_by(Issue.risk_score.desc(), Issue.created_at.desc(), Issue.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def list_for_user(
+    *,
+    session: Session,
+    user: User,
+    state: str | None = None,
+    unit_id: int | None = None,
+    q: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Issue]:
+    """Issues the user can see, newest first. state: one of ISSUE_STATES, "open" (new + monitoring)
+    or None (all); unit_id: that unit and those below it; q: words in the title or description."""
+    if state not in (None, "open", *ISSUE_STATES):
+        raise ValidationFailed({"state": [str(_l("Choose open, %(values)s.", values=", ".join(ISSUE_STATES)))]})
+    query = select(Issue).where(_unit_filter(session=session, user=user, unit_id=unit_id))
+    if state == "open":
+        query = query.where(Issue.state.in_(OPEN_STATES))
+    elif state:
+        query = query.where(Issue.state == state)
+    for word in (q or "").split()[:8]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Issue.title.ilike(pattern, escape="\\"), Issue.description.ilike(pattern, escape="\\")))
+    query = (
+        query.options(selectinload(Issue.unit))
+        .order_by(Issue.created_at.desc(), Issue.id.desc())
+        .limit(max(1, min(limit, 500)))
+        .offset(max(0, offset))
+    )
+    return list(session.scalars(query))
