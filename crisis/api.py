@@ -92,10 +92,21 @@ def init_api(app: Flask) -> None:
     from crisis.incidents.api import blp as incidents_blp
     from crisis.issues.api import blp as issues_blp
     from crisis.playbooks.api import blp as playbooks_blp
+    from crisis.reports.api import blp as reports_blp
+    from crisis.reviews.api import blp as reviews_blp
     from crisis.units.api import blp as units_blp
 
     # One Api per app: its OpenAPI document belongs to that app alone.
     api = CrisisApi(app)
-    for blp in (units_blp, auth_blp, playbooks_blp, issues_blp, incidents_blp, escalation_blp):
+    for blp in (
+        units_blp,
+        auth_blp,
+        playbooks_blp,
+        issues_blp,
+        incidents_blp,
+        escalation_blp,
+        reviews_blp,
+        reports_blp,
+    ):
         csrf.exempt(blp)
         api.register_blueprint(blp)

@@ -170,6 +170,8 @@ def init_app(app: Flask) -> None:
     from crisis.incidents.views import bp as incidents_bp
     from crisis.issues.views import bp as issues_bp
     from crisis.playbooks.views import bp as playbooks_bp
+    from crisis.reports.views import bp as reports_bp
+    from crisis.reviews.views import bp as reviews_bp
     from crisis.system.views import bp as system_bp
     from crisis.units.views import bp as units_bp
 
@@ -184,6 +186,16 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.jinja_env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS)
 
-    for bp in (auth_bp, units_bp, playbooks_bp, issues_bp, incidents_bp, escalation_bp, system_bp):
+    for bp in (
+        auth_bp,
+        units_bp,
+        playbooks_bp,
+        issues_bp,
+        incidents_bp,
+        escalation_bp,
+        reviews_bp,
+        reports_bp,
+        system_bp,
+    ):
         app.register_blueprint(bp)
     init_api(app)
