@@ -17,6 +17,7 @@ from crisis.auth.models import ACTING_ROLES, Membership, Role, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.escalation import service as deadlines
 from crisis.i18n import lazy_gettext as _l
+from crisis.incidents.labels import STATE_LABELS
 from crisis.incidents.models import ChecklistEntry, Comment, Incident, InvolvedUnit, Participant, StageRun
 from crisis.playbooks import service as playbooks
 from crisis.timeline import service as timeline
@@ -120,7 +121,7 @@ def _require_lead(*, session: Session, user: User, incident: Incident) -> None:
 
 def _require_open(incident: Incident) -> None:
     if incident.state != "active":
-        raise Conflict(_l("This incident is %(state)s; it no longer changes.", state=incident.state))
+        raise Conflict(_l("This incident is %(state)s; it no longer changes.", state=STATE_LABELS[incident.state]))
 
 
 def _check_version(incident: Incident, expected_version: int | None) -> None:

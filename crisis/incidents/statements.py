@@ -13,6 +13,7 @@ from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.escalation import service as deadlines
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents import service as incidents
+from crisis.incidents.labels import STATE_LABELS
 from crisis.incidents.models import STATEMENT_KINDS, Incident, Publication, Statement
 from crisis.issues.models import CHANNELS
 from crisis.units import service as units
@@ -124,7 +125,7 @@ def approve(
     if not can_approve(session=session, user=actor, statement=statement):
         raise NotPermitted(_l("Only a supervisor or head over the owning unit approves statements."))
     if statement.state != "draft":
-        raise Conflict(_l("This statement is already %(state)s.", state=statement.state))
+        raise Conflict(_l("This statement is already %(state)s.", state=STATE_LABELS[statement.state]))
     statement.state, statement.approved_by_id, statement.approved_at = "approved", actor.id, now
     incidents._record(
         session=session,

@@ -1,0 +1,59 @@
+"""Names of incident states, statement kinds, channels and timeline events in the reader's language."""
+
+from crisis.i18n import lazy_gettext
+
+STATEMENT_LABELS = {
+    "holding": lazy_gettext("Holding statement"),
+    "press_release": lazy_gettext("Press release"),
+    "clarification": lazy_gettext("Clarification (hoax)"),
+    "key_messages": lazy_gettext("Key messages"),
+}
+STATE_LABELS = {
+    "active": lazy_gettext("Active"),
+    "resolved": lazy_gettext("Resolved"),
+    "closed": lazy_gettext("Closed"),
+    "cancelled": lazy_gettext("Cancelled"),
+    "draft": lazy_gettext("Draft"),
+    "approved": lazy_gettext("Approved"),
+    "published": lazy_gettext("Published"),
+    "pending": lazy_gettext("Not started"),
+    "completed": lazy_gettext("Completed"),
+}
+EVENT_LABELS = {
+    "incident.opened": lazy_gettext("Incident opened"),
+    "stage.started": lazy_gettext("Stage started"),
+    "stage.completed": lazy_gettext("Stage completed"),
+    "checklist.done": lazy_gettext("Item ticked"),
+    "checklist.reopened": lazy_gettext("Item reopened"),
+    "checklist.noted": lazy_gettext("Note or evidence added"),
+    "checklist.waived": lazy_gettext("Item waived"),
+    "checklist.assigned": lazy_gettext("Item assigned"),
+    "comment.added": lazy_gettext("Comment"),
+    "severity.changed": lazy_gettext("Severity changed"),
+    "unit.involved": lazy_gettext("Unit involved"),
+    "unit.released": lazy_gettext("Unit released"),
+    "incident.handed_over": lazy_gettext("Ownership handed over"),
+    "incident.resolved": lazy_gettext("Incident resolved"),
+    "incident.cancelled": lazy_gettext("Incident cancelled"),
+    "statement.drafted": lazy_gettext("Statement drafted"),
+    "statement.edited": lazy_gettext("Statement edited"),
+    "statement.approved": lazy_gettext("Statement approved"),
+    "statement.published": lazy_gettext("Statement published"),
+    "key_messages.published_by_unit": lazy_gettext("Key messages published by a unit"),
+}
+CHANNEL_LABELS = {
+    "x": "X/Twitter",
+    "instagram": "Instagram",
+    "tiktok": "TikTok",
+    "facebook": "Facebook",
+    "youtube": "YouTube",
+    "whatsapp": "WhatsApp",
+    "online_news": lazy_gettext("Online news"),
+    "lapor": "SP4N-LAPOR!",
+    "hotline": lazy_gettext("Hotline"),
+    "other": lazy_gettext("Other"),
+    "website": lazy_gettext("Website"),
+    "press_conference": lazy_gettext("Press conference"),
+    "press_release_mail": lazy_gettext("Press release by e-mail"),
+    "tv_radio": lazy_gettext("TV / radio"),
+}
