@@ -19,6 +19,7 @@ from crisis.escalation import service as deadlines
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.labels import STATE_LABELS
 from crisis.incidents.models import ChecklistEntry, Comment, Incident, InvolvedUnit, Participant, StageRun
+from crisis.links import url_problem
 from crisis.playbooks import service as playbooks
 from crisis.timeline import service as timeline
 from crisis.units import service as units
@@ -26,7 +27,6 @@ from crisis.units.models import Unit
 
 LEAD_ROLES = frozenset({Role.supervisor, Role.head, Role.admin})
 MAX_TEXT = 5000
-MAX_URL = 2000
 
 
 # --- access ---------------------------------------------------------------------------------
@@ -154,14 +154,10 @@ def _clean_text(value: str | None, field: str, *, required: bool = False, limit:
 
 
 def clean_url(value: str | None, field: str) -> str:
-    from urllib.parse import urlsplit
-
+    """An optional http(s) link; empty stays empty."""
     url = (value or "").strip()
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
-        raise ValidationFailed({field: str(_l("Give a full http:// or https:// link."))})
+    if url and (problem := url_problem(url)) is not None:
+        raise ValidationFailed({field: str(problem)})
     return url
 
 

@@ -32,6 +32,7 @@ from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues import risk
 from crisis.issues.models import CHANNELS, ISSUE_STATES, SENTIMENTS, Issue, IssueEvidence, MonitoringNote
+from crisis.links import MAX_URL_LENGTH, url_problem
 from crisis.playbooks.spec import CATEGORIES
 from crisis.timeline import service as timeline
 from crisis.units import service as units
@@ -44,7 +45,6 @@ TITLE_SIMILARITY = 0.8
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of phones and tools drift a little
 MAX_AGE = timedelta(days=366)
 MAX_COUNT = 2_000_000_000  # the columns are 32-bit integers; no post reaches more people than this
-MAX_URL_LENGTH = 2000
 MAX_LINKS = 20
 TITLE_LENGTH = (3, 300)
 MAX_TEXT = 10000
@@ -125,28 +125,6 @@ HOST_ALIASES = {
     "fb.com": "facebook.com",
 }
 HOST_TRACKING_PARAMS = {"x.com": frozenset({"s", "t"})}
-
-
-def url_problem(url: Any) -> Any | None:
-    """Why a link cannot be evidence, or None."""
-    if not isinstance(url, str) or not url.strip():
-        return _l("A link is empty.")
-    url = url.strip()
-    if len(url) > MAX_URL_LENGTH:
-        return _l("A link may be at most %(n)d characters.", n=MAX_URL_LENGTH)
-    if any(ch.isspace() for ch in url):
-        return _l("A link cannot contain spaces.")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018  raises ValueError on a bad port
-    except ValueError:
-        return _l("This is not a valid link.")
-    if parts.scheme.lower() not in ("http", "https"):
-        return _l("Only http:// and https:// links are accepted.")
-    if not host or "." not in host.strip("."):
-        return _l("The link has no valid host name.")
-    return None
 
 
 def normalise_url(url: str) -> str:
