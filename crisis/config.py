@@ -64,3 +64,27 @@ class Defaults:
         "security": [{"bearerAuth": []}],
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     }
+
+    # --- the deadline engine (escalation) ---
+    # Absolute base of links in notices (acknowledgement links in e-mails and webhooks).
+    PUBLIC_URL = "http://127.0.0.1:5000"
+    # A claimed timer not fired within this many seconds is claimed again (lost message, killed worker).
+    TIMER_LEASE_SECONDS = 30
+    # A queued notice handed to the queue this long ago and still queued is handed over again.
+    NOTICE_LEASE_SECONDS = 30
+    # Timers claimed per transaction; the scheduler loops while batches come back full.
+    TIMER_CLAIM_BATCH = 500
+    # The scheduler never sleeps longer than this between sweeps, even with nothing due.
+    ENGINE_MAX_SLEEP_SECONDS = 1.0
+    # Delivery: attempts before a notice is marked failed, and the exponential backoff between them.
+    NOTICE_MAX_ATTEMPTS = 8
+    NOTICE_RETRY_BASE_SECONDS = 5.0
+    NOTICE_RETRY_MAX_SECONDS = 300.0
+    # How long an acknowledgement link in a notice stays valid.
+    ACK_LINK_MAX_AGE_SECONDS = 7 * 24 * 3600
+    # /readyz fails when a due timer, or a notice due for an attempt, waited longer than this.
+    ENGINE_LATE_SECONDS = 60
+    WEBHOOK_TIMEOUT = 10
+    # fire_timer delivers up to this many notices itself right after its commit (one queue hop less);
+    # larger fan-outs, retries and lost hand-offs go through escalation.deliver_notice. 0: always enqueue.
+    ENGINE_INLINE_DELIVERIES = 4

@@ -1,22 +1,156 @@
-"""The metronome: APScheduler ticks every second; every job is an idempotent sweep."""
+"""The metronome and the engine loop.
+
+APScheduler ticks every second (the heartbeat /readyz reads). Beside it runs the engine loop of
+the deadline engine (shared/DESIGN.md): it sleeps until the earliest pending timer is due (at most
+ENGINE_MAX_SLEEP_SECONDS), is woken early when a sooner timer is written (PostgreSQL LISTEN/NOTIFY;
+in the embedded mode the writer sets an in-process event), claims due timers in batches, commits,
+then enqueues `escalation.fire_timer`. Each pass also claims again timers whose lease ran out and
+hands over queued notices whose backoff passed or whose hand-off was lost. Every pass is an
+idempotent sweep: two schedulers, a skipped tick or a duplicate message change nothing.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
 from datetime import UTC, datetime
+from typing import Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from crisis.escalation import service as escalation
 from crisis.extensions import db
 from crisis.system import service as system
 
 log = logging.getLogger(__name__)
 
+NOTICE_SWEEP_EVERY = 0.5  # seconds between sweeps for notices to hand over again
 
-def tick(app: Flask, name: str) -> None:
+
+class Listener:
+    """LISTEN crisis_timers on its own autocommit connection; reconnects after any failure."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn: Any = None
+
+    def connect(self) -> None:
+        import psycopg
+
+        self.close()
+        self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        self.conn.execute(f"LISTEN {escalation.NOTIFY_CHANNEL}")
+
+    def wait(self, timeout: float) -> bool:
+        """True when woken by a notification, False on timeout."""
+        try:
+            if self.conn is None or self.conn.closed:
+                self.connect()
+            for _notify in self.conn.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except Exception:
+            log.warning("LISTEN connection lost; sleeping instead until it is back", exc_info=True)
+            self.close()
+            time.sleep(timeout)
+            return False
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection
+                self.conn.close()
+            self.conn = None
+
+
+class Engine:
+    """One engine loop. `sweep()` is one pass; `run()` loops until `stop` is set."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        config = app.config
+        self.batch = int(config["TIMER_CLAIM_BATCH"])
+        self.timer_lease = float(config["TIMER_LEASE_SECONDS"])
+        self.notice_lease = float(config["NOTICE_LEASE_SECONDS"])
+        self.max_sleep = float(config["ENGINE_MAX_SLEEP_SECONDS"])
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self._last_notice_sweep = 0.0
+        self.listener: Listener | None = None
+        url = config["SQLALCHEMY_DATABASE_URI"]
+        if url.startswith("postgresql"):
+            self.listener = Listener("postgresql://" + url.split("://", 1)[1])
+
+    def sweep(self) -> float | None:
+        """Claim and enqueue everything due now; returns seconds until the next pending timer."""
+        from workers.tasks import deliver_notice, enqueue, fire_timer
+
+        with self.app.app_context():
+            session = db.session
+            try:
+                while True:
+                    claimed = escalation.claim_due(session=session, limit=self.batch, lease=self.timer_lease)
+                    session.commit()
+                    enqueue(fire_timer, [c.id for c in claimed])
+                    if len(claimed) < self.batch:
+                        break
+                if time.monotonic() - self._last_notice_sweep >= NOTICE_SWEEP_EVERY:
+                    self._last_notice_sweep = time.monotonic()
+                    notice_ids = escalation.sweep_notices(session=session, lease=self.notice_lease, limit=self.batch)
+                    session.commit()
+                    enqueue(deliver_notice, notice_ids)
+                delay = escalation.seconds_until_next(session=session)
+                session.commit()
+                return None if delay is None else float(delay)
+            except Exception:
+                session.rollback()
+                raise
+            finally:
+                db.session.remove()
+
+    def run(self) -> None:
+        if self.listener is not None:
+            try:
+                self.listener.connect()  # before the first sweep: no NOTIFY falls in between
+            except Exception:
+                log.warning("cannot LISTEN yet; polling until the database answers", exc_info=True)
+        while not self.stop.is_set():
+            try:
+                delay = self.sweep()
+            except Exception:
+                log.exception("engine sweep failed; retrying")
+                delay = self.max_sleep
+            wait = self.max_sleep if delay is None else max(0.0, min(self.max_sleep, delay))
+            if wait <= 0:
+                wait = 0.002  # due but not claimable (another scheduler holds it): do not spin
+            escalation.WAKE.clear()
+            if self.listener is not None:
+                self.listener.wait(wait)
+            else:
+                escalation.WAKE.wait(wait)
+        if self.listener is not None:
+            self.listener.close()
+
+    def start(self) -> None:
+        self.stop.clear()
+        self.thread = threading.Thread(target=self.run, name="crisis-engine", daemon=True)
+        self.thread.start()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        escalation.WAKE.set()
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+def tick(app: Flask, name: str, engine: Engine | None = None) -> None:
     with app.app_context():
         try:
             system.record_tick(session=db.session, name=name)
@@ -26,6 +160,12 @@ def tick(app: Flask, name: str) -> None:
             log.exception("scheduler tick failed; the next tick retries")
         finally:
             db.session.remove()
+    if engine is not None and not engine.alive and not engine.stop.is_set():
+        # The engine loop died: sweep from the metronome so deadlines still leave (at 1 s precision).
+        try:
+            engine.sweep()
+        except Exception:
+            log.exception("fallback sweep failed; the next tick retries")
 
 
 def build_scheduler(app: Flask, *, background: bool) -> BaseScheduler:
@@ -36,5 +176,17 @@ def build_scheduler(app: Flask, *, background: bool) -> BaseScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     name = system.scheduler_name()
-    scheduler.add_job(tick, "interval", seconds=1, args=[app, name], id="tick", next_run_time=datetime.now(UTC))
+    engine = Engine(app)
+    app.extensions["crisis.engine"] = engine
+
+    def _lifecycle(event: Any) -> None:
+        if event.code == EVENT_SCHEDULER_STARTED:
+            engine.start()
+        elif event.code == EVENT_SCHEDULER_SHUTDOWN:
+            engine.shutdown()
+
+    scheduler.add_listener(_lifecycle, EVENT_SCHEDULER_STARTED | EVENT_SCHEDULER_SHUTDOWN)
+    scheduler.add_job(
+        tick, "interval", seconds=1, args=[app, name, engine], id="tick", next_run_time=datetime.now(UTC)
+    )
     return scheduler

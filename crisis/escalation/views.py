@@ -1,5 +1,114 @@
+"""Pages of the deadline engine: acknowledgement links, the in-app inbox, and /metrics."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from crisis.errors import DomainError
+from crisis.escalation import service
+from crisis.escalation.metrics import render_metrics
+from crisis.extensions import csrf, db, limiter
+from crisis.i18n import _
+from crisis.notify import links
+from crisis.notify import service as notify
 
 bp = Blueprint("escalation", __name__)
+
+
+@bp.app_template_global("incident_notices")
+def incident_notices(incident: Any) -> list[Any]:
+    """Notices of an incident, newest first, for templates/escalation/_incident_notices.html."""
+    return service.notices_for_incident(session=db.session, incident_id=incident.id)
+
+
+@bp.app_template_global("inbox_unread")
+def inbox_unread() -> int:
+    """Unread in-app notices of the signed-in person, for the header badge (0 when signed out)."""
+    return service.unread_count(db.session, current_user)
+
+
+@bp.app_template_global("channel_label")
+def channel_label(name: str) -> str:
+    return notify.channel_label(name)
+
+
+@bp.route("/ack/<token>", methods=["GET"])
+@limiter.limit("60 per minute")
+def ack_confirm(token: str) -> Any:
+    """A link followed (perhaps by a mail scanner): show what would be acknowledged, change nothing."""
+    try:
+        notice = links.notice_for_token(session=db.session, token=token)
+    except DomainError as error:
+        return render_template("escalation/ack.html", notice=None, error=error.message), error.status
+    return render_template("escalation/ack.html", notice=notice, token=token, done=False)
+
+
+@bp.route("/ack/<token>", methods=["POST"])
+@csrf.exempt  # the signed link is the credential; a forged form cannot know it
+@limiter.limit("30 per minute")
+def ack_submit(token: str) -> Any:
+    try:
+        notice = links.notice_for_token(session=db.session, token=token)
+    except DomainError as error:
+        return render_template("escalation/ack.html", notice=None, error=error.message), error.status
+    actor = current_user if current_user.is_authenticated else None
+    already = notice.acknowledged_at is not None
+    service.acknowledge(session=db.session, notice_id=notice.id, actor=actor)
+    db.session.commit()
+    return render_template("escalation/ack.html", notice=notice, token=token, done=True, already=already)
+
+
+@bp.route("/inbox")
+@login_required
+def inbox() -> Any:
+    notices = service.inbox(session=db.session, user=current_user)
+    return render_template(
+        "escalation/inbox.html",
+        notices=notices,
+        unread=service.unread_count(db.session, current_user),
+        preferences=notify.preferences(session=db.session, user=current_user),
+        ack_path=links.ack_path,
+    )
+
+
+@bp.route("/inbox/read", methods=["POST"])
+@login_required
+def inbox_read() -> Any:
+    notice_id = request.form.get("notice_id", type=int)
+    service.mark_read(session=db.session, user=current_user, notice_id=notice_id)
+    db.session.commit()
+    return redirect(url_for("escalation.inbox"))
+
+
+@bp.route("/inbox/<int:notice_id>/ack", methods=["POST"])
+@login_required
+def inbox_ack(notice_id: int) -> Any:
+    service.acknowledge_as(session=db.session, notice_id=notice_id, actor=current_user)
+    service.mark_read(session=db.session, user=current_user, notice_id=notice_id)
+    db.session.commit()
+    flash(_("Acknowledged."), "success")
+    return redirect(request.form.get("next") or url_for("escalation.inbox"))
+
+
+@bp.route("/inbox/channels", methods=["POST"])
+@login_required
+def inbox_channels() -> Any:
+    choices = {name: request.form.get(name) == "on" for name in notify.preferences(session=db.session,
+                                                                                     user=current_user)}
+    notify.set_preferences(session=db.session, user=current_user, choices=choices)
+    db.session.commit()
+    flash(_("Your notification channels were saved."), "success")
+    return redirect(url_for("escalation.inbox"))
+
+
+@bp.route("/metrics")
+@limiter.exempt
+def metrics() -> Any:
+    body, content_type = render_metrics(db.session)
+    db.session.rollback()
+    if body is None:
+        abort(503)
+    return Response(body, content_type=content_type)

@@ -56,5 +56,20 @@ def readiness(
             "ok": age is not None and age <= stale_seconds,
             "last_tick_age_seconds": None if age is None else round(age, 3),
         }
+        checks["engine"] = _engine_check(session=session, now=now)
     checks["ok"] = all(check["ok"] for check in checks.values() if isinstance(check, dict))
     return checks
+
+
+def _engine_check(*, session: Session, now: datetime | None) -> dict[str, Any]:
+    """The deadline engine is late when a due timer or a due delivery waited beyond the bound."""
+    from flask import current_app, has_app_context
+
+    from crisis.escalation import service as escalation
+
+    late_seconds = current_app.config.get("ENGINE_LATE_SECONDS", 60) if has_app_context() else 60
+    try:
+        return escalation.readiness(session=session, late_seconds=float(late_seconds), now=now)
+    except Exception as error:  # noqa: BLE001  any failure means not ready
+        session.rollback()
+        return {"ok": False, "error": type(error).__name__}

@@ -1,0 +1,154 @@
+"""The deadline engine's rows: timers (the clock lives in the database) and notices (one message to
+one recipient on one channel), with the per-unit webhook and per-user channel settings they use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crisis import clock
+from crisis.dbtypes import UTCDateTime
+from crisis.extensions import db
+
+TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
+TIMER_STATES = ("pending", "claimed", "fired", "cancelled")
+NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
+NOTICE_KINDS = ("deadline", "delivery_failed")
+
+
+class Timer(db.Model):
+    """One future deadline or escalation step. `pending` -> `claimed` -> `fired` | `cancelled`."""
+
+    __tablename__ = "timer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_run.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    step_index: Mapped[int | None] = mapped_column()  # escalation steps: position in the stage's policy
+    repeat_index: Mapped[int] = mapped_column(default=0)  # 0: the step itself; 1..max: its repeats
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str] = mapped_column(String(32), default="")
+    attempt: Mapped[int] = mapped_column(default=0)  # how many times it was claimed
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # someone acknowledged this step
+
+    incident = relationship("Incident")
+    stage_run = relationship("StageRun")
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('stage_due','escalation_step','update_due','review_due')", name="kind"),
+        CheckConstraint("state IN ('pending','claimed','fired','cancelled')", name="state"),
+        # The claim query: pending timers, oldest first. Partial, so fired history never slows it.
+        Index(
+            "ix_timer_pending_fire_at",
+            "fire_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        # Claims whose lease ran out (a lost message, a killed worker).
+        Index(
+            "ix_timer_claimed_at",
+            "claimed_at",
+            postgresql_where=text("state = 'claimed'"),
+            sqlite_where=text("state = 'claimed'"),
+        ),
+    )
+
+    @property
+    def lateness_seconds(self) -> float | None:
+        if self.fired_at is None:
+            return None
+        return (self.fired_at - self.fire_at).total_seconds()
+
+
+class WebhookEndpoint(db.Model):
+    """Where a unit wants its escalations posted as signed JSON (e.g. a chat gateway)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(128))  # HMAC-SHA256 key of X-Crisis-Signature
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    unit = relationship("Unit")
+
+
+class ChannelPreference(db.Model):
+    """A person's choice to receive (or not) notices on a personal channel (email, in-app)."""
+
+    __tablename__ = "channel_preference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+    __table_args__ = (UniqueConstraint("user_id", "channel"),)
+
+
+class Notice(db.Model):
+    """One message to one recipient on one channel. `queued` -> `sent` | `failed` (| `cancelled` when
+    the stage completed before it left). The idempotency key makes a second fire a no-op."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="deadline")
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    timer_id: Mapped[int | None] = mapped_column(ForeignKey("timer.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    about_notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"))  # delivery_failed notices
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoint.id"))
+    # What the notice says, fixed at fire time: selector, resolved unit, fallback, stage, severity.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the deadline it stems from
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last handed to the task queue
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # in-app: opened in the inbox
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    timer: Mapped[Timer | None] = relationship()
+    incident = relationship("Incident")
+    recipient = relationship("User", foreign_keys=[recipient_user_id])
+    acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
+    webhook: Mapped[WebhookEndpoint | None] = relationship()
+    about: Mapped[Notice | None] = relationship(remote_side=[id])
+
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','sent','failed','cancelled')", name="status"),
+        # Queued notices the tick re-enqueues (retry due, or lease of the last hand-off expired).
+        Index(
+            "ix_notice_queued_next_attempt",
+            "next_attempt_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+    )
+
+    @property
+    def lateness_seconds(self) -> float | None:
+        if self.sent_at is None:
+            return None
+        return (self.sent_at - self.due_at).total_seconds()

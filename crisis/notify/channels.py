@@ -1,0 +1,206 @@
+"""Notice channels: small classes in a registry keyed by name (STYLE.md §5). A new channel
+(Telegram, WhatsApp Business) is one class with `@register` and nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import threading
+import urllib.error
+import urllib.request
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Any, ClassVar
+
+from flask import current_app
+
+from crisis import clock
+from crisis.escalation.models import Notice
+from crisis.i18n import lazy_gettext as _l
+from crisis.notify.render import message_id, render
+
+SIGNATURE_HEADER = "X-Crisis-Signature"
+
+
+class DeliveryError(Exception):
+    """The channel could not deliver; the notice is retried with backoff, then marked failed."""
+
+
+class Channel:
+    name: ClassVar[str]
+    label: ClassVar[Any]
+    # Chosen per person (e-mail, in-app); otherwise configured per unit (webhooks).
+    personal: ClassVar[bool] = True
+    # Delivered by being written (the in-app inbox): no task, no retry.
+    immediate: ClassVar[bool] = False
+
+    def send(self, notice: Notice) -> None:
+        raise NotImplementedError
+
+
+CHANNELS: dict[str, Channel] = {}
+
+
+def register(cls: type[Channel]) -> type[Channel]:
+    CHANNELS[cls.name] = cls()
+    return cls
+
+
+def personal_channel_names() -> list[str]:
+    return [name for name, channel in CHANNELS.items() if channel.personal]
+
+
+@register
+class EmailChannel(Channel):
+    name = "email"
+    label = _l("E-mail")
+
+    def build(self, notice: Notice) -> MIMEMultipart:
+        rendered = render(notice)
+        config = current_app.config
+        message = MIMEMultipart("alternative")
+        message["Subject"] = Header(rendered.subject, "utf-8").encode()
+        message["From"] = config["MAIL_SENDER"]
+        message["To"] = formataddr((str(Header(notice.recipient.name, "utf-8")), notice.recipient.email))
+        message["Date"] = format_datetime(clock.now())
+        message["Message-ID"] = message_id(notice)
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Crisis-Notice"] = str(notice.id)
+        message["X-Crisis-Idempotency-Key"] = notice.idempotency_key
+        message["Content-Language"] = rendered.language
+        message.attach(MIMEText(rendered.text, "plain", "utf-8"))
+        message.attach(MIMEText(rendered.html, "html", "utf-8"))
+        return message
+
+    def send(self, notice: Notice) -> None:
+        if notice.recipient is None:
+            raise DeliveryError("an e-mail notice needs a recipient")
+        message = self.build(notice)
+        config = current_app.config
+        sender = parseaddr(config["MAIL_SENDER"])[1]
+        body = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        with _smtp_lock:
+            smtp = _smtp_connection(config)
+            try:
+                smtp.sendmail(sender, [notice.recipient.email], body)
+            except smtplib.SMTPServerDisconnected:
+                # An idle cached connection the server closed: one fresh connection, once.
+                _drop_smtp()
+                _smtp_connection(config).sendmail(sender, [notice.recipient.email], body)
+            except Exception:
+                _drop_smtp()
+                raise
+
+
+# One SMTP connection per process, reused across deliveries (a worker sends many notices).
+_smtp_lock = threading.Lock()
+_smtp: dict[str, Any] = {}
+
+
+def _smtp_connection(config: Any) -> smtplib.SMTP:
+    key = (config["SMTP_HOST"], int(config["SMTP_PORT"]), config.get("SMTP_USERNAME"), os.getpid())
+    if _smtp.get("key") == key and _smtp.get("conn") is not None:
+        return _smtp["conn"]
+    _drop_smtp()
+    smtp_cls = smtplib.SMTP_SSL if config["SMTP_SSL"] else smtplib.SMTP
+    conn = smtp_cls(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=float(config["SMTP_TIMEOUT"]))
+    try:
+        if config["SMTP_STARTTLS"] and not config["SMTP_SSL"]:
+            conn.starttls()
+        if config.get("SMTP_USERNAME"):
+            conn.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
+    except Exception:
+        with contextlib.suppress(Exception):
+            conn.close()
+        raise
+    _smtp.update(key=key, conn=conn)
+    return conn
+
+
+def _drop_smtp() -> None:
+    conn = _smtp.pop("conn", None)
+    _smtp.pop("key", None)
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@register
+class WebhookChannel(Channel):
+    name = "webhook"
+    label = _l("Webhook")
+    personal = False
+
+    def document(self, notice: Notice) -> dict[str, Any]:
+        rendered = render(notice)
+        payload = notice.payload or {}
+        incident = notice.incident
+        return {
+            "type": f"crisis.{notice.kind}",
+            "notice_id": notice.id,
+            "idempotency_key": notice.idempotency_key,
+            "kind": payload.get("kind"),
+            "subject": rendered.subject,
+            "text": rendered.text,
+            "language": rendered.language,
+            "incident": {
+                "id": incident.id,
+                "reference": incident.reference,
+                "title": incident.title,
+                "severity": incident.severity,
+                "unit": incident.unit.code,
+                "url": rendered.context["incident_url"],
+            },
+            "stage": payload.get("stage_key"),
+            "step_index": payload.get("step_index"),
+            "repeat_index": payload.get("repeat_index"),
+            "unit": payload.get("unit_code"),
+            "recipients": payload.get("recipients", []),
+            "due_at": notice.due_at.isoformat(),
+            "ack_url": rendered.context["ack_url"],
+        }
+
+    def send(self, notice: Notice) -> None:
+        hook = notice.webhook
+        if hook is None or not hook.active:
+            raise DeliveryError("the webhook endpoint was removed or disabled")
+        body = json.dumps(self.document(notice), ensure_ascii=False, sort_keys=True).encode()
+        request = urllib.request.Request(  # noqa: S310  the URL was validated as http(s) when configured
+            hook.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "crisis-notices/1",
+                SIGNATURE_HEADER: sign(hook.secret, body),
+                "X-Crisis-Notice-Id": str(notice.id),
+                "Idempotency-Key": notice.idempotency_key,
+            },
+        )
+        timeout = float(current_app.config["WEBHOOK_TIMEOUT"])
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                if not 200 <= response.status < 300:
+                    raise DeliveryError(f"HTTP {response.status}")
+        except urllib.error.HTTPError as error:
+            raise DeliveryError(f"HTTP {error.code}") from error
+
+
+@register
+class InAppChannel(Channel):
+    name = "inapp"
+    label = _l("In-app inbox")
+    immediate = True
+
+    def send(self, notice: Notice) -> None:
+        return None  # the row is the message: it is in the inbox once committed

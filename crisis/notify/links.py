@@ -1,0 +1,65 @@
+"""Signed, expiring acknowledgement links: the link is the credential, so a recipient who is not
+signed in (an e-mail read on a phone) can still acknowledge. GET confirms, POST acknowledges."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from crisis.errors import DomainError
+from crisis.escalation.models import Notice
+from crisis.i18n import lazy_gettext as _l
+
+SALT = "crisis.notice-ack"
+
+
+class LinkInvalid(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class LinkExpired(DomainError):
+    status = 410
+    title = "Gone"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _key_digest(notice: Notice) -> str:
+    # Binds the link to this notice's idempotency key: a reused id (restored database) never matches.
+    return hashlib.sha256(notice.idempotency_key.encode()).hexdigest()[:16]
+
+
+def ack_token(notice: Notice) -> str:
+    return _serializer().dumps({"n": notice.id, "k": _key_digest(notice)})
+
+
+def ack_path(notice: Notice) -> str:
+    return f"/ack/{ack_token(notice)}"
+
+
+def ack_url(notice: Notice) -> str:
+    return current_app.config["PUBLIC_URL"].rstrip("/") + ack_path(notice)
+
+
+def incident_url(incident_id: int) -> str:
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/incidents/{incident_id}"
+
+
+def notice_for_token(*, session: object, token: str) -> Notice:
+    """The notice a link names; LinkInvalid or LinkExpired otherwise."""
+    max_age = int(current_app.config["ACK_LINK_MAX_AGE_SECONDS"])
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired as error:
+        raise LinkExpired(str(_l("This acknowledgement link has expired. Sign in to acknowledge."))) from error
+    except BadSignature as error:
+        raise LinkInvalid(str(_l("This acknowledgement link is not valid."))) from error
+    notice = session.get(Notice, data.get("n")) if isinstance(data, dict) else None  # type: ignore[attr-defined]
+    if notice is None or data.get("k") != _key_digest(notice):
+        raise LinkInvalid(str(_l("This acknowledgement link is not valid.")))
+    return notice

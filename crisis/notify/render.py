@@ -1,0 +1,130 @@
+"""What a notice says: subject, plain text and HTML, in the recipient's language and time zone."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from crisis.escalation.models import Notice
+from crisis.i18n import _
+from crisis.notify.links import ack_url, incident_url
+from crisis.playbooks.spec import StageSpec, describe_selector, format_duration_words, parse_selector
+from crisis.timefmt import format_local
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    language: str
+    zone: str
+    context: dict[str, Any]
+
+
+def message_id(notice: Notice) -> str:
+    """Stable per notice: a resend after a crash carries the same Message-ID, so receivers de-duplicate."""
+    domain = parseaddr(current_app.config["MAIL_SENDER"])[1].rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256(notice.idempotency_key.encode()).hexdigest()[:20]
+    return f"<crisis.notice.{notice.id}.{digest}@{domain}>"
+
+
+def audience(notice: Notice) -> tuple[str, str]:
+    """(language, time zone) of whoever reads the notice."""
+    languages = current_app.config["LANGUAGES"]
+    if notice.recipient is not None:
+        language = notice.recipient.language if notice.recipient.language in languages else languages[0]
+        return language, notice.recipient.timezone
+    unit = notice.webhook.unit if notice.webhook is not None else notice.incident.unit
+    return languages[0], unit.timezone
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def render(notice: Notice) -> Rendered:
+    language, zone = audience(notice)
+    with force_locale(language):
+        context = _context(notice, language, zone)
+        subject = _subject(context)
+        context["subject"] = subject
+        text = render_template("emails/notice.txt", **context)
+        html = render_template("emails/notice.html", **context)
+    return Rendered(subject=subject, text=text, html=html, language=language, zone=zone, context=context)
+
+
+def _context(notice: Notice, language: str, zone: str) -> dict[str, Any]:
+    payload = notice.payload or {}
+    incident = notice.incident
+    stage_title = None
+    step_text = None
+    if payload.get("stage_position") is not None:
+        spec = StageSpec.from_canonical(incident.playbook_snapshot["stages"][payload["stage_position"]])
+        stage_title = spec.title.get(language)
+        step_index = payload.get("step_index")
+        if step_index is not None and step_index < len(spec.escalation):
+            step = spec.escalation[step_index]
+            step_text = format_duration_words(step.after, language)
+    selector_text = None
+    if payload.get("selector") and payload["selector"] != "commander":
+        try:
+            selector_text = describe_selector(parse_selector(payload["selector"]), language)
+        except ValueError:
+            selector_text = payload["selector"]
+    fire_at = _when(payload.get("fire_at")) or notice.due_at
+    stage_due_at = _when(payload.get("stage_due_at"))
+    every = None
+    if payload.get("kind") == "update_due":
+        from crisis.playbooks.spec import PlaybookSpec
+
+        every_td: timedelta = PlaybookSpec.from_canonical(incident.playbook_snapshot).settings.update_every_for(
+            incident.severity
+        )
+        every = format_duration_words(every_td, language)
+    return {
+        "notice": notice,
+        "payload": payload,
+        "kind": payload.get("kind", notice.kind),
+        "incident": incident,
+        "reference": payload.get("incident_ref") or incident.reference,
+        "severity": payload.get("severity", incident.severity),
+        "unit_code": payload.get("owner_unit") or incident.unit.code,
+        "unit_name": incident.unit.name,
+        "stage_title": stage_title,
+        "step_after": step_text,
+        "selector_text": selector_text,
+        "fallback_from": payload.get("fallback_from"),
+        "resolved_unit": payload.get("unit_code"),
+        "repeat_index": payload.get("repeat_index") or 0,
+        "repeat_max": payload.get("repeat_max") or 0,
+        "fire_at_local": format_local(fire_at, zone),
+        "stage_due_local": format_local(stage_due_at, zone) if stage_due_at else None,
+        "last_update_local": format_local(incident.last_update_at, zone) if incident.last_update_at else None,
+        "update_every": every,
+        "recipient": notice.recipient,
+        "ack_url": ack_url(notice),
+        "incident_url": incident_url(incident.id),
+        "failed_error": payload.get("error"),
+    }
+
+
+def _subject(context: dict[str, Any]) -> str:
+    head = f"[SEV {context['severity']}] {context['unit_code']} · "
+    kind = context["kind"]
+    if kind == "update_due":
+        return head + _("Situation update due")
+    if kind == "review_due":
+        return head + _("Post-incident review due")
+    title = context["stage_title"] or context["reference"]
+    if kind == "stage_due":
+        return head + title + " — " + _("overdue")
+    if kind == "delivery_failed":
+        return head + _("A notice could not be delivered")
+    return head + title

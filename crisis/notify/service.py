@@ -1,0 +1,99 @@
+"""Per-person channel preferences and per-unit webhook endpoints."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis.auth.models import User
+from crisis.errors import NotFound, NotPermitted, ValidationFailed
+from crisis.escalation.models import ChannelPreference, WebhookEndpoint
+from crisis.i18n import lazy_gettext as _l
+from crisis.notify.channels import CHANNELS, personal_channel_names
+from crisis.timeline import service as timeline
+from crisis.units import service as units
+
+
+def preferences(*, session: Session, user: User) -> dict[str, bool]:
+    """Every personal channel and whether this person receives notices on it (yes by default)."""
+    chosen = dict(
+        session.execute(
+            select(ChannelPreference.channel, ChannelPreference.enabled).where(ChannelPreference.user_id == user.id)
+        ).all()
+    )
+    return {name: chosen.get(name, True) for name in personal_channel_names()}
+
+
+def set_preferences(*, session: Session, user: User, choices: dict[str, bool]) -> dict[str, bool]:
+    unknown = [name for name in choices if name not in personal_channel_names()]
+    if unknown:
+        raise ValidationFailed({"channels": str(_l("Unknown channel: %(name)s.", name=", ".join(sorted(unknown))))})
+    merged = {**preferences(session=session, user=user), **{k: bool(v) for k, v in choices.items()}}
+    if not any(merged.values()):
+        raise ValidationFailed({"channels": str(_l("Keep at least one channel: escalations must reach you."))})
+    existing = {
+        p.channel: p for p in session.scalars(select(ChannelPreference).where(ChannelPreference.user_id == user.id))
+    }
+    for name, enabled in merged.items():
+        row = existing.get(name)
+        if row is None:
+            session.add(ChannelPreference(user_id=user.id, channel=name, enabled=enabled))
+        else:
+            row.enabled = enabled
+    session.flush()
+    return merged
+
+
+def _require_admin(*, session: Session, actor: User, unit_id: int) -> None:
+    units.get(session=session, user=actor, unit_id=unit_id)  # 404 when out of sight
+    if unit_id not in units.admin_scope(session=session, user=actor):
+        raise NotPermitted(_l("Only administrators of the unit configure its webhooks."))
+
+
+def list_webhooks(*, session: Session, actor: User, unit_id: int) -> list[WebhookEndpoint]:
+    _require_admin(session=session, actor=actor, unit_id=unit_id)
+    return list(
+        session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.unit_id == unit_id).order_by(WebhookEndpoint.id))
+    )
+
+
+def create_webhook(*, session: Session, actor: User, unit_id: int, name: str, url: str) -> WebhookEndpoint:
+    """A new endpoint with a fresh signing secret (returned once, on creation)."""
+    _require_admin(session=session, actor=actor, unit_id=unit_id)
+    errors: dict[str, Any] = {}
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        errors["url"] = str(_l("Give an http:// or https:// address."))
+    if not (name or "").strip() or len(name) > 100:
+        errors["name"] = str(_l("A name of at most 100 characters is required."))
+    if errors:
+        raise ValidationFailed(errors)
+    hook = WebhookEndpoint(
+        unit_id=unit_id, name=name.strip(), url=url, secret=secrets.token_urlsafe(32), created_by_id=actor.id
+    )
+    session.add(hook)
+    session.flush()
+    timeline.record(session=session, kind="webhook.created", subject_type="unit", subject_id=unit_id,
+                    actor_id=actor.id, unit_id=unit_id, data={"webhook_id": hook.id, "name": hook.name})
+    return hook
+
+
+def update_webhook(*, session: Session, actor: User, webhook_id: int, active: bool) -> WebhookEndpoint:
+    hook = session.get(WebhookEndpoint, webhook_id)
+    if hook is None:
+        raise NotFound(_l("Webhook not found."))
+    _require_admin(session=session, actor=actor, unit_id=hook.unit_id)
+    hook.active = active
+    timeline.record(session=session, kind="webhook.updated", subject_type="unit", subject_id=hook.unit_id,
+                    actor_id=actor.id, unit_id=hook.unit_id, data={"webhook_id": hook.id, "active": active})
+    session.flush()
+    return hook
+
+
+def channel_label(name: str) -> str:
+    channel = CHANNELS.get(name)
+    return str(channel.label) if channel else name
