@@ -5,6 +5,9 @@ COPY . .
 RUN pip install --no-cache-dir build && python -m build --wheel --outdir /dist
 
 FROM python:3.11-slim-bookworm
+# Pango (and a font) for WeasyPrint's PDF reports.
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+    libharfbuzz-subset0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CRISIS_INSTANCE_PATH=/var/lib/crisis
 RUN useradd --system --home /var/lib/crisis --create-home crisis
 COPY --from=build /dist/*.whl /tmp/

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
-from flask import Flask
+from flask import Flask, has_app_context
 
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
+            if has_app_context():
+                # Run in-process (embedded mode, eager): in the caller's app and its database.
+                return self.run(*args, **kwargs)
             with app.app_context():
                 from crisis.extensions import db
 
@@ -46,6 +49,7 @@ def celery_init_app(app: Flask) -> Celery:
 
             db.engine.dispose(close=False)
 
-    import workers.tasks  # noqa: F401  registers the task names
+    import crisis.reviews.tasks  # noqa: F401  registers the task names
+    import workers.tasks  # noqa: F401
 
     return celery_app

@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from crisis import create_app
 from crisis.extensions import db
+from crisis.reviews.cli import seed_history_command
 
 
 def _create_app(*_args: Any) -> Any:
@@ -161,6 +162,9 @@ def sops_export(key: str, number: int | None, output: Any) -> None:
     except NotFound as error:
         raise click.ClickException(f"{key}: {error.message}") from error
     output.write(playbooks.export_yaml(version))
+
+
+seed_group.add_command(seed_history_command)
 
 
 @main.group("users")

@@ -22,3 +22,5 @@ __all__ = [
     "IssueEvidence", "Membership", "MonitoringNote", "Participant", "Playbook", "PlaybookVersion", "Publication",
     "SchedulerHeartbeat", "StageRun", "Statement", "TimelineEvent", "Unit", "User", "WorkerCheck",
 ]
+from crisis.escalation.models import ChannelPreference, Notice, Timer, WebhookEndpoint  # noqa: E402, F401, I001
+from crisis.reviews.models import ActionItem, KpiTarget, MonthlyReport, Review  # noqa: E402, F401, I001

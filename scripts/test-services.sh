@@ -45,4 +45,9 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing Chromium"; apt_install chromium fonts-dejavu-core
 fi
+
+# WeasyPrint renders review and monthly-report PDFs with Pango.
+if ! ldconfig -p | grep -q libpangoft2-1.0.so.0 || ! ldconfig -p | grep -q libharfbuzz-subset.so.0; then
+  echo "installing Pango for PDF reports"; apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+fi
 echo "services ready: PostgreSQL $(pg_lsclusters -h | awk '{print $1}' | head -n1), Redis $(redis-server --version | awk '{print $3}'), $(chromium --version 2>/dev/null | head -n1)"

@@ -21,6 +21,7 @@ from crisis.incidents.labels import STATE_LABELS
 from crisis.incidents.models import ChecklistEntry, Comment, Incident, InvolvedUnit, Participant, StageRun
 from crisis.links import url_problem
 from crisis.playbooks import service as playbooks
+from crisis.reviews import service as reviews
 from crisis.timeline import service as timeline
 from crisis.units import service as units
 from crisis.units.models import Unit
@@ -696,6 +697,8 @@ def resolve(
     session.flush()
     deadlines.cancel_incident(session=session, incident=incident, now=now)
     _record(session=session, incident=incident, actor=actor, kind="incident.resolved", now=now)
+    # The post-incident review starts as a draft built from what was recorded.
+    reviews.open_draft(session=session, incident=incident, now=now, actor=actor)
     return incident
 
 

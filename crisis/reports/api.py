@@ -1,5 +1,110 @@
+"""Evaluation over JSON: the dashboard's tables, CSV, KPI targets and monthly reports."""
+
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Response, abort
 from flask_smorest import Blueprint
 
-blp = Blueprint("reports_api", __name__, url_prefix="/api/v1", description="reports")
+from crisis.api import authenticated, bearer_user
+from crisis.extensions import db
+from crisis.reports import service
+from crisis.reviews import schemas as s
+
+blp = Blueprint("reports_api", __name__, url_prefix="/api/v1", description="Evaluation across incidents")
+
+
+def _board(query: dict[str, Any]) -> Any:
+    user = bearer_user()
+    filters = service.filters_for(session=db.session, user=user, start=query.get("from_"), end=query.get("to"),
+                                  unit_id=query.get("unit"), playbook=query.get("playbook"),
+                                  severity=query.get("severity"), zone=query.get("zone") or user.timezone)
+    return service.build_dashboard(session=db.session, filters=filters, lang=user.language)
+
+
+@blp.route("/evaluation")
+@authenticated
+@blp.arguments(s.DashboardQuery, location="query")
+@blp.response(200)
+def evaluation(query: dict[str, Any]) -> Any:
+    """Every table of the dashboard as rows of named columns (seconds, percentages)."""
+    board = _board(query)
+    first, last = service.first_and_last_day(board.filters)
+    return {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "zone": board.filters.zone,
+        "tables": {name: [dict(zip(headers, row, strict=True)) for row in rows]
+                   for name, (headers, rows) in service.tables(board).items()},
+    }
+
+
+@blp.route("/evaluation/<table>.csv")
+@authenticated
+@blp.arguments(s.DashboardQuery, location="query")
+@blp.response(200)
+def evaluation_csv(query: dict[str, Any], table: str) -> Any:
+    tables = service.tables(_board(query))
+    if table not in tables:
+        abort(404)
+    return Response(service.to_csv(*tables[table]), content_type="text/csv; charset=utf-8")
+
+
+@blp.route("/units/<int:unit_id>/kpi-targets", methods=["PUT"])
+@authenticated
+@blp.arguments(s.TargetIn)
+@blp.response(200, s.TargetOut)
+def put_target(data: dict[str, Any], unit_id: int) -> Any:
+    """Create or change the unit's target for one measure (heads of the unit or above)."""
+    target = service.set_target(session=db.session, actor=bearer_user(), unit_id=unit_id, **data)
+    db.session.commit()
+    return target
+
+
+@blp.route("/kpi-targets")
+@authenticated
+@blp.response(200, s.TargetOut(many=True))
+def list_targets() -> Any:
+    return service.list_targets(session=db.session, user=bearer_user())
+
+
+@blp.route("/kpi-targets/<int:target_id>", methods=["DELETE"])
+@authenticated
+@blp.response(204)
+def delete_target(target_id: int) -> Any:
+    service.delete_target(session=db.session, actor=bearer_user(), target_id=target_id)
+    db.session.commit()
+    return None
+
+
+@blp.route("/units/<int:unit_id>/monthly-reports", methods=["POST"])
+@authenticated
+@blp.arguments(s.MonthIn)
+@blp.response(202, s.ReportOut)
+def request_report(data: dict[str, Any], unit_id: int) -> Any:
+    """Build the unit's evaluation for a month (YYYY-MM) now; poll the report for its status."""
+    from crisis.reviews import tasks
+
+    report = service.request_monthly(session=db.session, actor=bearer_user(), unit_id=unit_id, month=data["month"])
+    db.session.commit()
+    tasks.enqueue_builds([report.id])
+    db.session.refresh(report)
+    return report
+
+
+@blp.route("/monthly-reports/<int:report_id>")
+@authenticated
+@blp.response(200, s.ReportOut)
+def get_report(report_id: int) -> Any:
+    return service.get_report(session=db.session, user=bearer_user(), report_id=report_id)
+
+
+@blp.route("/monthly-reports/<int:report_id>.pdf")
+@authenticated
+@blp.response(200)
+def report_pdf(report_id: int) -> Any:
+    report = service.get_report(session=db.session, user=bearer_user(), report_id=report_id)
+    if not report.pdf:
+        abort(404)
+    return Response(report.pdf, content_type="application/pdf")

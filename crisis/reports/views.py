@@ -1,5 +1,240 @@
+"""The evaluation dashboard, its CSV tables, KPI targets and monthly reports. Thin: parse, call a
+service, commit, render."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from crisis import clock
+from crisis.errors import NotPermitted, ValidationFailed
+from crisis.extensions import db
+from crisis.i18n import _, lazy_gettext
+from crisis.playbooks.labels import SEVERITY_LABELS
+from crisis.playbooks.models import Playbook
+from crisis.reports import service
+from crisis.reports.dashboard import Dashboard
+from crisis.reports.measures import MEASURE_LABELS
+from crisis.units import service as units
+from crisis.web import select_locale, viewer_zone
 
 bp = Blueprint("reports", __name__)
+
+FILTER_ARGS = ("from", "to", "unit", "playbook", "severity")
+REPORT_STATE_LABELS = {
+    "building": lazy_gettext("Being built"),
+    "built": lazy_gettext("Built"),
+    "sent": lazy_gettext("Sent"),
+    "failed": lazy_gettext("Failed"),
+}
+
+
+def _filters() -> Any:
+    args = request.args
+    return service.filters_for(
+        session=db.session,
+        user=current_user,
+        start=args.get("from"),
+        end=args.get("to"),
+        unit_id=args.get("unit"),
+        playbook=args.get("playbook"),
+        severity=args.get("severity"),
+        zone=viewer_zone(),
+    )
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return round(seconds / 60, 1) if seconds is not None else None
+
+
+def chart_data(board: Dashboard) -> dict[str, Any]:
+    """Chart.js configurations (data only, no functions): drawn by static/js/charts.js."""
+    labels = [w["week"].isoformat() for w in board.weekly]
+    return {
+        "incidents": {
+            "type": "bar",
+            "data": {"labels": labels, "datasets": [
+                {"label": _("Incidents per week"), "data": [w["incidents"] for w in board.weekly]}]},
+        },
+        "times": {
+            "type": "line",
+            "data": {"labels": labels, "datasets": [
+                {"label": _("Time to acknowledge (median, min)"), "data": [_minutes(w["tta"]) for w in board.weekly]},
+                {"label": _("Time to holding statement (median, min)"),
+                 "data": [_minutes(w["ths"]) for w in board.weekly]},
+            ]},
+        },
+        "compliance": {
+            "type": "line",
+            "data": {"labels": labels, "datasets": [
+                {"label": _("Stages on time, %"),
+                 "data": [round(w["stage_sla"] * 100, 1) if w["stage_sla"] is not None else None
+                          for w in board.weekly]}]},
+            "options": {"scales": {"y": {"min": 0, "max": 100}}},
+        },
+    }
+
+
+def _target_units() -> list[Any]:
+    visible = units.list_visible(session=db.session, user=current_user)
+    return [u for u in visible if service.can_set_targets(session=db.session, user=current_user, unit_id=u.id)]
+
+
+@bp.route("/evaluation")
+@login_required
+def dashboard() -> Any:
+    board = None
+    errors: dict[str, list[str]] = {}
+    first_day = last_day = None
+    status = 200
+    try:
+        filters = _filters()
+    except ValidationFailed as error:
+        errors, status = error.errors, 422
+    else:
+        board = service.build_dashboard(session=db.session, filters=filters, lang=select_locale())
+        first_day, last_day = service.first_and_last_day(filters)
+    kept = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
+
+    def csv_url(name: str) -> str:
+        return url_for("reports.dashboard_csv", table=name) + ("?" + urlencode(kept) if kept else "")
+
+    target_units = _target_units()
+    own_targets = [t for t in service.list_targets(session=db.session, user=current_user)
+                   if t.unit_id in {u.id for u in target_units}]
+    return render_template(
+        "reports/dashboard.html",
+        board=board,
+        charts=chart_data(board) if board else None,
+        errors=errors,
+        args=request.args,
+        first_day=first_day,
+        last_day=last_day,
+        units=units.list_visible(session=db.session, user=current_user),
+        playbooks=list(db.session.scalars(select(Playbook).order_by(Playbook.key))),
+        lang=select_locale(),
+        csv_url=csv_url,
+        target_units=target_units,
+        own_targets=own_targets,
+        describe_target=service.describe_target,
+        MEASURE_LABELS=MEASURE_LABELS,
+        SEVERITY_LABELS=SEVERITY_LABELS,
+        **{k: v for k, v in service.template_helpers(viewer_zone()).items() if k in ("dur", "pct")},
+    ), status
+
+
+@bp.route("/evaluation/<table>.csv")
+@login_required
+def dashboard_csv(table: str) -> Any:
+    board = service.build_dashboard(session=db.session, filters=_filters(), lang=select_locale())
+    tables = service.tables(board)
+    if table not in tables:
+        abort(404)
+    body = service.to_csv(*tables[table])
+    response = Response(body, content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="evaluation-{table}.csv"'
+    return response
+
+
+def _next() -> str:
+    target = request.form.get("next", "")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/"):
+        return url_for("reports.dashboard")
+    return target
+
+
+def _flash_errors(error: Exception) -> None:
+    db.session.rollback()
+    messages = getattr(error, "errors", None) or {"": [getattr(error, "message", str(error))]}
+    for field, texts in messages.items():
+        for text in texts:
+            flash(f"{field}: {text}" if field else text, "error")
+
+
+@bp.route("/evaluation/targets", methods=["POST"])
+@login_required
+def set_target() -> Any:
+    form = request.form
+    try:
+        unit_id = int(form.get("unit_id", ""))
+    except ValueError:
+        abort(400)
+    try:
+        service.set_target(
+            session=db.session, actor=current_user, unit_id=unit_id, measure=form.get("measure", ""),
+            target_percent=form.get("target_percent"), threshold_minutes=form.get("threshold_minutes"),
+            comparison=form.get("comparison", "<="),
+        )
+    except (ValidationFailed, NotPermitted) as error:
+        _flash_errors(error)
+    else:
+        db.session.commit()
+        flash(_("Target saved."), "success")
+    return redirect(_next())
+
+
+@bp.route("/evaluation/targets/<int:target_id>/delete", methods=["POST"])
+@login_required
+def delete_target(target_id: int) -> Any:
+    try:
+        service.delete_target(session=db.session, actor=current_user, target_id=target_id)
+    except NotPermitted as error:
+        _flash_errors(error)
+    else:
+        db.session.commit()
+        flash(_("Target removed."), "success")
+    return redirect(_next())
+
+
+@bp.route("/evaluation/reports")
+@login_required
+def monthly_list() -> Any:
+    now = clock.now()
+    last_month = service.previous_month(now, viewer_zone())
+    return render_template(
+        "reports/monthly_list.html",
+        reports=service.list_reports(session=db.session, user=current_user),
+        units=units.list_visible(session=db.session, user=current_user),
+        default_month=last_month.strftime("%Y-%m"),
+        REPORT_STATE_LABELS=REPORT_STATE_LABELS,
+    )
+
+
+@bp.route("/evaluation/reports", methods=["POST"])
+@login_required
+def monthly_request() -> Any:
+    from crisis.reviews import tasks
+
+    try:
+        unit_id = int(request.form.get("unit_id", ""))
+    except ValueError:
+        abort(400)
+    try:
+        report = service.request_monthly(session=db.session, actor=current_user, unit_id=unit_id,
+                                         month=request.form.get("month", ""))
+    except ValidationFailed as error:
+        _flash_errors(error)
+        return redirect(url_for("reports.monthly_list"))
+    db.session.commit()
+    tasks.enqueue_builds([report.id])
+    flash(_("The report is being built; it appears here when ready."), "success")
+    return redirect(url_for("reports.monthly_list"))
+
+
+@bp.route("/evaluation/reports/<int:report_id>.pdf")
+@login_required
+def monthly_pdf(report_id: int) -> Any:
+    report = service.get_report(session=db.session, user=current_user, report_id=report_id)
+    if report.status not in ("built", "sent") or not report.pdf:
+        abort(404)
+    response = Response(report.pdf, content_type="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="evaluation-{report.unit.code}-{report.month:%Y-%m}.pdf"'
+    )
+    return response
+

@@ -1,0 +1,572 @@
+"""Evaluation across incidents: who sees which part of the dashboard, KPI targets, CSV tables, and
+the monthly evaluation report of a unit (built as a PDF, e-mailed to the unit's heads).
+
+Plain functions; keyword-only session, actor and now; flush, never commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import smtplib
+from contextlib import nullcontext
+from datetime import UTC, date, datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_request_context, render_template
+from flask_babel import force_locale
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis import clock
+from crisis.auth.models import Membership, Role, User
+from crisis.errors import NotFound, NotPermitted, ValidationFailed
+from crisis.i18n import _
+from crisis.i18n import lazy_gettext as _l
+from crisis.playbooks.models import Playbook
+from crisis.reports import dashboard
+from crisis.reports.measures import MEASURE_LABELS, TIME_MEASURES
+from crisis.reviews.models import KpiTarget, MonthlyReport
+from crisis.timefmt import format_duration
+from crisis.timeline import service as timeline
+from crisis.units import service as units
+from crisis.units.models import Unit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DAYS = 90
+MAX_DAYS = 366 * 2
+REPORT_LEASE = timedelta(minutes=10)  # a report still "building" after this was lost: build again
+REPORT_MAX_ATTEMPTS = 5
+MONTHLY_HOUR = 8  # local time on the 1st
+
+
+# --- the dashboard's filters and scope ---------------------------------------------------------------
+
+
+def _parse_day(value: Any, name: str, errors: dict[str, str]) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        errors[name] = str(_l("Give a date (YYYY-MM-DD)."))
+        return None
+
+
+def filters_for(
+    *,
+    session: Session,
+    user: User,
+    start: Any = None,
+    end: Any = None,
+    unit_id: Any = None,
+    playbook: str | None = None,
+    severity: Any = None,
+    zone: str | None = None,
+    now: datetime | None = None,
+) -> dashboard.Filters:
+    """The viewer's filters, checked: dates are local days (end inclusive) in the viewer's zone;
+    a unit out of the viewer's sight answers 404; the rest name their field."""
+    now = now or clock.now()
+    zone = zone or user.timezone
+    errors: dict[str, str] = {}
+    first = _parse_day(start, "from", errors)
+    last = _parse_day(end, "to", errors)
+    today = now.astimezone(ZoneInfo(zone)).date()
+    last = last or today
+    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if "from" not in errors and "to" not in errors:
+        if first > last:
+            errors["to"] = str(_l("The end comes before the start."))
+        elif (last - first).days > MAX_DAYS:
+            errors["from"] = str(_l("At most two years at once."))
+    level = None
+    if severity not in (None, ""):
+        try:
+            level = int(severity)
+        except (TypeError, ValueError):
+            level = None
+        if level not in (1, 2, 3, 4):
+            errors["severity"] = str(_l("Choose a severity from 1 to 4."))
+    key = (playbook or "").strip() or None
+    if key is not None and session.scalar(select(Playbook.id).where(Playbook.key == key)) is None:
+        errors["playbook"] = str(_l("No SOP with this key."))
+    root: int | None = None
+    if unit_id not in (None, ""):
+        try:
+            root = int(unit_id)
+        except (TypeError, ValueError):
+            errors["unit"] = str(_l("No such unit."))
+    if errors:
+        raise ValidationFailed(errors)
+    scope = units.visible_scope(session=session, user=user)
+    if root is not None:
+        units.get(session=session, user=user, unit_id=root)  # 404 out of sight
+        unit_ids: frozenset[int] | None = frozenset(units.subtree_ids(session=session, root_ids={root}))
+    elif scope.everything:
+        unit_ids = None
+    else:
+        unit_ids = scope.unit_ids
+        tops = [m.unit_id for m in user.memberships if m.unit_id in scope]
+        root = tops[0] if len(tops) == 1 else None
+    return dashboard.Filters(
+        start=datetime.combine(first, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC),
+        end=datetime.combine(last + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC),
+        unit_ids=unit_ids,
+        root_unit_id=root,
+        playbook_key=key,
+        severity=level,
+        zone=zone,
+        now=now,
+    )
+
+
+def build_dashboard(*, session: Session, filters: dashboard.Filters, lang: str = "id") -> dashboard.Dashboard:
+    return dashboard.build(session, filters, lang=lang)
+
+
+def first_and_last_day(filters: dashboard.Filters) -> tuple[date, date]:
+    zone = ZoneInfo(filters.zone)
+    return filters.start.astimezone(zone).date(), (filters.end - timedelta(microseconds=1)).astimezone(zone).date()
+
+
+# --- KPI targets ----------------------------------------------------------------------------------
+
+
+def can_set_targets(*, session: Session, user: User, unit_id: int) -> bool:
+    """Heads set targets for their unit and the units below it (admins too)."""
+    lead = {m.unit_id for m in user.memberships if m.role in (Role.head, Role.admin)}
+    if not lead:
+        return False
+    if any(session.get(Unit, uid).kind == "central" for uid in lead):
+        return True
+    return unit_id in units.subtree_ids(session=session, root_ids=lead)
+
+
+def set_target(
+    *,
+    session: Session,
+    actor: User,
+    unit_id: int,
+    measure: str,
+    target_percent: Any,
+    threshold_minutes: Any = None,
+    comparison: str = "<=",
+    now: datetime | None = None,
+) -> KpiTarget:
+    """Create or change the unit's target for one measure, e.g. 90 % of holding statements within
+    60 minutes: measure=time_to_holding_statement, threshold_minutes=60, target_percent=90."""
+    now = now or clock.now()
+    unit = units.get(session=session, user=actor, unit_id=unit_id)
+    if not can_set_targets(session=session, user=actor, unit_id=unit.id):
+        raise NotPermitted(_l("Only a head of the unit or above it sets its targets."))
+    errors: dict[str, str] = {}
+    if measure not in MEASURE_LABELS:
+        errors["measure"] = str(_l("Choose one of the measures listed."))
+    percent = None
+    with contextlib.suppress(TypeError, ValueError):
+        percent = float(target_percent)
+    if percent is None or not 0 < percent <= 100:
+        errors["target_percent"] = str(_l("Give a percentage above 0 and at most 100."))
+    threshold = None
+    if measure in TIME_MEASURES:
+        try:
+            threshold = int(threshold_minutes)
+        except (TypeError, ValueError):
+            threshold = None
+        if threshold is None or not 0 < threshold <= 60 * 24 * 365:
+            errors["threshold_minutes"] = str(_l("Give the time limit in minutes (more than 0)."))
+    if comparison not in ("<=", ">="):
+        errors["comparison"] = str(_l("Choose 'at most' (<=) or 'at least' (>=)."))
+    if errors:
+        raise ValidationFailed(errors)
+    assert percent is not None
+    target = session.scalar(select(KpiTarget).where(KpiTarget.unit_id == unit.id, KpiTarget.measure == measure))
+    if target is None:
+        target = KpiTarget(unit_id=unit.id, measure=measure, created_at=now)
+        session.add(target)
+    target.threshold_seconds = threshold * 60 if threshold is not None else None
+    target.comparison = comparison
+    target.target_share = round(percent / 100, 4)
+    target.updated_at, target.updated_by_id = now, actor.id
+    session.flush()
+    timeline.record(session=session, kind="kpi.target_set", subject_type="unit", subject_id=unit.id,
+                    actor_id=actor.id, unit_id=unit.id, now=now,
+                    data={"measure": measure, "threshold_seconds": target.threshold_seconds,
+                          "comparison": comparison, "target_share": target.target_share})
+    return target
+
+
+def delete_target(*, session: Session, actor: User, target_id: int, now: datetime | None = None) -> None:
+    now = now or clock.now()
+    target = session.get(KpiTarget, target_id)
+    if target is None or target.unit_id not in units.visible_scope(session=session, user=actor):
+        raise NotFound(_l("Target not found."))
+    if not can_set_targets(session=session, user=actor, unit_id=target.unit_id):
+        raise NotPermitted(_l("Only a head of the unit or above it sets its targets."))
+    timeline.record(session=session, kind="kpi.target_removed", subject_type="unit", subject_id=target.unit_id,
+                    actor_id=actor.id, unit_id=target.unit_id, now=now, data={"measure": target.measure})
+    session.delete(target)
+    session.flush()
+
+
+def list_targets(*, session: Session, user: User) -> list[KpiTarget]:
+    scope = units.visible_scope(session=session, user=user)
+    return list(session.scalars(select(KpiTarget).where(scope.filter(KpiTarget.unit_id)).order_by(KpiTarget.id)))
+
+
+def describe_target(target: KpiTarget) -> str:
+    share = f"{target.target_share * 100:g} %"
+    label = MEASURE_LABELS[target.measure]
+    if target.threshold_seconds is None:
+        return _("%(label)s: at least %(share)s", label=label, share=share)
+    limit = format_duration(timedelta(seconds=target.threshold_seconds))
+    if target.comparison == ">=":
+        return _("%(share)s of incidents with %(label)s of at least %(limit)s", share=share, label=label, limit=limit)
+    return _("%(share)s of incidents with %(label)s within %(limit)s", share=share, label=label, limit=limit)
+
+
+# --- CSV ------------------------------------------------------------------------------------------------
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else str(round(value))
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}"
+
+
+def tables(board: dashboard.Dashboard) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """Every table of the dashboard, as CSV-ready headers and rows (seconds and percentages)."""
+    headline = [
+        [name, stat.n, _seconds(stat.p50), _seconds(stat.p90)] for name, stat in board.headline.items()
+    ]
+    return {
+        "headline": (["measure", "incidents_measured", "median_seconds", "p90_seconds"], headline),
+        "counts": (["state", "incidents"], [[state, n] for state, n in board.counts.items()]),
+        "stages": (
+            ["stage", "title", "judged", "met", "breached", "not_met", "met_percent"],
+            [[s["key"], s["title"], s["judged"], s["met"], s["breached"], s["not_met"], _percent(s["share"])]
+             for s in board.stages],
+        ),
+        "heatmap": (
+            ["unit", *[s["key"] for s in board.heatmap["stages"]]],
+            [[row["unit"].code, *[f"{c['breached']}/{c['judged']}" if c else "" for c in row["cells"]]]
+             for row in board.heatmap["rows"]],
+        ),
+        "per_unit": (
+            ["unit", "incidents", "tta_median_seconds", "ths_median_seconds", "ttr_median_seconds",
+             "stages_judged", "stages_met_percent", "reviews_due", "reviews_on_time_percent",
+             "action_items_due", "action_items_on_time_percent", "escalations", "escalations_acknowledged"],
+            [[r["unit"].code, r["incidents"], _seconds(r["tta"].p50), _seconds(r["ths"].p50), _seconds(r["ttr"].p50),
+              r["stage_sla"].judged, _percent(r["stage_sla"].share), r["reviews"].judged,
+              _percent(r["reviews"].share), r["action_items"].judged, _percent(r["action_items"].share),
+              r["escalations"], r["acknowledged"]] for r in board.per_unit],
+        ),
+        "weekly": (
+            ["week", "incidents", "tta_median_seconds", "ths_median_seconds", "ttr_median_seconds",
+             "stages_met_percent"],
+            [[w["week"].isoformat(), w["incidents"], _seconds(w["tta"]), _seconds(w["ths"]), _seconds(w["ttr"]),
+              _percent(w["stage_sla"])] for w in board.weekly],
+        ),
+        "key_message_lag": (
+            ["unit", "shared", "published", "median_lag_seconds", "p90_lag_seconds"],
+            [[r["unit"].code if r["unit"] else "", r["shared"], r["published"], _seconds(r["p50"]),
+              _seconds(r["p90"])] for r in board.lag],
+        ),
+        "kpi": (
+            ["unit", "measure", "threshold_seconds", "comparison", "target_percent", "judged", "hits",
+             "actual_percent", "met"],
+            [[k["unit"].code if k["unit"] else "", k["target"].measure, k["target"].threshold_seconds or "",
+              k["target"].comparison, _percent(k["target"].target_share), k["judged"], k["hits"],
+              _percent(k["share"]), "" if k["met"] is None else ("yes" if k["met"] else "no")] for k in board.kpis],
+        ),
+        "outcomes": (
+            ["measure", "judged", "on_time", "percent"],
+            [["stage_sla", board.stage_overall.judged, board.stage_overall.hits, _percent(board.stage_overall.share)],
+             ["review_on_time", board.reviews.judged, board.reviews.hits, _percent(board.reviews.share)],
+             ["action_items_on_time", board.action_items.judged, board.action_items.hits,
+              _percent(board.action_items.share)],
+             ["escalations_acknowledged", board.escalations["escalations"], board.escalations["acknowledged"],
+              _percent(board.escalations["share_acknowledged"])]],
+        ),
+    }
+
+
+def to_csv(headers: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    for row in rows:
+        # A cell starting with = + - @ is read as a formula by spreadsheets: quote it as text.
+        writer.writerow([f"'{c}" if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+    return buffer.getvalue()
+
+
+# --- monthly evaluation reports ---------------------------------------------------------------------------
+
+
+def previous_month(moment: datetime, zone: str) -> date:
+    local = moment.astimezone(ZoneInfo(zone)).date()
+    first_this = local.replace(day=1)
+    return (first_this - timedelta(days=1)).replace(day=1)
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return month, following - timedelta(days=1)
+
+
+def monthly_due(moment: datetime, zone: str) -> bool:
+    """True from 08:00 local on the 1st: the month just ended can be reported on."""
+    local = moment.astimezone(ZoneInfo(zone))
+    first = datetime.combine(local.date().replace(day=1), time(MONTHLY_HOUR), tzinfo=ZoneInfo(zone))
+    return local >= first
+
+
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Create the reports not yet there; a row another scheduler created first is skipped (the
+    UNIQUE (unit_id, month) constraint decides). Returns the ids this call created."""
+    if not rows:
+        return []
+    table = MonthlyReport.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(rows).on_conflict_do_nothing(index_elements=["unit_id", "month"])
+    return list(session.scalars(statement.returning(table.c.id)))
+
+
+def monthly_sweep(*, session: Session, now: datetime | None = None) -> list[int]:
+    """The scheduler's minute job: for every unit where it is past 08:00 on the 1st (its own zone),
+    make sure last month's report exists; return the ids to build (new ones, and ones whose build
+    was lost). Idempotent: two schedulers create each report once. Flush, not commit: the caller
+    commits, then enqueues `reports.build_monthly` for each id."""
+    now = now or clock.now()
+    wanted: list[dict[str, Any]] = []
+    existing = {
+        (unit_id, month)
+        for unit_id, month in session.execute(
+            select(MonthlyReport.unit_id, MonthlyReport.month).where(
+                MonthlyReport.month >= previous_month(now, "Asia/Jayapura") - timedelta(days=1)
+            )
+        )
+    }
+    for unit_id, zone in session.execute(select(Unit.id, Unit.timezone)):
+        if not monthly_due(now, zone):
+            continue
+        month = previous_month(now, zone)
+        if (unit_id, month) not in existing:
+            wanted.append({"unit_id": unit_id, "month": month, "status": "building", "requested_at": now,
+                           "attempts": 0, "error": "", "recipients": [], "pdf_size": 0})
+    created = _insert_ignore(session, wanted)
+    stale = list(
+        session.scalars(
+            select(MonthlyReport.id).where(
+                MonthlyReport.status == "building",
+                MonthlyReport.requested_at <= now - REPORT_LEASE,
+                MonthlyReport.attempts < REPORT_MAX_ATTEMPTS,
+                MonthlyReport.id.not_in(created) if created else MonthlyReport.id.is_not(None),
+            )
+        )
+    )
+    unsent = list(
+        session.scalars(
+            select(MonthlyReport.id).where(
+                MonthlyReport.status == "built",
+                MonthlyReport.built_at <= now - REPORT_LEASE,
+                MonthlyReport.attempts < REPORT_MAX_ATTEMPTS,
+            )
+        )
+    )
+    for report in session.scalars(select(MonthlyReport).where(MonthlyReport.id.in_(stale))):
+        report.requested_at = now  # a fresh lease: the next sweep does not hand it out again at once
+    session.flush()
+    return created + stale + unsent
+
+
+def request_monthly(*, session: Session, actor: User, unit_id: int, month: Any, now: datetime | None = None
+                    ) -> MonthlyReport:
+    """Build a unit's report on demand (again, if it exists). The caller commits and enqueues."""
+    now = now or clock.now()
+    unit = units.get(session=session, user=actor, unit_id=unit_id)
+    errors: dict[str, str] = {}
+    day = _parse_day(month if not isinstance(month, str) or len(month) != 7 else f"{month}-01", "month", errors)
+    if day is not None and day.replace(day=1) > now.astimezone(ZoneInfo(unit.timezone)).date():
+        errors["month"] = str(_l("A month in the future has nothing to report."))
+    if errors or day is None:
+        raise ValidationFailed(errors or {"month": str(_l("Give a month (YYYY-MM)."))})
+    day = day.replace(day=1)
+    created = _insert_ignore(session, [{"unit_id": unit.id, "month": day, "status": "building", "requested_at": now,
+                                        "attempts": 0, "error": "", "recipients": [], "pdf_size": 0,
+                                        "requested_by_id": actor.id}])
+    report = session.scalar(select(MonthlyReport).where(MonthlyReport.unit_id == unit.id, MonthlyReport.month == day))
+    assert report is not None
+    if not created:
+        report.status, report.requested_at, report.requested_by_id = "building", now, actor.id
+        report.attempts, report.error = 0, ""
+    session.flush()
+    timeline.record(session=session, kind="report.requested", subject_type="unit", subject_id=unit.id,
+                    actor_id=actor.id, unit_id=unit.id, now=now, data={"month": day.isoformat()})
+    return report
+
+
+def list_reports(*, session: Session, user: User, limit: int = 100) -> list[MonthlyReport]:
+    scope = units.visible_scope(session=session, user=user)
+    return list(
+        session.scalars(
+            select(MonthlyReport).where(scope.filter(MonthlyReport.unit_id))
+            .order_by(MonthlyReport.month.desc(), MonthlyReport.unit_id).limit(limit)
+        )
+    )
+
+
+def get_report(*, session: Session, user: User, report_id: int) -> MonthlyReport:
+    report = session.get(MonthlyReport, report_id)
+    if report is None or report.unit_id not in units.visible_scope(session=session, user=user):
+        raise NotFound(_l("Report not found."))
+    return report
+
+
+def monthly_filters(*, session: Session, unit: Unit, month: date, now: datetime) -> dashboard.Filters:
+    first, last = month_bounds(month)
+    zone = ZoneInfo(unit.timezone)
+    return dashboard.Filters(
+        start=datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC),
+        end=datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC),
+        unit_ids=frozenset(units.subtree_ids(session=session, root_ids={unit.id})),
+        root_unit_id=unit.id,
+        playbook_key=None,
+        severity=None,
+        zone=unit.timezone,
+        now=now,
+    )
+
+
+def render_monthly_pdf(*, session: Session, report: MonthlyReport, now: datetime, lang: str | None = None) -> bytes:
+    from crisis.reviews.exports import html_to_pdf
+
+    lang = lang or current_app.config["LANGUAGES"][0]
+    unit = report.unit
+    filters = monthly_filters(session=session, unit=unit, month=report.month, now=now)
+    board = dashboard.build(session, filters, lang=lang)
+    request_context = nullcontext() if has_request_context() else current_app.test_request_context()
+    with force_locale(lang), request_context:
+        html = render_template("reports/monthly.html", board=board, unit=unit, month=report.month, lang=lang,
+                               zone=unit.timezone, **template_helpers(unit.timezone))
+    return html_to_pdf(html)
+
+
+def template_helpers(zone: str) -> dict[str, Any]:
+    from crisis.timefmt import format_local, zone_label
+
+    def dur(seconds: float | None) -> str:
+        return format_duration(timedelta(seconds=round(seconds))) if seconds is not None else "—"
+
+    def pct(share: float | None) -> str:
+        return f"{share * 100:.0f} %" if share is not None else "—"
+
+    def when(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+        return format_local(moment, zone, fmt)
+
+    return {"dur": dur, "pct": pct, "when": when, "zone_name": zone_label(zone), "MEASURE_LABELS": MEASURE_LABELS,
+            "describe_target": describe_target}
+
+
+def head_addresses(*, session: Session, unit_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(User.email).join(Membership).where(
+                Membership.unit_id == unit_id, Membership.role == Role.head, User.active
+            ).order_by(User.email)
+        )
+    )
+
+
+def send_mail(*, to: list[str], subject: str, text: str, attachments: list[tuple[str, str, bytes]] = ()) -> None:
+    """One e-mail through the configured SMTP server (the settings notices use)."""
+    config = current_app.config
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = config["MAIL_SENDER"]
+    message["To"] = ", ".join(to)
+    message["Date"] = format_datetime(clock.now())
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    for name, mime, payload in attachments:
+        maintype, _sep, subtype = mime.partition("/")
+        message.add_attachment(payload, maintype=maintype, subtype=subtype, filename=name)
+    smtp_cls = smtplib.SMTP_SSL if config["SMTP_SSL"] else smtplib.SMTP
+    with smtp_cls(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=float(config["SMTP_TIMEOUT"])) as smtp:
+        if config["SMTP_STARTTLS"] and not config["SMTP_SSL"]:
+            smtp.starttls()
+        if config.get("SMTP_USERNAME"):
+            smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
+        smtp.send_message(message)
+
+
+def build_monthly(*, session: Session, report_id: int, now: datetime | None = None) -> str | None:
+    """Build one report's PDF (a worker): lock the row, skip it when another worker holds it or it
+    is done, store the PDF. Returns the status afterwards, or None when skipped. The caller commits,
+    then calls `send_monthly`."""
+    now = now or clock.now()
+    query = select(MonthlyReport).where(MonthlyReport.id == report_id).with_for_update(skip_locked=True)
+    report = session.scalar(query.execution_options(populate_existing=True))
+    if report is None or report.status != "building":
+        return report.status if report is not None else None
+    report.attempts += 1
+    try:
+        pdf = render_monthly_pdf(session=session, report=report, now=now)
+    except Exception as error:  # recorded on the row; the sweep tries again after the lease
+        log.exception("monthly report %s failed", report_id)
+        report.error = f"{type(error).__name__}: {error}"[:2000]
+        if report.attempts >= REPORT_MAX_ATTEMPTS:
+            report.status = "failed"
+        session.flush()
+        return report.status
+    report.pdf, report.pdf_size, report.built_at, report.status, report.error = pdf, len(pdf), now, "built", ""
+    session.flush()
+    timeline.record(session=session, kind="report.built", subject_type="unit", subject_id=report.unit_id,
+                    unit_id=report.unit_id, now=now, data={"month": report.month.isoformat(), "bytes": len(pdf)})
+    return "built"
+
+
+def send_monthly(*, session: Session, report_id: int, now: datetime | None = None) -> str | None:
+    """E-mail a built report to the unit's heads, once. Flush, not commit."""
+    now = now or clock.now()
+    query = select(MonthlyReport).where(MonthlyReport.id == report_id).with_for_update(skip_locked=True)
+    report = session.scalar(query.execution_options(populate_existing=True))
+    if report is None or report.status != "built":
+        return report.status if report is not None else None
+    recipients = head_addresses(session=session, unit_id=report.unit_id)
+    if recipients:
+        lang = current_app.config["LANGUAGES"][0]
+        with force_locale(lang):
+            subject = _("Monthly evaluation %(month)s · %(unit)s", month=report.month.strftime("%Y-%m"),
+                        unit=report.unit.code)
+            text = _("The evaluation of %(unit)s for %(month)s is attached as a PDF.", unit=report.unit.name,
+                     month=report.month.strftime("%Y-%m"))
+        try:
+            send_mail(to=recipients, subject=subject, text=text,
+                      attachments=[(f"evaluation-{report.unit.code}-{report.month:%Y-%m}.pdf", "application/pdf",
+                                    report.pdf or b"")])
+        except (OSError, smtplib.SMTPException) as error:
+            report.error = f"{type(error).__name__}: {error}"[:2000]
+            report.attempts += 1
+            session.flush()
+            return "built"
+    report.status, report.sent_at, report.recipients = "sent", now, recipients
+    session.flush()
+    timeline.record(session=session, kind="report.sent", subject_type="unit", subject_id=report.unit_id,
+                    unit_id=report.unit_id, now=now, data={"month": report.month.isoformat(), "to": recipients})
+    return "sent"

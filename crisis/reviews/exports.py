@@ -1,0 +1,281 @@
+"""A review as print-ready HTML, PDF (WeasyPrint), Markdown and JSON, in Indonesian or English.
+
+Every export is rendered from the same ReviewDocument; times are written in one zone with its
+label (the viewer's, or the owning unit's when there is no viewer).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from crisis.i18n import lazy_gettext
+from crisis.incidents import presenters
+from crisis.reviews.service import ReviewDocument
+from crisis.timefmt import format_duration, format_local, zone_label
+
+LANGUAGES = ("id", "en")
+
+RATING_LABELS = {
+    "performed": lazy_gettext("Performed"),
+    "some_challenges": lazy_gettext("Performed with some challenges"),
+    "major_challenges": lazy_gettext("Performed with major challenges"),
+    "not_performed": lazy_gettext("Not performed"),
+}
+REVIEW_STATE_LABELS = {
+    "draft": lazy_gettext("Draft"),
+    "submitted": lazy_gettext("Submitted"),
+    "approved": lazy_gettext("Approved"),
+}
+ACTION_STATE_LABELS = {
+    "open": lazy_gettext("Open"),
+    "done": lazy_gettext("Done"),
+    "dropped": lazy_gettext("Dropped"),
+}
+ESCALATION_KIND_LABELS = {
+    "escalation_step": lazy_gettext("Escalation"),
+    "stage_due": lazy_gettext("Stage overdue"),
+    "update_due": lazy_gettext("Situation update due"),
+    "review_due": lazy_gettext("Post-incident review due"),
+}
+REVIEW_EVENT_LABELS = {
+    "review.opened": lazy_gettext("Review draft opened"),
+    "review.updated": lazy_gettext("Review edited"),
+    "review.submitted": lazy_gettext("Review submitted"),
+    "review.returned": lazy_gettext("Review returned to draft"),
+    "review.approved": lazy_gettext("Review approved"),
+    "review.action_added": lazy_gettext("Action item added"),
+    "review.action_done": lazy_gettext("Action item done"),
+    "review.action_dropped": lazy_gettext("Action item dropped"),
+    "review.action_open": lazy_gettext("Action item reopened"),
+    "incident.closed": lazy_gettext("Incident closed"),
+    "escalation.escalation_step": lazy_gettext("Escalation sent"),
+    "escalation.stage_due": lazy_gettext("Stage overdue notice"),
+    "escalation.update_due": lazy_gettext("Update reminder"),
+    "escalation.review_due": lazy_gettext("Review reminder"),
+    "escalation.acknowledged": lazy_gettext("Escalation acknowledged"),
+    "escalation.fallback": lazy_gettext("Escalation sent up the tree"),
+}
+
+# The PDF's own small stylesheet: WeasyPrint lays out every element against every rule, so the
+# screen stylesheet (and its hundreds of rules) stays out of it.
+PDF_CSS = """
+@page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: counter(page) " / " counter(pages);
+        font-size: 8pt; color: #555; } }
+body { font-family: "DejaVu Sans", "Noto Sans", sans-serif; font-size: 9pt; line-height: 1.35; color: #111; }
+h1 { font-size: 15pt; margin: 0 0 4pt; } h2 { font-size: 11.5pt; margin: 12pt 0 4pt; border-bottom: 1px solid #999; }
+h3 { font-size: 10pt; margin: 8pt 0 3pt; }
+table { width: 100%; border-collapse: collapse; margin: 4pt 0; }
+th, td { border: 0.5pt solid #999; padding: 2pt 3pt; text-align: left; vertical-align: top; }
+th { background: #eee; } tr { page-break-inside: avoid; }
+.muted { color: #555; } .warn { color: #9a3412; } .ok { color: #166534; }
+dl.facts { display: block; } dl.facts dt { font-weight: bold; float: left; width: 34%; clear: left; }
+dl.facts dd { margin: 0 0 2pt 35%; }
+.prewrap { white-space: pre-wrap; } .noprint, form, button { display: none; }
+ol.timeline { padding-left: 14pt; } ol.timeline li { margin: 0 0 1pt; }
+"""
+
+
+def _zone_formatters(zone: str) -> dict[str, Any]:
+    def when(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+        return format_local(moment, zone, fmt)
+
+    def dur(delta: timedelta | None) -> str:
+        return format_duration(delta) if delta is not None else "—"
+
+    return {"when": when, "dur": dur, "zone": zone, "zone_name": zone_label(zone)}
+
+
+def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
+    """What the review templates read: the document, labels, and time formatters for one zone."""
+    from crisis.incidents.views import CHANNEL_LABELS, EVENT_LABELS, STATEMENT_LABELS
+
+    labels = {**EVENT_LABELS, **REVIEW_EVENT_LABELS}
+    timeline = [
+        (event, labels.get(event.kind, event.kind),
+         presenters.describe(event, doc.incident, lang=lang, zone=zone, labels=STATEMENT_LABELS))
+        for event in doc.events
+    ]
+    return {
+        "doc": doc,
+        "review": doc.review,
+        "incident": doc.incident,
+        "m": doc.measures,
+        "lang": lang,
+        "timeline": timeline,
+        "RATING_LABELS": RATING_LABELS,
+        "REVIEW_STATE_LABELS": REVIEW_STATE_LABELS,
+        "ACTION_STATE_LABELS": ACTION_STATE_LABELS,
+        "ESCALATION_KIND_LABELS": ESCALATION_KIND_LABELS,
+        "STATEMENT_LABELS": STATEMENT_LABELS,
+        "CHANNEL_LABELS": CHANNEL_LABELS,
+        **_zone_formatters(zone),
+    }
+
+
+def render_html(doc: ReviewDocument, *, lang: str, zone: str, for_pdf: bool = False) -> str:
+    with force_locale(lang):
+        return render_template("reviews/print.html", for_pdf=for_pdf, **context(doc, lang=lang, zone=zone))
+
+
+def render_markdown(doc: ReviewDocument, *, lang: str, zone: str) -> str:
+    with force_locale(lang):
+        return render_template("reviews/review.md", **context(doc, lang=lang, zone=zone))
+
+
+def html_to_pdf(html: str, *, css: str = PDF_CSS) -> bytes:
+    from weasyprint import CSS, HTML
+
+    base = current_app.static_folder or "."
+    return HTML(string=html, base_url=base).write_pdf(stylesheets=[CSS(string=css)])
+
+
+def render_pdf(doc: ReviewDocument, *, lang: str, zone: str) -> bytes:
+    return html_to_pdf(render_html(doc, lang=lang, zone=zone, for_pdf=True))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _seconds(delta: timedelta | None) -> int | None:
+    return int(delta.total_seconds()) if delta is not None else None
+
+
+def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
+    """The review as JSON: times in UTC (ISO 8601), durations in seconds, titles in `lang`."""
+    from crisis.incidents.views import EVENT_LABELS
+
+    review, incident, m = doc.review, doc.incident, doc.measures
+    with force_locale(lang):
+        labels = {**EVENT_LABELS, **REVIEW_EVENT_LABELS}
+        return {
+            "language": lang,
+            "review": {
+                "id": review.id,
+                "state": review.state,
+                "summary": review.summary,
+                "went_well": review.went_well,
+                "to_improve": review.to_improve,
+                "due_at": _iso(review.due_at),
+                "submitted_at": _iso(review.submitted_at),
+                "submitted_by": review.submitted_by.name if review.submitted_by else None,
+                "approved_at": _iso(review.approved_at),
+                "approved_by": review.approved_by.name if review.approved_by else None,
+                "on_time": review.approved_at <= review.due_at if review.approved_at else None,
+                "version": review.version,
+            },
+            "incident": {
+                "id": incident.id,
+                "reference": incident.reference,
+                "title": incident.title,
+                "severity": incident.severity,
+                "state": incident.state,
+                "unit": incident.unit.code,
+                "playbook": doc.playbook_key,
+                "playbook_title": incident.playbook_snapshot["title"][lang],
+                "playbook_version": doc.playbook_version,
+                "commander": incident.commander.name,
+                "participants": [{"name": p.user.name, "role": p.role} for p in incident.participants],
+                "involved_units": [i.unit.code for i in incident.involved],
+                "started_at": _iso(incident.started_at),
+                "resolved_at": _iso(incident.resolved_at),
+                "closed_at": _iso(incident.closed_at),
+            },
+            "measures": {
+                "time_to_acknowledge_seconds": _seconds(m.time_to_acknowledge),
+                "time_to_holding_statement_seconds": _seconds(m.time_to_holding_statement),
+                "time_to_first_statement_seconds": _seconds(m.time_to_first_statement),
+                "time_to_resolve_seconds": _seconds(m.time_to_resolve),
+                "stages_met": m.stages_met,
+                "stages": len(m.stages),
+                "checklist_items": m.items_total,
+                "checklist_done": m.items_done,
+                "checklist_waived": m.items_waived,
+                "checklist_open": m.items_open,
+                "escalations": m.escalation_count,
+                "escalations_acknowledged": m.escalations_acknowledged,
+            },
+            "stages": [
+                {
+                    "key": s.key,
+                    "title": s.title[lang],
+                    "target_seconds": _seconds(s.target),
+                    "started_at": _iso(s.started_at),
+                    "due_at": _iso(s.due_at),
+                    "completed_at": _iso(s.completed_at),
+                    "actual_seconds": _seconds(s.actual),
+                    "performed": s.performed,
+                    "met": s.met,
+                    "late_seconds": _seconds(s.late),
+                    "suggested_rating": s.suggested,
+                    "rating": s.rating,
+                    "checklist": {"items": s.items_total, "done": s.items_done, "waived": s.items_waived},
+                }
+                for s in m.stages
+            ],
+            "waivers": [
+                {
+                    "stage": stage.key,
+                    "item": entry.item_key,
+                    "required": entry.required,
+                    "reason": entry.waive_reason,
+                    "waived_at": _iso(entry.waived_at),
+                    "waived_by": entry.waived_by.name if entry.waived_by else None,
+                }
+                for stage, entry in m.waivers
+            ],
+            "escalations": [
+                {
+                    "recipient": e.who,
+                    "unit": e.unit,
+                    "kind": e.kind,
+                    "stage": e.stage_key,
+                    "channel": e.channel,
+                    "status": e.status,
+                    "sent_at": _iso(e.sent_at),
+                    "acknowledged_at": _iso(e.acknowledged_at),
+                    "acknowledged_by": e.acknowledged_by,
+                }
+                for e in m.escalations
+            ],
+            "statements": [
+                {
+                    "id": st.id,
+                    "kind": st.kind,
+                    "title": st.title,
+                    "state": st.state,
+                    "drafted_at": _iso(st.drafted_at),
+                    "approved_at": _iso(st.approved_at),
+                    "published_at": _iso(st.published_at),
+                    "publications": [
+                        {"unit_id": p.unit_id, "channel": p.channel, "url": p.url, "published_at": _iso(p.published_at)}
+                        for p in st.publications
+                    ],
+                }
+                for st in m.statements
+            ],
+            "key_message_lag": [
+                {"statement_id": row.statement.id, "unit": row.unit.code, "published_at": _iso(row.published_at),
+                 "lag_seconds": _seconds(row.lag)}
+                for row in m.lags
+            ],
+            "action_items": [
+                {"id": a.id, "title": a.title, "owner": a.owner.name, "due_on": a.due_on.isoformat(),
+                 "status": a.status, "done_at": _iso(a.done_at)}
+                for a in review.action_items
+            ],
+            "timeline": [
+                {"at": _iso(e.occurred_at), "kind": e.kind, "label": str(labels.get(e.kind, e.kind)),
+                 "actor": e.actor.name if e.actor else None, "data": e.data}
+                for e in doc.events
+            ],
+        }
+
+
+def filename(doc: ReviewDocument, lang: str, extension: str) -> str:
+    return f"review-{doc.incident.reference}-{lang}.{extension}"
+

@@ -1,0 +1,149 @@
+"""Post-incident reviews, their action items, per-unit KPI targets and monthly evaluation reports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from crisis import clock
+from crisis.dbtypes import UTCDateTime
+from crisis.extensions import db
+
+REVIEW_STATES = ("draft", "submitted", "approved")
+RATINGS = ("performed", "some_challenges", "major_challenges", "not_performed")
+ACTION_STATES = ("open", "done", "dropped")
+REPORT_STATES = ("building", "built", "sent", "failed")
+
+
+class Review(db.Model):
+    """The after-action review of one resolved incident: draft -> submitted -> approved (closes it).
+
+    What was recorded (stages, statements, escalations) is measured afresh from the incident's rows
+    each time it is shown; the review itself keeps only what people wrote and decided."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)  # owning unit at resolution
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    went_well: Mapped[str] = mapped_column(Text, default="")
+    to_improve: Mapped[str] = mapped_column(Text, default="")
+    # {stage_key: rating} chosen by the reviewer; a stage absent here keeps its suggested rating.
+    stage_ratings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    incident = relationship("Incident")
+    unit = relationship("Unit")
+    submitted_by = relationship("User", foreign_keys=[submitted_by_id])
+    approved_by = relationship("User", foreign_keys=[approved_by_id])
+    action_items: Mapped[list[ActionItem]] = relationship(back_populates="review", order_by="ActionItem.id")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("state IN ('draft','submitted','approved')", name="state"),
+        Index("ix_review_due_state", "due_at", "state"),
+    )
+
+
+class ActionItem(db.Model):
+    """One improvement: what, who, by when (a date in the owning unit's zone), and how it ended."""
+
+    __tablename__ = "action_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    # The end of `due_on` in the owning unit's zone, in UTC: "on time" is done_at <= due_at.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # Reminders sent to the owner: "due soon" and "overdue", each once.
+    reminded_soon_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    review: Mapped[Review] = relationship(back_populates="action_items")
+    owner = relationship("User", foreign_keys=[owner_id])
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open','done','dropped')", name="status"),
+        Index("ix_action_item_status_due", "status", "due_at"),
+    )
+
+
+class KpiTarget(db.Model):
+    """A head's target for their unit (and everything below it): e.g. 90 % of holding statements
+    within 60 minutes is measure `time_to_holding_statement`, threshold 3600 s, share 0.9."""
+
+    __tablename__ = "kpi_target"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    measure: Mapped[str] = mapped_column(String(40))
+    threshold_seconds: Mapped[int | None] = mapped_column()  # time measures only
+    comparison: Mapped[str] = mapped_column(String(2), default="<=")
+    target_share: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    unit = relationship("Unit")
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "measure"),
+        CheckConstraint("comparison IN ('<=','>=')", name="comparison"),
+        CheckConstraint("target_share > 0 AND target_share <= 1", name="share"),
+    )
+
+
+class MonthlyReport(db.Model):
+    """The evaluation of one unit's subtree for one calendar month (in the unit's zone), as a PDF.
+    UNIQUE (unit_id, month): two schedulers racing to create it build it once."""
+
+    __tablename__ = "monthly_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month reported on
+    status: Mapped[str] = mapped_column(String(16), default="building")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    pdf_size: Mapped[int] = mapped_column(default=0)
+
+    unit = relationship("Unit")
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "month", name="uq_monthly_report_unit_month"),
+        CheckConstraint("status IN ('building','built','sent','failed')", name="status"),
+    )

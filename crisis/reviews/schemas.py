@@ -1,0 +1,100 @@
+"""Review and evaluation API schemas. Domain checks (stage keys, owners, dates) stay in the services,
+which name every field at fault."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from crisis.reviews.models import ACTION_STATES, RATINGS
+
+
+class LangQuery(ma.Schema):
+    lang = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["id", "en"]))
+
+
+class ExportQuery(LangQuery):
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "md", "html", "pdf"]))
+
+
+class ReviewPatch(ma.Schema):
+    summary = ma.fields.String(validate=ma.validate.Length(max=20000))
+    went_well = ma.fields.String(validate=ma.validate.Length(max=20000))
+    to_improve = ma.fields.String(validate=ma.validate.Length(max=20000))
+    stage_ratings = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(
+        validate=ma.validate.OneOf([*RATINGS, "suggested"])))
+    version = ma.fields.Integer(load_default=None)
+
+
+class ReviewVersionIn(ma.Schema):
+    version = ma.fields.Integer(load_default=None)
+
+
+class ReviewReturnIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+
+
+class ActionItemIn(ma.Schema):
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+    owner_id = ma.fields.Integer(required=True)
+    due_on = ma.fields.Date(required=True)
+
+
+class ActionItemPatch(ma.Schema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(ACTION_STATES))
+
+
+class ActionItemOut(ma.Schema):
+    id = ma.fields.Integer()
+    review_id = ma.fields.Integer()
+    incident_id = ma.fields.Function(lambda a: a.review.incident_id)
+    title = ma.fields.String()
+    owner_id = ma.fields.Integer()
+    due_on = ma.fields.Date()
+    due_at = ma.fields.AwareDateTime()
+    status = ma.fields.String()
+    done_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class DashboardQuery(ma.Schema):
+    from_ = ma.fields.Date(data_key="from", load_default=None)
+    to = ma.fields.Date(load_default=None)
+    unit = ma.fields.Integer(load_default=None)
+    playbook = ma.fields.String(load_default=None)
+    severity = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=4))
+    zone = ma.fields.String(load_default=None)
+
+
+class TargetIn(ma.Schema):
+    measure = ma.fields.String(required=True)
+    target_percent = ma.fields.Float(required=True)
+    threshold_minutes = ma.fields.Integer(load_default=None)
+    comparison = ma.fields.String(load_default="<=")
+
+
+class TargetOut(ma.Schema):
+    id = ma.fields.Integer()
+    unit_id = ma.fields.Integer()
+    unit_code = ma.fields.Function(lambda t: t.unit.code)
+    measure = ma.fields.String()
+    threshold_seconds = ma.fields.Integer(allow_none=True)
+    comparison = ma.fields.String()
+    target_share = ma.fields.Float()
+    updated_at = ma.fields.AwareDateTime()
+
+
+class MonthIn(ma.Schema):
+    month = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"))
+
+
+class ReportOut(ma.Schema):
+    id = ma.fields.Integer()
+    unit_id = ma.fields.Integer()
+    unit_code = ma.fields.Function(lambda r: r.unit.code)
+    month = ma.fields.Function(lambda r: r.month.strftime("%Y-%m"))
+    status = ma.fields.String()
+    requested_at = ma.fields.AwareDateTime()
+    built_at = ma.fields.AwareDateTime(allow_none=True)
+    sent_at = ma.fields.AwareDateTime(allow_none=True)
+    recipients = ma.fields.List(ma.fields.String())
+    pdf_size = ma.fields.Integer()
+    error = ma.fields.String()

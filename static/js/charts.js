@@ -1,0 +1,31 @@
+// Draws the evaluation charts from Chart.js configurations in data-chart attributes (CSP: no inline script).
+(() => {
+  "use strict";
+  const draw = () => {
+    if (typeof window.Chart === "undefined") return;
+    const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    const ink = dark ? "#e7eaee" : "#1b1f24";
+    const palette = ["#0b5cad", "#b54708", "#067647", "#b42318"];
+    window.Chart.defaults.color = ink;
+    window.Chart.defaults.maintainAspectRatio = false;
+    window.Chart.defaults.animation = false;
+    document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {
+      let config;
+      try {
+        config = JSON.parse(canvas.dataset.chart);
+      } catch (error) {
+        return;
+      }
+      config.data.datasets.forEach((dataset, index) => {
+        const colour = palette[index % palette.length];
+        dataset.borderColor = colour;
+        dataset.backgroundColor = config.type === "bar" ? colour + "99" : colour;
+        dataset.spanGaps = true;
+      });
+      config.options = Object.assign({ responsive: true, plugins: { legend: { position: "bottom" } } }, config.options || {});
+      new window.Chart(canvas, config);
+    });
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+  else draw();
+})();

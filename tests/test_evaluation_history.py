@@ -1,0 +1,70 @@
+"""`crisis seed history`: a generated history is consistent, and the set-based dashboard agrees with
+the per-incident measures of every review on it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from crisis.incidents.models import Incident
+from crisis.reports import service as reports
+from crisis.reports.measures import percentile_cont
+from crisis.reviews import measures
+from crisis.reviews.cli import seed_history
+from crisis.reviews.models import Review
+from crisis.units.models import Unit
+from tests.conftest import FIXED_NOW
+
+
+@pytest.fixture
+def seeded(db, org):
+    counts = seed_history(session=db.session, incidents=150, months=3, units=24, seed=7, now=FIXED_NOW)
+    db.session.commit()
+    return counts
+
+
+def test_seeding_creates_units_across_zones_and_a_realistic_history(db, seeded):
+    assert seeded["incidents"] == 150 and db.session.query(Incident).count() == 150
+    assert db.session.query(Unit).count() == 24
+    assert {u.timezone for u in db.session.query(Unit)} == {"Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"}
+    states = {state for (state,) in db.session.query(Incident.state)}
+    assert {"resolved", "closed", "active"} <= states
+    assert seeded["reviews"] == db.session.query(Review).count() > 0
+    assert seeded["notices"] > 0 and seeded["statements"] > 0
+
+
+def test_the_dashboard_agrees_with_every_incidents_own_measures(db, org, seeded):
+    user = org["users"][("PUSAT", "head")]
+    f = reports.filters_for(session=db.session, user=user, start="2026-01-01", end="2026-12-31", now=FIXED_NOW)
+    board = reports.build_dashboard(session=db.session, filters=f)
+    tta, ths, judged, met, breaches = [], [], 0, 0, 0
+    for incident in db.session.query(Incident).filter(Incident.state != "cancelled"):
+        measured = measures.measure(session=db.session, incident=incident)
+        if measured.time_to_acknowledge is not None:
+            tta.append(measured.time_to_acknowledge.total_seconds())
+        if measured.time_to_holding_statement is not None:
+            ths.append(measured.time_to_holding_statement.total_seconds())
+        finished = incident.state in ("resolved", "closed")
+        for stage in measured.stages:
+            if stage.performed or finished:
+                judged += 1
+                met += bool(stage.met)
+                breaches += stage.performed and not stage.met
+    assert board.headline["tta"].n == len(tta)
+    assert board.headline["tta"].p50 == pytest.approx(percentile_cont(tta, 0.5))
+    assert board.headline["tta"].p90 == pytest.approx(percentile_cont(tta, 0.9))
+    assert board.headline["ths"].p50 == pytest.approx(percentile_cont(ths, 0.5))
+    assert (board.stage_overall.judged, board.stage_overall.hits) == (judged, met)
+    assert sum(s["breached"] for s in board.stages) == breaches
+    assert 0.4 < met / judged < 0.95  # realistic: most stages on time, a fair share breached
+    assert board.kpis and all(k["judged"] >= 0 for k in board.kpis)
+
+
+def test_a_seeded_incident_has_a_review_to_open(db, org, seeded):
+    review = db.session.query(Review).filter_by(state="approved").first()
+    from crisis.reviews import service as reviews
+
+    doc = reviews.document(session=db.session, review=review)
+    assert doc.stages and doc.measures.time_to_resolve is not None
+    assert review.due_at == doc.incident.resolved_at + timedelta(days=7)

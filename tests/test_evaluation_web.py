@@ -1,0 +1,178 @@
+"""The evaluation over HTTP, the monthly reports and the reminders: scoping per role, CSV, the API,
+the monthly job that runs once per unit per month with two schedulers, and its PDF by e-mail."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from crisis.reports import service as reports
+from crisis.reviews import tasks
+from crisis.reviews.models import ActionItem, MonthlyReport
+from tests.conftest import form_post
+from tests.test_evaluation import history  # noqa: F401  the hand-built November
+
+NOVEMBER = "from=2026-11-01&to=2026-11-30"
+
+
+def _csv(response):
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_dashboard_page_draws_charts_from_data_without_inline_script(db, org, history, login_as):  # noqa: F811
+    client = login_as("head", "PUSAT")
+    page = client.get(f"/evaluation?{NOVEMBER}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count('data-chart="') == 3 and "vendor/chart/chart.umd.min.js" in html
+    assert "<script>" not in html and " style=" not in html
+    assert "KOTA-MAKASSAR" in html and "KOTA-JAYAPURA" in html
+    rows = _csv(client.get(f"/evaluation/per_unit.csv?{NOVEMBER}"))
+    assert {r["unit"] for r in rows} == {"KOTA-SEMARANG", "KOTA-MAKASSAR", "KOTA-JAYAPURA"}
+    semarang = next(r for r in rows if r["unit"] == "KOTA-SEMARANG")
+    assert (semarang["incidents"], semarang["tta_median_seconds"], semarang["stages_met_percent"]) == ("1", "1800", "50.0")
+
+
+def test_a_regency_sees_only_its_own_incidents(db, org, history, login_as):  # noqa: F811
+    client = login_as("officer", "KOTA-SEMARANG")
+    rows = _csv(client.get(f"/evaluation/per_unit.csv?{NOVEMBER}"))
+    assert [r["unit"] for r in rows] == ["KOTA-SEMARANG"]
+    outside = org["units"]["KOTA-MAKASSAR"].id
+    assert client.get(f"/evaluation?{NOVEMBER}&unit={outside}").status_code == 404
+    bad = client.get("/evaluation?from=2026-12-01&to=2026-11-01&severity=9")
+    assert bad.status_code == 422 and "has-error" in bad.get_data(as_text=True)
+
+
+def test_a_head_sets_a_target_on_the_page_and_sees_it_met(db, org, history, login_as):  # noqa: F811
+    client = login_as("head", "JATENG")
+    response = form_post(client, "/evaluation/targets", {
+        "unit_id": org["units"]["JATENG"].id, "measure": "time_to_holding_statement", "comparison": "<=",
+        "threshold_minutes": "60", "target_percent": "90", "next": f"/evaluation?{NOVEMBER}"}, page="/evaluation")
+    assert response.status_code == 302
+    rows = _csv(client.get(f"/evaluation/kpi.csv?{NOVEMBER}"))
+    assert [(r["unit"], r["measure"], r["actual_percent"], r["met"]) for r in rows] == [
+        ("JATENG", "time_to_holding_statement", "100.0", "yes")]
+
+
+def test_the_api_answers_tables_and_problems(db, org, history, token_for, client):  # noqa: F811
+    headers = token_for("head", "SULSEL")
+    data = client.get(f"/api/v1/evaluation?{NOVEMBER}", headers=headers).get_json()
+    assert [r["unit"] for r in data["tables"]["per_unit"]] == ["KOTA-MAKASSAR"]
+    assert data["tables"]["outcomes"][3] == {"measure": "escalations_acknowledged", "judged": 2, "on_time": 1,
+                                             "percent": "50.0"}
+    problem = client.get("/api/v1/evaluation?severity=9", headers=headers)
+    assert problem.status_code == 422 and problem.mimetype == "application/problem+json"
+    assert "severity" in problem.get_json()["errors"]
+    refused = client.put(f"/api/v1/units/{org['units']['SULSEL'].id}/kpi-targets", headers=headers,
+                         json={"measure": "stage_sla", "target_percent": 150})
+    assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {"target_percent"}
+
+
+def test_the_monthly_job_starts_at_eight_in_each_units_zone(db, org):
+    # 1 Dec 00:30 UTC: 07:30 WIB (not yet), 08:30 WITA, 09:30 WIT.
+    ids = reports.monthly_sweep(session=db.session, now=datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
+    db.session.commit()
+    made = {r.unit.code for r in db.session.query(MonthlyReport).filter(MonthlyReport.id.in_(ids))}
+    assert made == {"SULSEL", "KOTA-MAKASSAR", "KAB-GOWA", "PAPUA", "KOTA-JAYAPURA", "KAB-JAYAPURA"}
+    assert {r.month for r in db.session.query(MonthlyReport)} == {date(2026, 11, 1)}
+
+
+def test_two_schedulers_create_each_monthly_report_once(app, db, org):
+    moment = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 08:30 WIB: every unit is due
+    barrier = threading.Barrier(2)
+    handed_out: list[list[int]] = []
+
+    def scheduler() -> None:
+        from crisis.extensions import db as _db
+
+        with app.app_context():
+            barrier.wait()
+            handed_out.append(reports.monthly_sweep(session=_db.session, now=moment))
+            _db.session.commit()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(handed_out) == 2
+    first, second = handed_out
+    assert len(first) + len(second) == 10 and not set(first) & set(second)
+    assert db.session.query(MonthlyReport).count() == 10
+    assert reports.monthly_sweep(session=db.session, now=moment + timedelta(minutes=1)) == []
+
+
+def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, org, history):  # noqa: F811
+    from pypdf import PdfReader
+
+    from tests.engine.sinks import SmtpSink
+
+    sink = SmtpSink().start()
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
+    try:
+        jateng = org["units"]["JATENG"]
+        db.session.add(MonthlyReport(unit_id=jateng.id, month=date(2026, 11, 1), status="building",
+                                     requested_at=datetime(2026, 12, 1, 1, 0, tzinfo=UTC)))
+        db.session.commit()
+        report_id = db.session.query(MonthlyReport.id).scalar()
+        # .run: the task body in this app (the suite builds other apps, and Celery binds to the newest)
+        status = tasks.build_monthly.run(report_id)
+        assert status == "sent", db.session.get(MonthlyReport, report_id).error
+        assert tasks.build_monthly.run(report_id) == "sent"  # a duplicate message changes nothing
+    finally:
+        sink.stop()
+        app.config.update(saved)
+    db.session.expire_all()
+    report = db.session.get(MonthlyReport, report_id)
+    assert report.status == "sent" and report.recipients == [org["users"][("JATENG", "head")].email]
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(report.pdf)).pages)
+    assert "Diskominfo Provinsi Jawa Tengah" in text and "2026-11" in text
+    assert "Identifikasi dan pelabelan" in text and "KOTA-SEMARANG" in text
+    messages = sink.messages
+    assert len(messages) == 1 and messages[0]["to"] == [org["users"][("JATENG", "head")].email]
+    attachment = next(messages[0]["message"].iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+
+
+def test_action_item_owners_are_reminded_once_before_and_once_after(app, db, org, history):  # noqa: F811
+    from tests.engine.sinks import SmtpSink
+
+    item = db.session.query(ActionItem).filter_by(status="open").one()  # due 20 Dec, end of day WIB
+    sink = SmtpSink().start()
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
+    try:
+        assert tasks.reminder_sweep(db.session, now=item.due_at - timedelta(days=2)) == 0
+        assert tasks.reminder_sweep(db.session, now=item.due_at - timedelta(hours=12)) == 1
+        assert tasks.reminder_sweep(db.session, now=item.due_at - timedelta(hours=11)) == 0
+        assert tasks.reminder_sweep(db.session, now=item.due_at + timedelta(hours=1)) == 1
+        assert tasks.reminder_sweep(db.session, now=item.due_at + timedelta(days=3)) == 0
+    finally:
+        sink.stop()
+        app.config.update(saved)
+    messages = sink.messages
+    assert len(messages) == 2
+
+
+@pytest.mark.parametrize("role", ["head", "officer"])
+def test_monthly_reports_page_builds_on_demand(db, org, history, login_as, role, app, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(tasks, "enqueue_builds", lambda ids: [tasks.build_monthly.run(i) for i in ids])
+    saved = app.config["SMTP_PORT"]
+    app.config.update(SMTP_PORT=1)  # nobody listens: the report is built, the mail waits for the sweep
+    try:
+        client = login_as(role, "KOTA-SEMARANG")
+        response = form_post(client, "/evaluation/reports",
+                             {"unit_id": org["units"]["KOTA-SEMARANG"].id, "month": "2026-11"},
+                             page="/evaluation/reports")
+        assert response.status_code == 302
+        report = db.session.query(MonthlyReport).one()
+        assert report.status == "built" and report.pdf_size > 1000
+        pdf = client.get(f"/evaluation/reports/{report.id}.pdf")
+        assert pdf.status_code == 200 and pdf.data[:4] == b"%PDF"
+    finally:
+        app.config.update(SMTP_PORT=saved)

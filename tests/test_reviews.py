@@ -1,0 +1,272 @@
+"""The post-incident review: built from what was recorded, measured exactly, written, approved, exported."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+
+from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from crisis.incidents import service as incidents
+from crisis.incidents import statements
+from crisis.incidents.models import Incident
+from crisis.reviews import exports
+from crisis.reviews import service as reviews
+from crisis.reviews.measures import suggest_rating
+from crisis.reviews.models import Review
+from crisis.timeline.models import TimelineEvent
+from tests.conftest import FIXED_NOW
+
+T0 = FIXED_NOW  # 10:00 WIB, 11:00 WITA, 12:00 WIT
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+
+
+def _tick_required(db, actor, run, now, skip=()):
+    for entry in run.entries:
+        if entry.required and not entry.closed and entry.item_key not in skip:
+            incidents.tick(session=db.session, actor=actor, entry_id=entry.id, now=now,
+                           evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+
+
+def _publish(db, author, approver, publisher, incident, kind, drafted, approved, published):
+    st = statements.draft(session=db.session, actor=author, incident_id=incident.id, kind=kind,
+                          title=f"{kind} statement", body="Kami mengetahui pesan yang beredar.", now=drafted)
+    statements.approve(session=db.session, actor=approver, statement_id=st.id, now=approved)
+    if published is not None:
+        statements.publish(session=db.session, actor=publisher, statement_id=st.id, channel="website",
+                           url="https://semarangkota.go.id/klarifikasi", published_at=published, now=published)
+    return st
+
+
+@pytest.fixture
+def resolved(db, org):
+    """A hoax in Kota Semarang (WIB), severity 3: identify 1h, verify 2h, clarify 3h, takedown 1d, monitor 3d.
+
+    identify   met, 40 m, with a waived required item      -> some challenges
+    verify     30 m late (25 % of 2 h)                      -> some challenges
+    clarify    2 h late (67 % of 3 h)                       -> major challenges
+    takedown   completed at resolution, 1 h 50 m, on time   -> performed
+    monitor    never reached (closed at resolution)         -> not performed
+    """
+    from crisis.escalation.models import Notice, Timer
+    from crisis.issues import service as issues
+
+    u = org["users"]
+    officer, supervisor, head = u[("KOTA-SEMARANG", "officer")], u[("KOTA-SEMARANG", "supervisor")], u[
+        ("KOTA-SEMARANG", "head")]
+    issue = issues.create(
+        session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id,
+        title="Hoaks: air PDAM tercemar", description="Pesan berantai.", channel="whatsapp", category="hoax",
+        first_seen_at=T0 - 20 * M, reach=40000, engagement=3500, sentiment="negative", mainstream_pickup=False,
+        evidence_urls=["https://example.com/post/1"], now=T0,
+    )
+    incident = incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
+                                         playbook_key="hoax-clarification", severity=3, commander_id=head.id, now=T0)
+    for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR"):
+        incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id,
+                               unit_id=org["units"][code].id, now=T0 + 2 * M)
+    runs = incident.stage_runs
+    identify, verify, clarify, takedown, monitor = runs
+    waived = next(e for e in identify.entries if e.item_key == "map-spread")
+    incidents.waive(session=db.session, actor=supervisor, entry_id=waived.id, reason="Sebaran sudah dipetakan Komdigi",
+                    now=T0 + 10 * M)
+    _tick_required(db, officer, identify, T0 + 30 * M)
+    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=identify.id, now=T0 + 40 * M)
+    # Statements: a press release first (T0+25m), then the holding statement (T0+35m).
+    _publish(db, officer, supervisor, officer, incident, "press_release", T0 + 3 * M, T0 + 20 * M, T0 + 25 * M)
+    _publish(db, officer, supervisor, officer, incident, "holding", T0 + 5 * M, T0 + 20 * M, T0 + 35 * M)
+    key = _publish(db, officer, head, officer, incident, "key_messages", T0 + 30 * M, T0 + H, None)
+    statements.record_shared_publication(
+        session=db.session, actor=u[("KAB-BANYUMAS", "officer")], statement_id=key.id,
+        unit_id=org["units"]["KAB-BANYUMAS"].id, channel="instagram", url="https://instagram.com/p/1",
+        published_at=T0 + H + 45 * M, now=T0 + H + 45 * M)
+    _tick_required(db, officer, verify, T0 + 3 * H)
+    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=verify.id, now=T0 + 3 * H + 10 * M)
+    _tick_required(db, head, clarify, T0 + 8 * H)
+    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=clarify.id, now=T0 + 8 * H + 10 * M)
+    _tick_required(db, officer, takedown, T0 + 9 * H)
+    _tick_required(db, supervisor, monitor, T0 + 9 * H)
+    # Two people were escalated to on the verify stage; one acknowledged. A stage-due notice is no escalation.
+    step = Timer(incident_id=incident.id, stage_run_id=verify.id, kind="escalation_step", step_index=0,
+                 fire_at=T0 + 2 * H + 40 * M, state="fired", fired_at=T0 + 2 * H + 40 * M)
+    due = Timer(incident_id=incident.id, stage_run_id=verify.id, kind="stage_due",
+                fire_at=T0 + 2 * H + 40 * M, state="fired", fired_at=T0 + 2 * H + 40 * M)
+    db.session.add_all([step, due])
+    db.session.flush()
+    jateng_head = u[("JATENG", "head")]
+
+    def notice(timer, user, channel, ack=None):
+        return Notice(idempotency_key=f"t{timer.id}:{user.id}:{channel}", timer_id=timer.id, incident_id=incident.id,
+                      channel=channel, recipient_user_id=user.id, payload={"kind": timer.kind, "unit_code": "X"},
+                      status="sent", attempts=1, due_at=timer.fire_at, queued_at=timer.fire_at,
+                      next_attempt_at=timer.fire_at, sent_at=timer.fire_at, acknowledged_at=ack,
+                      acknowledged_by_id=user.id if ack else None)
+
+    db.session.add_all([
+        notice(step, supervisor, "email"), notice(step, supervisor, "inapp", ack=T0 + 2 * H + 50 * M),
+        notice(step, jateng_head, "inapp"), notice(due, head, "inapp"),
+    ])
+    incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=T0 + 10 * H)
+    reviews.open_draft(session=db.session, incident=incident, now=T0 + 10 * H)  # idempotent: also called by resolve
+    db.session.commit()
+    return incident
+
+
+def test_suggested_rating_follows_the_definitions():
+    target = timedelta(hours=2)
+    assert suggest_rating(performed=True, late=None, target=target, waived_required=False) == "performed"
+    assert suggest_rating(performed=True, late=None, target=target, waived_required=True) == "some_challenges"
+    assert suggest_rating(performed=True, late=H, target=target, waived_required=False) == "some_challenges"
+    assert suggest_rating(performed=True, late=H + M, target=target, waived_required=False) == "major_challenges"
+    assert suggest_rating(performed=False, late=None, target=target, waived_required=False) == "not_performed"
+
+
+def test_resolving_opens_one_review_draft_due_by_the_playbook_deadline(db, resolved):
+    review = db.session.query(Review).one()
+    assert review.state == "draft" and review.incident_id == resolved.id
+    assert review.due_at == T0 + 10 * H + timedelta(days=7)
+    assert reviews.open_draft(session=db.session, incident=resolved, now=T0 + 11 * H).id == review.id
+    assert db.session.query(TimelineEvent).filter_by(kind="review.opened").count() == 1
+
+
+def test_the_draft_measures_every_stage_against_its_target(db, org, resolved):
+    review = db.session.query(Review).one()
+    doc = reviews.document(session=db.session, review=review)
+    table = [(s.key, s.performed, s.met, s.late, s.suggested) for s in doc.stages]
+    assert table == [
+        ("identify", True, True, None, "some_challenges"),
+        ("verify-with-institution", True, False, 30 * M, "some_challenges"),
+        ("clarify", True, False, 2 * H, "major_challenges"),
+        ("takedown", True, True, None, "performed"),
+        ("monitor", False, None, None, "not_performed"),
+    ]
+    assert [s.actual for s in doc.stages[:4]] == [40 * M, 2 * H + 30 * M, 5 * H, H + 50 * M]
+    m = doc.measures
+    assert m.time_to_acknowledge == 40 * M
+    assert m.time_to_first_statement == 25 * M  # the press release
+    assert m.time_to_holding_statement == 35 * M
+    assert m.time_to_resolve == 10 * H
+    assert m.stages_met == 2
+    assert [(stage.key, entry.item_key, entry.waive_reason) for stage, entry in m.waivers] == [
+        ("identify", "map-spread", "Sebaran sudah dipetakan Komdigi")]
+    assert m.items_waived == 1 and m.items_done + m.items_waived + m.items_open == m.items_total
+    assert (m.escalation_count, m.escalations_acknowledged) == (2, 1)
+    assert len(m.escalations) == 4  # every notice is listed, the stage-due one too
+    lags = {row.unit.code: row.lag for row in m.lags}
+    assert lags == {"KAB-BANYUMAS": 45 * M, "KOTA-MAKASSAR": None}
+
+
+def test_the_reviewer_changes_a_rating_and_bad_input_names_each_field(db, org, resolved):
+    review = db.session.query(Review).one()
+    officer = org["users"][("KOTA-SEMARANG", "officer")]
+    with pytest.raises(ValidationFailed) as caught:
+        reviews.update(session=db.session, actor=officer, review_id=review.id, summary="x" * 20001,
+                       stage_ratings={"clarify": "excellent", "nope": "performed"}, now=T0 + 11 * H)
+    assert set(caught.value.errors) == {"summary", "stage_ratings.clarify", "stage_ratings.nope"}
+    db.session.rollback()
+    reviews.update(session=db.session, actor=officer, review_id=review.id, stage_ratings={"clarify": "some_challenges"},
+                   summary="Hoaks diklarifikasi dalam 8 jam.", now=T0 + 11 * H)
+    db.session.commit()
+    doc = reviews.document(session=db.session, review=review)
+    clarify = next(s for s in doc.stages if s.key == "clarify")
+    assert (clarify.rating, clarify.suggested) == ("some_challenges", "major_challenges")
+    outsider = org["users"][("KAB-GOWA", "head")]
+    with pytest.raises(NotFound):
+        reviews.update(session=db.session, actor=outsider, review_id=review.id, summary="x", now=T0)
+
+
+def test_submit_approve_closes_the_incident_and_only_a_head_approves(db, org, resolved):
+    review = db.session.query(Review).one()
+    u = org["users"]
+    officer, head = u[("KOTA-SEMARANG", "officer")], u[("KOTA-SEMARANG", "head")]
+    with pytest.raises(ValidationFailed) as caught:
+        reviews.submit(session=db.session, actor=officer, review_id=review.id, now=T0 + 11 * H)
+    assert set(caught.value.errors) == {"summary", "went_well", "to_improve"}
+    db.session.rollback()
+    reviews.update(session=db.session, actor=officer, review_id=review.id, summary="Ringkas.", went_well="Cepat.",
+                   to_improve="Verifikasi lebih cepat.", now=T0 + 11 * H)
+    item = reviews.add_action_item(session=db.session, actor=officer, review_id=review.id,
+                                   title="Kontak tetap di PDAM", owner_id=u[("KOTA-SEMARANG", "supervisor")].id,
+                                   due_on="2026-12-10", now=T0 + 11 * H)
+    reviews.submit(session=db.session, actor=officer, review_id=review.id, now=T0 + 12 * H)
+    db.session.commit()
+    assert item.due_at.isoformat() == "2026-12-10T16:59:59.999999+00:00"  # end of 10 Dec in WIB
+    with pytest.raises(Conflict):
+        reviews.update(session=db.session, actor=officer, review_id=review.id, summary="later", now=T0 + 12 * H)
+    db.session.rollback()
+    for person in (officer, u[("KOTA-SEMARANG", "supervisor")], u[("KAB-BANYUMAS", "head")]):
+        with pytest.raises(NotPermitted):
+            reviews.approve(session=db.session, actor=person, review_id=review.id, now=T0 + 13 * H)
+        db.session.rollback()
+    reviews.approve(session=db.session, actor=head, review_id=review.id, now=T0 + 13 * H)
+    db.session.commit()
+    incident = db.session.get(Incident, resolved.id)
+    assert incident.state == "closed" and incident.closed_at == T0 + 13 * H
+    kinds = [e.kind for e in db.session.query(TimelineEvent).filter_by(subject_id=incident.id)
+             .order_by(TimelineEvent.id)]
+    assert kinds[-2:] == ["review.approved", "incident.closed"]
+    from crisis.escalation.models import Timer
+
+    assert db.session.query(Timer).filter_by(incident_id=incident.id, state="pending").count() == 0
+
+
+def test_action_items_refuse_past_dates_and_strangers(db, org, resolved):
+    review = db.session.query(Review).one()
+    officer = org["users"][("KOTA-SEMARANG", "officer")]
+    with pytest.raises(ValidationFailed) as caught:
+        reviews.add_action_item(session=db.session, actor=officer, review_id=review.id, title="",
+                                owner_id=org["users"][("KAB-GOWA", "officer")].id, due_on="2026-11-01",
+                                now=T0 + 11 * H)
+    assert set(caught.value.errors) == {"title", "owner_id", "due_on"}
+
+
+def test_review_page_shows_times_in_the_viewers_zone(db, org, resolved, login_as):
+    client = login_as("head", "KOTA-MAKASSAR")  # involved unit, WITA
+    page = client.get(f"/incidents/{resolved.id}/review")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "26 Nov 2026 11:00 WITA" in html  # started 03:00 UTC
+    assert "Sebaran sudah dipetakan Komdigi" in html
+    assert "<script>" not in html and "style=" not in html
+    assert client.get(f"/incidents/{resolved.id + 999}/review").status_code == 404
+
+
+def test_exports_in_both_languages(db, org, resolved, login_as):
+    client = login_as("officer", "KOTA-SEMARANG")
+    data = json.loads(client.get(f"/incidents/{resolved.id}/review.json?lang=en").get_data(as_text=True))
+    assert data["measures"]["time_to_holding_statement_seconds"] == 35 * 60
+    assert [s["rating"] for s in data["stages"]] == [
+        "some_challenges", "some_challenges", "major_challenges", "performed", "not_performed"]
+    assert data["stages"][2]["late_seconds"] == 7200 and data["stages"][0]["title"] == "Identify and label"
+    markdown = client.get(f"/incidents/{resolved.id}/review.md?lang=en").get_data(as_text=True)
+    assert "| 3. Verify" not in markdown and "| 2. Verify with the institution" in markdown
+    assert "Breached by 2h 0m" in markdown and "Breached by 30m" in markdown
+    indonesian = client.get(f"/incidents/{resolved.id}/review.md?lang=id").get_data(as_text=True)
+    assert "Identifikasi dan pelabelan" in indonesian and "WIB" in indonesian
+    printable = client.get(f"/incidents/{resolved.id}/review.html?lang=id")
+    assert printable.status_code == 200 and "Identifikasi dan pelabelan" in printable.get_data(as_text=True)
+
+
+def test_the_pdf_text_contains_the_stage_table(db, org, resolved, login_as):
+    from pypdf import PdfReader
+
+    client = login_as("officer", "KOTA-SEMARANG")
+    response = client.get(f"/incidents/{resolved.id}/review.pdf?lang=en")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    text = " ".join(text.split())
+    for expected in ("Stages: target and actual", "Identify and label", "Verify with the institution",
+                     "Not performed", "Met"):
+        assert expected in text, expected
+    assert "Breached by 30m" in text and "Breached by 2h 0m" in text
+
+
+def test_exports_render_without_a_request_for_workers(db, org, resolved, app):
+    review = db.session.query(Review).one()
+    doc = reviews.document(session=db.session, review=review)
+    with app.test_request_context():
+        html = exports.render_html(doc, lang="en", zone="Asia/Jayapura", for_pdf=True)
+    assert "26 Nov 2026 12:00 WIT" in html
