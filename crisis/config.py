@@ -34,6 +34,8 @@ class Defaults:
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_HEADERS_ENABLED = True
+    # With Redis down, count sign-in attempts in memory instead of refusing every sign-in.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 

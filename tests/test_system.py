@@ -52,3 +52,14 @@ def test_scheduler_has_a_one_second_tick(app):
     scheduler = build_scheduler(app, background=True)
     job = scheduler.get_job("tick")
     assert job.trigger.interval == timedelta(seconds=1)
+    assert scheduler.get_job("minutely").trigger.interval == timedelta(minutes=1)
+
+
+def test_minutely_sweeps_build_the_monthly_reports_once(app, db, org):
+    from crisis.reviews.models import MonthlyReport
+    from workers.scheduler import minutely
+
+    minutely(app)
+    first = db.session.query(MonthlyReport).count()
+    minutely(app)
+    assert first > 0 and db.session.query(MonthlyReport).count() == first

@@ -168,6 +168,20 @@ def tick(app: Flask, name: str, engine: Engine | None = None) -> None:
             log.exception("fallback sweep failed; the next tick retries")
 
 
+def minutely(app: Flask) -> None:
+    """Cron-like sweeps; each is idempotent, so two schedulers running them is harmless."""
+    from crisis.reviews import tasks as reviews
+
+    with app.app_context():
+        for sweep in (reviews.monthly_sweep, reviews.reminder_sweep):
+            try:
+                sweep(db.session)
+            except Exception:
+                db.session.rollback()
+                log.exception("%s failed; the next minute retries", sweep.__name__)
+        db.session.remove()
+
+
 def build_scheduler(app: Flask, *, background: bool) -> BaseScheduler:
     scheduler_cls = BackgroundScheduler if background else BlockingScheduler
     # Ticks may be skipped or coalesced: each one sweeps everything that is due.
@@ -189,4 +203,5 @@ def build_scheduler(app: Flask, *, background: bool) -> BaseScheduler:
     scheduler.add_job(
         tick, "interval", seconds=1, args=[app, name, engine], id="tick", next_run_time=datetime.now(UTC)
     )
+    scheduler.add_job(minutely, "interval", minutes=1, args=[app], id="minutely")
     return scheduler

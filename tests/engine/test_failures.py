@@ -225,10 +225,14 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
         stack.scheduler()
         stack.worker()
         _incident_due_in(org, 0.5)
-        settle(3)  # the SMTP server is down: attempts fail and back off
-        _db.session.expire_all()
-        email = _db.session.scalar(select(Notice).where(Notice.channel == "email"))
-        assert email.status == "queued" and email.attempts >= 2 and "Connection" in email.last_error
+        def email_notice():
+            _db.session.expire_all()
+            return _db.session.scalar(select(Notice).where(Notice.channel == "email"))
+
+        # The SMTP server is down: attempts fail and back off.
+        assert wait_until(lambda: email_notice() is not None and email_notice().attempts >= 2, timeout=30)
+        email = email_notice()
+        assert email.status == "queued" and "Connection" in email.last_error
         smtp.start()
         assert wait_until(lambda: len(smtp.keys()) == 1 and len(hook.keys()) == 1, timeout=30)
         settle(3)
