@@ -145,6 +145,21 @@ def _record(*, session: Session, incident: Incident, actor: User | None, kind: s
     )
 
 
+def _record_entry(
+    *, session: Session, incident: Incident, actor: User, entry: ChecklistEntry, kind: str, now: datetime, **data: Any
+) -> None:
+    _record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind=kind,
+        now=now,
+        stage=entry.stage_run.stage_key,
+        item=entry.item_key,
+        **data,
+    )
+
+
 def _clean_text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
     text = (value or "").strip()
     if required and not text:
@@ -335,14 +350,13 @@ def tick(
         entry.note = _clean_text(note, "note")
     if url:
         entry.evidence_url = url
-    _record(
+    _record_entry(
         session=session,
         incident=incident,
         actor=actor,
+        entry=entry,
         kind="checklist.done",
         now=now,
-        stage=entry.stage_run.stage_key,
-        item=entry.item_key,
         evidence_url=url or None,
     )
     return entry
@@ -356,15 +370,8 @@ def untick(*, session: Session, actor: User, entry_id: int, now: datetime | None
     was = "waived" if entry.waived_at else "done"
     entry.done_at = entry.done_by_id = entry.waived_at = entry.waived_by_id = None
     entry.waive_reason = ""
-    _record(
-        session=session,
-        incident=incident,
-        actor=actor,
-        kind="checklist.reopened",
-        now=now,
-        stage=entry.stage_run.stage_key,
-        item=entry.item_key,
-        was=was,
+    _record_entry(
+        session=session, incident=incident, actor=actor, entry=entry, kind="checklist.reopened", now=now, was=was
     )
     return entry
 
@@ -386,15 +393,8 @@ def annotate(
     if evidence_url is not None:
         entry.evidence_url = changed["evidence_url"] = clean_url(evidence_url, "evidence_url")
     if changed:
-        _record(
-            session=session,
-            incident=incident,
-            actor=actor,
-            kind="checklist.noted",
-            now=now,
-            stage=entry.stage_run.stage_key,
-            item=entry.item_key,
-            **changed,
+        _record_entry(
+            session=session, incident=incident, actor=actor, entry=entry, kind="checklist.noted", now=now, **changed
         )
     return entry
 
@@ -408,15 +408,8 @@ def waive(*, session: Session, actor: User, entry_id: int, reason: str, now: dat
     if entry.closed:
         raise Conflict(_l("This item is already closed."))
     entry.waived_at, entry.waived_by_id, entry.waive_reason = now, actor.id, reason
-    _record(
-        session=session,
-        incident=incident,
-        actor=actor,
-        kind="checklist.waived",
-        now=now,
-        stage=entry.stage_run.stage_key,
-        item=entry.item_key,
-        reason=reason,
+    _record_entry(
+        session=session, incident=incident, actor=actor, entry=entry, kind="checklist.waived", now=now, reason=reason
     )
     return entry
 
@@ -432,14 +425,13 @@ def assign(
         if assignee_id not in candidates:
             raise ValidationFailed({"assignee_id": str(_l("Assign someone on this incident's team."))})
     entry.assignee_id = assignee_id
-    _record(
+    _record_entry(
         session=session,
         incident=incident,
         actor=actor,
+        entry=entry,
         kind="checklist.assigned",
         now=now,
-        stage=entry.stage_run.stage_key,
-        item=entry.item_key,
         assignee_id=assignee_id,
     )
     return entry
