@@ -8,7 +8,10 @@ path = Path(__file__).resolve().parent.parent / "crisis/translations/en/LC_MESSA
 with path.open("rb") as handle:
     catalog = read_po(handle, locale="en")
 for message in catalog:
-    if message.id and not message.string:
+    if isinstance(message.id, tuple):  # plural: singular and plural forms
+        if not all(message.string):
+            message.string = message.id
+    elif message.id and not message.string:
         message.string = message.id
 with path.open("wb") as handle:
     write_po(handle, catalog, width=100)
