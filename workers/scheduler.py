@@ -170,10 +170,11 @@ def tick(app: Flask, name: str, engine: Engine | None = None) -> None:
 
 def minutely(app: Flask) -> None:
     """Cron-like sweeps; each is idempotent, so two schedulers running them is harmless."""
+    from crisis.reports import tasks as reports
     from crisis.reviews import tasks as reviews
 
     with app.app_context():
-        for sweep in (reviews.monthly_sweep, reviews.reminder_sweep):
+        for sweep in (reports.refresh_measures, reviews.monthly_sweep, reviews.reminder_sweep):
             try:
                 sweep(db.session)
             except Exception:

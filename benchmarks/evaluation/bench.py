@@ -5,6 +5,8 @@
 Creates a scratch database (CRISIS_TEST_PG_ADMIN_URL, default the test role), migrates it, seeds the
 demo organisation and `--incidents` incidents over 12 months across `--units` units, then measures:
 
+0. the precomputed measures: a full recompute of every incident, the minute sweep when nothing
+   changed, and the sweep after 100 incidents changed;
 1. the evaluation dashboard for the whole country over 12 months (service build and the full HTML
    page through the app), p50/p95 over `--runs` runs after one warm-up;
 2. the review of one incident with 1,000 timeline events: HTML page and PDF;
@@ -145,6 +147,7 @@ def run(url: str, options: argparse.Namespace) -> None:
             db.session.commit()
         print(f"stage runs {db.session.scalar(select(func.count(StageRun.id)))}, "
               f"timeline events {db.session.scalar(select(func.count(TimelineEvent.id)))}")
+        _measure_sweeps(db, reports, options.runs)
 
         from crisis.auth.models import User
 
@@ -221,6 +224,41 @@ def run(url: str, options: argparse.Namespace) -> None:
             print(f"  PDF size avg {sizes[0] / 1024:.0f} KiB, max {sizes[1] / 1024:.0f} KiB")
     finally:
         sink.stop()
+
+
+def _measure_sweeps(db, reports, runs: int) -> None:
+    from sqlalchemy import select, text
+
+    from crisis.incidents.models import Incident
+    from crisis.timeline.models import TimelineEvent
+
+    print(f"\n0. precomputed measures; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    db.session.execute(text("DELETE FROM stage_outcome"))
+    db.session.execute(text("DELETE FROM incident_measure"))
+    db.session.commit()
+    start = time.perf_counter()
+    refreshed = reports.refresh_measures(session=db.session, now=NOW)
+    db.session.commit()
+    print(f"  full recompute: {refreshed} incidents in {time.perf_counter() - start:.1f} s")
+    db.session.execute(text("ANALYZE incident_measure"))
+    db.session.execute(text("ANALYZE stage_outcome"))
+    db.session.commit()
+
+    def idle() -> None:
+        assert reports.refresh_measures(session=db.session, now=NOW) == 0
+        db.session.rollback()
+
+    _report("sweep, nothing changed", _timed(idle, runs))
+    touched = list(db.session.scalars(select(Incident.id).order_by(Incident.id.desc()).limit(100)))
+
+    def hundred() -> None:
+        db.session.add_all([TimelineEvent(kind="comment.added", subject_type="incident", subject_id=incident_id,
+                                          data={}, occurred_at=NOW) for incident_id in touched])
+        db.session.flush()
+        assert reports.refresh_measures(session=db.session, now=NOW) == 100
+        db.session.rollback()
+
+    _report("sweep after 100 incidents changed", _timed(hundred, runs))
 
 
 def _check(response):

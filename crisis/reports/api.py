@@ -20,7 +20,9 @@ def _board(query: dict[str, Any]) -> Any:
     filters = service.filters_for(session=db.session, user=user, start=query.get("from_"), end=query.get("to"),
                                   unit_id=query.get("unit"), playbook=query.get("playbook"),
                                   severity=query.get("severity"), zone=query.get("zone") or user.timezone)
-    return service.build_dashboard(session=db.session, filters=filters, lang=user.language)
+    board = service.build_dashboard(session=db.session, filters=filters, lang=user.language)
+    db.session.commit()  # the measures it brought up to date
+    return board
 
 
 @blp.route("/evaluation")

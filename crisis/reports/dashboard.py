@@ -1,48 +1,38 @@
-"""The evaluation dashboard: measures across incidents, set-based.
+"""The evaluation dashboard: measures across incidents, read from precomputed rows.
 
-One CTE holds the per-incident measures of the filtered incidents (one row per incident, built by
-joins, never a query per incident); every section aggregates it in the database. Percentiles use
-PostgreSQL's percentile_cont; on SQLite (the embedded mode) the same one query returns the values
-and crisis.reports.measures.percentile_cont computes them in Python. Cancelled incidents (false
+Every section aggregates IncidentMeasure (one narrow row per incident) or StageOutcome (one per
+stage run) of the filtered incidents in the database; crisis.reports.service.refresh_measures
+keeps them current from the definitions in crisis.reports.measures. Percentiles use PostgreSQL's
+percentile_cont; on SQLite (the embedded mode) the same one query returns the values and
+crisis.reports.measures.percentile_cont computes them in Python. Cancelled incidents (false
 alarms) are counted but never measured. Definitions: crisis.reviews.measures.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    Column,
-    Date,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    and_,
-    case,
-    cast,
-    func,
-    insert,
-    literal,
-    not_,
-    or_,
-    select,
-)
+from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from crisis.incidents.models import Incident, InvolvedUnit, Publication, StageRun, Statement
-from crisis.playbooks.models import Playbook, PlaybookVersion
-from crisis.reports.measures import TIME_COLUMNS, TIME_MEASURES, percentile_cont
-from crisis.reviews.models import ActionItem, KpiTarget, Review
+from crisis.incidents.models import InvolvedUnit, Publication, Statement
+from crisis.playbooks.models import PlaybookVersion
+from crisis.reports.measures import (
+    FINISHED,
+    TIME_COLUMNS,
+    TIME_MEASURES,
+    is_postgresql,
+    percentile_cont,
+    seconds_between,
+)
+from crisis.reports.models import IncidentMeasure, StageOutcome
+from crisis.reviews.models import KpiTarget
 from crisis.units.models import Unit
 
-FINISHED = ("resolved", "closed")
 MEASURED_COLUMNS = ("tta", "ths", "tfs", "ttr")
 
 
@@ -97,13 +87,7 @@ class Dashboard:
 
 
 def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def seconds_between(session: Session, later: Any, earlier: Any) -> Any:
-    if _is_pg(session):
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return is_postgresql(session)
 
 
 def _week(session: Session, column: Any, zone: str, now: datetime) -> Any:
@@ -114,144 +98,60 @@ def _week(session: Session, column: Any, zone: str, now: datetime) -> Any:
     return func.date(column, f"{offset:+d} minutes", "-6 days", "weekday 1")
 
 
-def incident_conditions(f: Filters) -> list[Any]:
-    conditions: list[Any] = [Incident.started_at >= f.start, Incident.started_at < f.end]
+def scope_conditions(f: Filters, table: Any = IncidentMeasure) -> list[Any]:
+    """The filters on IncidentMeasure or StageOutcome (both carry their incident's filter columns)."""
+    started = table.started_at if table is IncidentMeasure else table.incident_started_at
+    conditions: list[Any] = [started >= f.start, started < f.end]
     if f.unit_ids is not None:
-        conditions.append(Incident.unit_id.in_(sorted(f.unit_ids)))
+        conditions.append(table.unit_id.in_(sorted(f.unit_ids)))
     if f.severity is not None:
-        conditions.append(Incident.severity == f.severity)
+        conditions.append(table.severity == f.severity)
     if f.playbook_key:
-        versions = select(PlaybookVersion.id).join(Playbook).where(Playbook.key == f.playbook_key)
-        conditions.append(Incident.playbook_version_id.in_(versions))
+        conditions.append(table.playbook_key == f.playbook_key)
     return conditions
 
 
-def _measured_select(session: Session, f: Filters) -> Any:
-    """One row per filtered, non-cancelled incident: unit, state, week, the four time measures in
-    seconds, and its counts of stages (judged, met, breached), review (judged, on time), action
-    items (judged, on time) and escalations (sent, acknowledged)."""
-    conditions = [*incident_conditions(f), Incident.state != "cancelled"]
-    first_stage = (
-        select(StageRun.incident_id, StageRun.completed_at).where(StageRun.position == 0).subquery("first_stage")
-    )
-    published = (
-        select(
-            Statement.incident_id,
-            func.min(case((Statement.kind == "holding", Statement.published_at))).label("holding_at"),
-            func.min(Statement.published_at).label("first_at"),
-        )
-        .join(Incident, Incident.id == Statement.incident_id)
-        .where(Statement.published_at.is_not(None), *conditions)
-        .group_by(Statement.incident_id)
-        .subquery("published")
-    )
-    judged, met, performed = stage_conditions(Incident)
-    stages = (
-        select(
-            StageRun.incident_id,
-            _count_if(judged).label("judged"),
-            _count_if(met).label("met"),
-            _count_if(and_(performed, not_(met))).label("breached"),
-        )
-        .join(Incident, Incident.id == StageRun.incident_id)
-        .where(*conditions)
-        .group_by(StageRun.incident_id)
-        .subquery("stages")
-    )
-    item_judged = and_(ActionItem.status != "dropped", or_(ActionItem.status == "done", ActionItem.due_at <= f.now))
-    item_on_time = and_(ActionItem.status == "done", ActionItem.done_at <= ActionItem.due_at)
-    items = (
-        select(Review.incident_id, _count_if(item_judged).label("judged"), _count_if(item_on_time).label("on_time"))
-        .join(ActionItem, ActionItem.review_id == Review.id)
-        .join(Incident, Incident.id == Review.incident_id)
-        .where(*conditions)
-        .group_by(Review.incident_id)
-        .subquery("items")
-    )
-    review_judged = or_(Review.approved_at.is_not(None), Review.due_at <= f.now)
-    review_on_time = and_(Review.approved_at.is_not(None), Review.approved_at <= Review.due_at)
-    columns: list[Any] = [
-        Incident.id.label("id"),
-        Incident.unit_id.label("unit_id"),
-        Incident.state.label("state"),
-        Incident.resolved_at.label("resolved_at"),
-        _week(session, Incident.started_at, f.zone, f.now).label("week"),
-        seconds_between(session, first_stage.c.completed_at, Incident.started_at).label("tta"),
-        seconds_between(session, published.c.holding_at, Incident.started_at).label("ths"),
-        seconds_between(session, published.c.first_at, Incident.started_at).label("tfs"),
-        seconds_between(session, Incident.resolved_at, Incident.started_at).label("ttr"),
-        func.coalesce(stages.c.judged, 0).label("st_judged"),
-        func.coalesce(stages.c.met, 0).label("st_met"),
-        func.coalesce(stages.c.breached, 0).label("st_breached"),
-        case((and_(Review.id.is_not(None), review_judged), 1), else_=0).label("rv_judged"),
-        case((and_(Review.id.is_not(None), review_on_time), 1), else_=0).label("rv_on_time"),
-        func.coalesce(items.c.judged, 0).label("ai_judged"),
-        func.coalesce(items.c.on_time, 0).label("ai_on_time"),
-    ]
-    query = (
-        select(*columns)
-        .outerjoin(first_stage, first_stage.c.incident_id == Incident.id)
-        .outerjoin(published, published.c.incident_id == Incident.id)
-        .outerjoin(stages, stages.c.incident_id == Incident.id)
-        .outerjoin(Review, Review.incident_id == Incident.id)
-        .outerjoin(items, items.c.incident_id == Incident.id)
-        .where(*conditions)
-    )
-    escalations = _escalations_per_incident(conditions)
-    if escalations is not None:
-        query = query.add_columns(
-            func.coalesce(escalations.c.sent, 0).label("esc_sent"),
-            func.coalesce(escalations.c.acknowledged, 0).label("esc_acknowledged"),
-        ).outerjoin(escalations, escalations.c.incident_id == Incident.id)
-    else:
-        query = query.add_columns(literal(0).label("esc_sent"), literal(0).label("esc_acknowledged"))
-    return query
-
-
-def _escalations_per_incident(conditions: list[Any]) -> Any:
-    """Per incident: escalations (one per escalation-step timer and person) and acknowledged ones."""
-    try:
-        from crisis.escalation.models import Notice, Timer
-    except ImportError:  # no deadline engine: no escalations to count
-        return None
-    person = (
-        select(Notice.incident_id.label("incident_id"), func.max(Notice.acknowledged_at).label("acknowledged_at"))
-        .join(Timer, Timer.id == Notice.timer_id)
-        .join(Incident, Incident.id == Notice.incident_id)
-        .where(Timer.kind == "escalation_step", Notice.kind == "deadline", Notice.recipient_user_id.is_not(None),
-               *conditions)
-        .group_by(Notice.incident_id, Notice.timer_id, Notice.recipient_user_id)
-        .subquery("escalated_person")
-    )
+def _measured(session: Session, f: Filters) -> Any:
+    """The precomputed measures of the filtered, non-cancelled incidents, with their local week."""
+    im = IncidentMeasure
     return (
-        select(person.c.incident_id, func.count().label("sent"), func.count(person.c.acknowledged_at).label(
-            "acknowledged"))
-        .group_by(person.c.incident_id)
-        .subquery("escalations")
+        select(
+            im.incident_id.label("id"), im.unit_id, im.state,
+            _week(session, im.started_at, f.zone, f.now).label("week"),
+            *(im.__table__.c[name] for name in MEASURED_COLUMNS), *(im.__table__.c[name] for name in SUMS),
+        )
+        .where(*scope_conditions(f), im.state != "cancelled")
+        .subquery("measured")
     )
 
 
-MEASURED_INT_COLUMNS = ("st_judged", "st_met", "st_breached", "rv_judged", "rv_on_time", "ai_judged", "ai_on_time",
-                        "esc_sent", "esc_acknowledged")
-
-
-def materialise(session: Session, f: Filters) -> Table:
-    """The per-incident measures as a temporary table, built once and read by every section."""
-    from crisis.dbtypes import UTCDateTime
-
-    name = f"eval_measured_{uuid.uuid4().hex[:12]}"
-    table = Table(
-        name, MetaData(),
-        Column("id", Integer, primary_key=True), Column("unit_id", Integer), Column("state", String(16)),
-        Column("resolved_at", UTCDateTime), Column("week", Date),
-        *(Column(c, Float) for c in MEASURED_COLUMNS), *(Column(c, Integer) for c in MEASURED_INT_COLUMNS),
-        prefixes=["TEMPORARY"],
-    )
-    connection = session.connection()
-    table.create(connection)
-    source = _measured_select(session, f)
-    connection.execute(insert(table).from_select([c.name for c in table.columns], source))
-    return table
+def grouped_quantiles(
+    session: Session, source: Any, key_sets: list[list[Any]], values: dict[str, Any], sums: dict[str, Any],
+) -> list[dict[tuple[Any, ...], dict[str, Any]]]:
+    """`quantiles` for several groupings of one source at once: on PostgreSQL one scan with
+    GROUPING SETS; elsewhere one query per grouping."""
+    if not _is_pg(session):
+        return [quantiles(session, source, keys, values, sums=sums) for keys in key_sets]
+    every_key = list({k.key: k for keys in key_sets for k in keys}.values())
+    # GROUPING(a, b, ...) has a 1 bit for each key the row's set leaves out, the first key highest.
+    masks = [sum(1 << (len(every_key) - 1 - i) for i, k in enumerate(every_key) if k.key not in {x.key for x in keys})
+             for keys in key_sets]
+    columns: list[Any] = [*every_key, func.grouping(*every_key).label("grouping_set"), func.count().label("n")]
+    columns += [func.coalesce(func.sum(column), 0).label(f"sum_{name}") for name, column in sums.items()]
+    for name, column in values.items():
+        columns += [func.count(column).label(f"{name}_n"), _median_and_p90(column).label(f"{name}_pct")]
+    query = select(*columns).select_from(source).group_by(func.grouping_sets(*(tuple_(*keys) for keys in key_sets)))
+    results: list[dict[tuple[Any, ...], dict[str, Any]]] = [{} for _ in key_sets]
+    for row in session.execute(query).mappings():
+        index = masks.index(row["grouping_set"])
+        key = tuple(row[k.key] for k in key_sets[index])
+        results[index][key] = {"n": row["n"]} | {name: int(row[f"sum_{name}"]) for name in sums} | {
+            name: Stat(row[f"{name}_n"], *_pair(row[f"{name}_pct"])) for name in values
+        }
+    for keys, groups in zip(key_sets, results, strict=True):
+        if not keys and not groups:
+            groups[()] = {"n": 0} | {name: 0 for name in sums} | {name: Stat(0, None, None) for name in values}
+    return results
 
 
 def quantiles(
@@ -267,18 +167,14 @@ def quantiles(
         columns: list[Any] = [*keys, func.count().label("n")]
         columns += [func.coalesce(func.sum(column), 0).label(f"sum_{name}") for name, column in sums.items()]
         for name, column in values.items():
-            columns += [
-                func.count(column).label(f"{name}_n"),
-                func.percentile_cont(0.5).within_group(column).label(f"{name}_p50"),
-                func.percentile_cont(0.9).within_group(column).label(f"{name}_p90"),
-            ]
+            columns += [func.count(column).label(f"{name}_n"), _median_and_p90(column).label(f"{name}_pct")]
         query = select(*columns).select_from(source).where(*where)
         if keys:
             query = query.group_by(*keys)
         for row in session.execute(query).mappings():
             key = tuple(row[k.key] for k in keys)
             groups[key] = {"n": row["n"]} | {name: int(row[f"sum_{name}"]) for name in sums} | {
-                name: Stat(row[f"{name}_n"], _f(row[f"{name}_p50"]), _f(row[f"{name}_p90"])) for name in values
+                name: Stat(row[f"{name}_n"], *_pair(row[f"{name}_pct"])) for name in values
             }
         if not keys and not groups:
             groups[()] = {"n": 0} | {name: 0 for name in sums} | {name: Stat(0, None, None) for name in values}
@@ -309,26 +205,19 @@ def quantiles(
     return groups
 
 
+def _median_and_p90(column: Any) -> Any:
+    """percentile_cont of both fractions at once: one sort of the column per group, not two."""
+    return func.percentile_cont(literal_column("ARRAY[0.5, 0.9]")).within_group(column)
+
+
+def _pair(values: list[float | None] | None) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return _f(values[0]), _f(values[1])
+
+
 def _f(value: Any) -> float | None:
     return float(value) if value is not None else None
-
-
-def _count_if(condition: Any) -> Any:
-    return func.count(case((condition, literal(1))))
-
-
-def stage_conditions(incident: Any) -> tuple[Any, Any, Any]:
-    """(judged, met, performed) for a StageRun row joined to its incident (the Incident model or the
-    measured table: anything with `state` and `resolved_at`)."""
-    columns = incident.c if hasattr(incident, "c") else incident
-    performed = and_(
-        StageRun.started_at.is_not(None),
-        StageRun.completed_at.is_not(None),
-        not_(and_(StageRun.started_at == StageRun.completed_at, StageRun.completed_at == columns.resolved_at)),
-    )
-    judged = or_(performed, columns.state.in_(FINISHED))
-    met = and_(performed, or_(StageRun.due_at.is_(None), StageRun.completed_at <= StageRun.due_at))
-    return judged, met, performed
 
 
 def stage_titles(session: Session, lang: str) -> dict[str, tuple[int, str]]:
@@ -368,35 +257,30 @@ SUMS = ("st_judged", "st_met", "st_breached", "rv_judged", "rv_on_time", "ai_jud
 
 
 def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
-    conditions = incident_conditions(f)
+    """The dashboard from IncidentMeasure and StageOutcome as they are (crisis.reports.service.
+    build_dashboard refreshes them first)."""
     counts = {"active": 0, "resolved": 0, "closed": 0, "cancelled": 0}
-    for state, n in session.execute(select(Incident.state, func.count()).where(*conditions).group_by(Incident.state)):
+    query = select(IncidentMeasure.state, func.count()).where(*scope_conditions(f)).group_by(IncidentMeasure.state)
+    for state, n in session.execute(query):
         counts[state] = n
-
-    m = materialise(session, f)
-    try:
-        return _build(session, f, m, counts, lang)
-    finally:
-        m.drop(session.connection())
-
-
-def _build(session: Session, f: Filters, m: Table, counts: dict[str, int], lang: str) -> Dashboard:
-    sums = {name: m.c[name] for name in SUMS}
-    headline_row = quantiles(session, m, [], {name: m.c[name] for name in MEASURED_COLUMNS}, sums=sums)[()]
-    headline = {name: headline_row[name] for name in MEASURED_COLUMNS}
+    m = _measured(session, f)
     targets = _targets_in_view(session, f)
-    unit_sums = dict(sums) | _threshold_sums(m, targets)
-    unit_stats = quantiles(session, m, [m.c.unit_id], {"tta": m.c.tta, "ths": m.c.ths, "ttr": m.c.ttr}, sums=unit_sums)
+    sums = {name: m.c[name] for name in SUMS} | {"escalated": case((m.c.esc_sent > 0, 1), else_=0)}
+    sums |= _threshold_sums(m, targets)
+    # Headline, per unit and per week: one scan of the measured rows.
+    totals, unit_stats, week_stats = grouped_quantiles(
+        session, m, [[], [m.c.unit_id], [m.c.week]], {name: m.c[name] for name in MEASURED_COLUMNS}, sums
+    )
+    headline_row = totals[()]
+    headline = {name: headline_row[name] for name in MEASURED_COLUMNS}
 
-    # Stages by (stage, unit): the only section that reads stage runs again.
-    judged, met, performed = stage_conditions(m)
+    # Stages by (stage, unit), from the judged stage runs.
+    so = StageOutcome
     stage_rows = session.execute(
-        select(
-            StageRun.stage_key, m.c.unit_id, func.min(StageRun.position),
-            _count_if(judged), _count_if(met), _count_if(and_(performed, not_(met))),
-        )
-        .join(m, m.c.id == StageRun.incident_id)
-        .group_by(StageRun.stage_key, m.c.unit_id)
+        select(so.stage_key, so.unit_id, func.min(so.position), func.sum(so.judged), func.sum(so.met),
+               func.sum(so.breached))
+        .where(*scope_conditions(f, so), so.incident_state != "cancelled")
+        .group_by(so.stage_key, so.unit_id)
     ).all()
     titles = stage_titles(session, lang)
     per_stage: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -446,7 +330,7 @@ def _build(session: Session, f: Filters, m: Table, counts: dict[str, int], lang:
 
     measured = headline_row["n"]
     sent, acknowledged = headline_row["esc_sent"], headline_row["esc_acknowledged"]
-    escalated = session.scalar(select(func.count()).select_from(m).where(m.c.esc_sent > 0)) or 0
+    escalated = headline_row["escalated"]
     escalations = {
         "escalations": sent,
         "acknowledged": acknowledged,
@@ -465,7 +349,7 @@ def _build(session: Session, f: Filters, m: Table, counts: dict[str, int], lang:
         reviews=Share(headline_row["rv_judged"], headline_row["rv_on_time"]),
         action_items=Share(headline_row["ai_judged"], headline_row["ai_on_time"]),
         lag=_lag(session, m, units_by_id),
-        weekly=_weekly(session, f, m),
+        weekly=_weekly(f, week_stats),
         per_unit=per_unit,
         kpis=_kpis(targets, unit_stats, units_by_id),
     )
@@ -507,9 +391,7 @@ def _code(units_by_id: dict[int, Unit], unit_id: int) -> str:
     return unit.code if unit else str(unit_id)
 
 
-def _weekly(session: Session, f: Filters, m: Any) -> list[dict[str, Any]]:
-    stats = quantiles(session, m, [m.c.week], {"tta": m.c.tta, "ths": m.c.ths, "ttr": m.c.ttr},
-                      sums={"st_judged": m.c.st_judged, "st_met": m.c.st_met})
+def _weekly(f: Filters, stats: dict[tuple[Any, ...], dict[str, Any]]) -> list[dict[str, Any]]:
     by_week = {_as_date(key[0]): value for key, value in stats.items()}
     weeks = []
     local_start = f.start.astimezone(ZoneInfo(f.zone)).date()

@@ -1,12 +1,28 @@
-"""The measures the evaluation reports on and heads set KPI targets for, with their names.
+"""The measures the evaluation reports on and heads set KPI targets for: their names, and their
+definitions over many incidents in SQL.
 
-The definitions are those of crisis.reviews.measures (one incident); the dashboard computes the
-same ones over many incidents in SQL.
+The definitions are those of crisis.reviews.measures (one incident). `incident_measures_select`
+and `stage_outcomes_select` compute them set-based (joins and GROUP BY, never a query per
+incident) into the rows of crisis.reports.models, which crisis.reports.service.refresh_measures
+keeps current and the dashboard reads.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, not_, or_, select
+from sqlalchemy.orm import Session
+
+from crisis.dbtypes import UTCDateTime
 from crisis.i18n import lazy_gettext
+from crisis.incidents.models import Incident, StageRun, Statement
+from crisis.playbooks.models import Playbook, PlaybookVersion
+from crisis.reviews.models import ActionItem, Review
+from crisis.timeline.models import TimelineEvent
+
+FINISHED = ("resolved", "closed")
 
 # Time measures: a target says "share of incidents with value <= threshold" (or >=).
 TIME_MEASURES = {
@@ -41,3 +57,213 @@ def percentile_cont(values: list[float], fraction: float) -> float | None:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- the definitions in SQL ------------------------------------------------------------------------
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def seconds_between(session: Session, later: Any, earlier: Any) -> Any:
+    if is_postgresql(session):
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def count_if(condition: Any) -> Any:
+    return func.count(case((condition, literal(1))))
+
+
+def stage_conditions(incident: Any) -> tuple[Any, Any, Any]:
+    """(judged, met, performed) for a StageRun row joined to its incident (anything with `state`
+    and `resolved_at`)."""
+    performed = and_(
+        StageRun.started_at.is_not(None),
+        StageRun.completed_at.is_not(None),
+        not_(and_(StageRun.started_at == StageRun.completed_at, StageRun.completed_at == incident.resolved_at)),
+    )
+    judged = or_(performed, incident.state.in_(FINISHED))
+    met = and_(performed, or_(StageRun.due_at.is_(None), StageRun.completed_at <= StageRun.due_at))
+    return judged, met, performed
+
+
+def _earliest(a: Any, b: Any) -> Any:
+    """The earlier of two moments, either of which may be NULL (LEAST/MIN differ per dialect)."""
+    return case((a.is_(None), b), (b.is_(None), a), (a < b, a), else_=b)
+
+
+def _latest(a: Any, b: Any) -> Any:
+    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def incident_measures_select(*, session: Session, now: datetime, incident_ids: Any) -> Select[Any]:
+    """One row per incident in `incident_ids` (ids, or a select of ids), in incident order, with
+    the columns of IncidentMeasure: its filter columns, the four time measures in seconds, its
+    counts of stages (judged, met, breached), review (judged, on time), action items (judged, on
+    time) and escalations (sent, acknowledged), and what the row was computed from (`stamp`,
+    `events`, the window of `now` the figures hold for)."""
+    conditions = [Incident.id.in_(incident_ids)]
+    at = literal(now, UTCDateTime)
+    first_stage = (
+        select(StageRun.incident_id, StageRun.completed_at)
+        .join(Incident, Incident.id == StageRun.incident_id)
+        .where(StageRun.position == 0, *conditions)
+        .subquery("first_stage")
+    )
+    published = (
+        select(
+            Statement.incident_id,
+            func.min(case((Statement.kind == "holding", Statement.published_at))).label("holding_at"),
+            func.min(Statement.published_at).label("first_at"),
+        )
+        .join(Incident, Incident.id == Statement.incident_id)
+        .where(Statement.published_at.is_not(None), *conditions)
+        .group_by(Statement.incident_id)
+        .subquery("published")
+    )
+    judged, met, performed = stage_conditions(Incident)
+    stages = (
+        select(
+            StageRun.incident_id,
+            count_if(judged).label("judged"),
+            count_if(met).label("met"),
+            count_if(and_(performed, not_(met))).label("breached"),
+        )
+        .join(Incident, Incident.id == StageRun.incident_id)
+        .where(*conditions)
+        .group_by(StageRun.incident_id)
+        .subquery("stages")
+    )
+    item_open = ActionItem.status == "open"
+    item_judged = and_(ActionItem.status != "dropped", or_(ActionItem.status == "done", ActionItem.due_at <= at))
+    item_on_time = and_(ActionItem.status == "done", ActionItem.done_at <= ActionItem.due_at)
+    items = (
+        select(
+            Review.incident_id,
+            count_if(item_judged).label("judged"),
+            count_if(item_on_time).label("on_time"),
+            # An open item falling due is judged from then on: the figures change without an event.
+            func.max(case((and_(item_open, ActionItem.due_at <= at), ActionItem.due_at))).label("last_due"),
+            func.min(case((and_(item_open, ActionItem.due_at > at), ActionItem.due_at))).label("next_due"),
+        )
+        .join(ActionItem, ActionItem.review_id == Review.id)
+        .join(Incident, Incident.id == Review.incident_id)
+        .where(*conditions)
+        .group_by(Review.incident_id)
+        .subquery("items")
+    )
+    events = (
+        select(
+            TimelineEvent.subject_id.label("incident_id"),
+            func.max(TimelineEvent.id).label("newest"),
+            func.count().label("events"),
+        )
+        .join(Incident, Incident.id == TimelineEvent.subject_id)
+        .where(TimelineEvent.subject_type == "incident", *conditions)
+        .group_by(TimelineEvent.subject_id)
+        .subquery("events")
+    )
+    review_pending = and_(Review.id.is_not(None), Review.approved_at.is_(None))
+    review_judged = or_(Review.approved_at.is_not(None), Review.due_at <= at)
+    review_on_time = and_(Review.approved_at.is_not(None), Review.approved_at <= Review.due_at)
+    columns: list[Any] = [
+        Incident.id.label("incident_id"),
+        Incident.unit_id.label("unit_id"),
+        Playbook.key.label("playbook_key"),
+        Incident.severity.label("severity"),
+        Incident.state.label("state"),
+        Incident.started_at.label("started_at"),
+        seconds_between(session, first_stage.c.completed_at, Incident.started_at).label("tta"),
+        seconds_between(session, published.c.holding_at, Incident.started_at).label("ths"),
+        seconds_between(session, published.c.first_at, Incident.started_at).label("tfs"),
+        seconds_between(session, Incident.resolved_at, Incident.started_at).label("ttr"),
+        func.coalesce(stages.c.judged, 0).label("st_judged"),
+        func.coalesce(stages.c.met, 0).label("st_met"),
+        func.coalesce(stages.c.breached, 0).label("st_breached"),
+        case((and_(Review.id.is_not(None), review_judged), 1), else_=0).label("rv_judged"),
+        case((and_(Review.id.is_not(None), review_on_time), 1), else_=0).label("rv_on_time"),
+        func.coalesce(items.c.judged, 0).label("ai_judged"),
+        func.coalesce(items.c.on_time, 0).label("ai_on_time"),
+        at.label("computed_at"),
+        func.coalesce(events.c.newest, 0).label("stamp"),
+        func.coalesce(events.c.events, 0).label("events"),
+        _latest(items.c.last_due, case((and_(review_pending, Review.due_at <= at), Review.due_at))).label(
+            "valid_from"),
+        _earliest(items.c.next_due, case((and_(review_pending, Review.due_at > at), Review.due_at))).label(
+            "valid_until"),
+    ]
+    query = (
+        select(*columns)
+        .join(PlaybookVersion, PlaybookVersion.id == Incident.playbook_version_id)
+        .join(Playbook, Playbook.id == PlaybookVersion.playbook_id)
+        .outerjoin(first_stage, first_stage.c.incident_id == Incident.id)
+        .outerjoin(published, published.c.incident_id == Incident.id)
+        .outerjoin(stages, stages.c.incident_id == Incident.id)
+        .outerjoin(Review, Review.incident_id == Incident.id)
+        .outerjoin(items, items.c.incident_id == Incident.id)
+        .outerjoin(events, events.c.incident_id == Incident.id)
+        .where(*conditions)
+        .order_by(Incident.id)  # one lock order for every sweep
+    )
+    escalations = _escalations_per_incident(conditions)
+    if escalations is not None:
+        query = query.add_columns(
+            func.coalesce(escalations.c.sent, 0).label("esc_sent"),
+            func.coalesce(escalations.c.acknowledged, 0).label("esc_acknowledged"),
+        ).outerjoin(escalations, escalations.c.incident_id == Incident.id)
+    else:
+        query = query.add_columns(literal(0).label("esc_sent"), literal(0).label("esc_acknowledged"))
+    return query
+
+
+def _escalations_per_incident(conditions: list[Any]) -> Any:
+    """Per incident: escalations (one per escalation-step timer and person) and acknowledged ones."""
+    try:
+        from crisis.escalation.models import Notice, Timer
+    except ImportError:  # no deadline engine: no escalations to count
+        return None
+    person = (
+        select(Notice.incident_id.label("incident_id"), func.max(Notice.acknowledged_at).label("acknowledged_at"))
+        .join(Timer, Timer.id == Notice.timer_id)
+        .join(Incident, Incident.id == Notice.incident_id)
+        .where(Timer.kind == "escalation_step", Notice.kind == "deadline", Notice.recipient_user_id.is_not(None),
+               *conditions)
+        .group_by(Notice.incident_id, Notice.timer_id, Notice.recipient_user_id)
+        .subquery("escalated_person")
+    )
+    return (
+        select(person.c.incident_id, func.count().label("sent"),
+               func.count(person.c.acknowledged_at).label("acknowledged"))
+        .group_by(person.c.incident_id)
+        .subquery("escalations")
+    )
+
+
+def stage_outcomes_select(*, session: Session, incident_ids: Any) -> Select[Any]:
+    """One row per stage run of the incidents in `incident_ids`, with the columns of StageOutcome."""
+    judged, met, performed = stage_conditions(Incident)
+    breached = and_(performed, not_(met))
+    return (
+        select(
+            StageRun.id.label("stage_run_id"),
+            Incident.id.label("incident_id"),
+            Incident.unit_id.label("unit_id"),
+            Playbook.key.label("playbook_key"),
+            Incident.severity.label("severity"),
+            Incident.state.label("incident_state"),
+            Incident.started_at.label("incident_started_at"),
+            StageRun.stage_key.label("stage_key"),
+            StageRun.position.label("position"),
+            case((judged, 1), else_=0).label("judged"),
+            case((met, 1), else_=0).label("met"),
+            case((breached, 1), else_=0).label("breached"),
+            case((breached, seconds_between(session, StageRun.completed_at, StageRun.due_at))).label("late_seconds"),
+        )
+        .join(Incident, Incident.id == StageRun.incident_id)
+        .join(PlaybookVersion, PlaybookVersion.id == Incident.playbook_version_id)
+        .join(Playbook, Playbook.id == PlaybookVersion.playbook_id)
+        .where(Incident.id.in_(incident_ids))
+        .order_by(StageRun.id)
+    )

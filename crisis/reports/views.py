@@ -97,6 +97,7 @@ def dashboard() -> Any:
         errors, status = error.errors, 422
     else:
         board = service.build_dashboard(session=db.session, filters=filters, lang=select_locale())
+        db.session.commit()  # the measures it brought up to date
         first_day, last_day = service.first_and_last_day(filters)
     kept = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
 
@@ -131,6 +132,7 @@ def dashboard() -> Any:
 @login_required
 def dashboard_csv(table: str) -> Any:
     board = service.build_dashboard(session=db.session, filters=_filters(), lang=select_locale())
+    db.session.commit()  # the measures it brought up to date
     tables = service.tables(board)
     if table not in tables:
         abort(404)

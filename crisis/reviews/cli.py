@@ -34,6 +34,7 @@ from crisis.incidents.models import (
 )
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.spec import PlaybookSpec
+from crisis.reports.service import refresh_measures
 from crisis.reviews.models import ActionItem, KpiTarget, Review
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import Unit
@@ -109,7 +110,8 @@ def seed_history(
     *, session: Session, incidents: int, months: int = 12, units: int = 0, seed: int = 2026,
     now: datetime | None = None, echo: Any = None,
 ) -> dict[str, int]:
-    """Generate `incidents` incidents over the past `months` months. Flushes in batches; the caller commits."""
+    """Generate `incidents` incidents over the past `months` months, then bring the evaluation's
+    precomputed measures up to date. Flushes in batches; the caller commits."""
     rng = random.Random(seed)  # noqa: S311  demo data, reproducible on purpose
     now = now or clock.now()
     all_units = _ensure_units(session, units, rng)
@@ -290,6 +292,7 @@ def seed_history(
             echo(f"  {counts['incidents']:>7} incidents")
     _targets(session, all_units, now)
     session.flush()
+    counts["measured"] = refresh_measures(session=session, now=now)
     return counts
 
 

@@ -1,0 +1,90 @@
+"""Precomputed evaluation rows: one per incident and one per stage run, read by the dashboard.
+
+Written only by crisis.reports.service.refresh_measures from the definitions in
+crisis.reports.measures; an incident's rows are recomputed when its timeline moved past `stamp`
+(every change to what is measured writes a timeline event on the incident) or when `now` leaves
+[valid_from, valid_until): a review or action item falling due changes what is judged without
+any event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crisis.dbtypes import UTCDateTime
+from crisis.extensions import db
+
+
+class IncidentMeasure(db.Model):
+    """The measures of one incident (cancelled ones too: counted, never measured). Times in
+    seconds from the incident's start; counts of what is judged and what was on time."""
+
+    __tablename__ = "incident_measure"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column()
+    playbook_key: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[int] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    tta: Mapped[float | None] = mapped_column(Float)  # time to acknowledge
+    ths: Mapped[float | None] = mapped_column(Float)  # time to holding statement
+    tfs: Mapped[float | None] = mapped_column(Float)  # time to first statement
+    ttr: Mapped[float | None] = mapped_column(Float)  # time to resolve
+    st_judged: Mapped[int] = mapped_column(default=0)
+    st_met: Mapped[int] = mapped_column(default=0)
+    st_breached: Mapped[int] = mapped_column(default=0)
+    rv_judged: Mapped[int] = mapped_column(default=0)
+    rv_on_time: Mapped[int] = mapped_column(default=0)
+    ai_judged: Mapped[int] = mapped_column(default=0)
+    ai_on_time: Mapped[int] = mapped_column(default=0)
+    esc_sent: Mapped[int] = mapped_column(default=0)
+    esc_acknowledged: Mapped[int] = mapped_column(default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The newest timeline event of the incident and how many it had when computed (a count also
+    # catches an event that committed after a newer one).
+    stamp: Mapped[int] = mapped_column(default=0)
+    events: Mapped[int] = mapped_column(default=0)
+    # The figures hold for `now` in [valid_from, valid_until): the due times of pending reviews and
+    # open action items on either side of the moment they were computed for (NULL: unbounded).
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_incident_measure_started_at", "started_at"),
+        Index("ix_incident_measure_unit_started", "unit_id", "started_at"),
+        Index("ix_incident_measure_playbook_key", "playbook_key"),
+        Index("ix_incident_measure_severity", "severity"),
+        Index("ix_incident_measure_stamp", "stamp"),
+        Index("ix_incident_measure_valid_from", "valid_from"),
+        Index("ix_incident_measure_valid_until", "valid_until"),
+    )
+
+
+class StageOutcome(db.Model):
+    """One stage run, judged: for the per-stage compliance and the stage x unit heat map. Carries
+    its incident's filter columns so those sections read this table alone."""
+
+    __tablename__ = "stage_outcome"
+
+    stage_run_id: Mapped[int] = mapped_column(ForeignKey("stage_run.id", ondelete="CASCADE"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column()
+    playbook_key: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[int] = mapped_column()
+    incident_state: Mapped[str] = mapped_column(String(16))
+    incident_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stage_key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column()
+    judged: Mapped[int] = mapped_column(SmallInteger, default=0)
+    met: Mapped[int] = mapped_column(SmallInteger, default=0)
+    breached: Mapped[int] = mapped_column(SmallInteger, default=0)
+    late_seconds: Mapped[float | None] = mapped_column(Float)  # completed - due, when breached
+
+    __table_args__ = (
+        Index("ix_stage_outcome_started_at", "incident_started_at"),
+        Index("ix_stage_outcome_unit_started", "unit_id", "incident_started_at"),
+    )

@@ -1,0 +1,87 @@
+"""The dashboard reads precomputed measures: what changes after one read shows in the next, a due
+date passing counts without any event, and the sweep is idempotent, cheap when nothing changed,
+and safe with two schedulers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from crisis.reports import service as reports
+from crisis.reports import tasks
+from crisis.reports.models import IncidentMeasure, StageOutcome
+from crisis.reviews import service as reviews
+from crisis.reviews.models import ActionItem
+from tests.test_evaluation import NOW, _board, _incident, history  # noqa: F401  the hand-built November
+
+
+def _rows(db):
+    measures = db.session.execute(select(IncidentMeasure).order_by(IncidentMeasure.incident_id)).scalars()
+    outcomes = db.session.execute(select(StageOutcome).order_by(StageOutcome.stage_run_id)).scalars()
+    return ([{c.name: getattr(m, c.name) for c in IncidentMeasure.__table__.columns} for m in measures],
+            [{c.name: getattr(o, c.name) for c in StageOutcome.__table__.columns} for o in outcomes])
+
+
+def test_an_action_item_closed_after_one_read_shows_in_the_next(db, org, history):  # noqa: F811
+    board = _board(db, org)
+    assert (board.action_items.judged, board.action_items.hits) == (2, 1)
+    db.session.commit()
+    item = db.session.query(ActionItem).filter_by(status="open").one()  # due 20 Dec
+    reviews.set_action_status(session=db.session, actor=item.owner, item_id=item.id, status="done", now=NOW)
+    db.session.commit()
+    board = _board(db, org)
+    assert (board.action_items.judged, board.action_items.hits) == (3, 2)
+
+
+def test_an_incident_recorded_after_one_read_shows_in_the_next(db, org, history):  # noqa: F811
+    assert _board(db, org).counts["active"] == 1
+    db.session.commit()
+    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 11, 24, 3, 0, tzinfo=UTC), state="active")
+    db.session.commit()
+    assert _board(db, org).counts["active"] == 2
+
+
+def test_a_due_date_passing_counts_without_any_event(db, org, history):  # noqa: F811
+    assert (_board(db, org).action_items.judged, _board(db, org).action_items.hits) == (2, 1)
+    db.session.commit()
+    after_due = _board(db, org, now=datetime(2026, 12, 21, 3, 0, tzinfo=UTC))  # the open item is overdue
+    assert (after_due.action_items.judged, after_due.action_items.hits) == (3, 1)
+    back = _board(db, org)  # an earlier moment again: the rows follow `now` both ways
+    assert (back.action_items.judged, back.action_items.hits) == (2, 1)
+
+
+def test_refreshing_twice_changes_nothing(db, org, history):  # noqa: F811
+    assert reports.refresh_measures(session=db.session, now=NOW) == 5  # A to E, cancelled ones too
+    db.session.commit()
+    before = _rows(db)
+    assert len(before[0]) == 5 and len(before[1]) == 7
+    assert reports.dirty_incidents(session=db.session, now=NOW) == []
+    assert reports.refresh_measures(session=db.session, now=NOW + timedelta(minutes=1)) == 0
+    db.session.commit()
+    assert _rows(db) == before
+
+
+def test_two_schedulers_refresh_each_incident_once_and_agree(app, db, org, history):  # noqa: F811
+    barrier = threading.Barrier(2)
+    refreshed: list[int] = []
+
+    def scheduler() -> None:
+        from crisis.extensions import db as _db
+
+        with app.app_context():
+            barrier.wait()
+            refreshed.append(tasks.refresh_measures(_db.session, now=NOW))
+            _db.session.remove()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(refreshed) == 2 and max(refreshed) == 5
+    assert db.session.query(IncidentMeasure).count() == 5 and db.session.query(StageOutcome).count() == 7
+    assert reports.refresh_measures(session=db.session, now=NOW) == 0
+    board = _board(db, org)
+    assert (board.stage_overall.judged, board.stage_overall.hits) == (5, 2)
