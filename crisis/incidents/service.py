@@ -132,6 +132,15 @@ def _check_version(incident: Incident, expected_version: int | None) -> None:
         )
 
 
+def _lead_action(*, session: Session, actor: User, incident_id: int, expected_version: int | None = None) -> Incident:
+    """The incident locked for a decision by its leads: open, and unchanged since the actor saw it."""
+    incident = get(session=session, user=actor, incident_id=incident_id, lock=True)
+    _require_lead(session=session, user=actor, incident=incident)
+    _require_open(incident)
+    _check_version(incident, expected_version)
+    return incident
+
+
 def _record(*, session: Session, incident: Incident, actor: User | None, kind: str, now: datetime, **data: Any) -> None:
     timeline.record(
         session=session,
@@ -507,10 +516,7 @@ def change_severity(
     now: datetime | None = None,
 ) -> Incident:
     now = now or clock.now()
-    incident = get(session=session, user=actor, incident_id=incident_id, lock=True)
-    _require_lead(session=session, user=actor, incident=incident)
-    _require_open(incident)
-    _check_version(incident, expected_version)
+    incident = _lead_action(session=session, actor=actor, incident_id=incident_id, expected_version=expected_version)
     if severity not in (1, 2, 3, 4):
         raise ValidationFailed({"severity": str(_l("Choose a severity from 1 to 4."))})
     if severity not in incident.playbook_snapshot["severities"]:
@@ -553,9 +559,7 @@ def involve_unit(
     *, session: Session, actor: User, incident_id: int, unit_id: int, now: datetime | None = None
 ) -> InvolvedUnit:
     now = now or clock.now()
-    incident = get(session=session, user=actor, incident_id=incident_id, lock=True)
-    _require_lead(session=session, user=actor, incident=incident)
-    _require_open(incident)
+    incident = _lead_action(session=session, actor=actor, incident_id=incident_id)
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise ValidationFailed({"unit_id": str(_l("No such unit."))})
@@ -573,9 +577,7 @@ def involve_unit(
 
 def release_unit(*, session: Session, actor: User, incident_id: int, unit_id: int, now: datetime | None = None) -> None:
     now = now or clock.now()
-    incident = get(session=session, user=actor, incident_id=incident_id, lock=True)
-    _require_lead(session=session, user=actor, incident=incident)
-    _require_open(incident)
+    incident = _lead_action(session=session, actor=actor, incident_id=incident_id)
     current = next((i for i in incident.involved if i.unit_id == unit_id and i.released_at is None), None)
     if current is None:
         raise ValidationFailed({"unit_id": str(_l("This unit is not involved."))})
@@ -596,10 +598,7 @@ def hand_over(
     """Ownership goes to the parent unit or to the central desk, which takes command; the
     former owner stays involved."""
     now = now or clock.now()
-    incident = get(session=session, user=actor, incident_id=incident_id, lock=True)
-    _require_lead(session=session, user=actor, incident=incident)
-    _require_open(incident)
-    _check_version(incident, expected_version)
+    incident = _lead_action(session=session, actor=actor, incident_id=incident_id, expected_version=expected_version)
     owner = incident.unit
     chain = units.ancestors(owner)
     if to == "parent":
@@ -664,10 +663,7 @@ def resolve(
 ) -> Incident:
     """Allowed when every required item of every stage is done or waived."""
     now = now or clock.now()
-    incident = get(session=session, user=actor, incident_id=incident_id, lock=True)
-    _require_lead(session=session, user=actor, incident=incident)
-    _require_open(incident)
-    _check_version(incident, expected_version)
+    incident = _lead_action(session=session, actor=actor, incident_id=incident_id, expected_version=expected_version)
     missing = open_required_items(incident)
     if missing:
         raise ValidationFailed(
@@ -705,10 +701,7 @@ def cancel(
 ) -> Incident:
     """A false alarm: the response stops, with the reason on record."""
     now = now or clock.now()
-    incident = get(session=session, user=actor, incident_id=incident_id, lock=True)
-    _require_lead(session=session, user=actor, incident=incident)
-    _require_open(incident)
-    _check_version(incident, expected_version)
+    incident = _lead_action(session=session, actor=actor, incident_id=incident_id, expected_version=expected_version)
     reason = _clean_text(reason, "reason", required=True)
     incident.state, incident.cancelled_at, incident.state_reason = "cancelled", now, reason
     session.flush()
