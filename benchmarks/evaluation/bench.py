@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 4)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", metavar="DATABASE", help="measure a database kept by an earlier --keep run")
+    parser.add_argument("--skip-sweeps", action="store_true", help="skip 0. (needs measures already computed)")
+    parser.add_argument("--skip-review", action="store_true", help="skip 2. (review page and PDF)")
+    parser.add_argument("--skip-monthly", action="store_true", help="skip 3. (monthly reports)")
     options = parser.parse_args()
 
     name = options.reuse or f"crisis_bench_{uuid.uuid4().hex[:8]}"
@@ -122,10 +125,7 @@ def run(url: str, options: argparse.Namespace) -> None:
     from crisis.extensions import db
     from crisis.incidents.models import Incident, StageRun
     from crisis.reports import service as reports
-    from crisis.reviews import exports
-    from crisis.reviews import service as reviews
     from crisis.reviews.cli import seed_history
-    from crisis.reviews.models import MonthlyReport, Review
     from crisis.seed import seed_demo_data
     from crisis.timeline.models import TimelineEvent
 
@@ -147,7 +147,8 @@ def run(url: str, options: argparse.Namespace) -> None:
             db.session.commit()
         print(f"stage runs {db.session.scalar(select(func.count(StageRun.id)))}, "
               f"timeline events {db.session.scalar(select(func.count(TimelineEvent.id)))}")
-        _measure_sweeps(db, reports, options.runs)
+        if not options.skip_sweeps:
+            _measure_sweeps(db, reports, options.runs)
 
         from crisis.auth.models import User
 
@@ -170,6 +171,20 @@ def run(url: str, options: argparse.Namespace) -> None:
     _report("GET /evaluation (HTML page, signed in)", page_ms)
     csv_ms = _timed(lambda: _check(client.get("/evaluation/per_unit.csv?from=2025-12-01&to=2026-11-30")), 10)
     _report("GET /evaluation/per_unit.csv", csv_ms)
+    if not options.skip_review:
+        _measure_review(app, client, db, options)
+    if not options.skip_monthly:
+        _measure_monthly(app, db, reports, url, options)
+
+
+def _measure_review(app, client, db, options: argparse.Namespace) -> None:
+    from sqlalchemy import func, select
+
+    from crisis.incidents.models import Incident
+    from crisis.reviews import exports
+    from crisis.reviews import service as reviews
+    from crisis.reviews.models import Review
+    from crisis.timeline.models import TimelineEvent
 
     with app.app_context():
         review = db.session.scalar(select(Review).where(Review.state == "approved").order_by(Review.id))
@@ -197,6 +212,12 @@ def run(url: str, options: argparse.Namespace) -> None:
             pages = len(__import__("pypdf").PdfReader(__import__("io").BytesIO(
                 exports.render_pdf(doc, lang="en", zone="Asia/Jakarta"))).pages)
         print(f"  PDF pages: {pages}")
+
+
+def _measure_monthly(app, db, reports, url: str, options: argparse.Namespace) -> None:
+    from sqlalchemy import func, select
+
+    from crisis.reviews.models import MonthlyReport
 
     print(f"\n3. monthly reports, every unit, {options.workers} worker processes")
     from tests.engine.sinks import SmtpSink

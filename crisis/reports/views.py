@@ -79,9 +79,10 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
     }
 
 
-def _target_units() -> list[Any]:
-    visible = units.list_visible(session=db.session, user=current_user)
-    return [u for u in visible if service.can_set_targets(session=db.session, user=current_user, unit_id=u.id)]
+def _target_units(visible: list[Any] | None = None) -> list[Any]:
+    if visible is None:
+        visible = units.list_visible(session=db.session, user=current_user)
+    return service.units_for_targets(session=db.session, user=current_user, candidates=visible)
 
 
 @bp.route("/evaluation")
@@ -104,9 +105,10 @@ def dashboard() -> Any:
     def csv_url(name: str) -> str:
         return url_for("reports.dashboard_csv", table=name) + ("?" + urlencode(kept) if kept else "")
 
-    target_units = _target_units()
-    own_targets = [t for t in service.list_targets(session=db.session, user=current_user)
-                   if t.unit_id in {u.id for u in target_units}]
+    visible = units.list_visible(session=db.session, user=current_user)
+    target_units = _target_units(visible)
+    target_ids = {u.id for u in target_units}
+    own_targets = [t for t in service.list_targets(session=db.session, user=current_user) if t.unit_id in target_ids]
     return render_template(
         "reports/dashboard.html",
         board=board,
@@ -115,7 +117,7 @@ def dashboard() -> Any:
         args=request.args,
         first_day=first_day,
         last_day=last_day,
-        units=units.list_visible(session=db.session, user=current_user),
+        units=visible,
         playbooks=list(db.session.scalars(select(Playbook).order_by(Playbook.key))),
         lang=select_locale(),
         csv_url=csv_url,
