@@ -35,10 +35,25 @@ def _sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg://" + url.removeprefix("postgresql://")
 
 
+def _drop_abandoned_databases(conn: psycopg.Connection) -> None:
+    """Databases of earlier runs that were killed before their clean-up (their process is gone)."""
+    for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'crisis_test_%'").fetchall():
+        match = re.fullmatch(r"crisis_test_(\d+)_[0-9a-f]{8}", name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except PermissionError:
+            continue  # alive, someone else's
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     name = f"crisis_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        _drop_abandoned_databases(conn)
         conn.execute(f'CREATE DATABASE "{name}"')
     url = re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL)
     yield _sqlalchemy_url(url)
