@@ -10,10 +10,7 @@ from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
-INCIDENT_STATES = ("active", "resolved", "closed", "cancelled")
-STAGE_STATES = ("pending", "active", "completed")
 STATEMENT_KINDS = ("holding", "press_release", "clarification", "key_messages")
-STATEMENT_STATES = ("draft", "approved", "published")
 
 
 class Incident(db.Model):

@@ -35,6 +35,44 @@ def _check_version(statement: Statement, expected_version: int | None) -> None:
         raise Conflict(_l("Someone else changed this statement just now; check the current text and try again."))
 
 
+def _clean_text(title: str, body: str, errors: dict[str, str]) -> tuple[str, str]:
+    """Title and text of a statement, stripped; raises with every field error, earlier ones included."""
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title or len(title) > 300:
+        errors["title"] = str(_l("A title of at most 300 characters is required."))
+    if not body or len(body) > 20000:
+        errors["body"] = str(_l("The text is required (at most 20,000 characters)."))
+    if errors:
+        raise ValidationFailed(errors)
+    return title, body
+
+
+def _add_publication(
+    *,
+    session: Session,
+    statement: Statement,
+    actor: User,
+    unit_id: int,
+    channel: str,
+    url: str,
+    published_at: datetime | None,
+    now: datetime,
+) -> Publication:
+    channel, url, moment = _clean_publication(channel, url, published_at, now)
+    publication = Publication(
+        statement=statement,
+        unit_id=unit_id,
+        channel=channel,
+        url=url,
+        published_at=moment,
+        recorded_by_id=actor.id,
+        recorded_at=now,
+    )
+    session.add(publication)
+    session.flush()
+    return publication
+
+
 def draft(
     *, session: Session, actor: User, incident_id: int, kind: str, title: str, body: str, now: datetime | None = None
 ) -> Statement:
@@ -45,14 +83,7 @@ def draft(
     errors: dict[str, str] = {}
     if kind not in STATEMENT_KINDS:
         errors["kind"] = str(_l("Choose holding statement, press release, clarification or key messages."))
-    title = (title or "").strip()
-    if not title or len(title) > 300:
-        errors["title"] = str(_l("A title of at most 300 characters is required."))
-    body = (body or "").strip()
-    if not body or len(body) > 20000:
-        errors["body"] = str(_l("The text is required (at most 20,000 characters)."))
-    if errors:
-        raise ValidationFailed(errors)
+    title, body = _clean_text(title, body, errors)
     statement = Statement(incident=incident, kind=kind, title=title, body=body, drafted_by_id=actor.id, drafted_at=now)
     session.add(statement)
     session.flush()
@@ -84,11 +115,7 @@ def edit(
     _check_version(statement, expected_version)
     if statement.state != "draft":
         raise Conflict(_l("Only a draft can be edited."))
-    title, body = (title or "").strip(), (body or "").strip()
-    if not title or len(title) > 300:
-        raise ValidationFailed({"title": str(_l("A title of at most 300 characters is required."))})
-    if not body or len(body) > 20000:
-        raise ValidationFailed({"body": str(_l("The text is required (at most 20,000 characters)."))})
+    title, body = _clean_text(title, body, {})
     statement.title, statement.body = title, body
     incidents._record(
         session=session, incident=incident, actor=actor, kind="statement.edited", now=now, statement_id=statement.id
@@ -172,23 +199,21 @@ def publish(
     """The owning unit publishes an approved statement; the first one sets time-to-first-statement."""
     now = now or clock.now()
     statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
-    if statement.incident.unit_id not in units.acting_scope(session=session, user=actor) and (
-        incident.commander_id != actor.id
-    ):
+    if not incidents.can_act(session=session, user=actor, incident=incident):
         raise NotPermitted(_l("The owning unit publishes its statements."))
     if statement.state not in ("approved", "published"):
         raise Conflict(_l("A statement is approved before it is published."))
-    channel, url, moment = _clean_publication(channel, url, published_at, now)
-    publication = Publication(
+    publication = _add_publication(
+        session=session,
         statement=statement,
+        actor=actor,
         unit_id=incident.unit_id,
         channel=channel,
         url=url,
-        published_at=moment,
-        recorded_by_id=actor.id,
-        recorded_at=now,
+        published_at=published_at,
+        now=now,
     )
-    session.add(publication)
+    moment, channel, url = publication.published_at, publication.channel, publication.url
     if statement.published_at is None or moment < statement.published_at:
         statement.published_at = moment
     statement.state = "published"
@@ -235,18 +260,17 @@ def record_shared_publication(
         raise ValidationFailed({"unit_id": str(_l("This unit is not involved in the incident."))})
     if unit_id not in units.acting_scope(session=session, user=actor):
         raise NotPermitted(_l("Only the unit itself records its publication."))
-    channel, url, moment = _clean_publication(channel, url, published_at, now)
-    publication = Publication(
+    publication = _add_publication(
+        session=session,
         statement=statement,
+        actor=actor,
         unit_id=unit_id,
         channel=channel,
         url=url,
-        published_at=moment,
-        recorded_by_id=actor.id,
-        recorded_at=now,
+        published_at=published_at,
+        now=now,
     )
-    session.add(publication)
-    session.flush()
+    moment, channel, url = publication.published_at, publication.channel, publication.url
     incidents._record(
         session=session,
         incident=incident,
