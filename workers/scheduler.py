@@ -4,7 +4,7 @@ APScheduler ticks every second (the heartbeat /readyz reads). Beside it runs the
 the deadline engine (shared/DESIGN.md): it sleeps until the earliest pending timer is due (at most
 ENGINE_MAX_SLEEP_SECONDS), is woken early when a sooner timer is written (PostgreSQL LISTEN/NOTIFY;
 in the embedded mode the writer sets an in-process event), claims due timers in batches, commits,
-then enqueues `escalation.fire_timer`. Each pass also claims again timers whose lease ran out and
+then enqueues `escalation.fire_timers` in chunks. Each pass also claims again timers whose lease ran out and
 hands over queued notices whose backoff passed or whose hand-off was lost. Every pass is an
 idempotent sweep: two schedulers, a skipped tick or a duplicate message change nothing.
 """
@@ -78,6 +78,8 @@ class Engine:
         self.timer_lease = float(config["TIMER_LEASE_SECONDS"])
         self.notice_lease = float(config["NOTICE_LEASE_SECONDS"])
         self.max_sleep = float(config["ENGINE_MAX_SLEEP_SECONDS"])
+        self.fire_chunk = int(config["ENGINE_FIRE_CHUNK"])
+        self.delivery_chunk = int(config["ENGINE_DELIVERY_CHUNK"])
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self._last_notice_sweep = 0.0
@@ -88,7 +90,7 @@ class Engine:
 
     def sweep(self) -> float | None:
         """Claim and enqueue everything due now; returns seconds until the next pending timer."""
-        from workers.tasks import deliver_notice, enqueue, fire_timer
+        from workers.tasks import chunks, deliver_notices, enqueue, fire_timers
 
         with self.app.app_context():
             session = db.session
@@ -96,14 +98,15 @@ class Engine:
                 while True:
                     claimed = escalation.claim_due(session=session, limit=self.batch, lease=self.timer_lease)
                     session.commit()
-                    enqueue(fire_timer, [c.id for c in claimed])
+                    # Whatever fell due together is fired together, in chunks the workers share.
+                    enqueue(fire_timers, chunks([c.id for c in claimed], self.fire_chunk))
                     if len(claimed) < self.batch:
                         break
                 if time.monotonic() - self._last_notice_sweep >= NOTICE_SWEEP_EVERY:
                     self._last_notice_sweep = time.monotonic()
                     notice_ids = escalation.sweep_notices(session=session, lease=self.notice_lease, limit=self.batch)
                     session.commit()
-                    enqueue(deliver_notice, notice_ids)
+                    enqueue(deliver_notices, chunks(notice_ids, self.delivery_chunk))
                 delay = escalation.seconds_until_next(session=session)
                 session.commit()
                 return None if delay is None else float(delay)
@@ -172,9 +175,11 @@ def minutely(app: Flask) -> None:
     """Cron-like sweeps; each is idempotent, so two schedulers running them is harmless."""
     from crisis.reports import tasks as reports
     from crisis.reviews import tasks as reviews
+    from crisis.system import retention
 
     with app.app_context():
-        for sweep in (reports.refresh_measures, reviews.monthly_sweep, reviews.reminder_sweep):
+        sweeps = (reports.refresh_measures, reviews.monthly_sweep, reviews.reminder_sweep, retention.daily_sweep)
+        for sweep in sweeps:
             try:
                 sweep(db.session)
             except Exception:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from celery import shared_task
 from flask import current_app
@@ -52,42 +53,78 @@ def enqueue(task: object, ids: Iterable[int]) -> int:
     return sent
 
 
-@shared_task(bind=True, name="escalation.fire_timer")
-def fire_timer(self: object, timer_id: int) -> int:
-    """Fire one claimed timer; a duplicate or a cancelled timer does nothing."""
+def chunks(ids: list[int], size: int) -> list[list[int]]:
+    size = max(1, size)
+    return [ids[offset: offset + size] for offset in range(0, len(ids), size)]
+
+
+def _with_db_retry(task: Any, work: Callable[[], list[int]]) -> list[int]:
+    """Run `work` and commit; transient database trouble is retried a few times, seconds apart."""
     try:
-        notice_ids = escalation.fire_timer(session=db.session, timer_id=timer_id)
+        result = work()
         db.session.commit()
+        return result
     except OperationalError as error:
         db.session.rollback()
-        if self.request.is_eager or self.request.retries >= DB_RETRIES:  # type: ignore[attr-defined]
+        if task.request.is_eager or task.request.retries >= DB_RETRIES:
             raise
-        raise self.retry(exc=error, countdown=min(4, 2**self.request.retries))  # type: ignore[attr-defined]  # noqa: B904
-    inline = int(current_app.config.get("ENGINE_INLINE_DELIVERIES", 0))
-    if 0 < len(notice_ids) <= inline and not self.request.is_eager:  # type: ignore[attr-defined]
-        # Few notices: send them from here, each in its own short transaction with its row lock, as
-        # deliver_notice would. Killed half-way, the rest are handed over again when their lease ends.
-        for notice_id in notice_ids:
-            try:
-                escalation.deliver(session=db.session, notice_id=notice_id)
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                log.exception("inline delivery of notice %s failed; the lease sweep retries", notice_id)
-        return len(notice_ids)
-    enqueue(deliver_notice, notice_ids)
+        raise task.retry(exc=error, countdown=min(4, 2**task.request.retries)) from error
+
+
+def _hand_on(task: Any, notice_ids: list[int], timers: int) -> int:
+    """After the firing committed: a few notices per timer are sent from here, each in its own short
+    transaction with its row lock, as deliver_notice would (one queue hop less). Killed half-way, the
+    rest are handed over again when their lease ends. Many go back to the queue in chunks."""
+    if not notice_ids:
+        return 0
+    config = current_app.config
+    inline = int(config.get("ENGINE_INLINE_DELIVERIES", 0)) * timers
+    if len(notice_ids) <= inline and not task.request.is_eager:
+        _deliver_each(notice_ids)
+    else:
+        enqueue(deliver_notices, chunks(notice_ids, int(config.get("ENGINE_DELIVERY_CHUNK", 10))))
+    return len(notice_ids)
+
+
+def _deliver_each(notice_ids: list[int]) -> None:
+    for notice_id in notice_ids:
+        try:
+            escalation.deliver(session=db.session, notice_id=notice_id)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("delivery of notice %s failed; the lease sweep retries", notice_id)
+
+
+@shared_task(bind=True, name="escalation.fire_timers")
+def fire_timers(self: Any, timer_ids: list[int]) -> int:
+    """Fire a batch of claimed timers in one transaction; duplicates and cancelled timers do nothing."""
+    notice_ids = _with_db_retry(self, lambda: escalation.fire_timers(session=db.session, timer_ids=timer_ids))
+    return _hand_on(self, notice_ids, len(timer_ids))
+
+
+@shared_task(bind=True, name="escalation.fire_timer")
+def fire_timer(self: Any, timer_id: int) -> int:
+    """Fire one claimed timer (kept for messages queued by an older scheduler)."""
+    notice_ids = _with_db_retry(self, lambda: escalation.fire_timer(session=db.session, timer_id=timer_id))
+    return _hand_on(self, notice_ids, 1)
+
+
+@shared_task(bind=True, name="escalation.deliver_notices")
+def deliver_notices(self: Any, notice_ids: list[int]) -> int:
+    """Send several queued notices, each in its own transaction (see deliver_notice)."""
+    _deliver_each(notice_ids)
     return len(notice_ids)
 
 
 @shared_task(bind=True, name="escalation.deliver_notice")
-def deliver_notice(self: object, notice_id: int) -> str | None:
+def deliver_notice(self: Any, notice_id: int) -> str | None:
     """Send one queued notice; failures are recorded with their backoff (the tick retries)."""
-    try:
-        status = escalation.deliver(session=db.session, notice_id=notice_id)
-        db.session.commit()
-    except OperationalError as error:
-        db.session.rollback()
-        if self.request.is_eager or self.request.retries >= DB_RETRIES:  # type: ignore[attr-defined]
-            raise
-        raise self.retry(exc=error, countdown=min(4, 2**self.request.retries))  # type: ignore[attr-defined]  # noqa: B904
-    return status
+    results: list[str | None] = []
+
+    def work() -> list[int]:
+        results.append(escalation.deliver(session=db.session, notice_id=notice_id))
+        return []
+
+    _with_db_retry(self, work)
+    return results[-1] if results else None

@@ -1,0 +1,133 @@
+"""Firing in batches: the same notices as one by one, for a handful of queries per batch."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import event, select
+
+from crisis.escalation import service as escalation
+from crisis.escalation.models import Notice, Timer
+from crisis.extensions import db as flask_db
+from crisis.notify.channels import encode_header
+from crisis.timeline.models import TimelineEvent
+from tests.conftest import FIXED_NOW
+from tests.engine.factories import open_incident
+
+NOW = FIXED_NOW
+M = timedelta(minutes=1)
+UNITS = [("KOTA-SEMARANG", ("KOTA-SEMARANG", "officer")), ("KOTA-MAKASSAR", ("KOTA-MAKASSAR", "officer")),
+         ("KAB-BANYUMAS", ("KAB-BANYUMAS", "officer"))]
+
+
+def _open_group(db, org, title: str) -> list[int]:
+    ids = []
+    for unit, commander in UNITS:
+        for severity in (2, 3):
+            incident = open_incident(db.session, org, now=NOW, unit=unit, commander=commander, severity=severity,
+                                     title=title)
+            ids.append(incident.id)
+    db.session.commit()
+    return ids
+
+
+def _claim(db, incident_ids: list[int], at) -> list[int]:
+    claimed = escalation.claim_due(session=db.session, now=at, limit=1000)
+    db.session.commit()
+    wanted = set(incident_ids)
+    mine = set(db.session.scalars(select(Timer.id).where(Timer.incident_id.in_(wanted))))
+    return [c.id for c in claimed if c.id in mine]
+
+
+def _outcome(db, incident_ids: list[int]) -> Counter:
+    """What the firing produced, independent of row ids: (unit, kind, step, repeat, recipient, channel)."""
+    rows = db.session.execute(
+        select(Notice.incident_id, Timer.kind, Timer.step_index, Timer.repeat_index, Notice.recipient_user_id,
+               Notice.webhook_id, Notice.channel, Notice.status)
+        .join(Timer, Timer.id == Notice.timer_id).where(Notice.incident_id.in_(incident_ids))
+    ).all()
+    position = {incident_id: index for index, incident_id in enumerate(incident_ids)}
+    produced = Counter((position[r[0]], *r[1:]) for r in rows)
+    events = db.session.execute(
+        select(TimelineEvent.subject_id, TimelineEvent.kind)
+        .where(TimelineEvent.subject_id.in_(incident_ids), TimelineEvent.kind.like("escalation.%"))
+    ).all()
+    produced.update(("event", position[subject], kind) for subject, kind in events)
+    following = db.session.execute(
+        select(Timer.incident_id, Timer.kind, Timer.step_index, Timer.repeat_index, Timer.fire_at)
+        .where(Timer.incident_id.in_(incident_ids), Timer.state == "pending")
+    ).all()
+    produced.update(("pending", position[r[0]], *r[1:]) for r in following)
+    return produced
+
+
+def test_a_batch_fires_exactly_what_firing_one_by_one_fires(db, org):
+    one_by_one = _open_group(db, org, "satu per satu")
+    batched = _open_group(db, org, "sekaligus")
+    at = NOW + 45 * M  # stage due, supervisor and head steps (with fallbacks in Banyumas' empty roster)
+    due = _claim(db, one_by_one + batched, at)
+    singles = [t for t in due if db.session.get(Timer, t).incident_id in one_by_one]
+    together = [t for t in due if t not in singles]
+    assert len(singles) == len(together) >= 12
+
+    for timer_id in singles:
+        escalation.fire_timer(session=db.session, timer_id=timer_id, now=at)
+        db.session.commit()
+    queued = escalation.fire_timers(session=db.session, timer_ids=together, now=at)
+    db.session.commit()
+
+    expected, got = _outcome(db, one_by_one), _outcome(db, batched)
+    assert got == expected
+    assert sum(n for key, n in got.items() if key[0] == "event" and key[2] == "escalation.fallback") > 0
+    assert len(queued) == sum(n for key, n in got.items() if key[0] != "event" and key[0] != "pending"
+                              and key[6] != "inapp")
+    # A second delivery of the same batch (a redelivered message) does nothing.
+    assert escalation.fire_timers(session=db.session, timer_ids=together, now=at) == []
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(app, db, org):
+    small = _open_group(db, org, "kecil")
+    large = [incident for n in range(5) for incident in _open_group(db, org, f"besar {n}")]
+    at = NOW + 45 * M
+    due = _claim(db, small + large, at)
+    owner = dict(db.session.execute(select(Timer.id, Timer.incident_id).where(Timer.id.in_(due))).all())
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = flask_db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        counts = []
+        for group in (small, large):
+            ids = [t for t in due if owner[t] in group]
+            statements.clear()
+            escalation.fire_timers(session=db.session, timer_ids=ids, now=at)
+            db.session.commit()
+            counts.append((len(ids), len(statements)))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    (small_timers, small_queries), (large_timers, large_queries) = counts
+    assert large_timers >= 5 * small_timers
+    # Lookups per unit and role are made once per batch: five times the timers in the same units
+    # cost no more queries.
+    assert large_queries <= small_queries + 2, counts
+
+
+def test_subjects_are_encoded_words_that_read_back_and_cannot_inject_headers():
+    subject = "[SEV 4] KAB-BANYUMAS · Pernyataan “siaga” — terlambat " * 6 + "\r\nBcc: eve@example.org"
+    encoded = encode_header(subject)
+    assert "\n" not in encoded.replace("\r\n ", "")
+    assert all(len(line.strip()) <= 75 for line in encoded.split("\r\n"))
+    raw = f"Subject: {encoded}\r\nTo: a@example.org\r\n\r\nbody\r\n".encode("ascii")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Bcc"] is None
+    assert str(message["Subject"]) == " ".join(subject.splitlines())
+    short = "[SEV 2] KOTA-SEMARANG · Verifikasi fakta"
+    assert str(email.message_from_bytes(f"Subject: {encode_header(short)}\r\n\r\n".encode("ascii"),
+                                        policy=email.policy.default)["Subject"]) == short
+    assert encode_header("plain ascii subject") == "plain ascii subject"
