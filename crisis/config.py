@@ -87,9 +87,14 @@ class Defaults:
     # /readyz fails when a due timer, or a notice due for an attempt, waited longer than this.
     ENGINE_LATE_SECONDS = 60
     WEBHOOK_TIMEOUT = 10
+    # When set, /metrics answers only requests with "Authorization: Bearer <this token>".
+    METRICS_TOKEN: str | None = None
     # Timers that fell due together are fired in batches of at most this many per task, so a burst
     # is shared by the workers and costs a few queries per batch rather than per timer.
     ENGINE_FIRE_CHUNK = 25
+    # With more than this many tasks waiting in the broker (every worker busy) the scheduler holds
+    # back: due timers wait in the database and leave as a larger batch when a worker is free.
+    ENGINE_QUEUE_LIMIT = 2
     # A firing task delivers up to this many notices per timer itself right after its commit (one
     # queue hop less); larger fan-outs, retries and lost hand-offs go to escalation.deliver_notices in
     # chunks of ENGINE_DELIVERY_CHUNK. 0: always enqueue.

@@ -31,6 +31,8 @@ from crisis.system import service as system
 log = logging.getLogger(__name__)
 
 NOTICE_SWEEP_EVERY = 0.5  # seconds between sweeps for notices to hand over again
+BACKPRESSURE_WAIT = 0.005  # seconds before looking again when every worker is busy
+SPREAD = 4  # a batch that fell due together is split into about this many tasks (one per worker process)
 
 
 class Listener:
@@ -68,6 +70,26 @@ class Listener:
             self.conn = None
 
 
+class QueueDepth:
+    """How many tasks wait in the broker, not yet taken by any worker (Redis only; 0 otherwise)."""
+
+    def __init__(self, broker_url: str | None, queue: str) -> None:
+        self.queue = queue
+        self.client: Any = None
+        if broker_url and broker_url.startswith(("redis://", "rediss://")):
+            import redis
+
+            self.client = redis.Redis.from_url(broker_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+    def waiting(self) -> int:
+        if self.client is None:
+            return 0
+        try:
+            return int(self.client.llen(self.queue))
+        except Exception:  # noqa: BLE001  a broker that is down: enqueue fails and the leases recover
+            return 0
+
+
 class Engine:
     """One engine loop. `sweep()` is one pass; `run()` loops until `stop` is set."""
 
@@ -79,6 +101,8 @@ class Engine:
         self.notice_lease = float(config["NOTICE_LEASE_SECONDS"])
         self.max_sleep = float(config["ENGINE_MAX_SLEEP_SECONDS"])
         self.fire_chunk = int(config["ENGINE_FIRE_CHUNK"])
+        self.queue_limit = int(config["ENGINE_QUEUE_LIMIT"])
+        self.depth = QueueDepth(config.get("BROKER_URL"), config["TASK_QUEUE"])
         self.delivery_chunk = int(config["ENGINE_DELIVERY_CHUNK"])
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
@@ -95,20 +119,30 @@ class Engine:
         with self.app.app_context():
             session = db.session
             try:
+                # Claims whose lease ran out and notices to hand over again are looked for twice a
+                # second; due timers on every pass.
+                housekeeping = time.monotonic() - self._last_notice_sweep >= NOTICE_SWEEP_EVERY
                 while True:
-                    claimed = escalation.claim_due(session=session, limit=self.batch, lease=self.timer_lease)
+                    if self.depth.waiting() > self.queue_limit:
+                        # Every worker is busy: due timers wait in the database (where nothing is
+                        # lost) and are claimed as one larger batch when a worker is free.
+                        return BACKPRESSURE_WAIT
+                    claimed = escalation.claim_due(
+                        session=session, limit=self.batch, lease=self.timer_lease, reclaim=housekeeping
+                    )
+                    full = len(claimed) == self.batch
+                    delay = None if full else escalation.seconds_until_next(session=session)
                     session.commit()
-                    # Whatever fell due together is fired together, in chunks the workers share.
-                    enqueue(fire_timers, chunks([c.id for c in claimed], self.fire_chunk))
-                    if len(claimed) < self.batch:
+                    # Whatever fell due together is fired together, shared by the workers.
+                    size = min(self.fire_chunk, -(-len(claimed) // SPREAD))
+                    enqueue(fire_timers, chunks([c.id for c in claimed], size))
+                    if not full:
                         break
-                if time.monotonic() - self._last_notice_sweep >= NOTICE_SWEEP_EVERY:
+                if housekeeping:
                     self._last_notice_sweep = time.monotonic()
                     notice_ids = escalation.sweep_notices(session=session, lease=self.notice_lease, limit=self.batch)
                     session.commit()
                     enqueue(deliver_notices, chunks(notice_ids, self.delivery_chunk))
-                delay = escalation.seconds_until_next(session=session)
-                session.commit()
                 return None if delay is None else float(delay)
             except Exception:
                 session.rollback()

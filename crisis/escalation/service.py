@@ -303,17 +303,17 @@ def _before(cutoff: Any, seconds: float) -> Any:
 
 
 def claim_due(
-    *, session: Session, now: datetime | None = None, limit: int = 500, lease: float = 30
+    *, session: Session, now: datetime | None = None, limit: int = 500, lease: float = 30, reclaim: bool = True
 ) -> list[Claimed]:
-    """Claim due timers, oldest first, and those whose claim's lease ran out. Flush, not commit: the
-    caller commits, then enqueues `fire_timer` for each. Two schedulers never claim the same row."""
+    """Claim due timers, oldest first, and (with `reclaim`) those whose claim's lease ran out. Flush,
+    not commit: the caller commits, then enqueues their firing. Two schedulers never claim the same row."""
     cutoff = _cutoff(session, now)
     lease_cutoff = _before(cutoff, lease)
     claimed: list[Claimed] = []
-    for condition in (
-        and_(Timer.state == "claimed", Timer.claimed_at <= lease_cutoff),
-        and_(Timer.state == "pending", Timer.fire_at <= cutoff),
-    ):
+    conditions = [and_(Timer.state == "pending", Timer.fire_at <= cutoff)]
+    if reclaim:
+        conditions.insert(0, and_(Timer.state == "claimed", Timer.claimed_at <= lease_cutoff))
+    for condition in conditions:
         room = limit - len(claimed)
         if room <= 0:
             break
@@ -527,42 +527,37 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     fell due at once, so a burst of deadlines is fired in few transactions."""
     if not timer_ids:
         return []
-    peeks = session.execute(
-        select(Timer.incident_id, Timer.stage_run_id).where(Timer.id.in_(sorted(set(timer_ids))))
-    ).all()
-    if not peeks:
-        return []
+    ids = sorted(set(timer_ids))
     # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
     incidents = {
         incident.id: incident
         for incident in session.scalars(
-            select(Incident).where(Incident.id.in_(sorted({p.incident_id for p in peeks})))
+            select(Incident).where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(ids))))
             .order_by(Incident.id).with_for_update(read=True, of=Incident)
             .options(joinedload(Incident.unit), joinedload(Incident.commander))
             .execution_options(populate_existing=True)
         )
     }
-    run_ids = sorted({p.stage_run_id for p in peeks if p.stage_run_id is not None})
+    if not incidents:
+        return []
     runs = {
         run.id: run
-        for run in (
-            session.scalars(
-                select(StageRun).where(StageRun.id.in_(run_ids)).order_by(StageRun.id)
-                .with_for_update(read=True, of=StageRun).execution_options(populate_existing=True)
-            ) if run_ids else []
+        for run in session.scalars(
+            select(StageRun).where(StageRun.id.in_(select(Timer.stage_run_id).where(Timer.id.in_(ids))))
+            .order_by(StageRun.id).with_for_update(read=True, of=StageRun).execution_options(populate_existing=True)
         )
     }
-    timers = [
-        timer
-        for timer in session.scalars(
-            select(Timer).where(Timer.id.in_(sorted(set(timer_ids)))).order_by(Timer.fire_at, Timer.id)
-            .with_for_update(skip_locked=True, of=Timer).execution_options(populate_existing=True)
-        )
-        if timer.state == "claimed" and timer.incident_id in incidents
-    ]
+    # The timers, and the engine's clock read in the same round trip.
+    clock_column = func.clock_timestamp(type_=UTCDateTime()) if now is None and _is_postgres(session) \
+        and not _injected_clock() else literal(None)
+    rows = session.execute(
+        select(Timer, clock_column).where(Timer.id.in_(ids)).order_by(Timer.fire_at, Timer.id)
+        .with_for_update(skip_locked=True, of=Timer).execution_options(populate_existing=True)
+    ).all()
+    timers = [timer for timer, _at in rows if timer.state == "claimed" and timer.incident_id in incidents]
     if not timers:
         return []
-    moment = now or db_now(session)
+    moment = now or (rows[0][1] if rows[0][1] is not None else db_now(session))
     acknowledged = _acknowledged_steps(session, timers)
     firing: list[tuple[Timer, Incident, StageRun | None]] = []
     for timer in timers:

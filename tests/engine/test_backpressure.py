@@ -1,0 +1,55 @@
+"""Backpressure: while every worker is busy, due timers wait in the database, then leave together."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from crisis.escalation.models import Timer
+from tests.conftest import FIXED_NOW
+from tests.engine.factories import open_incident
+from workers.scheduler import BACKPRESSURE_WAIT, Engine, QueueDepth
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture
+def queue():
+    client = redis.Redis.from_url(REDIS_URL)
+    name = f"crisis-test-{uuid.uuid4().hex[:8]}"
+    yield client, name
+    client.delete(name)
+    client.close()
+
+
+def _states(db) -> dict[str, int]:
+    return dict(db.session.execute(select(Timer.state, func.count()).group_by(Timer.state)).all())
+
+
+def test_due_timers_wait_in_the_database_while_the_queue_is_full(app, db, org, queue):
+    client, name = queue
+    # Started at FIXED_NOW, hours before the database's clock: its stage and steps are all due.
+    open_incident(db.session, org, now=FIXED_NOW)
+    db.session.commit()
+    due = _states(db)["pending"]
+    engine = Engine(app)
+    engine.depth = QueueDepth(REDIS_URL, name)
+    client.rpush(name, *[b"busy"] * (engine.queue_limit + 1))
+
+    assert engine.sweep() == BACKPRESSURE_WAIT
+    db.session.expire_all()
+    assert _states(db) == {"pending": due}  # nothing claimed, nothing lost
+
+    client.delete(name)  # a worker took the waiting tasks
+    engine.sweep()  # embedded mode: the claimed batch is fired in-process
+    db.session.expire_all()
+    states = _states(db)
+    assert states.get("claimed", 0) == 0 and states["fired"] >= 3, states
+
+
+def test_a_broker_that_is_down_does_not_hold_the_engine():
+    assert QueueDepth("redis://127.0.0.1:1/0", "crisis").waiting() == 0
+    assert QueueDepth(None, "crisis").waiting() == 0
