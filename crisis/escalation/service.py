@@ -192,6 +192,43 @@ def plan_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
     _announce(session, timers, now)
 
 
+TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
+_COPY_COLUMNS = ("incident_id", "stage_run_id", "kind", "step_index", "repeat_index", "fire_at", "state", "attempt",
+                 "cancel_reason", "created_at")
+
+
+def schedule_timers(*, session: Session, timers: list[dict[str, Any]], now: datetime | None = None) -> int:
+    """Write many pending timers at once (an import, a re-plan across many incidents): `COPY` on
+    PostgreSQL, one executemany elsewhere. Each dict has incident_id, kind, fire_at and optionally
+    stage_run_id, step_index, repeat_index. Like the planning hooks it flushes, never commits, and
+    wakes the scheduler when one is due soon. Returns how many were written."""
+    if not timers:
+        return 0
+    moment = now or clock.now()
+    rows = []
+    for index, timer in enumerate(timers):
+        if timer.get("kind") not in TIMER_KINDS:
+            raise ValueError(f"timers[{index}].kind: one of {', '.join(TIMER_KINDS)}")
+        fire_at = timer.get("fire_at")
+        if not isinstance(fire_at, datetime) or fire_at.tzinfo is None:
+            raise ValueError(f"timers[{index}].fire_at: a datetime with its time zone")
+        rows.append((timer["incident_id"], timer.get("stage_run_id"), timer["kind"], timer.get("step_index"),
+                     timer.get("repeat_index", 0), fire_at, "pending", 0, "", moment))
+    session.flush()
+    if _is_postgres(session):
+        cursor = session.connection().connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY timer ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        session.execute(Timer.__table__.insert(), [dict(zip(_COPY_COLUMNS, row, strict=True)) for row in rows])
+    soonest = min(row[5] for row in rows)
+    session.info[_WAKE_FLAG] = True
+    if soonest - moment <= NOTIFY_HORIZON and _is_postgres(session):
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, soonest.isoformat())))
+    return len(rows)
+
+
 def cancel_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
     """A stage completed: cancel its pending timers."""
     session.flush()

@@ -7,7 +7,8 @@ import email.policy
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, func, select
 
 from crisis.escalation import service as escalation
 from crisis.escalation.models import Notice, Timer
@@ -131,3 +132,62 @@ def test_subjects_are_encoded_words_that_read_back_and_cannot_inject_headers():
     assert str(email.message_from_bytes(f"Subject: {encode_header(short)}\r\n\r\n".encode("ascii"),
                                         policy=email.policy.default)["Subject"]) == short
     assert encode_header("plain ascii subject") == "plain ascii subject"
+
+
+def _bulk(incident, count: int, start, kind: str = "stage_due") -> list[dict]:
+    run = incident.stage_runs[0]
+    return [{"incident_id": incident.id, "stage_run_id": run.id, "kind": kind, "fire_at": start + i * M}
+            for i in range(count)]
+
+
+def test_many_timers_are_written_at_once_and_claimed_like_any_other(db, org):
+    incident = open_incident(db.session, org, now=NOW)
+    db.session.commit()
+    before = db.session.scalar(select(func.count()).select_from(Timer))
+    written = escalation.schedule_timers(session=db.session, timers=_bulk(incident, 500, NOW + 60 * M), now=NOW)
+    db.session.commit()
+    assert written == 500
+    assert db.session.scalar(select(func.count()).select_from(Timer)) == before + 500
+    claimed = escalation.claim_due(session=db.session, now=NOW + 70 * M, limit=1000)
+    assert len([c for c in claimed if c.fire_at >= NOW + 60 * M]) == 11  # 60..70 minutes
+
+
+def test_a_bad_timer_in_a_bulk_write_names_it_and_writes_none(db, org):
+    incident = open_incident(db.session, org, now=NOW)
+    db.session.commit()
+    before = db.session.scalar(select(func.count()).select_from(Timer))
+    timers = _bulk(incident, 3, NOW + 60 * M)
+    timers[2]["kind"] = "someday"
+    with pytest.raises(ValueError, match=r"timers\[2\]\.kind"):
+        escalation.schedule_timers(session=db.session, timers=timers, now=NOW)
+    timers[2] = {**timers[1], "fire_at": (NOW + 61 * M).replace(tzinfo=None)}
+    with pytest.raises(ValueError, match=r"timers\[2\]\.fire_at"):
+        escalation.schedule_timers(session=db.session, timers=timers, now=NOW)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Timer)) == before
+
+
+def test_the_bulk_write_works_on_the_embedded_sqlite_too(tmp_path, tmp_path_factory):
+    from flask_migrate import upgrade
+
+    from crisis.auth.models import User
+    from crisis.seed import seed_demo_data
+    from crisis.units.models import Unit
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'crisis.sqlite3'}", tmp_path_factory)
+    with app.app_context():
+        upgrade()
+        session = flask_db.session
+        seed_demo_data(session=session)
+        session.commit()
+        org = {"units": {u.code: u for u in session.query(Unit)},
+               "users": {(u.memberships[0].unit.code, u.memberships[0].role): u for u in session.query(User)}}
+        incident = open_incident(session, org, now=NOW)
+        session.commit()
+        assert escalation.schedule_timers(session=session, timers=_bulk(incident, 40, NOW + 60 * M), now=NOW) == 40
+        session.commit()
+        claimed = escalation.claim_due(session=session, now=NOW + 64 * M, limit=1000)
+        assert len([c for c in claimed if c.fire_at >= NOW + 60 * M]) == 5
+        session.remove()
+        flask_db.engine.dispose()
