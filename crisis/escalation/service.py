@@ -746,13 +746,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
 
 
-def deliver(*, session: Session, notice_id: int, now: datetime | None = None) -> str | None:
-    """Send one queued notice through its channel. Returns the notice's status afterwards, or None
-    when another worker holds it or it was not due. Flush, not commit: the caller commits at once."""
-    from crisis.notify.channels import CHANNELS, DeliveryError
-
+def _lock_notice(session: Session, notice_id: int) -> Notice | None:
     # One round trip for the notice and what it needs; the lock is on the notice row only.
-    notice = session.scalars(
+    return session.scalars(
         select(Notice).where(Notice.id == notice_id)
         .options(joinedload(Notice.timer).joinedload(Timer.stage_run),
                  joinedload(Notice.incident).joinedload(Incident.unit),
@@ -760,6 +756,19 @@ def deliver(*, session: Session, notice_id: int, now: datetime | None = None) ->
         .with_for_update(skip_locked=True, of=Notice)
         .execution_options(populate_existing=True)
     ).unique().first()
+
+
+def deliver(*, session: Session, notice_id: int, now: datetime | None = None) -> str | None:
+    """Send one queued notice through its channel. Returns the notice's status afterwards, or None
+    when another worker holds it or it was not due. The caller commits at once.
+
+    The notice is marked sent in the open transaction *before* it is handed to the channel, so that
+    once the receiver has accepted it only our COMMIT remains (one round trip, not waiting for the
+    disk): that is the whole at-least-once window. Should the send fail, that transaction is rolled
+    back and the failure recorded in a new one."""
+    from crisis.notify.channels import CHANNELS, DeliveryError
+
+    notice = _lock_notice(session, notice_id)
     if notice is None or notice.status != "queued":
         return None
     if notice.next_attempt_at > (now or clock.now()) + timedelta(seconds=1):
@@ -771,28 +780,37 @@ def deliver(*, session: Session, notice_id: int, now: datetime | None = None) ->
             notice.status, notice.last_error = "cancelled", reason
             return notice.status
     channel = CHANNELS.get(notice.channel)
-    notice.attempts += 1
     try:
         if channel is None:
             raise DeliveryError(f"no channel named {notice.channel!r}")
-        channel.send(notice)
+        message = channel.prepare(notice)
+        notice.attempts += 1
+        notice.status, notice.sent_at, notice.last_error = "sent", now or _stamp(session), ""
+        session.flush()
+        if _is_postgres(session):
+            # A commit lost in a database crash means a resend (same Message-ID), never a loss.
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        channel.transmit(notice, message)
     except Exception as error:  # noqa: BLE001  any failure is recorded, retried, then surfaced
-        moment = now or db_now(session)
-        notice.last_error = f"{type(error).__name__}: {error}"[:2000]
-        notice.enqueued_at = None
-        if notice.attempts >= int(_config("NOTICE_MAX_ATTEMPTS", 8)):
-            notice.status, notice.failed_at = "failed", moment
-            _surface_failure(session, notice, moment)
-        else:
-            notice.next_attempt_at = moment + backoff(notice.attempts)
-        log.warning("notice %s attempt %s failed: %s", notice.id, notice.attempts, notice.last_error)
-        return notice.status
-    notice.status, notice.sent_at, notice.last_error = "sent", now or _stamp(session), ""
-    if _is_postgres(session):
-        # The receiver has it: from here to our commit is the at-least-once window, so the commit
-        # does not wait for the disk. Should the database crash before it is flushed, the notice is
-        # sent again (never lost), with the same Message-ID.
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        session.rollback()
+        return _record_failure(session, notice_id, error, now)
+    return "sent"
+
+
+def _record_failure(session: Session, notice_id: int, error: Exception, now: datetime | None) -> str | None:
+    notice = _lock_notice(session, notice_id)
+    if notice is None or notice.status != "queued":
+        return None
+    moment = now or db_now(session)
+    notice.attempts += 1
+    notice.last_error = f"{type(error).__name__}: {error}"[:2000]
+    notice.enqueued_at = None
+    if notice.attempts >= int(_config("NOTICE_MAX_ATTEMPTS", 8)):
+        notice.status, notice.failed_at = "failed", moment
+        _surface_failure(session, notice, moment)
+    else:
+        notice.next_attempt_at = moment + backoff(notice.attempts)
+    log.warning("notice %s attempt %s failed: %s", notice.id, notice.attempts, notice.last_error)
     return notice.status
 
 

@@ -38,8 +38,16 @@ class Channel:
     # Delivered by being written (the in-app inbox): no task, no retry.
     immediate: ClassVar[bool] = False
 
-    def send(self, notice: Notice) -> None:
+    def prepare(self, notice: Notice) -> Any:
+        """Everything short of sending (rendering, signing); raises DeliveryError when it cannot be sent."""
+        return None
+
+    def transmit(self, notice: Notice, prepared: Any) -> None:
+        """Hand the prepared message to the receiver; returns once it was accepted."""
         raise NotImplementedError
+
+    def send(self, notice: Notice) -> None:
+        self.transmit(notice, self.prepare(notice))
 
 
 CHANNELS: dict[str, Channel] = {}
@@ -90,10 +98,13 @@ class EmailChannel(Channel):
         lines += ["", f"--{boundary}--", ""]
         return "\r\n".join(lines).encode("ascii")
 
-    def send(self, notice: Notice) -> None:
+    def prepare(self, notice: Notice) -> bytes:
         if notice.recipient is None:
             raise DeliveryError("an e-mail notice needs a recipient")
-        body = self.build(notice)
+        return self.build(notice)
+
+    def transmit(self, notice: Notice, prepared: bytes) -> None:
+        body = prepared
         config = current_app.config
         sender = parseaddr(config["MAIL_SENDER"])[1]
         with _smtp_lock:
@@ -205,12 +216,12 @@ class WebhookChannel(Channel):
             "ack_url": rendered.context["ack_url"],
         }
 
-    def send(self, notice: Notice) -> None:
+    def prepare(self, notice: Notice) -> urllib.request.Request:
         hook = notice.webhook
         if hook is None or not hook.active:
             raise DeliveryError("the webhook endpoint was removed or disabled")
         body = json.dumps(self.document(notice), ensure_ascii=False, sort_keys=True).encode()
-        request = urllib.request.Request(  # noqa: S310  the URL was validated as http(s) when configured
+        return urllib.request.Request(  # noqa: S310  the URL was validated as http(s) when configured
             hook.url,
             data=body,
             method="POST",
@@ -222,6 +233,9 @@ class WebhookChannel(Channel):
                 "Idempotency-Key": notice.idempotency_key,
             },
         )
+
+    def transmit(self, notice: Notice, prepared: urllib.request.Request) -> None:
+        request = prepared
         timeout = float(current_app.config["WEBHOOK_TIMEOUT"])
         try:
             # The scheme is http(s): checked when the endpoint is configured (notify.service.create_webhook).
@@ -238,5 +252,5 @@ class InAppChannel(Channel):
     label = _l("In-app inbox")
     immediate = True
 
-    def send(self, notice: Notice) -> None:
+    def transmit(self, notice: Notice, prepared: Any) -> None:
         return None  # the row is the message: it is in the inbox once committed
