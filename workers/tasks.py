@@ -71,18 +71,42 @@ def _with_db_retry(task: Any, work: Callable[[], list[int]]) -> list[int]:
         raise task.retry(exc=error, countdown=min(4, 2**task.request.retries)) from error
 
 
-def _hand_on(task: Any, notice_ids: list[int], timers: int) -> int:
-    """After the firing committed: a few notices per timer are sent from here, each in its own short
-    transaction with its row lock, as deliver_notice would (one queue hop less). Killed half-way, the
-    rest are handed over again when their lease ends. Many go back to the queue in chunks."""
+def _inline_limit(task: Any, timers: int) -> int:
+    if task.request.is_eager:
+        return 0  # embedded mode: deliver_notices runs in-process anyway
+    return int(current_app.config.get("ENGINE_INLINE_DELIVERIES", 0)) * timers
+
+
+def _fire(task: Any, timer_ids: list[int]) -> int:
+    """Fire, and render the few notices this task sends itself before the commit (from the rows in
+    hand); after the commit send each in its own short transaction. Killed half-way, the rest are
+    handed over again when their lease ends. Many notices go back to the queue in chunks."""
+    limit = _inline_limit(task, len(timer_ids))
+    prepared: list[escalation.Prepared] = []
+
+    def work() -> list[int]:
+        prepared.clear()
+        notice_ids = escalation.fire_timers(session=db.session, timer_ids=timer_ids)
+        if 0 < len(notice_ids) <= limit:
+            prepared.extend(escalation.prepare_notices(session=db.session, notice_ids=notice_ids))
+        return notice_ids
+
+    notice_ids = _with_db_retry(task, work)
     if not notice_ids:
         return 0
-    config = current_app.config
-    inline = int(config.get("ENGINE_INLINE_DELIVERIES", 0)) * timers
-    if len(notice_ids) <= inline and not task.request.is_eager:
-        _deliver_each(notice_ids)
+    if 0 < len(notice_ids) <= limit:
+        done = set()
+        for item in prepared:
+            try:
+                escalation.deliver_prepared(session=db.session, prepared=item)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.exception("delivery of notice %s failed; the lease sweep retries", item.notice_id)
+            done.add(item.notice_id)
+        _deliver_each([n for n in notice_ids if n not in done])
     else:
-        enqueue(deliver_notices, chunks(notice_ids, int(config.get("ENGINE_DELIVERY_CHUNK", 10))))
+        enqueue(deliver_notices, chunks(notice_ids, int(current_app.config.get("ENGINE_DELIVERY_CHUNK", 10))))
     return len(notice_ids)
 
 
@@ -99,15 +123,13 @@ def _deliver_each(notice_ids: list[int]) -> None:
 @shared_task(bind=True, name="escalation.fire_timers")
 def fire_timers(self: Any, timer_ids: list[int]) -> int:
     """Fire a batch of claimed timers in one transaction; duplicates and cancelled timers do nothing."""
-    notice_ids = _with_db_retry(self, lambda: escalation.fire_timers(session=db.session, timer_ids=timer_ids))
-    return _hand_on(self, notice_ids, len(timer_ids))
+    return _fire(self, timer_ids)
 
 
 @shared_task(bind=True, name="escalation.fire_timer")
 def fire_timer(self: Any, timer_id: int) -> int:
     """Fire one claimed timer (kept for messages queued by an older scheduler)."""
-    notice_ids = _with_db_retry(self, lambda: escalation.fire_timer(session=db.session, timer_id=timer_id))
-    return _hand_on(self, notice_ids, 1)
+    return _fire(self, [timer_id])
 
 
 @shared_task(bind=True, name="escalation.deliver_notices")

@@ -790,10 +790,74 @@ def deliver(*, session: Session, notice_id: int, now: datetime | None = None) ->
         if _is_postgres(session):
             # A commit lost in a database crash means a resend (same Message-ID), never a loss.
             session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        channel.transmit(notice, message)
+        channel.transmit(message)
     except Exception as error:  # noqa: BLE001  any failure is recorded, retried, then surfaced
         session.rollback()
         return _record_failure(session, notice_id, error, now)
+    return "sent"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A notice rendered in the firing transaction, ready to be sent right after its commit."""
+
+    notice_id: int
+    channel: str
+    message: Any
+
+
+def prepare_notices(*, session: Session, notice_ids: list[int]) -> list[Prepared]:
+    """Render notices just written by `fire_timers`, before its commit, from the rows already in the
+    session (no queries for the notice, incident or people). A notice that cannot be prepared is left
+    to `deliver`."""
+    from crisis.notify.channels import CHANNELS
+
+    prepared: list[Prepared] = []
+    for notice_id in notice_ids:
+        notice = session.get(Notice, notice_id)
+        channel = CHANNELS.get(notice.channel) if notice is not None else None
+        if notice is None or channel is None:
+            continue
+        try:
+            prepared.append(Prepared(notice_id, notice.channel, channel.prepare(notice)))
+        except Exception:  # noqa: BLE001  deliver() renders it again and records the failure
+            log.warning("notice %s could not be prepared; it goes through deliver", notice_id, exc_info=True)
+    return prepared
+
+
+def deliver_prepared(*, session: Session, prepared: Prepared, now: datetime | None = None) -> str | None:
+    """Send a notice prepared by `prepare_notices` after the firing committed. One UPDATE claims it
+    (row lock; still queued; its incident, and its stage if it has one, still open: a stage completed
+    in between sends nothing) and marks it sent; then the channel transmits; the caller commits.
+    None when it was no longer to be sent by us."""
+    from crisis.notify.channels import CHANNELS
+
+    stage_open = or_(
+        Timer.stage_run_id.is_(None),
+        exists().where(StageRun.id == Timer.stage_run_id, StageRun.state == "active"),
+    )
+    still_due = exists().where(
+        Timer.id == Notice.timer_id, Incident.id == Notice.incident_id,
+        or_(and_(Timer.kind == "review_due", Incident.state == "resolved"),
+            and_(Timer.kind != "review_due", Incident.state == "active", stage_open)),
+    )
+    claimed = session.execute(
+        update(Notice)
+        .where(Notice.id == prepared.notice_id, Notice.status == "queued", still_due)
+        .values(status="sent", sent_at=now or _stamp(session), attempts=Notice.attempts + 1, last_error="")
+        .returning(Notice.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if claimed is None:
+        session.rollback()
+        return deliver(session=session, notice_id=prepared.notice_id, now=now)  # says why, or sends
+    try:
+        if _is_postgres(session):
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))  # see deliver()
+        CHANNELS[prepared.channel].transmit(prepared.message)
+    except Exception as error:  # noqa: BLE001  recorded, retried, then surfaced
+        session.rollback()
+        return _record_failure(session, prepared.notice_id, error, now)
     return "sent"
 
 
@@ -917,9 +981,11 @@ def notices_for_incident(*, session: Session, incident_id: int) -> list[Notice]:
 
 
 def list_for_incident(*, session: Session, user: User, incident_id: int) -> list[Notice]:
-    incident = session.get(Incident, incident_id)
-    if incident is None or incident.unit_id not in _visible(session, user):
-        raise NotFound(_l("Incident not found."))
+    """Whoever sees the incident (its units' tree, or a unit involved in it) sees its notices, as on
+    the incident page."""
+    from crisis.incidents import service as incidents
+
+    incidents.get(session=session, user=user, incident_id=incident_id)  # 404 out of sight
     return notices_for_incident(session=session, incident_id=incident_id)
 
 

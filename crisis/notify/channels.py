@@ -42,12 +42,13 @@ class Channel:
         """Everything short of sending (rendering, signing); raises DeliveryError when it cannot be sent."""
         return None
 
-    def transmit(self, notice: Notice, prepared: Any) -> None:
-        """Hand the prepared message to the receiver; returns once it was accepted."""
+    def transmit(self, prepared: Any) -> None:
+        """Hand the prepared message to the receiver; returns once it was accepted. Reads nothing
+        from the database: it may run after the notice's row was already marked sent."""
         raise NotImplementedError
 
     def send(self, notice: Notice) -> None:
-        self.transmit(notice, self.prepare(notice))
+        self.transmit(self.prepare(notice))
 
 
 CHANNELS: dict[str, Channel] = {}
@@ -98,23 +99,23 @@ class EmailChannel(Channel):
         lines += ["", f"--{boundary}--", ""]
         return "\r\n".join(lines).encode("ascii")
 
-    def prepare(self, notice: Notice) -> bytes:
+    def prepare(self, notice: Notice) -> tuple[str, bytes]:
         if notice.recipient is None:
             raise DeliveryError("an e-mail notice needs a recipient")
-        return self.build(notice)
+        return notice.recipient.email, self.build(notice)
 
-    def transmit(self, notice: Notice, prepared: bytes) -> None:
-        body = prepared
+    def transmit(self, prepared: tuple[str, bytes]) -> None:
+        recipient, body = prepared
         config = current_app.config
         sender = parseaddr(config["MAIL_SENDER"])[1]
         with _smtp_lock:
             smtp = _smtp_connection(config)
             try:
-                smtp.sendmail(sender, [notice.recipient.email], body)
+                smtp.sendmail(sender, [recipient], body)
             except smtplib.SMTPServerDisconnected:
                 # An idle cached connection the server closed: one fresh connection, once.
                 _drop_smtp()
-                _smtp_connection(config).sendmail(sender, [notice.recipient.email], body)
+                _smtp_connection(config).sendmail(sender, [recipient], body)
             except Exception:
                 _drop_smtp()
                 raise
@@ -234,7 +235,7 @@ class WebhookChannel(Channel):
             },
         )
 
-    def transmit(self, notice: Notice, prepared: urllib.request.Request) -> None:
+    def transmit(self, prepared: urllib.request.Request) -> None:
         request = prepared
         timeout = float(current_app.config["WEBHOOK_TIMEOUT"])
         try:
@@ -252,5 +253,5 @@ class InAppChannel(Channel):
     label = _l("In-app inbox")
     immediate = True
 
-    def transmit(self, notice: Notice, prepared: Any) -> None:
+    def transmit(self, prepared: Any) -> None:
         return None  # the row is the message: it is in the inbox once committed

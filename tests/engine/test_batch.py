@@ -191,3 +191,57 @@ def test_the_bulk_write_works_on_the_embedded_sqlite_too(tmp_path, tmp_path_fact
         assert len([c for c in claimed if c.fire_at >= NOW + 60 * M]) == 5
         session.remove()
         flask_db.engine.dispose()
+
+
+def _fire_prepared(db, org, at):
+    from crisis.notify import service as notify
+
+    for key in (("KOTA-SEMARANG", "supervisor"), ("KOTA-SEMARANG", "officer")):
+        notify.set_preferences(session=db.session, user=org["users"][key], choices={"inapp": False})
+    incident = open_incident(db.session, org, now=NOW)
+    db.session.commit()
+    claimed = escalation.claim_due(session=db.session, now=at)
+    db.session.commit()
+    ids = escalation.fire_timers(session=db.session, timer_ids=[c.id for c in claimed], now=at)
+    prepared = escalation.prepare_notices(session=db.session, notice_ids=ids)
+    db.session.commit()
+    return incident, prepared
+
+
+def test_a_notice_rendered_while_firing_is_sent_once_after_the_commit(db, org, smtp):
+    _incident, prepared = _fire_prepared(db, org, NOW + 15 * M)
+    assert len(prepared) == 1 and prepared[0].channel == "email"
+    assert smtp.messages == []  # nothing leaves before the firing committed
+    assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "sent"
+    db.session.commit()
+    assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) is None
+    db.session.commit()
+    [mail] = smtp.messages
+    notice = db.session.get(Notice, prepared[0].notice_id)
+    assert notice.status == "sent" and notice.attempts == 1 and notice.sent_at == NOW + 15 * M
+    assert mail["message_id"].startswith(f"<crisis.notice.{notice.id}.")
+
+
+def test_a_stage_completed_between_the_firing_and_the_send_sends_nothing(db, org, smtp):
+    from tests.engine.factories import complete_stage
+
+    incident, prepared = _fire_prepared(db, org, NOW + 15 * M)
+    complete_stage(db.session, incident.stage_runs[0], now=NOW + 15 * M)
+    db.session.commit()
+    assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "cancelled"
+    db.session.commit()
+    assert smtp.messages == []
+    assert db.session.get(Notice, prepared[0].notice_id).last_error == "stage_completed"
+
+
+def test_a_prepared_notice_whose_server_is_down_is_retried_later(app, db, org, smtp):
+    _incident, prepared = _fire_prepared(db, org, NOW + 15 * M)
+    app.config["SMTP_PORT"] = 1  # nothing listens there
+    try:
+        assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "queued"
+        db.session.commit()
+    finally:
+        app.config["SMTP_PORT"] = smtp.port
+    notice = db.session.get(Notice, prepared[0].notice_id)
+    assert notice.status == "queued" and notice.attempts == 1 and notice.sent_at is None
+    assert notice.next_attempt_at > NOW + 15 * M and "Error" in notice.last_error
