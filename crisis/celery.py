@@ -48,8 +48,33 @@ def celery_init_app(app: Flask) -> Celery:
             from crisis.extensions import db
 
             db.engine.dispose(close=False)
+            _warm_up(app)
 
     import crisis.reviews.tasks  # noqa: F401  registers the task names
     import workers.tasks  # noqa: F401
 
     return celery_app
+
+
+def _warm_up(app: Flask) -> None:
+    """Do once per worker process what the first deadline would otherwise pay for: compile the
+    notice templates, load both catalogs, open a database connection. Failures only cost that time."""
+    import logging
+
+    from flask_babel import force_locale
+    from sqlalchemy import text
+
+    from crisis.extensions import db
+    from crisis.i18n import _
+
+    try:
+        with app.app_context(), app.test_request_context():
+            for name in ("emails/notice.txt", "emails/notice.html"):
+                app.jinja_env.get_template(name)
+            for language in app.config["LANGUAGES"]:
+                with force_locale(language):
+                    _("overdue")
+            db.session.execute(text("SELECT 1"))
+            db.session.remove()
+    except Exception:  # noqa: BLE001
+        logging.getLogger(__name__).warning("worker warm-up failed; the first task pays instead", exc_info=True)
