@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import Float, Interval, and_, case, cast, event, exists, func, literal, or_, select, text, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from crisis import clock
 from crisis.auth.models import Membership, Role, User
@@ -56,8 +56,12 @@ WAKE = threading.Event()
 _WAKE_FLAG = "crisis.escalation.wake"
 
 
+_FIRED = "crisis.escalation.fired"  # notices written by fire_timers in the open transaction
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
+    session.info.pop(_FIRED, None)
     if session.info.pop(_WAKE_FLAG, False):
         WAKE.set()
 
@@ -65,6 +69,7 @@ def _wake_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_wake(session: Session) -> None:
     session.info.pop(_WAKE_FLAG, None)
+    session.info.pop(_FIRED, None)
 
 
 # --- the one clock -----------------------------------------------------------------------------
@@ -635,7 +640,11 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
             recipients[incident.commander_id] = Recipient(incident.commander, "commander", incident.unit, "unresolved")
         resolved.append((timer, incident, run, recipients))
 
-    channels = _channels_for(session, [uid for *_rest, recipients in resolved for uid in recipients])
+    user_ids = sorted({uid for *_rest, recipients in resolved for uid in recipients})
+    if user_ids:  # their units (language, zone) for rendering, in one query for the batch
+        session.scalars(select(User).where(User.id.in_(user_ids))
+                        .options(selectinload(User.memberships).joinedload(Membership.unit))).all()
+    channels = _channels_for(session, user_ids)
     units = {
         r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None
     } | {incident.unit_id for _t, incident, _r, recipients in resolved if not recipients}
@@ -660,7 +669,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
                 notices.append(
                     _new_notice(timer=timer, incident=incident, channel=channel, payload=payload, now=moment,
                                 key=f"timer:{timer.id}:user:{recipient.user.id}:{channel}",
-                                recipient_user_id=recipient.user.id)
+                                recipient=recipient.user)
                 )
         names = sorted(r.user.name for r in recipients.values())
         hook_units = {r.unit.id for r in recipients.values() if r.unit is not None} or {incident.unit_id}
@@ -669,7 +678,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
             payload = {**base_payload, "recipients": names, "unit_code": hook.unit.code}
             notices.append(
                 _new_notice(timer=timer, incident=incident, channel="webhook", payload=payload, now=moment,
-                            key=f"timer:{timer.id}:webhook:{hook.id}", webhook_id=hook.id)
+                            key=f"timer:{timer.id}:webhook:{hook.id}", webhook=hook)
             )
         timeline.record(
             session=session, kind=f"escalation.{timer.kind}", subject_type="incident", subject_id=incident.id,
@@ -688,7 +697,11 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     session.add_all(notices)
     _announce(session, following, moment)
     session.flush()
-    return [notice.id for notice in notices if notice.status == "queued"]
+    queued = [notice for notice in notices if notice.status == "queued"]
+    # Held until this transaction ends, so prepare_notices renders them from memory (the session's
+    # identity map alone holds rows weakly).
+    session.info.setdefault(_FIRED, {}).update((notice.id, notice) for notice in queued)
+    return [notice.id for notice in queued]
 
 
 def _payload(timer: Timer, incident: Incident, run: StageRun | None) -> dict[str, Any]:
@@ -711,7 +724,7 @@ def _payload(timer: Timer, incident: Incident, run: StageRun | None) -> dict[str
 def _new_notice(*, timer: Timer | None, incident: Incident, channel: str, payload: dict[str, Any], now: datetime,
                 key: str, **fields: Any) -> Notice:
     return Notice(
-        kind="deadline", idempotency_key=key, timer_id=timer.id if timer else None, incident_id=incident.id,
+        kind="deadline", idempotency_key=key, timer=timer, incident=incident,
         channel=channel, payload=payload, status="queued", attempts=0, last_error="",
         due_at=timer.fire_at if timer else now, queued_at=now, next_attempt_at=now, enqueued_at=now, **fields,
     )
@@ -813,8 +826,9 @@ def prepare_notices(*, session: Session, notice_ids: list[int]) -> list[Prepared
     from crisis.notify.channels import CHANNELS
 
     prepared: list[Prepared] = []
+    fired = session.info.get(_FIRED, {})
     for notice_id in notice_ids:
-        notice = session.get(Notice, notice_id)
+        notice = fired.get(notice_id) or session.get(Notice, notice_id)
         channel = CHANNELS.get(notice.channel) if notice is not None else None
         if notice is None or channel is None:
             continue
@@ -841,19 +855,21 @@ def deliver_prepared(*, session: Session, prepared: Prepared, now: datetime | No
         or_(and_(Timer.kind == "review_due", Incident.state == "resolved"),
             and_(Timer.kind != "review_due", Incident.state == "active", stage_open)),
     )
-    claimed = session.execute(
-        update(Notice)
-        .where(Notice.id == prepared.notice_id, Notice.status == "queued", still_due)
-        .values(status="sent", sent_at=now or _stamp(session), attempts=Notice.attempts + 1, last_error="")
-        .returning(Notice.id)
-        .execution_options(synchronize_session=False)
+    returning: list[Any] = [Notice.__table__.c.id]
+    if _is_postgres(session):
+        # SET LOCAL synchronous_commit TO OFF (see deliver) within the same round trip.
+        returning.append(func.set_config("synchronous_commit", "off", True))
+    claimed = session.connection().execute(
+        update(Notice.__table__)
+        .where(Notice.__table__.c.id == prepared.notice_id, Notice.__table__.c.status == "queued", still_due)
+        .values(status="sent", sent_at=now or _stamp(session), attempts=Notice.__table__.c.attempts + 1,
+                last_error="")
+        .returning(*returning)
     ).first()
     if claimed is None:
         session.rollback()
         return deliver(session=session, notice_id=prepared.notice_id, now=now)  # says why, or sends
     try:
-        if _is_postgres(session):
-            session.execute(text("SET LOCAL synchronous_commit TO OFF"))  # see deliver()
         CHANNELS[prepared.channel].transmit(prepared.message)
     except Exception as error:  # noqa: BLE001  recorded, retried, then surfaced
         session.rollback()
