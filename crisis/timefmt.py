@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from babel.dates import parse_pattern
 from flask_babel import format_datetime, gettext
 
 # Indonesia's official zone names; Pontianak is WIB too.
@@ -18,8 +22,13 @@ ZONE_LABELS = {
 INDONESIAN_ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())  # reads the whole zone database from disk: once per process
+
+
 def is_valid_zone(name: str) -> bool:
-    if not name or name not in available_timezones():
+    if not name or name not in _zone_names():
         return False
     try:
         ZoneInfo(name)
@@ -49,6 +58,63 @@ def format_local(moment: datetime | None, zone_name: str, fmt: str = "d MMM yyyy
         return "—"
     local = as_utc(moment).astimezone(ZoneInfo(zone_name))
     return f"{format_datetime(local.replace(tzinfo=None), fmt, rebase=False)} {zone_label(zone_name, local)}"
+
+
+class LocalTimes:
+    """format_local for one page: the zone and language are looked up once, each pattern parsed once
+    and each (time, pattern) formatted once. The same text as format_local, several times faster,
+    which matters on pages that show hundreds of times (an incident's timeline, the console)."""
+
+    NAMED = frozenset({"short", "medium", "long", "full"})
+
+    def __init__(self, zone_name: str, locale: Any) -> None:
+        self.zone_name, self.zone, self.locale = zone_name, ZoneInfo(zone_name), locale
+        self._done: dict[tuple[datetime, str], str] = {}
+        self._months: dict[int, Any] = {}  # babel builds Locale.months anew on every use
+
+    def __call__(self, moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+        if moment is None:
+            return "—"
+        key = (moment, fmt)
+        text = self._done.get(key)
+        if text is None:
+            if self.locale is None or fmt in self.NAMED:
+                text = format_local(moment, self.zone_name, fmt)
+            else:
+                local = as_utc(moment).astimezone(self.zone)
+                text = f"{self._format(local, fmt)} {zone_label(self.zone_name, local)}"
+            self._done[key] = text
+        return text
+
+    def _format(self, local: datetime, fmt: str) -> str:
+        """What flask_babel.format_datetime(local without its zone, fmt, rebase=False) gives: numeric
+        fields and month names filled in directly, anything else by babel."""
+        pattern, fields = _compiled(fmt)
+        if fields is None:
+            return pattern.apply(local.replace(tzinfo=UTC), self.locale)
+        values = {}
+        for name in fields:
+            char, width = name[0], len(name)
+            if char == "M" and width >= 3:
+                if width not in self._months:
+                    self._months[width] = self.locale.months["format"]["abbreviated" if width == 3 else "wide"]
+                values[name] = self._months[width][local.month]
+            else:
+                number = getattr(local, _NUMERIC[char])
+                values[name] = f"{number % 100:02d}" if char == "y" and width == 2 else f"{number:0{width}d}"
+        return pattern.format % values
+
+
+# Pattern letters LocalTimes fills in itself (as babel.dates.DateTimeFormat does): the rest go to babel.
+_NUMERIC = {"d": "day", "H": "hour", "m": "minute", "s": "second", "y": "year", "M": "month"}
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(fmt: str) -> tuple[Any, tuple[str, ...] | None]:
+    pattern = parse_pattern(fmt)
+    fields = tuple(re.findall(r"%\((\w+)\)s", pattern.format))
+    simple = all(name[0] in _NUMERIC and len(name) <= (4 if name[0] in "My" else 2) for name in fields)
+    return pattern, fields if simple else None
 
 
 def format_duration(delta: timedelta) -> str:

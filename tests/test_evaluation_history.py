@@ -61,6 +61,53 @@ def test_the_dashboard_agrees_with_every_incidents_own_measures(db, org, seeded)
     assert board.kpis and all(k["judged"] >= 0 for k in board.kpis)
 
 
+def test_the_stage_table_heat_map_and_key_message_lag_agree_with_every_incident(db, org, seeded):
+    """The stage bits on the measures rows and the key-message lag rows, against each incident's own
+    stage and lag measures (crisis.reviews.measures), per stage, per heat-map row and per unit."""
+    user = org["users"][("PUSAT", "head")]
+    f = reports.filters_for(session=db.session, user=user, start="2026-01-01", end="2026-12-31", now=FIXED_NOW)
+    board = reports.build_dashboard(session=db.session, filters=f)
+    units = {u.id: u for u in db.session.query(Unit)}
+
+    def heat_row(unit):  # the child of the root (PUSAT) the unit sits under
+        while unit.parent_id is not None and units[unit.parent_id].parent_id is not None:
+            unit = units[unit.parent_id]
+        return unit.code
+
+    per_stage: dict[str, list[int]] = {}
+    heat: dict[tuple[str, str], list[int]] = {}
+    shared: dict[str, int] = {}
+    lags: dict[str, list[float]] = {}
+    for incident in db.session.query(Incident).filter(Incident.state != "cancelled"):
+        measured = measures.measure(session=db.session, incident=incident)
+        finished = incident.state in ("resolved", "closed")
+        for stage in measured.stages:
+            judged = stage.performed or finished
+            counts = per_stage.setdefault(stage.key, [0, 0, 0])
+            cell = heat.setdefault((heat_row(units[incident.unit_id]), stage.key), [0, 0])
+            counts[0] += judged
+            counts[1] += bool(stage.met)
+            counts[2] += stage.performed and not stage.met
+            cell[0] += judged
+            cell[1] += stage.performed and not stage.met
+        for row in measured.lags:
+            shared[row.unit.code] = shared.get(row.unit.code, 0) + 1
+            if row.lag is not None:
+                lags.setdefault(row.unit.code, []).append(row.lag.total_seconds())
+    assert {s["key"]: [s["judged"], s["met"], s["breached"]] for s in board.stages} == per_stage
+    shown = {(row["unit"].code, stage["key"]): [cell["judged"], cell["breached"]]
+             for row in board.heatmap["rows"] for stage, cell in zip(board.heatmap["stages"], row["cells"], strict=True)
+             if cell is not None}
+    assert shown == {key: cell for key, cell in heat.items() if cell[0]}
+    assert shared and lags  # the history shares key messages, and most units publish them
+    assert {row["unit"].code: (row["shared"], row["published"]) for row in board.lag} == {
+        code: (n, len(lags.get(code, []))) for code, n in shared.items()}
+    for row in board.lag:
+        values = lags.get(row["unit"].code, [])
+        assert row["p50"] == pytest.approx(percentile_cont(values, 0.5))
+        assert row["p90"] == pytest.approx(percentile_cont(values, 0.9))
+
+
 def test_a_seeded_incident_has_a_review_to_open(db, org, seeded):
     review = db.session.query(Review).filter_by(state="approved").first()
     from crisis.reviews import service as reviews

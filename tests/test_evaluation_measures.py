@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from crisis.reports import service as reports
 from crisis.reports import tasks
-from crisis.reports.models import IncidentMeasure, StageOutcome
+from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews import service as reviews
 from crisis.reviews.models import ActionItem
 from tests.test_evaluation import NOW, _board, _incident, history  # noqa: F401  the hand-built November
@@ -19,9 +19,9 @@ from tests.test_evaluation import NOW, _board, _incident, history  # noqa: F401 
 
 def _rows(db):
     measures = db.session.execute(select(IncidentMeasure).order_by(IncidentMeasure.incident_id)).scalars()
-    outcomes = db.session.execute(select(StageOutcome).order_by(StageOutcome.stage_run_id)).scalars()
+    lags = db.session.execute(select(KeyMessageLag).order_by(KeyMessageLag.statement_id, KeyMessageLag.unit_id))
     return ([{c.name: getattr(m, c.name) for c in IncidentMeasure.__table__.columns} for m in measures],
-            [{c.name: getattr(o, c.name) for c in StageOutcome.__table__.columns} for o in outcomes])
+            [{c.name: getattr(o, c.name) for c in KeyMessageLag.__table__.columns} for o in lags.scalars()])
 
 
 def test_an_action_item_closed_after_one_read_shows_in_the_next(db, org, history):  # noqa: F811
@@ -56,7 +56,7 @@ def test_refreshing_twice_changes_nothing(db, org, history):  # noqa: F811
     assert reports.refresh_measures(session=db.session, now=NOW) == 5  # A to E, cancelled ones too
     db.session.commit()
     before = _rows(db)
-    assert len(before[0]) == 5 and len(before[1]) == 7
+    assert len(before[0]) == 5 and len(before[1]) == 3  # A shares with 2 units, B with 1
     assert reports.dirty_incidents(session=db.session, now=NOW) == []
     assert reports.refresh_measures(session=db.session, now=NOW + timedelta(minutes=1)) == 0
     db.session.commit()
@@ -81,7 +81,27 @@ def test_two_schedulers_refresh_each_incident_once_and_agree(app, db, org, histo
     for thread in threads:
         thread.join(timeout=30)
     assert len(refreshed) == 2 and max(refreshed) == 5
-    assert db.session.query(IncidentMeasure).count() == 5 and db.session.query(StageOutcome).count() == 7
+    assert db.session.query(IncidentMeasure).count() == 5 and db.session.query(KeyMessageLag).count() == 3
     assert reports.refresh_measures(session=db.session, now=NOW) == 0
     board = _board(db, org)
     assert (board.stage_overall.judged, board.stage_overall.hits) == (5, 2)
+
+
+def test_the_stage_bits_are_read_as_wide_as_the_longest_incident(db, org, history):  # noqa: F811
+    """Stages are read one bit per position; a width too narrow for a row's stages reads them all anyway."""
+    from crisis.reports import dashboard
+
+    user = org["users"][("PUSAT", "head")]
+    f = reports.filters_for(session=db.session, user=user, start="2026-11-01", end="2026-11-30", now=NOW)
+    reports.build_dashboard(session=db.session, filters=f)
+    _units, rollup = dashboard._unit_rollup(db.session, f)
+    wide = dashboard._stage_groups(db.session, f, rollup, 6)
+    assert dashboard._stage_groups(db.session, f, rollup, 1) == wide
+    counts, groups = wide
+    assert counts == {"active": 1, "resolved": 2, "closed": 0, "cancelled": 1}
+    assert sorted((keys, judged, met, breached) for _row, keys, judged, met, breached in groups) == [
+        (["identify", "verify-with-institution"], [1, 0], [1, 0], [0, 0]),  # C: active; verify still open
+        (["identify", "verify-with-institution"], [1, 1], [0, 0], [1, 0]),  # B: 30 m late; verify never reached
+        (["identify", "verify-with-institution"], [1, 1], [1, 0], [0, 1]),  # A: on time; verify 30 m late
+    ]
+

@@ -1,5 +1,6 @@
-"""The evaluation over HTTP, the monthly reports and the reminders: scoping per role, CSV, the API,
-the monthly job that runs once per unit per month with two schedulers, and its PDF by e-mail."""
+"""The evaluation over HTTP and the monthly reports: scoping per role, CSV, the API, the monthly job
+that runs once per unit per month with two schedulers, and its PDF by e-mail. (Reminders:
+tests/test_reviews.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from crisis.reports import service as reports
 from crisis.reviews import tasks
-from crisis.reviews.models import ActionItem, MonthlyReport
+from crisis.reviews.models import MonthlyReport
 from tests.conftest import form_post
 from tests.test_evaluation import history  # noqa: F401  the hand-built November
 
@@ -137,26 +138,6 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
     assert len(messages) == 1 and messages[0]["to"] == [org["users"][("JATENG", "head")].email]
     attachment = next(messages[0]["message"].iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
-
-
-def test_action_item_owners_are_reminded_once_before_and_once_after(app, db, org, history):  # noqa: F811
-    from tests.engine.sinks import SmtpSink
-
-    item = db.session.query(ActionItem).filter_by(status="open").one()  # due 20 Dec, end of day WIB
-    sink = SmtpSink().start()
-    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
-    try:
-        assert tasks.reminder_sweep(db.session, now=item.due_at - timedelta(days=2)) == 0
-        assert tasks.reminder_sweep(db.session, now=item.due_at - timedelta(hours=12)) == 1
-        assert tasks.reminder_sweep(db.session, now=item.due_at - timedelta(hours=11)) == 0
-        assert tasks.reminder_sweep(db.session, now=item.due_at + timedelta(hours=1)) == 1
-        assert tasks.reminder_sweep(db.session, now=item.due_at + timedelta(days=3)) == 0
-    finally:
-        sink.stop()
-        app.config.update(saved)
-    messages = sink.messages
-    assert len(messages) == 2
 
 
 @pytest.mark.parametrize("role", ["head", "officer"])

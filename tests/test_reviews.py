@@ -270,3 +270,161 @@ def test_exports_render_without_a_request_for_workers(db, org, resolved, app):
     with app.test_request_context():
         html = exports.render_html(doc, lang="en", zone="Asia/Jayapura", for_pdf=True)
     assert "26 Nov 2026 12:00 WIT" in html
+
+
+# --- reminders (crisis.reviews.reminders) ----------------------------------------------------------
+
+
+def _reminders(db, **match):
+    from crisis.escalation.models import Notice
+
+    rows = db.session.query(Notice).filter(Notice.kind == "reminder").order_by(Notice.id).all()
+    return [n for n in rows if all(n.payload.get(k) == v for k, v in match.items())]
+
+
+def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, org, resolved, login_as):
+    from crisis.escalation import service as deadlines
+    from crisis.reviews import tasks
+
+    review = db.session.query(Review).one()
+    head = org["users"][("KOTA-SEMARANG", "head")]  # the commander: writes the draft
+    due = review.due_at  # 3 Dec 2026 13:00 UTC = 20:00 WIB
+    assert tasks.reminder_sweep(db.session, now=due - timedelta(days=2, minutes=1)) == 0
+    assert tasks.reminder_sweep(db.session, now=due - timedelta(days=2)) == 2  # the inbox and e-mail
+    assert tasks.reminder_sweep(db.session, now=due - timedelta(days=1)) == 0  # once per threshold
+    first = _reminders(db)
+    assert {(n.recipient_user_id, n.channel, n.status) for n in first} == {(head.id, "inapp", "sent"),
+                                                                           (head.id, "email", "queued")}
+    assert {n.payload["threshold"] for n in first} == {"two_days"}
+    inbox = deadlines.inbox(session=db.session, user=head)
+    assert [n.payload["kind"] for n in inbox if n.kind == "reminder"] == ["review_due_soon"]
+    # On the due date at 07:00 WIB (00:00 UTC), not before.
+    assert tasks.reminder_sweep(db.session, now=due - timedelta(hours=13, minutes=1)) == 0
+    assert tasks.reminder_sweep(db.session, now=due - timedelta(hours=13)) == 2
+    assert tasks.reminder_sweep(db.session, now=due - timedelta(hours=1)) == 0
+    assert tasks.reminder_sweep(db.session, now=due + timedelta(hours=1)) == 0  # past due: the engine's timer tells
+    assert [n.payload["threshold"] for n in _reminders(db) if n.channel == "inapp"] == ["two_days", "due_day"]
+    inbox_page = login_as("head", "KOTA-SEMARANG").get("/inbox").get_data(as_text=True)
+    assert inbox_page.count(f'href="/incidents/{resolved.id}/review"') == 2
+    assert "2026 20:00 WIB" in inbox_page  # the due time, 13:00 UTC, in the reader's zone
+
+
+def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved):
+    from crisis.reviews import tasks
+
+    review = db.session.query(Review).one()
+    writer = org["users"][("KOTA-SEMARANG", "officer")]
+    reviews.update(session=db.session, actor=writer, review_id=review.id, summary="Ringkas", went_well="Cepat",
+                   to_improve="Verifikasi", now=T0 + 11 * H)
+    reviews.submit(session=db.session, actor=writer, review_id=review.id, now=T0 + 11 * H)
+    db.session.commit()
+    assert tasks.reminder_sweep(db.session, now=review.due_at - H) == 2  # several thresholds passed: the latest
+    assert {(n.recipient_user_id, n.payload["threshold"]) for n in _reminders(db)} == {
+        (org["users"][("KOTA-SEMARANG", "head")].id, "due_day")}
+
+
+def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_after(app, db, org, resolved):
+    from crisis.escalation import service as deadlines
+    from crisis.notify import channels
+    from crisis.notify import service as notify
+    from crisis.reviews import tasks
+    from tests.engine.sinks import SmtpSink
+
+    review = db.session.query(Review).one()
+    u = org["users"]
+    owner, quiet = u[("KOTA-SEMARANG", "supervisor")], u[("KOTA-SEMARANG", "officer")]
+    notify.set_preferences(session=db.session, user=quiet, choices={"email": False})  # the inbox only
+    for person, day in ((owner, "2026-12-20"), (quiet, "2026-12-21")):
+        reviews.add_action_item(session=db.session, actor=u[("KOTA-SEMARANG", "head")], review_id=review.id,
+                                title=f"Perbarui SOP verifikasi ({person.name})", owner_id=person.id, due_on=day,
+                                now=T0 + 11 * H)
+    db.session.commit()
+    item = next(i for i in review.action_items if i.owner_id == owner.id)  # due 20 Dec, end of the day WIB
+    sent = [tasks.reminder_sweep(db.session, now=item.due_at + offset) for offset in (
+        -timedelta(days=2), -timedelta(hours=12), -timedelta(hours=11), H, timedelta(days=3), timedelta(days=4))]
+    # 12 h before: due soon (inbox and e-mail). 1 h after: overdue, and the quiet owner's item (a day later)
+    # is due soon, in the inbox only. 3 days after: the quiet owner's is overdue. Nothing twice.
+    assert sent == [0, 2, 0, 2 + 1, 1, 0]
+    notices = _reminders(db)
+    assert sorted((n.recipient_user_id == owner.id, n.payload["kind"], n.channel) for n in notices) == [
+        (False, "action_item_due_soon", "inapp"), (False, "action_item_overdue", "inapp"),
+        (True, "action_item_due_soon", "email"), (True, "action_item_due_soon", "inapp"),
+        (True, "action_item_overdue", "email"), (True, "action_item_overdue", "inapp"),
+    ]
+    assert {n.payload["kind"] for n in deadlines.inbox(session=db.session, user=owner) if n.kind == "reminder"} == {
+        "action_item_due_soon", "action_item_overdue"}
+    assert all(n.channel == "inapp" for n in notices if n.recipient_user_id == quiet.id)
+    # The e-mail ones leave through the engine's delivery, like any notice.
+    sink = SmtpSink().start()
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
+    try:
+        for notice in notices:
+            if notice.channel == "email":
+                assert deadlines.deliver(session=db.session, notice_id=notice.id, now=notice.queued_at) == "sent"
+        db.session.commit()
+    finally:
+        channels._drop_smtp()  # the worker's cached connection to the sink
+        sink.stop()
+        app.config.update(saved)
+    assert len(sink.messages) == 2 and all(m["to"] == [owner.email] for m in sink.messages)
+    for message in (m["message"] for m in sink.messages):
+        assert f"Perbarui SOP verifikasi ({owner.name})" in str(message["Subject"])
+        body = message.get_body(("plain",)).get_content()
+        assert "20 Des 2026 23:59 WIB" in body  # the owner's language and zone
+
+
+def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
+    import threading
+
+    from crisis.reviews import tasks
+
+    review = db.session.query(Review).one()
+    reviews.add_action_item(session=db.session, actor=org["users"][("KOTA-SEMARANG", "head")], review_id=review.id,
+                            title="Latih juru bicara", owner_id=org["users"][("KOTA-SEMARANG", "supervisor")].id,
+                            due_on="2026-12-02", now=T0 + 11 * H)
+    db.session.commit()
+    moment = review.due_at - timedelta(days=1)  # the review's two-day reminder and the item's due-soon one
+    barrier = threading.Barrier(2)
+    written: list[int] = []
+
+    def scheduler() -> None:
+        from crisis.extensions import db as _db
+
+        with app.app_context():
+            barrier.wait()
+            written.append(tasks.reminder_sweep(_db.session, now=moment))
+            _db.session.remove()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(written) == 2 and sum(written) == 4  # two reminders on two channels each, written once
+    assert len(_reminders(db)) == 4
+    assert tasks.reminder_sweep(db.session, now=moment) == 0
+    db.session.refresh(review)
+    assert review.reminded == "two_days" and review.version == 1  # bookkeeping is no edit
+
+
+def test_a_key_message_published_after_one_read_shows_in_the_next(db, org, resolved):
+    """The precomputed lag rows follow a publication recorded after they were computed."""
+    from crisis.incidents.models import Statement
+    from crisis.reports import service as reports
+
+    def lag():
+        f = reports.filters_for(session=db.session, user=org["users"][("KOTA-SEMARANG", "head")],
+                                start="2026-11-01", end="2026-11-30", now=T0 + 12 * H)
+        board = reports.build_dashboard(session=db.session, filters=f)
+        db.session.commit()
+        return {r["unit"].code: (r["shared"], r["published"], r["p50"]) for r in board.lag}
+
+    assert lag() == {"KAB-BANYUMAS": (1, 1, 45 * 60), "KOTA-MAKASSAR": (1, 0, None)}
+    key = db.session.query(Statement).filter_by(kind="key_messages").one()
+    statements.record_shared_publication(
+        session=db.session, actor=org["users"][("KOTA-MAKASSAR", "officer")], statement_id=key.id,
+        unit_id=org["units"]["KOTA-MAKASSAR"].id, channel="website", url="https://makassarkota.go.id/rilis",
+        published_at=T0 + 3 * H, now=T0 + 11 * H)
+    db.session.commit()
+    assert lag() == {"KAB-BANYUMAS": (1, 1, 45 * 60), "KOTA-MAKASSAR": (1, 1, 2 * 3600)}

@@ -16,7 +16,7 @@ from crisis.extensions import db
 TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
 TIMER_STATES = ("pending", "claimed", "fired", "cancelled")
 NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
-NOTICE_KINDS = ("deadline", "delivery_failed")
+NOTICE_KINDS = ("deadline", "delivery_failed", "reminder")  # reminder: crisis.reviews.reminders
 
 
 class Timer(db.Model):
@@ -144,6 +144,13 @@ class Notice(db.Model):
             "next_attempt_at",
             postgresql_where=text("status = 'queued'"),
             sqlite_where=text("status = 'queued'"),
+        ),
+        # The unread badge in every page's header (escalation.service.unread_count).
+        Index(
+            "ix_notice_inapp_unread",
+            "recipient_user_id",
+            postgresql_where=text("channel = 'inapp' AND read_at IS NULL"),
+            sqlite_where=text("channel = 'inapp' AND read_at IS NULL"),
         ),
     )
 

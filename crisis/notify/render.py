@@ -113,6 +113,9 @@ def _context(notice: Notice, language: str, zone: str) -> dict[str, Any]:
         "ack_url": ack_url(notice),
         "incident_url": incident_url(incident.id),
         "failed_error": payload.get("error"),
+        # Reminders (notice kind "reminder", crisis.reviews.reminders): the item's due time and title.
+        "due_local": format_local(notice.due_at, zone),
+        "item_title": payload.get("title"),
     }
 
 
@@ -123,6 +126,13 @@ def _subject(context: dict[str, Any]) -> str:
         return head + _("Situation update due")
     if kind == "review_due":
         return head + _("Post-incident review due")
+    if kind == "review_due_soon":
+        return head + _("Post-incident review due by %(when)s", when=context["due_local"])
+    if kind == "action_item_due_soon":
+        return head + _("Action item due by %(when)s: %(title)s", when=context["due_local"],
+                        title=context["item_title"])
+    if kind == "action_item_overdue":
+        return head + _("Action item overdue: %(title)s", title=context["item_title"])
     title = context["stage_title"] or context["reference"]
     if kind == "stage_due":
         return head + title + " — " + _("overdue")

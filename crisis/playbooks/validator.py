@@ -42,6 +42,8 @@ MAX_PROBLEMS = 200
 
 PLAYBOOK_KEYS = ("key", "title", "description", "category", "severities", "settings", "stages")
 PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "stages")
+# The evaluation keeps one bit per stage position in a 64-bit integer (crisis.reports.models.IncidentMeasure).
+MAX_STAGES = 60
 SETTINGS_KEYS = ("update_every", "review_due")
 STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation")
 STAGE_REQUIRED = ("key", "title", "guidance", "target", "checklist")
@@ -569,6 +571,9 @@ class _Checker:
             return None
         if not node.value:
             self.add(node, "stages is empty; a playbook needs at least one stage")
+            return None
+        if len(node.value) > MAX_STAGES:
+            self.add(node, f"{len(node.value)} stages; a playbook has at most {MAX_STAGES}")
             return None
         stages = [self.stage(item, severities) for item in node.value]
         return tuple(stages) if all(stages) else None

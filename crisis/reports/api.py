@@ -20,37 +20,39 @@ def _board(query: dict[str, Any]) -> Any:
     filters = service.filters_for(session=db.session, user=user, start=query.get("from_"), end=query.get("to"),
                                   unit_id=query.get("unit"), playbook=query.get("playbook"),
                                   severity=query.get("severity"), zone=query.get("zone") or user.timezone)
-    board = service.build_dashboard(session=db.session, filters=filters, lang=user.language)
-    db.session.commit()  # the measures it brought up to date
-    return board
+    return service.build_dashboard(session=db.session, filters=filters, lang=user.language)
 
 
 @blp.route("/evaluation")
 @authenticated
 @blp.arguments(s.DashboardQuery, location="query")
-@blp.response(200)
+@blp.response(200, s.EvaluationOut)
 def evaluation(query: dict[str, Any]) -> Any:
     """Every table of the dashboard as rows of named columns (seconds, percentages)."""
     board = _board(query)
     first, last = service.first_and_last_day(board.filters)
-    return {
+    answer = {
         "from": first.isoformat(),
         "to": last.isoformat(),
         "zone": board.filters.zone,
         "tables": {name: [dict(zip(headers, row, strict=True)) for row in rows]
                    for name, (headers, rows) in service.tables(board).items()},
     }
+    db.session.commit()  # the measures it brought up to date (after reading the board: a commit expires it)
+    return answer
 
 
 @blp.route("/evaluation/<table>.csv")
 @authenticated
 @blp.arguments(s.DashboardQuery, location="query")
-@blp.response(200)
+@blp.response(200, {"type": "string"}, content_type="text/csv")
 def evaluation_csv(query: dict[str, Any], table: str) -> Any:
     tables = service.tables(_board(query))
     if table not in tables:
         abort(404)
-    return Response(service.to_csv(*tables[table]), content_type="text/csv; charset=utf-8")
+    body = service.to_csv(*tables[table])
+    db.session.commit()  # the measures it brought up to date (after reading the board: a commit expires it)
+    return Response(body, content_type="text/csv; charset=utf-8")
 
 
 @blp.route("/units/<int:unit_id>/kpi-targets", methods=["PUT"])
@@ -104,7 +106,7 @@ def get_report(report_id: int) -> Any:
 
 @blp.route("/monthly-reports/<int:report_id>.pdf")
 @authenticated
-@blp.response(200)
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
 def report_pdf(report_id: int) -> Any:
     report = service.get_report(session=db.session, user=bearer_user(), report_id=report_id)
     if not report.pdf:

@@ -1,25 +1,27 @@
 """The evaluation dashboard: measures across incidents, read from precomputed rows.
 
-Every section aggregates IncidentMeasure (one narrow row per incident) or StageOutcome (one per
-stage run) of the filtered incidents in the database; crisis.reports.service.refresh_measures
-keeps them current from the definitions in crisis.reports.measures. Percentiles use PostgreSQL's
-percentile_cont; on SQLite (the embedded mode) the same one query returns the values and
-crisis.reports.measures.percentile_cont computes them in Python. Cancelled incidents (false
-alarms) are counted but never measured. Definitions: crisis.reviews.measures.
+Every section aggregates IncidentMeasure (one narrow row per incident) or KeyMessageLag (one per
+shared key message and unit) of the filtered incidents in the database;
+crisis.reports.service.refresh_measures keeps them current from the definitions in
+crisis.reports.measures. Percentiles use PostgreSQL's percentile_cont; on SQLite (the embedded
+mode) the same one query returns the values and crisis.reports.measures.percentile_cont computes
+them in Python. Cancelled incidents (false alarms) are counted but never measured. Definitions:
+crisis.reviews.measures.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select, tuple_
+import sqlalchemy as sa
+from sqlalchemy import Date, Integer, and_, case, cast, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from crisis.incidents.models import InvolvedUnit, Publication, Statement
 from crisis.playbooks.models import PlaybookVersion
 from crisis.reports.measures import (
     FINISHED,
@@ -27,13 +29,15 @@ from crisis.reports.measures import (
     TIME_MEASURES,
     is_postgresql,
     percentile_cont,
-    seconds_between,
 )
-from crisis.reports.models import IncidentMeasure, StageOutcome
+from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews.models import KpiTarget
 from crisis.units.models import Unit
 
 MEASURED_COLUMNS = ("tta", "ths", "tfs", "ttr")
+GROUPED_COLUMNS = ("tta", "ths", "ttr")  # per unit and per week: the medians shown
+# The percentile sorts of ~50,000 rows (12 months, whole country) spill to disk at the default 4 MB.
+WORK_MEM = "32MB"
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,12 @@ def _week(session: Session, column: Any, zone: str, now: datetime) -> Any:
 
 
 def scope_conditions(f: Filters, table: Any = IncidentMeasure) -> list[Any]:
-    """The filters on IncidentMeasure or StageOutcome (both carry their incident's filter columns)."""
+    """The filters on IncidentMeasure or KeyMessageLag (both carry their incident's filter columns)."""
     started = table.started_at if table is IncidentMeasure else table.incident_started_at
+    owner = table.unit_id if table is IncidentMeasure else table.owner_unit_id
     conditions: list[Any] = [started >= f.start, started < f.end]
     if f.unit_ids is not None:
-        conditions.append(table.unit_id.in_(sorted(f.unit_ids)))
+        conditions.append(owner.in_(sorted(f.unit_ids)))
     if f.severity is not None:
         conditions.append(table.severity == f.severity)
     if f.playbook_key:
@@ -127,9 +132,10 @@ def _measured(session: Session, f: Filters) -> Any:
 
 def grouped_quantiles(
     session: Session, source: Any, key_sets: list[list[Any]], values: dict[str, Any], sums: dict[str, Any],
+    *, medians_only: bool = False,
 ) -> list[dict[tuple[Any, ...], dict[str, Any]]]:
     """`quantiles` for several groupings of one source at once: on PostgreSQL one scan with
-    GROUPING SETS; elsewhere one query per grouping."""
+    GROUPING SETS; elsewhere one query per grouping. `medians_only`: no 90th percentiles (None)."""
     if not _is_pg(session):
         return [quantiles(session, source, keys, values, sums=sums) for keys in key_sets]
     every_key = list({k.key: k for keys in key_sets for k in keys}.values())
@@ -139,7 +145,7 @@ def grouped_quantiles(
     columns: list[Any] = [*every_key, func.grouping(*every_key).label("grouping_set"), func.count().label("n")]
     columns += [func.coalesce(func.sum(column), 0).label(f"sum_{name}") for name, column in sums.items()]
     for name, column in values.items():
-        columns += [func.count(column).label(f"{name}_n"), _median_and_p90(column).label(f"{name}_pct")]
+        columns += [func.count(column).label(f"{name}_n"), _percentiles(column, medians_only).label(f"{name}_pct")]
     query = select(*columns).select_from(source).group_by(func.grouping_sets(*(tuple_(*keys) for keys in key_sets)))
     results: list[dict[tuple[Any, ...], dict[str, Any]]] = [{} for _ in key_sets]
     for row in session.execute(query).mappings():
@@ -167,7 +173,7 @@ def quantiles(
         columns: list[Any] = [*keys, func.count().label("n")]
         columns += [func.coalesce(func.sum(column), 0).label(f"sum_{name}") for name, column in sums.items()]
         for name, column in values.items():
-            columns += [func.count(column).label(f"{name}_n"), _median_and_p90(column).label(f"{name}_pct")]
+            columns += [func.count(column).label(f"{name}_n"), _percentiles(column).label(f"{name}_pct")]
         query = select(*columns).select_from(source).where(*where)
         if keys:
             query = query.group_by(*keys)
@@ -205,15 +211,17 @@ def quantiles(
     return groups
 
 
-def _median_and_p90(column: Any) -> Any:
-    """percentile_cont of both fractions at once: one sort of the column per group, not two."""
-    return func.percentile_cont(literal_column("ARRAY[0.5, 0.9]")).within_group(column)
+def _percentiles(column: Any, medians_only: bool = False) -> Any:
+    """percentile_cont of the median and the 90th percentile at once: one sort of the column per
+    group, not two (or of the median alone)."""
+    fractions = "ARRAY[0.5]" if medians_only else "ARRAY[0.5, 0.9]"
+    return func.percentile_cont(literal_column(fractions)).within_group(column)
 
 
 def _pair(values: list[float | None] | None) -> tuple[float | None, float | None]:
     if not values:
         return None, None
-    return _f(values[0]), _f(values[1])
+    return _f(values[0]), _f(values[1]) if len(values) > 1 else None
 
 
 def _f(value: Any) -> float | None:
@@ -229,16 +237,18 @@ def stage_titles(session: Session, lang: str) -> dict[str, tuple[int, str]]:
     return titles
 
 
-def _unit_rollup(session: Session, f: Filters, unit_ids: set[int]) -> tuple[dict[int, Unit], dict[int, int]]:
-    """Units by id, and each unit's row in the heat map: the child of the view's root it sits under
-    (central sees provinces, a province its regencies), or itself."""
-    everything = {u.id: u for u in session.scalars(select(Unit))}
+def _unit_rollup(session: Session, f: Filters) -> tuple[dict[int, Any], dict[int, int]]:
+    """Units by id (rows with id, code, name, kind, parent_id: read-only, cheaper than 500 objects),
+    and each unit in view's row in the heat map: the child of the view's root it sits under (central
+    sees provinces, a province its regencies), or itself."""
+    columns = (Unit.id, Unit.code, Unit.name, Unit.kind, Unit.parent_id, Unit.timezone)
+    everything = {u.id: u for u in session.execute(select(*columns))}
     root = f.root_unit_id
     if root is None:
         roots = [u for u in everything.values() if u.parent_id is None or u.parent_id not in everything]
         root = roots[0].id if len(roots) == 1 else None
     rows: dict[int, int] = {}
-    for unit_id in unit_ids:
+    for unit_id in everything if f.unit_ids is None else f.unit_ids:
         node = everything.get(unit_id)
         chain = []
         while node is not None:
@@ -257,40 +267,41 @@ SUMS = ("st_judged", "st_met", "st_breached", "rv_judged", "rv_on_time", "ai_jud
 
 
 def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
-    """The dashboard from IncidentMeasure and StageOutcome as they are (crisis.reports.service.
+    """The dashboard from IncidentMeasure and KeyMessageLag as they are (crisis.reports.service.
     build_dashboard refreshes them first)."""
-    counts = {"active": 0, "resolved": 0, "closed": 0, "cancelled": 0}
-    query = select(IncidentMeasure.state, func.count()).where(*scope_conditions(f)).group_by(IncidentMeasure.state)
-    for state, n in session.execute(query):
-        counts[state] = n
     m = _measured(session, f)
     targets = _targets_in_view(session, f)
+    titles = stage_titles(session, lang)
+    units_by_id, rollup = _unit_rollup(session, f)
     sums = {name: m.c[name] for name in SUMS} | {"escalated": case((m.c.esc_sent > 0, 1), else_=0)}
     sums |= _threshold_sums(m, targets)
-    # Headline, per unit and per week: one scan of the measured rows.
-    totals, unit_stats, week_stats = grouped_quantiles(
-        session, m, [[], [m.c.unit_id], [m.c.week]], {name: m.c[name] for name in MEASURED_COLUMNS}, sums
-    )
-    headline_row = totals[()]
+    width = max((position for position, _ in titles.values()), default=-1) + 1
+    # Headline: medians and 90th percentiles of every time measure.
+    headline_row = quantiles(session, m, [], {name: m.c[name] for name in MEASURED_COLUMNS},
+                             sums={name: sums[name] for name in (*SUMS, "escalated")})[()]
     headline = {name: headline_row[name] for name in MEASURED_COLUMNS}
-
-    # Stages by (stage, unit), from the judged stage runs.
-    so = StageOutcome
-    stage_rows = session.execute(
-        select(so.stage_key, so.unit_id, func.min(so.position), func.sum(so.judged), func.sum(so.met),
-               func.sum(so.breached))
-        .where(*scope_conditions(f, so), so.incident_state != "cancelled")
-        .group_by(so.stage_key, so.unit_id)
-    ).all()
-    titles = stage_titles(session, lang)
+    # Per unit and per week (one scan, GROUPING SETS): the medians the tables and charts show, and the
+    # sums the targets are judged on.
+    unit_stats, week_stats = grouped_quantiles(
+        session, m, [[m.c.unit_id], [m.c.week]], {name: m.c[name] for name in GROUPED_COLUMNS}, sums,
+        medians_only=True,
+    )
+    # Counts per state, and stages by (stage, heat-map row): the per-position bits of the rows.
+    counts, stage_groups = _stage_groups(session, f, rollup, width)
     per_stage: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     positions: dict[str, int] = {}
-    for key, _unit_id, position, n_judged, n_met, n_breached in stage_rows:
-        totals = per_stage[key]
-        totals[0] += n_judged
-        totals[1] += n_met
-        totals[2] += n_breached
-        positions[key] = min(positions.get(key, position), position)
+    heat: dict[int, dict[str, Share]] = defaultdict(lambda: defaultdict(lambda: Share(0, 0)))
+    for heat_row, keys, judged, met, breached in stage_groups:
+        row = heat[heat_row]
+        for position, key in enumerate(keys):
+            totals = per_stage[key]
+            totals[0] += judged[position]
+            totals[1] += met[position]
+            totals[2] += breached[position]
+            positions[key] = min(positions.get(key, position), position)
+            cell = row[key]
+            cell.judged += judged[position]
+            cell.hits += breached[position]  # hits here are breaches: the heat map shows where they happen
     stage_order = sorted(per_stage, key=lambda k: (titles.get(k, (positions[k], k))[0], k))
     stages = [
         {"key": k, "title": titles.get(k, (0, k))[1], "judged": per_stage[k][0], "met": per_stage[k][1],
@@ -299,18 +310,12 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
         for k in stage_order
     ]
 
-    unit_ids = {key[0] for key in unit_stats} | {row[1] for row in stage_rows}
-    units_by_id, rollup = _unit_rollup(session, f, unit_ids)
-    heat: dict[int, dict[str, Share]] = defaultdict(lambda: defaultdict(lambda: Share(0, 0)))
-    for key, unit_id, _position, n_judged, _n_met, n_breached in stage_rows:
-        cell = heat[rollup[unit_id]][key]
-        cell.judged += n_judged
-        cell.hits += n_breached  # hits here are breaches: the heat map shows where they happen
     heatmap = {
         "stages": [{"key": k, "title": titles.get(k, (0, k))[1]} for k in stage_order],
         "rows": [
             {"unit": units_by_id[uid], "cells": [
-                {"judged": heat[uid][k].judged, "breached": heat[uid][k].hits, "share": heat[uid][k].share}
+                {"judged": heat[uid][k].judged, "breached": heat[uid][k].hits, "share": heat[uid][k].share,
+                 "level": math.ceil(heat[uid][k].share * 4)}  # 0-4: the heat map's colour
                 if k in heat[uid] and heat[uid][k].judged else None for k in stage_order]}
             for uid in sorted(heat, key=lambda uid: units_by_id[uid].code)
         ],
@@ -348,45 +353,73 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
         escalations=escalations,
         reviews=Share(headline_row["rv_judged"], headline_row["rv_on_time"]),
         action_items=Share(headline_row["ai_judged"], headline_row["ai_on_time"]),
-        lag=_lag(session, m, units_by_id),
+        lag=_lag(session, f, units_by_id),
         weekly=_weekly(f, week_stats),
         per_unit=per_unit,
         kpis=_kpis(targets, unit_stats, units_by_id),
     )
 
 
-def _lag(session: Session, m: Any, units_by_id: dict[int, Unit]) -> list[dict[str, Any]]:
-    """Per involved unit: how long after approval it published shared key messages."""
-    first = (
-        select(
-            Publication.unit_id.label("unit_id"),
-            seconds_between(session, func.min(Publication.published_at), Statement.approved_at).label("lag"),
-        )
-        .join(Statement, Statement.id == Publication.statement_id)
-        .join(m, m.c.id == Statement.incident_id)
-        .where(Statement.kind == "key_messages", Statement.approved_at.is_not(None), Publication.unit_id != m.c.unit_id)
-        .group_by(Publication.unit_id, Statement.id, Statement.approved_at)
-        .subquery("first_publication")
+def _stage_groups(session: Session, f: Filters, rollup: dict[int, int], width: int
+                  ) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    """Incidents per state (cancelled ones too), and per (heat-map row, stage keys) of the measured
+    incidents: the keys, and judged, met and breached counts per stage position (a list each), from
+    one grouping of the measures rows (a few hundred groups: the rows are the view's top units).
+    `width`: the most stages a playbook version has; a row with more stages widens it, and the
+    query runs again. (Stage positions run 0, 1, 2 ... as the playbook lists them: key i is bit i.)"""
+    im = IncidentMeasure
+    pairs = sorted(rollup.items())
+    if _is_pg(session):  # two array parameters, not 2 x 500 (binding each costs more than the query)
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        heat_rows = select(
+            *(func.unnest(sa.literal([pair[i] for pair in pairs], ARRAY(Integer))).label(name)
+              for i, name in enumerate(("unit_id", "row_id")))
+        ).cte("heat_row")
+    else:
+        heat_rows = sa.values(sa.column("unit_id", Integer), sa.column("row_id", Integer), name="heat_row").data(
+            pairs).cte("heat_row")
+    states = ("active", "resolved", "closed", "cancelled")
+    per_state = [func.count().filter(im.state == state) for state in states]
+    bits = [  # a cancelled incident's bits are 0 (crisis.reports.models.IncidentMeasure)
+        func.sum(cast(mask.op(">>")(literal_column(str(position))).op("&")(literal_column("1")), Integer))
+        for mask in (im.stages_judged, im.stages_met, im.stages_breached) for position in range(width)
+    ]
+    query = (
+        select(heat_rows.c.row_id, im.stage_keys, func.max(im.stages_judged), *per_state, *bits)
+        .join(heat_rows, heat_rows.c.unit_id == im.unit_id)
+        .where(*scope_conditions(f))
+        .group_by(heat_rows.c.row_id, im.stage_keys)
     )
-    stats = quantiles(session, first, [first.c.unit_id], {"lag": first.c.lag})
-    shared = dict(
-        session.execute(
-            select(InvolvedUnit.unit_id, func.count(func.distinct(Statement.id)))
-            .join(Statement, Statement.incident_id == InvolvedUnit.incident_id)
-            .join(m, m.c.id == Statement.incident_id)
-            .where(Statement.kind == "key_messages", Statement.approved_at.is_not(None))
-            .group_by(InvolvedUnit.unit_id)
-        ).all()
-    )
+    counts = dict.fromkeys(states, 0)
+    groups = []
+    for row_id, keys, widest, *sums in session.execute(query):
+        stage_keys = keys.split(" ") if keys else []
+        if len(stage_keys) > width or (widest or 0) >> width:
+            return _stage_groups(session, f, rollup, max(len(stage_keys), int(widest or 0).bit_length()))
+        for state, n in zip(states, sums, strict=False):
+            counts[state] += n
+        if not stage_keys or sums[0] + sums[1] + sums[2] == 0:  # no stages, or only cancelled incidents
+            continue
+        judged, met, breached = (sums[4 + i * width:4 + i * width + len(stage_keys)] for i in range(3))
+        groups.append((row_id, stage_keys, judged, met, breached))
+    return counts, groups
+
+
+def _lag(session: Session, f: Filters, units_by_id: dict[int, Any]) -> list[dict[str, Any]]:
+    """Per unit sharing key messages: how many it was asked to publish and published, and how long
+    after approval (median, 90th percentile)."""
+    lag = KeyMessageLag
+    where = [*scope_conditions(f, lag), lag.incident_state != "cancelled"]
+    stats = quantiles(session, lag, [lag.unit_id], {"lag": lag.lag}, where=where, sums={"shared": lag.involved})
     rows = []
-    for unit_id in sorted(set(shared) | {k[0] for k in stats}, key=lambda uid: _code(units_by_id, uid)):
-        stat = stats.get((unit_id,), {}).get("lag") or Stat(0, None, None)
-        rows.append({"unit": units_by_id.get(unit_id), "shared": max(shared.get(unit_id, 0), stat.n),
-                     "published": stat.n, "p50": stat.p50, "p90": stat.p90})
+    for (unit_id,), stat in sorted(stats.items(), key=lambda kv: _code(units_by_id, kv[0][0])):
+        rows.append({"unit": units_by_id.get(unit_id), "shared": max(stat["shared"], stat["lag"].n),
+                     "published": stat["lag"].n, "p50": stat["lag"].p50, "p90": stat["lag"].p90})
     return rows
 
 
-def _code(units_by_id: dict[int, Unit], unit_id: int) -> str:
+def _code(units_by_id: dict[int, Any], unit_id: int) -> str:
     unit = units_by_id.get(unit_id)
     return unit.code if unit else str(unit_id)
 
@@ -443,6 +476,8 @@ def _threshold_sums(m: Any, targets: list[KpiTarget]) -> dict[str, Any]:
         within = column <= target.threshold_seconds if target.comparison == "<=" else (
             column >= target.threshold_seconds)
         key = _threshold_key(target)
+        if key in sums:  # many units share a target: one sum each
+            continue
         sums[key] = case((and_(column.is_not(None), within), 1), else_=0)
         sums[f"judged_{TIME_COLUMNS[target.measure]}"] = case((or_(column.is_not(None), finished), 1), else_=0)
     return sums
@@ -457,31 +492,31 @@ SHARE_COLUMNS = {
 
 
 def _kpis(targets: list[KpiTarget], unit_stats: dict[tuple[Any, ...], dict[str, Any]],
-          units_by_id: dict[int, Unit]) -> list[dict[str, Any]]:
+          units_by_id: dict[int, Any]) -> list[dict[str, Any]]:
     """Every KPI target of a unit in view, measured over that unit's subtree within the filters: the
     per-unit sums of the one grouped query, added up over the subtree."""
     if not targets:
         return []
-    children: dict[int | None, list[int]] = defaultdict(list)
-    for unit in units_by_id.values():
-        children[unit.parent_id].append(unit.id)
-
-    def subtree(root: int) -> list[int]:
-        found, stack = [], [root]
-        while stack:
-            node = stack.pop()
-            found.append(node)
-            stack.extend(children.get(node, []))
-        return found
+    # Each unit's sums added to every unit above it, once: then a target reads its unit's subtree total.
+    subtree: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (unit_id,), stats in unit_stats.items():
+        node, seen = units_by_id.get(unit_id), set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            totals = subtree[node.id]
+            for key, value in stats.items():
+                if isinstance(value, int):
+                    totals[key] += value
+            node = units_by_id.get(node.parent_id) if node.parent_id else None
 
     rows = []
     for target in sorted(targets, key=lambda x: (_code(units_by_id, x.unit_id), x.measure)):
-        stats = [unit_stats[(uid,)] for uid in subtree(target.unit_id) if (uid,) in unit_stats]
+        totals = subtree.get(target.unit_id, {})
         if target.measure in SHARE_COLUMNS:
             judged_key, hits_key = SHARE_COLUMNS[target.measure]
         else:
             judged_key, hits_key = f"judged_{TIME_COLUMNS[target.measure]}", _threshold_key(target)
-        share = Share(sum(s.get(judged_key, 0) for s in stats), sum(s.get(hits_key, 0) for s in stats))
+        share = Share(totals.get(judged_key, 0), totals.get(hits_key, 0))
         rows.append({
             "target": target,
             "unit": units_by_id.get(target.unit_id),

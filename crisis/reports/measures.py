@@ -2,7 +2,7 @@
 definitions over many incidents in SQL.
 
 The definitions are those of crisis.reviews.measures (one incident). `incident_measures_select`
-and `stage_outcomes_select` compute them set-based (joins and GROUP BY, never a query per
+and `key_message_lags_select` compute them set-based (joins and GROUP BY, never a query per
 incident) into the rows of crisis.reports.models, which crisis.reports.service.refresh_measures
 keeps current and the dashboard reads.
 """
@@ -12,17 +12,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, not_, or_, select
+from sqlalchemy import BigInteger, Select, and_, case, cast, func, literal, literal_column, not_, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from crisis.dbtypes import UTCDateTime
 from crisis.i18n import lazy_gettext
-from crisis.incidents.models import Incident, StageRun, Statement
+from crisis.incidents.models import Incident, InvolvedUnit, Publication, StageRun, Statement
 from crisis.playbooks.models import Playbook, PlaybookVersion
+from crisis.playbooks.validator import MAX_STAGES
 from crisis.reviews.models import ActionItem, Review
 from crisis.timeline.models import TimelineEvent
 
 FINISHED = ("resolved", "closed")
+# The definitions' revision, stored on every measures row: raise it when what a row holds changes
+# (2: stage bits and key-message lag rows), and the sweep recomputes the rows of an older one.
+DEFINITION = 2
+# A measures row holds one bit per stage position in a BIGINT: the validator caps a playbook's stages.
+assert MAX_STAGES <= 63  # nosec B101  # import-time self-check of a constant
 
 # Time measures: a target says "share of incidents with value <= threshold" (or >=).
 TIME_MEASURES = {
@@ -124,16 +130,29 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         .subquery("published")
     )
     judged, met, performed = stage_conditions(Incident)
-    stages = (
-        select(
-            StageRun.incident_id,
-            count_if(judged).label("judged"),
-            count_if(met).label("met"),
-            count_if(and_(performed, not_(met))).label("breached"),
-        )
+    breached = and_(performed, not_(met))
+    runs = (
+        select(StageRun.incident_id, StageRun.position, StageRun.stage_key,
+               case((judged, 1), else_=0).label("judged"), case((met, 1), else_=0).label("met"),
+               case((breached, 1), else_=0).label("breached"),
+               case((Incident.state == "cancelled", 0), else_=1).label("measured"))
         .join(Incident, Incident.id == StageRun.incident_id)
         .where(*conditions)
-        .group_by(StageRun.incident_id)
+        .order_by(StageRun.incident_id, StageRun.position)  # the order SQLite's group_concat keeps
+        .subquery("runs")
+    )
+    stages = (
+        select(
+            runs.c.incident_id,
+            func.sum(runs.c.judged).label("judged"),
+            func.sum(runs.c.met).label("met"),
+            func.sum(runs.c.breached).label("breached"),
+            _ordered_keys(session, runs.c.stage_key, runs.c.position).label("key_list"),
+            # A cancelled incident is counted, never measured: its stage bits stay 0.
+            *(_mask(runs.c[name] * runs.c.measured, runs.c.position).label(f"{name}_mask")
+              for name in ("judged", "met", "breached")),
+        )
+        .group_by(runs.c.incident_id)
         .subquery("stages")
     )
     item_open = ActionItem.status == "open"
@@ -182,11 +201,16 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         func.coalesce(stages.c.judged, 0).label("st_judged"),
         func.coalesce(stages.c.met, 0).label("st_met"),
         func.coalesce(stages.c.breached, 0).label("st_breached"),
+        func.coalesce(stages.c.key_list, "").label("stage_keys"),
+        func.coalesce(stages.c.judged_mask, 0).label("stages_judged"),
+        func.coalesce(stages.c.met_mask, 0).label("stages_met"),
+        func.coalesce(stages.c.breached_mask, 0).label("stages_breached"),
         case((and_(Review.id.is_not(None), review_judged), 1), else_=0).label("rv_judged"),
         case((and_(Review.id.is_not(None), review_on_time), 1), else_=0).label("rv_on_time"),
         func.coalesce(items.c.judged, 0).label("ai_judged"),
         func.coalesce(items.c.on_time, 0).label("ai_on_time"),
         at.label("computed_at"),
+        literal(DEFINITION).label("definition"),
         func.coalesce(events.c.newest, 0).label("stamp"),
         func.coalesce(events.c.events, 0).label("events"),
         _latest(items.c.last_due, case((and_(review_pending, Review.due_at <= at), Review.due_at))).label(
@@ -241,29 +265,67 @@ def _escalations_per_incident(conditions: list[Any]) -> Any:
     )
 
 
-def stage_outcomes_select(*, session: Session, incident_ids: Any) -> Select[Any]:
-    """One row per stage run of the incidents in `incident_ids`, with the columns of StageOutcome."""
-    judged, met, performed = stage_conditions(Incident)
-    breached = and_(performed, not_(met))
+def _ordered_keys(session: Session, key: Any, position: Any) -> Any:
+    """The stage keys of one incident in position order, space-separated."""
+    if is_postgresql(session):
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return func.string_agg(key, aggregate_order_by(literal_column("' '"), position))
+    return func.group_concat(key, " ")  # rows arrive ordered by position (the subquery's ORDER BY)
+
+
+def _mask(flag: Any, position: Any) -> Any:
+    """One bit per stage position where `flag` (0 or 1) is set: the sum of flag << position."""
+    return cast(func.sum(flag.op("<<")(position)), BigInteger)
+
+
+def key_message_lags_select(*, session: Session, incident_ids: Any) -> Select[Any]:
+    """One row per approved key-messages statement of the incidents in `incident_ids` and unit that
+    shares it, with the columns of KeyMessageLag: the units involved in the incident, and any other
+    unit but the owner that recorded a publication of it (crisis.reviews.measures lists the
+    involved ones; the owner is the source). Lag: approval to the unit's first publication."""
+    shared = [Statement.incident_id.in_(incident_ids), Statement.kind == "key_messages",
+              Statement.approved_at.is_not(None)]
+    first = (
+        select(Publication.statement_id, Publication.unit_id,
+               func.min(Publication.published_at).label("published_at"))
+        .join(Statement, Statement.id == Publication.statement_id)
+        .where(*shared)
+        .group_by(Publication.statement_id, Publication.unit_id)
+        .subquery("first_publication")
+    )
+    candidates = union_all(
+        select(Statement.id.label("statement_id"), InvolvedUnit.unit_id.label("unit_id"),
+               literal(1).label("involved"))
+        .join(InvolvedUnit, InvolvedUnit.incident_id == Statement.incident_id)
+        .where(*shared),
+        select(first.c.statement_id, first.c.unit_id, literal(0))
+        .join(Statement, Statement.id == first.c.statement_id)
+        .join(Incident, Incident.id == Statement.incident_id)
+        .where(first.c.unit_id != Incident.unit_id),
+    ).subquery("candidates")
+    pairs = (
+        select(candidates.c.statement_id, candidates.c.unit_id, func.max(candidates.c.involved).label("involved"))
+        .group_by(candidates.c.statement_id, candidates.c.unit_id)
+        .subquery("pairs")
+    )
     return (
         select(
-            StageRun.id.label("stage_run_id"),
+            pairs.c.statement_id,
+            pairs.c.unit_id,
             Incident.id.label("incident_id"),
-            Incident.unit_id.label("unit_id"),
+            Incident.unit_id.label("owner_unit_id"),
             Playbook.key.label("playbook_key"),
             Incident.severity.label("severity"),
             Incident.state.label("incident_state"),
             Incident.started_at.label("incident_started_at"),
-            StageRun.stage_key.label("stage_key"),
-            StageRun.position.label("position"),
-            case((judged, 1), else_=0).label("judged"),
-            case((met, 1), else_=0).label("met"),
-            case((breached, 1), else_=0).label("breached"),
-            case((breached, seconds_between(session, StageRun.completed_at, StageRun.due_at))).label("late_seconds"),
+            pairs.c.involved,
+            seconds_between(session, first.c.published_at, Statement.approved_at).label("lag"),
         )
-        .join(Incident, Incident.id == StageRun.incident_id)
+        .join(Statement, Statement.id == pairs.c.statement_id)
+        .join(Incident, Incident.id == Statement.incident_id)
         .join(PlaybookVersion, PlaybookVersion.id == Incident.playbook_version_id)
         .join(Playbook, Playbook.id == PlaybookVersion.playbook_id)
-        .where(Incident.id.in_(incident_ids))
-        .order_by(StageRun.id)
+        .outerjoin(first, and_(first.c.statement_id == pairs.c.statement_id, first.c.unit_id == pairs.c.unit_id))
+        .order_by(pairs.c.statement_id, pairs.c.unit_id)
     )

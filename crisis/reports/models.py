@@ -1,17 +1,18 @@
-"""Precomputed evaluation rows: one per incident and one per stage run, read by the dashboard.
+"""Precomputed evaluation rows, read by the dashboard: one per incident, and one per shared key
+message and unit.
 
 Written only by crisis.reports.service.refresh_measures from the definitions in
 crisis.reports.measures; an incident's rows are recomputed when its timeline moved past `stamp`
-(every change to what is measured writes a timeline event on the incident) or when `now` leaves
-[valid_from, valid_until): a review or action item falling due changes what is judged without
-any event.
+(every change to what is measured writes a timeline event on the incident: a statement approved,
+a publication recorded, a unit involved) or when `now` leaves [valid_from, valid_until): a review
+or action item falling due changes what is judged without any event.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, SmallInteger, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crisis.dbtypes import UTCDateTime
@@ -43,6 +44,16 @@ class IncidentMeasure(db.Model):
     ai_on_time: Mapped[int] = mapped_column(default=0)
     esc_sent: Mapped[int] = mapped_column(default=0)
     esc_acknowledged: Mapped[int] = mapped_column(default=0)
+    # Its stage runs, judged: the keys in position order (space-separated), and one bit per position
+    # (1 << position) in each mask (all 0 when cancelled: counted, never measured). The per-stage
+    # compliance and the stage x unit heat map add up these bits per position over ~50,000 incident
+    # rows instead of reading ~250,000 stage runs.
+    stage_keys: Mapped[str] = mapped_column(Text, default="", server_default="")
+    stages_judged: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    stages_met: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    stages_breached: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The definition it was computed by (crisis.reports.measures.DEFINITION): an older one is recomputed.
+    definition: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The newest timeline event of the incident and how many it had when computed (a count also
     # catches an event that committed after a newer one).
@@ -61,30 +72,27 @@ class IncidentMeasure(db.Model):
         Index("ix_incident_measure_stamp", "stamp"),
         Index("ix_incident_measure_valid_from", "valid_from"),
         Index("ix_incident_measure_valid_until", "valid_until"),
+        Index("ix_incident_measure_definition", "definition"),
     )
 
 
-class StageOutcome(db.Model):
-    """One stage run, judged: for the per-stage compliance and the stage x unit heat map. Carries
-    its incident's filter columns so those sections read this table alone."""
+class KeyMessageLag(db.Model):
+    """One approved key-messages statement and one unit other than the incident's owner that shares
+    it: involved in the incident (asked to publish) or recorded a publication of it. `lag`: seconds
+    from the statement's approval to the unit's first publication (NULL: not published). Carries
+    its incident's filter columns so the dashboard's lag section reads this table alone."""
 
-    __tablename__ = "stage_outcome"
+    __tablename__ = "key_message_lag"
 
-    stage_run_id: Mapped[int] = mapped_column(ForeignKey("stage_run.id", ondelete="CASCADE"), primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statement.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(primary_key=True)  # the unit that shares the statement
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
-    unit_id: Mapped[int] = mapped_column()
+    owner_unit_id: Mapped[int] = mapped_column()  # the incident's unit: what the unit filter applies to
     playbook_key: Mapped[str] = mapped_column(String(64))
     severity: Mapped[int] = mapped_column()
     incident_state: Mapped[str] = mapped_column(String(16))
     incident_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    stage_key: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column()
-    judged: Mapped[int] = mapped_column(SmallInteger, default=0)
-    met: Mapped[int] = mapped_column(SmallInteger, default=0)
-    breached: Mapped[int] = mapped_column(SmallInteger, default=0)
-    late_seconds: Mapped[float | None] = mapped_column(Float)  # completed - due, when breached
+    involved: Mapped[int] = mapped_column(SmallInteger, default=0)  # 1: the unit is involved in the incident
+    lag: Mapped[float | None] = mapped_column(Float)
 
-    __table_args__ = (
-        Index("ix_stage_outcome_started_at", "incident_started_at"),
-        Index("ix_stage_outcome_unit_started", "unit_id", "incident_started_at"),
-    )
+    __table_args__ = (Index("ix_key_message_lag_started_at", "incident_started_at"),)

@@ -20,21 +20,22 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
-from sqlalchemy import func, literal, or_, select, text, union
+from sqlalchemy import delete, func, insert, literal, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from crisis import clock
 from crisis.auth.models import Membership, Role, User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
+from crisis.guards import parse_id
 from crisis.i18n import _
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.models import Incident
 from crisis.playbooks.models import Playbook
 from crisis.reports import dashboard, measures
 from crisis.reports.measures import MEASURE_LABELS, TIME_MEASURES
-from crisis.reports.models import IncidentMeasure, StageOutcome
+from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews.models import KpiTarget, MonthlyReport
-from crisis.timefmt import format_duration
+from crisis.timefmt import format_duration, is_valid_zone
 from crisis.timeline import service as timeline
 from crisis.timeline.models import TimelineEvent
 from crisis.units import service as units
@@ -58,10 +59,13 @@ def _parse_day(value: Any, name: str, errors: dict[str, str]) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:  # far dates overflow the period arithmetic
         errors[name] = str(_l("Give a date (YYYY-MM-DD)."))
         return None
+    return day
 
 
 def filters_for(
@@ -80,6 +84,9 @@ def filters_for(
     a unit out of the viewer's sight answers 404; the rest name their field."""
     now = now or clock.now()
     zone = zone or user.timezone
+    if not is_valid_zone(zone):
+        raise ValidationFailed({"zone": str(_l(
+            "Unknown time zone; use e.g. Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)."))})
     errors: dict[str, str] = {}
     first = _parse_day(start, "from", errors)
     last = _parse_day(end, "to", errors)
@@ -104,9 +111,8 @@ def filters_for(
         errors["playbook"] = str(_l("No SOP with this key."))
     root: int | None = None
     if unit_id not in (None, ""):
-        try:
-            root = int(unit_id)
-        except (TypeError, ValueError):
+        root = unit_id if isinstance(unit_id, int) else parse_id(unit_id)
+        if root is None:
             errors["unit"] = str(_l("No such unit."))
     if errors:
         raise ValidationFailed(errors)
@@ -136,10 +142,8 @@ def build_dashboard(*, session: Session, filters: dashboard.Filters, lang: str =
     """The dashboard from the precomputed rows, brought up to date first (cheap when nothing changed).
     Writes those rows: the caller commits (or rolls back: the next read recomputes them)."""
     refresh_measures(session=session, now=filters.now, thorough=False)
-    if measures.is_postgresql(session):
-        # The percentile grouping sorts ~48 k rows of ~80 bytes (12 months, whole country): at the
-        # default 4 MB that sort spills to disk (external merge, ~4.6 MB). For this transaction only.
-        session.execute(text("SET LOCAL work_mem = '32MB'"))
+    if measures.is_postgresql(session):  # for this transaction only (dashboard.WORK_MEM)
+        session.execute(text(f"SET LOCAL work_mem = '{dashboard.WORK_MEM}'"))
     return dashboard.build(session, filters, lang=lang)
 
 
@@ -154,7 +158,8 @@ REFRESH_BATCH = 2000
 def dirty_incidents(*, session: Session, now: datetime, limit: int | None = None, thorough: bool = True) -> list[int]:
     """Incidents whose measures are missing or out of date: their timeline moved past the row's
     stamp (only incidents with events near the newest stamp are looked at), or `now` left the
-    window their figures hold for. Oldest change first, so a limited sweep never skips one.
+    window their figures hold for, or the row was computed by an older definition. Oldest change
+    first, so a limited sweep never skips one.
 
     Missing rows: `thorough` compares every incident with its row (an anti-join over both tables,
     ~50 ms at 50,000 incidents); otherwise only incidents newer than the newest row are looked at
@@ -192,7 +197,8 @@ def dirty_incidents(*, session: Session, now: datetime, limit: int | None = None
     else:
         parts.append(select(Incident.id, literal(0)).where(Incident.id > newest_row))
     parts.append(select(IncidentMeasure.incident_id, IncidentMeasure.stamp).where(
-        or_(IncidentMeasure.valid_until <= now, IncidentMeasure.valid_from > now)
+        or_(IncidentMeasure.valid_until <= now, IncidentMeasure.valid_from > now,
+            IncidentMeasure.definition < measures.DEFINITION)
     ))
     dirty = union(*parts).subquery("dirty")
     incident_id = dirty.c[0]
@@ -203,11 +209,13 @@ def dirty_incidents(*, session: Session, now: datetime, limit: int | None = None
 
 
 def refresh_measures(*, session: Session, now: datetime, limit: int | None = None, thorough: bool = True) -> int:
-    """(Re)compute IncidentMeasure and StageOutcome rows of the dirty incidents (at most `limit`),
-    set-based: one INSERT ... SELECT ... ON CONFLICT DO UPDATE per table and batch. Idempotent; two
-    sweeps at once are safe (primary keys decide, rows are written in id order, and a row computed
-    from fewer events never overwrites one computed from more). Returns how many incidents were
-    refreshed; flush, not commit: the caller commits. `thorough`: see dirty_incidents.
+    """(Re)compute the IncidentMeasure and KeyMessageLag rows of the dirty incidents (at most
+    `limit`), set-based, per batch: one INSERT ... SELECT ... ON CONFLICT DO UPDATE of the incidents'
+    rows, then their lag rows deleted and inserted again. Idempotent; two sweeps at once are safe
+    (primary keys decide, rows are written in id order, a row computed from fewer events never
+    overwrites one computed from more, and the first statement locks the incidents' rows, so a
+    second sweep of the same incidents waits for the first to commit). Returns how many incidents
+    were refreshed; flush, not commit: the caller commits. `thorough`: see dirty_incidents.
 
     The scheduler runs it every minute through crisis.reports.tasks.refresh_measures (it commits)."""
     ids = dirty_incidents(session=session, now=now, limit=limit, thorough=thorough)
@@ -216,8 +224,9 @@ def refresh_measures(*, session: Session, now: datetime, limit: int | None = Non
         _upsert(session, IncidentMeasure, measures.incident_measures_select(session=session, now=now,
                                                                           incident_ids=batch),
                 key="incident_id", newer_only=True)
-        _upsert(session, StageOutcome, measures.stage_outcomes_select(session=session, incident_ids=batch),
-                key="stage_run_id")
+        session.execute(delete(KeyMessageLag).where(KeyMessageLag.incident_id.in_(batch)))
+        lags = measures.key_message_lags_select(session=session, incident_ids=batch)
+        session.execute(insert(KeyMessageLag).from_select([c.name for c in lags.selected_columns], lags))
     session.flush()
     return len(ids)
 
@@ -297,7 +306,7 @@ def set_target(
         errors["comparison"] = str(_l("Choose 'at most' (<=) or 'at least' (>=)."))
     if errors:
         raise ValidationFailed(errors)
-    assert percent is not None
+    assert percent is not None  # nosec B101  # type narrowing: errors raised above
     target = session.scalar(select(KpiTarget).where(KpiTarget.unit_id == unit.id, KpiTarget.measure == measure))
     if target is None:
         target = KpiTarget(unit_id=unit.id, measure=measure, created_at=now)
@@ -520,7 +529,7 @@ def request_monthly(*, session: Session, actor: User, unit_id: int, month: Any, 
                                         "attempts": 0, "error": "", "recipients": [], "pdf_size": 0,
                                         "requested_by_id": actor.id}])
     report = session.scalar(select(MonthlyReport).where(MonthlyReport.unit_id == unit.id, MonthlyReport.month == day))
-    assert report is not None
+    assert report is not None  # nosec B101  # type narrowing: the row was inserted just above
     if not created:
         report.status, report.requested_at, report.requested_by_id = "building", now, actor.id
         report.attempts, report.error = 0, ""
@@ -596,8 +605,16 @@ def template_helpers(zone: str) -> dict[str, Any]:
     def when(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
         return format_local(moment, zone, fmt)
 
+    described: dict[tuple[Any, ...], str] = {}  # many units share a few kinds of target: word each once
+
+    def describe(target: KpiTarget) -> str:
+        key = (target.measure, target.threshold_seconds, target.comparison, target.target_share)
+        if key not in described:
+            described[key] = describe_target(target)
+        return described[key]
+
     return {"dur": dur, "pct": pct, "when": when, "zone_name": zone_label(zone), "MEASURE_LABELS": MEASURE_LABELS,
-            "describe_target": describe_target}
+            "describe_target": describe}
 
 
 def head_addresses(*, session: Session, unit_id: int) -> list[str]:

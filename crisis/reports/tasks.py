@@ -1,7 +1,7 @@
 """Scheduled work of the evaluation.
 
 - `refresh_measures(session, now)`: the scheduler's minute job. Recomputes the precomputed
-  measures (IncidentMeasure, StageOutcome) of incidents whose timeline moved or whose review or
+  measures (IncidentMeasure, KeyMessageLag) of incidents whose timeline moved or whose review or
   action items fell due since, and commits. Idempotent and safe with two schedulers; cheap when
   nothing changed. The dashboard also refreshes before it reads, so this only keeps that cheap.
 """

@@ -4,15 +4,16 @@ service, commit, render."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from crisis import clock
-from crisis.errors import NotPermitted, ValidationFailed
+from crisis.errors import ValidationFailed
 from crisis.extensions import db
+from crisis.guards import local_path, parse_id
 from crisis.i18n import _, lazy_gettext
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.playbooks.models import Playbook
@@ -79,6 +80,11 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
     }
 
 
+def _choices(unit_list: list[Any]) -> list[tuple[str, str]]:
+    """(value, label) of each unit for a <select>: a central view lists ~500 units, twice."""
+    return [(str(unit.id), f"{unit.code} · {unit.name}") for unit in unit_list]
+
+
 def _target_units(visible: list[Any] | None = None) -> list[Any]:
     if visible is None:
         visible = units.list_visible(session=db.session, user=current_user)
@@ -98,7 +104,6 @@ def dashboard() -> Any:
         errors, status = error.errors, 422
     else:
         board = service.build_dashboard(session=db.session, filters=filters, lang=select_locale())
-        db.session.commit()  # the measures it brought up to date
         first_day, last_day = service.first_and_last_day(filters)
     kept = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
 
@@ -109,7 +114,7 @@ def dashboard() -> Any:
     target_units = _target_units(visible)
     target_ids = {u.id for u in target_units}
     own_targets = [t for t in service.list_targets(session=db.session, user=current_user) if t.unit_id in target_ids]
-    return render_template(
+    html = render_template(
         "reports/dashboard.html",
         board=board,
         charts=chart_data(board) if board else None,
@@ -117,39 +122,39 @@ def dashboard() -> Any:
         args=request.args,
         first_day=first_day,
         last_day=last_day,
-        units=visible,
+        unit_choices=_choices(visible),
+        target_choices=_choices(target_units),
         playbooks=list(db.session.scalars(select(Playbook).order_by(Playbook.key))),
         lang=select_locale(),
         csv_url=csv_url,
         target_units=target_units,
         own_targets=own_targets,
-        describe_target=service.describe_target,
         MEASURE_LABELS=MEASURE_LABELS,
         SEVERITY_LABELS=SEVERITY_LABELS,
-        **{k: v for k, v in service.template_helpers(viewer_zone()).items() if k in ("dur", "pct")},
-    ), status
+        **{k: v for k, v in service.template_helpers(viewer_zone()).items() if k in ("dur", "pct", "describe_target")},
+    )
+    # The measures it brought up to date. After rendering: a commit expires every row read, and the
+    # page would load each unit again, one query each.
+    db.session.commit()
+    return html, status
 
 
 @bp.route("/evaluation/<table>.csv")
 @login_required
 def dashboard_csv(table: str) -> Any:
     board = service.build_dashboard(session=db.session, filters=_filters(), lang=select_locale())
-    db.session.commit()  # the measures it brought up to date
     tables = service.tables(board)
     if table not in tables:
         abort(404)
     body = service.to_csv(*tables[table])
+    db.session.commit()  # the measures it brought up to date (after reading the board: a commit expires it)
     response = Response(body, content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="evaluation-{table}.csv"'
     return response
 
 
 def _next() -> str:
-    target = request.form.get("next", "")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/"):
-        return url_for("reports.dashboard")
-    return target
+    return local_path(request.form.get("next", ""), url_for("reports.dashboard"))
 
 
 def _flash_errors(error: Exception) -> None:
@@ -164,9 +169,8 @@ def _flash_errors(error: Exception) -> None:
 @login_required
 def set_target() -> Any:
     form = request.form
-    try:
-        unit_id = int(form.get("unit_id", ""))
-    except ValueError:
+    unit_id = parse_id(form.get("unit_id"))
+    if unit_id is None:
         abort(400)
     try:
         service.set_target(
@@ -174,7 +178,7 @@ def set_target() -> Any:
             target_percent=form.get("target_percent"), threshold_minutes=form.get("threshold_minutes"),
             comparison=form.get("comparison", "<="),
         )
-    except (ValidationFailed, NotPermitted) as error:
+    except ValidationFailed as error:  # a role that may not set targets gets 403, like everywhere
         _flash_errors(error)
     else:
         db.session.commit()
@@ -185,13 +189,9 @@ def set_target() -> Any:
 @bp.route("/evaluation/targets/<int:target_id>/delete", methods=["POST"])
 @login_required
 def delete_target(target_id: int) -> Any:
-    try:
-        service.delete_target(session=db.session, actor=current_user, target_id=target_id)
-    except NotPermitted as error:
-        _flash_errors(error)
-    else:
-        db.session.commit()
-        flash(_("Target removed."), "success")
+    service.delete_target(session=db.session, actor=current_user, target_id=target_id)
+    db.session.commit()
+    flash(_("Target removed."), "success")
     return redirect(_next())
 
 
@@ -214,9 +214,8 @@ def monthly_list() -> Any:
 def monthly_request() -> Any:
     from crisis.reviews import tasks
 
-    try:
-        unit_id = int(request.form.get("unit_id", ""))
-    except ValueError:
+    unit_id = parse_id(request.form.get("unit_id"))
+    if unit_id is None:
         abort(400)
     try:
         report = service.request_monthly(session=db.session, actor=current_user, unit_id=unit_id,

@@ -52,6 +52,8 @@ class Review(db.Model):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The latest "due soon" reminder sent (crisis.reviews.reminders.REVIEW_THRESHOLDS), each once.
+    reminded: Mapped[str] = mapped_column(String(16), default="", server_default="")
     version: Mapped[int] = mapped_column(default=1)
 
     incident = relationship("Incident")
