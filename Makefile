@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+BANDIT := $(BIN)/bandit -q -c pyproject.toml -r crisis workers scripts
 
 .PHONY: run test venv services catalogs messages lint format bench clean
 
@@ -27,6 +28,7 @@ run: venv catalogs
 ## Start (or install) PostgreSQL, Redis and Chromium, then run lint and the whole suite.
 test: venv catalogs services
 	$(BIN)/ruff check .
+	$(BANDIT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services:
@@ -40,6 +42,7 @@ messages: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BANDIT)
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlalchemy import select
 
 from crisis import create_app
 from crisis.extensions import db
@@ -254,3 +256,100 @@ def workers_check(timeout: float) -> None:
         time.sleep(0.1)
     click.echo(f"no worker answered within {timeout:g} s", err=True)
     sys.exit(1)
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    for name, rows in counts.items():
+        click.echo(f"  {name:32} {rows:>10,}")
+    click.echo(f"{len(counts)} tables, {sum(counts.values()):,} rows")
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file: Path) -> None:
+    """Write a consistent copy of the database to FILE (a new file, readable by its owner only).
+
+    PostgreSQL: pg_dump custom format (restore with `crisis restore` or pg_restore). SQLite: a copy
+    made with SQLite's online backup API. Prints the rows of every table, read in the same snapshot.
+    """
+    from crisis import backup
+
+    try:
+        result = backup.backup(db.engine, file)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{result.engine} database {result.database} -> {file} ({file.stat().st_size:,} bytes)")
+    _print_counts(result.counts)
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(file: Path) -> None:
+    """Restore a backup FILE into the configured database, which must be new and empty.
+
+    Stop the web processes, workers and schedulers of that database first; run `crisis db upgrade`
+    after. Prints the rows of every table restored: compare them with what `crisis backup` printed.
+    """
+    from crisis import backup
+
+    try:
+        result = backup.restore(db.engine, file)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{file} -> {result.engine} database {result.database}")
+    _print_counts(result.counts)
+    click.echo("Next: crisis db upgrade")
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """Anonymise reporters' personal data in issues older than CRISIS_RETENTION_YEARS."""
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Show what would be anonymised; change nothing.")
+@with_appcontext
+def retention_run(dry_run: bool) -> None:
+    """Replace the reporter's name and contact of every issue logged more than N years ago by a marker.
+
+    Also runs once a day from the scheduler. Idempotent: a second run finds nothing to do.
+    """
+    from crisis import clock
+    from crisis.system import retention
+    from crisis.units.models import Unit
+
+    try:
+        years = retention.configured_years(current_app.config.get("RETENTION_YEARS"))
+    except retention.RetentionSettingInvalid as error:
+        raise click.ClickException(str(error)) from error
+    if years is None:
+        click.echo("CRISIS_RETENTION_YEARS is 0 or empty: retention is off, nothing was changed.")
+        return
+    now = clock.now()
+    record = None
+    if not dry_run:
+        record_id = retention.start_record(db.session, trigger="cli", years=years, now=now)
+        db.session.commit()
+        record = db.session.get(retention.RetentionRun, record_id)
+    result = retention.run(
+        db.session, years=years, now=now, batch=int(current_app.config["RETENTION_BATCH"]), dry_run=dry_run,
+        record=record,
+    )
+    click.echo(
+        f"Retention {years} years: reporters' personal data in issues logged before "
+        f"{result.cutoff:%Y-%m-%d %H:%M} UTC{' (dry run: nothing changed)' if dry_run else ''}"
+    )
+    codes = {unit_id: code for unit_id, code in db.session.execute(select(Unit.id, Unit.code))}
+    for item in result.anonymised:
+        events = f"; {item.events_redacted} timeline event(s)" if item.events_redacted else ""
+        click.echo(
+            f"  #{item.issue_id:<8} {codes.get(item.unit_id, '?'):14} logged {item.created_at:%Y-%m-%d}  "
+            f"{', '.join(item.fields) or '-'}{events}"
+        )
+    verb = "would be anonymised" if dry_run else "anonymised"
+    click.echo(
+        f"{len(result.anonymised)} issue(s) {verb}, {result.events_redacted} timeline event(s) and "
+        f"{result.answers_redacted} stored API answer(s) redacted"
+    )

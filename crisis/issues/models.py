@@ -13,6 +13,7 @@ from crisis.extensions import db
 CHANNELS = ("x", "instagram", "tiktok", "facebook", "youtube", "whatsapp", "online_news", "lapor", "hotline", "other")
 SENTIMENTS = ("negative", "mixed", "neutral", "positive")
 ISSUE_STATES = ("new", "monitoring", "escalated", "dismissed", "merged")
+ANONYMISED = "[anonymised]"  # what a reporter's name and contact become after the retention period
 
 
 class Issue(db.Model):
@@ -35,6 +36,8 @@ class Issue(db.Model):
     # The member of the public behind a complaint: personal data, anonymised after retention.
     source_person: Mapped[str] = mapped_column(String(200), default="")
     source_contact: Mapped[str] = mapped_column(String(200), default="")
+    # When the retention sweep (crisis/system/retention.py) replaced the two fields above by a marker.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16), default="new")
     state_reason: Mapped[str] = mapped_column(Text, default="")  # why dismissed
     risk_score: Mapped[int] = mapped_column(default=0)
@@ -55,6 +58,11 @@ class Issue(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_issue_unit_state_created", "unit_id", "state", "created_at"),)
+
+    @property
+    def reporter_anonymised(self) -> bool:
+        """The reporter's data went at the end of the retention period and nothing new was entered since."""
+        return self.anonymised_at is not None and {self.source_person, self.source_contact} <= {"", ANONYMISED}
 
 
 class IssueEvidence(db.Model):
