@@ -24,4 +24,5 @@ __all__ = [
 ]
 from crisis.escalation.models import ChannelPreference, Notice, Timer, WebhookEndpoint  # noqa: E402, F401, I001
 from crisis.reviews.models import ActionItem, KpiTarget, MonthlyReport, Review  # noqa: E402, F401, I001
-from crisis.reports.models import IncidentMeasure, StageOutcome  # noqa: E402, F401, I001
+from crisis.reports.models import IncidentMeasure, KeyMessageLag  # noqa: E402, F401, I001
+from crisis.audit.models import AuditEvent  # noqa: E402, F401, I001

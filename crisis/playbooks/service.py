@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crisis.audit import service as audit
 from crisis.auth.models import User
 from crisis.errors import DomainError, NotFound, NotPermitted
 from crisis.i18n import lazy_gettext as _l
@@ -100,6 +101,9 @@ def _publish_spec(*, session: Session, actor: User | None, spec: PlaybookSpec, t
         actor_id=actor.id if actor else None,
         data={"key": spec.key, "version": number, "content_hash": content_hash},
     )
+    # The library is shared by every unit: only central administrators see these events.
+    audit.record(session=session, kind="playbook.published", actor=actor, target=f"playbook:{spec.key}@v{number}",
+                 detail={"key": spec.key, "version": number, "source": version.source_name})
     return Published(version=version, created=True)
 
 

@@ -1,0 +1,1 @@
+"""The security audit trail: who signed in (or tried), who changed access, tokens, SOPs and webhooks."""

@@ -1,0 +1,261 @@
+"""Session rules and acknowledgement links, by an injected clock: a new session at sign-in, idle and
+absolute timeouts, a disabled person out everywhere at once, the security headers on every kind of
+answer, and acknowledgement links that expire and acknowledge once."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from crisis.escalation import service as escalation
+from crisis.escalation.models import Notice
+from crisis.notify import links
+from crisis.timeline.models import TimelineEvent
+from tests.conftest import FIXED_NOW, form_post, sign_in
+
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+
+
+@pytest.fixture
+def clock(app):
+    class Clock:
+        now = FIXED_NOW
+
+    fake = Clock()
+    app.extensions["clock"] = lambda: fake.now
+    yield fake
+    app.extensions.pop("clock", None)
+
+
+def _signed_in(response) -> bool:
+    return response.status_code == 200
+
+
+def _sent_to_sign_in(response) -> bool:
+    return response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+# --- a new session at sign-in ---------------------------------------------------------------------
+
+
+def test_sign_in_replaces_whatever_session_came_before(app, client, org, clock):
+    """Session fixation: a value planted in the visitor's session before sign-in does not survive,
+    and every sign-in gets a session id of its own."""
+    email = org["users"][("JATENG", "officer")].email
+    client.get("/login")
+    with client.session_transaction() as planted:
+        planted["sid"] = "dipasang-penyerang"
+        planted["signed_in_at"] = planted["last_seen"] = (FIXED_NOW + 24 * H).timestamp()
+        planted["next_hop"] = "https://evil.example/"
+    assert sign_in(client, email).status_code == 302
+    with client.session_transaction() as session:
+        first_sid = session["sid"]
+        assert first_sid != "dipasang-penyerang" and "next_hop" not in session
+        assert session["signed_in_at"] == FIXED_NOW.timestamp()
+    form_post(client, "/logout", {}, page="/")
+    assert sign_in(client, email).status_code == 302
+    other = app.test_client()
+    assert sign_in(other, email).status_code == 302
+    with client.session_transaction() as again, other.session_transaction() as elsewhere:
+        assert len({first_sid, again["sid"], elsewhere["sid"]}) == 3
+
+
+# --- idle and absolute timeouts -------------------------------------------------------------------
+
+
+def test_idle_sessions_end_after_two_hours_without_a_request(login_as, clock):
+    client = login_as("officer", "JATENG")
+    clock.now = FIXED_NOW + 119 * M
+    assert _signed_in(client.get("/"))  # activity moves the idle limit on
+    clock.now = FIXED_NOW + 119 * M + 119 * M
+    assert _signed_in(client.get("/"))
+    clock.now += 120 * M + timedelta(seconds=1)
+    response = client.get("/issues")
+    assert _sent_to_sign_in(response) and "next=/issues" in response.headers["Location"]
+    clock.now += M
+    assert _sent_to_sign_in(client.get("/"))  # the session was cleared, not just refused once
+
+
+def test_active_sessions_still_end_after_twelve_hours(login_as, clock):
+    client = login_as("supervisor", "SULSEL")
+    for step in range(1, 8):  # a request every 100 minutes: never idle
+        clock.now = FIXED_NOW + step * 100 * M
+        assert _signed_in(client.get("/")), step
+    clock.now = FIXED_NOW + 12 * H - M
+    assert _signed_in(client.get("/"))
+    clock.now = FIXED_NOW + 12 * H + timedelta(seconds=1)
+    assert _sent_to_sign_in(client.get("/"))
+
+
+def test_the_limits_follow_the_configuration(app, login_as, clock):
+    saved = app.config["SESSION_IDLE_MINUTES"], app.config["SESSION_ABSOLUTE_HOURS"]
+    app.config.update(SESSION_IDLE_MINUTES=15, SESSION_ABSOLUTE_HOURS=1)
+    try:
+        client = login_as("head", "PAPUA")
+        clock.now = FIXED_NOW + 16 * M
+        assert _sent_to_sign_in(client.get("/"))
+    finally:
+        app.config["SESSION_IDLE_MINUTES"], app.config["SESSION_ABSOLUTE_HOURS"] = saved
+
+
+# --- a disabled person is out everywhere at once --------------------------------------------------
+
+
+def test_disabling_on_the_admin_page_ends_every_session_and_token_at_once(app, client, db, org, token_for):
+    victim = org["users"][("KAB-BANYUMAS", "officer")]
+    phone, laptop = app.test_client(), app.test_client()
+    for browser in (phone, laptop):
+        assert sign_in(browser, victim.email).status_code == 302
+        assert _signed_in(browser.get("/"))
+    tool = token_for("officer", "KAB-BANYUMAS")
+    assert client.get("/api/v1/me", headers=tool).status_code == 200
+    admin = app.test_client()
+    assert sign_in(admin, org["users"][("JATENG", "admin")].email).status_code == 302
+    disabled = form_post(admin, f"/admin/users/{victim.id}/edit",
+                         {"email": victim.email, "name": victim.name, "language": "id"})  # "active" unticked
+    assert disabled.status_code == 302
+    assert _sent_to_sign_in(phone.get("/")) and _sent_to_sign_in(laptop.get("/"))
+    assert client.get("/api/v1/me", headers=tool).status_code == 401
+    # Enabling the account again does not bring the old sessions back.
+    enabled = form_post(admin, f"/admin/users/{victim.id}/edit",
+                        {"email": victim.email, "name": victim.name, "language": "id", "active": "y"})
+    assert enabled.status_code == 302
+    assert _sent_to_sign_in(phone.get("/"))
+    assert client.get("/api/v1/me", headers=tool).status_code == 200  # a token is revoked on its own page
+
+
+# --- security headers -----------------------------------------------------------------------------
+
+
+def _csp(response) -> dict[str, str]:
+    return {part.split()[0]: part.strip() for part in response.headers["Content-Security-Policy"].split(";")}
+
+
+def test_every_kind_of_answer_carries_the_security_headers(login_as, token_for, app):
+    client = login_as("admin", "JATENG")
+    api = app.test_client()
+    answers = {
+        "page": client.get("/"),
+        "form": client.get("/issues/new"),
+        "not found": client.get("/incidents/999999"),
+        "refused": client.get("/playbooks/publish"),
+        "static": client.get("/static/css/app.css"),
+        "api": api.get("/api/v1/me", headers=token_for("admin", "JATENG")),
+        "api 401": api.get("/api/v1/me"),
+        "health": api.get("/healthz"),
+    }
+    assert answers["not found"].status_code == 404 and answers["refused"].status_code == 403
+    for name, response in answers.items():
+        csp = _csp(response)
+        assert csp["script-src"] == "script-src 'self'", name
+        assert csp["frame-ancestors"] == "frame-ancestors 'none'", name
+        assert csp["object-src"] == "object-src 'none'" and csp["base-uri"] == "base-uri 'self'", name
+        assert "unsafe-inline" not in response.headers["Content-Security-Policy"], name
+        assert response.headers["X-Content-Type-Options"] == "nosniff", name
+        assert response.headers["Referrer-Policy"] == "same-origin", name
+        assert response.headers["X-Frame-Options"] == "DENY", name
+        # The embedded mode serves plain http on loopback: HSTS there would lock browsers out.
+        assert "Strict-Transport-Security" not in response.headers, name
+    assert answers["page"].headers["Cache-Control"] == "no-store"
+    for response in answers.values():
+        response.close()  # the static file answer holds the file open until closed
+
+
+def test_pages_carry_no_inline_script_for_the_policy_to_block(login_as, db, org):
+    """script-src 'self' only works if the pages need nothing else: no inline <script> bodies and no
+    on* event attributes anywhere a person goes."""
+    client = login_as("admin", "PUSAT")
+    paths = ["/", "/issues", "/issues/new", "/incidents", "/playbooks", "/playbooks/publish", "/reviews",
+             "/evaluation", "/evaluation/reports", "/admin/units", "/admin/users", "/admin/users/new",
+             "/admin/audit", "/inbox", "/account/tokens", "/account/password",
+             f"/units/{org['units']['PUSAT'].id}/roster", "/playbooks/hoax-clarification"]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        for script in re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.S):
+            assert not script.strip(), f"inline script on {path}"
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", page), f"inline event handler on {path}"
+        assert "javascript:" not in page.lower(), path
+
+
+def test_hsts_outside_the_embedded_mode(pg_url, tmp_path_factory):
+    from tests.conftest import make_app
+
+    app = make_app(pg_url, tmp_path_factory, BROKER_URL="redis://127.0.0.1:6379/13")
+    for path in ("/login", "/api/v1/me", "/healthz"):
+        hsts = app.test_client().get(path).headers["Strict-Transport-Security"]
+        assert hsts == "max-age=31536000; includeSubDomains", path
+
+
+# --- acknowledgement links expire and work once ---------------------------------------------------
+
+
+@pytest.fixture
+def notice(db, org, clock):
+    """An e-mail escalation notice of a hoax in Kota Semarang, from the engine's own firing."""
+    from crisis.incidents import service as incidents
+    from crisis.issues import service as issues
+
+    officer, head = org["users"][("KOTA-SEMARANG", "officer")], org["users"][("KOTA-SEMARANG", "head")]
+    issue = issues.create(
+        session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id, title="Hoaks air PDAM",
+        description="Pesan berantai.", channel="whatsapp", category="hoax", first_seen_at=FIXED_NOW - 20 * M,
+        reach=40000, engagement=3500, sentiment="negative", mainstream_pickup=False,
+        evidence_urls=["https://example.com/post/1"], now=FIXED_NOW)
+    incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id, playbook_key="hoax-clarification",
+                              severity=3, commander_id=head.id, now=FIXED_NOW)
+    db.session.commit()
+    fired_at = FIXED_NOW + 31 * M  # the first step: supervisor@own after 30 minutes
+    for timer in escalation.claim_due(session=db.session, now=fired_at, lease=30):
+        db.session.commit()
+        escalation.fire_timer(session=db.session, timer_id=timer.id, now=fired_at)
+        db.session.commit()
+    row = db.session.scalar(select(Notice).where(Notice.channel == "email", Notice.kind == "deadline")
+                            .order_by(Notice.id))
+    assert row is not None
+    return row
+
+
+def _acknowledgements(db, notice_id: int) -> list[TimelineEvent]:
+    db.session.expire_all()
+    return [e for e in db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalation.acknowledged"))
+            if e.data.get("notice_id") == notice_id]
+
+
+def test_an_acknowledgement_link_works_once(client, db, notice, clock):
+    clock.now = FIXED_NOW + 40 * M
+    path = links.ack_path(notice)
+    first = client.post(path, headers={"Accept-Language": "en"})
+    assert first.status_code == 200
+    assert "Acknowledged. Repeats of this escalation step stop." in first.get_data(as_text=True)
+    db.session.expire_all()
+    acknowledged_at = db.session.get(Notice, notice.id).acknowledged_at
+    assert acknowledged_at == FIXED_NOW + 40 * M
+    clock.now = FIXED_NOW + 50 * M
+    second = client.post(path, headers={"Accept-Language": "en"})
+    assert second.status_code == 200
+    assert "This notice had already been acknowledged." in second.get_data(as_text=True)
+    shown = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Already acknowledged at" in shown and f'action="{path}"' not in shown
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).acknowledged_at == acknowledged_at  # the first answer stands
+    assert len(_acknowledgements(db, notice.id)) == 1
+
+
+def test_an_acknowledgement_link_expires_after_a_week_by_the_clock(client, db, notice, clock):
+    clock.now = FIXED_NOW + 40 * M
+    path = links.ack_path(notice)  # signed now
+    clock.now = FIXED_NOW + 40 * M + timedelta(days=7)
+    assert client.get(path).status_code == 200  # exactly a week: still valid
+    clock.now += timedelta(seconds=1)
+    assert client.get(path).status_code == 410
+    expired = client.post(path, headers={"Accept-Language": "en"})
+    assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).acknowledged_at is None
+    assert _acknowledgements(db, notice.id) == []
