@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import http
 from functools import wraps
 from typing import Any
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Flask, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, Unauthorized
 
 from crisis.extensions import csrf, db
+from crisis.guards import DB_INT_MAX
 from crisis.web import handle_http_error, problem
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details; `errors` maps each field to its messages."""
+    """RFC 9457 problem details; `errors` maps each field to its messages. Extension members
+    (such as `current` on a 409) are allowed, as the RFC says."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String()
     title = ma.fields.String()
@@ -43,8 +51,55 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
+def row_id(**kwargs: Any) -> ma.fields.Integer:
+    """The id of a row: 1 … 2³¹−1, what a PostgreSQL `integer` key holds (larger is 422, not a database error)."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=DB_INT_MAX), **kwargs)
+
+
+def bounded_int(minimum: int = 0, maximum: int = DB_INT_MAX, **kwargs: Any) -> ma.fields.Integer:
+    """A count, version or limit that fits the `integer` column it is compared with or stored in."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=minimum, max=maximum), **kwargs)
+
+
+class ProblemResponses(BasePlugin):
+    """Every operation documents the errors it can answer with, each as problem+json: 401 (no or a
+    bad token), 403 (the role does not allow it), 404 (out of reach or missing), 400, 409 on
+    changes, and 413/422 where there is input."""
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            statuses = [400, 401, 403, 404]
+            if method in ("post", "put", "patch", "delete"):
+                statuses.append(409)
+            if "requestBody" in operation:
+                statuses.append(413)
+            changes = method in ("post", "put", "patch", "delete")
+            if changes or "requestBody" in operation or operation.get("parameters"):
+                statuses.append(422)  # input the schema lets through and a rule refuses, named by field
+            documented = {str(code) for code in responses}  # flask-smorest keys are ints, apispec's strings
+            for status in statuses:
+                if str(status) not in documented:
+                    responses[str(status)] = http.HTTPStatus(status).name
+
+
 class CrisisApi(Api):
     ERROR_SCHEMA = ProblemSchema
+    # Every status is listed on its operation (ProblemResponses), so a check against the document
+    # catches an answer nobody documented.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        """flask-smorest's error responses, as application/problem+json (what handlers send)."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
@@ -87,6 +142,7 @@ def authenticated(view: Any) -> Any:
 
 
 def init_api(app: Flask) -> None:
+    from crisis.audit.api import blp as audit_blp
     from crisis.auth.api import blp as auth_blp
     from crisis.escalation.api import blp as escalation_blp
     from crisis.incidents.api import blp as incidents_blp
@@ -97,7 +153,7 @@ def init_api(app: Flask) -> None:
     from crisis.units.api import blp as units_blp
 
     # One Api per app: its OpenAPI document belongs to that app alone.
-    api = CrisisApi(app)
+    api = CrisisApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
     for blp in (
         units_blp,
         auth_blp,
@@ -107,6 +163,7 @@ def init_api(app: Flask) -> None:
         escalation_blp,
         reviews_blp,
         reports_blp,
+        audit_blp,
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)

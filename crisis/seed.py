@@ -12,7 +12,7 @@ from crisis.auth.models import Membership, User
 from crisis.auth.service import hash_password
 from crisis.units.models import DutyShift, Unit
 
-DEMO_PASSWORD = "piket-demo-2026"  # noqa: S105  printed for demo sign-in on purpose
+DEMO_PASSWORD = "piket-demo-2026"  # noqa: S105  # nosec B105  # demo accounts only, printed on purpose
 DEMO_DOMAIN = "demo.example"
 
 # code, name, kind, parent code, zone

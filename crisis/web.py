@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +17,15 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 
+from crisis import clock
 from crisis.errors import DomainError
 from crisis.extensions import db, login
 from crisis.i18n import _, lazy_gettext
-from crisis.timefmt import format_duration, format_local, zone_label
+from crisis.timefmt import LocalTimes, format_duration, format_local, zone_label
 from crisis.units.service import KIND_LABELS as UNIT_KIND_LABELS
 
 
@@ -69,7 +70,7 @@ def _load_user(identity: str) -> Any:
 def _enforce_session_age() -> Any:
     if not current_user.is_authenticated or request.path.startswith("/api/"):
         return None
-    now = time.time()
+    now = clock.now().timestamp()  # the injectable clock: tests move time instead of waiting
     signed_in = session.get("signed_in_at", 0)
     last_seen = session.get("last_seen", 0)
     config = current_app.config
@@ -140,8 +141,12 @@ def handle_http_error(error: HTTPException) -> Any:
 
 
 def _template_globals() -> dict[str, Any]:
+    times: list[LocalTimes] = []  # made on first use: one zone and language lookup per page
+
     def local(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
-        return format_local(moment, viewer_zone(), fmt)
+        if not times:
+            times.append(LocalTimes(viewer_zone(), get_locale()))
+        return times[0](moment, fmt)
 
     return {
         "local": local,
@@ -164,7 +169,9 @@ KIND_LABELS = {str(kind): label for kind, label in UNIT_KIND_LABELS.items()}
 
 
 def init_app(app: Flask) -> None:
+    from crisis import guards
     from crisis.api import init_api
+    from crisis.audit.views import bp as audit_bp
     from crisis.auth.views import bp as auth_bp
     from crisis.escalation.views import bp as escalation_bp
     from crisis.incidents.views import bp as incidents_bp
@@ -175,6 +182,8 @@ def init_app(app: Flask) -> None:
     from crisis.system.views import bp as system_bp
     from crisis.units.views import bp as units_bp
 
+    guards.init_url_map(app)
+    guards.init_app(app)
     login.login_view = "auth.login"
     login.login_message = lazy_gettext("Please sign in to continue.")
     login.session_protection = "basic"
@@ -189,6 +198,7 @@ def init_app(app: Flask) -> None:
     for bp in (
         auth_bp,
         units_bp,
+        audit_bp,
         playbooks_bp,
         issues_bp,
         incidents_bp,

@@ -71,7 +71,7 @@ class UserById(MethodView):
         return user
 
 
-@blp.route("/users/<int:user_id>/memberships")
+@blp.route("/users/<int:user_id>/memberships", methods=["POST"])
 @authenticated
 @blp.arguments(MembershipIn)
 @blp.response(201, MembershipOut)
@@ -124,7 +124,7 @@ class Shifts(MethodView):
         return shift
 
 
-@blp.route("/duty-shifts/<int:shift_id>")
+@blp.route("/duty-shifts/<int:shift_id>", methods=["DELETE"])
 @authenticated
 @blp.response(204)
 def delete_shift(shift_id: int) -> None:
@@ -150,7 +150,7 @@ class Tokens(MethodView):
         return token
 
 
-@blp.route("/tokens/<int:token_id>")
+@blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @authenticated
 @blp.response(204)
 def revoke_token(token_id: int) -> None:

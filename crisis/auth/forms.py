@@ -13,8 +13,8 @@ class LoginForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new_password = PasswordField(_l("New password"), validators=[DataRequired()])
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
 
 
 LANGUAGE_CHOICES = [SelectChoice("id", "Bahasa Indonesia"), SelectChoice("en", "English")]
@@ -31,7 +31,7 @@ class TokenForm(FlaskForm):
 class UserForm(FlaskForm):
     email = StringField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    password = PasswordField(_l("Initial password"))
+    password = PasswordField(_l("Initial password"), validators=[Length(max=256)])
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=False)
     role = SelectField(_l("Role"), validate_choice=False)

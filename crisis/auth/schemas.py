@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from crisis.api import row_id
+
 ROLES = ["officer", "supervisor", "head", "admin", "observer"]
 
 
@@ -26,7 +28,7 @@ class UserIn(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(max=256))
     language = ma.fields.String(load_default="id", validate=ma.validate.OneOf(["id", "en"]))
-    unit_id = ma.fields.Integer(load_default=None, allow_none=True)
+    unit_id = row_id(load_default=None, allow_none=True)
     role = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.OneOf(ROLES))
 
 
@@ -38,7 +40,7 @@ class UserPatch(ma.Schema):
 
 
 class MembershipIn(ma.Schema):
-    unit_id = ma.fields.Integer(required=True)
+    unit_id = row_id(required=True)
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
 
 
@@ -64,8 +66,8 @@ class TokenCreated(TokenOut):
 
 
 class ShiftIn(ma.Schema):
-    unit_id = ma.fields.Integer(required=True)
-    user_id = ma.fields.Integer(required=True)
+    unit_id = row_id(required=True)
+    user_id = row_id(required=True)
     starts_at = ma.fields.AwareDateTime(required=True)
     ends_at = ma.fields.AwareDateTime(required=True)
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
@@ -82,6 +84,6 @@ class ShiftOut(ma.Schema):
 
 
 class ShiftQuery(ma.Schema):
-    unit_id = ma.fields.Integer(required=True)
+    unit_id = row_id(required=True)
     start = ma.fields.AwareDateTime(load_default=None)
     end = ma.fields.AwareDateTime(load_default=None)

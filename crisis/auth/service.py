@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crisis import clock
+from crisis.audit import service as audit
 from crisis.auth.models import ApiToken, Membership, Role, User, new_session_token
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
@@ -58,7 +59,7 @@ COMMON_PASSWORDS = frozenset(
         "aaaaaaaaaa",
     ]
 )
-TOKEN_PREFIX = "crs_"  # noqa: S105  a visible prefix, not a secret
+TOKEN_PREFIX = "crs_"  # noqa: S105  # nosec B105  # a visible prefix, not a secret
 MAX_SHIFT = timedelta(days=14)
 
 
@@ -190,6 +191,8 @@ def create_user(
         actor_id=actor.id if actor else None,
         data={"email": email},
     )
+    audit.record(session=session, kind="user.created", actor=actor, unit_id=unit_id, target=f"user:{user.id}",
+                 detail={"email": email})
     if unit_id is not None and role is not None:
         add_membership(session=session, actor=actor, user_id=user.id, unit_id=unit_id, role=role)
     return user
@@ -234,6 +237,9 @@ def update_user(*, session: Session, actor: User, user_id: int, changes: dict[st
             actor_id=actor.id,
             data={"changed": sorted(changed)},
         )
+    if "active" in changed:
+        audit.record(session=session, kind="user.enabled" if user.active else "user.disabled", actor=actor,
+                     unit_id=audit.unit_of(user), target=f"user:{user.id}", detail={"email": user.email})
     return user
 
 
@@ -250,12 +256,16 @@ def change_password(*, session: Session, user: User, current: str, new: str) -> 
     timeline.record(
         session=session, kind="user.password_changed", subject_type="user", subject_id=user.id, actor_id=user.id
     )
+    audit.record(session=session, kind="auth.password_changed", actor=user, unit_id=audit.unit_of(user),
+                 target=f"user:{user.id}")
 
 
 def add_membership(*, session: Session, actor: User | None, user_id: int, unit_id: int, role: str) -> Membership:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(_l("User not found."))
+    if actor is not None and user.memberships:
+        get(session=session, actor=actor, user_id=user_id)  # out of sight: 404 before anything else
     errors = {}
     if role not in set(Role):
         errors["role"] = str(_l("Unknown role."))
@@ -280,6 +290,8 @@ def add_membership(*, session: Session, actor: User | None, user_id: int, unit_i
         unit_id=unit_id,
         data={"role": role},
     )
+    audit.record(session=session, kind="membership.added", actor=actor, unit_id=unit_id, target=f"user:{user_id}",
+                 detail={"email": user.email, "role": role, "membership_id": membership.id})
     return membership
 
 
@@ -290,10 +302,16 @@ def membership_or_404(*, session: Session, membership_id: int) -> Membership:
     return membership
 
 
-def change_role(*, session: Session, actor: User, membership_id: int, role: str) -> Membership:
+def _visible_membership(*, session: Session, actor: User, membership_id: int) -> Membership:
+    """A role in a unit the actor can see; one out of sight is "not found", like its unit."""
     membership = session.get(Membership, membership_id)
-    if membership is None:
+    if membership is None or membership.unit_id not in units.visible_scope(session=session, user=actor):
         raise NotFound(_l("Membership not found."))
+    return membership
+
+
+def change_role(*, session: Session, actor: User, membership_id: int, role: str) -> Membership:
+    membership = _visible_membership(session=session, actor=actor, membership_id=membership_id)
     _require_admin(session=session, actor=actor, unit_id=membership.unit_id)
     if role not in set(Role):
         raise ValidationFailed({"role": str(_l("Unknown role."))})
@@ -308,17 +326,22 @@ def change_role(*, session: Session, actor: User, membership_id: int, role: str)
         unit_id=membership.unit_id,
         data={"before": before, "after": role},
     )
+    if before != role:
+        audit.record(session=session, kind="membership.role_changed", actor=actor, unit_id=membership.unit_id,
+                     target=f"user:{membership.user_id}",
+                     detail={"email": membership.user.email, "before": before, "after": role,
+                             "membership_id": membership.id})
     return membership
 
 
 def remove_membership(*, session: Session, actor: User, membership_id: int) -> None:
-    membership = session.get(Membership, membership_id)
-    if membership is None:
-        raise NotFound(_l("Membership not found."))
+    membership = _visible_membership(session=session, actor=actor, membership_id=membership_id)
     _require_admin(session=session, actor=actor, unit_id=membership.unit_id)
     if membership.user_id == actor.id and membership.role == Role.admin:
         raise ValidationFailed({"role": str(_l("You cannot remove your own administrator role."))})
     user_id, unit_id, role = membership.user_id, membership.unit_id, membership.role
+    audit.record(session=session, kind="membership.removed", actor=actor, unit_id=unit_id, target=f"user:{user_id}",
+                 detail={"email": membership.user.email, "role": role, "membership_id": membership.id})
     session.delete(membership)
     session.flush()
     timeline.record(
@@ -353,6 +376,8 @@ def create_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, 
         actor_id=user.id,
         data={"token_id": token.id, "name": name},
     )
+    audit.record(session=session, kind="token.created", actor=user, unit_id=audit.unit_of(user),
+                 target=f"token:{token.id}", detail={"name": name, "prefix": token.prefix})
     return token, plaintext
 
 
@@ -374,6 +399,8 @@ def revoke_token(*, session: Session, user: User, token_id: int, now: datetime |
             actor_id=user.id,
             data={"token_id": token.id},
         )
+        audit.record(session=session, kind="token.revoked", actor=user, unit_id=audit.unit_of(user),
+                     target=f"token:{token.id}", detail={"name": token.name, "prefix": token.prefix})
     return token
 
 

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from crisis import clock
+from crisis.audit import service as audit
 from crisis.auth import service
 from crisis.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
+from crisis.auth.models import User
 from crisis.errors import ValidationFailed
 from crisis.extensions import db, limiter
+from crisis.guards import local_path
 from crisis.i18n import _
 from crisis.timeline import service as timeline
 
@@ -25,12 +27,7 @@ def _login_limit_key() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if not target:
-        return url_for("units.console")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("units.console")
-    return target
+    return local_path(target, url_for("units.console"))
 
 
 def apply_form_errors(form: Any, error: ValidationFailed) -> None:
@@ -59,7 +56,7 @@ def login() -> Any:
             session.clear()  # a new session at sign-in: nothing from before carries over
             login_user(user)
             session["sid"] = secrets.token_urlsafe(16)
-            session["signed_in_at"] = session["last_seen"] = time.time()
+            session["signed_in_at"] = session["last_seen"] = clock.now().timestamp()
             if lang and lang != user.language:
                 user.language = lang
             timeline.record(
@@ -70,6 +67,8 @@ def login() -> Any:
                 actor_id=user.id,
                 data={"ip": request.remote_addr},
             )
+            audit.record(session=db.session, kind="auth.sign_in", actor=user, unit_id=audit.unit_of(user),
+                         target=f"user:{user.id}")
             db.session.commit()
             return redirect(next_url)
         failed = True
@@ -82,13 +81,26 @@ def login() -> Any:
                 subject_id=known,
                 data={"ip": request.remote_addr},
             )
-            db.session.commit()
+        # The address tried, known or not, and never the password.
+        audit.record(
+            session=db.session,
+            kind="auth.sign_in_failed",
+            actor_email=service.normalise_email(form.email.data or ""),
+            unit_id=audit.unit_of(db.session.get(User, known)) if known is not None else None,
+            target=f"user:{known}" if known is not None else "",
+            detail={"known_email": known is not None},
+        )
+        db.session.commit()
     return render_template("auth/login.html", form=form, failed=failed), (401 if failed else 200)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
+    user = current_user._get_current_object()
+    audit.record(session=db.session, kind="auth.sign_out", actor=user, unit_id=audit.unit_of(user),
+                 target=f"user:{user.id}")
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")

@@ -25,16 +25,16 @@ blp = Blueprint("escalation_api", __name__, url_prefix="/api/v1", description="e
 
 
 @blp.route("/incidents/<int:incident_id>/notices")
-@blp.response(200, NoticeOut(many=True))
 @authenticated
+@blp.response(200, NoticeOut(many=True))
 def incident_notices(incident_id: int) -> Any:
     """Who was notified about an incident, when, on which channel, delivery status and acknowledgement."""
     return service.list_for_incident(session=db.session, user=bearer_user(), incident_id=incident_id)
 
 
 @blp.route("/notices/<int:notice_id>/ack", methods=["POST"])
-@blp.response(200, NoticeOut)
 @authenticated
+@blp.response(200, NoticeOut)
 def acknowledge(notice_id: int) -> Any:
     """Acknowledge a notice (the recipient, or someone acting in the incident's unit). Idempotent."""
     notice = service.acknowledge_as(session=db.session, notice_id=notice_id, actor=bearer_user())
@@ -43,24 +43,24 @@ def acknowledge(notice_id: int) -> Any:
 
 
 @blp.route("/me/notices")
-@blp.response(200, NoticeOut(many=True))
 @authenticated
+@blp.response(200, NoticeOut(many=True))
 def my_notices() -> Any:
     """The caller's in-app inbox, newest first."""
     return service.inbox(session=db.session, user=bearer_user())
 
 
 @blp.route("/me/channels", methods=["GET"])
-@blp.response(200, ChannelsOut)
 @authenticated
+@blp.response(200, ChannelsOut)
 def my_channels() -> Any:
     return {"channels": notify.preferences(session=db.session, user=bearer_user())}
 
 
 @blp.route("/me/channels", methods=["PUT"])
+@authenticated
 @blp.arguments(ChannelsIn)
 @blp.response(200, ChannelsOut)
-@authenticated
 def set_my_channels(data: dict[str, Any]) -> Any:
     """Choose the personal channels escalations reach you on (at least one stays on)."""
     channels = notify.set_preferences(session=db.session, user=bearer_user(), choices=data["channels"])
@@ -69,16 +69,16 @@ def set_my_channels(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/units/<int:unit_id>/webhooks", methods=["GET"])
-@blp.response(200, WebhookOut(many=True))
 @authenticated
+@blp.response(200, WebhookOut(many=True))
 def unit_webhooks(unit_id: int) -> Any:
     return notify.list_webhooks(session=db.session, actor=bearer_user(), unit_id=unit_id)
 
 
 @blp.route("/units/<int:unit_id>/webhooks", methods=["POST"])
+@authenticated
 @blp.arguments(WebhookIn)
 @blp.response(201, WebhookCreated)
-@authenticated
 def create_webhook(data: dict[str, Any], unit_id: int) -> Any:
     """Post this unit's escalations as signed JSON to a URL; the signing secret is shown once."""
     hook = notify.create_webhook(session=db.session, actor=bearer_user(), unit_id=unit_id, **data)
@@ -87,9 +87,9 @@ def create_webhook(data: dict[str, Any], unit_id: int) -> Any:
 
 
 @blp.route("/webhooks/<int:webhook_id>", methods=["PATCH"])
+@authenticated
 @blp.arguments(WebhookPatch)
 @blp.response(200, WebhookOut)
-@authenticated
 def update_webhook(data: dict[str, Any], webhook_id: int) -> Any:
     """Switch an endpoint off (or on again). Endpoints are never deleted: notices refer to them."""
     hook = notify.update_webhook(session=db.session, actor=bearer_user(), webhook_id=webhook_id, **data)

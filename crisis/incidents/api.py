@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import marshmallow as ma
+from flask import jsonify
 from flask_smorest import Blueprint
 
-from crisis.api import authenticated, bearer_user
+from crisis.api import PROBLEM_JSON, authenticated, bearer_user
 from crisis.errors import Conflict
 from crisis.extensions import db
 from crisis.incidents import schemas as s
@@ -18,16 +20,25 @@ from crisis.web import problem
 blp = Blueprint("incidents_api", __name__, url_prefix="/api/v1", description="Incidents and statements")
 
 
-def _commit_or_conflict(incident_id: int, action: Callable[[], Any]) -> Any:
-    """One action, one transaction; the loser of a race gets 409 with the current incident."""
+def _commit_or_conflict(
+    incident_id: int | Callable[[], int], action: Callable[[], Any], answer: ma.Schema | None = None
+) -> Any:
+    """One action, one transaction; the loser of a race gets 409 with the current incident
+    (incident_id may be a function, called only then).
+
+    answer: the response schema, applied before the commit, while what the action changed is still
+    loaded (after it, every object would be read again: three more queries for a checklist item)."""
     try:
         result = action()
+        body = answer.dump(result) if answer is not None else None
     except Conflict as error:
         db.session.rollback()
+        if callable(incident_id):
+            incident_id = incident_id()
         current = service.get(session=db.session, user=bearer_user(), incident_id=incident_id)
         return problem(409, error.title, error.message, current=s.IncidentOut().dump(current))
     db.session.commit()
-    return result
+    return result if answer is None else jsonify(body)
 
 
 def _incident_of_entry(entry_id: int) -> int:
@@ -84,7 +95,10 @@ def timeline(incident_id: int) -> Any:
 @blp.route("/incidents/<int:incident_id>/stages/<int:run_id>/complete", methods=["POST"])
 @authenticated
 @blp.response(200, s.IncidentOut)
-@blp.alt_response(409, schema=s.IncidentOut, description="Stage not current; the body has the current incident")
+@blp.alt_response(
+    409, schema=s.IncidentConflictOut, description="Stage not current; `current` is the incident now",
+    content_type=PROBLEM_JSON,
+)
 def complete_stage(incident_id: int, run_id: int) -> Any:
     """Refused with 422 naming the open required items; completing starts the next stage."""
 
@@ -101,8 +115,9 @@ def complete_stage(incident_id: int, run_id: int) -> Any:
 @blp.response(200, s.EntryOut)
 def tick(data: dict[str, Any], entry_id: int) -> Any:
     return _commit_or_conflict(
-        _incident_of_entry(entry_id),
+        lambda: _incident_of_entry(entry_id),
         lambda: service.tick(session=db.session, actor=bearer_user(), entry_id=entry_id, **data),
+        s.EntryOut(),
     )
 
 
@@ -111,7 +126,9 @@ def tick(data: dict[str, Any], entry_id: int) -> Any:
 @blp.response(200, s.EntryOut)
 def untick(entry_id: int) -> Any:
     return _commit_or_conflict(
-        _incident_of_entry(entry_id), lambda: service.untick(session=db.session, actor=bearer_user(), entry_id=entry_id)
+        lambda: _incident_of_entry(entry_id),
+        lambda: service.untick(session=db.session, actor=bearer_user(), entry_id=entry_id),
+        s.EntryOut(),
     )
 
 
@@ -122,7 +139,7 @@ def untick(entry_id: int) -> Any:
 def waive(data: dict[str, Any], entry_id: int) -> Any:
     """Skip a required item with a reason (commander, supervisors, heads)."""
     return _commit_or_conflict(
-        _incident_of_entry(entry_id),
+        lambda: _incident_of_entry(entry_id),
         lambda: service.waive(session=db.session, actor=bearer_user(), entry_id=entry_id, reason=data["reason"]),
     )
 
@@ -150,7 +167,7 @@ def patch_entry(data: dict[str, Any], entry_id: int) -> Any:
             )
         return entry or service.annotate(session=db.session, actor=bearer_user(), entry_id=entry_id)
 
-    return _commit_or_conflict(_incident_of_entry(entry_id), action)
+    return _commit_or_conflict(lambda: _incident_of_entry(entry_id), action)
 
 
 @blp.route("/incidents/<int:incident_id>/comments", methods=["POST"])

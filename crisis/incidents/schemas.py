@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from crisis.api import ProblemSchema, bounded_int, row_id
 from crisis.incidents.models import STATEMENT_KINDS
 
 
@@ -12,7 +13,7 @@ class EntryOut(ma.Schema):
     required = ma.fields.Boolean()
     owner_role = ma.fields.String()
     evidence_expected = ma.fields.Boolean()
-    assignee_id = ma.fields.Integer(allow_none=True)
+    assignee_id = row_id(allow_none=True)
     done_at = ma.fields.AwareDateTime(allow_none=True)
     done_by_id = ma.fields.Integer(allow_none=True)
     note = ma.fields.String()
@@ -51,7 +52,7 @@ class StatementOut(ma.Schema):
     title = ma.fields.String()
     body = ma.fields.String()
     state = ma.fields.String()
-    version = ma.fields.Integer()
+    version = bounded_int()
     drafted_by_id = ma.fields.Integer()
     drafted_at = ma.fields.AwareDateTime()
     approved_by_id = ma.fields.Integer(allow_none=True)
@@ -92,6 +93,10 @@ class IncidentOut(IncidentSummaryOut):
     statements = ma.fields.List(ma.fields.Nested(StatementOut))
 
 
+class IncidentConflictOut(ProblemSchema):
+    current = ma.fields.Nested(IncidentOut, metadata={"description": "The incident as it is now"})
+
+
 class TimelineOut(ma.Schema):
     id = ma.fields.Integer()
     occurred_at = ma.fields.AwareDateTime()
@@ -111,14 +116,14 @@ class IncidentQuery(ma.Schema):
     state = ma.fields.String(
         load_default="active", validate=ma.validate.OneOf(["active", "resolved", "closed", "cancelled"])
     )
-    unit_id = ma.fields.Integer()
+    unit_id = row_id()
     severity = ma.fields.Integer(validate=ma.validate.Range(min=1, max=4))
 
 
 class EscalateIn(ma.Schema):
     playbook_key = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
     severity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=4))
-    commander_id = ma.fields.Integer(required=True)
+    commander_id = row_id(required=True)
 
 
 class TickIn(ma.Schema):
@@ -129,16 +134,16 @@ class TickIn(ma.Schema):
 class EntryPatch(ma.Schema):
     note = ma.fields.String(validate=ma.validate.Length(max=5000))
     evidence_url = ma.fields.String(validate=ma.validate.Length(max=2000))
-    assignee_id = ma.fields.Integer(allow_none=True)
+    assignee_id = row_id(allow_none=True)
 
 
 class ReasonIn(ma.Schema):
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
-    version = ma.fields.Integer()
+    version = bounded_int()
 
 
 class VersionIn(ma.Schema):
-    version = ma.fields.Integer()
+    version = bounded_int()
 
 
 class SeverityIn(ReasonIn):
@@ -146,13 +151,13 @@ class SeverityIn(ReasonIn):
 
 
 class InvolveUnitIn(ma.Schema):
-    unit_id = ma.fields.Integer(required=True)
+    unit_id = row_id(required=True)
 
 
 class HandoverIn(ma.Schema):
     to = ma.fields.String(required=True, validate=ma.validate.OneOf(["parent", "central"]))
-    commander_id = ma.fields.Integer(load_default=None, allow_none=True)
-    version = ma.fields.Integer()
+    commander_id = row_id(load_default=None, allow_none=True)
+    version = bounded_int()
 
 
 class CommentIn(ma.Schema):
@@ -168,7 +173,7 @@ class StatementIn(ma.Schema):
 class StatementPatch(ma.Schema):
     title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
     body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20000))
-    version = ma.fields.Integer()
+    version = bounded_int()
 
 
 class PublicationIn(ma.Schema):
@@ -178,4 +183,4 @@ class PublicationIn(ma.Schema):
 
 
 class SharedPublicationIn(PublicationIn):
-    unit_id = ma.fields.Integer(required=True)
+    unit_id = row_id(required=True)

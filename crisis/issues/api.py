@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from crisis import clock
-from crisis.api import authenticated, bearer_user
+from crisis.api import PROBLEM_JSON, authenticated, bearer_user
 from crisis.extensions import db
 from crisis.idempotency import IDEMPOTENCY_PARAMETER, respond_once
 from crisis.issues import service
@@ -36,6 +36,9 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Issues: what duty officers and monitoring tools log, with a transparent risk score",
 )
+
+# Built once: a schema instance copies all its fields when made, and logging an issue is the busiest call.
+_ISSUE_OUT, _SUMMARIES_OUT = IssueOut(), IssueSummaryOut(many=True)
 
 CONFLICT_DOC = "Someone changed the issue first, or its state does not allow this; `current` is the issue now"
 
@@ -111,7 +114,7 @@ class Issues(MethodView):
                 now=now,
                 exclude_id=issue.id,
             )
-            body = {**IssueOut().dump(issue), "duplicates": IssueSummaryOut(many=True).dump(duplicates)}
+            body = {**_ISSUE_OUT.dump(issue), "duplicates": _SUMMARIES_OUT.dump(duplicates)}
             return 201, body
 
         response = respond_once(session=db.session, user=user, perform=perform)
@@ -130,7 +133,7 @@ class IssueById(MethodView):
 
     @blp.arguments(IssuePatch)
     @blp.response(200, IssueOut)
-    @blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC)
+    @blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC, content_type=PROBLEM_JSON)
     @_current_state_on_conflict
     def patch(self, data: dict[str, Any], issue_id: int) -> Any:
         """Correct an open issue. `version` must be the version you read: if anyone changed the
@@ -147,7 +150,7 @@ class IssueById(MethodView):
 @authenticated
 @blp.arguments(MonitorIn)
 @blp.response(200, IssueOut)
-@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC)
+@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC, content_type=PROBLEM_JSON)
 @_current_state_on_conflict
 def monitor(data: dict[str, Any], issue_id: int) -> Any:
     """new → monitoring."""
@@ -162,7 +165,7 @@ def monitor(data: dict[str, Any], issue_id: int) -> Any:
 @authenticated
 @blp.arguments(NoteIn)
 @blp.response(201, IssueOut)
-@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC)
+@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC, content_type=PROBLEM_JSON)
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
 @_current_state_on_conflict
 def add_note(data: dict[str, Any], issue_id: int) -> Any:
@@ -188,7 +191,7 @@ def add_note(data: dict[str, Any], issue_id: int) -> Any:
 @authenticated
 @blp.arguments(EvidenceIn)
 @blp.response(201, IssueOut)
-@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC)
+@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC, content_type=PROBLEM_JSON)
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
 @_current_state_on_conflict
 def add_evidence(data: dict[str, Any], issue_id: int) -> Any:
@@ -213,7 +216,7 @@ def add_evidence(data: dict[str, Any], issue_id: int) -> Any:
 @authenticated
 @blp.arguments(DismissIn)
 @blp.response(200, IssueOut)
-@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC)
+@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC, content_type=PROBLEM_JSON)
 @_current_state_on_conflict
 def dismiss(data: dict[str, Any], issue_id: int) -> Any:
     """new or monitoring → dismissed; `reason` is required."""
@@ -232,7 +235,7 @@ def dismiss(data: dict[str, Any], issue_id: int) -> Any:
 @authenticated
 @blp.arguments(MergeIn)
 @blp.response(200, IssueOut)
-@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC)
+@blp.alt_response(409, schema=IssueConflictOut, description=CONFLICT_DOC, content_type=PROBLEM_JSON)
 @_current_state_on_conflict
 def merge(data: dict[str, Any], issue_id: int) -> Any:
     """Merge this issue into `target_id`, the issue it repeats; answers with the target.

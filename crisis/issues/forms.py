@@ -44,7 +44,7 @@ STATE_LABELS = {
     "dismissed": _l("Dismissed"),
     "merged": _l("Merged"),
 }
-assert set(CHANNEL_LABELS) == set(CHANNELS) and set(SENTIMENT_LABELS) == set(SENTIMENTS)
+assert set(CHANNEL_LABELS) == set(CHANNELS) and set(SENTIMENT_LABELS) == set(SENTIMENTS)  # nosec B101  # import-time self-check
 
 # Type errors only; every rule about values lives in the service, so pages and API agree.
 _COUNT = [Optional(), NumberRange(min=0)]

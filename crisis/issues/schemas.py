@@ -6,9 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 
-from crisis.api import ProblemSchema
+from crisis.api import ProblemSchema, bounded_int, row_id
 from crisis.issues import risk
 from crisis.issues.models import CHANNELS, ISSUE_STATES, SENTIMENTS
+from crisis.issues.service import MAX_COUNT, MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
+from crisis.links import MAX_URL_LENGTH
 from crisis.playbooks.spec import CATEGORIES
 
 
@@ -75,6 +77,11 @@ class IssueOut(IssueSummaryOut):
     description = ma.fields.String()
     source_person = ma.fields.String()
     source_contact = ma.fields.String()
+    anonymised_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When source_person and source_contact were replaced by \"[anonymised]\" "
+                  "(retention period over)"},
+    )
     state_reason = ma.fields.String(metadata={"description": "Why it was dismissed"})
     risk_factors = _StoredFactors(ma.fields.Nested(RiskFactorOut))
     logged_by_id = ma.fields.Integer(allow_none=True)
@@ -101,46 +108,57 @@ class IssueConflictOut(ProblemSchema):
 
 
 class IssueIn(ma.Schema):
-    unit_id = ma.fields.Integer(
+    unit_id = row_id(
         load_default=None, allow_none=True, metadata={"description": "Default: the first unit you act in"}
     )
     title = ma.fields.String(required=True, metadata={"minLength": 3, "maxLength": 300})
-    description = ma.fields.String(load_default="", metadata={"description": "What is happening"})
+    description = ma.fields.String(
+        load_default="", metadata={"maxLength": MAX_TEXT, "description": "What is happening"}
+    )
     channel = ma.fields.String(required=True, metadata=_enum(CHANNELS, "Where it was seen"))
     category = ma.fields.String(required=True, metadata=_enum(CATEGORIES))
     first_seen_at = ma.fields.AwareDateTime(
         load_default=None, allow_none=True, metadata={"description": "With its offset; default: now"}
     )
-    reach = ma.fields.Integer(load_default=0, metadata={"minimum": 0, "description": "People who saw it"})
-    engagement = ma.fields.Integer(load_default=0, metadata={"minimum": 0, "description": "Likes + shares + comments"})
+    reach = ma.fields.Integer(
+        load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "People who saw it"}
+    )
+    engagement = ma.fields.Integer(
+        load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Likes + shares + comments"}
+    )
     sentiment = ma.fields.String(load_default="neutral", metadata=_enum(SENTIMENTS))
     mainstream_pickup = ma.fields.Boolean(load_default=False, metadata={"description": "Carried by news media"})
     evidence_urls = ma.fields.List(
-        ma.fields.String(),
+        ma.fields.String(metadata={"maxLength": MAX_URL_LENGTH}),
         load_default=list,
-        metadata={"description": "http(s) links; at least one unless the channel is hotline or whatsapp"},
+        metadata={
+            "maxItems": MAX_LINKS,
+            "description": "http(s) links; at least one unless the channel is hotline or whatsapp",
+        },
     )
-    source_person = ma.fields.String(load_default="", metadata={"description": "Personal data: the complainant"})
-    source_contact = ma.fields.String(load_default="")
+    source_person = ma.fields.String(
+        load_default="", metadata={"maxLength": MAX_SOURCE, "description": "Personal data: the complainant"}
+    )
+    source_contact = ma.fields.String(load_default="", metadata={"maxLength": MAX_SOURCE})
 
 
 class IssuePatch(ma.Schema):
-    version = ma.fields.Integer(required=True, metadata={"description": "The version you read; 409 if it changed"})
-    title = ma.fields.String()
-    description = ma.fields.String()
+    version = bounded_int(required=True, metadata={"description": "The version you read; 409 if it changed"})
+    title = ma.fields.String(metadata={"minLength": 3, "maxLength": 300})
+    description = ma.fields.String(metadata={"maxLength": MAX_TEXT})
     channel = ma.fields.String(metadata=_enum(CHANNELS))
     category = ma.fields.String(metadata=_enum(CATEGORIES))
     first_seen_at = ma.fields.AwareDateTime()
-    reach = ma.fields.Integer(metadata={"minimum": 0})
-    engagement = ma.fields.Integer(metadata={"minimum": 0})
+    reach = ma.fields.Integer(metadata={"minimum": 0, "maximum": MAX_COUNT})
+    engagement = ma.fields.Integer(metadata={"minimum": 0, "maximum": MAX_COUNT})
     sentiment = ma.fields.String(metadata=_enum(SENTIMENTS))
     mainstream_pickup = ma.fields.Boolean()
-    source_person = ma.fields.String()
-    source_contact = ma.fields.String()
+    source_person = ma.fields.String(metadata={"maxLength": MAX_SOURCE})
+    source_contact = ma.fields.String(metadata={"maxLength": MAX_SOURCE})
 
 
 class _Versioned(ma.Schema):
-    version = ma.fields.Integer(
+    version = bounded_int(
         load_default=None, allow_none=True, metadata={"description": "Optional: refuse with 409 unless still this"}
     )
 
@@ -150,27 +168,35 @@ class MonitorIn(_Versioned):
 
 
 class NoteIn(_Versioned):
-    body = ma.fields.String(required=True, metadata={"description": "What you observed"})
-    reach = ma.fields.Integer(load_default=None, allow_none=True, metadata={"description": "New reach, if counted"})
-    engagement = ma.fields.Integer(load_default=None, allow_none=True)
+    body = ma.fields.String(
+        required=True, metadata={"minLength": 1, "maxLength": MAX_TEXT, "description": "What you observed"}
+    )
+    reach = ma.fields.Integer(
+        load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "New reach"}
+    )
+    engagement = ma.fields.Integer(load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": MAX_COUNT})
 
 
 class EvidenceIn(_Versioned):
-    url = ma.fields.String(required=True)
-    note = ma.fields.String(load_default="", metadata={"description": "What the link shows"})
+    url = ma.fields.String(required=True, metadata={"maxLength": MAX_URL_LENGTH, "description": "An http(s) link"})
+    note = ma.fields.String(
+        load_default="", metadata={"maxLength": MAX_EVIDENCE_NOTE, "description": "What the link shows"}
+    )
 
 
 class DismissIn(_Versioned):
-    reason = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, metadata={"minLength": 1, "maxLength": MAX_REASON})
 
 
 class MergeIn(ma.Schema):
-    target_id = ma.fields.Integer(required=True, metadata={"description": "The issue this one repeats"})
+    target_id = row_id(required=True, metadata={"description": "The issue this one repeats"})
 
 
 class IssueQuery(ma.Schema):
     state = ma.fields.String(metadata=_enum(["open", *ISSUE_STATES], "open = new + monitoring"))
-    unit_id = ma.fields.Integer(metadata={"description": "This unit and the units below it"})
-    q = ma.fields.String(metadata={"description": "Words in the title or description"})
+    unit_id = row_id(metadata={"description": "This unit and the units below it"})
+    q = ma.fields.String(
+        validate=ma.validate.Length(max=200), metadata={"description": "Words in the title or description"}
+    )
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=500))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    offset = bounded_int(load_default=0)

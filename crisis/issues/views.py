@@ -15,6 +15,7 @@ from crisis import clock
 from crisis.auth.views import apply_form_errors
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
+from crisis.guards import id_arg
 from crisis.i18n import _, lazy_gettext
 from crisis.issues import risk, service
 from crisis.issues.forms import (
@@ -47,6 +48,7 @@ EVENT_LABELS = {
     "issue.merged": lazy_gettext("Merged into another issue"),
     "issue.absorbed": lazy_gettext("Another issue merged into this one"),
     "issue.escalated": lazy_gettext("Escalated to an incident"),
+    "issue.anonymised": lazy_gettext("Reporter's personal data anonymised (retention period over)"),
 }
 FACTOR_LABELS = {
     "reach": lazy_gettext("Reach"),
@@ -84,7 +86,7 @@ def _from_local_input(value: datetime) -> datetime:
 @login_required
 def issue_list() -> Any:
     state = request.args.get("state") or "open"
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=id_arg)
     q = (request.args.get("q") or "").strip()[:200]
     if state not in STATE_FILTERS:
         abort(400)

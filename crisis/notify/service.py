@@ -1,17 +1,19 @@
-"""Per-person channel preferences and per-unit webhook endpoints."""
+"""Per-person channel preferences, per-unit webhook endpoints, and reminders written as notices."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.audit import service as audit
 from crisis.auth.models import User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
-from crisis.escalation.models import ChannelPreference, WebhookEndpoint
+from crisis.escalation.models import ChannelPreference, Notice, WebhookEndpoint
 from crisis.i18n import lazy_gettext as _l
 from crisis.notify.channels import CHANNELS, personal_channel_names
 from crisis.timeline import service as timeline
@@ -65,8 +67,12 @@ def create_webhook(*, session: Session, actor: User, unit_id: int, name: str, ur
     """A new endpoint with a fresh signing secret (returned once, on creation)."""
     _require_admin(session=session, actor=actor, unit_id=unit_id)
     errors: dict[str, Any] = {}
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+    try:
+        parts = urlsplit(url or "")
+        parts.port  # noqa: B018  raises ValueError on a bad port
+    except ValueError:  # e.g. "http://[::1" (unclosed IPv6 literal)
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000 or any(c.isspace() for c in url):
         errors["url"] = str(_l("Give an http:// or https:// address."))
     if not (name or "").strip() or len(name) > 100:
         errors["name"] = str(_l("A name of at most 100 characters is required."))
@@ -79,6 +85,8 @@ def create_webhook(*, session: Session, actor: User, unit_id: int, name: str, ur
     session.flush()
     timeline.record(session=session, kind="webhook.created", subject_type="unit", subject_id=unit_id,
                     actor_id=actor.id, unit_id=unit_id, data={"webhook_id": hook.id, "name": hook.name})
+    audit.record(session=session, kind="webhook.created", actor=actor, unit_id=unit_id, target=f"webhook:{hook.id}",
+                 detail={"name": hook.name, "host": parts.netloc})  # a webhook's path may itself be a secret
     return hook
 
 
@@ -90,6 +98,8 @@ def update_webhook(*, session: Session, actor: User, webhook_id: int, active: bo
     hook.active = active
     timeline.record(session=session, kind="webhook.updated", subject_type="unit", subject_id=hook.unit_id,
                     actor_id=actor.id, unit_id=hook.unit_id, data={"webhook_id": hook.id, "active": active})
+    audit.record(session=session, kind="webhook.updated", actor=actor, unit_id=hook.unit_id,
+                 target=f"webhook:{hook.id}", detail={"name": hook.name, "active": active})
     session.flush()
     return hook
 
@@ -97,3 +107,31 @@ def update_webhook(*, session: Session, actor: User, webhook_id: int, active: bo
 def channel_label(name: str) -> str:
     channel = CHANNELS.get(name)
     return str(channel.label) if channel else name
+
+
+# --- reminders: notices about an item's due date, not a deadline timer (crisis.reviews.reminders) ---
+
+
+def remind(*, session: Session, user: User, incident_id: int, key: str, payload: dict[str, Any],
+           due_at: datetime, now: datetime) -> list[int]:
+    """One reminder to one person on each of their personal channels (the in-app inbox, e-mail unless
+    they turned it off), written once: the idempotency key `key:user:<id>:<channel>` makes a second
+    call, e.g. another scheduler's, a no-op. In-app notices are delivered by being written; the others
+    stay queued for the engine's notice sweep to hand to workers. Returns the ids this call wrote."""
+    from crisis.escalation.service import personal_channels
+
+    rows = []
+    for channel in personal_channels(session=session, user=user):
+        immediate = CHANNELS[channel].immediate
+        rows.append({
+            "kind": "reminder", "idempotency_key": f"{key}:user:{user.id}:{channel}", "incident_id": incident_id,
+            "channel": channel, "recipient_user_id": user.id, "payload": payload, "status": "sent" if immediate
+            else "queued", "attempts": 1 if immediate else 0, "last_error": "", "due_at": due_at, "queued_at": now,
+            "next_attempt_at": now, "sent_at": now if immediate else None,
+        })
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(Notice).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return list(session.scalars(statement.returning(Notice.id)))

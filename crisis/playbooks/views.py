@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from crisis.extensions import db
+from crisis.guards import id_arg
 from crisis.i18n import _
 from crisis.playbooks import service
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
@@ -32,7 +33,7 @@ def _helpers() -> dict[str, Any]:
 @login_required
 def library() -> Any:
     category = request.args.get("category") or None
-    severity = request.args.get("severity", type=int)
+    severity = request.args.get("severity", type=id_arg)
     if category not in (None, *CATEGORIES) or severity not in (None, *SEVERITIES):
         abort(400)
     playbooks = service.list_playbooks(session=db.session, category=category, severity=severity)

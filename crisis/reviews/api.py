@@ -29,7 +29,7 @@ def _document(review: Any, lang: str | None) -> dict[str, Any]:
 @blp.route("/incidents/<int:incident_id>/review")
 @authenticated
 @blp.arguments(s.LangQuery, location="query")
-@blp.response(200)
+@blp.response(200, s.ReviewDocumentOut)
 def get_review(query: dict[str, Any], incident_id: int) -> Any:
     """The review with every measure: times UTC (ISO 8601), durations in seconds."""
     review = service.get_for_incident(session=db.session, user=bearer_user(), incident_id=incident_id)
@@ -39,7 +39,10 @@ def get_review(query: dict[str, Any], incident_id: int) -> Any:
 @blp.route("/incidents/<int:incident_id>/review/export")
 @authenticated
 @blp.arguments(s.ExportQuery, location="query")
-@blp.response(200)
+@blp.response(200, s.ReviewDocumentOut, content_type="application/json")
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/markdown", success=True)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/html", success=True)
+@blp.alt_response(200, schema={"type": "string", "format": "binary"}, content_type="application/pdf", success=True)
 def export_review(query: dict[str, Any], incident_id: int) -> Any:
     """The review as json, md, html or pdf, in `lang`; times in the caller's zone."""
     review = service.get_for_incident(session=db.session, user=bearer_user(), incident_id=incident_id)
@@ -59,7 +62,7 @@ def export_review(query: dict[str, Any], incident_id: int) -> Any:
 @blp.route("/reviews/<int:review_id>", methods=["PATCH"])
 @authenticated
 @blp.arguments(s.ReviewPatch)
-@blp.response(200)
+@blp.response(200, s.ReviewDocumentOut)
 def patch_review(data: dict[str, Any], review_id: int) -> Any:
     version = data.pop("version", None)
     review = service.update(session=db.session, actor=bearer_user(), review_id=review_id, expected_version=version,
@@ -71,7 +74,7 @@ def patch_review(data: dict[str, Any], review_id: int) -> Any:
 @blp.route("/reviews/<int:review_id>/submit", methods=["POST"])
 @authenticated
 @blp.arguments(s.ReviewVersionIn)
-@blp.response(200)
+@blp.response(200, s.ReviewDocumentOut)
 def submit_review(data: dict[str, Any], review_id: int) -> Any:
     review = service.submit(session=db.session, actor=bearer_user(), review_id=review_id,
                             expected_version=data.get("version"))
@@ -82,7 +85,7 @@ def submit_review(data: dict[str, Any], review_id: int) -> Any:
 @blp.route("/reviews/<int:review_id>/approve", methods=["POST"])
 @authenticated
 @blp.arguments(s.ReviewVersionIn)
-@blp.response(200)
+@blp.response(200, s.ReviewDocumentOut)
 def approve_review(data: dict[str, Any], review_id: int) -> Any:
     """A head over the owning unit approves; the incident closes."""
     review = service.approve(session=db.session, actor=bearer_user(), review_id=review_id,
@@ -94,7 +97,7 @@ def approve_review(data: dict[str, Any], review_id: int) -> Any:
 @blp.route("/reviews/<int:review_id>/return", methods=["POST"])
 @authenticated
 @blp.arguments(s.ReviewReturnIn)
-@blp.response(200)
+@blp.response(200, s.ReviewDocumentOut)
 def return_review(data: dict[str, Any], review_id: int) -> Any:
     review = service.return_to_draft(session=db.session, actor=bearer_user(), review_id=review_id,
                                      reason=data["reason"])

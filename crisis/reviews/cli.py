@@ -112,7 +112,7 @@ def seed_history(
 ) -> dict[str, int]:
     """Generate `incidents` incidents over the past `months` months, then bring the evaluation's
     precomputed measures up to date. Flushes in batches; the caller commits."""
-    rng = random.Random(seed)  # noqa: S311  demo data, reproducible on purpose
+    rng = random.Random(seed)  # noqa: S311  # nosec B311  # demo data, reproducible on purpose; no secret
     now = now or clock.now()
     all_units = _ensure_units(session, units, rng)
     by_id = {u.id: u for u in all_units}

@@ -207,7 +207,7 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
         met: bool | None = None
         late: timedelta | None = None
         if performed:
-            assert run.completed_at is not None
+            assert run.completed_at is not None  # nosec B101  # type narrowing: performed means completed
             met = run.due_at is None or run.completed_at <= run.due_at
             late = None if met or run.due_at is None else run.completed_at - run.due_at
         stage_waivers = [e for e in run.entries if e.waived_at is not None]

@@ -5,7 +5,56 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from crisis.api import bounded_int, row_id
+from crisis.reports.measures import MEASURE_LABELS
 from crisis.reviews.models import ACTION_STATES, RATINGS
+
+
+def _moment(**kwargs: object) -> ma.fields.String:
+    """A time already written as ISO 8601 UTC by the export (documented as date-time)."""
+    return ma.fields.String(allow_none=True, metadata={"format": "date-time"}, **kwargs)
+
+
+class ReviewPartOut(ma.Schema):
+    id = ma.fields.Integer()
+    state = ma.fields.String(metadata={"enum": ["draft", "submitted", "approved"]})
+    summary = ma.fields.String()
+    went_well = ma.fields.String()
+    to_improve = ma.fields.String()
+    due_at = _moment()
+    submitted_at = _moment()
+    submitted_by = ma.fields.String(allow_none=True)
+    approved_at = _moment()
+    approved_by = ma.fields.String(allow_none=True)
+    on_time = ma.fields.Boolean(allow_none=True)
+    version = ma.fields.Integer(metadata={"description": "Send back as `version` to detect a concurrent change"})
+
+
+class ReviewDocumentOut(ma.Schema):
+    """The review with every measure: times UTC (ISO 8601), durations in seconds."""
+
+    language = ma.fields.String(metadata={"enum": ["id", "en"]})
+    review = ma.fields.Nested(ReviewPartOut)
+    incident = ma.fields.Dict(keys=ma.fields.String())
+    measures = ma.fields.Dict(keys=ma.fields.String())
+    stages = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+    waivers = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+    escalations = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+    statements = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+    key_message_lag = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+    action_items = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+    timeline = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+
+
+class EvaluationOut(ma.Schema):
+    from_ = ma.fields.String(data_key="from", attribute="from", metadata={"format": "date"})
+    to = ma.fields.String(metadata={"format": "date"})
+    zone = ma.fields.String()
+    tables = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.Dict(keys=ma.fields.String())),
+        metadata={"description": "Each table of the dashboard as rows of named columns"},
+    )
 
 
 class LangQuery(ma.Schema):
@@ -22,11 +71,11 @@ class ReviewPatch(ma.Schema):
     to_improve = ma.fields.String(validate=ma.validate.Length(max=20000))
     stage_ratings = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(
         validate=ma.validate.OneOf([*RATINGS, "suggested"])))
-    version = ma.fields.Integer(load_default=None)
+    version = bounded_int(load_default=None)
 
 
 class ReviewVersionIn(ma.Schema):
-    version = ma.fields.Integer(load_default=None)
+    version = bounded_int(load_default=None)
 
 
 class ReviewReturnIn(ma.Schema):
@@ -35,7 +84,7 @@ class ReviewReturnIn(ma.Schema):
 
 class ActionItemIn(ma.Schema):
     title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
-    owner_id = ma.fields.Integer(required=True)
+    owner_id = row_id(required=True)
     due_on = ma.fields.Date(required=True)
 
 
@@ -58,17 +107,17 @@ class ActionItemOut(ma.Schema):
 class DashboardQuery(ma.Schema):
     from_ = ma.fields.Date(data_key="from", load_default=None)
     to = ma.fields.Date(load_default=None)
-    unit = ma.fields.Integer(load_default=None)
+    unit = row_id(load_default=None)
     playbook = ma.fields.String(load_default=None)
     severity = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=4))
     zone = ma.fields.String(load_default=None)
 
 
 class TargetIn(ma.Schema):
-    measure = ma.fields.String(required=True)
-    target_percent = ma.fields.Float(required=True)
-    threshold_minutes = ma.fields.Integer(load_default=None)
-    comparison = ma.fields.String(load_default="<=")
+    measure = ma.fields.String(required=True, metadata={"enum": list(MEASURE_LABELS)})
+    target_percent = ma.fields.Float(required=True, metadata={"minimum": 0, "exclusiveMinimum": True, "maximum": 100})
+    threshold_minutes = bounded_int(load_default=None, allow_none=True)
+    comparison = ma.fields.String(load_default="<=", metadata={"enum": ["<=", ">="]})
 
 
 class TargetOut(ma.Schema):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crisis import clock
 from crisis.auth.models import ACTING_ROLES, Role, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from crisis.guards import parse_id
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents import service as incidents
 from crisis.incidents.models import Incident
@@ -328,8 +329,9 @@ def add_action_item(
     errors: dict[str, str] = {}
     title = _clean(title, "title", errors, limit=MAX_TITLE, required=True)
     owner = None
-    if isinstance(owner_id, int) or (isinstance(owner_id, str) and owner_id.isdigit()):
-        owner = next((u for u in owner_candidates(session=session, review=review) if u.id == int(owner_id)), None)
+    wanted = owner_id if isinstance(owner_id, int) else parse_id(owner_id)
+    if wanted is not None:
+        owner = next((u for u in owner_candidates(session=session, review=review) if u.id == wanted), None)
     if owner is None:
         errors["owner_id"] = str(_l("Choose an owner from the incident's team or its unit."))
     zone = review.incident.unit.timezone
@@ -338,7 +340,7 @@ def add_action_item(
         errors["due_on"] = str(_l("A due date cannot be in the past."))
     if errors:
         raise ValidationFailed(errors)
-    assert owner is not None and day is not None
+    assert owner is not None and day is not None  # nosec B101  # type narrowing: errors raised above
     item = ActionItem(review=review, title=title, owner_id=owner.id, due_on=day, due_at=end_of_day(day, zone),
                       status="open", created_at=now, created_by_id=actor.id)
     session.add(item)

@@ -10,8 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from crisis.errors import Conflict, NotPermitted, ValidationFailed
+from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
+from crisis.guards import parse_id
 from crisis.i18n import _
 from crisis.reviews import exports, service
 from crisis.reviews.models import RATINGS, ActionItem
@@ -32,10 +33,11 @@ def _back(incident_id: int, anchor: str = "") -> Any:
 
 
 def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "") -> Any:
-    """One user action, one transaction; refusals come back as messages on the page."""
+    """One user action, one transaction; input and state problems come back as messages on the
+    page, a role that may not do it gets 403 (the page never offers it)."""
     try:
         action()
-    except (ValidationFailed, Conflict, NotPermitted) as error:
+    except (ValidationFailed, Conflict) as error:
         db.session.rollback()
         for field, messages in error.errors.items():
             for message in messages:
@@ -49,8 +51,7 @@ def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "
 
 
 def _version() -> int | None:
-    value = request.form.get("version", "").strip()
-    return int(value) if value.isdigit() else None
+    return parse_id(request.form.get("version"))
 
 
 @bp.route("/reviews")

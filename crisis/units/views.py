@@ -15,6 +15,7 @@ from crisis.auth.models import Role, User
 from crisis.auth.views import apply_form_errors
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
+from crisis.guards import id_arg
 from crisis.i18n import _
 from crisis.units import service
 from crisis.units.forms import ShiftForm, UnitForm
@@ -37,19 +38,22 @@ def console() -> Any:
     from crisis.issues import service as issues
 
     now = clock.now()
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=id_arg)
     if unit_id is not None:
         service.get(session=db.session, user=current_user, unit_id=unit_id)
-    severity = request.args.get("severity", type=int)
+    severity = request.args.get("severity", type=id_arg)
     if severity not in (None, 1, 2, 3, 4):
         abort(400)
-    open_incidents = incidents.list_for_user(session=db.session, user=current_user, unit_id=unit_id, severity=severity)
+    open_incidents = incidents.list_for_user(
+        session=db.session, user=current_user, unit_id=unit_id, severity=severity, summary_only=True
+    )
     my_units = service.list_visible(session=db.session, user=current_user)
     on_duty = {unit.id: people.on_duty(session=db.session, unit_id=unit.id, at=now) for unit in my_units[:20]}
     return render_template(
         "units/console.html", now=now, units=my_units, on_duty=on_duty, unit_id=unit_id, severity=severity,
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
-        incidents=open_incidents, due=due_items(open_incidents),
+        incidents=open_incidents,
+        due=due_items(open_incidents, incidents.summaries(session=db.session, incidents=open_incidents)),
     )
 
 
@@ -77,7 +81,7 @@ def unit_edit(unit_id: int | None = None) -> Any:
     unit = service.get(session=db.session, user=current_user, unit_id=unit_id) if unit_id else None
     form = UnitForm(obj=unit)
     if unit is None and request.method == "GET":
-        form.parent_id.data = request.args.get("parent", type=int)
+        form.parent_id.data = request.args.get("parent", type=id_arg)
     _unit_choices(form)
     if form.validate_on_submit():
         fields = {

@@ -1,0 +1,159 @@
+"""Defences against hostile input shared by pages and the API.
+
+- Row ids in URLs are bounded to the database's 32-bit keys, so `/issues/99999999999` is a 404
+  instead of a database error.
+- Text the database cannot store (NUL, unpaired UTF-16 surrogates) is refused up front, naming
+  the field, before any view or service sees it.
+- A body over CRISIS_MAX_CONTENT_LENGTH answers 413 with the limit: problem+json on the API, a
+  page elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, render_template, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
+
+from crisis.errors import ValidationFailed
+from crisis.i18n import _
+
+DB_INT_MAX = 2**31 - 1  # primary and foreign keys are PostgreSQL `integer`
+
+
+def digits_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 0 … limit (leading zeros allowed)."""
+    text = str(limit)
+    options = [rf"0*\d{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    for position, digit in enumerate(text):
+        if digit != "0":
+            rest = len(text) - position - 1
+            options.append(f"0*{text[:position]}[0-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    options.append(f"0*{text}")
+    return "(?:" + "|".join(options) + ")"
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` in every route: at most the largest value an `integer` key column holds. The
+    limit is in the pattern itself, so a larger number matches no route (404) rather than a route
+    of another method (werkzeug checks methods before converting)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", DB_INT_MAX)
+        super().__init__(map, *args, **kwargs)
+        if self.max is not None and not self.signed and self.min in (None, 0):
+            self.regex = digits_up_to(self.max)
+
+
+def parse_id(value: object) -> int | None:
+    """A row id typed into a form or query string: ASCII digits, at most DB_INT_MAX, else None.
+    (`str.isdigit` is true for "²", which `int` refuses, and a large number breaks the query.)"""
+    text = str(value if value is not None else "").strip()
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if number <= DB_INT_MAX else None
+
+
+def id_arg(value: str) -> int:
+    """For `request.args.get(name, type=id_arg)`: a row id, or the default."""
+    number = parse_id(value)
+    if number is None:
+        raise ValueError(value)
+    return number
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate such as "\ud800"
+        return True
+    return False
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            yield from _strings(str(key), name)
+            yield from _strings(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}" if path else str(index))
+
+
+def _request_strings() -> Iterator[tuple[str, str]]:
+    for key, value in (request.view_args or {}).items():
+        yield from _strings(value, key)
+    for key in request.args:
+        yield from _strings(key, key)
+        for value in request.args.getlist(key):
+            yield from _strings(value, key)
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request.is_json:
+            yield from _strings(request.get_json(silent=True), "")
+        else:
+            for key in request.form:
+                yield from _strings(key, key)
+                for value in request.form.getlist(key):
+                    yield from _strings(value, key)
+
+
+def reject_unstorable_text() -> None:
+    """NUL characters and unpaired surrogates cannot be stored: name the field and change nothing."""
+    for field, text in _request_strings():
+        if _unstorable(text):
+            message = _("Contains characters that cannot be stored (NUL or an unpaired surrogate).")
+            if request.path.startswith("/api/"):
+                raise ValidationFailed({field or "_schema": [message]})
+            raise BadRequest(f"{field}: {message}" if field else message)
+
+
+def too_large(error: RequestEntityTooLarge) -> Any:
+    from crisis.web import problem
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    message = _("The request is too large: at most %(size)s are accepted.", size=_size(limit))
+    if request.path.startswith("/api/"):
+        return problem(413, "Content Too Large", message)
+    return render_template("errors/error.html", status=413, message=message), 413
+
+
+def _size(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"{limit / (1024 * 1024):g} MB"
+    if limit >= 1024:
+        return f"{limit / 1024:g} KB"
+    return f"{limit} B"
+
+
+def local_path(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default`: never an open redirect. Browsers read
+    `/\\host` as `//host` and drop tabs and newlines, so those count as leaving the site too."""
+    if not target or not target.startswith("/") or any(ch in target for ch in "\\\t\r\n"):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return default
+    return target
+
+
+def init_url_map(app: Flask) -> None:
+    """Before any route is added: `int` path segments are row ids."""
+    app.url_map.converters["int"] = RowIdConverter
+
+
+def init_app(app: Flask) -> None:
+    from crisis.richtext import http_href, user_text
+
+    app.before_request(reject_unstorable_text)
+    app.register_error_handler(RequestEntityTooLarge, too_large)
+    app.jinja_env.filters["user_text"] = user_text
+    app.jinja_env.filters["http_href"] = http_href
