@@ -1,16 +1,18 @@
-"""Pages of the deadline engine: acknowledgement links, the in-app inbox, and /metrics."""
+"""Pages of the deadline engine: acknowledgement links, the in-app inbox, webhooks, and /metrics."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from crisis.errors import DomainError
+from crisis.errors import DomainError, ValidationFailed
 from crisis.escalation import service
 from crisis.escalation.metrics import render_metrics
 from crisis.extensions import csrf, db, limiter
+from crisis.guards import id_arg, local_path
 from crisis.i18n import _
 from crisis.notify import links
 from crisis.notify import service as notify
@@ -77,7 +79,7 @@ def inbox() -> Any:
 @bp.route("/inbox/read", methods=["POST"])
 @login_required
 def inbox_read() -> Any:
-    notice_id = request.form.get("notice_id", type=int)
+    notice_id = request.form.get("notice_id", type=id_arg)
     service.mark_read(session=db.session, user=current_user, notice_id=notice_id)
     db.session.commit()
     return redirect(url_for("escalation.inbox"))
@@ -90,7 +92,7 @@ def inbox_ack(notice_id: int) -> Any:
     service.mark_read(session=db.session, user=current_user, notice_id=notice_id)
     db.session.commit()
     flash(_("Acknowledged."), "success")
-    return redirect(request.form.get("next") or url_for("escalation.inbox"))
+    return redirect(local_path(request.form.get("next"), url_for("escalation.inbox")))
 
 
 @bp.route("/inbox/channels", methods=["POST"])
@@ -107,8 +109,54 @@ def inbox_channels() -> Any:
 @bp.route("/metrics")
 @limiter.exempt
 def metrics() -> Any:
+    """Prometheus metrics. With CRISIS_METRICS_TOKEN set, only a scraper sending it as a bearer
+    token is answered (Prometheus: `authorization: {credentials: ...}`)."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return Response("metrics need the bearer token of CRISIS_METRICS_TOKEN\n", status=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'}, content_type="text/plain")
     body, content_type = render_metrics(db.session)
     db.session.rollback()
     if body is None:
         abort(503)
     return Response(body, content_type=content_type)
+
+
+@bp.route("/admin/units/<int:unit_id>/webhooks", methods=["GET", "POST"])
+@login_required
+def webhooks(unit_id: int) -> Any:
+    """A unit's webhook endpoints (e.g. a chat gateway): add one, pause or resume it. The signing
+    secret is shown once, right after the endpoint is added."""
+    from crisis.units import service as units
+
+    unit = units.get(session=db.session, user=current_user, unit_id=unit_id)
+    hooks = notify.list_webhooks(session=db.session, actor=current_user, unit_id=unit.id)  # admins only
+    errors: dict[str, str] = {}
+    values = {"name": "", "url": ""}
+    if request.method == "POST":
+        values = {"name": request.form.get("name", ""), "url": request.form.get("url", "")}
+        try:
+            hook = notify.create_webhook(session=db.session, actor=current_user, unit_id=unit.id, **values)
+        except ValidationFailed as error:
+            db.session.rollback()
+            errors = {key: " ".join(messages) for key, messages in error.errors.items()}
+        else:
+            db.session.commit()
+            flash(_("Webhook added. Copy its signing secret now: it is not shown again."), "success")
+            return render_template("escalation/webhooks.html", unit=unit, hooks=[*hooks, hook], created=hook,
+                                   errors={}, values={"name": "", "url": ""})
+    status = 422 if errors else 200
+    return render_template("escalation/webhooks.html", unit=unit, hooks=hooks, created=None, errors=errors,
+                           values=values), status
+
+
+@bp.route("/admin/webhooks/<int:webhook_id>/active", methods=["POST"])
+@login_required
+def webhook_active(webhook_id: int) -> Any:
+    active = request.form.get("active") == "1"
+    hook = notify.update_webhook(session=db.session, actor=current_user, webhook_id=webhook_id, active=active)
+    db.session.commit()
+    flash(_("Webhook resumed.") if active else _("Webhook paused."), "success")
+    return redirect(url_for("escalation.webhooks", unit_id=hook.unit_id))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crisis.escalation import service as escalation
 from crisis.escalation.models import Notice, Timer
 from crisis.notify import links
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, form_post
 from tests.engine.drive import tick
 from tests.engine.factories import open_incident
 
@@ -121,3 +121,56 @@ def test_readyz_fails_when_the_engine_is_late(client, app, db, org):
     db.session.commit()
     checks = client.get("/readyz").get_json()
     assert checks["engine"]["ok"] is False and checks["engine"]["oldest_overdue_timer_seconds"] > 60
+
+
+def test_metrics_need_the_token_when_one_is_configured(client, app, db):
+    app.config["METRICS_TOKEN"] = "scrape-secret"
+    try:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        answer = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+        assert answer.status_code == 200 and "crisis_timers_pending" in answer.get_data(as_text=True)
+    finally:
+        app.config["METRICS_TOKEN"] = None
+
+
+def test_an_admin_adds_pauses_and_resumes_a_webhook_on_its_page(login_as, db, org):
+    unit = org["units"]["KOTA-SEMARANG"]
+    admin = login_as("admin", "JATENG")  # the province's administrator runs the regencies below it
+    page = admin.get(f"/admin/units/{unit.id}/webhooks")
+    assert page.status_code == 200 and "Belum ada webhook" in page.get_data(as_text=True)
+
+    bad = form_post(admin, f"/admin/units/{unit.id}/webhooks", {"name": "Grup WA", "url": "javascript:alert(1)"})
+    assert bad.status_code == 422 and "https://" in bad.get_data(as_text=True)
+    assert not escalation_hooks(db, unit.id)
+
+    made = form_post(admin, f"/admin/units/{unit.id}/webhooks",
+                     {"name": "Grup WA humas", "url": "https://gateway.example.go.id/hook"})
+    body = made.get_data(as_text=True)
+    [hook] = escalation_hooks(db, unit.id)
+    assert made.status_code == 200 and hook.secret in body  # shown once, right after it was added
+    assert hook.secret not in admin.get(f"/admin/units/{unit.id}/webhooks").get_data(as_text=True)
+
+    page = f"/admin/units/{unit.id}/webhooks"
+    form_post(admin, f"/admin/webhooks/{hook.id}/active", {"active": "0"}, page=page)
+    db.session.expire_all()
+    assert escalation_hooks(db, unit.id)[0].active is False
+    form_post(admin, f"/admin/webhooks/{hook.id}/active", {"active": "1"}, page=page)
+    db.session.expire_all()
+    assert escalation_hooks(db, unit.id)[0].active is True
+
+
+def test_an_officer_may_not_configure_webhooks(login_as, db, org):
+    unit = org["units"]["KOTA-SEMARANG"]
+    assert login_as("officer", "KOTA-SEMARANG").get(f"/admin/units/{unit.id}/webhooks").status_code == 403
+
+
+def test_another_provinces_webhooks_are_out_of_sight(login_as, db, org):
+    elsewhere = org["units"]["KOTA-MAKASSAR"]  # another province
+    assert login_as("admin", "JATENG").get(f"/admin/units/{elsewhere.id}/webhooks").status_code == 404
+
+
+def escalation_hooks(db, unit_id):
+    from crisis.escalation.models import WebhookEndpoint
+
+    return list(db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.unit_id == unit_id)))
