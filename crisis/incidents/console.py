@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from crisis.incidents.models import Incident
+from crisis.incidents.service import Summary
 from crisis.playbooks.spec import Settings
 
 
@@ -20,15 +22,21 @@ class DueItem:
         return self.deadline < now
 
 
-def due_items(incidents: list[Incident]) -> list[DueItem]:
+def due_items(incidents: list[Incident], summaries: dict[int, Summary] | None = None) -> list[DueItem]:
+    """summaries (incidents.service.summaries) spare loading every incident's whole SOP snapshot."""
     items: list[DueItem] = []
+    parsed: dict[str, Settings] = {}  # a few SOP versions among many incidents: parse each once
     for incident in incidents:
+        summary = summaries[incident.id] if summaries is not None else None
         run = incident.current_stage
         if run is not None and run.due_at is not None:
-            items.append(
-                DueItem(run.due_at, incident, "stage", incident.playbook_snapshot["stages"][run.position]["title"])
-            )
-        settings = Settings.from_canonical(incident.playbook_snapshot["settings"])
+            title = summary.stage_title if summary else incident.playbook_snapshot["stages"][run.position]["title"]
+            items.append(DueItem(run.due_at, incident, "stage", title))
+        data = summary.settings if summary else incident.playbook_snapshot["settings"]
+        key = json.dumps(data, sort_keys=True)
+        if key not in parsed:
+            parsed[key] = Settings.from_canonical(data)
+        settings = parsed[key]
         last = incident.last_update_at or incident.started_at
         items.append(DueItem(last + settings.update_every_for(incident.severity), incident, "update"))
     return sorted(items, key=lambda item: (item.deadline, -item.incident.severity))

@@ -19,7 +19,7 @@ class Incident(db.Model):
     __tablename__ = "incident"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)  # Issue.incident looks it up
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)  # owning unit
     title: Mapped[str] = mapped_column(String(300))
     severity: Mapped[int] = mapped_column()
@@ -118,9 +118,15 @@ class StageRun(db.Model):
 
     @property
     def spec(self) -> Any:
-        from crisis.playbooks.spec import StageSpec
+        # Parsed once per loaded row: the snapshot and the position never change.
+        spec = self.__dict__.get("_spec")
+        if spec is None:
+            from crisis.playbooks.spec import StageSpec
 
-        return StageSpec.from_canonical(self.incident.playbook_snapshot["stages"][self.position])
+            spec = self.__dict__["_spec"] = StageSpec.from_canonical(
+                self.incident.playbook_snapshot["stages"][self.position]
+            )
+        return spec
 
     @property
     def breached(self) -> bool:

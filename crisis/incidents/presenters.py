@@ -26,6 +26,61 @@ def _item_text(incident: Incident, key: str | None, lang: str) -> str:
     return key or ""
 
 
+class Translated:
+    """A table of lazy labels translated on first use, once per page instead of once per row."""
+
+    def __init__(self, labels: dict[str, Any]) -> None:
+        self._labels, self._done = labels, {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key not in self._done:
+            label = self._labels.get(key)
+            self._done[key] = default if label is None else str(label)
+        return self._done[key]
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._labels:
+            raise KeyError(key)
+        return self.get(key)
+
+
+def translated(labels: dict[str, Any]) -> Translated:
+    return Translated(labels)
+
+
+class Describer:
+    """describe() for every event of one incident's page: the viewer's language and zone are fixed,
+    and the snapshot's stage titles and item texts are looked up in a table built once."""
+
+    def __init__(self, incident: Incident, *, lang: str, zone: str, labels: dict[str, Any]) -> None:
+        self.incident, self.lang, self.zone, self.labels = incident, lang, zone, labels
+        self._texts: dict[str, str] | None = None
+
+    def _table(self) -> dict[str, str]:
+        if self._texts is None:
+            texts: dict[str, str] = {}
+            for stage in reversed(self.incident.playbook_snapshot["stages"]):  # the first match wins, as above
+                for item in reversed(stage["checklist"]):
+                    texts["item:" + item["key"]] = item["text"][self.lang]
+                texts["stage:" + stage["key"]] = stage["title"][self.lang]
+            self._texts = texts
+        return self._texts
+
+    def __call__(self, event: TimelineEvent) -> str:
+        data = event.data or {}
+        table = self._table()
+        stage, item = data.get("stage"), data.get("item")
+        return describe(
+            event,
+            self.incident,
+            lang=self.lang,
+            zone=self.zone,
+            labels=self.labels,
+            stage_title=table.get(f"stage:{stage}", stage) if stage else "",
+            item_text=table.get(f"item:{item}", item) if item else "",
+        )
+
+
 def _time(value: str | None, zone: str) -> str:
     if not value:
         return ""
@@ -35,12 +90,21 @@ def _time(value: str | None, zone: str) -> str:
         return ""
 
 
-def describe(event: TimelineEvent, incident: Incident, *, lang: str, zone: str, labels: dict[str, Any]) -> str:
+def describe(
+    event: TimelineEvent,
+    incident: Incident,
+    *,
+    lang: str,
+    zone: str,
+    labels: dict[str, Any],
+    stage_title: str | None = None,
+    item_text: str | None = None,
+) -> str:
     """One line of detail for an event; the event's own label is shown beside it."""
     data = event.data or {}
     kind = event.kind
-    stage = _stage_title(incident, data.get("stage"), lang)
-    item = _item_text(incident, data.get("item"), lang)
+    stage = _stage_title(incident, data.get("stage"), lang) if stage_title is None else stage_title
+    item = _item_text(incident, data.get("item"), lang) if item_text is None else item_text
     if kind == "incident.opened":
         return _(
             "%(sop)s v%(version)s, severity %(severity)s",

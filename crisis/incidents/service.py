@@ -6,11 +6,13 @@ timeline event. Timers are written by crisis.escalation.service in the same tran
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crisis import clock
 from crisis.auth.models import ACTING_ROLES, Membership, Role, User
@@ -18,9 +20,18 @@ from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.escalation import service as deadlines
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.labels import STATE_LABELS
-from crisis.incidents.models import ChecklistEntry, Comment, Incident, InvolvedUnit, Participant, StageRun
+from crisis.incidents.models import (
+    ChecklistEntry,
+    Comment,
+    Incident,
+    InvolvedUnit,
+    Participant,
+    StageRun,
+    Statement,
+)
 from crisis.links import url_problem
 from crisis.playbooks import service as playbooks
+from crisis.playbooks.models import PlaybookVersion
 from crisis.reviews import service as reviews
 from crisis.timeline import service as timeline
 from crisis.units import service as units
@@ -41,9 +52,21 @@ def _visible_filter(*, session: Session, user: User) -> Any:
     return or_(scope.filter(Incident.unit_id), Incident.id.in_(involved))
 
 
-def get(*, session: Session, user: User, incident_id: int, lock: bool = False) -> Incident:
-    """An incident the user may see: of their units' subtree, or one their units are involved in."""
-    query = select(Incident).where(Incident.id == incident_id)
+def get(
+    *,
+    session: Session,
+    user: User,
+    incident_id: int,
+    lock: bool = False,
+    reload_runs: bool = True,
+    options: tuple[Any, ...] = (),
+) -> Incident:
+    """An incident the user may see: of their units' subtree, or one their units are involved in.
+
+    lock: its row is locked and re-read, and so are its stages and checklist entries unless
+    reload_runs is False (the caller then re-reads what it changes itself). options: loader
+    options for the query (PAGE_LOADING for the incident page)."""
+    query = select(Incident).where(Incident.id == incident_id).options(*options)
     visible = _visible_filter(session=session, user=user)
     if visible is not None:
         query = query.where(visible)
@@ -54,9 +77,20 @@ def get(*, session: Session, user: User, incident_id: int, lock: bool = False) -
     incident = session.scalar(query)
     if incident is None:
         raise NotFound(_l("Incident not found."))
-    if lock:
+    if lock and reload_runs:
         _reload_runs(session=session, incident=incident)
     return incident
+
+
+def page_loading() -> tuple[Any, ...]:
+    """Loader options for what the incident page shows: the entries of every stage in one query
+    (not one per stage), and of the SOP version only its number (not its canonical form and YAML)."""
+    return (
+        selectinload(Incident.stage_runs).selectinload(StageRun.entries),
+        joinedload(Incident.playbook_version).load_only(PlaybookVersion.number, PlaybookVersion.playbook_id),
+        selectinload(Incident.involved).selectinload(InvolvedUnit.unit),
+        selectinload(Incident.statements).selectinload(Statement.publications),
+    )
 
 
 def _reload_runs(*, session: Session, incident: Incident) -> None:
@@ -75,14 +109,21 @@ def list_for_user(
     unit_id: int | None = None,
     severity: int | None = None,
     limit: int = 200,
+    summary_only: bool = False,
 ) -> list[Incident]:
+    """summary_only: for pages that list incidents and act on none of them. Each incident comes
+    without its SOP snapshot (~9 kB of JSON; read what is shown of it with summaries()) and with
+    only its running stage in stage_runs."""
+    runs = Incident.stage_runs.and_(StageRun.state == "active") if summary_only else Incident.stage_runs
     query = (
         select(Incident)
         .where(Incident.state.in_(states))
-        .options(selectinload(Incident.stage_runs), selectinload(Incident.unit))
+        .options(selectinload(runs), selectinload(Incident.unit))
         .order_by(Incident.severity.desc(), Incident.started_at)
         .limit(limit)
     )
+    if summary_only:
+        query = query.options(defer(Incident.playbook_snapshot))
     visible = _visible_filter(session=session, user=user)
     if visible is not None:
         query = query.where(visible)
@@ -91,6 +132,33 @@ def list_for_user(
     if severity is not None:
         query = query.where(Incident.severity == severity)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a list shows of an incident's SOP snapshot."""
+
+    key: str
+    settings: dict[str, Any]
+    stage_title: dict[str, str] | None  # of the stage running now; None when none is
+
+
+def summaries(*, session: Session, incidents: list[Incident]) -> dict[int, Summary]:
+    """Each incident's Summary, read from the few SOP versions among them instead of every snapshot:
+    an incident's snapshot is its version's canonical form, copied when it opened (open_from_issue),
+    and a published version never changes (playbooks.models refuses updates)."""
+    version_ids = sorted({incident.playbook_version_id for incident in incidents})
+    canonical = dict(
+        session.execute(
+            select(PlaybookVersion.id, PlaybookVersion.canonical).where(PlaybookVersion.id.in_(version_ids))
+        ).all()
+    )
+    found: dict[int, Summary] = {}
+    for incident in incidents:
+        sop, run = canonical[incident.playbook_version_id], incident.current_stage
+        stage_title = sop["stages"][run.position]["title"] if run is not None else None
+        found[incident.id] = Summary(key=sop["key"], settings=sop["settings"], stage_title=stage_title)
+    return found
 
 
 def can_act(*, session: Session, user: User, incident: Incident) -> bool:
@@ -251,7 +319,7 @@ def open_from_issue(
         errors["commander_id"] = str(_l("Choose a commander with a role in this unit or above it."))
     if errors:
         raise ValidationFailed(errors)
-    assert version is not None and commander is not None
+    assert version is not None and commander is not None  # nosec B101  # type narrowing: errors raised above
     incident = Incident(
         issue_id=issue.id,
         unit_id=issue.unit_id,
@@ -331,7 +399,18 @@ def _entry(*, session: Session, actor: User, entry_id: int) -> tuple[ChecklistEn
     entry = session.get(ChecklistEntry, entry_id)
     if entry is None:
         raise NotFound(_l("Checklist item not found."))
-    incident = get(session=session, user=actor, incident_id=entry.stage_run.incident_id, lock=True)
+    incident = get(session=session, user=actor, incident_id=entry.stage_run.incident_id, lock=True, reload_runs=False)
+    # Holding the incident's lock, read the item and its stage again (whoever held the lock before may
+    # have changed them); one query instead of every stage and item of the incident.
+    session.scalars(
+        select(ChecklistEntry)
+        .options(joinedload(ChecklistEntry.stage_run))
+        .where(ChecklistEntry.id == entry_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    # Link the stage to the incident just loaded: the session keeps rows only while something refers
+    # to them, and whatever shows the item next (its text) needs the incident's SOP.
+    set_committed_value(entry.stage_run, "incident", incident)
     _require_act(session=session, user=actor, incident=incident)
     _require_open(incident)
     return entry, incident
@@ -711,7 +790,14 @@ def cancel(
 
 
 def comments(*, session: Session, incident: Incident) -> list[Comment]:
-    return list(session.scalars(select(Comment).where(Comment.incident_id == incident.id).order_by(Comment.created_at)))
+    return list(
+        session.scalars(
+            select(Comment)
+            .where(Comment.incident_id == incident.id)
+            .options(selectinload(Comment.author))
+            .order_by(Comment.created_at)
+        )
+    )
 
 
 def events(*, session: Session, incident: Incident) -> list[Any]:

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from crisis.errors import Conflict, NotPermitted, ValidationFailed
+from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
+from crisis.guards import id_arg, parse_id
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS
@@ -26,14 +27,16 @@ def _back(incident_id: int, anchor: str = "") -> Any:
 
 
 def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "") -> Any:
-    """Run one user action as one transaction; refusals come back as messages on the page."""
+    """Run one user action as one transaction; what is wrong with the input or the state comes back
+    as messages on the page. A role that may not do it gets 403 (NotPermitted is not caught): the
+    page never offers it, so only a stale page or a hand-made request gets there."""
     try:
         action()
-    except (ValidationFailed, Conflict, NotPermitted) as error:
+    except (ValidationFailed, Conflict) as error:
         db.session.rollback()
-        for messages in error.errors.values() or [[error.message]]:
+        for field, messages in error.errors.items():  # named by field, as on the review page
             for message in messages:
-                flash(message, "error")
+                flash(f"{field}: {message}", "error")
         if not error.errors:
             flash(error.message, "error")
     else:
@@ -43,8 +46,7 @@ def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "
 
 
 def _int(name: str) -> int | None:
-    value = request.form.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    return parse_id(request.form.get(name))
 
 
 def _local_time(name: str) -> datetime | None:
@@ -117,10 +119,10 @@ def index() -> Any:
     }.get(state)
     if states is None:
         abort(400)
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=id_arg)
     if unit_id is not None:
         units.get(session=db.session, user=current_user, unit_id=unit_id)
-    severity = request.args.get("severity", type=int)
+    severity = request.args.get("severity", type=id_arg)
     rows = service.list_for_user(
         session=db.session, user=current_user, states=states, unit_id=unit_id, severity=severity
     )
@@ -137,10 +139,13 @@ def index() -> Any:
 
 
 def _page_context(incident_id: int) -> dict[str, Any]:
-    incident = service.get(session=db.session, user=current_user, incident_id=incident_id)
+    incident = service.get(
+        session=db.session, user=current_user, incident_id=incident_id, options=service.page_loading()
+    )
+    lang, zone = select_locale(), viewer_zone()  # once per page, not once per timeline event
     return {
         "incident": incident,
-        "lang": select_locale(),
+        "lang": lang,
         "stamp": service.change_stamp(session=db.session, incident=incident),
         "can_act": service.can_act(session=db.session, user=current_user, incident=incident),
         "can_lead": service.can_lead(session=db.session, user=current_user, incident=incident),
@@ -152,10 +157,8 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         "team": service.commander_candidates(session=db.session, unit_id=incident.unit_id),
         "acting_scope": units.acting_scope(session=db.session, user=current_user),
         "all_units": units.list_visible(session=db.session, user=current_user),
-        "EVENT_LABELS": EVENT_LABELS,
-        "describe": lambda event: presenters.describe(
-            event, incident, lang=select_locale(), zone=viewer_zone(), labels=STATEMENT_LABELS
-        ),
+        "EVENT_LABELS": presenters.translated(EVENT_LABELS),
+        "describe": presenters.Describer(incident, lang=lang, zone=zone, labels=STATEMENT_LABELS),
         "STATEMENT_LABELS": STATEMENT_LABELS,
         "STATE_LABELS": STATE_LABELS,
         "CHANNEL_LABELS": CHANNEL_LABELS,

@@ -16,14 +16,16 @@ mapper's version_id_col is the backstop for writers that skip the lock.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from crisis import clock
@@ -49,6 +51,8 @@ MAX_LINKS = 20
 TITLE_LENGTH = (3, 300)
 MAX_TEXT = 10000
 MAX_REASON = 2000
+MAX_SOURCE = 200  # issue.source_person / source_contact columns
+MAX_EVIDENCE_NOTE = 500  # issue_evidence.note column
 # Channels where the source is a call or a private message, so there may be no link to give.
 LINKLESS_CHANNELS = ("hotline", "whatsapp")
 EDITABLE_FIELDS = (
@@ -229,8 +233,8 @@ def _validate(fields: dict[str, Any], *, now: datetime) -> dict[str, list[str]]:
         elif seen < now - MAX_AGE:
             add("first_seen_at", _l("This time is more than a year ago; check the date."))
     for name in ("source_person", "source_contact"):
-        if name in fields and (not isinstance(fields[name], str) or len(fields[name]) > 200):
-            add(name, _l("At most %(n)d characters.", n=200))
+        if name in fields and (not isinstance(fields[name], str) or len(fields[name]) > MAX_SOURCE):
+            add(name, _l("At most %(n)d characters.", n=MAX_SOURCE))
     return errors
 
 
@@ -397,7 +401,8 @@ def create(
         raise ValidationFailed(errors)
     first_seen_at = first_seen_at.astimezone(UTC)
     issue = Issue(
-        unit_id=unit.id,
+        unit=unit,  # the loaded unit (unit_id alone would read it again to show the issue)
+        notes=[],  # a new issue has none: showing it needs no query for them
         logged_by_id=actor.id,
         title=title.strip(),
         description=description.strip(),
@@ -419,6 +424,7 @@ def create(
     _apply_risk(issue, now)
     session.add(issue)
     session.flush()
+    set_committed_value(issue, "incident", None)  # just logged: not escalated, and showing it needs no query
     _record(
         session,
         issue,
@@ -481,17 +487,73 @@ def find_duplicates(
         same_link = base.where(Issue.id.in_(select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(keys))))
         found.extend(session.scalars(same_link.order_by(Issue.created_at.desc()).limit(20)))
     if unit_id is not None and isinstance(title, str) and normalise_title(title):
-        same_unit = base.where(Issue.unit_id == unit_id, Issue.created_at >= recent, Issue.created_at <= now)
-        scored = [
-            (title_similarity(title, issue.title), issue)
-            for issue in session.scalars(same_unit.order_by(Issue.created_at.desc()).limit(500))
-        ]
+        # Only ids and titles are read for the comparison; whole issues only for those that match.
+        same_unit = base.with_only_columns(Issue.id, Issue.title).where(
+            Issue.unit_id == unit_id, Issue.created_at >= recent, Issue.created_at <= now
+        )
+        candidates = session.execute(same_unit.order_by(Issue.created_at.desc()).limit(500)).all()
+        scored = _similar_titles(title, candidates)
         seen = {issue.id for issue in found}
-        for ratio, issue in sorted(scored, key=lambda pair: (-pair[0], -pair[1].id)):
-            if ratio >= TITLE_SIMILARITY and issue.id not in seen:
-                found.append(issue)
-                seen.add(issue.id)
+        matches = [issue_id for _ratio, issue_id in sorted(scored, key=lambda pair: (-pair[0], -pair[1]))]
+        matches = [issue_id for issue_id in matches if issue_id not in seen]
+        if matches:
+            loaded = {issue.id: issue for issue in session.scalars(select(Issue).where(Issue.id.in_(matches)))}
+            found.extend(loaded[issue_id] for issue_id in matches)
     return found
+
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 "
+_IN_ALPHABET = frozenset(_ALPHABET)
+
+
+@functools.lru_cache(maxsize=8192)
+def _title_letters(title: str) -> tuple[str, dict[str, int], tuple[int, ...] | None]:
+    """A title normalised, how often each character occurs in it (read only), and the same counts
+    as a vector over a-z, 0-9 and space when it has no other characters (compared faster)."""
+    text = normalise_title(title)
+    counts = Counter(text)
+    vector = tuple(counts.get(char, 0) for char in _ALPHABET) if counts.keys() <= _IN_ALPHABET else None
+    return text, counts, vector
+
+
+def _common_subsequence(a: str, b: str) -> int:
+    """Length of the longest common subsequence of a and b (bit-parallel, Hyyrö 2004). difflib's
+    matching blocks are a common subsequence, so 2 * this / (len(a) + len(b)) bounds its ratio."""
+    masks: dict[str, int] = {}
+    for position, char in enumerate(a):
+        masks[char] = masks.get(char, 0) | (1 << position)
+    full = (1 << len(a)) - 1
+    row = full
+    for char in b:
+        matched = row & masks.get(char, 0)
+        row = ((row + matched) | (row - matched)) & full
+    return len(a) - bin(row).count("1")
+
+
+def _similar_titles(title: str, candidates: list[Any]) -> list[tuple[float, int]]:
+    """(ratio, id) of the (id, title) candidates at least TITLE_SIMILARITY alike, by title_similarity's
+    ratio. It is computed only where three upper bounds of it reach the threshold: the lengths
+    (difflib's real_quick_ratio), the characters in common (its quick_ratio) and the longest common
+    subsequence. Random titles from one vocabulary pass the second often and the third rarely."""
+    wanted, wanted_letters, wanted_vector = _title_letters(title)
+    scored = []
+    for issue_id, other_title in candidates:
+        other, other_letters, other_vector = _title_letters(other_title)
+        total = len(wanted) + len(other)
+        if 2.0 * min(len(wanted), len(other)) / total < TITLE_SIMILARITY:
+            continue
+        if wanted_vector is not None and other_vector is not None:
+            common = sum(map(min, wanted_vector, other_vector))
+        else:
+            common = sum(min(count, other_letters.get(char, 0)) for char, count in wanted_letters.items())
+        if 2.0 * common / total < TITLE_SIMILARITY:
+            continue
+        if 2.0 * _common_subsequence(wanted, other) / total < TITLE_SIMILARITY:
+            continue
+        ratio = difflib.SequenceMatcher(None, wanted, other).ratio()
+        if ratio >= TITLE_SIMILARITY:
+            scored.append((ratio, issue_id))
+    return scored
 
 
 # --- monitoring ------------------------------------------------------------------------------
@@ -586,8 +648,8 @@ def add_evidence(
         errors["url"] = [str(problem)]
     elif normalise_url(url) in {e.url_key for e in issue.evidence}:
         errors["url"] = [str(_l("This link is already part of the evidence."))]
-    if not isinstance(note, str) or len(note) > 500:
-        errors["note"] = [str(_l("At most %(n)d characters.", n=500))]
+    if not isinstance(note, str) or len(note) > MAX_EVIDENCE_NOTE:
+        errors["note"] = [str(_l("At most %(n)d characters.", n=MAX_EVIDENCE_NOTE))]
     if errors:
         raise ValidationFailed(errors)
     evidence = IssueEvidence(
@@ -763,6 +825,7 @@ def mark_escalated(
     locked.state = "escalated"
     _touch(locked, now)
     _flush(session, locked)
+    session.expire(locked, ["incident"])  # it has one now (create() said none, for showing a new issue)
     _record(session, locked, "issue.escalated", actor, now, incident_id=incident_id)
 
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crisis import clock
 from crisis.timeline.models import TimelineEvent
@@ -39,6 +39,7 @@ def list_for_subject(*, session: Session, subject_type: str, subject_id: int) ->
         session.scalars(
             select(TimelineEvent)
             .where(TimelineEvent.subject_type == subject_type, TimelineEvent.subject_id == subject_id)
+            .options(selectinload(TimelineEvent.actor))  # one query for the people, not one lookup per event
             .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
         )
     )

@@ -1,0 +1,38 @@
+"""The peer of the load benchmark: the least a Flask endpoint on this stack can do.
+
+One route, `POST /insert`: parse a JSON body, one INSERT into its own table in the same PostgreSQL
+database (SQLAlchemy engine with the app's pool settings, psycopg 3), answer 201 with the new id.
+Served by gunicorn with exactly the app's settings, so app ÷ peer is the overhead of the app itself.
+
+    PEER_DATABASE_URL=postgresql+psycopg://... gunicorn --chdir benchmarks/load peer:app
+
+The table (`load_peer_event`) is created by benchmarks/load/run.py before the peer starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from flask import Flask, jsonify, request
+from sqlalchemy import create_engine, text
+
+engine = create_engine(os.environ["PEER_DATABASE_URL"], pool_pre_ping=True)
+app = Flask(__name__)
+
+
+@app.post("/insert")
+def insert() -> Any:
+    data = request.get_json(force=True, silent=True) or {}
+    with engine.begin() as conn:
+        new_id = conn.execute(
+            text("INSERT INTO load_peer_event (title, payload) VALUES (:title, :payload) RETURNING id"),
+            {"title": str(data.get("title", ""))[:300], "payload": json.dumps(data)},
+        ).scalar_one()
+    return jsonify(id=new_id), 201
+
+
+@app.get("/healthz")
+def healthz() -> Any:
+    return "ok"

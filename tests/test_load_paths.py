@@ -1,0 +1,178 @@
+"""What the load benchmark's optimisations promise (benchmarks/load): same answers, less work.
+
+The fast paths must give exactly what the plain ones give (times on pages, duplicate titles, what
+lists show of an SOP), and the busy pages must not read more as an incident grows.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask_babel import force_locale, get_locale
+from sqlalchemy import event
+
+from crisis.incidents import service as incidents
+from crisis.issues import service as issues
+from crisis.timefmt import LocalTimes, format_local
+from tests.test_incidents import T0, incident, log_issue  # noqa: F401  fixtures
+
+PATTERNS = ["d MMM yyyy HH:mm", "HH:mm", "d MMM HH:mm:ss", "dd/MM/yy H.m.s", "EEEE d MMMM y", "medium",
+            "yyyy-MM-dd HH:mm z", "h:mm a", "'pukul' HH.mm"]
+ZONES = ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "Europe/Amsterdam", "America/St_Johns"]
+
+
+def test_local_times_read_exactly_like_format_local(app):
+    rng = random.Random(7)  # noqa: S311  reproducible test data
+    with app.test_request_context():
+        for lang in ("id", "en"):
+            with force_locale(lang):
+                for zone in ZONES:
+                    times = LocalTimes(zone, get_locale())
+                    for _ in range(150):
+                        moment = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(800 * 86400))
+                        pattern = rng.choice(PATTERNS)
+                        assert times(moment, pattern) == format_local(moment, zone, pattern), (lang, zone, pattern)
+                    assert times(None) == format_local(None, zone)
+
+
+def test_similar_titles_are_exactly_those_title_similarity_finds():
+    rng = random.Random(11)  # noqa: S311  reproducible test data
+    words = ("warga", "keluhan", "antrean", "layanan", "hoaks", "bantuan", "sosial", "banjir", "jalan", "rusak", "air",
+             "PDAM", "listrik", "sekolah,", "puskesmas", "pasar!", "parkir", "tarif", "bus", "kafé", "naïve", "2026",
+             "viral")
+
+    def title() -> str:
+        return " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+
+    found = 0
+    for _ in range(150):
+        wanted = title()
+        candidates = []
+        for number in range(120):
+            other = title()
+            roll = rng.random()
+            if roll < 0.2:
+                other = wanted + rng.choice(["", "!", " lagi", "s"])
+            elif roll < 0.3:
+                other = " ".join(reversed(wanted.split()))
+            candidates.append((number, other))
+        expected = sorted(
+            (issues.title_similarity(wanted, other), number)
+            for number, other in candidates
+            if issues.title_similarity(wanted, other) >= issues.TITLE_SIMILARITY
+        )
+        assert sorted(issues._similar_titles(wanted, candidates)) == expected
+        found += len(expected)
+    assert found > 500  # the check saw plenty of matches, not only misses
+
+
+def test_lists_read_the_sop_parts_they_show_as_the_snapshot_has_them(db, org, log_issue):  # noqa: F811
+    officer = org["users"][("KOTA-SEMARANG", "officer")]
+    opened = []
+    for key, severity in (("hoax-clarification", 3), ("viral-service-complaint", 2), ("data-leak-cyber", 4)):
+        issue = log_issue(title=f"Isu untuk {key}")
+        opened.append(incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
+                                                playbook_key=key, severity=severity, commander_id=officer.id, now=T0))
+    db.session.commit()
+    first = opened[0]
+    for entry in first.stage_runs[0].entries:
+        incidents.tick(session=db.session, actor=officer, entry_id=entry.id, now=T0,
+                       evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=first.stage_runs[0].id, now=T0)
+    db.session.commit()
+    db.session.expire_all()
+    listed = incidents.list_for_user(session=db.session, user=officer, summary_only=True)
+    summaries = incidents.summaries(session=db.session, incidents=listed)
+    # Only the running stage of each came with it: the first incident is at its second stage.
+    assert sorted(run.position for row in listed for run in row.stage_runs) == [0, 0, 1]
+    db.session.expire_all()
+    for row in listed:
+        full = db.session.get(incidents.Incident, row.id)
+        snapshot, run = full.playbook_snapshot, full.current_stage
+        assert summaries[row.id].key == snapshot["key"]
+        assert summaries[row.id].settings == snapshot["settings"]
+        assert summaries[row.id].stage_title == snapshot["stages"][run.position]["title"]
+
+
+class Statements:
+    """Every SQL statement the database is sent while active."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine, self.sent = engine, []
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.sent.append(statement)
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def test_the_console_never_reads_the_incidents_sop_snapshots(db, login_as, org, log_issue):  # noqa: F811
+    officer = org["users"][("KOTA-SEMARANG", "officer")]
+    for number in range(3):
+        issue = log_issue(title=f"Isu nomor {number} untuk konsol")
+        incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
+                                  playbook_key="hoax-clarification", severity=3, commander_id=officer.id, now=T0)
+    db.session.commit()
+    first_stage = incident_of_key(db, "hoax-clarification")["stages"][0]["title"]["id"]
+    client = login_as("head", "PUSAT")
+    with Statements(db.engine) as sql:
+        page = client.get("/")
+    assert page.status_code == 200
+    due = page.get_data(as_text=True).split('id="due-title"')[1].split("</section>")[0]
+    assert due.count(first_stage) == 3  # each running stage is listed with its title
+    assert not [s for s in sql.sent if "playbook_snapshot" in s], "the console loaded whole SOP snapshots"
+
+
+def incident_of_key(db: Any, key: str) -> dict[str, Any]:
+    from crisis.playbooks import service as playbooks
+
+    return playbooks.get_version(session=db.session, key=key).canonical
+
+
+@pytest.mark.parametrize("path", ["/incidents/{id}", "/incidents/{id}/live?stamp=x"])
+def test_the_incident_page_reads_no_more_as_its_timeline_grows(db, login_as, org, incident, path):  # noqa: F811
+    client = login_as("officer", "KOTA-SEMARANG")
+    url = path.format(id=incident.id)
+    # People of two involved units: not on the owning unit's team, which the page loads anyway.
+    head = org["users"][("KOTA-SEMARANG", "head")]
+    for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR", "KAB-GOWA"):
+        incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id, unit_id=org["units"][code].id,
+                               now=T0)
+    people = [org["users"][(code, role)] for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR", "KAB-GOWA")
+              for role in ("officer", "head")]
+    incidents.comment(session=db.session, actor=people[0], incident_id=incident.id, body="Mulai", now=T0)
+    db.session.commit()
+    client.get(url)  # first use of the templates and the session's user
+
+    def statements_for_page() -> int:
+        with Statements(db.engine) as sql:
+            assert client.get(url).status_code == 200
+        return len(sql.sent)
+
+    before = statements_for_page()
+    for number in range(24):
+        incidents.comment(session=db.session, actor=people[number % len(people)], incident_id=incident.id,
+                          body=f"Perkembangan {number}", now=T0 + timedelta(minutes=number))
+    db.session.commit()
+    # Six more people wrote comments: their names come in one query, not one each.
+    assert statements_for_page() <= before
+
+
+def test_an_issue_logged_and_escalated_in_one_transaction_knows_its_incident(db, org):
+    """create() tells the new issue it has no incident (so showing it reads nothing more); escalating
+    it in the same transaction must not leave that answer behind."""
+    officer = org["users"][("KOTA-SEMARANG", "officer")]
+    issue = issues.create(session=db.session, actor=officer, unit_id=None, title="Hoaks gempa susulan malam ini",
+                          channel="hotline", category="hoax", first_seen_at=None, now=T0)
+    assert issue.incident is None
+    opened = incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
+                                       playbook_key="hoax-clarification", severity=3, commander_id=officer.id, now=T0)
+    assert issue.incident is opened
