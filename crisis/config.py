@@ -39,6 +39,12 @@ class Defaults:
 
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 
+    # Personal data of reporters (Issue.source_person/source_contact) is anonymised in issues logged
+    # more than this many years ago (UU 27/2022: deleted when its retention period ends; the period
+    # is the unit's archive schedule, README "Security"). 0 or empty: never. Checked once a day.
+    RETENTION_YEARS: int | str | None = 5
+    RETENTION_BATCH = 500  # issues per transaction
+
     SMTP_HOST = "127.0.0.1"
     SMTP_PORT = 25
     SMTP_USERNAME: str | None = None
@@ -61,7 +67,10 @@ class Defaults:
     API_SPEC_OPTIONS = {
         "info": {
             "description": "Issue and crisis response desk. Authenticate with a personal API "
-            "token: `Authorization: Bearer <token>`. Errors are application/problem+json."
+            "token: `Authorization: Bearer <token>`. Errors are application/problem+json with an `errors` "
+            "object naming each field. Text fields take at most the length stated on each; text with NUL "
+            "characters or unpaired surrogates is refused (422); links must be http:// or https://; a body over "
+            "CRISIS_MAX_CONTENT_LENGTH (2 MB by default) gets 413."
         },
         "security": [{"bearerAuth": []}],
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
