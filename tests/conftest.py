@@ -174,3 +174,16 @@ def token_for(db: Any, org: dict[str, Any]) -> Callable[[str, str], dict[str, st
 def form_post(client: FlaskClient, path: str, data: dict[str, Any], page: str | None = None) -> Any:
     """POST a form the way a browser does: with the CSRF token from the page it sits on."""
     return client.post(path, data={**data, "csrf_token": csrf_token(client, page or path)})
+
+
+@pytest.fixture
+def clock(app: Flask) -> Iterator[Any]:
+    """The app's clock, settable: `clock.now = ...`; FIXED_NOW to begin with."""
+
+    class Clock:
+        now = FIXED_NOW
+
+    fake = Clock()
+    app.extensions["clock"] = lambda: fake.now
+    yield fake
+    app.extensions.pop("clock", None)

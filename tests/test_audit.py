@@ -18,17 +18,6 @@ from tests.conftest import DEMO_PASSWORD, FIXED_NOW, form_post, sign_in
 BROWSER = "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36"
 
 
-@pytest.fixture
-def clock(app):
-    """The app's clock, settable: `clock.now = ...`; FIXED_NOW to begin with."""
-
-    class Clock:
-        now = FIXED_NOW
-
-    fake = Clock()
-    app.extensions["clock"] = lambda: fake.now
-    yield fake
-    app.extensions.pop("clock", None)
 
 
 def _events(db, kind=None):

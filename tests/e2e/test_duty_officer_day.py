@@ -3,14 +3,12 @@ phone-sized screen, against `crisis run` as a newcomer starts it."""
 
 from __future__ import annotations
 
-import http.client
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import BIN, ROOT, crisis_env, free_port, run_crisis, wait_until
+from tests.helpers import ROOT, crisis_env, run_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -25,22 +23,8 @@ def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e")))
     assert run_crisis("db", "upgrade", env=env).returncode == 0
     assert run_crisis("seed", "demo", env=env).returncode == 0
-    port = free_port()
-    process = subprocess.Popen([str(BIN / "crisis"), "run", "--port", str(port)], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def up() -> bool:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-
-    assert wait_until(up, timeout=30)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

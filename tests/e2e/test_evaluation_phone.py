@@ -5,16 +5,14 @@ filter, a CSV download, and a review written, submitted and approved."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in, browser  # noqa: F401  the shared browser
-from tests.helpers import BIN, ROOT, crisis_env, free_port, run_crisis, wait_until
+from tests.helpers import crisis_env, run_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,22 +35,8 @@ def server(tmp_path_factory):
     assert run_crisis("seed", "demo", env=env).returncode == 0
     seeded = run_crisis("seed", "history", "--incidents", "80", "--months", "3", "--seed", "7", env=env)
     assert seeded.returncode == 0, seeded.stderr
-    port = free_port()
-    process = subprocess.Popen([str(BIN / "crisis"), "run", "--port", str(port)], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def up() -> bool:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-
-    assert wait_until(up, timeout=30)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(env) as url:
+        yield url
 
 
 def _no_sideways_scrolling(page) -> None:

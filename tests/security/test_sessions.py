@@ -20,15 +20,6 @@ M = timedelta(minutes=1)
 H = timedelta(hours=1)
 
 
-@pytest.fixture
-def clock(app):
-    class Clock:
-        now = FIXED_NOW
-
-    fake = Clock()
-    app.extensions["clock"] = lambda: fake.now
-    yield fake
-    app.extensions.pop("clock", None)
 
 
 def _signed_in(response) -> bool:
