@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import hashlib
@@ -176,6 +177,9 @@ def _drop_smtp() -> None:
     if conn is not None:
         with contextlib.suppress(Exception):
             conn.close()
+
+
+atexit.register(_drop_smtp)  # a process that ends closes its cached connection (no dangling socket)
 
 
 def sign(secret: str, body: bytes) -> str:
