@@ -641,7 +641,7 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
         crisis_cli(env, "db", "upgrade")
     tag = uuid.uuid4().hex[:6]
     warm_ticks = 5 * options.workers
-    needed = int(options.rate * options.rate_seconds) + warm_ticks + PROBE["a. tick"] + 1
+    needed = int(options.rate * options.rate_seconds) + warm_ticks + PROBE["a. tick"] + 3 * options.workers + 1
     start = time.perf_counter()
     data = prepare(url, redis_url, tick_items=needed, tag=tag)
     with psycopg.connect(plain, autocommit=True) as conn:
@@ -671,7 +671,7 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
         page_cookie = sign_in(app.port, PAGE_USER)
         console_cookie = sign_in(app.port, CONSOLE_USER)
         if not options.skip_probe:
-            probes = probe_cpu(app, peer, data, page_cookie, console_cookie, tag, url)
+            probes = probe_cpu(app, peer, data, page_cookie, console_cookie, tag, url, options.workers)
         if not options.probe_only:
             results = measure(app, peer, data, page_cookie, console_cookie, tag, options, url)
     finally:
@@ -715,13 +715,15 @@ def _workers(server: Gunicorn) -> list[int]:
 
 
 def probe_cpu(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: str, console_cookie: str, tag: str,
-              url: str) -> list[dict[str, Any]]:
+              url: str, workers: int) -> list[dict[str, Any]]:
     """One request at a time: the time each takes unloaded, and the CPU it costs in the web workers
     and in PostgreSQL. CPU per request is the figure least moved by other work on a shared machine."""
     import http.client
 
     entries = data["entries"]
-    probe_entries, data["entries"] = entries[-PROBE["a. tick"]:], entries[: -PROBE["a. tick"]]
+    warm = 3 * workers  # enough that every worker has served each kind before it counts
+    taken = PROBE["a. tick"] + warm
+    probe_entries, data["entries"] = entries[-taken:], entries[:-taken]
     tick_body = json.dumps({"note": "", "evidence_url": "https://example.org/bukti/uji-beban"})
 
     def call(port: int, method: str, path: str, headers: dict[str, str], body: str | None = None) -> None:
@@ -753,9 +755,8 @@ def probe_cpu(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: 
     print("one request at a time (CPU per request):", flush=True)
     out = []
     for name, (server, request) in kinds.items():
-        if name != "a. tick":
-            for _ in range(3):
-                request()  # warm
+        for _ in range(warm):
+            request()
         count = PROBE[name]
         workers, backends = _workers(server), _backends(url)
         app_cpu, pg_cpu, load = _process_cpu(workers), _process_cpu(backends), os.getloadavg()[0]

@@ -396,13 +396,17 @@ def _start_stage(*, session: Session, incident: Incident, run: StageRun, actor: 
 
 
 def _entry(*, session: Session, actor: User, entry_id: int) -> tuple[ChecklistEntry, Incident]:
-    entry = session.get(ChecklistEntry, entry_id)
-    if entry is None:
+    """The item and its incident, the incident locked and the item read after the lock was taken
+    (whoever held it before may have changed the item): three queries whatever the incident's size."""
+    incident_id = session.scalar(
+        select(StageRun.incident_id).join(ChecklistEntry, ChecklistEntry.stage_run_id == StageRun.id).where(
+            ChecklistEntry.id == entry_id
+        )
+    )
+    if incident_id is None:
         raise NotFound(_l("Checklist item not found."))
-    incident = get(session=session, user=actor, incident_id=entry.stage_run.incident_id, lock=True, reload_runs=False)
-    # Holding the incident's lock, read the item and its stage again (whoever held the lock before may
-    # have changed them); one query instead of every stage and item of the incident.
-    session.scalars(
+    incident = get(session=session, user=actor, incident_id=incident_id, lock=True, reload_runs=False)
+    entry = session.scalars(
         select(ChecklistEntry)
         .options(joinedload(ChecklistEntry.stage_run))
         .where(ChecklistEntry.id == entry_id)
