@@ -13,7 +13,9 @@
 3. Starts the app (`gunicorn 'crisis:create_app()'`) and the peer (benchmarks/load/peer.py: Flask, one
    INSERT per request into its own table of the same database) with the same gunicorn settings
    (default 2 x cores + 1 sync workers).
-4. Measures, from loopback:
+4. Measures each kind of request one at a time first (median time, and CPU per request in the web
+   workers and in PostgreSQL: the figure least moved by other work on the machine), then, from
+   loopback:
    a. ticking a checklist item (POST /api/v1/checklist/<id>/tick, bearer token) at a fixed rate of
       100 requests/s with an open-loop client (latency counted from the moment each request was due,
       so a slow answer cannot hold back the next request: no coordinated omission);
@@ -28,6 +30,10 @@
    prints the load average and CPU use of the machine during each run, and drops the database.
 
 wrk is Debian's package `wrk`; when it is missing the script installs it with apt-get and says so.
+Measuring holds `flock /tmp/crisis-bench.lock` (seeding does not), so benchmarks never overlap.
+To compare code versions on one database: `--keep`, then `--reuse DB --app-root OTHER_TREE`
+(and `--drop-index NAME` to measure without an index that version did not have).
+Results and what they led to: benchmarks/load/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -887,9 +893,12 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
             sql = next((v for k, v in queries.items() if k.startswith(row["name"][:2])), "") if row is not peer else 1
             print(f"| {row['name']} | {row['wall_p50_ms']} | {row['app_cpu_ms']} | {row['pg_cpu_ms']} | "
                   f"{total / base:.1f} | {sql} |")
+    if options.json:
+        Path(options.json).write_text(json.dumps({"options": vars(options), "queries": queries, "probes": probes,
+                                                  "results": [asdict(r) | {"throughput": r.throughput}
+                                                              for r in results]}, indent=2))
     if not results:
         return
-    by_name = {r.name: r for r in results}
     peer_rate = next((r for r in results if r.name.startswith("peer INSERT at")), None)
     peer_max = [r for r in results if r.name.startswith("peer INSERT, max")]
 
@@ -929,11 +938,6 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
     for r in results:
         if r.note:
             print(f"  {r.name}: {r.note}")
-    if options.json:
-        Path(options.json).write_text(json.dumps({"options": vars(options), "queries": queries, "probes": probes,
-                                                  "results": [asdict(r) | {"throughput": r.throughput}
-                                                              for r in results]}, indent=2))
-    del by_name
 
 
 if __name__ == "__main__":
