@@ -45,9 +45,10 @@ def celery_init_app(app: Flask) -> Celery:
     def _fresh_pool(**_: object) -> None:
         # A forked worker must not share the parent's database connections.
         with app.app_context():
-            from crisis.extensions import db
+            from crisis.extensions import db, without_pre_ping
 
             db.engine.dispose(close=False)
+            without_pre_ping(db.engine)
             _warm_up(app)
 
     import crisis.reviews.tasks  # noqa: F401  registers the task names
@@ -63,11 +64,13 @@ def _warm_up(app: Flask) -> None:
 
     from flask_babel import force_locale
     from sqlalchemy import text
+    from sqlalchemy.orm import configure_mappers
 
     from crisis.extensions import db
     from crisis.i18n import _
 
     try:
+        configure_mappers()  # else the first task of each process pays ~100 ms for it
         with app.app_context(), app.test_request_context():
             for name in ("emails/notice.txt", "emails/notice.html"):
                 app.jinja_env.get_template(name)

@@ -64,9 +64,11 @@ def run_command(host: str, port: int) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Run the scheduler process: ticks every second."""
+    from crisis.extensions import db, without_pre_ping
     from workers.scheduler import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    without_pre_ping(db.engine)
     click.echo("crisis scheduler ticking every second; Ctrl+C stops it.")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         build_scheduler(app, background=False).start()

@@ -104,6 +104,11 @@ class Defaults:
     # With more than this many tasks waiting in the broker (every worker busy) the scheduler holds
     # back: due timers wait in the database and leave as a larger batch when a worker is free.
     ENGINE_QUEUE_LIMIT = 2
+    # After a pass that claimed timers, the next pass waits at least this long (seconds): when
+    # deadlines fall due every few milliseconds they leave in batches of a few, at most this much
+    # later, instead of one task and one transaction each (a batch costs about what one deadline
+    # does). A lone deadline is still claimed the moment it is due. 0: no lingering.
+    ENGINE_LINGER_SECONDS = 0.01
     # A firing task delivers up to this many notices per timer itself right after its commit (one
     # queue hop less); larger fan-outs, retries and lost hand-offs go to escalation.deliver_notices in
     # chunks of ENGINE_DELIVERY_CHUNK. 0: always enqueue.

@@ -32,3 +32,14 @@ login = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def without_pre_ping(engine: object) -> None:
+    """Stop pinging pooled connections at checkout, for the engine's own processes (workers and the
+    scheduler). Their work is many short transactions, and the ping was one more round trip in each
+    of them (two per deadline). A connection that died meanwhile fails its first statement instead;
+    SQLAlchemy then discards the whole pool and the work is retried: a task by `_with_db_retry`, a
+    sweep by the engine loop. Web requests keep pinging: a user would see that error."""
+    pool = getattr(engine, "pool", None)
+    if pool is not None and hasattr(pool, "_pre_ping"):
+        pool._pre_ping = False

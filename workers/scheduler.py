@@ -104,6 +104,8 @@ class Engine:
         self.queue_limit = int(config["ENGINE_QUEUE_LIMIT"])
         self.depth = QueueDepth(config.get("BROKER_URL"), config["TASK_QUEUE"])
         self.delivery_chunk = int(config["ENGINE_DELIVERY_CHUNK"])
+        self.linger = float(config["ENGINE_LINGER_SECONDS"])
+        self.claimed_last = False  # whether the last pass claimed any timer
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self._last_notice_sweep = 0.0
@@ -122,6 +124,7 @@ class Engine:
                 # Claims whose lease ran out and notices to hand over again are looked for twice a
                 # second; due timers on every pass.
                 housekeeping = time.monotonic() - self._last_notice_sweep >= NOTICE_SWEEP_EVERY
+                self.claimed_last = False
                 while True:
                     if self.depth.waiting() > self.queue_limit:
                         # Every worker is busy: due timers wait in the database (where nothing is
@@ -131,8 +134,14 @@ class Engine:
                         session=session, limit=self.batch, lease=self.timer_lease, reclaim=housekeeping
                     )
                     full = len(claimed) == self.batch
-                    delay = None if full else escalation.seconds_until_next(session=session)
+                    if full:
+                        delay = None
+                    elif claimed and self.linger > 0:
+                        delay = self.linger  # looked at again after the linger anyway: no query
+                    else:
+                        delay = escalation.seconds_until_next(session=session)
                     session.commit()
+                    self.claimed_last = self.claimed_last or bool(claimed)
                     # Whatever fell due together is fired together, shared by the workers.
                     size = min(self.fire_chunk, -(-len(claimed) // SPREAD))
                     enqueue(fire_timers, chunks([c.id for c in claimed], size))
@@ -162,9 +171,7 @@ class Engine:
             except Exception:
                 log.exception("engine sweep failed; retrying")
                 delay = self.max_sleep
-            wait = self.max_sleep if delay is None else max(0.0, min(self.max_sleep, delay))
-            if wait <= 0:
-                wait = 0.002  # due but not claimable (another scheduler holds it): do not spin
+            wait = self.next_wait(delay)
             escalation.WAKE.clear()
             if self.listener is not None:
                 self.listener.wait(wait)
@@ -172,6 +179,15 @@ class Engine:
                 escalation.WAKE.wait(wait)
         if self.listener is not None:
             self.listener.close()
+
+    def next_wait(self, delay: float | None) -> float:
+        """Seconds to sleep after a pass that found the next timer `delay` seconds away (None: none)."""
+        wait = self.max_sleep if delay is None else max(0.0, min(self.max_sleep, delay))
+        if self.claimed_last and wait < self.linger:
+            # Deadlines are falling due close together: gather the next few into one batch (one
+            # claim, one task, one transaction) at the cost of at most `linger` of lateness.
+            wait = self.linger
+        return wait if wait > 0 else 0.002  # due but not claimable (another scheduler holds it): no spin
 
     def start(self) -> None:
         self.stop.clear()

@@ -112,12 +112,21 @@ def _fire(task: Any, timer_ids: list[int]) -> int:
 
 def _deliver_each(notice_ids: list[int]) -> None:
     for notice_id in notice_ids:
-        try:
-            escalation.deliver(session=db.session, notice_id=notice_id)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            log.exception("delivery of notice %s failed; the lease sweep retries", notice_id)
+        for attempt in (1, 2):
+            try:
+                escalation.deliver(session=db.session, notice_id=notice_id)
+                db.session.commit()
+            except OperationalError:
+                # A pooled connection that died (workers do not ping at checkout): the pool was
+                # discarded, so a second try runs on a fresh connection.
+                db.session.rollback()
+                if attempt == 1:
+                    continue
+                log.exception("delivery of notice %s failed; the lease sweep retries", notice_id)
+            except Exception:
+                db.session.rollback()
+                log.exception("delivery of notice %s failed; the lease sweep retries", notice_id)
+            break
 
 
 @shared_task(bind=True, name="escalation.fire_timers")

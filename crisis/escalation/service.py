@@ -30,8 +30,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import Float, Interval, and_, case, cast, event, exists, func, literal, or_, select, text, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import (
+    Float,
+    Interval,
+    and_,
+    bindparam,
+    case,
+    cast,
+    event,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import inspect as inspect_row
+from sqlalchemy.orm import Session, defer, joinedload
 
 from crisis import clock
 from crisis.auth.models import Membership, Role, User
@@ -104,12 +120,37 @@ def _config(key: str, default: Any) -> Any:
 # --- planning hooks ----------------------------------------------------------------------------
 
 
+# Playbook version id -> its canonical form. Versions are immutable and an incident's snapshot is
+# the canonical form of its version, so a worker decodes each SOP once rather than once per firing
+# (the snapshot is tens of kilobytes of JSON; decoding it was a tenth of a firing's CPU).
+_SNAPSHOTS: dict[int, dict[str, Any]] = {}
+
+
+def snapshot_of(incident: Incident) -> dict[str, Any]:
+    """The incident's SOP snapshot: the loaded column if it was loaded, else the cached canonical
+    form of its playbook version (the engine's queries defer the column)."""
+    state = inspect_row(incident)
+    if "playbook_snapshot" not in state.unloaded or state.session is None:
+        return incident.playbook_snapshot
+    cached = _SNAPSHOTS.get(incident.playbook_version_id)
+    if cached is None:
+        from crisis.playbooks.models import PlaybookVersion
+
+        cached = state.session.scalar(
+            select(PlaybookVersion.canonical).where(PlaybookVersion.id == incident.playbook_version_id)
+        )
+        if len(_SNAPSHOTS) >= 256:
+            _SNAPSHOTS.clear()
+        _SNAPSHOTS[incident.playbook_version_id] = cached
+    return cached
+
+
 def _playbook(incident: Incident) -> PlaybookSpec:
-    return PlaybookSpec.from_canonical(incident.playbook_snapshot)
+    return PlaybookSpec.from_canonical(snapshot_of(incident))
 
 
 def _stage_spec(stage_run: StageRun) -> StageSpec:
-    return parse_stage(stage_run.incident.playbook_snapshot["stages"][stage_run.position])
+    return parse_stage(snapshot_of(stage_run.incident)["stages"][stage_run.position])
 
 
 def parse_stage(canonical: dict[str, Any]) -> StageSpec:
@@ -497,11 +538,7 @@ def _channels_for(session: Session, user_ids: list[int]) -> dict[int, list[str]]
 
     choices: dict[int, dict[str, bool]] = {user_id: {} for user_id in user_ids}
     if user_ids:
-        rows = session.execute(
-            select(ChannelPreference.user_id, ChannelPreference.channel, ChannelPreference.enabled).where(
-                ChannelPreference.user_id.in_(sorted(set(user_ids)))
-            )
-        )
+        rows = session.execute(_statement("fire.channels"), {"ids": sorted(set(user_ids))})
         for user_id, channel, enabled in rows:
             choices[user_id][channel] = enabled
     names = personal_channel_names()
@@ -555,6 +592,95 @@ def _selectors_for(timer: Timer, run: StageRun | None) -> list[RoleSelector]:
     return [RoleSelector("commander", "own")]  # stage_due, update_due
 
 
+# The engine's hot statements, built once per process: building a statement with its options costs
+# more CPU than executing it (a third of a firing, measured), and these run for every deadline.
+_STATEMENTS: dict[str, Any] = {}
+
+
+def _statement(name: str) -> Any:
+    built = _STATEMENTS.get(name)
+    if built is None:
+        built = _STATEMENTS[name] = _BUILDERS[name]()
+    return built
+
+
+def _ids() -> Any:
+    return bindparam("ids", expanding=True)
+
+
+def _fire_incidents() -> Any:
+    # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
+    return (
+        select(Incident).where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(_ids()))))
+        .order_by(Incident.id).with_for_update(read=True, of=Incident)
+        .options(joinedload(Incident.unit), joinedload(Incident.commander), defer(Incident.playbook_snapshot))
+        .execution_options(populate_existing=True)
+    )
+
+
+def _fire_runs() -> Any:
+    return (
+        select(StageRun).where(StageRun.id.in_(select(Timer.stage_run_id).where(Timer.id.in_(_ids()))))
+        .order_by(StageRun.id).with_for_update(read=True, of=StageRun).execution_options(populate_existing=True)
+    )
+
+
+def _fire_timers(clock_column: Any, postgres: bool) -> Any:
+    columns = [Timer, clock_column]
+    if postgres:
+        # SET LOCAL synchronous_commit TO OFF in the same round trip: the firing's COMMIT does not
+        # wait for the disk. A database crash may lose the last fraction of a second of firings; their
+        # claims (committed durably by the scheduler) run out and they are fired again: a resend under
+        # the same idempotency key and Message-ID, never a loss (the window `deliver` documents).
+        columns.append(func.set_config("synchronous_commit", "off", True))
+    return (
+        select(*columns).where(Timer.id.in_(_ids())).order_by(Timer.fire_at, Timer.id)
+        .with_for_update(skip_locked=True, of=Timer).execution_options(populate_existing=True)
+    )
+
+
+def _deliver_claim(postgres: bool, db_clock: bool) -> Any:
+    """Claim one prepared notice for sending: still queued, and its incident (and stage) still open."""
+    table = Notice.__table__
+    stage_open = or_(
+        Timer.stage_run_id.is_(None),
+        exists().where(StageRun.id == Timer.stage_run_id, StageRun.state == "active"),
+    )
+    still_due = exists().where(
+        Timer.id == table.c.timer_id, Incident.id == table.c.incident_id,
+        or_(and_(Timer.kind == "review_due", Incident.state == "resolved"),
+            and_(Timer.kind != "review_due", Incident.state == "active", stage_open)),
+    )
+    returning: list[Any] = [table.c.id]
+    if postgres:
+        returning.append(func.set_config("synchronous_commit", "off", True))
+    sent_at = func.clock_timestamp(type_=UTCDateTime()) if db_clock else bindparam("sent_at", type_=UTCDateTime())
+    return (
+        update(table)
+        .where(table.c.id == bindparam("notice_id"), table.c.status == "queued", still_due)
+        .values(status="sent", sent_at=sent_at, attempts=table.c.attempts + 1, last_error="")
+        .returning(*returning)
+    )
+
+
+_BUILDERS: dict[str, Callable[[], Any]] = {
+    "fire.incidents": _fire_incidents,
+    "fire.runs": _fire_runs,
+    "fire.timers": lambda: _fire_timers(literal(None), postgres=False),
+    "fire.timers.pg": lambda: _fire_timers(literal(None), postgres=True),
+    "fire.timers.pg.clock": lambda: _fire_timers(func.clock_timestamp(type_=UTCDateTime()), postgres=True),
+    "fire.users": lambda: select(User).where(User.id.in_(_ids()))
+    .options(joinedload(User.memberships).joinedload(Membership.unit)),
+    "fire.channels": lambda: select(ChannelPreference.user_id, ChannelPreference.channel, ChannelPreference.enabled)
+    .where(ChannelPreference.user_id.in_(_ids())),
+    "fire.webhooks": lambda: select(WebhookEndpoint).where(WebhookEndpoint.unit_id.in_(_ids()), WebhookEndpoint.active)
+    .options(joinedload(WebhookEndpoint.unit)).order_by(WebhookEndpoint.id),
+    "deliver.claim": lambda: _deliver_claim(postgres=False, db_clock=False),
+    "deliver.claim.pg": lambda: _deliver_claim(postgres=True, db_clock=True),
+    "deliver.claim.pg_at": lambda: _deliver_claim(postgres=True, db_clock=False),
+}
+
+
 def fire_timer(*, session: Session, timer_id: int, now: datetime | None = None) -> list[int]:
     """Fire one claimed timer (see `fire_timers`)."""
     return fire_timers(session=session, timer_ids=[timer_id], now=now)
@@ -571,32 +697,17 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         return []
     ids = sorted(set(timer_ids))
     # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
-    incidents = {
-        incident.id: incident
-        for incident in session.scalars(
-            select(Incident).where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(ids))))
-            .order_by(Incident.id).with_for_update(read=True, of=Incident)
-            .options(joinedload(Incident.unit), joinedload(Incident.commander))
-            .execution_options(populate_existing=True)
-        )
-    }
+    params = {"ids": ids}
+    incidents = {incident.id: incident for incident in session.scalars(_statement("fire.incidents"), params)}
     if not incidents:
         return []
-    runs = {
-        run.id: run
-        for run in session.scalars(
-            select(StageRun).where(StageRun.id.in_(select(Timer.stage_run_id).where(Timer.id.in_(ids))))
-            .order_by(StageRun.id).with_for_update(read=True, of=StageRun).execution_options(populate_existing=True)
-        )
-    }
+    runs = {run.id: run for run in session.scalars(_statement("fire.runs"), params)}
     # The timers, and the engine's clock read in the same round trip.
-    clock_column = func.clock_timestamp(type_=UTCDateTime()) if now is None and _is_postgres(session) \
-        and not _injected_clock() else literal(None)
-    rows = session.execute(
-        select(Timer, clock_column).where(Timer.id.in_(ids)).order_by(Timer.fire_at, Timer.id)
-        .with_for_update(skip_locked=True, of=Timer).execution_options(populate_existing=True)
-    ).all()
-    timers = [timer for timer, _at in rows if timer.state == "claimed" and timer.incident_id in incidents]
+    postgres = _is_postgres(session)
+    with_clock = now is None and postgres and not _injected_clock()
+    name = "fire.timers.pg.clock" if with_clock else "fire.timers.pg" if postgres else "fire.timers"
+    rows = session.execute(_statement(name), params).all()
+    timers = [row[0] for row in rows if row[0].state == "claimed" and row[0].incident_id in incidents]
     if not timers:
         return []
     moment = now or (rows[0][1] if rows[0][1] is not None else db_now(session))
@@ -642,17 +753,13 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
 
     user_ids = sorted({uid for *_rest, recipients in resolved for uid in recipients})
     if user_ids:  # their units (language, zone) for rendering, in one query for the batch
-        session.scalars(select(User).where(User.id.in_(user_ids))
-                        .options(selectinload(User.memberships).joinedload(Membership.unit))).all()
+        session.scalars(_statement("fire.users"), {"ids": user_ids}).unique().all()
     channels = _channels_for(session, user_ids)
     units = {
         r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None
     } | {incident.unit_id for _t, incident, _r, recipients in resolved if not recipients}
     hooks_by_unit: dict[int, list[WebhookEndpoint]] = {}
-    for hook in session.scalars(
-        select(WebhookEndpoint).where(WebhookEndpoint.unit_id.in_(sorted(units)), WebhookEndpoint.active)
-        .options(joinedload(WebhookEndpoint.unit)).order_by(WebhookEndpoint.id)
-    ):
+    for hook in session.scalars(_statement("fire.webhooks"), {"ids": sorted(units)}):
         hooks_by_unit.setdefault(hook.unit_id, []).append(hook)
 
     from crisis.notify.channels import CHANNELS
@@ -764,7 +871,7 @@ def _lock_notice(session: Session, notice_id: int) -> Notice | None:
     return session.scalars(
         select(Notice).where(Notice.id == notice_id)
         .options(joinedload(Notice.timer).joinedload(Timer.stage_run),
-                 joinedload(Notice.incident).joinedload(Incident.unit),
+                 joinedload(Notice.incident).options(joinedload(Incident.unit), defer(Incident.playbook_snapshot)),
                  joinedload(Notice.recipient).joinedload(User.memberships).joinedload(Membership.unit))
         .with_for_update(skip_locked=True, of=Notice)
         .execution_options(populate_existing=True)
@@ -846,26 +953,18 @@ def deliver_prepared(*, session: Session, prepared: Prepared, now: datetime | No
     None when it was no longer to be sent by us."""
     from crisis.notify.channels import CHANNELS
 
-    stage_open = or_(
-        Timer.stage_run_id.is_(None),
-        exists().where(StageRun.id == Timer.stage_run_id, StageRun.state == "active"),
-    )
-    still_due = exists().where(
-        Timer.id == Notice.timer_id, Incident.id == Notice.incident_id,
-        or_(and_(Timer.kind == "review_due", Incident.state == "resolved"),
-            and_(Timer.kind != "review_due", Incident.state == "active", stage_open)),
-    )
-    returning: list[Any] = [Notice.__table__.c.id]
-    if _is_postgres(session):
-        # SET LOCAL synchronous_commit TO OFF (see deliver) within the same round trip.
-        returning.append(func.set_config("synchronous_commit", "off", True))
-    claimed = session.connection().execute(
-        update(Notice.__table__)
-        .where(Notice.__table__.c.id == prepared.notice_id, Notice.__table__.c.status == "queued", still_due)
-        .values(status="sent", sent_at=now or _stamp(session), attempts=Notice.__table__.c.attempts + 1,
-                last_error="")
-        .returning(*returning)
-    ).first()
+    postgres = _is_postgres(session)
+    stamp = now or _stamp(session)
+    if postgres and not isinstance(stamp, datetime):
+        # clock_timestamp() as sent_at, and SET LOCAL synchronous_commit TO OFF (see deliver), in
+        # the same round trip.
+        claimed = session.connection().execute(_statement("deliver.claim.pg"), {"notice_id": prepared.notice_id})
+    else:
+        claimed = session.connection().execute(
+            _statement("deliver.claim.pg_at" if postgres else "deliver.claim"),
+            {"notice_id": prepared.notice_id, "sent_at": stamp},
+        )
+    claimed = claimed.first()
     if claimed is None:
         session.rollback()
         return deliver(session=session, notice_id=prepared.notice_id, now=now)  # says why, or sends

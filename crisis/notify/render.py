@@ -12,7 +12,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 
 from crisis.escalation.models import Notice
-from crisis.escalation.service import parse_stage
+from crisis.escalation.service import parse_stage, snapshot_of
 from crisis.i18n import _
 from crisis.notify.links import ack_url, incident_url
 from crisis.playbooks.spec import describe_selector, format_duration_words, parse_selector
@@ -67,7 +67,7 @@ def _context(notice: Notice, language: str, zone: str) -> dict[str, Any]:
     stage_title = None
     step_text = None
     if payload.get("stage_position") is not None:
-        spec = parse_stage(incident.playbook_snapshot["stages"][payload["stage_position"]])
+        spec = parse_stage(snapshot_of(incident)["stages"][payload["stage_position"]])
         stage_title = spec.title.get(language)
         step_index = payload.get("step_index")
         if step_index is not None and step_index < len(spec.escalation):
@@ -85,7 +85,7 @@ def _context(notice: Notice, language: str, zone: str) -> dict[str, Any]:
     if payload.get("kind") == "update_due":
         from crisis.playbooks.spec import PlaybookSpec
 
-        every_td: timedelta = PlaybookSpec.from_canonical(incident.playbook_snapshot).settings.update_every_for(
+        every_td: timedelta = PlaybookSpec.from_canonical(snapshot_of(incident)).settings.update_every_for(
             incident.severity
         )
         every = format_duration_words(every_td, language)

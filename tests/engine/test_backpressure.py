@@ -53,3 +53,32 @@ def test_due_timers_wait_in_the_database_while_the_queue_is_full(app, db, org, q
 def test_a_broker_that_is_down_does_not_hold_the_engine():
     assert QueueDepth("redis://127.0.0.1:1/0", "crisis").waiting() == 0
     assert QueueDepth(None, "crisis").waiting() == 0
+
+
+def test_after_claiming_the_engine_lingers_to_gather_the_next_deadlines(app, db, org):
+    engine = Engine(app)
+    engine.linger = 0.01
+    # Nothing due: a pass claims nothing, and a deadline 1 ms away is waited for exactly.
+    engine.sweep()
+    assert engine.claimed_last is False
+    assert engine.next_wait(0.001) == 0.001
+    assert engine.next_wait(None) == engine.max_sleep
+
+    open_incident(db.session, org, now=FIXED_NOW)  # its stage and steps are all due
+    db.session.commit()
+    engine.sweep()
+    assert engine.claimed_last is True
+    # The next deadline is 1 ms away (or overdue): wait the linger, so it leaves with the ones after it.
+    assert engine.next_wait(0.001) == 0.01
+    assert engine.next_wait(-3.0) == 0.01
+    assert engine.next_wait(0.5) == 0.5  # a later one is not waited for any longer than it needs
+
+    for _ in range(50):  # firing planned repeats, also overdue: sweep until nothing is left to claim
+        engine.sweep()
+        if not engine.claimed_last:
+            break
+    assert engine.claimed_last is False
+    assert engine.next_wait(0.001) == 0.001
+    engine.linger = 0.0
+    engine.claimed_last = True
+    assert engine.next_wait(0.0) == 0.002  # due but held by another scheduler: no busy loop

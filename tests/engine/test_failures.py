@@ -103,6 +103,32 @@ def test_worker_killed_while_delivering_delivers_after_restart_without_duplicate
     assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 1
 
 
+def test_database_connections_cut_under_the_engine_cost_one_retry_not_a_lease(stack, org, pg_url):
+    # The scheduler and the workers do not ping pooled connections at checkout (a round trip per
+    # transaction): a connection that died fails one statement, the pool is discarded, the work retried.
+    stack.scheduler()
+    stack.worker()
+    _incident_due_in(org, 1)
+    assert wait_until(_sent_all(stack.smtp, 1), timeout=30)
+    _db.session.commit()
+    with _raw_pg(pg_url) as admin:  # what a database restart or a failover does to every pooled connection
+        cut = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchone()[0]
+    assert cut >= 2  # at least the scheduler's and the worker's
+    _incident_due_in(org, 1, unit="KAB-BANYUMAS")
+    assert wait_until(_sent_all(stack.smtp, 2), timeout=30)
+    settle(4)  # past a lease: nothing more arrives
+    assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 2
+    _db.session.expire_all()
+    fired = _db.session.scalars(select(Timer).where(Timer.state == "fired")).all()
+    notices = _db.session.scalars(select(Notice).where(Notice.channel == "email")).all()
+    # Fired on their first claim and sent on the first attempt: no lease had to run out.
+    assert [t.attempt for t in fired] == [1, 1]
+    assert sorted(n.attempts for n in notices) == [1, 1] and {n.status for n in notices} == {"sent"}
+
+
 @pytest.mark.engine_config(ENGINE_INLINE_DELIVERIES=0)  # every notice rides the queue: Redis loses them too
 def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_delivers_each_once(stack, org):
     import threading
