@@ -82,3 +82,14 @@ def test_after_claiming_the_engine_lingers_to_gather_the_next_deadlines(app, db,
     engine.linger = 0.0
     engine.claimed_last = True
     assert engine.next_wait(0.0) == 0.002  # due but held by another scheduler: no busy loop
+
+
+def test_a_claimed_batch_is_shared_by_the_workers_but_small_ones_stay_whole():
+    from workers.scheduler import split_claimed
+
+    assert split_claimed([1], 25) == [[1]]
+    assert split_claimed([1, 2, 3], 25) == [[1, 2, 3]]  # one task: three tasks would cost three times as much
+    assert split_claimed(list(range(8)), 25) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert [len(c) for c in split_claimed(list(range(20)), 25)] == [5, 5, 5, 5]  # one per worker process
+    assert [len(c) for c in split_claimed(list(range(200)), 25)] == [25] * 8  # capped by ENGINE_FIRE_CHUNK
+    assert split_claimed(list(range(6)), 2) == [[0, 1], [2, 3], [4, 5]]
