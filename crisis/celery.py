@@ -50,6 +50,9 @@ def celery_init_app(app: Flask) -> Celery:
             db.engine.dispose(close=False)
             without_pre_ping(db.engine)
             _warm_up(app)
+        from crisis.warmup import freeze_after_start
+
+        freeze_after_start(app)  # a full collection no longer stalls a deadline for ~100 ms
 
     import crisis.reviews.tasks  # noqa: F401  registers the task names
     import workers.tasks  # noqa: F401

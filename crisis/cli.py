@@ -65,10 +65,12 @@ def run_command(host: str, port: int) -> None:
 def scheduler_command() -> None:
     """Run the scheduler process: ticks every second."""
     from crisis.extensions import db, without_pre_ping
+    from crisis.warmup import freeze_after_start
     from workers.scheduler import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     without_pre_ping(db.engine)
+    freeze_after_start(app)
     click.echo("crisis scheduler ticking every second; Ctrl+C stops it.")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         build_scheduler(app, background=False).start()

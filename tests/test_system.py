@@ -63,3 +63,22 @@ def test_minutely_sweeps_build_the_monthly_reports_once(app, db, org):
     first = db.session.query(MonthlyReport).count()
     minutely(app)
     assert first > 0 and db.session.query(MonthlyReport).count() == first
+
+
+def test_the_wsgi_entry_point_compiles_templates_and_freezes_start_up_objects(tmp_path):
+    # In a process of its own: a frozen object's garbage is never collected, so not in the test runner.
+    import os
+    import subprocess  # nosec B404  # the interpreter running these tests
+    import sys
+
+    code = (
+        "import gc\n"
+        "from crisis.wsgi import app\n"
+        "compiled = {key[1] for key in app.jinja_env.cache.keys()}\n"
+        "print(app.test_client().get('/healthz').status_code, gc.get_freeze_count() > 50000,\n"
+        "      {'emails/notice.html', 'incidents/page.html', 'reports/dashboard.html'} <= compiled)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRISIS_")}
+    env.update(CRISIS_INSTANCE_PATH=str(tmp_path), CRISIS_SECRET_KEY="wsgi-test")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)  # nosec B603
+    assert done.stdout.split() == ["200", "True", "True"], done.stderr[-2000:]
