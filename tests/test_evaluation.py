@@ -173,6 +173,18 @@ def test_weeks_and_periods_follow_the_viewers_zone(db, org, history):
     assert in_papua_time.counts["cancelled"] == 2  # E: 31 Oct 23:00 WIB is 1 Nov 01:00 WIT
 
 
+def test_weeks_follow_daylight_saving_time_in_the_viewers_zone(db, org):
+    # Summer time ends in Berlin on Sunday 25 Oct 2026 (03:00 CEST -> 02:00 CET): Monday 26 Oct starts at
+    # 23:00 UTC, not 22:00 as the offset at the period's start would have it.
+    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 10, 25, 22, 30, tzinfo=UTC), resolved=H)  # Sun 23:30 CET
+    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 10, 25, 23, 30, tzinfo=UTC), resolved=H)  # Mon 00:30 CET
+    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 10, 18, 22, 30, tzinfo=UTC), resolved=H)  # Mon 00:30 CEST
+    db.session.commit()
+    board = _board(db, org, start="2026-10-19", end="2026-11-01", zone="Europe/Berlin")
+    assert {w["week"].isoformat(): w["incidents"] for w in board.weekly} == {"2026-10-19": 2, "2026-10-26": 1}
+    assert board.headline["ttr"].n == 3
+
+
 def test_dashboard_is_scoped_by_role(db, org, history):
     assert _board(db, org, unit="KOTA-SEMARANG").counts == {"active": 0, "resolved": 1, "closed": 0, "cancelled": 0}
     assert _board(db, org, unit="JATENG").counts == {"active": 0, "resolved": 1, "closed": 0, "cancelled": 1}

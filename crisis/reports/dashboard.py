@@ -14,14 +14,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal_column, or_, select, tuple_
+from sqlalchemy import BigInteger, Date, Integer, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from crisis.dbtypes import UTCDateTime
 from crisis.playbooks.models import PlaybookVersion
 from crisis.reports.measures import (
     FINISHED,
@@ -36,8 +37,14 @@ from crisis.units.models import Unit
 
 MEASURED_COLUMNS = ("tta", "ths", "tfs", "ttr")
 GROUPED_COLUMNS = ("tta", "ths", "ttr")  # per unit and per week: the medians shown
-# The percentile sorts of ~50,000 rows (12 months, whole country) spill to disk at the default 4 MB.
-WORK_MEM = "32MB"
+# For the dashboard's transaction (crisis.reports.service.build_dashboard):
+# - work_mem: the percentile sorts of ~50,000 rows (12 months, whole country) spill to disk at 4 MB;
+# - random_page_cost: the rows and the covering indexes are in memory, and at the default 4 (a disk)
+#   the planner hashes a seq scan of the wide rows rather than stream the narrow index in the order
+#   the grouping needs (stage bits: 38 ms instead of 28);
+# - no parallel workers: the groupings are cheap, and workers take the CPU other requests need
+#   (the ordered-set aggregates run in one process anyway).
+PLANNER_SETTINGS = (("work_mem", "32MB"), ("random_page_cost", "1.1"), ("max_parallel_workers_per_gather", "0"))
 
 
 @dataclass(frozen=True)
@@ -52,15 +59,15 @@ class Filters:
     now: datetime
 
 
-@dataclass
-class Stat:
+class Stat(NamedTuple):
+    """(A tuple of plain values: the garbage collector stops tracking it, and a dashboard makes ~1,500.)"""
+
     n: int
     p50: float | None
     p90: float | None
 
 
-@dataclass
-class Share:
+class Share(NamedTuple):
     judged: int
     hits: int
 
@@ -130,42 +137,37 @@ def _measured(session: Session, f: Filters) -> Any:
     )
 
 
-def grouped_quantiles(
-    session: Session, source: Any, key_sets: list[list[Any]], values: dict[str, Any], sums: dict[str, Any],
-    *, medians_only: bool = False,
-) -> list[dict[tuple[Any, ...], dict[str, Any]]]:
-    """`quantiles` for several groupings of one source at once: on PostgreSQL one scan with
-    GROUPING SETS; elsewhere one query per grouping. `medians_only`: no 90th percentiles (None)."""
-    if not _is_pg(session):
-        return [quantiles(session, source, keys, values, sums=sums) for keys in key_sets]
-    every_key = list({k.key: k for keys in key_sets for k in keys}.values())
-    # GROUPING(a, b, ...) has a 1 bit for each key the row's set leaves out, the first key highest.
-    masks = [sum(1 << (len(every_key) - 1 - i) for i, k in enumerate(every_key) if k.key not in {x.key for x in keys})
-             for keys in key_sets]
-    columns: list[Any] = [*every_key, func.grouping(*every_key).label("grouping_set"), func.count().label("n")]
-    columns += [func.coalesce(func.sum(column), 0).label(f"sum_{name}") for name, column in sums.items()]
-    for name, column in values.items():
-        columns += [func.count(column).label(f"{name}_n"), _percentiles(column, medians_only).label(f"{name}_pct")]
-    query = select(*columns).select_from(source).group_by(func.grouping_sets(*(tuple_(*keys) for keys in key_sets)))
-    results: list[dict[tuple[Any, ...], dict[str, Any]]] = [{} for _ in key_sets]
-    for row in session.execute(query).mappings():
-        index = masks.index(row["grouping_set"])
-        key = tuple(row[k.key] for k in key_sets[index])
-        results[index][key] = {"n": row["n"]} | {name: int(row[f"sum_{name}"]) for name in sums} | {
-            name: Stat(row[f"{name}_n"], *_pair(row[f"{name}_pct"])) for name in values
-        }
-    for keys, groups in zip(key_sets, results, strict=True):
-        if not keys and not groups:
-            groups[()] = {"n": 0} | {name: 0 for name in sums} | {name: Stat(0, None, None) for name in values}
-    return results
+def week_bounds(f: Filters) -> tuple[list[date], list[datetime]]:
+    """The Mondays of the local weeks the filters' period touches, and the moments (UTC) each of them
+    and the Monday after the last start: a row's week is the last bound at or before its start."""
+    zone = ZoneInfo(f.zone)
+    local_start = f.start.astimezone(zone).date()
+    monday = local_start - timedelta(days=local_start.weekday())
+    last = (f.end - timedelta(microseconds=1)).astimezone(zone).date()
+    mondays = []
+    while monday <= last:
+        mondays.append(monday)
+        monday += timedelta(days=7)
+    bounds = [datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC) for day in [*mondays, monday]]
+    return mondays, bounds
+
+
+def _pg_week(f: Filters) -> tuple[Any, list[date]]:
+    """On PostgreSQL the week is width_bucket(started_at, the local Mondays as moments): exact in any
+    zone (the bounds are computed in Python with the zone's rules), and much cheaper per row than
+    converting every start to local time and truncating it. Bucket i is the week of mondays[i - 1]."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    mondays, bounds = week_bounds(f)
+    return func.width_bucket(IncidentMeasure.started_at, sa.literal(bounds, ARRAY(UTCDateTime))), mondays
 
 
 def quantiles(
     session: Session, source: Any, keys: list[Any], values: dict[str, Any], where: list[Any] | None = None,
-    sums: dict[str, Any] | None = None,
+    sums: dict[str, Any] | None = None, *, medians_only: bool = False,
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """{group key: {"n": rows, name: Stat, sum name: total}} with medians and 90th percentiles of
-    each value and totals of each sum."""
+    each value and totals of each sum. `medians_only` (PostgreSQL): no 90th percentiles (None)."""
     where = where or []
     sums = sums or {}
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -173,15 +175,21 @@ def quantiles(
         columns: list[Any] = [*keys, func.count().label("n")]
         columns += [func.coalesce(func.sum(column), 0).label(f"sum_{name}") for name, column in sums.items()]
         for name, column in values.items():
-            columns += [func.count(column).label(f"{name}_n"), _percentiles(column).label(f"{name}_pct")]
+            columns += [func.count(column).label(f"{name}_n"),
+                        _percentiles(column, medians_only).label(f"{name}_pct")]
         query = select(*columns).select_from(source).where(*where)
         if keys:
             query = query.group_by(*keys)
         for row in session.execute(query).mappings():
             key = tuple(row[k.key] for k in keys)
-            groups[key] = {"n": row["n"]} | {name: int(row[f"sum_{name}"]) for name in sums} | {
-                name: Stat(row[f"{name}_n"], *_pair(row[f"{name}_pct"])) for name in values
-            }
+            stats: dict[str, Any] = {"n": row["n"]}
+            for name in sums:
+                stats[name] = int(row[f"sum_{name}"])
+            for name in values:
+                percentiles = row[f"{name}_pct"]
+                stats[name] = (Stat(row[f"{name}_n"], _f(percentiles), None) if medians_only
+                               else Stat(row[f"{name}_n"], *_pair(percentiles)))
+            groups[key] = stats
         if not keys and not groups:
             groups[()] = {"n": 0} | {name: 0 for name in sums} | {name: Stat(0, None, None) for name in values}
         return groups
@@ -213,9 +221,11 @@ def quantiles(
 
 def _percentiles(column: Any, medians_only: bool = False) -> Any:
     """percentile_cont of the median and the 90th percentile at once: one sort of the column per
-    group, not two (or of the median alone)."""
-    fractions = "ARRAY[0.5]" if medians_only else "ARRAY[0.5, 0.9]"
-    return func.percentile_cont(literal_column(fractions)).within_group(column)
+    group, not two. `medians_only`: the median alone, a number (the same interpolation as the
+    array form's first element)."""
+    if medians_only:
+        return func.percentile_cont(literal_column("0.5")).within_group(column)
+    return func.percentile_cont(literal_column("ARRAY[0.5, 0.9]")).within_group(column)
 
 
 def _pair(values: list[float | None] | None) -> tuple[float | None, float | None]:
@@ -231,10 +241,30 @@ def _f(value: Any) -> float | None:
 def stage_titles(session: Session, lang: str) -> dict[str, tuple[int, str]]:
     """Stage key -> (position, title in lang) from every published playbook version (a small table)."""
     titles: dict[str, tuple[int, str]] = {}
+    if _is_pg(session):  # the stages' keys and titles only, not every version's whole document as Python objects
+        rows = session.execute(sa.text(
+            "SELECT stage.position - 1, stage.value ->> 'key', stage.value -> 'title' ->> :lang"
+            " FROM playbook_version, json_array_elements(playbook_version.canonical -> 'stages')"
+            " WITH ORDINALITY AS stage(value, position) ORDER BY playbook_version.id, stage.position"
+        ), {"lang": lang})
+        for position, key, title in rows:
+            titles[key] = (position, title)
+        return titles
     for canonical in session.scalars(select(PlaybookVersion.canonical).order_by(PlaybookVersion.id)):
         for position, stage in enumerate(canonical["stages"]):
             titles[stage["key"]] = (position, stage["title"][lang])
     return titles
+
+
+class UnitRow(NamedTuple):
+    """A unit as the dashboard shows it (plain values: untracked by the garbage collector)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    parent_id: int | None
+    timezone: str
 
 
 def _unit_rollup(session: Session, f: Filters) -> tuple[dict[int, Any], dict[int, int]]:
@@ -242,7 +272,7 @@ def _unit_rollup(session: Session, f: Filters) -> tuple[dict[int, Any], dict[int
     and each unit in view's row in the heat map: the child of the view's root it sits under (central
     sees provinces, a province its regencies), or itself."""
     columns = (Unit.id, Unit.code, Unit.name, Unit.kind, Unit.parent_id, Unit.timezone)
-    everything = {u.id: u for u in session.execute(select(*columns))}
+    everything = {u.id: u for u in (UnitRow(*row) for row in session.execute(select(*columns)))}
     root = f.root_unit_id
     if root is None:
         roots = [u for u in everything.values() if u.parent_id is None or u.parent_id not in everything]
@@ -269,28 +299,29 @@ SUMS = ("st_judged", "st_met", "st_breached", "rv_judged", "rv_on_time", "ai_jud
 def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
     """The dashboard from IncidentMeasure and KeyMessageLag as they are (crisis.reports.service.
     build_dashboard refreshes them first)."""
-    m = _measured(session, f)
     targets = _targets_in_view(session, f)
     titles = stage_titles(session, lang)
     units_by_id, rollup = _unit_rollup(session, f)
-    sums = {name: m.c[name] for name in SUMS} | {"escalated": case((m.c.esc_sent > 0, 1), else_=0)}
-    sums |= _threshold_sums(m, targets)
     width = max((position for position, _ in titles.values()), default=-1) + 1
-    # Headline: medians and 90th percentiles of every time measure.
-    headline_row = quantiles(session, m, [], {name: m.c[name] for name in MEASURED_COLUMNS},
-                             sums={name: sums[name] for name in (*SUMS, "escalated")})[()]
+    if _is_pg(session):
+        headline_row, unit_stats, week_stats = _pg_measures(session, f, targets)
+    else:
+        m = _measured(session, f)
+        sums = {name: m.c[name] for name in SUMS} | {"escalated": case((m.c.esc_sent > 0, 1), else_=0)}
+        sums |= _threshold_sums(m, targets)
+        # Headline: medians and 90th percentiles of every time measure.
+        headline_row = quantiles(session, m, [], {name: m.c[name] for name in MEASURED_COLUMNS},
+                                 sums={name: sums[name] for name in (*SUMS, "escalated")})[()]
+        # Per unit and per week: the medians the tables and charts show, and the sums the targets are
+        # judged on.
+        unit_stats, week_stats = (quantiles(session, m, [key], {name: m.c[name] for name in GROUPED_COLUMNS},
+                                            sums=sums) for key in (m.c.unit_id, m.c.week))
     headline = {name: headline_row[name] for name in MEASURED_COLUMNS}
-    # Per unit and per week (one scan, GROUPING SETS): the medians the tables and charts show, and the
-    # sums the targets are judged on.
-    unit_stats, week_stats = grouped_quantiles(
-        session, m, [[m.c.unit_id], [m.c.week]], {name: m.c[name] for name in GROUPED_COLUMNS}, sums,
-        medians_only=True,
-    )
     # Counts per state, and stages by (stage, heat-map row): the per-position bits of the rows.
     counts, stage_groups = _stage_groups(session, f, rollup, width)
     per_stage: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     positions: dict[str, int] = {}
-    heat: dict[int, dict[str, Share]] = defaultdict(lambda: defaultdict(lambda: Share(0, 0)))
+    heat: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # judged, breached
     for heat_row, keys, judged, met, breached in stage_groups:
         row = heat[heat_row]
         for position, key in enumerate(keys):
@@ -300,8 +331,8 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
             totals[2] += breached[position]
             positions[key] = min(positions.get(key, position), position)
             cell = row[key]
-            cell.judged += judged[position]
-            cell.hits += breached[position]  # hits here are breaches: the heat map shows where they happen
+            cell[0] += judged[position]
+            cell[1] += breached[position]
     stage_order = sorted(per_stage, key=lambda k: (titles.get(k, (positions[k], k))[0], k))
     stages = [
         {"key": k, "title": titles.get(k, (0, k))[1], "judged": per_stage[k][0], "met": per_stage[k][1],
@@ -313,10 +344,8 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
     heatmap = {
         "stages": [{"key": k, "title": titles.get(k, (0, k))[1]} for k in stage_order],
         "rows": [
-            {"unit": units_by_id[uid], "cells": [
-                {"judged": heat[uid][k].judged, "breached": heat[uid][k].hits, "share": heat[uid][k].share,
-                 "level": math.ceil(heat[uid][k].share * 4)}  # 0-4: the heat map's colour
-                if k in heat[uid] and heat[uid][k].judged else None for k in stage_order]}
+            {"unit": units_by_id[uid], "cells": [_heat_cell(*heat[uid][k]) if k in heat[uid] else None
+                                                 for k in stage_order]}
             for uid in sorted(heat, key=lambda uid: units_by_id[uid].code)
         ],
     }
@@ -360,6 +389,60 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
     )
 
 
+def _pg_measures(session: Session, f: Filters, targets: list[KpiTarget]) -> tuple[
+        dict[str, Any], dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], dict[str, Any]]]:
+    """The headline row, and the stats per unit and per week, on PostgreSQL in two queries that read
+    the covering indexes of IncidentMeasure in the order their groupings need (no row sort):
+
+    - per unit (index on unit_id, started_at): the medians shown and every sum the targets need;
+    - per week and overall, ROLLUP (index on started_at: the week buckets arrive in order): medians
+      and 90th percentiles of the four time measures (the headline needs both; the weeks read the
+      medians) and the totals.
+
+    Both return exactly what percentile_cont gives on the same rows (as before: one query per
+    grouping is the same aggregate over the same rows)."""
+    by_unit = _measured(session, f)
+    sums = {name: by_unit.c[name] for name in SUMS} | {"escalated": case((by_unit.c.esc_sent > 0, 1), else_=0)}
+    sums |= _threshold_sums(by_unit, targets)
+    unit_stats = quantiles(session, by_unit, [by_unit.c.unit_id], {name: by_unit.c[name] for name in GROUPED_COLUMNS},
+                           sums=sums, medians_only=True)
+
+    week, mondays = _pg_week(f)
+    im = IncidentMeasure
+    by_start = (
+        select(week.label("week"), *(im.__table__.c[name] for name in (*MEASURED_COLUMNS, *SUMS)))
+        .where(*scope_conditions(f), im.state != "cancelled")
+        .order_by(im.started_at)
+        .subquery("measured")
+    )
+    totals = {name: by_start.c[name] for name in SUMS} | {"escalated": case((by_start.c.esc_sent > 0, 1), else_=0)}
+    columns: list[Any] = [by_start.c.week, func.grouping(by_start.c.week).label("overall"), func.count().label("n")]
+    columns += [func.coalesce(func.sum(column), 0).label(f"sum_{name}") for name, column in totals.items()]
+    for name in MEASURED_COLUMNS:
+        column = by_start.c[name]
+        columns += [func.count(column).label(f"{name}_n"), _percentiles(column).label(f"{name}_pct")]
+    headline: dict[str, Any] = {"n": 0} | dict.fromkeys(totals, 0) | {
+        name: Stat(0, None, None) for name in MEASURED_COLUMNS}
+    week_stats: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in session.execute(select(*columns).group_by(func.rollup(by_start.c.week))).mappings():
+        stats = {"n": row["n"]} | {name: int(row[f"sum_{name}"]) for name in totals} | {
+            name: Stat(row[f"{name}_n"], *_pair(row[f"{name}_pct"])) for name in MEASURED_COLUMNS}
+        if row["overall"]:
+            headline = stats
+        else:
+            week_stats[(mondays[row["week"] - 1],)] = stats
+    return headline, unit_stats, week_stats
+
+
+def _heat_cell(judged: int, breached: int) -> dict[str, Any] | None:
+    """A heat-map cell: breaches out of the stages judged, and its colour level 0-4 (none when nothing
+    was judged)."""
+    if not judged:
+        return None
+    share = breached / judged
+    return {"judged": judged, "breached": breached, "share": share, "level": math.ceil(share * 4)}
+
+
 def _stage_groups(session: Session, f: Filters, rollup: dict[int, int], width: int
                   ) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
     """Incidents per state (cancelled ones too), and per (heat-map row, stage keys) of the measured
@@ -380,16 +463,26 @@ def _stage_groups(session: Session, f: Filters, rollup: dict[int, int], width: i
         heat_rows = sa.values(sa.column("unit_id", Integer), sa.column("row_id", Integer), name="heat_row").data(
             pairs).cte("heat_row")
     states = ("active", "resolved", "closed", "cancelled")
-    per_state = [func.count().filter(im.state == state) for state in states]
+    per_state = [func.count().filter(im.state == state).label(f"n_{state}") for state in states]
     bits = [  # a cancelled incident's bits are 0 (crisis.reports.models.IncidentMeasure)
-        func.sum(cast(mask.op(">>")(literal_column(str(position))).op("&")(literal_column("1")), Integer))
-        for mask in (im.stages_judged, im.stages_met, im.stages_breached) for position in range(width)
+        func.count().filter(mask.op("&")(literal_column(str(1 << position))) != 0).label(f"b{index}_{position}")
+        for index, mask in enumerate((im.stages_judged, im.stages_met, im.stages_breached))
+        for position in range(width)
     ]
-    query = (
-        select(heat_rows.c.row_id, im.stage_keys, func.max(im.stages_judged), *per_state, *bits)
-        .join(heat_rows, heat_rows.c.unit_id == im.unit_id)
+    # First per (unit, stage keys): the covering index on (unit_id, stage_keys) hands the rows over in
+    # that order (a streamed grouping, ~3,500 groups at 500 units), then per heat-map row.
+    per_unit = (
+        select(im.unit_id, im.stage_keys, func.max(im.stages_judged).label("widest"), *per_state, *bits)
         .where(*scope_conditions(f))
-        .group_by(heat_rows.c.row_id, im.stage_keys)
+        .group_by(im.unit_id, im.stage_keys)
+        .subquery("per_unit")
+    )
+    counted = [column for column in per_unit.c if column.name.startswith(("n_", "b"))]
+    query = (
+        select(heat_rows.c.row_id, per_unit.c.stage_keys, func.max(per_unit.c.widest),
+               *(cast(func.sum(column), BigInteger) for column in counted))
+        .join(heat_rows, heat_rows.c.unit_id == per_unit.c.unit_id)
+        .group_by(heat_rows.c.row_id, per_unit.c.stage_keys)
     )
     counts = dict.fromkeys(states, 0)
     groups = []
@@ -497,25 +590,30 @@ def _kpis(targets: list[KpiTarget], unit_stats: dict[tuple[Any, ...], dict[str, 
     per-unit sums of the one grouped query, added up over the subtree."""
     if not targets:
         return []
-    # Each unit's sums added to every unit above it, once: then a target reads its unit's subtree total.
-    subtree: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def sum_keys(target: KpiTarget) -> tuple[str, str]:
+        if target.measure in SHARE_COLUMNS:
+            return SHARE_COLUMNS[target.measure]
+        return f"judged_{TIME_COLUMNS[target.measure]}", _threshold_key(target)
+
+    # Each unit's sums (those some target reads) added to every unit above it, once: then a target
+    # reads its unit's subtree total.
+    wanted = sorted({key for target in targets for key in sum_keys(target)})
+    subtree: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(wanted, 0))
     for (unit_id,), stats in unit_stats.items():
+        values = [(key, stats[key]) for key in wanted if stats.get(key)]
         node, seen = units_by_id.get(unit_id), set()
-        while node is not None and node.id not in seen:
+        while values and node is not None and node.id not in seen:
             seen.add(node.id)
             totals = subtree[node.id]
-            for key, value in stats.items():
-                if isinstance(value, int):
-                    totals[key] += value
+            for key, value in values:
+                totals[key] += value
             node = units_by_id.get(node.parent_id) if node.parent_id else None
 
     rows = []
     for target in sorted(targets, key=lambda x: (_code(units_by_id, x.unit_id), x.measure)):
         totals = subtree.get(target.unit_id, {})
-        if target.measure in SHARE_COLUMNS:
-            judged_key, hits_key = SHARE_COLUMNS[target.measure]
-        else:
-            judged_key, hits_key = f"judged_{TIME_COLUMNS[target.measure]}", _threshold_key(target)
+        judged_key, hits_key = sum_keys(target)
         share = Share(totals.get(judged_key, 0), totals.get(hits_key, 0))
         rows.append({
             "target": target,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, func, insert, literal, or_, select, text, union
+from sqlalchemy import delete, func, insert, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from crisis import clock
@@ -142,8 +142,8 @@ def build_dashboard(*, session: Session, filters: dashboard.Filters, lang: str =
     """The dashboard from the precomputed rows, brought up to date first (cheap when nothing changed).
     Writes those rows: the caller commits (or rolls back: the next read recomputes them)."""
     refresh_measures(session=session, now=filters.now, thorough=False)
-    if measures.is_postgresql(session):  # for this transaction only (dashboard.WORK_MEM)
-        session.execute(text(f"SET LOCAL work_mem = '{dashboard.WORK_MEM}'"))
+    if measures.is_postgresql(session):  # for this transaction only (dashboard.PLANNER_SETTINGS)
+        session.execute(select(*(func.set_config(name, value, True) for name, value in dashboard.PLANNER_SETTINGS)))
     return dashboard.build(session, filters, lang=lang)
 
 

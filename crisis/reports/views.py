@@ -3,11 +3,12 @@ service, commit, render."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
 
 from crisis import clock
@@ -21,6 +22,7 @@ from crisis.reports import service
 from crisis.reports.dashboard import Dashboard
 from crisis.reports.measures import MEASURE_LABELS
 from crisis.units import service as units
+from crisis.units.models import Unit
 from crisis.web import select_locale, viewer_zone
 
 bp = Blueprint("reports", __name__)
@@ -80,9 +82,31 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
     }
 
 
-def _choices(unit_list: list[Any]) -> list[tuple[str, str]]:
-    """(value, label) of each unit for a <select>: a central view lists ~500 units, twice."""
-    return [(str(unit.id), f"{unit.code} · {unit.name}") for unit in unit_list]
+class UnitChoice(NamedTuple):
+    """A unit for the page's selects: plain values (500 ORM units per page cost ~2,500 objects the
+    garbage collector tracks, and a full collection every few pages)."""
+
+    id: int
+    parent_id: int | None
+    code: str
+    name: str
+
+
+def _visible_units() -> list[UnitChoice]:
+    """units.list_visible as plain rows: the same units in the same (tree) order."""
+    scope = units.visible_scope(session=db.session, user=current_user)
+    rows = db.session.execute(
+        select(Unit.id, Unit.parent_id, Unit.code, Unit.name).where(scope.filter(Unit.id)).order_by(Unit.code))
+    return units.order_as_tree([UnitChoice(*row) for row in rows])
+
+
+def _choices(unit_list: list[Any], chosen: str | None = None) -> Markup:
+    """The <option>s of a <select> of units, `chosen` selected: a central view lists ~500 units, twice
+    (written here in one pass: the template's loop cost ~3 ms and ~2,000 objects per page)."""
+    return Markup("").join(
+        Markup('<option value="{0}"{1}>{2}</option>').format(
+            unit.id, Markup(" selected") if str(unit.id) == chosen else "", f"{unit.code} · {unit.name}")
+        for unit in unit_list)
 
 
 def _target_units(visible: list[Any] | None = None) -> list[Any]:
@@ -110,10 +134,11 @@ def dashboard() -> Any:
     def csv_url(name: str) -> str:
         return url_for("reports.dashboard_csv", table=name) + ("?" + urlencode(kept) if kept else "")
 
-    visible = units.list_visible(session=db.session, user=current_user)
+    visible = _visible_units()
     target_units = _target_units(visible)
-    target_ids = {u.id for u in target_units}
-    own_targets = [t for t in service.list_targets(session=db.session, user=current_user) if t.unit_id in target_ids]
+    target_codes = {u.id: u.code for u in target_units}
+    own_targets = [(target_codes[t.unit_id], t) for t in service.list_targets(session=db.session, user=current_user)
+                   if t.unit_id in target_codes]
     html = render_template(
         "reports/dashboard.html",
         board=board,
@@ -122,8 +147,8 @@ def dashboard() -> Any:
         args=request.args,
         first_day=first_day,
         last_day=last_day,
-        unit_choices=_choices(visible),
-        target_choices=_choices(target_units),
+        unit_options=_choices(visible, request.args.get("unit")),
+        target_options=_choices(target_units),
         playbooks=list(db.session.scalars(select(Playbook).order_by(Playbook.key))),
         lang=select_locale(),
         csv_url=csv_url,

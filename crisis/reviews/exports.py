@@ -61,7 +61,9 @@ REVIEW_EVENT_LABELS = {
 }
 
 # The PDF's own small stylesheet: WeasyPrint lays out every element against every rule, so the
-# screen stylesheet (and its hundreds of rules) stays out of it.
+# screen stylesheet (and its hundreds of rules) stays out of it. The timeline has no list numbers
+# (each entry starts with its time): WeasyPrint places every outside marker as an absolutely
+# positioned box, ~0.7 s for 1,000 events.
 PDF_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: counter(page) " / " counter(pages);
         font-size: 8pt; color: #555; } }
@@ -75,7 +77,7 @@ th { background: #eee; } tr { page-break-inside: avoid; }
 dl.facts { display: block; } dl.facts dt { font-weight: bold; float: left; width: 34%; clear: left; }
 dl.facts dd { margin: 0 0 2pt 35%; }
 .prewrap { white-space: pre-wrap; } .noprint, form, button { display: none; }
-ol.timeline { padding-left: 14pt; } ol.timeline li { margin: 0 0 1pt; }
+ol.timeline { list-style: none; padding-left: 0; } ol.timeline li { margin: 0 0 1pt; }
 """
 
 
