@@ -55,12 +55,15 @@ def viewer_zone() -> str:
 
 @login.user_loader
 def _load_user(identity: str) -> Any:
-    from crisis.auth.models import User
+    from sqlalchemy.orm import joinedload
+
+    from crisis.auth.models import Membership, User
 
     user_id, _sep, token = identity.partition(":")
     if not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    # With the memberships and their units: every page's access checks and time zone need them.
+    user = db.session.get(User, int(user_id), options=[joinedload(User.memberships).joinedload(Membership.unit)])
     # A rotated session token (password change, disabled account) ends the session.
     if user is None or not user.active or user.session_token != token:
         return None

@@ -171,3 +171,49 @@ def test_security_headers(client):
     assert "unsafe-inline" not in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_a_token_brings_its_user_and_roles_in_one_statement_and_role_changes_count_at_once(client, db, org, token_for):
+    from sqlalchemy import event
+
+    from crisis.auth import service as people
+    from crisis.units import service as units
+
+    # Every API call checks access with the token's user, memberships and their units: one statement.
+    headers = token_for("head", "PUSAT")
+    officer_id, admin_id = org["users"][("KAB-BANYUMAS", "officer")].id, org["users"][("PUSAT", "admin")].id
+    sulsel, banyumas = org["units"]["SULSEL"].id, org["units"]["KAB-BANYUMAS"].id
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    db.session.expunge_all()  # nothing already loaded: what the check reads, it reads now
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        user = people.user_for_token(session=db.session, plaintext=headers["Authorization"].split()[1])
+        assert units.visible_scope(session=db.session, user=user).everything
+        assert user.timezone == "Asia/Jakarta" and [m.unit.code for m in user.memberships] == ["PUSAT"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(sent) == 1, sent
+
+    # Nothing is kept between requests: a new role or a revoked token counts from the next call.
+    from crisis.auth.models import User
+
+    officer, admin = db.session.get(User, officer_id), db.session.get(User, admin_id)
+    _row, plaintext = people.create_token(session=db.session, user=officer, name="test")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get(f"/api/v1/units/{sulsel}", headers=headers).status_code == 404
+    membership = people.add_membership(session=db.session, actor=None, user_id=officer.id, unit_id=sulsel,
+                                       role="observer")
+    db.session.commit()
+    assert client.get(f"/api/v1/units/{sulsel}", headers=headers).status_code == 200
+    people.remove_membership(session=db.session, actor=admin, membership_id=membership.id)
+    db.session.commit()
+    assert client.get(f"/api/v1/units/{sulsel}", headers=headers).status_code == 404
+    token = db.session.query(ApiToken).filter_by(user_id=officer.id).one()
+    people.revoke_token(session=db.session, user=officer, token_id=token.id)
+    db.session.commit()
+    assert client.get(f"/api/v1/units/{banyumas}", headers=headers).status_code == 401

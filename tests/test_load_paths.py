@@ -176,3 +176,81 @@ def test_an_issue_logged_and_escalated_in_one_transaction_knows_its_incident(db,
     opened = incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
                                        playbook_key="hoax-clarification", severity=3, commander_id=officer.id, now=T0)
     assert issue.incident is opened
+
+
+def _section(page: str, section_id: str) -> str:
+    return page.split(f'id="{section_id}"')[1].split("</section>")[0]
+
+
+def test_rendered_timeline_and_comment_rows_are_what_a_fresh_render_gives(db, login_as, org, incident):  # noqa: F811
+    from crisis.incidents import presenters
+
+    head = org["users"][("KOTA-SEMARANG", "head")]
+    incidents.comment(session=db.session, actor=head, incident_id=incident.id, body="Sudah dicek https://example.org/a",
+                      now=T0)
+    db.session.commit()
+    client = login_as("officer", "KOTA-SEMARANG")
+    url = f"/incidents/{incident.id}"
+    presenters._ROWS.clear()
+    fresh = client.get(url).get_data(as_text=True)
+    assert presenters._ROWS, "the page kept no rendered rows"
+    cached = client.get(url).get_data(as_text=True)
+    for section in ("timeline", "comments"):
+        assert _section(cached, section) == _section(fresh, section)
+    assert head.name in _section(fresh, "comments") and head.name in _section(fresh, "timeline")
+
+
+def test_a_kept_row_shows_a_renamed_person_and_each_viewers_own_zone(db, login_as, org, incident, app):  # noqa: F811
+    head = org["users"][("KOTA-SEMARANG", "head")]
+    incidents.comment(session=db.session, actor=head, incident_id=incident.id, body="Pantau terus", now=T0)
+    db.session.commit()
+    semarang = login_as("officer", "KOTA-SEMARANG")
+    url = f"/incidents/{incident.id}"
+    before = semarang.get(url).get_data(as_text=True)
+    old_name = head.name
+    head.name = "Kepala Bernama Baru"
+    db.session.commit()
+    after = semarang.get(url).get_data(as_text=True)
+    for section in ("timeline", "comments"):
+        assert old_name in _section(before, section)
+        assert old_name not in _section(after, section) and "Kepala Bernama Baru" in _section(after, section)
+
+    # The same rows seen from Makassar (WITA, an hour ahead of Semarang's WIB) show Makassar's times.
+    incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id,
+                           unit_id=org["units"]["KOTA-MAKASSAR"].id, now=T0)
+    db.session.commit()
+    makassar = app.test_client()
+    from tests.conftest import sign_in
+
+    assert sign_in(makassar, org["users"][("KOTA-MAKASSAR", "officer")].email).status_code == 302
+    seen = makassar.get(url).get_data(as_text=True)
+    wib, wita = (format_local(T0, zone, "d MMM yyyy HH:mm") for zone in ("Asia/Jakarta", "Asia/Makassar"))
+    assert wib != wita
+    assert wita in _section(seen, "comments") and wib not in _section(seen, "comments")
+    assert wib in _section(semarang.get(url).get_data(as_text=True), "comments")
+
+
+def test_on_duty_of_several_units_is_on_duty_of_each(db, org):
+    from crisis.auth import service as people
+    from crisis.units.models import DutyShift
+
+    units = [org["units"][code] for code in ("JATENG", "KOTA-SEMARANG", "KAB-BANYUMAS", "PAPUA")]
+    people_of = {
+        "JATENG": [org["users"][("JATENG", "officer")], org["users"][("JATENG", "supervisor")]],
+        "KOTA-SEMARANG": [org["users"][("KOTA-SEMARANG", "officer")]],
+    }
+    for code, staff in people_of.items():
+        for hours, person in enumerate(staff):
+            db.session.add(DutyShift(unit_id=org["units"][code].id, user_id=person.id,
+                                     starts_at=T0 - timedelta(hours=1 + hours), ends_at=T0 + timedelta(hours=8)))
+    # Ended already, and not started yet: nobody on duty at T0 from these.
+    banyumas = org["users"][("KAB-BANYUMAS", "officer")]
+    db.session.add(DutyShift(unit_id=units[2].id, user_id=banyumas.id, starts_at=T0 - timedelta(hours=9),
+                             ends_at=T0))
+    db.session.add(DutyShift(unit_id=units[2].id, user_id=banyumas.id, starts_at=T0 + timedelta(minutes=1),
+                             ends_at=T0 + timedelta(hours=9)))
+    db.session.flush()
+    together = people.on_duty_by_unit(session=db.session, unit_ids=[u.id for u in units], at=T0)
+    for unit in units:
+        assert together.get(unit.id, []) == people.on_duty(session=db.session, unit_id=unit.id, at=T0)
+    assert sum(len(staff) for staff in together.values()) >= 3  # the check compared real lists, not empty ones

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import sys
 import time
@@ -23,7 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import run  # noqa: E402
 from run import CONSOLE_USER, LOGGER_USER, PAGE_USER, PASSWORD, TICK_USER, open_tick_items  # noqa: E402
+
+# The vocabulary of run.py's issue-logging wrk script.
+WORDS = re.findall(r'"([^"]+)"', Path(run.__file__).read_text().split("local words = {")[1].split("}")[0])
 
 ADMIN = os.environ.get("CRISIS_TEST_PG_ADMIN_URL", "postgresql://crisis_test:crisis_test@127.0.0.1:5432/postgres")
 
@@ -34,6 +39,9 @@ def main() -> None:
     parser.add_argument("kind", choices=("tick", "page", "issue", "console"))
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--sql", action="store_true")
+    parser.add_argument("--time-only", action="store_true", help="only the CPU and wall times, no profile")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
+                        help="instead of the pyinstrument tree, cProfile's N costliest functions by own time")
     parser.add_argument("--incident", type=int, help="incident page to open (default: the newest)")
     options = parser.parse_args()
 
@@ -65,19 +73,21 @@ def main() -> None:
     client = app.test_client()
     email = CONSOLE_USER if options.kind == "console" else PAGE_USER
     client.post("/login", data={"email": email, "password": PASSWORD})
+    api = app.test_client()  # no session cookie: API calls carry only the bearer token, as in run.py
     units = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    rng = random.Random()  # noqa: S311  titles as run.py's wrk script makes them (rarely 80 % alike)
 
     def request() -> Any:
         if options.kind == "tick":
-            return client.post(f"/api/v1/checklist/{open_items.pop()}/tick",
+            return api.post(f"/api/v1/checklist/{open_items.pop()}/tick",
                                json={"note": "", "evidence_url": "https://example.org/e"},
                                headers={"Authorization": f"Bearer {tick_token}"})
         if options.kind == "page":
             return client.get(f"/incidents/{incident_id}")
         if options.kind == "issue":
             key = uuid.uuid4().hex
-            return client.post("/api/v1/issues", json={
-                "unit_id": units[hash(key) % len(units)], "title": f"profil {key[:12]} warga keluhan layanan",
+            return api.post("/api/v1/issues", json={
+                "unit_id": units[hash(key) % len(units)], "title": " ".join(rng.choice(WORDS) for _ in range(7)),
                 "channel": "x", "category": "hoax", "evidence_urls": [f"https://example.org/p/{key}"]},
                 headers={"Authorization": f"Bearer {issue_token}", "Idempotency-Key": key})
         return client.get("/")
@@ -98,16 +108,29 @@ def main() -> None:
     print(f"{options.kind}: median {wall[len(wall) // 2]:.1f} ms wall, {cpu[len(cpu) // 2]:.1f} ms CPU "
           f"(min {cpu[0]:.1f}) in the app process per request (in-process, {options.runs} runs, "
           f"load average {os.getloadavg()[0]:.1f})")
-    profiler = Profiler(interval=0.0005)
+    if options.time_only:
+        return
     start = time.perf_counter()
-    profiler.start()
-    for _ in range(options.runs):
-        response = request()
-        assert response.status_code in (200, 201), response.status_code
-    profiler.stop()
-    elapsed = (time.perf_counter() - start) * 1000 / options.runs
-    print(profiler.output_text(unicode=True, color=False, show_all=False))
-    print(f"{options.kind}: {elapsed:.1f} ms per request (in-process, under pyinstrument), "
+    if options.cprofile:
+        import cProfile
+        import pstats
+
+        with cProfile.Profile(time.process_time) as profile:
+            for _ in range(options.runs):
+                response = request()
+                assert response.status_code in (200, 201), response.status_code
+        elapsed = (time.perf_counter() - start) * 1000 / options.runs
+        pstats.Stats(profile).sort_stats("tottime").print_stats(options.cprofile)
+    else:
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(options.runs):
+            response = request()
+            assert response.status_code in (200, 201), response.status_code
+        profiler.stop()
+        elapsed = (time.perf_counter() - start) * 1000 / options.runs
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(f"{options.kind}: {elapsed:.1f} ms per request (in-process, under the profiler), "
           f"{len(response.get_data())} bytes")
     if options.sql:
         statements: list[tuple[float, str]] = []
@@ -121,8 +144,9 @@ def main() -> None:
         event.listen(engine, "before_cursor_execute", before)
         event.listen(engine, "after_cursor_execute", after)
         request()
+        width = int(os.environ.get("SQL_WIDTH", "220"))  # characters of each statement shown
         for ms, statement in statements:
-            print(f"{ms:7.2f} ms  {' '.join(statement.split())[:220]}")
+            print(f"{ms:7.2f} ms  {' '.join(statement.split())[:width]}")
         print(f"{len(statements)} statements, {sum(ms for ms, _ in statements):.1f} ms")
 
 

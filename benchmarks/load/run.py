@@ -10,9 +10,10 @@
    `crisis seed history --incidents 50000` through the real command line.
 2. Prepares what the load needs, through the services: API tokens, enough fresh incidents that every
    tick request ticks a distinct open checklist item, and one incident with exactly 200 timeline events.
-3. Starts the app (`gunicorn 'crisis:create_app()'`) and the peer (benchmarks/load/peer.py: Flask, one
-   INSERT per request into its own table of the same database) with the same gunicorn settings
-   (default 2 x cores + 1 sync workers).
+3. Starts the app as production does (`gunicorn crisis.wsgi:app`: templates compiled and start-up
+   objects frozen out of the garbage collector; `crisis:create_app()` for an --app-root without
+   crisis/wsgi.py) and the peer (benchmarks/load/peer.py: Flask, one INSERT per request into its own
+   table of the same database) with the same gunicorn settings (default 2 x cores + 1 sync workers).
 4. Measures each kind of request one at a time first (median time, and CPU per request in the web
    workers and in PostgreSQL: the figure least moved by other work on the machine), then, from
    loopback:
@@ -666,7 +667,10 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
     fcntl.flock(lock, fcntl.LOCK_EX)  # one benchmark at a time on this machine
     print(f"holding {options.lock} (waited {time.perf_counter() - waited:.0f} s); load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
-    app = Gunicorn("app", "crisis:create_app()", env, options, chdir=Path(options.app_root).resolve())
+    app_root = Path(options.app_root).resolve()
+    # The production entry point (README, Dockerfile); older trees only have the factory.
+    entry = "crisis.wsgi:app" if (app_root / "crisis" / "wsgi.py").exists() else "crisis:create_app()"
+    app = Gunicorn("app", entry, env, options, chdir=app_root)
     peer = Gunicorn("peer", "peer:app", {**env, "PEER_DATABASE_URL": url}, options, chdir=HERE)
     results: list[Figures] = []
     probes: list[dict[str, Any]] = []

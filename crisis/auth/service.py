@@ -12,7 +12,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from crisis import clock
 from crisis.audit import service as audit
@@ -407,7 +407,17 @@ def revoke_token(*, session: Session, user: User, token_id: int, now: datetime |
 def user_for_token(*, session: Session, plaintext: str, now: datetime | None = None) -> User | None:
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(plaintext)))
+    # The token, its user and the user's memberships with their units in one query: every API call
+    # needs them all for its access checks (units._scope), which would otherwise read them one by one.
+    token = (
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.token_hash == _token_hash(plaintext))
+            .options(joinedload(ApiToken.user).joinedload(User.memberships).joinedload(Membership.unit))
+        )
+        .unique()
+        .one_or_none()
+    )
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     moment = now or clock.now()
@@ -437,6 +447,27 @@ def on_duty(*, session: Session, unit_id: int, at: datetime) -> list[User]:
             .order_by(User.name)
         )
     )
+
+
+def on_duty_by_unit(*, session: Session, unit_ids: list[int], at: datetime) -> dict[int, list[User]]:
+    """on_duty() of several units in one query: unit id → its people on duty (units with nobody are absent)."""
+    found: dict[int, list[User]] = {}
+    if not unit_ids:
+        return found
+    rows = session.execute(
+        select(DutyShift.unit_id, User)
+        .join(DutyShift, DutyShift.user_id == User.id)
+        .where(
+            DutyShift.unit_id.in_(sorted(set(unit_ids))),
+            DutyShift.starts_at <= at,
+            DutyShift.ends_at > at,
+            User.active,
+        )
+        .order_by(User.name)
+    )
+    for unit_id, user in rows:
+        found.setdefault(unit_id, []).append(user)
+    return found
 
 
 def create_shift(

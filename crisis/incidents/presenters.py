@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from markupsafe import Markup
+
 from crisis.i18n import _
 from crisis.incidents.models import Incident
 from crisis.timefmt import format_duration, format_local
@@ -143,3 +145,61 @@ def describe(
         text = _time(value, zone) if isinstance(value, str) and key.endswith("_at") else str(value)
         parts.append(text)
     return " · ".join(parts)
+
+
+# Rendered rows of the incident page that never change once written, shared by the pages of this
+# process: at most ROW_LIMIT of them (then emptied, to start again with what pages show now).
+_ROWS: dict[tuple[Any, ...], Markup] = {}
+ROW_LIMIT = 10_000
+
+
+class Rows:
+    """Timeline events and comments as the page renders them, kept once rendered.
+
+    Both are only ever added, never changed: timeline events refuse updates
+    (crisis.timeline.models) and nothing edits a comment. So a row's HTML follows from the row and
+    the viewer's language and zone, and those are its key, together with what can change around
+    it: the name of the person shown (people are renamed) and, for a comment, its text. A hit is
+    then exactly what rendering would give; a renamed person or another viewer misses and renders.
+
+    Rows are those of service.page_events and service.page_comments.
+    """
+
+    def __init__(self, *, lang: str, zone: str) -> None:
+        self._context = (lang, zone)
+
+    def _key(self, row: Any) -> tuple[Any, ...]:
+        if hasattr(row, "kind"):  # a timeline event
+            return (
+                self._context,
+                "event",
+                row.id,
+                row.subject_type,
+                row.subject_id,
+                row.kind,
+                row.occurred_at,
+                row.actor_id,
+                row.actor_name,
+                # Retention rewrites the personal values copied into events (today only issues'
+                # events, which this page does not show); its flag keeps such a row from matching.
+                (row.data or {}).get("retention_anonymised_at"),
+            )
+        return (
+            self._context,
+            "comment",
+            row.id,
+            row.incident_id,
+            row.created_at,
+            row.author_id,
+            row.author_name,
+            row.body,
+        )
+
+    def get(self, row: Any) -> Markup | None:
+        return _ROWS.get(self._key(row))
+
+    def put(self, row: Any, html: Markup) -> Markup:
+        if len(_ROWS) >= ROW_LIMIT:
+            _ROWS.clear()
+        _ROWS[self._key(row)] = html
+        return html

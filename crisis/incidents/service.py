@@ -66,15 +66,8 @@ def get(
     lock: its row is locked and re-read, and so are its stages and checklist entries unless
     reload_runs is False (the caller then re-reads what it changes itself). options: loader
     options for the query (PAGE_LOADING for the incident page)."""
-    query = select(Incident).where(Incident.id == incident_id).options(*options)
-    visible = _visible_filter(session=session, user=user)
-    if visible is not None:
-        query = query.where(visible)
-    if lock:
-        # Serialises changes to one incident; a second writer waits, then reads the state the
-        # first one committed (populate_existing replaces what this session had loaded before).
-        query = query.with_for_update().execution_options(populate_existing=True)
-    incident = session.scalar(query)
+    query = _incident_query(session=session, user=user, lock=lock, options=options)
+    incident = session.scalar(query.where(Incident.id == incident_id))
     if incident is None:
         raise NotFound(_l("Incident not found."))
     if lock and reload_runs:
@@ -82,11 +75,26 @@ def get(
     return incident
 
 
+def _incident_query(*, session: Session, user: User, lock: bool, options: tuple[Any, ...] = ()) -> Any:
+    """The incidents the user may see, for get(): add which one."""
+    query = select(Incident).options(*options)
+    visible = _visible_filter(session=session, user=user)
+    if visible is not None:
+        query = query.where(visible)
+    if lock:
+        # Serialises changes to one incident; a second writer waits, then reads the state the
+        # first one committed (populate_existing replaces what this session had loaded before).
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return query
+
+
 def page_loading() -> tuple[Any, ...]:
     """Loader options for what the incident page shows: the entries of every stage in one query
-    (not one per stage), and of the SOP version only its number (not its canonical form and YAML)."""
+    (not one per stage), of the SOP version only its number (not its canonical form and YAML), and
+    the owning unit with the units above it (hand-over targets and commander candidates)."""
     return (
         selectinload(Incident.stage_runs).selectinload(StageRun.entries),
+        joinedload(Incident.unit).joinedload(Unit.parent).joinedload(Unit.parent),
         joinedload(Incident.playbook_version).load_only(PlaybookVersion.number, PlaybookVersion.playbook_id),
         selectinload(Incident.involved).selectinload(InvolvedUnit.unit),
         selectinload(Incident.statements).selectinload(Statement.publications),
@@ -397,15 +405,17 @@ def _start_stage(*, session: Session, incident: Incident, run: StageRun, actor: 
 
 def _entry(*, session: Session, actor: User, entry_id: int) -> tuple[ChecklistEntry, Incident]:
     """The item and its incident, the incident locked and the item read after the lock was taken
-    (whoever held it before may have changed the item): three queries whatever the incident's size."""
-    incident_id = session.scalar(
-        select(StageRun.incident_id).join(ChecklistEntry, ChecklistEntry.stage_run_id == StageRun.id).where(
-            ChecklistEntry.id == entry_id
-        )
-    )
-    if incident_id is None:
-        raise NotFound(_l("Checklist item not found."))
-    incident = get(session=session, user=actor, incident_id=incident_id, lock=True, reload_runs=False)
+    (whoever held it before may have changed the item): two queries whatever the incident's size."""
+    incident_of_entry = select(StageRun.incident_id).join(
+        ChecklistEntry, ChecklistEntry.stage_run_id == StageRun.id
+    ).where(ChecklistEntry.id == entry_id)
+    # The incident is found through the item in the locking query itself (an item never moves).
+    query = _incident_query(session=session, user=actor, lock=True)
+    incident = session.scalar(query.where(Incident.id == incident_of_entry.scalar_subquery()))
+    if incident is None:  # no such item, or its incident is out of reach: say which, as get() would
+        if session.scalar(incident_of_entry) is None:
+            raise NotFound(_l("Checklist item not found."))
+        raise NotFound(_l("Incident not found."))
     entry = session.scalars(
         select(ChecklistEntry)
         .options(joinedload(ChecklistEntry.stage_run))
@@ -806,6 +816,50 @@ def comments(*, session: Session, incident: Incident) -> list[Comment]:
 
 def events(*, session: Session, incident: Incident) -> list[Any]:
     return timeline.list_for_subject(session=session, subject_type="incident", subject_id=incident.id)
+
+
+def page_comments(*, session: Session, incident: Incident) -> list[Any]:
+    """comments() as the page shows them: plain rows (id, incident_id, author_id, author_name, body,
+    created_at), not objects; building 200 of those cost more than rendering them."""
+    return list(
+        session.execute(
+            select(
+                Comment.id,
+                Comment.incident_id,
+                Comment.author_id,
+                User.name.label("author_name"),
+                Comment.body,
+                Comment.created_at,
+            )
+            .join(User, User.id == Comment.author_id)
+            .where(Comment.incident_id == incident.id)
+            .order_by(Comment.created_at)
+        )
+    )
+
+
+def page_events(*, session: Session, incident: Incident) -> list[Any]:
+    """events() as the page shows them: plain rows with the actor's name (actor_name, None when no one
+    acted), in the same order."""
+    from crisis.timeline.models import TimelineEvent
+
+    return list(
+        session.execute(
+            select(
+                TimelineEvent.id,
+                TimelineEvent.subject_type,
+                TimelineEvent.subject_id,
+                TimelineEvent.kind,
+                TimelineEvent.occurred_at,
+                TimelineEvent.actor_id,
+                User.name.label("actor_name"),
+                TimelineEvent.data,
+            )
+            .outerjoin(User, User.id == TimelineEvent.actor_id)
+            .where(TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == incident.id)
+            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        )
+    )
 
 
 def change_stamp(*, session: Session, incident: Incident) -> str:

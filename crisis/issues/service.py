@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -482,38 +483,56 @@ def find_duplicates(
     if exclude_id is not None:
         base = base.where(Issue.id != exclude_id)
     keys = sorted({normalise_url(u) for u in (evidence_urls or []) if url_problem(u) is None})
-    found: list[Issue] = []
+    # Ids first (both checks usually find nothing); whole issues only for what they found, in one query.
+    ids = base.with_only_columns(Issue.id)
+    found: list[int] = []
     if keys:
-        same_link = base.where(Issue.id.in_(select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(keys))))
+        same_link = ids.where(Issue.id.in_(select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(keys))))
         found.extend(session.scalars(same_link.order_by(Issue.created_at.desc()).limit(20)))
     if unit_id is not None and isinstance(title, str) and normalise_title(title):
-        # Only ids and titles are read for the comparison; whole issues only for those that match.
         same_unit = base.with_only_columns(Issue.id, Issue.title).where(
             Issue.unit_id == unit_id, Issue.created_at >= recent, Issue.created_at <= now
         )
         candidates = session.execute(same_unit.order_by(Issue.created_at.desc()).limit(500)).all()
         scored = _similar_titles(title, candidates)
-        seen = {issue.id for issue in found}
+        seen = set(found)
         matches = [issue_id for _ratio, issue_id in sorted(scored, key=lambda pair: (-pair[0], -pair[1]))]
-        matches = [issue_id for issue_id in matches if issue_id not in seen]
-        if matches:
-            loaded = {issue.id: issue for issue in session.scalars(select(Issue).where(Issue.id.in_(matches)))}
-            found.extend(loaded[issue_id] for issue_id in matches)
-    return found
+        found.extend(issue_id for issue_id in matches if issue_id not in seen)
+    if not found:
+        return []
+    loaded = {issue.id: issue for issue in session.scalars(select(Issue).where(Issue.id.in_(found)))}
+    return [loaded[issue_id] for issue_id in found]
 
 
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 "
-_IN_ALPHABET = frozenset(_ALPHABET)
+# One bit per character seen in a title, numbered in order of first sight (so an emoji costs one
+# bit, not one at its code point); the lock keeps two threads from giving two characters one bit.
+_CHAR_BITS: dict[str, int] = {}
+_CHAR_BITS_LOCK = threading.Lock()
+
+
+def _char_bit(char: str) -> int:
+    bit = _CHAR_BITS.get(char)
+    if bit is None:
+        with _CHAR_BITS_LOCK:
+            bit = _CHAR_BITS.setdefault(char, 1 << len(_CHAR_BITS))
+    return bit
 
 
 @functools.lru_cache(maxsize=8192)
-def _title_letters(title: str) -> tuple[str, dict[str, int], tuple[int, ...] | None]:
-    """A title normalised, how often each character occurs in it (read only), and the same counts
-    as a vector over a-z, 0-9 and space when it has no other characters (compared faster)."""
+def _title_letters(title: str) -> tuple[str, tuple[int, ...]]:
+    """A title normalised, and how often each character occurs in it as bit masks by level: the
+    character's bit (_char_bit) is set in the k-th mask when it occurs at least k times. The
+    characters two titles have in common (difflib's quick_ratio) are then the set bits of the masks
+    ANDed level by level."""
     text = normalise_title(title)
-    counts = Counter(text)
-    vector = tuple(counts.get(char, 0) for char in _ALPHABET) if counts.keys() <= _IN_ALPHABET else None
-    return text, counts, vector
+    levels: list[int] = []
+    for char, count in Counter(text).items():
+        bit = _char_bit(char)
+        for level in range(count):
+            if level == len(levels):
+                levels.append(0)
+            levels[level] |= bit
+    return text, tuple(levels)
 
 
 def _common_subsequence(a: str, b: str) -> int:
@@ -535,17 +554,15 @@ def _similar_titles(title: str, candidates: list[Any]) -> list[tuple[float, int]
     ratio. It is computed only where three upper bounds of it reach the threshold: the lengths
     (difflib's real_quick_ratio), the characters in common (its quick_ratio) and the longest common
     subsequence. Random titles from one vocabulary pass the second often and the third rarely."""
-    wanted, wanted_letters, wanted_vector = _title_letters(title)
+    wanted, wanted_levels = _title_letters(title)
     scored = []
     for issue_id, other_title in candidates:
-        other, other_letters, other_vector = _title_letters(other_title)
+        other, other_levels = _title_letters(other_title)
         total = len(wanted) + len(other)
         if 2.0 * min(len(wanted), len(other)) / total < TITLE_SIMILARITY:
             continue
-        if wanted_vector is not None and other_vector is not None:
-            common = sum(map(min, wanted_vector, other_vector))
-        else:
-            common = sum(min(count, other_letters.get(char, 0)) for char, count in wanted_letters.items())
+        # zip stops at the fewer levels: a character is common k times only if both have it k times.
+        common = sum((mine & theirs).bit_count() for mine, theirs in zip(wanted_levels, other_levels, strict=False))
         if 2.0 * common / total < TITLE_SIMILARITY:
             continue
         if 2.0 * _common_subsequence(wanted, other) / total < TITLE_SIMILARITY:

@@ -48,7 +48,7 @@ def console() -> Any:
         session=db.session, user=current_user, unit_id=unit_id, severity=severity, summary_only=True
     )
     my_units = service.list_visible(session=db.session, user=current_user)
-    on_duty = {unit.id: people.on_duty(session=db.session, unit_id=unit.id, at=now) for unit in my_units[:20]}
+    on_duty = people.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
     return render_template(
         "units/console.html", now=now, units=my_units, on_duty=on_duty, unit_id=unit_id, severity=severity,
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
