@@ -62,15 +62,21 @@ def celery_init_app(app: Flask) -> Celery:
 
 def _warm_up(app: Flask) -> None:
     """Do once per worker process what the first deadline would otherwise pay for: compile the
-    notice templates, load both catalogs, open a database connection. Failures only cost that time."""
+    notice templates and the engine's statements, load both catalogs and the date formats of every
+    language and zone, open the database and SMTP connections. Failures only cost that time."""
     import logging
+    from datetime import timedelta
 
     from flask_babel import force_locale
-    from sqlalchemy import text
     from sqlalchemy.orm import configure_mappers
 
+    from crisis import clock
+    from crisis.escalation import service as escalation
     from crisis.extensions import db
     from crisis.i18n import _
+    from crisis.notify import channels
+    from crisis.playbooks.spec import format_duration_words
+    from crisis.timefmt import INDONESIAN_ZONES, format_local
 
     try:
         configure_mappers()  # else the first task of each process pays ~100 ms for it
@@ -80,7 +86,13 @@ def _warm_up(app: Flask) -> None:
             for language in app.config["LANGUAGES"]:
                 with force_locale(language):
                     _("overdue")
-            db.session.execute(text("SELECT 1"))
+                    format_duration_words(timedelta(minutes=15), language)
+                    for zone in INDONESIAN_ZONES:
+                        format_local(clock.now(), zone)
+            escalation.warm_up(session=db.session)
+            db.session.rollback()
             db.session.remove()
+            if app.config.get("SMTP_HOST"):
+                channels.open_smtp(app.config)
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("worker warm-up failed; the first task pays instead", exc_info=True)

@@ -681,6 +681,19 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
 }
 
 
+def warm_up(*, session: Session) -> None:
+    """Run each hot statement once on ids that do not exist; the caller rolls back. SQLAlchemy
+    compiles them, and this process's database backend loads the catalog entries of their tables
+    and indexes: otherwise the first deadlines after a worker starts pay for both (measured on a
+    burst: its first half-second up to 150-176 ms late, against at most 47 ms once warm)."""
+    postgres = _is_postgres(session)
+    for name in _BUILDERS:
+        if ".pg" in name and not postgres:
+            continue
+        params = {"ids": [0]} if name.startswith("fire.") else {"notice_id": 0, "sent_at": clock.now()}
+        session.execute(_statement(name), params).all()
+
+
 def fire_timer(*, session: Session, timer_id: int, now: datetime | None = None) -> list[int]:
     """Fire one claimed timer (see `fire_timers`)."""
     return fire_timers(session=session, timer_ids=[timer_id], now=now)

@@ -151,6 +151,12 @@ _smtp_lock = threading.Lock()
 _smtp: dict[str, Any] = {}
 
 
+def open_smtp(config: Any) -> None:
+    """Open the process's SMTP connection ahead of the first notice (a worker's warm-up)."""
+    with _smtp_lock:
+        _smtp_connection(config)
+
+
 def _smtp_connection(config: Any) -> smtplib.SMTP:
     key = (config["SMTP_HOST"], int(config["SMTP_PORT"]), config.get("SMTP_USERNAME"), os.getpid())
     if _smtp.get("key") == key and _smtp.get("conn") is not None:

@@ -245,3 +245,14 @@ def test_a_prepared_notice_whose_server_is_down_is_retried_later(app, db, org, s
     notice = db.session.get(Notice, prepared[0].notice_id)
     assert notice.status == "queued" and notice.attempts == 1 and notice.sent_at is None
     assert notice.next_attempt_at > NOW + 15 * M and "Error" in notice.last_error
+
+
+def test_warm_up_compiles_every_hot_statement_and_writes_nothing(app, db, org):
+    before = (db.session.query(Timer).count(), db.session.query(Notice).count())
+    escalation._STATEMENTS.clear()
+    escalation.warm_up(session=db.session)
+    db.session.rollback()
+    postgres = db.engine.dialect.name == "postgresql"
+    expected = {name for name in escalation._BUILDERS if postgres or ".pg" not in name}
+    assert set(escalation._STATEMENTS) == expected
+    assert (db.session.query(Timer).count(), db.session.query(Notice).count()) == before
