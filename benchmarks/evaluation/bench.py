@@ -227,14 +227,15 @@ def run(url: str, options: argparse.Namespace) -> None:
 
     _report_cpu("GET /evaluation (HTML page, signed in)", _timed_cpu(page, options.runs, database))
     print(f"  load average {os.getloadavg()[0]:.1f}")
-    # What the page costs once the objects the process made at start-up no longer take part in the
-    # garbage collector's full collections (every few pages otherwise, ~100 ms each over ~190,000
-    # objects). The app does not do this itself (yet): a production entry point would call
-    # gc.freeze() after start-up. Reported apart, as that, not as the page's figure.
+    # What the page costs as the production entry point serves it: crisis.wsgi:app moves the objects
+    # made at start-up out of the garbage collector's full collections (crisis.warmup, gc.freeze();
+    # otherwise one every few pages, ~100 ms each over ~190,000 objects). The line above is the bare
+    # create_app() of a test or `crisis run`.
     gc.collect()
     gc.freeze()
     try:
-        _report_cpu("  same, start-up objects frozen (gc.freeze)", _timed_cpu(page, options.runs, database))
+        _report_cpu("  same, as crisis.wsgi:app serves it (start-up objects frozen)",
+                    _timed_cpu(page, options.runs, database))
     finally:
         gc.unfreeze()
     csv_ms = _timed(lambda: _check(client.get("/evaluation/per_unit.csv?from=2025-12-01&to=2026-11-30")), 10)
