@@ -518,12 +518,18 @@ def _char_bit(char: str) -> int:
     return bit
 
 
+# Levels packed into one integer, LEVEL_WIDTH bits per level, for titles whose characters all have
+# bits below it: the characters two titles have in common are then one AND and one bit count.
+LEVEL_WIDTH = 256
+
+
 @functools.lru_cache(maxsize=8192)
-def _title_letters(title: str) -> tuple[str, tuple[int, ...]]:
+def _title_letters(title: str) -> tuple[str, tuple[int, ...], int | None]:
     """A title normalised, and how often each character occurs in it as bit masks by level: the
     character's bit (_char_bit) is set in the k-th mask when it occurs at least k times. The
     characters two titles have in common (difflib's quick_ratio) are then the set bits of the masks
-    ANDed level by level."""
+    ANDed level by level. Third: the levels packed side by side (None when a character's bit does
+    not fit in LEVEL_WIDTH), for the same count in one operation."""
     text = normalise_title(title)
     levels: list[int] = []
     for char, count in Counter(text).items():
@@ -532,7 +538,13 @@ def _title_letters(title: str) -> tuple[str, tuple[int, ...]]:
             if level == len(levels):
                 levels.append(0)
             levels[level] |= bit
-    return text, tuple(levels)
+    packed: int | None = 0
+    for index, level in enumerate(levels):
+        if level >> LEVEL_WIDTH:
+            packed = None
+            break
+        packed |= level << (index * LEVEL_WIDTH)
+    return text, tuple(levels), packed
 
 
 def _common_subsequence(a: str, b: str) -> int:
@@ -554,15 +566,18 @@ def _similar_titles(title: str, candidates: list[Any]) -> list[tuple[float, int]
     ratio. It is computed only where three upper bounds of it reach the threshold: the lengths
     (difflib's real_quick_ratio), the characters in common (its quick_ratio) and the longest common
     subsequence. Random titles from one vocabulary pass the second often and the third rarely."""
-    wanted, wanted_levels = _title_letters(title)
+    wanted, wanted_levels, wanted_packed = _title_letters(title)
     scored = []
     for issue_id, other_title in candidates:
-        other, other_levels = _title_letters(other_title)
+        other, other_levels, other_packed = _title_letters(other_title)
         total = len(wanted) + len(other)
         if 2.0 * min(len(wanted), len(other)) / total < TITLE_SIMILARITY:
             continue
-        # zip stops at the fewer levels: a character is common k times only if both have it k times.
-        common = sum((mine & theirs).bit_count() for mine, theirs in zip(wanted_levels, other_levels, strict=False))
+        if wanted_packed is not None and other_packed is not None:
+            common = (wanted_packed & other_packed).bit_count()
+        else:
+            # zip stops at the fewer levels: a character is common k times only if both have it k times.
+            common = sum((mine & theirs).bit_count() for mine, theirs in zip(wanted_levels, other_levels, strict=False))
         if 2.0 * common / total < TITLE_SIMILARITY:
             continue
         if 2.0 * _common_subsequence(wanted, other) / total < TITLE_SIMILARITY:
