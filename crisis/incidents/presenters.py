@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -182,7 +183,7 @@ class Rows:
                 row.actor_name,
                 # Retention rewrites the personal values copied into events (today only issues'
                 # events, which this page does not show); its flag keeps such a row from matching.
-                (row.data or {}).get("retention_anonymised_at"),
+                row.retention_flag,
             )
         return (
             self._context,
@@ -195,6 +196,15 @@ class Rows:
             row.body,
         )
 
+    def with_data(self, events: list[Any], load: Callable[[list[int]], dict[int, Any]]) -> list[Any]:
+        """page_events rows, those that are not kept given their `data` (read by `load` in one go):
+        only a row that is rendered needs it."""
+        missing = [event.id for event in events if _ROWS.get(self._key(event)) is None]
+        if not missing:
+            return events
+        data = load(missing)
+        return [EventWithData(event, data.get(event.id)) if event.id in data else event for event in events]
+
     def get(self, row: Any) -> Markup | None:
         return _ROWS.get(self._key(row))
 
@@ -203,3 +213,16 @@ class Rows:
             _ROWS.clear()
         _ROWS[self._key(row)] = html
         return html
+
+
+class EventWithData:
+    """A page_events row with its data, for rendering (describe reads it)."""
+
+    __slots__ = ("_row", "data")
+
+    def __init__(self, row: Any, data: Any) -> None:
+        self._row = row
+        self.data = data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)

@@ -143,6 +143,7 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         session=db.session, user=current_user, incident_id=incident_id, options=service.page_loading()
     )
     lang, zone = select_locale(), viewer_zone()  # once per page, not once per timeline event
+    rows = presenters.Rows(lang=lang, zone=zone)
     return {
         "incident": incident,
         "lang": lang,
@@ -153,13 +154,14 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         "shared_status": statements.shared_status,
         "missing": service.open_required_items(incident),
         "comments": service.page_comments(session=db.session, incident=incident),
-        "events": service.page_events(session=db.session, incident=incident),
+        "events": rows.with_data(service.page_events(session=db.session, incident=incident),
+                                 lambda ids: service.event_data(session=db.session, event_ids=ids)),
         "team": service.commander_candidates(session=db.session, unit_id=incident.unit_id),
         "acting_scope": units.acting_scope(session=db.session, user=current_user),
         "all_units": units.list_visible(session=db.session, user=current_user),
         "EVENT_LABELS": presenters.translated(EVENT_LABELS),
         "describe": presenters.Describer(incident, lang=lang, zone=zone, labels=STATEMENT_LABELS),
-        "rows": presenters.Rows(lang=lang, zone=zone),
+        "rows": rows,
         "STATEMENT_LABELS": STATEMENT_LABELS,
         "STATE_LABELS": STATE_LABELS,
         "CHANNEL_LABELS": CHANNEL_LABELS,

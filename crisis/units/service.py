@@ -74,10 +74,12 @@ def _scope(*, session: Session, user: User, roles: frozenset[str] | None) -> Sco
     memberships = [m for m in user.memberships if roles is None or m.role in roles]
     if any(m.unit.kind == UnitKind.central for m in memberships):
         return Scope(everything=True)
-    return Scope(
-        everything=False,
-        unit_ids=frozenset(subtree_ids(session=session, root_ids={m.unit_id for m in memberships})),
-    )
+    roots = frozenset(m.unit_id for m in memberships)
+    # Seeing and acting usually start from the same units (an officer's one unit): one query a request.
+    subtrees = request.environ.setdefault("crisis.unit_subtrees", {}) if has_request_context() else {}
+    if roots not in subtrees:
+        subtrees[roots] = frozenset(subtree_ids(session=session, root_ids=set(roots)))
+    return Scope(everything=False, unit_ids=subtrees[roots])
 
 
 def _cached_scope(*, session: Session, user: User, name: str, roles: frozenset[str] | None) -> Scope:
