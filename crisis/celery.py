@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from typing import Any
+
 from celery import Celery, Task
 from celery.signals import worker_process_init
-from flask import Flask, has_app_context
+from flask import Flask, current_app, has_app_context
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -60,15 +64,32 @@ def celery_init_app(app: Flask) -> Celery:
     return celery_app
 
 
+def enqueue(task: Any, items: Iterable[Any]) -> int:
+    """Hand each item to `task`'s queue after the commit that made its rows; how many were handed.
+    Sent through the Celery app of the Flask app in context (a shared task would use whichever app
+    was made last). A broker that is down is logged and left to the leases: the sweep that owns the
+    rows hands them over again later."""
+    celery_app = current_app.extensions["celery"] if has_app_context() else None
+    bound = celery_app.tasks[task.name] if celery_app is not None else task
+    sent = 0
+    for item in items:
+        try:
+            bound.apply_async(args=[item])
+            sent += 1
+        except Exception:
+            logging.getLogger(__name__).exception("could not enqueue %s(%s); its sweep hands it over again",
+                                                  task.name, item)
+            break
+    return sent
+
+
 def _warm_up(app: Flask) -> None:
     """Do once per worker process what the first deadline would otherwise pay for: compile the
     notice templates and the engine's statements, load both catalogs and the date formats of every
     language and zone, open the database and SMTP connections. Failures only cost that time."""
-    import logging
     from datetime import timedelta
 
     from flask_babel import force_locale
-    from sqlalchemy.orm import configure_mappers
 
     from crisis import clock
     from crisis.escalation import service as escalation
@@ -79,7 +100,6 @@ def _warm_up(app: Flask) -> None:
     from crisis.timefmt import INDONESIAN_ZONES, format_local
 
     try:
-        configure_mappers()  # else the first task of each process pays ~100 ms for it
         with app.app_context(), app.test_request_context():
             for name in ("emails/notice.txt", "emails/notice.html"):
                 app.jinja_env.get_template(name)

@@ -125,7 +125,8 @@ class Engine:
 
     def sweep(self) -> float | None:
         """Claim and enqueue everything due now; returns seconds until the next pending timer."""
-        from workers.tasks import chunks, deliver_notices, enqueue, fire_timers
+        from crisis.celery import enqueue
+        from workers.tasks import chunks, deliver_notices, fire_timers
 
         with self.app.app_context():
             session = db.session

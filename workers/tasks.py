@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from crisis import clock
+from crisis.celery import enqueue
 from crisis.escalation import service as escalation
 from crisis.extensions import db
 from crisis.system.models import WorkerCheck
@@ -37,20 +38,6 @@ def worker_check(check_id: int) -> None:
     check.completed_at = clock.now()
     check.worker = socket.gethostname()
     db.session.commit()
-
-
-def enqueue(task: object, ids: Iterable[int]) -> int:
-    """Hand ids to the queue after the commit that made their rows. A broker that is down is logged
-    and left to the leases: the tick hands the same work over again later."""
-    sent = 0
-    for item in ids:
-        try:
-            task.apply_async(args=[item])  # type: ignore[attr-defined]
-            sent += 1
-        except Exception:
-            log.exception("could not enqueue %s(%s); the scheduler's lease sweep retries", task, item)
-            break
-    return sent
 
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:
@@ -116,17 +103,17 @@ def _deliver_each(notice_ids: list[int]) -> None:
             try:
                 escalation.deliver(session=db.session, notice_id=notice_id)
                 db.session.commit()
+                break
             except OperationalError:
                 # A pooled connection that died (workers do not ping at checkout): the pool was
-                # discarded, so a second try runs on a fresh connection.
+                # discarded, so the second try runs on a fresh connection.
                 db.session.rollback()
-                if attempt == 1:
-                    continue
-                log.exception("delivery of notice %s failed; the lease sweep retries", notice_id)
+                if attempt == 2:
+                    log.exception("delivery of notice %s failed; the lease sweep retries", notice_id)
             except Exception:
                 db.session.rollback()
                 log.exception("delivery of notice %s failed; the lease sweep retries", notice_id)
-            break
+                break
 
 
 @shared_task(bind=True, name="escalation.fire_timers")

@@ -20,6 +20,7 @@ from celery import shared_task
 from sqlalchemy.orm import Session
 
 from crisis import clock
+from crisis.celery import enqueue
 from crisis.extensions import db
 from crisis.reports import service as reports
 from crisis.reviews import reminders
@@ -41,15 +42,7 @@ def build_monthly(report_id: int) -> str | None:
 def enqueue_builds(report_ids: Iterable[int]) -> int:
     """Hand report ids to the queue (in-process in the embedded mode), after their commit. A broker
     that is down is logged; the sweep hands the report out again after its lease."""
-    sent = 0
-    for report_id in report_ids:
-        try:
-            build_monthly.apply_async(args=[report_id])
-            sent += 1
-        except Exception:
-            log.exception("could not enqueue reports.build_monthly(%s); the monthly sweep retries", report_id)
-            break
-    return sent
+    return enqueue(build_monthly, report_ids)
 
 
 def monthly_sweep(session: Session, now: datetime | None = None) -> list[int]:

@@ -93,3 +93,22 @@ def test_a_claimed_batch_is_shared_by_the_workers_but_small_ones_stay_whole():
     assert [len(c) for c in split_claimed(list(range(20)), 25)] == [5, 5, 5, 5]  # one per worker process
     assert [len(c) for c in split_claimed(list(range(200)), 25)] == [25] * 8  # capped by ENGINE_FIRE_CHUNK
     assert split_claimed(list(range(6)), 2) == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_tasks_go_to_the_celery_app_of_the_flask_app_in_context(app, db, org, pg_url, tmp_path_factory):
+    from tests.conftest import make_app
+
+    # Made last, this app's Celery (a broker nobody listens on) becomes Celery's default app, the one
+    # a shared task sends to unless told otherwise.
+    other = make_app(pg_url, tmp_path_factory, BROKER_URL="redis://127.0.0.1:1/0")
+    try:
+        open_incident(db.session, org, now=FIXED_NOW)
+        db.session.commit()
+        Engine(app).sweep()  # this app is embedded: its tasks run in-process
+    finally:
+        app.extensions["celery"].set_default()
+        with other.app_context():
+            db.engine.dispose()
+    db.session.expire_all()
+    states = _states(db)
+    assert states.get("claimed", 0) == 0 and states["fired"] >= 3, states
