@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -64,3 +65,29 @@ def serving(env: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def race(app: Any, work: Callable[[Any], Any], *, times: int = 2) -> list[Any]:
+    """Run `work(session)` in `times` threads released at the same moment, each with its own app
+    context and database session (two schedulers sweeping at once); what each returned."""
+    import threading
+
+    from crisis.extensions import db
+
+    barrier = threading.Barrier(times)
+    results: list[Any] = []
+
+    def one() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(work(db.session))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results

@@ -4,7 +4,6 @@ and safe with two schedulers."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from crisis.reports import tasks
 from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews import service as reviews
 from crisis.reviews.models import ActionItem
+from tests.helpers import race
 from tests.test_evaluation import NOW, _board, _incident, history  # noqa: F401  the hand-built November
 
 
@@ -64,22 +64,7 @@ def test_refreshing_twice_changes_nothing(db, org, history):  # noqa: F811
 
 
 def test_two_schedulers_refresh_each_incident_once_and_agree(app, db, org, history):  # noqa: F811
-    barrier = threading.Barrier(2)
-    refreshed: list[int] = []
-
-    def scheduler() -> None:
-        from crisis.extensions import db as _db
-
-        with app.app_context():
-            barrier.wait()
-            refreshed.append(tasks.refresh_measures(_db.session, now=NOW))
-            _db.session.remove()
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    refreshed = race(app, lambda session: tasks.refresh_measures(session, now=NOW))
     assert len(refreshed) == 2 and max(refreshed) == 5
     assert db.session.query(IncidentMeasure).count() == 5 and db.session.query(KeyMessageLag).count() == 3
     assert reports.refresh_measures(session=db.session, now=NOW) == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from crisis.reports import service as reports
 from crisis.reviews import tasks
 from crisis.reviews.models import MonthlyReport
 from tests.conftest import form_post
+from tests.helpers import race
 from tests.test_evaluation import history  # noqa: F401  the hand-built November
 
 NOVEMBER = "from=2026-11-01&to=2026-11-30"
@@ -84,22 +84,12 @@ def test_the_monthly_job_starts_at_eight_in_each_units_zone(db, org):
 
 def test_two_schedulers_create_each_monthly_report_once(app, db, org):
     moment = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 08:30 WIB: every unit is due
-    barrier = threading.Barrier(2)
-    handed_out: list[list[int]] = []
+    def sweep(session):
+        made = reports.monthly_sweep(session=session, now=moment)
+        session.commit()
+        return made
 
-    def scheduler() -> None:
-        from crisis.extensions import db as _db
-
-        with app.app_context():
-            barrier.wait()
-            handed_out.append(reports.monthly_sweep(session=_db.session, now=moment))
-            _db.session.commit()
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    handed_out = race(app, sweep)
     assert len(handed_out) == 2
     first, second = handed_out
     assert len(first) + len(second) == 10 and not set(first) & set(second)

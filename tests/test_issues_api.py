@@ -13,10 +13,8 @@ NOW = FIXED_NOW
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock(app):
-    app.extensions["clock"] = lambda: NOW
-    yield
-    app.extensions.pop("clock", None)
+def frozen_clock(clock):
+    clock.now = NOW
 
 
 def body(**overrides):

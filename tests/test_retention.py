@@ -24,10 +24,8 @@ MARKER = retention.MARKER
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock(app):
-    app.extensions["clock"] = lambda: NOW
-    yield
-    app.extensions.pop("clock", None)
+def frozen_clock(clock):
+    clock.now = NOW
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from crisis.reviews.measures import suggest_rating
 from crisis.reviews.models import Review
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
+from tests.helpers import race
 
 T0 = FIXED_NOW  # 10:00 WIB, 11:00 WITA, 12:00 WIT
 M = timedelta(minutes=1)
@@ -375,7 +376,6 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
 
 
 def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
-    import threading
 
     from crisis.reviews import tasks
 
@@ -385,22 +385,7 @@ def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
                             due_on="2026-12-02", now=T0 + 11 * H)
     db.session.commit()
     moment = review.due_at - timedelta(days=1)  # the review's two-day reminder and the item's due-soon one
-    barrier = threading.Barrier(2)
-    written: list[int] = []
-
-    def scheduler() -> None:
-        from crisis.extensions import db as _db
-
-        with app.app_context():
-            barrier.wait()
-            written.append(tasks.reminder_sweep(_db.session, now=moment))
-            _db.session.remove()
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    written = race(app, lambda session: tasks.reminder_sweep(session, now=moment))
     assert len(written) == 2 and sum(written) == 4  # two reminders on two channels each, written once
     assert len(_reminders(db)) == 4
     assert tasks.reminder_sweep(db.session, now=moment) == 0

@@ -609,7 +609,6 @@ def _ids() -> Any:
 
 
 def _fire_incidents() -> Any:
-    # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
     return (
         select(Incident).where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(_ids()))))
         .order_by(Incident.id).with_for_update(read=True, of=Incident)

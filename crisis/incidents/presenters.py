@@ -199,7 +199,7 @@ class Rows:
     def with_data(self, events: list[Any], load: Callable[[list[int]], dict[int, Any]]) -> list[Any]:
         """page_events rows, those that are not kept given their `data` (read by `load` in one go):
         only a row that is rendered needs it."""
-        missing = [event.id for event in events if _ROWS.get(self._key(event)) is None]
+        missing = [event.id for event in events if self.get(event) is None]
         if not missing:
             return events
         data = load(missing)

@@ -20,10 +20,8 @@ VOLATILE_TABLES = {"api_token", "audit_event"}
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock(app):
-    app.extensions["clock"] = lambda: NOW
-    yield
-    app.extensions.pop("clock", None)
+def frozen_clock(clock):
+    clock.now = NOW
 
 
 @pytest.fixture

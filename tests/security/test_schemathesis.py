@@ -54,10 +54,8 @@ expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 
 
 @pytest.fixture
-def frozen_clock(app):
-    app.extensions["clock"] = lambda: NOW
-    yield
-    app.extensions.pop("clock", None)
+def frozen_clock(clock):
+    clock.now = NOW
 
 
 def _schema(app, *, allow_x00: bool) -> Any:

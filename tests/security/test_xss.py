@@ -77,10 +77,8 @@ def executable_markup(page: str) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock(app):
-    app.extensions["clock"] = lambda: NOW
-    yield
-    app.extensions.pop("clock", None)
+def frozen_clock(clock):
+    clock.now = NOW
 
 
 def test_the_scanner_sees_what_would_run():
