@@ -78,9 +78,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from crisis import models, web  # noqa: F401  models: register every table
     from crisis.celery import celery_init_app
-    from crisis.extensions import babel, csrf, db, limiter, login, migrate
+    from crisis.extensions import babel, csrf, db, limiter, login, migrate, ping_when_idle
 
     db.init_app(app)
+    with app.app_context():
+        ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     login.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)

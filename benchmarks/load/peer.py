@@ -1,7 +1,8 @@
 """The peer of the load benchmark: the least a Flask endpoint on this stack can do.
 
 One route, `POST /insert`: parse a JSON body, one INSERT into its own table in the same PostgreSQL
-database (SQLAlchemy engine with the app's pool settings, psycopg 3), answer 201 with the new id.
+database (SQLAlchemy engine with the app's pool settings, crisis.extensions.ping_when_idle; psycopg 3),
+answer 201 with the new id.
 Served by gunicorn with exactly the app's settings, so app ÷ peer is the overhead of the app itself.
 
     PEER_DATABASE_URL=postgresql+psycopg://... gunicorn --chdir benchmarks/load peer:app
@@ -18,7 +19,10 @@ from typing import Any
 from flask import Flask, jsonify, request
 from sqlalchemy import create_engine, text
 
-engine = create_engine(os.environ["PEER_DATABASE_URL"], pool_pre_ping=True)
+from crisis.extensions import ping_when_idle
+
+engine = create_engine(os.environ["PEER_DATABASE_URL"])
+ping_when_idle(engine)
 app = Flask(__name__)
 
 
