@@ -26,10 +26,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crisis import clock
 from crisis.errors import ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues.models import IdempotencyRecord
@@ -80,10 +81,14 @@ def request_fingerprint() -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{payload}".encode()).hexdigest()
 
 
+_STORED = select(IdempotencyRecord).where(
+    IdempotencyRecord.user_id == bindparam("user_id"), IdempotencyRecord.key == bindparam("key")
+)
+_STORE = insert(IdempotencyRecord.__table__)
+
+
 def _stored(*, session: Session, user_id: int, key: str) -> IdempotencyRecord | None:
-    return session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
-    )
+    return session.scalar(_STORED, {"user_id": user_id, "key": key})
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> tuple[int, Any, bool]:
@@ -115,10 +120,19 @@ def perform_once(
     if not 200 <= status < 300:
         session.commit()
         return status, body, False
-    session.add(
-        IdempotencyRecord(user_id=user_id, key=key, request_hash=fingerprint, status_code=status, response_body=body)
-    )
     try:
+        # A plain INSERT: the unit of work would cost more than the statement.
+        session.connection().execute(
+            _STORE,
+            {
+                "user_id": user_id,
+                "key": key,
+                "request_hash": fingerprint,
+                "status_code": status,
+                "response_body": body,
+                "created_at": clock.now(),
+            },
+        )
         session.commit()
     except IntegrityError:
         # Another copy of this request committed first: undo ours, answer with theirs.

@@ -268,3 +268,42 @@ def test_on_duty_of_several_units_is_on_duty_of_each(db, org):
     for unit in units:
         assert together.get(unit.id, []) == people.on_duty(session=db.session, unit_id=unit.id, at=T0)
     assert sum(len(staff) for staff in together.values()) >= 3  # the check compared real lists, not empty ones
+
+
+def test_a_freshly_logged_issue_shows_exactly_what_reading_it_back_gives_without_a_query(app, db, org):
+    """issues.create INSERTs directly and hands the session an Issue as if loaded: showing it must
+    need no statement and give what the stored rows give, evidence and timeline event included."""
+    from crisis.issues.schemas import IssueOut
+    from crisis.timeline.models import TimelineEvent
+
+    officer = org["users"][("KOTA-SEMARANG", "officer")]
+    issue = issues.create(
+        session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id,
+        title="  Jembatan Kaligawe retak, warga cemas  ", description="Foto retakan beredar.", channel="x",
+        category="disaster", first_seen_at=T0 - timedelta(hours=3), reach=120_000, engagement=9_000,
+        sentiment="mixed", mainstream_pickup=True, source_person="Bu Sri", source_contact="0812",
+        evidence_urls=["https://x.com/warga/status/9", "https://news.example/kaligawe"], now=T0,
+    )
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql)
+
+    with app.test_request_context(), force_locale("en"):
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            shown = IssueOut().dump(issue)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert statements == []
+    db.session.commit()
+    officer_id = officer.id
+    db.session.expunge_all()
+    reader = db.session.get(type(officer), officer_id)
+    with app.test_request_context(), force_locale("en"):
+        stored = IssueOut().dump(issues.get(session=db.session, user=reader, issue_id=shown["id"]))
+    assert shown == stored
+    assert [e["url"] for e in shown["evidence"]] == ["https://x.com/warga/status/9", "https://news.example/kaligawe"]
+    created = db.session.query(TimelineEvent).filter_by(subject_type="issue", subject_id=shown["id"]).one()
+    assert (created.kind, created.actor_id, created.occurred_at, created.data["evidence"]) == (
+        "issue.created", officer_id, T0, 2)

@@ -11,7 +11,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from crisis import clock
@@ -404,20 +404,19 @@ def revoke_token(*, session: Session, user: User, token_id: int, now: datetime |
     return token
 
 
+_TOKEN_WITH_USER = (  # built once: every API call runs it
+    select(ApiToken)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+    .options(joinedload(ApiToken.user).joinedload(User.memberships).joinedload(Membership.unit))
+)
+
+
 def user_for_token(*, session: Session, plaintext: str, now: datetime | None = None) -> User | None:
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
         return None
     # The token, its user and the user's memberships with their units in one query: every API call
     # needs them all for its access checks (units._scope), which would otherwise read them one by one.
-    token = (
-        session.scalars(
-            select(ApiToken)
-            .where(ApiToken.token_hash == _token_hash(plaintext))
-            .options(joinedload(ApiToken.user).joinedload(User.memberships).joinedload(Membership.unit))
-        )
-        .unique()
-        .one_or_none()
-    )
+    token = session.scalars(_TOKEN_WITH_USER, {"token_hash": _token_hash(plaintext)}).unique().one_or_none()
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     moment = now or clock.now()

@@ -24,8 +24,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    DateTime,
+    String,
+    and_,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -314,24 +327,26 @@ def _flush(session: Session, issue: Issue) -> None:
         raise StaleIssue(issue.id) from error
 
 
-def _apply_risk(issue: Issue, now: datetime) -> risk.RiskAssessment:
-    assessment = risk.assess(
-        reach=issue.reach,
-        engagement=issue.engagement,
-        first_seen_at=issue.first_seen_at,
-        sentiment=issue.sentiment,
-        category=issue.category,
-        mainstream_pickup=issue.mainstream_pickup,
-        now=now,
-    )
-    issue.risk_score = assessment.score
-    issue.suggested_severity = assessment.suggested_severity
-    issue.risk_factors = {**assessment.to_json(), "computed_at": now.isoformat()}
-    return assessment
+RISK_INPUTS = ("reach", "engagement", "first_seen_at", "sentiment", "category", "mainstream_pickup")
+
+
+def _risk_columns(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """risk_score, suggested_severity and risk_factors of an issue with these RISK_INPUTS."""
+    assessment = risk.assess(**{name: values[name] for name in RISK_INPUTS}, now=now)
+    return {
+        "risk_score": assessment.score,
+        "suggested_severity": assessment.suggested_severity,
+        "risk_factors": {**assessment.to_json(), "computed_at": now.isoformat()},
+    }
+
+
+def _apply_risk(issue: Issue, now: datetime) -> None:
+    for name, value in _risk_columns({name: getattr(issue, name) for name in RISK_INPUTS}, now).items():
+        setattr(issue, name, value)
 
 
 def _record(session: Session, issue: Issue, kind: str, actor: User | None, now: datetime, **data: Any) -> None:
-    timeline.record(
+    timeline.append(
         session=session,
         kind=kind,
         subject_type="issue",
@@ -401,31 +416,30 @@ def create(
     if errors:
         raise ValidationFailed(errors)
     first_seen_at = first_seen_at.astimezone(UTC)
-    issue = Issue(
-        unit=unit,  # the loaded unit (unit_id alone would read it again to show the issue)
-        notes=[],  # a new issue has none: showing it needs no query for them
-        logged_by_id=actor.id,
-        title=title.strip(),
-        description=description.strip(),
-        channel=channel,
-        category=category,
-        first_seen_at=first_seen_at,
-        reach=reach,
-        engagement=engagement,
-        sentiment=sentiment,
-        mainstream_pickup=mainstream_pickup,
-        source_person=source_person.strip(),
-        source_contact=source_contact.strip(),
-        state="new",
-        created_at=now,
-        updated_at=now,
-    )
-    for url, key in links:
-        issue.evidence.append(IssueEvidence(url=url, url_key=key, added_by_id=actor.id, added_at=now))
-    _apply_risk(issue, now)
-    session.add(issue)
-    session.flush()
-    set_committed_value(issue, "incident", None)  # just logged: not escalated, and showing it needs no query
+    row = {
+        "unit_id": unit.id,
+        "logged_by_id": actor.id,
+        "title": title.strip(),
+        "description": description.strip(),
+        "channel": channel,
+        "category": category,
+        "first_seen_at": first_seen_at,
+        "reach": reach,
+        "engagement": engagement,
+        "sentiment": sentiment,
+        "mainstream_pickup": mainstream_pickup,
+        "source_person": source_person.strip(),
+        "source_contact": source_contact.strip(),
+        "anonymised_at": None,
+        "state": "new",
+        "state_reason": "",
+        "merged_into_id": None,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    row.update(_risk_columns(row, now))
+    issue = _insert_issue(session, row, unit, links, actor, now)
     _record(
         session,
         issue,
@@ -439,6 +453,41 @@ def create(
         risk_score=issue.risk_score,
         suggested_severity=issue.suggested_severity,
     )
+    return issue
+
+
+_INSERT_ISSUE = insert(Issue.__table__).returning(Issue.__table__.c.id)
+_INSERT_EVIDENCE = insert(IssueEvidence.__table__).returning(IssueEvidence.__table__.c.id, sort_by_parameter_order=True)
+
+
+def _insert_issue(
+    session: Session, row: dict[str, Any], unit: Unit, links: list[tuple[str, str]], actor: User, now: datetime
+) -> Issue:
+    """INSERT the issue and its links straight away, then hand the session the Issue as if just
+    loaded: logging is the busiest write, and the unit of work's flush cost more than the INSERTs.
+    Every column is set, so reading the issue back needs no query."""
+    connection = session.connection()
+    issue_id = connection.execute(_INSERT_ISSUE, row).scalar_one()
+    evidence_rows = [
+        {"issue_id": issue_id, "url": url, "url_key": key, "note": "", "added_by_id": actor.id, "added_at": now}
+        for url, key in links
+    ]
+    evidence_ids = list(connection.execute(_INSERT_EVIDENCE, evidence_rows).scalars()) if evidence_rows else []
+    evidence = []
+    for evidence_id, values in zip(evidence_ids, evidence_rows, strict=True):
+        item = IssueEvidence(id=evidence_id, **values)
+        make_transient_to_detached(item)
+        evidence.append(item)
+    issue = Issue(id=issue_id, **row)
+    make_transient_to_detached(issue)
+    session.add(issue)
+    for item in evidence:
+        session.add(item)
+        set_committed_value(item, "issue", issue)
+    set_committed_value(issue, "unit", unit)  # the loaded unit: showing the issue reads nothing more
+    set_committed_value(issue, "evidence", evidence)
+    set_committed_value(issue, "notes", [])  # a new issue has none
+    set_committed_value(issue, "incident", None)  # just logged: not escalated
     return issue
 
 
@@ -474,27 +523,24 @@ def find_duplicates(
     """
     now = now or clock.now()
     scope = units.visible_scope(session=session, user=actor)
-    recent = now - DUPLICATE_WINDOW
-    candidate = or_(
-        Issue.state.in_(("new", "monitoring", "escalated")),
-        (Issue.state == "dismissed") & (Issue.updated_at >= recent),
-    )
-    base = select(Issue).where(scope.filter(Issue.unit_id), candidate)
-    if exclude_id is not None:
-        base = base.where(Issue.id != exclude_id)
     keys = sorted({normalise_url(u) for u in (evidence_urls or []) if url_problem(u) is None})
-    # Ids first (both checks usually find nothing); whole issues only for what they found, in one query.
-    ids = base.with_only_columns(Issue.id)
-    found: list[int] = []
+    by_title = unit_id is not None and unit_id in scope and isinstance(title, str) and bool(normalise_title(title))
+    if not keys and not by_title:
+        return []
+    statement = _duplicate_statement(links=bool(keys), titles=by_title, everywhere=scope.everything)
+    params: dict[str, Any] = {"recent": now - DUPLICATE_WINDOW, "now": now, "exclude": exclude_id or 0}
     if keys:
-        same_link = ids.where(Issue.id.in_(select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(keys))))
-        found.extend(session.scalars(same_link.order_by(Issue.created_at.desc()).limit(20)))
-    if unit_id is not None and isinstance(title, str) and normalise_title(title):
-        same_unit = base.with_only_columns(Issue.id, Issue.title).where(
-            Issue.unit_id == unit_id, Issue.created_at >= recent, Issue.created_at <= now
-        )
-        candidates = session.execute(same_unit.order_by(Issue.created_at.desc()).limit(500)).all()
-        scored = _similar_titles(title, candidates)
+        params["keys"] = keys
+        if not scope.everything:
+            params["scope"] = sorted(scope.unit_ids)
+    if by_title:
+        params["unit"] = unit_id
+    # Ids (and the titles to compare) in one round trip; whole issues only for what was found.
+    rows = session.connection().execute(statement, params).all()
+    same_link = sorted((row for row in rows if row[0] == 0), key=lambda row: row[3], reverse=True)  # newest first
+    found = [issue_id for _kind, issue_id, _title, _created in same_link]
+    if by_title:
+        scored = _similar_titles(title, [(issue_id, other) for kind, issue_id, other, _c in rows if kind == 1])
         seen = set(found)
         matches = [issue_id for _ratio, issue_id in sorted(scored, key=lambda pair: (-pair[0], -pair[1]))]
         found.extend(issue_id for issue_id in matches if issue_id not in seen)
@@ -502,6 +548,43 @@ def find_duplicates(
         return []
     loaded = {issue.id: issue for issue in session.scalars(select(Issue).where(Issue.id.in_(found)))}
     return [loaded[issue_id] for issue_id in found]
+
+
+@functools.cache
+def _duplicate_statement(*, links: bool, titles: bool, everywhere: bool) -> Any:
+    """The duplicate check's query, built once per shape: rows (kind, id, title, created_at), kind 0
+    for the newest 20 issues sharing a link (within `scope` unless the actor sees everywhere), kind 1
+    for the newest 500 of the unit logged within the window, with their titles to compare."""
+    candidate = and_(
+        Issue.id != bindparam("exclude"),
+        or_(
+            Issue.state.in_(("new", "monitoring", "escalated")),
+            (Issue.state == "dismissed") & (Issue.updated_at >= bindparam("recent")),
+        ),
+    )
+    parts = []
+    if links:
+        with_link = select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(bindparam("keys", expanding=True)))
+        # The time (only to order these few rows) as the driver gives it: no conversion on the 500 title rows.
+        created = type_coerce(Issue.created_at, DateTime(timezone=True))
+        same_link = select(literal(0).label("kind"), Issue.id, literal(None, String).label("title"), created)
+        same_link = same_link.where(candidate, Issue.id.in_(with_link))
+        if not everywhere:
+            same_link = same_link.where(Issue.unit_id.in_(bindparam("scope", expanding=True)))
+        parts.append(same_link.order_by(Issue.created_at.desc()).limit(20))
+    if titles:
+        no_time = cast(null(), DateTime(timezone=True))  # these rows are compared by title only
+        same_unit = select(literal(1).label("kind"), Issue.id, Issue.title, no_time).where(
+            candidate,
+            Issue.unit_id == bindparam("unit"),
+            Issue.created_at >= bindparam("recent"),
+            Issue.created_at <= bindparam("now"),
+        )
+        parts.append(same_unit.order_by(Issue.created_at.desc()).limit(500))
+    if len(parts) == 1:
+        return parts[0]
+    # Each part keeps its own order and limit inside a subquery (SQLite allows neither in a UNION member).
+    return union_all(*(select(part.subquery()) for part in parts))
 
 
 # One bit per character seen in a title, numbered in order of first sight (so an emoji costs one

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from crisis import clock
@@ -32,6 +32,36 @@ def record(
     )
     session.add(event)
     return event
+
+
+def append(
+    *,
+    session: Session,
+    kind: str,
+    subject_type: str,
+    subject_id: int,
+    actor_id: int | None = None,
+    unit_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """record() as one INSERT sent at once, for busy paths that need no event object back: the
+    session's unit of work (about half a millisecond per flush) is not involved."""
+    session.connection().execute(
+        _APPEND,
+        {
+            "kind": kind,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "actor_id": actor_id,
+            "unit_id": unit_id,
+            "data": data or {},
+            "occurred_at": now or clock.now(),
+        },
+    )
+
+
+_APPEND = insert(TimelineEvent.__table__)
 
 
 def list_for_subject(*, session: Session, subject_type: str, subject_id: int) -> list[TimelineEvent]:
