@@ -20,7 +20,8 @@
    a. ticking a checklist item (POST /api/v1/checklist/<id>/tick, bearer token) at a fixed rate of
       100 requests/s with an open-loop client (latency counted from the moment each request was due,
       so a slow answer cannot hold back the next request: no coordinated omission);
-   b. the incident page with 200 timeline events (GET /incidents/<id>, signed-in session), wrk;
+   b. the incident page with 200 timeline events (GET /incidents/<id>, signed-in session), wrk, and
+      then at a fixed rate (--page-rate, default 40/s) with the same open-loop client as a.;
    c. logging an issue (POST /api/v1/issues with an Idempotency-Key, bearer token), wrk, every body
       distinct;
    d. the console (GET /, signed in as the central desk's head, who sees every unit), wrk;
@@ -176,7 +177,7 @@ async def _one_request(raw: bytes, port: int, due: float, out: list[tuple[float,
         length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
         body = await reader.readexactly(int(length.group(1))) if length else await reader.read()
         writer.close()
-        out.append((loop.time() - due, status, body))
+        out.append((loop.time() - due, status, body[:2000]))  # enough to show an error; pages are ~100 kB
     except (OSError, asyncio.IncompleteReadError, ValueError) as error:
         out.append((loop.time() - due, 0, repr(error).encode()))
 
@@ -593,6 +594,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker with --worker-class gthread")
     parser.add_argument("--rate", type=float, default=100.0, help="ticks per second (a.)")
     parser.add_argument("--rate-seconds", type=int, default=30, help="length of the fixed-rate runs")
+    parser.add_argument("--page-rate", type=float, default=40.0,
+                        help="incident pages per second in the fixed-rate page run (b., after wrk's; 0: none)")
     parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=0, help="wrk connections (default: --workers)")
     parser.add_argument("--only", default="abcd", help="which of a, b, c, d to measure")
@@ -857,6 +860,13 @@ def measure(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: st
         # A fresh sign-in: the session's last-seen time is recent, so no answer rewrites the cookie.
         show(wrk("b. incident page, 200 events", f"http://{HOST}:{app.port}/incidents/{data['page_incident']}",
                  WRK_GET, {"BENCH_COOKIE": sign_in(app.port, PAGE_USER)}, seconds=seconds, connections=conns))
+    if "b" in options.only and options.page_rate:
+        # The same page at a fixed arrival rate, open loop: its latency at that load, not under saturation.
+        raw = http_request("GET", f"/incidents/{data['page_incident']}", app.port,
+                           {"Cookie": sign_in(app.port, PAGE_USER), "Accept-Language": "id"})
+        count = int(options.page_rate * options.rate_seconds)
+        show(open_loop(f"b. incident page at {options.page_rate:g}/s", [raw] * count, app.port,
+                       options.page_rate)[0])
     if "c" in options.only:
         before = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
         figures = wrk("c. log an issue", f"http://{HOST}:{app.port}/api/v1/issues", WRK_POST_ISSUE,
