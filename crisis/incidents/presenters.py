@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from markupsafe import Markup
+from flask import url_for
+from flask_babel import get_translations
+from markupsafe import Markup, escape
 
 from crisis.i18n import _
 from crisis.incidents.models import Incident
@@ -30,25 +32,72 @@ def _item_text(incident: Incident, key: str | None, lang: str) -> str:
 
 
 class Translated:
-    """A table of lazy labels translated on first use, once per page instead of once per row."""
+    """A table of lazy labels translated on first use, once per page instead of once per row. Each
+    is what the template writes of the label itself: a lazy label's text as it is (translations
+    are trusted, as _() trusts them), any other value escaped."""
 
-    def __init__(self, labels: dict[str, Any]) -> None:
-        self._labels, self._done = labels, {}
+    def __init__(self, labels: Mapping[Any, Any]) -> None:
+        self._labels: Mapping[Any, Any] = labels
+        self._done: dict[Any, Markup] = {}
 
-    def get(self, key: str, default: Any = None) -> Any:
-        if key not in self._done:
+    def get(self, key: Any, default: Any = None) -> Any:
+        text = self._done.get(key)
+        if text is None:
             label = self._labels.get(key)
-            self._done[key] = default if label is None else str(label)
-        return self._done[key]
+            if label is None:
+                return default
+            text = self._done[key] = escape(label)
+        return text
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: Any) -> Markup:
         if key not in self._labels:
             raise KeyError(key)
         return self.get(key)
 
+    def items(self) -> list[tuple[Any, Markup]]:
+        return [(key, self[key]) for key in self._labels]
 
-def translated(labels: dict[str, Any]) -> Translated:
+
+def translated(labels: Mapping[Any, Any]) -> Translated:
     return Translated(labels)
+
+
+class PageGettext:
+    """The templates' _() for one page. Jinja's (flask_babel's) finds the request's locale and
+    catalog again on every call; a page has one language, so this finds them once, and each
+    string without variables once. It gives what Jinja's gives in an autoescaped template: the
+    translation, trusted, %-formatted with the variables (which are escaped)."""
+
+    def __init__(self) -> None:
+        self._translations = get_translations()
+        self._done: dict[str, Markup] = {}
+
+    def __call__(self, string: str, **variables: Any) -> Markup:
+        if variables:
+            return self._translated(string) % variables
+        text = self._done.get(string)
+        if text is None:
+            text = self._done[string] = self._translated(string) % {}
+        return text
+
+    def _translated(self, string: str) -> Markup:
+        text = self._translations.ugettext(string)
+        # Trusted, as Jinja's _() trusts translations.
+        return Markup(text)  # noqa: S704  # nosec B704
+
+
+class EntryUrls:
+    """url_for("incidents.entry_action", ...) of one incident's checklist entries: werkzeug builds
+    one and the others are that with their own id and verb, the same text for a fraction of the
+    cost (a page has some 40 of them). Ids are integers and verbs plain words: the route takes
+    both as they are."""
+
+    def __init__(self, incident_id: int) -> None:
+        one = url_for("incidents.entry_action", incident_id=incident_id, entry_id=0, verb="tick")
+        self._prefix = one.removesuffix("/0/tick")
+
+    def __call__(self, entry_id: int, verb: str) -> str:
+        return f"{self._prefix}/{entry_id}/{verb}"
 
 
 class Describer:
@@ -159,60 +208,46 @@ class Rows:
 
     Both are only ever added, never changed: timeline events refuse updates
     (crisis.timeline.models) and nothing edits a comment. So a row's HTML follows from the row and
-    the viewer's language and zone, and those are its key, together with what can change around
-    it: the name of the person shown (people are renamed) and, for a comment, its text. A hit is
-    then exactly what rendering would give; a renamed person or another viewer misses and renders.
+    the viewer's language and zone, and those are its key: every value of the row, which includes
+    what can change around it, the name of the person shown (people are renamed) and, for a
+    comment, its text. A hit is then exactly what rendering would give; a renamed person or
+    another viewer misses and renders.
 
-    Rows are those of service.page_events and service.page_comments.
+    Rows are those of service.page_events and service.page_comments. Of an event's data only the
+    retention flag is in its row: Retention rewrites the personal values copied into events (today
+    only issues' events, which this page does not show), and its flag keeps such a row from matching.
     """
 
-    def __init__(self, *, lang: str, zone: str) -> None:
+    def __init__(self, *, lang: str, zone: str, event_data: Callable[[list[int]], dict[int, Any]]) -> None:
         self._context = (lang, zone)
+        self._event_data = event_data
 
-    def _key(self, row: Any) -> tuple[Any, ...]:
-        if hasattr(row, "kind"):  # a timeline event
-            return (
-                self._context,
-                "event",
-                row.id,
-                row.subject_type,
-                row.subject_id,
-                row.kind,
-                row.occurred_at,
-                row.actor_id,
-                row.actor_name,
-                # Retention rewrites the personal values copied into events (today only issues'
-                # events, which this page does not show); its flag keeps such a row from matching.
-                row.retention_flag,
-            )
-        return (
-            self._context,
-            "comment",
-            row.id,
-            row.incident_id,
-            row.created_at,
-            row.author_id,
-            row.author_name,
-            row.body,
-        )
+    def events(self, events: Iterable[Any], html: Callable[[Any], str]) -> Markup:
+        """page_events rows. Those to render get their `data`, read in one go by event_data: only
+        a row that is rendered needs it."""
+        return self._render("event", events, html)
 
-    def with_data(self, events: list[Any], load: Callable[[list[int]], dict[int, Any]]) -> list[Any]:
-        """page_events rows, those that are not kept given their `data` (read by `load` in one go):
-        only a row that is rendered needs it."""
-        missing = [event.id for event in events if self.get(event) is None]
-        if not missing:
-            return events
-        data = load(missing)
-        return [EventWithData(event, data.get(event.id)) if event.id in data else event for event in events]
+    def comments(self, comments: Iterable[Any], html: Callable[[Any], str]) -> Markup:
+        return self._render("comment", comments, html)
 
-    def get(self, row: Any) -> Markup | None:
-        return _ROWS.get(self._key(row))
-
-    def put(self, row: Any, html: Markup) -> Markup:
-        if len(_ROWS) >= ROW_LIMIT:
-            _ROWS.clear()
-        _ROWS[self._key(row)] = html
-        return html
+    def _render(self, kind: str, rows: Iterable[Any], html: Callable[[Any], str]) -> Markup:
+        """The rows' HTML in order: kept rows as kept, the others made by `html` (the template's
+        macro for one row) and kept. One call for all rows: the template's loop, call and escaping
+        per row cost more than the lookup."""
+        keyed = [((self._context, kind, *row), row) for row in rows]
+        parts = [_ROWS.get(key) for key, _row in keyed]
+        missing = [index for index, part in enumerate(parts) if part is None]
+        if missing:
+            data = self._event_data([keyed[index][1].id for index in missing]) if kind == "event" else {}
+            if len(_ROWS) + len(missing) > ROW_LIMIT:
+                _ROWS.clear()
+            for index in missing:
+                key, row = keyed[index]
+                shown = EventWithData(row, data.get(row.id)) if kind == "event" else row
+                parts[index] = _ROWS[key] = escape(html(shown))  # the macro's Markup, as it is
+        joined = "".join(parts)
+        # Each part is Markup: a kept row, or the macro's output.
+        return Markup(joined)  # noqa: S704  # nosec B704
 
 
 class EventWithData:

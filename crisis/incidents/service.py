@@ -6,11 +6,12 @@ timeline event. Timers are written by crisis.escalation.service in the same tran
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -88,17 +89,46 @@ def _incident_query(*, session: Session, user: User, lock: bool, options: tuple[
     return query
 
 
-def page_loading() -> tuple[Any, ...]:
-    """Loader options for what the incident page shows: the entries of every stage in one query
-    (not one per stage), of the SOP version only its number (not its canonical form and YAML), and
-    the owning unit with the units above it (hand-over targets and commander candidates)."""
+def get_for_page(*, session: Session, user: User, incident_id: int) -> Incident:
+    """get() with what the incident page shows: in the incident's own query the owning unit with
+    the units above it (hand-over targets and commander candidates) and of the SOP version only its
+    number (not its canonical form and YAML); then its stages with their entries, its involved
+    units with their units, and its statements with their publications, one query each."""
+    incident = get(session=session, user=user, incident_id=incident_id, options=_page_options())
+    values = {"incident_id": incident.id}
+    for collection, query in _page_collections().items():
+        set_committed_value(incident, collection, session.scalars(query, values).unique().all())
+    return incident
+
+
+@functools.cache
+def _page_options() -> tuple[Any, ...]:
+    """Built once: loader options never change."""
     return (
-        selectinload(Incident.stage_runs).selectinload(StageRun.entries),
         joinedload(Incident.unit).joinedload(Unit.parent).joinedload(Unit.parent),
         joinedload(Incident.playbook_version).load_only(PlaybookVersion.number, PlaybookVersion.playbook_id),
-        selectinload(Incident.involved).selectinload(InvolvedUnit.unit),
-        selectinload(Incident.statements).selectinload(Statement.publications),
     )
+
+
+@functools.cache
+def _page_collections() -> dict[str, Select[Any]]:
+    """Built once, the incident a parameter. selectinload built (and keyed) these anew for every
+    page, which cost more than running them; as for the order, each is its relationship's."""
+    incident = bindparam("incident_id")
+    return {
+        "stage_runs": select(StageRun)
+        .where(StageRun.incident_id == incident)
+        .order_by(StageRun.position)
+        .options(joinedload(StageRun.entries)),
+        "involved": select(InvolvedUnit)
+        .where(InvolvedUnit.incident_id == incident)
+        .order_by(InvolvedUnit.id)
+        .options(joinedload(InvolvedUnit.unit)),
+        "statements": select(Statement)
+        .where(Statement.incident_id == incident)
+        .order_by(Statement.id)
+        .options(joinedload(Statement.publications)),
+    }
 
 
 def _reload_runs(*, session: Session, incident: Incident) -> None:
@@ -821,20 +851,25 @@ def events(*, session: Session, incident: Incident) -> list[Any]:
 def page_comments(*, session: Session, incident: Incident) -> list[Any]:
     """comments() as the page shows them: plain rows (id, incident_id, author_id, author_name, body,
     created_at), not objects; building 200 of those cost more than rendering them."""
-    return list(
-        session.execute(
-            select(
-                Comment.id,
-                Comment.incident_id,
-                Comment.author_id,
-                User.name.label("author_name"),
-                Comment.body,
-                Comment.created_at,
-            )
-            .join(User, User.id == Comment.author_id)
-            .where(Comment.incident_id == incident.id)
-            .order_by(Comment.created_at)
+    return list(session.execute(_page_comments_query(), {"incident_id": incident.id}))
+
+
+@functools.cache
+def _page_comments_query() -> Select[Any]:
+    """Built once, the incident a parameter: building it (and its cache key) for every page cost a
+    third of running it."""
+    return (
+        select(
+            Comment.id,
+            Comment.incident_id,
+            Comment.author_id,
+            User.name.label("author_name"),
+            Comment.body,
+            Comment.created_at,
         )
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.incident_id == bindparam("incident_id"))
+        .order_by(Comment.created_at)
     )
 
 
@@ -843,25 +878,29 @@ def page_events(*, session: Session, incident: Incident) -> list[Any]:
     acted), in the same order. Without their data (decoding 200 JSON documents that the page's kept
     rows do not need cost more than reading them): `retention_flag` is the one value of it a kept
     row's key needs, and `event_data` reads the rest for the rows to render."""
+    return list(session.execute(_page_events_query(), {"incident_id": incident.id}))
+
+
+@functools.cache
+def _page_events_query() -> Select[Any]:
+    """Built once, as _page_comments_query."""
     from crisis.system.retention import FLAG
     from crisis.timeline.models import TimelineEvent
 
-    return list(
-        session.execute(
-            select(
-                TimelineEvent.id,
-                TimelineEvent.subject_type,
-                TimelineEvent.subject_id,
-                TimelineEvent.kind,
-                TimelineEvent.occurred_at,
-                TimelineEvent.actor_id,
-                User.name.label("actor_name"),
-                TimelineEvent.data[FLAG].as_string().label("retention_flag"),
-            )
-            .outerjoin(User, User.id == TimelineEvent.actor_id)
-            .where(TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == incident.id)
-            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+    return (
+        select(
+            TimelineEvent.id,
+            TimelineEvent.subject_type,
+            TimelineEvent.subject_id,
+            TimelineEvent.kind,
+            TimelineEvent.occurred_at,
+            TimelineEvent.actor_id,
+            User.name.label("actor_name"),
+            TimelineEvent.data[FLAG].as_string().label("retention_flag"),
         )
+        .outerjoin(User, User.id == TimelineEvent.actor_id)
+        .where(TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == bindparam("incident_id"))
+        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
     )
 
 
@@ -873,6 +912,12 @@ def event_data(*, session: Session, event_ids: list[int]) -> dict[int, Any]:
         return {}
     rows = session.execute(select(TimelineEvent.id, TimelineEvent.data).where(TimelineEvent.id.in_(event_ids)))
     return dict(rows.all())
+
+
+def page_stamp(*, incident: Incident, events: list[Any]) -> str:
+    """change_stamp() of a page that read all of the incident's events (page_events): its newest is
+    among them, so no query is needed."""
+    return f"{incident.version}.{max((event.id for event in events), default=0)}"
 
 
 def change_stamp(*, session: Session, incident: Incident) -> str:

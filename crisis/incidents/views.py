@@ -14,9 +14,10 @@ from crisis.guards import id_arg, parse_id
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS
-from crisis.incidents.models import STATEMENT_KINDS, StageRun
+from crisis.incidents.models import STATEMENT_KINDS, Incident, StageRun
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.units import service as units
+from crisis.units.models import Unit
 from crisis.web import select_locale, viewer_zone
 
 bp = Blueprint("incidents", __name__)
@@ -138,35 +139,52 @@ def index() -> Any:
     )
 
 
+def _units_to_involve(incident: Incident) -> list[Unit]:
+    """The units the viewer sees, of which the page offers all but the owner: so none, and no
+    query, when the owner is all they see (a regency's own team)."""
+    scope = units.visible_scope(session=db.session, user=current_user)
+    if not scope.everything and scope.unit_ids <= {incident.unit_id}:
+        return []
+    return units.list_visible(session=db.session, user=current_user)
+
+
 def _page_context(incident_id: int) -> dict[str, Any]:
-    incident = service.get(
-        session=db.session, user=current_user, incident_id=incident_id, options=service.page_loading()
-    )
+    incident = service.get_for_page(session=db.session, user=current_user, incident_id=incident_id)
+    events = service.page_events(session=db.session, incident=incident)  # right after: the stamp is made of both
     lang, zone = select_locale(), viewer_zone()  # once per page, not once per timeline event
-    rows = presenters.Rows(lang=lang, zone=zone)
+    rows = presenters.Rows(
+        lang=lang, zone=zone, event_data=lambda ids: service.event_data(session=db.session, event_ids=ids)
+    )
+    can_act = service.can_act(session=db.session, user=current_user, incident=incident)
+    can_lead = service.can_lead(session=db.session, user=current_user, incident=incident)
+    active = incident.state == "active"
+    # Only forms read these: who may own a checklist entry, and the units a lead may draw in.
+    team = service.commander_candidates(session=db.session, unit_id=incident.unit_id) if can_act and active else []
+    involvable = _units_to_involve(incident) if can_lead and active else []
     return {
         "incident": incident,
         "lang": lang,
-        "stamp": service.change_stamp(session=db.session, incident=incident),
-        "can_act": service.can_act(session=db.session, user=current_user, incident=incident),
-        "can_lead": service.can_lead(session=db.session, user=current_user, incident=incident),
+        "stamp": service.page_stamp(incident=incident, events=events),
+        "can_act": can_act,
+        "can_lead": can_lead,
         "can_approve": lambda s: statements.can_approve(session=db.session, user=current_user, statement=s),
         "shared_status": statements.shared_status,
         "missing": service.open_required_items(incident),
         "comments": service.page_comments(session=db.session, incident=incident),
-        "events": rows.with_data(service.page_events(session=db.session, incident=incident),
-                                 lambda ids: service.event_data(session=db.session, event_ids=ids)),
-        "team": service.commander_candidates(session=db.session, unit_id=incident.unit_id),
+        "events": events,
+        "team": team,
         "acting_scope": units.acting_scope(session=db.session, user=current_user),
-        "all_units": units.list_visible(session=db.session, user=current_user),
-        "EVENT_LABELS": presenters.translated(EVENT_LABELS),
+        "all_units": involvable,
         "describe": presenters.Describer(incident, lang=lang, zone=zone, labels=STATEMENT_LABELS),
         "rows": rows,
-        "STATEMENT_LABELS": STATEMENT_LABELS,
-        "STATE_LABELS": STATE_LABELS,
-        "CHANNEL_LABELS": CHANNEL_LABELS,
-        "OWNER_LABELS": OWNER_LABELS,
-        "SEVERITY_LABELS": SEVERITY_LABELS,
+        "entry_url": presenters.EntryUrls(incident.id),
+        "_": presenters.PageGettext(),
+        "EVENT_LABELS": presenters.translated(EVENT_LABELS),
+        "STATEMENT_LABELS": presenters.translated(STATEMENT_LABELS),
+        "STATE_LABELS": presenters.translated(STATE_LABELS),
+        "CHANNEL_LABELS": presenters.translated(CHANNEL_LABELS),
+        "OWNER_LABELS": presenters.translated(OWNER_LABELS),
+        "SEVERITY_LABELS": presenters.translated(SEVERITY_LABELS),
         "STATEMENT_KINDS": STATEMENT_KINDS,
         "PUBLICATION_CHANNELS": statements.PUBLICATION_CHANNELS,
     }
