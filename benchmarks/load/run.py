@@ -13,7 +13,7 @@
 3. Starts the app as production does (`gunicorn crisis.wsgi:app`: templates compiled and start-up
    objects frozen out of the garbage collector; `crisis:create_app()` for an --app-root without
    crisis/wsgi.py) and the peer (benchmarks/load/peer.py: Flask, one INSERT per request into its own
-   table of the same database) with the same gunicorn settings (default 2 x cores + 1 sync workers).
+   table of the same database) with the same gunicorn settings (default CPUs + 1 sync workers).
 4. Measures each kind of request one at a time first (median time, and CPU per request in the web
    workers and in PostgreSQL: the figure least moved by other work on the machine), then, from
    loopback:
@@ -589,7 +589,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument("--reuse", metavar="DATABASE", help="measure a database kept by --keep (no seeding)")
     parser.add_argument("--redis-db", type=int, default=9)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    # CPUs + 1, not gunicorn's 2 x CPUs + 1: PostgreSQL shares the CPUs, and 5 workers on 2 CPUs
+    # spent ~30 % more CPU per request than 3 in context switches and cold caches (RESULTS.md).
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=4, help="threads per worker with --worker-class gthread")
     parser.add_argument("--rate", type=float, default=100.0, help="ticks per second (a.)")
@@ -655,7 +657,9 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
     start = time.perf_counter()
     data = prepare(url, redis_url, tick_items=needed, tag=tag)
     with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        # What autovacuum does after a bulk load (visibility map for index-only scans, statistics);
+        # this machine's PostgreSQL runs with autovacuum off.
+        conn.execute("VACUUM ANALYZE")
         conn.execute(PEER_TABLE)
     print(f"prepared in {time.perf_counter() - start:.0f} s: {data['counts']}; "
           f"{len(data['entries'])} open items for ticks; incident {data['page_incident']} has 200 events", flush=True)
