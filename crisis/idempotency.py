@@ -20,6 +20,7 @@ evaluated again. The request is fingerprinted by method, path and canonical JSON
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -81,14 +82,19 @@ def request_fingerprint() -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{payload}".encode()).hexdigest()
 
 
-_STORED = select(IdempotencyRecord).where(
-    IdempotencyRecord.user_id == bindparam("user_id"), IdempotencyRecord.key == bindparam("key")
-)
 _STORE = insert(IdempotencyRecord.__table__)
 
 
+@functools.cache
+def _stored_statement() -> Any:
+    """Built once, on first use (when every model is mapped)."""
+    return select(IdempotencyRecord).where(
+        IdempotencyRecord.user_id == bindparam("user_id"), IdempotencyRecord.key == bindparam("key")
+    )
+
+
 def _stored(*, session: Session, user_id: int, key: str) -> IdempotencyRecord | None:
-    return session.scalar(_STORED, {"user_id": user_id, "key": key})
+    return session.scalar(_stored_statement(), {"user_id": user_id, "key": key})
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> tuple[int, Any, bool]:

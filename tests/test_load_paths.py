@@ -307,3 +307,42 @@ def test_a_freshly_logged_issue_shows_exactly_what_reading_it_back_gives_without
     created = db.session.query(TimelineEvent).filter_by(subject_type="issue", subject_id=shown["id"]).one()
     assert (created.kind, created.actor_id, created.occurred_at, created.data["evidence"]) == (
         "issue.created", officer_id, T0, 2)
+
+
+def test_the_embedded_database_logs_issues_and_finds_duplicates_as_postgresql_does(tmp_path_factory):
+    """SQLite has no INSERTs in a WITH: create() sends its three statements there. The issue, its
+    links in order, its event and the duplicate check must come out as on PostgreSQL."""
+    from flask_migrate import upgrade
+
+    from crisis.auth.models import User
+    from crisis.extensions import db as _db
+    from crisis.seed import seed_demo_data
+    from crisis.timeline.models import TimelineEvent
+    from tests.conftest import make_app
+
+    path = tmp_path_factory.mktemp("embedded") / "crisis.sqlite3"
+    embedded = make_app(f"sqlite:///{path}", tmp_path_factory)
+    with embedded.app_context():
+        upgrade()
+        seed_demo_data(session=_db.session, now=T0)
+        officer = _db.session.query(User).filter_by(email="petugas.kota-semarang@demo.example").one()
+        links = ["https://x.com/warga/status/5", "https://news.example/banjir-kaligawe"]
+
+        def log(title: str, urls: list[str]) -> Any:
+            return issues.create(session=_db.session, actor=officer, unit_id=None, title=title, channel="x",
+                                 category="disaster", first_seen_at=None, evidence_urls=urls, now=T0)
+
+        first = log("Banjir Kaligawe setinggi lutut", links)
+        assert [e.url for e in first.evidence] == links and all(e.id for e in first.evidence)
+        _db.session.commit()
+        second = log("Banjir di Kaligawe setinggi lutut!", ["https://instagram.com/p/lain"])
+        third = log("Jalan tol macet total", ["https://x.com/warga/status/5?s=20"])
+        found = [issues.find_duplicates(session=_db.session, actor=officer, unit_id=i.unit_id, title=i.title,
+                                        evidence_urls=[e.url for e in i.evidence], now=T0, exclude_id=i.id)
+                 for i in (second, third)]
+        assert found == [[first], [first]]  # by title, then by link
+        event = _db.session.query(TimelineEvent).filter_by(subject_type="issue", subject_id=first.id).one()
+        assert (event.kind, event.actor_id, event.data["evidence"]) == ("issue.created", officer.id, 2)
+        _db.session.rollback()
+        _db.session.remove()
+        _db.engine.dispose()

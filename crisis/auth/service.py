@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
@@ -404,11 +405,14 @@ def revoke_token(*, session: Session, user: User, token_id: int, now: datetime |
     return token
 
 
-_TOKEN_WITH_USER = (  # built once: every API call runs it
-    select(ApiToken)
-    .where(ApiToken.token_hash == bindparam("token_hash"))
-    .options(joinedload(ApiToken.user).joinedload(User.memberships).joinedload(Membership.unit))
-)
+@functools.cache
+def _token_with_user() -> Any:
+    """Built once (every API call runs it), on first use: its loader options need every model mapped."""
+    return (
+        select(ApiToken)
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+        .options(joinedload(ApiToken.user).joinedload(User.memberships).joinedload(Membership.unit))
+    )
 
 
 def user_for_token(*, session: Session, plaintext: str, now: datetime | None = None) -> User | None:
@@ -416,7 +420,7 @@ def user_for_token(*, session: Session, plaintext: str, now: datetime | None = N
         return None
     # The token, its user and the user's memberships with their units in one query: every API call
     # needs them all for its access checks (units._scope), which would otherwise read them one by one.
-    token = session.scalars(_TOKEN_WITH_USER, {"token_hash": _token_hash(plaintext)}).unique().one_or_none()
+    token = session.scalars(_token_with_user(), {"token_hash": _token_hash(plaintext)}).unique().one_or_none()
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     moment = now or clock.now()
