@@ -415,19 +415,13 @@ def create(
         errors["evidence_urls"] = [str(_l("Give at least one link to the post, article or report."))]
     if errors:
         raise ValidationFailed(errors)
-    first_seen_at = first_seen_at.astimezone(UTC)
     row = {
+        **fields,
         "unit_id": unit.id,
         "logged_by_id": actor.id,
         "title": title.strip(),
         "description": description.strip(),
-        "channel": channel,
-        "category": category,
-        "first_seen_at": first_seen_at,
-        "reach": reach,
-        "engagement": engagement,
-        "sentiment": sentiment,
-        "mainstream_pickup": mainstream_pickup,
+        "first_seen_at": first_seen_at.astimezone(UTC),
         "source_person": source_person.strip(),
         "source_contact": source_contact.strip(),
         "anonymised_at": None,

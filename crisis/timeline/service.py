@@ -10,9 +10,8 @@ from crisis import clock
 from crisis.timeline.models import TimelineEvent
 
 
-def record(
+def _row(
     *,
-    session: Session,
     kind: str,
     subject_type: str,
     subject_id: int,
@@ -20,45 +19,29 @@ def record(
     unit_id: int | None = None,
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
-) -> TimelineEvent:
-    event = TimelineEvent(
-        kind=kind,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        actor_id=actor_id,
-        unit_id=unit_id,
-        data=data or {},
-        occurred_at=now or clock.now(),
-    )
-    session.add(event)
-    return event
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "actor_id": actor_id,
+        "unit_id": unit_id,
+        "data": data or {},
+        "occurred_at": now or clock.now(),
+    }
 
 
-def append(
-    *,
-    session: Session,
-    kind: str,
-    subject_type: str,
-    subject_id: int,
-    actor_id: int | None = None,
-    unit_id: int | None = None,
-    data: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> None:
+def record(*, session: Session, **event: Any) -> TimelineEvent:
+    """Add an event (kind, subject_type, subject_id; actor_id, unit_id, data, now) to the session."""
+    added = TimelineEvent(**_row(**event))
+    session.add(added)
+    return added
+
+
+def append(*, session: Session, **event: Any) -> None:
     """record() as one INSERT sent at once, for busy paths that need no event object back: the
     session's unit of work (about half a millisecond per flush) is not involved."""
-    session.connection().execute(
-        _APPEND,
-        {
-            "kind": kind,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "actor_id": actor_id,
-            "unit_id": unit_id,
-            "data": data or {},
-            "occurred_at": now or clock.now(),
-        },
-    )
+    session.connection().execute(_APPEND, _row(**event))
 
 
 _APPEND = insert(TimelineEvent.__table__)
