@@ -515,20 +515,22 @@ def _insert_issue(
     session the Issue as if just loaded: logging is the busiest write, and the unit of work's flush
     cost more than the INSERTs. Every column is set, so reading the issue back needs no query."""
     connection = session.connection()
-    evidence_rows = [
-        {"url": url, "url_key": key, "note": "", "added_by_id": actor.id, "added_at": now} for url, key in links
-    ]
+
+    def evidence_of(issue_id: int) -> list[dict[str, Any]]:
+        return [
+            {"issue_id": issue_id, "url": url, "url_key": key, "note": "", "added_by_id": actor.id, "added_at": now}
+            for url, key in links
+        ]
+
     if connection.dialect.name == "postgresql":
         params = {f"issue_{name}": value for name, value in row.items()}
         params.update(urls=[url for url, _key in links], keys=[key for _url, key in links], event_data=event)
         issue_id, evidence_ids = connection.execute(_insert_all_statement(), params).one()
+        evidence_rows = evidence_of(issue_id)
         evidence_ids = evidence_ids or []  # array_agg of no links is NULL
-        for values in evidence_rows:
-            values["issue_id"] = issue_id
     else:
         issue_id = connection.execute(_INSERT_ISSUE, row).scalar_one()
-        for values in evidence_rows:
-            values["issue_id"] = issue_id
+        evidence_rows = evidence_of(issue_id)
         evidence_ids = list(connection.execute(_INSERT_EVIDENCE, evidence_rows).scalars()) if evidence_rows else []
         timeline.append(
             session=session, kind="issue.created", subject_type="issue", subject_id=issue_id, actor_id=actor.id,

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session, selectinload
 from crisis import clock
 from crisis.timeline.models import TimelineEvent
 
+_APPEND = insert(TimelineEvent.__table__)
+
 
 def _row(
     *,
@@ -42,9 +44,6 @@ def append(*, session: Session, **event: Any) -> None:
     """record() as one INSERT sent at once, for busy paths that need no event object back: the
     session's unit of work (about half a millisecond per flush) is not involved."""
     session.connection().execute(_APPEND, _row(**event))
-
-
-_APPEND = insert(TimelineEvent.__table__)
 
 
 def list_for_subject(*, session: Session, subject_type: str, subject_id: int) -> list[TimelineEvent]:
