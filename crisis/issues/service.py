@@ -21,6 +21,7 @@ import re
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -58,6 +59,7 @@ OPEN_STATES = ("new", "monitoring")
 MERGEABLE_STATES = ("new", "monitoring", "dismissed")
 DUPLICATE_WINDOW = timedelta(hours=48)
 TITLE_SIMILARITY = 0.8
+_THRESHOLD = Fraction(str(TITLE_SIMILARITY))  # 4/5, for exact comparisons
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of phones and tools drift a little
 MAX_AGE = timedelta(days=366)
 MAX_COUNT = 2_000_000_000  # the columns are 32-bit integers; no post reaches more people than this
@@ -693,40 +695,54 @@ def _title_letters(title: str) -> tuple[str, tuple[int, ...], int | None]:
     return text, tuple(levels), packed
 
 
-def _common_subsequence(a: str, b: str) -> int:
-    """Length of the longest common subsequence of a and b (bit-parallel, Hyyrö 2004). difflib's
-    matching blocks are a common subsequence, so 2 * this / (len(a) + len(b)) bounds its ratio."""
+def _positions(text: str) -> dict[str, int]:
+    """For each character of text, the bit mask of where it occurs (for _common_subsequence)."""
     masks: dict[str, int] = {}
-    for position, char in enumerate(a):
+    for position, char in enumerate(text):
         masks[char] = masks.get(char, 0) | (1 << position)
-    full = (1 << len(a)) - 1
+    return masks
+
+
+def _common_subsequence(positions: dict[str, int], length: int, other: str) -> int:
+    """Length of the longest common subsequence of a text (its _positions and length) and other
+    (bit-parallel, Hyyrö 2004). difflib's matching blocks are a common subsequence, so
+    2 * this / (len(a) + len(b)) bounds its ratio."""
+    full = (1 << length) - 1
     row = full
-    for char in b:
-        matched = row & masks.get(char, 0)
+    for char in other:
+        matched = row & positions.get(char, 0)
         row = ((row + matched) | (row - matched)) & full
-    return len(a) - bin(row).count("1")
+    return length - row.bit_count()
 
 
 def _similar_titles(title: str, candidates: list[Any]) -> list[tuple[float, int]]:
     """(ratio, id) of the (id, title) candidates at least TITLE_SIMILARITY alike, by title_similarity's
-    ratio. It is computed only where three upper bounds of it reach the threshold: the lengths
-    (difflib's real_quick_ratio), the characters in common (its quick_ratio) and the longest common
-    subsequence. Random titles from one vocabulary pass the second often and the third rarely."""
+    ratio. It is computed only where two upper bounds of it reach the threshold: the characters in
+    common (difflib's quick_ratio, which also bounds by the lengths) and the longest common
+    subsequence. Random titles from one vocabulary pass the first often and the second rarely.
+
+    The bounds are compared in integers, 2 * common / total >= num / den as 2 * den * common >=
+    num * total, so no rounding lets a candidate through or keeps one out."""
     wanted, wanted_levels, wanted_packed = _title_letters(title)
+    size = len(wanted)
+    num, den = _THRESHOLD.numerator, _THRESHOLD.denominator
+    twice = 2 * den
+    positions: dict[str, int] | None = None  # built for the first candidate that needs it
+    letters = _title_letters
     scored = []
     for issue_id, other_title in candidates:
-        other, other_levels, other_packed = _title_letters(other_title)
-        total = len(wanted) + len(other)
-        if 2.0 * min(len(wanted), len(other)) / total < TITLE_SIMILARITY:
-            continue
+        other, other_levels, other_packed = letters(other_title)
+        total = size + len(other)
         if wanted_packed is not None and other_packed is not None:
             common = (wanted_packed & other_packed).bit_count()
         else:
             # zip stops at the fewer levels: a character is common k times only if both have it k times.
             common = sum((mine & theirs).bit_count() for mine, theirs in zip(wanted_levels, other_levels, strict=False))
-        if 2.0 * common / total < TITLE_SIMILARITY:
+        if twice * common < num * total:
             continue
-        if 2.0 * _common_subsequence(wanted, other) / total < TITLE_SIMILARITY:
+        if positions is None:
+            positions = _positions(wanted)
+        if twice * _common_subsequence(positions, size, other) < num * total:
             continue
         ratio = difflib.SequenceMatcher(None, wanted, other).ratio()
         if ratio >= TITLE_SIMILARITY:
