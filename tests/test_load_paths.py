@@ -346,3 +346,70 @@ def test_the_embedded_database_logs_issues_and_finds_duplicates_as_postgresql_do
         _db.session.rollback()
         _db.session.remove()
         _db.engine.dispose()
+
+
+def _log_fields(**overrides: Any) -> dict[str, Any]:
+    fields = {"title": "Banjir rob di Kaligawe setinggi lutut", "description": "Video warga.", "channel": "x",
+              "category": "disaster", "first_seen_at": T0 - timedelta(minutes=30), "reach": 5_000,
+              "evidence_urls": ["https://x.com/warga/status/1"]}
+    return {**fields, **overrides}
+
+
+def test_logging_finds_in_its_one_statement_what_find_duplicates_finds(app, db, org):
+    """issues.log writes the issue and reads its unit and its duplicate candidates in one statement:
+    it must find exactly what find_duplicates finds for the same issue afterwards, in the same order,
+    and read each found issue once more only to show it."""
+    from crisis.auth.models import User
+
+    desk = org["users"][("PUSAT", "officer")]  # logs for every unit, as a national monitoring tool does
+    semarang, banyumas = org["units"]["KOTA-SEMARANG"].id, org["units"]["KAB-BANYUMAS"].id
+    earlier = [
+        issues.create(session=db.session, actor=desk, unit_id=unit, now=T0 - timedelta(minutes=minutes),
+                      **_log_fields(title=title, evidence_urls=urls, first_seen_at=None))
+        for unit, minutes, title, urls in [
+            (semarang, 50, "Banjir rob Kaligawe setinggi lutut!", ["https://x.com/lain/status/7"]),
+            (semarang, 40, "Jalan tol Semarang macet total", ["https://x.com/warga/status/1?s=20"]),
+            (banyumas, 30, "Banjir rob di Kaligawe setinggi lutut", ["https://x.com/warga/status/1"]),
+            (semarang, 20, "Harga beras naik di pasar Johar", ["https://x.com/pasar/status/3"]),
+            (semarang, 60 * 49, "Banjir rob di Kaligawe setinggi lutut", ["https://x.com/lama/status/9"]),
+        ]
+    ]
+    earlier_ids, desk_id = [i.id for i in earlier], desk.id
+    db.session.commit()
+    db.session.expunge_all()  # the unit is read by the write, not found in the session
+    desk = db.session.get(User, desk_id)
+    assert [m.unit.code for m in desk.memberships] == ["PUSAT"]  # read with the token in the API
+    with app.test_request_context(), Statements(db.engine) as statements:
+        issue, found = issues.log(session=db.session, actor=desk, unit_id=semarang, now=T0, **_log_fields())
+    # The write (which reads the unit and the candidates too), then the issues found, once.
+    assert [sql.split()[0] for sql in statements.sent] == ["WITH", "SELECT"], statements.sent
+    assert "FROM issue \nWHERE issue.id IN" in statements.sent[1]
+    # The unit made from the write's columns is the unit as loaded.
+    from crisis.units.models import Unit
+
+    stored = db.session.connection().execute(Unit.__table__.select().where(Unit.id == semarang)).one()._asdict()
+    assert {name: getattr(issue.unit, name) for name in stored} == stored
+    assert db.session.get(Unit, semarang) is issue.unit
+    # By link (newest first, any unit in view), then by title (same unit, within 48 hours).
+    assert [i.id for i in found] == [earlier_ids[2], earlier_ids[1], earlier_ids[0]]
+    with app.test_request_context():
+        again = issues.find_duplicates(session=db.session, actor=desk, unit_id=semarang, title=issue.title,
+                                       evidence_urls=[e.url for e in issue.evidence], now=T0, exclude_id=issue.id)
+    assert again == found
+
+
+def test_logging_into_a_unit_that_does_not_exist_writes_nothing(db, org):
+    from sqlalchemy import func, select
+
+    from crisis.errors import NotFound
+    from crisis.issues.models import Issue, IssueEvidence
+    from crisis.timeline.models import TimelineEvent
+
+    desk = org["users"][("PUSAT", "officer")]  # sees every unit, so only the write can tell
+    counts = [select(func.count()).select_from(model) for model in (Issue, IssueEvidence, TimelineEvent)]
+    before = [db.session.scalar(count) for count in counts]
+    with pytest.raises(NotFound):
+        issues.log(session=db.session, actor=desk, unit_id=987_654, now=T0, **_log_fields())
+    assert [db.session.scalar(count) for count in counts] == before
+    issue, found = issues.log(session=db.session, actor=desk, unit_id=None, now=T0, **_log_fields())
+    assert issue.unit.code == "PUSAT" and found == []  # the transaction goes on after the refusal

@@ -104,16 +104,7 @@ class Issues(MethodView):
 
         def perform() -> tuple[int, Any]:
             now = clock.now()
-            issue = service.create(session=db.session, actor=user, now=now, **data)
-            duplicates = service.find_duplicates(
-                session=db.session,
-                actor=user,
-                unit_id=issue.unit_id,
-                title=issue.title,
-                evidence_urls=[e.url for e in issue.evidence],
-                now=now,
-                exclude_id=issue.id,
-            )
+            issue, duplicates = service.log(session=db.session, actor=user, now=now, **data)
             body = {**_ISSUE_OUT.dump(issue), "duplicates": _SUMMARIES_OUT.dump(duplicates)}
             return 201, body
 

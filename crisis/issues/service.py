@@ -20,6 +20,7 @@ import functools
 import re
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -257,13 +258,16 @@ def _validate(fields: dict[str, Any], *, now: datetime) -> dict[str, list[str]]:
 # --- access --------------------------------------------------------------------------------
 
 
-def _require_unit(*, session: Session, actor: User, unit_id: Any) -> Unit:
-    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) and not isinstance(unit_id, bool) else None
-    if unit is None or unit.id not in units.visible_scope(session=session, user=actor):
+def _require_unit_id(*, session: Session, actor: User, unit_id: Any) -> int:
+    """The id of a unit the actor may log and change issues in. Whether the unit exists is left to
+    the write (an INSERT into a missing unit inserts nothing), which then answers NotFound."""
+    if not isinstance(unit_id, int) or isinstance(unit_id, bool) or unit_id not in units.visible_scope(
+        session=session, user=actor
+    ):
         raise NotFound(_l("Unit not found."))
-    if unit.id not in units.acting_scope(session=session, user=actor):
+    if unit_id not in units.acting_scope(session=session, user=actor):
         raise NotPermitted(_l("You may read this unit's issues but not log or change them."))
-    return unit
+    return unit_id
 
 
 def default_unit_id(*, session: Session, actor: User) -> int | None:
@@ -367,7 +371,33 @@ def _jsonable(value: Any) -> Any:
 # --- logging and finding duplicates -----------------------------------------------------------
 
 
-def create(
+def create(*, session: Session, actor: User, now: datetime | None = None, **fields: Any) -> Issue:
+    """Log an issue in a unit the actor acts in (unit_id None: their first such unit); the fields
+    are _checked's. first_seen_at None means "just now". At least one evidence link is required,
+    except for hotline and WhatsApp reports, which may have none. Every bad field is reported at once.
+    """
+    return _write(session, _checked(session=session, actor=actor, now=now, **fields), duplicates=False)[0]
+
+
+def log(*, session: Session, actor: User, now: datetime | None = None, **fields: Any) -> tuple[Issue, list[Issue]]:
+    """create(**fields), and find_duplicates() of what was created: what a duty officer's form and
+    the API do. On PostgreSQL both are one statement (logging is the busiest write)."""
+    return _write(session, _checked(session=session, actor=actor, now=now, **fields), duplicates=True)
+
+
+@dataclass(frozen=True)
+class _NewIssue:
+    """An issue checked and ready to write: its row, its normalised links, its "issue.created" event."""
+
+    row: dict[str, Any]
+    links: list[tuple[str, str]]
+    event: dict[str, Any]
+    actor: User
+    now: datetime
+    scope: units.Scope  # what the actor sees: where duplicates are looked for
+
+
+def _checked(
     *,
     session: Session,
     actor: User,
@@ -385,18 +415,13 @@ def create(
     source_person: str = "",
     source_contact: str = "",
     now: datetime | None = None,
-) -> Issue:
-    """Log an issue in a unit the actor acts in (unit_id None: their first such unit).
-
-    first_seen_at None means "just now". At least one evidence link is required, except for
-    hotline and WhatsApp reports, which may have none. Every bad field is reported at once.
-    """
+) -> _NewIssue:
     now = now or clock.now()
     if unit_id is None:
         unit_id = default_unit_id(session=session, actor=actor)
         if unit_id is None:
             raise ValidationFailed({"unit_id": [str(_l("Choose the unit this issue belongs to."))]})
-    unit = _require_unit(session=session, actor=actor, unit_id=unit_id)
+    unit_id = _require_unit_id(session=session, actor=actor, unit_id=unit_id)
     first_seen_at = now if first_seen_at is None else first_seen_at
     fields = {
         "title": title,
@@ -419,7 +444,7 @@ def create(
         raise ValidationFailed(errors)
     row = {
         **fields,
-        "unit_id": unit.id,
+        "unit_id": unit_id,
         "logged_by_id": actor.id,
         "title": title.strip(),
         "description": description.strip(),
@@ -443,33 +468,143 @@ def create(
         "risk_score": row["risk_score"],
         "suggested_severity": row["suggested_severity"],
     }
-    return _insert_issue(session, row, unit, links, actor, now, event)
+    scope = units.visible_scope(session=session, user=actor)
+    return _NewIssue(row=row, links=links, event=event, actor=actor, now=now, scope=scope)
 
 
 _INSERT_ISSUE = insert(Issue.__table__).returning(Issue.__table__.c.id)
 _INSERT_EVIDENCE = insert(IssueEvidence.__table__).returning(IssueEvidence.__table__.c.id, sort_by_parameter_order=True)
 
 
-@functools.cache
-def _insert_all_statement() -> Any:
-    """PostgreSQL: the issue, its links and its "issue.created" event in one statement (one round
-    trip instead of three), answering the issue's id and its links' ids in the order given.
+def _write(session: Session, new: _NewIssue, *, duplicates: bool) -> tuple[Issue, list[Issue]]:
+    """INSERT the issue, its links and its "issue.created" event straight away, then hand the
+    session the Issue as if just loaded: logging is the busiest write, and the unit of work's flush
+    cost more than the INSERTs. Every column is set, so reading the issue back needs no query.
+    With `duplicates`, also find_duplicates() of the new issue.
 
-        WITH new_issue AS (INSERT INTO issue ... RETURNING id),
+    PostgreSQL does it all in one statement (_write_statement), which also reads the unit (NotFound
+    when there is none: nothing was inserted) and the duplicate candidates. SQLite sends the
+    statements one by one."""
+    connection = session.connection()
+    row, actor, now = new.row, new.actor, new.now
+    keys = [key for _url, key in new.links] if duplicates else []
+    by_title = duplicates and bool(normalise_title(row["title"]))
+    if connection.dialect.name != "postgresql":
+        unit = session.get(Unit, row["unit_id"])
+        if unit is None:
+            raise NotFound(_l("Unit not found."))
+        issue_id = connection.execute(_INSERT_ISSUE, row).scalar_one()
+        evidence_rows = _evidence_rows(new, issue_id)
+        evidence_ids = list(connection.execute(_INSERT_EVIDENCE, evidence_rows).scalars()) if evidence_rows else []
+        timeline.append(
+            session=session, kind="issue.created", subject_type="issue", subject_id=issue_id, actor_id=actor.id,
+            unit_id=row["unit_id"], data=new.event, now=now,
+        )
+        issue = _hand_over(session, issue_id, row, unit, evidence_rows, evidence_ids)
+        if not duplicates:
+            return issue, []
+        found = find_duplicates(session=session, actor=actor, unit_id=issue.unit_id, title=issue.title,
+                                evidence_urls=[url for url, _key in new.links], now=now, exclude_id=issue.id)
+        return issue, found
+    statement = _write_statement(links=bool(keys), titles=by_title, everywhere=new.scope.everything)
+    params = {f"issue_{name}": value for name, value in row.items()}
+    params.update(urls=[url for url, _key in new.links], keys=[key for _url, key in new.links], event_data=new.event)
+    params.update(_candidate_params(now=now, exclude_id=0, keys=keys, scope=new.scope, unit_id=row["unit_id"]))
+    result = connection.execute(statement, params).one_or_none()
+    if result is None:  # no such unit: the INSERT selected nothing to insert
+        raise NotFound(_l("Unit not found."))
+    values = result._mapping
+    unit = _unit_as_loaded(session, {column.name: values[f"unit_{column.name}"] for column in Unit.__table__.c})
+    evidence_ids = values["link_ids"] or []  # array_agg of no links is NULL
+    issue = _hand_over(session, values["id"], row, unit, _evidence_rows(new, values["id"]), evidence_ids)
+    if not duplicates:
+        return issue, []
+    same_link = (values["same_link_ids"] or []) if keys else []  # array_agg of no rows is NULL too
+    titled = list(zip(values["title_ids"] or [], values["titles"] or [], strict=True)) if by_title else []
+    return issue, _ranked(session, same_link, titled, row["title"] if by_title else None)
+
+
+def _evidence_rows(new: _NewIssue, issue_id: int) -> list[dict[str, Any]]:
+    return [
+        {"issue_id": issue_id, "url": url, "url_key": key, "note": "", "added_by_id": new.actor.id, "added_at": new.now}
+        for url, key in new.links
+    ]
+
+
+def _hand_over(
+    session: Session,
+    issue_id: int,
+    row: dict[str, Any],
+    unit: Unit,
+    evidence_rows: list[dict[str, Any]],
+    evidence_ids: list[int],
+) -> Issue:
+    """The written issue, in the session as if just loaded, with everything showing it reads."""
+    evidence = []
+    for evidence_id, values in zip(evidence_ids, evidence_rows, strict=True):
+        item = IssueEvidence(id=evidence_id, **values)
+        make_transient_to_detached(item)
+        evidence.append(item)
+    issue = Issue(id=issue_id, **row)
+    make_transient_to_detached(issue)
+    session.add(issue)
+    for item in evidence:
+        session.add(item)
+        set_committed_value(item, "issue", issue)
+    set_committed_value(issue, "unit", unit)  # showing the issue reads nothing more
+    set_committed_value(issue, "evidence", evidence)
+    set_committed_value(issue, "notes", [])  # a new issue has none
+    set_committed_value(issue, "incident", None)  # just logged: not escalated
+    return issue
+
+
+def _unit_as_loaded(session: Session, columns: dict[str, Any]) -> Unit:
+    """The unit the session already holds, or one made from its columns as a load would."""
+    held = session.identity_map.get(session.identity_key(Unit, columns["id"]))
+    if held is not None:
+        return held
+    unit = Unit(**columns)
+    make_transient_to_detached(unit)
+    session.add(unit)
+    return unit
+
+
+@functools.cache
+def _write_statement(*, links: bool, titles: bool, everywhere: bool) -> Any:
+    """PostgreSQL: the issue, its links and its "issue.created" event in one statement (one round
+    trip instead of five), answering one row: the issue's id, its links' ids in the order given,
+    its unit's columns and, per shape, the duplicate candidates (_same_link_candidates,
+    _same_unit_candidates; the new issue is not among them, being written by the same statement).
+
+        WITH new_issue AS (INSERT INTO issue ... SELECT :issue_... WHERE EXISTS (unit) RETURNING id, unit_id),
              new_links AS (INSERT INTO issue_evidence ... SELECT new_issue.id, link.url, link.url_key, ...
                            FROM new_issue, unnest(:urls, :keys) WITH ORDINALITY AS link ORDER BY n RETURNING id),
              new_event AS (INSERT INTO timeline_event ... SELECT ..., new_issue.id, ... FROM new_issue)
-        SELECT new_issue.id, (SELECT array_agg(id ORDER BY id) FROM new_links) FROM new_issue
+        SELECT new_issue.id, (SELECT array_agg(id ORDER BY id) FROM new_links), unit.*,
+               same_link.ids, titled.ids, titled.titles
+        FROM new_issue JOIN unit ON unit.id = new_issue.unit_id
+             CROSS JOIN (SELECT array_agg(id ORDER BY created_at DESC, id DESC) AS ids FROM ...) AS same_link
+             CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids,
+                                array_agg(title ORDER BY id) AS titles FROM ...) AS titled
     """
-    from sqlalchemy import func
+    from sqlalchemy import exists, func
     from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
     from crisis.timeline.models import TimelineEvent
 
-    issues, links, events = Issue.__table__, IssueEvidence.__table__, TimelineEvent.__table__
+    issues, links_table, events, unit_table = (
+        Issue.__table__, IssueEvidence.__table__, TimelineEvent.__table__, Unit.__table__
+    )
     # Parameters are named issue_<column> (an INSERT reserves the plain column names).
+    names = [c.name for c in issues.c if c.name != "id"]
     values = {c.name: bindparam(f"issue_{c.name}", type_=c.type) for c in issues.c if c.name != "id"}
-    new_issue = insert(issues).values(values).returning(issues.c.id).cte("new_issue")
+    unit_exists = exists().where(unit_table.c.id == values["unit_id"])
+    new_issue = (
+        insert(issues)
+        .from_select(names, select(*(values[name] for name in names)).where(unit_exists))
+        .returning(issues.c.id, issues.c.unit_id)
+        .cte("new_issue")
+    )
     link = (
         func.unnest(bindparam("urls", type_=ARRAY(String)), bindparam("keys", type_=ARRAY(String)))
         .table_valued("url", "url_key", with_ordinality="n")
@@ -477,7 +612,7 @@ def _insert_all_statement() -> Any:
     )
     logged_by, created = values["logged_by_id"], values["created_at"]
     new_links = (
-        insert(links)
+        insert(links_table)
         .from_select(
             ["issue_id", "url", "url_key", "note", "added_by_id", "added_at"],
             select(new_issue.c.id, link.c.url, link.c.url_key, literal(""), logged_by, created)
@@ -485,7 +620,7 @@ def _insert_all_statement() -> Any:
             .join(link, literal(True))
             .order_by(link.c.n),
         )
-        .returning(links.c.id)
+        .returning(links_table.c.id)
         .cte("new_links")
     )
     new_event = insert(events).from_select(
@@ -501,59 +636,24 @@ def _insert_all_statement() -> Any:
         ).select_from(new_issue),
     ).cte("new_event")
     link_ids = select(func.array_agg(aggregate_order_by(new_links.c.id, new_links.c.id))).scalar_subquery()
-    return select(new_issue.c.id, link_ids).select_from(new_issue).add_cte(new_event)
-
-
-def _insert_issue(
-    session: Session,
-    row: dict[str, Any],
-    unit: Unit,
-    links: list[tuple[str, str]],
-    actor: User,
-    now: datetime,
-    event: dict[str, Any],
-) -> Issue:
-    """INSERT the issue, its links and its "issue.created" event straight away, then hand the
-    session the Issue as if just loaded: logging is the busiest write, and the unit of work's flush
-    cost more than the INSERTs. Every column is set, so reading the issue back needs no query."""
-    connection = session.connection()
-
-    def evidence_of(issue_id: int) -> list[dict[str, Any]]:
-        return [
-            {"issue_id": issue_id, "url": url, "url_key": key, "note": "", "added_by_id": actor.id, "added_at": now}
-            for url, key in links
-        ]
-
-    if connection.dialect.name == "postgresql":
-        params = {f"issue_{name}": value for name, value in row.items()}
-        params.update(urls=[url for url, _key in links], keys=[key for _url, key in links], event_data=event)
-        issue_id, evidence_ids = connection.execute(_insert_all_statement(), params).one()
-        evidence_rows = evidence_of(issue_id)
-        evidence_ids = evidence_ids or []  # array_agg of no links is NULL
-    else:
-        issue_id = connection.execute(_INSERT_ISSUE, row).scalar_one()
-        evidence_rows = evidence_of(issue_id)
-        evidence_ids = list(connection.execute(_INSERT_EVIDENCE, evidence_rows).scalars()) if evidence_rows else []
-        timeline.append(
-            session=session, kind="issue.created", subject_type="issue", subject_id=issue_id, actor_id=actor.id,
-            unit_id=row["unit_id"], data=event, now=now,
-        )
-    evidence = []
-    for evidence_id, values in zip(evidence_ids, evidence_rows, strict=True):
-        item = IssueEvidence(id=evidence_id, **values)
-        make_transient_to_detached(item)
-        evidence.append(item)
-    issue = Issue(id=issue_id, **row)
-    make_transient_to_detached(issue)
-    session.add(issue)
-    for item in evidence:
-        session.add(item)
-        set_committed_value(item, "issue", issue)
-    set_committed_value(issue, "unit", unit)  # the loaded unit: showing the issue reads nothing more
-    set_committed_value(issue, "evidence", evidence)
-    set_committed_value(issue, "notes", [])  # a new issue has none
-    set_committed_value(issue, "incident", None)  # just logged: not escalated
-    return issue
+    columns = [new_issue.c.id, link_ids.label("link_ids")]
+    columns += [column.label(f"unit_{column.name}") for column in unit_table.c]
+    source = new_issue.join(unit_table, unit_table.c.id == new_issue.c.unit_id)
+    if links:
+        found = _same_link_candidates(everywhere=everywhere).subquery()
+        newest_first = aggregate_order_by(found.c.id, found.c.created_at.desc(), found.c.id.desc())
+        same_link = select(func.array_agg(newest_first).label("ids")).subquery("same_link")
+        columns.append(same_link.c.ids.label("same_link_ids"))
+        source = source.join(same_link, literal(True))
+    if titles:
+        found = _same_unit_candidates().subquery()
+        titled = select(
+            func.array_agg(aggregate_order_by(found.c.id, found.c.id)).label("ids"),
+            func.array_agg(aggregate_order_by(found.c.title, found.c.id)).label("titles"),
+        ).subquery("titled")
+        columns += [titled.c.ids.label("title_ids"), titled.c.titles.label("titles")]
+        source = source.join(titled, literal(True))
+    return select(*columns).select_from(source).add_cte(new_event)
 
 
 def normalise_title(title: str) -> str:
@@ -593,19 +693,20 @@ def find_duplicates(
     if not keys and not by_title:
         return []
     statement = _duplicate_statement(links=bool(keys), titles=by_title, everywhere=scope.everything)
-    params: dict[str, Any] = {"recent": now - DUPLICATE_WINDOW, "now": now, "exclude": exclude_id or 0}
-    if keys:
-        params["keys"] = keys
-        if not scope.everything:
-            params["scope"] = sorted(scope.unit_ids)
-    if by_title:
-        params["unit"] = unit_id
+    params = _candidate_params(now=now, exclude_id=exclude_id or 0, keys=keys, scope=scope, unit_id=unit_id)
     # Ids (and the titles to compare) in one round trip; whole issues only for what was found.
     rows = session.connection().execute(statement, params).all()
-    same_link = sorted((row for row in rows if row[0] == 0), key=lambda row: row[3], reverse=True)  # newest first
-    found = [issue_id for _kind, issue_id, _title, _created in same_link]
-    if by_title:
-        scored = _similar_titles(title, [(issue_id, other) for kind, issue_id, other, _c in rows if kind == 1])
+    same_link = sorted(((created, issue_id) for kind, issue_id, _t, created in rows if kind == 0), reverse=True)
+    titled = [(issue_id, other) for kind, issue_id, other, _created in rows if kind == 1]
+    return _ranked(session, [issue_id for _created, issue_id in same_link], titled, title if by_title else None)
+
+
+def _ranked(session: Session, same_link: list[int], titled: list[tuple[int, str]], title: str | None) -> list[Issue]:
+    """The issues found: those sharing a link (newest first), then those whose title is similar
+    enough to `title` (most similar first; None: titles were not compared)."""
+    found = list(same_link)
+    if title is not None:
+        scored = _similar_titles(title, titled)
         seen = set(found)
         matches = [issue_id for _ratio, issue_id in sorted(scored, key=lambda pair: (-pair[0], -pair[1]))]
         found.extend(issue_id for issue_id in matches if issue_id not in seen)
@@ -615,41 +716,71 @@ def find_duplicates(
     return [loaded[issue_id] for issue_id in found]
 
 
+def _candidate_params(
+    *, now: datetime, exclude_id: int, keys: list[str], scope: units.Scope, unit_id: int | None
+) -> dict[str, Any]:
+    """The parameters of _same_link_candidates and _same_unit_candidates."""
+    params: dict[str, Any] = {"dup_recent": now - DUPLICATE_WINDOW, "dup_now": now, "dup_exclude": exclude_id}
+    if keys:
+        params["dup_keys"] = keys
+        if not scope.everything:
+            params["dup_scope"] = sorted(scope.unit_ids)
+    params["dup_unit"] = unit_id
+    return params
+
+
+def _candidate() -> Any:
+    """Issues that may be duplicates: live, escalated, or dismissed within the window; not merged."""
+    return and_(
+        Issue.id != bindparam("dup_exclude"),
+        or_(
+            Issue.state.in_(("new", "monitoring", "escalated")),
+            (Issue.state == "dismissed") & (Issue.updated_at >= bindparam("dup_recent")),
+        ),
+    )
+
+
+def _same_link_candidates(*, everywhere: bool) -> Any:
+    """(id, created_at) of the newest 20 candidates sharing a link (dup_keys) in the scope
+    (dup_scope, unless the actor sees everywhere). The time as the driver gives it: it only orders."""
+    with_link = select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(bindparam("dup_keys", expanding=True)))
+    created = type_coerce(Issue.created_at, DateTime(timezone=True))
+    same_link = select(Issue.id, created.label("created_at")).where(_candidate(), Issue.id.in_(with_link))
+    if not everywhere:
+        same_link = same_link.where(Issue.unit_id.in_(bindparam("dup_scope", expanding=True)))
+    return same_link.order_by(Issue.created_at.desc(), Issue.id.desc()).limit(20)
+
+
+def _same_unit_candidates() -> Any:
+    """(id, title) of the newest 500 candidates of the unit (dup_unit) logged within the window."""
+    return (
+        select(Issue.id, Issue.title)
+        .where(
+            _candidate(),
+            Issue.unit_id == bindparam("dup_unit"),
+            Issue.created_at >= bindparam("dup_recent"),
+            Issue.created_at <= bindparam("dup_now"),
+        )
+        .order_by(Issue.created_at.desc())
+        .limit(500)
+    )
+
+
 @functools.cache
 def _duplicate_statement(*, links: bool, titles: bool, everywhere: bool) -> Any:
     """The duplicate check's query, built once per shape: rows (kind, id, title, created_at), kind 0
-    for the newest 20 issues sharing a link (within `scope` unless the actor sees everywhere), kind 1
-    for the newest 500 of the unit logged within the window, with their titles to compare."""
-    candidate = and_(
-        Issue.id != bindparam("exclude"),
-        or_(
-            Issue.state.in_(("new", "monitoring", "escalated")),
-            (Issue.state == "dismissed") & (Issue.updated_at >= bindparam("recent")),
-        ),
-    )
+    for _same_link_candidates, kind 1 for _same_unit_candidates with their titles to compare."""
     parts = []
     if links:
-        with_link = select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(bindparam("keys", expanding=True)))
-        # The time (only to order these few rows) as the driver gives it: no conversion on the 500 title rows.
-        created = type_coerce(Issue.created_at, DateTime(timezone=True))
-        same_link = select(literal(0).label("kind"), Issue.id, literal(None, String).label("title"), created)
-        same_link = same_link.where(candidate, Issue.id.in_(with_link))
-        if not everywhere:
-            same_link = same_link.where(Issue.unit_id.in_(bindparam("scope", expanding=True)))
-        parts.append(same_link.order_by(Issue.created_at.desc()).limit(20))
+        found = _same_link_candidates(everywhere=everywhere).subquery()
+        no_title = literal(None, String).label("title")  # these rows are ordered by time only
+        parts.append(select(literal(0).label("kind"), found.c.id, no_title, found.c.created_at))
     if titles:
+        found = _same_unit_candidates().subquery()
         no_time = cast(null(), DateTime(timezone=True))  # these rows are compared by title only
-        same_unit = select(literal(1).label("kind"), Issue.id, Issue.title, no_time).where(
-            candidate,
-            Issue.unit_id == bindparam("unit"),
-            Issue.created_at >= bindparam("recent"),
-            Issue.created_at <= bindparam("now"),
-        )
-        parts.append(same_unit.order_by(Issue.created_at.desc()).limit(500))
-    if len(parts) == 1:
-        return parts[0]
+        parts.append(select(literal(1).label("kind"), found.c.id, found.c.title, no_time))
     # Each part keeps its own order and limit inside a subquery (SQLite allows neither in a UNION member).
-    return union_all(*(select(part.subquery()) for part in parts))
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 # One bit per character seen in a title, numbered in order of first sight (so an emoji costs one

@@ -122,7 +122,7 @@ def issue_new() -> Any:
         now = clock.now()
         links = [line.strip() for line in (form.evidence_urls.data or "").splitlines() if line.strip()]
         try:
-            issue = service.create(
+            issue, duplicates = service.log(
                 session=db.session,
                 actor=current_user,
                 unit_id=form.unit_id.data,
@@ -139,15 +139,6 @@ def issue_new() -> Any:
                 source_person=form.source_person.data or "",
                 source_contact=form.source_contact.data or "",
                 now=now,
-            )
-            duplicates = service.find_duplicates(
-                session=db.session,
-                actor=current_user,
-                unit_id=issue.unit_id,
-                title=issue.title,
-                evidence_urls=links,
-                now=now,
-                exclude_id=issue.id,
             )
         except ValidationFailed as error:
             db.session.rollback()
