@@ -26,7 +26,6 @@ import statistics
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
