@@ -13,7 +13,7 @@ import pytest
 from crisis.reports import service as reports
 from crisis.reviews import tasks
 from crisis.reviews.models import MonthlyReport
-from tests.conftest import form_post
+from tests.conftest import form_post, sign_in
 from tests.helpers import race
 from tests.test_evaluation import history  # noqa: F401  the hand-built November
 
@@ -147,3 +147,24 @@ def test_monthly_reports_page_builds_on_demand(db, org, history, login_as, role,
         assert pdf.status_code == 200 and pdf.data[:4] == b"%PDF"
     finally:
         app.config.update(SMTP_PORT=saved)
+
+
+def test_observers_download_monthly_reports_and_never_build_them(app, db, org, history, login_as,  # noqa: F811
+                                                                 monkeypatch):
+    """A build replaces the report (which may have gone out by e-mail): reading it is all an observer does."""
+    monkeypatch.setattr(tasks, "enqueue_builds", lambda ids: [tasks.build_monthly.run(i) for i in ids])
+    semarang = org["units"]["KOTA-SEMARANG"].id
+    head = login_as("head", "KOTA-SEMARANG")
+    form_post(head, "/evaluation/reports", {"unit_id": semarang, "month": "2026-11"}, page="/evaluation/reports")
+    report = db.session.query(MonthlyReport).one()
+    built_at = report.built_at
+    observer = app.test_client()
+    assert sign_in(observer, org["users"][("PUSAT", "observer")].email).status_code == 302
+    page = observer.get("/evaluation/reports")
+    assert page.status_code == 200 and 'name="month"' not in page.get_data(as_text=True)
+    # The form a browser could still send (the token from any page): refused, nothing rebuilt.
+    refused = form_post(observer, "/evaluation/reports", {"unit_id": semarang, "month": "2026-11"}, page="/")
+    assert refused.status_code == 403
+    db.session.expire_all()
+    assert db.session.query(MonthlyReport).one().built_at == built_at
+    assert observer.get(f"/evaluation/reports/{report.id}.pdf").data[:4] == b"%PDF"

@@ -87,7 +87,9 @@ def delete_target(target_id: int) -> Any:
 @blp.arguments(s.MonthIn)
 @blp.response(202, s.ReportOut)
 def request_report(data: dict[str, Any], unit_id: int) -> Any:
-    """Build the unit's evaluation for a month (YYYY-MM) now; poll the report for its status."""
+    """Build the unit's evaluation for a month (YYYY-MM) now; poll the report for its status.
+
+    Needs a role that acts in the unit (observers only read reports): a build replaces the report."""
     from crisis.reviews import tasks
 
     report = service.request_monthly(session=db.session, actor=bearer_user(), unit_id=unit_id, month=data["month"])

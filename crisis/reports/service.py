@@ -515,9 +515,13 @@ def monthly_sweep(*, session: Session, now: datetime | None = None) -> list[int]
 
 def request_monthly(*, session: Session, actor: User, unit_id: int, month: Any, now: datetime | None = None
                     ) -> MonthlyReport:
-    """Build a unit's report on demand (again, if it exists). The caller commits and enqueues."""
+    """Build a unit's report on demand (again, if it exists), for a person who acts in the unit.
+    The caller commits and enqueues."""
     now = now or clock.now()
     unit = units.get(session=session, user=actor, unit_id=unit_id)
+    if unit.id not in units.acting_scope(session=session, user=actor):
+        # A build replaces the unit's report (one that may have gone out by e-mail): observers only read.
+        raise NotPermitted(_l("Observers read the reports; building one takes a role in the unit."))
     errors: dict[str, str] = {}
     day = _parse_day(month if not isinstance(month, str) or len(month) != 7 else f"{month}-01", "month", errors)
     if day is not None and day.replace(day=1) > now.astimezone(ZoneInfo(unit.timezone)).date():

@@ -319,7 +319,7 @@ PAGES = [
     C("GET", "/evaluation", see, "/evaluation?unit={unit}"),
     C("GET", "/evaluation/<table>.csv", see, "/evaluation/counts.csv?unit={unit}"),
     C("GET", "/evaluation/reports", signed_in),
-    C("POST", "/evaluation/reports", see, body=lambda ids: {"unit_id": ids["unit"], "month": "2027-01"},
+    C("POST", "/evaluation/reports", act, body=lambda ids: {"unit_id": ids["unit"], "month": "2027-01"},
       target=True),
     C("GET", "/evaluation/reports/<int:report_id>.pdf", see, "/evaluation/reports/{report}.pdf"),
     C("POST", "/evaluation/targets", set_targets, body=lambda ids: {
@@ -450,7 +450,7 @@ API = [
       body={"measure": "time_to_holding_statement", "target_percent": 80, "threshold_minutes": 60}),
     C("GET", "/api/v1/kpi-targets", signed_in),
     C("DELETE", "/api/v1/kpi-targets/<int:target_id>", set_targets, "/api/v1/kpi-targets/{kpi}", fresh="kpi"),
-    C("POST", "/api/v1/units/<int:unit_id>/monthly-reports", see, "/api/v1/units/{unit}/monthly-reports",
+    C("POST", "/api/v1/units/<int:unit_id>/monthly-reports", act, "/api/v1/units/{unit}/monthly-reports",
       body={"month": "2027-01"}),
     C("GET", "/api/v1/monthly-reports/<int:report_id>", see, "/api/v1/monthly-reports/{report}"),
     C("GET", "/api/v1/monthly-reports/<int:report_id>.pdf", see, "/api/v1/monthly-reports/{report}.pdf"),
