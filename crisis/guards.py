@@ -151,9 +151,10 @@ def init_url_map(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from crisis.richtext import http_href, user_text
+    from crisis.richtext import http_href, markdown_text, user_text
 
     app.before_request(reject_unstorable_text)
     app.register_error_handler(RequestEntityTooLarge, too_large)
     app.jinja_env.filters["user_text"] = user_text
     app.jinja_env.filters["http_href"] = http_href
+    app.jinja_env.filters["md"] = markdown_text  # user text in a Markdown document (not autoescaped)

@@ -37,3 +37,24 @@ def http_href(url: Any) -> str:
     checks, or written around them) becomes an inert "#"."""
     text = str(url or "").strip()
     return text if text.lower().startswith(("http://", "https://")) else "#"
+
+
+# Characters that start Markdown (CommonMark + GitHub's tables and strikethrough) anywhere in a
+# line, and the markers that only count at its start: headings, quotes, lists.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>&|~])")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)(?:([#>+\-=])|(\d+)([.)]))", re.MULTILINE)
+
+
+def markdown_text(value: Any) -> str:
+    """User-written text for a Markdown document, shown as the plain text it is in the app: every
+    character that would start emphasis, a link or image, raw HTML, an entity, code, a table cell
+    or strikethrough is backslash-escaped, as are heading, quote and list markers at a line's start
+    (an ordered list's number by escaping what follows it). Nothing a person wrote becomes markup
+    in a Markdown viewer."""
+    text = _MARKDOWN_INLINE.sub(r"\\\1", "" if value is None else str(value))
+    return _MARKDOWN_LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, marker, number, closer = match.groups()
+    return f"{indent}\\{marker}" if marker else f"{indent}{number}\\{closer}"

@@ -251,6 +251,40 @@ def test_exports_in_both_languages(db, org, resolved, login_as):
     assert printable.status_code == 200 and "Identifikasi dan pelabelan" in printable.get_data(as_text=True)
 
 
+HOSTILE = ('<img src=x onerror="alert(1)"> [klik](javascript:alert(1)) ![](https://evil.example/t.png) '
+           '<script>alert(2)</script> **tebal** | sel | `kode` &lt;b&gt;\n# judul\n- daftar\n1. nomor\n===')
+
+
+def test_the_markdown_export_shows_what_people_wrote_as_text_never_as_markup(db, org, resolved, login_as):
+    """Text people write is plain text in the app; in the .md export it must stay text in any
+    Markdown viewer, raw HTML allowed (the most trusting setting), tables on."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    from crisis.incidents.models import ChecklistEntry, Statement
+
+    resolved.title = "Hoaks " + HOSTILE
+    review = db.session.query(Review).filter_by(incident_id=resolved.id).one()
+    review.summary, review.went_well, review.to_improve = HOSTILE, HOSTILE, HOSTILE
+    db.session.query(ChecklistEntry).filter(ChecklistEntry.waive_reason != "").update({"waive_reason": HOSTILE})
+    db.session.query(Statement).filter_by(incident_id=resolved.id).update({"title": HOSTILE})
+    resolved.commander.name = "Joko <b>Santoso</b>"
+    db.session.commit()
+    client = login_as("officer", "KOTA-SEMARANG")
+    markdown = client.get(f"/incidents/{resolved.id}/review.md?lang=en").get_data(as_text=True)
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    tags = set(re.findall(r"<\s*([a-zA-Z0-9]+)", rendered))
+    assert tags <= {"h1", "h2", "h3", "p", "ul", "ol", "li", "strong", "table", "thead", "tbody", "tr", "th", "td"}
+    assert "javascript:" not in re.sub(r">[^<]*<", "><", rendered)  # nowhere but in text
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    # Each field reads as written (line breaks aside); the title and the summary are checked whole.
+    assert "Hoaks " + HOSTILE.replace("\n", " ") in " ".join(text.split("\n"))
+    assert text.count('<img src=x onerror="alert(1)">') >= 7  # title, three review texts, waiver, statements
+    assert "Joko <b>Santoso</b>" in text
+
+
 def test_the_pdf_text_contains_the_stage_table(db, org, resolved, login_as):
     from pypdf import PdfReader
 
