@@ -1082,7 +1082,7 @@ def acknowledge_as(*, session: Session, notice_id: int, actor: User, now: dateti
     if notice.recipient_user_id != actor.id and notice.incident.unit_id not in acting_scope(
         session=session, user=actor
     ):
-        if notice.incident.unit_id not in _visible(session, actor):
+        if not _sees_incident(session, actor, notice.incident_id):
             raise NotFound(_l("Notice not found."))
         raise NotPermitted(_l("Only the recipient or someone acting in the incident's unit can acknowledge."))
     if notice.kind != "deadline":
@@ -1090,10 +1090,16 @@ def acknowledge_as(*, session: Session, notice_id: int, actor: User, now: dateti
     return acknowledge(session=session, notice_id=notice_id, actor=actor, now=now)
 
 
-def _visible(session: Session, user: User) -> Any:
-    from crisis.units.service import visible_scope
+def _sees_incident(session: Session, user: User, incident_id: int) -> bool:
+    """Whether the incident (and so its notices) is in the user's sight: their units' subtree, or
+    one of their units is involved in it, as everywhere incidents are shown."""
+    from crisis.incidents import service as incidents
 
-    return visible_scope(session=session, user=user)
+    try:
+        incidents.get(session=session, user=user, incident_id=incident_id, reload_runs=False)
+    except NotFound:
+        return False
+    return True
 
 
 # --- reading -----------------------------------------------------------------------------------

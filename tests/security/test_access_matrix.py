@@ -799,3 +799,24 @@ def test_an_involved_unit_reads_the_incident_and_its_notices_and_records_only_it
     other = client.post(f"/api/v1/statements/{keymsg.id}/shared-publications", headers=jayapura,
                         json={**shared, "unit_id": org["units"]["KOTA-MAKASSAR"].id})
     assert other.status_code == 403
+    # A notice of the incident to someone of the owning unit: the involved unit sees it and may not
+    # acknowledge it for them (403, as for anything in sight); a unit not involved does not see it (404).
+    run = incident.stage_runs[0]
+    timer = Timer(incident_id=incident.id, stage_run_id=run.id, kind="escalation_step", step_index=0,
+                  fire_at=NOW + 30 * M, state="fired", fired_at=NOW + 30 * M)
+    db.session.add(timer)
+    db.session.flush()
+    sulsel_head = org["users"][("SULSEL", "head")]
+    notice = Notice(idempotency_key=f"involved:{timer.id}:{sulsel_head.id}", timer_id=timer.id,
+                    incident_id=incident.id, channel="inapp", recipient_user_id=sulsel_head.id,
+                    payload={"kind": "escalation_step"}, status="sent", attempts=1, due_at=timer.fire_at,
+                    queued_at=timer.fire_at, next_attempt_at=timer.fire_at, sent_at=timer.fire_at)
+    db.session.add(notice)
+    db.session.commit()
+    listed = client.get(f"/api/v1/incidents/{incident.id}/notices", headers=jayapura).get_json()
+    assert notice.id in [row["id"] for row in listed]
+    assert client.post(f"/api/v1/notices/{notice.id}/ack", headers=jayapura).status_code == 403
+    gowa = token_for("officer", "KAB-GOWA")
+    assert client.post(f"/api/v1/notices/{notice.id}/ack", headers=gowa).status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).acknowledged_at is None
