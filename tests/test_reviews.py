@@ -279,7 +279,7 @@ def test_the_markdown_export_shows_what_people_wrote_as_text_never_as_markup(db,
     assert tags <= {"h1", "h2", "h3", "p", "ul", "ol", "li", "strong", "table", "thead", "tbody", "tr", "th", "td"}
     assert "javascript:" not in re.sub(r">[^<]*<", "><", rendered)  # nowhere but in text
     text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
-    # Each field reads as written (line breaks aside); the title and the summary are checked whole.
+    # The title reads whole as written (line breaks aside); the payload shows in every other field.
     assert "Hoaks " + HOSTILE.replace("\n", " ") in " ".join(text.split("\n"))
     assert text.count('<img src=x onerror="alert(1)">') >= 7  # title, three review texts, waiver, statements
     assert "Joko <b>Santoso</b>" in text

@@ -61,8 +61,7 @@ class Issue(db.Model):
         Index("ix_issue_unit_state_created", "unit_id", "state", "created_at"),
         # The duplicate check's candidates: a unit's newest issues of the last 48 hours, read
         # backwards and stopping at 500, not every issue of the window sorted (8 ms for a unit with
-        # 7,700 in the load benchmark).
-        # The duplicate check's candidates, newest first, read from the index alone on PostgreSQL.
+        # 7,700 in the load benchmark), and on PostgreSQL from the index alone (what it reads is included).
         Index(
             "ix_issue_unit_created",
             "unit_id",

@@ -278,12 +278,6 @@ def default_unit_id(*, session: Session, actor: User) -> int | None:
     return None
 
 
-def loggable_units(*, session: Session, user: User) -> list[Unit]:
-    """Units this user may log issues for, in tree order."""
-    scope = units.acting_scope(session=session, user=user)
-    return [u for u in units.list_visible(session=session, user=user) if u.id in scope]
-
-
 def can_act(*, session: Session, user: User, issue: Issue) -> bool:
     return issue.unit_id in units.acting_scope(session=session, user=user)
 
@@ -394,7 +388,6 @@ class _NewIssue:
     event: dict[str, Any]
     actor: User
     now: datetime
-    scope: units.Scope  # what the actor sees: where duplicates are looked for
 
 
 def _checked(
@@ -468,8 +461,7 @@ def _checked(
         "risk_score": row["risk_score"],
         "suggested_severity": row["suggested_severity"],
     }
-    scope = units.visible_scope(session=session, user=actor)
-    return _NewIssue(row=row, links=links, event=event, actor=actor, now=now, scope=scope)
+    return _NewIssue(row=row, links=links, event=event, actor=actor, now=now)
 
 
 _INSERT_ISSUE = insert(Issue.__table__).returning(Issue.__table__.c.id)
@@ -506,10 +498,14 @@ def _write(session: Session, new: _NewIssue, *, duplicates: bool) -> tuple[Issue
         found = find_duplicates(session=session, actor=actor, unit_id=issue.unit_id, title=issue.title,
                                 evidence_urls=[url for url, _key in new.links], now=now, exclude_id=issue.id)
         return issue, found
-    statement = _write_statement(links=bool(keys), titles=by_title, everywhere=new.scope.everything)
     params = {f"issue_{name}": value for name, value in row.items()}
     params.update(urls=[url for url, _key in new.links], keys=[key for _url, key in new.links], event_data=new.event)
-    params.update(_candidate_params(now=now, exclude_id=0, keys=keys, scope=new.scope, unit_id=row["unit_id"]))
+    everywhere = False
+    if duplicates:
+        scope = units.visible_scope(session=session, user=actor)  # where links are looked for
+        everywhere = scope.everything
+        params.update(_candidate_params(now=now, exclude_id=0, keys=keys, scope=scope, unit_id=row["unit_id"]))
+    statement = _write_statement(links=bool(keys), titles=by_title, everywhere=everywhere)
     result = connection.execute(statement, params).one_or_none()
     if result is None:  # no such unit: the INSERT selected nothing to insert
         raise NotFound(_l("Unit not found."))

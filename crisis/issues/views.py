@@ -101,7 +101,7 @@ def issue_list() -> Any:
         q=q,
         state_filters=STATE_FILTERS,
         visible_units=units.list_visible(session=db.session, user=current_user),
-        can_log=bool(service.loggable_units(session=db.session, user=current_user)),
+        can_log=bool(units.list_acting(session=db.session, user=current_user)),  # units to log issues in
         depth=units.depth,
         **_labels(),
     )
@@ -110,7 +110,7 @@ def issue_list() -> Any:
 @bp.route("/issues/new", methods=["GET", "POST"])
 @login_required
 def issue_new() -> Any:
-    loggable = service.loggable_units(session=db.session, user=current_user)
+    loggable = units.list_acting(session=db.session, user=current_user)  # units to log issues in
     if not loggable:
         abort(403)
     form = IssueForm()

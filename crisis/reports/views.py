@@ -228,9 +228,7 @@ def monthly_list() -> Any:
     return render_template(
         "reports/monthly_list.html",
         reports=service.list_reports(session=db.session, user=current_user),
-        # Units whose report this person may build (observers only read: no form).
-        units=[unit for unit in units.list_visible(session=db.session, user=current_user)
-               if unit.id in units.acting_scope(session=db.session, user=current_user)],
+        units=units.list_acting(session=db.session, user=current_user),  # whose report they may build
         default_month=last_month.strftime("%Y-%m"),
         REPORT_STATE_LABELS=REPORT_STATE_LABELS,
     )

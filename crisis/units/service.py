@@ -124,6 +124,12 @@ def list_visible(*, session: Session, user: User) -> list[Unit]:
     return order_as_tree(units)
 
 
+def list_acting(*, session: Session, user: User) -> list[Unit]:
+    """list_visible() of the units this user may change things in (acting_scope), in tree order."""
+    scope = acting_scope(session=session, user=user)
+    return [unit for unit in list_visible(session=session, user=user) if unit.id in scope]
+
+
 def order_as_tree(units: list[Unit]) -> list[Unit]:
     """Depth-first order, so a list reads as the tree it is; roots are the topmost present."""
     present = {u.id for u in units}
