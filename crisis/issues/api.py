@@ -18,6 +18,8 @@ from crisis.issues import service
 from crisis.issues.schemas import (
     DismissIn,
     EvidenceIn,
+    IssueBatchIn,
+    IssueBatchOut,
     IssueConflictOut,
     IssueCreatedOut,
     IssueIn,
@@ -111,6 +113,31 @@ class Issues(MethodView):
         response = respond_once(session=db.session, user=user, perform=perform)
         response.headers["Location"] = url_for("issues_api.IssueById", issue_id=response.get_json()["id"])
         return response
+
+
+@blp.route("/issues/batch", methods=["POST"])
+@authenticated
+@blp.arguments(IssueBatchIn)
+@blp.response(201, IssueBatchOut)
+@blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
+def log_batch(data: dict[str, Any]) -> Any:
+    """Log up to 100 issues at once, all or nothing; the answer lists each, in order, with its duplicates.
+
+    For monitoring tools that collect many posts: one request instead of one per post. Every item
+    is checked before anything is written; a bad item refuses the batch and is named
+    `issues.<index>.<field>`. An item finds the items before it as possible duplicates. Send an
+    `Idempotency-Key` header and a retry of the same batch returns the first answer.
+    """
+    user = bearer_user()
+
+    def perform() -> tuple[int, Any]:
+        logged = service.log_batch(session=db.session, actor=user, items=data["issues"], now=clock.now())
+        dumped = [
+            {**_ISSUE_OUT.dump(issue), "duplicates": _SUMMARIES_OUT.dump(duplicates)} for issue, duplicates in logged
+        ]
+        return 201, {"issues": dumped}
+
+    return respond_once(session=db.session, user=user, perform=perform)
 
 
 @blp.route("/issues/<int:issue_id>")

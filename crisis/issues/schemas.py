@@ -9,7 +9,7 @@ import marshmallow as ma
 from crisis.api import ProblemSchema, bounded_int, row_id
 from crisis.issues import risk
 from crisis.issues.models import CHANNELS, ISSUE_STATES, SENTIMENTS
-from crisis.issues.service import MAX_COUNT, MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
+from crisis.issues.service import MAX_BATCH, MAX_COUNT, MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
 from crisis.links import MAX_URL_LENGTH
 from crisis.playbooks.spec import CATEGORIES
 
@@ -103,6 +103,12 @@ class IssueCreatedOut(IssueOut):
     )
 
 
+class IssueBatchOut(ma.Schema):
+    issues = ma.fields.List(
+        ma.fields.Nested(IssueCreatedOut), metadata={"description": "The issues logged, in the order sent"}
+    )
+
+
 class IssueConflictOut(ProblemSchema):
     current = ma.fields.Nested(IssueOut, metadata={"description": "The issue as it is now"})
 
@@ -140,6 +146,14 @@ class IssueIn(ma.Schema):
         load_default="", metadata={"maxLength": MAX_SOURCE, "description": "Personal data: the complainant"}
     )
     source_contact = ma.fields.String(load_default="", metadata={"maxLength": MAX_SOURCE})
+
+
+class IssueBatchIn(ma.Schema):
+    issues = ma.fields.List(
+        ma.fields.Nested(IssueIn),
+        required=True,
+        metadata={"minItems": 1, "maxItems": MAX_BATCH, "description": "The issues to log, each as for POST /issues"},
+    )
 
 
 class IssuePatch(ma.Schema):

@@ -379,6 +379,38 @@ def log(*, session: Session, actor: User, now: datetime | None = None, **fields:
     return _write(session, _checked(session=session, actor=actor, now=now, **fields), duplicates=True)
 
 
+MAX_BATCH = 100
+
+
+def log_batch(
+    *, session: Session, actor: User, items: list[dict[str, Any]], now: datetime | None = None
+) -> list[tuple[Issue, list[Issue]]]:
+    """log() of every item, in order, all or nothing: what a monitoring tool that collects many
+    posts sends at once. Every item is checked before anything is written, and a bad item refuses
+    the batch, its errors named issues.<index>.<field>. An item sees the items before it as
+    possible duplicates, as if they had been logged one by one."""
+    now = now or clock.now()
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise ValidationFailed({"issues": [str(_l("Send 1–%(n)d issues at a time.", n=MAX_BATCH))]})
+    checked, errors = [], {}
+    for index, fields in enumerate(items):
+        try:
+            checked.append(_checked(session=session, actor=actor, now=now, **fields))
+        except ValidationFailed as error:
+            errors.update({f"issues.{index}.{name}": messages for name, messages in error.errors.items()})
+        except (NotFound, NotPermitted) as error:
+            raise type(error)(error.message, field=f"issues.{index}.unit_id") from error
+    if errors:
+        raise ValidationFailed(errors)
+    logged = []
+    for index, new in enumerate(checked):
+        try:
+            logged.append(_write(session, new, duplicates=True))
+        except NotFound as error:  # the unit went away since it was checked
+            raise NotFound(error.message, field=f"issues.{index}.unit_id") from error
+    return logged
+
+
 @dataclass(frozen=True)
 class _NewIssue:
     """An issue checked and ready to write: its row, its normalised links, its "issue.created" event."""

@@ -370,6 +370,8 @@ API = [
     # issues
     C("GET", "/api/v1/issues", signed_in),
     C("POST", "/api/v1/issues", act, body=lambda ids: {**ISSUE, "unit_id": ids["unit"]}, target=True),
+    C("POST", "/api/v1/issues/batch", act, body=lambda ids: {"issues": [{**ISSUE, "unit_id": ids["unit"]}]},
+      target=True),
     C("GET", "/api/v1/issues/<int:issue_id>", see, "/api/v1/issues/{issue}"),
     C("PATCH", "/api/v1/issues/<int:issue_id>", act, "/api/v1/issues/{issue}",
       body=lambda ids: {"version": ids["issue_version"], "title": "Hoaks bansos (diperbaiki)"}),
