@@ -2,7 +2,8 @@
 
 One route, `POST /insert`: parse a JSON body, one INSERT into its own table in the same PostgreSQL
 database (SQLAlchemy engine with the app's pool settings, crisis.extensions.ping_when_idle; psycopg 3),
-answer 201 with the new id.
+answer 201 with the new id. Its batch twin, `POST /insert-batch` (`{"items": [...]}`), writes every
+item with one multi-row INSERT and answers their ids: the peer of POST /api/v1/issues/batch.
 Served by gunicorn with exactly the app's settings, so app ÷ peer is the overhead of the app itself.
 
     PEER_DATABASE_URL=postgresql+psycopg://... gunicorn --chdir benchmarks/load peer:app
@@ -35,6 +36,19 @@ def insert() -> Any:
             {"title": str(data.get("title", ""))[:300], "payload": json.dumps(data)},
         ).scalar_one()
     return jsonify(id=new_id), 201
+
+
+@app.post("/insert-batch")
+def insert_batch() -> Any:
+    items = (request.get_json(force=True, silent=True) or {}).get("items") or []
+    with engine.begin() as conn:
+        ids = conn.execute(
+            text("INSERT INTO load_peer_event (title, payload) "
+                 "SELECT * FROM unnest(CAST(:titles AS text[]), CAST(:payloads AS text[])) RETURNING id"),
+            {"titles": [str(item.get("title", ""))[:300] for item in items],
+             "payloads": [json.dumps(item) for item in items]},
+        ).scalars().all()
+    return jsonify(ids=ids), 201
 
 
 @app.get("/healthz")

@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--time-only", action="store_true", help="only the CPU and wall times, no profile")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="instead of the pyinstrument tree, cProfile's N costliest functions by own time")
+    parser.add_argument("--callers", action="append", default=[], metavar="REGEX",
+                        help="with --cprofile: also who calls the functions matching REGEX, and at what cost")
     parser.add_argument("--incident", type=int, help="incident page to open (default: the newest)")
     options = parser.parse_args()
 
@@ -120,7 +122,10 @@ def main() -> None:
                 response = request()
                 assert response.status_code in (200, 201), response.status_code
         elapsed = (time.perf_counter() - start) * 1000 / options.runs
-        pstats.Stats(profile).sort_stats("tottime").print_stats(options.cprofile)
+        stats = pstats.Stats(profile).sort_stats("tottime")
+        stats.print_stats(options.cprofile)
+        for pattern in options.callers:
+            stats.print_callers(pattern)
     else:
         profiler = Profiler(interval=0.0005)
         profiler.start()

@@ -25,6 +25,9 @@
    c. logging an issue (POST /api/v1/issues with an Idempotency-Key, bearer token), wrk, every body
       distinct;
    d. the console (GET /, signed in as the central desk's head, who sees every unit), wrk;
+   e. logging issues in batches (POST /api/v1/issues/batch, --batch issues per request, default 20,
+      each distinct, with an Idempotency-Key), wrk, reported in issues per second, beside the peer's
+      batch twin (POST /insert-batch: the same number of rows in one multi-row INSERT);
    and the peer under the same two load shapes (100 requests/s open loop; wrk at maximum throughput
    before and after the app's runs), reporting p50/p95/p99, throughput, non-2xx counts and the ratio
    of each figure to the peer's.
@@ -154,10 +157,15 @@ class Figures:
     errors: int
     machine: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    items: int = 1  # rows written per request (a batch)
 
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def item_throughput(self) -> float:
+        return self.throughput * self.items
 
 
 def _pct(ordered: list[float], q: float) -> float:
@@ -251,7 +259,8 @@ wrk.headers["Accept-Language"] = "id"
 """
 
 # Monitoring tools post distinct issues: random titles from a vocabulary (rarely 80 % alike), a fresh
-# link and a fresh Idempotency-Key each, spread over every unit.
+# link and a fresh Idempotency-Key each, spread over every unit; with BENCH_BATCH, that many per request
+# (POST /api/v1/issues/batch).
 WRK_POST_ISSUE = r"""
 EXPECTED = 201
 wrk.method = "POST"
@@ -260,6 +269,7 @@ wrk.headers["Authorization"] = os.getenv("BENCH_TOKEN")
 local units = {}
 for u in string.gmatch(os.getenv("BENCH_UNITS") or "", "%d+") do table.insert(units, u) end
 local tag = os.getenv("BENCH_TAG")
+local batch = tonumber(os.getenv("BENCH_BATCH") or "0")  -- 0: one issue per request, POST /api/v1/issues
 local words = {"warga", "keluhan", "antrean", "layanan", "hoaks", "bantuan", "sosial", "banjir", "jalan", "rusak",
   "pemadaman", "air", "listrik", "sekolah", "puskesmas", "pasar", "parkir", "tarif", "bus", "kereta", "gempa",
   "longsor", "izin", "data", "bocor", "viral", "video", "petugas", "kasar", "pungli", "kantor", "kelurahan",
@@ -271,19 +281,24 @@ local channels = {"x", "instagram", "tiktok", "facebook", "youtube", "online_new
 local categories = {"service_failure", "hoax", "disaster", "data_leak", "policy_backlash", "official_conduct",
   "public_complaint", "other"}
 local sentiments = {"negative", "mixed", "neutral", "positive"}
-function request()
-  n = n + 1
+local function issue(key)
   local title = {}
   for i = 1, 7 do title[i] = words[math.random(#words)] end
-  local key = tag .. "-" .. tid .. "-" .. n
-  local body = string.format('{"unit_id": %s, "title": "%s", "description": "Dipantau otomatis.", ' ..
+  return string.format('{"unit_id": %s, "title": "%s", "description": "Dipantau otomatis.", ' ..
     '"channel": "%s", "category": "%s", "reach": %d, "engagement": %d, "sentiment": "%s", ' ..
     '"evidence_urls": ["https://example.org/posts/%s"]}',
     units[(n % #units) + 1], table.concat(title, " "), channels[math.random(#channels)],
     categories[math.random(#categories)], math.random(100, 2000000), math.random(10, 200000),
     sentiments[math.random(#sentiments)], key)
+end
+function request()
+  n = n + 1
+  local key = tag .. "-" .. tid .. "-" .. n
   wrk.headers["Idempotency-Key"] = key
-  return wrk.format(nil, nil, nil, body)
+  if batch == 0 then return wrk.format(nil, nil, nil, issue(key)) end
+  local items = {}
+  for i = 1, batch do items[i] = issue(key .. "-" .. i) end
+  return wrk.format(nil, nil, nil, '{"issues": [' .. table.concat(items, ", ") .. ']}')
 end
 """
 
@@ -292,11 +307,18 @@ EXPECTED = 201
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local tag = os.getenv("BENCH_TAG")
+local batch = tonumber(os.getenv("BENCH_BATCH") or "0")  -- 0: one row per request, POST /insert
+local function item(key)
+  return string.format('{"title": "peer %s", "channel": "x", "reach": %d, ' ..
+    '"evidence_urls": ["https://example.org/posts/%s"]}', key, math.random(100, 2000000), key)
+end
 function request()
   n = n + 1
-  local body = string.format('{"title": "peer %s-%d-%d", "channel": "x", "reach": %d, ' ..
-    '"evidence_urls": ["https://example.org/posts/%s-%d-%d"]}', tag, tid, n, math.random(100, 2000000), tag, tid, n)
-  return wrk.format(nil, nil, nil, body)
+  local key = tag .. "-" .. tid .. "-" .. n
+  if batch == 0 then return wrk.format(nil, nil, nil, item(key)) end
+  local items = {}
+  for i = 1, batch do items[i] = item(key .. "-" .. i) end
+  return wrk.format(nil, nil, nil, '{"items": [' .. table.concat(items, ", ") .. ']}')
 end
 """
 
@@ -600,7 +622,8 @@ def main() -> None:
                         help="incident pages per second in the fixed-rate page run (b., after wrk's; 0: none)")
     parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=0, help="wrk connections (default: --workers)")
-    parser.add_argument("--only", default="abcd", help="which of a, b, c, d to measure")
+    parser.add_argument("--only", default="abcde", help="which of a, b, c, d, e to measure")
+    parser.add_argument("--batch", type=int, default=20, help="issues per request in e. (at most 100)")
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON here")
     parser.add_argument("--probe-only", action="store_true", help="only the one-request-at-a-time CPU probe")
     parser.add_argument("--skip-probe", action="store_true", help="no one-request-at-a-time CPU probe")
@@ -818,7 +841,9 @@ def measure(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: st
                            "evidence_urls": [f"https://example.org/posts/{tag}-{i}"]}).encode()
 
     def show(figures: Figures) -> Figures:
-        print(f"  {figures.name:42} {figures.requests:6d} req {figures.throughput:7.1f}/s  p50 {figures.p50_ms:7.1f}"
+        rows = f" = {figures.item_throughput:.1f} rows/s" if figures.items > 1 else ""
+        print(f"  {figures.name:42} {figures.requests:6d} req {figures.throughput:7.1f}/s{rows}"
+              f"  p50 {figures.p50_ms:7.1f}"
               f"  p95 {figures.p95_ms:7.1f}  p99 {figures.p99_ms:7.1f}  max {figures.max_ms:7.1f} ms  non-2xx "
               f"{figures.non_2xx}  errors {figures.errors}  machine {figures.machine}", flush=True)
         results.append(figures)
@@ -879,6 +904,22 @@ def measure(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: st
         after = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
         figures.note += f"; {after - before} issues in the database (wrk counted {figures.requests} answers)"
         show(figures)
+    if "e" in options.only:
+        size = options.batch
+        peer_batch = wrk(f"peer INSERT, batches of {size}", f"http://{HOST}:{peer.port}/insert-batch", WRK_PEER,
+                         {**peer_env, "BENCH_BATCH": str(size)}, seconds=seconds, connections=conns)
+        peer_batch.items = size
+        show(peer_batch)
+        before = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
+        figures = wrk(f"e. log issues in batches of {size}", f"http://{HOST}:{app.port}/api/v1/issues/batch",
+                      WRK_POST_ISSUE, {"BENCH_TOKEN": data["issue_token"], "BENCH_TAG": tag + "b",
+                                       "BENCH_UNITS": ",".join(map(str, data["units"])), "BENCH_BATCH": str(size)},
+                      seconds=seconds, connections=conns)
+        figures.items = size
+        after = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
+        figures.note += (f"; {after - before} issues in the database (wrk counted {figures.requests} answers × "
+                         f"{size})")
+        show(figures)
     if "d" in options.only:
         show(wrk("d. console (central head)", f"http://{HOST}:{app.port}/", WRK_GET,
                  {"BENCH_COOKIE": sign_in(app.port, CONSOLE_USER)}, seconds=seconds, connections=conns))
@@ -919,12 +960,13 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
         return
     peer_rate = next((r for r in results if r.name.startswith("peer INSERT at")), None)
     peer_max = [r for r in results if r.name.startswith("peer INSERT, max")]
+    peer_batch = next((r for r in results if r.name.startswith("peer INSERT, batches")), None)
 
     def mean(attr: str) -> float:
         return sum(getattr(r, attr) if attr != "throughput" else r.throughput for r in peer_max) / len(peer_max)
 
     targets = {"a.": ("p99_ms", 50.0, "p99 ≤ 50 ms"), "b.": ("p95_ms", 100.0, "p95 ≤ 100 ms"),
-               "c.": ("throughput", 300.0, "≥ 300/s")}
+               "c.": ("throughput", 300.0, "≥ 300/s"), "e.": ("item_throughput", 300.0, "≥ 300 issues/s")}
     print(f"\nworkers {options.workers} × {options.worker_class}"
           + (f" ({options.threads} threads)" if options.worker_class == "gthread" else "")
           + f"; wrk connections {options.connections}; {os.cpu_count()} CPUs\n")
@@ -935,7 +977,9 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
         if r.name.startswith("peer"):
             ratio, tput, target = "1", "1", ""
         else:
-            if r.shape == "rate" and peer_rate is not None:
+            if r.items > 1 and peer_batch is not None:  # a batch beside the peer's batches of as many rows
+                base = (peer_batch.p50_ms, peer_batch.p95_ms, peer_batch.p99_ms, peer_batch.throughput)
+            elif r.shape == "rate" and peer_rate is not None:
                 base = (peer_rate.p50_ms, peer_rate.p95_ms, peer_rate.p99_ms, peer_rate.throughput)
             elif peer_max:
                 base = (mean("p50_ms"), mean("p95_ms"), mean("p99_ms"), mean("throughput"))
@@ -946,11 +990,12 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
             target = ""
             for prefix, (attr, limit, text) in targets.items():
                 if r.name.startswith(prefix):
-                    value = r.throughput if attr == "throughput" else getattr(r, attr)
-                    met = value >= limit if attr == "throughput" else value <= limit
+                    value = getattr(r, attr)
+                    met = value >= limit if attr.endswith("throughput") else value <= limit
                     target = f"{text} — {'met' if met else '**not met**'}"
         m = r.machine
-        print(f"| {r.name} | {r.throughput:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.non_2xx}"
+        rows = f" ({r.item_throughput:.1f} rows)" if r.items > 1 else ""
+        print(f"| {r.name} | {r.throughput:.1f}{rows} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.non_2xx}"
               f"{' + ' + str(r.errors) + ' socket errors' if r.errors else ''} | {ratio} | {tput} | {target} | "
               f"{m.get('load_start')} → {m.get('load_max')} (CPU {m.get('cpu_busy_percent')} %) |")
     for r in results:
