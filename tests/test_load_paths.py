@@ -413,3 +413,38 @@ def test_logging_into_a_unit_that_does_not_exist_writes_nothing(db, org):
     assert [db.session.scalar(count) for count in counts] == before
     issue, found = issues.log(session=db.session, actor=desk, unit_id=None, now=T0, **_log_fields())
     assert issue.unit.code == "PUSAT" and found == []  # the transaction goes on after the refusal
+
+
+def test_the_duplicate_checks_are_one_text_each_that_the_driver_keeps_converted(app, db, org):
+    """Logging sends the same statement text whatever the number of links and of units in view, and
+    a text psycopg keeps converted (its query cache takes only statements up to a length and a
+    number of parameters; a longer one is parsed again at every execution)."""
+    from psycopg import _queries
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        sent.append((statement, parameters))
+
+    jateng = org["users"][("JATENG", "officer")]  # sees its province's units: the link check is scoped
+    semarang = org["units"]["KOTA-SEMARANG"].id
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with app.test_request_context():
+            for number, links in enumerate(([], ["https://x.com/a/1"], [f"https://x.com/b/{n}" for n in range(5)])):
+                channel = "hotline" if not links else "x"
+                issues.log(session=db.session, actor=jateng, unit_id=semarang, now=T0,
+                           **_log_fields(title=f"Isu ke-{number} di Semarang", evidence_urls=links, channel=channel))
+                issues.find_duplicates(session=db.session, actor=jateng, unit_id=semarang, title="Banjir rob",
+                                       evidence_urls=links, now=T0)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    writes = [(text, params) for text, params in sent if text.startswith("WITH new_issue")]
+    checks = [(text, params) for text, params in sent if "array_agg" not in text and "issue.state IN" in text]
+    assert len(writes) == 3 and len(checks) == 3
+    # With links, the same text for one link and for five.
+    assert writes[1][0] == writes[2][0] and checks[1][0] == checks[2][0]
+    for text, params in writes + checks:
+        assert "POSTCOMPILE" not in text
+        assert len(text.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH, len(text.encode())
+        assert len(params) <= _queries.MAX_CACHED_STATEMENT_PARAMS, len(params)

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/load/run.py --keep ...            # leaves crisis_load_XXXXXXXX
     .venv/bin/python benchmarks/load/profile_one.py crisis_load_XXXXXXXX page [--runs 20] [--sql]
 
-Kinds: tick, page, issue, console. Prints the pyinstrument tree of `--runs` requests (after one
+Kinds: tick, page, issue, batch (--batch issues per request), console. Prints the pyinstrument tree of `--runs` requests (after one
 warm-up) and, with --sql, every statement of the last request with its time. pyinstrument is a
 development tool (`.venv/bin/pip install pyinstrument`), not a dependency of the app.
 """
@@ -36,7 +36,8 @@ ADMIN = os.environ.get("CRISIS_TEST_PG_ADMIN_URL", "postgresql://crisis_test:cri
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("database")
-    parser.add_argument("kind", choices=("tick", "page", "issue", "console"))
+    parser.add_argument("kind", choices=("tick", "page", "issue", "batch", "console"))
+    parser.add_argument("--batch", type=int, default=20, help="issues per request of kind batch")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--sql", action="store_true")
     parser.add_argument("--time-only", action="store_true", help="only the CPU and wall times, no profile")
@@ -86,12 +87,17 @@ def main() -> None:
                                headers={"Authorization": f"Bearer {tick_token}"})
         if options.kind == "page":
             return client.get(f"/incidents/{incident_id}")
-        if options.kind == "issue":
+        if options.kind in ("issue", "batch"):
             key = uuid.uuid4().hex
-            return api.post("/api/v1/issues", json={
-                "unit_id": units[hash(key) % len(units)], "title": " ".join(rng.choice(WORDS) for _ in range(7)),
-                "channel": "x", "category": "hoax", "evidence_urls": [f"https://example.org/p/{key}"]},
-                headers={"Authorization": f"Bearer {issue_token}", "Idempotency-Key": key})
+
+            def issue(n: int) -> dict[str, Any]:
+                return {"unit_id": units[hash(key + str(n)) % len(units)],
+                        "title": " ".join(rng.choice(WORDS) for _ in range(7)), "channel": "x", "category": "hoax",
+                        "evidence_urls": [f"https://example.org/p/{key}-{n}"]}
+
+            path, body = (("/api/v1/issues", issue(0)) if options.kind == "issue" else
+                          ("/api/v1/issues/batch", {"issues": [issue(n) for n in range(options.batch)]}))
+            return api.post(path, json=body, headers={"Authorization": f"Bearer {issue_token}", "Idempotency-Key": key})
         return client.get("/")
 
     first = request()

@@ -30,16 +30,19 @@ from sqlalchemy import (
     DateTime,
     String,
     and_,
+    any_,
     bindparam,
     cast,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
     type_coerce,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -615,7 +618,7 @@ def _write_statement(*, links: bool, titles: bool, everywhere: bool) -> Any:
              CROSS JOIN (SELECT array_agg(id) AS ids, array_agg(title) AS titles FROM ...) AS titled
     """
     from sqlalchemy import exists, func
-    from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
 
     from crisis.timeline.models import TimelineEvent
 
@@ -667,13 +670,13 @@ def _write_statement(*, links: bool, titles: bool, everywhere: bool) -> Any:
     columns += [column.label(f"unit_{column.name}") for column in unit_table.c]
     source = new_issue.join(unit_table, unit_table.c.id == new_issue.c.unit_id)
     if links:
-        found = _same_link_candidates(everywhere=everywhere).subquery()
+        found = _same_link_candidates(everywhere=everywhere, postgresql=True, excluding=False).subquery()
         newest_first = aggregate_order_by(found.c.id, found.c.created_at.desc(), found.c.id.desc())
         same_link = select(func.array_agg(newest_first).label("ids")).subquery("same_link")
         columns.append(same_link.c.ids.label("same_link_ids"))
         source = source.join(same_link, literal(True))
     if titles:
-        found = _same_unit_candidates().subquery()
+        found = _same_unit_candidates(excluding=False).subquery()
         # Two aggregates of one select take the same rows in the same order: ids and titles pair up
         # without sorting them (an ORDER BY in each would sort the 500 rows twice).
         titled = select(func.array_agg(found.c.id).label("ids"), func.array_agg(found.c.title).label("titles"))
@@ -719,10 +722,12 @@ def find_duplicates(
     by_title = unit_id is not None and unit_id in scope and isinstance(title, str) and bool(normalise_title(title))
     if not keys and not by_title:
         return []
-    statement = _duplicate_statement(links=bool(keys), titles=by_title, everywhere=scope.everything)
+    connection = session.connection()
+    statement = _duplicate_statement(links=bool(keys), titles=by_title, everywhere=scope.everything,
+                                     postgresql=connection.dialect.name == "postgresql")
     params = _candidate_params(now=now, exclude_id=exclude_id or 0, keys=keys, scope=scope, unit_id=unit_id)
     # Ids (and the titles to compare) in one round trip; whole issues only for what was found.
-    rows = session.connection().execute(statement, params).all()
+    rows = connection.execute(statement, params).all()
     same_link = sorted(((created, issue_id) for kind, issue_id, _t, created in rows if kind == 0), reverse=True)
     titled = [(issue_id, other) for kind, issue_id, other, _created in rows if kind == 1]
     return _ranked(session, [issue_id for _created, issue_id in same_link], titled, title if by_title else None)
@@ -756,34 +761,49 @@ def _candidate_params(
     return params
 
 
-def _candidate() -> Any:
-    """Issues that may be duplicates: live, escalated, or dismissed within the window; not merged."""
-    return and_(
-        Issue.id != bindparam("dup_exclude"),
-        or_(
-            Issue.state.in_(("new", "monitoring", "escalated")),
-            (Issue.state == "dismissed") & (Issue.updated_at >= bindparam("dup_recent")),
-        ),
-    )
+# Constants in the text, not parameters: an IN list of parameters is rendered again at every execution.
+_LIVE_STATES = tuple(literal_column(f"'{state}'") for state in ("new", "monitoring", "escalated"))
 
 
-def _same_link_candidates(*, everywhere: bool) -> Any:
+def _candidate(*, excluding: bool) -> Any:
+    """Issues that may be duplicates: live, escalated, or dismissed within the window; not merged.
+    With `excluding`, not the issue dup_exclude either (the write statement needs no such test:
+    what it inserts is not visible to it)."""
+    dismissed_lately = (Issue.state == literal_column("'dismissed'")) & (Issue.updated_at >= bindparam("dup_recent"))
+    candidate = or_(Issue.state.in_(_LIVE_STATES), dismissed_lately)
+    return and_(Issue.id != bindparam("dup_exclude"), candidate) if excluding else candidate
+
+
+def _one_of(column: Any, name: str, *, postgresql: bool) -> Any:
+    """column is one of the list parameter `name`. PostgreSQL compares with = ANY(array): the
+    statement's text stays the same whatever the list's length, so it is compiled, converted by
+    the driver and planned once. SQLite has no arrays: an IN list, rendered at each execution."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _same_link_candidates(*, everywhere: bool, postgresql: bool, excluding: bool = True) -> Any:
     """(id, created_at) of the newest 20 candidates sharing a link (dup_keys) in the scope
     (dup_scope, unless the actor sees everywhere). The time as the driver gives it: it only orders."""
-    with_link = select(IssueEvidence.issue_id).where(IssueEvidence.url_key.in_(bindparam("dup_keys", expanding=True)))
+    with_link = select(IssueEvidence.issue_id).where(
+        _one_of(IssueEvidence.url_key, "dup_keys", postgresql=postgresql)
+    )
     created = type_coerce(Issue.created_at, DateTime(timezone=True))
-    same_link = select(Issue.id, created.label("created_at")).where(_candidate(), Issue.id.in_(with_link))
+    same_link = select(Issue.id, created.label("created_at")).where(
+        _candidate(excluding=excluding), Issue.id.in_(with_link)
+    )
     if not everywhere:
-        same_link = same_link.where(Issue.unit_id.in_(bindparam("dup_scope", expanding=True)))
+        same_link = same_link.where(_one_of(Issue.unit_id, "dup_scope", postgresql=postgresql))
     return same_link.order_by(Issue.created_at.desc(), Issue.id.desc()).limit(20)
 
 
-def _same_unit_candidates() -> Any:
+def _same_unit_candidates(*, excluding: bool = True) -> Any:
     """(id, title) of the newest 500 candidates of the unit (dup_unit) logged within the window."""
     return (
         select(Issue.id, Issue.title)
         .where(
-            _candidate(),
+            _candidate(excluding=excluding),
             Issue.unit_id == bindparam("dup_unit"),
             Issue.created_at >= bindparam("dup_recent"),
             Issue.created_at <= bindparam("dup_now"),
@@ -794,12 +814,12 @@ def _same_unit_candidates() -> Any:
 
 
 @functools.cache
-def _duplicate_statement(*, links: bool, titles: bool, everywhere: bool) -> Any:
+def _duplicate_statement(*, links: bool, titles: bool, everywhere: bool, postgresql: bool) -> Any:
     """The duplicate check's query, built once per shape: rows (kind, id, title, created_at), kind 0
     for _same_link_candidates, kind 1 for _same_unit_candidates with their titles to compare."""
     parts = []
     if links:
-        found = _same_link_candidates(everywhere=everywhere).subquery()
+        found = _same_link_candidates(everywhere=everywhere, postgresql=postgresql).subquery()
         no_title = literal(None, String).label("title")  # these rows are ordered by time only
         parts.append(select(literal(0).label("kind"), found.c.id, no_title, found.c.created_at))
     if titles:
