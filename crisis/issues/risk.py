@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import LazyString, format_decimal, gettext
+from babel import numbers
+from flask_babel import LazyString, get_locale, get_translations
 
 from crisis.issues.forms import SENTIMENT_LABELS
 from crisis.playbooks.labels import CATEGORY_LABELS
@@ -130,15 +131,35 @@ def assess(
 def stored_factors(risk_factors: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The factors kept on an issue (Issue.risk_factors), each with its explanation rendered now."""
     factors = (risk_factors or {}).get("factors", [])
-    return [{**factor, "explanation": explain(factor)} for factor in factors]
+    if not factors:
+        return []
+    language = Language.current()
+    return [{**factor, "explanation": explain(factor, language)} for factor in factors]
 
 
-def _number(value: Any) -> str:
-    return format_decimal(value)
+@dataclass(frozen=True)
+class Language:
+    """The request's translations and number format, looked up once for all of an issue's
+    sentences: flask_babel looks them up again at every call, the bulk of an explanation's cost."""
+
+    translations: Any
+    locale: Any
+
+    @classmethod
+    def current(cls) -> Language:
+        return cls(get_translations(), get_locale())
+
+    def gettext(self, string: str, **variables: Any) -> str:
+        return self.translations.ugettext(string) % variables
+
+    def number(self, value: Any) -> str:
+        return numbers.format_decimal(value, locale=self.locale)
 
 
-def explain(factor: dict[str, Any]) -> str:
+def explain(factor: dict[str, Any], language: Language | None = None) -> str:
     """One sentence that says where a factor's points come from, with its numbers."""
+    language = language or Language.current()
+    gettext, _number = language.gettext, language.number  # the names pybabel extracts and readers know
     key, points, most, inputs = factor["key"], factor["points"], factor.get("max", 0), factor.get("inputs", {})
     if key == "reach":
         return gettext(
