@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/load/run.py --keep ...            # leaves crisis_load_XXXXXXXX
     .venv/bin/python benchmarks/load/profile_one.py crisis_load_XXXXXXXX page [--runs 20] [--sql]
 
-Kinds: tick, page, issue, batch (--batch issues per request), console. Prints the pyinstrument tree of `--runs` requests (after one
-warm-up) and, with --sql, every statement of the last request with its time. pyinstrument is a
-development tool (`.venv/bin/pip install pyinstrument`), not a dependency of the app.
+Kinds: tick, page, issue, batch (--batch issues per request), console. Prints the pyinstrument
+tree of `--runs` requests (after one warm-up) and, with --sql, every statement of the last request
+with its time. pyinstrument is a development tool (`.venv/bin/pip install pyinstrument`), not a
+dependency of the app.
 """
 
 from __future__ import annotations

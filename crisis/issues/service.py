@@ -539,7 +539,7 @@ def _write(session: Session, new: _NewIssue, *, duplicates: bool) -> tuple[Issue
     if duplicates:
         scope = units.visible_scope(session=session, user=actor)  # where links are looked for
         everywhere = scope.everything
-        params.update(_candidate_params(now=now, exclude_id=0, keys=keys, scope=scope, unit_id=row["unit_id"]))
+        params.update(_candidate_params(now=now, exclude_id=None, keys=keys, scope=scope, unit_id=row["unit_id"]))
     statement = _write_statement(links=bool(keys), titles=by_title, everywhere=everywhere)
     result = connection.execute(statement, params).one_or_none()
     if result is None:  # no such unit: the INSERT selected nothing to insert
@@ -749,10 +749,13 @@ def _ranked(session: Session, same_link: list[int], titled: list[tuple[int, str]
 
 
 def _candidate_params(
-    *, now: datetime, exclude_id: int, keys: list[str], scope: units.Scope, unit_id: int | None
+    *, now: datetime, exclude_id: int | None, keys: list[str], scope: units.Scope, unit_id: int | None
 ) -> dict[str, Any]:
-    """The parameters of _same_link_candidates and _same_unit_candidates."""
-    params: dict[str, Any] = {"dup_recent": now - DUPLICATE_WINDOW, "dup_now": now, "dup_exclude": exclude_id}
+    """The parameters of _same_link_candidates and _same_unit_candidates (exclude_id None: the
+    write's, which test no id)."""
+    params: dict[str, Any] = {"dup_recent": now - DUPLICATE_WINDOW, "dup_now": now}
+    if exclude_id is not None:
+        params["dup_exclude"] = exclude_id
     if keys:
         params["dup_keys"] = keys
         if not scope.everything:
