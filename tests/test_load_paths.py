@@ -448,3 +448,20 @@ def test_the_duplicate_checks_are_one_text_each_that_the_driver_keeps_converted(
         assert "POSTCOMPILE" not in text
         assert len(text.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH, len(text.encode())
         assert len(params) <= _queries.MAX_CACHED_STATEMENT_PARAMS, len(params)
+
+
+def test_comments_written_in_the_same_instant_read_in_the_order_written(db, org, incident):  # noqa: F811
+    """Two comments can share a timestamp (a clock's resolution, a frozen clock): they still read in
+    the order they were written, on the page and in comments(), whatever order the table keeps
+    them in (an update moves a row to the table's end)."""
+    from sqlalchemy import text
+
+    head = org["users"][("KOTA-SEMARANG", "head")]
+    written = [incidents.comment(session=db.session, actor=head, incident_id=incident.id, body=f"Catatan {n}",
+                                 now=T0).id for n in range(3)]
+    db.session.commit()
+    db.session.execute(text("UPDATE incident_comment SET body = body WHERE id = :id"), {"id": written[0]})
+    db.session.commit()
+    db.session.expire_all()
+    assert [c.id for c in incidents.comments(session=db.session, incident=incident)] == written
+    assert [row.id for row in incidents.page_comments(session=db.session, incident=incident)] == written

@@ -157,7 +157,7 @@ def list_for_user(
         select(Incident)
         .where(Incident.state.in_(states))
         .options(selectinload(runs), selectinload(Incident.unit))
-        .order_by(Incident.severity.desc(), Incident.started_at)
+        .order_by(Incident.severity.desc(), Incident.started_at, Incident.id)
         .limit(limit)
     )
     if summary_only:
@@ -839,7 +839,7 @@ def comments(*, session: Session, incident: Incident) -> list[Comment]:
             select(Comment)
             .where(Comment.incident_id == incident.id)
             .options(selectinload(Comment.author))
-            .order_by(Comment.created_at)
+            .order_by(Comment.created_at, Comment.id)  # equal times: the order written
         )
     )
 
@@ -869,7 +869,7 @@ def _page_comments_query() -> Select[Any]:
         )
         .join(User, User.id == Comment.author_id)
         .where(Comment.incident_id == bindparam("incident_id"))
-        .order_by(Comment.created_at)
+        .order_by(Comment.created_at, Comment.id)  # equal times: the order written
     )
 
 
