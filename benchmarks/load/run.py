@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import functools
 import json
 import os
 import re
@@ -378,13 +379,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@functools.cache
+def _control_socket_flag() -> list[str]:
+    """gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl; the app and the peer (or two
+    trees in compare.py) would both claim it ("Control server error: File exists"). Nothing here
+    uses it: off, where this gunicorn has the switch."""
+    help_text = subprocess.run([str(BIN / "gunicorn"), "--help"], capture_output=True, text=True).stdout
+    return ["--no-control-socket"] if "--no-control-socket" in help_text else []
+
+
 class Gunicorn:
     def __init__(self, name: str, app: str, env: dict[str, str], options: argparse.Namespace, chdir: Path = ROOT):
         self.name, self.port = name, free_port()
         env = {**env, "PYTHONPATH": str(chdir)}  # the app's code from chdir (--app-root), not the installed copy
         command = [str(BIN / "gunicorn"), "--bind", f"{HOST}:{self.port}", "--workers", str(options.workers),
                    "--worker-class", options.worker_class, "--backlog", "2048", "--timeout", "60",
-                   "--log-level", "warning", "--chdir", str(chdir)]
+                   "--log-level", "warning", "--chdir", str(chdir), *_control_socket_flag()]
         if options.worker_class == "gthread":
             command += ["--threads", str(options.threads)]
         self.command = [*command, app]
