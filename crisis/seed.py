@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -78,6 +79,13 @@ def demo_accounts() -> list[tuple[str, str, str]]:
     return [(demo_email(code, role), role, code) for code, role, _name, _lang in PEOPLE]
 
 
+@functools.cache
+def _demo_password_hash() -> str:
+    """One argon2 hash of the shared demo password per process: hashing is slow by design (about
+    a quarter of a second here) and the test suite seeds the demo before most of its tests."""
+    return hash_password(DEMO_PASSWORD)
+
+
 def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
     now = now or clock.now()
     units: dict[str, Unit] = {}
@@ -85,7 +93,7 @@ def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
         unit = Unit(code=code, name=name, kind=kind, parent=units.get(parent) if parent else None, timezone=zone)
         session.add(unit)
         units[code] = unit
-    password_hash = hash_password(DEMO_PASSWORD)
+    password_hash = _demo_password_hash()
     people: dict[tuple[str, str], User] = {}
     for code, role, name, language in PEOPLE:
         user = User(email=demo_email(code, role), name=name, password_hash=password_hash, language=language)

@@ -72,6 +72,11 @@ def _current_state_on_conflict(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _created(issue: Any, duplicates: list[Any]) -> dict[str, Any]:
+    """What logging an issue answers (IssueCreatedOut): the issue and its possible duplicates."""
+    return {**_ISSUE_OUT.dump(issue), "duplicates": _SUMMARIES_OUT.dump(duplicates)}
+
+
 def _issue_response(status: int, issue_id: int) -> Callable[[], tuple[int, Any]]:
     def perform() -> tuple[int, Any]:
         issue = service.get(session=db.session, user=bearer_user(), issue_id=issue_id)
@@ -105,10 +110,7 @@ class Issues(MethodView):
         user = bearer_user()
 
         def perform() -> tuple[int, Any]:
-            now = clock.now()
-            issue, duplicates = service.log(session=db.session, actor=user, now=now, **data)
-            body = {**_ISSUE_OUT.dump(issue), "duplicates": _SUMMARIES_OUT.dump(duplicates)}
-            return 201, body
+            return 201, _created(*service.log(session=db.session, actor=user, now=clock.now(), **data))
 
         response = respond_once(session=db.session, user=user, perform=perform)
         response.headers["Location"] = url_for("issues_api.IssueById", issue_id=response.get_json()["id"])
@@ -132,10 +134,7 @@ def log_batch(data: dict[str, Any]) -> Any:
 
     def perform() -> tuple[int, Any]:
         logged = service.log_batch(session=db.session, actor=user, items=data["issues"], now=clock.now())
-        dumped = [
-            {**_ISSUE_OUT.dump(issue), "duplicates": _SUMMARIES_OUT.dump(duplicates)} for issue, duplicates in logged
-        ]
-        return 201, {"issues": dumped}
+        return 201, {"issues": [_created(issue, duplicates) for issue, duplicates in logged]}
 
     return respond_once(session=db.session, user=user, perform=perform)
 
