@@ -337,3 +337,13 @@ def test_handing_over_to_central_gives_central_command(db, org, incident):
     # The regency that started it still sees it (involved) and its head no longer leads it.
     assert incidents.get(session=db.session, user=head, incident_id=incident.id)
     assert not incidents.can_lead(session=db.session, user=head, incident=incident)
+
+
+def test_the_reference_carries_the_year_where_the_owning_unit_is(db, incident):
+    # 31 Dec 17:30 UTC is 1 January 00:30 WIB in Semarang: the incident belongs to the new year.
+    year = T0.year
+    incident.started_at = T0.replace(year=year, month=12, day=31, hour=17, minute=30)
+    assert incident.reference == f"INS-{year + 1}-{incident.id:05d}"
+    incident.started_at = T0.replace(year=year, month=12, day=31, hour=16, minute=30)  # 23:30 WIB
+    assert incident.reference == f"INS-{year}-{incident.id:05d}"
+    db.session.rollback()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,7 +54,9 @@ class Incident(db.Model):
 
     @property
     def reference(self) -> str:
-        return f"INS-{self.started_at:%Y}-{self.id:05d}"
+        # The year where the owning unit is: an incident opened at 00:30 WITA on 1 January is the new year's.
+        year = self.started_at.astimezone(ZoneInfo(self.unit.timezone)).year
+        return f"INS-{year}-{self.id:05d}"
 
     @property
     def current_stage(self) -> StageRun | None:
