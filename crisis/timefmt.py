@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel.dates import parse_pattern
 from flask_babel import format_datetime, gettext
 
+from crisis import clock
+
 # Indonesia's official zone names; Pontianak is WIB too.
 ZONE_LABELS = {
     "Asia/Jakarta": "WIB",
@@ -40,7 +42,7 @@ def is_valid_zone(name: str) -> bool:
 def zone_label(zone_name: str, moment: datetime | None = None) -> str:
     if zone_name in ZONE_LABELS:
         return ZONE_LABELS[zone_name]
-    moment = (moment or datetime.now(UTC)).astimezone(ZoneInfo(zone_name))
+    moment = (moment or clock.now()).astimezone(ZoneInfo(zone_name))
     offset = moment.utcoffset() or timedelta(0)
     hours, rem = divmod(int(offset.total_seconds()), 3600)
     return f"UTC{hours:+d}" + (f":{rem // 60:02d}" if rem else "")

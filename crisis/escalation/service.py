@@ -1005,9 +1005,9 @@ def _record_failure(session: Session, notice_id: int, error: Exception, now: dat
     return notice.status
 
 
-def _unit_admins(session: Session, unit: Unit) -> list[User]:
+def _unit_admins(session: Session, unit: Unit, now: datetime) -> list[User]:
     for candidate in _chain(unit):
-        admins = _people(session, Role.admin, candidate, clock.now())
+        admins = _people(session, Role.admin, candidate, now)
         if admins:
             return admins
     return []
@@ -1024,7 +1024,7 @@ def _surface_failure(session: Session, notice: Notice, now: datetime) -> None:
     )
     payload = {**(notice.payload or {}), "failed_notice_id": notice.id, "failed_channel": notice.channel,
                "error": notice.last_error[:500]}
-    for admin in _unit_admins(session, incident.unit):
+    for admin in _unit_admins(session, incident.unit, now):
         session.add(
             Notice(
                 kind="delivery_failed", idempotency_key=f"failed:{notice.id}:user:{admin.id}:inapp",

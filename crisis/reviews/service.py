@@ -47,10 +47,11 @@ def _record(*, session: Session, incident: Incident, actor: User | None, kind: s
     )
 
 
-def review_due_at(incident: Incident) -> datetime:
-    """The playbook's review deadline after resolution (the deadline engine's review_due timer)."""
+def review_due_at(incident: Incident, *, now: datetime) -> datetime:
+    """The playbook's review deadline after resolution (the deadline engine's review_due timer);
+    counted from `now`, the caller's clock, while the incident has no resolution time."""
     settings = PlaybookSpec.from_canonical(incident.playbook_snapshot).settings
-    return (incident.resolved_at or clock.now()) + settings.review_due
+    return (incident.resolved_at or now) + settings.review_due
 
 
 # --- opening --------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def open_draft(*, session: Session, incident: Incident, now: datetime, actor: Us
         unit_id=incident.unit_id,
         state="draft",
         created_at=now,
-        due_at=review_due_at(incident),
+        due_at=review_due_at(incident, now=now),
         stage_ratings={},
     )
     session.add(review)
