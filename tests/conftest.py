@@ -31,7 +31,20 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("CRISIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 DEMO_PASSWORD = "piket-demo-2026"
-FIXED_NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)  # 10:00 WIB, 11:00 WITA, 12:00 WIT
+
+
+def _suite_now(setting: str | None) -> datetime:
+    """The suite's one injected moment. CRISIS_TEST_NOW (ISO 8601 with a zone, e.g.
+    `2027-02-28T23:30+09:00`) repeats a run on any date; without it, today at 03:00 UTC (10:00 WIB)."""
+    if not setting:
+        return datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0)
+    moment = datetime.fromisoformat(setting)
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"CRISIS_TEST_NOW={setting!r} needs a zone, e.g. 2027-02-28T23:30+09:00")
+    return moment.astimezone(UTC)
+
+
+FIXED_NOW = _suite_now(os.environ.get("CRISIS_TEST_NOW"))
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -149,11 +162,13 @@ def _library_validated_once() -> Iterator[None]:
 @pytest.fixture
 def org(db: Any) -> dict[str, Any]:
     """The demo organisation: units by code and users by (unit code, role)."""
+    from crisis import clock as app_clock
     from crisis.auth.models import User
     from crisis.seed import seed_demo_data
     from crisis.units.models import Unit
 
-    seed_demo_data(session=db.session, now=FIXED_NOW)
+    # The test's own clock: FIXED_NOW when injected, the real time in a `real_clock` test.
+    seed_demo_data(session=db.session, now=app_clock.now())
     db.session.commit()
     units = {u.code: u for u in db.session.query(Unit)}
     users = {(u.memberships[0].unit.code, u.memberships[0].role): u for u in db.session.query(User)}
@@ -221,7 +236,8 @@ def form_post(client: FlaskClient, path: str, data: dict[str, Any], page: str | 
 
 @pytest.fixture
 def clock(app: Flask) -> Iterator[Any]:
-    """The app's clock, settable: `clock.now = ...`; FIXED_NOW to begin with."""
+    """The app's clock, settable: `clock.now = ...`; FIXED_NOW to begin with. Every test that uses
+    the app runs on it (see `_one_clock`), so its data and the code under test share one clock."""
 
     class Clock:
         now = FIXED_NOW
@@ -230,3 +246,19 @@ def clock(app: Flask) -> Iterator[Any]:
     app.extensions["clock"] = lambda: fake.now
     yield fake
     app.extensions.pop("clock", None)
+
+
+def pytest_report_header() -> str:
+    return f"suite clock (CRISIS_TEST_NOW): {FIXED_NOW.isoformat()}"
+
+
+@pytest.fixture(autouse=True)
+def _one_clock(request: pytest.FixtureRequest) -> None:
+    """One clock per test. A test that uses the app runs on the injected clock, set to FIXED_NOW,
+    so data it plans from FIXED_NOW and the pages, services and sweeps it checks agree on any date.
+    A test marked `real_clock` (real processes, the database's own clock) gets no injected clock
+    and must plan its data from the real time instead."""
+    if request.node.get_closest_marker("real_clock") is not None:
+        return
+    if "app" in request.fixturenames:
+        request.getfixturevalue("clock")

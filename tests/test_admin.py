@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
 from crisis.auth.models import Membership, User
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import DutyShift, Unit
-from tests.conftest import form_post
+from tests.conftest import FIXED_NOW, form_post
+
+
+def _tomorrow_in_makassar() -> date:
+    """The day after FIXED_NOW's day in the unit's zone (WITA): a shift to plan."""
+    return FIXED_NOW.astimezone(ZoneInfo("Asia/Makassar")).date() + timedelta(days=1)
 
 
 def _problem(response, status, field):
@@ -126,29 +134,31 @@ def test_supervisor_plans_a_shift_and_bad_times_are_refused(client, db, org, tok
     headers = token_for("supervisor", "SULSEL")
     unit = org["units"]["SULSEL"]
     officer = org["users"][("SULSEL", "officer")]
+    day = _tomorrow_in_makassar()
     before = db.session.query(DutyShift).count()
     backwards = client.post("/api/v1/duty-shifts", headers=headers, json={
         "unit_id": unit.id, "user_id": officer.id,
-        "starts_at": "2026-12-01T19:00:00+08:00", "ends_at": "2026-12-01T07:00:00+08:00",
+        "starts_at": f"{day}T19:00:00+08:00", "ends_at": f"{day}T07:00:00+08:00",
     })
     _problem(backwards, 422, "ends_at")
     naive = client.post("/api/v1/duty-shifts", headers=headers, json={
-        "unit_id": unit.id, "user_id": officer.id, "starts_at": "2026-12-01T07:00:00", "ends_at": "2026-12-01T19:00:00",
+        "unit_id": unit.id, "user_id": officer.id, "starts_at": f"{day}T07:00:00", "ends_at": f"{day}T19:00:00",
     })
     _problem(naive, 422, "starts_at")
     assert db.session.query(DutyShift).count() == before
     created = client.post("/api/v1/duty-shifts", headers=headers, json={
         "unit_id": unit.id, "user_id": officer.id,
-        "starts_at": "2026-12-01T07:00:00+08:00", "ends_at": "2026-12-01T19:00:00+08:00", "note": "Piket siang",
+        "starts_at": f"{day}T07:00:00+08:00", "ends_at": f"{day}T19:00:00+08:00", "note": "Piket siang",
     })
     assert created.status_code == 201, created.get_json()
-    assert created.get_json()["starts_at"].startswith("2026-11-30T23:00:00")
+    assert created.get_json()["starts_at"].startswith(f"{day - timedelta(days=1)}T23:00:00")  # 07:00 WITA in UTC
 
 
 def test_officer_cannot_plan_the_roster(client, org, token_for):
+    day = _tomorrow_in_makassar()
     response = client.post("/api/v1/duty-shifts", headers=token_for("officer", "SULSEL"), json={
         "unit_id": org["units"]["SULSEL"].id, "user_id": org["users"][("SULSEL", "officer")].id,
-        "starts_at": "2026-12-01T07:00:00+08:00", "ends_at": "2026-12-01T19:00:00+08:00",
+        "starts_at": f"{day}T07:00:00+08:00", "ends_at": f"{day}T19:00:00+08:00",
     })
     assert response.status_code == 403
 

@@ -7,8 +7,10 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_datetime
 from sqlalchemy import select
 
 from crisis.audit import service as audit
@@ -16,6 +18,7 @@ from crisis.audit.models import AuditEvent
 from tests.conftest import DEMO_PASSWORD, FIXED_NOW, form_post, sign_in
 
 BROWSER = "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36"
+JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 
@@ -232,32 +235,39 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, db):
 
 def test_filters_by_kind_person_and_days_in_the_viewers_zone(client, db, org, clock, token_for):
     pusat_admin = org["users"][("PUSAT", "admin")]
-    # 23:30 WIB on 24 Nov and 00:30 WIB on 25 Nov: different days in Jakarta, the same day in UTC.
-    for moment, email in ((FIXED_NOW.replace(hour=16, minute=30) - timedelta(days=2), "a@contoh.example"),
-                          (FIXED_NOW.replace(hour=17, minute=30) - timedelta(days=2), "b@contoh.example")):
+    # 23:30 WIB two days ago and 00:30 WIB yesterday (by FIXED_NOW's UTC date): different days in
+    # Jakarta, the same day in UTC; the admin signed in at 10:00 WIB that UTC day.
+    day_before = FIXED_NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    late, after_midnight = day_before + timedelta(hours=16, minutes=30), day_before + timedelta(hours=17, minutes=30)
+    for moment, email in ((late, "a@contoh.example"), (after_midnight, "b@contoh.example")):
         audit.record(session=db.session, kind="auth.sign_in_failed", actor_email=email, now=moment)
-    audit.record(session=db.session, kind="auth.sign_in", actor=pusat_admin, now=FIXED_NOW - timedelta(days=2))
+    audit.record(session=db.session, kind="auth.sign_in", actor=pusat_admin, now=day_before + timedelta(hours=3))
     db.session.commit()
     headers = token_for("admin", "PUSAT")
+    utc_day = day_before.date().isoformat()
+    jakarta_day = after_midnight.astimezone(JAKARTA).date().isoformat()  # the day after utc_day
 
     def emails(query):
         response = client.get(f"/api/v1/audit-events?{query}", headers=headers)
         assert response.status_code == 200, response.get_json()
         return [e["actor_email"] for e in response.get_json()["events"]]
 
-    assert emails("from=2026-11-25&to=2026-11-25") == ["b@contoh.example"]
-    assert emails("from=2026-11-24&to=2026-11-24&zone=UTC") == [
+    assert emails(f"from={jakarta_day}&to={jakarta_day}") == ["b@contoh.example"]
+    assert emails(f"from={utc_day}&to={utc_day}&zone=UTC") == [
         "b@contoh.example", "a@contoh.example", pusat_admin.email]
     assert emails("kind=auth.sign_in_failed&person=CONTOH") == ["b@contoh.example", "a@contoh.example"]
     assert emails("person=100%25") == []  # % is a character to find, not a wildcard
-    bad = client.get("/api/v1/audit-events?from=2026-11-26&to=2026-11-01", headers=headers)
+    today, earlier = FIXED_NOW.date(), FIXED_NOW.date() - timedelta(days=25)
+    bad = client.get(f"/api/v1/audit-events?from={today}&to={earlier}", headers=headers)
     assert bad.status_code == 422 and "to" in bad.get_json()["errors"]
     sign_in(client, pusat_admin.email)
-    page = client.get("/admin/audit?from=2026-11-25&to=2026-11-25")
+    page = client.get(f"/admin/audit?from={jakarta_day}&to={jakarta_day}")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert _page_emails(text) == {"b@contoh.example"}
-    assert "25 Nov 2026 00:30:00 WIB" in text
+    # Rina reads in Indonesian: e.g. "25 Nov 2026 00:30:00 WIB".
+    shown = format_datetime(after_midnight, "d MMM yyyy HH:mm:ss", tzinfo=JAKARTA, locale=pusat_admin.language)
+    assert shown.endswith(" 00:30:00") and f"{shown} WIB" in text
     wrong = client.get("/admin/audit?from=kemarin")
     assert wrong.status_code == 422 and "field-errors" in wrong.get_data(as_text=True)
 

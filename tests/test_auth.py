@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from crisis import ConfigurationError, create_app
 from crisis.auth.models import ApiToken
 from crisis.timeline.models import TimelineEvent
-from tests.conftest import DEMO_PASSWORD, csrf_token, form_post, make_app, sign_in
+from tests.conftest import DEMO_PASSWORD, FIXED_NOW, csrf_token, form_post, make_app, sign_in
 
 
 def _session_cookie(client):
@@ -126,7 +124,7 @@ def test_disabling_a_user_ends_their_sessions_at_once(app, client, org, token_fo
 def test_idle_session_expires(login_as):
     client = login_as("officer", "JATENG")
     with client.session_transaction() as session:
-        session["last_seen"] = time.time() - 3 * 3600
+        session["last_seen"] = FIXED_NOW.timestamp() - 3 * 3600
     response = client.get("/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
@@ -134,7 +132,7 @@ def test_idle_session_expires(login_as):
 def test_absolute_session_lifetime(login_as):
     client = login_as("officer", "JATENG")
     with client.session_transaction() as session:
-        session["signed_in_at"] = time.time() - 13 * 3600
+        session["signed_in_at"] = FIXED_NOW.timestamp() - 13 * 3600
     assert client.get("/").status_code == 302
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import BIN, ROOT, crisis_env, free_port, run_crisis, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 
 
 @pytest.fixture

@@ -1,19 +1,26 @@
 """Evaluation across incidents: every measure on hand-built incidents whose answers are known exactly.
 
-November 2026. Incidents (hoax-clarification; stage 0 `identify` target 60 m, stage 1 `verify` 120 m):
+The history is planned from the suite's clock (NOW): MON is the Monday, 03:00 UTC (10:00 WIB), of the week
+ten days before NOW; the period runs from the Sunday MON - 15 d to the Monday MON + 14 d, as 1-30 November
+2026 did around Monday 16 November when NOW was 26 November. Incidents (hoax-clarification; stage 0
+`identify` target 60 m, stage 1 `verify` 120 m):
 
-  A  KOTA-SEMARANG (WIB)  Mon 16 Nov 03:00 UTC  ack 30 m (met), verify 30 m late, first statement 40 m,
+  A  KOTA-SEMARANG (WIB)  MON 03:00 UTC          ack 30 m (met), verify 30 m late, first statement 40 m,
                           holding 50 m, resolved after 5 h; review approved on time; 4 action items
-  B  KOTA-MAKASSAR (WITA) Tue 10 Nov 03:00 UTC  ack 90 m (30 m late), verify never reached, press release
+  B  KOTA-MAKASSAR (WITA) Tue MON - 6 d 03:00 UTC  ack 90 m (30 m late), verify never reached, press release
                           at 2 h (no holding), resolved after 10 h; review overdue; 2 people escalated, 1 ack
-  C  KOTA-JAYAPURA (WIT)  Sun 15 Nov 18:00 UTC  = Mon 16 Nov 01:00 WIB; ack 20 m, holding 20 m, still active
-  D  JATENG               cancelled (counted, never measured)
-  E  KOTA-SEMARANG        Sat 31 Oct 16:00 UTC  = 23:00 WIB (October) but 01:00 WIT 1 Nov; cancelled
+  C  KOTA-JAYAPURA (WIT)  Sun MON - 1 d 18:00 UTC  = MON 01:00 WIB; ack 20 m, holding 20 m, still active
+  D  JATENG               Fri MON + 4 d, cancelled (counted, never measured)
+  E  KOTA-SEMARANG        the day before the period, 16:00 UTC = 23:00 WIB (before the period) but 01:00 WIT
+                          on its first day; cancelled
+
+A's action items fall due on Friday MON + 4 d at 23:59 WIB, before NOW, except one due 30 days later.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,7 +34,12 @@ from tests.conftest import FIXED_NOW
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
-NOW = FIXED_NOW  # 26 Nov 2026 03:00 UTC
+D = timedelta(days=1)
+NOW = FIXED_NOW
+# The Monday, 03:00 UTC, of the week ten days before NOW: between 9 d 21 h and 17 d before NOW.
+_ten_days_ago = (NOW - 10 * D).date()
+MON = datetime.combine(_ten_days_ago - _ten_days_ago.weekday() * D, time(3), UTC)
+START, END = (MON - 15 * D).date(), (MON + 14 * D).date()  # a Sunday and a Monday: six local weeks
 
 
 def _incident(db, org, unit, started, *, state="resolved", resolved=None, stages=(), statements=(), involved=()):
@@ -68,23 +80,23 @@ def _incident(db, org, unit, started, *, state="resolved", resolved=None, stages
 def history(db, org):
     from crisis.escalation.models import Notice, Timer
 
-    a_start = datetime(2026, 11, 16, 3, 0, tzinfo=UTC)
+    a_start = MON
     a = _incident(db, org, "KOTA-SEMARANG", a_start, resolved=5 * H,
                   stages=[(60 * M, timedelta(0), 30 * M), (120 * M, 30 * M, 3 * H)],
                   statements=[("press_release", 30 * M, 40 * M, ()), ("holding", 45 * M, 50 * M, ()),
                               ("key_messages", H, None, [("KAB-BANYUMAS", H + 30 * M), ("KOTA-MAKASSAR", H + 90 * M)])],
                   involved=("KAB-BANYUMAS", "KOTA-MAKASSAR"))
-    b_start = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+    b_start = MON - 6 * D
     b = _incident(db, org, "KOTA-MAKASSAR", b_start, resolved=10 * H,
                   stages=[(60 * M, timedelta(0), 90 * M), (120 * M, 10 * H, 10 * H)],
                   statements=[("press_release", H, 2 * H, ()), ("key_messages", H, None, [("KAB-GOWA", H + 10 * M)])],
                   involved=("KAB-GOWA",))
-    _incident(db, org, "KOTA-JAYAPURA", datetime(2026, 11, 15, 18, 0, tzinfo=UTC), state="active",
+    _incident(db, org, "KOTA-JAYAPURA", MON - D + 15 * H, state="active",
               stages=[(60 * M, timedelta(0), 20 * M), (120 * M, 20 * M, None)],
               statements=[("holding", 10 * M, 20 * M, ())])
-    _incident(db, org, "JATENG", datetime(2026, 11, 20, 3, 0, tzinfo=UTC), state="cancelled",
+    _incident(db, org, "JATENG", MON + 4 * D, state="cancelled",
               stages=[(60 * M, timedelta(0), None)])
-    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 10, 31, 16, 0, tzinfo=UTC), state="cancelled")
+    _incident(db, org, "KOTA-SEMARANG", MON - 16 * D + 13 * H, state="cancelled")  # E
 
     review_a = Review(incident_id=a.id, unit_id=a.unit_id, state="approved", due_at=a.resolved_at + timedelta(days=7),
                       approved_at=a.resolved_at + timedelta(days=2), created_at=a.resolved_at)
@@ -93,15 +105,16 @@ def history(db, org):
     db.session.add_all([review_a, review_b])
     db.session.flush()
     owner = org["users"][("KOTA-SEMARANG", "supervisor")].id
-    due = datetime(2026, 11, 20, 16, 59, tzinfo=UTC)
+    due_on = (MON + 4 * D).date()
+    due = MON + 4 * D + 13 * H + 59 * M  # 23:59 WIB
     db.session.add_all([
-        ActionItem(review_id=review_a.id, title="tepat", owner_id=owner, due_on=date(2026, 11, 20), due_at=due,
+        ActionItem(review_id=review_a.id, title="tepat", owner_id=owner, due_on=due_on, due_at=due,
                    status="done", done_at=due - H),
-        ActionItem(review_id=review_a.id, title="telat", owner_id=owner, due_on=date(2026, 11, 20), due_at=due,
+        ActionItem(review_id=review_a.id, title="telat", owner_id=owner, due_on=due_on, due_at=due,
                    status="done", done_at=due + H),
-        ActionItem(review_id=review_a.id, title="batal", owner_id=owner, due_on=date(2026, 11, 20), due_at=due,
+        ActionItem(review_id=review_a.id, title="batal", owner_id=owner, due_on=due_on, due_at=due,
                    status="dropped"),
-        ActionItem(review_id=review_a.id, title="nanti", owner_id=owner, due_on=date(2026, 12, 20),
+        ActionItem(review_id=review_a.id, title="nanti", owner_id=owner, due_on=due_on + 30 * D,
                    due_at=due + timedelta(days=30), status="open"),
     ])
     timer = Timer(incident_id=b.id, kind="escalation_step", step_index=0, fire_at=b_start + H, state="fired")
@@ -119,7 +132,7 @@ def history(db, org):
 
 def _board(db, org, role="head", unit="PUSAT", **filters):
     user = org["users"][(unit, role)]
-    options = {"start": "2026-11-01", "end": "2026-11-30", "now": NOW} | filters
+    options = {"start": START.isoformat(), "end": END.isoformat(), "now": NOW} | filters
     f = reports.filters_for(session=db.session, user=user, **options)
     return reports.build_dashboard(session=db.session, filters=f, lang="en")
 
@@ -165,23 +178,42 @@ def test_reviews_action_items_escalations_and_key_message_lag(db, org, history):
 
 def test_weeks_and_periods_follow_the_viewers_zone(db, org, history):
     board = _board(db, org)
-    weeks = {w["week"].isoformat(): w["incidents"] for w in board.weekly}
-    # C started Sunday 18:00 UTC, which is Monday 01:00 WIB: it belongs to the week of 16 Nov.
-    assert weeks == {"2026-10-26": 0, "2026-11-02": 0, "2026-11-09": 1, "2026-11-16": 2, "2026-11-23": 0,
-                     "2026-11-30": 0}  # 30 Nov is a Monday
+    weeks = {w["week"]: w["incidents"] for w in board.weekly}
+    # C started Sunday 18:00 UTC, which is Monday 01:00 WIB: it belongs to the week of MON.
+    monday = MON.date()
+    assert weeks == {monday - 21 * D: 0, monday - 14 * D: 0, monday - 7 * D: 1, monday: 2, monday + 7 * D: 0,
+                     monday + 14 * D: 0}  # START is a Sunday, END a Monday
+    assert board.counts["cancelled"] == 1  # D; E fell on the day before the period in WIB
     in_papua_time = _board(db, org, zone="Asia/Jayapura")
-    assert in_papua_time.counts["cancelled"] == 2  # E: 31 Oct 23:00 WIB is 1 Nov 01:00 WIT
+    assert in_papua_time.counts["cancelled"] == 2  # E: 23:00 WIB the day before is 01:00 WIT on START
+
+
+def _last_summer_time_end(before):
+    """The Sunday summer time last ended in Berlin (the last Sunday of October, 01:00 UTC) at least
+    eight days before `before`."""
+    year = before.year
+    while True:
+        last_of_october = datetime(year, 10, 31, 1, 0, tzinfo=UTC)
+        change = last_of_october - (last_of_october.weekday() + 1) % 7 * D
+        if change + 8 * D <= before:
+            return change
+        year -= 1
 
 
 def test_weeks_follow_daylight_saving_time_in_the_viewers_zone(db, org):
-    # Summer time ends in Berlin on Sunday 25 Oct 2026 (03:00 CEST -> 02:00 CET): Monday 26 Oct starts at
+    # Summer time ends in Berlin on a Sunday (03:00 CEST -> 02:00 CET): the Monday after starts at
     # 23:00 UTC, not 22:00 as the offset at the period's start would have it.
-    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 10, 25, 22, 30, tzinfo=UTC), resolved=H)  # Sun 23:30 CET
-    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 10, 25, 23, 30, tzinfo=UTC), resolved=H)  # Mon 00:30 CET
-    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 10, 18, 22, 30, tzinfo=UTC), resolved=H)  # Mon 00:30 CEST
+    change = _last_summer_time_end(NOW)
+    sunday = change.date()
+    berlin = ZoneInfo("Europe/Berlin")
+    assert (change - M).astimezone(berlin).utcoffset() == 2 * H and change.astimezone(berlin).utcoffset() == H
+    late_sunday = change + 21 * H + 30 * M  # 22:30 UTC
+    _incident(db, org, "KOTA-SEMARANG", late_sunday, resolved=H)  # Sun 23:30 CET
+    _incident(db, org, "KOTA-SEMARANG", late_sunday + H, resolved=H)  # Mon 00:30 CET
+    _incident(db, org, "KOTA-SEMARANG", late_sunday - 7 * D, resolved=H)  # Mon 00:30 CEST
     db.session.commit()
-    board = _board(db, org, start="2026-10-19", end="2026-11-01", zone="Europe/Berlin")
-    assert {w["week"].isoformat(): w["incidents"] for w in board.weekly} == {"2026-10-19": 2, "2026-10-26": 1}
+    board = _board(db, org, start=(sunday - 6 * D).isoformat(), end=(sunday + 7 * D).isoformat(), zone="Europe/Berlin")
+    assert {w["week"]: w["incidents"] for w in board.weekly} == {sunday - 6 * D: 2, sunday + D: 1}
     assert board.headline["ttr"].n == 3
 
 

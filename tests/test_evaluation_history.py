@@ -4,6 +4,7 @@ the per-incident measures of every review on it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,6 +16,12 @@ from crisis.reviews.cli import seed_history
 from crisis.reviews.models import Review
 from crisis.units.models import Unit
 from tests.conftest import FIXED_NOW
+
+# The history spans the three months (90 days) before FIXED_NOW; the period holds it all, in the
+# PUSAT head's zone (WIB), up to FIXED_NOW's own day.
+JAKARTA = ZoneInfo("Asia/Jakarta")
+START = (FIXED_NOW - timedelta(days=120)).astimezone(JAKARTA).date()
+END = FIXED_NOW.astimezone(JAKARTA).date()
 
 
 @pytest.fixture
@@ -36,7 +43,7 @@ def test_seeding_creates_units_across_zones_and_a_realistic_history(db, seeded):
 
 def test_the_dashboard_agrees_with_every_incidents_own_measures(db, org, seeded):
     user = org["users"][("PUSAT", "head")]
-    f = reports.filters_for(session=db.session, user=user, start="2026-01-01", end="2026-12-31", now=FIXED_NOW)
+    f = reports.filters_for(session=db.session, user=user, start=START, end=END, now=FIXED_NOW)
     board = reports.build_dashboard(session=db.session, filters=f)
     tta, ths, judged, met, breaches = [], [], 0, 0, 0
     for incident in db.session.query(Incident).filter(Incident.state != "cancelled"):
@@ -65,7 +72,7 @@ def test_the_stage_table_heat_map_and_key_message_lag_agree_with_every_incident(
     """The stage bits on the measures rows and the key-message lag rows, against each incident's own
     stage and lag measures (crisis.reviews.measures), per stage, per heat-map row and per unit."""
     user = org["users"][("PUSAT", "head")]
-    f = reports.filters_for(session=db.session, user=user, start="2026-01-01", end="2026-12-31", now=FIXED_NOW)
+    f = reports.filters_for(session=db.session, user=user, start=START, end=END, now=FIXED_NOW)
     board = reports.build_dashboard(session=db.session, filters=f)
     units = {u.id: u for u in db.session.query(Unit)}
 

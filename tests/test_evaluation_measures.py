@@ -4,7 +4,7 @@ and safe with two schedulers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews import service as reviews
 from crisis.reviews.models import ActionItem
 from tests.helpers import race
-from tests.test_evaluation import NOW, _board, _incident, history  # noqa: F401  the hand-built November
+from tests.test_evaluation import END, MON, NOW, START, _board, _incident, history  # noqa: F401  the hand-built period
 
 
 def _rows(db):
@@ -28,7 +28,7 @@ def test_an_action_item_closed_after_one_read_shows_in_the_next(db, org, history
     board = _board(db, org)
     assert (board.action_items.judged, board.action_items.hits) == (2, 1)
     db.session.commit()
-    item = db.session.query(ActionItem).filter_by(status="open").one()  # due 20 Dec
+    item = db.session.query(ActionItem).filter_by(status="open").one()  # due 30 days after the others, after NOW
     reviews.set_action_status(session=db.session, actor=item.owner, item_id=item.id, status="done", now=NOW)
     db.session.commit()
     board = _board(db, org)
@@ -38,7 +38,7 @@ def test_an_action_item_closed_after_one_read_shows_in_the_next(db, org, history
 def test_an_incident_recorded_after_one_read_shows_in_the_next(db, org, history):  # noqa: F811
     assert _board(db, org).counts["active"] == 1
     db.session.commit()
-    _incident(db, org, "KOTA-SEMARANG", datetime(2026, 11, 24, 3, 0, tzinfo=UTC), state="active")
+    _incident(db, org, "KOTA-SEMARANG", MON + timedelta(days=8), state="active")  # before NOW
     db.session.commit()
     assert _board(db, org).counts["active"] == 2
 
@@ -46,7 +46,7 @@ def test_an_incident_recorded_after_one_read_shows_in_the_next(db, org, history)
 def test_a_due_date_passing_counts_without_any_event(db, org, history):  # noqa: F811
     assert (_board(db, org).action_items.judged, _board(db, org).action_items.hits) == (2, 1)
     db.session.commit()
-    after_due = _board(db, org, now=datetime(2026, 12, 21, 3, 0, tzinfo=UTC))  # the open item is overdue
+    after_due = _board(db, org, now=MON + timedelta(days=35))  # the open item is overdue
     assert (after_due.action_items.judged, after_due.action_items.hits) == (3, 1)
     back = _board(db, org)  # an earlier moment again: the rows follow `now` both ways
     assert (back.action_items.judged, back.action_items.hits) == (2, 1)
@@ -77,7 +77,7 @@ def test_the_stage_bits_are_read_as_wide_as_the_longest_incident(db, org, histor
     from crisis.reports import dashboard
 
     user = org["users"][("PUSAT", "head")]
-    f = reports.filters_for(session=db.session, user=user, start="2026-11-01", end="2026-11-30", now=NOW)
+    f = reports.filters_for(session=db.session, user=user, start=START, end=END, now=NOW)
     reports.build_dashboard(session=db.session, filters=f)
     _units, rollup = dashboard._unit_rollup(db.session, f)
     wide = dashboard._stage_groups(db.session, f, rollup, 6)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -10,6 +12,13 @@ from crisis.issues.models import IdempotencyRecord, Issue
 from tests.conftest import FIXED_NOW
 
 NOW = FIXED_NOW
+WIB = ZoneInfo("Asia/Jakarta")
+SEEN = NOW - timedelta(hours=2)  # when the monitoring tool first saw the post
+
+
+def in_wib(moment):
+    """A moment as a tool in Java sends it: ISO 8601 with +07:00."""
+    return moment.astimezone(WIB).isoformat()
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +32,7 @@ def body(**overrides):
         "description": "Pesan berantai meminta warga mengisi data KTP.",
         "channel": "x",
         "category": "hoax",
-        "first_seen_at": "2026-11-26T08:00:00+07:00",  # two hours before NOW
+        "first_seen_at": in_wib(SEEN),  # two hours before NOW
         "reach": 50_000,
         "engagement": 5_000,
         "sentiment": "negative",
@@ -71,8 +80,8 @@ def test_tool_logs_an_issue_and_sees_the_factors_behind_its_score(client, org, t
     assert sum(f["points"] for f in factors.values()) == issue["risk_score"]
     assert "50,000" in factors["reach"]["explanation"]
     assert factors["velocity"]["inputs"] == {"engagement": 5000, "hours": 2.0, "per_hour": 2500.0}
-    assert issue["first_seen_at"] == "2026-11-26T01:00:00+00:00"
-    assert issue["created_at"] == "2026-11-26T03:00:00+00:00"
+    assert issue["first_seen_at"] == SEEN.isoformat() and SEEN.isoformat().endswith("+00:00")
+    assert issue["created_at"] == NOW.isoformat()
     assert [e["url"] for e in issue["evidence"]] == ["https://x.com/warga/status/1"]
     assert issue["duplicates"] == []
 
@@ -107,7 +116,7 @@ def test_bad_fields_are_each_named_and_nothing_is_written(client, org, token_for
             sentiment="marah",
             reach=-1,
             engagement=9_000_000_000,
-            first_seen_at="2026-11-27T08:00:00+07:00",
+            first_seen_at=in_wib(SEEN + timedelta(days=1)),  # tomorrow: in the future
             evidence_urls=["javascript:alert(1)"],
         ),
         headers=headers,
@@ -130,7 +139,7 @@ def test_bad_fields_are_each_named_and_nothing_is_written(client, org, token_for
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"first_seen_at": "2026-11-26T08:00:00"}, "first_seen_at"),  # no zone
+        ({"first_seen_at": SEEN.astimezone(WIB).replace(tzinfo=None).isoformat()}, "first_seen_at"),  # no zone
         ({"reach": "banyak"}, "reach"),
         ({"evidence_urls": "https://x.com/a"}, "evidence_urls"),  # not a list
         ({"colour": "red"}, "colour"),
@@ -531,7 +540,7 @@ def test_a_batch_holds_one_to_a_hundred_issues(client, token_for, db, count):
 
 
 def test_a_retried_batch_with_the_same_key_logs_it_once(client, token_for, db):
-    headers = {**token_for("officer", "KOTA-SEMARANG"), "Idempotency-Key": "feed-2026-11-26T10:00"}
+    headers = {**token_for("officer", "KOTA-SEMARANG"), "Idempotency-Key": f"feed-{NOW.astimezone(WIB):%Y-%m-%dT%H:%M}"}
     items = {"issues": [body(), body(title="Jalan tol ambles di Kaligawe", evidence_urls=["https://x.com/a/2"])]}
     first = client.post("/api/v1/issues/batch", json=items, headers=headers)
     retry = client.post("/api/v1/issues/batch", json=items, headers=headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,13 @@ from crisis.issues.models import Issue
 from tests.conftest import FIXED_NOW, form_post
 
 NOW = FIXED_NOW
+WIB, WITA = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar")
+SEEN = (NOW - timedelta(hours=2)).replace(second=0, microsecond=0)  # a datetime-local input holds minutes
+
+
+def local_input(moment, zone=WIB):
+    """A moment as a datetime-local input in that zone shows and sends it: 2026-11-26T10:00."""
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +33,7 @@ def new_issue_form(**overrides):
         "description": "Warga mengeluh menunggu enam jam.",
         "channel": "tiktok",
         "evidence_urls": "https://www.tiktok.com/@warga/video/77\r\n\r\nhttps://news.example/rsud?utm_source=wa\r\n",
-        "first_seen_at": "2026-11-26T08:00",  # 08:00 WIB = 01:00 UTC
+        "first_seen_at": local_input(SEEN),  # two hours before NOW, in WIB
         "reach": "50000",
         "engagement": "5000",
         "sentiment": "negative",
@@ -58,14 +66,14 @@ def logged(db, org, unit="KOTA-SEMARANG", **fields):
 def test_officer_logs_an_issue_from_the_short_form(login_as, db, org):
     client = login_as("officer", "KOTA-SEMARANG")
     page = client.get("/issues/new").get_data(as_text=True)
-    assert 'name="csrf_token"' in page and 'value="2026-11-26T10:00"' in page  # now, in WIB
+    assert 'name="csrf_token"' in page and f'value="{local_input(NOW)}"' in page  # now, in WIB
     assert "WIB" in page
     assert 'name="unit_id" value="' in page and not re.search(r'<select[^>]*id="unit_id"', page)  # one unit
     response = form_post(client, "/issues/new", new_issue_form(), page="/issues/new")
     assert response.status_code == 302
     issue = db.session.query(Issue).one()
     assert response.headers["Location"].endswith(f"/issues/{issue.id}")
-    assert issue.first_seen_at.isoformat() == "2026-11-26T01:00:00+00:00"
+    assert issue.first_seen_at.isoformat() == SEEN.isoformat() and SEEN.isoformat().endswith("+00:00")
     assert [e.url_key for e in issue.evidence] == ["tiktok.com/@warga/video/77", "news.example/rsud"]
     assert issue.mainstream_pickup and issue.unit_id == org["units"]["KOTA-SEMARANG"].id
 
@@ -73,9 +81,11 @@ def test_officer_logs_an_issue_from_the_short_form(login_as, db, org):
 def test_first_seen_is_read_in_the_viewers_zone(login_as, db, org):
     client = login_as("officer", "KAB-GOWA")
     page = client.get("/issues/new").get_data(as_text=True)
-    assert "WITA" in page and 'value="2026-11-26T11:00"' in page
-    form_post(client, "/issues/new", new_issue_form(first_seen_at="2026-11-26T10:30"), page="/issues/new")
-    assert db.session.query(Issue).one().first_seen_at.isoformat() == "2026-11-26T02:30:00+00:00"
+    assert "WITA" in page and f'value="{local_input(NOW, WITA)}"' in page
+    seen = (NOW - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    assert local_input(seen, WITA) != local_input(seen, WIB)  # read as WIB it would be another moment
+    form_post(client, "/issues/new", new_issue_form(first_seen_at=local_input(seen, WITA)), page="/issues/new")
+    assert db.session.query(Issue).one().first_seen_at.isoformat() == seen.isoformat()
 
 
 def test_a_province_officer_chooses_the_unit(login_as, db, org):
@@ -94,7 +104,9 @@ def test_bad_input_is_shown_next_to_the_fields_and_nothing_is_saved(login_as, db
     response = form_post(
         client,
         "/issues/new",
-        new_issue_form(title="ab", evidence_urls="ftp://files.example/a", first_seen_at="2026-11-27T10:00"),
+        new_issue_form(
+            title="ab", evidence_urls="ftp://files.example/a", first_seen_at=local_input(NOW + timedelta(days=1))
+        ),
         page="/issues/new",
     )
     assert response.status_code == 200
@@ -141,7 +153,7 @@ def test_detail_page_shows_why_this_score(login_as, db, org):
     assert "50.000" in page  # Indonesian number in the explanation
     assert 'rel="noopener noreferrer nofollow"' in page and 'target="_blank"' in page
     assert f'href="/issues/{issue.id}/escalate"' in page
-    assert "10:00 WIB" in page  # created at NOW, in the viewer's zone
+    assert f"{NOW.astimezone(WIB):%H:%M} WIB" in page  # created at NOW, in the viewer's zone
     assert "<script>" not in page and " style=" not in page and "onclick" not in page
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -18,9 +19,14 @@ from tests.conftest import FIXED_NOW
 
 NOW = FIXED_NOW
 YEAR = timedelta(days=365)
-OLD = NOW - 6 * YEAR  # logged in 2020: past a five-year retention period
-RECENT = NOW - 4 * YEAR  # logged in 2022: still inside it
+OLD = NOW - 6 * YEAR  # logged six years ago: past a five-year retention period
+RECENT = NOW - 4 * YEAR  # logged four years ago: still inside it
 MARKER = retention.MARKER
+WIB = ZoneInfo("Asia/Jakarta")
+# The same instant five calendar years before NOW (5 x 365 days before NOW is a day or two later). A
+# 29 February (in UTC) becomes the 28th: five years before a leap year is no leap year.
+FIVE_YEARS_AGO = datetime(NOW.year - 5, NOW.month, 28 if (NOW.month, NOW.day) == (2, 29) else NOW.day,
+                          NOW.hour, NOW.minute, NOW.second, NOW.microsecond, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +115,7 @@ def test_old_issues_lose_the_reporters_name_and_contact_and_nothing_else(db, org
     }
     # The correction keeps what changed in the title; only the name is gone from it.
     corrected = next(e for e in events_of(db, old.id) if e.kind == "issue.updated")
-    assert corrected.data["before"] == {"source_person": MARKER, "title": "Keluhan warga soal antrean RSUD (2020)"}
+    assert corrected.data["before"] == {"source_person": MARKER, "title": f"Keluhan warga soal antrean RSUD ({OLD:%Y})"}
     assert corrected.data["after"] == {"source_person": MARKER, "title": "Antrean RSUD enam jam"}
     assert corrected.data[retention.FLAG] == NOW.isoformat()
     assert corrected.occurred_at == next(e for e in old_events_before if e.kind == "issue.updated").occurred_at
@@ -162,7 +168,7 @@ def test_a_dry_run_lists_the_same_issues_and_changes_nothing(db, org):
 
 
 def test_the_period_is_counted_in_calendar_years_from_when_the_issue_was_logged(db, org):
-    cutoff = datetime(2021, 11, 26, 3, 0, tzinfo=UTC)
+    cutoff = FIVE_YEARS_AGO
     just_out = log(db, org, cutoff - timedelta(minutes=1))
     just_in = log(db, org, cutoff + timedelta(minutes=1))
     assert retention.cutoff_for(NOW, 5) == cutoff
@@ -201,7 +207,7 @@ def test_batches_cover_every_issue_and_the_run_is_recorded(db, org):
     assert sorted(a.issue_id for a in result.anonymised) == [i.id for i in old]
     record = db.session.get(RetentionRun, record_id)
     assert (record.issues_anonymised, record.events_redacted, record.finished_at) == (5, 0, NOW)
-    assert record.cutoff == datetime(2021, 11, 26, 3, 0, tzinfo=UTC) and record.day is None
+    assert record.cutoff == FIVE_YEARS_AGO and record.day is None
 
 
 @pytest.mark.parametrize("value, years", [(5, 5), ("7", 7), (" 3 ", 3), (0, None), ("0", None), ("", None),
@@ -216,23 +222,28 @@ def test_a_bad_setting_is_refused_with_the_variable_named(value):
         retention.configured_years(value)
 
 
-def test_the_scheduler_runs_it_once_a_day_and_not_when_it_is_off(db, org, config):
+def test_the_scheduler_runs_it_once_a_day_and_not_when_it_is_off(db, org, config, clock):
+    # The first 10:00 WIB (03:00 UTC) from NOW on, so that +10 h is the same day in WIB and +16 h the next.
+    morning = NOW.replace(hour=3, minute=0, second=0, microsecond=0)
+    morning += timedelta(days=1) if morning < NOW else timedelta(0)
+    clock.now = morning
     old = log(db, org, OLD)
 
-    first = retention.daily_sweep(db.session, now=NOW)
-    later_today = retention.daily_sweep(db.session, now=NOW + timedelta(hours=10))  # 20:00 WIB, same day
-    tomorrow = retention.daily_sweep(db.session, now=NOW + timedelta(hours=16))  # 02:00 WIB the next day
+    first = retention.daily_sweep(db.session, now=morning)
+    later_today = retention.daily_sweep(db.session, now=morning + timedelta(hours=10))  # 20:00 WIB, same day
+    tomorrow = retention.daily_sweep(db.session, now=morning + timedelta(hours=16))  # 02:00 WIB the next day
 
     assert [a.issue_id for a in first.anonymised] == [old.id]
     assert later_today is None and tomorrow is not None and tomorrow.anonymised == []
     runs = db.session.scalars(select(RetentionRun).order_by(RetentionRun.id)).all()
-    assert [(r.day.isoformat(), r.trigger, r.issues_anonymised) for r in runs] == [
-        ("2026-11-26", "scheduler", 1), ("2026-11-27", "scheduler", 0)
+    today = morning.astimezone(WIB).date()
+    assert [(r.day, r.trigger, r.issues_anonymised) for r in runs] == [
+        (today, "scheduler", 1), (today + timedelta(days=1), "scheduler", 0)
     ]
 
     config(RETENTION_YEARS=0)
     fresh = log(db, org, OLD, person="Ani")
-    assert retention.daily_sweep(db.session, now=NOW + timedelta(days=3)) is None
+    assert retention.daily_sweep(db.session, now=morning + timedelta(days=3)) is None
     assert db.session.get(Issue, fresh.id).source_person == "Ani"
     assert db.session.query(RetentionRun).count() == 2
 
@@ -245,7 +256,7 @@ def test_the_minutely_job_takes_the_days_retention_pass(app, db, org):
 
     db.session.expire_all()
     assert db.session.get(Issue, old.id).source_person == MARKER
-    assert [r.day for r in db.session.query(RetentionRun)] == [NOW.date()]
+    assert [r.day for r in db.session.query(RetentionRun)] == [NOW.astimezone(WIB).date()]  # the day in WIB
 
 
 def test_two_schedulers_at_once_anonymise_each_issue_once(app, db, org, config):
@@ -288,17 +299,17 @@ def test_two_schedulers_at_once_anonymise_each_issue_once(app, db, org, config):
     assert db.session.query(RetentionRun).count() == 1
 
 
-def test_pages_and_api_no_longer_show_the_reporter(app, db, org, client, login_as, token_for):
+def test_pages_and_api_no_longer_show_the_reporter(app, db, org, client, login_as, token_for, clock):
     old = worked_on(db, org, log(db, org, OLD), OLD + timedelta(days=1))
     headers = token_for("officer", "KOTA-SEMARANG")
-    # A monitoring tool logged one in 2020 with a reporter; its answer was stored for replays.
-    app.extensions["clock"] = lambda: OLD
+    # A monitoring tool logged one six years ago with a reporter; its answer was stored for replays.
+    clock.now = OLD
     posted = {"title": "Aduan hotline: pungli di kantor kelurahan", "channel": "hotline", "category": "public_complaint",
               "source_person": "Rahmat Hidayat", "source_contact": "rahmat@example.id"}
     replay = {**headers, "Idempotency-Key": "tool-2020-0001"}
     first = client.post("/api/v1/issues", json=posted, headers=replay)
     assert first.status_code == 201, first.get_data(as_text=True)
-    app.extensions["clock"] = lambda: NOW
+    clock.now = NOW
     login_as("officer", "KOTA-SEMARANG")
     pages = (f"/issues/{old.id}", f"/issues/{old.id}/edit")
     for path in pages:
@@ -320,10 +331,10 @@ def test_pages_and_api_no_longer_show_the_reporter(app, db, org, client, login_a
         assert "Budi" not in page and "0812-3456-7890" not in page
     detail = client.get(f"/issues/{old.id}").get_data(as_text=True)
     assert "Antrean RSUD enam jam" in detail and "Sudah ditangani RSUD." in detail  # the rest is still there
-    assert MARKER not in detail and 'datetime="2026-11-26T03:00:00+00:00"' in detail  # said in words, with when
+    assert MARKER not in detail and f'datetime="{NOW.isoformat()}"' in detail  # said in words, with when
     body = client.get(f"/api/v1/issues/{old.id}", headers=headers).get_json()
     assert body["source_person"] == MARKER and body["source_contact"] == MARKER
-    assert body["anonymised_at"] == "2026-11-26T03:00:00+00:00"
+    assert body["anonymised_at"] == NOW.isoformat()
     assert "Budi" not in repr(body) and "0812" not in repr(body)
 
 
@@ -342,7 +353,7 @@ def test_the_command_prints_what_it_did_without_the_personal_data(app, db, org):
 
     done = runner.invoke(main, ["retention", "run"])
     assert done.exit_code == 0, done.output
-    assert "1 issue(s) anonymised" in done.output and "2021-11-26 03:00 UTC" in done.output
+    assert "1 issue(s) anonymised" in done.output and f"{FIVE_YEARS_AGO:%Y-%m-%d %H:%M} UTC" in done.output
     assert "Budi" not in preview.output + done.output and "0812" not in preview.output + done.output
     db.session.expire_all()
     assert db.session.get(Issue, old.id).source_person == MARKER

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_datetime
 
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.incidents import service as incidents
@@ -20,9 +22,24 @@ from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
 from tests.helpers import race
 
-T0 = FIXED_NOW  # 10:00 WIB, 11:00 WITA, 12:00 WIT
+T0 = FIXED_NOW  # the suite's moment, at whatever time of day it is
+# The first 10:00 WIB (03:00 UTC) from FIXED_NOW on, for what depends on the time of day: an incident
+# resolved at 20:00 WIB has its review due at 20:00 WIB a week later.
+MORNING = FIXED_NOW.replace(hour=3, minute=0, second=0, microsecond=0)
+MORNING += timedelta(days=1) if MORNING < FIXED_NOW else timedelta(0)
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def local_day(moment: datetime, zone: ZoneInfo = WIB) -> date:
+    return moment.astimezone(zone).date()
+
+
+def shown(moment: datetime, zone: str, label: str, locale: str) -> str:
+    """A time as pages and exports write it, e.g. '26 Nov 2026 11:00 WITA' (babel's month names)."""
+    local = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return f"{format_datetime(local, 'd MMM yyyy HH:mm', locale=locale)} {label}"
 
 
 def _tick_required(db, actor, run, now, skip=()):
@@ -44,6 +61,18 @@ def _publish(db, author, approver, publisher, incident, kind, drafted, approved,
 
 @pytest.fixture
 def resolved(db, org):
+    """The hoax below, begun at T0 (the suite's moment)."""
+    return resolve_a_hoax(db, org, T0)
+
+
+@pytest.fixture
+def resolved_at_eight_pm(db, org, clock):
+    """The same incident begun at MORNING (10:00 WIB) and resolved at 20:00 WIB: its review is due at 20:00 WIB."""
+    clock.now = MORNING
+    return resolve_a_hoax(db, org, MORNING)
+
+
+def resolve_a_hoax(db, org, t0):
     """A hoax in Kota Semarang (WIB), severity 3: identify 1h, verify 2h, clarify 3h, takedown 1d, monitor 3d.
 
     identify   met, 40 m, with a waived required item      -> some challenges
@@ -61,40 +90,40 @@ def resolved(db, org):
     issue = issues.create(
         session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id,
         title="Hoaks: air PDAM tercemar", description="Pesan berantai.", channel="whatsapp", category="hoax",
-        first_seen_at=T0 - 20 * M, reach=40000, engagement=3500, sentiment="negative", mainstream_pickup=False,
-        evidence_urls=["https://example.com/post/1"], now=T0,
+        first_seen_at=t0 - 20 * M, reach=40000, engagement=3500, sentiment="negative", mainstream_pickup=False,
+        evidence_urls=["https://example.com/post/1"], now=t0,
     )
     incident = incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
-                                         playbook_key="hoax-clarification", severity=3, commander_id=head.id, now=T0)
+                                         playbook_key="hoax-clarification", severity=3, commander_id=head.id, now=t0)
     for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR"):
         incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id,
-                               unit_id=org["units"][code].id, now=T0 + 2 * M)
+                               unit_id=org["units"][code].id, now=t0 + 2 * M)
     runs = incident.stage_runs
     identify, verify, clarify, takedown, monitor = runs
     waived = next(e for e in identify.entries if e.item_key == "map-spread")
     incidents.waive(session=db.session, actor=supervisor, entry_id=waived.id, reason="Sebaran sudah dipetakan Komdigi",
-                    now=T0 + 10 * M)
-    _tick_required(db, officer, identify, T0 + 30 * M)
-    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=identify.id, now=T0 + 40 * M)
-    # Statements: a press release first (T0+25m), then the holding statement (T0+35m).
-    _publish(db, officer, supervisor, officer, incident, "press_release", T0 + 3 * M, T0 + 20 * M, T0 + 25 * M)
-    _publish(db, officer, supervisor, officer, incident, "holding", T0 + 5 * M, T0 + 20 * M, T0 + 35 * M)
-    key = _publish(db, officer, head, officer, incident, "key_messages", T0 + 30 * M, T0 + H, None)
+                    now=t0 + 10 * M)
+    _tick_required(db, officer, identify, t0 + 30 * M)
+    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=identify.id, now=t0 + 40 * M)
+    # Statements: a press release first (t0+25m), then the holding statement (t0+35m).
+    _publish(db, officer, supervisor, officer, incident, "press_release", t0 + 3 * M, t0 + 20 * M, t0 + 25 * M)
+    _publish(db, officer, supervisor, officer, incident, "holding", t0 + 5 * M, t0 + 20 * M, t0 + 35 * M)
+    key = _publish(db, officer, head, officer, incident, "key_messages", t0 + 30 * M, t0 + H, None)
     statements.record_shared_publication(
         session=db.session, actor=u[("KAB-BANYUMAS", "officer")], statement_id=key.id,
         unit_id=org["units"]["KAB-BANYUMAS"].id, channel="instagram", url="https://instagram.com/p/1",
-        published_at=T0 + H + 45 * M, now=T0 + H + 45 * M)
-    _tick_required(db, officer, verify, T0 + 3 * H)
-    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=verify.id, now=T0 + 3 * H + 10 * M)
-    _tick_required(db, head, clarify, T0 + 8 * H)
-    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=clarify.id, now=T0 + 8 * H + 10 * M)
-    _tick_required(db, officer, takedown, T0 + 9 * H)
-    _tick_required(db, supervisor, monitor, T0 + 9 * H)
+        published_at=t0 + H + 45 * M, now=t0 + H + 45 * M)
+    _tick_required(db, officer, verify, t0 + 3 * H)
+    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=verify.id, now=t0 + 3 * H + 10 * M)
+    _tick_required(db, head, clarify, t0 + 8 * H)
+    incidents.complete_stage(session=db.session, actor=officer, stage_run_id=clarify.id, now=t0 + 8 * H + 10 * M)
+    _tick_required(db, officer, takedown, t0 + 9 * H)
+    _tick_required(db, supervisor, monitor, t0 + 9 * H)
     # Two people were escalated to on the verify stage; one acknowledged. A stage-due notice is no escalation.
     step = Timer(incident_id=incident.id, stage_run_id=verify.id, kind="escalation_step", step_index=0,
-                 fire_at=T0 + 2 * H + 40 * M, state="fired", fired_at=T0 + 2 * H + 40 * M)
+                 fire_at=t0 + 2 * H + 40 * M, state="fired", fired_at=t0 + 2 * H + 40 * M)
     due = Timer(incident_id=incident.id, stage_run_id=verify.id, kind="stage_due",
-                fire_at=T0 + 2 * H + 40 * M, state="fired", fired_at=T0 + 2 * H + 40 * M)
+                fire_at=t0 + 2 * H + 40 * M, state="fired", fired_at=t0 + 2 * H + 40 * M)
     db.session.add_all([step, due])
     db.session.flush()
     jateng_head = u[("JATENG", "head")]
@@ -107,11 +136,11 @@ def resolved(db, org):
                       acknowledged_by_id=user.id if ack else None)
 
     db.session.add_all([
-        notice(step, supervisor, "email"), notice(step, supervisor, "inapp", ack=T0 + 2 * H + 50 * M),
+        notice(step, supervisor, "email"), notice(step, supervisor, "inapp", ack=t0 + 2 * H + 50 * M),
         notice(step, jateng_head, "inapp"), notice(due, head, "inapp"),
     ])
-    incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=T0 + 10 * H)
-    reviews.open_draft(session=db.session, incident=incident, now=T0 + 10 * H)  # idempotent: also called by resolve
+    incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=t0 + 10 * H)
+    reviews.open_draft(session=db.session, incident=incident, now=t0 + 10 * H)  # idempotent: also called by resolve
     db.session.commit()
     return incident
 
@@ -189,12 +218,13 @@ def test_submit_approve_closes_the_incident_and_only_a_head_approves(db, org, re
     db.session.rollback()
     reviews.update(session=db.session, actor=officer, review_id=review.id, summary="Ringkas.", went_well="Cepat.",
                    to_improve="Verifikasi lebih cepat.", now=T0 + 11 * H)
+    due_on = local_day(T0 + 11 * H) + timedelta(days=14)
     item = reviews.add_action_item(session=db.session, actor=officer, review_id=review.id,
                                    title="Kontak tetap di PDAM", owner_id=u[("KOTA-SEMARANG", "supervisor")].id,
-                                   due_on="2026-12-10", now=T0 + 11 * H)
+                                   due_on=due_on.isoformat(), now=T0 + 11 * H)
     reviews.submit(session=db.session, actor=officer, review_id=review.id, now=T0 + 12 * H)
     db.session.commit()
-    assert item.due_at.isoformat() == "2026-12-10T16:59:59.999999+00:00"  # end of 10 Dec in WIB
+    assert item.due_at.isoformat() == f"{due_on.isoformat()}T16:59:59.999999+00:00"  # end of that day in WIB
     with pytest.raises(Conflict):
         reviews.update(session=db.session, actor=officer, review_id=review.id, summary="later", now=T0 + 12 * H)
     db.session.rollback()
@@ -219,7 +249,8 @@ def test_action_items_refuse_past_dates_and_strangers(db, org, resolved):
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     with pytest.raises(ValidationFailed) as caught:
         reviews.add_action_item(session=db.session, actor=officer, review_id=review.id, title="",
-                                owner_id=org["users"][("KAB-GOWA", "officer")].id, due_on="2026-11-01",
+                                owner_id=org["users"][("KAB-GOWA", "officer")].id,
+                                due_on=(local_day(T0 + 11 * H) - timedelta(days=1)).isoformat(),  # yesterday, WIB
                                 now=T0 + 11 * H)
     assert set(caught.value.errors) == {"title", "owner_id", "due_on"}
 
@@ -229,7 +260,7 @@ def test_review_page_shows_times_in_the_viewers_zone(db, org, resolved, login_as
     page = client.get(f"/incidents/{resolved.id}/review")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "26 Nov 2026 11:00 WITA" in html  # started 03:00 UTC
+    assert shown(T0, "Asia/Makassar", "WITA", "id") in html  # when it started, in WITA
     assert "Sebaran sudah dipetakan Komdigi" in html
     assert "<script>" not in html and "style=" not in html
     assert client.get(f"/incidents/{resolved.id + 999}/review").status_code == 404
@@ -304,7 +335,7 @@ def test_exports_render_without_a_request_for_workers(db, org, resolved, app):
     doc = reviews.document(session=db.session, review=review)
     with app.test_request_context():
         html = exports.render_html(doc, lang="en", zone="Asia/Jayapura", for_pdf=True)
-    assert "26 Nov 2026 12:00 WIT" in html
+    assert shown(T0, "Asia/Jayapura", "WIT", "en") in html
 
 
 # --- reminders (crisis.reviews.reminders) ----------------------------------------------------------
@@ -317,13 +348,14 @@ def _reminders(db, **match):
     return [n for n in rows if all(n.payload.get(k) == v for k, v in match.items())]
 
 
-def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, org, resolved, login_as):
+def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, org, resolved_at_eight_pm, login_as):
     from crisis.escalation import service as deadlines
     from crisis.reviews import tasks
 
     review = db.session.query(Review).one()
     head = org["users"][("KOTA-SEMARANG", "head")]  # the commander: writes the draft
-    due = review.due_at  # 3 Dec 2026 13:00 UTC = 20:00 WIB
+    due = review.due_at  # a week after the resolution: 13:00 UTC = 20:00 WIB
+    assert (due.astimezone(WIB).hour, due.astimezone(WIB).minute) == (20, 0)
     assert tasks.reminder_sweep(db.session, now=due - timedelta(days=2, minutes=1)) == 0
     assert tasks.reminder_sweep(db.session, now=due - timedelta(days=2)) == 2  # the inbox and e-mail
     assert tasks.reminder_sweep(db.session, now=due - timedelta(days=1)) == 0  # once per threshold
@@ -340,18 +372,19 @@ def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, or
     assert tasks.reminder_sweep(db.session, now=due + timedelta(hours=1)) == 0  # past due: the engine's timer tells
     assert [n.payload["threshold"] for n in _reminders(db) if n.channel == "inapp"] == ["two_days", "due_day"]
     inbox_page = login_as("head", "KOTA-SEMARANG").get("/inbox").get_data(as_text=True)
-    assert inbox_page.count(f'href="/incidents/{resolved.id}/review"') == 2
-    assert "2026 20:00 WIB" in inbox_page  # the due time, 13:00 UTC, in the reader's zone
+    assert inbox_page.count(f'href="/incidents/{resolved_at_eight_pm.id}/review"') == 2
+    # The due time, 13:00 UTC, in the reader's language and zone: e.g. "3 Des 2026 20:00 WIB".
+    assert shown(due, "Asia/Jakarta", "WIB", "id") in inbox_page
 
 
-def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved):
+def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved_at_eight_pm):
     from crisis.reviews import tasks
 
-    review = db.session.query(Review).one()
+    review = db.session.query(Review).one()  # due at 20:00 WIB: 19:00 is past 07:00 of the due date
     writer = org["users"][("KOTA-SEMARANG", "officer")]
     reviews.update(session=db.session, actor=writer, review_id=review.id, summary="Ringkas", went_well="Cepat",
-                   to_improve="Verifikasi", now=T0 + 11 * H)
-    reviews.submit(session=db.session, actor=writer, review_id=review.id, now=T0 + 11 * H)
+                   to_improve="Verifikasi", now=MORNING + 11 * H)
+    reviews.submit(session=db.session, actor=writer, review_id=review.id, now=MORNING + 11 * H)
     db.session.commit()
     assert tasks.reminder_sweep(db.session, now=review.due_at - H) == 2  # several thresholds passed: the latest
     assert {(n.recipient_user_id, n.payload["threshold"]) for n in _reminders(db)} == {
@@ -369,12 +402,13 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
     u = org["users"]
     owner, quiet = u[("KOTA-SEMARANG", "supervisor")], u[("KOTA-SEMARANG", "officer")]
     notify.set_preferences(session=db.session, user=quiet, choices={"email": False})  # the inbox only
-    for person, day in ((owner, "2026-12-20"), (quiet, "2026-12-21")):
+    day = local_day(T0 + 11 * H) + timedelta(days=24)  # long after the review's own reminders
+    for person, due_on in ((owner, day), (quiet, day + timedelta(days=1))):
         reviews.add_action_item(session=db.session, actor=u[("KOTA-SEMARANG", "head")], review_id=review.id,
-                                title=f"Perbarui SOP verifikasi ({person.name})", owner_id=person.id, due_on=day,
-                                now=T0 + 11 * H)
+                                title=f"Perbarui SOP verifikasi ({person.name})", owner_id=person.id,
+                                due_on=due_on.isoformat(), now=T0 + 11 * H)
     db.session.commit()
-    item = next(i for i in review.action_items if i.owner_id == owner.id)  # due 20 Dec, end of the day WIB
+    item = next(i for i in review.action_items if i.owner_id == owner.id)  # due `day`, end of the day WIB
     sent = [tasks.reminder_sweep(db.session, now=item.due_at + offset) for offset in (
         -timedelta(days=2), -timedelta(hours=12), -timedelta(hours=11), H, timedelta(days=3), timedelta(days=4))]
     # 12 h before: due soon (inbox and e-mail). 1 h after: overdue, and the quiet owner's item (a day later)
@@ -403,10 +437,12 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
         sink.stop()
         app.config.update(saved)
     assert len(sink.messages) == 2 and all(m["to"] == [owner.email] for m in sink.messages)
+    # The end of the due date in the owner's language and zone, e.g. "20 Des 2026 23:59 WIB".
+    due_by = shown(datetime.combine(day, time(23, 59), tzinfo=WIB), "Asia/Jakarta", "WIB", "id")
     for message in (m["message"] for m in sink.messages):
         assert f"Perbarui SOP verifikasi ({owner.name})" in str(message["Subject"])
         body = message.get_body(("plain",)).get_content()
-        assert "20 Des 2026 23:59 WIB" in body  # the owner's language and zone
+        assert due_by in body
 
 
 def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
@@ -414,11 +450,11 @@ def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
     from crisis.reviews import tasks
 
     review = db.session.query(Review).one()
+    moment = review.due_at - timedelta(days=1)  # the review's two-day reminder and the item's due-soon one
     reviews.add_action_item(session=db.session, actor=org["users"][("KOTA-SEMARANG", "head")], review_id=review.id,
                             title="Latih juru bicara", owner_id=org["users"][("KOTA-SEMARANG", "supervisor")].id,
-                            due_on="2026-12-02", now=T0 + 11 * H)
+                            due_on=local_day(moment).isoformat(), now=T0 + 11 * H)  # due by the end of that day
     db.session.commit()
-    moment = review.due_at - timedelta(days=1)  # the review's two-day reminder and the item's due-soon one
     written = race(app, lambda session: tasks.reminder_sweep(session, now=moment))
     assert len(written) == 2 and sum(written) == 4  # two reminders on two channels each, written once
     assert len(_reminders(db)) == 4
@@ -432,9 +468,14 @@ def test_a_key_message_published_after_one_read_shows_in_the_next(db, org, resol
     from crisis.incidents.models import Statement
     from crisis.reports import service as reports
 
+    viewer = org["users"][("KOTA-SEMARANG", "head")]
+    started = local_day(T0, ZoneInfo(viewer.timezone))  # the month the incident began in, where the viewer is
+    first = started.replace(day=1)
+    last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+
     def lag():
-        f = reports.filters_for(session=db.session, user=org["users"][("KOTA-SEMARANG", "head")],
-                                start="2026-11-01", end="2026-11-30", now=T0 + 12 * H)
+        f = reports.filters_for(session=db.session, user=viewer, start=first.isoformat(), end=last.isoformat(),
+                                now=T0 + 12 * H)
         board = reports.build_dashboard(session=db.session, filters=f)
         db.session.commit()
         return {r["unit"].code: (r["shared"], r["published"], r["p50"]) for r in board.lag}

@@ -12,7 +12,7 @@ from crisis.system.models import WorkerCheck
 from tests.conftest import REDIS_URL, make_app
 from tests.helpers import BIN, ROOT, crisis_env, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 
 
 def test_worker_process_completes_a_task_from_the_queue(pg_url, tmp_path_factory, db):

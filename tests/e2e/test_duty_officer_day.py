@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import ROOT, crisis_env, run_crisis, serving
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("CRISIS_CHROMIUM", "/usr/bin/chromium")

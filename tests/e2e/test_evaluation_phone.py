@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in, browser  # noqa: F401  the shared browser
 from tests.helpers import crisis_env, run_crisis, serving
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
 HEAD = "kepala.jateng@demo.example"  # a province head: Jawa Tengah and the regencies below it
 CSP_WATCH = """document.addEventListener("securitypolicyviolation", (event) => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from tests.engine.factories import open_incident
 from workers.scheduler import BACKPRESSURE_WAIT, Engine, QueueDepth
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
+LATER = timedelta(hours=3)  # past the first stage's target, its steps and their repeats; before any update is due
 
 
 @pytest.fixture
@@ -29,11 +31,12 @@ def _states(db) -> dict[str, int]:
     return dict(db.session.execute(select(Timer.state, func.count()).group_by(Timer.state)).all())
 
 
-def test_due_timers_wait_in_the_database_while_the_queue_is_full(app, db, org, queue):
+def test_due_timers_wait_in_the_database_while_the_queue_is_full(app, db, org, queue, clock):
     client, name = queue
-    # Started at FIXED_NOW, hours before the database's clock: its stage and steps are all due.
+    # Started at FIXED_NOW; the engine sweeps hours later: its stage and steps are all due.
     open_incident(db.session, org, now=FIXED_NOW)
     db.session.commit()
+    clock.now = FIXED_NOW + LATER
     due = _states(db)["pending"]
     engine = Engine(app)
     engine.depth = QueueDepth(REDIS_URL, name)
@@ -55,7 +58,7 @@ def test_a_broker_that_is_down_does_not_hold_the_engine():
     assert QueueDepth(None, "crisis").waiting() == 0
 
 
-def test_after_claiming_the_engine_lingers_to_gather_the_next_deadlines(app, db, org):
+def test_after_claiming_the_engine_lingers_to_gather_the_next_deadlines(app, db, org, clock):
     engine = Engine(app)
     engine.linger = 0.01
     # Nothing due: a pass claims nothing, and a deadline 1 ms away is waited for exactly.
@@ -64,8 +67,9 @@ def test_after_claiming_the_engine_lingers_to_gather_the_next_deadlines(app, db,
     assert engine.next_wait(0.001) == 0.001
     assert engine.next_wait(None) == engine.max_sleep
 
-    open_incident(db.session, org, now=FIXED_NOW)  # its stage and steps are all due
+    open_incident(db.session, org, now=FIXED_NOW)
     db.session.commit()
+    clock.now = FIXED_NOW + LATER  # hours later: its stage and steps are all due
     engine.sweep()
     assert engine.claimed_last is True
     # The next deadline is 1 ms away (or overdue): wait the linger, so it leaves with the ones after it.
@@ -95,7 +99,7 @@ def test_a_claimed_batch_is_shared_by_the_workers_but_small_ones_stay_whole():
     assert split_claimed(list(range(6)), 2) == [[0, 1], [2, 3], [4, 5]]
 
 
-def test_tasks_go_to_the_celery_app_of_the_flask_app_in_context(app, db, org, pg_url, tmp_path_factory):
+def test_tasks_go_to_the_celery_app_of_the_flask_app_in_context(app, db, org, pg_url, tmp_path_factory, clock):
     from tests.conftest import make_app
 
     # Made last, this app's Celery (a broker nobody listens on) becomes Celery's default app, the one
@@ -104,6 +108,7 @@ def test_tasks_go_to_the_celery_app_of_the_flask_app_in_context(app, db, org, pg
     try:
         open_incident(db.session, org, now=FIXED_NOW)
         db.session.commit()
+        clock.now = FIXED_NOW + LATER  # hours later: its stage and steps are all due
         Engine(app).sweep()  # this app is embedded: its tasks run in-process
     finally:
         app.extensions["celery"].set_default()

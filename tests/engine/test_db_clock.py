@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from crisis.escalation import service as escalation
 from tests.engine.factories import open_incident
+
+pytestmark = pytest.mark.real_clock
 
 
 def test_on_postgresql_the_database_clock_decides_what_is_due(db, org):

@@ -17,7 +17,7 @@ from tests.engine.procs import RedisServer, Stack, settle
 from tests.engine.sinks import SmtpSink, WebhookSink
 from tests.helpers import free_port, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 
 FIRST_STEP = timedelta(minutes=15)  # viral-service-complaint, verify: supervisor@own after 15m
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -16,8 +17,13 @@ from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
 from tests.engine.factories import complete_stage, open_incident
 
-NOW = FIXED_NOW  # 10:00 WIB
+NOW = FIXED_NOW  # the suite's clock: any date, any time of day
 M = timedelta(minutes=1)
+
+
+def _clock_text(moment: datetime, zone: str, label: str) -> str:
+    """'10:30 WIB': the local time of day a reader in `zone` sees, with its zone's name."""
+    return f"{moment.astimezone(ZoneInfo(zone)):%H:%M} {label}"
 
 
 def _email_only(db, org, *keys):
@@ -41,7 +47,8 @@ def test_late_verification_emails_the_supervisor_in_her_language_and_zone(db, or
     message = mail["message"]
     assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
     text = message.get_body(("plain",)).get_content()
-    assert "10:30 WIB" in text  # the stage is due at 10:30 in Semarang's zone
+    # The stage is due 30 minutes after it started, shown in Semarang's zone (10:30 WIB at 10:00 WIB).
+    assert _clock_text(NOW + 30 * M, "Asia/Jakarta", "WIB") in text
     assert "/ack/" in text
     inbox = db.session.scalar(select(Notice).where(Notice.channel == "inapp"))
     assert inbox.recipient_user_id == supervisor.id and inbox.status == "sent"
@@ -59,7 +66,8 @@ def test_a_notice_in_english_for_an_english_reader_in_wita(db, org, smtp):
     tick(db.session, NOW + 45 * M)  # supervisor step falls back; head step fires too
     mail = next(m for m in smtp.messages if m["to"] == [head.email])
     text = mail["message"].get_body(("plain",)).get_content()
-    assert "11:30 WITA" in text and "still not complete" in text
+    # The stage is due 30 minutes after it started, in Makassar's zone (11:30 WITA at 10:00 WIB).
+    assert _clock_text(NOW + 30 * M, "Asia/Makassar", "WITA") in text and "still not complete" in text
 
 
 def test_the_step_repeats_until_someone_acknowledges(db, org, smtp):
@@ -126,16 +134,24 @@ def test_nobody_in_the_role_falls_back_up_the_tree_and_the_timeline_says_so(db, 
     assert "KAB-BANYUMAS" in text and "JATENG" in text
 
 
-def test_on_duty_is_whoever_is_on_duty_when_the_timer_fires(db, org, smtp):
-    open_incident(db.session, org, now=NOW, severity=3)
+def test_on_duty_is_whoever_is_on_duty_when_the_timer_fires(db, org, smtp, clock):
+    # Duty shifts run 07:00-19:00 and 19:00-07:00 local: the incident starts at the first 10:00 WIB
+    # (03:00 UTC) from the suite's clock on, inside the shifts the demo planned around that clock.
+    start = FIXED_NOW.replace(hour=3, minute=0, second=0, microsecond=0)
+    if start < FIXED_NOW:
+        start += timedelta(days=1)
+    clock.now = start
+    open_incident(db.session, org, now=start, severity=3)
     db.session.commit()
     incident = db.session.scalars(select(Timer)).first().incident
     # Straight to holding-statement: its second step notifies head@province and on_duty@central.
-    complete_stage(db.session, incident.stage_runs[0], now=NOW)
-    complete_stage(db.session, incident.stage_runs[1], now=NOW)
+    complete_stage(db.session, incident.stage_runs[0], now=start)
+    complete_stage(db.session, incident.stage_runs[1], now=start)
     db.session.commit()
-    day = NOW + 90 * M  # 11:30 WIB: the central officer's day shift
-    night = NOW + timedelta(hours=10)  # 20:00 WIB: the central supervisor's night shift
+    day = start + 90 * M  # 11:30 WIB: the central officer's day shift
+    night = start + timedelta(hours=10)  # 20:00 WIB: the central supervisor's night shift
+    assert f"{day.astimezone(ZoneInfo('Asia/Jakarta')):%H:%M}" == "11:30"
+    assert f"{night.astimezone(ZoneInfo('Asia/Jakarta')):%H:%M}" == "20:00"
     tick(db.session, day)
     central_officer = org["users"][("PUSAT", "officer")]
     assert central_officer.email in {m["to"][0] for m in smtp.messages}

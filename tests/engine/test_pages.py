@@ -18,15 +18,17 @@ NOW = FIXED_NOW
 M = timedelta(minutes=1)
 
 
-def _fired(db, org, smtp):
+def _fired(db, org, smtp, clock):
+    """The first step's notices, sent at NOW + 15 min; the clock stays there for the pages that follow."""
     open_incident(db.session, org, now=NOW)
     db.session.commit()
-    tick(db.session, NOW + 15 * M)
+    clock.now = NOW + 15 * M
+    tick(db.session, clock.now)
     return db.session.scalar(select(Notice).where(Notice.channel == "email"))
 
 
-def test_following_the_link_asks_first_and_posting_acknowledges(client, db, org, smtp):
-    notice = _fired(db, org, smtp)
+def test_following_the_link_asks_first_and_posting_acknowledges(client, db, org, smtp, clock):
+    notice = _fired(db, org, smtp, clock)
     text = smtp.messages[0]["message"].get_body(("plain",)).get_content()
     path = re.search(r"http://127\.0\.0\.1:5000(/ack/\S+)", text).group(1)
     page = client.get(path)  # what a mail scanner does
@@ -43,8 +45,8 @@ def test_following_the_link_asks_first_and_posting_acknowledges(client, db, org,
     assert client.post(path).status_code == 200  # twice is fine
 
 
-def test_a_tampered_or_expired_link_changes_nothing(client, app, db, org, smtp):
-    notice = _fired(db, org, smtp)
+def test_a_tampered_or_expired_link_changes_nothing(client, app, db, org, smtp, clock):
+    notice = _fired(db, org, smtp, clock)
     path = links.ack_path(notice)
     assert client.get(path[:-3] + "abc").status_code == 404
     assert client.post(path[:-3] + "abc").status_code == 404
@@ -57,8 +59,8 @@ def test_a_tampered_or_expired_link_changes_nothing(client, app, db, org, smtp):
     assert db.session.get(Notice, notice.id).acknowledged_at is None
 
 
-def test_the_inbox_shows_unread_notices_and_acknowledges(login_as, db, org, smtp):
-    _fired(db, org, smtp)
+def test_the_inbox_shows_unread_notices_and_acknowledges(login_as, db, org, smtp, clock):
+    _fired(db, org, smtp, clock)
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
     assert escalation.unread_count(db.session, supervisor) == 1
     client = login_as("supervisor", "KOTA-SEMARANG")
@@ -73,8 +75,8 @@ def test_the_inbox_shows_unread_notices_and_acknowledges(login_as, db, org, smtp
     assert db.session.get(Notice, inbox_notice.id).acknowledged_at is not None
 
 
-def test_the_api_lists_an_incidents_notices_and_acknowledges(client, token_for, db, org, smtp):
-    notice = _fired(db, org, smtp)
+def test_the_api_lists_an_incidents_notices_and_acknowledges(client, token_for, db, org, smtp, clock):
+    notice = _fired(db, org, smtp, clock)
     headers = token_for("head", "KOTA-SEMARANG")
     listed = client.get(f"/api/v1/incidents/{notice.incident_id}/notices", headers=headers).get_json()
     assert {(n["channel"], n["status"]) for n in listed} == {("email", "sent"), ("inapp", "sent")}
@@ -108,8 +110,8 @@ def test_channel_preferences_keep_at_least_one_channel(client, token_for, db, or
     assert none.status_code == 422
 
 
-def test_metrics_report_backlog_lateness_and_notices(client, db, org, smtp):
-    _fired(db, org, smtp)
+def test_metrics_report_backlog_lateness_and_notices(client, db, org, smtp, clock):
+    _fired(db, org, smtp, clock)
     body = client.get("/metrics").get_data(as_text=True)
     assert 'crisis_timers_pending{kind="escalation_step"} 2.0' in body
     assert 'crisis_notices{channel="email",status="sent"} 1.0' in body

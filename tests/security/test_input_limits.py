@@ -5,8 +5,9 @@ stay on the site. Every refusal names the field (or the limit) and changes nothi
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import String, text
@@ -15,6 +16,13 @@ from tests.conftest import FIXED_NOW, form_post
 from tests.security import world
 
 NOW = FIXED_NOW + timedelta(hours=1)
+SEMARANG = ZoneInfo("Asia/Jakarta")  # Kota Semarang's zone, and its people's
+# Planned from the clock, in Semarang's own calendar: a due date 24 days ahead, a day shift 5 days
+# ahead (inside the roster page's days) and a first sighting two hours ago as a form shows it.
+DUE_ON = (NOW.astimezone(SEMARANG).date() + timedelta(days=24)).isoformat()
+SHIFT_DAY = NOW.astimezone(SEMARANG).date() + timedelta(days=5)
+SHIFT_STARTS, SHIFT_ENDS = (datetime.combine(SHIFT_DAY, time(hour), SEMARANG) for hour in (7, 19))
+SEEN_LOCAL = f"{(NOW - timedelta(hours=2)).astimezone(SEMARANG):%Y-%m-%dT%H:%M}"
 # Written by every authenticated API request (last use of the token) and by the audit trail.
 VOLATILE_TABLES = {"api_token", "audit_event"}
 
@@ -177,13 +185,13 @@ def _body(kind: str, field: str, value: Any, org: dict, records: dict) -> dict[s
         "evidence": {"url": "https://example.com/bukti-baru"},
         "publication": {"channel": "website", "url": "https://example.go.id/a"},
         "action": {"title": "Perbarui FAQ", "owner_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-                   "due_on": "2026-12-20"},
+                   "due_on": DUE_ON},
         "unit": {"code": "KAB-X", "name": "Kabupaten X", "kind": "regency", "parent_id": org["units"]["JATENG"].id},
         "user": {"email": "baru@demo.example", "name": "Orang Baru", "password": "Kata-sandi-panjang-2026",
                  "unit_id": unit.id, "role": "officer"},
         "webhook": {"name": "Piket", "url": "https://hooks.example.com/x"},
         "shift": {"unit_id": unit.id, "user_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-                  "starts_at": "2026-12-01T07:00:00+07:00", "ends_at": "2026-12-01T19:00:00+07:00"},
+                  "starts_at": SHIFT_STARTS.isoformat(), "ends_at": SHIFT_ENDS.isoformat()},
     }.get(kind.split(":")[0], {})
     return {**base, field: value}
 
@@ -239,14 +247,15 @@ def _form(kind: str, org: dict) -> dict[str, Any]:
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     return {
         "issue": {"title": "Video antrean BPJS RSUD viral", "channel": "tiktok", "category": "service_failure",
-                  "evidence_urls": "https://www.tiktok.com/@warga/video/77", "first_seen_at": "2026-11-26T09:00",
+                  "evidence_urls": "https://www.tiktok.com/@warga/video/77", "first_seen_at": SEEN_LOCAL,
                   "reach": "100", "engagement": "10", "sentiment": "negative",
                   "unit_id": str(org["units"]["KOTA-SEMARANG"].id)},
         "evidence": {"url": "https://example.com/bukti-baru"},
-        "shift": {"user_id": str(officer.id), "starts_at": "2026-12-01T07:00", "ends_at": "2026-12-01T19:00"},
+        "shift": {"user_id": str(officer.id), "starts_at": f"{SHIFT_STARTS:%Y-%m-%dT%H:%M}",
+                  "ends_at": f"{SHIFT_ENDS:%Y-%m-%dT%H:%M}"},
         "unit": {"code": "KAB-X", "kind": "regency", "parent_id": str(org["units"]["JATENG"].id),
                  "timezone": "Asia/Jakarta"},
-        "action": {"owner_id": str(officer.id), "due_on": "2026-12-20"},
+        "action": {"owner_id": str(officer.id), "due_on": DUE_ON},
         "statement": {"title": "Pernyataan awal"},
     }.get(kind, {})
 

@@ -4,9 +4,10 @@ javascript: link. Links people write are clickable only when they are http(s).""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,6 +16,13 @@ from tests.conftest import FIXED_NOW, form_post
 from tests.security import world
 
 NOW = FIXED_NOW + timedelta(hours=1)
+SEMARANG = ZoneInfo("Asia/Jakarta")  # Kota Semarang's zone, and its people's
+# Planned from the clock, in Semarang's own calendar: a due date 24 days ahead, a day shift 5 days
+# ahead (inside the roster page's days) and a first sighting two hours ago as a form shows it.
+DUE_ON = (NOW.astimezone(SEMARANG).date() + timedelta(days=24)).isoformat()
+SHIFT_DAY = NOW.astimezone(SEMARANG).date() + timedelta(days=5)
+SHIFT_STARTS, SHIFT_ENDS = (datetime.combine(SHIFT_DAY, time(hour), SEMARANG) for hour in (7, 19))
+SEEN_LOCAL = f"{(NOW - timedelta(hours=2)).astimezone(SEMARANG):%Y-%m-%dT%H:%M}"
 
 PAYLOADS = [
     "<script>alert('xss-{n}')</script>",
@@ -152,12 +160,12 @@ def test_payloads_sent_through_the_api_are_inert_on_every_page(client, db, org, 
         "summary": _payload(next(counter)), "went_well": _payload(next(counter)), "to_improve": _payload(next(counter))})
     send("post", f"/api/v1/reviews/{review_id}/action-items", head, {
         "title": _payload(next(counter)), "owner_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-        "due_on": "2026-12-20"})
+        "due_on": DUE_ON})
     send("patch", f"/api/v1/units/{unit_id}", admin, {"name": "Kota " + _payload(next(counter))})
     send("patch", f"/api/v1/users/{ids['user_id'][2]}", admin, {"name": _payload(next(counter))})
     send("post", "/api/v1/duty-shifts", head, {
         "unit_id": unit_id, "user_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-        "starts_at": "2026-12-01T07:00:00+07:00", "ends_at": "2026-12-01T19:00:00+07:00",
+        "starts_at": SHIFT_STARTS.isoformat(), "ends_at": SHIFT_ENDS.isoformat(),
         "note": _payload(next(counter))})
     send("post", "/api/v1/tokens", officer, {"name": _payload(next(counter))})
     written = next(counter)
@@ -204,7 +212,7 @@ def test_payloads_sent_through_the_forms_are_inert(login_as, db, org):
     response = form_post(client, "/issues/new", {
         "title": "Hoaks " + _payload(0), "description": _payload(1) + " https://example.go.id/info",
         "channel": "tiktok", "category": "hoax", "evidence_urls": "https://www.tiktok.com/@warga/video/9",
-        "first_seen_at": "2026-11-26T09:00", "reach": "10", "engagement": "1", "sentiment": "negative",
+        "first_seen_at": SEEN_LOCAL, "reach": "10", "engagement": "1", "sentiment": "negative",
         "unit_id": str(org["units"]["KOTA-SEMARANG"].id), "source_person": _payload(2)}, page="/issues/new")
     assert response.status_code == 302, response.get_data(as_text=True)[:1000]
     new_issue = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
