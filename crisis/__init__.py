@@ -76,7 +76,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     _configure(app, overrides)
 
-    from crisis import models, web  # noqa: F401  models: register every table
+    from crisis import http, models, web  # noqa: F401  models: register every table
     from crisis.celery import celery_init_app
     from crisis.extensions import babel, csrf, db, limiter, login, migrate, ping_when_idle
 
@@ -85,7 +85,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     login.init_app(app)
-    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+    babel.init_app(app, locale_selector=http.select_locale, timezone_selector=http.select_timezone)
     csrf.init_app(app)
     limiter.init_app(app)
     celery_init_app(app)

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import http
-from functools import wraps
 from typing import Any
 
-import marshmallow as ma
 from apispec import BasePlugin
 from flask import Flask, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
-from werkzeug.exceptions import HTTPException, Unauthorized
+from werkzeug.exceptions import HTTPException
 
 from crisis.extensions import csrf, db
-from crisis.guards import DB_INT_MAX
-from crisis.web import handle_http_error, problem
-
-
-class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details; `errors` maps each field to its messages. Extension members
-    (such as `current` on a 409) are allowed, as the RFC says."""
-
-    class Meta:
-        unknown = ma.INCLUDE
-
-    type = ma.fields.String()
-    title = ma.fields.String()
-    status = ma.fields.Integer()
-    detail = ma.fields.String()
-    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+from crisis.http import PROBLEM_JSON, ProblemSchema, handle_http_error, problem
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -51,17 +34,6 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-PROBLEM_JSON = "application/problem+json"
-
-
-def row_id(**kwargs: Any) -> ma.fields.Integer:
-    """The id of a row: 1 … 2³¹−1, what a PostgreSQL `integer` key holds (larger is 422, not a database error)."""
-    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=DB_INT_MAX), **kwargs)
-
-
-def bounded_int(minimum: int = 0, maximum: int = DB_INT_MAX, **kwargs: Any) -> ma.fields.Integer:
-    """A count, version or limit that fits the `integer` column it is compared with or stored in."""
-    return ma.fields.Integer(validate=ma.validate.Range(min=minimum, max=maximum), **kwargs)
 
 
 class ProblemResponses(BasePlugin):
@@ -112,33 +84,6 @@ class CrisisApi(Api):
             first = next(iter(errors.items()))
             return problem(error.code or 422, error.name, f"{first[0]}: {first[1][0]}", errors)
         return handle_http_error(error)
-
-
-def bearer_user() -> Any:
-    """The user behind `Authorization: Bearer <token>`, or 401. Cookies never authenticate the
-    API, so the API needs no CSRF token."""
-    from crisis.auth import service as auth
-
-    if "crisis.api_user" in request.environ:
-        return request.environ["crisis.api_user"]
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, token = header.partition(" ")
-    user = None
-    if scheme.lower() == "bearer" and token:
-        user = auth.user_for_token(session=db.session, plaintext=token.strip())
-    if user is None:
-        raise Unauthorized("A valid personal API token is required: Authorization: Bearer <token>.")
-    request.environ["crisis.api_user"] = user
-    return user
-
-
-def authenticated(view: Any) -> Any:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        bearer_user()
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def init_api(app: Flask) -> None:

@@ -92,7 +92,7 @@ def _warm_up(app: Flask) -> None:
     from flask_babel import force_locale
 
     from crisis import clock
-    from crisis.escalation import service as escalation
+    from crisis.escalation import queries
     from crisis.extensions import db
     from crisis.i18n import _
     from crisis.notify import channels
@@ -109,7 +109,7 @@ def _warm_up(app: Flask) -> None:
                     format_duration_words(timedelta(minutes=15), language)
                     for zone in INDONESIAN_ZONES:
                         format_local(clock.now(), zone)
-            escalation.warm_up(session=db.session)
+            queries.warm_up(session=db.session)
             db.session.rollback()
             db.session.remove()
             if app.config.get("SMTP_HOST"):

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
+DB_INT_MAX = 2**31 - 1  # primary and foreign keys are PostgreSQL `integer`
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in Python on every backend (SQLite stores naive UTC)."""

@@ -18,10 +18,11 @@ from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
+from crisis.dbtypes import DB_INT_MAX
 from crisis.errors import ValidationFailed
+from crisis.http import problem
 from crisis.i18n import _
-
-DB_INT_MAX = 2**31 - 1  # primary and foreign keys are PostgreSQL `integer`
+from crisis.richtext import http_href, markdown_text, user_text
 
 
 def digits_up_to(limit: int) -> str:
@@ -117,8 +118,6 @@ def reject_unstorable_text() -> None:
 
 
 def too_large(error: RequestEntityTooLarge) -> Any:
-    from crisis.web import problem
-
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     message = _("The request is too large: at most %(size)s are accepted.", size=_size(limit))
     if request.path.startswith("/api/"):
@@ -151,8 +150,6 @@ def init_url_map(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from crisis.richtext import http_href, markdown_text, user_text
-
     app.before_request(reject_unstorable_text)
     app.register_error_handler(RequestEntityTooLarge, too_large)
     app.jinja_env.filters["user_text"] = user_text

@@ -22,7 +22,8 @@ __all__ = [
     "IssueEvidence", "Membership", "MonitoringNote", "Participant", "Playbook", "PlaybookVersion", "Publication",
     "SchedulerHeartbeat", "StageRun", "Statement", "TimelineEvent", "Unit", "User", "WorkerCheck",
 ]
-from crisis.escalation.models import ChannelPreference, Notice, Timer, WebhookEndpoint  # noqa: E402, F401, I001
+from crisis.escalation.models import Timer  # noqa: E402, F401, I001
+from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint  # noqa: E402, F401, I001
 from crisis.reviews.models import ActionItem, KpiTarget, MonthlyReport, Review  # noqa: E402, F401, I001
 from crisis.reports.models import IncidentMeasure, KeyMessageLag  # noqa: E402, F401, I001
 from crisis.audit.models import AuditEvent  # noqa: E402, F401, I001

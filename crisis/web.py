@@ -1,4 +1,4 @@
-"""Request plumbing shared by every page and API route."""
+"""The web wiring: blueprints, error handlers, session rules and security headers, template globals."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from flask import (
     Flask,
     current_app,
     flash,
-    has_request_context,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -22,52 +20,14 @@ from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 
 from crisis import clock
+from crisis.auth.identity import load_user
+from crisis.auth.labels import ROLE_LABELS
 from crisis.errors import DomainError
 from crisis.extensions import db, login
+from crisis.http import handle_http_error, problem, select_locale, viewer_zone, wants_json
 from crisis.i18n import _, lazy_gettext
 from crisis.timefmt import LocalTimes, format_duration, format_local, zone_label
 from crisis.units.service import KIND_LABELS as UNIT_KIND_LABELS
-
-
-def select_locale() -> str:
-    languages = current_app.config["LANGUAGES"]
-    if not has_request_context():  # command line and workers: the default language
-        return languages[0]
-    if current_user and current_user.is_authenticated:
-        return current_user.language
-    chosen = session.get("lang")
-    if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or languages[0]
-
-
-def select_timezone() -> str:
-    if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_TIMEZONE"]
-    if current_user and current_user.is_authenticated:
-        return current_user.timezone
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
-
-
-def viewer_zone() -> str:
-    return select_timezone()
-
-
-@login.user_loader
-def _load_user(identity: str) -> Any:
-    from sqlalchemy.orm import joinedload
-
-    from crisis.auth.models import Membership, User
-
-    user_id, _sep, token = identity.partition(":")
-    if not user_id.isdigit():
-        return None
-    # With the memberships and their units: every page's access checks and time zone need them.
-    user = db.session.get(User, int(user_id), options=[joinedload(User.memberships).joinedload(Membership.unit)])
-    # A rotated session token (password change, disabled account) ends the session.
-    if user is None or not user.active or user.session_token != token:
-        return None
-    return user
 
 
 def _enforce_session_age() -> Any:
@@ -108,39 +68,11 @@ def _security_headers(response: Any) -> Any:
     return response
 
 
-def problem(status: int, title: str, detail: str = "", errors: dict[str, list[str]] | None = None, **extra: Any) -> Any:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if errors:
-        body["errors"] = errors
-    body.update(extra)
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = "application/problem+json"
-    return response
-
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
 def _handle_domain_error(error: DomainError) -> Any:
     db.session.rollback()
     if wants_json():
         return problem(error.status, error.title, error.message, error.errors)
     return render_template("errors/error.html", status=error.status, message=error.message), error.status
-
-
-def handle_http_error(error: HTTPException) -> Any:
-    status = error.code or 500
-    if wants_json():
-        detail = error.description or ""
-        response = problem(status, error.name, detail if isinstance(detail, str) else "")
-        if status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-    return render_template("errors/error.html", status=status, message=error.description), status
 
 
 def _template_globals() -> dict[str, Any]:
@@ -161,13 +93,6 @@ def _template_globals() -> dict[str, Any]:
     }
 
 
-ROLE_LABELS = {
-    "officer": lazy_gettext("Duty officer"),
-    "supervisor": lazy_gettext("Supervisor"),
-    "head": lazy_gettext("Unit head"),
-    "admin": lazy_gettext("Administrator"),
-    "observer": lazy_gettext("Observer"),
-}
 KIND_LABELS = {str(kind): label for kind, label in UNIT_KIND_LABELS.items()}
 
 
@@ -185,6 +110,7 @@ def init_app(app: Flask) -> None:
     from crisis.system.views import bp as system_bp
     from crisis.units.views import bp as units_bp
 
+    login.user_loader(load_user)
     guards.init_url_map(app)
     guards.init_app(app)
     login.login_view = "auth.login"

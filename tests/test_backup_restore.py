@@ -37,7 +37,7 @@ def build_history(session, units, users):
     merged and dismissed; one escalated and run through its SOP with statements, comments,
     escalation notices and an approved review; a KPI target and an API token."""
     from crisis.auth import service as people
-    from crisis.escalation import service as escalation
+    from crisis.escalation import firing
     from crisis.incidents import service as incidents
     from crisis.incidents import statements
     from crisis.issues import service as issues
@@ -74,9 +74,9 @@ def build_history(session, units, users):
     incidents.comment(session=session, actor=officer, incident_id=incident.id, body="PDAM sudah dihubungi.",
                       now=T0 + 8 * M)
     # The first stage runs late: its timers fire through the real engine and leave notices.
-    claimed = escalation.claim_due(session=session, now=T0 + 3 * H)
+    claimed = firing.claim_due(session=session, now=T0 + 3 * H)
     for timer in claimed:
-        escalation.fire_timer(session=session, timer_id=timer.id, now=T0 + 3 * H)
+        firing.fire_timer(session=session, timer_id=timer.id, now=T0 + 3 * H)
     for run in incident.stage_runs:
         for entry in run.entries:
             if entry.required and not entry.closed:

@@ -78,7 +78,8 @@ def _incident(db, org, unit, started, *, state="resolved", resolved=None, stages
 
 @pytest.fixture
 def history(db, org):
-    from crisis.escalation.models import Notice, Timer
+    from crisis.escalation.models import Timer
+    from crisis.notify.models import Notice
 
     a_start = MON
     a = _incident(db, org, "KOTA-SEMARANG", a_start, resolved=5 * H,

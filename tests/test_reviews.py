@@ -81,8 +81,9 @@ def resolve_a_hoax(db, org, t0):
     takedown   completed at resolution, 1 h 50 m, on time   -> performed
     monitor    never reached (closed at resolution)         -> not performed
     """
-    from crisis.escalation.models import Notice, Timer
+    from crisis.escalation.models import Timer
     from crisis.issues import service as issues
+    from crisis.notify.models import Notice
 
     u = org["users"]
     officer, supervisor, head = u[("KOTA-SEMARANG", "officer")], u[("KOTA-SEMARANG", "supervisor")], u[
@@ -342,14 +343,14 @@ def test_exports_render_without_a_request_for_workers(db, org, resolved, app):
 
 
 def _reminders(db, **match):
-    from crisis.escalation.models import Notice
+    from crisis.notify.models import Notice
 
     rows = db.session.query(Notice).filter(Notice.kind == "reminder").order_by(Notice.id).all()
     return [n for n in rows if all(n.payload.get(k) == v for k, v in match.items())]
 
 
 def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, org, resolved_at_eight_pm, login_as):
-    from crisis.escalation import service as deadlines
+    from crisis.escalation import inbox as notice_inbox
     from crisis.reviews import tasks
 
     review = db.session.query(Review).one()
@@ -363,7 +364,7 @@ def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, or
     assert {(n.recipient_user_id, n.channel, n.status) for n in first} == {(head.id, "inapp", "sent"),
                                                                            (head.id, "email", "queued")}
     assert {n.payload["threshold"] for n in first} == {"two_days"}
-    inbox = deadlines.inbox(session=db.session, user=head)
+    inbox = notice_inbox.inbox(session=db.session, user=head)
     assert [n.payload["kind"] for n in inbox if n.kind == "reminder"] == ["review_due_soon"]
     # On the due date at 07:00 WIB (00:00 UTC), not before.
     assert tasks.reminder_sweep(db.session, now=due - timedelta(hours=13, minutes=1)) == 0
@@ -392,7 +393,8 @@ def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved_a
 
 
 def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_after(app, db, org, resolved):
-    from crisis.escalation import service as deadlines
+    from crisis.escalation import delivery
+    from crisis.escalation import inbox as notice_inbox
     from crisis.notify import channels
     from crisis.notify import service as notify
     from crisis.reviews import tasks
@@ -420,7 +422,7 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
         (True, "action_item_due_soon", "email"), (True, "action_item_due_soon", "inapp"),
         (True, "action_item_overdue", "email"), (True, "action_item_overdue", "inapp"),
     ]
-    assert {n.payload["kind"] for n in deadlines.inbox(session=db.session, user=owner) if n.kind == "reminder"} == {
+    assert {n.payload["kind"] for n in notice_inbox.inbox(session=db.session, user=owner) if n.kind == "reminder"} == {
         "action_item_due_soon", "action_item_overdue"}
     assert all(n.channel == "inapp" for n in notices if n.recipient_user_id == quiet.id)
     # The e-mail ones leave through the engine's delivery, like any notice.
@@ -430,7 +432,7 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
     try:
         for notice in notices:
             if notice.channel == "email":
-                assert deadlines.deliver(session=db.session, notice_id=notice.id, now=notice.queued_at) == "sent"
+                assert delivery.deliver(session=db.session, notice_id=notice.id, now=notice.queued_at) == "sent"
         db.session.commit()
     finally:
         channels._drop_smtp()  # the worker's cached connection to the sink

@@ -4,7 +4,7 @@ APScheduler ticks every second (the heartbeat /readyz reads). Beside it runs the
 the deadline engine (shared/DESIGN.md): it sleeps until the earliest pending timer is due (at most
 ENGINE_MAX_SLEEP_SECONDS), is woken early when a sooner timer is written (PostgreSQL LISTEN/NOTIFY;
 in the embedded mode the writer sets an in-process event), claims due timers in batches, commits,
-then enqueues `escalation.fire_timers` in chunks. Each pass also claims again timers whose lease ran out and
+then enqueues `firing.fire_timers` in chunks. Each pass also claims again timers whose lease ran out and
 hands over queued notices whose backoff passed or whose hand-off was lost. Every pass is an
 idempotent sweep: two schedulers, a skipped tick or a duplicate message change nothing.
 """
@@ -24,7 +24,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from crisis.escalation import service as escalation
+from crisis.escalation import firing, timing
 from crisis.extensions import db
 from crisis.system import service as system
 
@@ -56,7 +56,7 @@ class Listener:
 
         self.close()
         self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-        self.conn.execute(f"LISTEN {escalation.NOTIFY_CHANNEL}")
+        self.conn.execute(f"LISTEN {timing.NOTIFY_CHANNEL}")
 
     def wait(self, timeout: float) -> bool:
         """True when woken by a notification, False on timeout."""
@@ -140,7 +140,7 @@ class Engine:
                         # Every worker is busy: due timers wait in the database (where nothing is
                         # lost) and are claimed as one larger batch when a worker is free.
                         return BACKPRESSURE_WAIT
-                    claimed = escalation.claim_due(
+                    claimed = firing.claim_due(
                         session=session, limit=self.batch, lease=self.timer_lease, reclaim=housekeeping
                     )
                     full = len(claimed) == self.batch
@@ -149,7 +149,7 @@ class Engine:
                     elif claimed and self.linger > 0:
                         delay = self.linger  # looked at again after the linger anyway: no query
                     else:
-                        delay = escalation.seconds_until_next(session=session)
+                        delay = firing.seconds_until_next(session=session)
                     session.commit()
                     self.claimed_last = self.claimed_last or bool(claimed)
                     # Whatever fell due together is fired together, shared by the workers.
@@ -158,7 +158,7 @@ class Engine:
                         break
                 if housekeeping:
                     self._last_notice_sweep = time.monotonic()
-                    notice_ids = escalation.sweep_notices(session=session, lease=self.notice_lease, limit=self.batch)
+                    notice_ids = firing.sweep_notices(session=session, lease=self.notice_lease, limit=self.batch)
                     session.commit()
                     enqueue(deliver_notices, chunks(notice_ids, self.delivery_chunk))
                 return None if delay is None else float(delay)
@@ -181,11 +181,11 @@ class Engine:
                 log.exception("engine sweep failed; retrying")
                 delay = self.max_sleep
             wait = self.next_wait(delay)
-            escalation.WAKE.clear()
+            timing.WAKE.clear()
             if self.listener is not None:
                 self.listener.wait(wait)
             else:
-                escalation.WAKE.wait(wait)
+                timing.WAKE.wait(wait)
         if self.listener is not None:
             self.listener.close()
 
@@ -205,7 +205,7 @@ class Engine:
 
     def shutdown(self) -> None:
         self.stop.set()
-        escalation.WAKE.set()
+        timing.WAKE.set()
 
     @property
     def alive(self) -> bool:

@@ -1,7 +1,7 @@
 """Celery tasks. Each takes ids, reloads its rows, commits its own work, and is short.
 
 Deadlines never ride on Celery's eta/countdown: the scheduler claims due timers from the database
-and enqueues `escalation.fire_timer` at once; a lost message is found again by the tick when the
+and enqueues `firing.fire_timer` at once; a lost message is found again by the tick when the
 claim's lease runs out. A delivery that fails waits in the database for its backoff; the tick
 hands it to the queue again when it is due.
 """
@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from crisis import clock
 from crisis.celery import enqueue
-from crisis.escalation import service as escalation
+from crisis.escalation import delivery, firing
 from crisis.extensions import db
 from crisis.system.models import WorkerCheck
 
@@ -69,13 +69,13 @@ def _fire(task: Any, timer_ids: list[int]) -> int:
     hand); after the commit send each in its own short transaction. Killed half-way, the rest are
     handed over again when their lease ends. Many notices go back to the queue in chunks."""
     limit = _inline_limit(task, len(timer_ids))
-    prepared: list[escalation.Prepared] = []
+    prepared: list[delivery.Prepared] = []
 
     def work() -> list[int]:
         prepared.clear()
-        notice_ids = escalation.fire_timers(session=db.session, timer_ids=timer_ids)
+        notice_ids = firing.fire_timers(session=db.session, timer_ids=timer_ids)
         if 0 < len(notice_ids) <= limit:
-            prepared.extend(escalation.prepare_notices(session=db.session, notice_ids=notice_ids))
+            prepared.extend(delivery.prepare_notices(session=db.session, notice_ids=notice_ids))
         return notice_ids
 
     notice_ids = _with_db_retry(task, work)
@@ -85,7 +85,7 @@ def _fire(task: Any, timer_ids: list[int]) -> int:
         done = set()
         for item in prepared:
             try:
-                escalation.deliver_prepared(session=db.session, prepared=item)
+                delivery.deliver_prepared(session=db.session, prepared=item)
                 db.session.commit()
             except Exception:
                 db.session.rollback()
@@ -101,7 +101,7 @@ def _deliver_each(notice_ids: list[int]) -> None:
     for notice_id in notice_ids:
         for attempt in (1, 2):
             try:
-                escalation.deliver(session=db.session, notice_id=notice_id)
+                delivery.deliver(session=db.session, notice_id=notice_id)
                 db.session.commit()
                 break
             except OperationalError:
@@ -141,7 +141,7 @@ def deliver_notice(self: Any, notice_id: int) -> str | None:
     results: list[str | None] = []
 
     def work() -> list[int]:
-        results.append(escalation.deliver(session=db.session, notice_id=notice_id))
+        results.append(delivery.deliver(session=db.session, notice_id=notice_id))
         return []
 
     _with_db_retry(self, work)

@@ -246,8 +246,8 @@ class EngineBench:
         from sqlalchemy import select
 
         from crisis.auth.models import Membership, User
-        from crisis.escalation.models import ChannelPreference
         from crisis.incidents.models import Incident, StageRun
+        from crisis.notify.models import ChannelPreference
         from crisis.playbooks.models import Playbook
         from crisis.units.models import Unit
 
@@ -298,11 +298,11 @@ class EngineBench:
         return {"scheduler_mb": self.scheduler.rss_mb(), "workers_mb": sum(w.rss_mb() for w in self.workers)}
 
     def schedule(self, fire_ats: list[datetime]) -> tuple[float, set[str]]:
-        """Write timers through the engine's bulk path (`escalation.schedule_timers`: COPY, then NOTIFY
+        """Write timers through the engine's bulk path (`planning.schedule_timers`: COPY, then NOTIFY
         at commit when one is due soon), in transactions of 10,000; returns seconds and the keys."""
         from sqlalchemy import func, select
 
-        from crisis.escalation import service as escalation
+        from crisis.escalation import planning
         from crisis.escalation.models import Timer
         from crisis.extensions import db
 
@@ -313,7 +313,7 @@ class EngineBench:
             db.session.commit()
             started = time.perf_counter()
             for offset in range(0, len(rows), 10_000):
-                escalation.schedule_timers(session=db.session, timers=rows[offset: offset + 10_000])
+                planning.schedule_timers(session=db.session, timers=rows[offset: offset + 10_000])
                 db.session.commit()
             elapsed = time.perf_counter() - started
             ids = db.session.scalars(select(Timer.id).where(Timer.id > before)).all()  # the only writer here
@@ -347,7 +347,7 @@ class EngineBench:
     def explain_claim(self) -> tuple[str, float]:
         from sqlalchemy import text
 
-        from crisis.escalation import service as escalation
+        from crisis.escalation import firing
         from crisis.extensions import db
 
         with self.app.app_context():
@@ -359,7 +359,7 @@ class EngineBench:
             timings = []
             for _ in range(20):
                 started = time.perf_counter()
-                escalation.claim_due(session=db.session, limit=500, lease=LEASE)
+                firing.claim_due(session=db.session, limit=500, lease=LEASE)
                 timings.append(time.perf_counter() - started)
                 db.session.rollback()  # measure only: nothing claimed stays claimed
             db.session.remove()

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from crisis.api import authenticated, bearer_user
 from crisis.audit import service
 from crisis.audit.schemas import AuditPageOut, AuditQuery
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.errors import NotPermitted, ValidationFailed
 from crisis.extensions import db
 from crisis.i18n import lazy_gettext as _l

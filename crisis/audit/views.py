@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from crisis.audit import service
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
-from crisis.web import viewer_zone
+from crisis.http import viewer_zone
 
 bp = Blueprint("audit", __name__)
 

@@ -7,8 +7,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from crisis import clock
-from crisis.api import authenticated, bearer_user
 from crisis.auth import service
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.auth.schemas import (
     MembershipIn,
     MembershipOut,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from crisis.api import row_id
+from crisis.http import row_id
 
 ROLES = ["officer", "supervisor", "head", "admin", "observer"]
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from crisis.api import authenticated, bearer_user
-from crisis.escalation import service
+from crisis.auth.identity import authenticated, bearer_user
+from crisis.escalation import acknowledgement
+from crisis.escalation import inbox as notice_inbox
 from crisis.escalation.schemas import (
     ChannelsIn,
     ChannelsOut,
@@ -29,7 +30,7 @@ blp = Blueprint("escalation_api", __name__, url_prefix="/api/v1", description="e
 @blp.response(200, NoticeOut(many=True))
 def incident_notices(incident_id: int) -> Any:
     """Who was notified about an incident, when, on which channel, delivery status and acknowledgement."""
-    return service.list_for_incident(session=db.session, user=bearer_user(), incident_id=incident_id)
+    return notice_inbox.list_for_incident(session=db.session, user=bearer_user(), incident_id=incident_id)
 
 
 @blp.route("/notices/<int:notice_id>/ack", methods=["POST"])
@@ -37,7 +38,7 @@ def incident_notices(incident_id: int) -> Any:
 @blp.response(200, NoticeOut)
 def acknowledge(notice_id: int) -> Any:
     """Acknowledge a notice (the recipient, or someone acting in the incident's unit). Idempotent."""
-    notice = service.acknowledge_as(session=db.session, notice_id=notice_id, actor=bearer_user())
+    notice = acknowledgement.acknowledge_as(session=db.session, notice_id=notice_id, actor=bearer_user())
     db.session.commit()
     return notice
 
@@ -47,7 +48,7 @@ def acknowledge(notice_id: int) -> Any:
 @blp.response(200, NoticeOut(many=True))
 def my_notices() -> Any:
     """The caller's in-app inbox, newest first."""
-    return service.inbox(session=db.session, user=bearer_user())
+    return notice_inbox.inbox(session=db.session, user=bearer_user())
 
 
 @blp.route("/me/channels", methods=["GET"])

@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy.orm import Session
 
-from crisis.escalation import service
+from crisis.escalation import stats as watch
 
 
 class EngineCollector:
@@ -19,7 +19,7 @@ class EngineCollector:
         self.session = session
 
     def collect(self) -> Iterator[Metric]:
-        stats = service.engine_stats(session=self.session)
+        stats = watch.engine_stats(session=self.session)
         pending = GaugeMetricFamily("crisis_timers_pending", "Timers waiting for their deadline.", labels=["kind"])
         for kind, count in sorted(stats["timers_pending"].items()):
             pending.add_metric([kind], count)

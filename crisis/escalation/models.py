@@ -1,12 +1,11 @@
-"""The deadline engine's rows: timers (the clock lives in the database) and notices (one message to
-one recipient on one channel), with the per-unit webhook and per-user channel settings they use."""
+"""The deadline engine's rows: timers, one per future deadline or escalation step (the clock lives in
+the database). The notices they produce are crisis.notify.models."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis import clock
@@ -15,8 +14,6 @@ from crisis.extensions import db
 
 TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
 TIMER_STATES = ("pending", "claimed", "fired", "cancelled")
-NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
-NOTICE_KINDS = ("deadline", "delivery_failed", "reminder")  # reminder: crisis.reviews.reminders
 
 
 class Timer(db.Model):
@@ -67,95 +64,3 @@ class Timer(db.Model):
         if self.fired_at is None:
             return None
         return (self.fired_at - self.fire_at).total_seconds()
-
-
-class WebhookEndpoint(db.Model):
-    """Where a unit wants its escalations posted as signed JSON (e.g. a chat gateway)."""
-
-    __tablename__ = "webhook_endpoint"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(128))  # HMAC-SHA256 key of X-Crisis-Signature
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-
-    unit = relationship("Unit")
-
-
-class ChannelPreference(db.Model):
-    """A person's choice to receive (or not) notices on a personal channel (email, in-app)."""
-
-    __tablename__ = "channel_preference"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(16))
-    enabled: Mapped[bool] = mapped_column(default=True)
-
-    __table_args__ = (UniqueConstraint("user_id", "channel"),)
-
-
-class Notice(db.Model):
-    """One message to one recipient on one channel. `queued` -> `sent` | `failed` (| `cancelled` when
-    the stage completed before it left). The idempotency key makes a second fire a no-op."""
-
-    __tablename__ = "notice"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="deadline")
-    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
-    timer_id: Mapped[int | None] = mapped_column(ForeignKey("timer.id"), index=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
-    about_notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"))  # delivery_failed notices
-    channel: Mapped[str] = mapped_column(String(16))
-    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
-    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoint.id"))
-    # What the notice says, fixed at fire time: selector, resolved unit, fallback, stage, severity.
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the deadline it stems from
-    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last handed to the task queue
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # in-app: opened in the inbox
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-
-    timer: Mapped[Timer | None] = relationship()
-    incident = relationship("Incident")
-    recipient = relationship("User", foreign_keys=[recipient_user_id])
-    acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
-    webhook: Mapped[WebhookEndpoint | None] = relationship()
-    about: Mapped[Notice | None] = relationship(remote_side=[id])
-
-    __table_args__ = (
-        CheckConstraint("status IN ('queued','sent','failed','cancelled')", name="status"),
-        # Queued notices the tick re-enqueues (retry due, or lease of the last hand-off expired).
-        Index(
-            "ix_notice_queued_next_attempt",
-            "next_attempt_at",
-            postgresql_where=text("status = 'queued'"),
-            sqlite_where=text("status = 'queued'"),
-        ),
-        # The unread badge in every page's header (escalation.service.unread_count).
-        Index(
-            "ix_notice_inapp_unread",
-            "recipient_user_id",
-            postgresql_where=text("channel = 'inapp' AND read_at IS NULL"),
-            sqlite_where=text("channel = 'inapp' AND read_at IS NULL"),
-        ),
-    )
-
-    @property
-    def lateness_seconds(self) -> float | None:
-        if self.sent_at is None:
-            return None
-        return (self.sent_at - self.due_at).total_seconds()

@@ -9,7 +9,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_required
 
 from crisis.errors import DomainError, ValidationFailed
-from crisis.escalation import service
+from crisis.escalation import acknowledgement
+from crisis.escalation import inbox as notice_inbox
 from crisis.escalation.metrics import render_metrics
 from crisis.extensions import csrf, db, limiter
 from crisis.guards import id_arg, local_path
@@ -23,13 +24,13 @@ bp = Blueprint("escalation", __name__)
 @bp.app_template_global("incident_notices")
 def incident_notices(incident: Any) -> list[Any]:
     """Notices of an incident, newest first, for templates/escalation/_incident_notices.html."""
-    return service.notices_for_incident(session=db.session, incident_id=incident.id)
+    return notice_inbox.notices_for_incident(session=db.session, incident_id=incident.id)
 
 
 @bp.app_template_global("inbox_unread")
 def inbox_unread() -> int:
     """Unread in-app notices of the signed-in person, for the header badge (0 when signed out)."""
-    return service.unread_count(db.session, current_user)
+    return notice_inbox.unread_count(db.session, current_user)
 
 
 @bp.app_template_global("channel_label")
@@ -58,7 +59,7 @@ def ack_submit(token: str) -> Any:
         return render_template("escalation/ack.html", notice=None, error=error.message), error.status
     actor = current_user if current_user.is_authenticated else None
     already = notice.acknowledged_at is not None
-    service.acknowledge(session=db.session, notice_id=notice.id, actor=actor)
+    acknowledgement.acknowledge(session=db.session, notice_id=notice.id, actor=actor)
     db.session.commit()
     return render_template("escalation/ack.html", notice=notice, token=token, done=True, already=already)
 
@@ -66,11 +67,11 @@ def ack_submit(token: str) -> Any:
 @bp.route("/inbox")
 @login_required
 def inbox() -> Any:
-    notices = service.inbox(session=db.session, user=current_user)
+    notices = notice_inbox.inbox(session=db.session, user=current_user)
     return render_template(
         "escalation/inbox.html",
         notices=notices,
-        unread=service.unread_count(db.session, current_user),
+        unread=notice_inbox.unread_count(db.session, current_user),
         preferences=notify.preferences(session=db.session, user=current_user),
         ack_path=links.ack_path,
     )
@@ -80,7 +81,7 @@ def inbox() -> Any:
 @login_required
 def inbox_read() -> Any:
     notice_id = request.form.get("notice_id", type=id_arg)
-    service.mark_read(session=db.session, user=current_user, notice_id=notice_id)
+    notice_inbox.mark_read(session=db.session, user=current_user, notice_id=notice_id)
     db.session.commit()
     return redirect(url_for("escalation.inbox"))
 
@@ -88,8 +89,8 @@ def inbox_read() -> Any:
 @bp.route("/inbox/<int:notice_id>/ack", methods=["POST"])
 @login_required
 def inbox_ack(notice_id: int) -> Any:
-    service.acknowledge_as(session=db.session, notice_id=notice_id, actor=current_user)
-    service.mark_read(session=db.session, user=current_user, notice_id=notice_id)
+    acknowledgement.acknowledge_as(session=db.session, notice_id=notice_id, actor=current_user)
+    notice_inbox.mark_read(session=db.session, user=current_user, notice_id=notice_id)
     db.session.commit()
     flash(_("Acknowledged."), "success")
     return redirect(local_path(request.form.get("next"), url_for("escalation.inbox")))

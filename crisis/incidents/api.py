@@ -9,13 +9,13 @@ import marshmallow as ma
 from flask import jsonify
 from flask_smorest import Blueprint
 
-from crisis.api import PROBLEM_JSON, authenticated, bearer_user
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.errors import Conflict
 from crisis.extensions import db
+from crisis.http import PROBLEM_JSON, problem
 from crisis.incidents import schemas as s
 from crisis.incidents import service, statements
 from crisis.incidents.models import ChecklistEntry, Statement
-from crisis.web import problem
 
 blp = Blueprint("incidents_api", __name__, url_prefix="/api/v1", description="Incidents and statements")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from crisis.api import ProblemSchema, bounded_int, row_id
+from crisis.http import ProblemSchema, bounded_int, row_id
 from crisis.incidents.models import STATEMENT_KINDS
 
 

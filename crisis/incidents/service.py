@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from crisis import clock
 from crisis.auth.models import ACTING_ROLES, Membership, Role, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
-from crisis.escalation import service as deadlines
+from crisis.escalation import planning
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.labels import STATE_LABELS
 from crisis.incidents.models import (
@@ -407,7 +407,7 @@ def open_from_issue(
         commander_id=commander.id,
     )
     _start_stage(session=session, incident=incident, run=incident.stage_runs[0], actor=actor, now=now)
-    deadlines.plan_updates(session=session, incident=incident, now=now)
+    planning.plan_updates(session=session, incident=incident, now=now)
     return incident
 
 
@@ -427,7 +427,7 @@ def _start_stage(*, session: Session, incident: Incident, run: StageRun, actor: 
         due_at=run.due_at.isoformat(),
         target_seconds=run.target_seconds,
     )
-    deadlines.plan_stage(session=session, stage_run=run, now=now)
+    planning.plan_stage(session=session, stage_run=run, now=now)
 
 
 # --- stages and checklists ------------------------------------------------------------------
@@ -598,7 +598,7 @@ def _complete(*, session: Session, incident: Incident, run: StageRun, actor: Use
     run.state = "completed"
     run.completed_at, run.completed_by_id = now, actor.id if actor else None
     late = (now - run.due_at).total_seconds() if run.due_at else 0
-    deadlines.cancel_stage(session=session, stage_run=run, now=now)
+    planning.cancel_stage(session=session, stage_run=run, now=now)
     _record(
         session=session,
         incident=incident,
@@ -674,7 +674,7 @@ def change_severity(
         after=severity,
         reason=reason,
     )
-    deadlines.replan_incident(session=session, incident=incident, now=now)
+    planning.replan_incident(session=session, incident=incident, now=now)
     return incident
 
 
@@ -806,7 +806,7 @@ def resolve(
             run.due_at = now + timedelta(seconds=run.target_seconds)
     incident.state, incident.resolved_at = "resolved", now
     session.flush()
-    deadlines.cancel_incident(session=session, incident=incident, now=now)
+    planning.cancel_incident(session=session, incident=incident, now=now)
     _record(session=session, incident=incident, actor=actor, kind="incident.resolved", now=now)
     # The post-incident review starts as a draft built from what was recorded.
     reviews.open_draft(session=session, incident=incident, now=now, actor=actor)
@@ -828,7 +828,7 @@ def cancel(
     reason = _clean_text(reason, "reason", required=True)
     incident.state, incident.cancelled_at, incident.state_reason = "cancelled", now, reason
     session.flush()
-    deadlines.cancel_incident(session=session, incident=incident, now=now)
+    planning.cancel_incident(session=session, incident=incident, now=now)
     _record(session=session, incident=incident, actor=actor, kind="incident.cancelled", now=now, reason=reason)
     return incident
 

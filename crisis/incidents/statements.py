@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from crisis import clock
 from crisis.auth.models import User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
-from crisis.escalation import service as deadlines
+from crisis.escalation import planning
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents import service as incidents
 from crisis.incidents.labels import STATE_LABELS
@@ -235,7 +235,7 @@ def publish(
         published_at=moment.isoformat(),
     )
     if incident.state == "active":
-        deadlines.plan_updates(session=session, incident=incident, now=now)
+        planning.plan_updates(session=session, incident=incident, now=now)
     return publication
 
 

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
+from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS
@@ -18,7 +19,6 @@ from crisis.incidents.models import STATEMENT_KINDS, Incident, StageRun
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.units import service as units
 from crisis.units.models import Unit
-from crisis.web import select_locale, viewer_zone
 
 bp = Blueprint("incidents", __name__)
 

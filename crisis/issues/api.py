@@ -11,8 +11,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from crisis import clock
-from crisis.api import PROBLEM_JSON, authenticated, bearer_user
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
+from crisis.http import PROBLEM_JSON
 from crisis.idempotency import IDEMPOTENCY_PARAMETER, respond_once
 from crisis.issues import service
 from crisis.issues.schemas import (

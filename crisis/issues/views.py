@@ -16,6 +16,7 @@ from crisis.auth.views import apply_form_errors
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg
+from crisis.http import viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.issues import risk, service
 from crisis.issues.forms import (
@@ -34,7 +35,6 @@ from crisis.issues.models import ISSUE_STATES, Issue
 from crisis.playbooks.labels import CATEGORY_LABELS, SEVERITY_LABELS
 from crisis.timeline import service as timeline
 from crisis.units import service as units
-from crisis.web import viewer_zone
 
 bp = Blueprint("issues", __name__)
 

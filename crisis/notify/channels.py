@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 from flask import current_app
 
 from crisis import clock
-from crisis.escalation.models import Notice
 from crisis.i18n import lazy_gettext as _l
+from crisis.notify.models import Notice
 from crisis.notify.render import message_id, render
 
 SIGNATURE_HEADER = "X-Crisis-Signature"

@@ -10,8 +10,8 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 
 from crisis import clock
 from crisis.errors import DomainError
-from crisis.escalation.models import Notice
 from crisis.i18n import lazy_gettext as _l
+from crisis.notify.models import Notice
 
 SALT = "crisis.notice-ack"
 

@@ -11,10 +11,10 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from crisis.escalation.models import Notice
-from crisis.escalation.service import parse_stage, snapshot_of
 from crisis.i18n import _
 from crisis.notify.links import ack_url, incident_url
+from crisis.notify.models import Notice
+from crisis.playbooks.snapshot import parse_stage, snapshot_of
 from crisis.playbooks.spec import describe_selector, format_duration_words, parse_selector
 from crisis.timefmt import format_local
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from crisis.audit import service as audit
 from crisis.auth.models import User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
-from crisis.escalation.models import ChannelPreference, Notice, WebhookEndpoint
 from crisis.i18n import lazy_gettext as _l
 from crisis.notify.channels import CHANNELS, personal_channel_names
+from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint
 from crisis.timeline import service as timeline
 from crisis.units import service as units
 
@@ -118,7 +118,7 @@ def remind(*, session: Session, user: User, incident_id: int, key: str, payload:
     they turned it off), written once: the idempotency key `key:user:<id>:<channel>` makes a second
     call, e.g. another scheduler's, a no-op. In-app notices are delivered by being written; the others
     stay queued for the engine's notice sweep to hand to workers. Returns the ids this call wrote."""
-    from crisis.escalation.service import personal_channels
+    from crisis.escalation.recipients import personal_channels
 
     rows = []
     for channel in personal_channels(session=session, user=user):

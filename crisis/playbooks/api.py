@@ -4,7 +4,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from crisis.api import authenticated, bearer_user
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
 from crisis.playbooks import service
 from crisis.playbooks.schemas import (

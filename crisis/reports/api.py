@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, abort
 from flask_smorest import Blueprint
 
-from crisis.api import authenticated, bearer_user
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
 from crisis.reports import service
 from crisis.reviews import schemas as s

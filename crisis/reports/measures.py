@@ -245,7 +245,8 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
 def _escalations_per_incident(conditions: list[Any]) -> Any:
     """Per incident: escalations (one per escalation-step timer and person) and acknowledged ones."""
     try:
-        from crisis.escalation.models import Notice, Timer
+        from crisis.escalation.models import Timer
+        from crisis.notify.models import Notice
     except ImportError:  # no deadline engine: no escalations to count
         return None
     person = (

@@ -15,6 +15,7 @@ from crisis import clock
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.guards import local_path, parse_id
+from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.playbooks.models import Playbook
@@ -23,7 +24,6 @@ from crisis.reports.dashboard import Dashboard
 from crisis.reports.measures import MEASURE_LABELS
 from crisis.units import service as units
 from crisis.units.models import Unit
-from crisis.web import select_locale, viewer_zone
 
 bp = Blueprint("reports", __name__)
 

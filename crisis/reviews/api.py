@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
-from crisis.api import authenticated, bearer_user
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
 from crisis.reviews import exports, service
 from crisis.reviews import schemas as s

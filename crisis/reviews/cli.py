@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from crisis import clock
 from crisis.auth.models import Membership, User
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation.models import Timer
 from crisis.incidents.models import (
     ChecklistEntry,
     Incident,
@@ -32,6 +32,7 @@ from crisis.incidents.models import (
     StageRun,
     Statement,
 )
+from crisis.notify.models import Notice
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.spec import PlaybookSpec
 from crisis.reports.service import refresh_measures

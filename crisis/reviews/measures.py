@@ -159,7 +159,8 @@ def load_incident(*, session: Session, incident_id: int) -> Incident:
 
 def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationRow], int, int, bool]:
     try:
-        from crisis.escalation.models import Notice, Timer
+        from crisis.escalation.models import Timer
+        from crisis.notify.models import Notice
     except ImportError:  # the deadline engine is not installed: nothing to show
         return [], 0, 0, False
     rows = session.execute(

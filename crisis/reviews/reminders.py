@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from crisis.escalation import service as deadlines
+from crisis.escalation import recipients
 from crisis.incidents.models import Incident
 from crisis.notify import service as notify
 from crisis.playbooks.spec import RoleSelector
@@ -64,7 +64,7 @@ def remind_reviews(*, session: Session, now: datetime) -> int:
             continue
         threshold = passed[-1]
         selector = RoleSelector("commander", "own") if review.state == "draft" else RoleSelector("head", "own")
-        people, _fallback = deadlines.resolve_selector(session=session, incident=incident, selector=selector, at=now)
+        people, _fallback = recipients.resolve_selector(session=session, incident=incident, selector=selector, at=now)
         payload = _payload("review_due_soon", incident, review_id=review.id, threshold=threshold,
                            due_at=review.due_at.isoformat(), review_state=review.state)
         for person in people:

@@ -264,7 +264,7 @@ def approve(
 
 def on_approved(*, session: Session, review: Review, actor: User | None, now: datetime) -> Incident:
     """The review is approved: the incident closes and nothing about it is reminded any more."""
-    from crisis.escalation import service as deadlines
+    from crisis.escalation import planning
 
     incident = session.scalar(
         select(Incident).where(Incident.id == review.incident_id).with_for_update()
@@ -276,7 +276,7 @@ def on_approved(*, session: Session, review: Review, actor: User | None, now: da
         raise Conflict(_l("Only a resolved incident closes with its review."))
     incident.state, incident.closed_at = "closed", now
     session.flush()
-    deadlines.cancel_incident(session=session, incident=incident, now=now)
+    planning.cancel_incident(session=session, incident=incident, now=now)
     _record(session=session, incident=incident, actor=actor, kind="incident.closed", now=now, review_id=review.id)
     return incident
 

@@ -13,10 +13,10 @@ from flask_login import current_user, login_required
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import parse_id
+from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.reviews import exports, service
 from crisis.reviews.models import RATINGS, ActionItem
-from crisis.web import select_locale, viewer_zone
 
 bp = Blueprint("reviews", __name__)
 

@@ -65,11 +65,11 @@ def _engine_check(*, session: Session, now: datetime | None) -> dict[str, Any]:
     """The deadline engine is late when a due timer or a due delivery waited beyond the bound."""
     from flask import current_app, has_app_context
 
-    from crisis.escalation import service as escalation
+    from crisis.escalation import stats as watch
 
     late_seconds = current_app.config.get("ENGINE_LATE_SECONDS", 60) if has_app_context() else 60
     try:
-        return escalation.readiness(session=session, late_seconds=float(late_seconds), now=now)
+        return watch.readiness(session=session, late_seconds=float(late_seconds), now=now)
     except Exception as error:  # noqa: BLE001  any failure means not ready
         session.rollback()
         return {"ok": False, "error": type(error).__name__}

@@ -5,7 +5,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from crisis.api import authenticated, bearer_user
+from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
 from crisis.units import service
 from crisis.units.schemas import UnitIn, UnitOut, UnitPatch

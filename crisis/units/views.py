@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 from crisis import clock
 from crisis.auth import service as people
 from crisis.auth.forms import MembershipForm, UserForm
+from crisis.auth.labels import ROLE_LABELS
 from crisis.auth.models import Role, User
 from crisis.auth.views import apply_form_errors
 from crisis.errors import ValidationFailed
@@ -19,7 +20,7 @@ from crisis.guards import id_arg
 from crisis.i18n import _
 from crisis.units import service
 from crisis.units.forms import ShiftForm, UnitForm
-from crisis.web import KIND_LABELS, ROLE_LABELS
+from crisis.units.service import KIND_LABELS
 
 bp = Blueprint("units", __name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis.escalation import service as escalation
+from crisis.escalation import planning
 from crisis.incidents.models import Incident, StageRun
 from crisis.playbooks.models import Playbook
 from crisis.playbooks.spec import PlaybookSpec
@@ -45,7 +45,7 @@ def open_incident(
     session.flush()
     session.refresh(incident)
     start_stage(session, incident.stage_runs[0], now=now, started_at=start)
-    escalation.plan_updates(session=session, incident=incident, now=now)
+    planning.plan_updates(session=session, incident=incident, now=now)
     return incident
 
 
@@ -55,7 +55,7 @@ def start_stage(session: Session, run: StageRun, *, now: datetime, started_at: d
     run.started_at = started_at or now
     run.target_seconds = int(target.total_seconds())
     run.due_at = run.started_at + target
-    escalation.plan_stage(session=session, stage_run=run, now=now)
+    planning.plan_stage(session=session, stage_run=run, now=now)
     return run
 
 
@@ -63,7 +63,7 @@ def complete_stage(session: Session, run: StageRun, *, now: datetime, start_next
     """Complete a stage (cancelling its timers in the same transaction) and start the next one."""
     run.state = "completed"
     run.completed_at = now
-    escalation.cancel_stage(session=session, stage_run=run, now=now)
+    planning.cancel_stage(session=session, stage_run=run, now=now)
     following = next((r for r in run.incident.stage_runs if r.position == run.position + 1), None)
     if start_next and following is not None:
         return start_stage(session, following, now=now)
@@ -76,9 +76,9 @@ def resolve(session: Session, incident: Incident, *, now: datetime, state: str =
         incident.resolved_at = now
     else:
         incident.cancelled_at = now
-    escalation.cancel_incident(session=session, incident=incident, now=now)
+    planning.cancel_incident(session=session, incident=incident, now=now)
 
 
 def change_severity(session: Session, incident: Incident, severity: int, *, now: datetime) -> None:
     incident.severity = severity
-    escalation.replan_incident(session=session, incident=incident, now=now)
+    planning.replan_incident(session=session, incident=incident, now=now)

@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from crisis.escalation import service as escalation
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation import delivery, firing, planning, queries
+from crisis.escalation.models import Timer
 from crisis.extensions import db as flask_db
 from crisis.notify.channels import encode_header
+from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
 from tests.engine.factories import open_incident
@@ -36,7 +37,7 @@ def _open_group(db, org, title: str) -> list[int]:
 
 
 def _claim(db, incident_ids: list[int], at) -> list[int]:
-    claimed = escalation.claim_due(session=db.session, now=at, limit=1000)
+    claimed = firing.claim_due(session=db.session, now=at, limit=1000)
     db.session.commit()
     wanted = set(incident_ids)
     mine = set(db.session.scalars(select(Timer.id).where(Timer.incident_id.in_(wanted))))
@@ -75,9 +76,9 @@ def test_a_batch_fires_exactly_what_firing_one_by_one_fires(db, org):
     assert len(singles) == len(together) >= 12
 
     for timer_id in singles:
-        escalation.fire_timer(session=db.session, timer_id=timer_id, now=at)
+        firing.fire_timer(session=db.session, timer_id=timer_id, now=at)
         db.session.commit()
-    queued = escalation.fire_timers(session=db.session, timer_ids=together, now=at)
+    queued = firing.fire_timers(session=db.session, timer_ids=together, now=at)
     db.session.commit()
 
     expected, got = _outcome(db, one_by_one), _outcome(db, batched)
@@ -86,7 +87,7 @@ def test_a_batch_fires_exactly_what_firing_one_by_one_fires(db, org):
     assert len(queued) == sum(n for key, n in got.items() if key[0] != "event" and key[0] != "pending"
                               and key[6] != "inapp")
     # A second delivery of the same batch (a redelivered message) does nothing.
-    assert escalation.fire_timers(session=db.session, timer_ids=together, now=at) == []
+    assert firing.fire_timers(session=db.session, timer_ids=together, now=at) == []
 
 
 def test_a_batch_costs_the_same_queries_whatever_its_size(app, db, org):
@@ -107,7 +108,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(app, db, org):
         for group in (small, large):
             ids = [t for t in due if owner[t] in group]
             statements.clear()
-            escalation.fire_timers(session=db.session, timer_ids=ids, now=at)
+            firing.fire_timers(session=db.session, timer_ids=ids, now=at)
             db.session.commit()
             counts.append((len(ids), len(statements)))
     finally:
@@ -144,11 +145,11 @@ def test_many_timers_are_written_at_once_and_claimed_like_any_other(db, org):
     incident = open_incident(db.session, org, now=NOW)
     db.session.commit()
     before = db.session.scalar(select(func.count()).select_from(Timer))
-    written = escalation.schedule_timers(session=db.session, timers=_bulk(incident, 500, NOW + 60 * M), now=NOW)
+    written = planning.schedule_timers(session=db.session, timers=_bulk(incident, 500, NOW + 60 * M), now=NOW)
     db.session.commit()
     assert written == 500
     assert db.session.scalar(select(func.count()).select_from(Timer)) == before + 500
-    claimed = escalation.claim_due(session=db.session, now=NOW + 70 * M, limit=1000)
+    claimed = firing.claim_due(session=db.session, now=NOW + 70 * M, limit=1000)
     assert len([c for c in claimed if c.fire_at >= NOW + 60 * M]) == 11  # 60..70 minutes
 
 
@@ -159,10 +160,10 @@ def test_a_bad_timer_in_a_bulk_write_names_it_and_writes_none(db, org):
     timers = _bulk(incident, 3, NOW + 60 * M)
     timers[2]["kind"] = "someday"
     with pytest.raises(ValueError, match=r"timers\[2\]\.kind"):
-        escalation.schedule_timers(session=db.session, timers=timers, now=NOW)
+        planning.schedule_timers(session=db.session, timers=timers, now=NOW)
     timers[2] = {**timers[1], "fire_at": (NOW + 61 * M).replace(tzinfo=None)}
     with pytest.raises(ValueError, match=r"timers\[2\]\.fire_at"):
-        escalation.schedule_timers(session=db.session, timers=timers, now=NOW)
+        planning.schedule_timers(session=db.session, timers=timers, now=NOW)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Timer)) == before
 
@@ -185,9 +186,9 @@ def test_the_bulk_write_works_on_the_embedded_sqlite_too(tmp_path, tmp_path_fact
                "users": {(u.memberships[0].unit.code, u.memberships[0].role): u for u in session.query(User)}}
         incident = open_incident(session, org, now=NOW)
         session.commit()
-        assert escalation.schedule_timers(session=session, timers=_bulk(incident, 40, NOW + 60 * M), now=NOW) == 40
+        assert planning.schedule_timers(session=session, timers=_bulk(incident, 40, NOW + 60 * M), now=NOW) == 40
         session.commit()
-        claimed = escalation.claim_due(session=session, now=NOW + 64 * M, limit=1000)
+        claimed = firing.claim_due(session=session, now=NOW + 64 * M, limit=1000)
         assert len([c for c in claimed if c.fire_at >= NOW + 60 * M]) == 5
         session.remove()
         flask_db.engine.dispose()
@@ -200,10 +201,10 @@ def _fire_prepared(db, org, at):
         notify.set_preferences(session=db.session, user=org["users"][key], choices={"inapp": False})
     incident = open_incident(db.session, org, now=NOW)
     db.session.commit()
-    claimed = escalation.claim_due(session=db.session, now=at)
+    claimed = firing.claim_due(session=db.session, now=at)
     db.session.commit()
-    ids = escalation.fire_timers(session=db.session, timer_ids=[c.id for c in claimed], now=at)
-    prepared = escalation.prepare_notices(session=db.session, notice_ids=ids)
+    ids = firing.fire_timers(session=db.session, timer_ids=[c.id for c in claimed], now=at)
+    prepared = delivery.prepare_notices(session=db.session, notice_ids=ids)
     db.session.commit()
     return incident, prepared
 
@@ -212,9 +213,9 @@ def test_a_notice_rendered_while_firing_is_sent_once_after_the_commit(db, org, s
     _incident, prepared = _fire_prepared(db, org, NOW + 15 * M)
     assert len(prepared) == 1 and prepared[0].channel == "email"
     assert smtp.messages == []  # nothing leaves before the firing committed
-    assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "sent"
+    assert delivery.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "sent"
     db.session.commit()
-    assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) is None
+    assert delivery.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) is None
     db.session.commit()
     [mail] = smtp.messages
     notice = db.session.get(Notice, prepared[0].notice_id)
@@ -228,7 +229,7 @@ def test_a_stage_completed_between_the_firing_and_the_send_sends_nothing(db, org
     incident, prepared = _fire_prepared(db, org, NOW + 15 * M)
     complete_stage(db.session, incident.stage_runs[0], now=NOW + 15 * M)
     db.session.commit()
-    assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "cancelled"
+    assert delivery.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "cancelled"
     db.session.commit()
     assert smtp.messages == []
     assert db.session.get(Notice, prepared[0].notice_id).last_error == "stage_completed"
@@ -238,7 +239,7 @@ def test_a_prepared_notice_whose_server_is_down_is_retried_later(app, db, org, s
     _incident, prepared = _fire_prepared(db, org, NOW + 15 * M)
     app.config["SMTP_PORT"] = 1  # nothing listens there
     try:
-        assert escalation.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "queued"
+        assert delivery.deliver_prepared(session=db.session, prepared=prepared[0], now=NOW + 15 * M) == "queued"
         db.session.commit()
     finally:
         app.config["SMTP_PORT"] = smtp.port
@@ -249,10 +250,10 @@ def test_a_prepared_notice_whose_server_is_down_is_retried_later(app, db, org, s
 
 def test_warm_up_compiles_every_hot_statement_and_writes_nothing(app, db, org):
     before = (db.session.query(Timer).count(), db.session.query(Notice).count())
-    escalation._STATEMENTS.clear()
-    escalation.warm_up(session=db.session)
+    queries._STATEMENTS.clear()
+    queries.warm_up(session=db.session)
     db.session.rollback()
     postgres = db.engine.dialect.name == "postgresql"
-    expected = {name for name in escalation._BUILDERS if postgres or ".pg" not in name}
-    assert set(escalation._STATEMENTS) == expected
+    expected = {name for name in queries._BUILDERS if postgres or ".pg" not in name}
+    assert set(queries._STATEMENTS) == expected
     assert (db.session.query(Timer).count(), db.session.query(Notice).count()) == before

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crisis.escalation import service as escalation
+from crisis.escalation import firing
 from tests.engine.factories import open_incident
 
 pytestmark = pytest.mark.real_clock
@@ -16,8 +16,8 @@ def test_on_postgresql_the_database_clock_decides_what_is_due(db, org):
     now = datetime.now(UTC)
     open_incident(db.session, org, now=now, started_at=now - timedelta(minutes=16))
     db.session.commit()
-    claimed = escalation.claim_due(session=db.session, lease=1)
+    claimed = firing.claim_due(session=db.session, lease=1)
     db.session.commit()
     assert len(claimed) == 1
-    assert escalation.sweep_notices(session=db.session) == []
-    assert escalation.seconds_until_next(session=db.session) > 0
+    assert firing.sweep_notices(session=db.session) == []
+    assert firing.seconds_until_next(session=db.session) > 0

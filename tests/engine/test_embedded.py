@@ -8,8 +8,9 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from crisis.auth.models import User
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation.models import Timer
 from crisis.extensions import db as _db
+from crisis.notify.models import Notice
 from crisis.seed import seed_demo_data
 from crisis.units.models import Unit
 from tests.conftest import make_app

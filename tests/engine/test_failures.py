@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation.models import Timer
 from crisis.extensions import db as _db
+from crisis.notify.models import Notice
 from tests.engine.factories import complete_stage, open_incident
 from tests.engine.procs import RedisServer, Stack, settle
 from tests.engine.sinks import SmtpSink, WebhookSink

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from crisis.escalation import service as escalation
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation import acknowledgement, delivery, firing
+from crisis.escalation import inbox as notice_inbox
+from crisis.escalation.models import Timer
 from crisis.notify import service as notify
+from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
@@ -52,7 +54,7 @@ def test_late_verification_emails_the_supervisor_in_her_language_and_zone(db, or
     assert "/ack/" in text
     inbox = db.session.scalar(select(Notice).where(Notice.channel == "inapp"))
     assert inbox.recipient_user_id == supervisor.id and inbox.status == "sent"
-    assert escalation.unread_count(db.session, supervisor) == 1
+    assert notice_inbox.unread_count(db.session, supervisor) == 1
     fired = db.session.scalar(select(Timer).where(Timer.state == "fired"))
     assert fired.lateness_seconds == 0
     assert incident.id == notice.incident_id
@@ -79,7 +81,7 @@ def test_the_step_repeats_until_someone_acknowledges(db, org, smtp):
     step_mails = [m for m in smtp.messages if "supervisor" in m["key"] or "user:" in m["key"]]
     assert len([m for m in smtp.messages if m["to"] == [org["users"][("KOTA-SEMARANG", "supervisor")].email]]) == 2
     notice = db.session.scalars(select(Notice).where(Notice.channel == "email").order_by(Notice.id)).first()
-    escalation.acknowledge(session=db.session, notice_id=notice.id, actor=None, now=NOW + 31 * M)
+    acknowledgement.acknowledge(session=db.session, notice_id=notice.id, actor=None, now=NOW + 31 * M)
     db.session.commit()
     before = len(smtp.messages)
     tick(db.session, NOW + 46 * M)  # the second repeat would be due: acknowledged, so no
@@ -106,15 +108,15 @@ def test_firing_or_delivering_twice_sends_once(db, org, smtp):
     _email_only(db, org, ("KOTA-SEMARANG", "supervisor"))
     open_incident(db.session, org, now=NOW)
     db.session.commit()
-    claimed = escalation.claim_due(session=db.session, now=NOW + 15 * M)
+    claimed = firing.claim_due(session=db.session, now=NOW + 15 * M)
     db.session.commit()
-    first = escalation.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M)
+    first = firing.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M)
     db.session.commit()
-    second = escalation.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M)
+    second = firing.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M)
     db.session.commit()
     assert len(first) == 1 and second == []
     for _ in range(2):
-        escalation.deliver(session=db.session, notice_id=first[0], now=NOW + 15 * M)
+        delivery.deliver(session=db.session, notice_id=first[0], now=NOW + 15 * M)
         db.session.commit()
     assert len(smtp.messages) == 1
 
@@ -216,14 +218,14 @@ def test_a_failing_receiver_is_retried_with_backoff_then_admins_are_told(db, org
 def test_a_stage_completed_before_the_notice_left_sends_nothing(db, org, smtp):
     incident = open_incident(db.session, org, now=NOW)
     db.session.commit()
-    claimed = escalation.claim_due(session=db.session, now=NOW + 15 * M)
+    claimed = firing.claim_due(session=db.session, now=NOW + 15 * M)
     db.session.commit()
-    notice_ids = escalation.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M)
+    notice_ids = firing.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M)
     db.session.commit()
     complete_stage(db.session, incident.stage_runs[0], now=NOW + 15 * M)
     db.session.commit()
     for notice_id in notice_ids:
-        escalation.deliver(session=db.session, notice_id=notice_id, now=NOW + 15 * M)
+        delivery.deliver(session=db.session, notice_id=notice_id, now=NOW + 15 * M)
     db.session.commit()
     assert smtp.messages == []
     assert {n.status for n in db.session.scalars(select(Notice).where(Notice.channel == "email"))} == {"cancelled"}
@@ -232,11 +234,11 @@ def test_a_stage_completed_before_the_notice_left_sends_nothing(db, org, smtp):
 def test_a_timer_claimed_after_its_stage_completed_is_cancelled_not_fired(db, org, smtp):
     incident = open_incident(db.session, org, now=NOW)
     db.session.commit()
-    claimed = escalation.claim_due(session=db.session, now=NOW + 15 * M)
+    claimed = firing.claim_due(session=db.session, now=NOW + 15 * M)
     db.session.commit()
     complete_stage(db.session, incident.stage_runs[0], now=NOW + 15 * M)  # cancels claimed timers too
     db.session.commit()
-    assert escalation.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M) == []
+    assert firing.fire_timer(session=db.session, timer_id=claimed[0].id, now=NOW + 15 * M) == []
     db.session.commit()
     assert db.session.get(Timer, claimed[0].id).state == "cancelled"
     assert smtp.messages == []
@@ -245,10 +247,10 @@ def test_a_timer_claimed_after_its_stage_completed_is_cancelled_not_fired(db, or
 def test_a_claim_whose_lease_ran_out_is_claimed_again(db, org):
     open_incident(db.session, org, now=NOW)
     db.session.commit()
-    first = escalation.claim_due(session=db.session, now=NOW + 15 * M, lease=30)
+    first = firing.claim_due(session=db.session, now=NOW + 15 * M, lease=30)
     db.session.commit()
-    assert escalation.claim_due(session=db.session, now=NOW + 15 * M + timedelta(seconds=29), lease=30) == []
-    again = escalation.claim_due(session=db.session, now=NOW + 15 * M + timedelta(seconds=31), lease=30)
+    assert firing.claim_due(session=db.session, now=NOW + 15 * M + timedelta(seconds=29), lease=30) == []
+    again = firing.claim_due(session=db.session, now=NOW + 15 * M + timedelta(seconds=31), lease=30)
     db.session.commit()
     assert [c.id for c in again] == [c.id for c in first] and again[0].attempt == 2
 
@@ -258,7 +260,7 @@ def test_after_ten_minutes_without_a_scheduler_every_overdue_timer_fires_once_ol
         open_incident(db.session, org, now=NOW, unit=unit, commander=(unit, "officer"),
                       started_at=NOW - timedelta(minutes=5 + len(unit)))
     db.session.commit()
-    claimed = escalation.claim_due(session=db.session, now=NOW + 10 * M + timedelta(minutes=15))
+    claimed = firing.claim_due(session=db.session, now=NOW + 10 * M + timedelta(minutes=15))
     assert [c.fire_at for c in claimed] == sorted(c.fire_at for c in claimed)
     db.session.rollback()
     restart = NOW + 25 * M
@@ -280,8 +282,8 @@ def test_two_schedulers_never_claim_the_same_timer(app, db, org):
         open_incident(db.session, org, now=NOW)
     db.session.commit()
     with Session(_db.engine) as second:
-        mine = escalation.claim_due(session=db.session, now=NOW + 50 * M, limit=7)
-        theirs = escalation.claim_due(session=second, now=NOW + 50 * M, limit=100)  # skips the rows I hold
+        mine = firing.claim_due(session=db.session, now=NOW + 50 * M, limit=7)
+        theirs = firing.claim_due(session=second, now=NOW + 50 * M, limit=100)  # skips the rows I hold
         second.commit()
     db.session.commit()
     # five incidents, three timers each due by then (step at 15m, stage due at 30m, step at 45m)

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 from sqlalchemy import delete, select
 
-from crisis.escalation import service as escalation
-from crisis.escalation.models import ChannelPreference, Notice, Timer
+from crisis.escalation import acknowledgement, delivery, firing
+from crisis.escalation.models import Timer
 from crisis.incidents.models import Incident, StageRun
+from crisis.notify.models import ChannelPreference, Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
@@ -177,15 +178,15 @@ def test_notices_sent_equal_the_models_expected_set(db, org, smtp):
 
         @rule()
         def claim_then_crash(self) -> None:
-            escalation.claim_due(session=session, now=self.now, lease=LEASE.total_seconds())
+            firing.claim_due(session=session, now=self.now, lease=LEASE.total_seconds())
             session.commit()
             self.model.claim_crash(self.now)
 
         @rule()
         def fire_then_crash(self) -> None:
-            for claimed in escalation.claim_due(session=session, now=self.now, lease=LEASE.total_seconds()):
+            for claimed in firing.claim_due(session=session, now=self.now, lease=LEASE.total_seconds()):
                 session.commit()
-                escalation.fire_timer(session=session, timer_id=claimed.id, now=self.now)
+                firing.fire_timer(session=session, timer_id=claimed.id, now=self.now)
                 session.commit()
             session.commit()
             self.model.fire_crash(self.now)
@@ -195,12 +196,12 @@ def test_notices_sent_equal_the_models_expected_set(db, org, smtp):
             timers = session.scalars(select(Timer.id).where(Timer.state.in_(("claimed", "fired")))
                                      .order_by(Timer.fire_at, Timer.id)).all()
             for timer_id in timers:
-                for notice_id in escalation.fire_timer(session=session, timer_id=timer_id, now=self.now):
+                for notice_id in firing.fire_timer(session=session, timer_id=timer_id, now=self.now):
                     session.commit()
-                    escalation.deliver(session=session, notice_id=notice_id, now=self.now)
+                    delivery.deliver(session=session, notice_id=notice_id, now=self.now)
                 session.commit()
             for notice_id in session.scalars(select(Notice.id).order_by(Notice.id)).all():
-                escalation.deliver(session=session, notice_id=notice_id, now=self.now)
+                delivery.deliver(session=session, notice_id=notice_id, now=self.now)
                 session.commit()
             self.model.redeliver()
 
@@ -221,7 +222,7 @@ def test_notices_sent_equal_the_models_expected_set(db, org, smtp):
             if not sent:
                 return
             notice = sent[pick % len(sent)]
-            escalation.acknowledge(session=session, notice_id=notice.id, actor=None, now=self.now)
+            acknowledgement.acknowledge(session=session, notice_id=notice.id, actor=None, now=self.now)
             session.commit()
             self.model.ack(notice.timer.stage_run.position, notice.timer.step_index)
 

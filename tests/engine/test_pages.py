@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from crisis.escalation import service as escalation
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation import inbox as notice_inbox
+from crisis.escalation.models import Timer
 from crisis.notify import links
+from crisis.notify.models import Notice
 from tests.conftest import FIXED_NOW, form_post
 from tests.engine.drive import tick
 from tests.engine.factories import open_incident
@@ -62,7 +63,7 @@ def test_a_tampered_or_expired_link_changes_nothing(client, app, db, org, smtp, 
 def test_the_inbox_shows_unread_notices_and_acknowledges(login_as, db, org, smtp, clock):
     _fired(db, org, smtp, clock)
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
-    assert escalation.unread_count(db.session, supervisor) == 1
+    assert notice_inbox.unread_count(db.session, supervisor) == 1
     client = login_as("supervisor", "KOTA-SEMARANG")
     page = client.get("/inbox").get_data(as_text=True)
     assert 'id="unread-count">1<' in page
@@ -71,7 +72,7 @@ def test_the_inbox_shows_unread_notices_and_acknowledges(login_as, db, org, smtp
     response = client.post(f"/inbox/{inbox_notice.id}/ack", data={"csrf_token": token})
     assert response.status_code == 302
     db.session.expire_all()
-    assert escalation.unread_count(db.session, supervisor) == 0
+    assert notice_inbox.unread_count(db.session, supervisor) == 0
     assert db.session.get(Notice, inbox_notice.id).acknowledged_at is not None
 
 
@@ -173,6 +174,6 @@ def test_another_provinces_webhooks_are_out_of_sight(login_as, db, org):
 
 
 def escalation_hooks(db, unit_id):
-    from crisis.escalation.models import WebhookEndpoint
+    from crisis.notify.models import WebhookEndpoint
 
     return list(db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.unit_id == unit_id)))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from crisis.escalation import service as escalation
+from crisis.escalation import planning
 from crisis.escalation.models import Timer
 from tests.conftest import FIXED_NOW
 from tests.engine.factories import change_severity, complete_stage, open_incident, resolve
@@ -37,7 +37,7 @@ def test_starting_a_stage_writes_its_due_timer_and_one_timer_per_escalation_step
 
 def test_planning_a_stage_twice_does_not_double_its_timers(db, org):
     incident = open_incident(db.session, org, now=NOW)
-    escalation.plan_stage(session=db.session, stage_run=incident.stage_runs[0], now=NOW)
+    planning.plan_stage(session=db.session, stage_run=incident.stage_runs[0], now=NOW)
     db.session.commit()
     assert len(_open(db)) == 4
 
@@ -101,7 +101,7 @@ def test_publishing_an_update_moves_the_update_reminder(db, org):
     incident = open_incident(db.session, org, now=NOW, severity=3)
     db.session.commit()
     incident.last_update_at = NOW + timedelta(hours=3)
-    escalation.plan_updates(session=db.session, incident=incident, now=NOW + timedelta(hours=3))
+    planning.plan_updates(session=db.session, incident=incident, now=NOW + timedelta(hours=3))
     db.session.commit()
     assert [t for t in _open(db) if t[0] == "update_due"] == [
         ("update_due", None, 0, NOW + timedelta(hours=15))

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation.models import Timer
 from crisis.incidents import service as incidents
+from crisis.notify.models import Notice
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
 

@@ -27,12 +27,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from crisis.auth import service as people
-from crisis.escalation.models import Notice, Timer
+from crisis.escalation.models import Timer
 from crisis.incidents import service as incidents
 from crisis.incidents import statements
 from crisis.issues import service as issues
 from crisis.notify import links
 from crisis.notify import service as notify
+from crisis.notify.models import Notice
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from tests.conftest import FIXED_NOW, csrf_token, sign_in

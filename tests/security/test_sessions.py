@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from crisis.escalation import service as escalation
-from crisis.escalation.models import Notice
+from crisis.escalation import firing
 from crisis.notify import links
+from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW, form_post, sign_in
 
@@ -202,9 +202,9 @@ def notice(db, org, clock):
                               severity=3, commander_id=head.id, now=FIXED_NOW)
     db.session.commit()
     fired_at = FIXED_NOW + 31 * M  # the first step: supervisor@own after 30 minutes
-    for timer in escalation.claim_due(session=db.session, now=fired_at, lease=30):
+    for timer in firing.claim_due(session=db.session, now=fired_at, lease=30):
         db.session.commit()
-        escalation.fire_timer(session=db.session, timer_id=timer.id, now=fired_at)
+        firing.fire_timer(session=db.session, timer_id=timer.id, now=fired_at)
         db.session.commit()
     row = db.session.scalar(select(Notice).where(Notice.channel == "email", Notice.kind == "deadline")
                             .order_by(Notice.id))

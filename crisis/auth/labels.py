@@ -1,0 +1,13 @@
+"""What each role is called on screen."""
+
+from __future__ import annotations
+
+from crisis.i18n import lazy_gettext
+
+ROLE_LABELS = {
+    "officer": lazy_gettext("Duty officer"),
+    "supervisor": lazy_gettext("Supervisor"),
+    "head": lazy_gettext("Unit head"),
+    "admin": lazy_gettext("Administrator"),
+    "observer": lazy_gettext("Observer"),
+}

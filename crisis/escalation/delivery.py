@@ -1,0 +1,198 @@
+"""Delivering notices through their channels, with retries and backoff; a notice that finally
+fails is shown on the incident's timeline and to the unit's admins, never dropped.
+
+`deliver` locks its notice (SKIP LOCKED) for the length of the send and does nothing unless the
+notice is still `queued`. The at-least-once window is the moment between the receiver accepting a
+message and our commit of `sent`: a worker killed exactly there sends that one notice again, with
+the same Message-ID / X-Crisis-Notice-Id so the receiver can drop it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    select,
+    text,
+)
+from sqlalchemy.orm import Session, defer, joinedload
+
+from crisis import clock
+from crisis.auth.models import Membership, Role, User
+from crisis.escalation.firing import why_not
+from crisis.escalation.models import Timer
+from crisis.escalation.queries import hot_statement
+from crisis.escalation.recipients import members_in_role, unit_chain
+from crisis.escalation.timing import FIRED, db_now, is_postgres, setting, stamp
+from crisis.incidents.models import Incident
+from crisis.notify.models import Notice
+from crisis.timeline import service as timeline
+from crisis.units.models import Unit
+
+log = logging.getLogger(__name__)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before attempt `attempts + 1`: base, 2x, 4x ... up to the cap."""
+    base = float(setting("NOTICE_RETRY_BASE_SECONDS", 5.0))
+    cap = float(setting("NOTICE_RETRY_MAX_SECONDS", 300.0))
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def _lock_notice(session: Session, notice_id: int) -> Notice | None:
+    # One round trip for the notice and what it needs; the lock is on the notice row only.
+    return session.scalars(
+        select(Notice).where(Notice.id == notice_id)
+        .options(joinedload(Notice.timer).joinedload(Timer.stage_run),
+                 joinedload(Notice.incident).options(joinedload(Incident.unit), defer(Incident.playbook_snapshot)),
+                 joinedload(Notice.recipient).joinedload(User.memberships).joinedload(Membership.unit))
+        .with_for_update(skip_locked=True, of=Notice)
+        .execution_options(populate_existing=True)
+    ).unique().first()
+
+
+def deliver(*, session: Session, notice_id: int, now: datetime | None = None) -> str | None:
+    """Send one queued notice through its channel. Returns the notice's status afterwards, or None
+    when another worker holds it or it was not due. The caller commits at once.
+
+    The notice is marked sent in the open transaction *before* it is handed to the channel, so that
+    once the receiver has accepted it only our COMMIT remains (one round trip, not waiting for the
+    disk): that is the whole at-least-once window. Should the send fail, that transaction is rolled
+    back and the failure recorded in a new one."""
+    from crisis.notify.channels import CHANNELS, DeliveryError
+
+    notice = _lock_notice(session, notice_id)
+    if notice is None or notice.status != "queued":
+        return None
+    if notice.next_attempt_at > (now or clock.now()) + timedelta(seconds=1):
+        return None  # a retry not yet due; the tick hands it over when it is (a coarse check: any clock)
+    if notice.timer is not None:
+        # A step acknowledged after this notice was written still tells its recipient: not checked here.
+        reason = why_not(session, notice.timer, notice.incident, notice.timer.stage_run, check_ack=False)
+        if reason is not None:
+            notice.status, notice.last_error = "cancelled", reason
+            return notice.status
+    channel = CHANNELS.get(notice.channel)
+    try:
+        if channel is None:
+            raise DeliveryError(f"no channel named {notice.channel!r}")
+        message = channel.prepare(notice)
+        notice.attempts += 1
+        notice.status, notice.sent_at, notice.last_error = "sent", now or stamp(session), ""
+        session.flush()
+        if is_postgres(session):
+            # A commit lost in a database crash means a resend (same Message-ID), never a loss.
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        channel.transmit(message)
+    except Exception as error:  # noqa: BLE001  any failure is recorded, retried, then surfaced
+        session.rollback()
+        return _record_failure(session, notice_id, error, now)
+    return "sent"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A notice rendered in the firing transaction, ready to be sent right after its commit."""
+
+    notice_id: int
+    channel: str
+    message: Any
+
+
+def prepare_notices(*, session: Session, notice_ids: list[int]) -> list[Prepared]:
+    """Render notices just written by `fire_timers`, before its commit, from the rows already in the
+    session (no queries for the notice, incident or people). A notice that cannot be prepared is left
+    to `deliver`."""
+    from crisis.notify.channels import CHANNELS
+
+    prepared: list[Prepared] = []
+    fired = session.info.get(FIRED, {})
+    for notice_id in notice_ids:
+        notice = fired.get(notice_id) or session.get(Notice, notice_id)
+        channel = CHANNELS.get(notice.channel) if notice is not None else None
+        if notice is None or channel is None:
+            continue
+        try:
+            prepared.append(Prepared(notice_id, notice.channel, channel.prepare(notice)))
+        except Exception:  # noqa: BLE001  deliver() renders it again and records the failure
+            log.warning("notice %s could not be prepared; it goes through deliver", notice_id, exc_info=True)
+    return prepared
+
+
+def deliver_prepared(*, session: Session, prepared: Prepared, now: datetime | None = None) -> str | None:
+    """Send a notice prepared by `prepare_notices` after the firing committed. One UPDATE claims it
+    (row lock; still queued; its incident, and its stage if it has one, still open: a stage completed
+    in between sends nothing) and marks it sent; then the channel transmits; the caller commits.
+    None when it was no longer to be sent by us."""
+    from crisis.notify.channels import CHANNELS
+
+    postgres = is_postgres(session)
+    sent_at = now or stamp(session)
+    if postgres and not isinstance(sent_at, datetime):
+        # clock_timestamp() as sent_at, and SET LOCAL synchronous_commit TO OFF (see deliver), in
+        # the same round trip.
+        claimed = session.connection().execute(hot_statement("deliver.claim.pg"), {"notice_id": prepared.notice_id})
+    else:
+        claimed = session.connection().execute(
+            hot_statement("deliver.claim.pg_at" if postgres else "deliver.claim"),
+            {"notice_id": prepared.notice_id, "sent_at": sent_at},
+        )
+    claimed = claimed.first()
+    if claimed is None:
+        session.rollback()
+        return deliver(session=session, notice_id=prepared.notice_id, now=now)  # says why, or sends
+    try:
+        CHANNELS[prepared.channel].transmit(prepared.message)
+    except Exception as error:  # noqa: BLE001  recorded, retried, then surfaced
+        session.rollback()
+        return _record_failure(session, prepared.notice_id, error, now)
+    return "sent"
+
+
+def _record_failure(session: Session, notice_id: int, error: Exception, now: datetime | None) -> str | None:
+    notice = _lock_notice(session, notice_id)
+    if notice is None or notice.status != "queued":
+        return None
+    moment = now or db_now(session)
+    notice.attempts += 1
+    notice.last_error = f"{type(error).__name__}: {error}"[:2000]
+    notice.enqueued_at = None
+    if notice.attempts >= int(setting("NOTICE_MAX_ATTEMPTS", 8)):
+        notice.status, notice.failed_at = "failed", moment
+        _surface_failure(session, notice, moment)
+    else:
+        notice.next_attempt_at = moment + backoff(notice.attempts)
+    log.warning("notice %s attempt %s failed: %s", notice.id, notice.attempts, notice.last_error)
+    return notice.status
+
+
+def _unit_admins(session: Session, unit: Unit, now: datetime) -> list[User]:
+    for candidate in unit_chain(unit):
+        admins = members_in_role(session, Role.admin, candidate, now)
+        if admins:
+            return admins
+    return []
+
+
+def _surface_failure(session: Session, notice: Notice, now: datetime) -> None:
+    """A notice that finally failed: the incident's timeline and the inbox of the unit's admins."""
+    incident = notice.incident
+    timeline.record(
+        session=session, kind="notice.failed", subject_type="incident", subject_id=incident.id,
+        unit_id=incident.unit_id, now=now,
+        data={"notice_id": notice.id, "channel": notice.channel, "recipient_user_id": notice.recipient_user_id,
+              "webhook_id": notice.webhook_id, "attempts": notice.attempts, "error": notice.last_error[:500]},
+    )
+    payload = {**(notice.payload or {}), "failed_notice_id": notice.id, "failed_channel": notice.channel,
+               "error": notice.last_error[:500]}
+    for admin in _unit_admins(session, incident.unit, now):
+        session.add(
+            Notice(
+                kind="delivery_failed", idempotency_key=f"failed:{notice.id}:user:{admin.id}:inapp",
+                timer_id=notice.timer_id, incident_id=incident.id, about_notice_id=notice.id, channel="inapp",
+                recipient_user_id=admin.id, payload=payload, status="sent", attempts=1, last_error="",
+                due_at=now, queued_at=now, next_attempt_at=now, sent_at=now,
+            )
+        )

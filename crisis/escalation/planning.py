@@ -1,0 +1,224 @@
+"""Planning: Timer rows for a stage's due time, its escalation steps and the update and review
+cadence. The incident workflow's hooks call these inside its own transaction: each writes or cancels
+Timer rows and flushes, never commits, so a stage that starts has its deadlines in the same commit
+and a stage that completes cancels them in the same commit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from crisis import clock
+from crisis.escalation.models import Timer
+from crisis.escalation.timing import NOTIFY_CHANNEL, NOTIFY_HORIZON, OPEN_TIMER_STATES, WAKE_FLAG, announce, is_postgres
+from crisis.incidents.models import Incident, StageRun
+from crisis.playbooks.snapshot import playbook_of, stage_spec
+from crisis.playbooks.spec import EscalationStepSpec
+
+
+def _step_base(stage_run: StageRun, step: EscalationStepSpec) -> datetime:
+    assert stage_run.started_at is not None  # nosec B101  # type narrowing: steps are planned for started runs
+    return stage_run.started_at + step.after
+
+
+def step_fire_at(stage_run: StageRun, step: EscalationStepSpec, repeat_index: int) -> datetime:
+    every = step.repeat.every if step.repeat else timedelta(0)
+    return _step_base(stage_run, step) + every * repeat_index
+
+
+def add_timer(session: Session, **fields: Any) -> Timer:
+    timer = Timer(state="pending", **fields)
+    session.add(timer)
+    return timer
+
+
+def cancel_timers(session: Session, *conditions: Any, now: datetime, reason: str) -> int:
+    """Cancel open (pending or claimed) timers. A claimed one being fired right now holds its row
+    lock: this waits for it, so completion and firing never interleave."""
+    result = session.execute(
+        update(Timer)
+        .where(Timer.state.in_(OPEN_TIMER_STATES), *conditions)
+        .values(state="cancelled", cancelled_at=now, cancel_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _stage_timers(stage_run: StageRun, *, severity: int, skip: set[tuple[str, int | None]]) -> list[dict[str, Any]]:
+    spec = stage_spec(stage_run)
+    assert stage_run.started_at is not None  # nosec B101  # type narrowing: only started runs are planned
+    planned: list[dict[str, Any]] = []
+    if ("stage_due", None) not in skip:
+        due = stage_run.started_at + spec.target_for(severity)
+        planned.append({"kind": "stage_due", "fire_at": due, "step_index": None, "repeat_index": 0})
+    for index, step in enumerate(spec.escalation):
+        if ("escalation_step", index) in skip:
+            continue
+        planned.append(
+            {"kind": "escalation_step", "fire_at": step_fire_at(stage_run, step, 0), "step_index": index,
+             "repeat_index": 0}
+        )
+    return planned
+
+
+def plan_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
+    """A stage started: write its due timer and one timer per escalation step (repeats are written
+    one at a time, by the firing of the previous one)."""
+    if stage_run.started_at is None:
+        stage_run.started_at = now
+    session.flush()
+    # Planning twice must not double anything: whatever was open for this stage is replaced.
+    cancel_timers(session, Timer.stage_run_id == stage_run.id, now=now, reason="replanned")
+    timers = [
+        add_timer(session, incident_id=stage_run.incident_id, stage_run_id=stage_run.id, **fields)
+        for fields in _stage_timers(stage_run, severity=stage_run.incident.severity, skip=set())
+    ]
+    announce(session, timers, now)
+
+
+TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
+_COPY_COLUMNS = ("incident_id", "stage_run_id", "kind", "step_index", "repeat_index", "fire_at", "state", "attempt",
+                 "cancel_reason", "created_at")
+
+
+def schedule_timers(*, session: Session, timers: list[dict[str, Any]], now: datetime | None = None) -> int:
+    """Write many pending timers at once (an import, a re-plan across many incidents): `COPY` on
+    PostgreSQL, one executemany elsewhere. Each dict has incident_id, kind, fire_at and optionally
+    stage_run_id, step_index, repeat_index. Like the planning hooks it flushes, never commits, and
+    wakes the scheduler when one is due soon. Returns how many were written."""
+    if not timers:
+        return 0
+    moment = now or clock.now()
+    rows = []
+    for index, timer in enumerate(timers):
+        if timer.get("kind") not in TIMER_KINDS:
+            raise ValueError(f"timers[{index}].kind: one of {', '.join(TIMER_KINDS)}")
+        fire_at = timer.get("fire_at")
+        if not isinstance(fire_at, datetime) or fire_at.tzinfo is None:
+            raise ValueError(f"timers[{index}].fire_at: a datetime with its time zone")
+        rows.append((timer["incident_id"], timer.get("stage_run_id"), timer["kind"], timer.get("step_index"),
+                     timer.get("repeat_index", 0), fire_at, "pending", 0, "", moment))
+    session.flush()
+    if is_postgres(session):
+        cursor = session.connection().connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY timer ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        session.execute(Timer.__table__.insert(), [dict(zip(_COPY_COLUMNS, row, strict=True)) for row in rows])
+    soonest = min(row[5] for row in rows)
+    session.info[WAKE_FLAG] = True
+    if soonest - moment <= NOTIFY_HORIZON and is_postgres(session):
+        session.execute(select(func.pg_notify(NOTIFY_CHANNEL, soonest.isoformat())))
+    return len(rows)
+
+
+def cancel_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
+    """A stage completed: cancel its pending timers."""
+    session.flush()
+    cancel_timers(session, Timer.stage_run_id == stage_run.id, now=now, reason="stage_completed")
+
+
+def replan_incident(*, session: Session, incident: Incident, now: datetime) -> None:
+    """The severity changed: re-plan the active stage's timers from its start, and the update cadence.
+
+    Steps and repeats that already fired are not sent again: an open repeat keeps its place in the
+    series; the stage due timer moves to the new target (and fires at once if that has passed)."""
+    session.flush()
+    run = incident.current_stage
+    if run is not None and run.started_at is not None:
+        spec = stage_spec(run)
+        target = spec.target_for(incident.severity)
+        run.target_seconds = int(target.total_seconds())
+        run.due_at = run.started_at + target
+        open_timers = list(
+            session.scalars(
+                select(Timer).where(Timer.stage_run_id == run.id, Timer.state.in_(OPEN_TIMER_STATES))
+                .with_for_update()
+            )
+        )
+        cancel_timers(session, Timer.stage_run_id == run.id, now=now, reason="replanned")
+        timers: list[Timer] = []
+        for old in open_timers:
+            if old.kind == "stage_due":
+                fire_at = run.due_at
+            else:
+                assert old.step_index is not None  # nosec B101  # type narrowing: step timers carry their index
+                fire_at = step_fire_at(run, spec.escalation[old.step_index], old.repeat_index)
+            timers.append(
+                add_timer(session, incident_id=incident.id, stage_run_id=run.id, kind=old.kind,
+                           step_index=old.step_index, repeat_index=old.repeat_index, fire_at=fire_at)
+            )
+        announce(session, timers, now)
+    if incident.is_open and _has_open(session, incident, "update_due"):
+        plan_updates(session=session, incident=incident, now=now)
+
+
+def _has_open(session: Session, incident: Incident, kind: str) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(Timer.incident_id == incident.id, Timer.kind == kind,
+                               Timer.state.in_(OPEN_TIMER_STATES))
+            )
+        )
+    )
+
+
+def cancel_incident(*, session: Session, incident: Incident, now: datetime) -> None:
+    """The incident was resolved or cancelled: cancel every pending timer of it. A resolved
+    incident gets its review-due timer; a closed one (review done) has nothing left to remind."""
+    session.flush()
+    cancel_timers(session, Timer.incident_id == incident.id, now=now, reason=f"incident_{incident.state}")
+    if incident.state == "resolved":
+        plan_review(session=session, incident=incident, now=now)
+
+
+def plan_review(*, session: Session, incident: Incident, now: datetime) -> Timer:
+    """The post-incident review is due `review_due` after resolution: remind when it passes."""
+    session.flush()
+    cancel_timers(session, Timer.incident_id == incident.id, Timer.kind == "review_due", now=now, reason="replanned")
+    resolved_at = incident.resolved_at or now
+    review_due = playbook_of(incident).settings.review_due
+    timer = add_timer(session, incident_id=incident.id, kind="review_due", fire_at=resolved_at + review_due)
+    announce(session, [timer], now)
+    return timer
+
+
+def plan_updates(*, session: Session, incident: Incident, now: datetime) -> None:
+    """A situation update was published (or the incident opened): plan the next update reminder."""
+    if not incident.is_open:
+        return
+    session.flush()
+    cancel_timers(session, Timer.incident_id == incident.id, Timer.kind == "update_due", now=now, reason="replanned")
+    basis = incident.last_update_at or incident.started_at or now
+    every = playbook_of(incident).settings.update_every_for(incident.severity)
+    timer = add_timer(session, incident_id=incident.id, kind="update_due", fire_at=basis + every)
+    announce(session, [timer], now)
+
+
+def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun | None) -> Timer | None:
+    """The next timer of a repeating step or of the update cadence (the caller announces it)."""
+    following: Timer | None = None
+    if timer.kind == "escalation_step" and run is not None:
+        assert timer.step_index is not None  # nosec B101  # type narrowing: step timers carry their index
+        step = stage_spec(run).escalation[timer.step_index]
+        if step.repeat is not None and timer.repeat_index < step.repeat.max:
+            following = add_timer(
+                session, incident_id=incident.id, stage_run_id=run.id, kind="escalation_step",
+                step_index=timer.step_index, repeat_index=timer.repeat_index + 1,
+                fire_at=step_fire_at(run, step, timer.repeat_index + 1),
+            )
+    elif timer.kind == "update_due":
+        every = playbook_of(incident).settings.update_every_for(incident.severity)
+        following = add_timer(session, incident_id=incident.id, kind="update_due",
+                               repeat_index=timer.repeat_index + 1, fire_at=timer.fire_at + every)
+    return following
