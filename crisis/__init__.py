@@ -79,6 +79,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from crisis import http, models, web  # noqa: F401  models: register every table
     from crisis.celery import celery_init_app
     from crisis.extensions import babel, csrf, db, limiter, login, migrate, ping_when_idle
+    from crisis.wiring import connect_hooks
 
     db.init_app(app)
     with app.app_context():
@@ -90,4 +91,5 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     celery_init_app(app)
     web.init_app(app)
+    connect_hooks()
     return app

@@ -11,8 +11,17 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
+from crisis.audit.api import blp as audit_blp
+from crisis.auth.api import blp as auth_blp
+from crisis.escalation.api import blp as escalation_blp
 from crisis.extensions import csrf, db
 from crisis.http import PROBLEM_JSON, ProblemSchema, handle_http_error, problem
+from crisis.incidents.api import blp as incidents_blp
+from crisis.issues.api import blp as issues_blp
+from crisis.playbooks.api import blp as playbooks_blp
+from crisis.reports.api import blp as reports_blp
+from crisis.reviews.api import blp as reviews_blp
+from crisis.units.api import blp as units_blp
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -87,16 +96,6 @@ class CrisisApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from crisis.audit.api import blp as audit_blp
-    from crisis.auth.api import blp as auth_blp
-    from crisis.escalation.api import blp as escalation_blp
-    from crisis.incidents.api import blp as incidents_blp
-    from crisis.issues.api import blp as issues_blp
-    from crisis.playbooks.api import blp as playbooks_blp
-    from crisis.reports.api import blp as reports_blp
-    from crisis.reviews.api import blp as reviews_blp
-    from crisis.units.api import blp as units_blp
-
     # One Api per app: its OpenAPI document belongs to that app alone.
     api = CrisisApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
     for blp in (

@@ -10,6 +10,15 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask, current_app, has_app_context
 
+from crisis import clock
+from crisis.escalation import queries
+from crisis.extensions import db, without_pre_ping
+from crisis.i18n import _
+from crisis.notify import channels
+from crisis.playbooks.spec import format_duration_words
+from crisis.timefmt import INDONESIAN_ZONES, format_local
+from crisis.warmup import freeze_after_start
+
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
@@ -18,8 +27,6 @@ def celery_init_app(app: Flask) -> Celery:
                 # Run in-process (embedded mode, eager): in the caller's app and its database.
                 return self.run(*args, **kwargs)
             with app.app_context():
-                from crisis.extensions import db
-
                 try:
                     return self.run(*args, **kwargs)
                 finally:
@@ -49,17 +56,11 @@ def celery_init_app(app: Flask) -> Celery:
     def _fresh_pool(**_: object) -> None:
         # A forked worker must not share the parent's database connections.
         with app.app_context():
-            from crisis.extensions import db, without_pre_ping
-
             db.engine.dispose(close=False)
             without_pre_ping(db.engine)
             _warm_up(app)
-        from crisis.warmup import freeze_after_start
 
         freeze_after_start(app)  # a full collection no longer stalls a deadline for ~100 ms
-
-    import crisis.reviews.tasks  # noqa: F401  registers the task names
-    import workers.tasks  # noqa: F401
 
     return celery_app
 
@@ -91,13 +92,6 @@ def _warm_up(app: Flask) -> None:
 
     from flask_babel import force_locale
 
-    from crisis import clock
-    from crisis.escalation import queries
-    from crisis.extensions import db
-    from crisis.i18n import _
-    from crisis.notify import channels
-    from crisis.playbooks.spec import format_duration_words
-    from crisis.timefmt import INDONESIAN_ZONES, format_local
 
     try:
         with app.app_context(), app.test_request_context():

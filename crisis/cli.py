@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +11,19 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import select
 
-from crisis import create_app
+from crisis import backup, clock, create_app, resource_dir
+from crisis.auth import service as people
+from crisis.errors import NotFound, ValidationFailed
 from crisis.extensions import db
+from crisis.playbooks import service as playbooks
+from crisis.playbooks.service import library_files
+from crisis.playbooks.validator import validate_file
 from crisis.reviews.cli import seed_history_command
+from crisis.seed import DEMO_PASSWORD, demo_accounts, seed_demo_data
+from crisis.system import retention
+from crisis.timefmt import zone_label
+from crisis.units import service as units
+from crisis.units.models import Unit
 
 
 def _create_app(*_args: Any) -> Any:
@@ -31,53 +39,6 @@ main.add_command(shell_command)
 main.add_command(routes_command)
 
 
-@main.command("run")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@with_appcontext
-def run_command(host: str, port: int) -> None:
-    """Serve the app with the scheduler in this process (the embedded mode)."""
-    from werkzeug.serving import run_simple
-
-    from crisis.warmup import freeze_after_start
-    from workers.scheduler import build_scheduler
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    freeze_after_start(app, templates=True)  # as gunicorn's crisis.wsgi does: ~1 s now, no GC stalls later
-    if not app.config["EMBEDDED"]:
-        click.echo(
-            "CRISIS_BROKER_URL is set: tasks go to Celery workers; run `crisis scheduler` "
-            "and `celery -A workers.celery_app worker` beside this.",
-            err=True,
-        )
-    scheduler = None
-    if app.config["EMBEDDED"] and app.config["EMBEDDED_SCHEDULER"]:
-        scheduler = build_scheduler(app, background=True)
-        scheduler.start()
-    click.echo(f"crisis serving on http://{host}:{port}/ ({'embedded' if app.config['EMBEDDED'] else 'web only'})")
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-
-
-@main.command("scheduler")
-@with_appcontext
-def scheduler_command() -> None:
-    """Run the scheduler process: ticks every second."""
-    from crisis.extensions import db, without_pre_ping
-    from crisis.warmup import freeze_after_start
-    from workers.scheduler import build_scheduler
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    without_pre_ping(db.engine)
-    freeze_after_start(app)
-    click.echo("crisis scheduler ticking every second; Ctrl+C stops it.")
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        build_scheduler(app, background=False).start()
-
-
 @main.group("seed")
 def seed_group() -> None:
     """Load demonstration data."""
@@ -88,9 +49,6 @@ def seed_group() -> None:
 @with_appcontext
 def seed_demo(if_empty: bool) -> None:
     """A national desk, three provinces in three time zones, two regencies each, users, duty shifts."""
-    from crisis.seed import DEMO_PASSWORD, demo_accounts, seed_demo_data
-    from crisis.units.models import Unit
-
     if db.session.query(Unit.id).first() is not None:
         if not if_empty:
             raise click.ClickException("The database already has units; demo data goes into an empty one.")
@@ -112,8 +70,6 @@ def sops_group() -> None:
 def _sop_paths(files: tuple[str, ...]) -> list:
     from pathlib import Path
 
-    from crisis import resource_dir
-    from crisis.playbooks.service import library_files
 
     return [Path(f) for f in files] if files else library_files(resource_dir("sops"))
 
@@ -122,8 +78,6 @@ def _sop_paths(files: tuple[str, ...]) -> list:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 def sops_validate(files: tuple[str, ...]) -> None:
     """Report every problem as file:line:column: message. Exit status 1 on any problem."""
-    from crisis.playbooks.validator import validate_file
-
     paths = _sop_paths(files)
     problems = [problem for path in paths for problem in validate_file(path).problems]
     for problem in problems:
@@ -139,8 +93,6 @@ def sops_validate(files: tuple[str, ...]) -> None:
 @with_appcontext
 def sops_load(files: tuple[str, ...]) -> None:
     """Publish a new version of each playbook whose content changed; nothing when any file is invalid."""
-    from crisis.playbooks import service as playbooks
-
     try:
         results = playbooks.load_files(session=db.session, paths=_sop_paths(files))
     except playbooks.PlaybookInvalid as error:
@@ -162,9 +114,6 @@ def sops_load(files: tuple[str, ...]) -> None:
 @with_appcontext
 def sops_export(key: str, number: int | None, output: Any) -> None:
     """Write a published version back to YAML."""
-    from crisis.errors import NotFound
-    from crisis.playbooks import service as playbooks
-
     try:
         version = playbooks.get_version(session=db.session, key=key, number=number)
     except NotFound as error:
@@ -190,10 +139,6 @@ def users_group() -> None:
 @with_appcontext
 def users_create(email: str, name: str, unit_code: str, role: str, password: str, language: str) -> None:
     """Create a user with a role in a unit (the first administrator, typically)."""
-    from crisis.auth import service as people
-    from crisis.errors import ValidationFailed
-    from crisis.units import service as units
-
     unit = units.get_by_code(session=db.session, code=unit_code)
     if unit is None:
         raise click.BadParameter(f"no unit with code {unit_code!r}", param_hint="--unit")
@@ -226,42 +171,8 @@ def units_group() -> None:
 @with_appcontext
 def units_list() -> None:
     """Print the unit tree."""
-    from crisis.timefmt import zone_label
-    from crisis.units import service as units
-    from crisis.units.models import Unit
-
     for unit in units.order_as_tree(list(db.session.query(Unit))):
         click.echo(f"{'  ' * units.depth(unit)}{unit.code:14} {unit.kind:9} {zone_label(unit.timezone):4} {unit.name}")
-
-
-@main.group("workers")
-def workers_group() -> None:
-    """Check the task workers."""
-
-
-@workers_group.command("check")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker.")
-@with_appcontext
-def workers_check(timeout: float) -> None:
-    """Send a task through the queue and wait until a worker has written its answer."""
-    from crisis.system.models import WorkerCheck
-    from workers.tasks import worker_check
-
-    check = WorkerCheck()
-    db.session.add(check)
-    db.session.commit()
-    worker_check.delay(check.id)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.expire_all()
-        done = db.session.get(WorkerCheck, check.id)
-        if done is not None and done.completed_at is not None:
-            lag = (done.completed_at - done.requested_at).total_seconds()
-            click.echo(f"worker {done.worker} answered in {lag:.3f} s")
-            return
-        time.sleep(0.1)
-    click.echo(f"no worker answered within {timeout:g} s", err=True)
-    sys.exit(1)
 
 
 def _print_counts(counts: dict[str, int]) -> None:
@@ -279,8 +190,6 @@ def backup_command(file: Path) -> None:
     PostgreSQL: pg_dump custom format (restore with `crisis restore` or pg_restore). SQLite: a copy
     made with SQLite's online backup API. Prints the rows of every table, read in the same snapshot.
     """
-    from crisis import backup
-
     try:
         result = backup.backup(db.engine, file)
     except backup.BackupError as error:
@@ -298,8 +207,6 @@ def restore_command(file: Path) -> None:
     Stop the web processes, workers and schedulers of that database first; run `crisis db upgrade`
     after. Prints the rows of every table restored: compare them with what `crisis backup` printed.
     """
-    from crisis import backup
-
     try:
         result = backup.restore(db.engine, file)
     except backup.BackupError as error:
@@ -322,10 +229,6 @@ def retention_run(dry_run: bool) -> None:
 
     Also runs once a day from the scheduler. Idempotent: a second run finds nothing to do.
     """
-    from crisis import clock
-    from crisis.system import retention
-    from crisis.units.models import Unit
-
     try:
         years = retention.configured_years(current_app.config.get("RETENTION_YEARS"))
     except retention.RetentionSettingInvalid as error:

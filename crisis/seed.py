@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from crisis import clock
+from crisis import clock, resource_dir
 from crisis.auth.models import Membership, User
 from crisis.auth.service import hash_password
+from crisis.playbooks import service as playbooks
 from crisis.units.models import DutyShift, Unit
 
 DEMO_PASSWORD = "piket-demo-2026"  # noqa: S105  # nosec B105  # demo accounts only, printed on purpose
@@ -101,8 +102,6 @@ def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
         session.add(user)
         people[(code, role)] = user
     session.flush()
-    from crisis import resource_dir
-    from crisis.playbooks import service as playbooks
 
     playbooks.load_files(session=session, paths=playbooks.library_files(resource_dir("sops")))
     # Day duty 07:00–19:00 for the officer, night duty 19:00–07:00 for the supervisor (or head),

@@ -19,15 +19,26 @@ from flask_babel import get_locale
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 
-from crisis import clock
+from crisis import clock, guards
+from crisis.api import init_api
+from crisis.audit.views import bp as audit_bp
 from crisis.auth.identity import load_user
 from crisis.auth.labels import ROLE_LABELS
+from crisis.auth.views import bp as auth_bp
 from crisis.errors import DomainError
+from crisis.escalation.views import bp as escalation_bp
 from crisis.extensions import db, login
 from crisis.http import handle_http_error, problem, select_locale, viewer_zone, wants_json
 from crisis.i18n import _, lazy_gettext
+from crisis.incidents.views import bp as incidents_bp
+from crisis.issues.views import bp as issues_bp
+from crisis.playbooks.views import bp as playbooks_bp
+from crisis.reports.views import bp as reports_bp
+from crisis.reviews.views import bp as reviews_bp
+from crisis.system.views import bp as system_bp
 from crisis.timefmt import LocalTimes, format_duration, format_local, zone_label
 from crisis.units.service import KIND_LABELS as UNIT_KIND_LABELS
+from crisis.units.views import bp as units_bp
 
 
 def _enforce_session_age() -> Any:
@@ -97,19 +108,6 @@ KIND_LABELS = {str(kind): label for kind, label in UNIT_KIND_LABELS.items()}
 
 
 def init_app(app: Flask) -> None:
-    from crisis import guards
-    from crisis.api import init_api
-    from crisis.audit.views import bp as audit_bp
-    from crisis.auth.views import bp as auth_bp
-    from crisis.escalation.views import bp as escalation_bp
-    from crisis.incidents.views import bp as incidents_bp
-    from crisis.issues.views import bp as issues_bp
-    from crisis.playbooks.views import bp as playbooks_bp
-    from crisis.reports.views import bp as reports_bp
-    from crisis.reviews.views import bp as reviews_bp
-    from crisis.system.views import bp as system_bp
-    from crisis.units.views import bp as units_bp
-
     login.user_loader(load_user)
     guards.init_url_map(app)
     guards.init_app(app)

@@ -35,7 +35,7 @@ def test_wheel_carries_everything_and_serves_pages(tmp_path):
         "page = app.test_client().get('/login').get_data(as_text=True)\n"
         "assert 'Masuk' in page, page[:300]\n"
         "assert app.test_client().get('/static/css/app.css').status_code == 200\n"
-        "from crisis.cli import main\n"
+        "from workers.cli import main\n"
         "main(['--help'])\n"
     )
     result = subprocess.run([sys.executable, "-c", script, str(site)], cwd=tmp_path, capture_output=True,

@@ -1,5 +1,7 @@
-"""Entry point for `celery -A workers.celery_app worker`."""
+"""Entry point for `celery -A workers.celery_app worker`: the Flask app's Celery, with every task."""
 
+import crisis.reviews.tasks  # noqa: F401  registers the task names
+import workers.tasks  # noqa: F401
 from crisis import create_app
 
 flask_app = create_app()

@@ -24,9 +24,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from crisis.celery import enqueue
 from crisis.escalation import firing, timing
 from crisis.extensions import db
+from crisis.reports import tasks as reports
+from crisis.reviews import tasks as reviews
+from crisis.system import retention
 from crisis.system import service as system
+from workers.tasks import chunks, deliver_notices, fire_timers
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +43,6 @@ MIN_CHUNK = 4  # ... but no task gets fewer timers than this: a task of 4 costs 
 
 def split_claimed(ids: list[int], most: int) -> list[list[int]]:
     """Claimed timer ids as tasks: a large batch is shared by the workers, a small one stays whole."""
-    from workers.tasks import chunks
-
     size = min(most, max(MIN_CHUNK, -(-len(ids) // SPREAD)))
     return chunks(ids, size)
 
@@ -125,9 +128,6 @@ class Engine:
 
     def sweep(self) -> float | None:
         """Claim and enqueue everything due now; returns seconds until the next pending timer."""
-        from crisis.celery import enqueue
-        from workers.tasks import chunks, deliver_notices, fire_timers
-
         with self.app.app_context():
             session = db.session
             try:
@@ -232,10 +232,6 @@ def tick(app: Flask, name: str, engine: Engine | None = None) -> None:
 
 def minutely(app: Flask) -> None:
     """Cron-like sweeps; each is idempotent, so two schedulers running them is harmless."""
-    from crisis.reports import tasks as reports
-    from crisis.reviews import tasks as reviews
-    from crisis.system import retention
-
     with app.app_context():
         sweeps = (reports.refresh_measures, reviews.monthly_sweep, reviews.reminder_sweep, retention.daily_sweep)
         for sweep in sweeps:

@@ -21,6 +21,7 @@ from crisis import clock
 from crisis.audit.models import AuditEvent
 from crisis.errors import NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
+from crisis.units import service as units
 
 KIND_LABELS = {
     "auth.sign_in": _l("Signed in"),
@@ -153,8 +154,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def can_read(*, session: Session, user: Any) -> bool:
-    from crisis.units import service as units
-
     return units.is_admin_anywhere(user)
 
 
@@ -163,8 +162,6 @@ def list_events(
 ) -> tuple[list[AuditEvent], str | None]:
     """Newest first, one page; the second value is the cursor of the next page (None at the end).
     Keyset paging on (at, id): a page never repeats or skips rows when new events arrive."""
-    from crisis.units import service as units
-
     if not units.is_admin_anywhere(actor):
         raise NotPermitted(_l("Only administrators read the audit trail."))
     scope = units.admin_scope(session=session, user=actor)

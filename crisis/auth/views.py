@@ -27,7 +27,7 @@ def _login_limit_key() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    return local_path(target, url_for("units.console"))
+    return local_path(target, url_for("incidents.console"))
 
 
 def apply_form_errors(form: Any, error: ValidationFailed) -> None:
@@ -45,7 +45,7 @@ def apply_form_errors(form: Any, error: ValidationFailed) -> None:
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=_login_limit_key, methods=["POST"])
 def login() -> Any:
     if current_user.is_authenticated:
-        return redirect(url_for("units.console"))
+        return redirect(url_for("incidents.console"))
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
@@ -124,7 +124,7 @@ def change_password() -> Any:
             # The session token rotated: keep this session (the real object, not the proxy).
             login_user(current_user._get_current_object())
             flash(_("Your password has been changed. Other sessions have been signed out."), "success")
-            return redirect(url_for("units.console"))
+            return redirect(url_for("incidents.console"))
     return render_template("auth/password.html", form=form)
 
 

@@ -15,9 +15,11 @@ from crisis.errors import Conflict, NotFound, NotPermitted
 from crisis.escalation.models import Timer
 from crisis.escalation.planning import cancel_timers
 from crisis.i18n import lazy_gettext as _l
+from crisis.incidents import service as incidents
 from crisis.notify.models import Notice
 from crisis.playbooks.snapshot import stage_spec
 from crisis.timeline import service as timeline
+from crisis.units.service import acting_scope
 
 
 def acknowledge(*, session: Session, notice_id: int, actor: User | None, now: datetime | None = None) -> Notice:
@@ -56,8 +58,6 @@ def acknowledge(*, session: Session, notice_id: int, actor: User | None, now: da
 
 def acknowledge_as(*, session: Session, notice_id: int, actor: User, now: datetime | None = None) -> Notice:
     """Acknowledge as a signed-in person: the recipient, or someone acting in the incident's unit."""
-    from crisis.units.service import acting_scope
-
     notice = session.get(Notice, notice_id)
     if notice is None:
         raise NotFound(_l("Notice not found."))
@@ -75,8 +75,6 @@ def acknowledge_as(*, session: Session, notice_id: int, actor: User, now: dateti
 def _sees_incident(session: Session, user: User, incident_id: int) -> bool:
     """Whether the incident (and so its notices) is in the user's sight: their units' subtree, or
     one of their units is involved in it, as everywhere incidents are shown."""
-    from crisis.incidents import service as incidents
-
     try:
         incidents.get(session=session, user=user, incident_id=incident_id, reload_runs=False)
     except NotFound:

@@ -27,6 +27,7 @@ from crisis.escalation.queries import hot_statement
 from crisis.escalation.recipients import members_in_role, unit_chain
 from crisis.escalation.timing import FIRED, db_now, is_postgres, setting, stamp
 from crisis.incidents.models import Incident
+from crisis.notify.channels import CHANNELS, DeliveryError
 from crisis.notify.models import Notice
 from crisis.timeline import service as timeline
 from crisis.units.models import Unit
@@ -61,8 +62,6 @@ def deliver(*, session: Session, notice_id: int, now: datetime | None = None) ->
     once the receiver has accepted it only our COMMIT remains (one round trip, not waiting for the
     disk): that is the whole at-least-once window. Should the send fail, that transaction is rolled
     back and the failure recorded in a new one."""
-    from crisis.notify.channels import CHANNELS, DeliveryError
-
     notice = _lock_notice(session, notice_id)
     if notice is None or notice.status != "queued":
         return None
@@ -105,8 +104,6 @@ def prepare_notices(*, session: Session, notice_ids: list[int]) -> list[Prepared
     """Render notices just written by `fire_timers`, before its commit, from the rows already in the
     session (no queries for the notice, incident or people). A notice that cannot be prepared is left
     to `deliver`."""
-    from crisis.notify.channels import CHANNELS
-
     prepared: list[Prepared] = []
     fired = session.info.get(FIRED, {})
     for notice_id in notice_ids:
@@ -126,8 +123,6 @@ def deliver_prepared(*, session: Session, prepared: Prepared, now: datetime | No
     (row lock; still queued; its incident, and its stage if it has one, still open: a stage completed
     in between sends nothing) and marks it sent; then the channel transmits; the caller commits.
     None when it was no longer to be sent by us."""
-    from crisis.notify.channels import CHANNELS
-
     postgres = is_postgres(session)
     sent_at = now or stamp(session)
     if postgres and not isinstance(sent_at, datetime):

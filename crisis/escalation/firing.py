@@ -23,9 +23,11 @@ from crisis.auth.models import User
 from crisis.escalation.models import Timer
 from crisis.escalation.planning import plan_next
 from crisis.escalation.queries import hot_statement
-from crisis.escalation.recipients import Recipient, channels_for, members_in_role, resolve_selector, selectors_for
+from crisis.escalation.recipients import Recipient, members_in_role, resolve_selector, selectors_for
 from crisis.escalation.timing import FIRED, announce, db_now, due_cutoff, injected_clock, is_postgres, minus_lease
 from crisis.incidents.models import Incident, StageRun
+from crisis.notify import service as notify
+from crisis.notify.channels import CHANNELS
 from crisis.notify.models import Notice, WebhookEndpoint
 from crisis.playbooks.snapshot import stage_spec
 from crisis.timeline import service as timeline
@@ -217,7 +219,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     user_ids = sorted({uid for *_rest, recipients in resolved for uid in recipients})
     if user_ids:  # their units (language, zone) for rendering, in one query for the batch
         session.scalars(hot_statement("fire.users"), {"ids": user_ids}).unique().all()
-    channels = channels_for(session, user_ids)
+    channels = notify.channels_for(session, user_ids)
     units = {
         r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None
     } | {incident.unit_id for _t, incident, _r, recipients in resolved if not recipients}
@@ -225,7 +227,6 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     for hook in session.scalars(hot_statement("fire.webhooks"), {"ids": sorted(units)}):
         hooks_by_unit.setdefault(hook.unit_id, []).append(hook)
 
-    from crisis.notify.channels import CHANNELS
 
     notices: list[Notice] = []
     following: list[Timer] = []

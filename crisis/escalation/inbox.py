@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from crisis import clock
 from crisis.auth.models import User
 from crisis.escalation.models import Timer
+from crisis.incidents import service as incidents
 from crisis.notify.models import Notice
 
 
@@ -29,8 +30,6 @@ def notices_for_incident(*, session: Session, incident_id: int) -> list[Notice]:
 def list_for_incident(*, session: Session, user: User, incident_id: int) -> list[Notice]:
     """Whoever sees the incident (its units' tree, or a unit involved in it) sees its notices, as on
     the incident page."""
-    from crisis.incidents import service as incidents
-
     incidents.get(session=session, user=user, incident_id=incident_id)  # 404 out of sight
     return notices_for_incident(session=session, incident_id=incident_id)
 

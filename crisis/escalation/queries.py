@@ -24,7 +24,7 @@ from crisis.dbtypes import UTCDateTime
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import is_postgres
 from crisis.incidents.models import Incident, StageRun
-from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint
+from crisis.notify.models import Notice, WebhookEndpoint
 
 _STATEMENTS: dict[str, Any] = {}
 
@@ -102,8 +102,6 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
     "fire.timers.pg.clock": lambda: _fire_timers(func.clock_timestamp(type_=UTCDateTime()), postgres=True),
     "fire.users": lambda: select(User).where(User.id.in_(_ids()))
     .options(joinedload(User.memberships).joinedload(Membership.unit)),
-    "fire.channels": lambda: select(ChannelPreference.user_id, ChannelPreference.channel, ChannelPreference.enabled)
-    .where(ChannelPreference.user_id.in_(_ids())),
     "fire.webhooks": lambda: select(WebhookEndpoint).where(WebhookEndpoint.unit_id.in_(_ids()), WebhookEndpoint.active)
     .options(joinedload(WebhookEndpoint.unit)).order_by(WebhookEndpoint.id),
     "deliver.claim": lambda: _deliver_claim(postgres=False, db_clock=False),

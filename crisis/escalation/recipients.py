@@ -14,12 +14,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crisis.auth.models import Membership, User
+from crisis.auth.service import on_duty
 from crisis.escalation.models import Timer
-from crisis.escalation.queries import hot_statement
 from crisis.incidents.models import Incident, StageRun
 from crisis.playbooks.snapshot import stage_spec
 from crisis.playbooks.spec import RoleSelector
 from crisis.units.models import Unit, UnitKind
+from crisis.units.service import ancestors
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,6 @@ class Recipient:
 
 
 def unit_chain(unit: Unit) -> list[Unit]:
-    from crisis.units.service import ancestors
-
     return [unit, *ancestors(unit)]
 
 
@@ -51,8 +50,6 @@ def _selector_unit(session: Session, selector: RoleSelector, own: Unit) -> Unit 
 
 def members_in_role(session: Session, role: str, unit: Unit, at: datetime) -> list[User]:
     if role == "on_duty":
-        from crisis.auth.service import on_duty
-
         return on_duty(session=session, unit_id=unit.id, at=at)
     return list(
         session.scalars(
@@ -89,27 +86,6 @@ def resolve_selector(
             fallback = {"selector": str(selector), "from_unit": asked, "to_unit": unit.code} if moved else None
             return [Recipient(user, str(selector), unit, asked if moved else None) for user in found], fallback
     return [], {"selector": str(selector), "from_unit": target.code if target else selector.scope, "to_unit": None}
-
-
-def personal_channels(*, session: Session, user: User) -> list[str]:
-    """The personal channels a person receives notices on (all by default; in-app if they left none)."""
-    return channels_for(session, [user.id])[user.id]
-
-
-def channels_for(session: Session, user_ids: list[int]) -> dict[int, list[str]]:
-    """Personal channels of several people in one query."""
-    from crisis.notify.channels import personal_channel_names
-
-    choices: dict[int, dict[str, bool]] = {user_id: {} for user_id in user_ids}
-    if user_ids:
-        rows = session.execute(hot_statement("fire.channels"), {"ids": sorted(set(user_ids))})
-        for user_id, channel, enabled in rows:
-            choices[user_id][channel] = enabled
-    names = personal_channel_names()
-    return {
-        user_id: [name for name in names if chosen.get(name, True)] or ["inapp"]
-        for user_id, chosen in choices.items()
-    }
 
 
 def selectors_for(timer: Timer, run: StageRun | None) -> list[RoleSelector]:

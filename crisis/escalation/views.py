@@ -17,6 +17,7 @@ from crisis.guards import id_arg, local_path
 from crisis.i18n import _
 from crisis.notify import links
 from crisis.notify import service as notify
+from crisis.units import service as units
 
 bp = Blueprint("escalation", __name__)
 
@@ -130,8 +131,6 @@ def metrics() -> Any:
 def webhooks(unit_id: int) -> Any:
     """A unit's webhook endpoints (e.g. a chat gateway): add one, pause or resume it. The signing
     secret is shown once, right after the endpoint is added."""
-    from crisis.units import service as units
-
     unit = units.get(session=db.session, user=current_user, unit_id=unit_id)
     hooks = notify.list_webhooks(session=db.session, actor=current_user, unit_id=unit.id)  # admins only
     errors: dict[str, str] = {}

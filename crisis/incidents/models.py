@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
+from crisis.playbooks.spec import StageSpec
 
 STATEMENT_KINDS = ("holding", "press_release", "clarification", "key_messages")
 
@@ -124,8 +125,6 @@ class StageRun(db.Model):
         # Parsed once per loaded row: the snapshot and the position never change.
         spec = self.__dict__.get("_spec")
         if spec is None:
-            from crisis.playbooks.spec import StageSpec
-
             spec = self.__dict__["_spec"] = StageSpec.from_canonical(
                 self.incident.playbook_snapshot["stages"][self.position]
             )

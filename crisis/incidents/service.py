@@ -1,7 +1,7 @@
 """The incident workflow: escalate an issue, run the playbook's stages, resolve or cancel.
 
 Plain functions; keyword-only session, actor and now; flush, never commit. Every change writes a
-timeline event. Timers are written by crisis.escalation.service in the same transaction.
+timeline event. Timers are written in the same transaction, by the hooks crisis.wiring connects.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crisis import clock
+from crisis import clock, hooks
 from crisis.auth.models import ACTING_ROLES, Membership, Role, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
-from crisis.escalation import planning
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.labels import STATE_LABELS
 from crisis.incidents.models import (
@@ -30,11 +29,12 @@ from crisis.incidents.models import (
     StageRun,
     Statement,
 )
+from crisis.issues import service as issues
 from crisis.links import url_problem
 from crisis.playbooks import service as playbooks
 from crisis.playbooks.models import PlaybookVersion
-from crisis.reviews import service as reviews
 from crisis.timeline import service as timeline
+from crisis.timeline.models import RETENTION_FLAG, TimelineEvent
 from crisis.units import service as units
 from crisis.units.models import Unit
 
@@ -332,8 +332,6 @@ def open_from_issue(
 ) -> Incident:
     """Escalate an issue: in one transaction open the incident with a snapshot of the playbook,
     its stage runs and checklist entries, start the first stage and plan its timers."""
-    from crisis.issues import service as issues
-
     now = now or clock.now()
     issue = issues.get(session=session, user=actor, issue_id=issue_id)
     if issue.unit_id not in units.acting_scope(session=session, user=actor):
@@ -407,7 +405,7 @@ def open_from_issue(
         commander_id=commander.id,
     )
     _start_stage(session=session, incident=incident, run=incident.stage_runs[0], actor=actor, now=now)
-    planning.plan_updates(session=session, incident=incident, now=now)
+    hooks.run(hooks.INCIDENT_OPENED, session=session, incident=incident, now=now)
     return incident
 
 
@@ -427,7 +425,7 @@ def _start_stage(*, session: Session, incident: Incident, run: StageRun, actor: 
         due_at=run.due_at.isoformat(),
         target_seconds=run.target_seconds,
     )
-    planning.plan_stage(session=session, stage_run=run, now=now)
+    hooks.run(hooks.STAGE_STARTED, session=session, stage_run=run, now=now)
 
 
 # --- stages and checklists ------------------------------------------------------------------
@@ -598,7 +596,7 @@ def _complete(*, session: Session, incident: Incident, run: StageRun, actor: Use
     run.state = "completed"
     run.completed_at, run.completed_by_id = now, actor.id if actor else None
     late = (now - run.due_at).total_seconds() if run.due_at else 0
-    planning.cancel_stage(session=session, stage_run=run, now=now)
+    hooks.run(hooks.STAGE_COMPLETED, session=session, stage_run=run, now=now)
     _record(
         session=session,
         incident=incident,
@@ -674,7 +672,7 @@ def change_severity(
         after=severity,
         reason=reason,
     )
-    planning.replan_incident(session=session, incident=incident, now=now)
+    hooks.run(hooks.SEVERITY_CHANGED, session=session, incident=incident, now=now)
     return incident
 
 
@@ -806,10 +804,9 @@ def resolve(
             run.due_at = now + timedelta(seconds=run.target_seconds)
     incident.state, incident.resolved_at = "resolved", now
     session.flush()
-    planning.cancel_incident(session=session, incident=incident, now=now)
     _record(session=session, incident=incident, actor=actor, kind="incident.resolved", now=now)
-    # The post-incident review starts as a draft built from what was recorded.
-    reviews.open_draft(session=session, incident=incident, now=now, actor=actor)
+    # Timers end and the review-due timer and the review draft begin (crisis.wiring).
+    hooks.run(hooks.INCIDENT_RESOLVED, session=session, incident=incident, now=now, actor=actor)
     return incident
 
 
@@ -828,7 +825,7 @@ def cancel(
     reason = _clean_text(reason, "reason", required=True)
     incident.state, incident.cancelled_at, incident.state_reason = "cancelled", now, reason
     session.flush()
-    planning.cancel_incident(session=session, incident=incident, now=now)
+    hooks.run(hooks.INCIDENT_CANCELLED, session=session, incident=incident, now=now)
     _record(session=session, incident=incident, actor=actor, kind="incident.cancelled", now=now, reason=reason)
     return incident
 
@@ -884,9 +881,6 @@ def page_events(*, session: Session, incident: Incident) -> list[Any]:
 @functools.cache
 def _page_events_query() -> Select[Any]:
     """Built once, as _page_comments_query."""
-    from crisis.system.retention import FLAG
-    from crisis.timeline.models import TimelineEvent
-
     return (
         select(
             TimelineEvent.id,
@@ -896,7 +890,7 @@ def _page_events_query() -> Select[Any]:
             TimelineEvent.occurred_at,
             TimelineEvent.actor_id,
             User.name.label("actor_name"),
-            TimelineEvent.data[FLAG].as_string().label("retention_flag"),
+            TimelineEvent.data[RETENTION_FLAG].as_string().label("retention_flag"),
         )
         .outerjoin(User, User.id == TimelineEvent.actor_id)
         .where(TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == bindparam("incident_id"))
@@ -906,8 +900,6 @@ def _page_events_query() -> Select[Any]:
 
 def event_data(*, session: Session, event_ids: list[int]) -> dict[int, Any]:
     """The data of these timeline events, by id."""
-    from crisis.timeline.models import TimelineEvent
-
     if not event_ids:
         return {}
     rows = session.execute(select(TimelineEvent.id, TimelineEvent.data).where(TimelineEvent.id.in_(event_ids)))
@@ -923,8 +915,6 @@ def page_stamp(*, incident: Incident, events: list[Any]) -> str:
 def change_stamp(*, session: Session, incident: Incident) -> str:
     """Changes whenever anything on the incident page would: its version and newest timeline event."""
     from sqlalchemy import func
-
-    from crisis.timeline.models import TimelineEvent
 
     # max() over the incident's own events, read through ix_timeline_subject. Written as a plain
     # max(id) with the filter, PostgreSQL walks the primary key backwards from the newest event of

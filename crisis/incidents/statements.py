@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from crisis import clock
+from crisis import clock, hooks
 from crisis.auth.models import User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
-from crisis.escalation import planning
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents import service as incidents
 from crisis.incidents.labels import STATE_LABELS
@@ -235,7 +234,7 @@ def publish(
         published_at=moment.isoformat(),
     )
     if incident.state == "active":
-        planning.plan_updates(session=session, incident=incident, now=now)
+        hooks.run(hooks.UPDATE_PUBLISHED, session=session, incident=incident, now=now)
     return publication
 
 

@@ -8,19 +8,47 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from crisis import clock
+from crisis.auth import service as people
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
 from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
+from crisis.incidents.console import due_items
 from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS
 from crisis.incidents.models import STATEMENT_KINDS, Incident, StageRun
+from crisis.issues import service as issues
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.units import service as units
 from crisis.units.models import Unit
 
 bp = Blueprint("incidents", __name__)
+
+
+@bp.route("/")
+@login_required
+def console() -> Any:
+    """The first page after sign-in: new issues, open incidents and what is due next."""
+    now = clock.now()
+    unit_id = request.args.get("unit", type=id_arg)
+    if unit_id is not None:
+        units.get(session=db.session, user=current_user, unit_id=unit_id)
+    severity = request.args.get("severity", type=id_arg)
+    if severity not in (None, 1, 2, 3, 4):
+        abort(400)
+    open_incidents = service.list_for_user(
+        session=db.session, user=current_user, unit_id=unit_id, severity=severity, summary_only=True
+    )
+    my_units = units.list_visible(session=db.session, user=current_user)
+    on_duty = people.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
+    return render_template(
+        "units/console.html", now=now, units=my_units, on_duty=on_duty, unit_id=unit_id, severity=severity,
+        new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
+        incidents=open_incidents,
+        due=due_items(open_incidents, service.summaries(session=db.session, incidents=open_incidents)),
+    )
 
 
 def _back(incident_id: int, anchor: str = "") -> Any:
@@ -67,8 +95,6 @@ def _local_time(name: str) -> datetime | None:
 @bp.route("/issues/<int:issue_id>/escalate", methods=["GET", "POST"])
 @login_required
 def escalate(issue_id: int) -> Any:
-    from crisis.issues import service as issues
-
     issue = issues.get(session=db.session, user=current_user, issue_id=issue_id)
     severity = _int("severity") or issue.suggested_severity
     errors: dict[str, list[str]] = {}

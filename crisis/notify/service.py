@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from crisis.audit import service as audit
@@ -109,6 +110,33 @@ def channel_label(name: str) -> str:
     return str(channel.label) if channel else name
 
 
+@functools.cache
+def _choices_statement() -> Any:
+    # Built once per process: it runs for every firing.
+    ids = bindparam("ids", expanding=True)
+    return select(ChannelPreference.user_id, ChannelPreference.channel, ChannelPreference.enabled).where(
+        ChannelPreference.user_id.in_(ids)
+    )
+
+
+def personal_channels(*, session: Session, user: User) -> list[str]:
+    """The personal channels a person receives notices on (all by default; in-app if they left none)."""
+    return channels_for(session, [user.id])[user.id]
+
+
+def channels_for(session: Session, user_ids: list[int]) -> dict[int, list[str]]:
+    """Personal channels of several people in one query."""
+    choices: dict[int, dict[str, bool]] = {user_id: {} for user_id in user_ids}
+    if user_ids:
+        for user_id, channel, enabled in session.execute(_choices_statement(), {"ids": sorted(set(user_ids))}):
+            choices[user_id][channel] = enabled
+    names = personal_channel_names()
+    return {
+        user_id: [name for name in names if chosen.get(name, True)] or ["inapp"]
+        for user_id, chosen in choices.items()
+    }
+
+
 # --- reminders: notices about an item's due date, not a deadline timer (crisis.reviews.reminders) ---
 
 
@@ -118,8 +146,6 @@ def remind(*, session: Session, user: User, incident_id: int, key: str, payload:
     they turned it off), written once: the idempotency key `key:user:<id>:<channel>` makes a second
     call, e.g. another scheduler's, a no-op. In-app notices are delivered by being written; the others
     stay queued for the engine's notice sweep to hand to workers. Returns the ids this call wrote."""
-    from crisis.escalation.recipients import personal_channels
-
     rows = []
     for channel in personal_channels(session=session, user=user):
         immediate = CHANNELS[channel].immediate

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
+from crisis.playbooks.spec import PlaybookSpec
 
 
 class Playbook(db.Model):
@@ -54,8 +55,6 @@ class PlaybookVersion(db.Model):
 
     @property
     def spec(self) -> Any:
-        from crisis.playbooks.spec import PlaybookSpec
-
         return PlaybookSpec.from_canonical(self.canonical)
 
 

@@ -22,6 +22,7 @@ from crisis.playbooks.models import Playbook
 from crisis.reports import service
 from crisis.reports.dashboard import Dashboard
 from crisis.reports.measures import MEASURE_LABELS
+from crisis.reviews import tasks
 from crisis.units import service as units
 from crisis.units.models import Unit
 
@@ -237,8 +238,6 @@ def monthly_list() -> Any:
 @bp.route("/evaluation/reports", methods=["POST"])
 @login_required
 def monthly_request() -> Any:
-    from crisis.reviews import tasks
-
     unit_id = parse_id(request.form.get("unit_id"))
     if unit_id is None:
         abort(400)

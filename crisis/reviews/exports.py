@@ -14,6 +14,7 @@ from flask_babel import force_locale
 
 from crisis.i18n import lazy_gettext
 from crisis.incidents import presenters
+from crisis.incidents.views import CHANNEL_LABELS, EVENT_LABELS, STATEMENT_LABELS
 from crisis.reviews.service import ReviewDocument
 from crisis.timefmt import format_duration, format_local, zone_label
 
@@ -93,8 +94,6 @@ def _zone_formatters(zone: str) -> dict[str, Any]:
 
 def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
     """What the review templates read: the document, labels, and time formatters for one zone."""
-    from crisis.incidents.views import CHANNEL_LABELS, EVENT_LABELS, STATEMENT_LABELS
-
     labels = {**EVENT_LABELS, **REVIEW_EVENT_LABELS}
     timeline = [
         (event, labels.get(event.kind, event.kind),
@@ -149,8 +148,6 @@ def _seconds(delta: timedelta | None) -> int | None:
 
 def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
     """The review as JSON: times in UTC (ISO 8601), durations in seconds, titles in `lang`."""
-    from crisis.incidents.views import EVENT_LABELS
-
     review, incident, m = doc.review, doc.incident, doc.measures
     with force_locale(lang):
         labels = {**EVENT_LABELS, **REVIEW_EVENT_LABELS}

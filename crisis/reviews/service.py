@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import clock
+from crisis import clock, hooks
 from crisis.auth.models import ACTING_ROLES, Role, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.guards import parse_id
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents import service as incidents
 from crisis.incidents.models import Incident
+from crisis.incidents.models import Incident as _Incident
 from crisis.playbooks.spec import PlaybookSpec
 from crisis.reviews import measures
 from crisis.reviews.models import RATINGS, ActionItem, Review
@@ -264,8 +265,6 @@ def approve(
 
 def on_approved(*, session: Session, review: Review, actor: User | None, now: datetime) -> Incident:
     """The review is approved: the incident closes and nothing about it is reminded any more."""
-    from crisis.escalation import planning
-
     incident = session.scalar(
         select(Incident).where(Incident.id == review.incident_id).with_for_update()
         .execution_options(populate_existing=True)
@@ -276,7 +275,7 @@ def on_approved(*, session: Session, review: Review, actor: User | None, now: da
         raise Conflict(_l("Only a resolved incident closes with its review."))
     incident.state, incident.closed_at = "closed", now
     session.flush()
-    planning.cancel_incident(session=session, incident=incident, now=now)
+    hooks.run(hooks.INCIDENT_CLOSED, session=session, incident=incident, now=now)
     _record(session=session, incident=incident, actor=actor, kind="incident.closed", now=now, review_id=review.id)
     return incident
 
@@ -377,8 +376,6 @@ def set_action_status(
 
 def list_action_items(*, session: Session, user: User, mine: bool = False, limit: int = 200) -> list[ActionItem]:
     """Open items the user may see (their units' reviews), or only their own."""
-    from crisis.incidents.models import Incident as _Incident
-
     query = select(ActionItem).join(Review).join(_Incident, _Incident.id == Review.incident_id)
     if mine:
         query = query.where(ActionItem.owner_id == user.id)

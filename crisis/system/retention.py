@@ -39,11 +39,11 @@ from crisis import clock
 from crisis.issues.models import ANONYMISED, IdempotencyRecord, Issue
 from crisis.system.models import RetentionRun
 from crisis.timeline import service as timeline
-from crisis.timeline.models import TimelineEvent
+from crisis.timeline.models import RETENTION_FLAG, TimelineEvent
 
 PERSONAL_FIELDS = ("source_person", "source_contact")
 MARKER = ANONYMISED
-FLAG = "retention_anonymised_at"  # added to timeline data and stored answers whose personal values went
+FLAG = RETENTION_FLAG  # added to timeline data and stored answers whose personal values went
 EVENT_KIND = "issue.anonymised"
 KINDS_WITH_VALUES = ("issue.updated",)  # timeline events that copy field values (before/after)
 DAY_ZONE = ZoneInfo("Asia/Jakarta")  # the scheduler's "once a day" is a day in WIB

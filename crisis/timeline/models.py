@@ -10,6 +10,9 @@ from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
+# Added to an event's data when retention removed personal values from it (crisis.system.retention).
+RETENTION_FLAG = "retention_anonymised_at"
+
 
 class TimelineEvent(db.Model):
     """Append-only record of what happened, who did it and when."""

@@ -30,34 +30,6 @@ def _require_admin() -> None:
         abort(403)
 
 
-@bp.route("/")
-@login_required
-def console() -> Any:
-    """The first page after sign-in: new issues, open incidents and what is due next."""
-    from crisis.incidents import service as incidents
-    from crisis.incidents.console import due_items
-    from crisis.issues import service as issues
-
-    now = clock.now()
-    unit_id = request.args.get("unit", type=id_arg)
-    if unit_id is not None:
-        service.get(session=db.session, user=current_user, unit_id=unit_id)
-    severity = request.args.get("severity", type=id_arg)
-    if severity not in (None, 1, 2, 3, 4):
-        abort(400)
-    open_incidents = incidents.list_for_user(
-        session=db.session, user=current_user, unit_id=unit_id, severity=severity, summary_only=True
-    )
-    my_units = service.list_visible(session=db.session, user=current_user)
-    on_duty = people.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
-    return render_template(
-        "units/console.html", now=now, units=my_units, on_duty=on_duty, unit_id=unit_id, severity=severity,
-        new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
-        incidents=open_incidents,
-        due=due_items(open_incidents, incidents.summaries(session=db.session, incidents=open_incidents)),
-    )
-
-
 def _unit_choices(form: UnitForm) -> None:
     visible = service.list_visible(session=db.session, user=current_user)
     form.kind.choices = [SelectChoice(k, str(v)) for k, v in KIND_LABELS.items()]

@@ -1,0 +1,32 @@
+"""The hooks of every layer, connected in one place (see crisis.hooks for the points)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crisis import hooks
+from crisis.escalation import planning
+from crisis.reviews import service as reviews
+
+
+def _open_review(*, session: Any, incident: Any, now: Any, actor: Any) -> None:
+    # The post-incident review starts as a draft built from what was recorded.
+    reviews.open_draft(session=session, incident=incident, now=now, actor=actor)
+
+
+def _end_deadlines(*, session: Any, incident: Any, now: Any, **_: Any) -> None:
+    # Resolved: pending timers are cancelled and the review-due timer planned; cancelled or
+    # closed: every pending timer of the incident is cancelled.
+    planning.cancel_incident(session=session, incident=incident, now=now)
+
+
+def connect_hooks() -> None:
+    hooks.connect(hooks.INCIDENT_OPENED, planning.plan_updates)
+    hooks.connect(hooks.STAGE_STARTED, planning.plan_stage)
+    hooks.connect(hooks.STAGE_COMPLETED, planning.cancel_stage)
+    hooks.connect(hooks.SEVERITY_CHANGED, planning.replan_incident)
+    hooks.connect(hooks.UPDATE_PUBLISHED, planning.plan_updates)
+    hooks.connect(hooks.INCIDENT_RESOLVED, _end_deadlines)
+    hooks.connect(hooks.INCIDENT_RESOLVED, _open_review)
+    hooks.connect(hooks.INCIDENT_CANCELLED, _end_deadlines)
+    hooks.connect(hooks.INCIDENT_CLOSED, _end_deadlines)
