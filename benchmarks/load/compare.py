@@ -41,7 +41,7 @@ def issue_token(url: str) -> tuple[str, list[int]]:
     from sqlalchemy import select
 
     from crisis import create_app
-    from crisis.auth import service as auth
+    from crisis.auth import service as people
     from crisis.auth.models import User
     from crisis.extensions import db
     from crisis.units.models import Unit
@@ -49,7 +49,7 @@ def issue_token(url: str) -> tuple[str, list[int]]:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "compare", "RATELIMIT_STORAGE_URI": "memory://"})
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == LOGGER_USER))
-        _row, token = auth.create_token(session=db.session, user=user, name="load compare")
+        _row, token = people.create_token(session=db.session, user=user, name="load compare")
         units = sorted(db.session.scalars(select(Unit.id)))
         db.session.commit()
         db.engine.dispose()

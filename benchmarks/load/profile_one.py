@@ -53,7 +53,7 @@ def main() -> None:
     from sqlalchemy import event, select
 
     from crisis import create_app
-    from crisis.auth import service as auth
+    from crisis.auth import service as people
     from crisis.auth.models import User
     from crisis.extensions import db
     from crisis.incidents.models import Incident
@@ -66,8 +66,8 @@ def main() -> None:
         session = db.session
         officer = session.scalar(select(User).where(User.email == TICK_USER))
         logger = session.scalar(select(User).where(User.email == LOGGER_USER))
-        _r, tick_token = auth.create_token(session=session, user=officer, name="profile")
-        _r, issue_token = auth.create_token(session=session, user=logger, name="profile")
+        _r, tick_token = people.create_token(session=session, user=officer, name="profile")
+        _r, issue_token = people.create_token(session=session, user=logger, name="profile")
         incident_id = options.incident or session.scalar(
             select(Incident.id).where(Incident.title.like("Uji beban halaman insiden%")).order_by(Incident.id.desc()))
         open_items = open_tick_items(session=session, officer=officer, needed=2 * options.runs + 4, tag="profile")

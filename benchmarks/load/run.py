@@ -488,7 +488,7 @@ def prepare(url: str, redis_url: str, *, tick_items: int, tag: str) -> dict[str,
     """Tokens, fresh incidents with `tick_items` open checklist items, and one incident with 200 events."""
     from sqlalchemy import func, select
 
-    from crisis.auth import service as auth
+    from crisis.auth import service as people
     from crisis.auth.models import User
     from crisis.extensions import db
     from crisis.incidents import service as incidents
@@ -507,8 +507,8 @@ def prepare(url: str, redis_url: str, *, tick_items: int, tag: str) -> dict[str,
 
         officer, logger = user(TICK_USER), user(LOGGER_USER)
         supervisor = user("supervisor.kota-semarang@demo.example")
-        _row, tick_token = auth.create_token(session=session, user=officer, name=f"load {tag} tick")
-        _row, issue_token = auth.create_token(session=session, user=logger, name=f"load {tag} issues")
+        _row, tick_token = people.create_token(session=session, user=officer, name=f"load {tag} tick")
+        _row, issue_token = people.create_token(session=session, user=logger, name=f"load {tag} issues")
         entries = open_tick_items(session=session, officer=officer, needed=tick_items, tag=tag)
         session.commit()
 

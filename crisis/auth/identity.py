@@ -9,7 +9,7 @@ from flask import request
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Unauthorized
 
-from crisis.auth import service as auth
+from crisis.auth import service as people
 from crisis.auth.models import Membership, User
 from crisis.extensions import db
 
@@ -35,7 +35,7 @@ def bearer_user() -> Any:
     scheme, _sep, token = header.partition(" ")
     user = None
     if scheme.lower() == "bearer" and token:
-        user = auth.user_for_token(session=db.session, plaintext=token.strip())
+        user = people.user_for_token(session=db.session, plaintext=token.strip())
     if user is None:
         raise Unauthorized("A valid personal API token is required: Authorization: Bearer <token>.")
     request.environ["crisis.api_user"] = user

@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 
 from crisis.escalation import delivery, firing, planning, queries
 from crisis.escalation.models import Timer
-from crisis.extensions import db as flask_db
+from crisis.extensions import db as _db
 from crisis.notify.channels import encode_header
 from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
@@ -101,7 +101,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(app, db, org):
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    engine = flask_db.engine
+    engine = _db.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
         counts = []
@@ -179,7 +179,7 @@ def test_the_bulk_write_works_on_the_embedded_sqlite_too(tmp_path, tmp_path_fact
     app = make_app(f"sqlite:///{tmp_path / 'crisis.sqlite3'}", tmp_path_factory)
     with app.app_context():
         upgrade()
-        session = flask_db.session
+        session = _db.session
         seed_demo_data(session=session)
         session.commit()
         org = {"units": {u.code: u for u in session.query(Unit)},
@@ -191,7 +191,7 @@ def test_the_bulk_write_works_on_the_embedded_sqlite_too(tmp_path, tmp_path_fact
         claimed = firing.claim_due(session=session, now=NOW + 64 * M, limit=1000)
         assert len([c for c in claimed if c.fire_at >= NOW + 60 * M]) == 5
         session.remove()
-        flask_db.engine.dispose()
+        _db.engine.dispose()
 
 
 def _fire_prepared(db, org, at):
