@@ -74,14 +74,14 @@ def test_two_schedulers_refresh_each_incident_once_and_agree(app, db, org, histo
 
 def test_the_stage_bits_are_read_as_wide_as_the_longest_incident(db, org, history):  # noqa: F811
     """Stages are read one bit per position; a width too narrow for a row's stages reads them all anyway."""
-    from crisis.reports import dashboard
+    from crisis.reports import heatmap, scope
 
     user = org["users"][("PUSAT", "head")]
     f = reports.filters_for(session=db.session, user=user, start=START, end=END, now=NOW)
     reports.build_dashboard(session=db.session, filters=f)
-    _units, rollup = dashboard._unit_rollup(db.session, f)
-    wide = dashboard._stage_groups(db.session, f, rollup, 6)
-    assert dashboard._stage_groups(db.session, f, rollup, 1) == wide
+    _units, rollup = scope.unit_rollup(db.session, f)
+    wide = heatmap.stage_groups(db.session, f, rollup, 6)
+    assert heatmap.stage_groups(db.session, f, rollup, 1) == wide
     counts, groups = wide
     assert counts == {"active": 1, "resolved": 2, "closed": 0, "cancelled": 1}
     assert sorted((keys, judged, met, breached) for _row, keys, judged, met, breached in groups) == [

@@ -40,7 +40,7 @@ def acknowledge(*, session: Session, notice_id: int, actor: User | None, now: da
             timer.acknowledged_at = moment
         if timer.kind == "escalation_step" and timer.stage_run_id is not None:
             session.flush()
-            step = stage_spec(timer.stage_run).escalation[timer.step_index or 0]
+            step = stage_spec(timer.stage_run.incident, timer.stage_run.position).escalation[timer.step_index or 0]
             if step.until == "acknowledged":
                 stopped = cancel_timers(
                     session, Timer.stage_run_id == timer.stage_run_id, Timer.kind == "escalation_step",

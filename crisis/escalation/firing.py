@@ -137,7 +137,7 @@ def why_not(
         return "stage_completed"
     if check_ack and timer.kind == "escalation_step" and run is not None:
         assert timer.step_index is not None  # nosec B101  # type narrowing: step timers carry their index
-        step = stage_spec(run).escalation[timer.step_index]
+        step = stage_spec(run.incident, run.position).escalation[timer.step_index]
         if step.until == "acknowledged":
             if acknowledged is None:
                 acknowledged = acknowledged_steps(session, [timer])
@@ -282,7 +282,7 @@ def _payload(timer: Timer, incident: Incident, run: StageRun | None) -> dict[str
         "step_index": timer.step_index, "repeat_index": timer.repeat_index,
     }
     if run is not None:
-        spec = stage_spec(run)
+        spec = stage_spec(run.incident, run.position)
         payload.update(stage_key=run.stage_key, stage_position=run.position,
                        stage_due_at=run.due_at.isoformat() if run.due_at else None)
         if timer.step_index is not None:

@@ -20,7 +20,7 @@ from crisis import clock
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import NOTIFY_CHANNEL, NOTIFY_HORIZON, OPEN_TIMER_STATES, WAKE_FLAG, announce, is_postgres
 from crisis.incidents.models import Incident, StageRun
-from crisis.playbooks.snapshot import playbook_of, stage_spec
+from crisis.playbooks.snapshot import playbook_spec, stage_spec
 from crisis.playbooks.spec import EscalationStepSpec
 
 
@@ -53,7 +53,7 @@ def cancel_timers(session: Session, *conditions: Any, now: datetime, reason: str
 
 
 def _stage_timers(stage_run: StageRun, *, severity: int, skip: set[tuple[str, int | None]]) -> list[dict[str, Any]]:
-    spec = stage_spec(stage_run)
+    spec = stage_spec(stage_run.incident, stage_run.position)
     assert stage_run.started_at is not None  # nosec B101  # type narrowing: only started runs are planned
     planned: list[dict[str, Any]] = []
     if ("stage_due", None) not in skip:
@@ -135,7 +135,7 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
     session.flush()
     run = incident.current_stage
     if run is not None and run.started_at is not None:
-        spec = stage_spec(run)
+        spec = stage_spec(run.incident, run.position)
         target = spec.target_for(incident.severity)
         run.target_seconds = int(target.total_seconds())
         run.due_at = run.started_at + target
@@ -187,7 +187,7 @@ def plan_review(*, session: Session, incident: Incident, now: datetime) -> Timer
     session.flush()
     cancel_timers(session, Timer.incident_id == incident.id, Timer.kind == "review_due", now=now, reason="replanned")
     resolved_at = incident.resolved_at or now
-    review_due = playbook_of(incident).settings.review_due
+    review_due = playbook_spec(incident).settings.review_due
     timer = add_timer(session, incident_id=incident.id, kind="review_due", fire_at=resolved_at + review_due)
     announce(session, [timer], now)
     return timer
@@ -200,7 +200,7 @@ def plan_updates(*, session: Session, incident: Incident, now: datetime) -> None
     session.flush()
     cancel_timers(session, Timer.incident_id == incident.id, Timer.kind == "update_due", now=now, reason="replanned")
     basis = incident.last_update_at or incident.started_at or now
-    every = playbook_of(incident).settings.update_every_for(incident.severity)
+    every = playbook_spec(incident).settings.update_every_for(incident.severity)
     timer = add_timer(session, incident_id=incident.id, kind="update_due", fire_at=basis + every)
     announce(session, [timer], now)
 
@@ -210,7 +210,7 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
     following: Timer | None = None
     if timer.kind == "escalation_step" and run is not None:
         assert timer.step_index is not None  # nosec B101  # type narrowing: step timers carry their index
-        step = stage_spec(run).escalation[timer.step_index]
+        step = stage_spec(run.incident, run.position).escalation[timer.step_index]
         if step.repeat is not None and timer.repeat_index < step.repeat.max:
             following = add_timer(
                 session, incident_id=incident.id, stage_run_id=run.id, kind="escalation_step",
@@ -218,7 +218,7 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
                 fire_at=step_fire_at(run, step, timer.repeat_index + 1),
             )
     elif timer.kind == "update_due":
-        every = playbook_of(incident).settings.update_every_for(incident.severity)
+        every = playbook_spec(incident).settings.update_every_for(incident.severity)
         following = add_timer(session, incident_id=incident.id, kind="update_due",
                                repeat_index=timer.repeat_index + 1, fire_at=timer.fire_at + every)
     return following
