@@ -60,7 +60,7 @@ def celery_init_app(app: Flask) -> Celery:
             without_pre_ping(db.engine)
             _warm_up(app)
 
-        freeze_after_start(app)  # a full collection no longer stalls a deadline for ~100 ms
+        freeze_after_start(app)  # a full collection no longer stalls a deadline
 
     return celery_app
 

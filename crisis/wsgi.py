@@ -2,11 +2,9 @@
 
 Besides building the app it prepares the process for a long life: every template is compiled
 now rather than by the first request that needs it, and everything built at start-up (the app,
-its compiled templates, SQLAlchemy's mappers and statement caches, both catalogs: ~190,000
-objects) is moved out of the garbage collector's reach with `gc.freeze()`. Those objects live as
-long as the process; without the freeze every full collection walked all of them again, about
-100-170 ms every few requests, which set the dashboard's p95 (measured in
-benchmarks/evaluation/README.md).
+its compiled templates, SQLAlchemy's mappers and statement caches, both catalogs) is moved out
+of the garbage collector's reach with `gc.freeze()`. Those objects live as long as the process;
+without the freeze every full collection walks all of them again (benchmarks/evaluation/README.md).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def run_command(host: str, port: int) -> None:
 
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    freeze_after_start(app, templates=True)  # as gunicorn's crisis.wsgi does: ~1 s now, no GC stalls later
+    freeze_after_start(app, templates=True)  # as gunicorn's crisis.wsgi does: no GC stalls later
     if not app.config["EMBEDDED"]:
         click.echo(
             "CRISIS_BROKER_URL is set: tasks go to Celery workers; run `crisis scheduler` "

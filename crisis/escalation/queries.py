@@ -113,8 +113,7 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
 def warm_up(*, session: Session) -> None:
     """Run each hot statement once on ids that do not exist; the caller rolls back. SQLAlchemy
     compiles them, and this process's database backend loads the catalog entries of their tables
-    and indexes: otherwise the first deadlines after a worker starts pay for both (measured on a
-    burst: its first half-second up to 150-176 ms late, against at most 47 ms once warm)."""
+    and indexes: otherwise the first deadlines after a worker starts pay for both (benchmarks/engine)."""
     postgres = is_postgres(session)
     for name in _BUILDERS:
         if ".pg" in name and not postgres:

@@ -96,6 +96,3 @@ def selectors_for(timer: Timer, run: StageRun | None) -> list[RoleSelector]:
         return [RoleSelector("commander", "own"), RoleSelector("head", "own")]
     return [RoleSelector("commander", "own")]  # stage_due, update_due
 
-
-# The engine's hot statements, built once per process: building a statement with its options costs
-# more CPU than executing it (a third of a firing, measured), and these run for every deadline.

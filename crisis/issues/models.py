@@ -60,8 +60,8 @@ class Issue(db.Model):
     __table_args__ = (
         Index("ix_issue_unit_state_created", "unit_id", "state", "created_at"),
         # The duplicate check's candidates: a unit's newest issues of the last 48 hours, read
-        # backwards and stopping at 500, not every issue of the window sorted (8 ms for a unit with
-        # 7,700 in the load benchmark), and on PostgreSQL from the index alone (what it reads is included).
+        # backwards and stopping at 500, not every issue of the window sorted, and on PostgreSQL
+        # from the index alone (what it reads is included).
         Index(
             "ix_issue_unit_created",
             "unit_id",

@@ -39,10 +39,10 @@ from crisis.reviews.models import KpiTarget
 MEASURED_COLUMNS = ("tta", "ths", "tfs", "ttr")
 GROUPED_COLUMNS = ("tta", "ths", "ttr")  # per unit and per week: the medians shown
 # For the dashboard's transaction (crisis.reports.service.build_dashboard):
-# - work_mem: the percentile sorts of ~50,000 rows (12 months, whole country) spill to disk at 4 MB;
+# - work_mem: the percentile sorts of a year of the whole country spill to disk at the default 4 MB;
 # - random_page_cost: the rows and the covering indexes are in memory, and at the default 4 (a disk)
 #   the planner hashes a seq scan of the wide rows rather than stream the narrow index in the order
-#   the grouping needs (stage bits: 38 ms instead of 28);
+#   the grouping needs (benchmarks/evaluation);
 # - no parallel workers: the groupings are cheap, and workers take the CPU other requests need
 #   (the ordered-set aggregates run in one process anyway).
 PLANNER_SETTINGS = (("work_mem", "32MB"), ("random_page_cost", "1.1"), ("max_parallel_workers_per_gather", "0"))

@@ -71,7 +71,7 @@ def stage_groups(
         for position in range(width)
     ]
     # First per (unit, stage keys): the covering index on (unit_id, stage_keys) hands the rows over in
-    # that order (a streamed grouping, ~3,500 groups at 500 units), then per heat-map row.
+    # that order (a streamed grouping), then per heat-map row.
     per_unit = (
         select(im.unit_id, im.stage_keys, func.max(im.stages_judged).label("widest"), *per_state, *bits)
         .where(*scope_conditions(f))
