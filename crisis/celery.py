@@ -91,11 +91,10 @@ def _warm_up(app: Flask) -> None:
 
     from flask_babel import force_locale
 
-    from crisis import clock
+    from crisis import clock, mail
     from crisis.escalation import service as escalation
     from crisis.extensions import db
     from crisis.i18n import _
-    from crisis.notify import channels
     from crisis.playbooks.spec import format_duration_words
     from crisis.timefmt import INDONESIAN_ZONES, format_local
 
@@ -113,6 +112,6 @@ def _warm_up(app: Flask) -> None:
             db.session.rollback()
             db.session.remove()
             if app.config.get("SMTP_HOST"):
-                channels.open_smtp(app.config)
+                mail.connect()
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("worker warm-up failed; the first task pays instead", exc_info=True)
