@@ -56,7 +56,7 @@ def celery_init_app(app: Flask) -> Celery:
             _warm_up(app)
         from crisis.warmup import freeze_after_start
 
-        freeze_after_start(app)  # a full collection no longer stalls a deadline for ~100 ms
+        freeze_after_start(app)  # a full collection no longer walks what lives as long as the process
 
     import crisis.reviews.tasks  # noqa: F401  registers the task names
     import workers.tasks  # noqa: F401
