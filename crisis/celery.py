@@ -10,11 +10,10 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask, current_app, has_app_context
 
-from crisis import clock
+from crisis import clock, mail
 from crisis.escalation import queries
 from crisis.extensions import db, without_pre_ping
 from crisis.i18n import _
-from crisis.notify import channels
 from crisis.playbooks.spec import format_duration_words
 from crisis.timefmt import INDONESIAN_ZONES, format_local
 from crisis.warmup import freeze_after_start
@@ -60,7 +59,7 @@ def celery_init_app(app: Flask) -> Celery:
             without_pre_ping(db.engine)
             _warm_up(app)
 
-        freeze_after_start(app)  # a full collection no longer stalls a deadline
+        freeze_after_start(app)  # a full collection no longer walks what lives as long as the process
 
     return celery_app
 
@@ -107,6 +106,6 @@ def _warm_up(app: Flask) -> None:
             db.session.rollback()
             db.session.remove()
             if app.config.get("SMTP_HOST"):
-                channels.open_smtp(app.config)
+                mail.connect()
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("worker warm-up failed; the first task pays instead", exc_info=True)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parseaddr
 
 import pytest
 
 from crisis.reports import service as reports
 from crisis.reviews import tasks
 from crisis.reviews.models import MonthlyReport
-from tests.conftest import form_post, sign_in
+from tests.conftest import FIXED_NOW, form_post, sign_in
 from tests.helpers import race
 from tests.test_evaluation import history  # noqa: F401  the hand-built November
 
@@ -126,8 +127,16 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
     assert "Identifikasi dan pelabelan" in text and "KOTA-SEMARANG" in text
     messages = sink.messages
     assert len(messages) == 1 and messages[0]["to"] == [org["users"][("JATENG", "head")].email]
-    attachment = next(messages[0]["message"].iter_attachments())
+    message = messages[0]["message"]
+    assert messages[0]["subject"] == "Evaluasi bulanan 2026-11 · JATENG"
+    assert message["From"].addresses[0].addr_spec == parseaddr(app.config["MAIL_SENDER"])[1]
+    assert message["Date"].datetime == FIXED_NOW  # the app's clock
+    assert messages[0]["message_id"].startswith(f"<crisis.report.{report_id}.")
+    assert "Diskominfo Provinsi Jawa Tengah" in message.get_body(("plain",)).get_content()
+    attachment = next(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == "evaluation-JATENG-2026-11.pdf"
+    assert attachment.get_content() == report.pdf
 
 
 @pytest.mark.parametrize("role", ["head", "officer"])

@@ -393,9 +393,9 @@ def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved_a
 
 
 def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_after(app, db, org, resolved):
+    from crisis import mail
     from crisis.escalation import delivery
     from crisis.escalation import inbox as notice_inbox
-    from crisis.notify import channels
     from crisis.notify import service as notify
     from crisis.reviews import tasks
     from tests.engine.sinks import SmtpSink
@@ -435,7 +435,7 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
                 assert delivery.deliver(session=db.session, notice_id=notice.id, now=notice.queued_at) == "sent"
         db.session.commit()
     finally:
-        channels._drop_smtp()  # the worker's cached connection to the sink
+        mail.disconnect()  # the kept connection to the sink
         sink.stop()
         app.config.update(saved)
     assert len(sink.messages) == 2 and all(m["to"] == [owner.email] for m in sink.messages)

@@ -1,7 +1,7 @@
 """Celery tasks. Each takes ids, reloads its rows, commits its own work, and is short.
 
 Deadlines never ride on Celery's eta/countdown: the scheduler claims due timers from the database
-and enqueues `firing.fire_timer` at once; a lost message is found again by the tick when the
+and enqueues `escalation.fire_timers` at once; a lost message is found again by the tick when the
 claim's lease runs out. A delivery that fails waits in the database for its backoff; the tick
 hands it to the queue again when it is due.
 """
@@ -122,27 +122,9 @@ def fire_timers(self: Any, timer_ids: list[int]) -> int:
     return _fire(self, timer_ids)
 
 
-@shared_task(bind=True, name="escalation.fire_timer")
-def fire_timer(self: Any, timer_id: int) -> int:
-    """Fire one claimed timer (kept for messages queued by an older scheduler)."""
-    return _fire(self, [timer_id])
-
-
 @shared_task(bind=True, name="escalation.deliver_notices")
 def deliver_notices(self: Any, notice_ids: list[int]) -> int:
-    """Send several queued notices, each in its own transaction (see deliver_notice)."""
+    """Send several queued notices, each in its own transaction; a failure is recorded on its notice with
+    its backoff, and the tick hands it over again when the retry is due."""
     _deliver_each(notice_ids)
     return len(notice_ids)
-
-
-@shared_task(bind=True, name="escalation.deliver_notice")
-def deliver_notice(self: Any, notice_id: int) -> str | None:
-    """Send one queued notice; failures are recorded with their backoff (the tick retries)."""
-    results: list[str | None] = []
-
-    def work() -> list[int]:
-        results.append(delivery.deliver(session=db.session, notice_id=notice_id))
-        return []
-
-    _with_db_retry(self, work)
-    return results[-1] if results else None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app, render_template
@@ -15,7 +13,7 @@ from crisis.i18n import _
 from crisis.notify.links import ack_url, incident_url
 from crisis.notify.models import Notice
 from crisis.playbooks.snapshot import parse_stage, snapshot_of
-from crisis.playbooks.spec import describe_selector, format_duration_words, parse_selector
+from crisis.playbooks.spec import PlaybookSpec, describe_selector, format_duration_words, parse_selector
 from crisis.timefmt import format_local
 
 
@@ -27,13 +25,6 @@ class Rendered:
     language: str
     zone: str
     context: dict[str, Any]
-
-
-def message_id(notice: Notice) -> str:
-    """Stable per notice: a resend after a crash carries the same Message-ID, so receivers de-duplicate."""
-    domain = parseaddr(current_app.config["MAIL_SENDER"])[1].rpartition("@")[2] or "localhost"
-    digest = hashlib.sha256(notice.idempotency_key.encode()).hexdigest()[:20]
-    return f"<crisis.notice.{notice.id}.{digest}@{domain}>"
 
 
 def audience(notice: Notice) -> tuple[str, str]:
@@ -83,8 +74,6 @@ def _context(notice: Notice, language: str, zone: str) -> dict[str, Any]:
     stage_due_at = _when(payload.get("stage_due_at"))
     every = None
     if payload.get("kind") == "update_due":
-        from crisis.playbooks.spec import PlaybookSpec
-
         every_td: timedelta = PlaybookSpec.from_canonical(snapshot_of(incident)).settings.update_every_for(
             incident.severity
         )

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select
 
+from crisis import mail
 from crisis.escalation import delivery, firing, planning, queries
 from crisis.escalation.models import Timer
 from crisis.extensions import db as _db
-from crisis.notify.channels import encode_header
 from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
@@ -120,19 +120,23 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(app, db, org):
     assert large_queries <= small_queries + 2, counts
 
 
-def test_subjects_are_encoded_words_that_read_back_and_cannot_inject_headers():
+def test_subjects_are_encoded_words_that_read_back_and_cannot_inject_headers(app):
     subject = "[SEV 4] KAB-BANYUMAS · Pernyataan “siaga” — terlambat " * 6 + "\r\nBcc: eve@example.org"
-    encoded = encode_header(subject)
-    assert "\n" not in encoded.replace("\r\n ", "")
-    assert all(len(line.strip()) <= 75 for line in encoded.split("\r\n"))
-    raw = f"Subject: {encoded}\r\nTo: a@example.org\r\n\r\nbody\r\n".encode("ascii")
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert message["Bcc"] is None
-    assert str(message["Subject"]) == " ".join(subject.splitlines())
-    short = "[SEV 2] KOTA-SEMARANG · Verifikasi fakta"
-    assert str(email.message_from_bytes(f"Subject: {encode_header(short)}\r\n\r\n".encode("ascii"),
-                                        policy=email.policy.default)["Subject"]) == short
-    assert encode_header("plain ascii subject") == "plain ascii subject"
+    with app.app_context():
+        sealed = mail.envelope(mail.compose(to=[("Sri\r\nBcc: eve@example.org", "a@example.org")], subject=subject,
+                                            text="body"))
+    head = sealed.data.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and all(len(line) <= 78 for line in head.split(b"\r\n"))
+    assert b"=?utf-8?" in head  # RFC 2047 encoded words
+    message = email.message_from_bytes(sealed.data, policy=email.policy.default)
+    assert message["Bcc"] is None and sealed.recipients == ("a@example.org",)
+    assert str(message["Subject"]) == " ".join(subject.splitlines())  # every space kept
+    assert message["To"].addresses[0].display_name == "Sri Bcc: eve@example.org"
+    for short in ("[SEV 2] KOTA-SEMARANG · Verifikasi fakta", "plain ascii subject"):
+        with app.app_context():
+            data = mail.envelope(mail.compose(to=["a@example.org"], subject=short, text="body")).data
+        assert str(email.message_from_bytes(data, policy=email.policy.default)["Subject"]) == short
+    assert b"\r\nSubject: plain ascii subject\r\n" in b"\r\n" + data  # ASCII as it is
 
 
 def _bulk(incident, count: int, start, kind: str = "stage_due") -> list[dict]:

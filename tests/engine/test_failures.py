@@ -68,7 +68,7 @@ def test_worker_killed_after_the_claim_fires_after_the_lease_exactly_once(stack,
     worker = stack.worker()
     incident = _incident_due_in(org, 1.5)
     run_id = incident.stage_runs[0].id
-    # Hold the stage run so the worker stops inside fire_timer, after the claim, before its commit.
+    # Hold the stage run so the worker stops inside fire_timers, after the claim, before its commit.
     with _raw_pg(pg_url) as blocker:
         blocker.execute("SELECT id FROM stage_run WHERE id = %s FOR UPDATE", (run_id,))
         assert wait_until(lambda: _waiting_on_a_lock(pg_url), timeout=20)
@@ -140,7 +140,7 @@ def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_deli
     _db.session.expire_all()
     assert wait_until(lambda: _db.session.scalar(
         select(Timer).where(Timer.state == "claimed").limit(1)) is not None or _db.session.expire_all(), timeout=20)
-    stack.redis.flushall()  # the fire_timer messages are gone; no worker had taken them
+    stack.redis.flushall()  # the fire_timers messages are gone; no worker had taken them
     stack.worker()
     assert wait_until(_sent_all(stack.smtp, 2), timeout=30)
     # Queued notices whose messages die with Redis: the one worker is stuck sending the first one.
@@ -191,9 +191,9 @@ def test_duplicate_tasks_and_two_schedulers_send_no_duplicate_notice(stack, org,
     _db.session.expire_all()
     for _ in range(2):
         for timer_id in _db.session.scalars(select(Timer.id)):
-            sender.send_task("escalation.fire_timer", args=[timer_id], queue=stack.queue)
+            sender.send_task("escalation.fire_timers", args=[[timer_id]], queue=stack.queue)
         for notice_id in _db.session.scalars(select(Notice.id)):
-            sender.send_task("escalation.deliver_notice", args=[notice_id], queue=stack.queue)
+            sender.send_task("escalation.deliver_notices", args=[[notice_id]], queue=stack.queue)
     settle(5)
     assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 4
 
@@ -203,7 +203,7 @@ def test_a_stage_completed_while_its_timer_fires_sends_nothing_after_the_complet
     stack.worker()
     incident = _incident_due_in(org, 2)
     run = incident.stage_runs[0]
-    # The completing transaction holds the stage run; the worker's fire_timer waits behind it.
+    # The completing transaction holds the stage run; the worker's fire_timers waits behind it.
     _db.session.execute(select(type(run)).where(type(run).id == run.id).with_for_update())
     assert wait_until(lambda: _waiting_on_a_lock(pg_url), timeout=20)
     complete_stage(_db.session, run, now=datetime.now(UTC), start_next=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -33,7 +34,7 @@ def _email_only(db, org, *keys):
         notify.set_preferences(session=db.session, user=org["users"][key], choices={"inapp": False})
 
 
-def test_late_verification_emails_the_supervisor_in_her_language_and_zone(db, org, smtp):
+def test_late_verification_emails_the_supervisor_in_her_language_and_zone(app, db, org, smtp):
     incident = open_incident(db.session, org, now=NOW)
     db.session.commit()
     assert tick(db.session, NOW + 14 * M) == []
@@ -48,6 +49,11 @@ def test_late_verification_emails_the_supervisor_in_her_language_and_zone(db, or
     assert mail["message_id"].startswith(f"<crisis.notice.{notice.id}.")
     message = mail["message"]
     assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
+    assert message["From"].addresses[0].addr_spec == parseaddr(app.config["MAIL_SENDER"])[1]
+    assert message["To"].addresses[0].display_name == supervisor.name
+    assert message["Date"].datetime == NOW  # the app's clock
+    assert message["Content-Language"] == "id" and message["Auto-Submitted"] == "auto-generated"
+    assert mail["notice_id"] == notice.id and mail["key"] == notice.idempotency_key
     text = message.get_body(("plain",)).get_content()
     # The stage is due 30 minutes after it started, shown in Semarang's zone (10:30 WIB at 10:00 WIB).
     assert _clock_text(NOW + 30 * M, "Asia/Jakarta", "WIB") in text
