@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crisis.incidents.models import Incident
-from crisis.incidents.service import Summary
+from crisis.incidents.access import Summary
 from crisis.playbooks.spec import Settings
 
 

@@ -77,8 +77,8 @@ def draft(
 ) -> Statement:
     now = now or clock.now()
     incident = incidents.get(session=session, user=actor, incident_id=incident_id, lock=True)
-    incidents._require_act(session=session, user=actor, incident=incident)
-    incidents._require_open(incident)
+    incidents.require_act(session=session, user=actor, incident=incident)
+    incidents.require_open(incident)
     errors: dict[str, str] = {}
     if kind not in STATEMENT_KINDS:
         errors["kind"] = str(_l("Choose holding statement, press release, clarification or key messages."))
@@ -86,7 +86,7 @@ def draft(
     statement = Statement(incident=incident, kind=kind, title=title, body=body, drafted_by_id=actor.id, drafted_at=now)
     session.add(statement)
     session.flush()
-    incidents._record(
+    incidents.record(
         session=session,
         incident=incident,
         actor=actor,
@@ -110,13 +110,13 @@ def edit(
 ) -> Statement:
     now = now or clock.now()
     statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
-    incidents._require_act(session=session, user=actor, incident=incident)
+    incidents.require_act(session=session, user=actor, incident=incident)
     _check_version(statement, expected_version)
     if statement.state != "draft":
         raise Conflict(_l("Only a draft can be edited."))
     title, body = _clean_text(title, body, {})
     statement.title, statement.body = title, body
-    incidents._record(
+    incidents.record(
         session=session, incident=incident, actor=actor, kind="statement.edited", now=now, statement_id=statement.id
     )
     return statement
@@ -144,7 +144,7 @@ def approve(
 ) -> Statement:
     now = now or clock.now()
     statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
-    incidents._require_open(incident)
+    incidents.require_open(incident)
     _check_version(statement, expected_version)
     if statement.drafted_by_id == actor.id:
         raise NotPermitted(_l("You cannot approve a statement you drafted; ask a supervisor or head."))
@@ -153,7 +153,7 @@ def approve(
     if statement.state != "draft":
         raise Conflict(_l("This statement is already %(state)s.", state=STATE_LABELS[statement.state]))
     statement.state, statement.approved_by_id, statement.approved_at = "approved", actor.id, now
-    incidents._record(
+    incidents.record(
         session=session,
         incident=incident,
         actor=actor,
@@ -221,7 +221,7 @@ def publish(
     if incident.state == "active":
         incident.last_update_at = max(incident.last_update_at or moment, moment)
     session.flush()
-    incidents._record(
+    incidents.record(
         session=session,
         incident=incident,
         actor=actor,
@@ -270,7 +270,7 @@ def record_shared_publication(
         now=now,
     )
     moment, channel, url = publication.published_at, publication.channel, publication.url
-    incidents._record(
+    incidents.record(
         session=session,
         incident=incident,
         actor=actor,

@@ -1,0 +1,231 @@
+"""Running the playbook: starting and completing stages, ticking, waiving and assigning checklist items."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from crisis import clock, hooks
+from crisis.auth.models import User
+from crisis.errors import Conflict, NotFound, ValidationFailed
+from crisis.i18n import lazy_gettext as _l
+from crisis.incidents.access import (
+    clean_text,
+    clean_url,
+    commander_candidates,
+    get,
+    incident_query,
+    record,
+    record_entry,
+    require_act,
+    require_lead,
+    require_open,
+)
+from crisis.incidents.models import (
+    ChecklistEntry,
+    Incident,
+    StageRun,
+)
+
+
+def start_stage(*, session: Session, incident: Incident, run: StageRun, actor: User | None, now: datetime) -> None:
+    run.state = "active"
+    run.started_at = now
+    run.target_seconds = int(run.spec.target_for(incident.severity).total_seconds())
+    run.due_at = now + timedelta(seconds=run.target_seconds)
+    session.flush()
+    record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="stage.started",
+        now=now,
+        stage=run.stage_key,
+        due_at=run.due_at.isoformat(),
+        target_seconds=run.target_seconds,
+    )
+    hooks.run(hooks.STAGE_STARTED, session=session, stage_run=run, now=now)
+
+
+
+
+def _entry(*, session: Session, actor: User, entry_id: int) -> tuple[ChecklistEntry, Incident]:
+    """The item and its incident, the incident locked and the item read after the lock was taken
+    (whoever held it before may have changed the item): two queries whatever the incident's size."""
+    incident_of_entry = select(StageRun.incident_id).join(
+        ChecklistEntry, ChecklistEntry.stage_run_id == StageRun.id
+    ).where(ChecklistEntry.id == entry_id)
+    # The incident is found through the item in the locking query itself (an item never moves).
+    query = incident_query(session=session, user=actor, lock=True)
+    incident = session.scalar(query.where(Incident.id == incident_of_entry.scalar_subquery()))
+    if incident is None:  # no such item, or its incident is out of reach: say which, as get() would
+        if session.scalar(incident_of_entry) is None:
+            raise NotFound(_l("Checklist item not found."))
+        raise NotFound(_l("Incident not found."))
+    entry = session.scalars(
+        select(ChecklistEntry)
+        .options(joinedload(ChecklistEntry.stage_run))
+        .where(ChecklistEntry.id == entry_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    # Link the stage to the incident just loaded: the session keeps rows only while something refers
+    # to them, and whatever shows the item next (its text) needs the incident's SOP.
+    set_committed_value(entry.stage_run, "incident", incident)
+    require_act(session=session, user=actor, incident=incident)
+    require_open(incident)
+    return entry, incident
+
+
+def tick(
+    *,
+    session: Session,
+    actor: User,
+    entry_id: int,
+    note: str = "",
+    evidence_url: str = "",
+    now: datetime | None = None,
+) -> ChecklistEntry:
+    now = now or clock.now()
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    if entry.closed:
+        who = entry.done_by or entry.waived_by
+        raise Conflict(_l("Already closed by %(name)s.", name=who.name if who else "?"))
+    url = clean_url(evidence_url, "evidence_url")
+    if entry.evidence_expected and not url and not entry.evidence_url:
+        raise ValidationFailed({"evidence_url": str(_l("This item expects evidence: add a link."))})
+    entry.done_at, entry.done_by_id = now, actor.id
+    if note:
+        entry.note = clean_text(note, "note")
+    if url:
+        entry.evidence_url = url
+    record_entry(
+        session=session,
+        incident=incident,
+        actor=actor,
+        entry=entry,
+        kind="checklist.done",
+        now=now,
+        evidence_url=url or None,
+    )
+    return entry
+
+
+def untick(*, session: Session, actor: User, entry_id: int, now: datetime | None = None) -> ChecklistEntry:
+    now = now or clock.now()
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    if entry.stage_run.state == "completed":
+        raise Conflict(_l("The stage is complete; its checklist no longer changes."))
+    was = "waived" if entry.waived_at else "done"
+    entry.done_at = entry.done_by_id = entry.waived_at = entry.waived_by_id = None
+    entry.waive_reason = ""
+    record_entry(
+        session=session, incident=incident, actor=actor, entry=entry, kind="checklist.reopened", now=now, was=was
+    )
+    return entry
+
+
+def annotate(
+    *,
+    session: Session,
+    actor: User,
+    entry_id: int,
+    note: str | None = None,
+    evidence_url: str | None = None,
+    now: datetime | None = None,
+) -> ChecklistEntry:
+    now = now or clock.now()
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    changed: dict[str, Any] = {}
+    if note is not None:
+        entry.note = changed["note"] = clean_text(note, "note")
+    if evidence_url is not None:
+        entry.evidence_url = changed["evidence_url"] = clean_url(evidence_url, "evidence_url")
+    if changed:
+        record_entry(
+            session=session, incident=incident, actor=actor, entry=entry, kind="checklist.noted", now=now, **changed
+        )
+    return entry
+
+
+def waive(*, session: Session, actor: User, entry_id: int, reason: str, now: datetime | None = None) -> ChecklistEntry:
+    """Skip a required item on purpose, with a reason; waivers are counted in the review."""
+    now = now or clock.now()
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    require_lead(session=session, user=actor, incident=incident)
+    reason = clean_text(reason, "reason", required=True)
+    if entry.closed:
+        raise Conflict(_l("This item is already closed."))
+    entry.waived_at, entry.waived_by_id, entry.waive_reason = now, actor.id, reason
+    record_entry(
+        session=session, incident=incident, actor=actor, entry=entry, kind="checklist.waived", now=now, reason=reason
+    )
+    return entry
+
+
+def assign(
+    *, session: Session, actor: User, entry_id: int, assignee_id: int | None, now: datetime | None = None
+) -> ChecklistEntry:
+    now = now or clock.now()
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    if assignee_id is not None:
+        candidates = {u.id for u in commander_candidates(session=session, unit_id=incident.unit_id)}
+        candidates |= {p.user_id for p in incident.participants}
+        if assignee_id not in candidates:
+            raise ValidationFailed({"assignee_id": str(_l("Assign someone on this incident's team."))})
+    entry.assignee_id = assignee_id
+    record_entry(
+        session=session,
+        incident=incident,
+        actor=actor,
+        entry=entry,
+        kind="checklist.assigned",
+        now=now,
+        assignee_id=assignee_id,
+    )
+    return entry
+
+
+def missing_items(run: StageRun) -> list[ChecklistEntry]:
+    return [entry for entry in run.entries if entry.required and not entry.closed]
+
+
+def complete_stage(*, session: Session, actor: User, stage_run_id: int, now: datetime | None = None) -> StageRun:
+    """Refused while required items are open; completing the current stage starts the next."""
+    now = now or clock.now()
+    run = session.get(StageRun, stage_run_id)
+    if run is None:
+        raise NotFound(_l("Stage not found."))
+    incident = get(session=session, user=actor, incident_id=run.incident_id, lock=True)
+    require_act(session=session, user=actor, incident=incident)
+    require_open(incident)
+    if run.state != "active":
+        raise Conflict(_l("Only the current stage can be completed."))
+    missing = missing_items(run)
+    if missing:
+        raise ValidationFailed({"checklist": [str(_l("Still open: %(item)s", item=e.item_key)) for e in missing]})
+    complete_run(session=session, incident=incident, run=run, actor=actor, now=now)
+    following = next((r for r in incident.stage_runs if r.position == run.position + 1), None)
+    if following is not None:
+        start_stage(session=session, incident=incident, run=following, actor=actor, now=now)
+    return run
+
+
+def complete_run(*, session: Session, incident: Incident, run: StageRun, actor: User | None, now: datetime) -> None:
+    run.state = "completed"
+    run.completed_at, run.completed_by_id = now, actor.id if actor else None
+    late = (now - run.due_at).total_seconds() if run.due_at else 0
+    hooks.run(hooks.STAGE_COMPLETED, session=session, stage_run=run, now=now)
+    record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="stage.completed",
+        now=now,
+        stage=run.stage_key,
+        breached=late > 0,
+        late_seconds=max(0, int(late)),
+    )
