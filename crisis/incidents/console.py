@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from crisis.incidents.models import Incident
 from crisis.incidents.access import Summary
+from crisis.incidents.models import Incident
 from crisis.playbooks.spec import Settings
 
 
