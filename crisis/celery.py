@@ -58,7 +58,7 @@ def celery_init_app(app: Flask) -> Celery:
 
         freeze_after_start(app)  # a full collection no longer stalls a deadline for ~100 ms
 
-    import crisis.reviews.tasks  # noqa: F401  registers the task names
+    import crisis.reports.tasks  # noqa: F401  registers the task names
     import workers.tasks  # noqa: F401
 
     return celery_app

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from crisis import create_app
 from crisis.extensions import db
-from crisis.reviews.cli import seed_history_command
+from crisis.reports.cli import seed_history_command
 
 
 def _create_app(*_args: Any) -> Any:

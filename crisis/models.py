@@ -23,6 +23,6 @@ __all__ = [
     "SchedulerHeartbeat", "StageRun", "Statement", "TimelineEvent", "Unit", "User", "WorkerCheck",
 ]
 from crisis.escalation.models import ChannelPreference, Notice, Timer, WebhookEndpoint  # noqa: E402, F401, I001
-from crisis.reviews.models import ActionItem, KpiTarget, MonthlyReport, Review  # noqa: E402, F401, I001
-from crisis.reports.models import IncidentMeasure, KeyMessageLag  # noqa: E402, F401, I001
+from crisis.reviews.models import ActionItem, Review  # noqa: E402, F401, I001
+from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget, MonthlyReport  # noqa: E402, F401, I001
 from crisis.audit.models import AuditEvent  # noqa: E402, F401, I001

@@ -10,9 +10,9 @@ import pytest
 
 from crisis.incidents.models import Incident
 from crisis.reports import service as reports
+from crisis.reports.cli import seed_history
 from crisis.reports.measures import percentile_cont
 from crisis.reviews import measures
-from crisis.reviews.cli import seed_history
 from crisis.reviews.models import Review
 from crisis.units.models import Unit
 from tests.conftest import FIXED_NOW

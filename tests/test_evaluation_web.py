@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from crisis.reports import service as reports
-from crisis.reviews import tasks
-from crisis.reviews.models import MonthlyReport
+from crisis.reports import tasks
+from crisis.reports.models import MonthlyReport
 from tests.conftest import form_post, sign_in
 from tests.helpers import race
 from tests.test_evaluation import history  # noqa: F401  the hand-built November

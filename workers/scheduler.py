@@ -237,7 +237,7 @@ def minutely(app: Flask) -> None:
     from crisis.system import retention
 
     with app.app_context():
-        sweeps = (reports.refresh_measures, reviews.monthly_sweep, reviews.reminder_sweep, retention.daily_sweep)
+        sweeps = (reports.refresh_measures, reports.monthly_sweep, reviews.reminder_sweep, retention.daily_sweep)
         for sweep in sweeps:
             try:
                 sweep(db.session)

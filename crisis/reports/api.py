@@ -9,8 +9,8 @@ from flask_smorest import Blueprint
 
 from crisis.api import authenticated, bearer_user
 from crisis.extensions import db
+from crisis.reports import schemas as s
 from crisis.reports import service
-from crisis.reviews import schemas as s
 
 blp = Blueprint("reports_api", __name__, url_prefix="/api/v1", description="Evaluation across incidents")
 
@@ -90,7 +90,7 @@ def request_report(data: dict[str, Any], unit_id: int) -> Any:
     """Build the unit's evaluation for a month (YYYY-MM) now; poll the report for its status.
 
     Needs a role that acts in the unit (observers only read reports): a build replaces the report."""
-    from crisis.reviews import tasks
+    from crisis.reports import tasks
 
     report = service.request_monthly(session=db.session, actor=bearer_user(), unit_id=unit_id, month=data["month"])
     db.session.commit()

@@ -31,8 +31,7 @@ from crisis.reports.measures import (
     is_postgresql,
     percentile_cont,
 )
-from crisis.reports.models import IncidentMeasure, KeyMessageLag
-from crisis.reviews.models import KpiTarget
+from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget
 from crisis.units.models import Unit
 
 MEASURED_COLUMNS = ("tta", "ths", "tfs", "ttr")

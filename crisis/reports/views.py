@@ -237,7 +237,7 @@ def monthly_list() -> Any:
 @bp.route("/evaluation/reports", methods=["POST"])
 @login_required
 def monthly_request() -> Any:
-    from crisis.reviews import tasks
+    from crisis.reports import tasks
 
     unit_id = parse_id(request.form.get("unit_id"))
     if unit_id is None:
