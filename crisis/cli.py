@@ -18,7 +18,7 @@ from crisis.extensions import db
 from crisis.playbooks import service as playbooks
 from crisis.playbooks.service import library_files
 from crisis.playbooks.validator import validate_file
-from crisis.reviews.cli import seed_history_command
+from crisis.reports.cli import seed_history_command
 from crisis.seed import DEMO_PASSWORD, demo_accounts, seed_demo_data
 from crisis.system import retention
 from crisis.timefmt import zone_label

@@ -24,6 +24,6 @@ __all__ = [
 ]
 from crisis.escalation.models import Timer  # noqa: E402, F401, I001
 from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint  # noqa: E402, F401, I001
-from crisis.reviews.models import ActionItem, KpiTarget, MonthlyReport, Review  # noqa: E402, F401, I001
-from crisis.reports.models import IncidentMeasure, KeyMessageLag  # noqa: E402, F401, I001
+from crisis.reviews.models import ActionItem, Review  # noqa: E402, F401, I001
+from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget, MonthlyReport  # noqa: E402, F401, I001
 from crisis.audit.models import AuditEvent  # noqa: E402, F401, I001

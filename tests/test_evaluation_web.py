@@ -12,8 +12,8 @@ from email.utils import parseaddr
 import pytest
 
 from crisis.reports import service as reports
-from crisis.reviews import tasks
-from crisis.reviews.models import MonthlyReport
+from crisis.reports import tasks
+from crisis.reports.models import MonthlyReport
 from tests.conftest import FIXED_NOW, form_post, sign_in
 from tests.helpers import race
 from tests.test_evaluation import history  # noqa: F401  the hand-built November

@@ -56,7 +56,7 @@ def test_scheduler_has_a_one_second_tick(app):
 
 
 def test_minutely_sweeps_build_the_monthly_reports_once(app, db, org):
-    from crisis.reviews.models import MonthlyReport
+    from crisis.reports.models import MonthlyReport
     from workers.scheduler import minutely
 
     minutely(app)

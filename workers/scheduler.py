@@ -233,7 +233,7 @@ def tick(app: Flask, name: str, engine: Engine | None = None) -> None:
 def minutely(app: Flask) -> None:
     """Cron-like sweeps; each is idempotent, so two schedulers running them is harmless."""
     with app.app_context():
-        sweeps = (reports.refresh_measures, reviews.monthly_sweep, reviews.reminder_sweep, retention.daily_sweep)
+        sweeps = (reports.refresh_measures, reports.monthly_sweep, reviews.reminder_sweep, retention.daily_sweep)
         for sweep in sweeps:
             try:
                 sweep(db.session)

@@ -114,7 +114,7 @@ def _build_one(args: tuple[str, int, int]) -> tuple[int, float, str]:
     url, report_id, smtp_port = args
     app = _worker_app(url, smtp_port)
     from crisis.extensions import db
-    from crisis.reviews import tasks
+    from crisis.reports import tasks
 
     with app.app_context():
         start = time.perf_counter()
@@ -174,7 +174,7 @@ def run(url: str, options: argparse.Namespace) -> None:
     from crisis.extensions import db
     from crisis.incidents.models import Incident, StageRun
     from crisis.reports import service as reports
-    from crisis.reviews.cli import seed_history
+    from crisis.reports.cli import seed_history
     from crisis.seed import seed_demo_data
     from crisis.timeline.models import TimelineEvent
 
@@ -287,7 +287,7 @@ def _measure_review(app, client, db, url: str, options: argparse.Namespace) -> N
 def _measure_monthly(app, db, reports, url: str, options: argparse.Namespace) -> None:
     from sqlalchemy import func, select
 
-    from crisis.reviews.models import MonthlyReport
+    from crisis.reports.models import MonthlyReport
 
     print(f"\n3. monthly reports, every unit, {options.workers} worker processes")
     from tests.engine.sinks import SmtpSink

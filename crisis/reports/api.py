@@ -9,9 +9,8 @@ from flask_smorest import Blueprint
 
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
-from crisis.reports import service
-from crisis.reviews import schemas as s
-from crisis.reviews import tasks
+from crisis.reports import schemas as s
+from crisis.reports import service, tasks
 
 blp = Blueprint("reports_api", __name__, url_prefix="/api/v1", description="Evaluation across incidents")
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from crisis.reports.heatmap import stage_groups, stage_tables, stage_titles
 from crisis.reports.kpi_progress import kpi_rows, targets_in_view, threshold_sums
 from crisis.reports.measures import is_postgresql
-from crisis.reports.models import IncidentMeasure, KeyMessageLag
+from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget
 from crisis.reports.quantiles import Share, Stat, pair, percentiles, quantiles
 from crisis.reports.scope import (
     Filters,
@@ -34,7 +34,6 @@ from crisis.reports.scope import (
     week_bounds,
     week_of,
 )
-from crisis.reviews.models import KpiTarget
 
 MEASURED_COLUMNS = ("tta", "ths", "tfs", "ttr")
 GROUPED_COLUMNS = ("tta", "ths", "ttr")  # per unit and per week: the medians shown

@@ -11,9 +11,9 @@ from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from crisis.reports.measures import FINISHED, TIME_COLUMNS, TIME_MEASURES
+from crisis.reports.models import KpiTarget
 from crisis.reports.quantiles import Share
 from crisis.reports.scope import Filters, unit_code
-from crisis.reviews.models import KpiTarget
 
 
 def targets_in_view(session: Session, f: Filters) -> list[KpiTarget]:

@@ -1,9 +1,9 @@
-"""The measures the evaluation reports on and heads set KPI targets for: their names, and their
-definitions over many incidents in SQL.
+"""The measures the evaluation reports on and heads set KPI targets for, over many incidents in SQL.
 
-The definitions are those of crisis.reviews.measures (one incident). `incident_measures_select`
-and `key_message_lags_select` compute them set-based (joins and GROUP BY, never a query per
-incident) into the rows of crisis.reports.models, which crisis.reports.service.refresh_measures
+The measures are those of the registry in crisis.reviews.definitions (whose rules the review also
+evaluates in Python, one incident at a time). `incident_measures_select` and
+`key_message_lags_select` build them from the registry set-based (joins and GROUP BY, never a query
+per incident) into the rows of crisis.reports.models, which crisis.reports.service.refresh_measures
 keeps current and the dashboard reads.
 """
 
@@ -12,46 +12,59 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, case, cast, func, literal, literal_column, not_, or_, select, union_all
+from sqlalchemy import BigInteger, Select, and_, case, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from crisis.dbtypes import UTCDateTime
-from crisis.i18n import lazy_gettext
-from crisis.incidents.models import Incident, InvolvedUnit, Publication, StageRun, Statement
+from crisis.escalation.models import Timer
+from crisis.incidents.models import Incident, InvolvedUnit, StageRun, Statement
+from crisis.notify.models import Notice
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.validator import MAX_STAGES
+from crisis.reviews.definitions import (
+    DASHBOARD,
+    DURATIONS,
+    INCIDENT_DURATIONS,
+    RATES,
+    SQL,
+    TARGET_MEASURES,
+    Duration,
+    Moment,
+    Rate,
+    Rule,
+    Scope,
+)
+from crisis.reviews.definitions import FINISHED as FINISHED  # the dashboard's, as the rules have it
 from crisis.reviews.models import ActionItem, Review
 from crisis.timeline.models import TimelineEvent
 
-FINISHED = ("resolved", "closed")
 # The definitions' revision, stored on every measures row: raise it when what a row holds changes
-# (2: stage bits and key-message lag rows), and the sweep recomputes the rows of an older one.
-DEFINITION = 2
+# (2: stage bits and key-message lag rows; 3: a stage completed the moment it started in an active
+# incident is performed, as the review always said), and the sweep recomputes the rows of an older one.
+DEFINITION = 3
 # A measures row holds one bit per stage position in a BIGINT: the validator caps a playbook's stages.
 assert MAX_STAGES <= 63  # nosec B101  # import-time self-check of a constant
 
 # Time measures: a target says "share of incidents with value <= threshold" (or >=).
-TIME_MEASURES = {
-    "time_to_acknowledge": lazy_gettext("Time to acknowledge"),
-    "time_to_holding_statement": lazy_gettext("Time to holding statement"),
-    "time_to_first_statement": lazy_gettext("Time to first statement"),
-    "time_to_resolve": lazy_gettext("Time to resolve"),
-}
+TIME_MEASURES = {m.key: m.label for m in TARGET_MEASURES if isinstance(m, Duration)}
 # Share measures: a target says "this share or more".
-SHARE_MEASURES = {
-    "stage_sla": lazy_gettext("Stages completed on time"),
-    "review_on_time": lazy_gettext("Reviews approved on time"),
-    "action_items_on_time": lazy_gettext("Action items closed on time"),
-    "escalations_acknowledged": lazy_gettext("Escalations acknowledged"),
-}
+SHARE_MEASURES = {m.key: m.label for m in TARGET_MEASURES if isinstance(m, Rate)}
 MEASURE_LABELS = {**TIME_MEASURES, **SHARE_MEASURES}
-# Column of the per-incident measures (crisis.reports.dashboard) behind each time measure.
-TIME_COLUMNS = {
-    "time_to_acknowledge": "tta",
-    "time_to_holding_statement": "ths",
-    "time_to_first_statement": "tfs",
-    "time_to_resolve": "ttr",
-}
+# Column of the per-incident measures (crisis.reports.models.IncidentMeasure) behind each measure.
+TIME_COLUMNS = {m.key: m.column for m in INCIDENT_DURATIONS}
+SHARE_COLUMNS = {m.key: m.columns for m in RATES.values() if m.columns is not None}
+# The stage bits of a measures row (one per position) and the per-run count each holds.
+STAGE_BITS = {"stages_judged": "st_judged", "stages_met": "st_met", "stages_breached": "st_breached"}
+
+
+def _counts(of: str) -> dict[str, Rule]:
+    """Column -> rule of every count kept for the rates over `of` rows (rates sharing a count share
+    its column, e.g. the stages judged)."""
+    counts: dict[str, Rule] = {}
+    for rate in RATES.values():
+        if rate.of == of and rate.columns is not None and DASHBOARD in rate.paths:
+            counts.update(zip(rate.columns, (rate.judged, rate.hit), strict=True))
+    return counts
 
 
 def percentile_cont(values: list[float], fraction: float) -> float | None:
@@ -82,17 +95,9 @@ def count_if(condition: Any) -> Any:
     return func.count(case((condition, literal(1))))
 
 
-def stage_conditions(incident: Any) -> tuple[Any, Any, Any]:
-    """(judged, met, performed) for a StageRun row joined to its incident (anything with `state`
-    and `resolved_at`)."""
-    performed = and_(
-        StageRun.started_at.is_not(None),
-        StageRun.completed_at.is_not(None),
-        not_(and_(StageRun.started_at == StageRun.completed_at, StageRun.completed_at == incident.resolved_at)),
-    )
-    judged = or_(performed, incident.state.in_(FINISHED))
-    met = and_(performed, or_(StageRun.due_at.is_(None), StageRun.completed_at <= StageRun.due_at))
-    return judged, met, performed
+def flag(condition: Any) -> Any:
+    """1 where the condition holds, else 0 (also where it is unknown: NULL)."""
+    return case((condition, 1), else_=0)
 
 
 def _earliest(a: Any, b: Any) -> Any:
@@ -104,37 +109,51 @@ def _latest(a: Any, b: Any) -> Any:
     return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
 
 
+def _moments(conditions: list[Any]) -> tuple[dict[Moment, Any], list[Any]]:
+    """The SQL of every moment the incident durations run between: a column of the incident, or the
+    earliest moment of its related rows, one grouped subquery per relationship (to outer-join)."""
+    moments: dict[Moment, Any] = {}
+    related: dict[str, list[Moment]] = {}
+    for duration in INCIDENT_DURATIONS:
+        for moment in (duration.start, duration.end):
+            if moment.rows is None:
+                moments[moment] = getattr(Incident, moment.at)
+            elif moment not in related.setdefault(moment.rows, []):
+                related[moment.rows].append(moment)
+    subqueries = []
+    for rows, wanted in related.items():
+        model = getattr(Incident, rows).property.mapper.class_
+        columns, relevant = [], []
+        for index, moment in enumerate(wanted):
+            at = getattr(model, moment.at)
+            where = moment.where(SQL, model, Scope()) if moment.where is not None else None
+            columns.append(func.min(at if where is None else case((where, at))).label(f"m{index}"))
+            relevant.append(and_(at.is_not(None), *([] if where is None else [where])))
+        subquery = (
+            select(model.incident_id, *columns)
+            .join(Incident, Incident.id == model.incident_id)
+            .where(or_(*relevant), *conditions)
+            .group_by(model.incident_id)
+            .subquery(rows)
+        )
+        subqueries.append(subquery)
+        moments.update({moment: subquery.c[f"m{index}"] for index, moment in enumerate(wanted)})
+    return moments, subqueries
+
+
 def incident_measures_select(*, session: Session, now: datetime, incident_ids: Any) -> Select[Any]:
     """One row per incident in `incident_ids` (ids, or a select of ids), in incident order, with
-    the columns of IncidentMeasure: its filter columns, the four time measures in seconds, its
-    counts of stages (judged, met, breached), review (judged, on time), action items (judged, on
-    time) and escalations (sent, acknowledged), and what the row was computed from (`stamp`,
-    `events`, the window of `now` the figures hold for)."""
+    the columns of IncidentMeasure: its filter columns, the time measures in seconds, the counts of
+    every rate (stages, review, action items, escalations: judged and hits), the stage bits, and
+    what the row was computed from (`stamp`, `events`, the window of `now` the figures hold for)."""
     conditions = [Incident.id.in_(incident_ids)]
     at = literal(now, UTCDateTime)
-    first_stage = (
-        select(StageRun.incident_id, StageRun.completed_at)
-        .join(Incident, Incident.id == StageRun.incident_id)
-        .where(StageRun.position == 0, *conditions)
-        .subquery("first_stage")
-    )
-    published = (
-        select(
-            Statement.incident_id,
-            func.min(case((Statement.kind == "holding", Statement.published_at))).label("holding_at"),
-            func.min(Statement.published_at).label("first_at"),
-        )
-        .join(Incident, Incident.id == Statement.incident_id)
-        .where(Statement.published_at.is_not(None), *conditions)
-        .group_by(Statement.incident_id)
-        .subquery("published")
-    )
-    judged, met, performed = stage_conditions(Incident)
-    breached = and_(performed, not_(met))
+    moments, related = _moments(conditions)
+    stage_counts = _counts("stage_runs")
+    in_incident = Scope(incident=Incident)
     runs = (
         select(StageRun.incident_id, StageRun.position, StageRun.stage_key,
-               case((judged, 1), else_=0).label("judged"), case((met, 1), else_=0).label("met"),
-               case((breached, 1), else_=0).label("breached"),
+               *(flag(rule(SQL, StageRun, in_incident)).label(column) for column, rule in stage_counts.items()),
                case((Incident.state == "cancelled", 0), else_=1).label("measured"))
         .join(Incident, Incident.id == StageRun.incident_id)
         .where(*conditions)
@@ -144,25 +163,22 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
     stages = (
         select(
             runs.c.incident_id,
-            func.sum(runs.c.judged).label("judged"),
-            func.sum(runs.c.met).label("met"),
-            func.sum(runs.c.breached).label("breached"),
+            *(func.sum(runs.c[column]).label(column) for column in stage_counts),
             _ordered_keys(session, runs.c.stage_key, runs.c.position).label("key_list"),
             # A cancelled incident is counted, never measured: its stage bits stay 0.
-            *(_mask(runs.c[name] * runs.c.measured, runs.c.position).label(f"{name}_mask")
-              for name in ("judged", "met", "breached")),
+            *(_mask(runs.c[column] * runs.c.measured, runs.c.position).label(bits)
+              for bits, column in STAGE_BITS.items()),
         )
         .group_by(runs.c.incident_id)
         .subquery("stages")
     )
+    as_of_now = Scope(now=at)
     item_open = ActionItem.status == "open"
-    item_judged = and_(ActionItem.status != "dropped", or_(ActionItem.status == "done", ActionItem.due_at <= at))
-    item_on_time = and_(ActionItem.status == "done", ActionItem.done_at <= ActionItem.due_at)
     items = (
         select(
             Review.incident_id,
-            count_if(item_judged).label("judged"),
-            count_if(item_on_time).label("on_time"),
+            *(count_if(rule(SQL, ActionItem, as_of_now)).label(column)
+              for column, rule in _counts("action_items").items()),
             # An open item falling due is judged from then on: the figures change without an event.
             func.max(case((and_(item_open, ActionItem.due_at <= at), ActionItem.due_at))).label("last_due"),
             func.min(case((and_(item_open, ActionItem.due_at > at), ActionItem.due_at))).label("next_due"),
@@ -184,9 +200,8 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         .group_by(TimelineEvent.subject_id)
         .subquery("events")
     )
+    escalations = _notices_per_incident(conditions)
     review_pending = and_(Review.id.is_not(None), Review.approved_at.is_(None))
-    review_judged = or_(Review.approved_at.is_not(None), Review.due_at <= at)
-    review_on_time = and_(Review.approved_at.is_not(None), Review.approved_at <= Review.due_at)
     columns: list[Any] = [
         Incident.id.label("incident_id"),
         Incident.unit_id.label("unit_id"),
@@ -194,21 +209,14 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         Incident.severity.label("severity"),
         Incident.state.label("state"),
         Incident.started_at.label("started_at"),
-        seconds_between(session, first_stage.c.completed_at, Incident.started_at).label("tta"),
-        seconds_between(session, published.c.holding_at, Incident.started_at).label("ths"),
-        seconds_between(session, published.c.first_at, Incident.started_at).label("tfs"),
-        seconds_between(session, Incident.resolved_at, Incident.started_at).label("ttr"),
-        func.coalesce(stages.c.judged, 0).label("st_judged"),
-        func.coalesce(stages.c.met, 0).label("st_met"),
-        func.coalesce(stages.c.breached, 0).label("st_breached"),
+        *(seconds_between(session, moments[d.end], moments[d.start]).label(d.column) for d in INCIDENT_DURATIONS),
+        *(func.coalesce(stages.c[column], 0).label(column) for column in stage_counts),
         func.coalesce(stages.c.key_list, "").label("stage_keys"),
-        func.coalesce(stages.c.judged_mask, 0).label("stages_judged"),
-        func.coalesce(stages.c.met_mask, 0).label("stages_met"),
-        func.coalesce(stages.c.breached_mask, 0).label("stages_breached"),
-        case((and_(Review.id.is_not(None), review_judged), 1), else_=0).label("rv_judged"),
-        case((and_(Review.id.is_not(None), review_on_time), 1), else_=0).label("rv_on_time"),
-        func.coalesce(items.c.judged, 0).label("ai_judged"),
-        func.coalesce(items.c.on_time, 0).label("ai_on_time"),
+        *(func.coalesce(stages.c[bits], 0).label(bits) for bits in STAGE_BITS),
+        # No review: its columns are NULL, and a rule on NULL does not hold.
+        *(flag(rule(SQL, Review, as_of_now)).label(column) for column, rule in _counts("review").items()),
+        *(func.coalesce(items.c[column], 0).label(column) for column in _counts("action_items")),
+        *(func.coalesce(escalations.c[column], 0).label(column) for column in _counts("notices")),
         at.label("computed_at"),
         literal(DEFINITION).label("definition"),
         func.coalesce(events.c.newest, 0).label("stamp"),
@@ -222,46 +230,37 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         select(*columns)
         .join(PlaybookVersion, PlaybookVersion.id == Incident.playbook_version_id)
         .join(Playbook, Playbook.id == PlaybookVersion.playbook_id)
-        .outerjoin(first_stage, first_stage.c.incident_id == Incident.id)
-        .outerjoin(published, published.c.incident_id == Incident.id)
         .outerjoin(stages, stages.c.incident_id == Incident.id)
         .outerjoin(Review, Review.incident_id == Incident.id)
         .outerjoin(items, items.c.incident_id == Incident.id)
         .outerjoin(events, events.c.incident_id == Incident.id)
+        .outerjoin(escalations, escalations.c.incident_id == Incident.id)
         .where(*conditions)
         .order_by(Incident.id)  # one lock order for every sweep
     )
-    escalations = _escalations_per_incident(conditions)
-    if escalations is not None:
-        query = query.add_columns(
-            func.coalesce(escalations.c.sent, 0).label("esc_sent"),
-            func.coalesce(escalations.c.acknowledged, 0).label("esc_acknowledged"),
-        ).outerjoin(escalations, escalations.c.incident_id == Incident.id)
-    else:
-        query = query.add_columns(literal(0).label("esc_sent"), literal(0).label("esc_acknowledged"))
+    for subquery in related:
+        query = query.outerjoin(subquery, subquery.c.incident_id == Incident.id)
     return query
 
 
-def _escalations_per_incident(conditions: list[Any]) -> Any:
-    """Per incident: escalations (one per escalation-step timer and person) and acknowledged ones."""
-    try:
-        from crisis.escalation.models import Timer
-        from crisis.notify.models import Notice
-    except ImportError:  # no deadline engine: no escalations to count
-        return None
-    person = (
-        select(Notice.incident_id.label("incident_id"), func.max(Notice.acknowledged_at).label("acknowledged_at"))
-        .join(Timer, Timer.id == Notice.timer_id)
+def _notices_per_incident(conditions: list[Any]) -> Any:
+    """Per incident, the escalations (the rate over its notices): the notices judged, those with
+    the same `per` values as one, and how many of those hit (any of their notices)."""
+    rate = RATES["escalations_acknowledged"]
+    assert rate.of == "notices" and rate.columns is not None  # nosec B101  # its registry entry says so
+    scope = Scope(incident=Incident, timer_kind=Timer.kind)
+    one = (
+        select(Notice.incident_id.label("incident_id"), func.max(flag(rate.hit(SQL, Notice, scope))).label("hit"))
+        .outerjoin(Timer, Timer.id == Notice.timer_id)
         .join(Incident, Incident.id == Notice.incident_id)
-        .where(Timer.kind == "escalation_step", Notice.kind == "deadline", Notice.recipient_user_id.is_not(None),
-               *conditions)
-        .group_by(Notice.incident_id, Notice.timer_id, Notice.recipient_user_id)
+        .where(rate.judged(SQL, Notice, scope), *conditions)
+        .group_by(Notice.incident_id, *(getattr(Notice, name) for name in rate.per or ("id",)))
         .subquery("escalated_person")
     )
+    judged, hits = rate.columns
     return (
-        select(person.c.incident_id, func.count().label("sent"),
-               func.count(person.c.acknowledged_at).label("acknowledged"))
-        .group_by(person.c.incident_id)
+        select(one.c.incident_id, func.count().label(judged), func.sum(one.c.hit).label(hits))
+        .group_by(one.c.incident_id)
         .subquery("escalations")
     )
 
@@ -281,18 +280,21 @@ def _mask(flag: Any, position: Any) -> Any:
 
 
 def key_message_lags_select(*, session: Session, incident_ids: Any) -> Select[Any]:
-    """One row per approved key-messages statement of the incidents in `incident_ids` and unit that
-    shares it, with the columns of KeyMessageLag: the units involved in the incident, and any other
-    unit but the owner that recorded a publication of it (crisis.reviews.measures lists the
-    involved ones; the owner is the source). Lag: approval to the unit's first publication."""
-    shared = [Statement.incident_id.in_(incident_ids), Statement.kind == "key_messages",
-              Statement.approved_at.is_not(None)]
-    first = (
-        select(Publication.statement_id, Publication.unit_id,
-               func.min(Publication.published_at).label("published_at"))
-        .join(Statement, Statement.id == Publication.statement_id)
+    """One row per shared key-messages statement of the incidents in `incident_ids` and unit that
+    shares it, with the columns of KeyMessageLag (the measure `key_message_lag` of the registry):
+    the units involved in the incident, and any other unit but the owner that recorded a
+    publication of it. Lag: approval to the unit's first publication."""
+    lag = DURATIONS["key_message_lag"]
+    assert lag.where is not None and lag.end.rows is not None  # nosec B101  # its registry entry says so
+    approved = getattr(Statement, lag.start.at)
+    publication = getattr(Statement, lag.end.rows).property.mapper.class_
+    shared = [Statement.incident_id.in_(incident_ids), lag.where(SQL, Statement, Scope())]
+    first = (  # per unit: its own publications (the end moment's `where`)
+        select(publication.statement_id, publication.unit_id,
+               func.min(getattr(publication, lag.end.at)).label("published_at"))
+        .join(Statement, Statement.id == publication.statement_id)
         .where(*shared)
-        .group_by(Publication.statement_id, Publication.unit_id)
+        .group_by(publication.statement_id, publication.unit_id)
         .subquery("first_publication")
     )
     candidates = union_all(
@@ -321,7 +323,7 @@ def key_message_lags_select(*, session: Session, incident_ids: Any) -> Select[An
             Incident.state.label("incident_state"),
             Incident.started_at.label("incident_started_at"),
             pairs.c.involved,
-            seconds_between(session, first.c.published_at, Statement.approved_at).label("lag"),
+            seconds_between(session, first.c.published_at, approved).label(lag.column),
         )
         .join(Statement, Statement.id == pairs.c.statement_id)
         .join(Incident, Incident.id == Statement.incident_id)

@@ -1,22 +1,92 @@
-"""Precomputed evaluation rows, read by the dashboard: one per incident, and one per shared key
-message and unit.
+"""The evaluation's rows: per-unit KPI targets, monthly reports, and the precomputed measures the
+dashboard reads (one row per incident, and one per shared key message and unit).
 
-Written only by crisis.reports.service.refresh_measures from the definitions in
-crisis.reports.measures; an incident's rows are recomputed when its timeline moved past `stamp`
-(every change to what is measured writes a timeline event on the incident: a statement approved,
-a publication recorded, a unit involved) or when `now` leaves [valid_from, valid_until): a review
-or action item falling due changes what is judged without any event.
+The precomputed rows are written only by crisis.reports.service.refresh_measures from the
+definitions in crisis.reviews.definitions (in SQL: crisis.reports.measures); an incident's rows are
+recomputed when its timeline moved past `stamp` (every change to what is measured writes a timeline
+event on the incident: a statement approved, a publication recorded, a unit involved) or when `now`
+leaves [valid_from, valid_until): a review or action item falling due changes what is judged
+without any event.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, SmallInteger, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
+
+REPORT_STATES = ("building", "built", "sent", "failed")
+
+class KpiTarget(db.Model):
+    """A head's target for their unit (and everything below it): e.g. 90 % of holding statements
+    within 60 minutes is measure `time_to_holding_statement`, threshold 3600 s, share 0.9."""
+
+    __tablename__ = "kpi_target"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    measure: Mapped[str] = mapped_column(String(40))
+    threshold_seconds: Mapped[int | None] = mapped_column()  # time measures only
+    comparison: Mapped[str] = mapped_column(String(2), default="<=")
+    target_share: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    unit = relationship("Unit")
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "measure"),
+        CheckConstraint("comparison IN ('<=','>=')", name="comparison"),
+        CheckConstraint("target_share > 0 AND target_share <= 1", name="share"),
+    )
+
+
+class MonthlyReport(db.Model):
+    """The evaluation of one unit's subtree for one calendar month (in the unit's zone), as a PDF.
+    UNIQUE (unit_id, month): two schedulers racing to create it build it once."""
+
+    __tablename__ = "monthly_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month reported on
+    status: Mapped[str] = mapped_column(String(16), default="building")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    pdf_size: Mapped[int] = mapped_column(default=0)
+
+    unit = relationship("Unit")
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "month", name="uq_monthly_report_unit_month"),
+        CheckConstraint("status IN ('building','built','sent','failed')", name="status"),
+    )
+
 
 # What the dashboard's per-unit, per-week and headline groupings read besides the index keys.
 MEASURED_INCLUDE = ["state", "severity", "playbook_key", "tta", "ths", "tfs", "ttr", "st_judged", "st_met",

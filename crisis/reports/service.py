@@ -31,8 +31,7 @@ from crisis.incidents.models import Incident
 from crisis.playbooks.models import Playbook
 from crisis.reports import dashboard, measures
 from crisis.reports.measures import MEASURE_LABELS, TIME_MEASURES
-from crisis.reports.models import IncidentMeasure, KeyMessageLag
-from crisis.reviews.models import KpiTarget, MonthlyReport
+from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget, MonthlyReport
 from crisis.timefmt import format_duration, is_valid_zone
 from crisis.timeline import service as timeline
 from crisis.timeline.models import TimelineEvent

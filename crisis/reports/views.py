@@ -19,10 +19,9 @@ from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.playbooks.models import Playbook
-from crisis.reports import service
+from crisis.reports import service, tasks
 from crisis.reports.dashboard import Dashboard
 from crisis.reports.measures import MEASURE_LABELS
-from crisis.reviews import tasks
 from crisis.units import service as units
 from crisis.units.models import Unit
 

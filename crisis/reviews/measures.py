@@ -1,45 +1,52 @@
-"""The measures of one response, computed from what the incident recorded.
+"""The measures of one response, computed in Python from what the incident recorded: the review's
+way of computing the definitions in crisis.reviews.definitions (the evaluation dashboard computes the
+same ones in SQL, crisis.reports.measures).
 
-Definitions (the evaluation dashboard in crisis.reports.dashboard uses the same ones, in SQL):
+Besides the measures, the review shows per stage its target, actual time, breach and a suggested
+rating (review only):
 
-- time to acknowledge: incident start -> completion of its first stage (position 0).
-- time to holding statement: incident start -> the first publication of a statement of kind
-  "holding" (Statement.published_at is the owner's first publication of that statement).
-- time to first statement: incident start -> the first publication of a statement of any kind.
-- time to resolve: incident start -> resolved_at.
-- a stage is *performed* when it was started and completed, and was not merely closed at the
-  moment of resolution (started and completed at resolved_at: resolving completes the stages
-  never reached); otherwise it is *not performed*.
-- a performed stage is *met* when completed_at <= due_at; otherwise it is breached by
-  completed_at - due_at.
 - suggested rating: met -> performed; late by at most 50 % of its target -> with some challenges;
   later -> with major challenges; not performed -> not performed. A waived required item
   downgrades "performed" to "with some challenges".
-- escalations: Notice rows of the deadline engine for escalation-step timers, one per
-  (timer, person); acknowledged when any of that person's notices of the timer was.
-- publication lag of shared key messages: from the key messages' approval to each involved
-  unit's first publication of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crisis.escalation.models import Timer
 from crisis.incidents.models import ChecklistEntry, Incident, StageRun, Statement
+from crisis.notify.models import Notice
+from crisis.reviews.definitions import (
+    DURATIONS,
+    INCIDENT_DURATIONS,
+    PY,
+    RATES,
+    Rate,
+    Scope,
+    stage_met,
+    stage_performed,
+)
+from crisis.reviews.models import Review
 
 LATE_SHARE_SOME = 0.5  # late by at most half the target: "with some challenges"
 
 
-def _is_performed(run: StageRun, incident: Incident) -> bool:
-    if run.started_at is None or run.completed_at is None:
-        return False
-    skipped = run.started_at == run.completed_at and run.completed_at == incident.resolved_at
-    return not skipped
+class Share(NamedTuple):
+    """Of the rows judged, how many hit (were on time, acknowledged, ...)."""
+
+    judged: int
+    hits: int
+
+    @property
+    def share(self) -> float | None:
+        return self.hits / self.judged if self.judged else None
 
 
 def suggest_rating(*, performed: bool, late: timedelta | None, target: timedelta, waived_required: bool) -> str:
@@ -102,6 +109,7 @@ class LagRow:
     unit: Any
     published_at: datetime | None
     lag: timedelta | None
+    involved: bool  # the unit is involved in the incident (else: it published without being asked)
 
 
 @dataclass
@@ -121,26 +129,12 @@ class IncidentMeasures:
     escalations: list[EscalationRow]
     escalation_count: int
     escalations_acknowledged: int
-    notices_available: bool
     statements: list[Statement]
     lags: list[LagRow]
-    missing_fields: list[str] = field(default_factory=list)
 
     @property
     def stages_met(self) -> int:
         return sum(1 for stage in self.stages if stage.met)
-
-    @property
-    def stages_judged(self) -> int:
-        return sum(1 for stage in self.stages if stage.performed or self.incident.state in ("resolved", "closed"))
-
-    @property
-    def checklist_share(self) -> float | None:
-        return (self.items_done + self.items_waived) / self.items_total if self.items_total else None
-
-
-def _since(moment: datetime | None, start: datetime) -> timedelta | None:
-    return moment - start if moment is not None else None
 
 
 def load_incident(*, session: Session, incident_id: int) -> Incident:
@@ -157,31 +151,80 @@ def load_incident(*, session: Session, incident_id: int) -> Incident:
     )
 
 
-def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationRow], int, int, bool]:
-    try:
-        from crisis.escalation.models import Timer
-        from crisis.notify.models import Notice
-    except ImportError:  # the deadline engine is not installed: nothing to show
-        return [], 0, 0, False
-    rows = session.execute(
+def count(rate: Rate, rows: Iterable[tuple[Any, Scope]]) -> Share:
+    """A rate of the registry over rows (each with what its rules read): the rows judged (those
+    with the same `rate.per` values as one), and the hits among them."""
+    judged: dict[Any, bool] = {}
+    for index, (row, scope) in enumerate(rows):
+        if PY.holds(rate.judged(PY, row, scope)):
+            key = tuple(getattr(row, name) for name in rate.per) if rate.per else index
+            judged[key] = judged.get(key, False) or PY.holds(rate.hit(PY, row, scope))
+    return Share(len(judged), sum(judged.values()))
+
+
+def durations(incident: Incident) -> dict[str, timedelta | None]:
+    """Every duration of the registry measured on the incident, by key."""
+    return {duration.key: duration.of(incident) for duration in INCIDENT_DURATIONS}
+
+
+def rates(*, session: Session, incident: Incident, now: datetime) -> dict[str, Share]:
+    """Every rate of the registry over the incident's own rows as of `now`, by key."""
+    scope = Scope(incident=incident, now=now)
+    review = session.scalar(
+        select(Review).where(Review.incident_id == incident.id).options(selectinload(Review.action_items)))
+    rows: dict[str, list[tuple[Any, Scope]]] = {
+        "stage_runs": [(run, scope) for run in incident.stage_runs],
+        "checklist_entries": [(entry, scope) for run in incident.stage_runs for entry in run.entries],
+        "review": [(review, scope)] if review is not None else [],
+        "action_items": [(item, scope) for item in review.action_items] if review is not None else [],
+        "notices": [(notice, Scope(incident=incident, now=now, timer_kind=kind))
+                    for notice, kind in _deadline_notices(session, incident)],
+    }
+    return {rate.key: count(rate, rows[rate.of]) for rate in RATES.values()}
+
+
+def key_message_lags(incident: Incident) -> list[LagRow]:
+    """Per shared key-messages statement and unit sharing it: when the unit first published it."""
+    lag = DURATIONS["key_message_lag"]
+    involved = {row.unit_id: row.unit for row in incident.involved}
+    rows: list[LagRow] = []
+    for statement in incident.statements:
+        if lag.where is not None and not PY.holds(lag.where(PY, statement, Scope(incident=incident))):
+            continue
+        units = dict(involved)
+        for publication in statement.publications:
+            if publication.unit_id != incident.unit_id:
+                units.setdefault(publication.unit_id, publication.unit)
+        for unit_id, unit in units.items():
+            scope = Scope(incident=incident, unit_id=unit_id)
+            rows.append(LagRow(statement=statement, unit=unit, published_at=lag.end.of(statement, scope),
+                               lag=lag.of(statement, scope), involved=unit_id in involved))
+    return rows
+
+
+def _deadline_notices(session: Session, incident: Incident) -> list[Any]:
+    """The deadline notices of the incident, each with its timer's kind, oldest first."""
+    return list(session.execute(
         select(Notice, Timer.kind)
         .outerjoin(Timer, Timer.id == Notice.timer_id)
         .where(Notice.incident_id == incident.id, Notice.kind == "deadline")
         .options(selectinload(Notice.recipient), selectinload(Notice.acknowledged_by), selectinload(Notice.webhook))
         .order_by(Notice.queued_at, Notice.id)
-    ).all()
+    ).all())
+
+
+def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationRow], Share]:
+    notices = _deadline_notices(session, incident)
     result: list[EscalationRow] = []
-    people: dict[tuple[int | None, int], bool] = {}
-    for notice, timer_kind in rows:
+    for notice, timer_kind in notices:
         payload = notice.payload or {}
-        kind = timer_kind or payload.get("kind") or notice.kind
         recipient = notice.recipient
         who = recipient.name if recipient is not None else (notice.webhook.name if notice.webhook else "?")
         result.append(
             EscalationRow(
                 who=who,
                 unit=payload.get("unit_code"),
-                kind=kind,
+                kind=timer_kind or payload.get("kind") or notice.kind,
                 stage_key=payload.get("stage_key"),
                 channel=notice.channel,
                 status=notice.status,
@@ -191,25 +234,24 @@ def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationR
                 acknowledged_by=notice.acknowledged_by.name if notice.acknowledged_by else None,
             )
         )
-        if kind == "escalation_step" and notice.recipient_user_id is not None:
-            key = (notice.timer_id, notice.recipient_user_id)
-            people[key] = people.get(key, False) or notice.acknowledged_at is not None
-    return result, len(people), sum(people.values()), True
+    escalated = count(RATES["escalations_acknowledged"],
+                      ((notice, Scope(incident=incident, timer_kind=kind)) for notice, kind in notices))
+    return result, escalated
 
 
 def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
-    start = incident.started_at
+    scope = Scope(incident=incident)
     stages: list[StageMeasure] = []
     waivers: list[tuple[StageMeasure, ChecklistEntry]] = []
     for run in incident.stage_runs:
         snapshot = incident.playbook_snapshot["stages"][run.position]
-        performed = _is_performed(run, incident)
+        performed = PY.holds(stage_performed(PY, run, scope))
         target = timedelta(seconds=run.target_seconds)
         met: bool | None = None
         late: timedelta | None = None
         if performed:
             assert run.completed_at is not None  # nosec B101  # type narrowing: performed means completed
-            met = run.due_at is None or run.completed_at <= run.due_at
+            met = PY.holds(stage_met(PY, run, scope))
             late = None if met or run.due_at is None else run.completed_at - run.due_at
         stage_waivers = [e for e in run.entries if e.waived_at is not None]
         stage = StageMeasure(
@@ -237,43 +279,27 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
         waivers.extend((stage, entry) for entry in stage_waivers)
 
     published = sorted((s for s in incident.statements if s.published_at is not None), key=lambda s: s.published_at)
-    holding = next((s for s in published if s.kind == "holding"), None)
-    first = published[0] if published else None
-    first_stage = next((run for run in incident.stage_runs if run.position == 0), None)
-
-    lags: list[LagRow] = []
-    for statement in incident.statements:
-        if statement.kind != "key_messages" or statement.approved_at is None:
-            continue
-        for involved in incident.involved:
-            own = [p for p in statement.publications if p.unit_id == involved.unit_id]
-            moment = min((p.published_at for p in own), default=None)
-            lags.append(
-                LagRow(statement=statement, unit=involved.unit, published_at=moment,
-                       lag=moment - statement.approved_at if moment else None)
-            )
-
-    escalations, count, acknowledged, available = _escalations(session, incident)
+    escalations, escalated = _escalations(session, incident)
     entries = [e for run in incident.stage_runs for e in run.entries]
     done = sum(1 for e in entries if e.done_at is not None)
     waived = sum(1 for e in entries if e.waived_at is not None)
+    times = durations(incident)
     return IncidentMeasures(
         incident=incident,
         stages=stages,
-        time_to_acknowledge=_since(first_stage.completed_at if first_stage else None, start),
-        time_to_holding_statement=_since(holding.published_at if holding else None, start),
-        time_to_first_statement=_since(first.published_at if first else None, start),
-        time_to_resolve=_since(incident.resolved_at, start),
-        first_statement=first,
+        time_to_acknowledge=times["time_to_acknowledge"],
+        time_to_holding_statement=times["time_to_holding_statement"],
+        time_to_first_statement=times["time_to_first_statement"],
+        time_to_resolve=times["time_to_resolve"],
+        first_statement=published[0] if published else None,
         items_total=len(entries),
         items_done=done,
         items_waived=waived,
         items_open=len(entries) - done - waived,
         waivers=waivers,
         escalations=escalations,
-        escalation_count=count,
-        escalations_acknowledged=acknowledged,
-        notices_available=available,
+        escalation_count=escalated.judged,
+        escalations_acknowledged=escalated.hits,
         statements=list(incident.statements),
-        lags=lags,
+        lags=key_message_lags(incident),
     )

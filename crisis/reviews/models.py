@@ -1,23 +1,12 @@
-"""Post-incident reviews, their action items, per-unit KPI targets and monthly evaluation reports."""
+"""Post-incident reviews and their action items."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    CheckConstraint,
-    Date,
-    Float,
-    ForeignKey,
-    Index,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis import clock
 from crisis.dbtypes import UTCDateTime
@@ -26,7 +15,6 @@ from crisis.extensions import db
 REVIEW_STATES = ("draft", "submitted", "approved")
 RATINGS = ("performed", "some_challenges", "major_challenges", "not_performed")
 ACTION_STATES = ("open", "done", "dropped")
-REPORT_STATES = ("building", "built", "sent", "failed")
 
 
 class Review(db.Model):
@@ -95,57 +83,4 @@ class ActionItem(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open','done','dropped')", name="status"),
         Index("ix_action_item_status_due", "status", "due_at"),
-    )
-
-
-class KpiTarget(db.Model):
-    """A head's target for their unit (and everything below it): e.g. 90 % of holding statements
-    within 60 minutes is measure `time_to_holding_statement`, threshold 3600 s, share 0.9."""
-
-    __tablename__ = "kpi_target"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    measure: Mapped[str] = mapped_column(String(40))
-    threshold_seconds: Mapped[int | None] = mapped_column()  # time measures only
-    comparison: Mapped[str] = mapped_column(String(2), default="<=")
-    target_share: Mapped[float] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-
-    unit = relationship("Unit")
-
-    __table_args__ = (
-        UniqueConstraint("unit_id", "measure"),
-        CheckConstraint("comparison IN ('<=','>=')", name="comparison"),
-        CheckConstraint("target_share > 0 AND target_share <= 1", name="share"),
-    )
-
-
-class MonthlyReport(db.Model):
-    """The evaluation of one unit's subtree for one calendar month (in the unit's zone), as a PDF.
-    UNIQUE (unit_id, month): two schedulers racing to create it build it once."""
-
-    __tablename__ = "monthly_report"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
-    month: Mapped[date] = mapped_column(Date)  # the first day of the month reported on
-    status: Mapped[str] = mapped_column(String(16), default="building")
-    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
-    attempts: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str] = mapped_column(Text, default="")
-    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
-    pdf_size: Mapped[int] = mapped_column(default=0)
-
-    unit = relationship("Unit")
-
-    __table_args__ = (
-        UniqueConstraint("unit_id", "month", name="uq_monthly_report_unit_month"),
-        CheckConstraint("status IN ('building','built','sent','failed')", name="status"),
     )

@@ -1,4 +1,4 @@
-"""Review and evaluation API schemas. Domain checks (stage keys, owners, dates) stay in the services,
+"""Review API schemas. Domain checks (stage keys, owners, dates) stay in the services,
 which name every field at fault."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import marshmallow as ma
 
 from crisis.http import bounded_int, row_id
-from crisis.reports.measures import MEASURE_LABELS
 from crisis.reviews.models import ACTION_STATES, RATINGS
 
 
@@ -44,17 +43,6 @@ class ReviewDocumentOut(ma.Schema):
     key_message_lag = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
     action_items = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
     timeline = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
-
-
-class EvaluationOut(ma.Schema):
-    from_ = ma.fields.String(data_key="from", attribute="from", metadata={"format": "date"})
-    to = ma.fields.String(metadata={"format": "date"})
-    zone = ma.fields.String()
-    tables = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.List(ma.fields.Dict(keys=ma.fields.String())),
-        metadata={"description": "Each table of the dashboard as rows of named columns"},
-    )
 
 
 class LangQuery(ma.Schema):
@@ -102,48 +90,3 @@ class ActionItemOut(ma.Schema):
     due_at = ma.fields.AwareDateTime()
     status = ma.fields.String()
     done_at = ma.fields.AwareDateTime(allow_none=True)
-
-
-class DashboardQuery(ma.Schema):
-    from_ = ma.fields.Date(data_key="from", load_default=None)
-    to = ma.fields.Date(load_default=None)
-    unit = row_id(load_default=None)
-    playbook = ma.fields.String(load_default=None)
-    severity = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=4))
-    zone = ma.fields.String(load_default=None)
-
-
-class TargetIn(ma.Schema):
-    measure = ma.fields.String(required=True, metadata={"enum": list(MEASURE_LABELS)})
-    target_percent = ma.fields.Float(required=True, metadata={"minimum": 0, "exclusiveMinimum": True, "maximum": 100})
-    threshold_minutes = bounded_int(load_default=None, allow_none=True)
-    comparison = ma.fields.String(load_default="<=", metadata={"enum": ["<=", ">="]})
-
-
-class TargetOut(ma.Schema):
-    id = ma.fields.Integer()
-    unit_id = ma.fields.Integer()
-    unit_code = ma.fields.Function(lambda t: t.unit.code)
-    measure = ma.fields.String()
-    threshold_seconds = ma.fields.Integer(allow_none=True)
-    comparison = ma.fields.String()
-    target_share = ma.fields.Float()
-    updated_at = ma.fields.AwareDateTime()
-
-
-class MonthIn(ma.Schema):
-    month = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"))
-
-
-class ReportOut(ma.Schema):
-    id = ma.fields.Integer()
-    unit_id = ma.fields.Integer()
-    unit_code = ma.fields.Function(lambda r: r.unit.code)
-    month = ma.fields.Function(lambda r: r.month.strftime("%Y-%m"))
-    status = ma.fields.String()
-    requested_at = ma.fields.AwareDateTime()
-    built_at = ma.fields.AwareDateTime(allow_none=True)
-    sent_at = ma.fields.AwareDateTime(allow_none=True)
-    recipients = ma.fields.List(ma.fields.String())
-    pdf_size = ma.fields.Integer()
-    error = ma.fields.String()

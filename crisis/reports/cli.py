@@ -35,8 +35,9 @@ from crisis.incidents.models import (
 from crisis.notify.models import Notice
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.spec import PlaybookSpec
+from crisis.reports.models import KpiTarget
 from crisis.reports.service import refresh_measures
-from crisis.reviews.models import ActionItem, KpiTarget, Review
+from crisis.reviews.models import ActionItem, Review
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import Unit
 
