@@ -9,15 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from crisis import config
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def resource_dir(name: str) -> Path:
-    """A top-level folder (templates, static, sops, migrations): inside the package when
-    installed from a wheel, beside it in a source checkout."""
-    packaged = PACKAGE_DIR / name
-    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / name
+from crisis.config import PACKAGE_DIR, resource_dir  # noqa: F401  the names callers have used
 
 
 class ConfigurationError(RuntimeError):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 
 from crisis import clock, mail
 from crisis.escalation import queries
@@ -62,25 +60,6 @@ def celery_init_app(app: Flask) -> Celery:
         freeze_after_start(app)  # a full collection no longer walks what lives as long as the process
 
     return celery_app
-
-
-def enqueue(task: Any, items: Iterable[Any]) -> int:
-    """Hand each item to `task`'s queue after the commit that made its rows; how many were handed.
-    Sent through the Celery app of the Flask app in context (a shared task would use whichever app
-    was made last). A broker that is down is logged and left to the leases: the sweep that owns the
-    rows hands them over again later."""
-    celery_app = current_app.extensions["celery"] if has_app_context() else None
-    bound = celery_app.tasks[task.name] if celery_app is not None else task
-    sent = 0
-    for item in items:
-        try:
-            bound.apply_async(args=[item])
-            sent += 1
-        except Exception:
-            logging.getLogger(__name__).exception("could not enqueue %s(%s); its sweep hands it over again",
-                                                  task.name, item)
-            break
-    return sent
 
 
 def _warm_up(app: Flask) -> None:

@@ -11,8 +11,9 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import select
 
-from crisis import backup, clock, create_app, resource_dir
+from crisis import backup, clock, create_app
 from crisis.auth import service as people
+from crisis.config import resource_dir
 from crisis.errors import NotFound, ValidationFailed
 from crisis.extensions import db
 from crisis.playbooks import service as playbooks

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """A top-level folder (templates, static, sops, migrations): inside the package when
+    installed from a wheel, beside it in a source checkout."""
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / name
+
+
 
 class Defaults:
     # Database: SQLite file under instance/ unless CRISIS_DATABASE_URL is set.

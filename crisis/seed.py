@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from crisis import clock, resource_dir
+from crisis import clock
 from crisis.auth.models import Membership, User
 from crisis.auth.service import hash_password
+from crisis.config import resource_dir
 from crisis.playbooks import service as playbooks
 from crisis.units.models import DutyShift, Unit
 

@@ -138,7 +138,7 @@ def test_password_change_is_recorded(login_as, db, org):
 
 
 def test_playbook_publication_is_recorded_for_central_admins(client, db, org, token_for):
-    from crisis import resource_dir
+    from crisis.config import resource_dir
 
     text = (resource_dir("sops") / "hoax-clarification.yaml").read_text()
     first_target = next(line for line in text.splitlines() if line.strip().startswith("target:"))

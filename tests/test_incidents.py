@@ -70,7 +70,7 @@ def test_escalating_opens_an_incident_with_a_snapshot_and_starts_the_first_stage
 
 
 def test_editing_the_playbook_never_changes_a_live_response(db, org, incident):
-    from crisis import resource_dir
+    from crisis.config import resource_dir
 
     text = (resource_dir("sops") / "hoax-clarification.yaml").read_text()
     first_target = next(line for line in text.splitlines() if line.strip().startswith("target:"))

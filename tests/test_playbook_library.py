@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crisis import resource_dir
+from crisis.config import resource_dir
 from crisis.playbooks import service as playbooks
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.validator import validate_text

@@ -24,9 +24,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from crisis.celery import enqueue
 from crisis.escalation import firing, timing
 from crisis.extensions import db
+from crisis.queueing import enqueue
 from crisis.reports import tasks as reports
 from crisis.reviews import tasks as reviews
 from crisis.system import retention

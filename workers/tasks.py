@@ -18,9 +18,9 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from crisis import clock
-from crisis.celery import enqueue
 from crisis.escalation import delivery, firing
 from crisis.extensions import db
+from crisis.queueing import enqueue
 from crisis.system.models import WorkerCheck
 
 log = logging.getLogger(__name__)

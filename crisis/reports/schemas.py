@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from crisis.api import bounded_int, row_id
+from crisis.http import bounded_int, row_id
 from crisis.reports.measures import MEASURE_LABELS
 
 

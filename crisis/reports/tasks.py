@@ -21,8 +21,8 @@ from celery import shared_task
 from sqlalchemy.orm import Session
 
 from crisis import clock
-from crisis.celery import enqueue
 from crisis.extensions import db
+from crisis.queueing import enqueue
 from crisis.reports import service as reports
 
 

@@ -605,7 +605,7 @@ class World:
 
 @pytest.fixture
 def world(app, db, org, client):  # client: every test client gets its own app context per request
-    from crisis import resource_dir
+    from crisis.config import resource_dir
 
     app.extensions["clock"] = lambda: NOW
     # Jawa Tengah has no observer in the demo organisation; the matrix needs every role there.
