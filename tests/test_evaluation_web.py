@@ -11,8 +11,7 @@ from email.utils import parseaddr
 
 import pytest
 
-from crisis.reports import service as reports
-from crisis.reports import tasks
+from crisis.reports import monthly, tasks
 from crisis.reports.models import MonthlyReport
 from tests.conftest import FIXED_NOW, form_post, sign_in
 from tests.helpers import race
@@ -76,7 +75,7 @@ def test_the_api_answers_tables_and_problems(db, org, history, token_for, client
 
 def test_the_monthly_job_starts_at_eight_in_each_units_zone(db, org):
     # 1 Dec 00:30 UTC: 07:30 WIB (not yet), 08:30 WITA, 09:30 WIT.
-    ids = reports.monthly_sweep(session=db.session, now=datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
+    ids = monthly.monthly_sweep(session=db.session, now=datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
     db.session.commit()
     made = {r.unit.code for r in db.session.query(MonthlyReport).filter(MonthlyReport.id.in_(ids))}
     assert made == {"SULSEL", "KOTA-MAKASSAR", "KAB-GOWA", "PAPUA", "KOTA-JAYAPURA", "KAB-JAYAPURA"}
@@ -86,7 +85,7 @@ def test_the_monthly_job_starts_at_eight_in_each_units_zone(db, org):
 def test_two_schedulers_create_each_monthly_report_once(app, db, org):
     moment = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 08:30 WIB: every unit is due
     def sweep(session):
-        made = reports.monthly_sweep(session=session, now=moment)
+        made = monthly.monthly_sweep(session=session, now=moment)
         session.commit()
         return made
 
@@ -95,7 +94,7 @@ def test_two_schedulers_create_each_monthly_report_once(app, db, org):
     first, second = handed_out
     assert len(first) + len(second) == 10 and not set(first) & set(second)
     assert db.session.query(MonthlyReport).count() == 10
-    assert reports.monthly_sweep(session=db.session, now=moment + timedelta(minutes=1)) == []
+    assert monthly.monthly_sweep(session=db.session, now=moment + timedelta(minutes=1)) == []
 
 
 def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, org, history):  # noqa: F811

@@ -287,6 +287,7 @@ def _measure_review(app, client, db, url: str, options: argparse.Namespace) -> N
 def _measure_monthly(app, db, reports, url: str, options: argparse.Namespace) -> None:
     from sqlalchemy import func, select
 
+    from crisis.reports import monthly
     from crisis.reports.models import MonthlyReport
 
     print(f"\n3. monthly reports, every unit, {options.workers} worker processes")
@@ -296,10 +297,10 @@ def _measure_monthly(app, db, reports, url: str, options: argparse.Namespace) ->
     try:
         with app.app_context():
             start = time.perf_counter()
-            ids = reports.monthly_sweep(session=db.session, now=NOW)
+            ids = monthly.monthly_sweep(session=db.session, now=NOW)
             db.session.commit()
             print(f"  sweep created {len(ids)} reports in {(time.perf_counter() - start) * 1000:.0f} ms; "
-                  f"a second sweep hands out {len(reports.monthly_sweep(session=db.session, now=NOW))}")
+                  f"a second sweep hands out {len(monthly.monthly_sweep(session=db.session, now=NOW))}")
             db.session.commit()
         start = time.perf_counter()
         with ProcessPoolExecutor(max_workers=options.workers) as pool:

@@ -9,8 +9,8 @@ from flask_smorest import Blueprint
 
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
+from crisis.reports import monthly, service, tasks
 from crisis.reports import schemas as s
-from crisis.reports import service, tasks
 
 blp = Blueprint("reports_api", __name__, url_prefix="/api/v1", description="Evaluation across incidents")
 
@@ -90,7 +90,7 @@ def request_report(data: dict[str, Any], unit_id: int) -> Any:
     """Build the unit's evaluation for a month (YYYY-MM) now; poll the report for its status.
 
     Needs a role that acts in the unit (observers only read reports): a build replaces the report."""
-    report = service.request_monthly(session=db.session, actor=bearer_user(), unit_id=unit_id, month=data["month"])
+    report = monthly.request_monthly(session=db.session, actor=bearer_user(), unit_id=unit_id, month=data["month"])
     db.session.commit()
     tasks.enqueue_builds([report.id])
     db.session.refresh(report)
@@ -101,14 +101,14 @@ def request_report(data: dict[str, Any], unit_id: int) -> Any:
 @authenticated
 @blp.response(200, s.ReportOut)
 def get_report(report_id: int) -> Any:
-    return service.get_report(session=db.session, user=bearer_user(), report_id=report_id)
+    return monthly.get_report(session=db.session, user=bearer_user(), report_id=report_id)
 
 
 @blp.route("/monthly-reports/<int:report_id>.pdf")
 @authenticated
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
 def report_pdf(report_id: int) -> Any:
-    report = service.get_report(session=db.session, user=bearer_user(), report_id=report_id)
+    report = monthly.get_report(session=db.session, user=bearer_user(), report_id=report_id)
     if not report.pdf:
         abort(404)
     return Response(report.pdf, content_type="application/pdf")

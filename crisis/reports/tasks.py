@@ -6,9 +6,9 @@
   nothing changed. The dashboard also refreshes before it reads, so this only keeps that cheap.
 - `monthly_sweep(session, now)`: the scheduler's minute job. Creates last month's report row of
   every unit where it is past 08:00 on the 1st in the unit's zone (UNIQUE (unit_id, month): two
-  schedulers create it once), commits, and enqueues `reports.build_monthly` for new reports and
+  schedulers create it once), commits, and enqueues `monthly.build_monthly` for new reports and
   for reports whose build or e-mail was lost (after a lease).
-- `reports.build_monthly(report_id)`: builds the PDF (commit), then e-mails it to the unit's
+- `monthly.build_monthly(report_id)`: builds the PDF (commit), then e-mails it to the unit's
   heads (commit). A duplicate message finds the row locked or done and does nothing.
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from crisis import clock
 from crisis.extensions import db
 from crisis.queueing import enqueue
+from crisis.reports import monthly
 from crisis.reports import service as reports
 
 
@@ -33,13 +34,13 @@ def refresh_measures(session: Session, now: datetime | None = None, limit: int |
     return refreshed
 
 
-@shared_task(name="reports.build_monthly")
+@shared_task(name="monthly.build_monthly")
 def build_monthly(report_id: int) -> str | None:
     """Build one monthly report and e-mail it; safe to run twice."""
-    status = reports.build_monthly(session=db.session, report_id=report_id)
+    status = monthly.build_monthly(session=db.session, report_id=report_id)
     db.session.commit()
     if status == "built":
-        status = reports.send_monthly(session=db.session, report_id=report_id)
+        status = monthly.send_monthly(session=db.session, report_id=report_id)
         db.session.commit()
     return status
 
@@ -52,7 +53,7 @@ def enqueue_builds(report_ids: Iterable[int]) -> int:
 
 def monthly_sweep(session: Session, now: datetime | None = None) -> list[int]:
     """Idempotent: create due monthly reports, commit, enqueue their builds. Returns the ids handed out."""
-    ids = reports.monthly_sweep(session=session, now=now or clock.now())
+    ids = monthly.monthly_sweep(session=session, now=now or clock.now())
     session.commit()
     enqueue_builds(ids)
     return ids

@@ -19,7 +19,7 @@ from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.playbooks.models import Playbook
-from crisis.reports import service, tasks
+from crisis.reports import monthly, service, tasks
 from crisis.reports.dashboard import Dashboard
 from crisis.reports.measures import MEASURE_LABELS
 from crisis.units import service as units
@@ -156,7 +156,7 @@ def dashboard() -> Any:
         own_targets=own_targets,
         MEASURE_LABELS=MEASURE_LABELS,
         SEVERITY_LABELS=SEVERITY_LABELS,
-        **{k: v for k, v in service.template_helpers(viewer_zone()).items() if k in ("dur", "pct", "describe_target")},
+        **{k: v for k, v in monthly.template_helpers(viewer_zone()).items() if k in ("dur", "pct", "describe_target")},
     )
     # The measures it brought up to date. After rendering: a commit expires every row read, and the
     # page would load each unit again, one query each.
@@ -224,10 +224,10 @@ def delete_target(target_id: int) -> Any:
 @login_required
 def monthly_list() -> Any:
     now = clock.now()
-    last_month = service.previous_month(now, viewer_zone())
+    last_month = monthly.previous_month(now, viewer_zone())
     return render_template(
         "reports/monthly_list.html",
-        reports=service.list_reports(session=db.session, user=current_user),
+        reports=monthly.list_reports(session=db.session, user=current_user),
         units=units.list_acting(session=db.session, user=current_user),  # whose report they may build
         default_month=last_month.strftime("%Y-%m"),
         REPORT_STATE_LABELS=REPORT_STATE_LABELS,
@@ -241,7 +241,7 @@ def monthly_request() -> Any:
     if unit_id is None:
         abort(400)
     try:
-        report = service.request_monthly(session=db.session, actor=current_user, unit_id=unit_id,
+        report = monthly.request_monthly(session=db.session, actor=current_user, unit_id=unit_id,
                                          month=request.form.get("month", ""))
     except ValidationFailed as error:
         _flash_errors(error)
@@ -255,7 +255,7 @@ def monthly_request() -> Any:
 @bp.route("/evaluation/reports/<int:report_id>.pdf")
 @login_required
 def monthly_pdf(report_id: int) -> Any:
-    report = service.get_report(session=db.session, user=current_user, report_id=report_id)
+    report = monthly.get_report(session=db.session, user=current_user, report_id=report_id)
     if report.status not in ("built", "sent") or not report.pdf:
         abort(404)
     response = Response(report.pdf, content_type="application/pdf")

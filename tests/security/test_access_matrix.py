@@ -34,6 +34,7 @@ from crisis.issues import service as issues
 from crisis.notify import links
 from crisis.notify import service as notify
 from crisis.notify.models import Notice
+from crisis.reports import monthly
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from tests.conftest import FIXED_NOW, csrf_token, sign_in
@@ -581,12 +582,12 @@ class World:
                                      url=f"https://hooks.example.com/{code.lower()}")
         kpi = reports.set_target(session=session, actor=head, unit_id=unit.id, measure="time_to_holding_statement",
                                  target_percent=90, threshold_minutes=60, now=NOW)
-        report = reports.request_monthly(session=session, actor=head, unit_id=unit.id, month="2026-10", now=NOW)
+        report = monthly.request_monthly(session=session, actor=head, unit_id=unit.id, month="2026-10", now=NOW)
         shift = people.create_shift(session=session, actor=head, unit_id=unit.id, user_id=witness.id,
                                     starts_at=NOW + 24 * 60 * M, ends_at=NOW + 36 * 60 * M, note="matriks")
         token, _plaintext = people.create_token(session=session, user=witness, name="alat pemantauan")
         session.flush()
-        reports.build_monthly(session=session, report_id=report.id, now=NOW)
+        monthly.build_monthly(session=session, report_id=report.id, now=NOW)
         session.commit()
         self.records[code].update({
             "unit": unit.id, "unit_name": unit.name, "issue": issue.id, "issue_version": issue.version,

@@ -20,6 +20,7 @@ from crisis.incidents import statements
 from crisis.issues import service as issues
 from crisis.notify import service as notify
 from crisis.notify.models import Notice
+from crisis.reports import monthly
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from crisis.units.models import DutyShift
@@ -96,8 +97,8 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
                                  url=f"https://hooks.example.com/{code.lower()}")
     target = reports.set_target(session=session, actor=head, unit_id=unit.id, measure="time_to_holding_statement",
                                 target_percent=90, threshold_minutes=60, now=now)
-    last_month = reports.previous_month(now, unit.timezone)  # the world's clock, never a fixed date
-    report = reports.request_monthly(session=session, actor=head, unit_id=unit.id, month=f"{last_month:%Y-%m}", now=now)
+    last_month = monthly.previous_month(now, unit.timezone)  # the world's clock, never a fixed date
+    report = monthly.request_monthly(session=session, actor=head, unit_id=unit.id, month=f"{last_month:%Y-%m}", now=now)
     extra = people.create_user(session=session, actor=admin, email=f"staf.{code.lower()}@demo.example",
                                name="Staf Tambahan", password="Kata-sandi-panjang-2026", unit_id=unit.id,
                                role="officer")
