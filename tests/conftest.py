@@ -162,13 +162,13 @@ def _library_validated_once() -> Iterator[None]:
 @pytest.fixture
 def org(db: Any) -> dict[str, Any]:
     """The demo organisation: units by code and users by (unit code, role)."""
-    from crisis import clock as app_clock
+    from crisis import clock
     from crisis.auth.models import User
     from crisis.seed import seed_demo_data
     from crisis.units.models import Unit
 
     # The test's own clock: FIXED_NOW when injected, the real time in a `real_clock` test.
-    seed_demo_data(session=db.session, now=app_clock.now())
+    seed_demo_data(session=db.session, now=clock.now())
     db.session.commit()
     units = {u.code: u for u in db.session.query(Unit)}
     users = {(u.memberships[0].unit.code, u.memberships[0].role): u for u in db.session.query(User)}

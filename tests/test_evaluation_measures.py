@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from crisis.reports import service as reports
-from crisis.reports import tasks
+from crisis.reports import tasks as report_tasks
 from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews import service as reviews
 from crisis.reviews.models import ActionItem
@@ -64,7 +64,7 @@ def test_refreshing_twice_changes_nothing(db, org, history):  # noqa: F811
 
 
 def test_two_schedulers_refresh_each_incident_once_and_agree(app, db, org, history):  # noqa: F811
-    refreshed = race(app, lambda session: tasks.refresh_measures(session, now=NOW))
+    refreshed = race(app, lambda session: report_tasks.refresh_measures(session, now=NOW))
     assert len(refreshed) == 2 and max(refreshed) == 5
     assert db.session.query(IncidentMeasure).count() == 5 and db.session.query(KeyMessageLag).count() == 3
     assert reports.refresh_measures(session=db.session, now=NOW) == 0

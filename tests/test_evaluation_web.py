@@ -11,7 +11,8 @@ from email.utils import parseaddr
 
 import pytest
 
-from crisis.reports import monthly, tasks
+from crisis.reports import monthly
+from crisis.reports import tasks as report_tasks
 from crisis.reports.models import MonthlyReport
 from tests.conftest import FIXED_NOW, form_post, sign_in
 from tests.helpers import race
@@ -112,9 +113,9 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
         db.session.commit()
         report_id = db.session.query(MonthlyReport.id).scalar()
         # .run: the task body in this app (the suite builds other apps, and Celery binds to the newest)
-        status = tasks.build_monthly.run(report_id)
+        status = report_tasks.build_monthly.run(report_id)
         assert status == "sent", db.session.get(MonthlyReport, report_id).error
-        assert tasks.build_monthly.run(report_id) == "sent"  # a duplicate message changes nothing
+        assert report_tasks.build_monthly.run(report_id) == "sent"  # a duplicate message changes nothing
     finally:
         sink.stop()
         app.config.update(saved)
@@ -140,7 +141,7 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
 
 @pytest.mark.parametrize("role", ["head", "officer"])
 def test_monthly_reports_page_builds_on_demand(db, org, history, login_as, role, app, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(tasks, "enqueue_builds", lambda ids: [tasks.build_monthly.run(i) for i in ids])
+    monkeypatch.setattr(report_tasks, "enqueue_builds", lambda ids: [report_tasks.build_monthly.run(i) for i in ids])
     saved = app.config["SMTP_PORT"]
     app.config.update(SMTP_PORT=1)  # nobody listens: the report is built, the mail waits for the sweep
     try:
@@ -160,7 +161,7 @@ def test_monthly_reports_page_builds_on_demand(db, org, history, login_as, role,
 def test_observers_download_monthly_reports_and_never_build_them(app, db, org, history, login_as,  # noqa: F811
                                                                  monkeypatch):
     """A build replaces the report (which may have gone out by e-mail): reading it is all an observer does."""
-    monkeypatch.setattr(tasks, "enqueue_builds", lambda ids: [tasks.build_monthly.run(i) for i in ids])
+    monkeypatch.setattr(report_tasks, "enqueue_builds", lambda ids: [report_tasks.build_monthly.run(i) for i in ids])
     semarang = org["units"]["KOTA-SEMARANG"].id
     head = login_as("head", "KOTA-SEMARANG")
     form_post(head, "/evaluation/reports", {"unit_id": semarang, "month": "2026-11"}, page="/evaluation/reports")

@@ -351,15 +351,15 @@ def _reminders(db, **match):
 
 def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, org, resolved_at_eight_pm, login_as):
     from crisis.escalation import inbox as notice_inbox
-    from crisis.reviews import tasks
+    from crisis.reviews import tasks as review_tasks
 
     review = db.session.query(Review).one()
     head = org["users"][("KOTA-SEMARANG", "head")]  # the commander: writes the draft
     due = review.due_at  # a week after the resolution: 13:00 UTC = 20:00 WIB
     assert (due.astimezone(WIB).hour, due.astimezone(WIB).minute) == (20, 0)
-    assert tasks.reminder_sweep(db.session, now=due - timedelta(days=2, minutes=1)) == 0
-    assert tasks.reminder_sweep(db.session, now=due - timedelta(days=2)) == 2  # the inbox and e-mail
-    assert tasks.reminder_sweep(db.session, now=due - timedelta(days=1)) == 0  # once per threshold
+    assert review_tasks.reminder_sweep(db.session, now=due - timedelta(days=2, minutes=1)) == 0
+    assert review_tasks.reminder_sweep(db.session, now=due - timedelta(days=2)) == 2  # the inbox and e-mail
+    assert review_tasks.reminder_sweep(db.session, now=due - timedelta(days=1)) == 0  # once per threshold
     first = _reminders(db)
     assert {(n.recipient_user_id, n.channel, n.status) for n in first} == {(head.id, "inapp", "sent"),
                                                                            (head.id, "email", "queued")}
@@ -367,10 +367,10 @@ def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, or
     inbox = notice_inbox.inbox(session=db.session, user=head)
     assert [n.payload["kind"] for n in inbox if n.kind == "reminder"] == ["review_due_soon"]
     # On the due date at 07:00 WIB (00:00 UTC), not before.
-    assert tasks.reminder_sweep(db.session, now=due - timedelta(hours=13, minutes=1)) == 0
-    assert tasks.reminder_sweep(db.session, now=due - timedelta(hours=13)) == 2
-    assert tasks.reminder_sweep(db.session, now=due - timedelta(hours=1)) == 0
-    assert tasks.reminder_sweep(db.session, now=due + timedelta(hours=1)) == 0  # past due: the engine's timer tells
+    assert review_tasks.reminder_sweep(db.session, now=due - timedelta(hours=13, minutes=1)) == 0
+    assert review_tasks.reminder_sweep(db.session, now=due - timedelta(hours=13)) == 2
+    assert review_tasks.reminder_sweep(db.session, now=due - timedelta(hours=1)) == 0
+    assert review_tasks.reminder_sweep(db.session, now=due + timedelta(hours=1)) == 0  # past due: the engine's timer tells
     assert [n.payload["threshold"] for n in _reminders(db) if n.channel == "inapp"] == ["two_days", "due_day"]
     inbox_page = login_as("head", "KOTA-SEMARANG").get("/inbox").get_data(as_text=True)
     assert inbox_page.count(f'href="/incidents/{resolved_at_eight_pm.id}/review"') == 2
@@ -379,7 +379,7 @@ def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, or
 
 
 def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved_at_eight_pm):
-    from crisis.reviews import tasks
+    from crisis.reviews import tasks as review_tasks
 
     review = db.session.query(Review).one()  # due at 20:00 WIB: 19:00 is past 07:00 of the due date
     writer = org["users"][("KOTA-SEMARANG", "officer")]
@@ -387,7 +387,7 @@ def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved_a
                    to_improve="Verifikasi", now=MORNING + 11 * H)
     reviews.submit(session=db.session, actor=writer, review_id=review.id, now=MORNING + 11 * H)
     db.session.commit()
-    assert tasks.reminder_sweep(db.session, now=review.due_at - H) == 2  # several thresholds passed: the latest
+    assert review_tasks.reminder_sweep(db.session, now=review.due_at - H) == 2  # several thresholds passed: the latest
     assert {(n.recipient_user_id, n.payload["threshold"]) for n in _reminders(db)} == {
         (org["users"][("KOTA-SEMARANG", "head")].id, "due_day")}
 
@@ -397,7 +397,7 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
     from crisis.escalation import delivery
     from crisis.escalation import inbox as notice_inbox
     from crisis.notify import service as notify
-    from crisis.reviews import tasks
+    from crisis.reviews import tasks as review_tasks
     from tests.engine.sinks import SmtpSink
 
     review = db.session.query(Review).one()
@@ -411,7 +411,7 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
                                 due_on=due_on.isoformat(), now=T0 + 11 * H)
     db.session.commit()
     item = next(i for i in review.action_items if i.owner_id == owner.id)  # due `day`, end of the day WIB
-    sent = [tasks.reminder_sweep(db.session, now=item.due_at + offset) for offset in (
+    sent = [review_tasks.reminder_sweep(db.session, now=item.due_at + offset) for offset in (
         -timedelta(days=2), -timedelta(hours=12), -timedelta(hours=11), H, timedelta(days=3), timedelta(days=4))]
     # 12 h before: due soon (inbox and e-mail). 1 h after: overdue, and the quiet owner's item (a day later)
     # is due soon, in the inbox only. 3 days after: the quiet owner's is overdue. Nothing twice.
@@ -449,7 +449,7 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
 
 def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
 
-    from crisis.reviews import tasks
+    from crisis.reviews import tasks as review_tasks
 
     review = db.session.query(Review).one()
     moment = review.due_at - timedelta(days=1)  # the review's two-day reminder and the item's due-soon one
@@ -457,10 +457,10 @@ def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
                             title="Latih juru bicara", owner_id=org["users"][("KOTA-SEMARANG", "supervisor")].id,
                             due_on=local_day(moment).isoformat(), now=T0 + 11 * H)  # due by the end of that day
     db.session.commit()
-    written = race(app, lambda session: tasks.reminder_sweep(session, now=moment))
+    written = race(app, lambda session: review_tasks.reminder_sweep(session, now=moment))
     assert len(written) == 2 and sum(written) == 4  # two reminders on two channels each, written once
     assert len(_reminders(db)) == 4
-    assert tasks.reminder_sweep(db.session, now=moment) == 0
+    assert review_tasks.reminder_sweep(db.session, now=moment) == 0
     db.session.refresh(review)
     assert review.reminded == "two_days" and review.version == 1  # bookkeeping is no edit
 

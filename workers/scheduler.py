@@ -27,8 +27,8 @@ from flask import Flask
 from crisis.escalation import firing, timing
 from crisis.extensions import db
 from crisis.queueing import enqueue
-from crisis.reports import tasks as reports
-from crisis.reviews import tasks as reviews
+from crisis.reports import tasks as report_tasks
+from crisis.reviews import tasks as review_tasks
 from crisis.system import retention
 from crisis.system import service as system
 from workers.tasks import chunks, deliver_notices, fire_timers
@@ -233,7 +233,12 @@ def tick(app: Flask, name: str, engine: Engine | None = None) -> None:
 def minutely(app: Flask) -> None:
     """Cron-like sweeps; each is idempotent, so two schedulers running them is harmless."""
     with app.app_context():
-        sweeps = (reports.refresh_measures, reports.monthly_sweep, reviews.reminder_sweep, retention.daily_sweep)
+        sweeps = (
+            report_tasks.refresh_measures,
+            report_tasks.monthly_sweep,
+            review_tasks.reminder_sweep,
+            retention.daily_sweep,
+        )
         for sweep in sweeps:
             try:
                 sweep(db.session)

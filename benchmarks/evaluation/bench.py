@@ -114,11 +114,11 @@ def _build_one(args: tuple[str, int, int]) -> tuple[int, float, str]:
     url, report_id, smtp_port = args
     app = _worker_app(url, smtp_port)
     from crisis.extensions import db
-    from crisis.reports import tasks
+    from crisis.reports import tasks as report_tasks
 
     with app.app_context():
         start = time.perf_counter()
-        status = tasks.build_monthly.run(report_id)
+        status = report_tasks.build_monthly.run(report_id)
         elapsed = time.perf_counter() - start
         db.session.remove()
     return report_id, elapsed, status or ""

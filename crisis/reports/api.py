@@ -9,8 +9,9 @@ from flask_smorest import Blueprint
 
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
-from crisis.reports import monthly, service, tasks
+from crisis.reports import monthly, service
 from crisis.reports import schemas as s
+from crisis.reports import tasks as report_tasks
 
 blp = Blueprint("reports_api", __name__, url_prefix="/api/v1", description="Evaluation across incidents")
 
@@ -92,7 +93,7 @@ def request_report(data: dict[str, Any], unit_id: int) -> Any:
     Needs a role that acts in the unit (observers only read reports): a build replaces the report."""
     report = monthly.request_monthly(session=db.session, actor=bearer_user(), unit_id=unit_id, month=data["month"])
     db.session.commit()
-    tasks.enqueue_builds([report.id])
+    report_tasks.enqueue_builds([report.id])
     db.session.refresh(report)
     return report
 

@@ -19,7 +19,8 @@ from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.playbooks.models import Playbook
-from crisis.reports import monthly, service, tasks
+from crisis.reports import monthly, service
+from crisis.reports import tasks as report_tasks
 from crisis.reports.dashboard import Dashboard
 from crisis.reports.measures import MEASURE_LABELS
 from crisis.units import service as units
@@ -247,7 +248,7 @@ def monthly_request() -> Any:
         _flash_errors(error)
         return redirect(url_for("reports.monthly_list"))
     db.session.commit()
-    tasks.enqueue_builds([report.id])
+    report_tasks.enqueue_builds([report.id])
     flash(_("The report is being built; it appears here when ready."), "success")
     return redirect(url_for("reports.monthly_list"))
 
