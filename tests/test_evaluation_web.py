@@ -133,14 +133,14 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
     messages = sink.messages
     assert len(messages) == 1 and messages[0]["to"] == [org["users"][("JATENG", "head")].email]
     message = messages[0]["message"]
-    assert messages[0]["subject"] == "Evaluasi bulanan 2026-11 · JATENG"
+    assert messages[0]["subject"] == f"Evaluasi bulanan {HISTORY_MONTH:%Y-%m} · JATENG"
     assert message["From"].addresses[0].addr_spec == parseaddr(app.config["MAIL_SENDER"])[1]
     assert message["Date"].datetime == FIXED_NOW  # the app's clock
     assert messages[0]["message_id"].startswith(f"<crisis.report.{report_id}.")
     assert "Diskominfo Provinsi Jawa Tengah" in message.get_body(("plain",)).get_content()
     attachment = next(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
-    assert attachment.get_filename() == "evaluation-JATENG-2026-11.pdf"
+    assert attachment.get_filename() == f"evaluation-JATENG-{HISTORY_MONTH:%Y-%m}.pdf"
     assert attachment.get_content() == report.pdf
 
 

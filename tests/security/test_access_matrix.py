@@ -582,7 +582,8 @@ class World:
                                      url=f"https://hooks.example.com/{code.lower()}")
         kpi = reports.set_target(session=session, actor=head, unit_id=unit.id, measure="time_to_holding_statement",
                                  target_percent=90, threshold_minutes=60, now=NOW)
-        report = monthly.request_monthly(session=session, actor=head, unit_id=unit.id, month="2026-10", now=NOW)
+        last_month = f"{monthly.previous_month(NOW, unit.timezone):%Y-%m}"  # planned from the suite's clock
+        report = monthly.request_monthly(session=session, actor=head, unit_id=unit.id, month=last_month, now=NOW)
         shift = people.create_shift(session=session, actor=head, unit_id=unit.id, user_id=witness.id,
                                     starts_at=NOW + 24 * 60 * M, ends_at=NOW + 36 * 60 * M, note="matriks")
         token, _plaintext = people.create_token(session=session, user=witness, name="alat pemantauan")
