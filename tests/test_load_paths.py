@@ -15,6 +15,7 @@ from flask_babel import force_locale, get_locale
 from sqlalchemy import event
 
 from crisis.incidents import service as incidents
+from crisis.issues import duplicates
 from crisis.issues import service as issues
 from crisis.timefmt import LocalTimes, format_local
 from tests.test_incidents import T0, incident, log_issue  # noqa: F401  fixtures
@@ -43,10 +44,10 @@ def level_width(request, monkeypatch):
     """Both ways of counting common characters: packed levels, and level by level (the fallback for
     characters whose bits do not fit the packing, forced here with a width of 4 bits)."""
     if request.param is not None:
-        monkeypatch.setattr(issues, "LEVEL_WIDTH", request.param)
-    issues._title_letters.cache_clear()
+        monkeypatch.setattr(duplicates, "LEVEL_WIDTH", request.param)
+    duplicates._title_letters.cache_clear()
     yield
-    issues._title_letters.cache_clear()
+    duplicates._title_letters.cache_clear()
 
 
 def test_similar_titles_are_exactly_those_title_similarity_finds(level_width):
@@ -71,11 +72,11 @@ def test_similar_titles_are_exactly_those_title_similarity_finds(level_width):
                 other = " ".join(reversed(wanted.split()))
             candidates.append((number, other))
         expected = sorted(
-            (issues.title_similarity(wanted, other), number)
+            (duplicates.title_similarity(wanted, other), number)
             for number, other in candidates
-            if issues.title_similarity(wanted, other) >= issues.TITLE_SIMILARITY
+            if duplicates.title_similarity(wanted, other) >= duplicates.TITLE_SIMILARITY
         )
-        assert sorted(issues._similar_titles(wanted, candidates)) == expected
+        assert sorted(duplicates._similar_titles(wanted, candidates)) == expected
         found += len(expected)
     assert found > 500  # the check saw plenty of matches, not only misses
 
