@@ -39,18 +39,7 @@ def test_local_times_read_exactly_like_format_local(app):
                     assert times(None) == format_local(None, zone)
 
 
-@pytest.fixture(params=[None, 4], ids=["packed", "levels"])
-def level_width(request, monkeypatch):
-    """Both ways of counting common characters: packed levels, and level by level (the fallback for
-    characters whose bits do not fit the packing, forced here with a width of 4 bits)."""
-    if request.param is not None:
-        monkeypatch.setattr(duplicates, "LEVEL_WIDTH", request.param)
-    duplicates._title_letters.cache_clear()
-    yield
-    duplicates._title_letters.cache_clear()
-
-
-def test_similar_titles_are_exactly_those_title_similarity_finds(level_width):
+def test_similar_titles_are_exactly_those_title_similarity_finds():
     rng = random.Random(11)  # noqa: S311  reproducible test data
     words = ("warga", "keluhan", "antrean", "layanan", "hoaks", "bantuan", "sosial", "banjir", "jalan", "rusak", "air",
              "PDAM", "listrik", "sekolah,", "puskesmas", "pasar!", "parkir", "tarif", "bus", "kafé", "naïve", "2026",
