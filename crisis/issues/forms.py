@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues.models import CHANNELS, SENTIMENTS
+from crisis.playbooks.labels import CATEGORY_LABELS
 from crisis.playbooks.spec import CATEGORIES
 
 CHANNEL_LABELS = {
@@ -51,8 +52,6 @@ _COUNT = [Optional(), NumberRange(min=0)]
 
 
 def _category_choices() -> list[SelectChoice]:
-    from crisis.playbooks.labels import CATEGORY_LABELS
-
     return [SelectChoice(c, str(CATEGORY_LABELS[c])) for c in CATEGORIES]
 
 
