@@ -24,17 +24,19 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, request
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crisis import clock
+from crisis.dbtypes import UTCDateTime
 from crisis.errors import ValidationFailed
+from crisis.extensions import db
 from crisis.i18n import lazy_gettext as _l
-from crisis.issues.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -49,6 +51,22 @@ IDEMPOTENCY_PARAMETER = {
     "the same request. A retry returns the first answer (with `Idempotent-Replayed: true`) instead of "
     "acting twice; reusing a key for a different request is refused with 422. Keys are per user.",
 }
+
+
+class IdempotencyRecord(db.Model):
+    """The first answer to a request carrying an Idempotency-Key, replayed to every retry."""
+
+    __tablename__ = "idempotency_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column()
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
 
 
 class KeyReused(ValidationFailed):

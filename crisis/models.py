@@ -1,6 +1,7 @@
 """Imports every domain's models so the metadata (and Alembic) sees all tables."""
 
 from crisis.auth.models import ApiToken, Membership, User
+from crisis.idempotency import IdempotencyRecord
 from crisis.incidents.models import (
     ChecklistEntry,
     Comment,
@@ -11,7 +12,7 @@ from crisis.incidents.models import (
     StageRun,
     Statement,
 )
-from crisis.issues.models import IdempotencyRecord, Issue, IssueEvidence, MonitoringNote
+from crisis.issues.models import Issue, IssueEvidence, MonitoringNote
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.system.models import SchedulerHeartbeat, WorkerCheck
 from crisis.timeline.models import TimelineEvent

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crisis.issues.models import IdempotencyRecord, Issue
+from crisis.idempotency import IdempotencyRecord
+from crisis.issues.models import Issue
 from tests.conftest import FIXED_NOW
 
 NOW = FIXED_NOW

@@ -15,6 +15,7 @@ from flask_babel import force_locale, get_locale
 from sqlalchemy import event
 
 from crisis.incidents import service as incidents
+from crisis.issues import duplicates
 from crisis.issues import service as issues
 from crisis.timefmt import LocalTimes, format_local
 from tests.test_incidents import T0, incident, log_issue  # noqa: F401  fixtures
@@ -38,18 +39,7 @@ def test_local_times_read_exactly_like_format_local(app):
                     assert times(None) == format_local(None, zone)
 
 
-@pytest.fixture(params=[None, 4], ids=["packed", "levels"])
-def level_width(request, monkeypatch):
-    """Both ways of counting common characters: packed levels, and level by level (the fallback for
-    characters whose bits do not fit the packing, forced here with a width of 4 bits)."""
-    if request.param is not None:
-        monkeypatch.setattr(issues, "LEVEL_WIDTH", request.param)
-    issues._title_letters.cache_clear()
-    yield
-    issues._title_letters.cache_clear()
-
-
-def test_similar_titles_are_exactly_those_title_similarity_finds(level_width):
+def test_similar_titles_are_exactly_those_title_similarity_finds():
     rng = random.Random(11)  # noqa: S311  reproducible test data
     words = ("warga", "keluhan", "antrean", "layanan", "hoaks", "bantuan", "sosial", "banjir", "jalan", "rusak", "air",
              "PDAM", "listrik", "sekolah,", "puskesmas", "pasar!", "parkir", "tarif", "bus", "kafé", "naïve", "2026",
@@ -71,11 +61,11 @@ def test_similar_titles_are_exactly_those_title_similarity_finds(level_width):
                 other = " ".join(reversed(wanted.split()))
             candidates.append((number, other))
         expected = sorted(
-            (issues.title_similarity(wanted, other), number)
+            (duplicates.title_similarity(wanted, other), number)
             for number, other in candidates
-            if issues.title_similarity(wanted, other) >= issues.TITLE_SIMILARITY
+            if duplicates.title_similarity(wanted, other) >= duplicates.TITLE_SIMILARITY
         )
-        assert sorted(issues._similar_titles(wanted, candidates)) == expected
+        assert sorted(duplicates._similar_titles(wanted, candidates)) == expected
         found += len(expected)
     assert found > 500  # the check saw plenty of matches, not only misses
 

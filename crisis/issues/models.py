@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis import clock
@@ -106,19 +106,3 @@ class MonitoringNote(db.Model):
 
     issue: Mapped[Issue] = relationship(back_populates="notes")
     author = relationship("User")
-
-
-class IdempotencyRecord(db.Model):
-    """The first answer to a request carrying an Idempotency-Key, replayed to every retry."""
-
-    __tablename__ = "idempotency_record"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    key: Mapped[str] = mapped_column(String(200))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column()
-    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-
-    __table_args__ = (UniqueConstraint("user_id", "key"),)

@@ -202,3 +202,16 @@ def explain(factor: dict[str, Any], language: Language | None = None) -> str:
             "Not (yet) carried by mainstream news media: %(points)d of %(max)d points.", points=points, max=most
         )
     return f"{key}: {points}"
+
+
+INPUTS = ("reach", "engagement", "first_seen_at", "sentiment", "category", "mainstream_pickup")
+
+
+def columns(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """risk_score, suggested_severity and risk_factors of an issue whose INPUTS are in `values`."""
+    assessment = assess(**{name: values[name] for name in INPUTS}, now=now)
+    return {
+        "risk_score": assessment.score,
+        "suggested_severity": assessment.suggested_severity,
+        "risk_factors": {**assessment.to_json(), "computed_at": now.isoformat()},
+    }

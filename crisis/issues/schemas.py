@@ -8,8 +8,9 @@ import marshmallow as ma
 
 from crisis.http import ProblemSchema, bounded_int, row_id
 from crisis.issues import risk
+from crisis.issues.checks import MAX_COUNT, MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
 from crisis.issues.models import CHANNELS, ISSUE_STATES, SENTIMENTS
-from crisis.issues.service import MAX_BATCH, MAX_COUNT, MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
+from crisis.issues.service import MAX_BATCH
 from crisis.links import MAX_URL_LENGTH
 from crisis.playbooks.spec import CATEGORIES
 

@@ -36,7 +36,8 @@ from sqlalchemy import Text, and_, cast, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from crisis import clock
-from crisis.issues.models import ANONYMISED, IdempotencyRecord, Issue
+from crisis.idempotency import IdempotencyRecord
+from crisis.issues.models import ANONYMISED, Issue
 from crisis.system.models import RetentionRun
 from crisis.timeline import service as timeline
 from crisis.timeline.models import RETENTION_FLAG, TimelineEvent
