@@ -26,9 +26,7 @@ run: venv catalogs
 	$(BIN)/crisis run --host $(HOST) --port $(PORT)
 
 ## Start (or install) PostgreSQL, Redis and Chromium, then run lint and the whole suite.
-test: venv catalogs services
-	$(BIN)/ruff check .
-	$(BANDIT)
+test: venv catalogs services lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services:
@@ -40,9 +38,17 @@ messages: venv
 	$(BIN)/pybabel -q update -i crisis/translations/messages.pot -d crisis/translations --no-fuzzy-matching
 	$(BIN)/python scripts/fill_en_catalog.py
 
+## ruff (lint and format), the one-way import contract (import-linter, pyproject.toml), bandit.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BANDIT)
+
+## Apply ruff's fixes and formatting to the whole tree.
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean:
 	rm -rf $(VENV) instance test-artifacts
