@@ -20,7 +20,7 @@ from crisis.playbooks import service as playbooks
 from crisis.playbooks.service import library_files
 from crisis.playbooks.validator import validate_file
 from crisis.reports.cli import seed_history_command
-from crisis.seed import DEMO_PASSWORD, demo_accounts, seed_demo_data
+from crisis.seed import DEMO_PASSWORD, demo_accounts, plan_demo_roster, seed_demo_data
 from crisis.system import retention
 from crisis.timefmt import zone_label
 from crisis.units import service as units
@@ -54,6 +54,11 @@ def seed_demo(if_empty: bool) -> None:
         if not if_empty:
             raise click.ClickException("The database already has units; demo data goes into an empty one.")
         click.echo("Database not empty: demo data not loaded again.")
+        # A demo seeded days ago still has people on duty today and the week ahead.
+        added = plan_demo_roster(session=db.session, now=clock.now())
+        db.session.commit()
+        if added:
+            click.echo(f"Demo duty roster planned through the coming week ({added} shifts added).")
     else:
         seed_demo_data(session=db.session)
         db.session.commit()

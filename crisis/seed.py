@@ -6,6 +6,7 @@ import functools
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis import clock
@@ -105,8 +106,24 @@ def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
     session.flush()
 
     playbooks.load_files(session=session, paths=playbooks.library_files(resource_dir("sops")))
-    # Day duty 07:00–19:00 for the officer, night duty 19:00–07:00 for the supervisor (or head),
-    # in each unit's own zone, from yesterday to eight days ahead.
+    session.flush()
+    plan_demo_roster(session=session, now=now)
+
+
+def plan_demo_roster(*, session: Session, now: datetime) -> int:
+    """Day duty 07:00–19:00 for the officer, night duty 19:00–07:00 for the supervisor (or head), in
+    each demo unit's own zone, from yesterday to a week ahead of `now`. Shifts already planned are
+    left alone, so a demo seeded weeks ago and started again today has people on duty today.
+    Returns how many shifts were added; units and people that are not the demo's are not touched."""
+    codes = [code for code, *_rest in UNITS]
+    units = {unit.code: unit for unit in session.scalars(select(Unit).where(Unit.code.in_(codes)))}
+    emails = {demo_email(code, role): (code, role) for code, role, *_rest in PEOPLE}
+    people = {emails[user.email]: user for user in session.scalars(select(User).where(User.email.in_(emails)))}
+    planned = {
+        (shift.user_id, shift.starts_at)
+        for shift in session.scalars(select(DutyShift).where(DutyShift.unit_id.in_([u.id for u in units.values()])))
+    }
+    added = 0
     for code, unit in units.items():
         day_person = people.get((code, "officer"))
         night_person = people.get((code, "supervisor")) or people.get((code, "head"))
@@ -116,18 +133,14 @@ def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
             day = today + timedelta(days=offset)
             morning = datetime.combine(day, time(7), zone)
             evening = datetime.combine(day, time(19), zone)
-            if day_person:
-                session.add(
-                    DutyShift(unit=unit, user=day_person, starts_at=morning, ends_at=evening, note="Piket siang")
-                )
-            if night_person:
-                session.add(
-                    DutyShift(
-                        unit=unit,
-                        user=night_person,
-                        starts_at=evening,
-                        ends_at=evening + timedelta(hours=12),
-                        note="Piket malam",
-                    )
-                )
+            for person, starts, ends, note in (
+                (day_person, morning, evening, "Piket siang"),
+                (night_person, evening, evening + timedelta(hours=12), "Piket malam"),
+            ):
+                if person is None or (person.id, starts) in planned:
+                    continue
+                session.add(DutyShift(unit=unit, user=person, starts_at=starts, ends_at=ends, note=note))
+                planned.add((person.id, starts))
+                added += 1
     session.flush()
+    return added

@@ -186,3 +186,25 @@ def test_api_without_token_is_401_problem(client):
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_demo_seeded_weeks_ago_has_people_on_duty_when_started_again(app, db, org, clock):
+    from crisis.auth import service as people
+    from crisis.seed import plan_demo_roster
+
+    sulsel = org["units"]["SULSEL"]
+    clock.now = FIXED_NOW + timedelta(days=30)  # `make run` again a month later: the seeded week is over
+    assert people.on_duty(session=db.session, unit_id=sulsel.id, at=clock.now) == []
+    added = plan_demo_roster(session=db.session, now=clock.now)
+    db.session.commit()
+    assert added > 0
+    on_duty = people.on_duty(session=db.session, unit_id=sulsel.id, at=clock.now)
+    assert [u.email for u in on_duty] == [org["users"][("SULSEL", "supervisor")].email if
+                                          _is_night(clock.now, "Asia/Makassar") else
+                                          org["users"][("SULSEL", "officer")].email]
+    assert plan_demo_roster(session=db.session, now=clock.now) == 0  # planned once, whatever runs it again
+
+
+def _is_night(moment, zone):
+    hour = moment.astimezone(ZoneInfo(zone)).hour
+    return hour < 7 or hour >= 19
