@@ -259,6 +259,29 @@ def org(db: Any, app: Flask) -> dict[str, Any]:
     return {"units": units, "users": users}
 
 
+@pytest.fixture
+def log_issue(db: Any, org: dict[str, Any]) -> Callable[..., Any]:
+    """log_issue(unit=..., by=..., title=..., ...): a hoax logged at FIXED_NOW (tests/factories.py), committed."""
+    from tests import factories
+
+    def _log(**fields: Any) -> Any:
+        issue = factories.log_issue(db.session, org, now=FIXED_NOW, **fields)
+        db.session.commit()
+        return issue
+
+    return _log
+
+
+@pytest.fixture
+def incident(db: Any, org: dict[str, Any], log_issue: Callable[..., Any]) -> Any:
+    """Kota Semarang's hoax escalated at FIXED_NOW: hoax-clarification, severity 3, its head commanding."""
+    from tests import factories
+
+    opened = factories.escalate(db.session, org, log_issue(), now=FIXED_NOW)
+    db.session.commit()
+    return opened
+
+
 class RequestScopedClient(FlaskClient):
     """Each request gets its own app context (and so its own g and database session), as in
     production; the test's own context stays open around it for checks and set-up."""

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from crisis import backup
 from crisis.extensions import db as _db
 from tests.conftest import DEMO_PASSWORD, FIXED_NOW, PG_ADMIN_URL, RequestScopedClient, make_app, sign_in
+from tests.factories import close_required, log_issue
 from tests.helpers import crisis_env, invoke_crisis
 
 T0 = FIXED_NOW
@@ -48,11 +49,8 @@ def build_history(session, units, users):
     semarang = units["KOTA-SEMARANG"].id
 
     def log(title, channel="x", url="https://x.com/warga/status/1", **extra):
-        return issues.create(
-            session=session, actor=officer, unit_id=semarang, title=title, description="Beredar sejak pagi.",
-            channel=channel, category="hoax", first_seen_at=T0 - 20 * M, reach=40000, engagement=3500,
-            sentiment="negative", evidence_urls=[url] if url else [], now=T0, **extra,
-        )
+        return log_issue(session, {"units": units, "users": users}, now=T0, title=title, channel=channel,
+                         description="Beredar sejak pagi.", evidence_urls=[url] if url else [], **extra)
 
     hoax = log("Hoaks: air PDAM tercemar bahan kimia", channel="whatsapp", url="",
                source_person="Budi Santoso", source_contact="0812-3456-7890")
@@ -78,10 +76,7 @@ def build_history(session, units, users):
     for timer in claimed:
         escalation.fire_timer(session=session, timer_id=timer.id, now=T0 + 3 * H)
     for run in incident.stage_runs:
-        for entry in run.entries:
-            if entry.required and not entry.closed:
-                incidents.tick(session=session, actor=officer, entry_id=entry.id, now=T0 + 4 * H,
-                               evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+        close_required(session, officer, run, now=T0 + 4 * H)
         if run.state == "active":
             incidents.complete_stage(session=session, actor=officer, stage_run_id=run.id, now=T0 + 4 * H + M)
     holding = statements.draft(session=session, actor=officer, incident_id=incident.id, kind="holding",

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from crisis.escalation.models import Notice, Timer
 from crisis.extensions import db as _db
-from tests.engine.factories import complete_stage, open_incident
 from tests.engine.procs import RedisServer, Stack
 from tests.engine.sinks import SmtpSink, WebhookSink
+from tests.factories import complete_stage, open_incident
 from tests.helpers import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
