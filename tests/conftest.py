@@ -80,6 +80,8 @@ def pg_url() -> Iterator[str]:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         _drop_abandoned_databases(conn)
         conn.execute(f'CREATE DATABASE "{name}"')
+        # A commit need not wait for its WAL to reach the disk (~1 ms each): nothing here outlives the run.
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL)
     yield _sqlalchemy_url(url)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
