@@ -197,7 +197,8 @@ class Rows:
     def __init__(self, answer: Any = None) -> None:
         self.answer = answer
         self.tables: list[tuple[str, bytes]] = []
-        self.sequences = ""  # one statement that sets every sequence used so far
+        self.seen: list[tuple[str, int]] = []  # each sequence used so far, with its value
+        self.sequences = ""  # one statement that sets them back to those values
 
     @staticmethod
     def _raw(conn: Any) -> psycopg.Connection:
