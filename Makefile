@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 BANDIT := $(BIN)/bandit -q -c pyproject.toml -r crisis workers scripts
+# pytest-xdist workers: one per CPU; each has its own database, instance folder and queues.
+WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
-.PHONY: run test venv services catalogs messages lint format bench clean
+.PHONY: run test test-fast venv services catalogs messages lint format bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +30,11 @@ run: venv catalogs
 
 ## Start (or install) PostgreSQL, Redis and Chromium, then run lint and the whole suite.
 test: venv catalogs services lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+
+## The inner loop: the suite without real processes, the browser and schemathesis (no lint).
+test-fast: venv catalogs services
+	$(PYTEST) -m "not slow and not e2e and not schemathesis" $(PYTEST_ARGS)
 
 services:
 	bash scripts/test-services.sh

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,43 @@ def crisis_env(**extra: str) -> dict[str, str]:
 def run_crisis(*args: str, env: dict[str, str], input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "crisis"), *args], env=env, cwd=ROOT, input=input,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def invoke_crisis(*args: str, env: dict[str, str], input: str | None = None) -> subprocess.CompletedProcess:
+    """`crisis ARGS` in this process, through Flask's CLI runner, with the CRISIS_* settings of `env`
+    as a process started with it would have them: the same commands and output without a Python
+    start-up each. For tests where the process boundary is not what is tested (run_crisis is)."""
+    from celery import _state
+
+    from crisis import create_app
+    from workers.cli import main  # the installed `crisis` command: every command
+    from crisis.extensions import db
+
+    def ours(key: str) -> bool:
+        return key.startswith("CRISIS_") or key == "FLASK_RUN_FROM_CLI"  # (the CLI group sets the latter)
+
+    saved = {key: value for key, value in os.environ.items() if ours(key)}
+    celery_default = _state.default_app  # a new app's Celery becomes the default; the suite's stays it
+    for key in saved:
+        del os.environ[key]
+    os.environ.update({key: value for key, value in env.items() if key.startswith("CRISIS_")})
+    app = None
+    try:
+        app = create_app()
+        with app.app_context():  # the command's own app even inside a test's app context
+            result = app.test_cli_runner().invoke(main, list(args), input=input)
+    finally:
+        for key in [key for key in os.environ if ours(key)]:
+            del os.environ[key]
+        os.environ.update(saved)
+        _state.set_default_app(celery_default)
+        if app is not None:
+            with app.app_context():
+                db.engine.dispose()
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["crisis", *args], result.exit_code, result.stdout, stderr)
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> bool:

@@ -24,7 +24,8 @@ from sqlalchemy.engine import Engine
 from crisis import backup
 from crisis.extensions import db as _db
 from tests.conftest import DEMO_PASSWORD, FIXED_NOW, PG_ADMIN_URL, RequestScopedClient, make_app, sign_in
-from tests.helpers import crisis_env, run_crisis
+from tests.factories import close_required, log_issue
+from tests.helpers import crisis_env, invoke_crisis
 
 T0 = FIXED_NOW
 M = timedelta(minutes=1)
@@ -48,11 +49,8 @@ def build_history(session, units, users):
     semarang = units["KOTA-SEMARANG"].id
 
     def log(title, channel="x", url="https://x.com/warga/status/1", **extra):
-        return issues.create(
-            session=session, actor=officer, unit_id=semarang, title=title, description="Beredar sejak pagi.",
-            channel=channel, category="hoax", first_seen_at=T0 - 20 * M, reach=40000, engagement=3500,
-            sentiment="negative", evidence_urls=[url] if url else [], now=T0, **extra,
-        )
+        return log_issue(session, {"units": units, "users": users}, now=T0, title=title, channel=channel,
+                         description="Beredar sejak pagi.", evidence_urls=[url] if url else [], **extra)
 
     hoax = log("Hoaks: air PDAM tercemar bahan kimia", channel="whatsapp", url="",
                source_person="Budi Santoso", source_contact="0812-3456-7890")
@@ -78,10 +76,7 @@ def build_history(session, units, users):
     for timer in claimed:
         firing.fire_timer(session=session, timer_id=timer.id, now=T0 + 3 * H)
     for run in incident.stage_runs:
-        for entry in run.entries:
-            if entry.required and not entry.closed:
-                incidents.tick(session=session, actor=officer, entry_id=entry.id, now=T0 + 4 * H,
-                               evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+        close_required(session, officer, run, now=T0 + 4 * H)
         if run.state == "active":
             incidents.complete_stage(session=session, actor=officer, stage_run_id=run.id, now=T0 + 4 * H + M)
     holding = statements.draft(session=session, actor=officer, incident_id=incident.id, kind="holding",
@@ -167,7 +162,7 @@ def test_postgresql_backup_restores_into_a_new_database_that_reads_the_same(
     env = crisis_env(CRISIS_INSTANCE_PATH=str(workdir), CRISIS_SECRET_KEY="backup-test")
     dump = workdir / "crisis.dump"
 
-    backed_up = run_crisis("backup", str(dump), env={**env, "CRISIS_DATABASE_URL": pg_url})
+    backed_up = invoke_crisis("backup", str(dump), env={**env, "CRISIS_DATABASE_URL": pg_url})
     assert backed_up.returncode == 0, backed_up.stderr
     assert dump.read_bytes()[:5] == b"PGDMP" and (dump.stat().st_mode & 0o777) == 0o600
     original = everything(db.engine)
@@ -176,10 +171,10 @@ def test_postgresql_backup_restores_into_a_new_database_that_reads_the_same(
     assert counts["timeline_event"] > 30 and counts["notice"] > 0 and counts["review"] == 1
 
     copy_url = scratch_database()
-    restored = run_crisis("restore", str(dump), env={**env, "CRISIS_DATABASE_URL": copy_url})
+    restored = invoke_crisis("restore", str(dump), env={**env, "CRISIS_DATABASE_URL": copy_url})
     assert restored.returncode == 0, restored.stderr
     assert printed_counts(restored.stdout) == counts
-    upgraded = run_crisis("db", "upgrade", env={**env, "CRISIS_DATABASE_URL": copy_url})
+    upgraded = invoke_crisis("db", "upgrade", env={**env, "CRISIS_DATABASE_URL": copy_url})
     assert upgraded.returncode == 0, upgraded.stderr
 
     copy_app = make_app(copy_url, tmp_path_factory)
@@ -222,7 +217,7 @@ def test_postgresql_backup_restores_into_a_new_database_that_reads_the_same(
 
     # A restore never writes into a database that has tables, and a wrong file is refused.
     before = everything(db.engine)  # signing in above wrote to both databases
-    refused = run_crisis("restore", str(dump), env={**env, "CRISIS_DATABASE_URL": pg_url})
+    refused = invoke_crisis("restore", str(dump), env={**env, "CRISIS_DATABASE_URL": pg_url})
     assert refused.returncode == 1 and "restore only into a new, empty database" in refused.stderr
     assert everything(db.engine) == before
     with pytest.raises(backup.BackupError, match="never overwritten"):
@@ -274,7 +269,7 @@ def test_sqlite_backup_is_a_consistent_copy_and_restores(tmp_path_factory, workd
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("UPDATE unit SET name = 'half-written' WHERE code = 'PUSAT'")
         copy_file = workdir / "crisis-backup.sqlite3"
-        backed_up = run_crisis("backup", str(copy_file), env=env)
+        backed_up = invoke_crisis("backup", str(copy_file), env=env)
         assert backed_up.returncode == 0, backed_up.stderr
     finally:
         writer.rollback()
@@ -283,7 +278,7 @@ def test_sqlite_backup_is_a_consistent_copy_and_restores(tmp_path_factory, workd
     assert printed_counts(backed_up.stdout) == {name: len(rows) for name, rows in original.items()}
 
     target = workdir / "restored" / "crisis.sqlite3"
-    restored = run_crisis("restore", str(copy_file), env={**env, "CRISIS_DATABASE_URL": f"sqlite:///{target}"})
+    restored = invoke_crisis("restore", str(copy_file), env={**env, "CRISIS_DATABASE_URL": f"sqlite:///{target}"})
     assert restored.returncode == 0, restored.stderr
     assert printed_counts(restored.stdout) == printed_counts(backed_up.stdout)
     copy = create_engine(f"sqlite:///{target}")

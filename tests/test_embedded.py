@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
-from tests.helpers import BIN, ROOT, crisis_env, free_port, run_crisis, wait_until
+from tests.helpers import BIN, ROOT, crisis_env, free_port, invoke_crisis, run_crisis, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
+pytestmark = pytest.mark.real_clock
 
 
 @pytest.fixture
@@ -21,43 +21,45 @@ def embedded_env(tmp_path):
 
 
 def test_cli_migrates_seeds_and_lists_the_tree(embedded_env, tmp_path):
-    assert run_crisis("db", "upgrade", env=embedded_env).returncode == 0
+    assert invoke_crisis("db", "upgrade", env=embedded_env).returncode == 0
     assert (tmp_path / "instance" / "crisis.sqlite3").exists()
-    first = run_crisis("seed", "demo", "--if-empty", env=embedded_env)
+    first = invoke_crisis("seed", "demo", "--if-empty", env=embedded_env)
     assert first.returncode == 0, first.stderr
     assert "Demo organisation loaded." in first.stdout
     assert "petugas.kota-semarang@demo.example" in first.stdout
-    again = run_crisis("seed", "demo", "--if-empty", env=embedded_env)
+    again = invoke_crisis("seed", "demo", "--if-empty", env=embedded_env)
     assert "not loaded again" in again.stdout and "petugas.pusat@demo.example" in again.stdout
-    refused = run_crisis("seed", "demo", env=embedded_env)
+    refused = invoke_crisis("seed", "demo", env=embedded_env)
     assert refused.returncode != 0 and "already has units" in refused.stderr
-    tree = run_crisis("units", "list", env=embedded_env).stdout.splitlines()
+    tree = invoke_crisis("units", "list", env=embedded_env).stdout.splitlines()
     assert tree[0].startswith("PUSAT")
     assert any(line.startswith("    KOTA-MAKASSAR") and " WITA " in line for line in tree)
 
 
 def test_cli_creates_users_and_explains_bad_input(embedded_env):
-    run_crisis("db", "upgrade", env=embedded_env)
-    run_crisis("seed", "demo", env=embedded_env)
-    weak = run_crisis("users", "create", "--email", "baru@demo.example", "--name", "Baru", "--unit", "PUSAT",
+    invoke_crisis("db", "upgrade", env=embedded_env)
+    invoke_crisis("seed", "demo", env=embedded_env)
+    weak = invoke_crisis("users", "create", "--email", "baru@demo.example", "--name", "Baru", "--unit", "PUSAT",
                       "--role", "officer", "--password", "12345", env=embedded_env)
     # The server's own language is Indonesian first; the field and the number are in any language.
     assert weak.returncode != 0 and "--password" in weak.stderr and "10" in weak.stderr
-    unknown = run_crisis("users", "create", "--email", "baru@demo.example", "--name", "Baru", "--unit", "NOPE",
+    unknown = invoke_crisis("users", "create", "--email", "baru@demo.example", "--name", "Baru", "--unit", "NOPE",
                          "--role", "officer", "--password", "sungai kapuas panjang", env=embedded_env)
     assert unknown.returncode != 0 and "--unit" in unknown.stderr
-    created = run_crisis("users", "create", "--email", "Baru@Demo.Example", "--name", "Baru", "--unit", "SULSEL",
+    created = invoke_crisis("users", "create", "--email", "Baru@Demo.Example", "--name", "Baru", "--unit", "SULSEL",
                          "--role", "officer", "--password", "sungai kapuas panjang", env=embedded_env)
     assert created.returncode == 0, created.stderr
     assert "baru@demo.example" in created.stdout.lower()
 
 
+@pytest.mark.slow
 def test_start_up_outside_embedded_mode_needs_a_secret(embedded_env):
     result = run_crisis("units", "list", env={**embedded_env, "CRISIS_BROKER_URL": "redis://127.0.0.1:6379/13"})
     assert result.returncode != 0
     assert "CRISIS_SECRET_KEY is not set" in result.stderr
 
 
+@pytest.mark.slow
 def test_crisis_run_serves_sign_in_and_demo_accounts_work(embedded_env):
     run_crisis("db", "upgrade", env=embedded_env)
     run_crisis("seed", "demo", env=embedded_env)

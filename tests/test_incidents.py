@@ -14,44 +14,13 @@ from crisis.incidents.models import ChecklistEntry, Incident
 from crisis.playbooks import service as playbooks
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
+from tests.factories import close_required
 
 T0 = FIXED_NOW
 
 
-@pytest.fixture
-def log_issue(db, org):
-    from crisis.issues import service as issues
-
-    def _log(unit="KOTA-SEMARANG", category="hoax", title="Hoaks: air PDAM tercemar bahan kimia", by="officer"):
-        issue = issues.create(
-            session=db.session, actor=org["users"][(unit, by)], unit_id=org["units"][unit].id, title=title,
-            description="Pesan berantai di WhatsApp menyebut air PDAM tercemar.", channel="whatsapp",
-            category=category, first_seen_at=T0 - timedelta(minutes=20), reach=40000, engagement=3500,
-            sentiment="negative", mainstream_pickup=False, evidence_urls=["https://example.com/post/1"], now=T0,
-        )
-        db.session.commit()
-        return issue
-
-    return _log
-
-
-@pytest.fixture
-def incident(db, org, log_issue):
-    issue = log_issue()
-    opened = incidents.open_from_issue(
-        session=db.session, actor=org["users"][("KOTA-SEMARANG", "officer")], issue_id=issue.id,
-        playbook_key="hoax-clarification", severity=3, commander_id=org["users"][("KOTA-SEMARANG", "head")].id,
-        now=T0,
-    )
-    db.session.commit()
-    return opened
-
-
 def _close_required(db, actor, run, now):
-    for entry in run.entries:
-        if entry.required and not entry.closed:
-            incidents.tick(session=db.session, actor=actor, entry_id=entry.id, now=now,
-                           evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+    close_required(db.session, actor, run, now=now)
     db.session.commit()
 
 

@@ -10,10 +10,9 @@ import pytest
 from crisis.incidents import service as incidents
 from crisis.incidents.models import Incident
 from tests.conftest import FIXED_NOW, form_post
-from tests.test_incidents import incident, log_issue  # noqa: F401  fixtures
 
 
-def test_escalation_page_suggests_the_sop_of_the_category_and_opens_the_incident(login_as, db, org, log_issue):  # noqa: F811
+def test_escalation_page_suggests_the_sop_of_the_category_and_opens_the_incident(login_as, db, org, log_issue):
     issue = log_issue()
     client = login_as("officer", "KOTA-SEMARANG")
     page = client.get(f"/issues/{issue.id}/escalate").get_data(as_text=True)
@@ -29,7 +28,7 @@ def test_escalation_page_suggests_the_sop_of_the_category_and_opens_the_incident
     assert "WIB" in page and "Klarifikasi hoaks" in page
 
 
-def test_escalation_form_shows_errors_and_opens_nothing(login_as, db, org, log_issue):  # noqa: F811
+def test_escalation_form_shows_errors_and_opens_nothing(login_as, db, org, log_issue):
     issue = log_issue()
     client = login_as("officer", "KOTA-SEMARANG")
     page = form_post(client, f"/issues/{issue.id}/escalate", {
@@ -38,7 +37,7 @@ def test_escalation_form_shows_errors_and_opens_nothing(login_as, db, org, log_i
     assert db.session.query(Incident).count() == 0
 
 
-def test_ticking_and_completing_through_the_page(login_as, db, org, incident):  # noqa: F811
+def test_ticking_and_completing_through_the_page(login_as, db, org, incident):
     client = login_as("officer", "KOTA-SEMARANG")
     run = incident.stage_runs[0]
     page = f"/incidents/{incident.id}"
@@ -56,7 +55,7 @@ def test_ticking_and_completing_through_the_page(login_as, db, org, incident):  
     assert db.session.get(Incident, incident.id).stage_runs[1].state == "active"
 
 
-def test_the_live_panel_answers_204_until_something_changes(login_as, db, org, incident):  # noqa: F811
+def test_the_live_panel_answers_204_until_something_changes(login_as, db, org, incident):
     client = login_as("supervisor", "KOTA-SEMARANG")
     page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
     stamp = re.search(r'data-stamp="([^"]+)"', page).group(1)
@@ -68,7 +67,7 @@ def test_the_live_panel_answers_204_until_something_changes(login_as, db, org, i
     assert fresh.status_code == 200 and "Sudah dikonfirmasi ke PDAM" in fresh.get_data(as_text=True)
 
 
-def test_console_lists_what_is_due_soonest_first_and_marks_overdue(login_as, db, org, incident, app):  # noqa: F811
+def test_console_lists_what_is_due_soonest_first_and_marks_overdue(login_as, db, org, incident, app):
     app.extensions["clock"] = lambda: incident.stage_runs[0].due_at + timedelta(minutes=1)
     try:
         client = login_as("officer", "KOTA-SEMARANG")
@@ -82,7 +81,7 @@ def test_console_lists_what_is_due_soonest_first_and_marks_overdue(login_as, db,
     assert incident.title[:20] in page
 
 
-def test_console_fits_a_phone_and_filters_by_unit(login_as, db, org, incident):  # noqa: F811
+def test_console_fits_a_phone_and_filters_by_unit(login_as, db, org, incident):
     client = login_as("head", "JATENG")
     banyumas = org["units"]["KAB-BANYUMAS"].id
     filtered = client.get(f"/?unit={banyumas}").get_data(as_text=True)
@@ -92,7 +91,7 @@ def test_console_fits_a_phone_and_filters_by_unit(login_as, db, org, incident): 
 
 
 @pytest.fixture
-def api_incident(client, org, token_for, log_issue):  # noqa: F811
+def api_incident(client, org, token_for, log_issue):
     issue = log_issue()
     headers = token_for("officer", "KOTA-SEMARANG")
     response = client.post(f"/api/v1/issues/{issue.id}/escalate", headers=headers, json={

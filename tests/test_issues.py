@@ -16,12 +16,13 @@ from crisis.issues.models import CHANNELS, SENTIMENTS, Issue, IssueEvidence, Mon
 from crisis.playbooks.spec import CATEGORIES
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
+from tests.factories import log_issue
 
 NOW = FIXED_NOW
 
 
 def log(db, org, unit="KOTA-SEMARANG", role="officer", now=NOW, **fields):
-    """Log an issue as a demo user with sensible defaults."""
+    """Log an issue as a demo user: a long queue at a hospital, seen on X two hours before."""
     values = {
         "title": "Antrean BPJS di RSUD mengular, warga pingsan",
         "description": "Video antrean panjang di RSUD beredar.",
@@ -30,14 +31,9 @@ def log(db, org, unit="KOTA-SEMARANG", role="officer", now=NOW, **fields):
         "first_seen_at": now - timedelta(hours=2),
         "reach": 50_000,
         "engagement": 5_000,
-        "sentiment": "negative",
-        "mainstream_pickup": False,
         "evidence_urls": ["https://x.com/warga/status/1"],
     }
-    values.update(fields)
-    return issues.create(
-        session=db.session, actor=org["users"][(unit, role)], unit_id=org["units"][unit].id, now=now, **values
-    )
+    return log_issue(db.session, org, now=now, unit=unit, by=role, **{**values, **fields})
 
 
 def events(db, issue_id):

@@ -11,6 +11,7 @@ import pytest
 from crisis.issues import service as issues
 from crisis.issues.models import Issue
 from tests.conftest import FIXED_NOW, form_post
+from tests.factories import log_issue
 
 NOW = FIXED_NOW
 WIB, WITA = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar")
@@ -47,18 +48,14 @@ def new_issue_form(**overrides):
 def logged(db, org, unit="KOTA-SEMARANG", **fields):
     values = {
         "title": "Antrean BPJS di RSUD mengular",
+        "description": "",
         "channel": "x",
-        "category": "hoax",
         "first_seen_at": NOW - timedelta(hours=2),
         "reach": 50_000,
         "engagement": 5_000,
-        "sentiment": "negative",
         "evidence_urls": ["https://x.com/warga/status/1"],
     }
-    values.update(fields)
-    issue = issues.create(
-        session=db.session, actor=org["users"][(unit, "officer")], unit_id=org["units"][unit].id, now=NOW, **values
-    )
+    issue = log_issue(db.session, org, now=NOW, unit=unit, **{**values, **fields})
     db.session.commit()
     return issue
 

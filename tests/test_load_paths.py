@@ -18,7 +18,10 @@ from crisis.incidents import service as incidents
 from crisis.issues import duplicates
 from crisis.issues import service as issues
 from crisis.timefmt import LocalTimes, format_local
-from tests.test_incidents import T0, incident, log_issue  # noqa: F401  fixtures
+from tests.conftest import FIXED_NOW
+from tests.factories import escalate
+
+T0 = FIXED_NOW
 
 PATTERNS = ["d MMM yyyy HH:mm", "HH:mm", "d MMM HH:mm:ss", "dd/MM/yy H.m.s", "EEEE d MMMM y", "medium",
             "yyyy-MM-dd HH:mm z", "h:mm a", "'pukul' HH.mm"]
@@ -70,13 +73,12 @@ def test_similar_titles_are_exactly_those_title_similarity_finds():
     assert found > 500  # the check saw plenty of matches, not only misses
 
 
-def test_lists_read_the_sop_parts_they_show_as_the_snapshot_has_them(db, org, log_issue):  # noqa: F811
+def test_lists_read_the_sop_parts_they_show_as_the_snapshot_has_them(db, org, log_issue):
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     opened = []
     for key, severity in (("hoax-clarification", 3), ("viral-service-complaint", 2), ("data-leak-cyber", 4)):
         issue = log_issue(title=f"Isu untuk {key}")
-        opened.append(incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
-                                                playbook_key=key, severity=severity, commander_id=officer.id, now=T0))
+        opened.append(escalate(db.session, org, issue, now=T0, playbook=key, severity=severity, commander="officer"))
     db.session.commit()
     first = opened[0]
     for entry in first.stage_runs[0].entries:
@@ -115,12 +117,10 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._record)
 
 
-def test_the_console_never_reads_the_incidents_sop_snapshots(db, login_as, org, log_issue):  # noqa: F811
-    officer = org["users"][("KOTA-SEMARANG", "officer")]
+def test_the_console_never_reads_the_incidents_sop_snapshots(db, login_as, org, log_issue):
     for number in range(3):
         issue = log_issue(title=f"Isu nomor {number} untuk konsol")
-        incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
-                                  playbook_key="hoax-clarification", severity=3, commander_id=officer.id, now=T0)
+        escalate(db.session, org, issue, now=T0, commander="officer")
     db.session.commit()
     first_stage = incident_of_key(db, "hoax-clarification")["stages"][0]["title"]["id"]
     client = login_as("head", "PUSAT")
@@ -139,7 +139,7 @@ def incident_of_key(db: Any, key: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", ["/incidents/{id}", "/incidents/{id}/live?stamp=x"])
-def test_the_incident_page_reads_no_more_as_its_timeline_grows(db, login_as, org, incident, path):  # noqa: F811
+def test_the_incident_page_reads_no_more_as_its_timeline_grows(db, login_as, org, incident, path):
     client = login_as("officer", "KOTA-SEMARANG")
     url = path.format(id=incident.id)
     # People of two involved units: not on the owning unit's team, which the page loads anyway.
@@ -186,7 +186,7 @@ def _section(page: str, section_id: str) -> str:
     return page.split(f'id="{section_id}"')[1].split("</section>")[0]
 
 
-def test_rendered_timeline_and_comment_rows_are_what_a_fresh_render_gives(db, login_as, org, incident):  # noqa: F811
+def test_rendered_timeline_and_comment_rows_are_what_a_fresh_render_gives(db, login_as, org, incident):
     from crisis.incidents import presenters
 
     head = org["users"][("KOTA-SEMARANG", "head")]
@@ -204,7 +204,7 @@ def test_rendered_timeline_and_comment_rows_are_what_a_fresh_render_gives(db, lo
     assert head.name in _section(fresh, "comments") and head.name in _section(fresh, "timeline")
 
 
-def test_a_kept_row_shows_a_renamed_person_and_each_viewers_own_zone(db, login_as, org, incident, app):  # noqa: F811
+def test_a_kept_row_shows_a_renamed_person_and_each_viewers_own_zone(db, login_as, org, incident, app):
     head = org["users"][("KOTA-SEMARANG", "head")]
     incidents.comment(session=db.session, actor=head, incident_id=incident.id, body="Pantau terus", now=T0)
     db.session.commit()
@@ -440,7 +440,7 @@ def test_the_duplicate_checks_are_one_text_each_that_the_driver_keeps_converted(
         assert len(params) <= _queries.MAX_CACHED_STATEMENT_PARAMS, len(params)
 
 
-def test_comments_written_in_the_same_instant_read_in_the_order_written(db, org, incident):  # noqa: F811
+def test_comments_written_in_the_same_instant_read_in_the_order_written(db, org, incident):
     """Two comments can share a timestamp (a clock's resolution, a frozen clock): they still read in
     the order they were written, on the page and in comments(), whatever order the table keeps
     them in (an update moves a row to the table's end)."""

@@ -11,7 +11,7 @@ from crisis.playbooks import service as playbooks
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.validator import validate_text
 from tests.conftest import form_post
-from tests.helpers import crisis_env, run_crisis
+from tests.helpers import crisis_env, invoke_crisis
 
 SOPS = resource_dir("sops")
 
@@ -71,28 +71,28 @@ def test_export_then_load_gives_the_same_hash(db, org):
 
 def test_cli_validate_load_and_export(tmp_path, pg_url):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path / "instance"))
-    assert run_crisis("db", "upgrade", env=env).returncode == 0
-    ok = run_crisis("sops", "validate", env=env)
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    ok = invoke_crisis("sops", "validate", env=env)
     assert ok.returncode == 0 and "playbook(s) valid" in ok.stdout
     bad = tmp_path / "hoax-clarification.yaml"
     bad.write_text(_hoax_text().replace("target:", "targt:", 1), encoding="utf-8")
-    invalid = run_crisis("sops", "validate", str(bad), env=env)
+    invalid = invoke_crisis("sops", "validate", str(bad), env=env)
     assert invalid.returncode == 1
     line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "targt:" in text)
     assert f"{bad}:{line}:" in invalid.stdout and "did you mean 'target'" in invalid.stdout
     # One bad file among good ones: nothing is published.
     good = SOPS / "policy-backlash.yaml"
-    refused = run_crisis("sops", "load", str(good), str(bad), env=env)
+    refused = invoke_crisis("sops", "load", str(good), str(bad), env=env)
     assert refused.returncode == 1 and "nothing published" in refused.stderr
-    first = run_crisis("sops", "load", env=env)
+    first = invoke_crisis("sops", "load", env=env)
     assert first.returncode == 0 and first.stdout.count("published") >= 7
-    second = run_crisis("sops", "load", env=env)
+    second = invoke_crisis("sops", "load", env=env)
     assert "published" not in second.stdout.replace("unchanged", "") and second.stdout.count("unchanged") >= 7
-    exported = run_crisis("sops", "export", "policy-backlash", env=env)
+    exported = invoke_crisis("sops", "export", "policy-backlash", env=env)
     out = tmp_path / "policy-backlash.yaml"
     out.write_text(exported.stdout, encoding="utf-8")
-    assert "unchanged" in run_crisis("sops", "load", str(out), env=env).stdout
-    missing = run_crisis("sops", "export", "no-such-sop", env=env)
+    assert "unchanged" in invoke_crisis("sops", "load", str(out), env=env).stdout
+    missing = invoke_crisis("sops", "export", "no-such-sop", env=env)
     assert missing.returncode != 0 and "no-such-sop" in missing.stderr
 
 

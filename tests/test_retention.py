@@ -16,6 +16,7 @@ from crisis.system import retention
 from crisis.system.models import RetentionRun
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
+from tests.factories import log_issue
 
 NOW = FIXED_NOW
 YEAR = timedelta(days=365)
@@ -48,11 +49,11 @@ def config(app):
 
 
 def log(db, org, when, *, person="Budi Santoso", contact="0812-3456-7890", unit="KOTA-SEMARANG", title=None):
-    issue = issues.create(
-        session=db.session, actor=org["users"][(unit, "officer")], unit_id=org["units"][unit].id,
-        title=title or f"Keluhan warga soal antrean RSUD ({when:%Y})", description="Warga menelepon hotline.",
-        channel="hotline", category="service_failure", first_seen_at=when - timedelta(hours=1), reach=1200,
-        engagement=40, sentiment="negative", source_person=person, source_contact=contact, now=when,
+    issue = log_issue(
+        db.session, org, now=when, unit=unit, title=title or f"Keluhan warga soal antrean RSUD ({when:%Y})",
+        description="Warga menelepon hotline.", channel="hotline", category="service_failure",
+        first_seen_at=when - timedelta(hours=1), reach=1200, engagement=40, evidence_urls=[], source_person=person,
+        source_contact=contact,
     )
     db.session.commit()
     return issue
@@ -339,7 +340,7 @@ def test_pages_and_api_no_longer_show_the_reporter(app, db, org, client, login_a
 
 
 def test_the_command_prints_what_it_did_without_the_personal_data(app, db, org):
-    from crisis.cli import main
+    from workers.cli import main  # the installed `crisis` command: every command
 
     old = log(db, org, OLD)
     runner = app.test_cli_runner()
@@ -365,7 +366,7 @@ def test_the_command_prints_what_it_did_without_the_personal_data(app, db, org):
 
 
 def test_the_command_refuses_a_bad_setting_and_says_when_it_is_off(app, db, org, config):
-    from crisis.cli import main
+    from workers.cli import main  # the installed `crisis` command: every command
 
     old = log(db, org, OLD)
     runner = app.test_cli_runner()

@@ -20,6 +20,7 @@ from crisis.reviews.measures import suggest_rating
 from crisis.reviews.models import Review
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
+from tests.factories import close_required, escalate, log_issue
 from tests.helpers import race
 
 T0 = FIXED_NOW  # the suite's moment, at whatever time of day it is
@@ -43,10 +44,7 @@ def shown(moment: datetime, zone: str, label: str, locale: str) -> str:
 
 
 def _tick_required(db, actor, run, now, skip=()):
-    for entry in run.entries:
-        if entry.required and not entry.closed and entry.item_key not in skip:
-            incidents.tick(session=db.session, actor=actor, entry_id=entry.id, now=now,
-                           evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+    close_required(db.session, actor, run, now=now, skip=tuple(skip))
 
 
 def _publish(db, author, approver, publisher, incident, kind, drafted, approved, published):
@@ -60,9 +58,9 @@ def _publish(db, author, approver, publisher, incident, kind, drafted, approved,
 
 
 @pytest.fixture
-def resolved(db, org):
+def resolved(db, org, built_once):
     """The hoax below, begun at T0 (the suite's moment)."""
-    return resolve_a_hoax(db, org, T0)
+    return db.session.get(Incident, built_once("resolved hoax", lambda: resolve_a_hoax(db, org, T0).id))
 
 
 @pytest.fixture
@@ -82,20 +80,13 @@ def resolve_a_hoax(db, org, t0):
     monitor    never reached (closed at resolution)         -> not performed
     """
     from crisis.escalation.models import Timer
-    from crisis.issues import service as issues
     from crisis.notify.models import Notice
 
     u = org["users"]
     officer, supervisor, head = u[("KOTA-SEMARANG", "officer")], u[("KOTA-SEMARANG", "supervisor")], u[
         ("KOTA-SEMARANG", "head")]
-    issue = issues.create(
-        session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id,
-        title="Hoaks: air PDAM tercemar", description="Pesan berantai.", channel="whatsapp", category="hoax",
-        first_seen_at=t0 - 20 * M, reach=40000, engagement=3500, sentiment="negative", mainstream_pickup=False,
-        evidence_urls=["https://example.com/post/1"], now=t0,
-    )
-    incident = incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
-                                         playbook_key="hoax-clarification", severity=3, commander_id=head.id, now=t0)
+    issue = log_issue(db.session, org, now=t0, title="Hoaks: air PDAM tercemar", description="Pesan berantai.")
+    incident = escalate(db.session, org, issue, now=t0)
     for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR"):
         incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id,
                                unit_id=org["units"][code].id, now=t0 + 2 * M)

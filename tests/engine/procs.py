@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
-import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from tests.helpers import BIN, ROOT, crisis_env, free_port, wait_until
 
@@ -54,11 +57,17 @@ class RedisServer:
             self.proc = None
 
 
+# Celery's worker log at INFO: one line when a task arrives, one when it ends.
+TASK_LINE = re.compile(r"Task [\w.]+\[(?P<id>[0-9a-f-]+)\] (?P<verb>received|succeeded|raised|retry|failed)")
+
+
 class Proc:
     """A child process in its own process group, so SIGKILL takes its children (pool workers) too."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.args, self.env, self.log = args, env, log
+    UP = {"worker": "ready.", "scheduler": "ticking"}  # what the log says once it is ready
+
+    def __init__(self, kind: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.kind, self.args, self.env, self.log = kind, args, env, log
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Proc:
@@ -70,6 +79,17 @@ class Proc:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ready(self) -> bool:
+        return self.UP[self.kind] in self.output()
+
+    def tasks(self) -> dict[str, str]:
+        """A worker's tasks by id, each with the last thing its log says of it."""
+        return {line["id"]: line["verb"] for line in TASK_LINE.finditer(self.output())}
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is None:
@@ -106,29 +126,106 @@ class Stack:
     def worker(self, concurrency: int = 1, wait: bool = True) -> Proc:
         self._count += 1
         proc = Proc(
-            [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "prefork", "--concurrency",
+            "worker", [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "prefork", "--concurrency",
              str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"engine{self._count}@%h"],
             self.env, self.tmp / f"worker{self._count}.log",
         ).start()
         self.procs.append(proc)
         if wait:
-            assert wait_until(lambda: "ready." in proc.output(), timeout=60), proc.output()[-3000:]
+            self.ready()
         return proc
 
-    def scheduler(self) -> Proc:
+    def scheduler(self, wait: bool = True) -> Proc:
         self._count += 1
-        proc = Proc([str(BIN / "crisis"), "scheduler"], self.env, self.tmp / f"scheduler{self._count}.log").start()
+        proc = Proc("scheduler", [str(BIN / "crisis"), "scheduler"], self.env,
+                    self.tmp / f"scheduler{self._count}.log").start()
         self.procs.append(proc)
-        assert wait_until(lambda: "ticking" in proc.output(), timeout=60), proc.output()[-3000:]
+        if wait:
+            self.ready()
         return proc
+
+    def start(self, *, schedulers: int = 1, workers: int = 1, concurrency: int = 1) -> list[Proc]:
+        """Schedulers and workers started side by side, each up before this returns; the workers."""
+        for _ in range(schedulers):
+            self.scheduler(wait=False)
+        started = [self.worker(concurrency, wait=False) for _ in range(workers)]
+        self.ready()
+        return started
+
+    def ready(self) -> None:
+        for proc in self.procs:
+            if proc.running:
+                assert wait_until(proc.ready, timeout=60), proc.output()[-3000:]
 
     def stop(self) -> None:
         for proc in self.procs:
             proc.kill()
         self.redis.kill()
 
+    # --- what the engine is doing -------------------------------------------------------------
 
-def settle(seconds: float) -> None:
-    """Give real processes a moment to (not) do something we then assert on."""
-    time.sleep(seconds)
+    def _database(self) -> psycopg.Connection:
+        url = self.env["CRISIS_DATABASE_URL"]
+        return psycopg.connect("postgresql://" + url.split("://", 1)[1], autocommit=True)
+
+    def outstanding(self) -> int:
+        """Timers due but not yet fired or cancelled, and notices not yet sent or failed."""
+        with self._database() as conn:
+            return conn.execute(
+                "SELECT (SELECT count(*) FROM timer WHERE state = 'claimed' OR (state = 'pending' AND fire_at <= now()))"
+                " + (SELECT count(*) FROM notice WHERE status = 'queued')").fetchone()[0]
+
+    def pending_due(self) -> int:
+        """Timers due that no scheduler has claimed yet."""
+        with self._database() as conn:
+            return conn.execute("SELECT count(*) FROM timer WHERE state = 'pending' AND fire_at <= now()").fetchone()[0]
+
+    def claimed(self) -> int:
+        with self._database() as conn:
+            return conn.execute("SELECT count(*) FROM timer WHERE state = 'claimed'").fetchone()[0]
+
+    def waiting_messages(self) -> int | None:
+        """Messages in the broker that no worker has taken; None while Redis is down."""
+        import redis
+
+        client = redis.Redis(port=self.redis.port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return sum(client.llen(key) for key in client.scan_iter(match=f"{self.queue}*", _type="list"))
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
+
+    def _workers(self) -> list[Proc]:
+        return [proc for proc in self.procs if proc.kind == "worker" and proc.running]
+
+    def finished(self, task_ids: Iterable[str]) -> bool:
+        """Every one of these tasks ended (succeeded, raised or retried) in a running worker."""
+        ended = {task_id for proc in self._workers() for task_id, verb in proc.tasks().items() if verb != "received"}
+        return set(task_ids) <= ended
+
+    def busy(self) -> bool:
+        """A running worker is in the middle of a task."""
+        return any(verb == "received" for proc in self._workers() for verb in proc.tasks().values())
+
+    def at_rest(self) -> bool:
+        """Nothing due is left undone, nothing waits in the broker and no worker is in a task: from
+        here on only a bug (a sent notice sent again, a fired timer claimed again) makes anything arrive."""
+        return self.outstanding() == 0 and self.waiting_messages() == 0 and not self.busy()
+
+    def past_a_lease(self) -> None:
+        """Wait until the database's clock is a lease (and a scheduler pass) past the last claim or
+        hand-over, when a lost message would be claimed again, and the engine is at rest."""
+        lease = max(float(self.env["CRISIS_TIMER_LEASE_SECONDS"]), float(self.env["CRISIS_NOTICE_LEASE_SECONDS"]))
+        lease += 2 * float(self.env["CRISIS_ENGINE_MAX_SLEEP_SECONDS"])
+
+        def passed() -> bool:
+            with self._database() as conn:
+                return conn.execute(
+                    "SELECT now() >= coalesce(greatest((SELECT max(claimed_at) FROM timer),"
+                    " (SELECT max(enqueued_at) FROM notice), (SELECT max(sent_at) FROM notice)), now())"
+                    " + make_interval(secs => %s)", [lease]).fetchone()[0]
+
+        assert wait_until(passed, timeout=lease + 30)
+        assert wait_until(self.at_rest, timeout=30), f"{self.outstanding()} timers or notices left"

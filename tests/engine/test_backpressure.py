@@ -10,11 +10,10 @@ import redis
 from sqlalchemy import func, select
 
 from crisis.escalation.models import Timer
-from tests.conftest import FIXED_NOW
-from tests.engine.factories import open_incident
+from tests.conftest import FIXED_NOW, REDIS_URL
+from tests.factories import open_incident
 from workers.scheduler import BACKPRESSURE_WAIT, Engine, QueueDepth
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
 LATER = timedelta(hours=3)  # past the first stage's target, its steps and their repeats; before any update is due
 
 

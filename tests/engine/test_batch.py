@@ -17,7 +17,7 @@ from crisis.extensions import db as _db
 from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
-from tests.engine.factories import open_incident
+from tests.factories import open_incident
 
 NOW = FIXED_NOW
 M = timedelta(minutes=1)
@@ -228,7 +228,7 @@ def test_a_notice_rendered_while_firing_is_sent_once_after_the_commit(db, org, s
 
 
 def test_a_stage_completed_between_the_firing_and_the_send_sends_nothing(db, org, smtp):
-    from tests.engine.factories import complete_stage
+    from tests.factories import complete_stage
 
     incident, prepared = _fire_prepared(db, org, NOW + 15 * M)
     complete_stage(db.session, incident.stage_runs[0], now=NOW + 15 * M)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crisis.escalation import firing
-from tests.engine.factories import open_incident
+from tests.factories import open_incident
 
 pytestmark = pytest.mark.real_clock
 

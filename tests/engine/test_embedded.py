@@ -14,8 +14,8 @@ from crisis.notify.models import Notice
 from crisis.seed import seed_demo_data
 from crisis.units.models import Unit
 from tests.conftest import make_app
-from tests.engine.factories import open_incident
 from tests.engine.sinks import SmtpSink
+from tests.factories import open_incident
 from tests.helpers import wait_until
 from workers.scheduler import build_scheduler
 

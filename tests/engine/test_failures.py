@@ -13,9 +13,9 @@ from sqlalchemy import select
 from crisis.escalation.models import Timer
 from crisis.extensions import db as _db
 from crisis.notify.models import Notice
-from tests.engine.factories import complete_stage, open_incident
-from tests.engine.procs import RedisServer, Stack, settle
+from tests.engine.procs import RedisServer, Stack
 from tests.engine.sinks import SmtpSink, WebhookSink
+from tests.factories import complete_stage, open_incident
 from tests.helpers import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
@@ -60,12 +60,12 @@ def _raw_pg(pg_url: str) -> psycopg.Connection:
 
 def _waiting_on_a_lock(pg_url: str) -> bool:
     with _raw_pg(pg_url) as conn:
-        return bool(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0])
+        return bool(conn.execute("SELECT count(*) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND wait_event_type = 'Lock'").fetchone()[0])
 
 
 def test_worker_killed_after_the_claim_fires_after_the_lease_exactly_once(stack, org, pg_url):
-    stack.scheduler()
-    worker = stack.worker()
+    [worker] = stack.start()
     incident = _incident_due_in(org, 1.5)
     run_id = incident.stage_runs[0].id
     # Hold the stage run so the worker stops inside fire_timers, after the claim, before its commit.
@@ -79,7 +79,7 @@ def test_worker_killed_after_the_claim_fires_after_the_lease_exactly_once(stack,
     assert timer.state == "claimed"
     stack.worker()
     assert wait_until(_sent_all(stack.smtp, 1), timeout=30)
-    settle(4)  # past another lease: nothing more arrives
+    stack.past_a_lease()  # past another lease: nothing more arrives
     assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 1
     _db.session.expire_all()
     timer = _db.session.get(Timer, timer.id)
@@ -90,15 +90,14 @@ def test_worker_killed_while_delivering_delivers_after_restart_without_duplicate
     import threading
 
     stack.smtp.recorder.hold = threading.Event()
-    stack.scheduler()
-    worker = stack.worker()
+    [worker] = stack.start()
     _incident_due_in(org, 1)
     assert stack.smtp.recorder.stalled.wait(30), "the worker never reached the SMTP server"
     worker.kill()  # in the middle of the SMTP conversation: nothing was accepted
     stack.smtp.recorder.hold.set()
     stack.worker()
     assert wait_until(_sent_all(stack.smtp, 1), timeout=30)
-    settle(4)
+    stack.past_a_lease()
     # At least once: a crash between the server's 250 and our commit would resend (same Message-ID).
     # Killed before the 250, as here, the number of duplicates is 0.
     assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 1
@@ -107,8 +106,7 @@ def test_worker_killed_while_delivering_delivers_after_restart_without_duplicate
 def test_database_connections_cut_under_the_engine_cost_one_retry_not_a_lease(stack, org, pg_url):
     # The scheduler and the workers do not ping pooled connections at checkout (a round trip per
     # transaction): a connection that died fails one statement, the pool is discarded, the work retried.
-    stack.scheduler()
-    stack.worker()
+    stack.start()
     _incident_due_in(org, 1)
     assert wait_until(_sent_all(stack.smtp, 1), timeout=30)
     _db.session.commit()
@@ -120,7 +118,7 @@ def test_database_connections_cut_under_the_engine_cost_one_retry_not_a_lease(st
     assert cut >= 2  # at least the scheduler's and the worker's
     _incident_due_in(org, 1, unit="KAB-BANYUMAS")
     assert wait_until(_sent_all(stack.smtp, 2), timeout=30)
-    settle(4)  # past a lease: nothing more arrives
+    stack.past_a_lease()  # nothing more arrives
     assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 2
     _db.session.expire_all()
     fired = _db.session.scalars(select(Timer).where(Timer.state == "fired")).all()
@@ -134,7 +132,7 @@ def test_database_connections_cut_under_the_engine_cost_one_retry_not_a_lease(st
 def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_delivers_each_once(stack, org):
     import threading
 
-    stack.scheduler()
+    stack.start(workers=0)
     for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR"):
         _incident_due_in(org, 0.5, unit=unit)
     _db.session.expire_all()
@@ -149,19 +147,18 @@ def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_deli
     for unit in ("KOTA-JAYAPURA", "KAB-GOWA", "KAB-JAYAPURA"):
         _incident_due_in(org, 0.5, unit=unit)
     assert stack.smtp.recorder.stalled.wait(30)
-    settle(1)
+    assert wait_until(lambda: stack.pending_due() == 0, timeout=20)  # every one claimed and handed to Redis
     stack.redis.kill()
     stack.redis.start()  # empty: --save "" and no AOF
     stack.smtp.recorder.hold.set()
     assert wait_until(_sent_all(stack.smtp, 5), timeout=60)
-    settle(4)
+    stack.past_a_lease()
     assert stack.smtp.keys() and sorted(stack.smtp.keys()) == _expected_email_keys()
     assert len(stack.smtp.keys()) == 5
 
 
 def test_redis_down_for_a_while_loses_nothing(stack, org):
-    stack.scheduler()
-    stack.worker()
+    stack.start()
     stack.redis.kill()
     # The web side keeps working without Redis: stages advance, timers are written and cancelled.
     completed = _incident_due_in(org, 30, unit="KOTA-MAKASSAR")
@@ -169,18 +166,17 @@ def test_redis_down_for_a_while_loses_nothing(stack, org):
     _db.session.commit()
     _incident_due_in(org, 0.5)
     _incident_due_in(org, 1, unit="KAB-BANYUMAS")
-    settle(3)
+    # Both fall due and are claimed; their messages cannot reach Redis.
+    assert wait_until(lambda: stack.pending_due() == 0 and stack.claimed() >= 2, timeout=20)
     assert stack.smtp.keys() == []
     stack.redis.start()
     assert wait_until(_sent_all(stack.smtp, 2), timeout=60)
-    settle(4)
+    stack.past_a_lease()
     assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 2
 
 
 def test_duplicate_tasks_and_two_schedulers_send_no_duplicate_notice(stack, org, app):
-    stack.scheduler()
-    stack.scheduler()
-    stack.worker(concurrency=2)
+    stack.start(schedulers=2, concurrency=2)
     for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR", "KOTA-JAYAPURA", "KAB-GOWA"):
         _incident_due_in(org, 1.5, unit=unit)
     assert wait_until(_sent_all(stack.smtp, 4), timeout=30)
@@ -189,18 +185,19 @@ def test_duplicate_tasks_and_two_schedulers_send_no_duplicate_notice(stack, org,
 
     sender = Celery(broker=stack.redis.url)
     _db.session.expire_all()
+    sent = []
     for _ in range(2):
         for timer_id in _db.session.scalars(select(Timer.id)):
-            sender.send_task("escalation.fire_timers", args=[[timer_id]], queue=stack.queue)
+            sent.append(sender.send_task("escalation.fire_timers", args=[[timer_id]], queue=stack.queue).id)
         for notice_id in _db.session.scalars(select(Notice.id)):
-            sender.send_task("escalation.deliver_notices", args=[[notice_id]], queue=stack.queue)
-    settle(5)
+            sent.append(sender.send_task("escalation.deliver_notices", args=[[notice_id]], queue=stack.queue).id)
+    assert wait_until(lambda: stack.finished(sent), timeout=60)
+    assert wait_until(stack.at_rest, timeout=30)
     assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 4
 
 
 def test_a_stage_completed_while_its_timer_fires_sends_nothing_after_the_completion(stack, org, pg_url):
-    stack.scheduler()
-    stack.worker()
+    stack.start()
     incident = _incident_due_in(org, 2)
     run = incident.stage_runs[0]
     # The completing transaction holds the stage run; the worker's fire_timers waits behind it.
@@ -208,7 +205,7 @@ def test_a_stage_completed_while_its_timer_fires_sends_nothing_after_the_complet
     assert wait_until(lambda: _waiting_on_a_lock(pg_url), timeout=20)
     complete_stage(_db.session, run, now=datetime.now(UTC), start_next=False)
     _db.session.commit()
-    settle(4)
+    assert wait_until(stack.at_rest, timeout=30)  # the waiting task went on, and found the stage completed
     assert stack.smtp.keys() == []
     _db.session.expire_all()
     timer = _db.session.scalar(select(Timer).where(Timer.kind == "escalation_step", Timer.step_index == 0))
@@ -216,7 +213,7 @@ def test_a_stage_completed_while_its_timer_fires_sends_nothing_after_the_complet
 
 
 def test_after_ten_minutes_without_a_scheduler_overdue_timers_fire_once_oldest_first(stack, org):
-    stack.worker()
+    stack.worker(wait=False)
     now = datetime.now(UTC)
     for minutes, unit in ((10, "KOTA-MAKASSAR"), (9, "KOTA-SEMARANG"), (8, "KOTA-JAYAPURA")):
         open_incident(_db.session, org, now=now, unit=unit, commander=(unit, "officer"),
@@ -224,7 +221,7 @@ def test_after_ten_minutes_without_a_scheduler_overdue_timers_fire_once_oldest_f
     _db.session.commit()
     stack.scheduler()
     assert wait_until(_sent_all(stack.smtp, 3), timeout=30)
-    settle(2)
+    assert wait_until(stack.at_rest, timeout=30)
     assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 3
     _db.session.expire_all()
     fired = _db.session.scalars(select(Timer).where(Timer.state == "fired").order_by(Timer.fired_at)).all()
@@ -249,8 +246,7 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
         notify.create_webhook(session=_db.session, actor=org["users"][("JATENG", "admin")],
                               unit_id=org["units"]["KOTA-SEMARANG"].id, name="chat", url=hook.url)
         _db.session.commit()
-        stack.scheduler()
-        stack.worker()
+        stack.start()
         _incident_due_in(org, 0.5)
         def email_notice():
             _db.session.expire_all()
@@ -262,7 +258,7 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
         assert email.status == "queued" and "Connection" in email.last_error
         smtp.start()
         assert wait_until(lambda: len(smtp.keys()) == 1 and len(hook.keys()) == 1, timeout=30)
-        settle(3)
+        assert wait_until(stack.at_rest, timeout=30)
         assert smtp.keys() == _expected_email_keys()
         assert hook.keys() == sorted(_db.session.scalars(
             select(Notice.idempotency_key).where(Notice.channel == "webhook")))

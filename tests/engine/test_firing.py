@@ -18,7 +18,7 @@ from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
-from tests.engine.factories import complete_stage, open_incident
+from tests.factories import complete_stage, open_incident
 
 NOW = FIXED_NOW  # the suite's clock: any date, any time of day
 M = timedelta(minutes=1)

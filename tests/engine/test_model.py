@@ -21,7 +21,7 @@ from crisis.notify.models import ChannelPreference, Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
-from tests.engine.factories import complete_stage, open_incident
+from tests.factories import complete_stage, open_incident
 
 M = timedelta(minutes=1)
 LEASE = timedelta(seconds=30)

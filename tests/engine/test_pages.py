@@ -13,7 +13,7 @@ from crisis.notify import links
 from crisis.notify.models import Notice
 from tests.conftest import FIXED_NOW, form_post
 from tests.engine.drive import tick
-from tests.engine.factories import open_incident
+from tests.factories import open_incident
 
 NOW = FIXED_NOW
 M = timedelta(minutes=1)

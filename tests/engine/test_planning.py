@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crisis.escalation import planning
 from crisis.escalation.models import Timer
 from tests.conftest import FIXED_NOW
-from tests.engine.factories import change_severity, complete_stage, open_incident, resolve
+from tests.factories import change_severity, complete_stage, open_incident, resolve
 
 NOW = FIXED_NOW
 M = timedelta(minutes=1)

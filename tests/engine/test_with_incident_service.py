@@ -11,24 +11,13 @@ from crisis.incidents import service as incidents
 from crisis.notify.models import Notice
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
+from tests.factories import close_required, escalate, log_issue
 
 T0 = FIXED_NOW
 
 
 def _open(db, org):
-    from crisis.issues import service as issues
-
-    officer = org["users"][("KOTA-SEMARANG", "officer")]
-    issue = issues.create(
-        session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id,
-        title="Hoaks: air PDAM tercemar bahan kimia", description="Pesan berantai di WhatsApp.", channel="whatsapp",
-        category="hoax", first_seen_at=T0 - timedelta(minutes=20), reach=40000, engagement=3500,
-        sentiment="negative", mainstream_pickup=False, evidence_urls=["https://example.com/post/1"], now=T0,
-    )
-    incident = incidents.open_from_issue(
-        session=db.session, actor=officer, issue_id=issue.id, playbook_key="hoax-clarification", severity=3,
-        commander_id=org["users"][("KOTA-SEMARANG", "head")].id, now=T0,
-    )
+    incident = escalate(db.session, org, log_issue(db.session, org, now=T0), now=T0)
     db.session.commit()
     return incident
 
@@ -43,10 +32,7 @@ def test_escalating_an_issue_plans_timers_and_completing_the_stage_cancels_them(
     tick(db.session, step)
     assert smtp.messages and all(n.status == "sent" for n in db.session.scalars(select(Notice)))
     officer = org["users"][("KOTA-SEMARANG", "officer")]
-    for entry in first.entries:
-        if entry.required and not entry.closed:
-            incidents.tick(session=db.session, actor=officer, entry_id=entry.id, now=step,
-                           evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+    close_required(db.session, officer, first, now=step)
     incidents.complete_stage(session=db.session, actor=officer, stage_run_id=first.id, now=step)
     db.session.commit()
     assert db.session.scalars(select(Timer).where(Timer.stage_run_id == first.id,

@@ -21,7 +21,9 @@ from crisis.incidents import service as incidents
 from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS
 from crisis.incidents.models import ChecklistEntry, Incident, InvolvedUnit, StageRun, Statement
 from crisis.playbooks.labels import OWNER_LABELS, SEVERITY_LABELS
-from tests.test_incidents import T0, incident, log_issue  # noqa: F401  fixtures
+from tests.conftest import FIXED_NOW
+
+T0 = FIXED_NOW
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 PAGE_TEMPLATES = ("base.html", "incidents/page.html", "incidents/_live.html", "escalation/_incident_notices.html")
@@ -79,7 +81,7 @@ def test_entry_urls_are_what_url_for_builds(app, base_url):
                     "incidents.entry_action", incident_id=50687, entry_id=entry_id, verb=verb)
 
 
-def test_the_page_stamp_is_the_change_stamp(db, org, incident):  # noqa: F811
+def test_the_page_stamp_is_the_change_stamp(db, org, incident):
     head = org["users"][("KOTA-SEMARANG", "head")]
     for number in range(3):
         assert incidents.page_stamp(
@@ -90,7 +92,7 @@ def test_the_page_stamp_is_the_change_stamp(db, org, incident):  # noqa: F811
         db.session.commit()
 
 
-def test_the_page_reads_each_incidents_own_rows(db, org, log_issue, incident):  # noqa: F811
+def test_the_page_reads_each_incidents_own_rows(db, org, log_issue, incident):
     """The page's queries are built once, the incident a parameter: each page still gets its own."""
     officer, head = org["users"][("KOTA-SEMARANG", "officer")], org["users"][("KOTA-SEMARANG", "head")]
     other = incidents.open_from_issue(
@@ -192,7 +194,7 @@ def test_kept_rows_are_what_rendering_gives_and_miss_on_any_change(kept_rows):
         assert other.rendered == [1, 2, 3, 4, 5]
 
 
-def test_the_owner_choices_show_who_each_entry_is_assigned_to(db, org, login_as, incident):  # noqa: F811
+def test_the_owner_choices_show_who_each_entry_is_assigned_to(db, org, login_as, incident):
     head = org["users"][("KOTA-SEMARANG", "head")]
     entries = [entry for run in incident.stage_runs for entry in run.entries]
     incidents.assign(session=db.session, actor=head, entry_id=entries[0].id, assignee_id=head.id, now=T0)

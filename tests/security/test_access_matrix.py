@@ -30,13 +30,13 @@ from crisis.auth import service as people
 from crisis.escalation.models import Timer
 from crisis.incidents import service as incidents
 from crisis.incidents import statements
-from crisis.issues import service as issues
 from crisis.notify import links
 from crisis.notify import service as notify
 from crisis.notify.models import Notice
 from crisis.reports import monthly
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
+from tests import factories
 from tests.conftest import FIXED_NOW, csrf_token, sign_in
 
 NOW = FIXED_NOW
@@ -474,12 +474,11 @@ def test_every_route_is_in_the_table(app):
 # --- the records ----------------------------------------------------------------------------------
 
 
-def _issue(session: Any, actor: Any, unit: Any, title: str) -> Any:
-    return issues.create(
-        session=session, actor=actor, unit_id=unit.id, title=title, description="Pesan berantai di grup warga.",
-        channel="x", category="hoax", first_seen_at=NOW - 20 * M, reach=40000, engagement=3500,
-        sentiment="negative", mainstream_pickup=False,
-        evidence_urls=[f"https://example.com/{unit.code.lower()}/" + re.sub(r"\W+", "-", title.lower())], now=NOW)
+def _issue(world: World, actor: Any, unit: Any, title: str) -> Any:
+    return factories.log_issue(
+        world.session, world.org, now=NOW, unit=unit.code, actor=actor, title=title, channel="x",
+        description="Pesan berantai di grup warga.",
+        evidence_urls=[f"https://example.com/{unit.code.lower()}/" + re.sub(r"\W+", "-", title.lower())])
 
 
 @dataclass
@@ -504,7 +503,7 @@ class World:
 
     def incident(self, code: str) -> Any:
         unit, witness = self.org["units"][code], self.witness(code)
-        issue = _issue(self.session, witness, unit, f"Air PDAM tercemar {next(self.counter)}")
+        issue = _issue(self, witness, unit, f"Air PDAM tercemar {next(self.counter)}")
         incident = incidents.open_from_issue(session=self.session, actor=witness, issue_id=issue.id,
                                              playbook_key="hoax-clarification", severity=3, commander_id=witness.id,
                                              now=NOW)
@@ -545,9 +544,9 @@ class World:
                                      role="officer")
         self.records[code] = {"witness": witness}
         head = self.user(code, "head")
-        issue = _issue(session, witness, unit, "Hoaks bansos Rp 3 juta")
-        duplicate = _issue(session, witness, unit, "Hoaks bansos Rp 3 juta beredar lagi")
-        to_escalate = _issue(session, witness, unit, "Video antrean KTP viral")
+        issue = _issue(self, witness, unit, "Hoaks bansos Rp 3 juta")
+        duplicate = _issue(self, witness, unit, "Hoaks bansos Rp 3 juta beredar lagi")
+        to_escalate = _issue(self, witness, unit, "Video antrean KTP viral")
         incident = self.incident(code)
         run = incident.stage_runs[0]
         entry = next(e for e in run.entries if not e.evidence_expected)
@@ -559,10 +558,7 @@ class World:
         # A resolved incident and its review draft with an action item.
         reviewed = self.incident(code)
         for stage_run in reviewed.stage_runs:
-            for item in stage_run.entries:
-                if item.required and not item.closed:
-                    incidents.tick(session=session, actor=witness, entry_id=item.id, now=NOW + 2 * M,
-                                   evidence_url="https://example.com/bukti" if item.evidence_expected else "")
+            factories.close_required(session, witness, stage_run, now=NOW + 2 * M)
         incidents.resolve(session=session, actor=witness, incident_id=reviewed.id, now=NOW + 3 * M)
         review = reviews.get_for_incident(session=session, user=witness, incident_id=reviewed.id)
         action_item = reviews.add_action_item(session=session, actor=witness, review_id=review.id, title="FAQ",

@@ -33,9 +33,9 @@ def frozen_clock(clock):
 
 
 @pytest.fixture
-def records(db, org):
-    ids = world.build(db.session, org, "KOTA-SEMARANG", admin=org["users"][("JATENG", "admin")], now=FIXED_NOW)
-    db.session.commit()
+def records(db, org, built_once):
+    ids = built_once("security world of Kota Semarang", lambda: world.build(
+        db.session, org, "KOTA-SEMARANG", admin=org["users"][("JATENG", "admin")], now=FIXED_NOW))
     picked = {name: values[0] for name, values in ids.items()}
     picked["entry_id"] = ids["entry_id"][1]  # the first item is ticked already
     picked["draft_id"] = ids["statement_id"][1]  # the first statement is published

@@ -33,6 +33,8 @@ from schemathesis.core.failures import FailureGroup
 from tests.conftest import FIXED_NOW
 from tests.security import world
 
+pytestmark = pytest.mark.schemathesis
+
 NOW = FIXED_NOW + timedelta(hours=1)
 POSITIVE_EXAMPLES = 9
 NEGATIVE_EXAMPLES = 7

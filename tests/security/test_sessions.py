@@ -15,6 +15,7 @@ from crisis.notify import links
 from crisis.notify.models import Notice
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW, form_post, sign_in
+from tests.factories import escalate, log_issue
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -189,17 +190,8 @@ def test_hsts_outside_the_embedded_mode(pg_url, tmp_path_factory):
 @pytest.fixture
 def notice(db, org, clock):
     """An e-mail escalation notice of a hoax in Kota Semarang, from the engine's own firing."""
-    from crisis.incidents import service as incidents
-    from crisis.issues import service as issues
-
-    officer, head = org["users"][("KOTA-SEMARANG", "officer")], org["users"][("KOTA-SEMARANG", "head")]
-    issue = issues.create(
-        session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id, title="Hoaks air PDAM",
-        description="Pesan berantai.", channel="whatsapp", category="hoax", first_seen_at=FIXED_NOW - 20 * M,
-        reach=40000, engagement=3500, sentiment="negative", mainstream_pickup=False,
-        evidence_urls=["https://example.com/post/1"], now=FIXED_NOW)
-    incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id, playbook_key="hoax-clarification",
-                              severity=3, commander_id=head.id, now=FIXED_NOW)
+    issue = log_issue(db.session, org, now=FIXED_NOW, title="Hoaks air PDAM", description="Pesan berantai.")
+    escalate(db.session, org, issue, now=FIXED_NOW)
     db.session.commit()
     fired_at = FIXED_NOW + 31 * M  # the first step: supervisor@own after 30 minutes
     for timer in firing.claim_due(session=db.session, now=fired_at, lease=30):

@@ -24,25 +24,20 @@ from crisis.reports import monthly
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from crisis.units.models import DutyShift
+from tests.factories import close_required, log_issue
 
 M = timedelta(minutes=1)
 
 
-def _issue(session: Any, officer: Any, unit: Any, title: str, now: Any) -> Any:
-    return issues.create(
-        session=session, actor=officer, unit_id=unit.id, title=title, description="Pesan berantai di WhatsApp.",
-        channel="x", category="hoax", first_seen_at=now - 20 * M, reach=40000, engagement=3500,
-        sentiment="negative", mainstream_pickup=False, evidence_urls=[f"https://example.com/{unit.code}/{title[:4].strip()}"],
-        source_person="Budi", source_contact="0812-0000-0000", now=now,
-    )
+def _issue(session: Any, org: dict[str, Any], code: str, title: str, now: Any) -> Any:
+    return log_issue(session, org, now=now, unit=code, title=title, channel="x",
+                     evidence_urls=[f"https://example.com/{code}/{title[:4].strip()}"], source_person="Budi",
+                     source_contact="0812-0000-0000")
 
 
 def _tick_everything(session: Any, actor: Any, incident: Any, now: Any) -> None:
     for run in incident.stage_runs:
-        for entry in run.entries:
-            if entry.required and not entry.closed:
-                incidents.tick(session=session, actor=actor, entry_id=entry.id, now=now,
-                               evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+        close_required(session, actor, run, now=now)
 
 
 def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any) -> dict[str, list[Any]]:
@@ -51,14 +46,14 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
     officer, head = org["users"][(code, "officer")], org["users"][(code, "head")]
     ids: dict[str, list[Any]] = defaultdict(list)
 
-    monitored = _issue(session, officer, unit, "Hoaks bansos Rp 3 juta beredar", now)
+    monitored = _issue(session, org, code, "Hoaks bansos Rp 3 juta beredar", now)
     issues.start_monitoring(session=session, actor=officer, issue_id=monitored.id, now=now + M)
     issues.add_note(session=session, actor=officer, issue_id=monitored.id, body="Sudah 40 ribu tayangan.",
                     reach=45000, now=now + 2 * M)
-    duplicate = _issue(session, officer, unit, "Hoaks bansos Rp 3 juta beredar lagi", now + 3 * M)
+    duplicate = _issue(session, org, code, "Hoaks bansos Rp 3 juta beredar lagi", now + 3 * M)
 
     active = incidents.open_from_issue(
-        session=session, actor=officer, issue_id=_issue(session, officer, unit, "Air PDAM tercemar", now).id,
+        session=session, actor=officer, issue_id=_issue(session, org, code, "Air PDAM tercemar", now).id,
         playbook_key="hoax-clarification", severity=3, commander_id=head.id, now=now + 4 * M)
     incidents.comment(session=session, actor=officer, incident_id=active.id, body="Tim sedang verifikasi.",
                       now=now + 5 * M)
@@ -84,7 +79,7 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
     session.add(notice)
 
     resolved = incidents.open_from_issue(
-        session=session, actor=officer, issue_id=_issue(session, officer, unit, "Video pungli viral", now).id,
+        session=session, actor=officer, issue_id=_issue(session, org, code, "Video pungli viral", now).id,
         playbook_key="hoax-clarification", severity=2, commander_id=head.id, now=now + 12 * M)
     _tick_everything(session, officer, resolved, now + 13 * M)
     incidents.resolve(session=session, actor=head, incident_id=resolved.id, now=now + 14 * M)

@@ -1,17 +1,81 @@
-"""Incidents in one line, built straight from rows (the incident service calls the same hooks)."""
+"""Issues and incidents in one line, for every test.
+
+Through the services, as a duty officer would: `log_issue`, `escalate`, `close_required`. Straight
+from rows, for the deadline engine's tests (the incident service calls the same engine hooks):
+`open_incident`, `start_stage`, `complete_stage`, `resolve`, `change_severity`.
+
+Every moment is given (`now=`): tests plan their data from FIXED_NOW or their clock, never from
+the real time, except the `real_clock` tests, which pass the real time.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis.escalation import planning
+from crisis.incidents import service as incidents
 from crisis.incidents.models import Incident, StageRun
+from crisis.issues import service as issues
+from crisis.issues.models import Issue
 from crisis.playbooks.models import Playbook
 from crisis.playbooks.spec import PlaybookSpec
+
+# What most tests log: a hoax on WhatsApp, first seen 20 minutes before it is logged.
+HOAX = {
+    "title": "Hoaks: air PDAM tercemar bahan kimia",
+    "description": "Pesan berantai di WhatsApp.",
+    "channel": "whatsapp",
+    "category": "hoax",
+    "reach": 40000,
+    "engagement": 3500,
+    "sentiment": "negative",
+    "mainstream_pickup": False,
+    "evidence_urls": ["https://example.com/post/1"],
+}
+SEEN_BEFORE = timedelta(minutes=20)
+
+
+# --- through the services --------------------------------------------------------------------------
+
+
+def log_issue(
+    session: Session, org: dict[str, Any], *, now: datetime, unit: str = "KOTA-SEMARANG", by: str = "officer",
+    actor: Any = None, **fields: Any,
+) -> Issue:
+    """An issue logged in `unit` at `now` by its demo user with role `by` (or by `actor`): HOAX, with
+    any field given."""
+    values = {**HOAX, "first_seen_at": now - SEEN_BEFORE, **fields}
+    return issues.create(session=session, actor=actor or org["users"][(unit, by)], unit_id=org["units"][unit].id,
+                         now=now, **values)
+
+
+def escalate(
+    session: Session, org: dict[str, Any], issue: Issue, *, now: datetime, playbook: str = "hoax-clarification",
+    severity: int = 3, by: str = "officer", commander: str = "head",
+) -> Incident:
+    """The issue escalated by its unit's `by` into an incident running `playbook`, commanded by the
+    unit's `commander`: its first stage started, its timers planned."""
+    unit = next(code for code, row in org["units"].items() if row.id == issue.unit_id)
+    return incidents.open_from_issue(
+        session=session, actor=org["users"][(unit, by)], issue_id=issue.id, playbook_key=playbook,
+        severity=severity, commander_id=org["users"][(unit, commander)].id, now=now,
+    )
+
+
+def close_required(session: Session, actor: Any, run: StageRun, *, now: datetime, skip: tuple[str, ...] = ()) -> None:
+    """Tick every open required checklist item of a stage run (but those in `skip`), with an
+    evidence link where the item expects one."""
+    for entry in run.entries:
+        if entry.required and not entry.closed and entry.item_key not in skip:
+            incidents.tick(session=session, actor=actor, entry_id=entry.id, now=now,
+                           evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+
+
+# --- straight from rows (the deadline engine) ------------------------------------------------------
 
 
 def open_incident(
