@@ -43,8 +43,6 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-
-
 class ProblemResponses(BasePlugin):
     """Every operation documents the errors it can answer with, each as problem+json: 401 (no or a
     bad token), 403 (the role does not allow it), 404 (out of reach or missing), 400, 409 on

@@ -159,8 +159,11 @@ def backup(engine: Engine, path: Path) -> Result:
                 # holding it stays open until pg_dump is done.
                 snapshot = conn.scalar(text("SELECT pg_export_snapshot()"))
                 counts = table_counts(conn)
-                _run([pg_dump, "--format=custom", f"--snapshot={snapshot}", "--no-password", f"--dbname={uri}"],
-                     stdout=handle, env=env)
+                _run(
+                    [pg_dump, "--format=custom", f"--snapshot={snapshot}", "--no-password", f"--dbname={uri}"],
+                    stdout=handle,
+                    env=env,
+                )
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -207,8 +210,20 @@ def restore(engine: Engine, path: Path) -> Result:
     pg_restore = _tool("pg_restore")
     _require_empty(engine, f"Database {engine.url.database}")
     uri, env = _libpq(engine)
-    _run([pg_restore, "--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges", "--no-password",
-          f"--dbname={uri}", str(path)], env=env, stdout=subprocess.DEVNULL)
+    _run(
+        [
+            pg_restore,
+            "--single-transaction",
+            "--exit-on-error",
+            "--no-owner",
+            "--no-privileges",
+            "--no-password",
+            f"--dbname={uri}",
+            str(path),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     with engine.connect() as conn:
         counts = table_counts(conn)
     return Result("postgresql", str(engine.url.database), path, counts)

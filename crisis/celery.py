@@ -70,7 +70,6 @@ def _warm_up(app: Flask) -> None:
 
     from flask_babel import force_locale
 
-
     try:
         with app.app_context(), app.test_request_context():
             for name in ("emails/notice.txt", "emails/notice.html"):

@@ -76,7 +76,6 @@ def sops_group() -> None:
 def _sop_paths(files: tuple[str, ...]) -> list:
     from pathlib import Path
 
-
     return [Path(f) for f in files] if files else library_files(resource_dir("sops"))
 
 
@@ -249,7 +248,11 @@ def retention_run(dry_run: bool) -> None:
         db.session.commit()
         record = db.session.get(retention.RetentionRun, record_id)
     result = retention.run(
-        db.session, years=years, now=now, batch=int(current_app.config["RETENTION_BATCH"]), dry_run=dry_run,
+        db.session,
+        years=years,
+        now=now,
+        batch=int(current_app.config["RETENTION_BATCH"]),
+        dry_run=dry_run,
         record=record,
     )
     click.echo(

@@ -14,7 +14,6 @@ def resource_dir(name: str) -> Path:
     return packaged if packaged.is_dir() else PACKAGE_DIR.parent / name
 
 
-
 class Defaults:
     # Database: SQLite file under instance/ unless CRISIS_DATABASE_URL is set.
     DATABASE_URL: str | None = None

@@ -26,8 +26,14 @@ INCIDENT_CANCELLED = "incident.cancelled"  # incidents: session, incident, now
 INCIDENT_CLOSED = "incident.closed"  # reviews (review approved): session, incident, now
 
 POINTS = (
-    INCIDENT_OPENED, STAGE_STARTED, STAGE_COMPLETED, SEVERITY_CHANGED, UPDATE_PUBLISHED, INCIDENT_RESOLVED,
-    INCIDENT_CANCELLED, INCIDENT_CLOSED,
+    INCIDENT_OPENED,
+    STAGE_STARTED,
+    STAGE_COMPLETED,
+    SEVERITY_CHANGED,
+    UPDATE_PUBLISHED,
+    INCIDENT_RESOLVED,
+    INCIDENT_CANCELLED,
+    INCIDENT_CLOSED,
 )
 
 _handlers: dict[str, list[Handler]] = {point: [] for point in POINTS}

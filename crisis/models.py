@@ -19,9 +19,28 @@ from crisis.timeline.models import TimelineEvent
 from crisis.units.models import DutyShift, Unit
 
 __all__ = [
-    "ApiToken", "ChecklistEntry", "Comment", "DutyShift", "IdempotencyRecord", "Incident", "InvolvedUnit", "Issue",
-    "IssueEvidence", "Membership", "MonitoringNote", "Participant", "Playbook", "PlaybookVersion", "Publication",
-    "SchedulerHeartbeat", "StageRun", "Statement", "TimelineEvent", "Unit", "User", "WorkerCheck",
+    "ApiToken",
+    "ChecklistEntry",
+    "Comment",
+    "DutyShift",
+    "IdempotencyRecord",
+    "Incident",
+    "InvolvedUnit",
+    "Issue",
+    "IssueEvidence",
+    "Membership",
+    "MonitoringNote",
+    "Participant",
+    "Playbook",
+    "PlaybookVersion",
+    "Publication",
+    "SchedulerHeartbeat",
+    "StageRun",
+    "Statement",
+    "TimelineEvent",
+    "Unit",
+    "User",
+    "WorkerCheck",
 ]
 from crisis.escalation.models import Timer  # noqa: E402, F401, I001
 from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint  # noqa: E402, F401, I001

@@ -23,7 +23,8 @@ def enqueue(task: Any, items: Iterable[Any]) -> int:
             bound.apply_async(args=[item])
             sent += 1
         except Exception:
-            logging.getLogger(__name__).exception("could not enqueue %s(%s); its sweep hands it over again",
-                                                  task.name, item)
+            logging.getLogger(__name__).exception(
+                "could not enqueue %s(%s); its sweep hands it over again", task.name, item
+            )
             break
     return sent

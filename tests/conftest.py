@@ -124,9 +124,15 @@ def _emptying_statements() -> tuple[str, str]:
     which gives each of the ~35 tables a new file, took ~400 ms after every test."""
     tables = [t.name for t in _db.metadata.sorted_tables]
     with _db.engine.connect() as conn:
-        sequences = [row[0] for row in conn.execute(text(
-            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences "
-            "WHERE schemaname = current_schema()"))]
+        sequences = [
+            row[0]
+            for row in conn.execute(
+                text(
+                    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences "
+                    "WHERE schemaname = current_schema()"
+                )
+            )
+        ]
     # setval(..., false) as ALTER SEQUENCE ... RESTART does, in a fifth of the time.
     restart = "SELECT " + ", ".join(f"setval('{s}', 1, false)" for s in sequences)
     delete = "; ".join([*(f'DELETE FROM "{t}"' for t in reversed(tables)), restart])
@@ -207,9 +213,15 @@ class Rows:
     @staticmethod
     def sequence_values() -> list[tuple[str, int]]:
         with _db.engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(
-                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value FROM pg_sequences "
-                "WHERE schemaname = current_schema() AND last_value IS NOT NULL ORDER BY 1"))]
+            return [
+                tuple(row)
+                for row in conn.execute(
+                    text(
+                        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value FROM pg_sequences "
+                        "WHERE schemaname = current_schema() AND last_value IS NOT NULL ORDER BY 1"
+                    )
+                )
+            ]
 
     def take(self) -> Rows:
         with _db.engine.connect() as conn:

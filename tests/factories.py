@@ -43,26 +43,45 @@ SEEN_BEFORE = timedelta(minutes=20)
 
 
 def log_issue(
-    session: Session, org: dict[str, Any], *, now: datetime, unit: str = "KOTA-SEMARANG", by: str = "officer",
-    actor: Any = None, **fields: Any,
+    session: Session,
+    org: dict[str, Any],
+    *,
+    now: datetime,
+    unit: str = "KOTA-SEMARANG",
+    by: str = "officer",
+    actor: Any = None,
+    **fields: Any,
 ) -> Issue:
     """An issue logged in `unit` at `now` by its demo user with role `by` (or by `actor`): HOAX, with
     any field given."""
     values = {**HOAX, "first_seen_at": now - SEEN_BEFORE, **fields}
-    return issues.create(session=session, actor=actor or org["users"][(unit, by)], unit_id=org["units"][unit].id,
-                         now=now, **values)
+    return issues.create(
+        session=session, actor=actor or org["users"][(unit, by)], unit_id=org["units"][unit].id, now=now, **values
+    )
 
 
 def escalate(
-    session: Session, org: dict[str, Any], issue: Issue, *, now: datetime, playbook: str = "hoax-clarification",
-    severity: int = 3, by: str = "officer", commander: str = "head",
+    session: Session,
+    org: dict[str, Any],
+    issue: Issue,
+    *,
+    now: datetime,
+    playbook: str = "hoax-clarification",
+    severity: int = 3,
+    by: str = "officer",
+    commander: str = "head",
 ) -> Incident:
     """The issue escalated by its unit's `by` into an incident running `playbook`, commanded by the
     unit's `commander`: its first stage started, its timers planned."""
     unit = next(code for code, row in org["units"].items() if row.id == issue.unit_id)
     return incidents.open_from_issue(
-        session=session, actor=org["users"][(unit, by)], issue_id=issue.id, playbook_key=playbook,
-        severity=severity, commander_id=org["users"][(unit, commander)].id, now=now,
+        session=session,
+        actor=org["users"][(unit, by)],
+        issue_id=issue.id,
+        playbook_key=playbook,
+        severity=severity,
+        commander_id=org["users"][(unit, commander)].id,
+        now=now,
     )
 
 
@@ -71,8 +90,13 @@ def close_required(session: Session, actor: Any, run: StageRun, *, now: datetime
     evidence link where the item expects one."""
     for entry in run.entries:
         if entry.required and not entry.closed and entry.item_key not in skip:
-            incidents.tick(session=session, actor=actor, entry_id=entry.id, now=now,
-                           evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+            incidents.tick(
+                session=session,
+                actor=actor,
+                entry_id=entry.id,
+                now=now,
+                evidence_url="https://example.com/bukti" if entry.evidence_expected else "",
+            )
 
 
 # --- straight from rows (the deadline engine) ------------------------------------------------------
@@ -95,17 +119,27 @@ def open_incident(
     spec = PlaybookSpec.from_canonical(version.canonical)
     start = started_at or now
     incident = Incident(
-        unit_id=org["units"][unit].id, title=title, severity=severity, state="active",
-        commander_id=org["users"][commander].id, playbook_version_id=version.id,
-        playbook_snapshot=version.canonical, started_at=start,
+        unit_id=org["units"][unit].id,
+        title=title,
+        severity=severity,
+        state="active",
+        commander_id=org["users"][commander].id,
+        playbook_version_id=version.id,
+        playbook_snapshot=version.canonical,
+        started_at=start,
     )
     session.add(incident)
     session.flush()
     for position, stage in enumerate(spec.stages):
-        session.add(StageRun(
-            incident_id=incident.id, position=position, stage_key=stage.key, state="pending",
-            target_seconds=int(stage.target_for(severity).total_seconds()),
-        ))
+        session.add(
+            StageRun(
+                incident_id=incident.id,
+                position=position,
+                stage_key=stage.key,
+                state="pending",
+                target_seconds=int(stage.target_for(severity).total_seconds()),
+            )
+        )
     session.flush()
     session.refresh(incident)
     start_stage(session, incident.stage_runs[0], now=now, started_at=start)

@@ -30,9 +30,12 @@ def crisis_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_crisis(*args: str, env: dict[str, str], input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "crisis"), *args], env=env, cwd=ROOT, input=input,
-                          capture_output=True, text=True, timeout=timeout)
+def run_crisis(
+    *args: str, env: dict[str, str], input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "crisis"), *args], env=env, cwd=ROOT, input=input, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def invoke_crisis(*args: str, env: dict[str, str], input: str | None = None) -> subprocess.CompletedProcess:
@@ -42,8 +45,8 @@ def invoke_crisis(*args: str, env: dict[str, str], input: str | None = None) -> 
     from celery import _state
 
     from crisis import create_app
-    from workers.cli import main  # the installed `crisis` command: every command
     from crisis.extensions import db
+    from workers.cli import main  # the installed `crisis` command: every command
 
     def ours(key: str) -> bool:
         return key.startswith("CRISIS_") or key == "FLASK_RUN_FROM_CLI"  # (the CLI group sets the latter)
@@ -86,8 +89,13 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
 def serving(env: dict[str, str]) -> Iterator[str]:
     """`crisis run` (the embedded mode) on a free loopback port until the block ends; yields its base URL."""
     port = free_port()
-    process = subprocess.Popen([str(BIN / "crisis"), "run", "--port", str(port)], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(BIN / "crisis"), "run", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def up() -> bool:
         try:

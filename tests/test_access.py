@@ -18,9 +18,7 @@ def test_regency_officer_sees_only_own_regency(db, org):
 
 def test_province_sees_its_regencies_and_not_other_provinces(db, org):
     head = org["users"][("SULSEL", "head")]
-    assert _codes(units.visible_scope(session=db.session, user=head), org) == {
-        "SULSEL", "KOTA-MAKASSAR", "KAB-GOWA"
-    }
+    assert _codes(units.visible_scope(session=db.session, user=head), org) == {"SULSEL", "KOTA-MAKASSAR", "KAB-GOWA"}
 
 
 def test_central_sees_every_unit(db, org):
@@ -38,9 +36,7 @@ def test_observer_sees_but_cannot_act(db, org):
 
 def test_province_admin_administers_only_its_subtree(db, org):
     admin = org["users"][("JATENG", "admin")]
-    assert _codes(units.admin_scope(session=db.session, user=admin), org) == {
-        "JATENG", "KOTA-SEMARANG", "KAB-BANYUMAS"
-    }
+    assert _codes(units.admin_scope(session=db.session, user=admin), org) == {"JATENG", "KOTA-SEMARANG", "KAB-BANYUMAS"}
 
 
 @pytest.mark.parametrize(
@@ -88,24 +84,44 @@ def test_regency_cannot_read_or_change_a_sibling_through_the_api(client, org, to
 def test_regency_cannot_plan_a_siblings_roster(client, org, token_for):
     headers = token_for("head", "KOTA-SEMARANG")
     sibling = org["units"]["KAB-BANYUMAS"]
-    response = client.post("/api/v1/duty-shifts", headers=headers, json={
-        "unit_id": sibling.id, "user_id": org["users"][("KAB-BANYUMAS", "officer")].id,
-        "starts_at": "2026-11-27T07:00:00+07:00", "ends_at": "2026-11-27T19:00:00+07:00",
-    })
+    response = client.post(
+        "/api/v1/duty-shifts",
+        headers=headers,
+        json={
+            "unit_id": sibling.id,
+            "user_id": org["users"][("KAB-BANYUMAS", "officer")].id,
+            "starts_at": "2026-11-27T07:00:00+07:00",
+            "ends_at": "2026-11-27T19:00:00+07:00",
+        },
+    )
     assert response.status_code == 404
 
 
 def test_province_admin_cannot_create_a_unit_in_another_province(client, org, token_for):
     headers = token_for("admin", "JATENG")
-    response = client.post("/api/v1/units", headers=headers, json={
-        "code": "KAB-MAROS", "name": "Diskominfo Kabupaten Maros", "kind": "regency",
-        "parent_id": org["units"]["SULSEL"].id, "timezone": "Asia/Makassar",
-    })
+    response = client.post(
+        "/api/v1/units",
+        headers=headers,
+        json={
+            "code": "KAB-MAROS",
+            "name": "Diskominfo Kabupaten Maros",
+            "kind": "regency",
+            "parent_id": org["units"]["SULSEL"].id,
+            "timezone": "Asia/Makassar",
+        },
+    )
     assert response.status_code == 403
-    allowed = client.post("/api/v1/units", headers=headers, json={
-        "code": "KAB-KUDUS", "name": "Diskominfo Kabupaten Kudus", "kind": "regency",
-        "parent_id": org["units"]["JATENG"].id, "timezone": "Asia/Jakarta",
-    })
+    allowed = client.post(
+        "/api/v1/units",
+        headers=headers,
+        json={
+            "code": "KAB-KUDUS",
+            "name": "Diskominfo Kabupaten Kudus",
+            "kind": "regency",
+            "parent_id": org["units"]["JATENG"].id,
+            "timezone": "Asia/Jakarta",
+        },
+    )
     assert allowed.status_code == 201, allowed.get_json()
 
 

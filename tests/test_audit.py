@@ -21,8 +21,6 @@ BROWSER = "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36"
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
-
-
 def _events(db, kind=None):
     query = select(AuditEvent).order_by(AuditEvent.id)
     if kind:
@@ -43,8 +41,10 @@ def test_sign_in_and_sign_out_are_recorded_with_address_and_browser(client, db, 
     page = client.get("/login", headers={"User-Agent": BROWSER}).get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     response = client.post(
-        "/login", data={"email": user.email.upper(), "password": DEMO_PASSWORD, "csrf_token": token},
-        headers={"User-Agent": BROWSER}, environ_base={"REMOTE_ADDR": "10.20.30.40"},
+        "/login",
+        data={"email": user.email.upper(), "password": DEMO_PASSWORD, "csrf_token": token},
+        headers={"User-Agent": BROWSER},
+        environ_base={"REMOTE_ADDR": "10.20.30.40"},
     )
     assert response.status_code == 302
     clock.now = FIXED_NOW + timedelta(minutes=5)
@@ -78,8 +78,9 @@ def test_api_tokens_created_and_revoked_are_recorded_on_the_page_and_the_api(log
     headers = {"Authorization": f"Bearer {plaintext}"}
     second = client.post("/api/v1/tokens", json={"name": "Skrip malam"}, headers=headers).get_json()
     assert client.delete(f"/api/v1/tokens/{second['id']}", headers=headers).status_code == 204
-    token_id = int(re.search(r"/account/tokens/(\d+)/revoke", browser.get("/account/tokens").get_data(as_text=True))
-                   .group(1))
+    token_id = int(
+        re.search(r"/account/tokens/(\d+)/revoke", browser.get("/account/tokens").get_data(as_text=True)).group(1)
+    )
     form_post(browser, f"/account/tokens/{token_id}/revoke", {}, page="/account/tokens")
     created, revoked = _events(db, "token.created"), _events(db, "token.revoked")
     assert [e.detail["name"] for e in created] == ["Dasbor pemantauan", "Skrip malam"]
@@ -93,14 +94,22 @@ def test_user_creation_role_changes_and_disabling_are_recorded(client, db, org, 
     headers = token_for("admin", "JATENG")
     admin = org["users"][("JATENG", "admin")]
     semarang, banyumas = org["units"]["KOTA-SEMARANG"].id, org["units"]["KAB-BANYUMAS"].id
-    body = client.post("/api/v1/users", headers=headers, json={
-        "email": "petugas2.semarang@demo.example", "name": "Lina Marlina", "password": "hujan turun di semarang",
-        "unit_id": semarang, "role": "officer",
-    }).get_json()
+    body = client.post(
+        "/api/v1/users",
+        headers=headers,
+        json={
+            "email": "petugas2.semarang@demo.example",
+            "name": "Lina Marlina",
+            "password": "hujan turun di semarang",
+            "unit_id": semarang,
+            "role": "officer",
+        },
+    ).get_json()
     first = body["memberships"][0]["id"]
     assert client.patch(f"/api/v1/memberships/{first}", json={"role": "supervisor"}, headers=headers).status_code == 200
-    added = client.post(f"/api/v1/users/{body['id']}/memberships", json={"unit_id": banyumas, "role": "observer"},
-                        headers=headers)
+    added = client.post(
+        f"/api/v1/users/{body['id']}/memberships", json={"unit_id": banyumas, "role": "observer"}, headers=headers
+    )
     assert added.status_code == 201
     assert client.delete(f"/api/v1/memberships/{added.get_json()['id']}", headers=headers).status_code == 204
     for active in (False, True):
@@ -109,8 +118,13 @@ def test_user_creation_role_changes_and_disabling_are_recorded(client, db, org, 
     client.patch(f"/api/v1/users/{body['id']}", json={"name": "Lina M."}, headers=headers)  # not an access change
     events = [e for e in _events(db) if e.target == f"user:{body['id']}"]
     assert [e.kind for e in events] == [
-        "user.created", "membership.added", "membership.role_changed", "membership.added", "membership.removed",
-        "user.disabled", "user.enabled",
+        "user.created",
+        "membership.added",
+        "membership.role_changed",
+        "membership.added",
+        "membership.removed",
+        "user.disabled",
+        "user.enabled",
     ]
     assert {e.actor_id for e in events} == {admin.id}
     assert events[2].detail["before"] == "officer" and events[2].detail["after"] == "supervisor"
@@ -121,8 +135,9 @@ def test_user_creation_role_changes_and_disabling_are_recorded(client, db, org, 
 def test_disabling_through_the_admin_page_is_recorded(login_as, db, org):
     client = login_as("admin", "JATENG")
     victim = org["users"][("KAB-BANYUMAS", "officer")]
-    response = form_post(client, f"/admin/users/{victim.id}/edit", {
-        "email": victim.email, "name": victim.name, "language": "id"})  # "active" unticked
+    response = form_post(
+        client, f"/admin/users/{victim.id}/edit", {"email": victim.email, "name": victim.name, "language": "id"}
+    )  # "active" unticked
     assert response.status_code == 302
     (event,) = _events(db, "user.disabled")
     assert event.target == f"user:{victim.id}" and event.actor_id == org["users"][("JATENG", "admin")].id
@@ -130,8 +145,11 @@ def test_disabling_through_the_admin_page_is_recorded(login_as, db, org):
 
 def test_password_change_is_recorded(login_as, db, org):
     client = login_as("supervisor", "PAPUA")
-    form_post(client, "/account/password",
-              {"current_password": DEMO_PASSWORD, "new_password": "ombak besar di teluk humboldt"})
+    form_post(
+        client,
+        "/account/password",
+        {"current_password": DEMO_PASSWORD, "new_password": "ombak besar di teluk humboldt"},
+    )
     (event,) = _events(db, "auth.password_changed")
     assert event.actor_id == org["users"][("PAPUA", "supervisor")].id
     assert "ombak" not in _row_text(event)
@@ -144,8 +162,11 @@ def test_playbook_publication_is_recorded_for_central_admins(client, db, org, to
     first_target = next(line for line in text.splitlines() if line.strip().startswith("target:"))
     changed = text.replace(first_target, first_target.split("target:")[0] + "target: 1m", 1)
     seeded = len(_events(db, "playbook.published"))  # the demo library loaded by the command line
-    response = client.post("/api/v1/playbooks", json={"yaml": changed, "filename": "hoax-clarification.yaml"},
-                           headers=token_for("admin", "PUSAT"))
+    response = client.post(
+        "/api/v1/playbooks",
+        json={"yaml": changed, "filename": "hoax-clarification.yaml"},
+        headers=token_for("admin", "PUSAT"),
+    )
     assert response.status_code == 201
     events = _events(db, "playbook.published")
     assert len(events) == seeded + 1
@@ -158,8 +179,11 @@ def test_playbook_publication_is_recorded_for_central_admins(client, db, org, to
 def test_webhook_configuration_changes_are_recorded_without_the_secret(client, db, org, token_for):
     headers = token_for("admin", "JATENG")
     unit = org["units"]["JATENG"]
-    created = client.post(f"/api/v1/units/{unit.id}/webhooks", headers=headers,
-                          json={"name": "Grup piket", "url": "https://hooks.example.go.id/T0/rahasia-sekali"})
+    created = client.post(
+        f"/api/v1/units/{unit.id}/webhooks",
+        headers=headers,
+        json={"name": "Grup piket", "url": "https://hooks.example.go.id/T0/rahasia-sekali"},
+    )
     assert created.status_code == 201
     hook = created.get_json()
     assert client.patch(f"/api/v1/webhooks/{hook['id']}", json={"active": False}, headers=headers).status_code == 200
@@ -199,8 +223,11 @@ def test_a_central_admin_sees_every_event_including_unknown_addresses(app, trail
     sign_in(admin, trail["users"][("PUSAT", "admin")].email)
     page = admin.get("/admin/audit?kind=auth.sign_in_failed").get_data(as_text=True)
     assert _page_emails(page) == {
-        "petugas.kota-semarang@demo.example", "petugas.kab-banyumas@demo.example",
-        "petugas.kota-makassar@demo.example", "petugas.kota-jayapura@demo.example", "penyusup@contoh.example",
+        "petugas.kota-semarang@demo.example",
+        "petugas.kab-banyumas@demo.example",
+        "petugas.kota-makassar@demo.example",
+        "petugas.kota-jayapura@demo.example",
+        "penyusup@contoh.example",
     }
 
 
@@ -211,7 +238,9 @@ def test_the_api_lists_the_same_scope(client, trail, token_for):
         return {e["actor_email"] for e in response.get_json()["events"]}
 
     assert emails(token_for("admin", "JATENG")) == {
-        "petugas.kota-semarang@demo.example", "petugas.kab-banyumas@demo.example"}
+        "petugas.kota-semarang@demo.example",
+        "petugas.kab-banyumas@demo.example",
+    }
     assert "penyusup@contoh.example" in emails(token_for("admin", "PUSAT"))
 
 
@@ -254,7 +283,10 @@ def test_filters_by_kind_person_and_days_in_the_viewers_zone(client, db, org, cl
 
     assert emails(f"from={jakarta_day}&to={jakarta_day}") == ["b@contoh.example"]
     assert emails(f"from={utc_day}&to={utc_day}&zone=UTC") == [
-        "b@contoh.example", "a@contoh.example", pusat_admin.email]
+        "b@contoh.example",
+        "a@contoh.example",
+        pusat_admin.email,
+    ]
     assert emails("kind=auth.sign_in_failed&person=CONTOH") == ["b@contoh.example", "a@contoh.example"]
     assert emails("person=100%25") == []  # % is a character to find, not a wildcard
     today, earlier = FIXED_NOW.date(), FIXED_NOW.date() - timedelta(days=25)
@@ -276,8 +308,12 @@ def test_keyset_pages_neither_repeat_nor_skip_when_events_arrive(client, db, org
     moment = FIXED_NOW - timedelta(hours=1)
     for number in range(120):
         # Pairs share a timestamp: the page break must fall between equal times without loss.
-        audit.record(session=db.session, kind="auth.sign_in_failed", actor_email=f"u{number:03d}@contoh.example",
-                     now=moment + timedelta(seconds=number // 2))
+        audit.record(
+            session=db.session,
+            kind="auth.sign_in_failed",
+            actor_email=f"u{number:03d}@contoh.example",
+            now=moment + timedelta(seconds=number // 2),
+        )
     db.session.commit()
     headers = token_for("admin", "PUSAT")
     seen: list[str] = []
@@ -298,8 +334,12 @@ def test_keyset_pages_neither_repeat_nor_skip_when_events_arrive(client, db, org
 
 def test_the_page_pages_with_older_and_newest_links_and_fits_a_phone(client, db, org):
     for number in range(60):
-        audit.record(session=db.session, kind="auth.sign_in_failed", actor_email=f"u{number:03d}@contoh.example",
-                     now=FIXED_NOW - timedelta(minutes=number))
+        audit.record(
+            session=db.session,
+            kind="auth.sign_in_failed",
+            actor_email=f"u{number:03d}@contoh.example",
+            now=FIXED_NOW - timedelta(minutes=number),
+        )
     db.session.commit()
     sign_in(client, org["users"][("PUSAT", "admin")].email)
     first = client.get("/admin/audit?kind=auth.sign_in_failed").get_data(as_text=True)
@@ -307,7 +347,8 @@ def test_the_page_pages_with_older_and_newest_links_and_fits_a_phone(client, db,
     assert "kind=auth.sign_in_failed" in older
     second = client.get(older).get_data(as_text=True)
     assert len(_page_emails(first)) == 50 and _page_emails(first) | _page_emails(second) == {
-        f"u{n:03d}@contoh.example" for n in range(60)}
+        f"u{n:03d}@contoh.example" for n in range(60)
+    }
     assert 'rel="next"' not in second and "/admin/audit?kind=auth.sign_in_failed" in second
     assert 'data-label="' in first and 'name="viewport"' in first
 

@@ -67,8 +67,9 @@ def test_start_up_without_secret_key_outside_embedded_mode_stops(monkeypatch, pg
 
 def test_login_without_csrf_token_is_rejected(client, org):
     client.get("/login")
-    response = client.post("/login", data={"email": org["users"][("JATENG", "officer")].email,
-                                           "password": DEMO_PASSWORD})
+    response = client.post(
+        "/login", data={"email": org["users"][("JATENG", "officer")].email, "password": DEMO_PASSWORD}
+    )
     assert response.status_code == 400
 
 
@@ -91,8 +92,11 @@ def test_rate_limit_per_email_and_address_does_not_lock_the_user_out(client, org
     other = client.application.test_client()
     page = other.get("/login", environ_base={"REMOTE_ADDR": "127.0.0.2"}).get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    allowed = other.post("/login", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token},
-                         environ_base={"REMOTE_ADDR": "127.0.0.2"})
+    allowed = other.post(
+        "/login",
+        data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "127.0.0.2"},
+    )
     assert allowed.status_code == 302
 
 
@@ -103,8 +107,11 @@ def test_changing_password_ends_other_sessions(app, client, org):
     assert sign_in(client, email).status_code == 302
     weak = form_post(client, "/account/password", {"current_password": DEMO_PASSWORD, "new_password": "password1"})
     assert "too easy" in weak.get_data(as_text=True) or "mudah" in weak.get_data(as_text=True)
-    response = form_post(client, "/account/password",
-                         {"current_password": DEMO_PASSWORD, "new_password": "ombak besar di teluk humboldt"})
+    response = form_post(
+        client,
+        "/account/password",
+        {"current_password": DEMO_PASSWORD, "new_password": "ombak besar di teluk humboldt"},
+    )
     assert response.status_code == 302
     assert client.get("/").status_code == 200
     assert other.get("/").status_code == 302
@@ -138,8 +145,10 @@ def test_absolute_session_lifetime(login_as):
 
 def test_open_redirect_after_sign_in_is_refused(client, org):
     token = csrf_token(client)
-    response = client.post("/login?next=https://evil.example/", data={
-        "email": org["users"][("JATENG", "officer")].email, "password": DEMO_PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login?next=https://evil.example/",
+        data={"email": org["users"][("JATENG", "officer")].email, "password": DEMO_PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -204,8 +213,9 @@ def test_a_token_brings_its_user_and_roles_in_one_statement_and_role_changes_cou
     db.session.commit()
     headers = {"Authorization": f"Bearer {plaintext}"}
     assert client.get(f"/api/v1/units/{sulsel}", headers=headers).status_code == 404
-    membership = people.add_membership(session=db.session, actor=None, user_id=officer.id, unit_id=sulsel,
-                                       role="observer")
+    membership = people.add_membership(
+        session=db.session, actor=None, user_id=officer.id, unit_id=sulsel, role="observer"
+    )
     db.session.commit()
     assert client.get(f"/api/v1/units/{sulsel}", headers=headers).status_code == 200
     people.remove_membership(session=db.session, actor=admin, membership_id=membership.id)

@@ -49,28 +49,59 @@ def build_history(session, units, users):
     semarang = units["KOTA-SEMARANG"].id
 
     def log(title, channel="x", url="https://x.com/warga/status/1", **extra):
-        return log_issue(session, {"units": units, "users": users}, now=T0, title=title, channel=channel,
-                         description="Beredar sejak pagi.", evidence_urls=[url] if url else [], **extra)
+        return log_issue(
+            session,
+            {"units": units, "users": users},
+            now=T0,
+            title=title,
+            channel=channel,
+            description="Beredar sejak pagi.",
+            evidence_urls=[url] if url else [],
+            **extra,
+        )
 
-    hoax = log("Hoaks: air PDAM tercemar bahan kimia", channel="whatsapp", url="",
-               source_person="Budi Santoso", source_contact="0812-3456-7890")
+    hoax = log(
+        "Hoaks: air PDAM tercemar bahan kimia",
+        channel="whatsapp",
+        url="",
+        source_person="Budi Santoso",
+        source_contact="0812-3456-7890",
+    )
     issues.start_monitoring(session=session, actor=officer, issue_id=hoax.id, now=T0 + M)
-    issues.add_note(session=session, actor=officer, issue_id=hoax.id, body="Menyebar ke 12 grup.", reach=60000,
-                    engagement=5000, now=T0 + 2 * M)
-    issues.add_evidence(session=session, actor=officer, issue_id=hoax.id, url="https://news.example/pdam", now=T0 + 3 * M)
+    issues.add_note(
+        session=session,
+        actor=officer,
+        issue_id=hoax.id,
+        body="Menyebar ke 12 grup.",
+        reach=60000,
+        engagement=5000,
+        now=T0 + 2 * M,
+    )
+    issues.add_evidence(
+        session=session, actor=officer, issue_id=hoax.id, url="https://news.example/pdam", now=T0 + 3 * M
+    )
     copy = log("Hoaks air PDAM tercemar bahan kimia!", url="https://x.com/warga/status/2")
     issues.merge(session=session, actor=officer, source_id=copy.id, target_id=hoax.id, now=T0 + 4 * M)
     other = log("Video lama banjir diunggah ulang", url="https://tiktok.com/@a/video/9")
-    issues.dismiss(session=session, actor=supervisor, issue_id=other.id, reason="Video lama, sudah diklarifikasi.",
-                   now=T0 + 5 * M)
+    issues.dismiss(
+        session=session, actor=supervisor, issue_id=other.id, reason="Video lama, sudah diklarifikasi.", now=T0 + 5 * M
+    )
 
-    incident = incidents.open_from_issue(session=session, actor=officer, issue_id=hoax.id,
-                                         playbook_key="hoax-clarification", severity=3, commander_id=head.id,
-                                         now=T0 + 6 * M)
-    incidents.involve_unit(session=session, actor=head, incident_id=incident.id,
-                           unit_id=units["KAB-BANYUMAS"].id, now=T0 + 7 * M)
-    incidents.comment(session=session, actor=officer, incident_id=incident.id, body="PDAM sudah dihubungi.",
-                      now=T0 + 8 * M)
+    incident = incidents.open_from_issue(
+        session=session,
+        actor=officer,
+        issue_id=hoax.id,
+        playbook_key="hoax-clarification",
+        severity=3,
+        commander_id=head.id,
+        now=T0 + 6 * M,
+    )
+    incidents.involve_unit(
+        session=session, actor=head, incident_id=incident.id, unit_id=units["KAB-BANYUMAS"].id, now=T0 + 7 * M
+    )
+    incidents.comment(
+        session=session, actor=officer, incident_id=incident.id, body="PDAM sudah dihubungi.", now=T0 + 8 * M
+    )
     # The first stage runs late: its timers fire through the real engine and leave notices.
     claimed = firing.claim_due(session=session, now=T0 + 3 * H)
     for timer in claimed:
@@ -79,22 +110,56 @@ def build_history(session, units, users):
         close_required(session, officer, run, now=T0 + 4 * H)
         if run.state == "active":
             incidents.complete_stage(session=session, actor=officer, stage_run_id=run.id, now=T0 + 4 * H + M)
-    holding = statements.draft(session=session, actor=officer, incident_id=incident.id, kind="holding",
-                               title="Air PDAM aman", body="Kami sedang memeriksa kabar yang beredar.", now=T0 + H)
+    holding = statements.draft(
+        session=session,
+        actor=officer,
+        incident_id=incident.id,
+        kind="holding",
+        title="Air PDAM aman",
+        body="Kami sedang memeriksa kabar yang beredar.",
+        now=T0 + H,
+    )
     statements.approve(session=session, actor=supervisor, statement_id=holding.id, now=T0 + H + 5 * M)
-    statements.publish(session=session, actor=officer, statement_id=holding.id, channel="website",
-                       url="https://semarangkota.go.id/klarifikasi", published_at=T0 + H + 10 * M,
-                       now=T0 + H + 10 * M)
+    statements.publish(
+        session=session,
+        actor=officer,
+        statement_id=holding.id,
+        channel="website",
+        url="https://semarangkota.go.id/klarifikasi",
+        published_at=T0 + H + 10 * M,
+        now=T0 + H + 10 * M,
+    )
     incidents.resolve(session=session, actor=head, incident_id=incident.id, now=T0 + 5 * H)
     review = reviews.get_for_incident(session=session, user=head, incident_id=incident.id)
-    reviews.update(session=session, actor=head, review_id=review.id, summary="Hoaks diklarifikasi dalam 70 menit.",
-                   went_well="Koordinasi dengan PDAM cepat.", to_improve="Pernyataan awal terlambat.", now=T0 + 6 * H)
-    reviews.add_action_item(session=session, actor=head, review_id=review.id, title="Template pernyataan PDAM",
-                            owner_id=supervisor.id, due_on=(T0 + 7 * 24 * H).date().isoformat(), now=T0 + 6 * H)
+    reviews.update(
+        session=session,
+        actor=head,
+        review_id=review.id,
+        summary="Hoaks diklarifikasi dalam 70 menit.",
+        went_well="Koordinasi dengan PDAM cepat.",
+        to_improve="Pernyataan awal terlambat.",
+        now=T0 + 6 * H,
+    )
+    reviews.add_action_item(
+        session=session,
+        actor=head,
+        review_id=review.id,
+        title="Template pernyataan PDAM",
+        owner_id=supervisor.id,
+        due_on=(T0 + 7 * 24 * H).date().isoformat(),
+        now=T0 + 6 * H,
+    )
     reviews.submit(session=session, actor=head, review_id=review.id, now=T0 + 7 * H)
     reviews.approve(session=session, actor=head, review_id=review.id, now=T0 + 8 * H)
-    reports.set_target(session=session, actor=head, unit_id=semarang, measure="time_to_holding_statement",
-                       target_percent=90, threshold_minutes=60, now=T0 + 8 * H)
+    reports.set_target(
+        session=session,
+        actor=head,
+        unit_id=semarang,
+        measure="time_to_holding_statement",
+        target_percent=90,
+        threshold_minutes=60,
+        now=T0 + 8 * H,
+    )
     _token, plaintext = people.create_token(session=session, user=head, name="monitoring")
     session.flush()
     return incident, plaintext
@@ -108,8 +173,9 @@ def everything(engine: Engine) -> dict[str, list[tuple]]:
     metadata.reflect(engine)
     with engine.connect() as conn:
         return {
-            table.name: [tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key.columns
-                                                                                     or table.columns))]
+            table.name: [
+                tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key.columns or table.columns))
+            ]
             for table in metadata.sorted_tables
         }
 
@@ -191,7 +257,9 @@ def test_postgresql_backup_restores_into_a_new_database_that_reads_the_same(
             page = client.get(f"/incidents/{incident_id}")
             assert page.status_code == 200
             pages.append(timeline_section(page.get_data(as_text=True)))
-            answer = client.get(f"/api/v1/incidents/{incident_id}/timeline", headers={"Authorization": f"Bearer {token}"})
+            answer = client.get(
+                f"/api/v1/incidents/{incident_id}/timeline", headers={"Authorization": f"Bearer {token}"}
+            )
             assert answer.status_code == 200
             answers.append(answer.get_json())
             application.extensions.pop("clock", None)
@@ -204,9 +272,16 @@ def test_postgresql_backup_restores_into_a_new_database_that_reads_the_same(
             from crisis.issues.models import Issue
 
             officer = _db.session.get(User, officer_id)
-            fresh = issues.create(session=_db.session, actor=officer, unit_id=officer.memberships[0].unit_id,
-                                  title="Isu baru setelah pemulihan", channel="hotline", category="other",
-                                  first_seen_at=None, now=END)
+            fresh = issues.create(
+                session=_db.session,
+                actor=officer,
+                unit_id=officer.memberships[0].unit_id,
+                title="Isu baru setelah pemulihan",
+                channel="hotline",
+                category="other",
+                first_seen_at=None,
+                now=END,
+            )
             _db.session.commit()
             assert fresh.id == max(row[0] for row in original["issue"]) + 1
             assert _db.session.get(Issue, fresh.id).title == "Isu baru setelah pemulihan"
@@ -232,8 +307,20 @@ def test_postgresql_backup_restores_into_a_new_database_that_reads_the_same(
         libpq = other.url.set(drivername="postgresql").render_as_string(hide_password=False)
         listed = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True)
         assert "TABLE DATA public timeline_event" in listed.stdout
-        subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-                        f"--dbname={libpq}", str(dump)], capture_output=True, text=True, check=True)
+        subprocess.run(
+            [
+                "pg_restore",
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+                f"--dbname={libpq}",
+                str(dump),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert everything(other) == original
     finally:
         other.dispose()
@@ -248,8 +335,9 @@ def test_sqlite_backup_is_a_consistent_copy_and_restores(tmp_path_factory, workd
     from crisis.units.models import Unit
 
     source = workdir / "crisis.sqlite3"
-    env = crisis_env(CRISIS_INSTANCE_PATH=str(workdir), CRISIS_SECRET_KEY="backup-test",
-                     CRISIS_DATABASE_URL=f"sqlite:///{source}")
+    env = crisis_env(
+        CRISIS_INSTANCE_PATH=str(workdir), CRISIS_SECRET_KEY="backup-test", CRISIS_DATABASE_URL=f"sqlite:///{source}"
+    )
     embedded = make_app(f"sqlite:///{source}", tmp_path_factory)
     with embedded.app_context():
         upgrade()

@@ -39,15 +39,54 @@ def test_cli_migrates_seeds_and_lists_the_tree(embedded_env, tmp_path):
 def test_cli_creates_users_and_explains_bad_input(embedded_env):
     invoke_crisis("db", "upgrade", env=embedded_env)
     invoke_crisis("seed", "demo", env=embedded_env)
-    weak = invoke_crisis("users", "create", "--email", "baru@demo.example", "--name", "Baru", "--unit", "PUSAT",
-                      "--role", "officer", "--password", "12345", env=embedded_env)
+    weak = invoke_crisis(
+        "users",
+        "create",
+        "--email",
+        "baru@demo.example",
+        "--name",
+        "Baru",
+        "--unit",
+        "PUSAT",
+        "--role",
+        "officer",
+        "--password",
+        "12345",
+        env=embedded_env,
+    )
     # The server's own language is Indonesian first; the field and the number are in any language.
     assert weak.returncode != 0 and "--password" in weak.stderr and "10" in weak.stderr
-    unknown = invoke_crisis("users", "create", "--email", "baru@demo.example", "--name", "Baru", "--unit", "NOPE",
-                         "--role", "officer", "--password", "sungai kapuas panjang", env=embedded_env)
+    unknown = invoke_crisis(
+        "users",
+        "create",
+        "--email",
+        "baru@demo.example",
+        "--name",
+        "Baru",
+        "--unit",
+        "NOPE",
+        "--role",
+        "officer",
+        "--password",
+        "sungai kapuas panjang",
+        env=embedded_env,
+    )
     assert unknown.returncode != 0 and "--unit" in unknown.stderr
-    created = invoke_crisis("users", "create", "--email", "Baru@Demo.Example", "--name", "Baru", "--unit", "SULSEL",
-                         "--role", "officer", "--password", "sungai kapuas panjang", env=embedded_env)
+    created = invoke_crisis(
+        "users",
+        "create",
+        "--email",
+        "Baru@Demo.Example",
+        "--name",
+        "Baru",
+        "--unit",
+        "SULSEL",
+        "--role",
+        "officer",
+        "--password",
+        "sungai kapuas panjang",
+        env=embedded_env,
+    )
     assert created.returncode == 0, created.stderr
     assert "baru@demo.example" in created.stdout.lower()
 
@@ -64,10 +103,17 @@ def test_crisis_run_serves_sign_in_and_demo_accounts_work(embedded_env):
     run_crisis("db", "upgrade", env=embedded_env)
     run_crisis("seed", "demo", env=embedded_env)
     port = free_port()
-    server = subprocess.Popen([str(BIN / "crisis"), "run", "--port", str(port)], env=embedded_env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [str(BIN / "crisis"), "run", "--port", str(port)],
+        env=embedded_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
+
         def answers() -> bool:
             try:
                 return urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200
@@ -80,8 +126,9 @@ def test_crisis_run_serves_sign_in_and_demo_accounts_work(embedded_env):
         page = opener.open(f"{base}/login").read().decode()
         assert "Masuk" in page
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        form = urllib.parse.urlencode({"email": "kepala.papua@demo.example", "password": "piket-demo-2026",
-                                       "csrf_token": token}).encode()
+        form = urllib.parse.urlencode(
+            {"email": "kepala.papua@demo.example", "password": "piket-demo-2026", "csrf_token": token}
+        ).encode()
         console = opener.open(f"{base}/login", data=form).read().decode()
         assert "Yohanes Wenda" in console and "WIT" in console
 

@@ -44,34 +44,61 @@ START, END = (MON - 15 * D).date(), (MON + 14 * D).date()  # a Sunday and a Mond
 
 def _incident(db, org, unit, started, *, state="resolved", resolved=None, stages=(), statements=(), involved=()):
     version = playbooks.get_version(session=db.session, key="hoax-clarification")
-    incident = Incident(unit_id=org["units"][unit].id, title=f"Insiden {unit}", severity=2, state=state,
-                        commander_id=org["users"][(unit, "head")].id, playbook_version_id=version.id,
-                        playbook_snapshot=version.canonical, started_at=started,
-                        resolved_at=started + resolved if resolved is not None else None,
-                        cancelled_at=started + H if state == "cancelled" else None)
+    incident = Incident(
+        unit_id=org["units"][unit].id,
+        title=f"Insiden {unit}",
+        severity=2,
+        state=state,
+        commander_id=org["users"][(unit, "head")].id,
+        playbook_version_id=version.id,
+        playbook_snapshot=version.canonical,
+        started_at=started,
+        resolved_at=started + resolved if resolved is not None else None,
+        cancelled_at=started + H if state == "cancelled" else None,
+    )
     db.session.add(incident)
     db.session.flush()
     for position, (target, begin, end) in enumerate(stages):
         key = version.canonical["stages"][position]["key"]
-        db.session.add(StageRun(
-            incident_id=incident.id, position=position, stage_key=key, target_seconds=int(target.total_seconds()),
-            state="completed" if end is not None else ("active" if begin is not None else "pending"),
-            started_at=started + begin if begin is not None else None,
-            due_at=started + begin + target if begin is not None else None,
-            completed_at=started + end if end is not None else None,
-        ))
+        db.session.add(
+            StageRun(
+                incident_id=incident.id,
+                position=position,
+                stage_key=key,
+                target_seconds=int(target.total_seconds()),
+                state="completed" if end is not None else ("active" if begin is not None else "pending"),
+                started_at=started + begin if begin is not None else None,
+                due_at=started + begin + target if begin is not None else None,
+                completed_at=started + end if end is not None else None,
+            )
+        )
     for code in involved:
         db.session.add(InvolvedUnit(incident_id=incident.id, unit_id=org["units"][code].id, involved_at=started))
     author = org["users"][(unit, "officer")].id
     for kind, approved, published, shared in statements:
-        st = Statement(incident_id=incident.id, kind=kind, title=kind, body="...", state="published",
-                       drafted_by_id=author, drafted_at=started, approved_at=started + approved,
-                       published_at=started + published if published is not None else None)
+        st = Statement(
+            incident_id=incident.id,
+            kind=kind,
+            title=kind,
+            body="...",
+            state="published",
+            drafted_by_id=author,
+            drafted_at=started,
+            approved_at=started + approved,
+            published_at=started + published if published is not None else None,
+        )
         db.session.add(st)
         db.session.flush()
         for code, after in shared:
-            db.session.add(Publication(statement_id=st.id, unit_id=org["units"][code].id, channel="website",
-                                       published_at=started + after, recorded_by_id=author))
+            db.session.add(
+                Publication(
+                    statement_id=st.id,
+                    unit_id=org["units"][code].id,
+                    channel="website",
+                    published_at=started + after,
+                    recorded_by_id=author,
+                )
+            )
     db.session.flush()
     return incident
 
@@ -82,51 +109,118 @@ def history(db, org):
     from crisis.notify.models import Notice
 
     a_start = MON
-    a = _incident(db, org, "KOTA-SEMARANG", a_start, resolved=5 * H,
-                  stages=[(60 * M, timedelta(0), 30 * M), (120 * M, 30 * M, 3 * H)],
-                  statements=[("press_release", 30 * M, 40 * M, ()), ("holding", 45 * M, 50 * M, ()),
-                              ("key_messages", H, None, [("KAB-BANYUMAS", H + 30 * M), ("KOTA-MAKASSAR", H + 90 * M)])],
-                  involved=("KAB-BANYUMAS", "KOTA-MAKASSAR"))
+    a = _incident(
+        db,
+        org,
+        "KOTA-SEMARANG",
+        a_start,
+        resolved=5 * H,
+        stages=[(60 * M, timedelta(0), 30 * M), (120 * M, 30 * M, 3 * H)],
+        statements=[
+            ("press_release", 30 * M, 40 * M, ()),
+            ("holding", 45 * M, 50 * M, ()),
+            ("key_messages", H, None, [("KAB-BANYUMAS", H + 30 * M), ("KOTA-MAKASSAR", H + 90 * M)]),
+        ],
+        involved=("KAB-BANYUMAS", "KOTA-MAKASSAR"),
+    )
     b_start = MON - 6 * D
-    b = _incident(db, org, "KOTA-MAKASSAR", b_start, resolved=10 * H,
-                  stages=[(60 * M, timedelta(0), 90 * M), (120 * M, 10 * H, 10 * H)],
-                  statements=[("press_release", H, 2 * H, ()), ("key_messages", H, None, [("KAB-GOWA", H + 10 * M)])],
-                  involved=("KAB-GOWA",))
-    _incident(db, org, "KOTA-JAYAPURA", MON - D + 15 * H, state="active",
-              stages=[(60 * M, timedelta(0), 20 * M), (120 * M, 20 * M, None)],
-              statements=[("holding", 10 * M, 20 * M, ())])
-    _incident(db, org, "JATENG", MON + 4 * D, state="cancelled",
-              stages=[(60 * M, timedelta(0), None)])
+    b = _incident(
+        db,
+        org,
+        "KOTA-MAKASSAR",
+        b_start,
+        resolved=10 * H,
+        stages=[(60 * M, timedelta(0), 90 * M), (120 * M, 10 * H, 10 * H)],
+        statements=[("press_release", H, 2 * H, ()), ("key_messages", H, None, [("KAB-GOWA", H + 10 * M)])],
+        involved=("KAB-GOWA",),
+    )
+    _incident(
+        db,
+        org,
+        "KOTA-JAYAPURA",
+        MON - D + 15 * H,
+        state="active",
+        stages=[(60 * M, timedelta(0), 20 * M), (120 * M, 20 * M, None)],
+        statements=[("holding", 10 * M, 20 * M, ())],
+    )
+    _incident(db, org, "JATENG", MON + 4 * D, state="cancelled", stages=[(60 * M, timedelta(0), None)])
     _incident(db, org, "KOTA-SEMARANG", MON - 16 * D + 13 * H, state="cancelled")  # E
 
-    review_a = Review(incident_id=a.id, unit_id=a.unit_id, state="approved", due_at=a.resolved_at + timedelta(days=7),
-                      approved_at=a.resolved_at + timedelta(days=2), created_at=a.resolved_at)
-    review_b = Review(incident_id=b.id, unit_id=b.unit_id, state="draft", due_at=b.resolved_at + timedelta(days=7),
-                      created_at=b.resolved_at)
+    review_a = Review(
+        incident_id=a.id,
+        unit_id=a.unit_id,
+        state="approved",
+        due_at=a.resolved_at + timedelta(days=7),
+        approved_at=a.resolved_at + timedelta(days=2),
+        created_at=a.resolved_at,
+    )
+    review_b = Review(
+        incident_id=b.id,
+        unit_id=b.unit_id,
+        state="draft",
+        due_at=b.resolved_at + timedelta(days=7),
+        created_at=b.resolved_at,
+    )
     db.session.add_all([review_a, review_b])
     db.session.flush()
     owner = org["users"][("KOTA-SEMARANG", "supervisor")].id
     due_on = (MON + 4 * D).date()
     due = MON + 4 * D + 13 * H + 59 * M  # 23:59 WIB
-    db.session.add_all([
-        ActionItem(review_id=review_a.id, title="tepat", owner_id=owner, due_on=due_on, due_at=due,
-                   status="done", done_at=due - H),
-        ActionItem(review_id=review_a.id, title="telat", owner_id=owner, due_on=due_on, due_at=due,
-                   status="done", done_at=due + H),
-        ActionItem(review_id=review_a.id, title="batal", owner_id=owner, due_on=due_on, due_at=due,
-                   status="dropped"),
-        ActionItem(review_id=review_a.id, title="nanti", owner_id=owner, due_on=due_on + 30 * D,
-                   due_at=due + timedelta(days=30), status="open"),
-    ])
+    db.session.add_all(
+        [
+            ActionItem(
+                review_id=review_a.id,
+                title="tepat",
+                owner_id=owner,
+                due_on=due_on,
+                due_at=due,
+                status="done",
+                done_at=due - H,
+            ),
+            ActionItem(
+                review_id=review_a.id,
+                title="telat",
+                owner_id=owner,
+                due_on=due_on,
+                due_at=due,
+                status="done",
+                done_at=due + H,
+            ),
+            ActionItem(
+                review_id=review_a.id, title="batal", owner_id=owner, due_on=due_on, due_at=due, status="dropped"
+            ),
+            ActionItem(
+                review_id=review_a.id,
+                title="nanti",
+                owner_id=owner,
+                due_on=due_on + 30 * D,
+                due_at=due + timedelta(days=30),
+                status="open",
+            ),
+        ]
+    )
     timer = Timer(incident_id=b.id, kind="escalation_step", step_index=0, fire_at=b_start + H, state="fired")
     db.session.add(timer)
     db.session.flush()
-    for user, channel, ack in ((org["users"][("SULSEL", "head")], "email", None),
-                               (org["users"][("SULSEL", "head")], "inapp", b_start + 2 * H),
-                               (org["users"][("KOTA-MAKASSAR", "head")], "inapp", None)):
-        db.session.add(Notice(idempotency_key=f"k{user.id}{channel}", timer_id=timer.id, incident_id=b.id,
-                              channel=channel, recipient_user_id=user.id, status="sent", due_at=timer.fire_at,
-                              queued_at=timer.fire_at, next_attempt_at=timer.fire_at, acknowledged_at=ack))
+    for user, channel, ack in (
+        (org["users"][("SULSEL", "head")], "email", None),
+        (org["users"][("SULSEL", "head")], "inapp", b_start + 2 * H),
+        (org["users"][("KOTA-MAKASSAR", "head")], "inapp", None),
+    ):
+        db.session.add(
+            Notice(
+                idempotency_key=f"k{user.id}{channel}",
+                timer_id=timer.id,
+                incident_id=b.id,
+                channel=channel,
+                recipient_user_id=user.id,
+                status="sent",
+                due_at=timer.fire_at,
+                queued_at=timer.fire_at,
+                next_attempt_at=timer.fire_at,
+                acknowledged_at=ack,
+            )
+        )
     db.session.commit()
     return {"a": a, "b": b}
 
@@ -147,8 +241,10 @@ def test_percentiles_match_postgresql_percentile_cont():
 def test_headline_medians_and_p90_are_exact(db, org, history):
     board = _board(db, org)
     assert board.counts == {"active": 1, "resolved": 2, "closed": 0, "cancelled": 1}
-    minutes = {name: (s.n, s.p50 / 60 if s.p50 is not None else None, round(s.p90 / 60, 6) if s.p90 else None)
-               for name, s in board.headline.items()}
+    minutes = {
+        name: (s.n, s.p50 / 60 if s.p50 is not None else None, round(s.p90 / 60, 6) if s.p90 else None)
+        for name, s in board.headline.items()
+    }
     assert minutes == {
         "tta": (3, 30, 78),
         "ths": (2, 35, 47),
@@ -162,8 +258,9 @@ def test_stage_compliance_counts_breaches_and_stages_never_performed(db, org, hi
     assert (board.stage_overall.judged, board.stage_overall.hits) == (5, 2)
     by_key = {s["key"]: (s["judged"], s["met"], s["breached"], s["not_met"]) for s in board.stages}
     assert by_key == {"identify": (3, 2, 1, 1), "verify-with-institution": (2, 0, 1, 2)}
-    heat = {row["unit"].code: [c and (c["breached"], c["judged"]) for c in row["cells"]]
-            for row in board.heatmap["rows"]}
+    heat = {
+        row["unit"].code: [c and (c["breached"], c["judged"]) for c in row["cells"]] for row in board.heatmap["rows"]
+    }
     assert heat == {"JATENG": [(0, 1), (1, 1)], "SULSEL": [(1, 1), (0, 1)], "PAPUA": [(0, 1), None]}
 
 
@@ -182,8 +279,14 @@ def test_weeks_and_periods_follow_the_viewers_zone(db, org, history):
     weeks = {w["week"]: w["incidents"] for w in board.weekly}
     # C started Sunday 18:00 UTC, which is Monday 01:00 WIB: it belongs to the week of MON.
     monday = MON.date()
-    assert weeks == {monday - 21 * D: 0, monday - 14 * D: 0, monday - 7 * D: 1, monday: 2, monday + 7 * D: 0,
-                     monday + 14 * D: 0}  # START is a Sunday, END a Monday
+    assert weeks == {
+        monday - 21 * D: 0,
+        monday - 14 * D: 0,
+        monday - 7 * D: 1,
+        monday: 2,
+        monday + 7 * D: 0,
+        monday + 14 * D: 0,
+    }  # START is a Sunday, END a Monday
     assert board.counts["cancelled"] == 1  # D; E fell on the day before the period in WIB
     in_papua_time = _board(db, org, zone="Asia/Jayapura")
     assert in_papua_time.counts["cancelled"] == 2  # E: 23:00 WIB the day before is 01:00 WIT on START
@@ -241,25 +344,62 @@ def test_filters_name_each_bad_field(db, org, history):
 def test_kpi_targets_are_met_or_not_per_unit_subtree(db, org, history):
     u = org["users"]
     with pytest.raises(NotPermitted):
-        reports.set_target(session=db.session, actor=u[("JATENG", "officer")], unit_id=org["units"]["JATENG"].id,
-                           measure="time_to_holding_statement", threshold_minutes=60, target_percent=90)
+        reports.set_target(
+            session=db.session,
+            actor=u[("JATENG", "officer")],
+            unit_id=org["units"]["JATENG"].id,
+            measure="time_to_holding_statement",
+            threshold_minutes=60,
+            target_percent=90,
+        )
     db.session.rollback()
     with pytest.raises(ValidationFailed) as caught:
-        reports.set_target(session=db.session, actor=u[("JATENG", "head")], unit_id=org["units"]["JATENG"].id,
-                           measure="nope", threshold_minutes=0, target_percent=120, comparison="<")
+        reports.set_target(
+            session=db.session,
+            actor=u[("JATENG", "head")],
+            unit_id=org["units"]["JATENG"].id,
+            measure="nope",
+            threshold_minutes=0,
+            target_percent=120,
+            comparison="<",
+        )
     assert set(caught.value.errors) == {"measure", "target_percent", "comparison"}
     db.session.rollback()
     with pytest.raises(NotFound):  # out of sight
-        reports.set_target(session=db.session, actor=u[("JATENG", "head")], unit_id=org["units"]["PUSAT"].id,
-                           measure="stage_sla", target_percent=50)
+        reports.set_target(
+            session=db.session,
+            actor=u[("JATENG", "head")],
+            unit_id=org["units"]["PUSAT"].id,
+            measure="stage_sla",
+            target_percent=50,
+        )
     db.session.rollback()
     for unit in ("JATENG", "PUSAT"):
-        reports.set_target(session=db.session, actor=u[(unit, "head")], unit_id=org["units"][unit].id,
-                           measure="time_to_holding_statement", threshold_minutes=60, target_percent=90, now=NOW)
-    reports.set_target(session=db.session, actor=u[("PUSAT", "head")], unit_id=org["units"]["PUSAT"].id,
-                       measure="stage_sla", target_percent=40, now=NOW)
-    reports.set_target(session=db.session, actor=u[("PUSAT", "head")], unit_id=org["units"]["PUSAT"].id,
-                       measure="escalations_acknowledged", target_percent=60, now=NOW)
+        reports.set_target(
+            session=db.session,
+            actor=u[(unit, "head")],
+            unit_id=org["units"][unit].id,
+            measure="time_to_holding_statement",
+            threshold_minutes=60,
+            target_percent=90,
+            now=NOW,
+        )
+    reports.set_target(
+        session=db.session,
+        actor=u[("PUSAT", "head")],
+        unit_id=org["units"]["PUSAT"].id,
+        measure="stage_sla",
+        target_percent=40,
+        now=NOW,
+    )
+    reports.set_target(
+        session=db.session,
+        actor=u[("PUSAT", "head")],
+        unit_id=org["units"]["PUSAT"].id,
+        measure="escalations_acknowledged",
+        target_percent=60,
+        now=NOW,
+    )
     db.session.commit()
     kpis = {(k["unit"].code, k["target"].measure): (k["judged"], k["hits"], k["met"]) for k in _board(db, org).kpis}
     assert kpis == {

@@ -106,13 +106,17 @@ def test_the_stage_table_heat_map_and_key_message_lag_agree_with_every_incident(
             if row.lag is not None:
                 lags.setdefault(row.unit.code, []).append(row.lag.total_seconds())
     assert {s["key"]: [s["judged"], s["met"], s["breached"]] for s in board.stages} == per_stage
-    shown = {(row["unit"].code, stage["key"]): [cell["judged"], cell["breached"]]
-             for row in board.heatmap["rows"] for stage, cell in zip(board.heatmap["stages"], row["cells"], strict=True)
-             if cell is not None}
+    shown = {
+        (row["unit"].code, stage["key"]): [cell["judged"], cell["breached"]]
+        for row in board.heatmap["rows"]
+        for stage, cell in zip(board.heatmap["stages"], row["cells"], strict=True)
+        if cell is not None
+    }
     assert shown == {key: cell for key, cell in heat.items() if cell[0]}
     assert shared and lags  # the history shares key messages, and most units publish them
     assert {row["unit"].code: (row["shared"], row["published"]) for row in board.lag} == {
-        code: (n, len(lags.get(code, []))) for code, n in shared.items()}
+        code: (n, len(lags.get(code, []))) for code, n in shared.items()
+    }
     for row in board.lag:
         values = lags.get(row["unit"].code, [])
         assert row["p50"] == pytest.approx(percentile_cont(values, 0.5))
@@ -124,25 +128,46 @@ def _corner_cases(db):
     in an active incident (performed), one closed the moment the incident was resolved (not
     performed), a person acknowledging an escalation on their second channel only, and a unit
     publishing key messages it was not asked to."""
-    active = db.session.scalars(select(StageRun).join(Incident).where(
-        Incident.state == "active", StageRun.started_at.is_not(None), StageRun.completed_at.is_(None))).first()
+    active = db.session.scalars(
+        select(StageRun)
+        .join(Incident)
+        .where(Incident.state == "active", StageRun.started_at.is_not(None), StageRun.completed_at.is_(None))
+    ).first()
     active.completed_at = active.started_at
     resolved = db.session.scalars(select(Incident).where(Incident.state == "resolved")).first()
     last = max(resolved.stage_runs, key=lambda run: run.position)
     last.started_at = last.completed_at = resolved.resolved_at
     notice = db.session.scalars(select(Notice).where(Notice.acknowledged_at.is_(None))).first()
-    db.session.add(Notice(kind=notice.kind, idempotency_key=f"{notice.idempotency_key}:email", timer_id=notice.timer_id,
-                          incident_id=notice.incident_id, channel="email", recipient_user_id=notice.recipient_user_id,
-                          payload=notice.payload, status="sent", due_at=notice.due_at, queued_at=notice.queued_at,
-                          next_attempt_at=notice.queued_at, sent_at=notice.queued_at,
-                          acknowledged_at=notice.queued_at + timedelta(minutes=5),
-                          acknowledged_by_id=notice.recipient_user_id))
+    db.session.add(
+        Notice(
+            kind=notice.kind,
+            idempotency_key=f"{notice.idempotency_key}:email",
+            timer_id=notice.timer_id,
+            incident_id=notice.incident_id,
+            channel="email",
+            recipient_user_id=notice.recipient_user_id,
+            payload=notice.payload,
+            status="sent",
+            due_at=notice.due_at,
+            queued_at=notice.queued_at,
+            next_attempt_at=notice.queued_at,
+            sent_at=notice.queued_at,
+            acknowledged_at=notice.queued_at + timedelta(minutes=5),
+            acknowledged_by_id=notice.recipient_user_id,
+        )
+    )
     statement = db.session.scalars(select(Statement).where(Statement.kind == "key_messages")).first()
     asked = {statement.incident.unit_id} | {row.unit_id for row in statement.incident.involved}
     outsider = db.session.scalars(select(Unit).where(Unit.id.not_in(asked), Unit.kind != "central")).first()
-    db.session.add(Publication(statement_id=statement.id, unit_id=outsider.id, channel="website",
-                               published_at=statement.approved_at + timedelta(hours=2),
-                               recorded_by_id=statement.drafted_by_id))
+    db.session.add(
+        Publication(
+            statement_id=statement.id,
+            unit_id=outsider.id,
+            channel="website",
+            published_at=statement.approved_at + timedelta(hours=2),
+            recorded_by_id=statement.drafted_by_id,
+        )
+    )
     db.session.flush()
     db.session.expire_all()
     return active, last, statement.id
@@ -160,10 +185,18 @@ def test_every_measure_of_the_registry_is_the_same_both_ways_for_every_incident(
     are built from one registry: for every incident and every measure in it they agree, corner cases
     included. A measure that only one way computes says so in the registry."""
     cases = _corner_cases(db)
-    rows = {row["incident_id"]: row for row in db.session.execute(incident_measures_select(
-        session=db.session, now=FIXED_NOW, incident_ids=select(Incident.id))).mappings()}
-    lags = {(row["statement_id"], row["unit_id"]): (bool(row["involved"]), row["lag"]) for row in db.session.execute(
-        key_message_lags_select(session=db.session, incident_ids=select(Incident.id))).mappings()}
+    rows = {
+        row["incident_id"]: row
+        for row in db.session.execute(
+            incident_measures_select(session=db.session, now=FIXED_NOW, incident_ids=select(Incident.id))
+        ).mappings()
+    }
+    lags = {
+        (row["statement_id"], row["unit_id"]): (bool(row["involved"]), row["lag"])
+        for row in db.session.execute(
+            key_message_lags_select(session=db.session, incident_ids=select(Incident.id))
+        ).mappings()
+    }
     incidents = db.session.scalars(select(Incident).order_by(Incident.id)).all()
     assert len(incidents) == len(rows) == 150
     measured: dict[str, list] = {key: [] for key in MEASURES}  # per measure: its value for every incident

@@ -20,8 +20,10 @@ from tests.test_evaluation import END, MON, NOW, START, _board, _incident, histo
 def _rows(db):
     measures = db.session.execute(select(IncidentMeasure).order_by(IncidentMeasure.incident_id)).scalars()
     lags = db.session.execute(select(KeyMessageLag).order_by(KeyMessageLag.statement_id, KeyMessageLag.unit_id))
-    return ([{c.name: getattr(m, c.name) for c in IncidentMeasure.__table__.columns} for m in measures],
-            [{c.name: getattr(o, c.name) for c in KeyMessageLag.__table__.columns} for o in lags.scalars()])
+    return (
+        [{c.name: getattr(m, c.name) for c in IncidentMeasure.__table__.columns} for m in measures],
+        [{c.name: getattr(o, c.name) for c in KeyMessageLag.__table__.columns} for o in lags.scalars()],
+    )
 
 
 def test_an_action_item_closed_after_one_read_shows_in_the_next(db, org, history):  # noqa: F811
@@ -89,4 +91,3 @@ def test_the_stage_bits_are_read_as_wide_as_the_longest_incident(db, org, histor
         (["identify", "verify-with-institution"], [1, 1], [0, 0], [1, 0]),  # B: 30 m late; verify never reached
         (["identify", "verify-with-institution"], [1, 1], [1, 0], [0, 1]),  # A: on time; verify 30 m late
     ]
-

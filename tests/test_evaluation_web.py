@@ -40,7 +40,11 @@ def test_dashboard_page_draws_charts_from_data_without_inline_script(db, org, hi
     rows = _csv(client.get(f"/evaluation/per_unit.csv?{PERIOD}"))
     assert {r["unit"] for r in rows} == {"KOTA-SEMARANG", "KOTA-MAKASSAR", "KOTA-JAYAPURA"}
     semarang = next(r for r in rows if r["unit"] == "KOTA-SEMARANG")
-    assert (semarang["incidents"], semarang["tta_median_seconds"], semarang["stages_met_percent"]) == ("1", "1800", "50.0")
+    assert (semarang["incidents"], semarang["tta_median_seconds"], semarang["stages_met_percent"]) == (
+        "1",
+        "1800",
+        "50.0",
+    )
 
 
 def test_a_regency_sees_only_its_own_incidents(db, org, history, login_as):  # noqa: F811
@@ -55,26 +59,44 @@ def test_a_regency_sees_only_its_own_incidents(db, org, history, login_as):  # n
 
 def test_a_head_sets_a_target_on_the_page_and_sees_it_met(db, org, history, login_as):  # noqa: F811
     client = login_as("head", "JATENG")
-    response = form_post(client, "/evaluation/targets", {
-        "unit_id": org["units"]["JATENG"].id, "measure": "time_to_holding_statement", "comparison": "<=",
-        "threshold_minutes": "60", "target_percent": "90", "next": f"/evaluation?{PERIOD}"}, page="/evaluation")
+    response = form_post(
+        client,
+        "/evaluation/targets",
+        {
+            "unit_id": org["units"]["JATENG"].id,
+            "measure": "time_to_holding_statement",
+            "comparison": "<=",
+            "threshold_minutes": "60",
+            "target_percent": "90",
+            "next": f"/evaluation?{PERIOD}",
+        },
+        page="/evaluation",
+    )
     assert response.status_code == 302
     rows = _csv(client.get(f"/evaluation/kpi.csv?{PERIOD}"))
     assert [(r["unit"], r["measure"], r["actual_percent"], r["met"]) for r in rows] == [
-        ("JATENG", "time_to_holding_statement", "100.0", "yes")]
+        ("JATENG", "time_to_holding_statement", "100.0", "yes")
+    ]
 
 
 def test_the_api_answers_tables_and_problems(db, org, history, token_for, client):  # noqa: F811
     headers = token_for("head", "SULSEL")
     data = client.get(f"/api/v1/evaluation?{PERIOD}", headers=headers).get_json()
     assert [r["unit"] for r in data["tables"]["per_unit"]] == ["KOTA-MAKASSAR"]
-    assert data["tables"]["outcomes"][3] == {"measure": "escalations_acknowledged", "judged": 2, "on_time": 1,
-                                             "percent": "50.0"}
+    assert data["tables"]["outcomes"][3] == {
+        "measure": "escalations_acknowledged",
+        "judged": 2,
+        "on_time": 1,
+        "percent": "50.0",
+    }
     problem = client.get("/api/v1/evaluation?severity=9", headers=headers)
     assert problem.status_code == 422 and problem.mimetype == "application/problem+json"
     assert "severity" in problem.get_json()["errors"]
-    refused = client.put(f"/api/v1/units/{org['units']['SULSEL'].id}/kpi-targets", headers=headers,
-                         json={"measure": "stage_sla", "target_percent": 150})
+    refused = client.put(
+        f"/api/v1/units/{org['units']['SULSEL'].id}/kpi-targets",
+        headers=headers,
+        json={"measure": "stage_sla", "target_percent": 150},
+    )
     assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {"target_percent"}
 
 
@@ -90,6 +112,7 @@ def test_the_monthly_job_starts_at_eight_in_each_units_zone(db, org, clock):
 
 def test_two_schedulers_create_each_monthly_report_once(app, db, org, clock):
     moment = clock.now = datetime.combine(NEXT_FIRST, time(1, 30), UTC)  # 08:30 WIB: every unit is due
+
     def sweep(session):
         made = monthly.monthly_sweep(session=session, now=moment)
         session.commit()
@@ -113,8 +136,7 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
     try:
         jateng = org["units"]["JATENG"]
-        db.session.add(MonthlyReport(unit_id=jateng.id, month=HISTORY_MONTH, status="building",
-                                     requested_at=FIXED_NOW))
+        db.session.add(MonthlyReport(unit_id=jateng.id, month=HISTORY_MONTH, status="building", requested_at=FIXED_NOW))
         db.session.commit()
         report_id = db.session.query(MonthlyReport.id).scalar()
         # .run: the task body in this app (the suite builds other apps, and Celery binds to the newest)
@@ -151,9 +173,12 @@ def test_monthly_reports_page_builds_on_demand(db, org, history, login_as, role,
     app.config.update(SMTP_PORT=1)  # nobody listens: the report is built, the mail waits for the sweep
     try:
         client = login_as(role, "KOTA-SEMARANG")
-        response = form_post(client, "/evaluation/reports",
-                             {"unit_id": org["units"]["KOTA-SEMARANG"].id, "month": f"{HISTORY_MONTH:%Y-%m}"},
-                             page="/evaluation/reports")
+        response = form_post(
+            client,
+            "/evaluation/reports",
+            {"unit_id": org["units"]["KOTA-SEMARANG"].id, "month": f"{HISTORY_MONTH:%Y-%m}"},
+            page="/evaluation/reports",
+        )
         assert response.status_code == 302
         report = db.session.query(MonthlyReport).one()
         assert report.status == "built" and report.pdf_size > 1000
@@ -163,13 +188,24 @@ def test_monthly_reports_page_builds_on_demand(db, org, history, login_as, role,
         app.config.update(SMTP_PORT=saved)
 
 
-def test_observers_download_monthly_reports_and_never_build_them(app, db, org, history, login_as,  # noqa: F811
-                                                                 monkeypatch):
+def test_observers_download_monthly_reports_and_never_build_them(
+    app,
+    db,
+    org,
+    history,  # noqa: F811
+    login_as,
+    monkeypatch,
+):
     """A build replaces the report (which may have gone out by e-mail): reading it is all an observer does."""
     monkeypatch.setattr(report_tasks, "enqueue_builds", lambda ids: [report_tasks.build_monthly.run(i) for i in ids])
     semarang = org["units"]["KOTA-SEMARANG"].id
     head = login_as("head", "KOTA-SEMARANG")
-    form_post(head, "/evaluation/reports", {"unit_id": semarang, "month": f"{HISTORY_MONTH:%Y-%m}"}, page="/evaluation/reports")
+    form_post(
+        head,
+        "/evaluation/reports",
+        {"unit_id": semarang, "month": f"{HISTORY_MONTH:%Y-%m}"},
+        page="/evaluation/reports",
+    )
     report = db.session.query(MonthlyReport).one()
     built_at = report.built_at
     observer = app.test_client()
@@ -177,7 +213,9 @@ def test_observers_download_monthly_reports_and_never_build_them(app, db, org, h
     page = observer.get("/evaluation/reports")
     assert page.status_code == 200 and 'name="month"' not in page.get_data(as_text=True)
     # The form a browser could still send (the token from any page): refused, nothing rebuilt.
-    refused = form_post(observer, "/evaluation/reports", {"unit_id": semarang, "month": f"{HISTORY_MONTH:%Y-%m}"}, page="/")
+    refused = form_post(
+        observer, "/evaluation/reports", {"unit_id": semarang, "month": f"{HISTORY_MONTH:%Y-%m}"}, page="/"
+    )
     assert refused.status_code == 403
     db.session.expire_all()
     assert db.session.query(MonthlyReport).one().built_at == built_at

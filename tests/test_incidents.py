@@ -57,32 +57,65 @@ def test_escalation_refusals_name_the_field(db, org, log_issue):
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     head = org["users"][("KOTA-SEMARANG", "head")]
     with pytest.raises(ValidationFailed) as caught:
-        incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id, playbook_key="nope",
-                                  severity=9, commander_id=org["users"][("KAB-GOWA", "head")].id, now=T0)
+        incidents.open_from_issue(
+            session=db.session,
+            actor=officer,
+            issue_id=issue.id,
+            playbook_key="nope",
+            severity=9,
+            commander_id=org["users"][("KAB-GOWA", "head")].id,
+            now=T0,
+        )
     assert set(caught.value.errors) == {"playbook_key", "severity", "commander_id"}
     db.session.rollback()
     with pytest.raises(ValidationFailed) as caught:
-        incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
-                                  playbook_key="data-leak-cyber", severity=1, commander_id=head.id, now=T0)
+        incidents.open_from_issue(
+            session=db.session,
+            actor=officer,
+            issue_id=issue.id,
+            playbook_key="data-leak-cyber",
+            severity=1,
+            commander_id=head.id,
+            now=T0,
+        )
     assert "severity" in caught.value.errors  # that SOP starts at severity 2
     db.session.rollback()
     with pytest.raises(NotFound):
-        incidents.open_from_issue(session=db.session, actor=org["users"][("KAB-BANYUMAS", "officer")],
-                                  issue_id=issue.id, playbook_key="hoax-clarification", severity=2,
-                                  commander_id=head.id, now=T0)
+        incidents.open_from_issue(
+            session=db.session,
+            actor=org["users"][("KAB-BANYUMAS", "officer")],
+            issue_id=issue.id,
+            playbook_key="hoax-clarification",
+            severity=2,
+            commander_id=head.id,
+            now=T0,
+        )
     db.session.rollback()
     with pytest.raises(NotPermitted):
-        incidents.open_from_issue(session=db.session, actor=org["users"][("PUSAT", "observer")], issue_id=issue.id,
-                                  playbook_key="hoax-clarification", severity=2, commander_id=head.id, now=T0)
+        incidents.open_from_issue(
+            session=db.session,
+            actor=org["users"][("PUSAT", "observer")],
+            issue_id=issue.id,
+            playbook_key="hoax-clarification",
+            severity=2,
+            commander_id=head.id,
+            now=T0,
+        )
     db.session.rollback()
     assert db.session.query(Incident).count() == 0
 
 
 def test_an_issue_escalates_only_once(db, org, incident):
     with pytest.raises(Conflict):
-        incidents.open_from_issue(session=db.session, actor=org["users"][("KOTA-SEMARANG", "officer")],
-                                  issue_id=incident.issue_id, playbook_key="hoax-clarification", severity=2,
-                                  commander_id=incident.commander_id, now=T0)
+        incidents.open_from_issue(
+            session=db.session,
+            actor=org["users"][("KOTA-SEMARANG", "officer")],
+            issue_id=incident.issue_id,
+            playbook_key="hoax-clarification",
+            severity=2,
+            commander_id=incident.commander_id,
+            now=T0,
+        )
 
 
 def test_completing_a_stage_is_refused_while_required_items_are_open(db, org, incident):
@@ -138,7 +171,9 @@ def test_waiving_needs_a_reason_and_a_lead(db, org, incident):
     with pytest.raises(ValidationFailed):
         incidents.waive(session=db.session, actor=supervisor, entry_id=entry.id, reason="  ", now=T0)
     db.session.rollback()
-    incidents.waive(session=db.session, actor=supervisor, entry_id=entry.id, reason="Sumber sudah terverifikasi", now=T0)
+    incidents.waive(
+        session=db.session, actor=supervisor, entry_id=entry.id, reason="Sumber sudah terverifikasi", now=T0
+    )
     db.session.commit()
     assert entry.closed and entry.waive_reason == "Sumber sudah terverifikasi"
 
@@ -157,27 +192,44 @@ def test_severity_change_replans_the_running_stage_from_its_start(db, org, incid
     head = org["users"][("KOTA-SEMARANG", "head")]
     run = incident.stage_runs[0]
     with pytest.raises(ValidationFailed):
-        incidents.change_severity(session=db.session, actor=head, incident_id=incident.id, severity=4, reason="", now=T0)
+        incidents.change_severity(
+            session=db.session, actor=head, incident_id=incident.id, severity=4, reason="", now=T0
+        )
     db.session.rollback()
-    incidents.change_severity(session=db.session, actor=head, incident_id=incident.id, severity=4,
-                              reason="Diliput televisi nasional", now=T0 + timedelta(minutes=3))
+    incidents.change_severity(
+        session=db.session,
+        actor=head,
+        incident_id=incident.id,
+        severity=4,
+        reason="Diliput televisi nasional",
+        now=T0 + timedelta(minutes=3),
+    )
     db.session.commit()
     assert run.due_at == run.started_at + run.spec.target_for(4)
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     with pytest.raises(NotPermitted):
-        incidents.change_severity(session=db.session, actor=officer, incident_id=incident.id, severity=3,
-                                  reason="x", now=T0)
+        incidents.change_severity(
+            session=db.session, actor=officer, incident_id=incident.id, severity=3, reason="x", now=T0
+        )
 
 
 def test_stale_version_is_refused_with_a_conflict(db, org, incident):
     head = org["users"][("KOTA-SEMARANG", "head")]
     seen = incident.version
-    incidents.change_severity(session=db.session, actor=head, incident_id=incident.id, severity=4, reason="naik",
-                              expected_version=seen, now=T0)
+    incidents.change_severity(
+        session=db.session,
+        actor=head,
+        incident_id=incident.id,
+        severity=4,
+        reason="naik",
+        expected_version=seen,
+        now=T0,
+    )
     db.session.commit()
     with pytest.raises(Conflict):
-        incidents.cancel(session=db.session, actor=head, incident_id=incident.id, reason="hoaks lama",
-                         expected_version=seen, now=T0)
+        incidents.cancel(
+            session=db.session, actor=head, incident_id=incident.id, reason="hoaks lama", expected_version=seen, now=T0
+        )
 
 
 def test_two_people_ticking_the_same_item_at_once_never_lose_an_update(app, db, org, incident):
@@ -216,8 +268,15 @@ def test_two_people_ticking_the_same_item_at_once_never_lose_an_update(app, db, 
 def test_statements_need_approval_by_someone_else(db, org, incident):
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
-    draft = statements.draft(session=db.session, actor=officer, incident_id=incident.id, kind="holding",
-                             title="Pernyataan sementara", body="Kami mengetahui pesan yang beredar...", now=T0)
+    draft = statements.draft(
+        session=db.session,
+        actor=officer,
+        incident_id=incident.id,
+        kind="holding",
+        title="Pernyataan sementara",
+        body="Kami mengetahui pesan yang beredar...",
+        now=T0,
+    )
     db.session.commit()
     with pytest.raises(NotPermitted):
         statements.approve(session=db.session, actor=officer, statement_id=draft.id, now=T0)
@@ -225,14 +284,27 @@ def test_statements_need_approval_by_someone_else(db, org, incident):
     with pytest.raises(Conflict):
         statements.publish(session=db.session, actor=officer, statement_id=draft.id, channel="website", now=T0)
     db.session.rollback()
-    own = statements.draft(session=db.session, actor=supervisor, incident_id=incident.id, kind="press_release",
-                           title="Siaran pers", body="...", now=T0)
+    own = statements.draft(
+        session=db.session,
+        actor=supervisor,
+        incident_id=incident.id,
+        kind="press_release",
+        title="Siaran pers",
+        body="...",
+        now=T0,
+    )
     with pytest.raises(NotPermitted):
         statements.approve(session=db.session, actor=supervisor, statement_id=own.id, now=T0)
     db.session.rollback()
     statements.approve(session=db.session, actor=supervisor, statement_id=draft.id, now=T0 + timedelta(minutes=30))
-    statements.publish(session=db.session, actor=officer, statement_id=draft.id, channel="x",
-                       url="https://x.com/pemkot/status/1", now=T0 + timedelta(minutes=41))
+    statements.publish(
+        session=db.session,
+        actor=officer,
+        statement_id=draft.id,
+        channel="x",
+        url="https://x.com/pemkot/status/1",
+        now=T0 + timedelta(minutes=41),
+    )
     db.session.commit()
     assert incident.first_statement_at == T0 + timedelta(minutes=41)
     assert draft.state == "published"
@@ -245,24 +317,45 @@ def test_key_messages_are_shared_and_each_units_lag_is_shown(db, org, incident):
     jateng = org["units"]["JATENG"]
     for unit in (banyumas, jateng):
         incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id, unit_id=unit.id, now=T0)
-    messages = statements.draft(session=db.session, actor=officer, incident_id=incident.id, kind="key_messages",
-                                title="Pesan kunci", body="1. Air PDAM aman diminum.", now=T0)
+    messages = statements.draft(
+        session=db.session,
+        actor=officer,
+        incident_id=incident.id,
+        kind="key_messages",
+        title="Pesan kunci",
+        body="1. Air PDAM aman diminum.",
+        now=T0,
+    )
     statements.approve(session=db.session, actor=head, statement_id=messages.id, now=T0 + timedelta(minutes=10))
     db.session.commit()
     banyumas_officer = org["users"][("KAB-BANYUMAS", "officer")]
     assert incidents.get(session=db.session, user=banyumas_officer, incident_id=incident.id)  # involved: sees it
     with pytest.raises(NotPermitted):
-        incidents.tick(session=db.session, actor=banyumas_officer, entry_id=incident.stage_runs[0].entries[0].id, now=T0)
+        incidents.tick(
+            session=db.session, actor=banyumas_officer, entry_id=incident.stage_runs[0].entries[0].id, now=T0
+        )
     db.session.rollback()
-    statements.record_shared_publication(session=db.session, actor=banyumas_officer, statement_id=messages.id,
-                                         unit_id=banyumas.id, channel="instagram", url="https://instagram.com/p/1",
-                                         now=T0 + timedelta(minutes=55))
+    statements.record_shared_publication(
+        session=db.session,
+        actor=banyumas_officer,
+        statement_id=messages.id,
+        unit_id=banyumas.id,
+        channel="instagram",
+        url="https://instagram.com/p/1",
+        now=T0 + timedelta(minutes=55),
+    )
     db.session.commit()
     status = {row.unit.code: row.lag for row in statements.shared_status(messages)}
     assert status == {"KAB-BANYUMAS": timedelta(minutes=45), "JATENG": None}
     with pytest.raises(NotPermitted):
-        statements.record_shared_publication(session=db.session, actor=banyumas_officer, statement_id=messages.id,
-                                             unit_id=jateng.id, channel="website", now=T0)
+        statements.record_shared_publication(
+            session=db.session,
+            actor=banyumas_officer,
+            statement_id=messages.id,
+            unit_id=jateng.id,
+            channel="website",
+            now=T0,
+        )
 
 
 def test_resolving_needs_every_required_item_closed(db, org, incident):
@@ -287,8 +380,9 @@ def test_cancelling_a_false_alarm_needs_a_reason(db, org, incident):
     with pytest.raises(ValidationFailed):
         incidents.cancel(session=db.session, actor=head, incident_id=incident.id, reason="", now=T0)
     db.session.rollback()
-    incidents.cancel(session=db.session, actor=head, incident_id=incident.id, reason="Bukan hoaks: sudah diklarifikasi",
-                     now=T0)
+    incidents.cancel(
+        session=db.session, actor=head, incident_id=incident.id, reason="Bukan hoaks: sudah diklarifikasi", now=T0
+    )
     db.session.commit()
     assert incident.state == "cancelled" and incident.state_reason.startswith("Bukan hoaks")
 
@@ -299,8 +393,9 @@ def test_handing_over_to_central_gives_central_command(db, org, incident):
     db.session.commit()
     assert incident.unit.code == "JATENG" and incident.commander_id == org["users"][("JATENG", "head")].id
     assert {i.unit.code for i in incident.involved if i.released_at is None} == {"KOTA-SEMARANG"}
-    incidents.hand_over(session=db.session, actor=org["users"][("JATENG", "head")], incident_id=incident.id,
-                        to="central", now=T0)
+    incidents.hand_over(
+        session=db.session, actor=org["users"][("JATENG", "head")], incident_id=incident.id, to="central", now=T0
+    )
     db.session.commit()
     assert incident.unit.code == "PUSAT" and incident.commander_id == org["users"][("PUSAT", "head")].id
     # The regency that started it still sees it (involved) and its head no longer leads it.

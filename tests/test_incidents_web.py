@@ -18,9 +18,15 @@ def test_escalation_page_suggests_the_sop_of_the_category_and_opens_the_incident
     page = client.get(f"/issues/{issue.id}/escalate").get_data(as_text=True)
     first_choice = re.search(r'name="playbook_key" value="([^"]+)" checked', page)
     assert first_choice and first_choice.group(1) == "hoax-clarification"
-    response = form_post(client, f"/issues/{issue.id}/escalate", {
-        "playbook_key": "hoax-clarification", "severity": "3",
-        "commander_id": str(org["users"][("KOTA-SEMARANG", "head")].id)})
+    response = form_post(
+        client,
+        f"/issues/{issue.id}/escalate",
+        {
+            "playbook_key": "hoax-clarification",
+            "severity": "3",
+            "commander_id": str(org["users"][("KOTA-SEMARANG", "head")].id),
+        },
+    )
     assert response.status_code == 302
     incident_id = int(response.headers["Location"].rsplit("/", 1)[1])
     page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
@@ -31,8 +37,11 @@ def test_escalation_page_suggests_the_sop_of_the_category_and_opens_the_incident
 def test_escalation_form_shows_errors_and_opens_nothing(login_as, db, org, log_issue):
     issue = log_issue()
     client = login_as("officer", "KOTA-SEMARANG")
-    page = form_post(client, f"/issues/{issue.id}/escalate", {
-        "playbook_key": "data-leak-cyber", "severity": "1", "commander_id": "99999"}).get_data(as_text=True)
+    page = form_post(
+        client,
+        f"/issues/{issue.id}/escalate",
+        {"playbook_key": "data-leak-cyber", "severity": "1", "commander_id": "99999"},
+    ).get_data(as_text=True)
     assert page.count('class="field-errors" role="alert"><p>') >= 2
     assert db.session.query(Incident).count() == 0
 
@@ -60,8 +69,12 @@ def test_the_live_panel_answers_204_until_something_changes(login_as, db, org, i
     page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
     stamp = re.search(r'data-stamp="([^"]+)"', page).group(1)
     assert client.get(f"/incidents/{incident.id}/live?stamp={stamp}").status_code == 204
-    incidents.comment(session=db.session, actor=org["users"][("KOTA-SEMARANG", "officer")],
-                      incident_id=incident.id, body="Sudah dikonfirmasi ke PDAM")
+    incidents.comment(
+        session=db.session,
+        actor=org["users"][("KOTA-SEMARANG", "officer")],
+        incident_id=incident.id,
+        body="Sudah dikonfirmasi ke PDAM",
+    )
     db.session.commit()
     fresh = client.get(f"/incidents/{incident.id}/live?stamp={stamp}")
     assert fresh.status_code == 200 and "Sudah dikonfirmasi ke PDAM" in fresh.get_data(as_text=True)
@@ -94,9 +107,15 @@ def test_console_fits_a_phone_and_filters_by_unit(login_as, db, org, incident):
 def api_incident(client, org, token_for, log_issue):
     issue = log_issue()
     headers = token_for("officer", "KOTA-SEMARANG")
-    response = client.post(f"/api/v1/issues/{issue.id}/escalate", headers=headers, json={
-        "playbook_key": "hoax-clarification", "severity": 2,
-        "commander_id": org["users"][("KOTA-SEMARANG", "supervisor")].id})
+    response = client.post(
+        f"/api/v1/issues/{issue.id}/escalate",
+        headers=headers,
+        json={
+            "playbook_key": "hoax-clarification",
+            "severity": 2,
+            "commander_id": org["users"][("KOTA-SEMARANG", "supervisor")].id,
+        },
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json(), headers
 
@@ -120,11 +139,17 @@ def test_api_runs_the_playbook(client, org, token_for, api_incident):
 def test_api_stale_version_gets_409_with_the_current_state(client, org, token_for, api_incident):
     body, _ = api_incident
     head = token_for("head", "KOTA-SEMARANG")
-    ok = client.post(f"/api/v1/incidents/{body['id']}/severity", headers=head,
-                     json={"severity": 3, "reason": "Meluas", "version": body["version"]})
+    ok = client.post(
+        f"/api/v1/incidents/{body['id']}/severity",
+        headers=head,
+        json={"severity": 3, "reason": "Meluas", "version": body["version"]},
+    )
     assert ok.status_code == 200
-    stale = client.post(f"/api/v1/incidents/{body['id']}/severity", headers=head,
-                        json={"severity": 4, "reason": "Lagi", "version": body["version"]})
+    stale = client.post(
+        f"/api/v1/incidents/{body['id']}/severity",
+        headers=head,
+        json={"severity": 4, "reason": "Lagi", "version": body["version"]},
+    )
     assert stale.status_code == 409
     assert stale.get_json()["current"]["severity"] == 3
 
@@ -133,8 +158,11 @@ def test_api_scoping_and_involvement(client, org, token_for, api_incident):
     body, _ = api_incident
     sibling = token_for("officer", "KAB-BANYUMAS")
     assert client.get(f"/api/v1/incidents/{body['id']}", headers=sibling).status_code == 404
-    involve = client.post(f"/api/v1/incidents/{body['id']}/involved", headers=token_for("head", "KOTA-SEMARANG"),
-                          json={"unit_id": org["units"]["KAB-BANYUMAS"].id})
+    involve = client.post(
+        f"/api/v1/incidents/{body['id']}/involved",
+        headers=token_for("head", "KOTA-SEMARANG"),
+        json={"unit_id": org["units"]["KAB-BANYUMAS"].id},
+    )
     assert involve.status_code == 200
     assert client.get(f"/api/v1/incidents/{body['id']}", headers=sibling).status_code == 200
     listed = client.get("/api/v1/incidents", headers=sibling).get_json()
@@ -143,19 +171,31 @@ def test_api_scoping_and_involvement(client, org, token_for, api_incident):
 
 def test_api_statement_flow_and_self_approval_refused(client, org, token_for, api_incident):
     body, officer = api_incident
-    draft = client.post(f"/api/v1/incidents/{body['id']}/statements", headers=officer,
-                        json={"kind": "holding", "title": "Pernyataan sementara", "body": "Kami memahami..."})
+    draft = client.post(
+        f"/api/v1/incidents/{body['id']}/statements",
+        headers=officer,
+        json={"kind": "holding", "title": "Pernyataan sementara", "body": "Kami memahami..."},
+    )
     assert draft.status_code == 201
     statement = draft.get_json()
     assert client.post(f"/api/v1/statements/{statement['id']}/approve", headers=officer, json={}).status_code == 403
-    approved = client.post(f"/api/v1/statements/{statement['id']}/approve", headers=token_for("supervisor", "KOTA-SEMARANG"),
-                           json={"version": statement["version"]})
+    approved = client.post(
+        f"/api/v1/statements/{statement['id']}/approve",
+        headers=token_for("supervisor", "KOTA-SEMARANG"),
+        json={"version": statement["version"]},
+    )
     assert approved.status_code == 200
-    published = client.post(f"/api/v1/statements/{statement['id']}/publish", headers=officer,
-                            json={"channel": "website", "url": "https://semarangkota.go.id/berita/1"})
+    published = client.post(
+        f"/api/v1/statements/{statement['id']}/publish",
+        headers=officer,
+        json={"channel": "website", "url": "https://semarangkota.go.id/berita/1"},
+    )
     assert published.status_code == 201
     assert client.get(f"/api/v1/incidents/{body['id']}", headers=officer).get_json()["first_statement_at"]
-    bad = client.post(f"/api/v1/statements/{statement['id']}/publish", headers=officer,
-                      json={"channel": "carrier-pigeon", "url": "ftp://x"})
+    bad = client.post(
+        f"/api/v1/statements/{statement['id']}/publish",
+        headers=officer,
+        json={"channel": "carrier-pigeon", "url": "ftp://x"},
+    )
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"channel", "url"}
     assert FIXED_NOW  # the fixtures run on the injected clock

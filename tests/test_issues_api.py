@@ -484,22 +484,40 @@ def test_a_batch_logs_every_item_in_order_and_each_finds_the_ones_before_it(clie
     semarang_id = org["units"]["KOTA-SEMARANG"].id
     items = [
         body(unit_id=semarang_id),
-        body(unit_id=semarang_id, title="Jalan tol ambles di Kaligawe", category="disaster",
-             evidence_urls=["https://x.com/warga/status/2"]),
-        body(unit_id=semarang_id, title="Bansos Rp 3 juta: hoaks di WA", evidence_urls=["http://twitter.com/warga/status/1/"]),
-        body(unit_id=semarang_id, title="Jalan tol ambles di Kaligawe!", evidence_urls=["https://x.com/warga/status/4"]),
+        body(
+            unit_id=semarang_id,
+            title="Jalan tol ambles di Kaligawe",
+            category="disaster",
+            evidence_urls=["https://x.com/warga/status/2"],
+        ),
+        body(
+            unit_id=semarang_id,
+            title="Bansos Rp 3 juta: hoaks di WA",
+            evidence_urls=["http://twitter.com/warga/status/1/"],
+        ),
+        body(
+            unit_id=semarang_id, title="Jalan tol ambles di Kaligawe!", evidence_urls=["https://x.com/warga/status/4"]
+        ),
     ]
     headers = {**token_for("officer", "KOTA-SEMARANG"), "Accept-Language": "en"}
     response = client.post("/api/v1/issues/batch", json={"issues": items}, headers=headers)
     assert response.status_code == 201, response.get_json()
     logged = response.get_json()["issues"]
     assert [issue["title"] for issue in logged] == [item["title"] for item in items]
-    assert [[d["id"] for d in issue["duplicates"]] for issue in logged] == [[], [], [logged[0]["id"]], [logged[1]["id"]]]
+    assert [[d["id"] for d in issue["duplicates"]] for issue in logged] == [
+        [],
+        [],
+        [logged[0]["id"]],
+        [logged[1]["id"]],
+    ]
     # Each answer is what POST /issues answers for it.
     one = client.get(f"/api/v1/issues/{logged[1]['id']}", headers=headers).get_json()
     assert {key: value for key, value in logged[1].items() if key != "duplicates"} == one
     assert (one["risk_score"], one["category"], one["unit_code"]) == (
-        logged[1]["risk_score"], "disaster", "KOTA-SEMARANG")
+        logged[1]["risk_score"],
+        "disaster",
+        "KOTA-SEMARANG",
+    )
     assert "50,000" in next(f for f in one["risk_factors"] if f["key"] == "reach")["explanation"]
     assert db.session.query(Issue).order_by(Issue.id).with_entities(Issue.title).all() == [
         (item["title"],) for item in items
@@ -511,10 +529,18 @@ def test_a_batch_logs_every_item_in_order_and_each_finds_the_ones_before_it(clie
 def test_a_bad_item_refuses_the_whole_batch_naming_the_item_and_field(client, org, token_for, db):
     semarang_id = org["units"]["KOTA-SEMARANG"].id
     headers = token_for("officer", "KOTA-SEMARANG")
-    items = [body(unit_id=semarang_id), body(unit_id=semarang_id, title="x", evidence_urls=["ftp://a.example/b"]),
-             body(unit_id=semarang_id, channel="telepati")]
-    payload = problem(client.post("/api/v1/issues/batch", json={"issues": items}, headers=headers), 422,
-                      "issues.1.title", "issues.1.evidence_urls", "issues.2.channel")
+    items = [
+        body(unit_id=semarang_id),
+        body(unit_id=semarang_id, title="x", evidence_urls=["ftp://a.example/b"]),
+        body(unit_id=semarang_id, channel="telepati"),
+    ]
+    payload = problem(
+        client.post("/api/v1/issues/batch", json={"issues": items}, headers=headers),
+        422,
+        "issues.1.title",
+        "issues.1.evidence_urls",
+        "issues.2.channel",
+    )
     assert not any(field.startswith("issues.0.") for field in payload["errors"])
     assert db.session.query(Issue).count() == 0
 
@@ -523,20 +549,25 @@ def test_a_batch_reaching_into_another_unit_is_refused_whole(client, org, token_
     headers = token_for("officer", "KOTA-SEMARANG")
     own, sibling, central = (org["units"][code].id for code in ("KOTA-SEMARANG", "KAB-BANYUMAS", "PUSAT"))
     items = [body(unit_id=own), body(unit_id=sibling)]
-    problem(client.post("/api/v1/issues/batch", json={"issues": items}, headers=headers), 404,
-            "issues.1.unit_id")
+    problem(client.post("/api/v1/issues/batch", json={"issues": items}, headers=headers), 404, "issues.1.unit_id")
     # A unit one may read but not act in is 403.
     observer = token_for("observer", "PUSAT")
-    problem(client.post("/api/v1/issues/batch", json={"issues": [body(unit_id=central)]}, headers=observer), 403,
-            "issues.0.unit_id")
+    problem(
+        client.post("/api/v1/issues/batch", json={"issues": [body(unit_id=central)]}, headers=observer),
+        403,
+        "issues.0.unit_id",
+    )
     assert db.session.query(Issue).count() == 0
 
 
 @pytest.mark.parametrize("count", [0, 101])
 def test_a_batch_holds_one_to_a_hundred_issues(client, token_for, db, count):
     items = [body(evidence_urls=[f"https://x.com/warga/status/{n}"]) for n in range(count)]
-    problem(client.post("/api/v1/issues/batch", json={"issues": items}, headers=token_for("officer", "KOTA-SEMARANG")),
-            422, "issues")
+    problem(
+        client.post("/api/v1/issues/batch", json={"issues": items}, headers=token_for("officer", "KOTA-SEMARANG")),
+        422,
+        "issues",
+    )
     assert db.session.query(Issue).count() == 0
 
 

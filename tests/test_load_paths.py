@@ -23,8 +23,17 @@ from tests.factories import escalate
 
 T0 = FIXED_NOW
 
-PATTERNS = ["d MMM yyyy HH:mm", "HH:mm", "d MMM HH:mm:ss", "dd/MM/yy H.m.s", "EEEE d MMMM y", "medium",
-            "yyyy-MM-dd HH:mm z", "h:mm a", "'pukul' HH.mm"]
+PATTERNS = [
+    "d MMM yyyy HH:mm",
+    "HH:mm",
+    "d MMM HH:mm:ss",
+    "dd/MM/yy H.m.s",
+    "EEEE d MMMM y",
+    "medium",
+    "yyyy-MM-dd HH:mm z",
+    "h:mm a",
+    "'pukul' HH.mm",
+]
 ZONES = ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "Europe/Amsterdam", "America/St_Johns"]
 
 
@@ -44,9 +53,31 @@ def test_local_times_read_exactly_like_format_local(app):
 
 def test_similar_titles_are_exactly_those_title_similarity_finds():
     rng = random.Random(11)  # noqa: S311  reproducible test data
-    words = ("warga", "keluhan", "antrean", "layanan", "hoaks", "bantuan", "sosial", "banjir", "jalan", "rusak", "air",
-             "PDAM", "listrik", "sekolah,", "puskesmas", "pasar!", "parkir", "tarif", "bus", "kafé", "naïve", "2026",
-             "viral")
+    words = (
+        "warga",
+        "keluhan",
+        "antrean",
+        "layanan",
+        "hoaks",
+        "bantuan",
+        "sosial",
+        "banjir",
+        "jalan",
+        "rusak",
+        "air",
+        "PDAM",
+        "listrik",
+        "sekolah,",
+        "puskesmas",
+        "pasar!",
+        "parkir",
+        "tarif",
+        "bus",
+        "kafé",
+        "naïve",
+        "2026",
+        "viral",
+    )
 
     def title() -> str:
         return " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
@@ -82,8 +113,13 @@ def test_lists_read_the_sop_parts_they_show_as_the_snapshot_has_them(db, org, lo
     db.session.commit()
     first = opened[0]
     for entry in first.stage_runs[0].entries:
-        incidents.tick(session=db.session, actor=officer, entry_id=entry.id, now=T0,
-                       evidence_url="https://example.com/bukti" if entry.evidence_expected else "")
+        incidents.tick(
+            session=db.session,
+            actor=officer,
+            entry_id=entry.id,
+            now=T0,
+            evidence_url="https://example.com/bukti" if entry.evidence_expected else "",
+        )
     incidents.complete_stage(session=db.session, actor=officer, stage_run_id=first.stage_runs[0].id, now=T0)
     db.session.commit()
     db.session.expire_all()
@@ -145,10 +181,14 @@ def test_the_incident_page_reads_no_more_as_its_timeline_grows(db, login_as, org
     # People of two involved units: not on the owning unit's team, which the page loads anyway.
     head = org["users"][("KOTA-SEMARANG", "head")]
     for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR", "KAB-GOWA"):
-        incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id, unit_id=org["units"][code].id,
-                               now=T0)
-    people = [org["users"][(code, role)] for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR", "KAB-GOWA")
-              for role in ("officer", "head")]
+        incidents.involve_unit(
+            session=db.session, actor=head, incident_id=incident.id, unit_id=org["units"][code].id, now=T0
+        )
+    people = [
+        org["users"][(code, role)]
+        for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR", "KAB-GOWA")
+        for role in ("officer", "head")
+    ]
     incidents.comment(session=db.session, actor=people[0], incident_id=incident.id, body="Mulai", now=T0)
     db.session.commit()
     client.get(url)  # first use of the templates and the session's user
@@ -163,8 +203,13 @@ def test_the_incident_page_reads_no_more_as_its_timeline_grows(db, login_as, org
 
     before = statements_for_page()
     for number in range(24):
-        incidents.comment(session=db.session, actor=people[number % len(people)], incident_id=incident.id,
-                          body=f"Perkembangan {number}", now=T0 + timedelta(minutes=number))
+        incidents.comment(
+            session=db.session,
+            actor=people[number % len(people)],
+            incident_id=incident.id,
+            body=f"Perkembangan {number}",
+            now=T0 + timedelta(minutes=number),
+        )
     db.session.commit()
     # Six more people wrote comments: their names come in one query, not one each.
     assert statements_for_page() <= before
@@ -174,11 +219,26 @@ def test_an_issue_logged_and_escalated_in_one_transaction_knows_its_incident(db,
     """create() tells the new issue it has no incident (so showing it reads nothing more); escalating
     it in the same transaction must not leave that answer behind."""
     officer = org["users"][("KOTA-SEMARANG", "officer")]
-    issue = issues.create(session=db.session, actor=officer, unit_id=None, title="Hoaks gempa susulan malam ini",
-                          channel="hotline", category="hoax", first_seen_at=None, now=T0)
+    issue = issues.create(
+        session=db.session,
+        actor=officer,
+        unit_id=None,
+        title="Hoaks gempa susulan malam ini",
+        channel="hotline",
+        category="hoax",
+        first_seen_at=None,
+        now=T0,
+    )
     assert issue.incident is None
-    opened = incidents.open_from_issue(session=db.session, actor=officer, issue_id=issue.id,
-                                       playbook_key="hoax-clarification", severity=3, commander_id=officer.id, now=T0)
+    opened = incidents.open_from_issue(
+        session=db.session,
+        actor=officer,
+        issue_id=issue.id,
+        playbook_key="hoax-clarification",
+        severity=3,
+        commander_id=officer.id,
+        now=T0,
+    )
     assert issue.incident is opened
 
 
@@ -190,8 +250,9 @@ def test_rendered_timeline_and_comment_rows_are_what_a_fresh_render_gives(db, lo
     from crisis.incidents import presenters
 
     head = org["users"][("KOTA-SEMARANG", "head")]
-    incidents.comment(session=db.session, actor=head, incident_id=incident.id, body="Sudah dicek https://example.org/a",
-                      now=T0)
+    incidents.comment(
+        session=db.session, actor=head, incident_id=incident.id, body="Sudah dicek https://example.org/a", now=T0
+    )
     db.session.commit()
     client = login_as("officer", "KOTA-SEMARANG")
     url = f"/incidents/{incident.id}"
@@ -220,8 +281,9 @@ def test_a_kept_row_shows_a_renamed_person_and_each_viewers_own_zone(db, login_a
         assert old_name not in _section(after, section) and "Kepala Bernama Baru" in _section(after, section)
 
     # The same rows seen from Makassar (WITA, an hour ahead of Semarang's WIB) show Makassar's times.
-    incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id,
-                           unit_id=org["units"]["KOTA-MAKASSAR"].id, now=T0)
+    incidents.involve_unit(
+        session=db.session, actor=head, incident_id=incident.id, unit_id=org["units"]["KOTA-MAKASSAR"].id, now=T0
+    )
     db.session.commit()
     makassar = app.test_client()
     from tests.conftest import sign_in
@@ -245,14 +307,25 @@ def test_on_duty_of_several_units_is_on_duty_of_each(db, org):
     }
     for code, staff in people_of.items():
         for hours, person in enumerate(staff):
-            db.session.add(DutyShift(unit_id=org["units"][code].id, user_id=person.id,
-                                     starts_at=T0 - timedelta(hours=1 + hours), ends_at=T0 + timedelta(hours=8)))
+            db.session.add(
+                DutyShift(
+                    unit_id=org["units"][code].id,
+                    user_id=person.id,
+                    starts_at=T0 - timedelta(hours=1 + hours),
+                    ends_at=T0 + timedelta(hours=8),
+                )
+            )
     # Ended already, and not started yet: nobody on duty at T0 from these.
     banyumas = org["users"][("KAB-BANYUMAS", "officer")]
-    db.session.add(DutyShift(unit_id=units[2].id, user_id=banyumas.id, starts_at=T0 - timedelta(hours=9),
-                             ends_at=T0))
-    db.session.add(DutyShift(unit_id=units[2].id, user_id=banyumas.id, starts_at=T0 + timedelta(minutes=1),
-                             ends_at=T0 + timedelta(hours=9)))
+    db.session.add(DutyShift(unit_id=units[2].id, user_id=banyumas.id, starts_at=T0 - timedelta(hours=9), ends_at=T0))
+    db.session.add(
+        DutyShift(
+            unit_id=units[2].id,
+            user_id=banyumas.id,
+            starts_at=T0 + timedelta(minutes=1),
+            ends_at=T0 + timedelta(hours=9),
+        )
+    )
     db.session.flush()
     together = people.on_duty_by_unit(session=db.session, unit_ids=[u.id for u in units], at=T0)
     for unit in units:
@@ -268,11 +341,22 @@ def test_a_freshly_logged_issue_shows_exactly_what_reading_it_back_gives_without
 
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     issue = issues.create(
-        session=db.session, actor=officer, unit_id=org["units"]["KOTA-SEMARANG"].id,
-        title="  Jembatan Kaligawe retak, warga cemas  ", description="Foto retakan beredar.", channel="x",
-        category="disaster", first_seen_at=T0 - timedelta(hours=3), reach=120_000, engagement=9_000,
-        sentiment="mixed", mainstream_pickup=True, source_person="Bu Sri", source_contact="0812",
-        evidence_urls=["https://x.com/warga/status/9", "https://news.example/kaligawe"], now=T0,
+        session=db.session,
+        actor=officer,
+        unit_id=org["units"]["KOTA-SEMARANG"].id,
+        title="  Jembatan Kaligawe retak, warga cemas  ",
+        description="Foto retakan beredar.",
+        channel="x",
+        category="disaster",
+        first_seen_at=T0 - timedelta(hours=3),
+        reach=120_000,
+        engagement=9_000,
+        sentiment="mixed",
+        mainstream_pickup=True,
+        source_person="Bu Sri",
+        source_contact="0812",
+        evidence_urls=["https://x.com/warga/status/9", "https://news.example/kaligawe"],
+        now=T0,
     )
     statements: list[str] = []
 
@@ -296,7 +380,11 @@ def test_a_freshly_logged_issue_shows_exactly_what_reading_it_back_gives_without
     assert [e["url"] for e in shown["evidence"]] == ["https://x.com/warga/status/9", "https://news.example/kaligawe"]
     created = db.session.query(TimelineEvent).filter_by(subject_type="issue", subject_id=shown["id"]).one()
     assert (created.kind, created.actor_id, created.occurred_at, created.data["evidence"]) == (
-        "issue.created", officer_id, T0, 2)
+        "issue.created",
+        officer_id,
+        T0,
+        2,
+    )
 
 
 def test_the_embedded_database_logs_issues_and_finds_duplicates_as_postgresql_does(tmp_path_factory):
@@ -319,17 +407,35 @@ def test_the_embedded_database_logs_issues_and_finds_duplicates_as_postgresql_do
         links = ["https://x.com/warga/status/5", "https://news.example/banjir-kaligawe"]
 
         def log(title: str, urls: list[str]) -> Any:
-            return issues.create(session=_db.session, actor=officer, unit_id=None, title=title, channel="x",
-                                 category="disaster", first_seen_at=None, evidence_urls=urls, now=T0)
+            return issues.create(
+                session=_db.session,
+                actor=officer,
+                unit_id=None,
+                title=title,
+                channel="x",
+                category="disaster",
+                first_seen_at=None,
+                evidence_urls=urls,
+                now=T0,
+            )
 
         first = log("Banjir Kaligawe setinggi lutut", links)
         assert [e.url for e in first.evidence] == links and all(e.id for e in first.evidence)
         _db.session.commit()
         second = log("Banjir di Kaligawe setinggi lutut!", ["https://instagram.com/p/lain"])
         third = log("Jalan tol macet total", ["https://x.com/warga/status/5?s=20"])
-        found = [issues.find_duplicates(session=_db.session, actor=officer, unit_id=i.unit_id, title=i.title,
-                                        evidence_urls=[e.url for e in i.evidence], now=T0, exclude_id=i.id)
-                 for i in (second, third)]
+        found = [
+            issues.find_duplicates(
+                session=_db.session,
+                actor=officer,
+                unit_id=i.unit_id,
+                title=i.title,
+                evidence_urls=[e.url for e in i.evidence],
+                now=T0,
+                exclude_id=i.id,
+            )
+            for i in (second, third)
+        ]
         assert found == [[first], [first]]  # by title, then by link
         event = _db.session.query(TimelineEvent).filter_by(subject_type="issue", subject_id=first.id).one()
         assert (event.kind, event.actor_id, event.data["evidence"]) == ("issue.created", officer.id, 2)
@@ -339,9 +445,15 @@ def test_the_embedded_database_logs_issues_and_finds_duplicates_as_postgresql_do
 
 
 def _log_fields(**overrides: Any) -> dict[str, Any]:
-    fields = {"title": "Banjir rob di Kaligawe setinggi lutut", "description": "Video warga.", "channel": "x",
-              "category": "disaster", "first_seen_at": T0 - timedelta(minutes=30), "reach": 5_000,
-              "evidence_urls": ["https://x.com/warga/status/1"]}
+    fields = {
+        "title": "Banjir rob di Kaligawe setinggi lutut",
+        "description": "Video warga.",
+        "channel": "x",
+        "category": "disaster",
+        "first_seen_at": T0 - timedelta(minutes=30),
+        "reach": 5_000,
+        "evidence_urls": ["https://x.com/warga/status/1"],
+    }
     return {**fields, **overrides}
 
 
@@ -354,8 +466,13 @@ def test_logging_finds_in_its_one_statement_what_find_duplicates_finds(app, db, 
     desk = org["users"][("PUSAT", "officer")]  # logs for every unit, as a national monitoring tool does
     semarang, banyumas = org["units"]["KOTA-SEMARANG"].id, org["units"]["KAB-BANYUMAS"].id
     earlier = [
-        issues.create(session=db.session, actor=desk, unit_id=unit, now=T0 - timedelta(minutes=minutes),
-                      **_log_fields(title=title, evidence_urls=urls, first_seen_at=None))
+        issues.create(
+            session=db.session,
+            actor=desk,
+            unit_id=unit,
+            now=T0 - timedelta(minutes=minutes),
+            **_log_fields(title=title, evidence_urls=urls, first_seen_at=None),
+        )
         for unit, minutes, title, urls in [
             (semarang, 50, "Banjir rob Kaligawe setinggi lutut!", ["https://x.com/lain/status/7"]),
             (semarang, 40, "Jalan tol Semarang macet total", ["https://x.com/warga/status/1?s=20"]),
@@ -383,8 +500,15 @@ def test_logging_finds_in_its_one_statement_what_find_duplicates_finds(app, db, 
     # By link (newest first, any unit in view), then by title (same unit, within 48 hours).
     assert [i.id for i in found] == [earlier_ids[2], earlier_ids[1], earlier_ids[0]]
     with app.test_request_context():
-        again = issues.find_duplicates(session=db.session, actor=desk, unit_id=semarang, title=issue.title,
-                                       evidence_urls=[e.url for e in issue.evidence], now=T0, exclude_id=issue.id)
+        again = issues.find_duplicates(
+            session=db.session,
+            actor=desk,
+            unit_id=semarang,
+            title=issue.title,
+            evidence_urls=[e.url for e in issue.evidence],
+            now=T0,
+            exclude_id=issue.id,
+        )
     assert again == found
 
 
@@ -423,10 +547,16 @@ def test_the_duplicate_checks_are_one_text_each_that_the_driver_keeps_converted(
         with app.test_request_context():
             for number, links in enumerate(([], ["https://x.com/a/1"], [f"https://x.com/b/{n}" for n in range(5)])):
                 channel = "hotline" if not links else "x"
-                issues.log(session=db.session, actor=jateng, unit_id=semarang, now=T0,
-                           **_log_fields(title=f"Isu ke-{number} di Semarang", evidence_urls=links, channel=channel))
-                issues.find_duplicates(session=db.session, actor=jateng, unit_id=semarang, title="Banjir rob",
-                                       evidence_urls=links, now=T0)
+                issues.log(
+                    session=db.session,
+                    actor=jateng,
+                    unit_id=semarang,
+                    now=T0,
+                    **_log_fields(title=f"Isu ke-{number} di Semarang", evidence_urls=links, channel=channel),
+                )
+                issues.find_duplicates(
+                    session=db.session, actor=jateng, unit_id=semarang, title="Banjir rob", evidence_urls=links, now=T0
+                )
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     writes = [(text, params) for text, params in sent if text.startswith("WITH new_issue")]
@@ -447,8 +577,10 @@ def test_comments_written_in_the_same_instant_read_in_the_order_written(db, org,
     from sqlalchemy import text
 
     head = org["users"][("KOTA-SEMARANG", "head")]
-    written = [incidents.comment(session=db.session, actor=head, incident_id=incident.id, body=f"Catatan {n}",
-                                 now=T0).id for n in range(3)]
+    written = [
+        incidents.comment(session=db.session, actor=head, incident_id=incident.id, body=f"Catatan {n}", now=T0).id
+        for n in range(3)
+    ]
     db.session.commit()
     db.session.execute(text("UPDATE incident_comment SET body = body WHERE id = :id"), {"id": written[0]})
     db.session.commit()

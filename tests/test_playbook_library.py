@@ -112,13 +112,19 @@ def test_only_central_admins_publish_through_the_api(client, org, token_for):
 
 
 def test_api_validate_answers_with_lines_and_publishes_nothing(client, db, org, token_for):
-    response = client.post("/api/v1/playbooks/validate", headers=token_for("officer", "KAB-GOWA"),
-                           json={"yaml": "key: x\ntitle: [unclosed\n"})
+    response = client.post(
+        "/api/v1/playbooks/validate",
+        headers=token_for("officer", "KAB-GOWA"),
+        json={"yaml": "key: x\ntitle: [unclosed\n"},
+    )
     body = response.get_json()
     assert response.status_code == 200 and body["ok"] is False
     assert body["problems"][0]["line"] >= 2 and body["problems"][0]["message"]
-    bad_publish = client.post("/api/v1/playbooks", headers=token_for("admin", "PUSAT"),
-                              json={"yaml": _hoax_text().replace("target:", "targt:", 1)})
+    bad_publish = client.post(
+        "/api/v1/playbooks",
+        headers=token_for("admin", "PUSAT"),
+        json={"yaml": _hoax_text().replace("target:", "targt:", 1)},
+    )
     assert bad_publish.status_code == 422
     assert "did you mean 'target'" in bad_publish.get_json()["errors"]["yaml"][0]
     assert db.session.query(PlaybookVersion).count() == len(list(SOPS.glob("*.yaml")))
@@ -149,9 +155,12 @@ def test_editor_shows_errors_next_to_the_line_and_publishes_nothing(login_as, db
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "targt:" in t)
     assert f'id="line-{line}"' in page and "did you mean" in page
     assert db.session.query(PlaybookVersion).count() == before
-    published = form_post(client, "/playbooks/publish",
-                          {"yaml": _with_first_target(_hoax_text(), "8m"), "action": "publish"},
-                          page="/playbooks/publish")
+    published = form_post(
+        client,
+        "/playbooks/publish",
+        {"yaml": _with_first_target(_hoax_text(), "8m"), "action": "publish"},
+        page="/playbooks/publish",
+    )
     assert published.status_code == 302 and published.headers["Location"].endswith("/hoax-clarification/v2")
 
 

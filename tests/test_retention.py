@@ -26,8 +26,16 @@ MARKER = retention.MARKER
 WIB = ZoneInfo("Asia/Jakarta")
 # The same instant five calendar years before NOW (5 x 365 days before NOW is a day or two later). A
 # 29 February (in UTC) becomes the 28th: five years before a leap year is no leap year.
-FIVE_YEARS_AGO = datetime(NOW.year - 5, NOW.month, 28 if (NOW.month, NOW.day) == (2, 29) else NOW.day,
-                          NOW.hour, NOW.minute, NOW.second, NOW.microsecond, tzinfo=UTC)
+FIVE_YEARS_AGO = datetime(
+    NOW.year - 5,
+    NOW.month,
+    28 if (NOW.month, NOW.day) == (2, 29) else NOW.day,
+    NOW.hour,
+    NOW.minute,
+    NOW.second,
+    NOW.microsecond,
+    tzinfo=UTC,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -50,9 +58,19 @@ def config(app):
 
 def log(db, org, when, *, person="Budi Santoso", contact="0812-3456-7890", unit="KOTA-SEMARANG", title=None):
     issue = log_issue(
-        db.session, org, now=when, unit=unit, title=title or f"Keluhan warga soal antrean RSUD ({when:%Y})",
-        description="Warga menelepon hotline.", channel="hotline", category="service_failure",
-        first_seen_at=when - timedelta(hours=1), reach=1200, engagement=40, evidence_urls=[], source_person=person,
+        db.session,
+        org,
+        now=when,
+        unit=unit,
+        title=title or f"Keluhan warga soal antrean RSUD ({when:%Y})",
+        description="Warga menelepon hotline.",
+        channel="hotline",
+        category="service_failure",
+        first_seen_at=when - timedelta(hours=1),
+        reach=1200,
+        engagement=40,
+        evidence_urls=[],
+        source_person=person,
         source_contact=contact,
     )
     db.session.commit()
@@ -62,11 +80,22 @@ def log(db, org, when, *, person="Budi Santoso", contact="0812-3456-7890", unit=
 def worked_on(db, org, issue, when):
     """An issue someone corrected (the timeline keeps the old reporter name), watched and annotated."""
     officer = org["users"][("KOTA-SEMARANG", "officer")]
-    issues.update(session=db.session, actor=officer, issue_id=issue.id, expected_version=issue.version, now=when,
-                  changes={"source_person": "Budi S.", "title": "Antrean RSUD enam jam"})
+    issues.update(
+        session=db.session,
+        actor=officer,
+        issue_id=issue.id,
+        expected_version=issue.version,
+        now=when,
+        changes={"source_person": "Budi S.", "title": "Antrean RSUD enam jam"},
+    )
     issues.start_monitoring(session=db.session, actor=officer, issue_id=issue.id, now=when + timedelta(minutes=5))
-    issues.add_note(session=db.session, actor=officer, issue_id=issue.id, body="Sudah ditangani RSUD.",
-                    now=when + timedelta(minutes=10))
+    issues.add_note(
+        session=db.session,
+        actor=officer,
+        issue_id=issue.id,
+        body="Sudah ditangani RSUD.",
+        now=when + timedelta(minutes=10),
+    )
     db.session.commit()
     return db.session.get(Issue, issue.id)
 
@@ -88,10 +117,13 @@ def issue_row(db, issue_id):
 
 def events_of(db, issue_id):
     db.session.expire_all()
-    return list(db.session.scalars(
-        select(TimelineEvent).where(TimelineEvent.subject_type == "issue", TimelineEvent.subject_id == issue_id)
-        .order_by(TimelineEvent.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.subject_type == "issue", TimelineEvent.subject_id == issue_id)
+            .order_by(TimelineEvent.id)
+        )
+    )
 
 
 def test_old_issues_lose_the_reporters_name_and_contact_and_nothing_else(db, org):
@@ -162,7 +194,8 @@ def test_a_dry_run_lists_the_same_issues_and_changes_nothing(db, org):
 
     assert everything(db) == state
     assert [(a.issue_id, a.fields, a.events_redacted) for a in preview.anonymised] == [
-        (old.id, ["source_person", "source_contact"], 1), (second.id, ["source_person"], 0)
+        (old.id, ["source_person", "source_contact"], 1),
+        (second.id, ["source_person"], 0),
     ]
     done = retention.run(db.session, years=5, now=NOW)
     assert [a.issue_id for a in done.anonymised] == [a.issue_id for a in preview.anonymised]
@@ -185,9 +218,14 @@ def test_a_name_entered_again_after_anonymising_goes_at_the_next_run(db, org):
     old = log(db, org, OLD)
     retention.run(db.session, years=5, now=NOW)
     issue = db.session.get(Issue, old.id)
-    issues.update(session=db.session, actor=org["users"][("KOTA-SEMARANG", "officer")], issue_id=old.id,
-                  expected_version=issue.version, changes={"source_contact": "0813-0000-1111"},
-                  now=NOW + timedelta(hours=1))
+    issues.update(
+        session=db.session,
+        actor=org["users"][("KOTA-SEMARANG", "officer")],
+        issue_id=old.id,
+        expected_version=issue.version,
+        changes={"source_contact": "0813-0000-1111"},
+        now=NOW + timedelta(hours=1),
+    )
     db.session.commit()
     assert not db.session.get(Issue, old.id).reporter_anonymised
 
@@ -211,8 +249,9 @@ def test_batches_cover_every_issue_and_the_run_is_recorded(db, org):
     assert record.cutoff == FIVE_YEARS_AGO and record.day is None
 
 
-@pytest.mark.parametrize("value, years", [(5, 5), ("7", 7), (" 3 ", 3), (0, None), ("0", None), ("", None),
-                                           (None, None)])
+@pytest.mark.parametrize(
+    "value, years", [(5, 5), ("7", 7), (" 3 ", 3), (0, None), ("0", None), ("", None), (None, None)]
+)
 def test_the_setting_is_a_number_of_years_or_off(value, years):
     assert retention.configured_years(value) == years
 
@@ -239,7 +278,8 @@ def test_the_scheduler_runs_it_once_a_day_and_not_when_it_is_off(db, org, config
     runs = db.session.scalars(select(RetentionRun).order_by(RetentionRun.id)).all()
     today = morning.astimezone(WIB).date()
     assert [(r.day, r.trigger, r.issues_anonymised) for r in runs] == [
-        (today, "scheduler", 1), (today + timedelta(days=1), "scheduler", 0)
+        (today, "scheduler", 1),
+        (today + timedelta(days=1), "scheduler", 0),
     ]
 
     config(RETENTION_YEARS=0)
@@ -305,8 +345,13 @@ def test_pages_and_api_no_longer_show_the_reporter(app, db, org, client, login_a
     headers = token_for("officer", "KOTA-SEMARANG")
     # A monitoring tool logged one six years ago with a reporter; its answer was stored for replays.
     clock.now = OLD
-    posted = {"title": "Aduan hotline: pungli di kantor kelurahan", "channel": "hotline", "category": "public_complaint",
-              "source_person": "Rahmat Hidayat", "source_contact": "rahmat@example.id"}
+    posted = {
+        "title": "Aduan hotline: pungli di kantor kelurahan",
+        "channel": "hotline",
+        "category": "public_complaint",
+        "source_person": "Rahmat Hidayat",
+        "source_contact": "rahmat@example.id",
+    }
     replay = {**headers, "Idempotency-Key": "tool-2020-0001"}
     first = client.post("/api/v1/issues", json=posted, headers=replay)
     assert first.status_code == 201, first.get_data(as_text=True)

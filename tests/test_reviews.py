@@ -48,12 +48,26 @@ def _tick_required(db, actor, run, now, skip=()):
 
 
 def _publish(db, author, approver, publisher, incident, kind, drafted, approved, published):
-    st = statements.draft(session=db.session, actor=author, incident_id=incident.id, kind=kind,
-                          title=f"{kind} statement", body="Kami mengetahui pesan yang beredar.", now=drafted)
+    st = statements.draft(
+        session=db.session,
+        actor=author,
+        incident_id=incident.id,
+        kind=kind,
+        title=f"{kind} statement",
+        body="Kami mengetahui pesan yang beredar.",
+        now=drafted,
+    )
     statements.approve(session=db.session, actor=approver, statement_id=st.id, now=approved)
     if published is not None:
-        statements.publish(session=db.session, actor=publisher, statement_id=st.id, channel="website",
-                           url="https://semarangkota.go.id/klarifikasi", published_at=published, now=published)
+        statements.publish(
+            session=db.session,
+            actor=publisher,
+            statement_id=st.id,
+            channel="website",
+            url="https://semarangkota.go.id/klarifikasi",
+            published_at=published,
+            now=published,
+        )
     return st
 
 
@@ -83,18 +97,27 @@ def resolve_a_hoax(db, org, t0):
     from crisis.notify.models import Notice
 
     u = org["users"]
-    officer, supervisor, head = u[("KOTA-SEMARANG", "officer")], u[("KOTA-SEMARANG", "supervisor")], u[
-        ("KOTA-SEMARANG", "head")]
+    officer, supervisor, head = (
+        u[("KOTA-SEMARANG", "officer")],
+        u[("KOTA-SEMARANG", "supervisor")],
+        u[("KOTA-SEMARANG", "head")],
+    )
     issue = log_issue(db.session, org, now=t0, title="Hoaks: air PDAM tercemar", description="Pesan berantai.")
     incident = escalate(db.session, org, issue, now=t0)
     for code in ("KAB-BANYUMAS", "KOTA-MAKASSAR"):
-        incidents.involve_unit(session=db.session, actor=head, incident_id=incident.id,
-                               unit_id=org["units"][code].id, now=t0 + 2 * M)
+        incidents.involve_unit(
+            session=db.session, actor=head, incident_id=incident.id, unit_id=org["units"][code].id, now=t0 + 2 * M
+        )
     runs = incident.stage_runs
     identify, verify, clarify, takedown, monitor = runs
     waived = next(e for e in identify.entries if e.item_key == "map-spread")
-    incidents.waive(session=db.session, actor=supervisor, entry_id=waived.id, reason="Sebaran sudah dipetakan Komdigi",
-                    now=t0 + 10 * M)
+    incidents.waive(
+        session=db.session,
+        actor=supervisor,
+        entry_id=waived.id,
+        reason="Sebaran sudah dipetakan Komdigi",
+        now=t0 + 10 * M,
+    )
     _tick_required(db, officer, identify, t0 + 30 * M)
     incidents.complete_stage(session=db.session, actor=officer, stage_run_id=identify.id, now=t0 + 40 * M)
     # Statements: a press release first (t0+25m), then the holding statement (t0+35m).
@@ -102,9 +125,15 @@ def resolve_a_hoax(db, org, t0):
     _publish(db, officer, supervisor, officer, incident, "holding", t0 + 5 * M, t0 + 20 * M, t0 + 35 * M)
     key = _publish(db, officer, head, officer, incident, "key_messages", t0 + 30 * M, t0 + H, None)
     statements.record_shared_publication(
-        session=db.session, actor=u[("KAB-BANYUMAS", "officer")], statement_id=key.id,
-        unit_id=org["units"]["KAB-BANYUMAS"].id, channel="instagram", url="https://instagram.com/p/1",
-        published_at=t0 + H + 45 * M, now=t0 + H + 45 * M)
+        session=db.session,
+        actor=u[("KAB-BANYUMAS", "officer")],
+        statement_id=key.id,
+        unit_id=org["units"]["KAB-BANYUMAS"].id,
+        channel="instagram",
+        url="https://instagram.com/p/1",
+        published_at=t0 + H + 45 * M,
+        now=t0 + H + 45 * M,
+    )
     _tick_required(db, officer, verify, t0 + 3 * H)
     incidents.complete_stage(session=db.session, actor=officer, stage_run_id=verify.id, now=t0 + 3 * H + 10 * M)
     _tick_required(db, head, clarify, t0 + 8 * H)
@@ -112,25 +141,53 @@ def resolve_a_hoax(db, org, t0):
     _tick_required(db, officer, takedown, t0 + 9 * H)
     _tick_required(db, supervisor, monitor, t0 + 9 * H)
     # Two people were escalated to on the verify stage; one acknowledged. A stage-due notice is no escalation.
-    step = Timer(incident_id=incident.id, stage_run_id=verify.id, kind="escalation_step", step_index=0,
-                 fire_at=t0 + 2 * H + 40 * M, state="fired", fired_at=t0 + 2 * H + 40 * M)
-    due = Timer(incident_id=incident.id, stage_run_id=verify.id, kind="stage_due",
-                fire_at=t0 + 2 * H + 40 * M, state="fired", fired_at=t0 + 2 * H + 40 * M)
+    step = Timer(
+        incident_id=incident.id,
+        stage_run_id=verify.id,
+        kind="escalation_step",
+        step_index=0,
+        fire_at=t0 + 2 * H + 40 * M,
+        state="fired",
+        fired_at=t0 + 2 * H + 40 * M,
+    )
+    due = Timer(
+        incident_id=incident.id,
+        stage_run_id=verify.id,
+        kind="stage_due",
+        fire_at=t0 + 2 * H + 40 * M,
+        state="fired",
+        fired_at=t0 + 2 * H + 40 * M,
+    )
     db.session.add_all([step, due])
     db.session.flush()
     jateng_head = u[("JATENG", "head")]
 
     def notice(timer, user, channel, ack=None):
-        return Notice(idempotency_key=f"t{timer.id}:{user.id}:{channel}", timer_id=timer.id, incident_id=incident.id,
-                      channel=channel, recipient_user_id=user.id, payload={"kind": timer.kind, "unit_code": "X"},
-                      status="sent", attempts=1, due_at=timer.fire_at, queued_at=timer.fire_at,
-                      next_attempt_at=timer.fire_at, sent_at=timer.fire_at, acknowledged_at=ack,
-                      acknowledged_by_id=user.id if ack else None)
+        return Notice(
+            idempotency_key=f"t{timer.id}:{user.id}:{channel}",
+            timer_id=timer.id,
+            incident_id=incident.id,
+            channel=channel,
+            recipient_user_id=user.id,
+            payload={"kind": timer.kind, "unit_code": "X"},
+            status="sent",
+            attempts=1,
+            due_at=timer.fire_at,
+            queued_at=timer.fire_at,
+            next_attempt_at=timer.fire_at,
+            sent_at=timer.fire_at,
+            acknowledged_at=ack,
+            acknowledged_by_id=user.id if ack else None,
+        )
 
-    db.session.add_all([
-        notice(step, supervisor, "email"), notice(step, supervisor, "inapp", ack=t0 + 2 * H + 50 * M),
-        notice(step, jateng_head, "inapp"), notice(due, head, "inapp"),
-    ])
+    db.session.add_all(
+        [
+            notice(step, supervisor, "email"),
+            notice(step, supervisor, "inapp", ack=t0 + 2 * H + 50 * M),
+            notice(step, jateng_head, "inapp"),
+            notice(due, head, "inapp"),
+        ]
+    )
     incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=t0 + 10 * H)
     reviews.open_draft(session=db.session, incident=incident, now=t0 + 10 * H)  # idempotent: also called by resolve
     db.session.commit()
@@ -173,7 +230,8 @@ def test_the_draft_measures_every_stage_against_its_target(db, org, resolved):
     assert m.time_to_resolve == 10 * H
     assert m.stages_met == 2
     assert [(stage.key, entry.item_key, entry.waive_reason) for stage, entry in m.waivers] == [
-        ("identify", "map-spread", "Sebaran sudah dipetakan Komdigi")]
+        ("identify", "map-spread", "Sebaran sudah dipetakan Komdigi")
+    ]
     assert m.items_waived == 1 and m.items_done + m.items_waived + m.items_open == m.items_total
     assert (m.escalation_count, m.escalations_acknowledged) == (2, 1)
     assert len(m.escalations) == 4  # every notice is listed, the stage-due one too
@@ -185,12 +243,24 @@ def test_the_reviewer_changes_a_rating_and_bad_input_names_each_field(db, org, r
     review = db.session.query(Review).one()
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     with pytest.raises(ValidationFailed) as caught:
-        reviews.update(session=db.session, actor=officer, review_id=review.id, summary="x" * 20001,
-                       stage_ratings={"clarify": "excellent", "nope": "performed"}, now=T0 + 11 * H)
+        reviews.update(
+            session=db.session,
+            actor=officer,
+            review_id=review.id,
+            summary="x" * 20001,
+            stage_ratings={"clarify": "excellent", "nope": "performed"},
+            now=T0 + 11 * H,
+        )
     assert set(caught.value.errors) == {"summary", "stage_ratings.clarify", "stage_ratings.nope"}
     db.session.rollback()
-    reviews.update(session=db.session, actor=officer, review_id=review.id, stage_ratings={"clarify": "some_challenges"},
-                   summary="Hoaks diklarifikasi dalam 8 jam.", now=T0 + 11 * H)
+    reviews.update(
+        session=db.session,
+        actor=officer,
+        review_id=review.id,
+        stage_ratings={"clarify": "some_challenges"},
+        summary="Hoaks diklarifikasi dalam 8 jam.",
+        now=T0 + 11 * H,
+    )
     db.session.commit()
     doc = reviews.document(session=db.session, review=review)
     clarify = next(s for s in doc.stages if s.key == "clarify")
@@ -208,12 +278,25 @@ def test_submit_approve_closes_the_incident_and_only_a_head_approves(db, org, re
         reviews.submit(session=db.session, actor=officer, review_id=review.id, now=T0 + 11 * H)
     assert set(caught.value.errors) == {"summary", "went_well", "to_improve"}
     db.session.rollback()
-    reviews.update(session=db.session, actor=officer, review_id=review.id, summary="Ringkas.", went_well="Cepat.",
-                   to_improve="Verifikasi lebih cepat.", now=T0 + 11 * H)
+    reviews.update(
+        session=db.session,
+        actor=officer,
+        review_id=review.id,
+        summary="Ringkas.",
+        went_well="Cepat.",
+        to_improve="Verifikasi lebih cepat.",
+        now=T0 + 11 * H,
+    )
     due_on = local_day(T0 + 11 * H) + timedelta(days=14)
-    item = reviews.add_action_item(session=db.session, actor=officer, review_id=review.id,
-                                   title="Kontak tetap di PDAM", owner_id=u[("KOTA-SEMARANG", "supervisor")].id,
-                                   due_on=due_on.isoformat(), now=T0 + 11 * H)
+    item = reviews.add_action_item(
+        session=db.session,
+        actor=officer,
+        review_id=review.id,
+        title="Kontak tetap di PDAM",
+        owner_id=u[("KOTA-SEMARANG", "supervisor")].id,
+        due_on=due_on.isoformat(),
+        now=T0 + 11 * H,
+    )
     reviews.submit(session=db.session, actor=officer, review_id=review.id, now=T0 + 12 * H)
     db.session.commit()
     assert item.due_at.isoformat() == f"{due_on.isoformat()}T16:59:59.999999+00:00"  # end of that day in WIB
@@ -228,8 +311,9 @@ def test_submit_approve_closes_the_incident_and_only_a_head_approves(db, org, re
     db.session.commit()
     incident = db.session.get(Incident, resolved.id)
     assert incident.state == "closed" and incident.closed_at == T0 + 13 * H
-    kinds = [e.kind for e in db.session.query(TimelineEvent).filter_by(subject_id=incident.id)
-             .order_by(TimelineEvent.id)]
+    kinds = [
+        e.kind for e in db.session.query(TimelineEvent).filter_by(subject_id=incident.id).order_by(TimelineEvent.id)
+    ]
     assert kinds[-2:] == ["review.approved", "incident.closed"]
     from crisis.escalation.models import Timer
 
@@ -240,10 +324,15 @@ def test_action_items_refuse_past_dates_and_strangers(db, org, resolved):
     review = db.session.query(Review).one()
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     with pytest.raises(ValidationFailed) as caught:
-        reviews.add_action_item(session=db.session, actor=officer, review_id=review.id, title="",
-                                owner_id=org["users"][("KAB-GOWA", "officer")].id,
-                                due_on=(local_day(T0 + 11 * H) - timedelta(days=1)).isoformat(),  # yesterday, WIB
-                                now=T0 + 11 * H)
+        reviews.add_action_item(
+            session=db.session,
+            actor=officer,
+            review_id=review.id,
+            title="",
+            owner_id=org["users"][("KAB-GOWA", "officer")].id,
+            due_on=(local_day(T0 + 11 * H) - timedelta(days=1)).isoformat(),  # yesterday, WIB
+            now=T0 + 11 * H,
+        )
     assert set(caught.value.errors) == {"title", "owner_id", "due_on"}
 
 
@@ -263,7 +352,12 @@ def test_exports_in_both_languages(db, org, resolved, login_as):
     data = json.loads(client.get(f"/incidents/{resolved.id}/review.json?lang=en").get_data(as_text=True))
     assert data["measures"]["time_to_holding_statement_seconds"] == 35 * 60
     assert [s["rating"] for s in data["stages"]] == [
-        "some_challenges", "some_challenges", "major_challenges", "performed", "not_performed"]
+        "some_challenges",
+        "some_challenges",
+        "major_challenges",
+        "performed",
+        "not_performed",
+    ]
     assert data["stages"][2]["late_seconds"] == 7200 and data["stages"][0]["title"] == "Identify and label"
     markdown = client.get(f"/incidents/{resolved.id}/review.md?lang=en").get_data(as_text=True)
     assert "| 3. Verify" not in markdown and "| 2. Verify with the institution" in markdown
@@ -274,8 +368,10 @@ def test_exports_in_both_languages(db, org, resolved, login_as):
     assert printable.status_code == 200 and "Identifikasi dan pelabelan" in printable.get_data(as_text=True)
 
 
-HOSTILE = ('<img src=x onerror="alert(1)"> [klik](javascript:alert(1)) ![](https://evil.example/t.png) '
-           '<script>alert(2)</script> **tebal** | sel | `kode` &lt;b&gt;\n# judul\n- daftar\n1. nomor\n===')
+HOSTILE = (
+    '<img src=x onerror="alert(1)"> [klik](javascript:alert(1)) ![](https://evil.example/t.png) '
+    "<script>alert(2)</script> **tebal** | sel | `kode` &lt;b&gt;\n# judul\n- daftar\n1. nomor\n==="
+)
 
 
 def test_the_markdown_export_shows_what_people_wrote_as_text_never_as_markup(db, org, resolved, login_as):
@@ -316,8 +412,13 @@ def test_the_pdf_text_contains_the_stage_table(db, org, resolved, login_as):
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     text = " ".join(text.split())
-    for expected in ("Stages: target and actual", "Identify and label", "Verify with the institution",
-                     "Not performed", "Met"):
+    for expected in (
+        "Stages: target and actual",
+        "Identify and label",
+        "Verify with the institution",
+        "Not performed",
+        "Met",
+    ):
         assert expected in text, expected
     assert "Breached by 30m" in text and "Breached by 2h 0m" in text
 
@@ -352,8 +453,10 @@ def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, or
     assert review_tasks.reminder_sweep(db.session, now=due - timedelta(days=2)) == 2  # the inbox and e-mail
     assert review_tasks.reminder_sweep(db.session, now=due - timedelta(days=1)) == 0  # once per threshold
     first = _reminders(db)
-    assert {(n.recipient_user_id, n.channel, n.status) for n in first} == {(head.id, "inapp", "sent"),
-                                                                           (head.id, "email", "queued")}
+    assert {(n.recipient_user_id, n.channel, n.status) for n in first} == {
+        (head.id, "inapp", "sent"),
+        (head.id, "email", "queued"),
+    }
     assert {n.payload["threshold"] for n in first} == {"two_days"}
     inbox = notice_inbox.inbox(session=db.session, user=head)
     assert [n.payload["kind"] for n in inbox if n.kind == "reminder"] == ["review_due_soon"]
@@ -361,7 +464,9 @@ def test_the_review_owner_is_reminded_two_days_before_and_on_the_due_date(db, or
     assert review_tasks.reminder_sweep(db.session, now=due - timedelta(hours=13, minutes=1)) == 0
     assert review_tasks.reminder_sweep(db.session, now=due - timedelta(hours=13)) == 2
     assert review_tasks.reminder_sweep(db.session, now=due - timedelta(hours=1)) == 0
-    assert review_tasks.reminder_sweep(db.session, now=due + timedelta(hours=1)) == 0  # past due: the engine's timer tells
+    assert (
+        review_tasks.reminder_sweep(db.session, now=due + timedelta(hours=1)) == 0
+    )  # past due: the engine's timer tells
     assert [n.payload["threshold"] for n in _reminders(db) if n.channel == "inapp"] == ["two_days", "due_day"]
     inbox_page = login_as("head", "KOTA-SEMARANG").get("/inbox").get_data(as_text=True)
     assert inbox_page.count(f'href="/incidents/{resolved_at_eight_pm.id}/review"') == 2
@@ -374,13 +479,21 @@ def test_a_submitted_review_reminds_the_heads_who_approve_it(db, org, resolved_a
 
     review = db.session.query(Review).one()  # due at 20:00 WIB: 19:00 is past 07:00 of the due date
     writer = org["users"][("KOTA-SEMARANG", "officer")]
-    reviews.update(session=db.session, actor=writer, review_id=review.id, summary="Ringkas", went_well="Cepat",
-                   to_improve="Verifikasi", now=MORNING + 11 * H)
+    reviews.update(
+        session=db.session,
+        actor=writer,
+        review_id=review.id,
+        summary="Ringkas",
+        went_well="Cepat",
+        to_improve="Verifikasi",
+        now=MORNING + 11 * H,
+    )
     reviews.submit(session=db.session, actor=writer, review_id=review.id, now=MORNING + 11 * H)
     db.session.commit()
     assert review_tasks.reminder_sweep(db.session, now=review.due_at - H) == 2  # several thresholds passed: the latest
     assert {(n.recipient_user_id, n.payload["threshold"]) for n in _reminders(db)} == {
-        (org["users"][("KOTA-SEMARANG", "head")].id, "due_day")}
+        (org["users"][("KOTA-SEMARANG", "head")].id, "due_day")
+    }
 
 
 def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_after(app, db, org, resolved):
@@ -397,24 +510,44 @@ def test_action_item_owners_get_inbox_and_email_reminders_once_before_and_once_a
     notify.set_preferences(session=db.session, user=quiet, choices={"email": False})  # the inbox only
     day = local_day(T0 + 11 * H) + timedelta(days=24)  # long after the review's own reminders
     for person, due_on in ((owner, day), (quiet, day + timedelta(days=1))):
-        reviews.add_action_item(session=db.session, actor=u[("KOTA-SEMARANG", "head")], review_id=review.id,
-                                title=f"Perbarui SOP verifikasi ({person.name})", owner_id=person.id,
-                                due_on=due_on.isoformat(), now=T0 + 11 * H)
+        reviews.add_action_item(
+            session=db.session,
+            actor=u[("KOTA-SEMARANG", "head")],
+            review_id=review.id,
+            title=f"Perbarui SOP verifikasi ({person.name})",
+            owner_id=person.id,
+            due_on=due_on.isoformat(),
+            now=T0 + 11 * H,
+        )
     db.session.commit()
     item = next(i for i in review.action_items if i.owner_id == owner.id)  # due `day`, end of the day WIB
-    sent = [review_tasks.reminder_sweep(db.session, now=item.due_at + offset) for offset in (
-        -timedelta(days=2), -timedelta(hours=12), -timedelta(hours=11), H, timedelta(days=3), timedelta(days=4))]
+    sent = [
+        review_tasks.reminder_sweep(db.session, now=item.due_at + offset)
+        for offset in (
+            -timedelta(days=2),
+            -timedelta(hours=12),
+            -timedelta(hours=11),
+            H,
+            timedelta(days=3),
+            timedelta(days=4),
+        )
+    ]
     # 12 h before: due soon (inbox and e-mail). 1 h after: overdue, and the quiet owner's item (a day later)
     # is due soon, in the inbox only. 3 days after: the quiet owner's is overdue. Nothing twice.
     assert sent == [0, 2, 0, 2 + 1, 1, 0]
     notices = _reminders(db)
     assert sorted((n.recipient_user_id == owner.id, n.payload["kind"], n.channel) for n in notices) == [
-        (False, "action_item_due_soon", "inapp"), (False, "action_item_overdue", "inapp"),
-        (True, "action_item_due_soon", "email"), (True, "action_item_due_soon", "inapp"),
-        (True, "action_item_overdue", "email"), (True, "action_item_overdue", "inapp"),
+        (False, "action_item_due_soon", "inapp"),
+        (False, "action_item_overdue", "inapp"),
+        (True, "action_item_due_soon", "email"),
+        (True, "action_item_due_soon", "inapp"),
+        (True, "action_item_overdue", "email"),
+        (True, "action_item_overdue", "inapp"),
     ]
     assert {n.payload["kind"] for n in notice_inbox.inbox(session=db.session, user=owner) if n.kind == "reminder"} == {
-        "action_item_due_soon", "action_item_overdue"}
+        "action_item_due_soon",
+        "action_item_overdue",
+    }
     assert all(n.channel == "inapp" for n in notices if n.recipient_user_id == quiet.id)
     # The e-mail ones leave through the engine's delivery, like any notice.
     sink = SmtpSink().start()
@@ -444,9 +577,15 @@ def test_two_schedulers_write_each_reminder_once(app, db, org, resolved):
 
     review = db.session.query(Review).one()
     moment = review.due_at - timedelta(days=1)  # the review's two-day reminder and the item's due-soon one
-    reviews.add_action_item(session=db.session, actor=org["users"][("KOTA-SEMARANG", "head")], review_id=review.id,
-                            title="Latih juru bicara", owner_id=org["users"][("KOTA-SEMARANG", "supervisor")].id,
-                            due_on=local_day(moment).isoformat(), now=T0 + 11 * H)  # due by the end of that day
+    reviews.add_action_item(
+        session=db.session,
+        actor=org["users"][("KOTA-SEMARANG", "head")],
+        review_id=review.id,
+        title="Latih juru bicara",
+        owner_id=org["users"][("KOTA-SEMARANG", "supervisor")].id,
+        due_on=local_day(moment).isoformat(),
+        now=T0 + 11 * H,
+    )  # due by the end of that day
     db.session.commit()
     written = race(app, lambda session: review_tasks.reminder_sweep(session, now=moment))
     assert len(written) == 2 and sum(written) == 4  # two reminders on two channels each, written once
@@ -467,8 +606,9 @@ def test_a_key_message_published_after_one_read_shows_in_the_next(db, org, resol
     last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
 
     def lag():
-        f = reports.filters_for(session=db.session, user=viewer, start=first.isoformat(), end=last.isoformat(),
-                                now=T0 + 12 * H)
+        f = reports.filters_for(
+            session=db.session, user=viewer, start=first.isoformat(), end=last.isoformat(), now=T0 + 12 * H
+        )
         board = reports.build_dashboard(session=db.session, filters=f)
         db.session.commit()
         return {r["unit"].code: (r["shared"], r["published"], r["p50"]) for r in board.lag}
@@ -476,8 +616,14 @@ def test_a_key_message_published_after_one_read_shows_in_the_next(db, org, resol
     assert lag() == {"KAB-BANYUMAS": (1, 1, 45 * 60), "KOTA-MAKASSAR": (1, 0, None)}
     key = db.session.query(Statement).filter_by(kind="key_messages").one()
     statements.record_shared_publication(
-        session=db.session, actor=org["users"][("KOTA-MAKASSAR", "officer")], statement_id=key.id,
-        unit_id=org["units"]["KOTA-MAKASSAR"].id, channel="website", url="https://makassarkota.go.id/rilis",
-        published_at=T0 + 3 * H, now=T0 + 11 * H)
+        session=db.session,
+        actor=org["users"][("KOTA-MAKASSAR", "officer")],
+        statement_id=key.id,
+        unit_id=org["units"]["KOTA-MAKASSAR"].id,
+        channel="website",
+        url="https://makassarkota.go.id/rilis",
+        published_at=T0 + 3 * H,
+        now=T0 + 11 * H,
+    )
     db.session.commit()
     assert lag() == {"KAB-BANYUMAS": (1, 1, 45 * 60), "KOTA-MAKASSAR": (1, 1, 2 * 3600)}

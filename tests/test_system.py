@@ -27,10 +27,12 @@ def test_readyz_fails_until_the_scheduler_ticks(client, app, db):
 def test_a_stale_scheduler_makes_readyz_fail(db):
     system.record_tick(session=db.session, name="a:1", now=FIXED_NOW)
     db.session.commit()
-    fresh = system.readiness(session=db.session, broker_url=None, stale_seconds=30,
-                             now=FIXED_NOW + timedelta(seconds=29))
-    stale = system.readiness(session=db.session, broker_url=None, stale_seconds=30,
-                             now=FIXED_NOW + timedelta(seconds=31))
+    fresh = system.readiness(
+        session=db.session, broker_url=None, stale_seconds=30, now=FIXED_NOW + timedelta(seconds=29)
+    )
+    stale = system.readiness(
+        session=db.session, broker_url=None, stale_seconds=30, now=FIXED_NOW + timedelta(seconds=31)
+    )
     assert fresh["ok"] and not stale["ok"]
     assert stale["scheduler"]["last_tick_age_seconds"] == 31
 

@@ -17,12 +17,33 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 
 def test_worker_process_completes_a_task_from_the_queue(pg_url, tmp_path_factory, db):
     queue = f"crisis-test-{uuid.uuid4().hex[:8]}"
-    env = crisis_env(CRISIS_DATABASE_URL=pg_url, CRISIS_BROKER_URL=REDIS_URL, CRISIS_SECRET_KEY="worker-test",
-                     CRISIS_TASK_QUEUE=queue)
+    env = crisis_env(
+        CRISIS_DATABASE_URL=pg_url,
+        CRISIS_BROKER_URL=REDIS_URL,
+        CRISIS_SECRET_KEY="worker-test",
+        CRISIS_TASK_QUEUE=queue,
+    )
     worker = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "prefork", "--concurrency", "1",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(BIN / "celery"),
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         app = make_app(pg_url, tmp_path_factory, BROKER_URL=REDIS_URL, TASK_QUEUE=queue)

@@ -30,7 +30,6 @@ def run_command(host: str, port: int) -> None:
     """Serve the app with the scheduler in this process (the embedded mode)."""
     from werkzeug.serving import run_simple
 
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     freeze_after_start(app, templates=True)  # as gunicorn's crisis.wsgi does: no GC stalls later
     if not app.config["EMBEDDED"]:

@@ -266,8 +266,6 @@ def build_scheduler(app: Flask, *, background: bool) -> BaseScheduler:
             engine.shutdown()
 
     scheduler.add_listener(_lifecycle, EVENT_SCHEDULER_STARTED | EVENT_SCHEDULER_SHUTDOWN)
-    scheduler.add_job(
-        tick, "interval", seconds=1, args=[app, name, engine], id="tick", next_run_time=datetime.now(UTC)
-    )
+    scheduler.add_job(tick, "interval", seconds=1, args=[app, name, engine], id="tick", next_run_time=datetime.now(UTC))
     scheduler.add_job(minutely, "interval", minutes=1, args=[app], id="minutely")
     return scheduler

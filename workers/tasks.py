@@ -42,7 +42,7 @@ def worker_check(check_id: int) -> None:
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:
     size = max(1, size)
-    return [ids[offset: offset + size] for offset in range(0, len(ids), size)]
+    return [ids[offset : offset + size] for offset in range(0, len(ids), size)]
 
 
 def _with_db_retry(task: Any, work: Callable[[], list[int]]) -> list[int]:

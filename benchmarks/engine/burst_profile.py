@@ -7,6 +7,7 @@ EXTRA="CRISIS_ENGINE_LINGER_SECONDS=0,..." sets engine settings for the schedule
 SPY=/path/to/py-spy records each worker process and the scheduler (py-spy is not a dependency).
 The postgres group counts every PostgreSQL process of the machine: run it on a quiet one.
 """
+
 import os
 import subprocess
 import sys
@@ -90,8 +91,9 @@ def main():
         bench.setup()
         bench.start()
         time.sleep(2)
-        bench.schedule(R.spread(int(os.environ.get("PENDING", "2000")), datetime.now(UTC) + timedelta(hours=1),
-                                timedelta(days=3)))
+        bench.schedule(
+            R.spread(int(os.environ.get("PENDING", "2000")), datetime.now(UTC) + timedelta(hours=1), timedelta(days=3))
+        )
         for rnd in range(int(os.environ.get("ROUNDS", "1"))):
             mark = sink.mark()
             start = datetime.now(UTC) + timedelta(seconds=3)
@@ -102,14 +104,48 @@ def main():
             if SPY:
                 for w in bench.workers:
                     for pid in tree(w.proc.pid):
-                        spies.append(subprocess.Popen(
-                            [SPY, "record", "-p", str(pid), "-d", str(int(WINDOW) + 2),
-                             "-r", "200", "-f", "raw", "-o", f"{tmp}/spy-{pid}.txt", "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                spies.append(subprocess.Popen(
-                    [SPY, "record", "-p", str(bench.scheduler.proc.pid), "-d",
-                     str(int(WINDOW) + 2), "-r", "200", "-f", "raw", "-o", f"{tmp}/spy-scheduler.txt", "--nonblocking"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                        spies.append(
+                            subprocess.Popen(
+                                [
+                                    SPY,
+                                    "record",
+                                    "-p",
+                                    str(pid),
+                                    "-d",
+                                    str(int(WINDOW) + 2),
+                                    "-r",
+                                    "200",
+                                    "-f",
+                                    "raw",
+                                    "-o",
+                                    f"{tmp}/spy-{pid}.txt",
+                                    "--nonblocking",
+                                ],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL,
+                            )
+                        )
+                spies.append(
+                    subprocess.Popen(
+                        [
+                            SPY,
+                            "record",
+                            "-p",
+                            str(bench.scheduler.proc.pid),
+                            "-d",
+                            str(int(WINDOW) + 2),
+                            "-r",
+                            "200",
+                            "-f",
+                            "raw",
+                            "-o",
+                            f"{tmp}/spy-scheduler.txt",
+                            "--nonblocking",
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
             before = snapshot(bench, redis)
             R.wait_for_keys(sink, mark, keys, timeout=WINDOW + 60)
             after = snapshot(bench, redis)
@@ -118,14 +154,16 @@ def main():
             arrivals = sink.since(mark)
             late = sorted((at - dues[k]) * 1000 for k, _d, at in arrivals if k in dues)
             faults = R.count_faults(keys, arrivals)
-            print(f"round {rnd}: n={len(late)} p50={R.percentile(late, .5):.1f} p90={R.percentile(late, .9):.1f} "
-                  f"p99={R.percentile(late, .99):.1f} max={late[-1]:.1f} faults={faults}")
+            print(
+                f"round {rnd}: n={len(late)} p50={R.percentile(late, 0.5):.1f} p90={R.percentile(late, 0.9):.1f} "
+                f"p99={R.percentile(late, 0.99):.1f} max={late[-1]:.1f} faults={faults}"
+            )
             pairs = sorted((dues[k], (at - dues[k]) * 1000) for k, _d, at in arrivals if k in dues)
             t0 = pairs[0][0]
             buckets = {}
             for due, lt in pairs:
                 buckets.setdefault(int((due - t0) * 2), []).append(lt)
-            halves = (f"{b / 2:.1f}s:{R.percentile(v, .5):.0f}/{max(v):.0f}" for b, v in sorted(buckets.items()))
+            halves = (f"{b / 2:.1f}s:{R.percentile(v, 0.5):.0f}/{max(v):.0f}" for b, v in sorted(buckets.items()))
             print("  p50/max per 0.5 s of the burst: " + " ".join(halves))
             for k in before:
                 d = after[k] - before[k]

@@ -18,8 +18,12 @@ from celery import Celery
 SMTP_PORT = int(os.environ.get("BENCH_SMTP_PORT", "25"))
 celery_app = Celery("peer", broker=os.environ.get("BENCH_BROKER_URL", "memory://"))
 celery_app.conf.update(
-    task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1, task_ignore_result=True,
-    task_default_queue=os.environ.get("BENCH_QUEUE", "peer"), broker_connection_retry_on_startup=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    task_default_queue=os.environ.get("BENCH_QUEUE", "peer"),
+    broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
 

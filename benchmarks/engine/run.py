@@ -31,7 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
-PG_ADMIN_URL = os.environ.get("CRISIS_TEST_PG_ADMIN_URL", "postgresql://crisis_test:crisis_test@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CRISIS_TEST_PG_ADMIN_URL", "postgresql://crisis_test:crisis_test@127.0.0.1:5432/postgres"
+)
 WORKERS, CONCURRENCY = 2, 2  # the same muscle for every system: 2 worker processes x 2 children
 HEADER_RE = re.compile(rb"^(X-Crisis-Idempotency-Key|X-Deadline-Id|X-Deadline-At): (.*?)\r?$", re.MULTILINE)
 LEASE = 30  # seconds: the engine's timer and notice leases (the default)
@@ -94,8 +96,22 @@ class Redis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         for _ in range(100):
@@ -116,8 +132,15 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path, stdin: bool = False) -> None:
         handle = open(log, "ab")  # noqa: SIM115
         self.log = log
-        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.PIPE if stdin else None, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if stdin else None,
+            start_new_session=True,
+        )
         handle.close()
 
     def wait_for(self, text: str, timeout: float = 60) -> None:
@@ -183,16 +206,23 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def lateness_summary(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": percentile(values, 0.5) * 1000, "p99_ms": percentile(values, 0.99) * 1000,
-            "max_ms": max(values) * 1000 if values else float("nan"),
-            "mean_ms": statistics.fmean(values) * 1000 if values else float("nan")}
+    return {
+        "p50_ms": percentile(values, 0.5) * 1000,
+        "p99_ms": percentile(values, 0.99) * 1000,
+        "max_ms": max(values) * 1000 if values else float("nan"),
+        "mean_ms": statistics.fmean(values) * 1000 if values else float("nan"),
+    }
 
 
 def count_faults(expected: set[str], arrivals: list[tuple[str, float | None, float]]) -> dict[str, int]:
     received = [key for key, _due, _at in arrivals if key in expected]
     unique = set(received)
-    return {"expected": len(expected), "received": len(received), "lost": len(expected - unique),
-            "duplicated": len(received) - len(unique)}
+    return {
+        "expected": len(expected),
+        "received": len(received),
+        "lost": len(expected - unique),
+        "duplicated": len(received) - len(unique),
+    }
 
 
 def wait_for_keys(sink: Sink, mark: int, expected: set[str], timeout: float) -> None:
@@ -214,16 +244,23 @@ class EngineBench:
         self.queue = f"bench-{uuid.uuid4().hex[:6]}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CRISIS_")}
         self.env.update(
-            CRISIS_DATABASE_URL=db_url, CRISIS_BROKER_URL=redis.url, CRISIS_SECRET_KEY="bench",
-            CRISIS_TASK_QUEUE=self.queue, CRISIS_SMTP_HOST="127.0.0.1", CRISIS_SMTP_PORT=str(sink.port),
-            CRISIS_TIMER_LEASE_SECONDS=str(LEASE), CRISIS_NOTICE_LEASE_SECONDS=str(LEASE),
-            CRISIS_INSTANCE_PATH=str(tmp), CRISIS_TIMER_CLAIM_BATCH="200",
+            CRISIS_DATABASE_URL=db_url,
+            CRISIS_BROKER_URL=redis.url,
+            CRISIS_SECRET_KEY="bench",
+            CRISIS_TASK_QUEUE=self.queue,
+            CRISIS_SMTP_HOST="127.0.0.1",
+            CRISIS_SMTP_PORT=str(sink.port),
+            CRISIS_TIMER_LEASE_SECONDS=str(LEASE),
+            CRISIS_NOTICE_LEASE_SECONDS=str(LEASE),
+            CRISIS_INSTANCE_PATH=str(tmp),
+            CRISIS_TIMER_CLAIM_BATCH="200",
         )
         os.environ["CRISIS_INSTANCE_PATH"] = str(tmp)
         from crisis import create_app
 
-        self.app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "bench", "BROKER_URL": redis.url,
-                               "TASK_QUEUE": self.queue})
+        self.app = create_app(
+            {"DATABASE_URL": db_url, "SECRET_KEY": "bench", "BROKER_URL": redis.url, "TASK_QUEUE": self.queue}
+        )
         self.count = 0
         self.scheduler: Proc | None = None
         self.workers: list[Proc] = []
@@ -253,19 +290,34 @@ class EngineBench:
 
         version = session.scalar(select(Playbook).where(Playbook.key == "viral-service-complaint")).current
         unit = session.scalar(select(Unit).where(Unit.code == "KOTA-SEMARANG"))
-        commander = session.scalar(select(User).join(Membership).where(Membership.unit_id == unit.id,
-                                                                       Membership.role == "head"))
+        commander = session.scalar(
+            select(User).join(Membership).where(Membership.unit_id == unit.id, Membership.role == "head")
+        )
         session.add(ChannelPreference(user_id=commander.id, channel="inapp", enabled=False))  # one e-mail each
         now = datetime.now(UTC)
         runs = []
         for index in range(count):
-            incident = Incident(unit_id=unit.id, title=f"bench {index}", severity=3, state="active",
-                                commander_id=commander.id, playbook_version_id=version.id,
-                                playbook_snapshot=version.canonical, started_at=now)
+            incident = Incident(
+                unit_id=unit.id,
+                title=f"bench {index}",
+                severity=3,
+                state="active",
+                commander_id=commander.id,
+                playbook_version_id=version.id,
+                playbook_snapshot=version.canonical,
+                started_at=now,
+            )
             session.add(incident)
             session.flush()
-            run = StageRun(incident_id=incident.id, position=0, stage_key="verify", state="active",
-                           target_seconds=1800, started_at=now, due_at=now + timedelta(days=30))
+            run = StageRun(
+                incident_id=incident.id,
+                position=0,
+                stage_key="verify",
+                state="active",
+                target_seconds=1800,
+                started_at=now,
+                due_at=now + timedelta(days=30),
+            )
             session.add(run)
             session.flush()
             runs.append((incident.id, run.id))
@@ -285,10 +337,27 @@ class EngineBench:
 
     def start_worker(self, wait: bool = False) -> Proc:
         self.count += 1
-        worker = Proc([str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "prefork",
-                       "--concurrency", str(CONCURRENCY), "--loglevel", "INFO", "--without-gossip",
-                       "--without-mingle", "--without-heartbeat", "-n", f"w{self.count}@%h"],
-                      self.env, self.tmp / f"worker{self.count}.log")
+        worker = Proc(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(CONCURRENCY),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"w{self.count}@%h",
+            ],
+            self.env,
+            self.tmp / f"worker{self.count}.log",
+        )
         self.workers.append(worker)
         if wait:
             worker.wait_for("ready.")
@@ -306,14 +375,21 @@ class EngineBench:
         from crisis.escalation.models import Timer
         from crisis.extensions import db
 
-        rows = [{"incident_id": self.runs[i % len(self.runs)][0], "stage_run_id": self.runs[i % len(self.runs)][1],
-                 "kind": "stage_due", "fire_at": at} for i, at in enumerate(fire_ats)]
+        rows = [
+            {
+                "incident_id": self.runs[i % len(self.runs)][0],
+                "stage_run_id": self.runs[i % len(self.runs)][1],
+                "kind": "stage_due",
+                "fire_at": at,
+            }
+            for i, at in enumerate(fire_ats)
+        ]
         with self.app.app_context():
             before = db.session.scalar(select(func.coalesce(func.max(Timer.id), 0)))
             db.session.commit()
             started = time.perf_counter()
             for offset in range(0, len(rows), 10_000):
-                planning.schedule_timers(session=db.session, timers=rows[offset: offset + 10_000])
+                planning.schedule_timers(session=db.session, timers=rows[offset : offset + 10_000])
                 db.session.commit()
             elapsed = time.perf_counter() - started
             ids = db.session.scalars(select(Timer.id).where(Timer.id > before)).all()  # the only writer here
@@ -329,8 +405,9 @@ class EngineBench:
 
         timer_ids = {int(p.split(":")[1]) for p in prefixes}
         with self.app.app_context():
-            rows = db.session.execute(select(Timer.id, Timer.fire_at, Timer.incident_id)
-                                      .where(Timer.id.in_(timer_ids))).all()
+            rows = db.session.execute(
+                select(Timer.id, Timer.fire_at, Timer.incident_id).where(Timer.id.in_(timer_ids))
+            ).all()
             commander = self._commander_id()
             db.session.remove()
         keys = {f"timer:{r.id}:user:{commander}:email": r.fire_at.timestamp() for r in rows}
@@ -351,10 +428,16 @@ class EngineBench:
         from crisis.extensions import db
 
         with self.app.app_context():
-            plan = db.session.execute(text(
-                "EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM timer WHERE state = 'pending' "
-                "AND fire_at <= statement_timestamp() ORDER BY fire_at, id LIMIT 500 FOR UPDATE SKIP LOCKED"
-            )).scalars().all()
+            plan = (
+                db.session.execute(
+                    text(
+                        "EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM timer WHERE state = 'pending' "
+                        "AND fire_at <= statement_timestamp() ORDER BY fire_at, id LIMIT 500 FOR UPDATE SKIP LOCKED"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             db.session.rollback()
             timings = []
             for _ in range(20):
@@ -417,10 +500,27 @@ class CeleryBench:
 
     def start_worker(self, wait: bool = False) -> Proc:
         self.count += 1
-        worker = Proc([str(BIN / "celery"), "-A", "benchmarks.engine.peers", "worker", "--pool", "prefork",
-                       "--concurrency", str(CONCURRENCY), "--loglevel", "INFO", "--without-gossip",
-                       "--without-mingle", "--without-heartbeat", "-n", f"p{self.count}@%h"],
-                      self.env, self.tmp / f"peer-worker{self.count}.log")
+        worker = Proc(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "benchmarks.engine.peers",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(CONCURRENCY),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"p{self.count}@%h",
+            ],
+            self.env,
+            self.tmp / f"peer-worker{self.count}.log",
+        )
         self.workers.append(worker)
         if wait:
             worker.wait_for("ready.")
@@ -483,8 +583,11 @@ class ApschedulerBench:
 
     def start(self) -> None:
         self.count += 1
-        self.scheduler = Proc([sys.executable, "-m", "benchmarks.engine.peers", "apscheduler", self.url], self.env,
-                              self.tmp / f"apscheduler{self.count}.log")
+        self.scheduler = Proc(
+            [sys.executable, "-m", "benchmarks.engine.peers", "apscheduler", self.url],
+            self.env,
+            self.tmp / f"apscheduler{self.count}.log",
+        )
         self.scheduler.wait_for("apscheduler ready")
 
     def memory(self) -> dict[str, float]:
@@ -502,8 +605,14 @@ class ApschedulerBench:
         started = time.perf_counter()
         for at in fire_ats:
             key = uuid.uuid4().hex
-            writer.add_job("benchmarks.engine.peers:send_email", "date", run_date=at, args=[key, at.timestamp()],
-                           id=key, misfire_grace_time=None)
+            writer.add_job(
+                "benchmarks.engine.peers:send_email",
+                "date",
+                run_date=at,
+                args=[key, at.timestamp()],
+                id=key,
+                misfire_grace_time=None,
+            )
             keys.add(key)
         elapsed = time.perf_counter() - started
         writer.shutdown(wait=False)
@@ -626,15 +735,26 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, seconds: flo
     row("RSS scheduler at pending (MB)", lambda r: fmt(r["memory_pending"]["scheduler_mb"]))
     row("RSS workers at 0 (MB)", lambda r: fmt(r["memory_0"]["workers_mb"]))
     row("RSS workers at pending (MB)", lambda r: fmt(r["memory_pending"]["workers_mb"]))
-    row("Redis restart mid-burst: lost / duplicated",
-        lambda r: f"{r['redis_restart']['lost']} / {r['redis_restart']['duplicated']}")
-    row("kill -9 scheduler + worker mid-burst: lost / duplicated",
-        lambda r: f"{r['kill9']['lost']} / {r['kill9']['duplicated']}")
+    row(
+        "Redis restart mid-burst: lost / duplicated",
+        lambda r: f"{r['redis_restart']['lost']} / {r['redis_restart']['duplicated']}",
+    )
+    row(
+        "kill -9 scheduler + worker mid-burst: lost / duplicated",
+        lambda r: f"{r['kill9']['lost']} / {r['kill9']['duplicated']}",
+    )
     row("kill -9 burst lateness p99 (ms)", lambda r: fmt(r["kill9"]["p99_ms"]))
     engine = next((r for r in results if "explain" in r), None)
     if engine:
-        lines += ["", f"Claim query (`claim_due`, {args.pending:,} pending, nothing due): median "
-                  f"{engine['claim_ms']:.2f} ms over 20 runs. Its plan:", "", "```", engine["explain"], "```"]
+        lines += [
+            "",
+            f"Claim query (`claim_due`, {args.pending:,} pending, nothing due): median "
+            f"{engine['claim_ms']:.2f} ms over 20 runs. Its plan:",
+            "",
+            "```",
+            engine["explain"],
+            "```",
+        ]
     lines += ["", "Raw results:", "", "```json", json.dumps(results, indent=1, default=str)[:20000], "```", ""]
     return "\n".join(lines)
 

@@ -42,8 +42,16 @@ def _app(url: str, **extra):
     from crisis import create_app
 
     os.environ.setdefault("CRISIS_INSTANCE_PATH", "/tmp/crisis-bench-instance")
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_STORAGE_URI": "memory://", **extra})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            **extra,
+        }
+    )
     # One moment for every measurement: the pages read the app's clock, the services get `now=NOW`.
     # (Two moments would make the measures of reviews and action items falling due between them
     # flip back and forth, and every build recompute them.)
@@ -90,8 +98,12 @@ def _timed_cpu(fn, runs: int, database: str) -> tuple[list[float], list[float], 
     move least with other work on the machine; the backends' are in clock ticks, 10 ms)."""
     fn()  # warm-up
     with psycopg.connect(ADMIN, autocommit=True) as conn:
-        pids = [pid for (pid,) in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,))]
+        pids = [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+            )
+        ]
     wall, own, backend = [], [], []
     for _ in range(runs):
         start, cpu, db_cpu = time.perf_counter(), time.process_time(), _backend_cpu(pids)
@@ -105,9 +117,11 @@ def _timed_cpu(fn, runs: int, database: str) -> tuple[list[float], list[float], 
 def _report_cpu(name: str, measured: tuple[list[float], list[float], list[float]]) -> None:
     wall, own, backend = measured
     _report(name, wall)
-    print(f"  {'  CPU per request: Python / PostgreSQL':52} p50 {statistics.median(own):5.0f} / "
-          f"{statistics.median(backend):3.0f} ms   p95 {_pct(own, 0.95):5.0f} / {_pct(backend, 0.95):3.0f} ms   "
-          f"(mean PostgreSQL {statistics.mean(backend):.0f} ms)")
+    print(
+        f"  {'  CPU per request: Python / PostgreSQL':52} p50 {statistics.median(own):5.0f} / "
+        f"{statistics.median(backend):3.0f} ms   p95 {_pct(own, 0.95):5.0f} / {_pct(backend, 0.95):3.0f} ms   "
+        f"(mean PostgreSQL {statistics.mean(backend):.0f} ms)"
+    )
 
 
 def _build_one(args: tuple[str, int, int]) -> tuple[int, float, str]:
@@ -145,8 +159,11 @@ def main() -> None:
     parser.add_argument("--skip-sweeps", action="store_true", help="skip 0. (needs measures already computed)")
     parser.add_argument("--skip-review", action="store_true", help="skip 2. (review page and PDF)")
     parser.add_argument("--skip-monthly", action="store_true", help="skip 3. (monthly reports)")
-    parser.add_argument("--seed-only", action="store_true",
-                        help="create, seed and keep the database, measure nothing (run it outside the lock)")
+    parser.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="create, seed and keep the database, measure nothing (run it outside the lock)",
+    )
     options = parser.parse_args()
 
     name = options.reuse or f"crisis_bench_{uuid.uuid4().hex[:8]}"
@@ -185,8 +202,9 @@ def run(url: str, options: argparse.Namespace) -> None:
             seed_demo_data(session=db.session, now=NOW)
             db.session.commit()
             start = time.perf_counter()
-            counts = seed_history(session=db.session, incidents=options.incidents, months=12, units=options.units,
-                                  seed=2026, now=NOW)
+            counts = seed_history(
+                session=db.session, incidents=options.incidents, months=12, units=options.units, seed=2026, now=NOW
+            )
             db.session.commit()
             db.session.execute(text("ANALYZE"))
             db.session.commit()
@@ -198,8 +216,10 @@ def run(url: str, options: argparse.Namespace) -> None:
         else:
             db.session.execute(text("DELETE FROM monthly_report"))
             db.session.commit()
-        print(f"stage runs {db.session.scalar(select(func.count(StageRun.id)))}, "
-              f"timeline events {db.session.scalar(select(func.count(TimelineEvent.id)))}")
+        print(
+            f"stage runs {db.session.scalar(select(func.count(StageRun.id)))}, "
+            f"timeline events {db.session.scalar(select(func.count(TimelineEvent.id)))}"
+        )
         if not options.skip_sweeps:
             _measure_sweeps(db, reports, options.runs)
 
@@ -207,8 +227,10 @@ def run(url: str, options: argparse.Namespace) -> None:
 
         head = db.session.scalar(select(User).where(User.email == "kepala.pusat@demo.example"))
         total = db.session.scalar(select(func.count(Incident.id)))
-        print(f"\n1. dashboard, whole country, 12 months ({total} incidents in the database); "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"\n1. dashboard, whole country, 12 months ({total} incidents in the database); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
 
         def build() -> None:
             f = reports.filters_for(session=db.session, user=head, start="2025-12-01", end="2026-11-30", now=NOW)
@@ -234,8 +256,9 @@ def run(url: str, options: argparse.Namespace) -> None:
     gc.collect()
     gc.freeze()
     try:
-        _report_cpu("  same, as crisis.wsgi:app serves it (start-up objects frozen)",
-                    _timed_cpu(page, options.runs, database))
+        _report_cpu(
+            "  same, as crisis.wsgi:app serves it (start-up objects frozen)", _timed_cpu(page, options.runs, database)
+        )
     finally:
         gc.unfreeze()
     csv_ms = _timed(lambda: _check(client.get("/evaluation/per_unit.csv?from=2025-12-01&to=2026-11-30")), 10)
@@ -258,11 +281,22 @@ def _measure_review(app, client, db, url: str, options: argparse.Namespace) -> N
     with app.app_context():
         review = db.session.scalar(select(Review).where(Review.state == "approved").order_by(Review.id))
         incident = db.session.get(Incident, review.incident_id)
-        have = db.session.scalar(select(func.count(TimelineEvent.id)).where(
-            TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == incident.id))
-        extra = [TimelineEvent(kind="comment.added", subject_type="incident", subject_id=incident.id,
-                               unit_id=incident.unit_id, data={"comment_id": i},
-                               occurred_at=incident.started_at + timedelta(seconds=30 * i)) for i in range(1000 - have)]
+        have = db.session.scalar(
+            select(func.count(TimelineEvent.id)).where(
+                TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == incident.id
+            )
+        )
+        extra = [
+            TimelineEvent(
+                kind="comment.added",
+                subject_type="incident",
+                subject_id=incident.id,
+                unit_id=incident.unit_id,
+                data={"comment_id": i},
+                occurred_at=incident.started_at + timedelta(seconds=30 * i),
+            )
+            for i in range(1000 - have)
+        ]
         db.session.add_all(extra)
         db.session.commit()
         incident_id = incident.id
@@ -273,14 +307,18 @@ def _measure_review(app, client, db, url: str, options: argparse.Namespace) -> N
     _report("GET review page (HTML)", html_ms)
     print_ms = _timed(lambda: _check(client.get(f"/incidents/{incident_id}/review.html?lang=en")), 20)
     _report("GET review.html (print)", print_ms)
-    pdf = _timed_cpu(lambda: _check(client.get(f"/incidents/{incident_id}/review.pdf?lang=en")), 10,
-                     url.rsplit("/", 1)[1])
+    pdf = _timed_cpu(
+        lambda: _check(client.get(f"/incidents/{incident_id}/review.pdf?lang=en")), 10, url.rsplit("/", 1)[1]
+    )
     _report_cpu("GET review.pdf (WeasyPrint)", pdf)
     with app.app_context():
         doc = reviews.document(session=db.session, review=db.session.get(Review, review.id))
         with app.test_request_context():
-            pages = len(__import__("pypdf").PdfReader(__import__("io").BytesIO(
-                exports.render_pdf(doc, lang="en", zone="Asia/Jakarta"))).pages)
+            pages = len(
+                __import__("pypdf")
+                .PdfReader(__import__("io").BytesIO(exports.render_pdf(doc, lang="en", zone="Asia/Jakarta")))
+                .pages
+            )
         print(f"  PDF pages: {pages}")
 
 
@@ -299,8 +337,10 @@ def _measure_monthly(app, db, reports, url: str, options: argparse.Namespace) ->
             start = time.perf_counter()
             ids = monthly.monthly_sweep(session=db.session, now=NOW)
             db.session.commit()
-            print(f"  sweep created {len(ids)} reports in {(time.perf_counter() - start) * 1000:.0f} ms; "
-                  f"a second sweep hands out {len(monthly.monthly_sweep(session=db.session, now=NOW))}")
+            print(
+                f"  sweep created {len(ids)} reports in {(time.perf_counter() - start) * 1000:.0f} ms; "
+                f"a second sweep hands out {len(monthly.monthly_sweep(session=db.session, now=NOW))}"
+            )
             db.session.commit()
         start = time.perf_counter()
         with ProcessPoolExecutor(max_workers=options.workers) as pool:
@@ -308,9 +348,11 @@ def _measure_monthly(app, db, reports, url: str, options: argparse.Namespace) ->
         wall = time.perf_counter() - start
         each = [r[1] for r in results]
         statuses = {s: sum(1 for r in results if r[2] == s) for s in {r[2] for r in results}}
-        print(f"  {len(results)} reports in {wall:.1f} s wall ({len(results) / wall:.1f}/s); per report "
-              f"p50 {statistics.median(each) * 1000:.0f} ms, p95 {_pct(each, 0.95) * 1000:.0f} ms; {statuses}; "
-              f"{len(sink.messages)} e-mails")
+        print(
+            f"  {len(results)} reports in {wall:.1f} s wall ({len(results) / wall:.1f}/s); per report "
+            f"p50 {statistics.median(each) * 1000:.0f} ms, p95 {_pct(each, 0.95) * 1000:.0f} ms; {statuses}; "
+            f"{len(sink.messages)} e-mails"
+        )
         with app.app_context():
             sizes = db.session.execute(select(func.avg(MonthlyReport.pdf_size), func.max(MonthlyReport.pdf_size))).one()
             print(f"  PDF size avg {sizes[0] / 1024:.0f} KiB, max {sizes[1] / 1024:.0f} KiB")
@@ -346,8 +388,14 @@ def _measure_sweeps(db, reports, runs: int) -> None:
     touched = list(db.session.scalars(select(Incident.id).order_by(Incident.id.desc()).limit(100)))
 
     def hundred() -> None:
-        db.session.add_all([TimelineEvent(kind="comment.added", subject_type="incident", subject_id=incident_id,
-                                          data={}, occurred_at=NOW) for incident_id in touched])
+        db.session.add_all(
+            [
+                TimelineEvent(
+                    kind="comment.added", subject_type="incident", subject_id=incident_id, data={}, occurred_at=NOW
+                )
+                for incident_id in touched
+            ]
+        )
         db.session.flush()
         assert reports.refresh_measures(session=db.session, now=NOW) == 100
         db.session.rollback()

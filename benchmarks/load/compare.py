@@ -76,13 +76,23 @@ def main() -> None:
 
     def log_issue(server: Gunicorn) -> None:
         number = next(counter)
-        body = json.dumps({"unit_id": units[number % len(units)], "channel": "x", "category": "hoax",
-                           "title": " ".join(rng.choice(WORDS) for _ in range(7)),  # as run.py's wrk script
-                           "description": "Dipantau otomatis.",
-                           "evidence_urls": [f"https://example.org/compare/{uuid.uuid4().hex}"]})
+        body = json.dumps(
+            {
+                "unit_id": units[number % len(units)],
+                "channel": "x",
+                "category": "hoax",
+                "title": " ".join(rng.choice(WORDS) for _ in range(7)),  # as run.py's wrk script
+                "description": "Dipantau otomatis.",
+                "evidence_urls": [f"https://example.org/compare/{uuid.uuid4().hex}"],
+            }
+        )
         conn = http.client.HTTPConnection(HOST, server.port, timeout=60)
-        conn.request("POST", "/api/v1/issues", body=body, headers={
-            "Authorization": token, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
+        conn.request(
+            "POST",
+            "/api/v1/issues",
+            body=body,
+            headers={"Authorization": token, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+        )
         response = conn.getresponse()
         response.read()
         conn.close()
@@ -104,8 +114,12 @@ def main() -> None:
                 for _ in range(options.batch):
                     log_issue(server)
                 backends = sorted(set(backends) | set(_backends(url)))
-                figures[name].append(((_process_cpu(workers) - web) * 1000 / options.batch,
-                                      (_process_cpu(backends) - pg) * 1000 / options.batch))
+                figures[name].append(
+                    (
+                        (_process_cpu(workers) - web) * 1000 / options.batch,
+                        (_process_cpu(backends) - pg) * 1000 / options.batch,
+                    )
+                )
     finally:
         for server in servers.values():
             server.stop()
@@ -116,10 +130,14 @@ def main() -> None:
     shares = sorted((b[0] + b[1]) / (a[0] + a[1]) for a, b in zip(figures["A"], figures["B"], strict=True))
     for name, tree in trees.items():
         web, pg = summary(name)
-        print(f"{name} {tree}: web {web:.2f} ms + PostgreSQL {pg:.2f} ms CPU per issue (median of {options.rounds} "
-              f"rounds of {options.batch})")
-    print(f"B / A, web + PostgreSQL: median {statistics.median(shares):.3f}, "
-          f"rounds {shares[0]:.3f}–{shares[-1]:.3f}; load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"{name} {tree}: web {web:.2f} ms + PostgreSQL {pg:.2f} ms CPU per issue (median of {options.rounds} "
+            f"rounds of {options.batch})"
+        )
+    print(
+        f"B / A, web + PostgreSQL: median {statistics.median(shares):.3f}, "
+        f"rounds {shares[0]:.3f}–{shares[-1]:.3f}; load average {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

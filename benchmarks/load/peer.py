@@ -42,12 +42,20 @@ def insert() -> Any:
 def insert_batch() -> Any:
     items = (request.get_json(force=True, silent=True) or {}).get("items") or []
     with engine.begin() as conn:
-        ids = conn.execute(
-            text("INSERT INTO load_peer_event (title, payload) "
-                 "SELECT * FROM unnest(CAST(:titles AS text[]), CAST(:payloads AS text[])) RETURNING id"),
-            {"titles": [str(item.get("title", ""))[:300] for item in items],
-             "payloads": [json.dumps(item) for item in items]},
-        ).scalars().all()
+        ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO load_peer_event (title, payload) "
+                    "SELECT * FROM unnest(CAST(:titles AS text[]), CAST(:payloads AS text[])) RETURNING id"
+                ),
+                {
+                    "titles": [str(item.get("title", ""))[:300] for item in items],
+                    "payloads": [json.dumps(item) for item in items],
+                },
+            )
+            .scalars()
+            .all()
+        )
     return jsonify(ids=ids), 201
 
 

@@ -42,10 +42,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--sql", action="store_true")
     parser.add_argument("--time-only", action="store_true", help="only the CPU and wall times, no profile")
-    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
-                        help="instead of the pyinstrument tree, cProfile's N costliest functions by own time")
-    parser.add_argument("--callers", action="append", default=[], metavar="REGEX",
-                        help="with --cprofile: also who calls the functions matching REGEX, and at what cost")
+    parser.add_argument(
+        "--cprofile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the pyinstrument tree, cProfile's N costliest functions by own time",
+    )
+    parser.add_argument(
+        "--callers",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="with --cprofile: also who calls the functions matching REGEX, and at what cost",
+    )
     parser.add_argument("--incident", type=int, help="incident page to open (default: the newest)")
     options = parser.parse_args()
 
@@ -60,8 +70,15 @@ def main() -> None:
 
     url = "postgresql+psycopg://" + re.sub(r"/[^/]*$", f"/{options.database}", ADMIN).removeprefix("postgresql://")
     os.environ.setdefault("CRISIS_INSTANCE_PATH", "/tmp/crisis-load-profile")
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "profile", "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_STORAGE_URI": "memory://", "SESSION_COOKIE_SECURE": False})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "profile",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
     with app.app_context():
         session = db.session
         officer = session.scalar(select(User).where(User.email == TICK_USER))
@@ -69,7 +86,8 @@ def main() -> None:
         _r, tick_token = people.create_token(session=session, user=officer, name="profile")
         _r, issue_token = people.create_token(session=session, user=logger, name="profile")
         incident_id = options.incident or session.scalar(
-            select(Incident.id).where(Incident.title.like("Uji beban halaman insiden%")).order_by(Incident.id.desc()))
+            select(Incident.id).where(Incident.title.like("Uji beban halaman insiden%")).order_by(Incident.id.desc())
+        )
         open_items = open_tick_items(session=session, officer=officer, needed=2 * options.runs + 4, tag="profile")
         session.commit()
         engine = db.engine
@@ -83,21 +101,30 @@ def main() -> None:
 
     def request() -> Any:
         if options.kind == "tick":
-            return api.post(f"/api/v1/checklist/{open_items.pop()}/tick",
-                               json={"note": "", "evidence_url": "https://example.org/e"},
-                               headers={"Authorization": f"Bearer {tick_token}"})
+            return api.post(
+                f"/api/v1/checklist/{open_items.pop()}/tick",
+                json={"note": "", "evidence_url": "https://example.org/e"},
+                headers={"Authorization": f"Bearer {tick_token}"},
+            )
         if options.kind == "page":
             return client.get(f"/incidents/{incident_id}")
         if options.kind in ("issue", "batch"):
             key = uuid.uuid4().hex
 
             def issue(n: int) -> dict[str, Any]:
-                return {"unit_id": units[hash(key + str(n)) % len(units)],
-                        "title": " ".join(rng.choice(WORDS) for _ in range(7)), "channel": "x", "category": "hoax",
-                        "evidence_urls": [f"https://example.org/p/{key}-{n}"]}
+                return {
+                    "unit_id": units[hash(key + str(n)) % len(units)],
+                    "title": " ".join(rng.choice(WORDS) for _ in range(7)),
+                    "channel": "x",
+                    "category": "hoax",
+                    "evidence_urls": [f"https://example.org/p/{key}-{n}"],
+                }
 
-            path, body = (("/api/v1/issues", issue(0)) if options.kind == "issue" else
-                          ("/api/v1/issues/batch", {"issues": [issue(n) for n in range(options.batch)]}))
+            path, body = (
+                ("/api/v1/issues", issue(0))
+                if options.kind == "issue"
+                else ("/api/v1/issues/batch", {"issues": [issue(n) for n in range(options.batch)]})
+            )
             return api.post(path, json=body, headers={"Authorization": f"Bearer {issue_token}", "Idempotency-Key": key})
         return client.get("/")
 
@@ -114,9 +141,11 @@ def main() -> None:
         assert response.status_code in (200, 201), response.status_code
     cpu.sort()
     wall.sort()
-    print(f"{options.kind}: median {wall[len(wall) // 2]:.1f} ms wall, {cpu[len(cpu) // 2]:.1f} ms CPU "
-          f"(min {cpu[0]:.1f}) in the app process per request (in-process, {options.runs} runs, "
-          f"load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"{options.kind}: median {wall[len(wall) // 2]:.1f} ms wall, {cpu[len(cpu) // 2]:.1f} ms CPU "
+        f"(min {cpu[0]:.1f}) in the app process per request (in-process, {options.runs} runs, "
+        f"load average {os.getloadavg()[0]:.1f})"
+    )
     if options.time_only:
         return
     start = time.perf_counter()
@@ -142,8 +171,10 @@ def main() -> None:
         profiler.stop()
         elapsed = (time.perf_counter() - start) * 1000 / options.runs
         print(profiler.output_text(unicode=True, color=False, show_all=False))
-    print(f"{options.kind}: {elapsed:.1f} ms per request (in-process, under the profiler), "
-          f"{len(response.get_data())} bytes")
+    print(
+        f"{options.kind}: {elapsed:.1f} ms per request (in-process, under the profiler), "
+        f"{len(response.get_data())} bytes"
+    )
     if options.sql:
         statements: list[tuple[float, str]] = []
 

@@ -137,8 +137,12 @@ class MachineLoad:
 
     def describe(self) -> dict[str, float]:
         values = self.samples or [self.load_start]
-        return {"load_start": round(self.load_start, 2), "load_max": round(max(values + [self.load_end]), 2),
-                "load_end": round(self.load_end, 2), "cpu_busy_percent": round(self.cpu_busy, 1)}
+        return {
+            "load_start": round(self.load_start, 2),
+            "load_max": round(max(values + [self.load_end]), 2),
+            "load_end": round(self.load_end, 2),
+            "cpu_busy_percent": round(self.cpu_busy, 1),
+        }
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -212,10 +216,17 @@ def open_loop(name: str, raws: list[bytes], port: int, rate: float) -> tuple[Fig
         out, seconds = asyncio.run(_open_loop(raws, port, rate))
     latencies = sorted(latency * 1000 for latency, _status, _body in out)
     figures = Figures(
-        name=name, shape="rate", requests=len(out), seconds=seconds, p50_ms=_pct(latencies, 0.5),
-        p95_ms=_pct(latencies, 0.95), p99_ms=_pct(latencies, 0.99), max_ms=latencies[-1],
+        name=name,
+        shape="rate",
+        requests=len(out),
+        seconds=seconds,
+        p50_ms=_pct(latencies, 0.5),
+        p95_ms=_pct(latencies, 0.95),
+        p99_ms=_pct(latencies, 0.99),
+        max_ms=latencies[-1],
         non_2xx=sum(1 for _l, status, _b in out if status and not 200 <= status < 300),
-        errors=sum(1 for _l, status, _b in out if status == 0), machine=machine.describe(),
+        errors=sum(1 for _l, status, _b in out if status == 0),
+        machine=machine.describe(),
     )
     return figures, out
 
@@ -324,8 +335,9 @@ end
 """
 
 
-def wrk(name: str, url: str, script: str, env: dict[str, str], *, seconds: int, connections: int,
-        threads: int = 1) -> Figures:
+def wrk(
+    name: str, url: str, script: str, env: dict[str, str], *, seconds: int, connections: int, threads: int = 1
+) -> Figures:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script + WRK_REPORT)
         path = handle.name
@@ -333,7 +345,10 @@ def wrk(name: str, url: str, script: str, env: dict[str, str], *, seconds: int, 
         with MachineLoad() as machine:
             result = subprocess.run(
                 ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", path, url],
-                env={**os.environ, **env}, capture_output=True, text=True, check=True,
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
             )
     finally:
         os.unlink(path)
@@ -343,9 +358,17 @@ def wrk(name: str, url: str, script: str, env: dict[str, str], *, seconds: int, 
     data = json.loads(line.removeprefix("WRKJSON "))
     socket_errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
     return Figures(
-        name=name, shape="max", requests=data["requests"], seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50"] / 1000, p95_ms=data["p95"] / 1000, p99_ms=data["p99"] / 1000, max_ms=data["max"] / 1000,
-        non_2xx=data["unexpected"], errors=socket_errors, machine=machine.describe(),
+        name=name,
+        shape="max",
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50"] / 1000,
+        p95_ms=data["p95"] / 1000,
+        p99_ms=data["p99"] / 1000,
+        max_ms=data["max"] / 1000,
+        non_2xx=data["unexpected"],
+        errors=socket_errors,
+        machine=machine.describe(),
         note=f"wrk -t{threads} -c{connections} -d{seconds}s",
     )
 
@@ -392,9 +415,24 @@ class Gunicorn:
     def __init__(self, name: str, app: str, env: dict[str, str], options: argparse.Namespace, chdir: Path = ROOT):
         self.name, self.port = name, free_port()
         env = {**env, "PYTHONPATH": str(chdir)}  # the app's code from chdir (--app-root), not the installed copy
-        command = [str(BIN / "gunicorn"), "--bind", f"{HOST}:{self.port}", "--workers", str(options.workers),
-                   "--worker-class", options.worker_class, "--backlog", "2048", "--timeout", "60",
-                   "--log-level", "warning", "--chdir", str(chdir), *_control_socket_flag()]
+        command = [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--workers",
+            str(options.workers),
+            "--worker-class",
+            options.worker_class,
+            "--backlog",
+            "2048",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(chdir),
+            *_control_socket_flag(),
+        ]
         if options.worker_class == "gthread":
             command += ["--threads", str(options.threads)]
         self.command = [*command, app]
@@ -453,8 +491,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def _app(url: str, redis_url: str) -> Any:
     from crisis import create_app
 
-    return create_app({"DATABASE_URL": url, "BROKER_URL": redis_url, "SECRET_KEY": "load-benchmark",
-                       "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False})
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "BROKER_URL": redis_url,
+            "SECRET_KEY": "load-benchmark",
+            "WTF_CSRF_ENABLED": False,
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
 
 
 def open_incident(*, session: Any, officer: Any, title: str, number: int, now: datetime | None = None) -> Any:
@@ -465,11 +510,25 @@ def open_incident(*, session: Any, officer: Any, title: str, number: int, now: d
 
     versions = [playbooks.get_version(session=session, key=p.key) for p in playbooks.list_playbooks(session=session)]
     version = versions[number % len(versions)]
-    issue = issues.create(session=session, actor=officer, unit_id=None, title=title, channel="hotline",
-                          category=version.canonical["category"], first_seen_at=None, now=now)
+    issue = issues.create(
+        session=session,
+        actor=officer,
+        unit_id=None,
+        title=title,
+        channel="hotline",
+        category=version.canonical["category"],
+        first_seen_at=None,
+        now=now,
+    )
     return incidents.open_from_issue(
-        session=session, actor=officer, issue_id=issue.id, playbook_key=version.playbook.key,
-        severity=max(version.canonical["severities"]), commander_id=officer.id, now=now)
+        session=session,
+        actor=officer,
+        issue_id=issue.id,
+        playbook_key=version.playbook.key,
+        severity=max(version.canonical["severities"]),
+        commander_id=officer.id,
+        now=now,
+    )
 
 
 def open_tick_items(*, session: Any, officer: Any, needed: int, tag: str) -> list[int]:
@@ -478,8 +537,9 @@ def open_tick_items(*, session: Any, officer: Any, needed: int, tag: str) -> lis
     per_incident: list[list[int]] = []
     while sum(map(len, per_incident)) < needed:
         number = len(per_incident) + 1
-        incident = open_incident(session=session, officer=officer, title=f"Uji beban centang {tag} #{number}",
-                                 number=number)
+        incident = open_incident(
+            session=session, officer=officer, title=f"Uji beban centang {tag} #{number}", number=number
+        )
         per_incident.append([entry.id for run in incident.stage_runs for entry in run.entries])
     return [ids[k] for k in range(max(map(len, per_incident))) for ids in per_incident if k < len(ids)]
 
@@ -515,53 +575,90 @@ def prepare(url: str, redis_url: str, *, tick_items: int, tag: str) -> dict[str,
         # b. one incident with exactly 200 timeline events: a realistic mix, then comments
         started = datetime.now(UTC) - timedelta(hours=3)
         moment = iter(started + timedelta(seconds=45 * k) for k in range(10_000))
-        page = open_incident(session=session, officer=officer, title=f"Uji beban halaman insiden {tag}", number=1,
-                             now=next(moment))
+        page = open_incident(
+            session=session, officer=officer, title=f"Uji beban halaman insiden {tag}", number=1, now=next(moment)
+        )
         for run in page.stage_runs[:2]:
             for entry in run.entries:
-                incidents.tick(session=session, actor=officer, entry_id=entry.id, note="Sudah dikerjakan.",
-                               evidence_url="https://example.org/bukti/" + str(entry.id), now=next(moment))
+                incidents.tick(
+                    session=session,
+                    actor=officer,
+                    entry_id=entry.id,
+                    note="Sudah dikerjakan.",
+                    evidence_url="https://example.org/bukti/" + str(entry.id),
+                    now=next(moment),
+                )
             incidents.complete_stage(session=session, actor=officer, stage_run_id=run.id, now=next(moment))
         current = page.current_stage
         for entry in current.entries[:2]:
-            incidents.annotate(session=session, actor=officer, entry_id=entry.id, note="Menunggu konfirmasi dinas.",
-                               now=next(moment))
-            incidents.assign(session=session, actor=officer, entry_id=entry.id, assignee_id=officer.id,
-                             now=next(moment))
-        statement = statements.draft(session=session, actor=officer, incident_id=page.id, kind="holding",
-                                     title="Pernyataan awal", body="Kami sedang menangani laporan ini. " * 8,
-                                     now=next(moment))
+            incidents.annotate(
+                session=session, actor=officer, entry_id=entry.id, note="Menunggu konfirmasi dinas.", now=next(moment)
+            )
+            incidents.assign(
+                session=session, actor=officer, entry_id=entry.id, assignee_id=officer.id, now=next(moment)
+            )
+        statement = statements.draft(
+            session=session,
+            actor=officer,
+            incident_id=page.id,
+            kind="holding",
+            title="Pernyataan awal",
+            body="Kami sedang menangani laporan ini. " * 8,
+            now=next(moment),
+        )
         statements.approve(session=session, actor=supervisor, statement_id=statement.id, now=next(moment))
-        statements.publish(session=session, actor=officer, statement_id=statement.id, channel="website",
-                           url="https://example.org/siaran-pers/1", now=next(moment))
+        statements.publish(
+            session=session,
+            actor=officer,
+            statement_id=statement.id,
+            channel="website",
+            url="https://example.org/siaran-pers/1",
+            now=next(moment),
+        )
         banyumas = session.scalar(select(Unit).where(Unit.code == "KAB-BANYUMAS"))
-        incidents.involve_unit(session=session, actor=officer, incident_id=page.id, unit_id=banyumas.id,
-                               now=next(moment))
+        incidents.involve_unit(
+            session=session, actor=officer, incident_id=page.id, unit_id=banyumas.id, now=next(moment)
+        )
         session.flush()
 
         def events() -> int:
-            return session.scalar(select(func.count(TimelineEvent.id)).where(
-                TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == page.id))
+            return session.scalar(
+                select(func.count(TimelineEvent.id)).where(
+                    TimelineEvent.subject_type == "incident", TimelineEvent.subject_id == page.id
+                )
+            )
 
         missing = 200 - events()
         for k in range(missing):
-            incidents.comment(session=session, actor=officer if k % 3 else supervisor, incident_id=page.id,
-                              body=f"Perkembangan {k + 1}: pantauan media sosial diperbarui.", now=next(moment))
+            incidents.comment(
+                session=session,
+                actor=officer if k % 3 else supervisor,
+                incident_id=page.id,
+                body=f"Perkembangan {k + 1}: pantauan media sosial diperbarui.",
+                now=next(moment),
+            )
         session.commit()
         assert events() == 200, events()
         unit_ids = sorted(session.scalars(select(Unit.id)))
         counts = {
             "incidents": session.scalar(select(func.count()).select_from(Incident)),
-            "active incidents": session.scalar(select(func.count()).select_from(Incident)
-                                               .where(Incident.state == "active")),
+            "active incidents": session.scalar(
+                select(func.count()).select_from(Incident).where(Incident.state == "active")
+            ),
             "issues": session.scalar(select(func.count()).select_from(Issue)),
             "timeline events": session.scalar(select(func.count(TimelineEvent.id))),
             "units": len(unit_ids),
         }
         db.session.remove()
         db.engine.dispose()
-    return {"tick_token": f"Bearer {tick_token}", "issue_token": f"Bearer {issue_token}", "entries": entries,
-            "page_incident": page.id, "units": unit_ids, "counts": counts}
+    return {
+        "tick_token": f"Bearer {tick_token}",
+        "issue_token": f"Bearer {issue_token}",
+        "entries": entries,
+        "page_incident": page.id,
+        "units": unit_ids,
+        "counts": counts,
+    }
 
 
 def count_queries(url: str, redis_url: str, data: dict[str, Any], spare_entry: int) -> dict[str, int]:
@@ -586,14 +683,25 @@ def count_queries(url: str, redis_url: str, data: dict[str, Any], spare_entry: i
         api = app.test_client()  # no session cookie: the API runs on the bearer token alone
         head = app.test_client()
         head.post("/login", data={"email": CONSOLE_USER, "password": PASSWORD})
-        issue = {"unit_id": data["units"][0], "title": "hitung kueri sekali saja", "channel": "x",
-                 "category": "hoax", "evidence_urls": ["https://example.org/count-queries"]}
+        issue = {
+            "unit_id": data["units"][0],
+            "title": "hitung kueri sekali saja",
+            "channel": "x",
+            "category": "hoax",
+            "evidence_urls": ["https://example.org/count-queries"],
+        }
         probes = {
-            "a. tick": lambda: api.post(f"/api/v1/checklist/{spare_entry}/tick", json={
-                "note": "", "evidence_url": "https://example.org/e"}, headers={"Authorization": data["tick_token"]}),
+            "a. tick": lambda: api.post(
+                f"/api/v1/checklist/{spare_entry}/tick",
+                json={"note": "", "evidence_url": "https://example.org/e"},
+                headers={"Authorization": data["tick_token"]},
+            ),
             "b. incident page": lambda: client.get(f"/incidents/{data['page_incident']}"),
-            "c. log an issue": lambda: api.post("/api/v1/issues", json=issue, headers={
-                "Authorization": data["issue_token"], "Idempotency-Key": uuid.uuid4().hex}),
+            "c. log an issue": lambda: api.post(
+                "/api/v1/issues",
+                json=issue,
+                headers={"Authorization": data["issue_token"], "Idempotency-Key": uuid.uuid4().hex},
+            ),
             "d. console": lambda: head.get("/"),
         }
         for name, probe in probes.items():
@@ -628,8 +736,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker with --worker-class gthread")
     parser.add_argument("--rate", type=float, default=100.0, help="ticks per second (a.)")
     parser.add_argument("--rate-seconds", type=int, default=30, help="length of the fixed-rate runs")
-    parser.add_argument("--page-rate", type=float, default=40.0,
-                        help="incident pages per second in the fixed-rate page run (b., after wrk's; 0: none)")
+    parser.add_argument(
+        "--page-rate",
+        type=float,
+        default=40.0,
+        help="incident pages per second in the fixed-rate page run (b., after wrk's; 0: none)",
+    )
     parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=0, help="wrk connections (default: --workers)")
     parser.add_argument("--only", default="abcde", help="which of a, b, c, d, e to measure")
@@ -637,12 +749,23 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON here")
     parser.add_argument("--probe-only", action="store_true", help="only the one-request-at-a-time CPU probe")
     parser.add_argument("--skip-probe", action="store_true", help="no one-request-at-a-time CPU probe")
-    parser.add_argument("--drop-index", action="append", default=[], metavar="NAME",
-                        help="measure without this index (as before it was added); it is created again at the end")
-    parser.add_argument("--app-root", default=str(ROOT),
-                        help="serve the app from this source tree (e.g. `git archive HEAD` unpacked, to compare)")
-    parser.add_argument("--lock", default="/tmp/crisis-bench.lock",
-                        help="flock held while measuring, so two benchmarks never overlap (seeding runs outside it)")
+    parser.add_argument(
+        "--drop-index",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="measure without this index (as before it was added); it is created again at the end",
+    )
+    parser.add_argument(
+        "--app-root",
+        default=str(ROOT),
+        help="serve the app from this source tree (e.g. `git archive HEAD` unpacked, to compare)",
+    )
+    parser.add_argument(
+        "--lock",
+        default="/tmp/crisis-bench.lock",
+        help="flock held while measuring, so two benchmarks never overlap (seeding runs outside it)",
+    )
     options = parser.parse_args()
     options.connections = options.connections or options.workers
 
@@ -673,8 +796,11 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
     redis.Redis.from_url(redis_url).flushdb()
     env = crisis_env(url, redis_url, instance)
     plain = url.replace("postgresql+psycopg://", "postgresql://")
-    print(f"database {url.rsplit('/', 1)[1]}, Redis {redis_url}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"database {url.rsplit('/', 1)[1]}, Redis {redis_url}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     if not options.reuse:
         crisis_cli(env, "db", "upgrade")
         crisis_cli(env, "seed", "demo")
@@ -694,8 +820,11 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
         # this machine's PostgreSQL runs with autovacuum off.
         conn.execute("VACUUM ANALYZE")
         conn.execute(PEER_TABLE)
-    print(f"prepared in {time.perf_counter() - start:.0f} s: {data['counts']}; "
-          f"{len(data['entries'])} open items for ticks; incident {data['page_incident']} has 200 events", flush=True)
+    print(
+        f"prepared in {time.perf_counter() - start:.0f} s: {data['counts']}; "
+        f"{len(data['entries'])} open items for ticks; incident {data['page_incident']} has 200 events",
+        flush=True,
+    )
     queries: dict[str, int] = {}
     if Path(options.app_root).resolve() == ROOT:  # counted in this process, with this checkout's code
         queries = count_queries(url, redis_url, data, data["entries"].pop())
@@ -705,8 +834,11 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
     lock = open(options.lock, "a")  # noqa: SIM115  held until the process ends
     waited = time.perf_counter()
     fcntl.flock(lock, fcntl.LOCK_EX)  # one benchmark at a time on this machine
-    print(f"holding {options.lock} (waited {time.perf_counter() - waited:.0f} s); load average "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    print(
+        f"holding {options.lock} (waited {time.perf_counter() - waited:.0f} s); load average "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        flush=True,
+    )
     app_root = Path(options.app_root).resolve()
     # The production entry point (README, Dockerfile); older trees only have the factory.
     entry = "crisis.wsgi:app" if (app_root / "crisis" / "wsgi.py").exists() else "crisis:create_app()"
@@ -755,8 +887,12 @@ def _process_cpu(pids: list[int]) -> float:
 def _backends(url: str) -> list[int]:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name])]
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+            )
+        ]
 
 
 def _workers(server: Gunicorn) -> list[int]:
@@ -764,8 +900,16 @@ def _workers(server: Gunicorn) -> list[int]:
     return [int(pid) for pid in found.split()]
 
 
-def probe_cpu(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: str, console_cookie: str, tag: str,
-              url: str, workers: int) -> list[dict[str, Any]]:
+def probe_cpu(
+    app: Gunicorn,
+    peer: Gunicorn,
+    data: dict[str, Any],
+    page_cookie: str,
+    console_cookie: str,
+    tag: str,
+    url: str,
+    workers: int,
+) -> list[dict[str, Any]]:
     """One request at a time: the time each takes unloaded, and the CPU it costs in the web workers
     and in PostgreSQL. CPU per request is the figure least moved by other work on a shared machine."""
     import http.client
@@ -787,19 +931,52 @@ def probe_cpu(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: 
 
     counter = iter(range(10**9))
     kinds = {
-        "peer INSERT": (peer, lambda: call(peer.port, "POST", "/insert", {"Content-Type": "application/json"},
-                                           json.dumps({"title": f"peer probe {tag} {next(counter)}"}))),
-        "a. tick": (app, lambda: call(app.port, "POST", f"/api/v1/checklist/{probe_entries.pop()}/tick",
-                                      {"Authorization": data["tick_token"], "Content-Type": "application/json"},
-                                      tick_body)),
-        "b. incident page": (app, lambda: call(app.port, "GET", f"/incidents/{data['page_incident']}",
-                                               {"Cookie": page_cookie})),
-        "c. log an issue": (app, lambda: call(app.port, "POST", "/api/v1/issues", {
-            "Authorization": data["issue_token"], "Content-Type": "application/json",
-            "Idempotency-Key": f"probe-{tag}-{next(counter)}"}, json.dumps({
-                "unit_id": data["units"][next(counter) % len(data["units"])], "channel": "x", "category": "hoax",
-                "title": f"probe {tag} {next(counter)} " + " ".join(uuid.uuid4().hex[:6] for _ in range(4)),
-                "evidence_urls": [f"https://example.org/probe/{tag}/{next(counter)}"]}))),
+        "peer INSERT": (
+            peer,
+            lambda: call(
+                peer.port,
+                "POST",
+                "/insert",
+                {"Content-Type": "application/json"},
+                json.dumps({"title": f"peer probe {tag} {next(counter)}"}),
+            ),
+        ),
+        "a. tick": (
+            app,
+            lambda: call(
+                app.port,
+                "POST",
+                f"/api/v1/checklist/{probe_entries.pop()}/tick",
+                {"Authorization": data["tick_token"], "Content-Type": "application/json"},
+                tick_body,
+            ),
+        ),
+        "b. incident page": (
+            app,
+            lambda: call(app.port, "GET", f"/incidents/{data['page_incident']}", {"Cookie": page_cookie}),
+        ),
+        "c. log an issue": (
+            app,
+            lambda: call(
+                app.port,
+                "POST",
+                "/api/v1/issues",
+                {
+                    "Authorization": data["issue_token"],
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": f"probe-{tag}-{next(counter)}",
+                },
+                json.dumps(
+                    {
+                        "unit_id": data["units"][next(counter) % len(data["units"])],
+                        "channel": "x",
+                        "category": "hoax",
+                        "title": f"probe {tag} {next(counter)} " + " ".join(uuid.uuid4().hex[:6] for _ in range(4)),
+                        "evidence_urls": [f"https://example.org/probe/{tag}/{next(counter)}"],
+                    }
+                ),
+            ),
+        ),
         "d. console": (app, lambda: call(app.port, "GET", "/", {"Cookie": console_cookie})),
     }
     print("one request at a time (CPU per request):", flush=True)
@@ -816,12 +993,20 @@ def probe_cpu(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: 
             request()
             walls.append((time.perf_counter() - start) * 1000)
         backends = sorted(set(backends) | set(_backends(url)))
-        row = {"name": name, "requests": count, "wall_p50_ms": round(_pct(sorted(walls), 0.5), 1),
-               "app_cpu_ms": round((_process_cpu(workers) - app_cpu) * 1000 / count, 2),
-               "pg_cpu_ms": round((_process_cpu(backends) - pg_cpu) * 1000 / count, 2), "load": round(load, 2)}
+        row = {
+            "name": name,
+            "requests": count,
+            "wall_p50_ms": round(_pct(sorted(walls), 0.5), 1),
+            "app_cpu_ms": round((_process_cpu(workers) - app_cpu) * 1000 / count, 2),
+            "pg_cpu_ms": round((_process_cpu(backends) - pg_cpu) * 1000 / count, 2),
+            "load": round(load, 2),
+        }
         out.append(row)
-        print(f"  {name:20} {row['wall_p50_ms']:7.1f} ms each (median), CPU per request: web {row['app_cpu_ms']:6.2f}"
-              f" ms + PostgreSQL {row['pg_cpu_ms']:5.2f} ms; load average {row['load']}", flush=True)
+        print(
+            f"  {name:20} {row['wall_p50_ms']:7.1f} ms each (median), CPU per request: web {row['app_cpu_ms']:6.2f}"
+            f" ms + PostgreSQL {row['pg_cpu_ms']:5.2f} ms; load average {row['load']}",
+            flush=True,
+        )
     return out
 
 
@@ -839,49 +1024,85 @@ def drop_indexes(url: str, names: list[str]) -> list[str]:
     return definitions
 
 
-def measure(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: str, console_cookie: str, tag: str,
-            options: argparse.Namespace, url: str) -> list[Figures]:
+def measure(
+    app: Gunicorn,
+    peer: Gunicorn,
+    data: dict[str, Any],
+    page_cookie: str,
+    console_cookie: str,
+    tag: str,
+    options: argparse.Namespace,
+    url: str,
+) -> list[Figures]:
     results: list[Figures] = []
     seconds, conns = options.seconds, options.connections
     peer_url = f"http://{HOST}:{peer.port}/insert"
     peer_env = {"BENCH_TAG": tag}
 
     def peer_body(i: int) -> bytes:
-        return json.dumps({"title": f"peer {tag} {i}", "channel": "x", "reach": 1000 + i,
-                           "evidence_urls": [f"https://example.org/posts/{tag}-{i}"]}).encode()
+        return json.dumps(
+            {
+                "title": f"peer {tag} {i}",
+                "channel": "x",
+                "reach": 1000 + i,
+                "evidence_urls": [f"https://example.org/posts/{tag}-{i}"],
+            }
+        ).encode()
 
     def show(figures: Figures) -> Figures:
         rows = f" = {figures.item_throughput:.1f} rows/s" if figures.items > 1 else ""
-        print(f"  {figures.name:42} {figures.requests:6d} req {figures.throughput:7.1f}/s{rows}"
-              f"  p50 {figures.p50_ms:7.1f}"
-              f"  p95 {figures.p95_ms:7.1f}  p99 {figures.p99_ms:7.1f}  max {figures.max_ms:7.1f} ms  non-2xx "
-              f"{figures.non_2xx}  errors {figures.errors}  machine {figures.machine}", flush=True)
+        print(
+            f"  {figures.name:42} {figures.requests:6d} req {figures.throughput:7.1f}/s{rows}"
+            f"  p50 {figures.p50_ms:7.1f}"
+            f"  p95 {figures.p95_ms:7.1f}  p99 {figures.p99_ms:7.1f}  max {figures.max_ms:7.1f} ms  non-2xx "
+            f"{figures.non_2xx}  errors {figures.errors}  machine {figures.machine}",
+            flush=True,
+        )
         results.append(figures)
         return figures
 
     print("warm-up (not measured)", flush=True)
     wrk("warm peer", peer_url, WRK_PEER, peer_env, seconds=3, connections=conns)
     if "b" in options.only:
-        wrk("warm page", f"http://{HOST}:{app.port}/incidents/{data['page_incident']}", WRK_GET,
-            {"BENCH_COOKIE": page_cookie}, seconds=3, connections=conns)
+        wrk(
+            "warm page",
+            f"http://{HOST}:{app.port}/incidents/{data['page_incident']}",
+            WRK_GET,
+            {"BENCH_COOKIE": page_cookie},
+            seconds=3,
+            connections=conns,
+        )
     if "d" in options.only:
-        wrk("warm console", f"http://{HOST}:{app.port}/", WRK_GET, {"BENCH_COOKIE": console_cookie}, seconds=3,
-            connections=conns)
+        wrk(
+            "warm console",
+            f"http://{HOST}:{app.port}/",
+            WRK_GET,
+            {"BENCH_COOKIE": console_cookie},
+            seconds=3,
+            connections=conns,
+        )
     entries = data["entries"]
     tick_body = json.dumps({"note": "", "evidence_url": "https://example.org/bukti/uji-beban"}).encode()
 
     def tick(entry_id: int) -> bytes:
-        return http_request("POST", f"/api/v1/checklist/{entry_id}/tick", app.port,
-                            {"Authorization": data["tick_token"], "Content-Type": "application/json"}, tick_body)
+        return http_request(
+            "POST",
+            f"/api/v1/checklist/{entry_id}/tick",
+            app.port,
+            {"Authorization": data["tick_token"], "Content-Type": "application/json"},
+            tick_body,
+        )
 
-    warm, entries = entries[: 5 * options.workers], entries[5 * options.workers:]
+    warm, entries = entries[: 5 * options.workers], entries[5 * options.workers :]
     if "a" in options.only:
         asyncio.run(_open_loop([tick(e) for e in warm], app.port, 50))
     print("measuring", flush=True)
     total = int(options.rate * options.rate_seconds)
     if "a" in options.only:
-        peer_raws = [http_request("POST", "/insert", peer.port, {"Content-Type": "application/json"}, peer_body(i))
-                     for i in range(total)]
+        peer_raws = [
+            http_request("POST", "/insert", peer.port, {"Content-Type": "application/json"}, peer_body(i))
+            for i in range(total)
+        ]
         show(open_loop(f"peer INSERT at {options.rate:g}/s", peer_raws, peer.port, options.rate)[0])
         ticked = entries[:total]
         figures, out = open_loop(f"a. tick at {options.rate:g}/s", [tick(e) for e in ticked], app.port, options.rate)
@@ -897,42 +1118,80 @@ def measure(app: Gunicorn, peer: Gunicorn, data: dict[str, Any], page_cookie: st
     show(wrk("peer INSERT, max throughput (before)", peer_url, WRK_PEER, peer_env, seconds=seconds, connections=conns))
     if "b" in options.only:
         # A fresh sign-in: the session's last-seen time is recent, so no answer rewrites the cookie.
-        show(wrk("b. incident page, 200 events", f"http://{HOST}:{app.port}/incidents/{data['page_incident']}",
-                 WRK_GET, {"BENCH_COOKIE": sign_in(app.port, PAGE_USER)}, seconds=seconds, connections=conns))
+        show(
+            wrk(
+                "b. incident page, 200 events",
+                f"http://{HOST}:{app.port}/incidents/{data['page_incident']}",
+                WRK_GET,
+                {"BENCH_COOKIE": sign_in(app.port, PAGE_USER)},
+                seconds=seconds,
+                connections=conns,
+            )
+        )
     if "b" in options.only and options.page_rate:
         # The same page at a fixed arrival rate, open loop: its latency at that load, not under saturation.
-        raw = http_request("GET", f"/incidents/{data['page_incident']}", app.port,
-                           {"Cookie": sign_in(app.port, PAGE_USER), "Accept-Language": "id"})
+        raw = http_request(
+            "GET",
+            f"/incidents/{data['page_incident']}",
+            app.port,
+            {"Cookie": sign_in(app.port, PAGE_USER), "Accept-Language": "id"},
+        )
         count = int(options.page_rate * options.rate_seconds)
-        show(open_loop(f"b. incident page at {options.page_rate:g}/s", [raw] * count, app.port,
-                       options.page_rate)[0])
+        show(open_loop(f"b. incident page at {options.page_rate:g}/s", [raw] * count, app.port, options.page_rate)[0])
     if "c" in options.only:
         before = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
-        figures = wrk("c. log an issue", f"http://{HOST}:{app.port}/api/v1/issues", WRK_POST_ISSUE,
-                      {"BENCH_TOKEN": data["issue_token"], "BENCH_UNITS": ",".join(map(str, data["units"])),
-                       "BENCH_TAG": tag}, seconds=seconds, connections=conns)
+        figures = wrk(
+            "c. log an issue",
+            f"http://{HOST}:{app.port}/api/v1/issues",
+            WRK_POST_ISSUE,
+            {"BENCH_TOKEN": data["issue_token"], "BENCH_UNITS": ",".join(map(str, data["units"])), "BENCH_TAG": tag},
+            seconds=seconds,
+            connections=conns,
+        )
         after = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
         figures.note += f"; {after - before} issues in the database (wrk counted {figures.requests} answers)"
         show(figures)
     if "e" in options.only:
         size = options.batch
-        peer_batch = wrk(f"peer INSERT, batches of {size}", f"http://{HOST}:{peer.port}/insert-batch", WRK_PEER,
-                         {**peer_env, "BENCH_BATCH": str(size)}, seconds=seconds, connections=conns)
+        peer_batch = wrk(
+            f"peer INSERT, batches of {size}",
+            f"http://{HOST}:{peer.port}/insert-batch",
+            WRK_PEER,
+            {**peer_env, "BENCH_BATCH": str(size)},
+            seconds=seconds,
+            connections=conns,
+        )
         peer_batch.items = size
         show(peer_batch)
         before = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
-        figures = wrk(f"e. log issues in batches of {size}", f"http://{HOST}:{app.port}/api/v1/issues/batch",
-                      WRK_POST_ISSUE, {"BENCH_TOKEN": data["issue_token"], "BENCH_TAG": tag + "b",
-                                       "BENCH_UNITS": ",".join(map(str, data["units"])), "BENCH_BATCH": str(size)},
-                      seconds=seconds, connections=conns)
+        figures = wrk(
+            f"e. log issues in batches of {size}",
+            f"http://{HOST}:{app.port}/api/v1/issues/batch",
+            WRK_POST_ISSUE,
+            {
+                "BENCH_TOKEN": data["issue_token"],
+                "BENCH_TAG": tag + "b",
+                "BENCH_UNITS": ",".join(map(str, data["units"])),
+                "BENCH_BATCH": str(size),
+            },
+            seconds=seconds,
+            connections=conns,
+        )
         figures.items = size
         after = _count(url, "SELECT count(*) FROM issue WHERE logged_by_id = %s", [_user_id(url, LOGGER_USER)])
-        figures.note += (f"; {after - before} issues in the database (wrk counted {figures.requests} answers × "
-                         f"{size})")
+        figures.note += f"; {after - before} issues in the database (wrk counted {figures.requests} answers × {size})"
         show(figures)
     if "d" in options.only:
-        show(wrk("d. console (central head)", f"http://{HOST}:{app.port}/", WRK_GET,
-                 {"BENCH_COOKIE": sign_in(app.port, CONSOLE_USER)}, seconds=seconds, connections=conns))
+        show(
+            wrk(
+                "d. console (central head)",
+                f"http://{HOST}:{app.port}/",
+                WRK_GET,
+                {"BENCH_COOKIE": sign_in(app.port, CONSOLE_USER)},
+                seconds=seconds,
+                connections=conns,
+            )
+        )
     show(wrk("peer INSERT, max throughput (after)", peer_url, WRK_PEER, peer_env, seconds=seconds, connections=conns))
     return results
 
@@ -950,8 +1209,9 @@ def _user_id(url: str, email: str) -> int:
         return conn.execute('SELECT id FROM "user" WHERE email = %s', [email]).fetchone()[0]
 
 
-def report(results: list[Figures], options: argparse.Namespace, queries: dict[str, int],
-           probes: list[dict[str, Any]]) -> None:
+def report(
+    results: list[Figures], options: argparse.Namespace, queries: dict[str, int], probes: list[dict[str, Any]]
+) -> None:
     if probes:
         peer = probes[0]
         base = peer["app_cpu_ms"] + peer["pg_cpu_ms"]
@@ -960,12 +1220,22 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
         for row in probes:
             total = row["app_cpu_ms"] + row["pg_cpu_ms"]
             sql = next((v for k, v in queries.items() if k.startswith(row["name"][:2])), "") if row is not peer else 1
-            print(f"| {row['name']} | {row['wall_p50_ms']} | {row['app_cpu_ms']} | {row['pg_cpu_ms']} | "
-                  f"{total / base:.1f} | {sql} |")
+            print(
+                f"| {row['name']} | {row['wall_p50_ms']} | {row['app_cpu_ms']} | {row['pg_cpu_ms']} | "
+                f"{total / base:.1f} | {sql} |"
+            )
     if options.json:
-        Path(options.json).write_text(json.dumps({"options": vars(options), "queries": queries, "probes": probes,
-                                                  "results": [asdict(r) | {"throughput": r.throughput}
-                                                              for r in results]}, indent=2))
+        Path(options.json).write_text(
+            json.dumps(
+                {
+                    "options": vars(options),
+                    "queries": queries,
+                    "probes": probes,
+                    "results": [asdict(r) | {"throughput": r.throughput} for r in results],
+                },
+                indent=2,
+            )
+        )
     if not results:
         return
     peer_rate = next((r for r in results if r.name.startswith("peer INSERT at")), None)
@@ -975,13 +1245,21 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
     def mean(attr: str) -> float:
         return sum(getattr(r, attr) if attr != "throughput" else r.throughput for r in peer_max) / len(peer_max)
 
-    targets = {"a.": ("p99_ms", 50.0, "p99 ≤ 50 ms"), "b.": ("p95_ms", 100.0, "p95 ≤ 100 ms"),
-               "c.": ("throughput", 300.0, "≥ 300/s"), "e.": ("item_throughput", 300.0, "≥ 300 issues/s")}
-    print(f"\nworkers {options.workers} × {options.worker_class}"
-          + (f" ({options.threads} threads)" if options.worker_class == "gthread" else "")
-          + f"; wrk connections {options.connections}; {os.cpu_count()} CPUs\n")
-    print("| measurement | requests/s | p50 ms | p95 ms | p99 ms | non-2xx | p50 / p95 / p99 ÷ peer | throughput ÷ peer"
-          " | target | load avg (start → max) |")
+    targets = {
+        "a.": ("p99_ms", 50.0, "p99 ≤ 50 ms"),
+        "b.": ("p95_ms", 100.0, "p95 ≤ 100 ms"),
+        "c.": ("throughput", 300.0, "≥ 300/s"),
+        "e.": ("item_throughput", 300.0, "≥ 300 issues/s"),
+    }
+    print(
+        f"\nworkers {options.workers} × {options.worker_class}"
+        + (f" ({options.threads} threads)" if options.worker_class == "gthread" else "")
+        + f"; wrk connections {options.connections}; {os.cpu_count()} CPUs\n"
+    )
+    print(
+        "| measurement | requests/s | p50 ms | p95 ms | p99 ms | non-2xx | p50 / p95 / p99 ÷ peer | throughput ÷ peer"
+        " | target | load avg (start → max) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if r.name.startswith("peer"):
@@ -1005,9 +1283,11 @@ def report(results: list[Figures], options: argparse.Namespace, queries: dict[st
                     target = f"{text} — {'met' if met else '**not met**'}"
         m = r.machine
         rows = f" ({r.item_throughput:.1f} rows)" if r.items > 1 else ""
-        print(f"| {r.name} | {r.throughput:.1f}{rows} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.non_2xx}"
-              f"{' + ' + str(r.errors) + ' socket errors' if r.errors else ''} | {ratio} | {tput} | {target} | "
-              f"{m.get('load_start')} → {m.get('load_max')} (CPU {m.get('cpu_busy_percent')} %) |")
+        print(
+            f"| {r.name} | {r.throughput:.1f}{rows} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.non_2xx}"
+            f"{' + ' + str(r.errors) + ' socket errors' if r.errors else ''} | {ratio} | {tput} | {target} | "
+            f"{m.get('load_start')} → {m.get('load_max')} (CPU {m.get('cpu_busy_percent')} %) |"
+        )
     for r in results:
         if r.note:
             print(f"  {r.name}: {r.note}")

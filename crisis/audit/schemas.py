@@ -8,7 +8,8 @@ from crisis.audit.service import KIND_LABELS, MAX_PAGE_SIZE, PAGE_SIZE
 class AuditQuery(ma.Schema):
     kind = ma.fields.String(load_default=None, validate=ma.validate.OneOf(sorted(KIND_LABELS)))
     person = ma.fields.String(
-        load_default=None, validate=ma.validate.Length(max=254),
+        load_default=None,
+        validate=ma.validate.Length(max=254),
         metadata={"description": "Part of the e-mail address of the person who acted (or tried to sign in)"},
     )
     from_ = ma.fields.Date(data_key="from", load_default=None, metadata={"description": "First day, in `zone`"})
@@ -17,7 +18,8 @@ class AuditQuery(ma.Schema):
         load_default=None, metadata={"description": "IANA zone of the days; the caller's unit zone by default"}
     )
     cursor = ma.fields.String(
-        load_default=None, validate=ma.validate.Length(max=64),
+        load_default=None,
+        validate=ma.validate.Length(max=64),
         metadata={"description": "`next_cursor` of the previous page"},
     )
     limit = ma.fields.Integer(load_default=PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))

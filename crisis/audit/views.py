@@ -30,7 +30,10 @@ def events() -> Any:
     next_cursor = None
     try:
         filters = service.filters_for(
-            kind=args.get("kind"), person=args.get("person"), start=args.get("from"), end=args.get("to"),
+            kind=args.get("kind"),
+            person=args.get("person"),
+            start=args.get("from"),
+            end=args.get("to"),
             zone=viewer_zone(),
         )
         rows, next_cursor = service.list_events(

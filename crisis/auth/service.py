@@ -192,8 +192,14 @@ def create_user(
         actor_id=actor.id if actor else None,
         data={"email": email},
     )
-    audit.record(session=session, kind="user.created", actor=actor, unit_id=unit_id, target=f"user:{user.id}",
-                 detail={"email": email})
+    audit.record(
+        session=session,
+        kind="user.created",
+        actor=actor,
+        unit_id=unit_id,
+        target=f"user:{user.id}",
+        detail={"email": email},
+    )
     if unit_id is not None and role is not None:
         add_membership(session=session, actor=actor, user_id=user.id, unit_id=unit_id, role=role)
     return user
@@ -239,8 +245,14 @@ def update_user(*, session: Session, actor: User, user_id: int, changes: dict[st
             data={"changed": sorted(changed)},
         )
     if "active" in changed:
-        audit.record(session=session, kind="user.enabled" if user.active else "user.disabled", actor=actor,
-                     unit_id=audit.unit_of(user), target=f"user:{user.id}", detail={"email": user.email})
+        audit.record(
+            session=session,
+            kind="user.enabled" if user.active else "user.disabled",
+            actor=actor,
+            unit_id=audit.unit_of(user),
+            target=f"user:{user.id}",
+            detail={"email": user.email},
+        )
     return user
 
 
@@ -257,8 +269,9 @@ def change_password(*, session: Session, user: User, current: str, new: str) -> 
     timeline.record(
         session=session, kind="user.password_changed", subject_type="user", subject_id=user.id, actor_id=user.id
     )
-    audit.record(session=session, kind="auth.password_changed", actor=user, unit_id=audit.unit_of(user),
-                 target=f"user:{user.id}")
+    audit.record(
+        session=session, kind="auth.password_changed", actor=user, unit_id=audit.unit_of(user), target=f"user:{user.id}"
+    )
 
 
 def add_membership(*, session: Session, actor: User | None, user_id: int, unit_id: int, role: str) -> Membership:
@@ -291,8 +304,14 @@ def add_membership(*, session: Session, actor: User | None, user_id: int, unit_i
         unit_id=unit_id,
         data={"role": role},
     )
-    audit.record(session=session, kind="membership.added", actor=actor, unit_id=unit_id, target=f"user:{user_id}",
-                 detail={"email": user.email, "role": role, "membership_id": membership.id})
+    audit.record(
+        session=session,
+        kind="membership.added",
+        actor=actor,
+        unit_id=unit_id,
+        target=f"user:{user_id}",
+        detail={"email": user.email, "role": role, "membership_id": membership.id},
+    )
     return membership
 
 
@@ -328,10 +347,14 @@ def change_role(*, session: Session, actor: User, membership_id: int, role: str)
         data={"before": before, "after": role},
     )
     if before != role:
-        audit.record(session=session, kind="membership.role_changed", actor=actor, unit_id=membership.unit_id,
-                     target=f"user:{membership.user_id}",
-                     detail={"email": membership.user.email, "before": before, "after": role,
-                             "membership_id": membership.id})
+        audit.record(
+            session=session,
+            kind="membership.role_changed",
+            actor=actor,
+            unit_id=membership.unit_id,
+            target=f"user:{membership.user_id}",
+            detail={"email": membership.user.email, "before": before, "after": role, "membership_id": membership.id},
+        )
     return membership
 
 
@@ -341,8 +364,14 @@ def remove_membership(*, session: Session, actor: User, membership_id: int) -> N
     if membership.user_id == actor.id and membership.role == Role.admin:
         raise ValidationFailed({"role": str(_l("You cannot remove your own administrator role."))})
     user_id, unit_id, role = membership.user_id, membership.unit_id, membership.role
-    audit.record(session=session, kind="membership.removed", actor=actor, unit_id=unit_id, target=f"user:{user_id}",
-                 detail={"email": membership.user.email, "role": role, "membership_id": membership.id})
+    audit.record(
+        session=session,
+        kind="membership.removed",
+        actor=actor,
+        unit_id=unit_id,
+        target=f"user:{user_id}",
+        detail={"email": membership.user.email, "role": role, "membership_id": membership.id},
+    )
     session.delete(membership)
     session.flush()
     timeline.record(
@@ -377,8 +406,14 @@ def create_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, 
         actor_id=user.id,
         data={"token_id": token.id, "name": name},
     )
-    audit.record(session=session, kind="token.created", actor=user, unit_id=audit.unit_of(user),
-                 target=f"token:{token.id}", detail={"name": name, "prefix": token.prefix})
+    audit.record(
+        session=session,
+        kind="token.created",
+        actor=user,
+        unit_id=audit.unit_of(user),
+        target=f"token:{token.id}",
+        detail={"name": name, "prefix": token.prefix},
+    )
     return token, plaintext
 
 
@@ -400,8 +435,14 @@ def revoke_token(*, session: Session, user: User, token_id: int, now: datetime |
             actor_id=user.id,
             data={"token_id": token.id},
         )
-        audit.record(session=session, kind="token.revoked", actor=user, unit_id=audit.unit_of(user),
-                     target=f"token:{token.id}", detail={"name": token.name, "prefix": token.prefix})
+        audit.record(
+            session=session,
+            kind="token.revoked",
+            actor=user,
+            unit_id=audit.unit_of(user),
+            target=f"token:{token.id}",
+            detail={"name": token.name, "prefix": token.prefix},
+        )
     return token
 
 

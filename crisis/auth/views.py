@@ -67,8 +67,13 @@ def login() -> Any:
                 actor_id=user.id,
                 data={"ip": request.remote_addr},
             )
-            audit.record(session=db.session, kind="auth.sign_in", actor=user, unit_id=audit.unit_of(user),
-                         target=f"user:{user.id}")
+            audit.record(
+                session=db.session,
+                kind="auth.sign_in",
+                actor=user,
+                unit_id=audit.unit_of(user),
+                target=f"user:{user.id}",
+            )
             db.session.commit()
             return redirect(next_url)
         failed = True
@@ -98,8 +103,9 @@ def login() -> Any:
 @login_required
 def logout() -> Any:
     user = current_user._get_current_object()
-    audit.record(session=db.session, kind="auth.sign_out", actor=user, unit_id=audit.unit_of(user),
-                 target=f"user:{user.id}")
+    audit.record(
+        session=db.session, kind="auth.sign_out", actor=user, unit_id=audit.unit_of(user), target=f"user:{user.id}"
+    )
     db.session.commit()
     logout_user()
     session.clear()

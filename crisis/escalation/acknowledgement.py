@@ -43,14 +43,27 @@ def acknowledge(*, session: Session, notice_id: int, actor: User | None, now: da
             step = stage_spec(timer.stage_run.incident, timer.stage_run.position).escalation[timer.step_index or 0]
             if step.until == "acknowledged":
                 stopped = cancel_timers(
-                    session, Timer.stage_run_id == timer.stage_run_id, Timer.kind == "escalation_step",
-                    Timer.step_index == timer.step_index, now=moment, reason="acknowledged",
+                    session,
+                    Timer.stage_run_id == timer.stage_run_id,
+                    Timer.kind == "escalation_step",
+                    Timer.step_index == timer.step_index,
+                    now=moment,
+                    reason="acknowledged",
                 )
     timeline.record(
-        session=session, kind="escalation.acknowledged", subject_type="incident", subject_id=notice.incident_id,
-        unit_id=notice.incident.unit_id, actor_id=notice.acknowledged_by_id, now=moment,
-        data={"notice_id": notice.id, "timer_id": notice.timer_id, "channel": notice.channel,
-              "repeats_stopped": stopped},
+        session=session,
+        kind="escalation.acknowledged",
+        subject_type="incident",
+        subject_id=notice.incident_id,
+        unit_id=notice.incident.unit_id,
+        actor_id=notice.acknowledged_by_id,
+        now=moment,
+        data={
+            "notice_id": notice.id,
+            "timer_id": notice.timer_id,
+            "channel": notice.channel,
+            "repeats_stopped": stopped,
+        },
     )
     session.flush()
     return notice

@@ -44,14 +44,21 @@ def backoff(attempts: int) -> timedelta:
 
 def _lock_notice(session: Session, notice_id: int) -> Notice | None:
     # One round trip for the notice and what it needs; the lock is on the notice row only.
-    return session.scalars(
-        select(Notice).where(Notice.id == notice_id)
-        .options(joinedload(Notice.timer).joinedload(Timer.stage_run),
-                 joinedload(Notice.incident).options(joinedload(Incident.unit), defer(Incident.playbook_snapshot)),
-                 joinedload(Notice.recipient).joinedload(User.memberships).joinedload(Membership.unit))
-        .with_for_update(skip_locked=True, of=Notice)
-        .execution_options(populate_existing=True)
-    ).unique().first()
+    return (
+        session.scalars(
+            select(Notice)
+            .where(Notice.id == notice_id)
+            .options(
+                joinedload(Notice.timer).joinedload(Timer.stage_run),
+                joinedload(Notice.incident).options(joinedload(Incident.unit), defer(Incident.playbook_snapshot)),
+                joinedload(Notice.recipient).joinedload(User.memberships).joinedload(Membership.unit),
+            )
+            .with_for_update(skip_locked=True, of=Notice)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .first()
+    )
 
 
 def deliver(*, session: Session, notice_id: int, now: datetime | None = None) -> str | None:
@@ -175,19 +182,44 @@ def _surface_failure(session: Session, notice: Notice, now: datetime) -> None:
     """A notice that finally failed: the incident's timeline and the inbox of the unit's admins."""
     incident = notice.incident
     timeline.record(
-        session=session, kind="notice.failed", subject_type="incident", subject_id=incident.id,
-        unit_id=incident.unit_id, now=now,
-        data={"notice_id": notice.id, "channel": notice.channel, "recipient_user_id": notice.recipient_user_id,
-              "webhook_id": notice.webhook_id, "attempts": notice.attempts, "error": notice.last_error[:500]},
+        session=session,
+        kind="notice.failed",
+        subject_type="incident",
+        subject_id=incident.id,
+        unit_id=incident.unit_id,
+        now=now,
+        data={
+            "notice_id": notice.id,
+            "channel": notice.channel,
+            "recipient_user_id": notice.recipient_user_id,
+            "webhook_id": notice.webhook_id,
+            "attempts": notice.attempts,
+            "error": notice.last_error[:500],
+        },
     )
-    payload = {**(notice.payload or {}), "failed_notice_id": notice.id, "failed_channel": notice.channel,
-               "error": notice.last_error[:500]}
+    payload = {
+        **(notice.payload or {}),
+        "failed_notice_id": notice.id,
+        "failed_channel": notice.channel,
+        "error": notice.last_error[:500],
+    }
     for admin in _unit_admins(session, incident.unit, now):
         session.add(
             Notice(
-                kind="delivery_failed", idempotency_key=f"failed:{notice.id}:user:{admin.id}:inapp",
-                timer_id=notice.timer_id, incident_id=incident.id, about_notice_id=notice.id, channel="inapp",
-                recipient_user_id=admin.id, payload=payload, status="sent", attempts=1, last_error="",
-                due_at=now, queued_at=now, next_attempt_at=now, sent_at=now,
+                kind="delivery_failed",
+                idempotency_key=f"failed:{notice.id}:user:{admin.id}:inapp",
+                timer_id=notice.timer_id,
+                incident_id=incident.id,
+                about_notice_id=notice.id,
+                channel="inapp",
+                recipient_user_id=admin.id,
+                payload=payload,
+                status="sent",
+                attempts=1,
+                last_error="",
+                due_at=now,
+                queued_at=now,
+                next_attempt_at=now,
+                sent_at=now,
             )
         )

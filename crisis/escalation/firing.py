@@ -57,7 +57,10 @@ def claim_due(
         if room <= 0:
             break
         due = (
-            select(Timer.id).where(condition).order_by(Timer.fire_at, Timer.id).limit(room)
+            select(Timer.id)
+            .where(condition)
+            .order_by(Timer.fire_at, Timer.id)
+            .limit(room)
             .with_for_update(skip_locked=True)
         )
         rows = session.execute(
@@ -78,15 +81,11 @@ def seconds_until_next(*, session: Session) -> float | None:
         soonest = session.scalar(select(func.min(Timer.fire_at)).where(Timer.state == "pending"))
         return None if soonest is None else (soonest - clock.now()).total_seconds()
     return session.scalar(
-        select(
-            func.extract("epoch", func.min(Timer.fire_at) - func.clock_timestamp())
-        ).where(Timer.state == "pending")
+        select(func.extract("epoch", func.min(Timer.fire_at) - func.clock_timestamp())).where(Timer.state == "pending")
     )
 
 
-def sweep_notices(
-    *, session: Session, now: datetime | None = None, lease: float = 30, limit: int = 500
-) -> list[int]:
+def sweep_notices(*, session: Session, now: datetime | None = None, lease: float = 30, limit: int = 500) -> list[int]:
     """Queued notices to hand to the queue again: a retry whose backoff passed, or a hand-off whose
     lease ran out (lost message, flushed Redis, killed worker). Notices being sent are locked and skipped."""
     cutoff = due_cutoff(session, now)
@@ -117,15 +116,20 @@ def acknowledged_steps(session: Session, timers: list[Timer]) -> set[tuple[int, 
     if not run_ids:
         return set()
     rows = session.execute(
-        select(Timer.stage_run_id, Timer.step_index).where(
-            Timer.stage_run_id.in_(run_ids), Timer.kind == "escalation_step", Timer.acknowledged_at.is_not(None)
-        ).distinct()
+        select(Timer.stage_run_id, Timer.step_index)
+        .where(Timer.stage_run_id.in_(run_ids), Timer.kind == "escalation_step", Timer.acknowledged_at.is_not(None))
+        .distinct()
     )
     return {(run_id, step_index) for run_id, step_index in rows}
 
 
 def why_not(
-    session: Session, timer: Timer, incident: Incident, run: StageRun | None, *, check_ack: bool = True,
+    session: Session,
+    timer: Timer,
+    incident: Incident,
+    run: StageRun | None,
+    *,
+    check_ack: bool = True,
     acknowledged: set[tuple[int, int]] | None = None,
 ) -> str | None:
     """None when the timer still matters; else the reason it no longer does."""
@@ -206,8 +210,13 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
             )
             if fallback is not None:
                 timeline.record(
-                    session=session, kind="escalation.fallback", subject_type="incident", subject_id=incident.id,
-                    unit_id=incident.unit_id, data={"timer_id": timer.id, **fallback}, now=moment,
+                    session=session,
+                    kind="escalation.fallback",
+                    subject_type="incident",
+                    subject_id=incident.id,
+                    unit_id=incident.unit_id,
+                    data={"timer_id": timer.id, **fallback},
+                    now=moment,
                 )
             for recipient in found:
                 recipients.setdefault(recipient.user.id, recipient)
@@ -220,13 +229,12 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     if user_ids:  # their units (language, zone) for rendering, in one query for the batch
         session.scalars(hot_statement("fire.users"), {"ids": user_ids}).unique().all()
     channels = notify.channels_for(session, user_ids)
-    units = {
-        r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None
-    } | {incident.unit_id for _t, incident, _r, recipients in resolved if not recipients}
+    units = {r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None} | {
+        incident.unit_id for _t, incident, _r, recipients in resolved if not recipients
+    }
     hooks_by_unit: dict[int, list[WebhookEndpoint]] = {}
     for hook in session.scalars(hot_statement("fire.webhooks"), {"ids": sorted(units)}):
         hooks_by_unit.setdefault(hook.unit_id, []).append(hook)
-
 
     notices: list[Notice] = []
     following: list[Timer] = []
@@ -234,13 +242,22 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         base_payload = _payload(timer, incident, run)
         for recipient in recipients.values():
             for channel in channels[recipient.user.id]:
-                payload = {**base_payload, "selector": recipient.selector,
-                           "unit_code": recipient.unit.code if recipient.unit else None,
-                           "fallback_from": recipient.fallback_from}
+                payload = {
+                    **base_payload,
+                    "selector": recipient.selector,
+                    "unit_code": recipient.unit.code if recipient.unit else None,
+                    "fallback_from": recipient.fallback_from,
+                }
                 notices.append(
-                    _new_notice(timer=timer, incident=incident, channel=channel, payload=payload, now=moment,
-                                key=f"timer:{timer.id}:user:{recipient.user.id}:{channel}",
-                                recipient=recipient.user)
+                    _new_notice(
+                        timer=timer,
+                        incident=incident,
+                        channel=channel,
+                        payload=payload,
+                        now=moment,
+                        key=f"timer:{timer.id}:user:{recipient.user.id}:{channel}",
+                        recipient=recipient.user,
+                    )
                 )
         names = sorted(r.user.name for r in recipients.values())
         hook_units = {r.unit.id for r in recipients.values() if r.unit is not None} or {incident.unit_id}
@@ -248,15 +265,31 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         for hook in hooks:
             payload = {**base_payload, "recipients": names, "unit_code": hook.unit.code}
             notices.append(
-                _new_notice(timer=timer, incident=incident, channel="webhook", payload=payload, now=moment,
-                            key=f"timer:{timer.id}:webhook:{hook.id}", webhook=hook)
+                _new_notice(
+                    timer=timer,
+                    incident=incident,
+                    channel="webhook",
+                    payload=payload,
+                    now=moment,
+                    key=f"timer:{timer.id}:webhook:{hook.id}",
+                    webhook=hook,
+                )
             )
         timeline.record(
-            session=session, kind=f"escalation.{timer.kind}", subject_type="incident", subject_id=incident.id,
-            unit_id=incident.unit_id, now=moment,
-            data={"timer_id": timer.id, "stage": base_payload.get("stage_key"), "step_index": timer.step_index,
-                  "repeat_index": timer.repeat_index, "recipients": names,
-                  "late_seconds": round((moment - timer.fire_at).total_seconds(), 3)},
+            session=session,
+            kind=f"escalation.{timer.kind}",
+            subject_type="incident",
+            subject_id=incident.id,
+            unit_id=incident.unit_id,
+            now=moment,
+            data={
+                "timer_id": timer.id,
+                "stage": base_payload.get("stage_key"),
+                "step_index": timer.step_index,
+                "repeat_index": timer.repeat_index,
+                "recipients": names,
+                "late_seconds": round((moment - timer.fire_at).total_seconds(), 3),
+            },
         )
         nxt = plan_next(session, timer, incident, run)
         if nxt is not None:
@@ -277,14 +310,22 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
 
 def _payload(timer: Timer, incident: Incident, run: StageRun | None) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "kind": timer.kind, "severity": incident.severity, "incident_ref": incident.reference,
-        "incident_title": incident.title, "owner_unit": incident.unit.code, "fire_at": timer.fire_at.isoformat(),
-        "step_index": timer.step_index, "repeat_index": timer.repeat_index,
+        "kind": timer.kind,
+        "severity": incident.severity,
+        "incident_ref": incident.reference,
+        "incident_title": incident.title,
+        "owner_unit": incident.unit.code,
+        "fire_at": timer.fire_at.isoformat(),
+        "step_index": timer.step_index,
+        "repeat_index": timer.repeat_index,
     }
     if run is not None:
         spec = stage_spec(run.incident, run.position)
-        payload.update(stage_key=run.stage_key, stage_position=run.position,
-                       stage_due_at=run.due_at.isoformat() if run.due_at else None)
+        payload.update(
+            stage_key=run.stage_key,
+            stage_position=run.position,
+            stage_due_at=run.due_at.isoformat() if run.due_at else None,
+        )
         if timer.step_index is not None:
             step = spec.escalation[timer.step_index]
             payload["repeat_max"] = step.repeat.max if step.repeat else 0
@@ -292,10 +333,29 @@ def _payload(timer: Timer, incident: Incident, run: StageRun | None) -> dict[str
     return payload
 
 
-def _new_notice(*, timer: Timer | None, incident: Incident, channel: str, payload: dict[str, Any], now: datetime,
-                key: str, **fields: Any) -> Notice:
+def _new_notice(
+    *,
+    timer: Timer | None,
+    incident: Incident,
+    channel: str,
+    payload: dict[str, Any],
+    now: datetime,
+    key: str,
+    **fields: Any,
+) -> Notice:
     return Notice(
-        kind="deadline", idempotency_key=key, timer=timer, incident=incident,
-        channel=channel, payload=payload, status="queued", attempts=0, last_error="",
-        due_at=timer.fire_at if timer else now, queued_at=now, next_attempt_at=now, enqueued_at=now, **fields,
+        kind="deadline",
+        idempotency_key=key,
+        timer=timer,
+        incident=incident,
+        channel=channel,
+        payload=payload,
+        status="queued",
+        attempts=0,
+        last_error="",
+        due_at=timer.fire_at if timer else now,
+        queued_at=now,
+        next_attempt_at=now,
+        enqueued_at=now,
+        **fields,
     )

@@ -37,8 +37,10 @@ def list_for_incident(*, session: Session, user: User, incident_id: int) -> list
 def inbox(*, session: Session, user: User, limit: int = 100) -> list[Notice]:
     return list(
         session.scalars(
-            select(Notice).where(Notice.recipient_user_id == user.id, Notice.channel == "inapp")
-            .order_by(Notice.queued_at.desc(), Notice.id.desc()).limit(limit)
+            select(Notice)
+            .where(Notice.recipient_user_id == user.id, Notice.channel == "inapp")
+            .order_by(Notice.queued_at.desc(), Notice.id.desc())
+            .limit(limit)
         )
     )
 
@@ -47,11 +49,14 @@ def unread_count(session: Session, user: Any) -> int:
     """Unread in-app notices of a person (0 for anonymous visitors): the badge in the header."""
     if user is None or not getattr(user, "is_authenticated", False):
         return 0
-    return session.scalar(
-        select(func.count(Notice.id)).where(
-            Notice.recipient_user_id == user.id, Notice.channel == "inapp", Notice.read_at.is_(None)
+    return (
+        session.scalar(
+            select(func.count(Notice.id)).where(
+                Notice.recipient_user_id == user.id, Notice.channel == "inapp", Notice.read_at.is_(None)
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def mark_read(*, session: Session, user: User, notice_id: int | None = None, now: datetime | None = None) -> int:
@@ -60,7 +65,9 @@ def mark_read(*, session: Session, user: User, notice_id: int | None = None, now
     if notice_id is not None:
         conditions.append(Notice.id == notice_id)
     result = session.execute(
-        update(Notice).where(*conditions).values(read_at=now or clock.now())
+        update(Notice)
+        .where(*conditions)
+        .values(read_at=now or clock.now())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

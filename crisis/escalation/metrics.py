@@ -24,28 +24,34 @@ class EngineCollector:
         for kind, count in sorted(stats["timers_pending"].items()):
             pending.add_metric([kind], count)
         yield pending
-        yield GaugeMetricFamily("crisis_timers_claimed", "Timers claimed and not yet fired.",
-                                value=stats["timers_claimed"])
         yield GaugeMetricFamily(
-            "crisis_timer_oldest_overdue_seconds", "Age of the oldest pending timer whose deadline passed.",
+            "crisis_timers_claimed", "Timers claimed and not yet fired.", value=stats["timers_claimed"]
+        )
+        yield GaugeMetricFamily(
+            "crisis_timer_oldest_overdue_seconds",
+            "Age of the oldest pending timer whose deadline passed.",
             value=stats["oldest_overdue_timer_seconds"],
         )
         yield GaugeMetricFamily(
-            "crisis_notice_oldest_queued_seconds", "Age of the oldest notice still queued.",
+            "crisis_notice_oldest_queued_seconds",
+            "Age of the oldest notice still queued.",
             value=stats["oldest_queued_notice_seconds"],
         )
         yield GaugeMetricFamily(
-            "crisis_notice_oldest_overdue_seconds", "How long the most overdue queued notice waited past its attempt.",
+            "crisis_notice_oldest_overdue_seconds",
+            "How long the most overdue queued notice waited past its attempt.",
             value=stats["oldest_overdue_notice_seconds"],
         )
         notices = GaugeMetricFamily("crisis_notices", "Notices by channel and status.", labels=["channel", "status"])
         for channel, status, count in sorted(stats["notices"]):
             notices.add_metric([channel, status], count)
         yield notices
-        yield _histogram("crisis_notice_lateness_seconds", "Delivered at minus due at, per sent notice.",
-                         stats["notice_lateness"])
-        yield _histogram("crisis_timer_lateness_seconds", "Fired at minus fire at, per fired timer.",
-                         stats["timer_lateness"])
+        yield _histogram(
+            "crisis_notice_lateness_seconds", "Delivered at minus due at, per sent notice.", stats["notice_lateness"]
+        )
+        yield _histogram(
+            "crisis_timer_lateness_seconds", "Fired at minus fire at, per fired timer.", stats["timer_lateness"]
+        )
 
 
 def _histogram(name: str, documentation: str, data: dict[str, Any]) -> HistogramMetricFamily:

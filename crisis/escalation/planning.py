@@ -63,8 +63,12 @@ def _stage_timers(stage_run: StageRun, *, severity: int, skip: set[tuple[str, in
         if ("escalation_step", index) in skip:
             continue
         planned.append(
-            {"kind": "escalation_step", "fire_at": step_fire_at(stage_run, step, 0), "step_index": index,
-             "repeat_index": 0}
+            {
+                "kind": "escalation_step",
+                "fire_at": step_fire_at(stage_run, step, 0),
+                "step_index": index,
+                "repeat_index": 0,
+            }
         )
     return planned
 
@@ -85,8 +89,18 @@ def plan_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
 
 
 TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
-_COPY_COLUMNS = ("incident_id", "stage_run_id", "kind", "step_index", "repeat_index", "fire_at", "state", "attempt",
-                 "cancel_reason", "created_at")
+_COPY_COLUMNS = (
+    "incident_id",
+    "stage_run_id",
+    "kind",
+    "step_index",
+    "repeat_index",
+    "fire_at",
+    "state",
+    "attempt",
+    "cancel_reason",
+    "created_at",
+)
 
 
 def schedule_timers(*, session: Session, timers: list[dict[str, Any]], now: datetime | None = None) -> int:
@@ -104,8 +118,20 @@ def schedule_timers(*, session: Session, timers: list[dict[str, Any]], now: date
         fire_at = timer.get("fire_at")
         if not isinstance(fire_at, datetime) or fire_at.tzinfo is None:
             raise ValueError(f"timers[{index}].fire_at: a datetime with its time zone")
-        rows.append((timer["incident_id"], timer.get("stage_run_id"), timer["kind"], timer.get("step_index"),
-                     timer.get("repeat_index", 0), fire_at, "pending", 0, "", moment))
+        rows.append(
+            (
+                timer["incident_id"],
+                timer.get("stage_run_id"),
+                timer["kind"],
+                timer.get("step_index"),
+                timer.get("repeat_index", 0),
+                fire_at,
+                "pending",
+                0,
+                "",
+                moment,
+            )
+        )
     session.flush()
     if is_postgres(session):
         cursor = session.connection().connection.driver_connection.cursor()
@@ -141,8 +167,7 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
         run.due_at = run.started_at + target
         open_timers = list(
             session.scalars(
-                select(Timer).where(Timer.stage_run_id == run.id, Timer.state.in_(OPEN_TIMER_STATES))
-                .with_for_update()
+                select(Timer).where(Timer.stage_run_id == run.id, Timer.state.in_(OPEN_TIMER_STATES)).with_for_update()
             )
         )
         cancel_timers(session, Timer.stage_run_id == run.id, now=now, reason="replanned")
@@ -154,8 +179,15 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
                 assert old.step_index is not None  # nosec B101  # type narrowing: step timers carry their index
                 fire_at = step_fire_at(run, spec.escalation[old.step_index], old.repeat_index)
             timers.append(
-                add_timer(session, incident_id=incident.id, stage_run_id=run.id, kind=old.kind,
-                           step_index=old.step_index, repeat_index=old.repeat_index, fire_at=fire_at)
+                add_timer(
+                    session,
+                    incident_id=incident.id,
+                    stage_run_id=run.id,
+                    kind=old.kind,
+                    step_index=old.step_index,
+                    repeat_index=old.repeat_index,
+                    fire_at=fire_at,
+                )
             )
         announce(session, timers, now)
     if incident.is_open and _has_open(session, incident, "update_due"):
@@ -166,8 +198,7 @@ def _has_open(session: Session, incident: Incident, kind: str) -> bool:
     return bool(
         session.scalar(
             select(
-                exists().where(Timer.incident_id == incident.id, Timer.kind == kind,
-                               Timer.state.in_(OPEN_TIMER_STATES))
+                exists().where(Timer.incident_id == incident.id, Timer.kind == kind, Timer.state.in_(OPEN_TIMER_STATES))
             )
         )
     )
@@ -213,12 +244,21 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
         step = stage_spec(run.incident, run.position).escalation[timer.step_index]
         if step.repeat is not None and timer.repeat_index < step.repeat.max:
             following = add_timer(
-                session, incident_id=incident.id, stage_run_id=run.id, kind="escalation_step",
-                step_index=timer.step_index, repeat_index=timer.repeat_index + 1,
+                session,
+                incident_id=incident.id,
+                stage_run_id=run.id,
+                kind="escalation_step",
+                step_index=timer.step_index,
+                repeat_index=timer.repeat_index + 1,
                 fire_at=step_fire_at(run, step, timer.repeat_index + 1),
             )
     elif timer.kind == "update_due":
         every = playbook_spec(incident).settings.update_every_for(incident.severity)
-        following = add_timer(session, incident_id=incident.id, kind="update_due",
-                               repeat_index=timer.repeat_index + 1, fire_at=timer.fire_at + every)
+        following = add_timer(
+            session,
+            incident_id=incident.id,
+            kind="update_due",
+            repeat_index=timer.repeat_index + 1,
+            fire_at=timer.fire_at + every,
+        )
     return following

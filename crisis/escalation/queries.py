@@ -42,8 +42,10 @@ def _ids() -> Any:
 
 def _fire_incidents() -> Any:
     return (
-        select(Incident).where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(_ids()))))
-        .order_by(Incident.id).with_for_update(read=True, of=Incident)
+        select(Incident)
+        .where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(_ids()))))
+        .order_by(Incident.id)
+        .with_for_update(read=True, of=Incident)
         .options(joinedload(Incident.unit), joinedload(Incident.commander), defer(Incident.playbook_snapshot))
         .execution_options(populate_existing=True)
     )
@@ -51,8 +53,11 @@ def _fire_incidents() -> Any:
 
 def _fire_runs() -> Any:
     return (
-        select(StageRun).where(StageRun.id.in_(select(Timer.stage_run_id).where(Timer.id.in_(_ids()))))
-        .order_by(StageRun.id).with_for_update(read=True, of=StageRun).execution_options(populate_existing=True)
+        select(StageRun)
+        .where(StageRun.id.in_(select(Timer.stage_run_id).where(Timer.id.in_(_ids()))))
+        .order_by(StageRun.id)
+        .with_for_update(read=True, of=StageRun)
+        .execution_options(populate_existing=True)
     )
 
 
@@ -65,8 +70,11 @@ def _fire_timers(clock_column: Any, postgres: bool) -> Any:
         # the same idempotency key and Message-ID, never a loss (the window `deliver` documents).
         columns.append(func.set_config("synchronous_commit", "off", True))
     return (
-        select(*columns).where(Timer.id.in_(_ids())).order_by(Timer.fire_at, Timer.id)
-        .with_for_update(skip_locked=True, of=Timer).execution_options(populate_existing=True)
+        select(*columns)
+        .where(Timer.id.in_(_ids()))
+        .order_by(Timer.fire_at, Timer.id)
+        .with_for_update(skip_locked=True, of=Timer)
+        .execution_options(populate_existing=True)
     )
 
 
@@ -78,9 +86,12 @@ def _deliver_claim(postgres: bool, db_clock: bool) -> Any:
         exists().where(StageRun.id == Timer.stage_run_id, StageRun.state == "active"),
     )
     still_due = exists().where(
-        Timer.id == table.c.timer_id, Incident.id == table.c.incident_id,
-        or_(and_(Timer.kind == "review_due", Incident.state == "resolved"),
-            and_(Timer.kind != "review_due", Incident.state == "active", stage_open)),
+        Timer.id == table.c.timer_id,
+        Incident.id == table.c.incident_id,
+        or_(
+            and_(Timer.kind == "review_due", Incident.state == "resolved"),
+            and_(Timer.kind != "review_due", Incident.state == "active", stage_open),
+        ),
     )
     returning: list[Any] = [table.c.id]
     if postgres:
@@ -100,10 +111,15 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
     "fire.timers": lambda: _fire_timers(literal(None), postgres=False),
     "fire.timers.pg": lambda: _fire_timers(literal(None), postgres=True),
     "fire.timers.pg.clock": lambda: _fire_timers(func.clock_timestamp(type_=UTCDateTime()), postgres=True),
-    "fire.users": lambda: select(User).where(User.id.in_(_ids()))
-    .options(joinedload(User.memberships).joinedload(Membership.unit)),
-    "fire.webhooks": lambda: select(WebhookEndpoint).where(WebhookEndpoint.unit_id.in_(_ids()), WebhookEndpoint.active)
-    .options(joinedload(WebhookEndpoint.unit)).order_by(WebhookEndpoint.id),
+    "fire.users": lambda: (
+        select(User).where(User.id.in_(_ids())).options(joinedload(User.memberships).joinedload(Membership.unit))
+    ),
+    "fire.webhooks": lambda: (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.unit_id.in_(_ids()), WebhookEndpoint.active)
+        .options(joinedload(WebhookEndpoint.unit))
+        .order_by(WebhookEndpoint.id)
+    ),
     "deliver.claim": lambda: _deliver_claim(postgres=False, db_clock=False),
     "deliver.claim.pg": lambda: _deliver_claim(postgres=True, db_clock=True),
     "deliver.claim.pg_at": lambda: _deliver_claim(postgres=True, db_clock=False),

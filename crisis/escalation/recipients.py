@@ -95,4 +95,3 @@ def selectors_for(timer: Timer, run: StageRun | None) -> list[RoleSelector]:
     if timer.kind == "review_due":
         return [RoleSelector("commander", "own"), RoleSelector("head", "own")]
     return [RoleSelector("commander", "own")]  # stage_due, update_due
-

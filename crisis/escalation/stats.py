@@ -80,8 +80,11 @@ def _histogram(session: Session, later: Any, earlier: Any, where: Any) -> dict[s
     columns = [func.sum(case((lateness <= bound, 1), else_=0)) for bound in LATENESS_BUCKETS]
     row = session.execute(select(func.count(), func.coalesce(func.sum(lateness), 0.0), *columns).where(where)).one()
     count, total, *cumulative = row
-    return {"count": int(count or 0), "sum": float(total or 0.0),
-            "buckets": [(bound, int(value or 0)) for bound, value in zip(LATENESS_BUCKETS, cumulative, strict=True)]}
+    return {
+        "count": int(count or 0),
+        "sum": float(total or 0.0),
+        "buckets": [(bound, int(value or 0)) for bound, value in zip(LATENESS_BUCKETS, cumulative, strict=True)],
+    }
 
 
 def readiness(*, session: Session, late_seconds: float, now: datetime | None = None) -> dict[str, Any]:

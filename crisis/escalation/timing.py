@@ -50,8 +50,6 @@ def _forget_wake(session: Session) -> None:
     session.info.pop(FIRED, None)
 
 
-
-
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

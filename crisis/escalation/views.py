@@ -100,8 +100,9 @@ def inbox_ack(notice_id: int) -> Any:
 @bp.route("/inbox/channels", methods=["POST"])
 @login_required
 def inbox_channels() -> Any:
-    choices = {name: request.form.get(name) == "on" for name in notify.preferences(session=db.session,
-                                                                                     user=current_user)}
+    choices = {
+        name: request.form.get(name) == "on" for name in notify.preferences(session=db.session, user=current_user)
+    }
     notify.set_preferences(session=db.session, user=current_user, choices=choices)
     db.session.commit()
     flash(_("Your notification channels were saved."), "success")
@@ -117,8 +118,12 @@ def metrics() -> Any:
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return Response("metrics need the bearer token of CRISIS_METRICS_TOKEN\n", status=401,
-                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'}, content_type="text/plain")
+            return Response(
+                "metrics need the bearer token of CRISIS_METRICS_TOKEN\n",
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                content_type="text/plain",
+            )
     body, content_type = render_metrics(db.session)
     db.session.rollback()
     if body is None:
@@ -145,11 +150,18 @@ def webhooks(unit_id: int) -> Any:
         else:
             db.session.commit()
             flash(_("Webhook added. Copy its signing secret now: it is not shown again."), "success")
-            return render_template("escalation/webhooks.html", unit=unit, hooks=[*hooks, hook], created=hook,
-                                   errors={}, values={"name": "", "url": ""})
+            return render_template(
+                "escalation/webhooks.html",
+                unit=unit,
+                hooks=[*hooks, hook],
+                created=hook,
+                errors={},
+                values={"name": "", "url": ""},
+            )
     status = 422 if errors else 200
-    return render_template("escalation/webhooks.html", unit=unit, hooks=hooks, created=None, errors=errors,
-                           values=values), status
+    return render_template(
+        "escalation/webhooks.html", unit=unit, hooks=hooks, created=None, errors=errors, values=values
+    ), status
 
 
 @bp.route("/admin/webhooks/<int:webhook_id>/active", methods=["POST"])

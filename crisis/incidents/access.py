@@ -32,8 +32,6 @@ LEAD_ROLES = frozenset({Role.supervisor, Role.head, Role.admin})
 MAX_TEXT = 5000
 
 
-
-
 def _visible_filter(*, session: Session, user: User) -> Any:
     scope = units.visible_scope(session=session, user=user)
     if scope.everything:

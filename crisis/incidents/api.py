@@ -96,7 +96,9 @@ def timeline(incident_id: int) -> Any:
 @authenticated
 @blp.response(200, s.IncidentOut)
 @blp.alt_response(
-    409, schema=s.IncidentConflictOut, description="Stage not current; `current` is the incident now",
+    409,
+    schema=s.IncidentConflictOut,
+    description="Stage not current; `current` is the incident now",
     content_type=PROBLEM_JSON,
 )
 def complete_stage(incident_id: int, run_id: int) -> Any:

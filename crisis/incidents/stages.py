@@ -51,14 +51,14 @@ def start_stage(*, session: Session, incident: Incident, run: StageRun, actor: U
     hooks.run(hooks.STAGE_STARTED, session=session, stage_run=run, now=now)
 
 
-
-
 def _entry(*, session: Session, actor: User, entry_id: int) -> tuple[ChecklistEntry, Incident]:
     """The item and its incident, the incident locked and the item read after the lock was taken
     (whoever held it before may have changed the item): two queries whatever the incident's size."""
-    incident_of_entry = select(StageRun.incident_id).join(
-        ChecklistEntry, ChecklistEntry.stage_run_id == StageRun.id
-    ).where(ChecklistEntry.id == entry_id)
+    incident_of_entry = (
+        select(StageRun.incident_id)
+        .join(ChecklistEntry, ChecklistEntry.stage_run_id == StageRun.id)
+        .where(ChecklistEntry.id == entry_id)
+    )
     # The incident is found through the item in the locking query itself (an item never moves).
     query = incident_query(session=session, user=actor, lock=True)
     incident = session.scalar(query.where(Incident.id == incident_of_entry.scalar_subquery()))

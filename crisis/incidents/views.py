@@ -44,7 +44,12 @@ def console() -> Any:
     my_units = units.list_visible(session=db.session, user=current_user)
     on_duty = people.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
     return render_template(
-        "units/console.html", now=now, units=my_units, on_duty=on_duty, unit_id=unit_id, severity=severity,
+        "units/console.html",
+        now=now,
+        units=my_units,
+        on_duty=on_duty,
+        unit_id=unit_id,
+        severity=severity,
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
         incidents=open_incidents,
         due=due_items(open_incidents, service.summaries(session=db.session, incidents=open_incidents)),

@@ -80,8 +80,10 @@ class IssueOut(IssueSummaryOut):
     source_contact = ma.fields.String()
     anonymised_at = ma.fields.AwareDateTime(
         allow_none=True,
-        metadata={"description": "When source_person and source_contact were replaced by \"[anonymised]\" "
-                  "(retention period over)"},
+        metadata={
+            "description": 'When source_person and source_contact were replaced by "[anonymised]" '
+            "(retention period over)"
+        },
     )
     state_reason = ma.fields.String(metadata={"description": "Why it was dismissed"})
     risk_factors = _StoredFactors(ma.fields.Nested(RiskFactorOut))
@@ -115,9 +117,7 @@ class IssueConflictOut(ProblemSchema):
 
 
 class IssueIn(ma.Schema):
-    unit_id = row_id(
-        load_default=None, allow_none=True, metadata={"description": "Default: the first unit you act in"}
-    )
+    unit_id = row_id(load_default=None, allow_none=True, metadata={"description": "Default: the first unit you act in"})
     title = ma.fields.String(required=True, metadata={"minLength": 3, "maxLength": 300})
     description = ma.fields.String(
         load_default="", metadata={"maxLength": MAX_TEXT, "description": "What is happening"}

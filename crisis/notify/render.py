@@ -118,8 +118,9 @@ def _subject(context: dict[str, Any]) -> str:
     if kind == "review_due_soon":
         return head + _("Post-incident review due by %(when)s", when=context["due_local"])
     if kind == "action_item_due_soon":
-        return head + _("Action item due by %(when)s: %(title)s", when=context["due_local"],
-                        title=context["item_title"])
+        return head + _(
+            "Action item due by %(when)s: %(title)s", when=context["due_local"], title=context["item_title"]
+        )
     if kind == "action_item_overdue":
         return head + _("Action item overdue: %(title)s", title=context["item_title"])
     title = context["stage_title"] or context["reference"]

@@ -84,10 +84,23 @@ def create_webhook(*, session: Session, actor: User, unit_id: int, name: str, ur
     )
     session.add(hook)
     session.flush()
-    timeline.record(session=session, kind="webhook.created", subject_type="unit", subject_id=unit_id,
-                    actor_id=actor.id, unit_id=unit_id, data={"webhook_id": hook.id, "name": hook.name})
-    audit.record(session=session, kind="webhook.created", actor=actor, unit_id=unit_id, target=f"webhook:{hook.id}",
-                 detail={"name": hook.name, "host": parts.netloc})  # a webhook's path may itself be a secret
+    timeline.record(
+        session=session,
+        kind="webhook.created",
+        subject_type="unit",
+        subject_id=unit_id,
+        actor_id=actor.id,
+        unit_id=unit_id,
+        data={"webhook_id": hook.id, "name": hook.name},
+    )
+    audit.record(
+        session=session,
+        kind="webhook.created",
+        actor=actor,
+        unit_id=unit_id,
+        target=f"webhook:{hook.id}",
+        detail={"name": hook.name, "host": parts.netloc},
+    )  # a webhook's path may itself be a secret
     return hook
 
 
@@ -97,10 +110,23 @@ def update_webhook(*, session: Session, actor: User, webhook_id: int, active: bo
         raise NotFound(_l("Webhook not found."))
     _require_admin(session=session, actor=actor, unit_id=hook.unit_id)
     hook.active = active
-    timeline.record(session=session, kind="webhook.updated", subject_type="unit", subject_id=hook.unit_id,
-                    actor_id=actor.id, unit_id=hook.unit_id, data={"webhook_id": hook.id, "active": active})
-    audit.record(session=session, kind="webhook.updated", actor=actor, unit_id=hook.unit_id,
-                 target=f"webhook:{hook.id}", detail={"name": hook.name, "active": active})
+    timeline.record(
+        session=session,
+        kind="webhook.updated",
+        subject_type="unit",
+        subject_id=hook.unit_id,
+        actor_id=actor.id,
+        unit_id=hook.unit_id,
+        data={"webhook_id": hook.id, "active": active},
+    )
+    audit.record(
+        session=session,
+        kind="webhook.updated",
+        actor=actor,
+        unit_id=hook.unit_id,
+        target=f"webhook:{hook.id}",
+        detail={"name": hook.name, "active": active},
+    )
     session.flush()
     return hook
 
@@ -132,16 +158,23 @@ def channels_for(session: Session, user_ids: list[int]) -> dict[int, list[str]]:
             choices[user_id][channel] = enabled
     names = personal_channel_names()
     return {
-        user_id: [name for name in names if chosen.get(name, True)] or ["inapp"]
-        for user_id, chosen in choices.items()
+        user_id: [name for name in names if chosen.get(name, True)] or ["inapp"] for user_id, chosen in choices.items()
     }
 
 
 # --- reminders: notices about an item's due date, not a deadline timer (crisis.reviews.reminders) ---
 
 
-def remind(*, session: Session, user: User, incident_id: int, key: str, payload: dict[str, Any],
-           due_at: datetime, now: datetime) -> list[int]:
+def remind(
+    *,
+    session: Session,
+    user: User,
+    incident_id: int,
+    key: str,
+    payload: dict[str, Any],
+    due_at: datetime,
+    now: datetime,
+) -> list[int]:
     """One reminder to one person on each of their personal channels (the in-app inbox, e-mail unless
     they turned it off), written once: the idempotency key `key:user:<id>:<channel>` makes a second
     call, e.g. another scheduler's, a no-op. In-app notices are delivered by being written; the others
@@ -149,12 +182,23 @@ def remind(*, session: Session, user: User, incident_id: int, key: str, payload:
     rows = []
     for channel in personal_channels(session=session, user=user):
         immediate = CHANNELS[channel].immediate
-        rows.append({
-            "kind": "reminder", "idempotency_key": f"{key}:user:{user.id}:{channel}", "incident_id": incident_id,
-            "channel": channel, "recipient_user_id": user.id, "payload": payload, "status": "sent" if immediate
-            else "queued", "attempts": 1 if immediate else 0, "last_error": "", "due_at": due_at, "queued_at": now,
-            "next_attempt_at": now, "sent_at": now if immediate else None,
-        })
+        rows.append(
+            {
+                "kind": "reminder",
+                "idempotency_key": f"{key}:user:{user.id}:{channel}",
+                "incident_id": incident_id,
+                "channel": channel,
+                "recipient_user_id": user.id,
+                "payload": payload,
+                "status": "sent" if immediate else "queued",
+                "attempts": 1 if immediate else 0,
+                "last_error": "",
+                "due_at": due_at,
+                "queued_at": now,
+                "next_attempt_at": now,
+                "sent_at": now if immediate else None,
+            }
+        )
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

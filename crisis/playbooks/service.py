@@ -102,8 +102,13 @@ def _publish_spec(*, session: Session, actor: User | None, spec: PlaybookSpec, t
         data={"key": spec.key, "version": number, "content_hash": content_hash},
     )
     # The library is shared by every unit: only central administrators see these events.
-    audit.record(session=session, kind="playbook.published", actor=actor, target=f"playbook:{spec.key}@v{number}",
-                 detail={"key": spec.key, "version": number, "source": version.source_name})
+    audit.record(
+        session=session,
+        kind="playbook.published",
+        actor=actor,
+        target=f"playbook:{spec.key}@v{number}",
+        detail={"key": spec.key, "version": number, "source": version.source_name},
+    )
     return Published(version=version, created=True)
 
 

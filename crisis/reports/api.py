@@ -18,9 +18,16 @@ blp = Blueprint("reports_api", __name__, url_prefix="/api/v1", description="Eval
 
 def _board(query: dict[str, Any]) -> Any:
     user = bearer_user()
-    filters = service.filters_for(session=db.session, user=user, start=query.get("from_"), end=query.get("to"),
-                                  unit_id=query.get("unit"), playbook=query.get("playbook"),
-                                  severity=query.get("severity"), zone=query.get("zone") or user.timezone)
+    filters = service.filters_for(
+        session=db.session,
+        user=user,
+        start=query.get("from_"),
+        end=query.get("to"),
+        unit_id=query.get("unit"),
+        playbook=query.get("playbook"),
+        severity=query.get("severity"),
+        zone=query.get("zone") or user.timezone,
+    )
     return service.build_dashboard(session=db.session, filters=filters, lang=user.language)
 
 
@@ -36,8 +43,10 @@ def evaluation(query: dict[str, Any]) -> Any:
         "from": first.isoformat(),
         "to": last.isoformat(),
         "zone": board.filters.zone,
-        "tables": {name: [dict(zip(headers, row, strict=True)) for row in rows]
-                   for name, (headers, rows) in service.tables(board).items()},
+        "tables": {
+            name: [dict(zip(headers, row, strict=True)) for row in rows]
+            for name, (headers, rows) in service.tables(board).items()
+        },
     }
     db.session.commit()  # the measures it brought up to date (after reading the board: a commit expires it)
     return answer

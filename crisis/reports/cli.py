@@ -44,9 +44,16 @@ from crisis.units.models import Unit
 ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
 BATCH = 1000
 TITLES = (
-    "Hoaks bantuan sosial beredar di WhatsApp", "Keluhan antrean layanan KTP viral", "Banjir: informasi pengungsian",
-    "Kebocoran data pemohon izin", "Penolakan kebijakan tarif parkir", "Video petugas kasar viral",
-    "Aduan LAPOR! jalan rusak", "Isu pemadaman air PDAM", "Hoaks gempa susulan", "Keluhan pelayanan puskesmas",
+    "Hoaks bantuan sosial beredar di WhatsApp",
+    "Keluhan antrean layanan KTP viral",
+    "Banjir: informasi pengungsian",
+    "Kebocoran data pemohon izin",
+    "Penolakan kebijakan tarif parkir",
+    "Video petugas kasar viral",
+    "Aduan LAPOR! jalan rusak",
+    "Isu pemadaman air PDAM",
+    "Hoaks gempa susulan",
+    "Keluhan pelayanan puskesmas",
 )
 
 
@@ -66,14 +73,26 @@ def _ensure_units(session: Session, wanted: int, rng: random.Random) -> list[Uni
     made = 0
     for p in range(provinces):
         zone = ZONES[p % 3]
-        province = Unit(code=f"PROV-{p + 1:02d}", name=f"Diskominfo Provinsi {p + 1:02d}", kind="province",
-                        parent=central, timezone=zone)
+        province = Unit(
+            code=f"PROV-{p + 1:02d}",
+            name=f"Diskominfo Provinsi {p + 1:02d}",
+            kind="province",
+            parent=central,
+            timezone=zone,
+        )
         session.add(province)
         made += 1
         children = (missing - provinces) // provinces + (1 if p < (missing - provinces) % provinces else 0)
         for r in range(children):
-            session.add(Unit(code=f"KAB-{p + 1:02d}-{r + 1:02d}", name=f"Diskominfo Kabupaten {p + 1:02d}-{r + 1:02d}",
-                             kind="regency", parent=province, timezone=zone))
+            session.add(
+                Unit(
+                    code=f"KAB-{p + 1:02d}-{r + 1:02d}",
+                    name=f"Diskominfo Kabupaten {p + 1:02d}-{r + 1:02d}",
+                    kind="regency",
+                    parent=province,
+                    timezone=zone,
+                )
+            )
             made += 1
     session.flush()
     return list(session.scalars(select(Unit).order_by(Unit.id)))
@@ -109,8 +128,14 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]], returning:
 
 
 def seed_history(
-    *, session: Session, incidents: int, months: int = 12, units: int = 0, seed: int = 2026,
-    now: datetime | None = None, echo: Any = None,
+    *,
+    session: Session,
+    incidents: int,
+    months: int = 12,
+    units: int = 0,
+    seed: int = 2026,
+    now: datetime | None = None,
+    echo: Any = None,
 ) -> dict[str, int]:
     """Generate `incidents` incidents over the past `months` months, then bring the evaluation's
     precomputed measures up to date. Flushes in batches; the caller commits."""
@@ -120,9 +145,13 @@ def seed_history(
     by_id = {u.id: u for u in all_units}
     heads, everyone = _people(session)
     fallback = everyone[0]
-    versions = list(session.scalars(
-        select(PlaybookVersion).where(PlaybookVersion.id.in_(
-            select(func.max(PlaybookVersion.id)).group_by(PlaybookVersion.playbook_id)))))
+    versions = list(
+        session.scalars(
+            select(PlaybookVersion).where(
+                PlaybookVersion.id.in_(select(func.max(PlaybookVersion.id)).group_by(PlaybookVersion.playbook_id))
+            )
+        )
+    )
     if not versions:
         raise click.ClickException("No SOPs loaded: run `crisis sops load` (or `crisis seed demo`) first.")
     specs = {v.id: PlaybookSpec.from_canonical(v.canonical) for v in versions}
@@ -157,12 +186,21 @@ def seed_history(
             plans.append((unit, version, spec, severity, started))
         incident_rows = []
         for unit, version, _spec, severity, started in plans:
-            incident_rows.append({
-                "unit_id": unit.id, "title": rng.choice(TITLES), "severity": severity, "state": "active",
-                "commander_id": _commander(unit, heads, fallback), "playbook_version_id": version.id,
-                "playbook_snapshot": version.canonical, "opened_by_id": None, "started_at": started,
-                "state_reason": "", "version": 1,
-            })
+            incident_rows.append(
+                {
+                    "unit_id": unit.id,
+                    "title": rng.choice(TITLES),
+                    "severity": severity,
+                    "state": "active",
+                    "commander_id": _commander(unit, heads, fallback),
+                    "playbook_version_id": version.id,
+                    "playbook_snapshot": version.canonical,
+                    "opened_by_id": None,
+                    "started_at": started,
+                    "state_reason": "",
+                    "version": 1,
+                }
+            )
         ids = _insert(session, Incident, incident_rows, returning=True)
 
         stage_rows, entry_plan, statement_rows, involved_rows, events = [], [], [], [], []
@@ -184,9 +222,10 @@ def seed_history(
                 if done > now or (cancelled and position == 0):
                     stage_rows.append(_stage(incident_id, position, stage.key, target, moment, None, "active"))
                     ended = False
-                    for later, rest in enumerate(spec.stages[position + 1:], start=position + 1):
-                        stage_rows.append(_stage(incident_id, later, rest.key, rest.target_for(severity), None, None,
-                                                 "pending"))
+                    for later, rest in enumerate(spec.stages[position + 1 :], start=position + 1):
+                        stage_rows.append(
+                            _stage(incident_id, later, rest.key, rest.target_for(severity), None, None, "pending")
+                        )
                     break
                 stage_rows.append(_stage(incident_id, position, stage.key, target, moment, done, "completed"))
                 if done > moment + target and rng.random() < 0.8:
@@ -194,17 +233,40 @@ def seed_history(
                 for item_position, item in enumerate(stage.checklist):
                     waived = item.required and rng.random() < 0.03
                     entry_plan.append((len(stage_rows) - 1, item_position, item, done, waived))
-                events.append({"occurred_at": done, "unit_id": unit.id, "subject_type": "incident",
-                               "subject_id": incident_id, "kind": "stage.completed",
-                               "data": {"stage": stage.key, "breached": done > moment + target,
-                                        "late_seconds": max(0, int((done - moment - target).total_seconds()))}})
+                events.append(
+                    {
+                        "occurred_at": done,
+                        "unit_id": unit.id,
+                        "subject_type": "incident",
+                        "subject_id": incident_id,
+                        "kind": "stage.completed",
+                        "data": {
+                            "stage": stage.key,
+                            "breached": done > moment + target,
+                            "late_seconds": max(0, int((done - moment - target).total_seconds())),
+                        },
+                    }
+                )
                 first_done = first_done or done
                 moment = done
-            events.append({"occurred_at": started, "unit_id": unit.id, "subject_type": "incident",
-                           "subject_id": incident_id, "kind": "incident.opened",
-                           "data": {"playbook": playbook_keys[version.id], "severity": severity}})
-            participants.append({"incident_id": incident_id, "user_id": _commander(unit, heads, fallback),
-                                 "role": "commander", "added_at": started})
+            events.append(
+                {
+                    "occurred_at": started,
+                    "unit_id": unit.id,
+                    "subject_type": "incident",
+                    "subject_id": incident_id,
+                    "kind": "incident.opened",
+                    "data": {"playbook": playbook_keys[version.id], "severity": severity},
+                }
+            )
+            participants.append(
+                {
+                    "incident_id": incident_id,
+                    "user_id": _commander(unit, heads, fallback),
+                    "role": "commander",
+                    "added_at": started,
+                }
+            )
             # Statements: a holding statement soon after acknowledgement, usually; key messages often.
             author = _commander(unit, heads, fallback)
             first_statement = None
@@ -221,60 +283,124 @@ def seed_history(
                     involved_rows.append({"incident_id": incident_id, "unit_id": other.id, "involved_at": started})
                 approved = started + timedelta(hours=rng.uniform(1, 6))
                 if approved < now:
-                    shares = [(other.id, approved + timedelta(minutes=rng.lognormvariate(math.log(50), 0.8)
-                                                              * unit_pace[other.id]))
-                              for other in involved if rng.random() < 0.85]
-                    statement_rows.append(_statement(incident_id, "key_messages", author, approved,
-                                                     [s for s in shares if s[1] < now], unit.id))
+                    shares = [
+                        (
+                            other.id,
+                            approved + timedelta(minutes=rng.lognormvariate(math.log(50), 0.8) * unit_pace[other.id]),
+                        )
+                        for other in involved
+                        if rng.random() < 0.85
+                    ]
+                    statement_rows.append(
+                        _statement(
+                            incident_id, "key_messages", author, approved, [s for s in shares if s[1] < now], unit.id
+                        )
+                    )
             resolved = moment if ended and not cancelled else None
             state = "active"
             if cancelled:
                 state = "cancelled"
-                updates.append({"id": incident_id, "state": "cancelled", "cancelled_at": started + timedelta(hours=1),
-                                "resolved_at": None, "closed_at": None, "first_statement_at": None,
-                                "state_reason": "Bukan isu: sudah diklarifikasi"})
+                updates.append(
+                    {
+                        "id": incident_id,
+                        "state": "cancelled",
+                        "cancelled_at": started + timedelta(hours=1),
+                        "resolved_at": None,
+                        "closed_at": None,
+                        "first_statement_at": None,
+                        "state_reason": "Bukan isu: sudah diklarifikasi",
+                    }
+                )
             elif resolved is not None:
                 review_due = resolved + spec.settings.review_due
                 approved_at = resolved + timedelta(days=rng.lognormvariate(math.log(4), 0.6))
                 closed = approved_at < now and rng.random() < 0.9
                 state = "closed" if closed else "resolved"
-                updates.append({"id": incident_id, "state": state, "resolved_at": resolved,
-                                "closed_at": approved_at if closed else None, "cancelled_at": None,
-                                "first_statement_at": first_statement, "state_reason": ""})
+                updates.append(
+                    {
+                        "id": incident_id,
+                        "state": state,
+                        "resolved_at": resolved,
+                        "closed_at": approved_at if closed else None,
+                        "cancelled_at": None,
+                        "first_statement_at": first_statement,
+                        "state_reason": "",
+                    }
+                )
                 reviews_plan.append((incident_id, unit, resolved, review_due, approved_at if closed else None))
-                events.append({"occurred_at": resolved, "unit_id": unit.id, "subject_type": "incident",
-                               "subject_id": incident_id, "kind": "incident.resolved", "data": {}})
+                events.append(
+                    {
+                        "occurred_at": resolved,
+                        "unit_id": unit.id,
+                        "subject_type": "incident",
+                        "subject_id": incident_id,
+                        "kind": "incident.resolved",
+                        "data": {},
+                    }
+                )
             else:
-                updates.append({"id": incident_id, "state": "active", "resolved_at": None, "closed_at": None,
-                                "cancelled_at": None, "first_statement_at": first_statement, "state_reason": ""})
+                updates.append(
+                    {
+                        "id": incident_id,
+                        "state": "active",
+                        "resolved_at": None,
+                        "closed_at": None,
+                        "cancelled_at": None,
+                        "first_statement_at": first_statement,
+                        "state_reason": "",
+                    }
+                )
         counts["incidents"] += len(ids)
 
         run_ids = _insert(session, StageRun, stage_rows, returning=True)
         counts["stage_runs"] += len(run_ids)
         entry_rows = []
         for run_index, item_position, item, done, waived in entry_plan:
-            entry_rows.append({
-                "stage_run_id": run_ids[run_index], "position": item_position, "item_key": item.key,
-                "required": item.required, "owner_role": item.owner, "evidence_expected": item.evidence,
-                "done_at": None if waived else done - timedelta(minutes=1), "note": "",
-                "evidence_url": "https://example.go.id/bukti" if item.evidence and not waived else "",
-                "waived_at": done - timedelta(minutes=1) if waived else None,
-                "waive_reason": "Tidak relevan untuk kasus ini" if waived else "",
-            })
+            entry_rows.append(
+                {
+                    "stage_run_id": run_ids[run_index],
+                    "position": item_position,
+                    "item_key": item.key,
+                    "required": item.required,
+                    "owner_role": item.owner,
+                    "evidence_expected": item.evidence,
+                    "done_at": None if waived else done - timedelta(minutes=1),
+                    "note": "",
+                    "evidence_url": "https://example.go.id/bukti" if item.evidence and not waived else "",
+                    "waived_at": done - timedelta(minutes=1) if waived else None,
+                    "waive_reason": "Tidak relevan untuk kasus ini" if waived else "",
+                }
+            )
         for chunk in range(0, len(entry_rows), 5000):
-            _insert(session, ChecklistEntry, entry_rows[chunk:chunk + 5000])
+            _insert(session, ChecklistEntry, entry_rows[chunk : chunk + 5000])
         statement_ids = _insert(session, Statement, [row for row, _shares, _unit in statement_rows], returning=True)
         counts["statements"] += len(statement_ids)
         publications = []
         for statement_id, (row, shares, owner_unit) in zip(statement_ids, statement_rows, strict=True):
             if row["published_at"] is not None:
-                publications.append({"statement_id": statement_id, "unit_id": owner_unit, "channel": "website",
-                                     "url": "", "published_at": row["published_at"], "recorded_by_id": row[
-                                         "drafted_by_id"], "recorded_at": row["published_at"]})
+                publications.append(
+                    {
+                        "statement_id": statement_id,
+                        "unit_id": owner_unit,
+                        "channel": "website",
+                        "url": "",
+                        "published_at": row["published_at"],
+                        "recorded_by_id": row["drafted_by_id"],
+                        "recorded_at": row["published_at"],
+                    }
+                )
             for other_id, at in shares:
-                publications.append({"statement_id": statement_id, "unit_id": other_id, "channel": "instagram",
-                                     "url": "", "published_at": at, "recorded_by_id": row["drafted_by_id"],
-                                     "recorded_at": at})
+                publications.append(
+                    {
+                        "statement_id": statement_id,
+                        "unit_id": other_id,
+                        "channel": "instagram",
+                        "url": "",
+                        "published_at": at,
+                        "recorded_by_id": row["drafted_by_id"],
+                        "recorded_at": at,
+                    }
+                )
         _insert(session, Publication, publications)
         _insert(session, InvolvedUnit, involved_rows)
         _insert(session, Participant, participants)
@@ -298,32 +424,73 @@ def seed_history(
     return counts
 
 
-def _stage(incident_id: int, position: int, key: str, target: timedelta, started: datetime | None,
-           completed: datetime | None, state: str) -> dict[str, Any]:
-    return {"incident_id": incident_id, "position": position, "stage_key": key, "state": state,
-            "target_seconds": int(target.total_seconds()), "started_at": started,
-            "due_at": started + target if started else None, "completed_at": completed}
+def _stage(
+    incident_id: int,
+    position: int,
+    key: str,
+    target: timedelta,
+    started: datetime | None,
+    completed: datetime | None,
+    state: str,
+) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "position": position,
+        "stage_key": key,
+        "state": state,
+        "target_seconds": int(target.total_seconds()),
+        "started_at": started,
+        "due_at": started + target if started else None,
+        "completed_at": completed,
+    }
 
 
-def _statement(incident_id: int, kind: str, author: int, at: datetime, shares: list[tuple[int, datetime]],
-               unit_id: int) -> tuple[dict[str, Any], list[tuple[int, datetime]], int]:
+def _statement(
+    incident_id: int, kind: str, author: int, at: datetime, shares: list[tuple[int, datetime]], unit_id: int
+) -> tuple[dict[str, Any], list[tuple[int, datetime]], int]:
     published = at if kind == "holding" else None
-    row = {"incident_id": incident_id, "kind": kind,
-           "title": "Pernyataan sementara" if kind == "holding" else "Pesan kunci",
-           "body": "Kami mengetahui informasi yang beredar dan sedang memverifikasinya.",
-           "state": "published" if published else "approved", "drafted_by_id": author,
-           "drafted_at": at - timedelta(minutes=10), "approved_by_id": author, "approved_at": at - timedelta(minutes=2)
-           if kind == "holding" else at, "published_at": published, "version": 1}
+    row = {
+        "incident_id": incident_id,
+        "kind": kind,
+        "title": "Pernyataan sementara" if kind == "holding" else "Pesan kunci",
+        "body": "Kami mengetahui informasi yang beredar dan sedang memverifikasinya.",
+        "state": "published" if published else "approved",
+        "drafted_by_id": author,
+        "drafted_at": at - timedelta(minutes=10),
+        "approved_by_id": author,
+        "approved_at": at - timedelta(minutes=2) if kind == "holding" else at,
+        "published_at": published,
+        "version": 1,
+    }
     return row, shares, unit_id
 
 
-def _escalate(session: Session, rng: random.Random, escalations: list[Any], run_ids: list[int],
-              heads: dict[int, int], everyone: list[int], by_id: dict[int, Unit]) -> int:
+def _escalate(
+    session: Session,
+    rng: random.Random,
+    escalations: list[Any],
+    run_ids: list[int],
+    heads: dict[int, int],
+    everyone: list[int],
+    by_id: dict[int, Unit],
+) -> int:
     timers = []
     for incident_id, _unit, run_index, fire_at, _done in escalations:
-        timers.append({"incident_id": incident_id, "stage_run_id": run_ids[run_index], "kind": "escalation_step",
-                       "step_index": 0, "repeat_index": 0, "fire_at": fire_at, "state": "fired",
-                       "created_at": fire_at, "fired_at": fire_at, "cancel_reason": "", "attempt": 1})
+        timers.append(
+            {
+                "incident_id": incident_id,
+                "stage_run_id": run_ids[run_index],
+                "kind": "escalation_step",
+                "step_index": 0,
+                "repeat_index": 0,
+                "fire_at": fire_at,
+                "state": "fired",
+                "created_at": fire_at,
+                "fired_at": fire_at,
+                "cancel_reason": "",
+                "attempt": 1,
+            }
+        )
     timer_ids = _insert(session, Timer, timers, returning=True)
     notices = []
     for timer_id, (incident_id, unit, _run_index, fire_at, done) in zip(timer_ids, escalations, strict=True):
@@ -333,27 +500,53 @@ def _escalate(session: Session, rng: random.Random, escalations: list[Any], run_
         for user_id in recipients:
             acknowledged = fire_at + timedelta(minutes=rng.lognormvariate(math.log(12), 0.8))
             ack = acknowledged if rng.random() < 0.7 and acknowledged < done else None
-            notices.append({"kind": "deadline", "idempotency_key": f"seed:{timer_id}:{user_id}:inapp",
-                            "timer_id": timer_id, "incident_id": incident_id, "channel": "inapp",
-                            "recipient_user_id": user_id, "payload": {"kind": "escalation_step"}, "status": "sent",
-                            "attempts": 1, "last_error": "", "due_at": fire_at, "queued_at": fire_at,
-                            "next_attempt_at": fire_at, "sent_at": fire_at, "acknowledged_at": ack,
-                            "acknowledged_by_id": user_id if ack else None})
+            notices.append(
+                {
+                    "kind": "deadline",
+                    "idempotency_key": f"seed:{timer_id}:{user_id}:inapp",
+                    "timer_id": timer_id,
+                    "incident_id": incident_id,
+                    "channel": "inapp",
+                    "recipient_user_id": user_id,
+                    "payload": {"kind": "escalation_step"},
+                    "status": "sent",
+                    "attempts": 1,
+                    "last_error": "",
+                    "due_at": fire_at,
+                    "queued_at": fire_at,
+                    "next_attempt_at": fire_at,
+                    "sent_at": fire_at,
+                    "acknowledged_at": ack,
+                    "acknowledged_by_id": user_id if ack else None,
+                }
+            )
     _insert(session, Notice, notices)
     return len(notices)
 
 
-def _reviews(session: Session, rng: random.Random, plans: list[Any], heads: dict[int, int], fallback: int,
-             now: datetime) -> tuple[int, int]:
+def _reviews(
+    session: Session, rng: random.Random, plans: list[Any], heads: dict[int, int], fallback: int, now: datetime
+) -> tuple[int, int]:
     rows = []
     for incident_id, unit, resolved, due, approved in plans:
-        rows.append({"incident_id": incident_id, "unit_id": unit.id, "state": "approved" if approved else "draft",
-                     "summary": "Respons berjalan sesuai SOP dengan beberapa catatan." if approved else "",
-                     "went_well": "Koordinasi cepat dengan unit teknis." if approved else "",
-                     "to_improve": "Percepat verifikasi awal." if approved else "", "stage_ratings": {},
-                     "created_at": resolved, "due_at": due, "submitted_at": approved - timedelta(hours=3)
-                     if approved else None, "submitted_by_id": None, "approved_at": approved,
-                     "approved_by_id": heads.get(unit.id, fallback) if approved else None, "version": 1})
+        rows.append(
+            {
+                "incident_id": incident_id,
+                "unit_id": unit.id,
+                "state": "approved" if approved else "draft",
+                "summary": "Respons berjalan sesuai SOP dengan beberapa catatan." if approved else "",
+                "went_well": "Koordinasi cepat dengan unit teknis." if approved else "",
+                "to_improve": "Percepat verifikasi awal." if approved else "",
+                "stage_ratings": {},
+                "created_at": resolved,
+                "due_at": due,
+                "submitted_at": approved - timedelta(hours=3) if approved else None,
+                "submitted_by_id": None,
+                "approved_at": approved,
+                "approved_by_id": heads.get(unit.id, fallback) if approved else None,
+                "version": 1,
+            }
+        )
     review_ids = _insert(session, Review, rows, returning=True)
     items = []
     for review_id, (_incident_id, unit, _resolved, _due, approved) in zip(review_ids, plans, strict=True):
@@ -361,8 +554,9 @@ def _reviews(session: Session, rng: random.Random, plans: list[Any], heads: dict
             continue
         for n in range(rng.choice((0, 1, 1, 2, 3))):
             due_on: date = (approved + timedelta(days=rng.randint(7, 45))).astimezone(ZoneInfo(unit.timezone)).date()
-            due_at = datetime.combine(due_on + timedelta(days=1), datetime.min.time(), ZoneInfo(unit.timezone)) - \
-                timedelta(microseconds=1)
+            due_at = datetime.combine(
+                due_on + timedelta(days=1), datetime.min.time(), ZoneInfo(unit.timezone)
+            ) - timedelta(microseconds=1)
             status = "open"
             done_at = None
             roll = rng.random()
@@ -370,9 +564,18 @@ def _reviews(session: Session, rng: random.Random, plans: list[Any], heads: dict
                 status = "dropped" if roll < 0.05 else ("done" if roll < 0.9 else "open")
                 if status == "done":
                     done_at = min(now, due_at + timedelta(days=rng.gauss(-3, 6)))
-            items.append({"review_id": review_id, "title": f"Perbaikan {n + 1}: perbarui daftar kontak",
-                          "owner_id": heads.get(unit.id, fallback), "due_on": due_on, "due_at": due_at,
-                          "status": status, "done_at": done_at, "created_at": approved})
+            items.append(
+                {
+                    "review_id": review_id,
+                    "title": f"Perbaikan {n + 1}: perbarui daftar kontak",
+                    "owner_id": heads.get(unit.id, fallback),
+                    "due_on": due_on,
+                    "due_at": due_at,
+                    "status": status,
+                    "done_at": done_at,
+                    "created_at": approved,
+                }
+            )
     _insert(session, ActionItem, items)
     return len(review_ids), len(items)
 
@@ -383,21 +586,45 @@ def _targets(session: Session, units: list[Unit], now: datetime) -> None:
     for unit in units:
         if unit.kind == "regency":
             continue
-        for measure, threshold, share in (("time_to_holding_statement", 3600, 0.9), ("stage_sla", None, 0.8),
-                                          ("review_on_time", None, 0.9)):
+        for measure, threshold, share in (
+            ("time_to_holding_statement", 3600, 0.9),
+            ("stage_sla", None, 0.8),
+            ("review_on_time", None, 0.9),
+        ):
             if (unit.id, measure) not in existing:
-                rows.append({"unit_id": unit.id, "measure": measure, "threshold_seconds": threshold,
-                             "comparison": "<=", "target_share": share, "created_at": now, "updated_at": now})
+                rows.append(
+                    {
+                        "unit_id": unit.id,
+                        "measure": measure,
+                        "threshold_seconds": threshold,
+                        "comparison": "<=",
+                        "target_share": share,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
     _insert(session, KpiTarget, rows)
 
 
 @click.command("history")
-@click.option("--incidents", "count", default=500, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="How many incidents to generate.")
-@click.option("--months", default=12, show_default=True, type=click.IntRange(1, 60),
-              help="Spread over this many months.")
-@click.option("--units", default=0, show_default=True, type=click.IntRange(0, 5000),
-              help="Create provinces and regencies until there are this many units.")
+@click.option(
+    "--incidents",
+    "count",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="How many incidents to generate.",
+)
+@click.option(
+    "--months", default=12, show_default=True, type=click.IntRange(1, 60), help="Spread over this many months."
+)
+@click.option(
+    "--units",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 5000),
+    help="Create provinces and regencies until there are this many units.",
+)
 @click.option("--seed", default=2026, show_default=True, type=int, help="Random seed: the same seed, the same history.")
 @with_appcontext
 def seed_history_command(count: int, months: int, units: int, seed: int) -> None:
@@ -405,7 +632,6 @@ def seed_history_command(count: int, months: int, units: int, seed: int) -> None
     from crisis.extensions import db
 
     click.echo(f"Generating {count} incidents over {months} months...")
-    counts = seed_history(session=db.session, incidents=count, months=months, units=units, seed=seed,
-                          echo=click.echo)
+    counts = seed_history(session=db.session, incidents=count, months=months, units=units, seed=seed, echo=click.echo)
     db.session.commit()
     click.echo(", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items()))

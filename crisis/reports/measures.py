@@ -152,9 +152,13 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
     stage_counts = _counts("stage_runs")
     in_incident = Scope(incident=Incident)
     runs = (
-        select(StageRun.incident_id, StageRun.position, StageRun.stage_key,
-               *(flag(rule(SQL, StageRun, in_incident)).label(column) for column, rule in stage_counts.items()),
-               case((Incident.state == "cancelled", 0), else_=1).label("measured"))
+        select(
+            StageRun.incident_id,
+            StageRun.position,
+            StageRun.stage_key,
+            *(flag(rule(SQL, StageRun, in_incident)).label(column) for column, rule in stage_counts.items()),
+            case((Incident.state == "cancelled", 0), else_=1).label("measured"),
+        )
         .join(Incident, Incident.id == StageRun.incident_id)
         .where(*conditions)
         .order_by(StageRun.incident_id, StageRun.position)  # the order SQLite's group_concat keeps
@@ -166,8 +170,10 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
             *(func.sum(runs.c[column]).label(column) for column in stage_counts),
             _ordered_keys(session, runs.c.stage_key, runs.c.position).label("key_list"),
             # A cancelled incident is counted, never measured: its stage bits stay 0.
-            *(_mask(runs.c[column] * runs.c.measured, runs.c.position).label(bits)
-              for bits, column in STAGE_BITS.items()),
+            *(
+                _mask(runs.c[column] * runs.c.measured, runs.c.position).label(bits)
+                for bits, column in STAGE_BITS.items()
+            ),
         )
         .group_by(runs.c.incident_id)
         .subquery("stages")
@@ -177,8 +183,10 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
     items = (
         select(
             Review.incident_id,
-            *(count_if(rule(SQL, ActionItem, as_of_now)).label(column)
-              for column, rule in _counts("action_items").items()),
+            *(
+                count_if(rule(SQL, ActionItem, as_of_now)).label(column)
+                for column, rule in _counts("action_items").items()
+            ),
             # An open item falling due is judged from then on: the figures change without an event.
             func.max(case((and_(item_open, ActionItem.due_at <= at), ActionItem.due_at))).label("last_due"),
             func.min(case((and_(item_open, ActionItem.due_at > at), ActionItem.due_at))).label("next_due"),
@@ -221,10 +229,10 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         literal(DEFINITION).label("definition"),
         func.coalesce(events.c.newest, 0).label("stamp"),
         func.coalesce(events.c.events, 0).label("events"),
-        _latest(items.c.last_due, case((and_(review_pending, Review.due_at <= at), Review.due_at))).label(
-            "valid_from"),
+        _latest(items.c.last_due, case((and_(review_pending, Review.due_at <= at), Review.due_at))).label("valid_from"),
         _earliest(items.c.next_due, case((and_(review_pending, Review.due_at > at), Review.due_at))).label(
-            "valid_until"),
+            "valid_until"
+        ),
     ]
     query = (
         select(*columns)
@@ -290,16 +298,18 @@ def key_message_lags_select(*, session: Session, incident_ids: Any) -> Select[An
     publication = getattr(Statement, lag.end.rows).property.mapper.class_
     shared = [Statement.incident_id.in_(incident_ids), lag.where(SQL, Statement, Scope())]
     first = (  # per unit: its own publications (the end moment's `where`)
-        select(publication.statement_id, publication.unit_id,
-               func.min(getattr(publication, lag.end.at)).label("published_at"))
+        select(
+            publication.statement_id,
+            publication.unit_id,
+            func.min(getattr(publication, lag.end.at)).label("published_at"),
+        )
         .join(Statement, Statement.id == publication.statement_id)
         .where(*shared)
         .group_by(publication.statement_id, publication.unit_id)
         .subquery("first_publication")
     )
     candidates = union_all(
-        select(Statement.id.label("statement_id"), InvolvedUnit.unit_id.label("unit_id"),
-               literal(1).label("involved"))
+        select(Statement.id.label("statement_id"), InvolvedUnit.unit_id.label("unit_id"), literal(1).label("involved"))
         .join(InvolvedUnit, InvolvedUnit.incident_id == Statement.incident_id)
         .where(*shared),
         select(first.c.statement_id, first.c.unit_id, literal(0))

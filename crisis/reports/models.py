@@ -35,6 +35,7 @@ from crisis.extensions import db
 
 REPORT_STATES = ("building", "built", "sent", "failed")
 
+
 class KpiTarget(db.Model):
     """A head's target for their unit (and everything below it): e.g. 90 % of holding statements
     within 60 minutes is measure `time_to_holding_statement`, threshold 3600 s, share 0.9."""
@@ -89,9 +90,24 @@ class MonthlyReport(db.Model):
 
 
 # What the dashboard's per-unit, per-week and headline groupings read besides the index keys.
-MEASURED_INCLUDE = ["state", "severity", "playbook_key", "tta", "ths", "tfs", "ttr", "st_judged", "st_met",
-                    "st_breached", "rv_judged", "rv_on_time", "ai_judged", "ai_on_time", "esc_sent",
-                    "esc_acknowledged"]
+MEASURED_INCLUDE = [
+    "state",
+    "severity",
+    "playbook_key",
+    "tta",
+    "ths",
+    "tfs",
+    "ttr",
+    "st_judged",
+    "st_met",
+    "st_breached",
+    "rv_judged",
+    "rv_on_time",
+    "ai_judged",
+    "ai_on_time",
+    "esc_sent",
+    "esc_acknowledged",
+]
 
 
 class IncidentMeasure(db.Model):
@@ -143,12 +159,22 @@ class IncidentMeasure(db.Model):
         # Covering indexes (PostgreSQL INCLUDE; plain indexes elsewhere): the dashboard's groupings read
         # only these, in the order they group by, so no grouping sorts ~50,000 rows or reads the wide
         # rows (crisis.reports.dashboard). The columns: those filtered on and aggregated.
-        Index("ix_incident_measure_started_cover", "started_at",
-              postgresql_include=["unit_id", *MEASURED_INCLUDE]),
+        Index("ix_incident_measure_started_cover", "started_at", postgresql_include=["unit_id", *MEASURED_INCLUDE]),
         Index("ix_incident_measure_unit_cover", "unit_id", "started_at", postgresql_include=MEASURED_INCLUDE),
-        Index("ix_incident_measure_unit_stages", "unit_id", "stage_keys",
-              postgresql_include=["started_at", "state", "severity", "playbook_key", "stages_judged", "stages_met",
-                                  "stages_breached"]),
+        Index(
+            "ix_incident_measure_unit_stages",
+            "unit_id",
+            "stage_keys",
+            postgresql_include=[
+                "started_at",
+                "state",
+                "severity",
+                "playbook_key",
+                "stages_judged",
+                "stages_met",
+                "stages_breached",
+            ],
+        ),
         Index("ix_incident_measure_playbook_key", "playbook_key"),
         Index("ix_incident_measure_severity", "severity"),
         Index("ix_incident_measure_stamp", "stamp"),
@@ -180,7 +206,17 @@ class KeyMessageLag(db.Model):
     __table_args__ = (
         Index("ix_key_message_lag_started_at", "incident_started_at"),
         # The dashboard's grouping per unit reads this alone, in unit order (no sort, no wide rows).
-        Index("ix_key_message_lag_unit_cover", "unit_id",
-              postgresql_include=["incident_started_at", "incident_state", "owner_unit_id", "severity",
-                                  "playbook_key", "involved", "lag"]),
+        Index(
+            "ix_key_message_lag_unit_cover",
+            "unit_id",
+            postgresql_include=[
+                "incident_started_at",
+                "incident_state",
+                "owner_unit_id",
+                "severity",
+                "playbook_key",
+                "involved",
+                "lag",
+            ],
+        ),
     )

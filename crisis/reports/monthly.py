@@ -88,8 +88,18 @@ def monthly_sweep(*, session: Session, now: datetime | None = None) -> list[int]
             continue
         month = previous_month(now, zone)
         if (unit_id, month) not in existing:
-            wanted.append({"unit_id": unit_id, "month": month, "status": "building", "requested_at": now,
-                           "attempts": 0, "error": "", "recipients": [], "pdf_size": 0})
+            wanted.append(
+                {
+                    "unit_id": unit_id,
+                    "month": month,
+                    "status": "building",
+                    "requested_at": now,
+                    "attempts": 0,
+                    "error": "",
+                    "recipients": [],
+                    "pdf_size": 0,
+                }
+            )
     created = _insert_ignore(session, wanted)
     stale = list(
         session.scalars(
@@ -116,8 +126,9 @@ def monthly_sweep(*, session: Session, now: datetime | None = None) -> list[int]
     return created + stale + unsent
 
 
-def request_monthly(*, session: Session, actor: User, unit_id: int, month: Any, now: datetime | None = None
-                    ) -> MonthlyReport:
+def request_monthly(
+    *, session: Session, actor: User, unit_id: int, month: Any, now: datetime | None = None
+) -> MonthlyReport:
     """Build a unit's report on demand (again, if it exists), for a person who acts in the unit.
     The caller commits and enqueues."""
     now = now or clock.now()
@@ -132,17 +143,38 @@ def request_monthly(*, session: Session, actor: User, unit_id: int, month: Any, 
     if errors or day is None:
         raise ValidationFailed(errors or {"month": str(_l("Give a month (YYYY-MM)."))})
     day = day.replace(day=1)
-    created = _insert_ignore(session, [{"unit_id": unit.id, "month": day, "status": "building", "requested_at": now,
-                                        "attempts": 0, "error": "", "recipients": [], "pdf_size": 0,
-                                        "requested_by_id": actor.id}])
+    created = _insert_ignore(
+        session,
+        [
+            {
+                "unit_id": unit.id,
+                "month": day,
+                "status": "building",
+                "requested_at": now,
+                "attempts": 0,
+                "error": "",
+                "recipients": [],
+                "pdf_size": 0,
+                "requested_by_id": actor.id,
+            }
+        ],
+    )
     report = session.scalar(select(MonthlyReport).where(MonthlyReport.unit_id == unit.id, MonthlyReport.month == day))
     assert report is not None  # nosec B101  # type narrowing: the row was inserted just above
     if not created:
         report.status, report.requested_at, report.requested_by_id = "building", now, actor.id
         report.attempts, report.error = 0, ""
     session.flush()
-    timeline.record(session=session, kind="report.requested", subject_type="unit", subject_id=unit.id,
-                    actor_id=actor.id, unit_id=unit.id, now=now, data={"month": day.isoformat()})
+    timeline.record(
+        session=session,
+        kind="report.requested",
+        subject_type="unit",
+        subject_id=unit.id,
+        actor_id=actor.id,
+        unit_id=unit.id,
+        now=now,
+        data={"month": day.isoformat()},
+    )
     return report
 
 
@@ -150,8 +182,10 @@ def list_reports(*, session: Session, user: User, limit: int = 100) -> list[Mont
     scope = units.visible_scope(session=session, user=user)
     return list(
         session.scalars(
-            select(MonthlyReport).where(scope.filter(MonthlyReport.unit_id))
-            .order_by(MonthlyReport.month.desc(), MonthlyReport.unit_id).limit(limit)
+            select(MonthlyReport)
+            .where(scope.filter(MonthlyReport.unit_id))
+            .order_by(MonthlyReport.month.desc(), MonthlyReport.unit_id)
+            .limit(limit)
         )
     )
 
@@ -187,8 +221,15 @@ def render_monthly_pdf(*, session: Session, report: MonthlyReport, now: datetime
     board = build_dashboard(session=session, filters=filters, lang=lang)
     request_context = nullcontext() if has_request_context() else current_app.test_request_context()
     with force_locale(lang), request_context:
-        html = render_template("reports/monthly.html", board=board, unit=unit, month=report.month, lang=lang,
-                               zone=unit.timezone, **template_helpers(unit.timezone))
+        html = render_template(
+            "reports/monthly.html",
+            board=board,
+            unit=unit,
+            month=report.month,
+            lang=lang,
+            zone=unit.timezone,
+            **template_helpers(unit.timezone),
+        )
     return html_to_pdf(html)
 
 
@@ -220,16 +261,23 @@ def template_helpers(zone: str) -> dict[str, Any]:
             described[key] = describe_target(target)
         return described[key]
 
-    return {"dur": dur, "pct": pct, "when": when, "zone_name": zone_label(zone), "MEASURE_LABELS": MEASURE_LABELS,
-            "describe_target": describe}
+    return {
+        "dur": dur,
+        "pct": pct,
+        "when": when,
+        "zone_name": zone_label(zone),
+        "MEASURE_LABELS": MEASURE_LABELS,
+        "describe_target": describe,
+    }
 
 
 def head_addresses(*, session: Session, unit_id: int) -> list[str]:
     return list(
         session.scalars(
-            select(User.email).join(Membership).where(
-                Membership.unit_id == unit_id, Membership.role == Role.head, User.active
-            ).order_by(User.email)
+            select(User.email)
+            .join(Membership)
+            .where(Membership.unit_id == unit_id, Membership.role == Role.head, User.active)
+            .order_by(User.email)
         )
     )
 
@@ -255,8 +303,15 @@ def build_monthly(*, session: Session, report_id: int, now: datetime | None = No
         return report.status
     report.pdf, report.pdf_size, report.built_at, report.status, report.error = pdf, len(pdf), now, "built", ""
     session.flush()
-    timeline.record(session=session, kind="report.built", subject_type="unit", subject_id=report.unit_id,
-                    unit_id=report.unit_id, now=now, data={"month": report.month.isoformat(), "bytes": len(pdf)})
+    timeline.record(
+        session=session,
+        kind="report.built",
+        subject_type="unit",
+        subject_id=report.unit_id,
+        unit_id=report.unit_id,
+        now=now,
+        data={"month": report.month.isoformat(), "bytes": len(pdf)},
+    )
     return "built"
 
 
@@ -271,18 +326,24 @@ def send_monthly(*, session: Session, report_id: int, now: datetime | None = Non
     if recipients:
         lang = current_app.config["LANGUAGES"][0]
         with force_locale(lang):
-            subject = _("Monthly evaluation %(month)s · %(unit)s", month=report.month.strftime("%Y-%m"),
-                        unit=report.unit.code)
-            text = _("The evaluation of %(unit)s for %(month)s is attached as a PDF.", unit=report.unit.name,
-                     month=report.month.strftime("%Y-%m"))
-        attachment = mail.Attachment(f"evaluation-{report.unit.code}-{report.month:%Y-%m}.pdf", "application/pdf",
-                                     report.pdf or b"")
+            subject = _(
+                "Monthly evaluation %(month)s · %(unit)s", month=report.month.strftime("%Y-%m"), unit=report.unit.code
+            )
+            text = _(
+                "The evaluation of %(unit)s for %(month)s is attached as a PDF.",
+                unit=report.unit.name,
+                month=report.month.strftime("%Y-%m"),
+            )
+        attachment = mail.Attachment(
+            f"evaluation-{report.unit.code}-{report.month:%Y-%m}.pdf", "application/pdf", report.pdf or b""
+        )
         # One Message-ID per build: a resend after a lost reply is recognised as the same message.
         built = f"{report.built_at:%Y%m%dT%H%M%S}" if report.built_at else "unbuilt"
         message_id = mail.new_message_id(f"crisis.report.{report.id}.{built}")
         try:
-            mail.send(mail.compose(to=recipients, subject=subject, text=text, attachments=[attachment],
-                                   message_id=message_id))
+            mail.send(
+                mail.compose(to=recipients, subject=subject, text=text, attachments=[attachment], message_id=message_id)
+            )
         except (OSError, ValueError, smtplib.SMTPException) as error:  # ValueError: an address mail cannot take
             report.error = f"{type(error).__name__}: {error}"[:2000]
             report.attempts += 1
@@ -290,6 +351,13 @@ def send_monthly(*, session: Session, report_id: int, now: datetime | None = Non
             return "built"
     report.status, report.sent_at, report.recipients = "sent", now, recipients
     session.flush()
-    timeline.record(session=session, kind="report.sent", subject_type="unit", subject_id=report.unit_id,
-                    unit_id=report.unit_id, now=now, data={"month": report.month.isoformat(), "to": recipients})
+    timeline.record(
+        session=session,
+        kind="report.sent",
+        subject_type="unit",
+        subject_id=report.unit_id,
+        unit_id=report.unit_id,
+        now=now,
+        data={"month": report.month.isoformat(), "to": recipients},
+    )
     return "sent"

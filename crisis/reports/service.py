@@ -72,8 +72,13 @@ def filters_for(
     now = now or clock.now()
     zone = zone or user.timezone
     if not is_valid_zone(zone):
-        raise ValidationFailed({"zone": str(_l(
-            "Unknown time zone; use e.g. Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)."))})
+        raise ValidationFailed(
+            {
+                "zone": str(
+                    _l("Unknown time zone; use e.g. Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT).")
+                )
+            }
+        )
     errors: dict[str, str] = {}
     first = parse_day(start, "from", errors)
     last = parse_day(end, "to", errors)
@@ -152,20 +157,26 @@ def dirty_incidents(*, session: Session, now: datetime, limit: int | None = None
     otherwise only incidents newer than the newest row are looked at
     (new incidents; an incident created by a service also has an event, found above)."""
     newest_stamp, newest_row = session.execute(
-        select(func.coalesce(func.max(IncidentMeasure.stamp), 0),
-               func.coalesce(func.max(IncidentMeasure.incident_id), 0))
+        select(
+            func.coalesce(func.max(IncidentMeasure.stamp), 0), func.coalesce(func.max(IncidentMeasure.incident_id), 0)
+        )
     ).one()
     # Two steps, so the second looks the few candidates up by index.
-    candidates = list(session.scalars(
-        select(TimelineEvent.subject_id)
-        .where(TimelineEvent.subject_type == "incident", TimelineEvent.id > newest_stamp - LOOKBACK_EVENTS)
-        .distinct()
-    ))
+    candidates = list(
+        session.scalars(
+            select(TimelineEvent.subject_id)
+            .where(TimelineEvent.subject_type == "incident", TimelineEvent.id > newest_stamp - LOOKBACK_EVENTS)
+            .distinct()
+        )
+    )
     parts: list[Any] = []
     if candidates:
         stamps = (
-            select(TimelineEvent.subject_id.label("incident_id"), func.max(TimelineEvent.id).label("newest"),
-                   func.count().label("events"))
+            select(
+                TimelineEvent.subject_id.label("incident_id"),
+                func.max(TimelineEvent.id).label("newest"),
+                func.count().label("events"),
+            )
             .where(TimelineEvent.subject_type == "incident", TimelineEvent.subject_id.in_(sorted(candidates)))
             .group_by(TimelineEvent.subject_id)
             .subquery("stamps")
@@ -174,19 +185,31 @@ def dirty_incidents(*, session: Session, now: datetime, limit: int | None = None
             select(stamps.c.incident_id, stamps.c.newest)
             .join(Incident, Incident.id == stamps.c.incident_id)
             .outerjoin(IncidentMeasure, IncidentMeasure.incident_id == stamps.c.incident_id)
-            .where(or_(IncidentMeasure.incident_id.is_(None), IncidentMeasure.stamp != stamps.c.newest,
-                       IncidentMeasure.events != stamps.c.events))
+            .where(
+                or_(
+                    IncidentMeasure.incident_id.is_(None),
+                    IncidentMeasure.stamp != stamps.c.newest,
+                    IncidentMeasure.events != stamps.c.events,
+                )
+            )
         )
     if thorough:
-        parts.append(select(Incident.id, literal(0)).where(
-            ~select(IncidentMeasure.incident_id).where(IncidentMeasure.incident_id == Incident.id).exists()
-        ))
+        parts.append(
+            select(Incident.id, literal(0)).where(
+                ~select(IncidentMeasure.incident_id).where(IncidentMeasure.incident_id == Incident.id).exists()
+            )
+        )
     else:
         parts.append(select(Incident.id, literal(0)).where(Incident.id > newest_row))
-    parts.append(select(IncidentMeasure.incident_id, IncidentMeasure.stamp).where(
-        or_(IncidentMeasure.valid_until <= now, IncidentMeasure.valid_from > now,
-            IncidentMeasure.definition < measures.DEFINITION)
-    ))
+    parts.append(
+        select(IncidentMeasure.incident_id, IncidentMeasure.stamp).where(
+            or_(
+                IncidentMeasure.valid_until <= now,
+                IncidentMeasure.valid_from > now,
+                IncidentMeasure.definition < measures.DEFINITION,
+            )
+        )
+    )
     dirty = union(*parts).subquery("dirty")
     incident_id = dirty.c[0]
     query = select(incident_id).group_by(incident_id).order_by(func.max(dirty.c[1]), incident_id)
@@ -207,10 +230,14 @@ def refresh_measures(*, session: Session, now: datetime, limit: int | None = Non
     The scheduler runs it every minute through crisis.reports.tasks.refresh_measures (it commits)."""
     ids = dirty_incidents(session=session, now=now, limit=limit, thorough=thorough)
     for start in range(0, len(ids), REFRESH_BATCH):
-        batch = sorted(ids[start:start + REFRESH_BATCH])
-        _upsert(session, IncidentMeasure, measures.incident_measures_select(session=session, now=now,
-                                                                          incident_ids=batch),
-                key="incident_id", newer_only=True)
+        batch = sorted(ids[start : start + REFRESH_BATCH])
+        _upsert(
+            session,
+            IncidentMeasure,
+            measures.incident_measures_select(session=session, now=now, incident_ids=batch),
+            key="incident_id",
+            newer_only=True,
+        )
         session.execute(delete(KeyMessageLag).where(KeyMessageLag.incident_id.in_(batch)))
         lags = measures.key_message_lags_select(session=session, incident_ids=batch)
         session.execute(insert(KeyMessageLag).from_select([c.name for c in lags.selected_columns], lags))
@@ -303,10 +330,21 @@ def set_target(
     target.target_share = round(percent / 100, 4)
     target.updated_at, target.updated_by_id = now, actor.id
     session.flush()
-    timeline.record(session=session, kind="kpi.target_set", subject_type="unit", subject_id=unit.id,
-                    actor_id=actor.id, unit_id=unit.id, now=now,
-                    data={"measure": measure, "threshold_seconds": target.threshold_seconds,
-                          "comparison": comparison, "target_share": target.target_share})
+    timeline.record(
+        session=session,
+        kind="kpi.target_set",
+        subject_type="unit",
+        subject_id=unit.id,
+        actor_id=actor.id,
+        unit_id=unit.id,
+        now=now,
+        data={
+            "measure": measure,
+            "threshold_seconds": target.threshold_seconds,
+            "comparison": comparison,
+            "target_share": target.target_share,
+        },
+    )
     return target
 
 
@@ -317,8 +355,16 @@ def delete_target(*, session: Session, actor: User, target_id: int, now: datetim
         raise NotFound(_l("Target not found."))
     if not can_set_targets(session=session, user=actor, unit_id=target.unit_id):
         raise NotPermitted(_l("Only a head of the unit or above it sets its targets."))
-    timeline.record(session=session, kind="kpi.target_removed", subject_type="unit", subject_id=target.unit_id,
-                    actor_id=actor.id, unit_id=target.unit_id, now=now, data={"measure": target.measure})
+    timeline.record(
+        session=session,
+        kind="kpi.target_removed",
+        subject_type="unit",
+        subject_id=target.unit_id,
+        actor_id=actor.id,
+        unit_id=target.unit_id,
+        now=now,
+        data={"measure": target.measure},
+    )
     session.delete(target)
     session.flush()
 
@@ -352,57 +398,143 @@ def _percent(value: float | None) -> str:
 
 def tables(board: dashboard.Dashboard) -> dict[str, tuple[list[str], list[list[Any]]]]:
     """Every table of the dashboard, as CSV-ready headers and rows (seconds and percentages)."""
-    headline = [
-        [name, stat.n, _seconds(stat.p50), _seconds(stat.p90)] for name, stat in board.headline.items()
-    ]
+    headline = [[name, stat.n, _seconds(stat.p50), _seconds(stat.p90)] for name, stat in board.headline.items()]
     return {
         "headline": (["measure", "incidents_measured", "median_seconds", "p90_seconds"], headline),
         "counts": (["state", "incidents"], [[state, n] for state, n in board.counts.items()]),
         "stages": (
             ["stage", "title", "judged", "met", "breached", "not_met", "met_percent"],
-            [[s["key"], s["title"], s["judged"], s["met"], s["breached"], s["not_met"], _percent(s["share"])]
-             for s in board.stages],
+            [
+                [s["key"], s["title"], s["judged"], s["met"], s["breached"], s["not_met"], _percent(s["share"])]
+                for s in board.stages
+            ],
         ),
         "heatmap": (
             ["unit", *[s["key"] for s in board.heatmap["stages"]]],
-            [[row["unit"].code, *[f"{c['breached']}/{c['judged']}" if c else "" for c in row["cells"]]]
-             for row in board.heatmap["rows"]],
+            [
+                [row["unit"].code, *[f"{c['breached']}/{c['judged']}" if c else "" for c in row["cells"]]]
+                for row in board.heatmap["rows"]
+            ],
         ),
         "per_unit": (
-            ["unit", "incidents", "tta_median_seconds", "ths_median_seconds", "ttr_median_seconds",
-             "stages_judged", "stages_met_percent", "reviews_due", "reviews_on_time_percent",
-             "action_items_due", "action_items_on_time_percent", "escalations", "escalations_acknowledged"],
-            [[r["unit"].code, r["incidents"], _seconds(r["tta"].p50), _seconds(r["ths"].p50), _seconds(r["ttr"].p50),
-              r["stage_sla"].judged, _percent(r["stage_sla"].share), r["reviews"].judged,
-              _percent(r["reviews"].share), r["action_items"].judged, _percent(r["action_items"].share),
-              r["escalations"], r["acknowledged"]] for r in board.per_unit],
+            [
+                "unit",
+                "incidents",
+                "tta_median_seconds",
+                "ths_median_seconds",
+                "ttr_median_seconds",
+                "stages_judged",
+                "stages_met_percent",
+                "reviews_due",
+                "reviews_on_time_percent",
+                "action_items_due",
+                "action_items_on_time_percent",
+                "escalations",
+                "escalations_acknowledged",
+            ],
+            [
+                [
+                    r["unit"].code,
+                    r["incidents"],
+                    _seconds(r["tta"].p50),
+                    _seconds(r["ths"].p50),
+                    _seconds(r["ttr"].p50),
+                    r["stage_sla"].judged,
+                    _percent(r["stage_sla"].share),
+                    r["reviews"].judged,
+                    _percent(r["reviews"].share),
+                    r["action_items"].judged,
+                    _percent(r["action_items"].share),
+                    r["escalations"],
+                    r["acknowledged"],
+                ]
+                for r in board.per_unit
+            ],
         ),
         "weekly": (
-            ["week", "incidents", "tta_median_seconds", "ths_median_seconds", "ttr_median_seconds",
-             "stages_met_percent"],
-            [[w["week"].isoformat(), w["incidents"], _seconds(w["tta"]), _seconds(w["ths"]), _seconds(w["ttr"]),
-              _percent(w["stage_sla"])] for w in board.weekly],
+            [
+                "week",
+                "incidents",
+                "tta_median_seconds",
+                "ths_median_seconds",
+                "ttr_median_seconds",
+                "stages_met_percent",
+            ],
+            [
+                [
+                    w["week"].isoformat(),
+                    w["incidents"],
+                    _seconds(w["tta"]),
+                    _seconds(w["ths"]),
+                    _seconds(w["ttr"]),
+                    _percent(w["stage_sla"]),
+                ]
+                for w in board.weekly
+            ],
         ),
         "key_message_lag": (
             ["unit", "shared", "published", "median_lag_seconds", "p90_lag_seconds"],
-            [[r["unit"].code if r["unit"] else "", r["shared"], r["published"], _seconds(r["p50"]),
-              _seconds(r["p90"])] for r in board.lag],
+            [
+                [
+                    r["unit"].code if r["unit"] else "",
+                    r["shared"],
+                    r["published"],
+                    _seconds(r["p50"]),
+                    _seconds(r["p90"]),
+                ]
+                for r in board.lag
+            ],
         ),
         "kpi": (
-            ["unit", "measure", "threshold_seconds", "comparison", "target_percent", "judged", "hits",
-             "actual_percent", "met"],
-            [[k["unit"].code if k["unit"] else "", k["target"].measure, k["target"].threshold_seconds or "",
-              k["target"].comparison, _percent(k["target"].target_share), k["judged"], k["hits"],
-              _percent(k["share"]), "" if k["met"] is None else ("yes" if k["met"] else "no")] for k in board.kpis],
+            [
+                "unit",
+                "measure",
+                "threshold_seconds",
+                "comparison",
+                "target_percent",
+                "judged",
+                "hits",
+                "actual_percent",
+                "met",
+            ],
+            [
+                [
+                    k["unit"].code if k["unit"] else "",
+                    k["target"].measure,
+                    k["target"].threshold_seconds or "",
+                    k["target"].comparison,
+                    _percent(k["target"].target_share),
+                    k["judged"],
+                    k["hits"],
+                    _percent(k["share"]),
+                    "" if k["met"] is None else ("yes" if k["met"] else "no"),
+                ]
+                for k in board.kpis
+            ],
         ),
         "outcomes": (
             ["measure", "judged", "on_time", "percent"],
-            [["stage_sla", board.stage_overall.judged, board.stage_overall.hits, _percent(board.stage_overall.share)],
-             ["review_on_time", board.reviews.judged, board.reviews.hits, _percent(board.reviews.share)],
-             ["action_items_on_time", board.action_items.judged, board.action_items.hits,
-              _percent(board.action_items.share)],
-             ["escalations_acknowledged", board.escalations["escalations"], board.escalations["acknowledged"],
-              _percent(board.escalations["share_acknowledged"])]],
+            [
+                [
+                    "stage_sla",
+                    board.stage_overall.judged,
+                    board.stage_overall.hits,
+                    _percent(board.stage_overall.share),
+                ],
+                ["review_on_time", board.reviews.judged, board.reviews.hits, _percent(board.reviews.share)],
+                [
+                    "action_items_on_time",
+                    board.action_items.judged,
+                    board.action_items.hits,
+                    _percent(board.action_items.share),
+                ],
+                [
+                    "escalations_acknowledged",
+                    board.escalations["escalations"],
+                    board.escalations["acknowledged"],
+                    _percent(board.escalations["share_acknowledged"]),
+                ],
+            ],
         ),
     }
 

@@ -61,23 +61,40 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
     return {
         "incidents": {
             "type": "bar",
-            "data": {"labels": labels, "datasets": [
-                {"label": _("Incidents per week"), "data": [w["incidents"] for w in board.weekly]}]},
+            "data": {
+                "labels": labels,
+                "datasets": [{"label": _("Incidents per week"), "data": [w["incidents"] for w in board.weekly]}],
+            },
         },
         "times": {
             "type": "line",
-            "data": {"labels": labels, "datasets": [
-                {"label": _("Time to acknowledge (median, min)"), "data": [_minutes(w["tta"]) for w in board.weekly]},
-                {"label": _("Time to holding statement (median, min)"),
-                 "data": [_minutes(w["ths"]) for w in board.weekly]},
-            ]},
+            "data": {
+                "labels": labels,
+                "datasets": [
+                    {
+                        "label": _("Time to acknowledge (median, min)"),
+                        "data": [_minutes(w["tta"]) for w in board.weekly],
+                    },
+                    {
+                        "label": _("Time to holding statement (median, min)"),
+                        "data": [_minutes(w["ths"]) for w in board.weekly],
+                    },
+                ],
+            },
         },
         "compliance": {
             "type": "line",
-            "data": {"labels": labels, "datasets": [
-                {"label": _("Stages on time, %"),
-                 "data": [round(w["stage_sla"] * 100, 1) if w["stage_sla"] is not None else None
-                          for w in board.weekly]}]},
+            "data": {
+                "labels": labels,
+                "datasets": [
+                    {
+                        "label": _("Stages on time, %"),
+                        "data": [
+                            round(w["stage_sla"] * 100, 1) if w["stage_sla"] is not None else None for w in board.weekly
+                        ],
+                    }
+                ],
+            },
             "options": {"scales": {"y": {"min": 0, "max": 100}}},
         },
     }
@@ -97,7 +114,8 @@ def _visible_units() -> list[UnitChoice]:
     """units.list_visible as plain rows: the same units in the same (tree) order."""
     scope = units.visible_scope(session=db.session, user=current_user)
     rows = db.session.execute(
-        select(Unit.id, Unit.parent_id, Unit.code, Unit.name).where(scope.filter(Unit.id)).order_by(Unit.code))
+        select(Unit.id, Unit.parent_id, Unit.code, Unit.name).where(scope.filter(Unit.id)).order_by(Unit.code)
+    )
     return units.order_as_tree([UnitChoice(*row) for row in rows])
 
 
@@ -106,8 +124,10 @@ def _choices(unit_list: list[Any], chosen: str | None = None) -> Markup:
     (written here in one pass: the template's loop cost ~3 ms and ~2,000 objects per page)."""
     return Markup("").join(
         Markup('<option value="{0}"{1}>{2}</option>').format(
-            unit.id, Markup(" selected") if str(unit.id) == chosen else "", f"{unit.code} · {unit.name}")
-        for unit in unit_list)
+            unit.id, Markup(" selected") if str(unit.id) == chosen else "", f"{unit.code} · {unit.name}"
+        )
+        for unit in unit_list
+    )
 
 
 def _target_units(visible: list[Any] | None = None) -> list[Any]:
@@ -138,8 +158,11 @@ def dashboard() -> Any:
     visible = _visible_units()
     target_units = _target_units(visible)
     target_codes = {u.id: u.code for u in target_units}
-    own_targets = [(target_codes[t.unit_id], t) for t in service.list_targets(session=db.session, user=current_user)
-                   if t.unit_id in target_codes]
+    own_targets = [
+        (target_codes[t.unit_id], t)
+        for t in service.list_targets(session=db.session, user=current_user)
+        if t.unit_id in target_codes
+    ]
     html = render_template(
         "reports/dashboard.html",
         board=board,
@@ -200,8 +223,12 @@ def set_target() -> Any:
         abort(400)
     try:
         service.set_target(
-            session=db.session, actor=current_user, unit_id=unit_id, measure=form.get("measure", ""),
-            target_percent=form.get("target_percent"), threshold_minutes=form.get("threshold_minutes"),
+            session=db.session,
+            actor=current_user,
+            unit_id=unit_id,
+            measure=form.get("measure", ""),
+            target_percent=form.get("target_percent"),
+            threshold_minutes=form.get("threshold_minutes"),
             comparison=form.get("comparison", "<="),
         )
     except ValidationFailed as error:  # a role that may not set targets gets 403, like everywhere
@@ -242,8 +269,9 @@ def monthly_request() -> Any:
     if unit_id is None:
         abort(400)
     try:
-        report = monthly.request_monthly(session=db.session, actor=current_user, unit_id=unit_id,
-                                         month=request.form.get("month", ""))
+        report = monthly.request_monthly(
+            session=db.session, actor=current_user, unit_id=unit_id, month=request.form.get("month", "")
+        )
     except ValidationFailed as error:
         _flash_errors(error)
         return redirect(url_for("reports.monthly_list"))
@@ -264,4 +292,3 @@ def monthly_pdf(report_id: int) -> Any:
         f'attachment; filename="evaluation-{report.unit.code}-{report.month:%Y-%m}.pdf"'
     )
     return response
-

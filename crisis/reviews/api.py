@@ -65,8 +65,9 @@ def export_review(query: dict[str, Any], incident_id: int) -> Any:
 @blp.response(200, s.ReviewDocumentOut)
 def patch_review(data: dict[str, Any], review_id: int) -> Any:
     version = data.pop("version", None)
-    review = service.update(session=db.session, actor=bearer_user(), review_id=review_id, expected_version=version,
-                            **data)
+    review = service.update(
+        session=db.session, actor=bearer_user(), review_id=review_id, expected_version=version, **data
+    )
     db.session.commit()
     return _document(review, None)
 
@@ -76,8 +77,9 @@ def patch_review(data: dict[str, Any], review_id: int) -> Any:
 @blp.arguments(s.ReviewVersionIn)
 @blp.response(200, s.ReviewDocumentOut)
 def submit_review(data: dict[str, Any], review_id: int) -> Any:
-    review = service.submit(session=db.session, actor=bearer_user(), review_id=review_id,
-                            expected_version=data.get("version"))
+    review = service.submit(
+        session=db.session, actor=bearer_user(), review_id=review_id, expected_version=data.get("version")
+    )
     db.session.commit()
     return _document(review, None)
 
@@ -88,8 +90,9 @@ def submit_review(data: dict[str, Any], review_id: int) -> Any:
 @blp.response(200, s.ReviewDocumentOut)
 def approve_review(data: dict[str, Any], review_id: int) -> Any:
     """A head over the owning unit approves; the incident closes."""
-    review = service.approve(session=db.session, actor=bearer_user(), review_id=review_id,
-                             expected_version=data.get("version"))
+    review = service.approve(
+        session=db.session, actor=bearer_user(), review_id=review_id, expected_version=data.get("version")
+    )
     db.session.commit()
     return _document(review, None)
 
@@ -99,8 +102,9 @@ def approve_review(data: dict[str, Any], review_id: int) -> Any:
 @blp.arguments(s.ReviewReturnIn)
 @blp.response(200, s.ReviewDocumentOut)
 def return_review(data: dict[str, Any], review_id: int) -> Any:
-    review = service.return_to_draft(session=db.session, actor=bearer_user(), review_id=review_id,
-                                     reason=data["reason"])
+    review = service.return_to_draft(
+        session=db.session, actor=bearer_user(), review_id=review_id, reason=data["reason"]
+    )
     db.session.commit()
     return _document(review, None)
 

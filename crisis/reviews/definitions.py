@@ -120,8 +120,11 @@ Rule = Callable[[Any, Any, Scope], Any]  # (logic, row, scope) -> condition
 def stage_performed(o: Any, run: Any, s: Scope) -> Any:
     """Started and completed, and not merely closed at the moment of resolution (started and
     completed at resolved_at: resolving completes the stages never reached)."""
-    closed_by_resolving = o.and_(o.eq(run.started_at, run.completed_at), o.is_set(s.incident.resolved_at),
-                                 o.eq(run.completed_at, s.incident.resolved_at))
+    closed_by_resolving = o.and_(
+        o.eq(run.started_at, run.completed_at),
+        o.is_set(s.incident.resolved_at),
+        o.eq(run.completed_at, s.incident.resolved_at),
+    )
     return o.and_(o.is_set(run.started_at), o.is_set(run.completed_at), o.not_(closed_by_resolving))
 
 
@@ -160,8 +163,9 @@ def action_item_on_time(o: Any, item: Any, s: Scope) -> Any:
 
 def escalation_notice(o: Any, notice: Any, s: Scope) -> Any:
     """A deadline notice of an escalation-step timer to a person."""
-    return o.and_(o.eq(notice.kind, "deadline"), o.eq(s.timer_kind, "escalation_step"),
-                  o.is_set(notice.recipient_user_id))
+    return o.and_(
+        o.eq(notice.kind, "deadline"), o.eq(s.timer_kind, "escalation_step"), o.is_set(notice.recipient_user_id)
+    )
 
 
 def acknowledged(o: Any, notice: Any, s: Scope) -> Any:
@@ -210,8 +214,11 @@ class Moment:
         """The moment of one subject (Python)."""
         if self.rows is None:
             return getattr(subject, self.at)
-        moments = (getattr(row, self.at) for row in getattr(subject, self.rows)
-                   if self.where is None or PY.holds(self.where(PY, row, scope)))
+        moments = (
+            getattr(row, self.at)
+            for row in getattr(subject, self.rows)
+            if self.where is None or PY.holds(self.where(PY, row, scope))
+        )
         return min((moment for moment in moments if moment is not None), default=None)
 
 
@@ -257,41 +264,126 @@ class Rate:
 
 
 _INCIDENT_START = Moment("started_at")
-DURATIONS: dict[str, Duration] = {m.key: m for m in (
-    Duration("time_to_acknowledge", _l("Time to acknowledge"), "incident", _INCIDENT_START,
-             Moment("completed_at", rows="stage_runs", where=first_stage), column="tta", target=True),
-    Duration("time_to_holding_statement", _l("Time to holding statement"), "incident", _INCIDENT_START,
-             # Statement.published_at is the owner's first publication of the statement.
-             Moment("published_at", rows="statements", where=holding_statement), column="ths", target=True),
-    Duration("time_to_first_statement", _l("Time to first statement"), "incident", _INCIDENT_START,
-             Moment("published_at", rows="statements"), column="tfs", target=True),
-    Duration("time_to_resolve", _l("Time to resolve"), "incident", _INCIDENT_START, Moment("resolved_at"),
-             column="ttr", target=True),
-    # Publication lag of shared key messages: per statement and unit sharing it, approval to the
-    # unit's first publication. The units sharing it: those involved in the incident, and any other
-    # unit but the owner that recorded a publication of it.
-    Duration("key_message_lag", _l("Key-message publication lag per unit"), "shared key message and unit",
-             Moment("approved_at"), Moment("published_at", rows="publications", where=published_by_the_unit),
-             column="lag", target=False, where=shared_key_messages),
-)}
-RATES: dict[str, Rate] = {m.key: m for m in (
-    Rate("stage_sla", _l("Stages completed on time"), "stage_runs", stage_judged, stage_met,
-         columns=("st_judged", "st_met"), target=True),
-    Rate("review_on_time", _l("Reviews approved on time"), "review", review_judged, review_on_time,
-         columns=("rv_judged", "rv_on_time"), target=True),
-    Rate("action_items_on_time", _l("Action items closed on time"), "action_items", action_item_judged,
-         action_item_on_time, columns=("ai_judged", "ai_on_time"), target=True),
-    # One escalation per (timer, person), however many channels it went out on; acknowledged when
-    # any of that person's notices of the timer was.
-    Rate("escalations_acknowledged", _l("Escalations acknowledged"), "notices", escalation_notice, acknowledged,
-         columns=("esc_sent", "esc_acknowledged"), target=True, per=("timer_id", "recipient_user_id")),
-    # The heat map: breached stages out of those judged.
-    Rate("stages_breached", _l("Breached"), "stage_runs", stage_judged, stage_breached,
-         columns=("st_judged", "st_breached"), target=False),
-    # Review only: the dashboard does not report on checklists, so no precomputed row holds it.
-    Rate("checklist", _l("Checklist"), "checklist_entries", every_row, checklist_closed, columns=None,
-         target=False, paths=(REVIEW,)),
-)}
+DURATIONS: dict[str, Duration] = {
+    m.key: m
+    for m in (
+        Duration(
+            "time_to_acknowledge",
+            _l("Time to acknowledge"),
+            "incident",
+            _INCIDENT_START,
+            Moment("completed_at", rows="stage_runs", where=first_stage),
+            column="tta",
+            target=True,
+        ),
+        Duration(
+            "time_to_holding_statement",
+            _l("Time to holding statement"),
+            "incident",
+            _INCIDENT_START,
+            # Statement.published_at is the owner's first publication of the statement.
+            Moment("published_at", rows="statements", where=holding_statement),
+            column="ths",
+            target=True,
+        ),
+        Duration(
+            "time_to_first_statement",
+            _l("Time to first statement"),
+            "incident",
+            _INCIDENT_START,
+            Moment("published_at", rows="statements"),
+            column="tfs",
+            target=True,
+        ),
+        Duration(
+            "time_to_resolve",
+            _l("Time to resolve"),
+            "incident",
+            _INCIDENT_START,
+            Moment("resolved_at"),
+            column="ttr",
+            target=True,
+        ),
+        # Publication lag of shared key messages: per statement and unit sharing it, approval to the
+        # unit's first publication. The units sharing it: those involved in the incident, and any other
+        # unit but the owner that recorded a publication of it.
+        Duration(
+            "key_message_lag",
+            _l("Key-message publication lag per unit"),
+            "shared key message and unit",
+            Moment("approved_at"),
+            Moment("published_at", rows="publications", where=published_by_the_unit),
+            column="lag",
+            target=False,
+            where=shared_key_messages,
+        ),
+    )
+}
+RATES: dict[str, Rate] = {
+    m.key: m
+    for m in (
+        Rate(
+            "stage_sla",
+            _l("Stages completed on time"),
+            "stage_runs",
+            stage_judged,
+            stage_met,
+            columns=("st_judged", "st_met"),
+            target=True,
+        ),
+        Rate(
+            "review_on_time",
+            _l("Reviews approved on time"),
+            "review",
+            review_judged,
+            review_on_time,
+            columns=("rv_judged", "rv_on_time"),
+            target=True,
+        ),
+        Rate(
+            "action_items_on_time",
+            _l("Action items closed on time"),
+            "action_items",
+            action_item_judged,
+            action_item_on_time,
+            columns=("ai_judged", "ai_on_time"),
+            target=True,
+        ),
+        # One escalation per (timer, person), however many channels it went out on; acknowledged when
+        # any of that person's notices of the timer was.
+        Rate(
+            "escalations_acknowledged",
+            _l("Escalations acknowledged"),
+            "notices",
+            escalation_notice,
+            acknowledged,
+            columns=("esc_sent", "esc_acknowledged"),
+            target=True,
+            per=("timer_id", "recipient_user_id"),
+        ),
+        # The heat map: breached stages out of those judged.
+        Rate(
+            "stages_breached",
+            _l("Breached"),
+            "stage_runs",
+            stage_judged,
+            stage_breached,
+            columns=("st_judged", "st_breached"),
+            target=False,
+        ),
+        # Review only: the dashboard does not report on checklists, so no precomputed row holds it.
+        Rate(
+            "checklist",
+            _l("Checklist"),
+            "checklist_entries",
+            every_row,
+            checklist_closed,
+            columns=None,
+            target=False,
+            paths=(REVIEW,),
+        ),
+    )
+}
 MEASURES: dict[str, Duration | Rate] = {**DURATIONS, **RATES}
 
 INCIDENT_DURATIONS = [m for m in DURATIONS.values() if m.subject == "incident"]

@@ -96,8 +96,11 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
     """What the review templates read: the document, labels, and time formatters for one zone."""
     labels = {**EVENT_LABELS, **REVIEW_EVENT_LABELS}
     timeline = [
-        (event, labels.get(event.kind, event.kind),
-         presenters.describe(event, doc.incident, lang=lang, zone=zone, labels=STATEMENT_LABELS))
+        (
+            event,
+            labels.get(event.kind, event.kind),
+            presenters.describe(event, doc.incident, lang=lang, zone=zone, labels=STATEMENT_LABELS),
+        )
         for event in doc.events
     ]
     return {
@@ -258,18 +261,33 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 for st in m.statements
             ],
             "key_message_lag": [
-                {"statement_id": row.statement.id, "unit": row.unit.code, "published_at": _iso(row.published_at),
-                 "lag_seconds": _seconds(row.lag)}
+                {
+                    "statement_id": row.statement.id,
+                    "unit": row.unit.code,
+                    "published_at": _iso(row.published_at),
+                    "lag_seconds": _seconds(row.lag),
+                }
                 for row in m.lags
             ],
             "action_items": [
-                {"id": a.id, "title": a.title, "owner": a.owner.name, "due_on": a.due_on.isoformat(),
-                 "status": a.status, "done_at": _iso(a.done_at)}
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "owner": a.owner.name,
+                    "due_on": a.due_on.isoformat(),
+                    "status": a.status,
+                    "done_at": _iso(a.done_at),
+                }
                 for a in review.action_items
             ],
             "timeline": [
-                {"at": _iso(e.occurred_at), "kind": e.kind, "label": str(labels.get(e.kind, e.kind)),
-                 "actor": e.actor.name if e.actor else None, "data": e.data}
+                {
+                    "at": _iso(e.occurred_at),
+                    "kind": e.kind,
+                    "label": str(labels.get(e.kind, e.kind)),
+                    "actor": e.actor.name if e.actor else None,
+                    "data": e.data,
+                }
                 for e in doc.events
             ],
         }
@@ -277,4 +295,3 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
 
 def filename(doc: ReviewDocument, lang: str, extension: str) -> str:
     return f"review-{doc.incident.reference}-{lang}.{extension}"
-

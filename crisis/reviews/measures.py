@@ -171,14 +171,17 @@ def rates(*, session: Session, incident: Incident, now: datetime) -> dict[str, S
     """Every rate of the registry over the incident's own rows as of `now`, by key."""
     scope = Scope(incident=incident, now=now)
     review = session.scalar(
-        select(Review).where(Review.incident_id == incident.id).options(selectinload(Review.action_items)))
+        select(Review).where(Review.incident_id == incident.id).options(selectinload(Review.action_items))
+    )
     rows: dict[str, list[tuple[Any, Scope]]] = {
         "stage_runs": [(run, scope) for run in incident.stage_runs],
         "checklist_entries": [(entry, scope) for run in incident.stage_runs for entry in run.entries],
         "review": [(review, scope)] if review is not None else [],
         "action_items": [(item, scope) for item in review.action_items] if review is not None else [],
-        "notices": [(notice, Scope(incident=incident, now=now, timer_kind=kind))
-                    for notice, kind in _deadline_notices(session, incident)],
+        "notices": [
+            (notice, Scope(incident=incident, now=now, timer_kind=kind))
+            for notice, kind in _deadline_notices(session, incident)
+        ],
     }
     return {rate.key: count(rate, rows[rate.of]) for rate in RATES.values()}
 
@@ -197,20 +200,29 @@ def key_message_lags(incident: Incident) -> list[LagRow]:
                 units.setdefault(publication.unit_id, publication.unit)
         for unit_id, unit in units.items():
             scope = Scope(incident=incident, unit_id=unit_id)
-            rows.append(LagRow(statement=statement, unit=unit, published_at=lag.end.of(statement, scope),
-                               lag=lag.of(statement, scope), involved=unit_id in involved))
+            rows.append(
+                LagRow(
+                    statement=statement,
+                    unit=unit,
+                    published_at=lag.end.of(statement, scope),
+                    lag=lag.of(statement, scope),
+                    involved=unit_id in involved,
+                )
+            )
     return rows
 
 
 def _deadline_notices(session: Session, incident: Incident) -> list[Any]:
     """The deadline notices of the incident, each with its timer's kind, oldest first."""
-    return list(session.execute(
-        select(Notice, Timer.kind)
-        .outerjoin(Timer, Timer.id == Notice.timer_id)
-        .where(Notice.incident_id == incident.id, Notice.kind == "deadline")
-        .options(selectinload(Notice.recipient), selectinload(Notice.acknowledged_by), selectinload(Notice.webhook))
-        .order_by(Notice.queued_at, Notice.id)
-    ).all())
+    return list(
+        session.execute(
+            select(Notice, Timer.kind)
+            .outerjoin(Timer, Timer.id == Notice.timer_id)
+            .where(Notice.incident_id == incident.id, Notice.kind == "deadline")
+            .options(selectinload(Notice.recipient), selectinload(Notice.acknowledged_by), selectinload(Notice.webhook))
+            .order_by(Notice.queued_at, Notice.id)
+        ).all()
+    )
 
 
 def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationRow], Share]:
@@ -234,8 +246,10 @@ def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationR
                 acknowledged_by=notice.acknowledged_by.name if notice.acknowledged_by else None,
             )
         )
-    escalated = count(RATES["escalations_acknowledged"],
-                      ((notice, Scope(incident=incident, timer_kind=kind)) for notice, kind in notices))
+    escalated = count(
+        RATES["escalations_acknowledged"],
+        ((notice, Scope(incident=incident, timer_kind=kind)) for notice, kind in notices),
+    )
     return result, escalated
 
 

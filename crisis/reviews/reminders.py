@@ -45,16 +45,23 @@ def review_thresholds(review: Review, zone: str) -> list[tuple[str, datetime]]:
 
 
 def _payload(kind: str, incident: Incident, **extra: Any) -> dict[str, Any]:
-    return {"kind": kind, "severity": incident.severity, "incident_ref": incident.reference,
-            "incident_title": incident.title, "owner_unit": incident.unit.code, **extra}
+    return {
+        "kind": kind,
+        "severity": incident.severity,
+        "incident_ref": incident.reference,
+        "incident_title": incident.title,
+        "owner_unit": incident.unit.code,
+        **extra,
+    }
 
 
 def remind_reviews(*, session: Session, now: datetime) -> int:
     """Remind the owners of open reviews due within two days. Returns how many notices were written."""
     reviews = session.scalars(
-        select(Review).where(Review.state.in_(("draft", "submitted")), Review.due_at > now,
-                             Review.due_at <= now + REVIEW_SOON)
-        .options(joinedload(Review.incident).joinedload(Incident.unit)).order_by(Review.due_at, Review.id)
+        select(Review)
+        .where(Review.state.in_(("draft", "submitted")), Review.due_at > now, Review.due_at <= now + REVIEW_SOON)
+        .options(joinedload(Review.incident).joinedload(Incident.unit))
+        .order_by(Review.due_at, Review.id)
     )
     written = 0
     for review in reviews:
@@ -65,15 +72,33 @@ def remind_reviews(*, session: Session, now: datetime) -> int:
         threshold = passed[-1]
         selector = RoleSelector("commander", "own") if review.state == "draft" else RoleSelector("head", "own")
         people, _fallback = recipients.resolve_selector(session=session, incident=incident, selector=selector, at=now)
-        payload = _payload("review_due_soon", incident, review_id=review.id, threshold=threshold,
-                           due_at=review.due_at.isoformat(), review_state=review.state)
+        payload = _payload(
+            "review_due_soon",
+            incident,
+            review_id=review.id,
+            threshold=threshold,
+            due_at=review.due_at.isoformat(),
+            review_state=review.state,
+        )
         for person in people:
-            written += len(notify.remind(session=session, user=person.user, incident_id=incident.id,
-                                         key=f"reminder:review:{review.id}:{threshold}", payload=payload,
-                                         due_at=review.due_at, now=now))
+            written += len(
+                notify.remind(
+                    session=session,
+                    user=person.user,
+                    incident_id=incident.id,
+                    key=f"reminder:review:{review.id}:{threshold}",
+                    payload=payload,
+                    due_at=review.due_at,
+                    now=now,
+                )
+            )
         # Bookkeeping, not an edit: no new version (a head saving the review meanwhile gets no conflict).
-        session.execute(update(Review).where(Review.id == review.id).values(reminded=threshold)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Review)
+            .where(Review.id == review.id)
+            .values(reminded=threshold)
+            .execution_options(synchronize_session=False)
+        )
     session.flush()
     return written
 
@@ -86,12 +111,15 @@ def remind_action_items(*, session: Session, now: datetime) -> int:
     """Remind the owners of open action items due within a day, or overdue (once each). Returns how
     many notices were written."""
     items = session.scalars(
-        select(ActionItem).where(
-            ActionItem.status == "open", ActionItem.due_at <= now + ITEM_SOON,
+        select(ActionItem)
+        .where(
+            ActionItem.status == "open",
+            ActionItem.due_at <= now + ITEM_SOON,
             or_(ActionItem.reminded_soon_at.is_(None), ActionItem.reminded_overdue_at.is_(None)),
         )
         .options(joinedload(ActionItem.owner), joinedload(ActionItem.review).joinedload(Review.incident))
-        .order_by(ActionItem.due_at, ActionItem.id).limit(500)
+        .order_by(ActionItem.due_at, ActionItem.id)
+        .limit(500)
     )
     written = 0
     for item in items:
@@ -100,12 +128,27 @@ def remind_action_items(*, session: Session, now: datetime) -> int:
             continue
         incident = item.review.incident
         threshold = "overdue" if overdue else "due_soon"
-        payload = _payload(f"action_item_{threshold}", incident, review_id=item.review_id, action_item_id=item.id,
-                           title=item.title, due_on=item.due_on.isoformat(), due_at=item.due_at.isoformat())
+        payload = _payload(
+            f"action_item_{threshold}",
+            incident,
+            review_id=item.review_id,
+            action_item_id=item.id,
+            title=item.title,
+            due_on=item.due_on.isoformat(),
+            due_at=item.due_at.isoformat(),
+        )
         if item.owner.active:
-            written += len(notify.remind(session=session, user=item.owner, incident_id=incident.id,
-                                         key=f"reminder:action_item:{item.id}:{threshold}", payload=payload,
-                                         due_at=item.due_at, now=now))
+            written += len(
+                notify.remind(
+                    session=session,
+                    user=item.owner,
+                    incident_id=incident.id,
+                    key=f"reminder:action_item:{item.id}:{threshold}",
+                    payload=payload,
+                    due_at=item.due_at,
+                    now=now,
+                )
+            )
         if overdue:
             item.reminded_overdue_at = now
             item.reminded_soon_at = item.reminded_soon_at or now  # "due soon" would come too late now

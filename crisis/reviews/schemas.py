@@ -57,8 +57,9 @@ class ReviewPatch(ma.Schema):
     summary = ma.fields.String(validate=ma.validate.Length(max=20000))
     went_well = ma.fields.String(validate=ma.validate.Length(max=20000))
     to_improve = ma.fields.String(validate=ma.validate.Length(max=20000))
-    stage_ratings = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(
-        validate=ma.validate.OneOf([*RATINGS, "suggested"])))
+    stage_ratings = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(validate=ma.validate.OneOf([*RATINGS, "suggested"]))
+    )
     version = bounded_int(load_default=None)
 
 

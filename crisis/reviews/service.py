@@ -74,8 +74,15 @@ def open_draft(*, session: Session, incident: Incident, now: datetime, actor: Us
     )
     session.add(review)
     session.flush()
-    _record(session=session, incident=incident, actor=actor, kind="review.opened", now=now,
-            review_id=review.id, due_at=review.due_at.isoformat())
+    _record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="review.opened",
+        now=now,
+        review_id=review.id,
+        due_at=review.due_at.isoformat(),
+    )
     return review
 
 
@@ -198,8 +205,15 @@ def update(
         changed.append("stage_ratings")
     if changed:
         session.flush()
-        _record(session=session, incident=review.incident, actor=actor, kind="review.updated", now=now,
-                review_id=review.id, fields=sorted(changed))
+        _record(
+            session=session,
+            incident=review.incident,
+            actor=actor,
+            kind="review.updated",
+            now=now,
+            review_id=review.id,
+            fields=sorted(changed),
+        )
     return review
 
 
@@ -220,8 +234,9 @@ def submit(
         raise ValidationFailed(errors)
     review.state, review.submitted_at, review.submitted_by_id = "submitted", now, actor.id
     session.flush()
-    _record(session=session, incident=review.incident, actor=actor, kind="review.submitted", now=now,
-            review_id=review.id)
+    _record(
+        session=session, incident=review.incident, actor=actor, kind="review.submitted", now=now, review_id=review.id
+    )
     return review
 
 
@@ -240,8 +255,15 @@ def return_to_draft(
         raise ValidationFailed(errors)
     review.state = "draft"
     session.flush()
-    _record(session=session, incident=review.incident, actor=actor, kind="review.returned", now=now,
-            review_id=review.id, reason=reason)
+    _record(
+        session=session,
+        incident=review.incident,
+        actor=actor,
+        kind="review.returned",
+        now=now,
+        review_id=review.id,
+        reason=reason,
+    )
     return review
 
 
@@ -257,8 +279,15 @@ def approve(
     _check_version(review, expected_version)
     review.state, review.approved_at, review.approved_by_id = "approved", now, actor.id
     session.flush()
-    _record(session=session, incident=review.incident, actor=actor, kind="review.approved", now=now,
-            review_id=review.id, on_time=now <= review.due_at)
+    _record(
+        session=session,
+        incident=review.incident,
+        actor=actor,
+        kind="review.approved",
+        now=now,
+        review_id=review.id,
+        on_time=now <= review.due_at,
+    )
     on_approved(session=session, review=review, actor=actor, now=now)
     return review
 
@@ -266,7 +295,9 @@ def approve(
 def on_approved(*, session: Session, review: Review, actor: User | None, now: datetime) -> Incident:
     """The review is approved: the incident closes and nothing about it is reminded any more."""
     incident = session.scalar(
-        select(Incident).where(Incident.id == review.incident_id).with_for_update()
+        select(Incident)
+        .where(Incident.id == review.incident_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     if incident.state == "closed":
@@ -341,12 +372,30 @@ def add_action_item(
     if errors:
         raise ValidationFailed(errors)
     assert owner is not None and day is not None  # nosec B101  # type narrowing: errors raised above
-    item = ActionItem(review=review, title=title, owner_id=owner.id, due_on=day, due_at=end_of_day(day, zone),
-                      status="open", created_at=now, created_by_id=actor.id)
+    item = ActionItem(
+        review=review,
+        title=title,
+        owner_id=owner.id,
+        due_on=day,
+        due_at=end_of_day(day, zone),
+        status="open",
+        created_at=now,
+        created_by_id=actor.id,
+    )
     session.add(item)
     session.flush()
-    _record(session=session, incident=review.incident, actor=actor, kind="review.action_added", now=now,
-            review_id=review.id, action_item_id=item.id, title=title, owner=owner.name, due_on=day.isoformat())
+    _record(
+        session=session,
+        incident=review.incident,
+        actor=actor,
+        kind="review.action_added",
+        now=now,
+        review_id=review.id,
+        action_item_id=item.id,
+        title=title,
+        owner=owner.name,
+        due_on=day.isoformat(),
+    )
     return item
 
 
@@ -369,8 +418,17 @@ def set_action_status(
     item.status = status
     item.done_at = now if status == "done" else None
     session.flush()
-    _record(session=session, incident=review.incident, actor=actor, kind=f"review.action_{status}", now=now,
-            review_id=review.id, action_item_id=item.id, title=item.title, before=before)
+    _record(
+        session=session,
+        incident=review.incident,
+        actor=actor,
+        kind=f"review.action_{status}",
+        now=now,
+        review_id=review.id,
+        action_item_id=item.id,
+        title=item.title,
+        before=before,
+    )
     return item
 
 
@@ -385,14 +443,17 @@ def list_action_items(*, session: Session, user: User, mine: bool = False, limit
     return list(session.scalars(query.where(ActionItem.status == "open").order_by(ActionItem.due_at).limit(limit)))
 
 
-def list_reviews(*, session: Session, user: User, states: tuple[str, ...] = ("draft", "submitted"),
-                 limit: int = 200) -> list[Review]:
+def list_reviews(
+    *, session: Session, user: User, states: tuple[str, ...] = ("draft", "submitted"), limit: int = 200
+) -> list[Review]:
     scope = units.visible_scope(session=session, user=user)
     return list(
         session.scalars(
-            select(Review).join(Incident, Incident.id == Review.incident_id)
+            select(Review)
+            .join(Incident, Incident.id == Review.incident_id)
             .where(Review.state.in_(states), scope.filter(Incident.unit_id))
-            .order_by(Review.due_at).limit(limit)
+            .order_by(Review.due_at)
+            .limit(limit)
         )
     )
 

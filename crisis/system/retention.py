@@ -193,8 +193,13 @@ def anonymise_batch(
         if not fields and not redacted:
             continue
         done.append(
-            Anonymised(issue_id=issue.id, unit_id=issue.unit_id, created_at=issue.created_at, fields=fields,
-                       events_redacted=redacted)
+            Anonymised(
+                issue_id=issue.id,
+                unit_id=issue.unit_id,
+                created_at=issue.created_at,
+                fields=fields,
+                events_redacted=redacted,
+            )
         )
         if dry_run:
             continue
@@ -208,8 +213,12 @@ def anonymise_batch(
             subject_type="issue",
             subject_id=issue.id,
             unit_id=issue.unit_id,
-            data={"fields": fields, "events_redacted": redacted, "retention_years": years,
-                  "cutoff": cutoff.isoformat()},
+            data={
+                "fields": fields,
+                "events_redacted": redacted,
+                "retention_years": years,
+                "cutoff": cutoff.isoformat(),
+            },
             now=now,
         )
     if not dry_run:
@@ -225,8 +234,11 @@ def redact_stored_answers(
     records = IdempotencyRecord.__table__
     statement = (
         select(records.c.id, records.c.response_body)
-        .where(records.c.created_at < cutoff_for(now, years), records.c.id > after_id,
-               _unflagged_with_personal_keys(records.c.response_body))
+        .where(
+            records.c.created_at < cutoff_for(now, years),
+            records.c.id > after_id,
+            _unflagged_with_personal_keys(records.c.response_body),
+        )
         .order_by(records.c.id)
         .limit(limit)
     )
@@ -293,8 +305,16 @@ def start_record(session: Session, *, trigger: str, years: int, now: datetime, d
     """Write the retention_run row of a pass and return its id; None when `day` already has one
     (another scheduler took today's pass). Flushes, never commits."""
     table = RetentionRun.__table__
-    values = {"day": day, "trigger": trigger, "retention_years": years, "cutoff": cutoff_for(now, years),
-              "started_at": now, "issues_anonymised": 0, "events_redacted": 0, "answers_redacted": 0}
+    values = {
+        "day": day,
+        "trigger": trigger,
+        "retention_years": years,
+        "cutoff": cutoff_for(now, years),
+        "started_at": now,
+        "issues_anonymised": 0,
+        "events_redacted": 0,
+        "answers_redacted": 0,
+    }
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

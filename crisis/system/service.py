@@ -66,7 +66,6 @@ def _engine_check(*, session: Session, now: datetime | None) -> dict[str, Any]:
     """The deadline engine is late when a due timer or a due delivery waited beyond the bound."""
     from flask import current_app, has_app_context
 
-
     late_seconds = current_app.config.get("ENGINE_LATE_SECONDS", 60) if has_app_context() else 60
     try:
         return watch.readiness(session=session, late_seconds=float(late_seconds), now=now)

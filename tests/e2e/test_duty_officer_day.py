@@ -34,10 +34,17 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run",
-        ])
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield instance
         instance.close()
 
@@ -111,8 +118,11 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
 
     officer.select_option("#st-kind", "holding")
     officer.fill("#st-title", "Pernyataan sementara: air PDAM Kota Semarang")
-    officer.fill("#st-body", "Kami memahami kekhawatiran warga. Hasil uji laboratorium sedang diverifikasi; "
-                             "pembaruan berikutnya pukul 14.00 WIB.")
+    officer.fill(
+        "#st-body",
+        "Kami memahami kekhawatiran warga. Hasil uji laboratorium sedang diverifikasi; "
+        "pembaruan berikutnya pukul 14.00 WIB.",
+    )
     officer.locator("#draft-statement button[type=submit]").click()
     officer.wait_for_load_state()
     assert officer.locator("#statements form[action$='/approve']").count() == 0  # no self-approval
@@ -132,7 +142,8 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     for stage_id in supervisor.locator("li.stage").evaluate_all("els => els.map(e => e.id)"):
         _close_required(supervisor, supervisor.locator(f"#{stage_id}"))
     supervisor.locator("#lead-actions details").filter(has=supervisor.locator("form[action$='/resolve']")).locator(
-        "summary").click()
+        "summary"
+    ).click()
     supervisor.locator("form[action$='/resolve'] button").click()
     supervisor.wait_for_load_state()
     assert supervisor.locator(".incident-head .state-resolved").count() == 1

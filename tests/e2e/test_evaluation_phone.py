@@ -62,7 +62,9 @@ def test_a_unit_head_evaluates_on_a_phone_and_approves_a_review(server, browser)
 
     page.goto(f"{server}/evaluation")
     _charts_drawn(page, server)
-    assert "JATENG" in page.locator("#per-unit").inner_text() or "KOTA-SEMARANG" in page.locator("#per-unit").inner_text()
+    assert (
+        "JATENG" in page.locator("#per-unit").inner_text() or "KOTA-SEMARANG" in page.locator("#per-unit").inner_text()
+    )
     _no_sideways_scrolling(page)
     _shot(page, "eval-01-dashboard")
 
@@ -112,5 +114,7 @@ def test_a_unit_head_evaluates_on_a_phone_and_approves_a_review(server, browser)
     _shot(page, "eval-04-review-approved")
 
     assert page.evaluate("window.cspViolations || []") == []
-    assert not [text for text in console_errors if "Content Security Policy" in text or "Refused" in text], console_errors
+    assert not [text for text in console_errors if "Content Security Policy" in text or "Refused" in text], (
+        console_errors
+    )
     page.context.close()

@@ -30,9 +30,21 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         assert wait_until(self.ping, timeout=10), "redis-server did not start"
         return self
@@ -72,8 +84,9 @@ class Proc:
 
     def start(self) -> Proc:
         handle = open(self.log, "ab")  # noqa: SIM115  closed with the process
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
         handle.close()
         return self
 
@@ -112,11 +125,19 @@ class Stack:
         self.redis = redis
         self.queue = f"crisis-engine-{uuid.uuid4().hex[:8]}"
         settings = {
-            "CRISIS_DATABASE_URL": pg_url, "CRISIS_BROKER_URL": redis.url, "CRISIS_SECRET_KEY": "engine-test",
-            "CRISIS_TASK_QUEUE": self.queue, "CRISIS_SMTP_HOST": "127.0.0.1", "CRISIS_SMTP_PORT": str(smtp_port),
-            "CRISIS_SMTP_TIMEOUT": "30", "CRISIS_TIMER_LEASE_SECONDS": "3", "CRISIS_NOTICE_LEASE_SECONDS": "3",
-            "CRISIS_NOTICE_RETRY_BASE_SECONDS": "0.5", "CRISIS_NOTICE_RETRY_MAX_SECONDS": "1",
-            "CRISIS_ENGINE_MAX_SLEEP_SECONDS": "0.5", "CRISIS_INSTANCE_PATH": str(tmp),
+            "CRISIS_DATABASE_URL": pg_url,
+            "CRISIS_BROKER_URL": redis.url,
+            "CRISIS_SECRET_KEY": "engine-test",
+            "CRISIS_TASK_QUEUE": self.queue,
+            "CRISIS_SMTP_HOST": "127.0.0.1",
+            "CRISIS_SMTP_PORT": str(smtp_port),
+            "CRISIS_SMTP_TIMEOUT": "30",
+            "CRISIS_TIMER_LEASE_SECONDS": "3",
+            "CRISIS_NOTICE_LEASE_SECONDS": "3",
+            "CRISIS_NOTICE_RETRY_BASE_SECONDS": "0.5",
+            "CRISIS_NOTICE_RETRY_MAX_SECONDS": "1",
+            "CRISIS_ENGINE_MAX_SLEEP_SECONDS": "0.5",
+            "CRISIS_INSTANCE_PATH": str(tmp),
         }
         settings.update({f"CRISIS_{k}": str(v) for k, v in config.items()})
         self.env = crisis_env(**settings)
@@ -126,10 +147,26 @@ class Stack:
     def worker(self, concurrency: int = 1, wait: bool = True) -> Proc:
         self._count += 1
         proc = Proc(
-            "worker", [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "prefork", "--concurrency",
-             str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"engine{self._count}@%h"],
-            self.env, self.tmp / f"worker{self._count}.log",
+            "worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"engine{self._count}@%h",
+            ],
+            self.env,
+            self.tmp / f"worker{self._count}.log",
         ).start()
         self.procs.append(proc)
         if wait:
@@ -138,8 +175,9 @@ class Stack:
 
     def scheduler(self, wait: bool = True) -> Proc:
         self._count += 1
-        proc = Proc("scheduler", [str(BIN / "crisis"), "scheduler"], self.env,
-                    self.tmp / f"scheduler{self._count}.log").start()
+        proc = Proc(
+            "scheduler", [str(BIN / "crisis"), "scheduler"], self.env, self.tmp / f"scheduler{self._count}.log"
+        ).start()
         self.procs.append(proc)
         if wait:
             self.ready()
@@ -174,7 +212,8 @@ class Stack:
         with self._database() as conn:
             return conn.execute(
                 "SELECT (SELECT count(*) FROM timer WHERE state = 'claimed' OR (state = 'pending' AND fire_at <= now()))"
-                " + (SELECT count(*) FROM notice WHERE status = 'queued')").fetchone()[0]
+                " + (SELECT count(*) FROM notice WHERE status = 'queued')"
+            ).fetchone()[0]
 
     def pending_due(self) -> int:
         """Timers due that no scheduler has claimed yet."""
@@ -225,7 +264,9 @@ class Stack:
                 return conn.execute(
                     "SELECT now() >= coalesce(greatest((SELECT max(claimed_at) FROM timer),"
                     " (SELECT max(enqueued_at) FROM notice), (SELECT max(sent_at) FROM notice)), now())"
-                    " + make_interval(secs => %s)", [lease]).fetchone()[0]
+                    " + make_interval(secs => %s)",
+                    [lease],
+                ).fetchone()[0]
 
         assert wait_until(passed, timeout=lease + 30)
         assert wait_until(self.at_rest, timeout=30), f"{self.outstanding()} timers or notices left"

@@ -95,8 +95,14 @@ class WebhookSink:
                 with sink.lock:
                     status = sink.statuses.pop(0) if sink.statuses else 200
                     if status == 200:
-                        sink.received.append({"headers": dict(self.headers), "body": body, "json": json.loads(body),
-                                              "arrived": time.time()})
+                        sink.received.append(
+                            {
+                                "headers": dict(self.headers),
+                                "body": body,
+                                "json": json.loads(body),
+                                "arrived": time.time(),
+                            }
+                        )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -21,16 +21,20 @@ from tests.factories import open_incident
 
 NOW = FIXED_NOW
 M = timedelta(minutes=1)
-UNITS = [("KOTA-SEMARANG", ("KOTA-SEMARANG", "officer")), ("KOTA-MAKASSAR", ("KOTA-MAKASSAR", "officer")),
-         ("KAB-BANYUMAS", ("KAB-BANYUMAS", "officer"))]
+UNITS = [
+    ("KOTA-SEMARANG", ("KOTA-SEMARANG", "officer")),
+    ("KOTA-MAKASSAR", ("KOTA-MAKASSAR", "officer")),
+    ("KAB-BANYUMAS", ("KAB-BANYUMAS", "officer")),
+]
 
 
 def _open_group(db, org, title: str) -> list[int]:
     ids = []
     for unit, commander in UNITS:
         for severity in (2, 3):
-            incident = open_incident(db.session, org, now=NOW, unit=unit, commander=commander, severity=severity,
-                                     title=title)
+            incident = open_incident(
+                db.session, org, now=NOW, unit=unit, commander=commander, severity=severity, title=title
+            )
             ids.append(incident.id)
     db.session.commit()
     return ids
@@ -47,20 +51,31 @@ def _claim(db, incident_ids: list[int], at) -> list[int]:
 def _outcome(db, incident_ids: list[int]) -> Counter:
     """What the firing produced, independent of row ids: (unit, kind, step, repeat, recipient, channel)."""
     rows = db.session.execute(
-        select(Notice.incident_id, Timer.kind, Timer.step_index, Timer.repeat_index, Notice.recipient_user_id,
-               Notice.webhook_id, Notice.channel, Notice.status)
-        .join(Timer, Timer.id == Notice.timer_id).where(Notice.incident_id.in_(incident_ids))
+        select(
+            Notice.incident_id,
+            Timer.kind,
+            Timer.step_index,
+            Timer.repeat_index,
+            Notice.recipient_user_id,
+            Notice.webhook_id,
+            Notice.channel,
+            Notice.status,
+        )
+        .join(Timer, Timer.id == Notice.timer_id)
+        .where(Notice.incident_id.in_(incident_ids))
     ).all()
     position = {incident_id: index for index, incident_id in enumerate(incident_ids)}
     produced = Counter((position[r[0]], *r[1:]) for r in rows)
     events = db.session.execute(
-        select(TimelineEvent.subject_id, TimelineEvent.kind)
-        .where(TimelineEvent.subject_id.in_(incident_ids), TimelineEvent.kind.like("escalation.%"))
+        select(TimelineEvent.subject_id, TimelineEvent.kind).where(
+            TimelineEvent.subject_id.in_(incident_ids), TimelineEvent.kind.like("escalation.%")
+        )
     ).all()
     produced.update(("event", position[subject], kind) for subject, kind in events)
     following = db.session.execute(
-        select(Timer.incident_id, Timer.kind, Timer.step_index, Timer.repeat_index, Timer.fire_at)
-        .where(Timer.incident_id.in_(incident_ids), Timer.state == "pending")
+        select(Timer.incident_id, Timer.kind, Timer.step_index, Timer.repeat_index, Timer.fire_at).where(
+            Timer.incident_id.in_(incident_ids), Timer.state == "pending"
+        )
     ).all()
     produced.update(("pending", position[r[0]], *r[1:]) for r in following)
     return produced
@@ -84,8 +99,9 @@ def test_a_batch_fires_exactly_what_firing_one_by_one_fires(db, org):
     expected, got = _outcome(db, one_by_one), _outcome(db, batched)
     assert got == expected
     assert sum(n for key, n in got.items() if key[0] == "event" and key[2] == "escalation.fallback") > 0
-    assert len(queued) == sum(n for key, n in got.items() if key[0] != "event" and key[0] != "pending"
-                              and key[6] != "inapp")
+    assert len(queued) == sum(
+        n for key, n in got.items() if key[0] != "event" and key[0] != "pending" and key[6] != "inapp"
+    )
     # A second delivery of the same batch (a redelivered message) does nothing.
     assert firing.fire_timers(session=db.session, timer_ids=together, now=at) == []
 
@@ -123,8 +139,9 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(app, db, org):
 def test_subjects_are_encoded_words_that_read_back_and_cannot_inject_headers(app):
     subject = "[SEV 4] KAB-BANYUMAS · Pernyataan “siaga” — terlambat " * 6 + "\r\nBcc: eve@example.org"
     with app.app_context():
-        sealed = mail.envelope(mail.compose(to=[("Sri\r\nBcc: eve@example.org", "a@example.org")], subject=subject,
-                                            text="body"))
+        sealed = mail.envelope(
+            mail.compose(to=[("Sri\r\nBcc: eve@example.org", "a@example.org")], subject=subject, text="body")
+        )
     head = sealed.data.split(b"\r\n\r\n", 1)[0]
     assert head.isascii() and all(len(line) <= 78 for line in head.split(b"\r\n"))
     assert b"=?utf-8?" in head  # RFC 2047 encoded words
@@ -141,8 +158,10 @@ def test_subjects_are_encoded_words_that_read_back_and_cannot_inject_headers(app
 
 def _bulk(incident, count: int, start, kind: str = "stage_due") -> list[dict]:
     run = incident.stage_runs[0]
-    return [{"incident_id": incident.id, "stage_run_id": run.id, "kind": kind, "fire_at": start + i * M}
-            for i in range(count)]
+    return [
+        {"incident_id": incident.id, "stage_run_id": run.id, "kind": kind, "fire_at": start + i * M}
+        for i in range(count)
+    ]
 
 
 def test_many_timers_are_written_at_once_and_claimed_like_any_other(db, org):
@@ -186,8 +205,10 @@ def test_the_bulk_write_works_on_the_embedded_sqlite_too(tmp_path, tmp_path_fact
         session = _db.session
         seed_demo_data(session=session)
         session.commit()
-        org = {"units": {u.code: u for u in session.query(Unit)},
-               "users": {(u.memberships[0].unit.code, u.memberships[0].role): u for u in session.query(User)}}
+        org = {
+            "units": {u.code: u for u in session.query(Unit)},
+            "users": {(u.memberships[0].unit.code, u.memberships[0].role): u for u in session.query(User)},
+        }
         incident = open_incident(session, org, now=NOW)
         session.commit()
         assert planning.schedule_timers(session=session, timers=_bulk(incident, 40, NOW + 60 * M), now=NOW) == 40

@@ -22,8 +22,13 @@ from workers.scheduler import build_scheduler
 
 def test_embedded_scheduler_fires_a_deadline_of_a_second_through_eager_tasks(tmp_path, tmp_path_factory):
     smtp = SmtpSink().start()
-    app = make_app(f"sqlite:///{tmp_path / 'crisis.sqlite3'}", tmp_path_factory, SMTP_HOST="127.0.0.1",
-                   SMTP_PORT=smtp.port, ENGINE_MAX_SLEEP_SECONDS=0.5)
+    app = make_app(
+        f"sqlite:///{tmp_path / 'crisis.sqlite3'}",
+        tmp_path_factory,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=smtp.port,
+        ENGINE_MAX_SLEEP_SECONDS=0.5,
+    )
     assert app.config["EMBEDDED"]
     scheduler = build_scheduler(app, background=True)
     try:
@@ -31,8 +36,10 @@ def test_embedded_scheduler_fires_a_deadline_of_a_second_through_eager_tasks(tmp
             upgrade()
             seed_demo_data(session=_db.session)
             _db.session.commit()
-            org = {"units": {u.code: u for u in _db.session.query(Unit)},
-                   "users": {(u.memberships[0].unit.code, u.memberships[0].role): u for u in _db.session.query(User)}}
+            org = {
+                "units": {u.code: u for u in _db.session.query(Unit)},
+                "users": {(u.memberships[0].unit.code, u.memberships[0].role): u for u in _db.session.query(User)},
+            }
             scheduler.start()
             now = datetime.now(UTC)
             # Due in 3 s: further than the engine's sleep, so only the writer's wake-up makes it prompt.

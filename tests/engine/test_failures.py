@@ -39,8 +39,15 @@ def stack(pg_url, tmp_path, db, request):
 def _incident_due_in(org, seconds: float, unit: str = "KOTA-SEMARANG"):
     """An incident whose first escalation step falls due `seconds` from now (deadline of seconds)."""
     now = datetime.now(UTC)
-    incident = open_incident(_db.session, org, now=now, unit=unit, commander=(unit, "officer"),
-                             started_at=now - FIRST_STEP + timedelta(seconds=seconds), title=uuid.uuid4().hex)
+    incident = open_incident(
+        _db.session,
+        org,
+        now=now,
+        unit=unit,
+        commander=(unit, "officer"),
+        started_at=now - FIRST_STEP + timedelta(seconds=seconds),
+        title=uuid.uuid4().hex,
+    )
     _db.session.commit()
     return incident
 
@@ -60,8 +67,11 @@ def _raw_pg(pg_url: str) -> psycopg.Connection:
 
 def _waiting_on_a_lock(pg_url: str) -> bool:
     with _raw_pg(pg_url) as conn:
-        return bool(conn.execute("SELECT count(*) FROM pg_stat_activity "
-                                 "WHERE datname = current_database() AND wait_event_type = 'Lock'").fetchone()[0])
+        return bool(
+            conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+        )
 
 
 def test_worker_killed_after_the_claim_fires_after_the_lease_exactly_once(stack, org, pg_url):
@@ -75,7 +85,9 @@ def test_worker_killed_after_the_claim_fires_after_the_lease_exactly_once(stack,
         worker.kill()
         blocker.rollback()
     _db.session.expire_all()
-    timer = _db.session.scalar(select(Timer).where(Timer.kind == "escalation_step", Timer.step_index == 0, Timer.repeat_index == 0))
+    timer = _db.session.scalar(
+        select(Timer).where(Timer.kind == "escalation_step", Timer.step_index == 0, Timer.repeat_index == 0)
+    )
     assert timer.state == "claimed"
     stack.worker()
     assert wait_until(_sent_all(stack.smtp, 1), timeout=30)
@@ -136,8 +148,13 @@ def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_deli
     for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR"):
         _incident_due_in(org, 0.5, unit=unit)
     _db.session.expire_all()
-    assert wait_until(lambda: _db.session.scalar(
-        select(Timer).where(Timer.state == "claimed").limit(1)) is not None or _db.session.expire_all(), timeout=20)
+    assert wait_until(
+        lambda: (
+            _db.session.scalar(select(Timer).where(Timer.state == "claimed").limit(1)) is not None
+            or _db.session.expire_all()
+        ),
+        timeout=20,
+    )
     stack.redis.flushall()  # the fire_timers messages are gone; no worker had taken them
     stack.worker()
     assert wait_until(_sent_all(stack.smtp, 2), timeout=30)
@@ -216,8 +233,14 @@ def test_after_ten_minutes_without_a_scheduler_overdue_timers_fire_once_oldest_f
     stack.worker(wait=False)
     now = datetime.now(UTC)
     for minutes, unit in ((10, "KOTA-MAKASSAR"), (9, "KOTA-SEMARANG"), (8, "KOTA-JAYAPURA")):
-        open_incident(_db.session, org, now=now, unit=unit, commander=(unit, "officer"),
-                      started_at=now - FIRST_STEP - timedelta(minutes=minutes))
+        open_incident(
+            _db.session,
+            org,
+            now=now,
+            unit=unit,
+            commander=(unit, "officer"),
+            started_at=now - FIRST_STEP - timedelta(minutes=minutes),
+        )
     _db.session.commit()
     stack.scheduler()
     assert wait_until(_sent_all(stack.smtp, 3), timeout=30)
@@ -228,8 +251,12 @@ def test_after_ten_minutes_without_a_scheduler_overdue_timers_fire_once_oldest_f
     assert [t.fire_at for t in fired] == sorted(t.fire_at for t in fired)
     assert all(timedelta(minutes=8) <= t.fired_at - t.fire_at < timedelta(minutes=11) for t in fired)
     arrival = [m["key"] for m in sorted(stack.smtp.messages, key=lambda m: m["arrived"])]
-    by_fire = [n.idempotency_key for n in _db.session.scalars(
-        select(Notice).join(Timer).where(Notice.channel == "email").order_by(Timer.fire_at))]
+    by_fire = [
+        n.idempotency_key
+        for n in _db.session.scalars(
+            select(Notice).join(Timer).where(Notice.channel == "email").order_by(Timer.fire_at)
+        )
+    ]
     assert arrival == by_fire
 
 
@@ -243,11 +270,17 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
     try:
         from crisis.notify import service as notify
 
-        notify.create_webhook(session=_db.session, actor=org["users"][("JATENG", "admin")],
-                              unit_id=org["units"]["KOTA-SEMARANG"].id, name="chat", url=hook.url)
+        notify.create_webhook(
+            session=_db.session,
+            actor=org["users"][("JATENG", "admin")],
+            unit_id=org["units"]["KOTA-SEMARANG"].id,
+            name="chat",
+            url=hook.url,
+        )
         _db.session.commit()
         stack.start()
         _incident_due_in(org, 0.5)
+
         def email_notice():
             _db.session.expire_all()
             return _db.session.scalar(select(Notice).where(Notice.channel == "email"))
@@ -260,8 +293,9 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
         assert wait_until(lambda: len(smtp.keys()) == 1 and len(hook.keys()) == 1, timeout=30)
         assert wait_until(stack.at_rest, timeout=30)
         assert smtp.keys() == _expected_email_keys()
-        assert hook.keys() == sorted(_db.session.scalars(
-            select(Notice.idempotency_key).where(Notice.channel == "webhook")))
+        assert hook.keys() == sorted(
+            _db.session.scalars(select(Notice.idempotency_key).where(Notice.channel == "webhook"))
+        )
         _db.session.expire_all()
         webhook_notice = _db.session.scalar(select(Notice).where(Notice.channel == "webhook"))
         assert webhook_notice.status == "sent" and webhook_notice.attempts == 4

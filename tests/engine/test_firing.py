@@ -182,8 +182,9 @@ def test_a_person_who_turned_email_off_gets_only_the_inbox(db, org, smtp):
 
 def test_a_unit_webhook_gets_signed_json(db, org, smtp, webhook):
     admin = org["users"][("JATENG", "admin")]
-    hook = notify.create_webhook(session=db.session, actor=admin, unit_id=org["units"]["KOTA-SEMARANG"].id,
-                                 name="Grup piket", url=webhook.url)
+    hook = notify.create_webhook(
+        session=db.session, actor=admin, unit_id=org["units"]["KOTA-SEMARANG"].id, name="Grup piket", url=webhook.url
+    )
     open_incident(db.session, org, now=NOW)
     db.session.commit()
     tick(db.session, NOW + 15 * M)
@@ -263,8 +264,14 @@ def test_a_claim_whose_lease_ran_out_is_claimed_again(db, org):
 
 def test_after_ten_minutes_without_a_scheduler_every_overdue_timer_fires_once_oldest_first(db, org, smtp):
     for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR", "KOTA-JAYAPURA"):
-        open_incident(db.session, org, now=NOW, unit=unit, commander=(unit, "officer"),
-                      started_at=NOW - timedelta(minutes=5 + len(unit)))
+        open_incident(
+            db.session,
+            org,
+            now=NOW,
+            unit=unit,
+            commander=(unit, "officer"),
+            started_at=NOW - timedelta(minutes=5 + len(unit)),
+        )
     db.session.commit()
     claimed = firing.claim_due(session=db.session, now=NOW + 10 * M + timedelta(minutes=15))
     assert [c.fire_at for c in claimed] == sorted(c.fire_at for c in claimed)

@@ -158,8 +158,11 @@ def test_notices_sent_equal_the_models_expected_set(db, org, smtp):
                 session.execute(delete(table))
             session.commit()
             for user_id in people.values():  # e-mail only: the SMTP server sees every notice
-                notify.set_preferences(session=session, user=session.get(type(org["users"][("PUSAT", "head")]),
-                                                                         user_id), choices={"inapp": False})
+                notify.set_preferences(
+                    session=session,
+                    user=session.get(type(org["users"][("PUSAT", "head")]), user_id),
+                    choices={"inapp": False},
+                )
             smtp.recorder.messages.clear()
             self.now = FIXED_NOW
             self.incident = open_incident(session, org, now=self.now)
@@ -193,8 +196,9 @@ def test_notices_sent_equal_the_models_expected_set(db, org, smtp):
 
         @rule()
         def redeliver_everything(self) -> None:
-            timers = session.scalars(select(Timer.id).where(Timer.state.in_(("claimed", "fired")))
-                                     .order_by(Timer.fire_at, Timer.id)).all()
+            timers = session.scalars(
+                select(Timer.id).where(Timer.state.in_(("claimed", "fired"))).order_by(Timer.fire_at, Timer.id)
+            ).all()
             for timer_id in timers:
                 for notice_id in firing.fire_timer(session=session, timer_id=timer_id, now=self.now):
                     session.commit()
@@ -216,8 +220,10 @@ def test_notices_sent_equal_the_models_expected_set(db, org, smtp):
         @rule(pick=st.integers(min_value=0, max_value=1000))
         def acknowledge(self, pick: int) -> None:
             sent = session.scalars(
-                select(Notice).join(Timer, Notice.timer_id == Timer.id)
-                .where(Notice.status == "sent", Timer.kind == "escalation_step").order_by(Notice.id)
+                select(Notice)
+                .join(Timer, Notice.timer_id == Timer.id)
+                .where(Notice.status == "sent", Timer.kind == "escalation_step")
+                .order_by(Notice.id)
             ).all()
             if not sent:
                 return
@@ -247,6 +253,10 @@ def test_notices_sent_equal_the_models_expected_set(db, org, smtp):
 
     run_state_machine_as_test(
         EngineMachine,
-        settings=settings(max_examples=int(os.environ.get("CRISIS_MODEL_EXAMPLES", 150)), stateful_step_count=30, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=int(os.environ.get("CRISIS_MODEL_EXAMPLES", 150)),
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )

@@ -92,8 +92,9 @@ def test_an_admin_configures_a_unit_webhook_through_the_api(client, token_for, d
     unit_id = org["units"]["KOTA-SEMARANG"].id
     bad = client.post(f"/api/v1/units/{unit_id}/webhooks", json={"name": "x", "url": "ftp://nope"}, headers=headers)
     assert bad.status_code == 422 and "url" in bad.get_json()["errors"]
-    made = client.post(f"/api/v1/units/{unit_id}/webhooks", json={"name": "Grup", "url": "http://127.0.0.1:9/h"},
-                       headers=headers)
+    made = client.post(
+        f"/api/v1/units/{unit_id}/webhooks", json={"name": "Grup", "url": "http://127.0.0.1:9/h"}, headers=headers
+    )
     assert made.status_code == 201 and made.get_json()["secret"]
     listed = client.get(f"/api/v1/units/{unit_id}/webhooks", headers=headers).get_json()
     assert [h["name"] for h in listed] == ["Grup"] and "secret" not in listed[0]
@@ -103,8 +104,7 @@ def test_an_admin_configures_a_unit_webhook_through_the_api(client, token_for, d
 
 def test_channel_preferences_keep_at_least_one_channel(client, token_for, db, org):
     headers = token_for("officer", "KOTA-SEMARANG")
-    assert client.get("/api/v1/me/channels", headers=headers).get_json() == {"channels": {"email": True,
-                                                                                         "inapp": True}}
+    assert client.get("/api/v1/me/channels", headers=headers).get_json() == {"channels": {"email": True, "inapp": True}}
     off = client.put("/api/v1/me/channels", json={"channels": {"email": False}}, headers=headers)
     assert off.get_json() == {"channels": {"email": False, "inapp": True}}
     none = client.put("/api/v1/me/channels", json={"channels": {"inapp": False}}, headers=headers)
@@ -147,8 +147,11 @@ def test_an_admin_adds_pauses_and_resumes_a_webhook_on_its_page(login_as, db, or
     assert bad.status_code == 422 and "https://" in bad.get_data(as_text=True)
     assert not escalation_hooks(db, unit.id)
 
-    made = form_post(admin, f"/admin/units/{unit.id}/webhooks",
-                     {"name": "Grup WA humas", "url": "https://gateway.example.go.id/hook"})
+    made = form_post(
+        admin,
+        f"/admin/units/{unit.id}/webhooks",
+        {"name": "Grup WA humas", "url": "https://gateway.example.go.id/hook"},
+    )
     body = made.get_data(as_text=True)
     [hook] = escalation_hooks(db, unit.id)
     assert made.status_code == 200 and hook.secret in body  # shown once, right after it was added

@@ -31,8 +31,10 @@ def test_starting_a_stage_writes_its_due_timer_and_one_timer_per_escalation_step
         ("stage_due", None, 0, NOW + 30 * M),
         ("update_due", None, 0, NOW + timedelta(hours=12)),
     ]
-    assert all(t.stage_run_id == incident.stage_runs[0].id for t in db.session.scalars(
-        select(Timer).where(Timer.kind != "update_due")))
+    assert all(
+        t.stage_run_id == incident.stage_runs[0].id
+        for t in db.session.scalars(select(Timer).where(Timer.kind != "update_due"))
+    )
 
 
 def test_planning_a_stage_twice_does_not_double_its_timers(db, org):
@@ -103,6 +105,4 @@ def test_publishing_an_update_moves_the_update_reminder(db, org):
     incident.last_update_at = NOW + timedelta(hours=3)
     planning.plan_updates(session=db.session, incident=incident, now=NOW + timedelta(hours=3))
     db.session.commit()
-    assert [t for t in _open(db) if t[0] == "update_due"] == [
-        ("update_due", None, 0, NOW + timedelta(hours=15))
-    ]
+    assert [t for t in _open(db) if t[0] == "update_due"] == [("update_due", None, 0, NOW + timedelta(hours=15))]

@@ -35,15 +35,24 @@ def test_escalating_an_issue_plans_timers_and_completing_the_stage_cancels_them(
     close_required(db.session, officer, first, now=step)
     incidents.complete_stage(session=db.session, actor=officer, stage_run_id=first.id, now=step)
     db.session.commit()
-    assert db.session.scalars(select(Timer).where(Timer.stage_run_id == first.id,
-                                                  Timer.state.in_(("pending", "claimed")))).all() == []
+    assert (
+        db.session.scalars(
+            select(Timer).where(Timer.stage_run_id == first.id, Timer.state.in_(("pending", "claimed")))
+        ).all()
+        == []
+    )
     second = incident.stage_runs[1]
     assert db.session.scalars(select(Timer).where(Timer.stage_run_id == second.id, Timer.state == "pending")).all()
 
 
 def test_cancelling_a_false_alarm_through_the_workflow_leaves_no_timer(db, org):
     incident = _open(db, org)
-    incidents.cancel(session=db.session, actor=org["users"][("KOTA-SEMARANG", "head")], incident_id=incident.id,
-                     reason="Bukan hoaks: sumber resmi.", now=T0 + timedelta(minutes=5))
+    incidents.cancel(
+        session=db.session,
+        actor=org["users"][("KOTA-SEMARANG", "head")],
+        incident_id=incident.id,
+        reason="Bukan hoaks: sumber resmi.",
+        now=T0 + timedelta(minutes=5),
+    )
     db.session.commit()
     assert db.session.scalars(select(Timer).where(Timer.state.in_(("pending", "claimed")))).all() == []

@@ -50,17 +50,26 @@ def test_page_gettext_gives_what_jinjas_gives(app):
                 if "%(n)d" in text:
                     values["n"] = 3
                 for _twice in range(2):  # the second time from what the page kept
-                    assert plain.render(text=text, values=values) == plain.render(
-                        text=text, values=values, _=fast), (lang, text)
+                    assert plain.render(text=text, values=values) == plain.render(text=text, values=values, _=fast), (
+                        lang,
+                        text,
+                    )
 
 
 def test_translated_labels_read_as_the_labels_themselves(app):
-    tables: list[dict[Any, Any]] = [STATE_LABELS, STATEMENT_LABELS, CHANNEL_LABELS, OWNER_LABELS, SEVERITY_LABELS,
-                                    EVENT_LABELS, {"plain": "R&D <b>", "lazy": lazy_gettext("Active"),
-                                                   "untranslated": lazy_gettext("Q&A <b>"), 7: "seven"}]
+    tables: list[dict[Any, Any]] = [
+        STATE_LABELS,
+        STATEMENT_LABELS,
+        CHANNEL_LABELS,
+        OWNER_LABELS,
+        SEVERITY_LABELS,
+        EVENT_LABELS,
+        {"plain": "R&D <b>", "lazy": lazy_gettext("Active"), "untranslated": lazy_gettext("Q&A <b>"), 7: "seven"},
+    ]
     page = app.jinja_env.from_string(
         "{% for key in keys %}[{{ labels[key] }}|{{ labels.get(key, key) }}|{{ labels.get('missing', key) }}]"
-        "{% endfor %}{% for key, label in labels.items() %}({{ key }}={{ label }}){% endfor %}")
+        "{% endfor %}{% for key, label in labels.items() %}({{ key }}={{ label }}){% endfor %}"
+    )
     for lang in ("id", "en"):
         with app.test_request_context(), force_locale(lang):
             for table in tables:
@@ -78,7 +87,8 @@ def test_entry_urls_are_what_url_for_builds(app, base_url):
         for entry_id in (1, 253415):
             for verb in ("tick", "untick", "note", "assign", "waive"):
                 assert urls(entry_id, verb) == url_for(
-                    "incidents.entry_action", incident_id=50687, entry_id=entry_id, verb=verb)
+                    "incidents.entry_action", incident_id=50687, entry_id=entry_id, verb=verb
+                )
 
 
 def test_the_page_stamp_is_the_change_stamp(db, org, incident):
@@ -87,8 +97,13 @@ def test_the_page_stamp_is_the_change_stamp(db, org, incident):
         assert incidents.page_stamp(
             incident=incident, events=incidents.page_events(session=db.session, incident=incident)
         ) == incidents.change_stamp(session=db.session, incident=incident)
-        incidents.comment(session=db.session, actor=head, incident_id=incident.id, body=f"Cek {number}",
-                          now=T0 + timedelta(minutes=number))
+        incidents.comment(
+            session=db.session,
+            actor=head,
+            incident_id=incident.id,
+            body=f"Cek {number}",
+            now=T0 + timedelta(minutes=number),
+        )
         db.session.commit()
 
 
@@ -96,15 +111,34 @@ def test_the_page_reads_each_incidents_own_rows(db, org, log_issue, incident):
     """The page's queries are built once, the incident a parameter: each page still gets its own."""
     officer, head = org["users"][("KOTA-SEMARANG", "officer")], org["users"][("KOTA-SEMARANG", "head")]
     other = incidents.open_from_issue(
-        session=db.session, actor=officer, issue_id=log_issue(title="Banjir di Genuk, jalan tertutup").id,
-        playbook_key="hoax-clarification", severity=2, commander_id=officer.id, now=T0)
-    incidents.involve_unit(session=db.session, actor=officer, incident_id=other.id,
-                           unit_id=org["units"]["KAB-BANYUMAS"].id, now=T0)
-    statements.draft(session=db.session, actor=officer, incident_id=other.id, kind="holding",
-                     title="Pernyataan awal", body="Kami sedang memeriksa.", now=T0)
+        session=db.session,
+        actor=officer,
+        issue_id=log_issue(title="Banjir di Genuk, jalan tertutup").id,
+        playbook_key="hoax-clarification",
+        severity=2,
+        commander_id=officer.id,
+        now=T0,
+    )
+    incidents.involve_unit(
+        session=db.session, actor=officer, incident_id=other.id, unit_id=org["units"]["KAB-BANYUMAS"].id, now=T0
+    )
+    statements.draft(
+        session=db.session,
+        actor=officer,
+        incident_id=other.id,
+        kind="holding",
+        title="Pernyataan awal",
+        body="Kami sedang memeriksa.",
+        now=T0,
+    )
     for number, which in enumerate((incident, other, other)):
-        incidents.comment(session=db.session, actor=head, incident_id=which.id, body=f"Catatan {number}",
-                          now=T0 + timedelta(minutes=number))
+        incidents.comment(
+            session=db.session,
+            actor=head,
+            incident_id=which.id,
+            body=f"Catatan {number}",
+            now=T0 + timedelta(minutes=number),
+        )
     db.session.commit()
     officer_id, banyumas_id, first_id = officer.id, org["units"]["KAB-BANYUMAS"].id, incident.id
     for which_id, bodies in ((first_id, ["Catatan 0"]), (other.id, ["Catatan 1", "Catatan 2"])):
@@ -112,15 +146,26 @@ def test_the_page_reads_each_incidents_own_rows(db, org, log_issue, incident):
         assert [row.body for row in incidents.page_comments(session=db.session, incident=which)] == bodies
         events = incidents.page_events(session=db.session, incident=which)
         assert {row.subject_id for row in events} == {which_id}
-        assert [row.id for row in events] == [event.id for event in incidents.events(session=db.session, incident=which)]
+        assert [row.id for row in events] == [
+            event.id for event in incidents.events(session=db.session, incident=which)
+        ]
 
         def ids(query: Any) -> list[int]:
             return list(db.session.scalars(query))
 
         runs = ids(select(StageRun.id).where(StageRun.incident_id == which_id).order_by(StageRun.position))
         expected = (
-            [(run, ids(select(ChecklistEntry.id).where(ChecklistEntry.stage_run_id == run)
-                       .order_by(ChecklistEntry.position))) for run in runs],
+            [
+                (
+                    run,
+                    ids(
+                        select(ChecklistEntry.id)
+                        .where(ChecklistEntry.stage_run_id == run)
+                        .order_by(ChecklistEntry.position)
+                    ),
+                )
+                for run in runs
+            ],
             ids(select(InvolvedUnit.unit_id).where(InvolvedUnit.incident_id == which_id).order_by(InvolvedUnit.id)),
             ids(select(Statement.id).where(Statement.incident_id == which_id).order_by(Statement.id)),
         )
@@ -149,7 +194,9 @@ class Renders:
     def html(self, row: Any) -> Markup:
         self.rendered.append(row.id)
         person = getattr(row, "actor_name", None) or getattr(row, "author_name", None)
-        return Markup("<li>{}: {} {} {}</li>").format(row.id, person, getattr(row, "body", ""), getattr(row, "data", None))
+        return Markup("<li>{}: {} {} {}</li>").format(
+            row.id, person, getattr(row, "body", ""), getattr(row, "data", None)
+        )
 
     def event_data(self, ids: list[int]) -> dict[int, Any]:
         self.loaded.append(ids)
@@ -164,8 +211,9 @@ def kept_rows():
 
 
 def test_kept_rows_are_what_rendering_gives_and_miss_on_any_change(kept_rows):
-    events = [Event(n, "incident", 5, "comment.added", T0 + timedelta(minutes=n), 3, f"Orang {n}", None)
-              for n in range(1, 6)]
+    events = [
+        Event(n, "incident", 5, "comment.added", T0 + timedelta(minutes=n), 3, f"Orang {n}", None) for n in range(1, 6)
+    ]
     notes = [Note(n, 5, 3, "Ani", f"Isi <{n}>", T0 + timedelta(minutes=n)) for n in range(1, 4)]
     first = Renders()
     rows = presenters.Rows(lang="id", zone="Asia/Jakarta", event_data=first.event_data)
@@ -180,8 +228,7 @@ def test_kept_rows_are_what_rendering_gives_and_miss_on_any_change(kept_rows):
     assert again.rendered == [] and again.loaded == []  # all kept: no data read, nothing rendered
 
     # A renamed person, a new retention flag and another text are other rows; so is another viewer.
-    changed = [events[0]._replace(actor_name="Nama Baru"), events[1]._replace(retention_flag="2026-01-01"),
-               *events[2:]]
+    changed = [events[0]._replace(actor_name="Nama Baru"), events[1]._replace(retention_flag="2026-01-01"), *events[2:]]
     later = Renders()
     rows = presenters.Rows(lang="id", zone="Asia/Jakarta", event_data=later.event_data)
     html = rows.events(changed, later.html)

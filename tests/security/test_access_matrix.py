@@ -174,8 +174,12 @@ def C(method: str, rule: str, access: Rule, path: str = "", body: Any = None, **
     return Check(method, rule, access, path, body, target=options.pop("target", target), **options)
 
 
-ISSUE = {"title": "Hoaks bansos beredar di grup warga", "channel": "x", "category": "hoax",
-         "evidence_urls": ["https://example.com/matrix/1"]}
+ISSUE = {
+    "title": "Hoaks bansos beredar di grup warga",
+    "channel": "x",
+    "category": "hoax",
+    "evidence_urls": ["https://example.com/matrix/1"],
+}
 LATER = (NOW + timedelta(days=2)).date().isoformat()
 
 PAGES = [
@@ -184,15 +188,19 @@ PAGES = [
     C("GET", "/login", public),
     # A wrong password answers 401 with the form again: the page works for anyone. (Signed-in people
     # are sent on to the console.) A new address each time stays under the per-address rate limit.
-    C("POST", "/login", public, body=lambda ids: {"email": f"tamu{ids['n']}@contoh.example",
-                                                  "password": "salah-salah-salah"}, also_ok=(401,)),
+    C(
+        "POST",
+        "/login",
+        public,
+        body=lambda ids: {"email": f"tamu{ids['n']}@contoh.example", "password": "salah-salah-salah"},
+        also_ok=(401,),
+    ),
     C("POST", "/language", public, body={"language": "id", "next": "/"}),
     C("GET", "/account/password", signed_in),
     C("POST", "/account/password", signed_in, body={"current_password": "bukan-ini", "new_password": "x"}),
     C("GET", "/account/tokens", signed_in),
     C("POST", "/account/tokens", signed_in, body={"name": "matriks"}),
-    C("POST", "/account/tokens/<int:token_id>/revoke", owner, "/account/tokens/{token}/revoke", target=True,
-      own=True),
+    C("POST", "/account/tokens/<int:token_id>/revoke", owner, "/account/tokens/{token}/revoke", target=True, own=True),
     C("GET", "/ack/<token>", public, "/ack/{ack}"),
     C("POST", "/ack/<token>", public, "/ack/{ack}"),
     C("GET", "/healthz", public),
@@ -204,46 +212,113 @@ PAGES = [
     C("GET", "/admin/units/new", admin_anywhere),
     C("POST", "/admin/units/new", admin_anywhere, body=lambda ids: ids["new_unit_form"]),
     C("GET", "/admin/units/<int:unit_id>/edit", admin_page, "/admin/units/{unit}/edit"),
-    C("POST", "/admin/units/<int:unit_id>/edit", admin_page, "/admin/units/{unit}/edit",
-      body=lambda ids: ids["unit_form"]),
+    C(
+        "POST",
+        "/admin/units/<int:unit_id>/edit",
+        admin_page,
+        "/admin/units/{unit}/edit",
+        body=lambda ids: ids["unit_form"],
+    ),
     C("GET", "/admin/users", admin_anywhere),
     C("GET", "/admin/users/new", admin_anywhere),
     C("POST", "/admin/users/new", admin_anywhere, body=lambda ids: ids["new_user_form"]),
     C("GET", "/admin/users/<int:user_id>/edit", admin_page, "/admin/users/{user}/edit"),
-    C("POST", "/admin/users/<int:user_id>/edit", admin_page, "/admin/users/{user}/edit",
-      body=lambda ids: ids["user_form"]),
-    C("POST", "/admin/users/<int:user_id>/memberships", admin_page, "/admin/users/{user}/memberships",
-      body=lambda ids: {"unit_id": ids["unit"], "role": "officer"}),
-    C("POST", "/admin/memberships/<int:membership_id>", admin_page, "/admin/memberships/{membership}",
-      body={"role": "officer"}),
+    C(
+        "POST",
+        "/admin/users/<int:user_id>/edit",
+        admin_page,
+        "/admin/users/{user}/edit",
+        body=lambda ids: ids["user_form"],
+    ),
+    C(
+        "POST",
+        "/admin/users/<int:user_id>/memberships",
+        admin_page,
+        "/admin/users/{user}/memberships",
+        body=lambda ids: {"unit_id": ids["unit"], "role": "officer"},
+    ),
+    C(
+        "POST",
+        "/admin/memberships/<int:membership_id>",
+        admin_page,
+        "/admin/memberships/{membership}",
+        body={"role": "officer"},
+    ),
     C("GET", "/admin/audit", admin_anywhere),
     C("GET", "/units/<int:unit_id>/roster", see, "/units/{unit}/roster"),
-    C("POST", "/units/<int:unit_id>/roster", plan_roster, "/units/{unit}/roster",
-      body=lambda ids: {"user_id": ids["user"], "starts_at": "2026-11-28T07:00", "ends_at": "2026-11-28T19:00"}),
-    C("POST", "/units/<int:unit_id>/roster/<int:shift_id>/delete", plan_roster, "/units/{unit}/roster/{shift}/delete",
-      fresh="shift"),
+    C(
+        "POST",
+        "/units/<int:unit_id>/roster",
+        plan_roster,
+        "/units/{unit}/roster",
+        body=lambda ids: {"user_id": ids["user"], "starts_at": "2026-11-28T07:00", "ends_at": "2026-11-28T19:00"},
+    ),
+    C(
+        "POST",
+        "/units/<int:unit_id>/roster/<int:shift_id>/delete",
+        plan_roster,
+        "/units/{unit}/roster/{shift}/delete",
+        fresh="shift",
+    ),
     # issues
     C("GET", "/issues", signed_in),
     C("GET", "/issues/new", acting_anywhere),
-    C("POST", "/issues/new", log_issue, body=lambda ids: {
-        "unit_id": ids["unit"], "title": "Hoaks bansos beredar di grup warga", "channel": "x", "category": "hoax",
-        "first_seen_at": "2026-11-26T09:30", "evidence_urls": "https://example.com/matrix/page",
-        "sentiment": "negative"}, target=True),
+    C(
+        "POST",
+        "/issues/new",
+        log_issue,
+        body=lambda ids: {
+            "unit_id": ids["unit"],
+            "title": "Hoaks bansos beredar di grup warga",
+            "channel": "x",
+            "category": "hoax",
+            "first_seen_at": "2026-11-26T09:30",
+            "evidence_urls": "https://example.com/matrix/page",
+            "sentiment": "negative",
+        },
+        target=True,
+    ),
     C("GET", "/issues/<int:issue_id>", see, "/issues/{issue}"),
     C("GET", "/issues/<int:issue_id>/duplicates", see, "/issues/{issue}/duplicates"),
     C("GET", "/issues/<int:issue_id>/edit", act, "/issues/{issue}/edit"),
-    C("POST", "/issues/<int:issue_id>/edit", act, "/issues/{issue}/edit", body=lambda ids: {
-        "title": "Hoaks bansos (diperbaiki)", "channel": "x", "category": "hoax", "first_seen_at": "2026-11-26T09:30",
-        "sentiment": "negative", "version": ids["issue_version"]}),
+    C(
+        "POST",
+        "/issues/<int:issue_id>/edit",
+        act,
+        "/issues/{issue}/edit",
+        body=lambda ids: {
+            "title": "Hoaks bansos (diperbaiki)",
+            "channel": "x",
+            "category": "hoax",
+            "first_seen_at": "2026-11-26T09:30",
+            "sentiment": "negative",
+            "version": ids["issue_version"],
+        },
+    ),
     C("POST", "/issues/<int:issue_id>/monitor", act, "/issues/{issue}/monitor", body={}),
     C("POST", "/issues/<int:issue_id>/notes", act, "/issues/{issue}/notes", body={"body": "Tayangan naik."}),
-    C("POST", "/issues/<int:issue_id>/evidence", act, "/issues/{issue}/evidence",
-      body={"url": "https://example.com/matrix/evidence"}),
-    C("POST", "/issues/<int:issue_id>/merge", act, "/issues/{issue}/merge",
-      body=lambda ids: {"target_id": ids["issue_b"]}),
+    C(
+        "POST",
+        "/issues/<int:issue_id>/evidence",
+        act,
+        "/issues/{issue}/evidence",
+        body={"url": "https://example.com/matrix/evidence"},
+    ),
+    C(
+        "POST",
+        "/issues/<int:issue_id>/merge",
+        act,
+        "/issues/{issue}/merge",
+        body=lambda ids: {"target_id": ids["issue_b"]},
+    ),
     C("GET", "/issues/<int:issue_id>/escalate", see, "/issues/{issue}/escalate"),
-    C("POST", "/issues/<int:issue_id>/escalate", act, "/issues/{issue_c}/escalate", body=lambda ids: {
-        "playbook_key": "hoax-clarification", "severity": "3", "commander_id": ids["user"]}),
+    C(
+        "POST",
+        "/issues/<int:issue_id>/escalate",
+        act,
+        "/issues/{issue_c}/escalate",
+        body=lambda ids: {"playbook_key": "hoax-clarification", "severity": "3", "commander_id": ids["user"]},
+    ),
     C("POST", "/issues/<int:issue_id>/dismiss", act, "/issues/{issue}/dismiss", body={"reason": "Bukan isu kami."}),
     # incidents
     C("GET", "/incidents", signed_in),
@@ -251,48 +326,139 @@ PAGES = [
     C("GET", "/incidents/<int:incident_id>", see, "/incidents/{incident}"),
     C("GET", "/incidents/<int:incident_id>/live", see, "/incidents/{incident}/live"),
     C("POST", "/incidents/<int:incident_id>/<verb>", act, "/incidents/{incident}/comment", body={"body": "Cek."}),
-    C("POST", "/incidents/<int:incident_id>/<verb>", act, "/incidents/{incident}/statements",
-      body={"kind": "holding", "title": "Pernyataan awal", "body": "Kami mengetahui pesan yang beredar."}),
-    C("POST", "/incidents/<int:incident_id>/<verb>", lead, "/incidents/{incident}/severity",
-      body={"severity": "2", "reason": "Sebaran melambat."}),
-    C("POST", "/incidents/<int:incident_id>/<verb>", lead, "/incidents/{incident}/involve",
-      body=lambda ids: {"unit_id": ids["second_involved"]}),
-    C("POST", "/incidents/<int:incident_id>/<verb>", lead, "/incidents/{incident}/release",
-      body=lambda ids: {"unit_id": ids["second_involved"]}),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/<verb>",
+        act,
+        "/incidents/{incident}/statements",
+        body={"kind": "holding", "title": "Pernyataan awal", "body": "Kami mengetahui pesan yang beredar."},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/<verb>",
+        lead,
+        "/incidents/{incident}/severity",
+        body={"severity": "2", "reason": "Sebaran melambat."},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/<verb>",
+        lead,
+        "/incidents/{incident}/involve",
+        body=lambda ids: {"unit_id": ids["second_involved"]},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/<verb>",
+        lead,
+        "/incidents/{incident}/release",
+        body=lambda ids: {"unit_id": ids["second_involved"]},
+    ),
     C("POST", "/incidents/<int:incident_id>/<verb>", lead, "/incidents/{incident}/resolve", body={}),
-    C("POST", "/incidents/<int:incident_id>/<verb>", lead, "/incidents/{incident}/handover", body={"to": "parent"},
-      fresh="incident"),
-    C("POST", "/incidents/<int:incident_id>/<verb>", lead, "/incidents/{incident}/cancel",
-      body={"reason": "Alarm palsu."}, fresh="incident"),
-    C("POST", "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>", act,
-      "/incidents/{incident}/entries/{entry}/tick", body={"evidence_url": "https://example.com/bukti"}),
-    C("POST", "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>", act,
-      "/incidents/{incident}/entries/{entry}/untick", body={}),
-    C("POST", "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>", act,
-      "/incidents/{incident}/entries/{entry}/note", body={"note": "Sudah dicek."}),
-    C("POST", "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>", act,
-      "/incidents/{incident}/entries/{entry}/assign", body=lambda ids: {"assignee_id": ids["user"]}),
-    C("POST", "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>", lead,
-      "/incidents/{incident}/entries/{entry}/waive", body={"reason": "Tidak relevan."}),
-    C("POST", "/incidents/<int:incident_id>/stages/<int:run_id>/complete", act,
-      "/incidents/{incident}/stages/{run}/complete", body={}),
-    C("POST", "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>", act,
-      "/incidents/{incident}/statements/{draft}/edit", body={"title": "Pernyataan awal", "body": "Teks baru."}),
-    C("POST", "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>", approve_statement,
-      "/incidents/{incident}/statements/{draft}/approve", body={}),
-    C("POST", "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>", act,
-      "/incidents/{incident}/statements/{keymsg}/publish", body={"channel": "website", "url": "https://example.go.id/a"}),
-    C("POST", "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>", act,
-      "/incidents/{incident}/statements/{keymsg}/share",
-      body=lambda ids: {"unit_id": ids["involved"], "channel": "instagram", "url": "https://instagram.com/p/m"}),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/<verb>",
+        lead,
+        "/incidents/{incident}/handover",
+        body={"to": "parent"},
+        fresh="incident",
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/<verb>",
+        lead,
+        "/incidents/{incident}/cancel",
+        body={"reason": "Alarm palsu."},
+        fresh="incident",
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>",
+        act,
+        "/incidents/{incident}/entries/{entry}/tick",
+        body={"evidence_url": "https://example.com/bukti"},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>",
+        act,
+        "/incidents/{incident}/entries/{entry}/untick",
+        body={},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>",
+        act,
+        "/incidents/{incident}/entries/{entry}/note",
+        body={"note": "Sudah dicek."},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>",
+        act,
+        "/incidents/{incident}/entries/{entry}/assign",
+        body=lambda ids: {"assignee_id": ids["user"]},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/entries/<int:entry_id>/<verb>",
+        lead,
+        "/incidents/{incident}/entries/{entry}/waive",
+        body={"reason": "Tidak relevan."},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/stages/<int:run_id>/complete",
+        act,
+        "/incidents/{incident}/stages/{run}/complete",
+        body={},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>",
+        act,
+        "/incidents/{incident}/statements/{draft}/edit",
+        body={"title": "Pernyataan awal", "body": "Teks baru."},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>",
+        approve_statement,
+        "/incidents/{incident}/statements/{draft}/approve",
+        body={},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>",
+        act,
+        "/incidents/{incident}/statements/{keymsg}/publish",
+        body={"channel": "website", "url": "https://example.go.id/a"},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>",
+        act,
+        "/incidents/{incident}/statements/{keymsg}/share",
+        body=lambda ids: {"unit_id": ids["involved"], "channel": "instagram", "url": "https://instagram.com/p/m"},
+    ),
     # reviews
     C("GET", "/reviews", signed_in),
     C("GET", "/incidents/<int:incident_id>/review", see, "/incidents/{review_incident}/review"),
     C("GET", "/incidents/<int:incident_id>/review.<fmt>", see, "/incidents/{review_incident}/review.json"),
-    C("POST", "/reviews/<int:review_id>/<verb>", act, "/reviews/{review}/edit",
-      body={"summary": "Ringkas.", "went_well": "Cepat.", "to_improve": "Koordinasi."}),
-    C("POST", "/reviews/<int:review_id>/<verb>", act, "/reviews/{review}/actions",
-      body=lambda ids: {"title": "Perbarui FAQ", "owner_id": ids["user"], "due_on": LATER}),
+    C(
+        "POST",
+        "/reviews/<int:review_id>/<verb>",
+        act,
+        "/reviews/{review}/edit",
+        body={"summary": "Ringkas.", "went_well": "Cepat.", "to_improve": "Koordinasi."},
+    ),
+    C(
+        "POST",
+        "/reviews/<int:review_id>/<verb>",
+        act,
+        "/reviews/{review}/actions",
+        body=lambda ids: {"title": "Perbarui FAQ", "owner_id": ids["user"], "due_on": LATER},
+    ),
     C("POST", "/reviews/<int:review_id>/<verb>", act, "/reviews/{review}/submit", body={}),
     C("POST", "/reviews/<int:review_id>/<verb>", head_only, "/reviews/{review}/return", body={"reason": "Lengkapi."}),
     C("POST", "/reviews/<int:review_id>/<verb>", head_only, "/reviews/{review}/approve", body={}),
@@ -303,10 +469,20 @@ PAGES = [
     C("POST", "/inbox/<int:notice_id>/ack", act, "/inbox/{notice}/ack", body={}),
     C("POST", "/inbox/channels", signed_in, body={"email": "on", "inapp": "on"}),
     C("GET", "/admin/units/<int:unit_id>/webhooks", administer, "/admin/units/{unit}/webhooks"),
-    C("POST", "/admin/units/<int:unit_id>/webhooks", administer, "/admin/units/{unit}/webhooks",
-      body={"name": "Matriks", "url": "https://hooks.example.com/matrix-page"}),
-    C("POST", "/admin/webhooks/<int:webhook_id>/active", administer, "/admin/webhooks/{webhook}/active",
-      body={"active": "1"}),
+    C(
+        "POST",
+        "/admin/units/<int:unit_id>/webhooks",
+        administer,
+        "/admin/units/{unit}/webhooks",
+        body={"name": "Matriks", "url": "https://hooks.example.com/matrix-page"},
+    ),
+    C(
+        "POST",
+        "/admin/webhooks/<int:webhook_id>/active",
+        administer,
+        "/admin/webhooks/{webhook}/active",
+        body={"active": "1"},
+    ),
     # SOPs
     C("GET", "/playbooks", signed_in),
     C("GET", "/playbooks/<key>", signed_in, "/playbooks/hoax-clarification"),
@@ -315,20 +491,40 @@ PAGES = [
     C("GET", "/playbooks/publish", central_admin),
     C("POST", "/playbooks/publish", central_admin, body={"yaml": "key: x\n", "action": "validate"}),
     C("GET", "/playbooks/<key>/edit", central_admin, "/playbooks/hoax-clarification/edit"),
-    C("POST", "/playbooks/<key>/edit", central_admin, "/playbooks/hoax-clarification/edit",
-      body={"yaml": "key: x\n", "action": "validate"}),
+    C(
+        "POST",
+        "/playbooks/<key>/edit",
+        central_admin,
+        "/playbooks/hoax-clarification/edit",
+        body={"yaml": "key: x\n", "action": "validate"},
+    ),
     # evaluation
     C("GET", "/evaluation", see, "/evaluation?unit={unit}"),
     C("GET", "/evaluation/<table>.csv", see, "/evaluation/counts.csv?unit={unit}"),
     C("GET", "/evaluation/reports", signed_in),
-    C("POST", "/evaluation/reports", act, body=lambda ids: {"unit_id": ids["unit"], "month": "2027-01"},
-      target=True),
+    C("POST", "/evaluation/reports", act, body=lambda ids: {"unit_id": ids["unit"], "month": "2027-01"}, target=True),
     C("GET", "/evaluation/reports/<int:report_id>.pdf", see, "/evaluation/reports/{report}.pdf"),
-    C("POST", "/evaluation/targets", set_targets, body=lambda ids: {
-        "unit_id": ids["unit"], "measure": "time_to_holding_statement", "target_percent": "80",
-        "threshold_minutes": "60", "comparison": "<="}, target=True),
-    C("POST", "/evaluation/targets/<int:target_id>/delete", set_targets, "/evaluation/targets/{kpi}/delete",
-      body={}, fresh="kpi"),
+    C(
+        "POST",
+        "/evaluation/targets",
+        set_targets,
+        body=lambda ids: {
+            "unit_id": ids["unit"],
+            "measure": "time_to_holding_statement",
+            "target_percent": "80",
+            "threshold_minutes": "60",
+            "comparison": "<=",
+        },
+        target=True,
+    ),
+    C(
+        "POST",
+        "/evaluation/targets/<int:target_id>/delete",
+        set_targets,
+        "/evaluation/targets/{kpi}/delete",
+        body={},
+        fresh="kpi",
+    ),
     # last: it ends the session the rest of the table uses
     C("POST", "/logout", signed_in, body={}),
 ]
@@ -339,123 +535,298 @@ API = [
     C("GET", "/api/v1/units", signed_in),
     C("POST", "/api/v1/units", admin_of_parent, body=lambda ids: ids["new_unit_json"], target=True),
     C("GET", "/api/v1/units/<int:unit_id>", see, "/api/v1/units/{unit}"),
-    C("PATCH", "/api/v1/units/<int:unit_id>", administer, "/api/v1/units/{unit}",
-      body=lambda ids: {"name": ids["unit_name"]}),
+    C(
+        "PATCH",
+        "/api/v1/units/<int:unit_id>",
+        administer,
+        "/api/v1/units/{unit}",
+        body=lambda ids: {"name": ids["unit_name"]},
+    ),
     C("GET", "/api/v1/users", signed_in),
     C("POST", "/api/v1/users", admin_of_parent, body=lambda ids: ids["new_user_json"], target=True),
     C("GET", "/api/v1/users/<int:user_id>", see, "/api/v1/users/{user}"),
-    C("PATCH", "/api/v1/users/<int:user_id>", administer, "/api/v1/users/{user}",
-      body=lambda ids: {"name": ids["user_name"]}),
-    C("POST", "/api/v1/users/<int:user_id>/memberships", administer, "/api/v1/users/{user}/memberships",
-      body=lambda ids: {"unit_id": ids["unit"], "role": "officer"}),
-    C("PATCH", "/api/v1/memberships/<int:membership_id>", administer, "/api/v1/memberships/{membership}",
-      body={"role": "officer"}),
-    C("DELETE", "/api/v1/memberships/<int:membership_id>", administer, "/api/v1/memberships/{membership}",
-      fresh="membership"),
+    C(
+        "PATCH",
+        "/api/v1/users/<int:user_id>",
+        administer,
+        "/api/v1/users/{user}",
+        body=lambda ids: {"name": ids["user_name"]},
+    ),
+    C(
+        "POST",
+        "/api/v1/users/<int:user_id>/memberships",
+        administer,
+        "/api/v1/users/{user}/memberships",
+        body=lambda ids: {"unit_id": ids["unit"], "role": "officer"},
+    ),
+    C(
+        "PATCH",
+        "/api/v1/memberships/<int:membership_id>",
+        administer,
+        "/api/v1/memberships/{membership}",
+        body={"role": "officer"},
+    ),
+    C(
+        "DELETE",
+        "/api/v1/memberships/<int:membership_id>",
+        administer,
+        "/api/v1/memberships/{membership}",
+        fresh="membership",
+    ),
     C("GET", "/api/v1/duty-shifts", see, "/api/v1/duty-shifts?unit_id={unit}"),
-    C("POST", "/api/v1/duty-shifts", plan_roster, body=lambda ids: {
-        "unit_id": ids["unit"], "user_id": ids["user"], "starts_at": "2026-11-28T07:00:00+07:00",
-        "ends_at": "2026-11-28T19:00:00+07:00"}, target=True),
+    C(
+        "POST",
+        "/api/v1/duty-shifts",
+        plan_roster,
+        body=lambda ids: {
+            "unit_id": ids["unit"],
+            "user_id": ids["user"],
+            "starts_at": "2026-11-28T07:00:00+07:00",
+            "ends_at": "2026-11-28T19:00:00+07:00",
+        },
+        target=True,
+    ),
     C("DELETE", "/api/v1/duty-shifts/<int:shift_id>", plan_roster, "/api/v1/duty-shifts/{shift}", fresh="shift"),
     C("GET", "/api/v1/tokens", signed_in),
     C("POST", "/api/v1/tokens", signed_in, body={"name": "matriks"}),
     C("DELETE", "/api/v1/tokens/<int:token_id>", owner, "/api/v1/tokens/{token}", target=True, own=True),
     # SOPs
     C("GET", "/api/v1/playbooks", signed_in),
-    C("POST", "/api/v1/playbooks", central_admin, body=lambda ids: {"yaml": ids["sop_yaml"],
-                                                                     "filename": "hoax-clarification.yaml"}),
+    C(
+        "POST",
+        "/api/v1/playbooks",
+        central_admin,
+        body=lambda ids: {"yaml": ids["sop_yaml"], "filename": "hoax-clarification.yaml"},
+    ),
     C("POST", "/api/v1/playbooks/validate", signed_in, body={"yaml": "key: x\n"}),
     C("GET", "/api/v1/playbooks/<key>", signed_in, "/api/v1/playbooks/hoax-clarification"),
     C("GET", "/api/v1/playbooks/<key>/versions", signed_in, "/api/v1/playbooks/hoax-clarification/versions"),
-    C("GET", "/api/v1/playbooks/<key>/versions/<int:number>", signed_in,
-      "/api/v1/playbooks/hoax-clarification/versions/1"),
+    C(
+        "GET",
+        "/api/v1/playbooks/<key>/versions/<int:number>",
+        signed_in,
+        "/api/v1/playbooks/hoax-clarification/versions/1",
+    ),
     # issues
     C("GET", "/api/v1/issues", signed_in),
     C("POST", "/api/v1/issues", act, body=lambda ids: {**ISSUE, "unit_id": ids["unit"]}, target=True),
-    C("POST", "/api/v1/issues/batch", act, body=lambda ids: {"issues": [{**ISSUE, "unit_id": ids["unit"]}]},
-      target=True),
+    C(
+        "POST",
+        "/api/v1/issues/batch",
+        act,
+        body=lambda ids: {"issues": [{**ISSUE, "unit_id": ids["unit"]}]},
+        target=True,
+    ),
     C("GET", "/api/v1/issues/<int:issue_id>", see, "/api/v1/issues/{issue}"),
-    C("PATCH", "/api/v1/issues/<int:issue_id>", act, "/api/v1/issues/{issue}",
-      body=lambda ids: {"version": ids["issue_version"], "title": "Hoaks bansos (diperbaiki)"}),
+    C(
+        "PATCH",
+        "/api/v1/issues/<int:issue_id>",
+        act,
+        "/api/v1/issues/{issue}",
+        body=lambda ids: {"version": ids["issue_version"], "title": "Hoaks bansos (diperbaiki)"},
+    ),
     C("POST", "/api/v1/issues/<int:issue_id>/monitor", act, "/api/v1/issues/{issue}/monitor", body={}),
     C("POST", "/api/v1/issues/<int:issue_id>/notes", act, "/api/v1/issues/{issue}/notes", body={"body": "Naik."}),
-    C("POST", "/api/v1/issues/<int:issue_id>/evidence", act, "/api/v1/issues/{issue}/evidence",
-      body={"url": "https://example.com/matrix/api-evidence"}),
-    C("POST", "/api/v1/issues/<int:issue_id>/merge", act, "/api/v1/issues/{issue}/merge",
-      body=lambda ids: {"target_id": ids["issue_b"]}),
-    C("POST", "/api/v1/issues/<int:issue_id>/escalate", act, "/api/v1/issues/{issue_c}/escalate",
-      body=lambda ids: {"playbook_key": "hoax-clarification", "severity": 3, "commander_id": ids["user"]}),
-    C("POST", "/api/v1/issues/<int:issue_id>/dismiss", act, "/api/v1/issues/{issue}/dismiss",
-      body={"reason": "Bukan isu kami."}),
+    C(
+        "POST",
+        "/api/v1/issues/<int:issue_id>/evidence",
+        act,
+        "/api/v1/issues/{issue}/evidence",
+        body={"url": "https://example.com/matrix/api-evidence"},
+    ),
+    C(
+        "POST",
+        "/api/v1/issues/<int:issue_id>/merge",
+        act,
+        "/api/v1/issues/{issue}/merge",
+        body=lambda ids: {"target_id": ids["issue_b"]},
+    ),
+    C(
+        "POST",
+        "/api/v1/issues/<int:issue_id>/escalate",
+        act,
+        "/api/v1/issues/{issue_c}/escalate",
+        body=lambda ids: {"playbook_key": "hoax-clarification", "severity": 3, "commander_id": ids["user"]},
+    ),
+    C(
+        "POST",
+        "/api/v1/issues/<int:issue_id>/dismiss",
+        act,
+        "/api/v1/issues/{issue}/dismiss",
+        body={"reason": "Bukan isu kami."},
+    ),
     # incidents
     C("GET", "/api/v1/incidents", signed_in),
     C("GET", "/api/v1/incidents/<int:incident_id>", see, "/api/v1/incidents/{incident}"),
     C("GET", "/api/v1/incidents/<int:incident_id>/timeline", see, "/api/v1/incidents/{incident}/timeline"),
     C("GET", "/api/v1/incidents/<int:incident_id>/notices", see, "/api/v1/incidents/{incident}/notices"),
-    C("POST", "/api/v1/incidents/<int:incident_id>/comments", act, "/api/v1/incidents/{incident}/comments",
-      body={"body": "Cek."}),
-    C("POST", "/api/v1/incidents/<int:incident_id>/statements", act, "/api/v1/incidents/{incident}/statements",
-      body={"kind": "holding", "title": "Pernyataan awal", "body": "Kami mengetahui pesan yang beredar."}),
-    C("POST", "/api/v1/incidents/<int:incident_id>/severity", lead, "/api/v1/incidents/{incident}/severity",
-      body={"severity": 2, "reason": "Sebaran melambat."}),
-    C("POST", "/api/v1/incidents/<int:incident_id>/involved", lead, "/api/v1/incidents/{incident}/involved",
-      body=lambda ids: {"unit_id": ids["second_involved"]}),
-    C("DELETE", "/api/v1/incidents/<int:incident_id>/involved/<int:unit_id>", lead,
-      "/api/v1/incidents/{incident}/involved/{second_involved}"),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/comments",
+        act,
+        "/api/v1/incidents/{incident}/comments",
+        body={"body": "Cek."},
+    ),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/statements",
+        act,
+        "/api/v1/incidents/{incident}/statements",
+        body={"kind": "holding", "title": "Pernyataan awal", "body": "Kami mengetahui pesan yang beredar."},
+    ),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/severity",
+        lead,
+        "/api/v1/incidents/{incident}/severity",
+        body={"severity": 2, "reason": "Sebaran melambat."},
+    ),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/involved",
+        lead,
+        "/api/v1/incidents/{incident}/involved",
+        body=lambda ids: {"unit_id": ids["second_involved"]},
+    ),
+    C(
+        "DELETE",
+        "/api/v1/incidents/<int:incident_id>/involved/<int:unit_id>",
+        lead,
+        "/api/v1/incidents/{incident}/involved/{second_involved}",
+    ),
     C("POST", "/api/v1/incidents/<int:incident_id>/resolve", lead, "/api/v1/incidents/{incident}/resolve", body={}),
-    C("POST", "/api/v1/incidents/<int:incident_id>/handover", lead, "/api/v1/incidents/{incident}/handover",
-      body={"to": "parent"}, fresh="incident"),
-    C("POST", "/api/v1/incidents/<int:incident_id>/cancel", lead, "/api/v1/incidents/{incident}/cancel",
-      body={"reason": "Alarm palsu."}, fresh="incident"),
-    C("POST", "/api/v1/incidents/<int:incident_id>/stages/<int:run_id>/complete", act,
-      "/api/v1/incidents/{incident}/stages/{run}/complete"),
-    C("POST", "/api/v1/checklist/<int:entry_id>/tick", act, "/api/v1/checklist/{entry}/tick",
-      body={"evidence_url": "https://example.com/bukti"}),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/handover",
+        lead,
+        "/api/v1/incidents/{incident}/handover",
+        body={"to": "parent"},
+        fresh="incident",
+    ),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/cancel",
+        lead,
+        "/api/v1/incidents/{incident}/cancel",
+        body={"reason": "Alarm palsu."},
+        fresh="incident",
+    ),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/stages/<int:run_id>/complete",
+        act,
+        "/api/v1/incidents/{incident}/stages/{run}/complete",
+    ),
+    C(
+        "POST",
+        "/api/v1/checklist/<int:entry_id>/tick",
+        act,
+        "/api/v1/checklist/{entry}/tick",
+        body={"evidence_url": "https://example.com/bukti"},
+    ),
     C("POST", "/api/v1/checklist/<int:entry_id>/untick", act, "/api/v1/checklist/{entry}/untick"),
     C("PATCH", "/api/v1/checklist/<int:entry_id>", act, "/api/v1/checklist/{entry}", body={"note": "Sudah dicek."}),
-    C("POST", "/api/v1/checklist/<int:entry_id>/waive", lead, "/api/v1/checklist/{entry}/waive",
-      body={"reason": "Tidak relevan."}),
-    C("PATCH", "/api/v1/statements/<int:statement_id>", act, "/api/v1/statements/{draft}",
-      body={"title": "Pernyataan awal", "body": "Teks baru."}),
-    C("POST", "/api/v1/statements/<int:statement_id>/approve", approve_statement,
-      "/api/v1/statements/{draft}/approve", body={}),
-    C("POST", "/api/v1/statements/<int:statement_id>/publish", act, "/api/v1/statements/{keymsg}/publish",
-      body={"channel": "website", "url": "https://example.go.id/a"}),
-    C("POST", "/api/v1/statements/<int:statement_id>/shared-publications", act,
-      "/api/v1/statements/{keymsg}/shared-publications",
-      body=lambda ids: {"unit_id": ids["involved"], "channel": "instagram", "url": "https://instagram.com/p/m"}),
+    C(
+        "POST",
+        "/api/v1/checklist/<int:entry_id>/waive",
+        lead,
+        "/api/v1/checklist/{entry}/waive",
+        body={"reason": "Tidak relevan."},
+    ),
+    C(
+        "PATCH",
+        "/api/v1/statements/<int:statement_id>",
+        act,
+        "/api/v1/statements/{draft}",
+        body={"title": "Pernyataan awal", "body": "Teks baru."},
+    ),
+    C(
+        "POST",
+        "/api/v1/statements/<int:statement_id>/approve",
+        approve_statement,
+        "/api/v1/statements/{draft}/approve",
+        body={},
+    ),
+    C(
+        "POST",
+        "/api/v1/statements/<int:statement_id>/publish",
+        act,
+        "/api/v1/statements/{keymsg}/publish",
+        body={"channel": "website", "url": "https://example.go.id/a"},
+    ),
+    C(
+        "POST",
+        "/api/v1/statements/<int:statement_id>/shared-publications",
+        act,
+        "/api/v1/statements/{keymsg}/shared-publications",
+        body=lambda ids: {"unit_id": ids["involved"], "channel": "instagram", "url": "https://instagram.com/p/m"},
+    ),
     # the deadline engine
     C("POST", "/api/v1/notices/<int:notice_id>/ack", act, "/api/v1/notices/{notice}/ack"),
     C("GET", "/api/v1/me/notices", signed_in),
     C("GET", "/api/v1/me/channels", signed_in),
     C("PUT", "/api/v1/me/channels", signed_in, body={"channels": {"inapp": True}}),
     C("GET", "/api/v1/units/<int:unit_id>/webhooks", administer, "/api/v1/units/{unit}/webhooks"),
-    C("POST", "/api/v1/units/<int:unit_id>/webhooks", administer, "/api/v1/units/{unit}/webhooks",
-      body={"name": "Matriks", "url": "https://hooks.example.com/matrix"}),
+    C(
+        "POST",
+        "/api/v1/units/<int:unit_id>/webhooks",
+        administer,
+        "/api/v1/units/{unit}/webhooks",
+        body={"name": "Matriks", "url": "https://hooks.example.com/matrix"},
+    ),
     C("PATCH", "/api/v1/webhooks/<int:webhook_id>", administer, "/api/v1/webhooks/{webhook}", body={"active": True}),
     # reviews
     C("GET", "/api/v1/incidents/<int:incident_id>/review", see, "/api/v1/incidents/{review_incident}/review"),
-    C("GET", "/api/v1/incidents/<int:incident_id>/review/export", see,
-      "/api/v1/incidents/{review_incident}/review/export?format=md"),
-    C("PATCH", "/api/v1/reviews/<int:review_id>", act, "/api/v1/reviews/{review}",
-      body={"summary": "Ringkas.", "went_well": "Cepat.", "to_improve": "Koordinasi."}),
-    C("POST", "/api/v1/reviews/<int:review_id>/action-items", act, "/api/v1/reviews/{review}/action-items",
-      body=lambda ids: {"title": "Perbarui FAQ", "owner_id": ids["user"], "due_on": LATER}),
+    C(
+        "GET",
+        "/api/v1/incidents/<int:incident_id>/review/export",
+        see,
+        "/api/v1/incidents/{review_incident}/review/export?format=md",
+    ),
+    C(
+        "PATCH",
+        "/api/v1/reviews/<int:review_id>",
+        act,
+        "/api/v1/reviews/{review}",
+        body={"summary": "Ringkas.", "went_well": "Cepat.", "to_improve": "Koordinasi."},
+    ),
+    C(
+        "POST",
+        "/api/v1/reviews/<int:review_id>/action-items",
+        act,
+        "/api/v1/reviews/{review}/action-items",
+        body=lambda ids: {"title": "Perbarui FAQ", "owner_id": ids["user"], "due_on": LATER},
+    ),
     C("POST", "/api/v1/reviews/<int:review_id>/submit", act, "/api/v1/reviews/{review}/submit", body={}),
-    C("POST", "/api/v1/reviews/<int:review_id>/return", head_only, "/api/v1/reviews/{review}/return",
-      body={"reason": "Lengkapi."}),
+    C(
+        "POST",
+        "/api/v1/reviews/<int:review_id>/return",
+        head_only,
+        "/api/v1/reviews/{review}/return",
+        body={"reason": "Lengkapi."},
+    ),
     C("POST", "/api/v1/reviews/<int:review_id>/approve", head_only, "/api/v1/reviews/{review}/approve", body={}),
     C("PATCH", "/api/v1/action-items/<int:item_id>", act, "/api/v1/action-items/{item}", body={"status": "done"}),
     C("GET", "/api/v1/action-items", signed_in),
     # evaluation
     C("GET", "/api/v1/evaluation", see, "/api/v1/evaluation?unit={unit}"),
     C("GET", "/api/v1/evaluation/<table>.csv", see, "/api/v1/evaluation/counts.csv?unit={unit}"),
-    C("PUT", "/api/v1/units/<int:unit_id>/kpi-targets", set_targets, "/api/v1/units/{unit}/kpi-targets",
-      body={"measure": "time_to_holding_statement", "target_percent": 80, "threshold_minutes": 60}),
+    C(
+        "PUT",
+        "/api/v1/units/<int:unit_id>/kpi-targets",
+        set_targets,
+        "/api/v1/units/{unit}/kpi-targets",
+        body={"measure": "time_to_holding_statement", "target_percent": 80, "threshold_minutes": 60},
+    ),
     C("GET", "/api/v1/kpi-targets", signed_in),
     C("DELETE", "/api/v1/kpi-targets/<int:target_id>", set_targets, "/api/v1/kpi-targets/{kpi}", fresh="kpi"),
-    C("POST", "/api/v1/units/<int:unit_id>/monthly-reports", act, "/api/v1/units/{unit}/monthly-reports",
-      body={"month": "2027-01"}),
+    C(
+        "POST",
+        "/api/v1/units/<int:unit_id>/monthly-reports",
+        act,
+        "/api/v1/units/{unit}/monthly-reports",
+        body={"month": "2027-01"},
+    ),
     C("GET", "/api/v1/monthly-reports/<int:report_id>", see, "/api/v1/monthly-reports/{report}"),
     C("GET", "/api/v1/monthly-reports/<int:report_id>.pdf", see, "/api/v1/monthly-reports/{report}.pdf"),
     # the audit trail
@@ -464,8 +835,7 @@ API = [
 
 
 def test_every_route_is_in_the_table(app):
-    served = {(rule.rule, method) for rule in app.url_map.iter_rules()
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    served = {(rule.rule, method) for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}}
     listed = {(check.rule, check.method) for check in PAGES + API}
     assert served - listed == set(), "routes without an access rule: add them to the table"
     assert listed - served == set(), "the table names routes the app does not serve"
@@ -476,9 +846,16 @@ def test_every_route_is_in_the_table(app):
 
 def _issue(world: World, actor: Any, unit: Any, title: str) -> Any:
     return factories.log_issue(
-        world.session, world.org, now=NOW, unit=unit.code, actor=actor, title=title, channel="x",
+        world.session,
+        world.org,
+        now=NOW,
+        unit=unit.code,
+        actor=actor,
+        title=title,
+        channel="x",
         description="Pesan berantai di grup warga.",
-        evidence_urls=[f"https://example.com/{unit.code.lower()}/" + re.sub(r"\W+", "-", title.lower())])
+        evidence_urls=[f"https://example.com/{unit.code.lower()}/" + re.sub(r"\W+", "-", title.lower())],
+    )
 
 
 @dataclass
@@ -504,12 +881,23 @@ class World:
     def incident(self, code: str) -> Any:
         unit, witness = self.org["units"][code], self.witness(code)
         issue = _issue(self, witness, unit, f"Air PDAM tercemar {next(self.counter)}")
-        incident = incidents.open_from_issue(session=self.session, actor=witness, issue_id=issue.id,
-                                             playbook_key="hoax-clarification", severity=3, commander_id=witness.id,
-                                             now=NOW)
+        incident = incidents.open_from_issue(
+            session=self.session,
+            actor=witness,
+            issue_id=issue.id,
+            playbook_key="hoax-clarification",
+            severity=3,
+            commander_id=witness.id,
+            now=NOW,
+        )
         for involved in (INVOLVED[code], SECOND_INVOLVED):
-            incidents.involve_unit(session=self.session, actor=witness, incident_id=incident.id,
-                                   unit_id=self.org["units"][involved].id, now=NOW)
+            incidents.involve_unit(
+                session=self.session,
+                actor=witness,
+                incident_id=incident.id,
+                unit_id=self.org["units"][involved].id,
+                now=NOW,
+            )
         return incident
 
     def fresh(self, kind: str, code: str) -> dict[str, Any]:
@@ -517,20 +905,37 @@ class World:
         if kind == "incident":
             ids = {"incident": self.incident(code).id}
         elif kind == "shift":
-            shift = people.create_shift(session=self.session, actor=self.user(code, "head"), unit_id=unit.id,
-                                        user_id=self.witness(code).id, starts_at=NOW + 48 * 60 * M,
-                                        ends_at=NOW + 60 * 60 * M, note="matriks")
+            shift = people.create_shift(
+                session=self.session,
+                actor=self.user(code, "head"),
+                unit_id=unit.id,
+                user_id=self.witness(code).id,
+                starts_at=NOW + 48 * 60 * M,
+                ends_at=NOW + 60 * 60 * M,
+                note="matriks",
+            )
             ids = {"shift": shift.id}
         elif kind == "membership":
-            extra = people.create_user(session=self.session, actor=None,
-                                       email=f"sementara{next(self.counter)}.{code.lower()}@demo.example",
-                                       name="Staf Sementara", password="Kata-sandi-panjang-2026", unit_id=unit.id,
-                                       role="observer")
+            extra = people.create_user(
+                session=self.session,
+                actor=None,
+                email=f"sementara{next(self.counter)}.{code.lower()}@demo.example",
+                name="Staf Sementara",
+                password="Kata-sandi-panjang-2026",
+                unit_id=unit.id,
+                role="observer",
+            )
             ids = {"membership": extra.memberships[0].id}
         elif kind == "kpi":
-            target = reports.set_target(session=self.session, actor=self.user(code, "head"), unit_id=unit.id,
-                                        measure="time_to_first_statement", target_percent=75, threshold_minutes=120,
-                                        now=NOW)
+            target = reports.set_target(
+                session=self.session,
+                actor=self.user(code, "head"),
+                unit_id=unit.id,
+                measure="time_to_first_statement",
+                target_percent=75,
+                threshold_minutes=120,
+                now=NOW,
+            )
             ids = {"kpi": target.id}
         else:
             raise AssertionError(kind)
@@ -539,9 +944,15 @@ class World:
 
     def build(self, code: str) -> None:
         session, unit = self.session, self.org["units"][code]
-        witness = people.create_user(session=session, actor=None, email=f"saksi.{code.lower()}@demo.example",
-                                     name=f"Saksi {code}", password="Kata-sandi-panjang-2026", unit_id=unit.id,
-                                     role="officer")
+        witness = people.create_user(
+            session=session,
+            actor=None,
+            email=f"saksi.{code.lower()}@demo.example",
+            name=f"Saksi {code}",
+            password="Kata-sandi-panjang-2026",
+            unit_id=unit.id,
+            role="officer",
+        )
         self.records[code] = {"witness": witness}
         head = self.user(code, "head")
         issue = _issue(self, witness, unit, "Hoaks bansos Rp 3 juta")
@@ -550,10 +961,24 @@ class World:
         incident = self.incident(code)
         run = incident.stage_runs[0]
         entry = next(e for e in run.entries if not e.evidence_expected)
-        draft = statements.draft(session=session, actor=witness, incident_id=incident.id, kind="holding",
-                                 title="Pernyataan awal", body="Kami mengetahui pesan yang beredar.", now=NOW)
-        keymsg = statements.draft(session=session, actor=witness, incident_id=incident.id, kind="key_messages",
-                                  title="Pesan kunci", body="Air PDAM aman diminum.", now=NOW)
+        draft = statements.draft(
+            session=session,
+            actor=witness,
+            incident_id=incident.id,
+            kind="holding",
+            title="Pernyataan awal",
+            body="Kami mengetahui pesan yang beredar.",
+            now=NOW,
+        )
+        keymsg = statements.draft(
+            session=session,
+            actor=witness,
+            incident_id=incident.id,
+            kind="key_messages",
+            title="Pesan kunci",
+            body="Air PDAM aman diminum.",
+            now=NOW,
+        )
         statements.approve(session=session, actor=head, statement_id=keymsg.id, now=NOW + M)
         # A resolved incident and its review draft with an action item.
         reviewed = self.incident(code)
@@ -561,44 +986,112 @@ class World:
             factories.close_required(session, witness, stage_run, now=NOW + 2 * M)
         incidents.resolve(session=session, actor=witness, incident_id=reviewed.id, now=NOW + 3 * M)
         review = reviews.get_for_incident(session=session, user=witness, incident_id=reviewed.id)
-        action_item = reviews.add_action_item(session=session, actor=witness, review_id=review.id, title="FAQ",
-                                              owner_id=witness.id, due_on=LATER, now=NOW + 4 * M)
+        action_item = reviews.add_action_item(
+            session=session,
+            actor=witness,
+            review_id=review.id,
+            title="FAQ",
+            owner_id=witness.id,
+            due_on=LATER,
+            now=NOW + 4 * M,
+        )
         # An escalation notice to the witness, as the engine writes it.
-        timer = Timer(incident_id=incident.id, stage_run_id=run.id, kind="escalation_step", step_index=0,
-                      fire_at=NOW + 30 * M, state="fired", fired_at=NOW + 30 * M)
+        timer = Timer(
+            incident_id=incident.id,
+            stage_run_id=run.id,
+            kind="escalation_step",
+            step_index=0,
+            fire_at=NOW + 30 * M,
+            state="fired",
+            fired_at=NOW + 30 * M,
+        )
         session.add(timer)
         session.flush()
-        notice = Notice(idempotency_key=f"matrix:{timer.id}:{witness.id}", timer_id=timer.id, incident_id=incident.id,
-                        channel="inapp", recipient_user_id=witness.id, payload={"kind": "escalation_step"},
-                        status="sent", attempts=1, due_at=timer.fire_at, queued_at=timer.fire_at,
-                        next_attempt_at=timer.fire_at, sent_at=timer.fire_at)
+        notice = Notice(
+            idempotency_key=f"matrix:{timer.id}:{witness.id}",
+            timer_id=timer.id,
+            incident_id=incident.id,
+            channel="inapp",
+            recipient_user_id=witness.id,
+            payload={"kind": "escalation_step"},
+            status="sent",
+            attempts=1,
+            due_at=timer.fire_at,
+            queued_at=timer.fire_at,
+            next_attempt_at=timer.fire_at,
+            sent_at=timer.fire_at,
+        )
         session.add(notice)
         session.flush()
-        hook = notify.create_webhook(session=session, actor=self.admin_over(code), unit_id=unit.id, name="Piket",
-                                     url=f"https://hooks.example.com/{code.lower()}")
-        kpi = reports.set_target(session=session, actor=head, unit_id=unit.id, measure="time_to_holding_statement",
-                                 target_percent=90, threshold_minutes=60, now=NOW)
+        hook = notify.create_webhook(
+            session=session,
+            actor=self.admin_over(code),
+            unit_id=unit.id,
+            name="Piket",
+            url=f"https://hooks.example.com/{code.lower()}",
+        )
+        kpi = reports.set_target(
+            session=session,
+            actor=head,
+            unit_id=unit.id,
+            measure="time_to_holding_statement",
+            target_percent=90,
+            threshold_minutes=60,
+            now=NOW,
+        )
         last_month = f"{monthly.previous_month(NOW, unit.timezone):%Y-%m}"  # planned from the suite's clock
         report = monthly.request_monthly(session=session, actor=head, unit_id=unit.id, month=last_month, now=NOW)
-        shift = people.create_shift(session=session, actor=head, unit_id=unit.id, user_id=witness.id,
-                                    starts_at=NOW + 24 * 60 * M, ends_at=NOW + 36 * 60 * M, note="matriks")
+        shift = people.create_shift(
+            session=session,
+            actor=head,
+            unit_id=unit.id,
+            user_id=witness.id,
+            starts_at=NOW + 24 * 60 * M,
+            ends_at=NOW + 36 * 60 * M,
+            note="matriks",
+        )
         token, _plaintext = people.create_token(session=session, user=witness, name="alat pemantauan")
         session.flush()
         monthly.build_monthly(session=session, report_id=report.id, now=NOW)
         session.commit()
-        self.records[code].update({
-            "unit": unit.id, "unit_name": unit.name, "issue": issue.id, "issue_version": issue.version,
-            "issue_b": duplicate.id, "issue_c": to_escalate.id, "incident": incident.id, "run": run.id,
-            "entry": entry.id, "draft": draft.id, "keymsg": keymsg.id, "involved": self.org["units"][INVOLVED[code]].id,
-            "second_involved": self.org["units"][SECOND_INVOLVED].id, "review": review.id,
-            "review_incident": reviewed.id, "item": action_item.id, "notice": notice.id,
-            "ack": links.ack_token(notice), "webhook": hook.id, "kpi": kpi.id, "report": report.id,
-            "shift": shift.id, "user": witness.id, "user_name": witness.name,
-            "membership": witness.memberships[0].id, "token": token.id,
-            "unit_form": {"code": unit.code, "name": unit.name, "kind": unit.kind,
-                          "parent_id": str(unit.parent_id or ""), "timezone": unit.timezone},
-            "user_form": {"email": witness.email, "name": witness.name, "language": "id", "active": "y"},
-        })
+        self.records[code].update(
+            {
+                "unit": unit.id,
+                "unit_name": unit.name,
+                "issue": issue.id,
+                "issue_version": issue.version,
+                "issue_b": duplicate.id,
+                "issue_c": to_escalate.id,
+                "incident": incident.id,
+                "run": run.id,
+                "entry": entry.id,
+                "draft": draft.id,
+                "keymsg": keymsg.id,
+                "involved": self.org["units"][INVOLVED[code]].id,
+                "second_involved": self.org["units"][SECOND_INVOLVED].id,
+                "review": review.id,
+                "review_incident": reviewed.id,
+                "item": action_item.id,
+                "notice": notice.id,
+                "ack": links.ack_token(notice),
+                "webhook": hook.id,
+                "kpi": kpi.id,
+                "report": report.id,
+                "shift": shift.id,
+                "user": witness.id,
+                "user_name": witness.name,
+                "membership": witness.memberships[0].id,
+                "token": token.id,
+                "unit_form": {
+                    "code": unit.code,
+                    "name": unit.name,
+                    "kind": unit.kind,
+                    "parent_id": str(unit.parent_id or ""),
+                    "timezone": unit.timezone,
+                },
+                "user_form": {"email": witness.email, "name": witness.name, "language": "id", "active": "y"},
+            }
+        )
 
 
 @pytest.fixture
@@ -608,8 +1101,14 @@ def world(app, db, org, client):  # client: every test client gets its own app c
     app.extensions["clock"] = lambda: NOW
     # Jawa Tengah has no observer in the demo organisation; the matrix needs every role there.
     org["users"][("JATENG", "observer")] = people.create_user(
-        session=db.session, actor=None, email="pemantau.jateng@demo.example", name="Pemantau Jateng",
-        password="Kata-sandi-panjang-2026", unit_id=org["units"]["JATENG"].id, role="observer")
+        session=db.session,
+        actor=None,
+        email="pemantau.jateng@demo.example",
+        name="Pemantau Jateng",
+        password="Kata-sandi-panjang-2026",
+        unit_id=org["units"]["JATENG"].id,
+        role="observer",
+    )
     db.session.commit()
     built = World(session=db.session, org=org, sop_yaml=(resource_dir("sops") / "hoax-clarification.yaml").read_text())
     for code in ("JATENG", "KOTA-SEMARANG", "SULSEL", "PUSAT"):
@@ -669,15 +1168,35 @@ class Run:
         child_kind = "province" if unit.kind == "central" else "regency"
         return {
             "n": number,
-            "new_unit_form": {"code": f"MATRIKS-{number}", "name": f"Unit matriks {number}", "kind": child_kind,
-                              "parent_id": str(unit.id), "timezone": unit.timezone},
-            "new_unit_json": {"code": f"MATRIKS-{number}", "name": f"Unit matriks {number}", "kind": child_kind,
-                              "parent_id": unit.id, "timezone": unit.timezone},
-            "new_user_form": {"email": f"baru{number}@demo.example", "name": f"Staf Baru {number}",
-                              "password": "Kata-sandi-panjang-2026", "language": "id", "unit_id": str(unit.id),
-                              "role": "officer"},
-            "new_user_json": {"email": f"baru{number}@demo.example", "name": f"Staf Baru {number}",
-                              "password": "Kata-sandi-panjang-2026", "unit_id": unit.id, "role": "officer"},
+            "new_unit_form": {
+                "code": f"MATRIKS-{number}",
+                "name": f"Unit matriks {number}",
+                "kind": child_kind,
+                "parent_id": str(unit.id),
+                "timezone": unit.timezone,
+            },
+            "new_unit_json": {
+                "code": f"MATRIKS-{number}",
+                "name": f"Unit matriks {number}",
+                "kind": child_kind,
+                "parent_id": unit.id,
+                "timezone": unit.timezone,
+            },
+            "new_user_form": {
+                "email": f"baru{number}@demo.example",
+                "name": f"Staf Baru {number}",
+                "password": "Kata-sandi-panjang-2026",
+                "language": "id",
+                "unit_id": str(unit.id),
+                "role": "officer",
+            },
+            "new_user_json": {
+                "email": f"baru{number}@demo.example",
+                "name": f"Staf Baru {number}",
+                "password": "Kata-sandi-panjang-2026",
+                "unit_id": unit.id,
+                "role": "officer",
+            },
             "sop_yaml": self.world.sop_yaml,
         }
 
@@ -777,41 +1296,79 @@ def test_an_involved_unit_reads_the_incident_and_its_notices_and_records_only_it
     world = World(session=db.session, org=org, sop_yaml="")
     world.records["SULSEL"] = {"witness": org["users"][("SULSEL", "officer")]}
     incident = world.incident("SULSEL")  # involves Kota Makassar (and Kabupaten Jayapura)
-    keymsg = statements.draft(session=db.session, actor=org["users"][("SULSEL", "officer")], incident_id=incident.id,
-                              kind="key_messages", title="Pesan kunci", body="Air PDAM aman diminum.", now=NOW)
+    keymsg = statements.draft(
+        session=db.session,
+        actor=org["users"][("SULSEL", "officer")],
+        incident_id=incident.id,
+        kind="key_messages",
+        title="Pesan kunci",
+        body="Air PDAM aman diminum.",
+        now=NOW,
+    )
     statements.approve(session=db.session, actor=org["users"][("SULSEL", "head")], statement_id=keymsg.id, now=NOW)
     db.session.commit()
     jayapura = token_for("officer", "KAB-JAYAPURA")
-    for path in (f"/api/v1/incidents/{incident.id}", f"/api/v1/incidents/{incident.id}/timeline",
-                 f"/api/v1/incidents/{incident.id}/notices"):
+    for path in (
+        f"/api/v1/incidents/{incident.id}",
+        f"/api/v1/incidents/{incident.id}/timeline",
+        f"/api/v1/incidents/{incident.id}/notices",
+    ):
         assert client.get(path, headers=jayapura).status_code == 200, path
     assert client.get(f"/api/v1/incidents/{incident.id}", headers=token_for("officer", "KAB-GOWA")).status_code == 404
-    comment = client.post(f"/api/v1/incidents/{incident.id}/comments", json={"body": "Ikut memantau."},
-                          headers=jayapura)
+    comment = client.post(
+        f"/api/v1/incidents/{incident.id}/comments", json={"body": "Ikut memantau."}, headers=jayapura
+    )
     assert comment.status_code == 201  # the discussion is open to involved units
     entry = incident.stage_runs[0].entries[0]
-    assert client.post(f"/api/v1/checklist/{entry.id}/tick", json={"evidence_url": "https://example.com/b"},
-                       headers=jayapura).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/checklist/{entry.id}/tick", json={"evidence_url": "https://example.com/b"}, headers=jayapura
+        ).status_code
+        == 403
+    )
     assert client.post(f"/api/v1/incidents/{incident.id}/resolve", json={}, headers=jayapura).status_code == 403
     shared = {"channel": "instagram", "url": "https://instagram.com/p/jayapura"}
-    own = client.post(f"/api/v1/statements/{keymsg.id}/shared-publications", headers=jayapura,
-                      json={**shared, "unit_id": org["units"]["KAB-JAYAPURA"].id})
+    own = client.post(
+        f"/api/v1/statements/{keymsg.id}/shared-publications",
+        headers=jayapura,
+        json={**shared, "unit_id": org["units"]["KAB-JAYAPURA"].id},
+    )
     assert own.status_code == 201, own.get_json()
-    other = client.post(f"/api/v1/statements/{keymsg.id}/shared-publications", headers=jayapura,
-                        json={**shared, "unit_id": org["units"]["KOTA-MAKASSAR"].id})
+    other = client.post(
+        f"/api/v1/statements/{keymsg.id}/shared-publications",
+        headers=jayapura,
+        json={**shared, "unit_id": org["units"]["KOTA-MAKASSAR"].id},
+    )
     assert other.status_code == 403
     # A notice of the incident to someone of the owning unit: the involved unit sees it and may not
     # acknowledge it for them (403, as for anything in sight); a unit not involved does not see it (404).
     run = incident.stage_runs[0]
-    timer = Timer(incident_id=incident.id, stage_run_id=run.id, kind="escalation_step", step_index=0,
-                  fire_at=NOW + 30 * M, state="fired", fired_at=NOW + 30 * M)
+    timer = Timer(
+        incident_id=incident.id,
+        stage_run_id=run.id,
+        kind="escalation_step",
+        step_index=0,
+        fire_at=NOW + 30 * M,
+        state="fired",
+        fired_at=NOW + 30 * M,
+    )
     db.session.add(timer)
     db.session.flush()
     sulsel_head = org["users"][("SULSEL", "head")]
-    notice = Notice(idempotency_key=f"involved:{timer.id}:{sulsel_head.id}", timer_id=timer.id,
-                    incident_id=incident.id, channel="inapp", recipient_user_id=sulsel_head.id,
-                    payload={"kind": "escalation_step"}, status="sent", attempts=1, due_at=timer.fire_at,
-                    queued_at=timer.fire_at, next_attempt_at=timer.fire_at, sent_at=timer.fire_at)
+    notice = Notice(
+        idempotency_key=f"involved:{timer.id}:{sulsel_head.id}",
+        timer_id=timer.id,
+        incident_id=incident.id,
+        channel="inapp",
+        recipient_user_id=sulsel_head.id,
+        payload={"kind": "escalation_step"},
+        status="sent",
+        attempts=1,
+        due_at=timer.fire_at,
+        queued_at=timer.fire_at,
+        next_attempt_at=timer.fire_at,
+        sent_at=timer.fire_at,
+    )
     db.session.add(notice)
     db.session.commit()
     listed = client.get(f"/api/v1/incidents/{incident.id}/notices", headers=jayapura).get_json()

@@ -34,8 +34,10 @@ def frozen_clock(clock):
 
 @pytest.fixture
 def records(db, org, built_once):
-    ids = built_once("security world of Kota Semarang", lambda: world.build(
-        db.session, org, "KOTA-SEMARANG", admin=org["users"][("JATENG", "admin")], now=FIXED_NOW))
+    ids = built_once(
+        "security world of Kota Semarang",
+        lambda: world.build(db.session, org, "KOTA-SEMARANG", admin=org["users"][("JATENG", "admin")], now=FIXED_NOW),
+    )
     picked = {name: values[0] for name, values in ids.items()}
     picked["entry_id"] = ids["entry_id"][1]  # the first item is ticked already
     picked["draft_id"] = ids["statement_id"][1]  # the first statement is published
@@ -49,16 +51,23 @@ def snapshot(db) -> dict[str, str]:
     with db.engine.connect() as conn:
         for table in db.metadata.sorted_tables:
             if table.name not in VOLATILE_TABLES:
-                prints[table.name] = conn.execute(text(
-                    f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table.name}\" t"
-                )).scalar()
+                prints[table.name] = conn.execute(
+                    text(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table.name}\" t")
+                ).scalar()
     return prints
 
 
 def issue_body(**overrides: Any) -> dict[str, Any]:
-    body = {"title": "Hoaks bansos Rp 3 juta beredar", "description": "Pesan berantai.", "channel": "x",
-            "category": "hoax", "first_seen_at": (NOW - timedelta(hours=1)).isoformat(), "reach": 1000,
-            "engagement": 10, "evidence_urls": ["https://x.com/warga/status/1"]}
+    body = {
+        "title": "Hoaks bansos Rp 3 juta beredar",
+        "description": "Pesan berantai.",
+        "channel": "x",
+        "category": "hoax",
+        "first_seen_at": (NOW - timedelta(hours=1)).isoformat(),
+        "reach": 1000,
+        "engagement": 10,
+        "evidence_urls": ["https://x.com/warga/status/1"],
+    }
     body.update(overrides)
     return body
 
@@ -152,15 +161,20 @@ LONG = [
     ("officer", "KOTA-SEMARANG", "post", "/api/v1/issues/{issue_id}/evidence", "evidence:note", "note", 500),
     ("officer", "KOTA-SEMARANG", "post", "/api/v1/issues/{issue_id}/dismiss", "reason", "reason", 2000),
     ("officer", "KOTA-SEMARANG", "post", "/api/v1/incidents/{incident_id}/comments", "body", "body", 5000),
-    ("officer", "KOTA-SEMARANG", "post", "/api/v1/incidents/{incident_id}/statements", "statement:title", "title",
-     300),
-    ("officer", "KOTA-SEMARANG", "post", "/api/v1/incidents/{incident_id}/statements", "statement:body", "body",
-     20000),
+    ("officer", "KOTA-SEMARANG", "post", "/api/v1/incidents/{incident_id}/statements", "statement:title", "title", 300),
+    ("officer", "KOTA-SEMARANG", "post", "/api/v1/incidents/{incident_id}/statements", "statement:body", "body", 20000),
     ("officer", "KOTA-SEMARANG", "post", "/api/v1/checklist/{entry_id}/tick", "note", "note", 5000),
     ("head", "KOTA-SEMARANG", "post", "/api/v1/checklist/{entry_id}/waive", "reason", "reason", 5000),
     ("head", "KOTA-SEMARANG", "post", "/api/v1/incidents/{incident_id}/cancel", "reason", "reason", 5000),
-    ("officer", "KOTA-SEMARANG", "post", "/api/v1/statements/{statement_id}/publish", "publication:channel",
-     "channel", 32),
+    (
+        "officer",
+        "KOTA-SEMARANG",
+        "post",
+        "/api/v1/statements/{statement_id}/publish",
+        "publication:channel",
+        "channel",
+        32,
+    ),
     ("head", "KOTA-SEMARANG", "patch", "/api/v1/reviews/{review_id}", "summary", "summary", 20000),
     ("head", "KOTA-SEMARANG", "post", "/api/v1/reviews/{review_id}/action-items", "action:title", "title", 500),
     ("admin", "JATENG", "post", "/api/v1/units", "unit:name", "name", 200),
@@ -184,20 +198,33 @@ def _body(kind: str, field: str, value: Any, org: dict, records: dict) -> dict[s
         "statement": {"kind": "holding", "title": "Pernyataan", "body": "Isi."},
         "evidence": {"url": "https://example.com/bukti-baru"},
         "publication": {"channel": "website", "url": "https://example.go.id/a"},
-        "action": {"title": "Perbarui FAQ", "owner_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-                   "due_on": DUE_ON},
+        "action": {
+            "title": "Perbarui FAQ",
+            "owner_id": org["users"][("KOTA-SEMARANG", "officer")].id,
+            "due_on": DUE_ON,
+        },
         "unit": {"code": "KAB-X", "name": "Kabupaten X", "kind": "regency", "parent_id": org["units"]["JATENG"].id},
-        "user": {"email": "baru@demo.example", "name": "Orang Baru", "password": "Kata-sandi-panjang-2026",
-                 "unit_id": unit.id, "role": "officer"},
+        "user": {
+            "email": "baru@demo.example",
+            "name": "Orang Baru",
+            "password": "Kata-sandi-panjang-2026",
+            "unit_id": unit.id,
+            "role": "officer",
+        },
         "webhook": {"name": "Piket", "url": "https://hooks.example.com/x"},
-        "shift": {"unit_id": unit.id, "user_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-                  "starts_at": SHIFT_STARTS.isoformat(), "ends_at": SHIFT_ENDS.isoformat()},
+        "shift": {
+            "unit_id": unit.id,
+            "user_id": org["users"][("KOTA-SEMARANG", "officer")].id,
+            "starts_at": SHIFT_STARTS.isoformat(),
+            "ends_at": SHIFT_ENDS.isoformat(),
+        },
     }.get(kind.split(":")[0], {})
     return {**base, field: value}
 
 
-@pytest.mark.parametrize(("role", "unit", "method", "path", "kind", "field", "limit"), LONG,
-                         ids=[f"{c[2]} {c[3]} {c[5]}" for c in LONG])
+@pytest.mark.parametrize(
+    ("role", "unit", "method", "path", "kind", "field", "limit"), LONG, ids=[f"{c[2]} {c[3]} {c[5]}" for c in LONG]
+)
 def test_a_value_one_over_the_limit_is_refused_naming_the_field(
     client, db, org, token_for, records, role, unit, method, path, kind, field, limit
 ):
@@ -233,35 +260,71 @@ WEB_LONG = [
     ("head", "KOTA-SEMARANG", "/units/{unit_id}/roster", "/units/{unit_id}/roster", "shift", "note", 200),
     ("admin", "JATENG", "/admin/units/new", "/admin/units/new", "unit", "name", 200),
     ("officer", "KOTA-SEMARANG", "/incidents/{incident_id}/comment", "/incidents/{incident_id}", "", "body", 5000),
-    ("officer", "KOTA-SEMARANG", "/incidents/{incident_id}/entries/{entry_id}/tick", "/incidents/{incident_id}", "",
-     "note", 5000),
-    ("officer", "KOTA-SEMARANG", "/incidents/{incident_id}/statements/{draft_id}/edit", "/incidents/{incident_id}",
-     "statement", "body", 20000),
+    (
+        "officer",
+        "KOTA-SEMARANG",
+        "/incidents/{incident_id}/entries/{entry_id}/tick",
+        "/incidents/{incident_id}",
+        "",
+        "note",
+        5000,
+    ),
+    (
+        "officer",
+        "KOTA-SEMARANG",
+        "/incidents/{incident_id}/statements/{draft_id}/edit",
+        "/incidents/{incident_id}",
+        "statement",
+        "body",
+        20000,
+    ),
     ("head", "KOTA-SEMARANG", "/reviews/{review_id}/edit", "/incidents/{incident_id}/review", "", "summary", 20000),
-    ("head", "KOTA-SEMARANG", "/reviews/{review_id}/actions", "/incidents/{incident_id}/review", "action", "title",
-     500),
+    (
+        "head",
+        "KOTA-SEMARANG",
+        "/reviews/{review_id}/actions",
+        "/incidents/{incident_id}/review",
+        "action",
+        "title",
+        500,
+    ),
 ]
 
 
 def _form(kind: str, org: dict) -> dict[str, Any]:
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     return {
-        "issue": {"title": "Video antrean BPJS RSUD viral", "channel": "tiktok", "category": "service_failure",
-                  "evidence_urls": "https://www.tiktok.com/@warga/video/77", "first_seen_at": SEEN_LOCAL,
-                  "reach": "100", "engagement": "10", "sentiment": "negative",
-                  "unit_id": str(org["units"]["KOTA-SEMARANG"].id)},
+        "issue": {
+            "title": "Video antrean BPJS RSUD viral",
+            "channel": "tiktok",
+            "category": "service_failure",
+            "evidence_urls": "https://www.tiktok.com/@warga/video/77",
+            "first_seen_at": SEEN_LOCAL,
+            "reach": "100",
+            "engagement": "10",
+            "sentiment": "negative",
+            "unit_id": str(org["units"]["KOTA-SEMARANG"].id),
+        },
         "evidence": {"url": "https://example.com/bukti-baru"},
-        "shift": {"user_id": str(officer.id), "starts_at": f"{SHIFT_STARTS:%Y-%m-%dT%H:%M}",
-                  "ends_at": f"{SHIFT_ENDS:%Y-%m-%dT%H:%M}"},
-        "unit": {"code": "KAB-X", "kind": "regency", "parent_id": str(org["units"]["JATENG"].id),
-                 "timezone": "Asia/Jakarta"},
+        "shift": {
+            "user_id": str(officer.id),
+            "starts_at": f"{SHIFT_STARTS:%Y-%m-%dT%H:%M}",
+            "ends_at": f"{SHIFT_ENDS:%Y-%m-%dT%H:%M}",
+        },
+        "unit": {
+            "code": "KAB-X",
+            "kind": "regency",
+            "parent_id": str(org["units"]["JATENG"].id),
+            "timezone": "Asia/Jakarta",
+        },
         "action": {"owner_id": str(officer.id), "due_on": DUE_ON},
         "statement": {"title": "Pernyataan awal"},
     }.get(kind, {})
 
 
-@pytest.mark.parametrize(("role", "unit", "path", "page", "kind", "field", "limit"), WEB_LONG,
-                         ids=[f"{c[2]} {c[5]}" for c in WEB_LONG])
+@pytest.mark.parametrize(
+    ("role", "unit", "path", "page", "kind", "field", "limit"), WEB_LONG, ids=[f"{c[2]} {c[5]}" for c in WEB_LONG]
+)
 def test_a_form_value_one_over_the_limit_shows_an_error_and_changes_nothing(
     login_as, db, org, records, role, unit, path, page, kind, field, limit
 ):
@@ -270,20 +333,28 @@ def test_a_form_value_one_over_the_limit_shows_an_error_and_changes_nothing(
     before = snapshot(db)
     response = form_post(client, url, {**_form(kind, org), field: "x" * (limit + 1)}, page=page_url)
     assert response.status_code in (200, 302, 400, 422), response.status_code
-    shown = client.get(page_url).get_data(as_text=True) if response.status_code == 302 else response.get_data(
-        as_text=True)
+    shown = (
+        client.get(page_url).get_data(as_text=True) if response.status_code == 302 else response.get_data(as_text=True)
+    )
     if response.status_code == 302:  # pages of raw forms: a message that names the field
         assert "flash-error" in shown and f"{field}: " in shown, re.findall(r"flash-err[^>]*>[^<]*", shown)
     else:  # form pages: the error stands next to the field
         assert re.search(rf'id="{field}"[^>]*>\s*(?:</textarea>\s*)?<div class="field-errors"', shown) or (
-            "field-errors" in shown), shown[:2000]
+            "field-errors" in shown
+        ), shown[:2000]
     assert snapshot(db) == before
 
 
 # --- links: http and https only ----------------------------------------------------------------
 
-BAD_LINKS = ["javascript:alert(document.domain)", "data:text/html,<script>alert(1)</script>",
-             "ftp://example.com/bukti.txt", "JaVaScRiPt:alert(1)", "vbscript:msgbox(1)", "file:///etc/passwd"]
+BAD_LINKS = [
+    "javascript:alert(document.domain)",
+    "data:text/html,<script>alert(1)</script>",
+    "ftp://example.com/bukti.txt",
+    "JaVaScRiPt:alert(1)",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+]
 LINK_FIELDS = [
     ("officer", "KOTA-SEMARANG", "post", "/api/v1/issues", "evidence_urls"),
     ("officer", "KOTA-SEMARANG", "post", "/api/v1/issues/{issue_id}/evidence", "url"),
@@ -294,15 +365,19 @@ LINK_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize(("role", "unit", "method", "path", "field"), LINK_FIELDS,
-                         ids=[f"{c[2]} {c[3]} {c[4]}" for c in LINK_FIELDS])
+@pytest.mark.parametrize(
+    ("role", "unit", "method", "path", "field"), LINK_FIELDS, ids=[f"{c[2]} {c[3]} {c[4]}" for c in LINK_FIELDS]
+)
 def test_only_http_and_https_links_are_accepted_through_the_api(
     client, db, org, token_for, records, role, unit, method, path, field
 ):
     headers = token_for(role, unit)
     url = path.format(**records)
-    base = {"/api/v1/issues": issue_body(), "/api/v1/units/{unit_id}/webhooks": {"name": "Piket"},
-            "/api/v1/statements/{statement_id}/publish": {"channel": "website"}}.get(path, {})
+    base = {
+        "/api/v1/issues": issue_body(),
+        "/api/v1/units/{unit_id}/webhooks": {"name": "Piket"},
+        "/api/v1/statements/{statement_id}/publish": {"channel": "website"},
+    }.get(path, {})
     before = snapshot(db)
     for link in BAD_LINKS:
         value = [link] if field == "evidence_urls" else link
@@ -319,8 +394,9 @@ def test_only_http_and_https_links_are_accepted_through_the_forms(login_as, db, 
     for link in BAD_LINKS:
         new = form_post(client, "/issues/new", {**_form("issue", org), "evidence_urls": link}, page="/issues/new")
         assert new.status_code == 200 and "http://" in new.get_data(as_text=True)
-        evidence = form_post(client, f"/issues/{records['issue_id']}/evidence", {"url": link},
-                             page=f"/issues/{records['issue_id']}")
+        evidence = form_post(
+            client, f"/issues/{records['issue_id']}/evidence", {"url": link}, page=f"/issues/{records['issue_id']}"
+        )
         assert evidence.status_code == 200 and "field-errors" in evidence.get_data(as_text=True)
         page = f"/incidents/{records['incident_id']}"
         form_post(client, f"{page}/entries/{records['entry_id']}/tick", {"evidence_url": link}, page=page)
@@ -347,8 +423,9 @@ def test_a_form_over_the_size_limit_gets_a_413_page(app, login_as, db, org, reco
     client = login_as("officer", "KOTA-SEMARANG")
     limit = app.config["MAX_CONTENT_LENGTH"]
     before = snapshot(db)
-    response = form_post(client, "/issues/new", {**_form("issue", org), "description": "x" * (limit + 1)},
-                         page="/issues/new")
+    response = form_post(
+        client, "/issues/new", {**_form("issue", org), "description": "x" * (limit + 1)}, page="/issues/new"
+    )
     assert response.status_code == 413
     assert response.mimetype == "text/html"
     assert "2 MB" in response.get_data(as_text=True)
@@ -365,14 +442,22 @@ def test_nul_and_unpaired_surrogates_are_refused_naming_the_field(client, db, or
         assert list(response.get_json()["errors"]) == ["title"]
     response = client.get("/api/v1/issues", query_string={"q": "a\x00b"}, headers=headers)
     assert response.status_code == 422 and "q" in response.get_json()["errors"]
-    page = form_post(web, f"/issues/{records['issue_id']}/notes", {"body": "catatan\x00"},
-                     page=f"/issues/{records['issue_id']}")
+    page = form_post(
+        web, f"/issues/{records['issue_id']}/notes", {"body": "catatan\x00"}, page=f"/issues/{records['issue_id']}"
+    )
     assert page.status_code == 400 and "body" in page.get_data(as_text=True)
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize("path", ["/api/v1/issues/2147483648", "/api/v1/issues/99999999999999999999",
-                                  "/api/v1/incidents/2147483648/timeline", "/api/v1/units/4294967296"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/issues/2147483648",
+        "/api/v1/issues/99999999999999999999",
+        "/api/v1/incidents/2147483648/timeline",
+        "/api/v1/units/4294967296",
+    ],
+)
 def test_ids_beyond_the_key_columns_are_404(client, token_for, org, path):
     response = client.get(path, headers=token_for("admin", "PUSAT"))
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
@@ -382,8 +467,9 @@ def test_ids_beyond_the_key_columns_are_404(client, token_for, org, path):
 
 @pytest.mark.parametrize(("field", "value"), [("unit_id", 2**31), ("unit_id", 10**20), ("unit_id", 0)])
 def test_ids_beyond_the_key_columns_in_a_body_are_422_naming_the_field(client, token_for, org, field, value):
-    response = client.post("/api/v1/issues", json=issue_body(**{field: value}),
-                           headers=token_for("officer", "KOTA-SEMARANG"))
+    response = client.post(
+        "/api/v1/issues", json=issue_body(**{field: value}), headers=token_for("officer", "KOTA-SEMARANG")
+    )
     assert response.status_code == 422 and field in response.get_json()["errors"]
 
 
@@ -394,8 +480,10 @@ def test_pages_ignore_ids_beyond_the_key_columns(login_as, query):
         assert client.get(page + query).status_code in (200, 400), page + query
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/", "/\t/evil.example",
-                                    "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "/\\evil.example/", "https://evil.example/", "/\t/evil.example", "javascript:alert(1)"],
+)
 def test_redirects_after_a_form_stay_on_the_site(login_as, db, org, records, target):
     client = login_as("head", "KOTA-SEMARANG")
     response = form_post(client, f"/inbox/{records['notice_id']}/ack", {"next": target}, page="/inbox")

@@ -163,8 +163,12 @@ def test_generated_requests_get_no_5xx_and_conform_to_the_document(app, db, org,
         runner.run(operation, operation.as_strategy(GenerationMode.NEGATIVE), NEGATIVE_EXAMPLES, each)
 
     elapsed = time.monotonic() - started
-    print(f"schemathesis pass 1: {runner.requests} requests in {elapsed:.1f} s; statuses {sorted(runner.statuses.items())}")
-    assert not [code for code in runner.statuses if code >= 500], "\n\n".join(p for p in runner.problems if " 500 " in p)
+    print(
+        f"schemathesis pass 1: {runner.requests} requests in {elapsed:.1f} s; statuses {sorted(runner.statuses.items())}"
+    )
+    assert not [code for code in runner.statuses if code >= 500], "\n\n".join(
+        p for p in runner.problems if " 500 " in p
+    )
     assert runner.problems == [], "\n\n".join(runner.problems[:20])
     assert runner.requests >= MIN_REQUESTS
     # The run reached past the front door: real rows were read and changed.
@@ -176,13 +180,22 @@ def test_a_regencys_tokens_get_403_or_404_for_every_id_of_the_sibling_regency(ap
 
     jateng_admin = org["users"][("JATENG", "admin")]
     sibling = world.build(db.session, org, "KAB-BANYUMAS", admin=jateng_admin, now=FIXED_NOW)
-    city_admin = people.create_user(session=db.session, actor=jateng_admin, email="admin.kota-semarang@demo.example",
-                                    name="Admin Kota Semarang", password="Kata-sandi-panjang-2026",
-                                    unit_id=org["units"]["KOTA-SEMARANG"].id, role="admin")
+    city_admin = people.create_user(
+        session=db.session,
+        actor=jateng_admin,
+        email="admin.kota-semarang@demo.example",
+        name="Admin Kota Semarang",
+        password="Kata-sandi-panjang-2026",
+        unit_id=org["units"]["KOTA-SEMARANG"].id,
+        role="admin",
+    )
     _row, plaintext = people.create_token(session=db.session, user=city_admin, name="test")
     db.session.commit()
-    actors = [token_for("officer", "KOTA-SEMARANG"), token_for("head", "KOTA-SEMARANG"),
-              {"Authorization": f"Bearer {plaintext}"}]
+    actors = [
+        token_for("officer", "KOTA-SEMARANG"),
+        token_for("head", "KOTA-SEMARANG"),
+        {"Authorization": f"Bearer {plaintext}"},
+    ]
 
     schema = _schema(app, allow_x00=False)
     runner = Runner(app)
@@ -195,9 +208,11 @@ def test_a_regencys_tokens_get_403_or_404_for_every_id_of_the_sibling_regency(ap
         response = runner.send(case, headers)
         answered[case.operation.label] += 1
         if response is None or response.status_code not in (403, 404):
-            leaks.append(f"{case.operation.label} {case.path_parameters} -> "
-                         f"{response.status_code if response is not None else 500}: "
-                         f"{response.text[:300] if response is not None else runner.problems[-1]}")
+            leaks.append(
+                f"{case.operation.label} {case.path_parameters} -> "
+                f"{response.status_code if response is not None else 500}: "
+                f"{response.text[:300] if response is not None else runner.problems[-1]}"
+            )
 
     checked = 0
     for operation in _operations(schema):
@@ -210,8 +225,10 @@ def test_a_regencys_tokens_get_403_or_404_for_every_id_of_the_sibling_regency(ap
         checked += 1
 
     elapsed = time.monotonic() - started
-    print(f"schemathesis pass 2: {runner.requests} requests over {checked} operations in {elapsed:.1f} s; "
-          f"statuses {sorted(runner.statuses.items())}")
+    print(
+        f"schemathesis pass 2: {runner.requests} requests over {checked} operations in {elapsed:.1f} s; "
+        f"statuses {sorted(runner.statuses.items())}"
+    )
     assert leaks == [], "\n".join(leaks[:30])
     assert checked >= 45
     assert all(answered[op.label] >= 1 for op in _operations(schema) if op.label in answered)

@@ -21,8 +21,6 @@ M = timedelta(minutes=1)
 H = timedelta(hours=1)
 
 
-
-
 def _signed_in(response) -> bool:
     return response.status_code == 200
 
@@ -107,14 +105,18 @@ def test_disabling_on_the_admin_page_ends_every_session_and_token_at_once(app, c
     assert client.get("/api/v1/me", headers=tool).status_code == 200
     admin = app.test_client()
     assert sign_in(admin, org["users"][("JATENG", "admin")].email).status_code == 302
-    disabled = form_post(admin, f"/admin/users/{victim.id}/edit",
-                         {"email": victim.email, "name": victim.name, "language": "id"})  # "active" unticked
+    disabled = form_post(
+        admin, f"/admin/users/{victim.id}/edit", {"email": victim.email, "name": victim.name, "language": "id"}
+    )  # "active" unticked
     assert disabled.status_code == 302
     assert _sent_to_sign_in(phone.get("/")) and _sent_to_sign_in(laptop.get("/"))
     assert client.get("/api/v1/me", headers=tool).status_code == 401
     # Enabling the account again does not bring the old sessions back.
-    enabled = form_post(admin, f"/admin/users/{victim.id}/edit",
-                        {"email": victim.email, "name": victim.name, "language": "id", "active": "y"})
+    enabled = form_post(
+        admin,
+        f"/admin/users/{victim.id}/edit",
+        {"email": victim.email, "name": victim.name, "language": "id", "active": "y"},
+    )
     assert enabled.status_code == 302
     assert _sent_to_sign_in(phone.get("/"))
     assert client.get("/api/v1/me", headers=tool).status_code == 200  # a token is revoked on its own page
@@ -161,10 +163,26 @@ def test_pages_carry_no_inline_script_for_the_policy_to_block(login_as, db, org)
     """script-src 'self' only works if the pages need nothing else: no inline <script> bodies and no
     on* event attributes anywhere a person goes."""
     client = login_as("admin", "PUSAT")
-    paths = ["/", "/issues", "/issues/new", "/incidents", "/playbooks", "/playbooks/publish", "/reviews",
-             "/evaluation", "/evaluation/reports", "/admin/units", "/admin/users", "/admin/users/new",
-             "/admin/audit", "/inbox", "/account/tokens", "/account/password",
-             f"/units/{org['units']['PUSAT'].id}/roster", "/playbooks/hoax-clarification"]
+    paths = [
+        "/",
+        "/issues",
+        "/issues/new",
+        "/incidents",
+        "/playbooks",
+        "/playbooks/publish",
+        "/reviews",
+        "/evaluation",
+        "/evaluation/reports",
+        "/admin/units",
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/audit",
+        "/inbox",
+        "/account/tokens",
+        "/account/password",
+        f"/units/{org['units']['PUSAT'].id}/roster",
+        "/playbooks/hoax-clarification",
+    ]
     for path in paths:
         response = client.get(path)
         assert response.status_code == 200, path
@@ -198,16 +216,20 @@ def notice(db, org, clock):
         db.session.commit()
         firing.fire_timer(session=db.session, timer_id=timer.id, now=fired_at)
         db.session.commit()
-    row = db.session.scalar(select(Notice).where(Notice.channel == "email", Notice.kind == "deadline")
-                            .order_by(Notice.id))
+    row = db.session.scalar(
+        select(Notice).where(Notice.channel == "email", Notice.kind == "deadline").order_by(Notice.id)
+    )
     assert row is not None
     return row
 
 
 def _acknowledgements(db, notice_id: int) -> list[TimelineEvent]:
     db.session.expire_all()
-    return [e for e in db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalation.acknowledged"))
-            if e.data.get("notice_id") == notice_id]
+    return [
+        e
+        for e in db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalation.acknowledged"))
+        if e.data.get("notice_id") == notice_id
+    ]
 
 
 def test_an_acknowledgement_link_works_once(client, db, notice, clock):

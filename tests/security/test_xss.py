@@ -55,8 +55,11 @@ class ExecutableMarkup(HTMLParser):
             if not src.startswith(ALLOWED_SCRIPT_PREFIX):
                 self.found.append(f"<script src={src!r}>")
             self._in_script = True
-        if tag in FORBIDDEN_TAGS and not (tag == "link" and values.get("rel") == "stylesheet"
-                                          and (values.get("href") or "").startswith(ALLOWED_SCRIPT_PREFIX)):
+        if tag in FORBIDDEN_TAGS and not (
+            tag == "link"
+            and values.get("rel") == "stylesheet"
+            and (values.get("href") or "").startswith(ALLOWED_SCRIPT_PREFIX)
+        ):
             self.found.append(f"<{tag}>")
         for name, value in attrs:
             if name.startswith("on"):
@@ -130,8 +133,11 @@ def _payload(n: int) -> str:
 def test_payloads_sent_through_the_api_are_inert_on_every_page(client, db, org, token_for, login_as):
     ids = world.build(db.session, org, "KOTA-SEMARANG", admin=org["users"][("JATENG", "admin")], now=FIXED_NOW)
     db.session.commit()
-    officer, head, admin = (token_for("officer", "KOTA-SEMARANG"), token_for("head", "KOTA-SEMARANG"),
-                            token_for("admin", "JATENG"))
+    officer, head, admin = (
+        token_for("officer", "KOTA-SEMARANG"),
+        token_for("head", "KOTA-SEMARANG"),
+        token_for("admin", "JATENG"),
+    )
     issue_id, incident_id, review_id = ids["issue_id"][0], ids["incident_id"][0], ids["review_id"][0]
     resolved_id, unit_id = ids["incident_id"][1], ids["unit_id"][0]
     counter = iter(range(1000))
@@ -141,39 +147,86 @@ def test_payloads_sent_through_the_api_are_inert_on_every_page(client, db, org, 
         assert response.status_code < 300, (path, response.get_data(as_text=True)[:400])
         return response.get_json()
 
-    created = send("post", "/api/v1/issues", officer, {
-        "title": "Hoaks " + _payload(next(counter)), "description": _payload(next(counter)), "channel": "x",
-        "category": "hoax", "first_seen_at": (NOW - timedelta(hours=1)).isoformat(),
-        "evidence_urls": ["https://x.com/warga/status/77"], "source_person": _payload(next(counter)),
-        "source_contact": _payload(next(counter))})
+    created = send(
+        "post",
+        "/api/v1/issues",
+        officer,
+        {
+            "title": "Hoaks " + _payload(next(counter)),
+            "description": _payload(next(counter)),
+            "channel": "x",
+            "category": "hoax",
+            "first_seen_at": (NOW - timedelta(hours=1)).isoformat(),
+            "evidence_urls": ["https://x.com/warga/status/77"],
+            "source_person": _payload(next(counter)),
+            "source_contact": _payload(next(counter)),
+        },
+    )
     send("post", f"/api/v1/issues/{issue_id}/notes", officer, {"body": _payload(next(counter))})
-    send("post", f"/api/v1/issues/{issue_id}/evidence", officer,
-         {"url": "https://example.com/bukti?q=%3Cscript%3E", "note": _payload(next(counter))})
+    send(
+        "post",
+        f"/api/v1/issues/{issue_id}/evidence",
+        officer,
+        {"url": "https://example.com/bukti?q=%3Cscript%3E", "note": _payload(next(counter))},
+    )
     send("post", f"/api/v1/issues/{created['id']}/dismiss", officer, {"reason": _payload(next(counter))})
     send("post", f"/api/v1/incidents/{incident_id}/comments", officer, {"body": _payload(next(counter))})
-    statement = send("post", f"/api/v1/incidents/{incident_id}/statements", officer,
-                     {"kind": "clarification", "title": _payload(next(counter)), "body": _payload(next(counter))})
+    statement = send(
+        "post",
+        f"/api/v1/incidents/{incident_id}/statements",
+        officer,
+        {"kind": "clarification", "title": _payload(next(counter)), "body": _payload(next(counter))},
+    )
     entries = ids["entry_id"]
     send("post", f"/api/v1/checklist/{entries[1]}/tick", officer, {"note": _payload(next(counter))})
     send("post", f"/api/v1/checklist/{entries[2]}/waive", head, {"reason": _payload(next(counter))})
-    send("patch", f"/api/v1/reviews/{review_id}", head, {
-        "summary": _payload(next(counter)), "went_well": _payload(next(counter)), "to_improve": _payload(next(counter))})
-    send("post", f"/api/v1/reviews/{review_id}/action-items", head, {
-        "title": _payload(next(counter)), "owner_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-        "due_on": DUE_ON})
+    send(
+        "patch",
+        f"/api/v1/reviews/{review_id}",
+        head,
+        {
+            "summary": _payload(next(counter)),
+            "went_well": _payload(next(counter)),
+            "to_improve": _payload(next(counter)),
+        },
+    )
+    send(
+        "post",
+        f"/api/v1/reviews/{review_id}/action-items",
+        head,
+        {"title": _payload(next(counter)), "owner_id": org["users"][("KOTA-SEMARANG", "officer")].id, "due_on": DUE_ON},
+    )
     send("patch", f"/api/v1/units/{unit_id}", admin, {"name": "Kota " + _payload(next(counter))})
     send("patch", f"/api/v1/users/{ids['user_id'][2]}", admin, {"name": _payload(next(counter))})
-    send("post", "/api/v1/duty-shifts", head, {
-        "unit_id": unit_id, "user_id": org["users"][("KOTA-SEMARANG", "officer")].id,
-        "starts_at": SHIFT_STARTS.isoformat(), "ends_at": SHIFT_ENDS.isoformat(),
-        "note": _payload(next(counter))})
+    send(
+        "post",
+        "/api/v1/duty-shifts",
+        head,
+        {
+            "unit_id": unit_id,
+            "user_id": org["users"][("KOTA-SEMARANG", "officer")].id,
+            "starts_at": SHIFT_STARTS.isoformat(),
+            "ends_at": SHIFT_ENDS.isoformat(),
+            "note": _payload(next(counter)),
+        },
+    )
     send("post", "/api/v1/tokens", officer, {"name": _payload(next(counter))})
     written = next(counter)
 
     pages = {
-        "officer": ["/", "/issues", f"/issues/{issue_id}", f"/issues/{created['id']}", f"/incidents/{incident_id}",
-                    f"/incidents/{incident_id}/live", "/incidents", f"/units/{unit_id}/roster", "/account/tokens",
-                    "/inbox", "/reviews"],
+        "officer": [
+            "/",
+            "/issues",
+            f"/issues/{issue_id}",
+            f"/issues/{created['id']}",
+            f"/incidents/{incident_id}",
+            f"/incidents/{incident_id}/live",
+            "/incidents",
+            f"/units/{unit_id}/roster",
+            "/account/tokens",
+            "/inbox",
+            "/reviews",
+        ],
         "head": [f"/incidents/{resolved_id}/review", f"/incidents/{resolved_id}/review.html", "/evaluation"],
     }
     seen = 0
@@ -209,11 +262,24 @@ def test_payloads_sent_through_the_forms_are_inert(login_as, db, org):
     db.session.commit()
     client = login_as("officer", "KOTA-SEMARANG")
     issue_id, incident_id = ids["issue_id"][0], ids["incident_id"][0]
-    response = form_post(client, "/issues/new", {
-        "title": "Hoaks " + _payload(0), "description": _payload(1) + " https://example.go.id/info",
-        "channel": "tiktok", "category": "hoax", "evidence_urls": "https://www.tiktok.com/@warga/video/9",
-        "first_seen_at": SEEN_LOCAL, "reach": "10", "engagement": "1", "sentiment": "negative",
-        "unit_id": str(org["units"]["KOTA-SEMARANG"].id), "source_person": _payload(2)}, page="/issues/new")
+    response = form_post(
+        client,
+        "/issues/new",
+        {
+            "title": "Hoaks " + _payload(0),
+            "description": _payload(1) + " https://example.go.id/info",
+            "channel": "tiktok",
+            "category": "hoax",
+            "evidence_urls": "https://www.tiktok.com/@warga/video/9",
+            "first_seen_at": SEEN_LOCAL,
+            "reach": "10",
+            "engagement": "1",
+            "sentiment": "negative",
+            "unit_id": str(org["units"]["KOTA-SEMARANG"].id),
+            "source_person": _payload(2),
+        },
+        page="/issues/new",
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:1000]
     new_issue = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
     form_post(client, f"/issues/{issue_id}/notes", {"body": _payload(3)}, page=f"/issues/{issue_id}")

@@ -30,9 +30,17 @@ M = timedelta(minutes=1)
 
 
 def _issue(session: Any, org: dict[str, Any], code: str, title: str, now: Any) -> Any:
-    return log_issue(session, org, now=now, unit=code, title=title, channel="x",
-                     evidence_urls=[f"https://example.com/{code}/{title[:4].strip()}"], source_person="Budi",
-                     source_contact="0812-0000-0000")
+    return log_issue(
+        session,
+        org,
+        now=now,
+        unit=code,
+        title=title,
+        channel="x",
+        evidence_urls=[f"https://example.com/{code}/{title[:4].strip()}"],
+        source_person="Budi",
+        source_contact="0812-0000-0000",
+    )
 
 
 def _tick_everything(session: Any, actor: Any, incident: Any, now: Any) -> None:
@@ -48,55 +56,137 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
 
     monitored = _issue(session, org, code, "Hoaks bansos Rp 3 juta beredar", now)
     issues.start_monitoring(session=session, actor=officer, issue_id=monitored.id, now=now + M)
-    issues.add_note(session=session, actor=officer, issue_id=monitored.id, body="Sudah 40 ribu tayangan.",
-                    reach=45000, now=now + 2 * M)
+    issues.add_note(
+        session=session,
+        actor=officer,
+        issue_id=monitored.id,
+        body="Sudah 40 ribu tayangan.",
+        reach=45000,
+        now=now + 2 * M,
+    )
     duplicate = _issue(session, org, code, "Hoaks bansos Rp 3 juta beredar lagi", now + 3 * M)
 
     active = incidents.open_from_issue(
-        session=session, actor=officer, issue_id=_issue(session, org, code, "Air PDAM tercemar", now).id,
-        playbook_key="hoax-clarification", severity=3, commander_id=head.id, now=now + 4 * M)
-    incidents.comment(session=session, actor=officer, incident_id=active.id, body="Tim sedang verifikasi.",
-                      now=now + 5 * M)
+        session=session,
+        actor=officer,
+        issue_id=_issue(session, org, code, "Air PDAM tercemar", now).id,
+        playbook_key="hoax-clarification",
+        severity=3,
+        commander_id=head.id,
+        now=now + 4 * M,
+    )
+    incidents.comment(
+        session=session, actor=officer, incident_id=active.id, body="Tim sedang verifikasi.", now=now + 5 * M
+    )
     first = active.stage_runs[0].entries[0]
-    incidents.tick(session=session, actor=officer, entry_id=first.id, now=now + 6 * M,
-                   evidence_url="https://example.com/bukti" if first.evidence_expected else "")
-    published = statements.draft(session=session, actor=officer, incident_id=active.id, kind="key_messages",
-                                 title="Pesan kunci", body="Air PDAM aman diminum.", now=now + 7 * M)
+    incidents.tick(
+        session=session,
+        actor=officer,
+        entry_id=first.id,
+        now=now + 6 * M,
+        evidence_url="https://example.com/bukti" if first.evidence_expected else "",
+    )
+    published = statements.draft(
+        session=session,
+        actor=officer,
+        incident_id=active.id,
+        kind="key_messages",
+        title="Pesan kunci",
+        body="Air PDAM aman diminum.",
+        now=now + 7 * M,
+    )
     statements.approve(session=session, actor=head, statement_id=published.id, now=now + 8 * M)
-    statements.publish(session=session, actor=officer, statement_id=published.id, channel="website",
-                       url="https://example.go.id/klarifikasi", published_at=now + 9 * M, now=now + 9 * M)
-    drafted = statements.draft(session=session, actor=officer, incident_id=active.id, kind="holding",
-                               title="Pernyataan awal", body="Kami mengetahui pesan yang beredar.", now=now + 10 * M)
+    statements.publish(
+        session=session,
+        actor=officer,
+        statement_id=published.id,
+        channel="website",
+        url="https://example.go.id/klarifikasi",
+        published_at=now + 9 * M,
+        now=now + 9 * M,
+    )
+    drafted = statements.draft(
+        session=session,
+        actor=officer,
+        incident_id=active.id,
+        kind="holding",
+        title="Pernyataan awal",
+        body="Kami mengetahui pesan yang beredar.",
+        now=now + 10 * M,
+    )
 
-    timer = Timer(incident_id=active.id, stage_run_id=active.stage_runs[0].id, kind="escalation_step", step_index=0,
-                  fire_at=now + 11 * M, state="fired", fired_at=now + 11 * M)
+    timer = Timer(
+        incident_id=active.id,
+        stage_run_id=active.stage_runs[0].id,
+        kind="escalation_step",
+        step_index=0,
+        fire_at=now + 11 * M,
+        state="fired",
+        fired_at=now + 11 * M,
+    )
     session.add(timer)
     session.flush()
-    notice = Notice(idempotency_key=f"security:{timer.id}:{head.id}", timer_id=timer.id, incident_id=active.id,
-                    channel="inapp", recipient_user_id=head.id, payload={"kind": "escalation_step", "unit_code": code},
-                    status="sent", attempts=1, due_at=timer.fire_at, queued_at=timer.fire_at,
-                    next_attempt_at=timer.fire_at, sent_at=timer.fire_at)
+    notice = Notice(
+        idempotency_key=f"security:{timer.id}:{head.id}",
+        timer_id=timer.id,
+        incident_id=active.id,
+        channel="inapp",
+        recipient_user_id=head.id,
+        payload={"kind": "escalation_step", "unit_code": code},
+        status="sent",
+        attempts=1,
+        due_at=timer.fire_at,
+        queued_at=timer.fire_at,
+        next_attempt_at=timer.fire_at,
+        sent_at=timer.fire_at,
+    )
     session.add(notice)
 
     resolved = incidents.open_from_issue(
-        session=session, actor=officer, issue_id=_issue(session, org, code, "Video pungli viral", now).id,
-        playbook_key="hoax-clarification", severity=2, commander_id=head.id, now=now + 12 * M)
+        session=session,
+        actor=officer,
+        issue_id=_issue(session, org, code, "Video pungli viral", now).id,
+        playbook_key="hoax-clarification",
+        severity=2,
+        commander_id=head.id,
+        now=now + 12 * M,
+    )
     _tick_everything(session, officer, resolved, now + 13 * M)
     incidents.resolve(session=session, actor=head, incident_id=resolved.id, now=now + 14 * M)
     review = reviews.open_draft(session=session, incident=resolved, now=now + 14 * M)
-    item = reviews.add_action_item(session=session, actor=head, review_id=review.id, title="Perbarui FAQ",
-                                   owner_id=officer.id, due_on=(now + timedelta(days=7)).date().isoformat(),
-                                   now=now + 15 * M)
+    item = reviews.add_action_item(
+        session=session,
+        actor=head,
+        review_id=review.id,
+        title="Perbarui FAQ",
+        owner_id=officer.id,
+        due_on=(now + timedelta(days=7)).date().isoformat(),
+        now=now + 15 * M,
+    )
 
-    hook = notify.create_webhook(session=session, actor=admin, unit_id=unit.id, name="Piket",
-                                 url=f"https://hooks.example.com/{code.lower()}")
-    target = reports.set_target(session=session, actor=head, unit_id=unit.id, measure="time_to_holding_statement",
-                                target_percent=90, threshold_minutes=60, now=now)
+    hook = notify.create_webhook(
+        session=session, actor=admin, unit_id=unit.id, name="Piket", url=f"https://hooks.example.com/{code.lower()}"
+    )
+    target = reports.set_target(
+        session=session,
+        actor=head,
+        unit_id=unit.id,
+        measure="time_to_holding_statement",
+        target_percent=90,
+        threshold_minutes=60,
+        now=now,
+    )
     last_month = monthly.previous_month(now, unit.timezone)  # the world's clock, never a fixed date
     report = monthly.request_monthly(session=session, actor=head, unit_id=unit.id, month=f"{last_month:%Y-%m}", now=now)
-    extra = people.create_user(session=session, actor=admin, email=f"staf.{code.lower()}@demo.example",
-                               name="Staf Tambahan", password="Kata-sandi-panjang-2026", unit_id=unit.id,
-                               role="officer")
+    extra = people.create_user(
+        session=session,
+        actor=admin,
+        email=f"staf.{code.lower()}@demo.example",
+        name="Staf Tambahan",
+        password="Kata-sandi-panjang-2026",
+        unit_id=unit.id,
+        role="officer",
+    )
     token, _plaintext = people.create_token(session=session, user=officer, name="monitoring tool")
     session.flush()
 
