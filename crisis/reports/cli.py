@@ -4,25 +4,24 @@ Units across the three time zones (the demo organisation, plus generated provinc
 with `--units`), every playbook, stage timings with realistic breaches (some units and some stages
 are slower than others, so the heat map shows a pattern), statements and shared key messages,
 escalations with acknowledgements, reviews (most on time) and action items. Rows are written in
-batches with multi-row INSERTs; 50,000 incidents take about a minute on PostgreSQL.
+batches with multi-row INSERTs.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crisis import clock
 from crisis.auth.models import Membership, User
-from crisis.escalation.models import Timer
 from crisis.incidents.models import (
     ChecklistEntry,
     Incident,
@@ -32,12 +31,10 @@ from crisis.incidents.models import (
     StageRun,
     Statement,
 )
-from crisis.notify.models import Notice
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.spec import PlaybookSpec
-from crisis.reports.models import KpiTarget
+from crisis.reports.history_rows import escalation_rows, insert_rows, plan_targets, review_rows, stage_row
 from crisis.reports.service import refresh_measures
-from crisis.reviews.models import ActionItem, Review
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import Unit
 
@@ -116,17 +113,6 @@ def _commander(unit: Unit, heads: dict[int, int], fallback: int) -> int:
     return fallback
 
 
-def _insert(session: Session, model: Any, rows: list[dict[str, Any]], returning: bool = False) -> list[int]:
-    if not rows:
-        return []
-    table = model.__table__
-    if returning:
-        result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        return [row[0] for row in result]
-    session.execute(insert(table), rows)
-    return []
-
-
 def seed_history(
     *,
     session: Session,
@@ -201,7 +187,7 @@ def seed_history(
                     "version": 1,
                 }
             )
-        ids = _insert(session, Incident, incident_rows, returning=True)
+        ids = insert_rows(session, Incident, incident_rows, returning=True)
 
         stage_rows, entry_plan, statement_rows, involved_rows, events = [], [], [], [], []
         participants, updates, reviews_plan, escalations = [], [], [], []
@@ -213,21 +199,21 @@ def seed_history(
             for position, stage in enumerate(spec.stages):
                 target = stage.target_for(severity)
                 if cancelled and position > 0:
-                    stage_rows.append(_stage(incident_id, position, stage.key, target, None, None, "pending"))
+                    stage_rows.append(stage_row(incident_id, position, stage.key, target, None, None, "pending"))
                     continue
                 pace = unit_pace[unit.id] * stage_pace[stage.key] * (0.85 if severity >= 3 else 1.0)
                 actual = target * min(4.0, rng.lognormvariate(math.log(0.62 * pace), 0.5))
                 actual = max(actual, timedelta(minutes=2))
                 done = moment + actual
                 if done > now or (cancelled and position == 0):
-                    stage_rows.append(_stage(incident_id, position, stage.key, target, moment, None, "active"))
+                    stage_rows.append(stage_row(incident_id, position, stage.key, target, moment, None, "active"))
                     ended = False
                     for later, rest in enumerate(spec.stages[position + 1 :], start=position + 1):
                         stage_rows.append(
-                            _stage(incident_id, later, rest.key, rest.target_for(severity), None, None, "pending")
+                            stage_row(incident_id, later, rest.key, rest.target_for(severity), None, None, "pending")
                         )
                     break
-                stage_rows.append(_stage(incident_id, position, stage.key, target, moment, done, "completed"))
+                stage_rows.append(stage_row(incident_id, position, stage.key, target, moment, done, "completed"))
                 if done > moment + target and rng.random() < 0.8:
                     escalations.append((incident_id, unit, len(stage_rows) - 1, moment + target * 1.0, done))
                 for item_position, item in enumerate(stage.checklist):
@@ -273,7 +259,7 @@ def seed_history(
             if not cancelled and first_done is not None and rng.random() < 0.9:
                 at = first_done + timedelta(minutes=rng.lognormvariate(math.log(25), 0.7))
                 if at < now:
-                    statement_rows.append(_statement(incident_id, "holding", author, at, [], unit.id))
+                    statement_rows.append(statement_rows(incident_id, "holding", author, at, [], unit.id))
                     first_statement = at
             involved = []
             if not cancelled and rng.random() < 0.35:
@@ -292,7 +278,7 @@ def seed_history(
                         if rng.random() < 0.85
                     ]
                     statement_rows.append(
-                        _statement(
+                        statement_rows(
                             incident_id, "key_messages", author, approved, [s for s in shares if s[1] < now], unit.id
                         )
                     )
@@ -352,7 +338,7 @@ def seed_history(
                 )
         counts["incidents"] += len(ids)
 
-        run_ids = _insert(session, StageRun, stage_rows, returning=True)
+        run_ids = insert_rows(session, StageRun, stage_rows, returning=True)
         counts["stage_runs"] += len(run_ids)
         entry_rows = []
         for run_index, item_position, item, done, waived in entry_plan:
@@ -372,8 +358,8 @@ def seed_history(
                 }
             )
         for chunk in range(0, len(entry_rows), 5000):
-            _insert(session, ChecklistEntry, entry_rows[chunk : chunk + 5000])
-        statement_ids = _insert(session, Statement, [row for row, _shares, _unit in statement_rows], returning=True)
+            insert_rows(session, ChecklistEntry, entry_rows[chunk : chunk + 5000])
+        statement_ids = insert_rows(session, Statement, [row for row, _shares, _unit in statement_rows], returning=True)
         counts["statements"] += len(statement_ids)
         publications = []
         for statement_id, (row, shares, owner_unit) in zip(statement_ids, statement_rows, strict=True):
@@ -401,209 +387,27 @@ def seed_history(
                         "recorded_at": at,
                     }
                 )
-        _insert(session, Publication, publications)
-        _insert(session, InvolvedUnit, involved_rows)
-        _insert(session, Participant, participants)
-        _insert(session, TimelineEvent, events)
+        insert_rows(session, Publication, publications)
+        insert_rows(session, InvolvedUnit, involved_rows)
+        insert_rows(session, Participant, participants)
+        insert_rows(session, TimelineEvent, events)
         table = Incident.__table__
         fields = ("state", "resolved_at", "closed_at", "cancelled_at", "first_statement_at", "state_reason")
         session.execute(
             table.update().where(table.c.id == bindparam("b_id")).values({f: bindparam(f"b_{f}") for f in fields}),
             [{f"b_{k}": v for k, v in row.items()} for row in updates],
         )
-        counts["notices"] += _escalate(session, rng, escalations, run_ids, heads, everyone, by_id)
-        r, a = _reviews(session, rng, reviews_plan, heads, fallback, now)
+        counts["notices"] += escalation_rows(session, rng, escalations, run_ids, heads, everyone, by_id)
+        r, a = review_rows(session, rng, reviews_plan, heads, fallback, now)
         counts["reviews"] += r
         counts["action_items"] += a
         session.flush()
         if echo:
             echo(f"  {counts['incidents']:>7} incidents")
-    _targets(session, all_units, now)
+    plan_targets(session, all_units, now)
     session.flush()
     counts["measured"] = refresh_measures(session=session, now=now)
     return counts
-
-
-def _stage(
-    incident_id: int,
-    position: int,
-    key: str,
-    target: timedelta,
-    started: datetime | None,
-    completed: datetime | None,
-    state: str,
-) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "position": position,
-        "stage_key": key,
-        "state": state,
-        "target_seconds": int(target.total_seconds()),
-        "started_at": started,
-        "due_at": started + target if started else None,
-        "completed_at": completed,
-    }
-
-
-def _statement(
-    incident_id: int, kind: str, author: int, at: datetime, shares: list[tuple[int, datetime]], unit_id: int
-) -> tuple[dict[str, Any], list[tuple[int, datetime]], int]:
-    published = at if kind == "holding" else None
-    row = {
-        "incident_id": incident_id,
-        "kind": kind,
-        "title": "Pernyataan sementara" if kind == "holding" else "Pesan kunci",
-        "body": "Kami mengetahui informasi yang beredar dan sedang memverifikasinya.",
-        "state": "published" if published else "approved",
-        "drafted_by_id": author,
-        "drafted_at": at - timedelta(minutes=10),
-        "approved_by_id": author,
-        "approved_at": at - timedelta(minutes=2) if kind == "holding" else at,
-        "published_at": published,
-        "version": 1,
-    }
-    return row, shares, unit_id
-
-
-def _escalate(
-    session: Session,
-    rng: random.Random,
-    escalations: list[Any],
-    run_ids: list[int],
-    heads: dict[int, int],
-    everyone: list[int],
-    by_id: dict[int, Unit],
-) -> int:
-    timers = []
-    for incident_id, _unit, run_index, fire_at, _done in escalations:
-        timers.append(
-            {
-                "incident_id": incident_id,
-                "stage_run_id": run_ids[run_index],
-                "kind": "escalation_step",
-                "step_index": 0,
-                "repeat_index": 0,
-                "fire_at": fire_at,
-                "state": "fired",
-                "created_at": fire_at,
-                "fired_at": fire_at,
-                "cancel_reason": "",
-                "attempt": 1,
-            }
-        )
-    timer_ids = _insert(session, Timer, timers, returning=True)
-    notices = []
-    for timer_id, (incident_id, unit, _run_index, fire_at, done) in zip(timer_ids, escalations, strict=True):
-        recipients = {heads.get(unit.id, everyone[0])}
-        if unit.parent_id is not None:
-            recipients.add(heads.get(unit.parent_id, everyone[0]))
-        for user_id in recipients:
-            acknowledged = fire_at + timedelta(minutes=rng.lognormvariate(math.log(12), 0.8))
-            ack = acknowledged if rng.random() < 0.7 and acknowledged < done else None
-            notices.append(
-                {
-                    "kind": "deadline",
-                    "idempotency_key": f"seed:{timer_id}:{user_id}:inapp",
-                    "timer_id": timer_id,
-                    "incident_id": incident_id,
-                    "channel": "inapp",
-                    "recipient_user_id": user_id,
-                    "payload": {"kind": "escalation_step"},
-                    "status": "sent",
-                    "attempts": 1,
-                    "last_error": "",
-                    "due_at": fire_at,
-                    "queued_at": fire_at,
-                    "next_attempt_at": fire_at,
-                    "sent_at": fire_at,
-                    "acknowledged_at": ack,
-                    "acknowledged_by_id": user_id if ack else None,
-                }
-            )
-    _insert(session, Notice, notices)
-    return len(notices)
-
-
-def _reviews(
-    session: Session, rng: random.Random, plans: list[Any], heads: dict[int, int], fallback: int, now: datetime
-) -> tuple[int, int]:
-    rows = []
-    for incident_id, unit, resolved, due, approved in plans:
-        rows.append(
-            {
-                "incident_id": incident_id,
-                "unit_id": unit.id,
-                "state": "approved" if approved else "draft",
-                "summary": "Respons berjalan sesuai SOP dengan beberapa catatan." if approved else "",
-                "went_well": "Koordinasi cepat dengan unit teknis." if approved else "",
-                "to_improve": "Percepat verifikasi awal." if approved else "",
-                "stage_ratings": {},
-                "created_at": resolved,
-                "due_at": due,
-                "submitted_at": approved - timedelta(hours=3) if approved else None,
-                "submitted_by_id": None,
-                "approved_at": approved,
-                "approved_by_id": heads.get(unit.id, fallback) if approved else None,
-                "version": 1,
-            }
-        )
-    review_ids = _insert(session, Review, rows, returning=True)
-    items = []
-    for review_id, (_incident_id, unit, _resolved, _due, approved) in zip(review_ids, plans, strict=True):
-        if approved is None:
-            continue
-        for n in range(rng.choice((0, 1, 1, 2, 3))):
-            due_on: date = (approved + timedelta(days=rng.randint(7, 45))).astimezone(ZoneInfo(unit.timezone)).date()
-            due_at = datetime.combine(
-                due_on + timedelta(days=1), datetime.min.time(), ZoneInfo(unit.timezone)
-            ) - timedelta(microseconds=1)
-            status = "open"
-            done_at = None
-            roll = rng.random()
-            if due_at < now or roll < 0.5:
-                status = "dropped" if roll < 0.05 else ("done" if roll < 0.9 else "open")
-                if status == "done":
-                    done_at = min(now, due_at + timedelta(days=rng.gauss(-3, 6)))
-            items.append(
-                {
-                    "review_id": review_id,
-                    "title": f"Perbaikan {n + 1}: perbarui daftar kontak",
-                    "owner_id": heads.get(unit.id, fallback),
-                    "due_on": due_on,
-                    "due_at": due_at,
-                    "status": status,
-                    "done_at": done_at,
-                    "created_at": approved,
-                }
-            )
-    _insert(session, ActionItem, items)
-    return len(review_ids), len(items)
-
-
-def _targets(session: Session, units: list[Unit], now: datetime) -> None:
-    existing = set(session.execute(select(KpiTarget.unit_id, KpiTarget.measure)).all())
-    rows = []
-    for unit in units:
-        if unit.kind == "regency":
-            continue
-        for measure, threshold, share in (
-            ("time_to_holding_statement", 3600, 0.9),
-            ("stage_sla", None, 0.8),
-            ("review_on_time", None, 0.9),
-        ):
-            if (unit.id, measure) not in existing:
-                rows.append(
-                    {
-                        "unit_id": unit.id,
-                        "measure": measure,
-                        "threshold_seconds": threshold,
-                        "comparison": "<=",
-                        "target_share": share,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-    _insert(session, KpiTarget, rows)
 
 
 @click.command("history")
