@@ -33,7 +33,14 @@ from crisis.incidents.models import (
 )
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.spec import PlaybookSpec
-from crisis.reports.history_rows import escalation_rows, insert_rows, plan_targets, review_rows, stage_row
+from crisis.reports.history_rows import (
+    escalation_rows,
+    insert_rows,
+    plan_targets,
+    review_rows,
+    stage_row,
+    statement_row,
+)
 from crisis.reports.service import refresh_measures
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import Unit
@@ -259,7 +266,7 @@ def seed_history(
             if not cancelled and first_done is not None and rng.random() < 0.9:
                 at = first_done + timedelta(minutes=rng.lognormvariate(math.log(25), 0.7))
                 if at < now:
-                    statement_rows.append(statement_rows(incident_id, "holding", author, at, [], unit.id))
+                    statement_rows.append(statement_row(incident_id, "holding", author, at, [], unit.id))
                     first_statement = at
             involved = []
             if not cancelled and rng.random() < 0.35:
@@ -278,7 +285,7 @@ def seed_history(
                         if rng.random() < 0.85
                     ]
                     statement_rows.append(
-                        statement_rows(
+                        statement_row(
                             incident_id, "key_messages", author, approved, [s for s in shares if s[1] < now], unit.id
                         )
                     )

@@ -51,7 +51,7 @@ def stage_row(
     }
 
 
-def statement_rows(
+def statement_row(
     incident_id: int, kind: str, author: int, at: datetime, shares: list[tuple[int, datetime]], unit_id: int
 ) -> tuple[dict[str, Any], list[tuple[int, datetime]], int]:
     published = at if kind == "holding" else None
