@@ -32,9 +32,10 @@ run: venv catalogs
 test: venv catalogs services lint
 	$(PYTEST) $(PYTEST_ARGS)
 
-## The inner loop: the suite without real processes, the browser and schemathesis (no lint).
+## The inner loop: the suite without real processes, the browser and schemathesis (no lint), and
+## the engine's state machine on fewer examples (`make test` runs all of them).
 test-fast: venv catalogs services
-	$(PYTEST) -m "not slow and not e2e and not schemathesis" $(PYTEST_ARGS)
+	CRISIS_MODEL_EXAMPLES=$${CRISIS_MODEL_EXAMPLES:-40} $(PYTEST) -m "not slow and not e2e and not schemathesis" $(PYTEST_ARGS)
 
 services:
 	bash scripts/test-services.sh

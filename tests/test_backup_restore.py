@@ -216,6 +216,7 @@ def workdir(tmp_path):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+@pytest.mark.slow  # pg_dump and pg_restore processes
 def test_postgresql_backup_restores_into_a_new_database_that_reads_the_same(
     app, db, org, pg_url, scratch_database, workdir, tmp_path_factory
 ):
