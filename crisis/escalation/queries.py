@@ -24,6 +24,7 @@ from crisis.dbtypes import UTCDateTime
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import is_postgres
 from crisis.incidents.models import Incident, StageRun
+from crisis.notify import service as notify
 from crisis.notify.models import Notice, WebhookEndpoint
 
 _STATEMENTS: dict[str, Any] = {}
@@ -136,3 +137,4 @@ def warm_up(*, session: Session) -> None:
             continue
         params = {"ids": [0]} if name.startswith("fire.") else {"notice_id": 0, "sent_at": clock.now()}
         session.execute(hot_statement(name), params).all()
+    notify.channels_for(session, [0])  # the firing's channel preferences, a statement of crisis.notify

@@ -5,7 +5,7 @@ in-app inbox, and e-mail unless the person turned it off (crisis.notify.service.
   unit's zone, or the start of that day when it is due before 07:00): a draft to its writer, the
   incident's commander (or the unit's head when there is none); a submitted one to the heads of the
   owning unit, who approve it. When the deadline passes, the deadline engine's `review_due` timer
-  tells the commander and the head (crisis.escalation.service).
+  tells the commander and the head (crisis.escalation.planning.plan_review).
 - An open action item's owner is reminded a day before its due date ends and once it is overdue.
 
 Each threshold is reminded once per item: the item remembers the latest one sent, and each notice's
