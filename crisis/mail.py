@@ -5,14 +5,17 @@ app's SMTP_* settings."""
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import email.policy
+import email.utils
 import os
 import secrets
 import smtplib
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from email.charset import BASE64, Charset
 from email.header import Header
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
@@ -41,6 +44,11 @@ class _HeaderClasses(HeaderRegistry):
 
 # CRLF line ends, lines of at most 78 characters, RFC 2047 encoded words for non-ASCII headers.
 POLICY = email.policy.SMTP.clone(header_factory=_HeaderClasses())
+
+# UTF-8 in base64 encoded words. The standard charset picks the shorter of Q and B one character at a
+# time, which costs a notice's subject more than the rest of its message.
+UTF8 = Charset("utf-8")
+UTF8.header_encoding = BASE64
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ def new_message_id(local_part: str | None = None) -> str:
 def _address(recipient: str | tuple[str, str]) -> Address:
     if isinstance(recipient, tuple):
         name, address = recipient
-        return Address(display_name=one_line(name), addr_spec=address)
+        return Address(display_name=_display_name(name), addr_spec=address)
     return Address(addr_spec=recipient)
 
 
@@ -127,7 +135,12 @@ def _set_text(message: EmailMessage, name: str, value: str) -> None:
     # Encoded words made by email.header, not by the policy's folding, which drops the space between two
     # encoded words on Python 3.11 and, on 3.12.5 to 3.13, writes some that servers reject (CPython
     # gh-92081, gh-144156).
-    message.set_raw(name, Header(value, "utf-8", header_name=name).encode(linesep=POLICY.linesep))
+    message.set_raw(name, encode_header(name, value))
+
+
+def encode_header(name: str, value: str) -> str:
+    """A header's value as it goes on the wire: folded, and in encoded words where it is not ASCII."""
+    return Header(value, "us-ascii" if value.isascii() else UTF8, header_name=name).encode(linesep=POLICY.linesep)
 
 
 def _boundary() -> str:
@@ -140,6 +153,108 @@ def envelope(message: EmailMessage) -> Envelope:
         address.addr_spec for name in ("To", "Cc") if message[name] is not None for address in message[name].addresses
     )
     return Envelope(sender=message["From"].addresses[0].addr_spec, recipients=recipients, data=message.as_bytes())
+
+
+class Form:
+    """A kind of message sent many times (a deadline notice): its skeleton is composed once by `compose`,
+    with a slot for everything that differs between two messages; `fill` puts each message's values in
+    the slots, encoded by the same standard-library functions, and gives what `envelope` would. A
+    burst of deadlines sends thousands of notices, and composing each from scratch cost more CPU than
+    everything else a deadline does.
+
+    `headers` names the extra headers every message of the form carries; `html` whether it has an HTML
+    alternative. The skeleton depends on the configured sender, so it is kept per sender."""
+
+    def __init__(self, *, headers: tuple[str, ...] = (), html: bool = True) -> None:
+        self.headers = headers
+        self.html = html
+        self._skeletons: dict[str, list[bytes | str]] = {}
+
+    def fill(
+        self,
+        *,
+        to: tuple[str, str],
+        subject: str,
+        text: str,
+        html: str | None = None,
+        message_id: str,
+        headers: Mapping[str, str],
+    ) -> Envelope:
+        if (html is not None) != self.html or set(headers) != set(self.headers):
+            raise ValueError("the message does not fit this form")
+        sender = current_app.config["MAIL_SENDER"]
+        skeleton = self._skeletons.get(sender)
+        if skeleton is None:
+            skeleton = self._skeletons[sender] = self._skeleton()
+        name, address = to
+        values = {
+            "Subject": encode_header("Subject", one_line(subject)),
+            "To": _encode_address(name, address),
+            "Date": email.utils.format_datetime(clock.now()),
+            "Message-ID": message_id,
+            "text": _base64_body(text),
+            "html": _base64_body(html) if html is not None else "",
+            **{key: encode_header(key, one_line(value)) for key, value in headers.items()},
+        }
+        data = b"".join(part if isinstance(part, bytes) else values[part].encode("ascii") for part in skeleton)
+        return Envelope(sender=parseaddr(sender)[1], recipients=(address,), data=data)
+
+    def _skeleton(self) -> list[bytes | str]:
+        """The composed message as bytes cut at each slot: bytes, then a slot's name, then bytes..."""
+        slots = {name: f"crisis-slot-{index}-{secrets.token_hex(6)}" for index, name in enumerate(self._slot_names())}
+        message = compose(
+            to=["slot@slot.invalid"],
+            subject=slots["Subject"],
+            text=slots["text"],
+            html=slots["html"] if self.html else None,
+            headers={name: slots[name] for name in self.headers},
+        )
+        # Slots for the structured headers too, in the places compose gave them.
+        raw = list(message.raw_items())
+        for name in {name for name, _value in raw}:
+            del message[name]
+        for name, value in raw:
+            message.set_raw(name, slots[name] if name in ("To", "Date", "Message-ID") else value)
+        data = message.as_bytes()
+        marks = {name: token.encode() for name, token in slots.items() if name not in ("text", "html")}
+        for name in ("text", "html"):  # the bodies are base64: their slot is the encoded token's line
+            marks[name] = _base64_body(slots[name]).encode()
+        parts: list[bytes | str] = [data]
+        for name, mark in marks.items():
+            if name == "html" and not self.html:
+                continue
+            head = parts.pop()
+            assert head.count(mark) == 1, name  # nosec B101  # a slot's token is unique in the skeleton
+            before, after = head.split(mark)
+            parts += [before, name, after]
+        return parts
+
+    def _slot_names(self) -> list[str]:
+        return ["Subject", "To", "Date", "Message-ID", "text", "html", *self.headers]
+
+
+def _display_name(name: str) -> str:
+    """A person's name on one line, its runs of white space one space each."""
+    return " ".join(name.split())
+
+
+def _encode_address(name: str, address: str) -> str:
+    """`Name <address>` as it goes on the wire: quoted where ASCII needs it, else in encoded words; folded."""
+    name = _display_name(name)
+    if not name:
+        return address
+    if name.isascii():
+        return encode_header("To", email.utils.formataddr((name, address)))
+    header = Header(name, UTF8, header_name="To")
+    header.append(f"<{address}>", "us-ascii")
+    return header.encode(linesep=POLICY.linesep)
+
+
+def _base64_body(text: str) -> str:
+    """A text body as `set_content(cte="base64")` writes it: CRLF line ends, a final one, 76 columns."""
+    lines = text.encode("utf-8").splitlines()
+    data = b"\r\n".join(lines) + b"\r\n"
+    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
 
 
 def send(message: EmailMessage, *, keep_open: bool = False) -> None:

@@ -8,7 +8,6 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from email.message import EmailMessage
 from typing import Any, ClassVar
 
 from flask import current_app
@@ -58,16 +57,21 @@ def personal_channel_names() -> list[str]:
     return [name for name, channel in CHANNELS.items() if channel.personal]
 
 
+NOTICE_MAIL = mail.Form(headers=("X-Crisis-Notice", "X-Crisis-Idempotency-Key", "Content-Language"))
+
+
 @register
 class EmailChannel(Channel):
     name = "email"
     label = _l("E-mail")
 
-    def build(self, notice: Notice) -> EmailMessage:
+    def prepare(self, notice: Notice) -> mail.Envelope:
         """The message as sent: plain text with its HTML alternative, in the recipient's language."""
+        if notice.recipient is None:
+            raise DeliveryError("an e-mail notice needs a recipient")
         rendered = render(notice)
-        return mail.compose(
-            to=[(notice.recipient.name, notice.recipient.email)],
+        return NOTICE_MAIL.fill(
+            to=(notice.recipient.name, notice.recipient.email),
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
@@ -78,11 +82,6 @@ class EmailChannel(Channel):
                 "Content-Language": rendered.language,
             },
         )
-
-    def prepare(self, notice: Notice) -> mail.Envelope:
-        if notice.recipient is None:
-            raise DeliveryError("an e-mail notice needs a recipient")
-        return mail.envelope(self.build(notice))
 
     def transmit(self, prepared: mail.Envelope) -> None:
         mail.transmit(prepared, keep_open=True)
