@@ -13,9 +13,11 @@ from sqlalchemy import select
 
 from crisis import backup, clock, create_app
 from crisis.auth import service as people
+from crisis.auth.labels import ROLE_LABELS
 from crisis.config import resource_dir
 from crisis.errors import NotFound, ValidationFailed
 from crisis.extensions import db
+from crisis.i18n import _
 from crisis.playbooks import service as playbooks
 from crisis.playbooks.service import library_files
 from crisis.playbooks.validator import validate_file
@@ -24,7 +26,10 @@ from crisis.seed import DEMO_PASSWORD, demo_accounts, plan_demo_roster, seed_dem
 from crisis.system import retention
 from crisis.timefmt import zone_label
 from crisis.units import service as units
-from crisis.units.models import Unit
+from crisis.units.models import Unit, UnitKind
+
+# The option of a service's field, where the two names differ.
+OPTION_OF_FIELD = {"parent_id": "--parent", "unit_id": "--unit"}
 
 
 def _create_app(*_args: Any) -> Any:
@@ -38,6 +43,30 @@ def main() -> None:
 
 main.add_command(shell_command)
 main.add_command(routes_command)
+
+
+class BadInput(click.ClickException):
+    """Input a command refuses: each problem on a line of stderr, exit status 2 (as click's own
+    usage errors), and nothing written."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join([*problems, _("Nothing was changed.")]))
+
+    @classmethod
+    def of_fields(cls, errors: dict[str, list[str]]) -> BadInput:
+        """A service's ValidationFailed errors, each under the option it came from."""
+        return cls(
+            [
+                f"{OPTION_OF_FIELD.get(field, '--' + field.replace('_', '-'))}: {message}"
+                for field, messages in errors.items()
+                for message in messages
+            ]
+        )
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=True)
 
 
 @main.group("seed")
@@ -73,14 +102,24 @@ def sops_group() -> None:
     """Validate, publish and export SOP playbooks (sops/*.yaml)."""
 
 
-def _sop_paths(files: tuple[str, ...]) -> list:
-    from pathlib import Path
-
-    return [Path(f) for f in files] if files else library_files(resource_dir("sops"))
+def _sop_paths(files: tuple[str, ...]) -> list[Path]:
+    """Files as given and every *.yaml and *.yml of each directory, each once, in sorted order; the
+    library shipped with crisis when none is given."""
+    if not files:
+        return library_files(resource_dir("sops"))
+    paths: dict[Path, Path] = {}
+    for name in files:
+        path = Path(name)
+        found = library_files(path) if path.is_dir() else [path]
+        if not found:
+            raise BadInput([_("%(directory)s: no *.yaml or *.yml file in this folder.", directory=name)])
+        for each in found:
+            paths.setdefault(each.resolve(), each)
+    return sorted(paths.values())
 
 
 @sops_group.command("validate")
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, type=click.Path())
 def sops_validate(files: tuple[str, ...]) -> None:
     """Report every problem as file:line:column: message. Exit status 1 on any problem."""
     paths = _sop_paths(files)
@@ -94,10 +133,13 @@ def sops_validate(files: tuple[str, ...]) -> None:
 
 
 @sops_group.command("load")
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, type=click.Path())
 @with_appcontext
 def sops_load(files: tuple[str, ...]) -> None:
-    """Publish a new version of each playbook whose content changed; nothing when any file is invalid."""
+    """Publish a new version of each playbook whose content changed; nothing when any file is invalid.
+
+    FILES are YAML files or folders of them (every *.yaml and *.yml inside, sorted by name).
+    """
     try:
         results = playbooks.load_files(session=db.session, paths=_sop_paths(files))
     except playbooks.PlaybookInvalid as error:
@@ -146,9 +188,9 @@ def users_create(email: str, name: str, unit_code: str, role: str, password: str
     """Create a user with a role in a unit (the first administrator, typically)."""
     unit = units.get_by_code(session=db.session, code=unit_code)
     if unit is None:
-        raise click.BadParameter(f"no unit with code {unit_code!r}", param_hint="--unit")
+        raise BadInput.of_fields({"unit_id": [_("No unit has the code %(code)s.", code=unit_code)]})
     try:
-        people.create_user(
+        user = people.create_user(
             session=db.session,
             actor=None,
             email=email,
@@ -160,16 +202,84 @@ def users_create(email: str, name: str, unit_code: str, role: str, password: str
         )
     except ValidationFailed as error:
         db.session.rollback()
-        raise click.ClickException(
-            "; ".join(f"--{field.replace('_', '-')}: {' '.join(msgs)}" for field, msgs in error.errors.items())
-        ) from error
+        raise BadInput.of_fields(error.errors) from error
     db.session.commit()
-    click.echo(f"Created {email} as {role} of {unit.code}.")
+    click.echo(_("Created %(email)s, %(role)s of %(unit)s.", email=user.email, role=ROLE_LABELS[role], unit=unit.code))
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """Personal API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", required=True, help="What the token is for, e.g. monitoring")
+@with_appcontext
+def tokens_create(email: str, name: str) -> None:
+    """Create an API token for a user: the token alone on stdout, shown only this once."""
+    user = people.get_by_email(session=db.session, email=email)
+    if user is None:
+        raise BadInput.of_fields({"email": [_("No user has the e-mail address %(email)s.", email=email)]})
+    if not user.active:
+        raise BadInput.of_fields({"email": [_("%(email)s is disabled; enable the user first.", email=user.email)]})
+    try:
+        token, plaintext = people.create_token(session=db.session, user=user, name=name, on_command_line=True)
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise BadInput.of_fields(error.errors) from error
+    db.session.commit()
+    click.echo(
+        _(
+            "API token “%(name)s” of %(email)s created. It is shown only now and cannot be read again: "
+            "keep it in a safe place. Use it as the header Authorization: Bearer <token>.",
+            name=token.name,
+            email=user.email,
+        ),
+        err=True,
+    )
+    click.echo(plaintext)
 
 
 @main.group("units")
 def units_group() -> None:
-    """Inspect the unit tree."""
+    """Inspect the unit tree and create units."""
+
+
+@units_group.command("create")
+@click.option("--code", required=True, help="e.g. PUSAT, JATENG, KOTA-SEMARANG")
+@click.option("--name", required=True)
+@click.option("--kind", required=True, type=click.Choice([kind.value for kind in UnitKind]))
+@click.option("--parent", "parent_code", help="Code of the unit above; none for the root (central) unit.")
+@click.option(
+    "--timezone", default="Asia/Jakarta", show_default=True, help="Asia/Jakarta, Asia/Makassar or Asia/Jayapura"
+)
+@with_appcontext
+def units_create(code: str, name: str, kind: str, parent_code: str | None, timezone: str) -> None:
+    """Create a unit: the central unit of an empty install first, then the units below it."""
+    parent_id = None
+    if parent_code is not None:
+        parent = units.get_by_code(session=db.session, code=parent_code)
+        if parent is None:
+            raise BadInput.of_fields({"parent_id": [_("No unit has the code %(code)s.", code=parent_code)]})
+        parent_id = parent.id
+    try:
+        unit = units.create(
+            session=db.session, actor=None, code=code, name=name, kind=kind, parent_id=parent_id, timezone=timezone
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise BadInput.of_fields(error.errors) from error
+    db.session.commit()
+    click.echo(
+        _(
+            "Created unit %(code)s (%(kind)s, %(zone)s): %(name)s.",
+            code=unit.code,
+            kind=units.KIND_LABELS[UnitKind(unit.kind)],
+            zone=zone_label(unit.timezone),
+            name=unit.name,
+        )
+    )
 
 
 @units_group.command("list")

@@ -88,6 +88,25 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def scratch_database() -> Iterator[Callable[[], str]]:
+    """scratch_database(): the URL of a new, empty PostgreSQL database, dropped after the test (named
+    like the run's own, so an aborted run's is dropped too)."""
+    made: list[str] = []
+
+    def _make() -> str:
+        name = f"crisis_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return _sqlalchemy_url(re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL))
+
+    yield _make
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, **overrides: Any) -> Flask:
     instance = tmp_path_factory.mktemp("instance")
     os.environ["CRISIS_INSTANCE_PATH"] = str(instance)

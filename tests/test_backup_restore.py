@@ -8,22 +8,19 @@ backup API. Every database and file made here is removed at the end.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sqlite3
 import subprocess
-import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
 from crisis import backup
 from crisis.extensions import db as _db
-from tests.conftest import DEMO_PASSWORD, FIXED_NOW, PG_ADMIN_URL, RequestScopedClient, make_app, sign_in
+from tests.conftest import DEMO_PASSWORD, FIXED_NOW, RequestScopedClient, make_app, sign_in
 from tests.factories import close_required, log_issue
 from tests.helpers import crisis_env, invoke_crisis
 
@@ -188,24 +185,6 @@ def timeline_section(page: str) -> str:
     match = re.search(r'<section class="card" id="timeline">.*?</section>', page, re.S)
     assert match, "no timeline on the incident page"
     return match.group(0)
-
-
-@pytest.fixture
-def scratch_database():
-    """A new, empty PostgreSQL database (named like the run's own, so an aborted run's is dropped too)."""
-    made: list[str] = []
-
-    def _make() -> str:
-        name = f"crisis_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return "postgresql+psycopg://" + re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL).removeprefix("postgresql://")
-
-    yield _make
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -96,6 +96,37 @@ def test_cli_validate_load_and_export(tmp_path, pg_url):
     assert missing.returncode != 0 and "no-such-sop" in missing.stderr
 
 
+def test_cli_load_takes_folders_and_files_in_name_order_and_a_bad_file_loads_nothing(tmp_path, pg_url):
+    env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path / "instance"))
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    folder = tmp_path / "library"
+    folder.mkdir()
+    for name in ("data-leak-cyber.yml", "hoax-clarification.yaml", "policy-backlash.yml"):
+        (folder / name).write_text((SOPS / f"{Path(name).stem}.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "notes.txt").write_text("not a playbook", encoding="utf-8")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    bad = broken / "hoax-clarification.yaml"
+    bad.write_text(_hoax_text().replace("target:", "targt:", 1), encoding="utf-8")
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "targt:" in text)
+    single = SOPS / "viral-service-complaint.yaml"
+
+    refused = invoke_crisis("sops", "load", str(folder), str(single), str(broken), env=env)
+    assert refused.returncode == 1 and f"{bad}:{line}:" in refused.stdout and "nothing published" in refused.stderr
+    assert invoke_crisis("sops", "export", "policy-backlash", env=env).returncode != 0  # nothing was published
+
+    loaded = invoke_crisis("sops", "load", str(single), str(folder), str(folder / "policy-backlash.yml"), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    in_order = sorted([*folder.glob("*.y*ml"), single])  # each file once, by path: .yml among .yaml, not after
+    assert [line.split()[0] for line in loaded.stdout.splitlines()] == [path.stem for path in in_order]
+    assert loaded.stdout.count(" published") == 4
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = invoke_crisis("sops", "load", str(folder), str(empty), env=env)
+    assert nothing.returncode == 2 and str(empty) in nothing.stderr and nothing.stdout == ""
+
+
 def test_only_central_admins_publish_through_the_api(client, org, token_for):
     body = {"yaml": _with_first_target(_hoax_text(), "9m"), "filename": "hoax-clarification.yaml"}
     assert client.post("/api/v1/playbooks", json=body, headers=token_for("officer", "PUSAT")).status_code == 403

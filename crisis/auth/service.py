@@ -105,6 +105,10 @@ def authenticate(*, session: Session, email: str, password: str, now: datetime |
     return user
 
 
+def get_by_email(*, session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email or "")))
+
+
 def known_user_id(*, session: Session, email: str) -> int | None:
     """For the audit trail of failed sign-ins; never shown to the person signing in."""
     return session.scalar(select(User.id).where(User.email == normalise_email(email or "")))
@@ -389,8 +393,10 @@ def _token_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def create_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, str]:
-    """Returns the row and the plaintext token, which is never stored and shown only now."""
+def create_token(*, session: Session, user: User, name: str, on_command_line: bool = False) -> tuple[ApiToken, str]:
+    """Returns the row and the plaintext token, which is never stored and shown only now.
+    on_command_line: made by `crisis tokens create` on the server, not by the user signed in."""
+    actor = None if on_command_line else user
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed({"name": str(_l("Give the token a name of at most 100 characters."))})
@@ -403,13 +409,13 @@ def create_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, 
         kind="token.created",
         subject_type="user",
         subject_id=user.id,
-        actor_id=user.id,
+        actor_id=actor.id if actor else None,
         data={"token_id": token.id, "name": name},
     )
     audit.record(
         session=session,
         kind="token.created",
-        actor=user,
+        actor=actor,
         unit_id=audit.unit_of(user),
         target=f"token:{token.id}",
         detail={"name": name, "prefix": token.prefix},

@@ -16,6 +16,8 @@ from crisis.playbooks.snapshot import parse_stage, snapshot_of
 from crisis.playbooks.spec import PlaybookSpec, describe_selector, format_duration_words, parse_selector
 from crisis.timefmt import format_local
 
+SUBJECT_TITLE_LIMIT = 40  # characters of the incident's title in a subject, before "…"
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -108,24 +110,42 @@ def _context(notice: Notice, language: str, zone: str) -> dict[str, Any]:
     }
 
 
+def short_title(title: str, limit: int = SUBJECT_TITLE_LIMIT) -> str:
+    """The title on one line, cut at the last word boundary within `limit` characters, with "…"."""
+    words = " ".join(title.split())
+    if len(words) <= limit:
+        return words
+    space = words.rfind(" ", 0, limit + 1)
+    cut = words[:space] if space >= limit // 2 else words[:limit]  # one long word: cut inside it
+    return cut.rstrip(" ,.;:-–—") + "…"
+
+
 def _subject(context: dict[str, Any]) -> str:
-    head = f"[SEV {context['severity']}] {context['unit_code']} · "
+    # Which incident, in every subject: a head told about five incidents tells them apart in the inbox.
+    head = (
+        f"[SEV {context['severity']}] {context['unit_code']} · "
+        f"{context['reference']} {short_title(context['incident'].title)}"
+    )
+    about = _subject_about(context)
+    return f"{head} · {about}" if about else head
+
+
+def _subject_about(context: dict[str, Any]) -> str | None:
     kind = context["kind"]
     if kind == "update_due":
-        return head + _("Situation update due")
+        return _("Situation update due")
     if kind == "review_due":
-        return head + _("Post-incident review due")
+        return _("Post-incident review due")
     if kind == "review_due_soon":
-        return head + _("Post-incident review due by %(when)s", when=context["due_local"])
+        return _("Post-incident review due by %(when)s", when=context["due_local"])
     if kind == "action_item_due_soon":
-        return head + _(
-            "Action item due by %(when)s: %(title)s", when=context["due_local"], title=context["item_title"]
-        )
+        return _("Action item due by %(when)s: %(title)s", when=context["due_local"], title=context["item_title"])
     if kind == "action_item_overdue":
-        return head + _("Action item overdue: %(title)s", title=context["item_title"])
-    title = context["stage_title"] or context["reference"]
-    if kind == "stage_due":
-        return head + title + " — " + _("overdue")
+        return _("Action item overdue: %(title)s", title=context["item_title"])
     if kind == "delivery_failed":
-        return head + _("A notice could not be delivered")
-    return head + title
+        return _("A notice could not be delivered")
+    stage = context["stage_title"]
+    if kind == "stage_due":
+        overdue = _("overdue")
+        return f"{stage} — {overdue}" if stage else overdue
+    return stage

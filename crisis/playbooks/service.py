@@ -132,7 +132,8 @@ def load_files(*, session: Session, paths: list[Path], actor: User | None = None
 
 
 def library_files(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+    """Every *.yaml and *.yml file of a folder, sorted by name."""
+    return sorted(path for path in directory.iterdir() if path.suffix in (".yaml", ".yml") and path.is_file())
 
 
 def list_playbooks(*, session: Session, category: str | None = None, severity: int | None = None) -> list[Playbook]:

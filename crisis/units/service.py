@@ -231,14 +231,16 @@ def _require_admin_for(*, session: Session, actor: User, parent_id: int | None) 
 def create(
     *,
     session: Session,
-    actor: User,
+    actor: User | None,
     code: str,
     name: str,
     kind: str,
     parent_id: int | None,
     timezone: str,
 ) -> Unit:
-    _require_admin_for(session=session, actor=actor, parent_id=parent_id)
+    """actor=None is the command line on the server itself (the first unit of an empty install)."""
+    if actor is not None:
+        _require_admin_for(session=session, actor=actor, parent_id=parent_id)
     fields = {"code": code, "name": name, "kind": kind, "parent_id": parent_id, "timezone": timezone}
     errors = _validate(session=session, unit=None, fields=fields)
     if errors:
@@ -251,7 +253,7 @@ def create(
         kind="unit.created",
         subject_type="unit",
         subject_id=unit.id,
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
         unit_id=unit.id,
         data=fields,
     )

@@ -15,6 +15,7 @@ from crisis.escalation import inbox as notice_inbox
 from crisis.escalation.models import Timer
 from crisis.notify import service as notify
 from crisis.notify.models import Notice
+from crisis.notify.render import short_title
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
@@ -43,7 +44,9 @@ def test_late_verification_emails_the_supervisor_in_her_language_and_zone(app, d
     mail = smtp.messages[0]
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
     assert mail["to"] == [supervisor.email]
-    assert mail["subject"] == "[SEV 3] KOTA-SEMARANG · Verifikasi fakta"
+    assert (
+        mail["subject"] == f"[SEV 3] KOTA-SEMARANG · {incident.reference} Antrean layanan KTP viral · Verifikasi fakta"
+    )
     notice = db.session.scalar(select(Notice).where(Notice.channel == "email"))
     assert notice.status == "sent" and notice.sent_at == NOW + 15 * M and notice.lateness_seconds == 0
     assert mail["message_id"].startswith(f"<crisis.notice.{notice.id}.")
@@ -69,13 +72,49 @@ def test_late_verification_emails_the_supervisor_in_her_language_and_zone(app, d
 def test_a_notice_in_english_for_an_english_reader_in_wita(db, org, smtp):
     head = org["users"][("KOTA-MAKASSAR", "head")]
     head.language = "en"
-    open_incident(db.session, org, now=NOW, unit="KOTA-MAKASSAR", commander=("KOTA-MAKASSAR", "officer"))
+    incident = open_incident(db.session, org, now=NOW, unit="KOTA-MAKASSAR", commander=("KOTA-MAKASSAR", "officer"))
     db.session.commit()
     tick(db.session, NOW + 45 * M)  # supervisor step falls back; head step fires too
     mail = next(m for m in smtp.messages if m["to"] == [head.email])
+    assert (
+        mail["subject"] == f"[SEV 3] KOTA-MAKASSAR · {incident.reference} Antrean layanan KTP viral · Verify the facts"
+    )
     text = mail["message"].get_body(("plain",)).get_content()
     # The stage is due 30 minutes after it started, in Makassar's zone (11:30 WITA at 10:00 WIB).
     assert _clock_text(NOW + 30 * M, "Asia/Makassar", "WITA") in text and "still not complete" in text
+
+
+def test_a_supervisor_told_about_two_incidents_at_the_same_stage_tells_them_apart_by_subject(db, org, smtp):
+    supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
+    queue = open_incident(db.session, org, now=NOW, title="Antrean layanan KTP viral di Kecamatan Semarang Tengah")
+    flood = open_incident(db.session, org, now=NOW, title="Banjir rob, warga mengeluh lambatnya bantuan")
+    db.session.commit()
+    tick(db.session, NOW + 15 * M)
+    subjects = sorted(m["subject"] for m in smtp.messages if m["to"] == [supervisor.email])
+    assert subjects == sorted(
+        [
+            f"[SEV 3] KOTA-SEMARANG · {queue.reference} Antrean layanan KTP viral di Kecamatan… · Verifikasi fakta",
+            f"[SEV 3] KOTA-SEMARANG · {flood.reference} Banjir rob, warga mengeluh lambatnya… · Verifikasi fakta",
+        ]
+    )
+    supervisor.language = "en"
+    db.session.commit()
+    tick(db.session, NOW + 30 * M)  # the step repeats, now in English
+    english = [
+        m["subject"] for m in smtp.messages if m["to"] == [supervisor.email] and "Verify the facts" in m["subject"]
+    ]
+    assert sorted(english) == sorted(subject.replace("Verifikasi fakta", "Verify the facts") for subject in subjects)
+
+
+def test_a_title_in_a_subject_is_cut_at_a_word_within_forty_characters():
+    assert short_title("Antrean layanan KTP viral") == "Antrean layanan KTP viral"
+    forty = "Hoaks pemadaman listrik total Jawa Bali."
+    assert len(forty) == 40 and short_title(forty) == forty
+    assert short_title(forty + " Besok") == "Hoaks pemadaman listrik total Jawa Bali…"  # the "." before "…" goes
+    assert short_title("Banjir  rob\n di pesisir utara Semarang, warga mengeluh lambat") == (
+        "Banjir rob di pesisir utara Semarang…"
+    )
+    assert short_title("x" * 60) == "x" * 40 + "…"  # one long word is cut inside it
 
 
 def test_the_step_repeats_until_someone_acknowledges(db, org, smtp):
@@ -185,7 +224,7 @@ def test_a_unit_webhook_gets_signed_json(db, org, smtp, webhook):
     hook = notify.create_webhook(
         session=db.session, actor=admin, unit_id=org["units"]["KOTA-SEMARANG"].id, name="Grup piket", url=webhook.url
     )
-    open_incident(db.session, org, now=NOW)
+    incident = open_incident(db.session, org, now=NOW)
     db.session.commit()
     tick(db.session, NOW + 15 * M)
     assert len(webhook.received) == 1
@@ -194,7 +233,7 @@ def test_a_unit_webhook_gets_signed_json(db, org, smtp, webhook):
     assert received["headers"]["X-Crisis-Signature"] == expected
     document = received["json"]
     assert document["recipients"] == ["Ratna Sari"] and document["stage"] == "verify"
-    assert document["subject"].startswith("[SEV 3] KOTA-SEMARANG · ")
+    assert document["subject"].startswith(f"[SEV 3] KOTA-SEMARANG · {incident.reference} ")
     assert document["ack_url"].startswith("http://127.0.0.1:5000/ack/")
 
 
