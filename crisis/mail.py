@@ -9,6 +9,7 @@ import base64
 import contextlib
 import email.policy
 import email.utils
+import functools
 import os
 import secrets
 import smtplib
@@ -140,6 +141,8 @@ def _set_text(message: EmailMessage, name: str, value: str) -> None:
 
 def encode_header(name: str, value: str) -> str:
     """A header's value as it goes on the wire: folded, and in encoded words where it is not ASCII."""
+    if value.isascii() and len(name) + len(value) < 76 and "=?" not in value and value.isprintable():
+        return value  # fits on its line as it is
     return Header(value, "us-ascii" if value.isascii() else UTF8, header_name=name).encode(linesep=POLICY.linesep)
 
 
@@ -197,7 +200,7 @@ class Form:
             **{key: encode_header(key, one_line(value)) for key, value in headers.items()},
         }
         data = b"".join(part if isinstance(part, bytes) else values[part].encode("ascii") for part in skeleton)
-        return Envelope(sender=parseaddr(sender)[1], recipients=(address,), data=data)
+        return Envelope(sender=_sender_address(sender), recipients=(address,), data=data)
 
     def _skeleton(self) -> list[bytes | str]:
         """The composed message as bytes cut at each slot: bytes, then a slot's name, then bytes..."""
@@ -231,6 +234,11 @@ class Form:
 
     def _slot_names(self) -> list[str]:
         return ["Subject", "To", "Date", "Message-ID", "text", "html", *self.headers]
+
+
+@functools.lru_cache(maxsize=8)
+def _sender_address(sender: str) -> str:
+    return parseaddr(sender)[1]
 
 
 def _display_name(name: str) -> str:
