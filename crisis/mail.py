@@ -74,7 +74,7 @@ def one_line(value: str) -> str:
 
 
 def sender_domain() -> str:
-    return parseaddr(current_app.config["MAIL_SENDER"])[1].rpartition("@")[2] or "localhost"
+    return _sender_address(current_app.config["MAIL_SENDER"]).rpartition("@")[2] or "localhost"
 
 
 def new_message_id(local_part: str | None = None) -> str:
