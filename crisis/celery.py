@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
+from kombu import Queue
 from celery.signals import worker_process_init
 from flask import Flask, has_app_context
 
-from crisis import clock, mail
+from crisis import clock, mail, queueing
 from crisis.escalation import queries
 from crisis.extensions import db, without_pre_ping
 from crisis.i18n import _
@@ -30,6 +31,11 @@ def celery_init_app(app: Flask) -> Celery:
                     db.session.remove()
 
     embedded = app.config["EMBEDDED"]
+    deadline_queue, bulk_queue = app.config["TASK_QUEUE"], bulk_queue_of(app.config)
+
+    def route(name: str, *_args: object, **_kwargs: object) -> dict[str, str]:
+        return {"queue": bulk_queue if name in queueing.BULK_TASKS else deadline_queue}
+
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.conf.update(
         broker_url=app.config.get("BROKER_URL") or "memory://",
@@ -43,7 +49,11 @@ def celery_init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
-        task_default_queue=app.config["TASK_QUEUE"],
+        task_default_queue=deadline_queue,
+        # A worker started without -Q serves both queues (one small machine); production runs
+        # `-Q <TASK_QUEUE>` and `-Q <BULK_QUEUE>` workers apart, so bulk work never delays a deadline.
+        task_queues=(Queue(deadline_queue), Queue(bulk_queue)),
+        task_routes=(route,),
         worker_hijack_root_logger=False,
     )
     celery_app.set_default()
@@ -60,6 +70,10 @@ def celery_init_app(app: Flask) -> Celery:
         freeze_after_start(app)  # a full collection no longer walks what lives as long as the process
 
     return celery_app
+
+
+def bulk_queue_of(config: dict) -> str:
+    return config.get("BULK_QUEUE") or f"{config['TASK_QUEUE']}-bulk"
 
 
 def _warm_up(app: Flask) -> None:

@@ -22,6 +22,9 @@ class Defaults:
     SECRET_KEY: str | None = None
     # The Celery queue this deployment's tasks go to (one Redis can serve several deployments).
     TASK_QUEUE = "crisis"
+    # Bulk work (report builds, exports, imports): its own queue and its own workers. Empty: TASK_QUEUE
+    # followed by "-bulk".
+    BULK_QUEUE = ""
 
     # No pre-ping before every checkout: PostgreSQL connections idle for a second are pinged instead
     # (extensions.ping_when_idle), which spares a busy server one round trip per request.

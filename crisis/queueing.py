@@ -1,5 +1,9 @@
 """Handing work to the task queue: core, so any layer's sweep can enqueue without importing the
-Celery wiring (crisis.celery) that binds the queue to the app."""
+Celery wiring (crisis.celery) that binds the queue to the app.
+
+Two queues: deadline firing and notice delivery on TASK_QUEUE, and bulk work (monthly report
+builds, exports, imports) on BULK_QUEUE, each served by worker processes of its own in production,
+so that a deadline never waits behind a PDF. A task is bulk work when it is marked with `bulk`."""
 
 from __future__ import annotations
 
@@ -8,6 +12,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app, has_app_context
+
+
+BULK_TASKS: set[str] = set()
+
+
+def bulk(task: Any) -> Any:
+    """Mark a Celery task as bulk work: it is routed to BULK_QUEUE."""
+    BULK_TASKS.add(task.name)
+    return task
 
 
 def enqueue(task: Any, items: Iterable[Any]) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from crisis import clock
 from crisis.extensions import db
-from crisis.queueing import enqueue
+from crisis.queueing import bulk, enqueue
 from crisis.reports import monthly
 from crisis.reports import service as reports
 
@@ -34,6 +34,7 @@ def refresh_measures(session: Session, now: datetime | None = None, limit: int |
     return refreshed
 
 
+@bulk
 @shared_task(name="monthly.build_monthly")
 def build_monthly(report_id: int) -> str | None:
     """Build one monthly report and e-mail it; safe to run twice."""

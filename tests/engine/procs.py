@@ -144,7 +144,8 @@ class Stack:
         self.procs: list[Proc] = []
         self._count = 0
 
-    def worker(self, concurrency: int = 1, wait: bool = True) -> Proc:
+    def worker(self, concurrency: int = 1, wait: bool = True, queues: str | None = None) -> Proc:
+        """A Celery worker; `queues` as for -Q (default: every queue the app declares)."""
         self._count += 1
         proc = Proc(
             "worker",
@@ -164,6 +165,7 @@ class Stack:
                 "--without-heartbeat",
                 "-n",
                 f"engine{self._count}@%h",
+                *(["-Q", queues] if queues else []),
             ],
             self.env,
             self.tmp / f"worker{self._count}.log",
