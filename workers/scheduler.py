@@ -83,10 +83,12 @@ class Listener:
 
 
 class QueueDepth:
-    """How many tasks wait in the broker, not yet taken by any worker (Redis only; 0 otherwise)."""
+    """How many tasks wait in the broker, not yet taken by any worker (Redis only; 0 otherwise), and
+    whether the broker lost what it held (restarted without persistence, or flushed)."""
 
     def __init__(self, broker_url: str | None, queue: str) -> None:
         self.queue = queue
+        self.marker = f"crisis:broker-marker:{queue}"
         self.client: Any = None
         if broker_url and broker_url.startswith(("redis://", "rediss://")):
             import redis
@@ -100,6 +102,18 @@ class QueueDepth:
             return int(self.client.llen(self.queue))
         except Exception:  # noqa: BLE001  a broker that is down: enqueue fails and the leases recover
             return 0
+
+    def came_back_empty(self) -> bool:
+        """True once after the broker lost its data: a marker key written beside the queue is gone
+        (also at the very first start, which costs one needless hand-over). Tasks handed over before
+        are lost with it, so claimed timers and queued notices are handed over again at once instead
+        of after their lease; the row states still keep each timer fired and each notice sent once."""
+        if self.client is None:
+            return False
+        try:
+            return bool(self.client.set(self.marker, "1", nx=True))
+        except Exception:  # noqa: BLE001  down: enqueue fails too; asked again on the next pass
+            return False
 
 
 class Engine:
@@ -134,15 +148,19 @@ class Engine:
                 # Claims whose lease ran out and notices to hand over again are looked for twice a
                 # second; due timers on every pass.
                 housekeeping = time.monotonic() - self._last_notice_sweep >= NOTICE_SWEEP_EVERY
+                lost = housekeeping and self.depth.came_back_empty()
+                if lost:
+                    log.warning("the broker lost its queue: claimed timers and queued notices are handed over again")
+                timer_lease, notice_lease = (0.0, 0.0) if lost else (self.timer_lease, self.notice_lease)
                 self.claimed_last = False
+                reclaim = housekeeping
                 while True:
                     if self.depth.waiting() > self.queue_limit:
                         # Every worker is busy: due timers wait in the database (where nothing is
                         # lost) and are claimed as one larger batch when a worker is free.
                         return BACKPRESSURE_WAIT
-                    claimed = firing.claim_due(
-                        session=session, limit=self.batch, lease=self.timer_lease, reclaim=housekeeping
-                    )
+                    claimed = firing.claim_due(session=session, limit=self.batch, lease=timer_lease, reclaim=reclaim)
+                    reclaim = False  # once per pass: with no lease, a second look would take this pass's own claims
                     full = len(claimed) == self.batch
                     if full:
                         delay = None
@@ -158,7 +176,7 @@ class Engine:
                         break
                 if housekeeping:
                     self._last_notice_sweep = time.monotonic()
-                    notice_ids = firing.sweep_notices(session=session, lease=self.notice_lease, limit=self.batch)
+                    notice_ids = firing.sweep_notices(session=session, lease=notice_lease, limit=self.batch)
                     session.commit()
                     enqueue(deliver_notices, chunks(notice_ids, self.delivery_chunk))
                 return None if delay is None else float(delay)

@@ -335,10 +335,12 @@ class EngineBench:
         self.scheduler = Proc([str(BIN / "crisis"), "scheduler"], self.env, self.tmp / f"scheduler{self.count}.log")
         self.scheduler.wait_for("ticking")
 
-    def start_worker(self, wait: bool = False) -> Proc:
+    def start_worker(self, wait: bool = False, queue: str | None = None, niceness: int = 0) -> Proc:
+        """A deadline worker (production's `-Q <TASK_QUEUE>`), or with `queue`, a worker of that queue."""
         self.count += 1
         worker = Proc(
             [
+                *(["nice", "-n", str(niceness)] if niceness else []),
                 str(BIN / "celery"),
                 "-A",
                 "workers.celery_app",
@@ -354,6 +356,8 @@ class EngineBench:
                 "--without-heartbeat",
                 "-n",
                 f"w{self.count}@%h",
+                "-Q",
+                queue or self.queue,
             ],
             self.env,
             self.tmp / f"worker{self.count}.log",
@@ -395,6 +399,52 @@ class EngineBench:
             ids = db.session.scalars(select(Timer.id).where(Timer.id > before)).all()  # the only writer here
             db.session.remove()
         return elapsed, {f"timer:{timer_id}:user:" for timer_id in ids}
+
+    def queue_report_builds(self, count: int) -> list[int]:
+        """`count` monthly reports to build, handed to the bulk queue as the monthly sweep does."""
+        from datetime import date
+
+        from celery import Celery
+        from sqlalchemy import func, select
+
+        from crisis.extensions import db
+        from crisis.reports.models import MonthlyReport
+        from crisis.units.models import Unit
+
+        with self.app.app_context():
+            units = list(db.session.scalars(select(Unit.id).order_by(Unit.id)))
+            reports = []
+            for index in range(count):
+                year, month = divmod(index // len(units), 12)
+                reports.append(
+                    MonthlyReport(
+                        unit_id=units[index % len(units)],
+                        month=date(2000 + year + self.count, month + 1, 1),
+                        status="building",
+                        requested_at=func.now(),
+                    )
+                )
+            db.session.add_all(reports)
+            db.session.commit()
+            ids = [report.id for report in reports]
+            db.session.remove()
+        sender = Celery(broker=self.redis.url)
+        for report_id in ids:
+            sender.send_task("monthly.build_monthly", args=[report_id], queue=f"{self.queue}-bulk")
+        return ids
+
+    def builds_waiting(self, ids: list[int]) -> int:
+        from sqlalchemy import func, select
+
+        from crisis.extensions import db
+        from crisis.reports.models import MonthlyReport
+
+        with self.app.app_context():
+            waiting = db.session.scalar(
+                select(func.count()).where(MonthlyReport.id.in_(ids), MonthlyReport.status == "building")
+            )
+            db.session.remove()
+        return waiting
 
     def keys_for(self, prefixes: set[str]) -> tuple[set[str], dict[str, float]]:
         """The e-mail notices the timers produced (key -> due epoch)."""
@@ -664,7 +714,7 @@ def run_system(bench: Any, args: argparse.Namespace) -> dict[str, Any]:
     if isinstance(bench, EngineBench):
         result["explain"], result["claim_ms"] = bench.explain_claim()
 
-    def burst(fault: str | None) -> dict[str, Any]:
+    def burst(fault: str | None, args: argparse.Namespace = args) -> dict[str, Any]:
         mark = bench.sink.mark()
         start = datetime.now(UTC) + timedelta(seconds=4)
         _secs, keys = bench.schedule(spread(args.burst, start, timedelta(seconds=args.window)))
@@ -692,6 +742,18 @@ def run_system(bench: Any, args: argparse.Namespace) -> dict[str, Any]:
         return {**faults, **lateness_summary(late)}
 
     result["burst"] = burst(None)
+    if isinstance(bench, EngineBench) and args.builds:
+        # Deadlines beside bulk work: a lighter burst (the 2,000-deadline one keeps both cores busy by
+        # itself), first with the bulk worker idle, then with `--builds` report builds queued for it.
+        light = argparse.Namespace(**{**vars(args), "burst": args.mixed_burst})
+        bench.start_worker(wait=True, queue=f"{bench.queue}-bulk", niceness=10)
+        result["mixed_idle"] = burst(None, light)
+        ids = bench.queue_report_builds(args.builds)
+        time.sleep(2)  # the bulk worker is busy with the first build
+        result["mixed_loaded"] = burst(None, light)
+        result["mixed_loaded"]["builds_waiting_after"] = bench.builds_waiting(ids)
+        result["mixed_builds"] = args.builds
+        bench.workers.pop().kill()
     result["redis_restart"] = burst("redis") if not isinstance(bench, ApschedulerBench) else None
     result["kill9"] = burst("kill")
     bench.stop()
@@ -731,6 +793,29 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, seconds: flo
     row("burst lateness p99 (ms)", lambda r: fmt(r["burst"]["p99_ms"]))
     row("burst lateness max (ms)", lambda r: fmt(r["burst"]["max_ms"]))
     row("burst lost / duplicated", lambda r: f"{r['burst']['lost']} / {r['burst']['duplicated']}")
+
+    def mixed(key: str, field: str) -> Any:
+        return lambda r: fmt(r[key][field]) if r.get(key) else "n/a"
+
+    row(
+        "light burst, bulk worker idle: lateness p50 / p99 (ms)",
+        lambda r: f"{mixed('mixed_idle', 'p50_ms')(r)} / {mixed('mixed_idle', 'p99_ms')(r)}",
+    )
+    row(
+        "light burst, report builds queued: lateness p50 / p99 (ms)",
+        lambda r: f"{mixed('mixed_loaded', 'p50_ms')(r)} / {mixed('mixed_loaded', 'p99_ms')(r)}",
+    )
+    row(
+        "light burst, report builds queued: lost / duplicated; builds still waiting after",
+        lambda r: (
+            (
+                f"{r['mixed_loaded']['lost']} / {r['mixed_loaded']['duplicated']}; "
+                f"{r['mixed_loaded']['builds_waiting_after']} of {r['mixed_builds']}"
+            )
+            if r.get("mixed_loaded")
+            else "n/a"
+        ),
+    )
     row("RSS scheduler at 0 (MB)", lambda r: fmt(r["memory_0"]["scheduler_mb"]))
     row("RSS scheduler at pending (MB)", lambda r: fmt(r["memory_pending"]["scheduler_mb"]))
     row("RSS workers at 0 (MB)", lambda r: fmt(r["memory_0"]["workers_mb"]))
@@ -765,6 +850,10 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=2_000)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--only", default="engine,celery,apscheduler")
+    parser.add_argument(
+        "--builds", type=int, default=200, help="report builds queued for the mixed-load burst (0: none)"
+    )
+    parser.add_argument("--mixed-burst", type=int, default=200, help="deadlines in the mixed-load bursts")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "engine" / "RESULTS.md"))
     args = parser.parse_args()
     started = time.monotonic()

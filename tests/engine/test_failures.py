@@ -303,3 +303,31 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
         stack.stop()
         smtp.stop()
         hook.stop()
+
+
+@pytest.mark.engine_config(TIMER_LEASE_SECONDS=600, NOTICE_LEASE_SECONDS=600, ENGINE_INLINE_DELIVERIES=0)
+def test_a_broker_that_came_back_empty_is_noticed_and_its_work_handed_over_before_any_lease(stack, org):
+    """Leases of ten minutes: what reaches the receivers within a minute was handed over again because
+    the scheduler saw the broker's marker gone, not because a lease ran out."""
+    import threading
+
+    stack.start(workers=0)
+    for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR"):
+        _incident_due_in(org, 0.5, unit=unit)
+    assert wait_until(lambda: stack.pending_due() == 0 and stack.claimed() == 2, timeout=20)
+    stack.redis.kill()
+    stack.redis.start()  # empty: the two fire_timers messages are gone
+    stack.worker()
+    assert wait_until(_sent_all(stack.smtp, 2), timeout=60)
+    # Queued notices whose messages die with Redis: the one worker is stuck sending the first one.
+    stack.smtp.recorder.hold = threading.Event()
+    stack.smtp.recorder.stalled.clear()
+    for unit in ("KOTA-JAYAPURA", "KAB-GOWA", "KAB-JAYAPURA"):
+        _incident_due_in(org, 0.5, unit=unit)
+    assert stack.smtp.recorder.stalled.wait(30)
+    assert wait_until(lambda: stack.pending_due() == 0, timeout=20)
+    stack.redis.kill()
+    stack.redis.start()
+    stack.smtp.recorder.hold.set()
+    assert wait_until(_sent_all(stack.smtp, 5), timeout=60)
+    assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 5
