@@ -92,6 +92,63 @@ def test_the_limits_follow_the_configuration(app, login_as, clock):
         app.config["SESSION_IDLE_MINUTES"], app.config["SESSION_ABSOLUTE_HOURS"] = saved
 
 
+# --- signing out ends the session on the server, not only in the browser ------------------------
+
+
+def _copy_of(client, app):
+    """Another browser holding a copy of the client's session cookie (stolen, or left on a shared PC)."""
+    thief = app.test_client()
+    thief.set_cookie("crisis_session", client.get_cookie("crisis_session").value)
+    return thief
+
+
+def _api_refuses(response) -> bool:
+    return response.status_code == 401 and response.mimetype == "application/problem+json"
+
+
+def test_a_copied_cookie_is_signed_out_with_the_browser_it_came_from(app, client, org):
+    email = org["users"][("JATENG", "officer")].email
+    assert sign_in(client, email).status_code == 302
+    phone = app.test_client()
+    assert sign_in(phone, email).status_code == 302
+    copy = _copy_of(client, app)
+    assert _signed_in(copy.get("/"))  # a copy of a live session is that session
+    assert _api_refuses(copy.get("/api/v1/me"))  # cookies never authenticate the API
+    assert form_post(client, "/logout", {}, page="/").status_code == 302
+    assert _sent_to_sign_in(copy.get("/")) and _sent_to_sign_in(copy.get("/issues"))
+    assert _api_refuses(copy.get("/api/v1/me"))
+    assert _signed_in(phone.get("/"))  # signing out of one browser leaves the others signed in
+    assert sign_in(client, email).status_code == 302  # and the person signs in again as usual
+    assert _sent_to_sign_in(copy.get("/"))  # the new sign-in does not revive the old cookie
+
+
+def test_a_password_change_ends_every_other_session_and_its_copies(app, client, org):
+    email = org["users"][("SULSEL", "officer")].email
+    laptop, phone = app.test_client(), app.test_client()
+    for browser in (laptop, phone):
+        assert sign_in(browser, email).status_code == 302
+    copy = _copy_of(phone, app)
+    changed = form_post(
+        laptop,
+        "/account/password",
+        {"current_password": "piket-demo-2026", "new_password": "ombak besar di teluk bone"},
+    )
+    assert changed.status_code == 302
+    assert _signed_in(laptop.get("/"))  # the browser that changed it stays signed in
+    assert _sent_to_sign_in(phone.get("/")) and _sent_to_sign_in(copy.get("/"))
+
+
+def test_disabling_a_person_ends_the_copies_of_their_sessions_too(app, client, org, token_for):
+    victim = org["users"][("KAB-GOWA", "officer")]
+    assert sign_in(client, victim.email).status_code == 302
+    copy = _copy_of(client, app)
+    response = app.test_client().patch(
+        f"/api/v1/users/{victim.id}", json={"active": False}, headers=token_for("admin", "PUSAT")
+    )
+    assert response.status_code == 200
+    assert _sent_to_sign_in(client.get("/")) and _sent_to_sign_in(copy.get("/"))
+
+
 # --- a disabled person is out everywhere at once --------------------------------------------------
 
 
