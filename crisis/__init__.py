@@ -44,7 +44,8 @@ def _configure(app: Flask, overrides: dict | None) -> None:
         app.config["SESSION_COOKIE_SECURE"] = not app.config["EMBEDDED"]
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if not app.config.get("RATELIMIT_STORAGE_URI"):
-        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("BROKER_URL") or "memory://"
+        # The database, not the broker: it is there in every deployment, and shared by every process.
+        app.config["RATELIMIT_STORAGE_URI"] = "crisis-db://"  # crisis.ratelimit.STORAGE_URI
 
 
 def _embedded_secret(instance: Path) -> str:
@@ -68,7 +69,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     _configure(app, overrides)
 
-    from crisis import http, models, web  # noqa: F401  models: register every table
+    from crisis import http, models, ratelimit, web  # noqa: F401  models: every table; ratelimit: crisis-db://
     from crisis.celery import celery_init_app
     from crisis.extensions import babel, csrf, db, limiter, login, migrate, ping_when_idle
     from crisis.wiring import connect_hooks

@@ -48,10 +48,11 @@ class Defaults:
 
     # Sign-in attempts per (e-mail, client address); other addresses are not affected.
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
+    # Unset: counted in the database (crisis.ratelimit), shared by every process of the deployment.
     RATELIMIT_STORAGE_URI: str | None = None
     RATELIMIT_HEADERS_ENABLED = True
-    # With Redis down, count sign-in attempts in memory instead of refusing every sign-in.
-    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # No per-process fallback: a count in each process's memory lets workers × the limit through.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = False
 
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 

@@ -14,6 +14,7 @@ from crisis.incidents.models import (
 )
 from crisis.issues.models import Issue, IssueEvidence, MonitoringNote
 from crisis.playbooks.models import Playbook, PlaybookVersion
+from crisis.ratelimit import RateLimitCount
 from crisis.system.models import SchedulerHeartbeat, WorkerCheck
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import DutyShift, Unit
@@ -34,6 +35,7 @@ __all__ = [
     "Playbook",
     "PlaybookVersion",
     "Publication",
+    "RateLimitCount",
     "SchedulerHeartbeat",
     "StageRun",
     "Statement",

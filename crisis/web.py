@@ -16,13 +16,13 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from crisis import clock, guards
 from crisis.api import init_api
 from crisis.audit.views import bp as audit_bp
-from crisis.auth.identity import load_user
+from crisis.auth.identity import load_user, sign_out
 from crisis.auth.labels import ROLE_LABELS
 from crisis.auth.views import bp as auth_bp
 from crisis.errors import DomainError
@@ -51,8 +51,8 @@ def _enforce_session_age() -> Any:
     if now - last_seen > config["SESSION_IDLE_MINUTES"] * 60 or (
         now - signed_in > config["SESSION_ABSOLUTE_HOURS"] * 3600
     ):
-        logout_user()
-        session.clear()
+        sign_out()
+        db.session.commit()
         flash(_("Your session has ended. Please sign in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path))
     # Only refresh once a minute so the cookie is not rewritten on every request.

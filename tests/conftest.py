@@ -26,7 +26,6 @@ from sqlalchemy.orm import selectinload
 
 from crisis import create_app
 from crisis.extensions import db as _db
-from crisis.extensions import limiter
 
 PG_ADMIN_URL = os.environ.get(
     "CRISIS_TEST_PG_ADMIN_URL", "postgresql://crisis_test:crisis_test@127.0.0.1:5432/postgres"
@@ -115,7 +114,6 @@ def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, **over
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key",
         "WTF_CSRF_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": "memory://",
     }
     config.update(overrides)
     try:
@@ -173,7 +171,6 @@ def db(app: Flask) -> Iterator[Any]:
         except IntegrityError:  # rows referring to each other across tables: TRUNCATE ... CASCADE
             with _db.engine.begin() as conn:
                 conn.exec_driver_sql(truncate)
-    limiter.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -156,7 +156,8 @@ def test_admin_creates_user_with_role_and_changes_it(client, db, org, token_for)
     changed = client.patch(f"/api/v1/memberships/{membership_id}", json={"role": "supervisor"}, headers=headers)
     assert changed.status_code == 200
     assert db.session.get(Membership, membership_id).role == "supervisor"
-    kinds = [e.kind for e in db.session.query(TimelineEvent).filter_by(subject_type="user", subject_id=body["id"])]
+    events = db.session.query(TimelineEvent).filter_by(subject_type="user", subject_id=body["id"])
+    kinds = [e.kind for e in events.order_by(TimelineEvent.id)]  # rows come back in any order without it
     assert kinds == ["user.created", "membership.added", "membership.role_changed"]
 
 

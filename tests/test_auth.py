@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from crisis import ConfigurationError, create_app
 from crisis.auth.models import ApiToken
+from crisis.extensions import db as _db
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import DEMO_PASSWORD, FIXED_NOW, csrf_token, form_post, make_app, sign_in
 
@@ -98,6 +101,34 @@ def test_rate_limit_per_email_and_address_does_not_lock_the_user_out(client, org
         environ_base={"REMOTE_ADDR": "127.0.0.2"},
     )
     assert allowed.status_code == 302
+
+
+def test_the_sign_in_limit_is_one_count_for_every_process_sharing_the_database(pg_url, tmp_path_factory, db, org):
+    """Two web processes of one deployment without Redis (the default storage, nothing configured):
+    the 11th wrong password, whichever process it reaches, answers 429. Each make_app builds the
+    limiter afresh, as a new process does; a count kept in process memory starts again at zero."""
+    email = org["users"][("KOTA-MAKASSAR", "officer")].email
+    apps = []
+
+    def web_process() -> Any:
+        application = make_app(pg_url, tmp_path_factory)
+        application.extensions["clock"] = lambda: FIXED_NOW
+        apps.append(application)
+        return application.test_client()
+
+    try:
+        first = web_process()
+        for _ in range(6):
+            assert sign_in(first, email, "tebakan-yang-salah").status_code == 401
+        second = web_process()  # started after the first had counted six
+        for _ in range(4):
+            assert sign_in(second, email, "tebakan-yang-salah").status_code == 401
+        assert sign_in(second, email, "tebakan-yang-salah").status_code == 429
+        assert sign_in(first, email).status_code == 429  # the right password too, until the window ends
+    finally:
+        for application in apps:
+            with application.app_context():
+                _db.engine.dispose()
 
 
 def test_changing_password_ends_other_sessions(app, client, org):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import http.cookiejar
 import re
 import subprocess
+import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from tests.helpers import BIN, ROOT, crisis_env, free_port, invoke_crisis, run_crisis, wait_until
+from tests.helpers import BIN, ROOT, crisis_env, free_port, invoke_crisis, run_crisis, serving, wait_until
 
 pytestmark = pytest.mark.real_clock
 
@@ -142,3 +143,28 @@ def test_crisis_run_serves_sign_in_and_demo_accounts_work(embedded_env):
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+@pytest.mark.slow
+def test_two_embedded_servers_on_one_database_share_the_sign_in_limit(embedded_env):
+    """`crisis run` twice on one instance folder, no Redis: the 11th wrong password answers 429,
+    whichever process it reaches."""
+    run_crisis("db", "upgrade", env=embedded_env)
+    run_crisis("seed", "demo", env=embedded_env)
+    second_env = {**embedded_env, "CRISIS_EMBEDDED_SCHEDULER": "false"}  # one scheduler is enough
+
+    def wrong_password(base: str) -> int:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = opener.open(f"{base}/login").read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        form = {"email": "petugas.kab-gowa@demo.example", "password": "tebakan-yang-salah", "csrf_token": token}
+        try:
+            return opener.open(f"{base}/login", data=urllib.parse.urlencode(form).encode()).status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with serving(embedded_env) as first, serving(second_env) as second:
+        answers = [wrong_password(first) for _ in range(5)] + [wrong_password(second) for _ in range(5)]
+        assert answers == [401] * 10
+        assert wrong_password(first) == 429
+        assert wrong_password(second) == 429

@@ -24,6 +24,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from crisis import ratelimit
 from crisis.escalation import firing, timing
 from crisis.extensions import db
 from crisis.queueing import enqueue
@@ -256,6 +257,7 @@ def minutely(app: Flask) -> None:
             report_tasks.monthly_sweep,
             review_tasks.reminder_sweep,
             retention.daily_sweep,
+            ratelimit.sweep_expired,
         )
         for sweep in sweeps:
             try:

@@ -5,25 +5,27 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import request
-from sqlalchemy.orm import joinedload
+from flask import request, session
+from flask_login import logout_user
 from werkzeug.exceptions import Unauthorized
 
 from crisis.auth import service as people
-from crisis.auth.models import Membership, User
 from crisis.extensions import db
 
 
 def load_user(identity: str) -> Any:
-    user_id, _sep, token = identity.partition(":")
-    if not user_id.isdigit():
+    """The person of this browser's session, while its server-side row lives (see UserSession)."""
+    key = session.get("sid")
+    if not identity.isdigit() or not isinstance(key, str):
         return None
-    # With the memberships and their units: every page's access checks and time zone need them.
-    user = db.session.get(User, int(user_id), options=[joinedload(User.memberships).joinedload(Membership.unit)])
-    # A rotated session token (password change, disabled account) ends the session.
-    if user is None or not user.active or user.session_token != token:
-        return None
-    return user
+    return people.user_for_session(session=db.session, user_id=int(identity), key=key)
+
+
+def sign_out() -> None:
+    """End this browser's session on the server and in its cookie; the caller commits."""
+    people.end_session(session=db.session, key=session.get("sid"))
+    logout_user()
+    session.clear()
 
 
 def bearer_user() -> Any:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -26,10 +25,6 @@ class Role(StrEnum):
 ACTING_ROLES = frozenset({Role.officer, Role.supervisor, Role.head, Role.admin})
 
 
-def new_session_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
 class User(UserMixin, db.Model):
     __tablename__ = "user"
 
@@ -39,8 +34,6 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(8), default="id")
     active: Mapped[bool] = mapped_column(default=True)
-    # Part of the session identity: rotating it ends every session of this user at once.
-    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -51,9 +44,6 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
 
     @property
     def primary_unit(self) -> Unit | None:
@@ -103,3 +93,18 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """The server's half of one signed-in browser. The signed cookie carries a random key; only its
+    SHA-256 is stored. No row, no session: signing out deletes this browser's row, a password change
+    every other row of the person, disabling the person all of them, so a copied cookie dies with
+    the session it was copied from. A row per browser (rather than one counter per person) lets a
+    duty officer sign out of a shared office computer and stay signed in on the phone."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -12,12 +12,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from crisis import clock
 from crisis.audit import service as audit
-from crisis.auth.models import ApiToken, Membership, Role, User, new_session_token
+from crisis.auth.models import ApiToken, Membership, Role, User, UserSession
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.timeline import service as timeline
@@ -238,7 +238,7 @@ def update_user(*, session: Session, actor: User, user_id: int, changes: dict[st
     for key, value in changed.items():
         setattr(user, key, value)
     if changed.get("active") is False:
-        user.session_token = new_session_token()  # every session of a disabled user ends now
+        end_sessions(session=session, user=user)  # every session of a disabled user ends now
     if changed:
         timeline.record(
             session=session,
@@ -260,7 +260,9 @@ def update_user(*, session: Session, actor: User, user_id: int, changes: dict[st
     return user
 
 
-def change_password(*, session: Session, user: User, current: str, new: str) -> None:
+def change_password(*, session: Session, user: User, current: str, new: str, keep_session: str | None = None) -> None:
+    """keep_session: the key of the session the change was made in, which stays signed in; every
+    other session of the person ends."""
     try:
         _hasher.verify(user.password_hash, current)
     except (VerificationError, InvalidHashError):
@@ -269,13 +271,56 @@ def change_password(*, session: Session, user: User, current: str, new: str) -> 
     if problems:
         raise ValidationFailed({"new_password": problems})
     user.password_hash = hash_password(new)
-    user.session_token = new_session_token()  # sign out every other session
+    end_sessions(session=session, user=user, keep=keep_session)
     timeline.record(
         session=session, kind="user.password_changed", subject_type="user", subject_id=user.id, actor_id=user.id
     )
     audit.record(
         session=session, kind="auth.password_changed", actor=user, unit_id=audit.unit_of(user), target=f"user:{user.id}"
     )
+
+
+def start_session(*, session: Session, user: User, now: datetime, expired_before: datetime) -> str:
+    """A new signed-in browser of the user; returns the key its cookie carries (only its hash is
+    stored). The person's rows of sessions signed in before `expired_before` (past the absolute
+    limit, never signed out) are removed on the way, so the table holds live sessions only."""
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_at < expired_before))
+    key = secrets.token_urlsafe(32)
+    session.add(UserSession(user_id=user.id, key_hash=_token_hash(key), created_at=now))
+    session.flush()
+    return key
+
+
+def end_session(*, session: Session, key: str | None) -> None:
+    """Sign one browser out: a copy of its cookie is worth nothing from now on."""
+    if isinstance(key, str) and key:
+        session.execute(delete(UserSession).where(UserSession.key_hash == _token_hash(key)))
+
+
+def end_sessions(*, session: Session, user: User, keep: str | None = None) -> None:
+    """Sign the person out everywhere, except the session whose key is `keep`."""
+    query = delete(UserSession).where(UserSession.user_id == user.id)
+    if isinstance(keep, str) and keep:
+        query = query.where(UserSession.key_hash != _token_hash(keep))
+    session.execute(query)
+
+
+@functools.cache
+def _session_with_user() -> Any:
+    """Built once (every page request runs it), on first use: its loader options need every model mapped."""
+    return (
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == bindparam("user_id"), UserSession.key_hash == bindparam("key_hash"), User.active)
+        .options(joinedload(User.memberships).joinedload(Membership.unit))
+    )
+
+
+def user_for_session(*, session: Session, user_id: int, key: str) -> User | None:
+    """The active person a browser's session belongs to, or None when that session has ended. With
+    the memberships and their units, in one query: every page's access checks and time zone need them."""
+    found = session.scalars(_session_with_user(), {"user_id": user_id, "key_hash": _token_hash(key)})
+    return found.unique().one_or_none()
 
 
 def add_membership(*, session: Session, actor: User | None, user_id: int, unit_id: int, role: str) -> Membership:

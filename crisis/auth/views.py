@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 
 from crisis import clock
 from crisis.audit import service as audit
 from crisis.auth import service
 from crisis.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
+from crisis.auth.identity import sign_out
 from crisis.auth.models import User
 from crisis.errors import ValidationFailed
 from crisis.extensions import db, limiter
@@ -54,9 +55,15 @@ def login() -> Any:
             next_url = _safe_next(request.args.get("next"))
             lang = session.get("lang")
             session.clear()  # a new session at sign-in: nothing from before carries over
+            now = clock.now()
+            session["sid"] = service.start_session(
+                session=db.session,
+                user=user,
+                now=now,
+                expired_before=now - timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"]),
+            )
             login_user(user)
-            session["sid"] = secrets.token_urlsafe(16)
-            session["signed_in_at"] = session["last_seen"] = clock.now().timestamp()
+            session["signed_in_at"] = session["last_seen"] = now.timestamp()
             if lang and lang != user.language:
                 user.language = lang
             timeline.record(
@@ -106,9 +113,8 @@ def logout() -> Any:
     audit.record(
         session=db.session, kind="auth.sign_out", actor=user, unit_id=audit.unit_of(user), target=f"user:{user.id}"
     )
+    sign_out()
     db.session.commit()
-    logout_user()
-    session.clear()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -120,15 +126,17 @@ def change_password() -> Any:
     if form.validate_on_submit():
         try:
             service.change_password(
-                session=db.session, user=current_user, current=form.current_password.data, new=form.new_password.data
+                session=db.session,
+                user=current_user,
+                current=form.current_password.data,
+                new=form.new_password.data,
+                keep_session=session.get("sid"),
             )
         except ValidationFailed as error:
             db.session.rollback()
             apply_form_errors(form, error)
         else:
             db.session.commit()
-            # The session token rotated: keep this session (the real object, not the proxy).
-            login_user(current_user._get_current_object())
             flash(_("Your password has been changed. Other sessions have been signed out."), "success")
             return redirect(url_for("incidents.console"))
     return render_template("auth/password.html", form=form)

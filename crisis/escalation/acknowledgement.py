@@ -1,4 +1,5 @@
-"""Acknowledging a notice: by its signed link or by a signed-in person; it stops the step's repeats."""
+"""Acknowledging a notice: by its signed link (always in its recipient's name) or by a signed-in
+person; it stops the step's repeats."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from crisis.timeline import service as timeline
 from crisis.units.service import acting_scope
 
 
-def acknowledge(*, session: Session, notice_id: int, actor: User | None, now: datetime | None = None) -> Notice:
-    """Someone acknowledged a notice. For a step that repeats `until: acknowledged`, its repeats
-    stop: open ones are cancelled, and a repeat being fired right now sees the acknowledgement."""
+def acknowledge(
+    *, session: Session, notice_id: int, actor: User | None, now: datetime | None = None, via: str = "signed_in"
+) -> Notice:
+    """Someone acknowledged a notice: `actor`, or its recipient when None (the signed link). For a
+    step that repeats `until: acknowledged`, its repeats stop: open ones are cancelled, and a repeat
+    being fired right now sees the acknowledgement."""
     notice = session.scalar(select(Notice).where(Notice.id == notice_id).with_for_update(of=Notice))
     if notice is None:
         raise NotFound(_l("Notice not found."))
@@ -62,11 +66,35 @@ def acknowledge(*, session: Session, notice_id: int, actor: User | None, now: da
             "notice_id": notice.id,
             "timer_id": notice.timer_id,
             "channel": notice.channel,
+            "recipient_user_id": notice.recipient_user_id,
+            "webhook_id": notice.webhook_id,
+            "via": via,
             "repeats_stopped": stopped,
         },
     )
     session.flush()
     return notice
+
+
+def acknowledge_by_link(*, session: Session, notice: Notice, now: datetime | None = None) -> Notice:
+    """A signed link followed: the link is its recipient's credential, so the acknowledgement is the
+    recipient's, whoever is signed in in the browser that opened it."""
+    return acknowledge(session=session, notice_id=notice.id, actor=None, now=now, via="link")
+
+
+def link_recipient_name(notice: Notice) -> str:
+    """Whom a link acknowledges for: the person it was sent to, or the webhook."""
+    if notice.recipient is not None:
+        return notice.recipient.name
+    return notice.webhook.name if notice.webhook is not None else "—"
+
+
+def link_shows_incident(*, session: Session, notice: Notice) -> bool:
+    """Whether the page of a link may show the incident: the link gives whoever holds it what its
+    recipient may see, no more. A webhook's link shows what was sent to the webhook."""
+    if notice.recipient is None:
+        return notice.webhook is not None
+    return notice.recipient.active and _sees_incident(session, notice.recipient, notice.incident_id)
 
 
 def acknowledge_as(*, session: Session, notice_id: int, actor: User, now: datetime | None = None) -> Notice:

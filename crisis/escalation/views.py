@@ -39,6 +39,20 @@ def channel_label(name: str) -> str:
     return notify.channel_label(name)
 
 
+def _link_page(notice: Any, token: str, **state: Any) -> dict[str, Any]:
+    """What a link's page shows: the recipient it acknowledges for, the incident only as far as that
+    recipient may see it, and whether someone else is signed in in this browser."""
+    someone_else = current_user.is_authenticated and current_user.id != notice.recipient_user_id
+    return {
+        "notice": notice,
+        "token": token,
+        "recipient": acknowledgement.link_recipient_name(notice),
+        "show_incident": acknowledgement.link_shows_incident(session=db.session, notice=notice),
+        "signed_in_as": current_user.name if someone_else else None,
+        **state,
+    }
+
+
 @bp.route("/ack/<token>", methods=["GET"])
 @limiter.limit("60 per minute")
 def ack_confirm(token: str) -> Any:
@@ -47,7 +61,7 @@ def ack_confirm(token: str) -> Any:
         notice = links.notice_for_token(session=db.session, token=token)
     except DomainError as error:
         return render_template("escalation/ack.html", notice=None, error=error.message), error.status
-    return render_template("escalation/ack.html", notice=notice, token=token, done=False)
+    return render_template("escalation/ack.html", **_link_page(notice, token, done=False))
 
 
 @bp.route("/ack/<token>", methods=["POST"])
@@ -58,11 +72,10 @@ def ack_submit(token: str) -> Any:
         notice = links.notice_for_token(session=db.session, token=token)
     except DomainError as error:
         return render_template("escalation/ack.html", notice=None, error=error.message), error.status
-    actor = current_user if current_user.is_authenticated else None
     already = notice.acknowledged_at is not None
-    acknowledgement.acknowledge(session=db.session, notice_id=notice.id, actor=actor)
+    acknowledgement.acknowledge_by_link(session=db.session, notice=notice)
     db.session.commit()
-    return render_template("escalation/ack.html", notice=notice, token=token, done=True, already=already)
+    return render_template("escalation/ack.html", **_link_page(notice, token, done=True, already=already))
 
 
 @bp.route("/inbox")

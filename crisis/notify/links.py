@@ -1,5 +1,6 @@
-"""Signed, expiring acknowledgement links: the link is the credential, so a recipient who is not
-signed in (an e-mail read on a phone) can still acknowledge. GET confirms, POST acknowledges."""
+"""Signed, expiring acknowledgement links: the link is the recipient's credential, so a recipient who
+is not signed in (an e-mail read on a phone) can still acknowledge, always in the recipient's name,
+whoever else may be signed in where it is opened. GET confirms, POST acknowledges."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def _key_digest(notice: Notice) -> str:
 
 
 def ack_token(notice: Notice) -> str:
-    return _serializer().dumps({"n": notice.id, "k": _key_digest(notice)})
+    # "r": the person it is sent to (None for a webhook), whose acknowledgement the link carries.
+    return _serializer().dumps({"n": notice.id, "k": _key_digest(notice), "r": notice.recipient_user_id})
 
 
 def ack_path(notice: Notice) -> str:
@@ -68,6 +70,14 @@ def notice_for_token(*, session: object, token: str) -> Notice:
     except BadSignature as error:
         raise LinkInvalid(str(_l("This acknowledgement link is not valid."))) from error
     notice = session.get(Notice, data.get("n")) if isinstance(data, dict) else None  # type: ignore[attr-defined]
-    if notice is None or data.get("k") != _key_digest(notice):
+    # Links sent before they named their recipient carry no "r": theirs is the notice's recipient.
+    if (
+        notice is None
+        or data.get("k") != _key_digest(notice)
+        or data.get("r", notice.recipient_user_id) != notice.recipient_user_id
+    ):
+        raise LinkInvalid(str(_l("This acknowledgement link is not valid.")))
+    if notice.recipient is not None and not notice.recipient.active:
+        # A disabled person's credentials all end: sessions, API tokens, and their links.
         raise LinkInvalid(str(_l("This acknowledgement link is not valid.")))
     return notice

@@ -92,6 +92,63 @@ def test_the_limits_follow_the_configuration(app, login_as, clock):
         app.config["SESSION_IDLE_MINUTES"], app.config["SESSION_ABSOLUTE_HOURS"] = saved
 
 
+# --- signing out ends the session on the server, not only in the browser ------------------------
+
+
+def _copy_of(client, app):
+    """Another browser holding a copy of the client's session cookie (stolen, or left on a shared PC)."""
+    thief = app.test_client()
+    thief.set_cookie("crisis_session", client.get_cookie("crisis_session").value)
+    return thief
+
+
+def _api_refuses(response) -> bool:
+    return response.status_code == 401 and response.mimetype == "application/problem+json"
+
+
+def test_a_copied_cookie_is_signed_out_with_the_browser_it_came_from(app, client, org):
+    email = org["users"][("JATENG", "officer")].email
+    assert sign_in(client, email).status_code == 302
+    phone = app.test_client()
+    assert sign_in(phone, email).status_code == 302
+    copy = _copy_of(client, app)
+    assert _signed_in(copy.get("/"))  # a copy of a live session is that session
+    assert _api_refuses(copy.get("/api/v1/me"))  # cookies never authenticate the API
+    assert form_post(client, "/logout", {}, page="/").status_code == 302
+    assert _sent_to_sign_in(copy.get("/")) and _sent_to_sign_in(copy.get("/issues"))
+    assert _api_refuses(copy.get("/api/v1/me"))
+    assert _signed_in(phone.get("/"))  # signing out of one browser leaves the others signed in
+    assert sign_in(client, email).status_code == 302  # and the person signs in again as usual
+    assert _sent_to_sign_in(copy.get("/"))  # the new sign-in does not revive the old cookie
+
+
+def test_a_password_change_ends_every_other_session_and_its_copies(app, client, org):
+    email = org["users"][("SULSEL", "officer")].email
+    laptop, phone = app.test_client(), app.test_client()
+    for browser in (laptop, phone):
+        assert sign_in(browser, email).status_code == 302
+    copy = _copy_of(phone, app)
+    changed = form_post(
+        laptop,
+        "/account/password",
+        {"current_password": "piket-demo-2026", "new_password": "ombak besar di teluk bone"},
+    )
+    assert changed.status_code == 302
+    assert _signed_in(laptop.get("/"))  # the browser that changed it stays signed in
+    assert _sent_to_sign_in(phone.get("/")) and _sent_to_sign_in(copy.get("/"))
+
+
+def test_disabling_a_person_ends_the_copies_of_their_sessions_too(app, client, org, token_for):
+    victim = org["users"][("KAB-GOWA", "officer")]
+    assert sign_in(client, victim.email).status_code == 302
+    copy = _copy_of(client, app)
+    response = app.test_client().patch(
+        f"/api/v1/users/{victim.id}", json={"active": False}, headers=token_for("admin", "PUSAT")
+    )
+    assert response.status_code == 200
+    assert _sent_to_sign_in(client.get("/")) and _sent_to_sign_in(copy.get("/"))
+
+
 # --- a disabled person is out everywhere at once --------------------------------------------------
 
 
@@ -237,7 +294,9 @@ def test_an_acknowledgement_link_works_once(client, db, notice, clock):
     path = links.ack_path(notice)
     first = client.post(path, headers={"Accept-Language": "en"})
     assert first.status_code == 200
-    assert "Acknowledged. Repeats of this escalation step stop." in first.get_data(as_text=True)
+    assert f"Acknowledged as {notice.recipient.name}. Repeats of this escalation step stop." in first.get_data(
+        as_text=True
+    )
     db.session.expire_all()
     acknowledged_at = db.session.get(Notice, notice.id).acknowledged_at
     assert acknowledged_at == FIXED_NOW + 40 * M
@@ -264,3 +323,122 @@ def test_an_acknowledgement_link_expires_after_a_week_by_the_clock(client, db, n
     db.session.expire_all()
     assert db.session.get(Notice, notice.id).acknowledged_at is None
     assert _acknowledgements(db, notice.id) == []
+
+
+# --- an acknowledgement link acknowledges for the person it was sent to ---------------------------
+
+
+def _stranger(client, org, db):
+    """An officer of Kota Makassar, signed in: another province, who cannot see Semarang's incident.
+    Reads the app in English (a person's own choice of language wins over the browser's)."""
+    person = org["users"][("KOTA-MAKASSAR", "officer")]
+    db.session.get(type(person), person.id).language = "en"
+    db.session.commit()
+    assert sign_in(client, person.email).status_code == 302
+    return person
+
+
+def _en(client, method, path):
+    return getattr(client, method)(path, headers={"Accept-Language": "en"})
+
+
+def test_a_link_acknowledges_for_its_recipient_whoever_is_signed_in(client, db, org, notice, clock):
+    recipient = notice.recipient
+    incident = notice.incident
+    stranger = _stranger(client, org, db)
+    clock.now = FIXED_NOW + 40 * M
+    path = links.ack_path(notice)
+    confirm = _en(client, "get", path).get_data(as_text=True)
+    assert f"You acknowledge as {recipient.name}." in confirm
+    assert f"You are signed in as {stranger.name}, but this link was sent to {recipient.name}" in confirm
+    done = _en(client, "post", path)
+    assert done.status_code == 200
+    page = done.get_data(as_text=True)
+    assert f"Acknowledged as {recipient.name}." in page
+    db.session.expire_all()
+    acknowledged = db.session.get(Notice, notice.id)
+    assert acknowledged.acknowledged_by_id == recipient.id != stranger.id
+    [event] = _acknowledgements(db, notice.id)
+    assert event.actor_id == recipient.id and event.data["recipient_user_id"] == recipient.id
+    assert event.data["via"] == "link"
+    # The stranger learnt from the link what its recipient may see, nothing of their own: their own
+    # view of the incident is still "not found".
+    assert client.get(f"/incidents/{incident.id}").status_code == 404
+    assert "Already acknowledged at" in client.get(path).get_data(as_text=True)
+
+
+def test_the_link_page_speaks_indonesian_first_and_names_the_recipient(client, db, org, notice, clock):
+    recipient = notice.recipient
+    path = links.ack_path(notice)
+    page = client.get(path).get_data(as_text=True)
+    assert f"Anda mengonfirmasi terima atas nama {recipient.name}." in page
+    assert "Anda masuk sebagai" not in page  # nobody is signed in
+    assert sign_in(client, recipient.email).status_code == 302
+    own = client.get(path).get_data(as_text=True)
+    assert f"Anda mengonfirmasi terima atas nama {recipient.name}." in own and "Anda masuk sebagai" not in own
+
+
+def test_a_link_shows_no_more_of_the_incident_than_its_recipient_may_see(client, db, org, notice, clock):
+    """The recipient moved to Kota Makassar since the notice left: the link still acknowledges in
+    their name, but the page no longer shows the incident to anyone holding it."""
+    recipient, incident = notice.recipient, notice.incident
+    recipient.memberships[0].unit_id = org["units"]["KOTA-MAKASSAR"].id
+    db.session.commit()
+    _stranger(client, org, db)
+    path = links.ack_path(notice)
+    for page in (_en(client, "get", path), _en(client, "post", path)):
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert incident.title not in text and incident.reference not in text and incident.unit.name not in text
+        assert f"{recipient.name}" in text
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).acknowledged_by_id == recipient.id
+
+
+def test_a_link_for_someone_else_or_a_disabled_recipient_acknowledges_nothing(app, client, db, org, notice, clock):
+    stranger = _stranger(client, org, db)
+    with app.test_request_context():
+        serializer = links._serializer()
+        digest = links._key_digest(notice)
+        # Signed with the real secret, naming the stranger as the recipient of the supervisor's notice.
+        claimed = "/ack/" + serializer.dumps({"n": notice.id, "k": digest, "r": stranger.id})
+    for method in ("get", "post"):
+        refused = _en(client, method, claimed)
+        assert refused.status_code == 404 and "not valid" in refused.get_data(as_text=True)
+        assert notice.incident.title not in refused.get_data(as_text=True)
+    path = links.ack_path(notice)
+    notice.recipient.active = False
+    db.session.commit()
+    gone = _en(client, "post", path)
+    assert gone.status_code == 404 and notice.incident.title not in gone.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).acknowledged_at is None
+    assert _acknowledgements(db, notice.id) == []
+
+
+def test_an_expired_or_tampered_link_changes_nothing_with_a_stranger_signed_in(client, db, org, notice, clock):
+    path = links.ack_path(notice)
+    clock.now = FIXED_NOW + timedelta(days=8)  # signed in after: an idle session would end first
+    _stranger(client, org, db)
+    tampered = _en(client, "post", path[:-3] + "abc")
+    assert tampered.status_code == 404 and notice.incident.title not in tampered.get_data(as_text=True)
+    expired = _en(client, "post", path)
+    assert expired.status_code == 410 and notice.incident.title not in expired.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).acknowledged_at is None
+    assert _acknowledgements(db, notice.id) == []
+
+
+def test_replaying_a_link_with_someone_else_signed_in_changes_nothing(client, db, org, notice, clock):
+    recipient = notice.recipient
+    path = links.ack_path(notice)
+    clock.now = FIXED_NOW + 40 * M
+    assert client.post(path).status_code == 200  # the recipient, from the e-mail, signed out
+    _stranger(client, org, db)
+    clock.now = FIXED_NOW + 50 * M
+    again = _en(client, "post", path)
+    assert again.status_code == 200 and "This notice had already been acknowledged." in again.get_data(as_text=True)
+    db.session.expire_all()
+    acknowledged = db.session.get(Notice, notice.id)
+    assert acknowledged.acknowledged_at == FIXED_NOW + 40 * M and acknowledged.acknowledged_by_id == recipient.id
+    assert len(_acknowledgements(db, notice.id)) == 1
