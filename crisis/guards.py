@@ -6,6 +6,10 @@
   the field, before any view or service sees it.
 - A body over CRISIS_MAX_CONTENT_LENGTH answers 413 with the limit: problem+json on the API, a
   page elsewhere.
+- A JSON body is read once, before any view, by the one reader (http.read_json): not JSON, nested
+  deeper than 64 levels or a number no column holds is 400 naming the field, on every route.
+- Numbers typed into forms are read by the fields below: ASCII digits within the column's range,
+  else an error beside the field (never int() of thousands of digits, never 2**63 in a query).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
+from wtforms import IntegerField, SelectField
 
 from crisis.dbtypes import DB_INT_MAX
 from crisis.errors import ValidationFailed
-from crisis.http import problem
+from crisis.http import JSONProvider, JSONRequest, problem, range_message, whole_number
 from crisis.i18n import _
 from crisis.richtext import http_href, markdown_text, user_text
 
@@ -67,6 +72,65 @@ def id_arg(value: str) -> int:
     return number
 
 
+class WholeNumberField(IntegerField):
+    """A whole number typed into a form, within [minimum, maximum] (default: what an `integer`
+    column holds). IntegerField reads "٣", "1_000" and any number of digits; this refuses them
+    beside the field, in the reader's language."""
+
+    def __init__(
+        self, label: Any = None, validators: Any = None, *, minimum: int = 0, maximum: int = DB_INT_MAX, **kwargs: Any
+    ) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.minimum, self.maximum = minimum, maximum
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None  # empty: Optional() or DataRequired() decide
+            return
+        number = whole_number(str(valuelist[0]))
+        if number is None or not self.minimum <= number <= self.maximum:
+            self.data = None
+            raise ValueError(range_message(self.minimum, self.maximum))
+        self.data = number
+
+
+class RowIdField(WholeNumberField):
+    """The number of a record typed into a form: 1 … DB_INT_MAX."""
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, validators, minimum=1, maximum=DB_INT_MAX, **kwargs)
+
+
+class RowIdSelectField(SelectField):
+    """A choice of record (unit, person) by id: SelectField(coerce=int) passes any integer on,
+    2**63 included, to the database. blank: the empty choice is allowed, and is None."""
+
+    def __init__(self, label: Any = None, validators: Any = None, *, blank: bool = False, **kwargs: Any) -> None:
+        self.blank = blank
+        kwargs.setdefault("validate_choice", False)
+        super().__init__(label, validators, coerce=_row_id_or_none, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        try:
+            self.data = _row_id_or_none(valuelist[0])
+        except ValueError:
+            self.data = None
+        if self.data is None and not (self.blank and valuelist[0] in ("", "None")):
+            raise ValueError(_("Choose one of the options."))
+
+
+def _row_id_or_none(value: Any) -> int | None:
+    """A row id (or None for the empty choice) from a choice's value or the form; ValueError else."""
+    if value in (None, "", "None"):
+        return None
+    number = value if isinstance(value, int) and not isinstance(value, bool) else parse_id(value)
+    if number is None or number < 1:
+        raise ValueError(value)
+    return number
+
+
 def _unstorable(text: str) -> bool:
     if "\x00" in text:
         return True
@@ -105,6 +169,13 @@ def _request_strings() -> Iterator[tuple[str, str]]:
                 yield from _strings(key, key)
                 for value in request.form.getlist(key):
                     yield from _strings(value, key)
+
+
+def read_json_body() -> None:
+    """Read a JSON body once, before any view, with the one reader: what it refuses is 400 naming
+    the field on every route (webargs and request.get_json() take what was read here)."""
+    if request.is_json and request.get_data(cache=True):
+        request.get_json()
 
 
 def reject_unstorable_text() -> None:
@@ -150,6 +221,9 @@ def init_url_map(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
+    app.request_class = JSONRequest
+    app.before_request(read_json_body)
     app.before_request(reject_unstorable_text)
     app.register_error_handler(RequestEntityTooLarge, too_large)
     app.jinja_env.filters["user_text"] = user_text
