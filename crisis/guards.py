@@ -4,8 +4,9 @@
   instead of a database error.
 - Text the database cannot store (NUL, unpaired UTF-16 surrogates) is refused up front, naming
   the field, before any view or service sees it.
-- A body over CRISIS_MAX_CONTENT_LENGTH answers 413 with the limit: problem+json on the API, a
-  page elsewhere.
+- A body over CRISIS_MAX_CONTENT_LENGTH answers 413 with the limit, an address (path and query
+  string) over CRISIS_MAX_URL_LENGTH 414: problem+json on the API, a page elsewhere. (What the server
+  refuses before the app sees it, crisis.serving answers the same way.)
 - A JSON body is read once, before any view, by the one reader (http.read_json): not JSON, nested
   deeper than 64 levels or a number no column holds is 400 naming the field, on every route.
 - Numbers typed into forms are read by the fields below: ASCII digits within the column's range,
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, current_app, render_template, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from flask import Flask, current_app, render_template, request, url_for
+from flask_babel import format_decimal
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.routing import IntegerConverter
 from wtforms import IntegerField, SelectField
 
@@ -171,10 +173,41 @@ def _request_strings() -> Iterator[tuple[str, str]]:
                     yield from _strings(value, key)
 
 
+def url_too_long(limit: int) -> str:
+    return _(
+        "The address is too long: at most %(n)s characters (path and query string) are accepted.",
+        n=format_decimal(limit),
+    )
+
+
+def _address_length() -> int:
+    """The address as the client sent it (gunicorn and werkzeug keep it), else as rebuilt."""
+    environ = request.environ
+    sent = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if sent:
+        return len(sent)
+    query = environ.get("QUERY_STRING", "")
+    return len(quote(request.path)) + (len(query) + 1 if query else 0)
+
+
+def refuse_long_address() -> None:
+    """Before anything else, routing's 404 included: an address over MAX_URL_LENGTH is 414."""
+    limit = current_app.config["MAX_URL_LENGTH"]
+    if _address_length() > limit:
+        raise RequestURITooLarge(url_too_long(limit))
+
+
+def sign_in_url(back_to: str) -> str:
+    """The sign-in page, coming back to `back_to` afterwards, unless that would make an address
+    over the limit (the way back is dropped, rather than sending the browser to a 414)."""
+    url = url_for("auth.login", next=back_to)
+    return url if len(url) <= current_app.config["MAX_URL_LENGTH"] else url_for("auth.login")
+
+
 def read_json_body() -> None:
     """Read a JSON body once, before any view, with the one reader: what it refuses is 400 naming
     the field on every route (webargs and request.get_json() take what was read here)."""
-    if request.is_json and request.get_data(cache=True):
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json and request.get_data(cache=True):
         request.get_json()
 
 
@@ -223,6 +256,7 @@ def init_url_map(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     app.json = JSONProvider(app)
     app.request_class = JSONRequest
+    app.before_request(refuse_long_address)
     app.before_request(read_json_body)
     app.before_request(reject_unstorable_text)
     app.register_error_handler(RequestEntityTooLarge, too_large)

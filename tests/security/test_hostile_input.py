@@ -451,3 +451,109 @@ def test_a_number_no_column_holds_in_a_form_shows_an_error_and_changes_nothing(
         else:  # form pages: the error stands next to the field
             assert re.search(rf'id="{field}-msg" class="field-errors"[^>]*>\s*<p>', shown), (value[:12], shown[:3000])
     assert snapshot(db) == before
+
+
+# --- 3. addresses too long ------------------------------------------------------------------
+
+
+def test_an_address_over_the_limit_is_414_problem_json_on_the_api(app, client, token_for):
+    limit = app.config["MAX_URL_LENGTH"]
+    headers = token_for("officer", "KOTA-SEMARANG")
+    for url in (
+        "/api/v1/issues?q=" + "x" * limit,
+        "/api/v1/issues/" + "1" * limit,  # no route matches: still 414, not 404
+        "/api/v1/issues?" + "&".join(f"unit_id={n}" for n in range(limit // 8)),
+    ):
+        for method in ("GET", "POST", "DELETE"):
+            response = client.open(url, method=method, headers=headers)
+            assert response.status_code == 414, (method, url[:40], response.status_code)
+            assert response.mimetype == PROBLEM
+            body = response.get_json()
+            assert body["status"] == 414 and "8.000" in body["detail"], body
+    english = client.get("/api/v1/issues?q=" + "x" * limit, headers={**headers, "Accept-Language": "en"})
+    assert "8,000" in english.get_json()["detail"]
+
+
+def test_an_address_at_the_limit_is_served(app, client, token_for):
+    limit = app.config["MAX_URL_LENGTH"]
+    headers = token_for("officer", "KOTA-SEMARANG")
+    url = "/api/v1/issues?q=" + "x" * (limit - len("/api/v1/issues?q="))
+    assert len(url) == limit
+    response = client.get(url, headers=headers)
+    assert response.status_code == 422 and "q" in response.get_json()["errors"]  # the search is too long
+
+
+def test_an_address_over_the_limit_on_a_page_is_a_414_page(app, login_as):
+    client = login_as("officer", "KOTA-SEMARANG")
+    response = client.get("/issues?q=" + "x" * app.config["MAX_URL_LENGTH"])
+    assert response.status_code == 414
+    assert response.mimetype == "text/html"
+    assert "8.000" in response.get_data(as_text=True)
+
+
+def test_the_sign_in_redirect_never_makes_an_address_over_the_limit(app, client, org):
+    """A long address (under the limit) opened signed out: the way back is dropped rather than
+    sending the browser to a sign-in address the server refuses."""
+    limit = app.config["MAX_URL_LENGTH"]
+    short = client.get("/issues?q=hoaks")
+    assert short.status_code == 302 and "next=" in short.headers["Location"]
+    long = client.get("/issues?q=" + "%2F" * ((limit - 20) // 3))
+    assert long.status_code == 302
+    assert len(long.headers["Location"]) <= limit, len(long.headers["Location"])
+    assert client.get(long.headers["Location"]).status_code == 200
+
+
+def _raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.fixture
+def embedded_server(app, db):
+    """`crisis run`'s server (werkzeug, the embedded mode) on a loopback port, in a thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from crisis.serving import ProblemRequestHandler
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=ProblemRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /api/v1/issues?q=" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"x" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % n for n in range(120)) + b"\r\n", 431),
+        (b"GARBAGE\r\n\r\n", 400),
+    ],
+    ids=["request line", "header line", "header count", "not HTTP"],
+)
+def test_the_embedded_servers_own_refusals_are_problem_json(embedded_server, request_bytes, status):
+    got, headers, body = _raw_exchange(embedded_server, request_bytes)
+    assert got == status, body[:300]
+    assert headers["content-type"] == PROBLEM, headers
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["detail"], problem
+
+
+def test_the_embedded_server_still_serves(embedded_server):
+    got, _headers, body = _raw_exchange(
+        embedded_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert got == 200, body
