@@ -67,7 +67,7 @@ def _here() -> str:
 
 def _to_sign_in() -> Any:
     """flask-login's way to the sign-in page, without an address over the limit (sign_in_url)."""
-    flash(_("Please sign in to continue."), login.login_message_category)
+    flash(str(login.login_message), login.login_message_category)
     return redirect(sign_in_url(_here()))
 
 
