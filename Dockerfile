@@ -17,4 +17,6 @@ COPY --from=build /dist/*.whl /tmp/
 RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
 USER crisis
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-", "crisis.wsgi:app"]
+# crisis/serving.py is gunicorn's configuration: gthread workers of 2 threads that answer gunicorn's own
+# refusals (request line or headers over its limits, not HTTP) as problem+json, like the app's.
+CMD ["gunicorn", "-c", "python:crisis.serving", "--bind", "0.0.0.0:8000", "crisis.wsgi:app"]

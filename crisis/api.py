@@ -44,18 +44,19 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 class ProblemResponses(BasePlugin):
-    """Every operation documents the errors it can answer with, each as problem+json: 401 (no or a
-    bad token), 403 (the role does not allow it), 404 (out of reach or missing), 400, 409 on
-    changes, and 413/422 where there is input."""
+    """Every operation documents the errors it can answer with, each as problem+json: 400 (a body
+    that is not JSON, nests too deep or holds a number no field takes; a request line that is not
+    HTTP), 401 (no or a bad token), 403 (the role does not allow it), 404 (out of reach or missing),
+    414 (an address over CRISIS_MAX_URL_LENGTH, or over the server's request line), 431 (headers
+    over the server's limits), 409 and 413 on changes (any JSON body of a change is read), and 422
+    where there is input."""
 
     def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: Any) -> None:
         for method, operation in (operations or {}).items():
             responses = operation.setdefault("responses", {})
-            statuses = [400, 401, 403, 404]
-            if method in ("post", "put", "patch", "delete"):
-                statuses.append(409)
-            if "requestBody" in operation:
-                statuses.append(413)
+            statuses = [400, 401, 403, 404, 414, 431]
+            if method in ("post", "put", "patch", "delete") or "requestBody" in operation:
+                statuses += [409, 413]
             changes = method in ("post", "put", "patch", "delete")
             if changes or "requestBody" in operation or operation.get("parameters"):
                 statuses.append(422)  # input the schema lets through and a rule refuses, named by field

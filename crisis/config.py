@@ -55,6 +55,9 @@ class Defaults:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = False
 
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # The longest address (path and query string, as sent) the app reads; longer is 414. Under
+    # gunicorn's longest request line (8190 with the method and version), so the app answers first.
+    MAX_URL_LENGTH = 8000
 
     # Personal data of reporters (Issue.source_person/source_contact) is anonymised in issues logged
     # more than this many years ago (UU 27/2022: deleted when its retention period ends; the period

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+BODY = "_schema"  # the field name of what is wrong with a body as a whole (webargs' name for it)
+
 
 class DomainError(Exception):
     status = 400
@@ -32,6 +34,19 @@ class ValidationFailed(DomainError):
     @property
     def errors(self) -> dict[str, list[str]]:
         return self._errors
+
+
+class UnreadableInput(ValidationFailed):
+    """A body no schema can read: not JSON, nested too deep, a number too long to convert. 400,
+    naming the field where there is one (a whole-body problem is the detail alone)."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, errors: dict[str, list[str] | str]) -> None:
+        super().__init__(errors)
+        if self.field == BODY:
+            self.message = self._errors[BODY][0]
 
 
 class NotFound(DomainError):

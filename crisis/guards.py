@@ -4,23 +4,30 @@
   instead of a database error.
 - Text the database cannot store (NUL, unpaired UTF-16 surrogates) is refused up front, naming
   the field, before any view or service sees it.
-- A body over CRISIS_MAX_CONTENT_LENGTH answers 413 with the limit: problem+json on the API, a
-  page elsewhere.
+- A body over CRISIS_MAX_CONTENT_LENGTH answers 413 with the limit, an address (path and query
+  string) over CRISIS_MAX_URL_LENGTH 414: problem+json on the API, a page elsewhere. (What the server
+  refuses before the app sees it, crisis.serving answers the same way.)
+- A JSON body is read once, before any view, by the one reader (http.read_json): not JSON, nested
+  deeper than 64 levels or a number no column holds is 400 naming the field, on every route.
+- Numbers typed into forms are read by the fields below: ASCII digits within the column's range,
+  else an error beside the field (never int() of thousands of digits, never 2**63 in a query).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, current_app, render_template, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from flask import Flask, current_app, render_template, request, url_for
+from flask_babel import format_decimal
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.routing import IntegerConverter
+from wtforms import IntegerField, SelectField
 
 from crisis.dbtypes import DB_INT_MAX
 from crisis.errors import ValidationFailed
-from crisis.http import problem
+from crisis.http import JSONProvider, JSONRequest, problem, range_message, whole_number
 from crisis.i18n import _
 from crisis.richtext import http_href, markdown_text, user_text
 
@@ -67,6 +74,65 @@ def id_arg(value: str) -> int:
     return number
 
 
+class WholeNumberField(IntegerField):
+    """A whole number typed into a form, within [minimum, maximum] (default: what an `integer`
+    column holds). IntegerField reads "٣", "1_000" and any number of digits; this refuses them
+    beside the field, in the reader's language."""
+
+    def __init__(
+        self, label: Any = None, validators: Any = None, *, minimum: int = 0, maximum: int = DB_INT_MAX, **kwargs: Any
+    ) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.minimum, self.maximum = minimum, maximum
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None  # empty: Optional() or DataRequired() decide
+            return
+        number = whole_number(str(valuelist[0]))
+        if number is None or not self.minimum <= number <= self.maximum:
+            self.data = None
+            raise ValueError(range_message(self.minimum, self.maximum))
+        self.data = number
+
+
+class RowIdField(WholeNumberField):
+    """The number of a record typed into a form: 1 … DB_INT_MAX."""
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, validators, minimum=1, maximum=DB_INT_MAX, **kwargs)
+
+
+class RowIdSelectField(SelectField):
+    """A choice of record (unit, person) by id: SelectField(coerce=int) passes any integer on,
+    2**63 included, to the database. blank: the empty choice is allowed, and is None."""
+
+    def __init__(self, label: Any = None, validators: Any = None, *, blank: bool = False, **kwargs: Any) -> None:
+        self.blank = blank
+        kwargs.setdefault("validate_choice", False)
+        super().__init__(label, validators, coerce=_row_id_or_none, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        try:
+            self.data = _row_id_or_none(valuelist[0])
+        except ValueError:
+            self.data = None
+        if self.data is None and not (self.blank and valuelist[0] in ("", "None")):
+            raise ValueError(_("Choose one of the options."))
+
+
+def _row_id_or_none(value: Any) -> int | None:
+    """A row id (or None for the empty choice) from a choice's value or the form; ValueError else."""
+    if value in (None, "", "None"):
+        return None
+    number = value if isinstance(value, int) and not isinstance(value, bool) else parse_id(value)
+    if number is None or number < 1:
+        raise ValueError(value)
+    return number
+
+
 def _unstorable(text: str) -> bool:
     if "\x00" in text:
         return True
@@ -105,6 +171,44 @@ def _request_strings() -> Iterator[tuple[str, str]]:
                 yield from _strings(key, key)
                 for value in request.form.getlist(key):
                     yield from _strings(value, key)
+
+
+def url_too_long(limit: int) -> str:
+    return _(
+        "The address is too long: at most %(n)s characters (path and query string) are accepted.",
+        n=format_decimal(limit),
+    )
+
+
+def _address_length() -> int:
+    """The address as the client sent it (gunicorn and werkzeug keep it), else as rebuilt."""
+    environ = request.environ
+    sent = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if sent:
+        return len(sent)
+    query = environ.get("QUERY_STRING", "")
+    return len(quote(request.path)) + (len(query) + 1 if query else 0)
+
+
+def refuse_long_address() -> None:
+    """Before anything else, routing's 404 included: an address over MAX_URL_LENGTH is 414."""
+    limit = current_app.config["MAX_URL_LENGTH"]
+    if _address_length() > limit:
+        raise RequestURITooLarge(url_too_long(limit))
+
+
+def sign_in_url(back_to: str) -> str:
+    """The sign-in page, coming back to `back_to` afterwards, unless that would make an address
+    over the limit (the way back is dropped, rather than sending the browser to a 414)."""
+    url = url_for("auth.login", next=back_to)
+    return url if len(url) <= current_app.config["MAX_URL_LENGTH"] else url_for("auth.login")
+
+
+def read_json_body() -> None:
+    """Read a JSON body once, before any view, with the one reader: what it refuses is 400 naming
+    the field on every route (webargs and request.get_json() take what was read here)."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json and request.get_data(cache=True):
+        request.get_json()
 
 
 def reject_unstorable_text() -> None:
@@ -150,6 +254,10 @@ def init_url_map(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
+    app.request_class = JSONRequest
+    app.before_request(refuse_long_address)
+    app.before_request(read_json_body)
     app.before_request(reject_unstorable_text)
     app.register_error_handler(RequestEntityTooLarge, too_large)
     app.jinja_env.filters["user_text"] = user_text

@@ -13,7 +13,6 @@ from flask import (
     render_template,
     request,
     session,
-    url_for,
 )
 from flask_babel import get_locale
 from flask_login import current_user
@@ -28,6 +27,7 @@ from crisis.auth.views import bp as auth_bp
 from crisis.errors import DomainError
 from crisis.escalation.views import bp as escalation_bp
 from crisis.extensions import db, login
+from crisis.guards import sign_in_url
 from crisis.http import handle_http_error, problem, select_locale, viewer_zone, wants_json
 from crisis.i18n import _, lazy_gettext
 from crisis.incidents.views import bp as incidents_bp
@@ -54,11 +54,21 @@ def _enforce_session_age() -> Any:
         sign_out()
         db.session.commit()
         flash(_("Your session has ended. Please sign in again."), "info")
-        return redirect(url_for("auth.login", next=request.full_path))
+        return redirect(sign_in_url(_here()))
     # Only refresh once a minute so the cookie is not rewritten on every request.
     if now - last_seen > 60:
         session["last_seen"] = now
     return None
+
+
+def _here() -> str:
+    return request.full_path.removesuffix("?")
+
+
+def _to_sign_in() -> Any:
+    """flask-login's way to the sign-in page, without an address over the limit (sign_in_url)."""
+    flash(str(login.login_message), login.login_message_category)
+    return redirect(sign_in_url(_here()))
 
 
 def _security_headers(response: Any) -> Any:
@@ -114,6 +124,7 @@ def init_app(app: Flask) -> None:
     login.login_view = "auth.login"
     login.login_message = lazy_gettext("Please sign in to continue.")
     login.session_protection = "basic"
+    login.unauthorized_handler(_to_sign_in)
 
     app.before_request(_enforce_session_age)
     app.after_request(_security_headers)

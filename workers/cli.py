@@ -30,6 +30,8 @@ def run_command(host: str, port: int) -> None:
     """Serve the app with the scheduler in this process (the embedded mode)."""
     from werkzeug.serving import run_simple
 
+    from crisis.serving import ProblemRequestHandler
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     freeze_after_start(app, templates=True)  # as gunicorn's crisis.wsgi does: no GC stalls later
     if not app.config["EMBEDDED"]:
@@ -44,7 +46,15 @@ def run_command(host: str, port: int) -> None:
         scheduler.start()
     click.echo(f"crisis serving on http://{host}:{port}/ ({'embedded' if app.config['EMBEDDED'] else 'web only'})")
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        run_simple(
+            host,
+            port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            use_debugger=False,
+            request_handler=ProblemRequestHandler,  # the server's own refusals as problem+json
+        )
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from crisis.audit import service
 from crisis.audit.schemas import AuditPageOut, AuditQuery
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.errors import NotPermitted, ValidationFailed
 from crisis.extensions import db
+from crisis.http import Blueprint
 from crisis.i18n import lazy_gettext as _l
 from crisis.timefmt import is_valid_zone
 

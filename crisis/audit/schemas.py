@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from crisis.audit.service import KIND_LABELS, MAX_PAGE_SIZE, PAGE_SIZE
+from crisis.http import bounded_int
 
 
 class AuditQuery(ma.Schema):
@@ -22,7 +23,7 @@ class AuditQuery(ma.Schema):
         validate=ma.validate.Length(max=64),
         metadata={"description": "`next_cursor` of the previous page"},
     )
-    limit = ma.fields.Integer(load_default=PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
+    limit = bounded_int(1, MAX_PAGE_SIZE, load_default=PAGE_SIZE)
 
 
 class AuditEventOut(ma.Schema):

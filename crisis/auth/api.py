@@ -4,7 +4,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from crisis import clock
 from crisis.auth import service
@@ -24,6 +23,7 @@ from crisis.auth.schemas import (
     UserPatch,
 )
 from crisis.extensions import db
+from crisis.http import Blueprint
 
 blp = Blueprint("people_api", __name__, url_prefix="/api/v1", description="Users, roles, duty shifts and tokens")
 

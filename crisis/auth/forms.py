@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from crisis.guards import RowIdSelectField
 from crisis.i18n import lazy_gettext as _l
 
 
@@ -33,11 +34,11 @@ class UserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     password = PasswordField(_l("Initial password"), validators=[Length(max=256)])
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
-    unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=False)
+    unit_id = RowIdSelectField(_l("Unit"))
     role = SelectField(_l("Role"), validate_choice=False)
     active = BooleanField(_l("Active"), default=True)
 
 
 class MembershipForm(FlaskForm):
-    unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=False)
+    unit_id = RowIdSelectField(_l("Unit"))
     role = SelectField(_l("Role"), validate_choice=False)

@@ -162,6 +162,10 @@ def create_user(
     """actor=None is the command line on the server itself (bootstrapping the first admin)."""
     if actor is not None and not units.is_admin_anywhere(actor):
         raise NotPermitted(_l("Only administrators create users."))
+    if (
+        actor is not None and unit_id is not None
+    ):  # before anything is looked up: an address taken elsewhere stays unknown
+        _require_admin(session=session, actor=actor, unit_id=unit_id)
     email = normalise_email(email or "")
     errors: dict[str, list[str]] = {}
     if not EMAIL_RE.match(email) or len(email) > 254:
@@ -183,8 +187,6 @@ def create_user(
         errors["unit_id"] = [str(_l("No such unit."))]
     if errors:
         raise ValidationFailed(errors)
-    if unit_id is not None and actor is not None:
-        _require_admin(session=session, actor=actor, unit_id=unit_id)
     user = User(email=email, name=name.strip(), password_hash=hash_password(password), language=language)
     session.add(user)
     session.flush()
@@ -329,6 +331,8 @@ def add_membership(*, session: Session, actor: User | None, user_id: int, unit_i
         raise NotFound(_l("User not found."))
     if actor is not None and user.memberships:
         get(session=session, actor=actor, user_id=user_id)  # out of sight: 404 before anything else
+    if actor is not None:  # then the role: the unit's people stay unknown to who does not administer it
+        _require_admin(session=session, actor=actor, unit_id=unit_id)
     errors = {}
     if role not in set(Role):
         errors["role"] = str(_l("Unknown role."))
@@ -336,8 +340,6 @@ def add_membership(*, session: Session, actor: User | None, user_id: int, unit_i
         errors["unit_id"] = str(_l("No such unit."))
     if errors:
         raise ValidationFailed(errors)
-    if actor is not None:
-        _require_admin(session=session, actor=actor, unit_id=unit_id)
     if session.scalar(select(Membership.id).where(Membership.user_id == user_id, Membership.unit_id == unit_id)):
         raise ValidationFailed({"unit_id": str(_l("This user already has a role in that unit; change it instead."))})
     membership = Membership(user_id=user_id, unit_id=unit_id, role=role)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.escalation import acknowledgement
 from crisis.escalation import inbox as notice_inbox
@@ -20,6 +18,7 @@ from crisis.escalation.schemas import (
     WebhookPatch,
 )
 from crisis.extensions import db
+from crisis.http import Blueprint
 from crisis.notify import service as notify
 
 blp = Blueprint("escalation_api", __name__, url_prefix="/api/v1", description="escalation")

@@ -7,12 +7,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import jsonify
-from flask_smorest import Blueprint
 
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.errors import Conflict
 from crisis.extensions import db
-from crisis.http import PROBLEM_JSON, problem
+from crisis.http import PROBLEM_JSON, Blueprint, problem
 from crisis.incidents import schemas as s
 from crisis.incidents import service, statements
 from crisis.incidents.models import ChecklistEntry, Statement

@@ -117,12 +117,12 @@ class IncidentQuery(ma.Schema):
         load_default="active", validate=ma.validate.OneOf(["active", "resolved", "closed", "cancelled"])
     )
     unit_id = row_id()
-    severity = ma.fields.Integer(validate=ma.validate.Range(min=1, max=4))
+    severity = bounded_int(1, 4)
 
 
 class EscalateIn(ma.Schema):
     playbook_key = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
-    severity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=4))
+    severity = bounded_int(1, 4, required=True)
     commander_id = row_id(required=True)
 
 
@@ -147,7 +147,7 @@ class VersionIn(ma.Schema):
 
 
 class SeverityIn(ReasonIn):
-    severity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=4))
+    severity = bounded_int(1, 4, required=True)
 
 
 class InvolveUnitIn(ma.Schema):

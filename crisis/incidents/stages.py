@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,9 +52,13 @@ def start_stage(*, session: Session, incident: Incident, run: StageRun, actor: U
     hooks.run(hooks.STAGE_STARTED, session=session, stage_run=run, now=now)
 
 
-def _entry(*, session: Session, actor: User, entry_id: int) -> tuple[ChecklistEntry, Incident]:
+def _entry(
+    *, session: Session, actor: User, entry_id: int, allowed: Callable[..., None] = require_act
+) -> tuple[ChecklistEntry, Incident]:
     """The item and its incident, the incident locked and the item read after the lock was taken
-    (whoever held it before may have changed the item): two queries whatever the incident's size."""
+    (whoever held it before may have changed the item): two queries whatever the incident's size.
+    `allowed` (require_act, or require_lead for a waiver) is asked before the incident's state, so a
+    role without the right learns nothing of it."""
     incident_of_entry = (
         select(StageRun.incident_id)
         .join(ChecklistEntry, ChecklistEntry.stage_run_id == StageRun.id)
@@ -75,7 +80,7 @@ def _entry(*, session: Session, actor: User, entry_id: int) -> tuple[ChecklistEn
     # Link the stage to the incident just loaded: the session keeps rows only while something refers
     # to them, and whatever shows the item next (its text) needs the incident's SOP.
     set_committed_value(entry.stage_run, "incident", incident)
-    require_act(session=session, user=actor, incident=incident)
+    allowed(session=session, user=actor, incident=incident)
     require_open(incident)
     return entry, incident
 
@@ -154,8 +159,7 @@ def annotate(
 def waive(*, session: Session, actor: User, entry_id: int, reason: str, now: datetime | None = None) -> ChecklistEntry:
     """Skip a required item on purpose, with a reason; waivers are counted in the review."""
     now = now or clock.now()
-    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
-    require_lead(session=session, user=actor, incident=incident)
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id, allowed=require_lead)
     reason = clean_text(reason, "reason", required=True)
     if entry.closed:
         raise Conflict(_l("This item is already closed."))

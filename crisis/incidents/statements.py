@@ -144,12 +144,13 @@ def approve(
 ) -> Statement:
     now = now or clock.now()
     statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
-    incidents.require_open(incident)
-    _check_version(statement, expected_version)
+    # The role first: who may not approve learns nothing of the incident's or the statement's state.
     if statement.drafted_by_id == actor.id:
         raise NotPermitted(_l("You cannot approve a statement you drafted; ask a supervisor or head."))
     if not can_approve(session=session, user=actor, statement=statement):
         raise NotPermitted(_l("Only a supervisor or head over the owning unit approves statements."))
+    incidents.require_open(incident)
+    _check_version(statement, expected_version)
     if statement.state != "draft":
         raise Conflict(_l("This statement is already %(state)s.", state=STATE_LABELS[statement.state]))
     statement.state, statement.approved_by_id, statement.approved_at = "approved", actor.id, now
@@ -252,13 +253,13 @@ def record_shared_publication(
     """An involved unit records where and when it published the shared key messages."""
     now = now or clock.now()
     statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
-    if statement.kind != "key_messages" or statement.state not in ("approved", "published"):
-        raise Conflict(_l("Only approved key messages are shared with involved units."))
-    involved = {i.unit_id for i in incident.involved}
-    if unit_id not in involved:
-        raise ValidationFailed({"unit_id": str(_l("This unit is not involved in the incident."))})
+    # The role first: who does not act for the unit learns nothing of the statement's state.
     if unit_id not in units.acting_scope(session=session, user=actor):
         raise NotPermitted(_l("Only the unit itself records its publication."))
+    if unit_id not in {i.unit_id for i in incident.involved}:
+        raise ValidationFailed({"unit_id": str(_l("This unit is not involved in the incident."))})
+    if statement.kind != "key_messages" or statement.state not in ("approved", "published"):
+        raise Conflict(_l("Only approved key messages are shared with involved units."))
     publication = _add_publication(
         session=session,
         statement=statement,

@@ -8,12 +8,11 @@ from typing import Any
 
 from flask import jsonify, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from crisis import clock
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
-from crisis.http import PROBLEM_JSON
+from crisis.http import PROBLEM_JSON, Blueprint
 from crisis.idempotency import IDEMPOTENCY_PARAMETER, respond_once
 from crisis.issues import service
 from crisis.issues.schemas import (

@@ -10,14 +10,13 @@ from crisis.auth.models import User
 from crisis.errors import ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues import risk
-from crisis.issues.models import CHANNELS, SENTIMENTS
+from crisis.issues.models import CHANNELS, MAX_COUNT, SENTIMENTS
 from crisis.issues.urls import normalise_url
 from crisis.links import url_problem
 from crisis.playbooks.spec import CATEGORIES
 
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of phones and tools drift a little
 MAX_AGE = timedelta(days=366)
-MAX_COUNT = 2_000_000_000  # the columns are 32-bit integers; no post reaches more people than this
 MAX_LINKS = 20
 TITLE_LENGTH = (3, 300)
 MAX_TEXT = 10000

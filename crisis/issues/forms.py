@@ -7,16 +7,16 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     HiddenField,
-    IntegerField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from crisis.guards import RowIdField, RowIdSelectField, WholeNumberField
 from crisis.i18n import lazy_gettext as _l
-from crisis.issues.models import CHANNELS, SENTIMENTS
+from crisis.issues.models import CHANNELS, MAX_COUNT, SENTIMENTS
 from crisis.playbooks.labels import CATEGORY_LABELS
 from crisis.playbooks.spec import CATEGORIES
 
@@ -47,8 +47,9 @@ STATE_LABELS = {
 }
 assert set(CHANNEL_LABELS) == set(CHANNELS) and set(SENTIMENT_LABELS) == set(SENTIMENTS)  # nosec B101  # import-time self-check
 
-# Type errors only; every rule about values lives in the service, so pages and API agree.
-_COUNT = [Optional(), NumberRange(min=0)]
+# Type errors only (a whole number, in the range the service states); every other rule about
+# values lives in the service, so pages and API agree.
+_COUNT = {"validators": [Optional()], "minimum": 0, "maximum": MAX_COUNT}
 
 
 def _category_choices() -> list[SelectChoice]:
@@ -62,14 +63,14 @@ def _choices(labels: dict[str, object]) -> list[SelectChoice]:
 class IssueForm(FlaskForm):
     """What a duty officer logs, in the order they know it."""
 
-    unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=False)
+    unit_id = RowIdSelectField(_l("Unit"))
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
     description = TextAreaField(_l("What is happening"), validators=[Optional(), Length(max=10000)])
     channel = SelectField(_l("Source channel"), validate_choice=False)
     evidence_urls = TextAreaField(_l("Evidence links"), validators=[Optional(), Length(max=50000)])
     first_seen_at = DateTimeLocalField(_l("First seen"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
-    reach = IntegerField(_l("Reach (people)"), validators=_COUNT, default=0)
-    engagement = IntegerField(_l("Engagement (likes, shares, comments)"), validators=_COUNT, default=0)
+    reach = WholeNumberField(_l("Reach (people)"), default=0, **_COUNT)
+    engagement = WholeNumberField(_l("Engagement (likes, shares, comments)"), default=0, **_COUNT)
     sentiment = SelectField(_l("Sentiment"), validate_choice=False, default="negative")
     category = SelectField(_l("Category"), validate_choice=False)
     mainstream_pickup = BooleanField(_l("Carried by mainstream news media"))
@@ -93,8 +94,8 @@ class IssueEditForm(IssueForm):
 
 class NoteForm(FlaskForm):
     body = TextAreaField(_l("Monitoring note"), validators=[DataRequired(), Length(max=10000)])
-    reach = IntegerField(_l("Reach now"), validators=_COUNT)
-    engagement = IntegerField(_l("Engagement now"), validators=_COUNT)
+    reach = WholeNumberField(_l("Reach now"), **_COUNT)
+    engagement = WholeNumberField(_l("Engagement now"), **_COUNT)
 
 
 class EvidenceForm(FlaskForm):
@@ -107,7 +108,7 @@ class DismissForm(FlaskForm):
 
 
 class MergeForm(FlaskForm):
-    target_id = IntegerField(_l("Merge into issue number"), validators=[DataRequired()])
+    target_id = RowIdField(_l("Merge into issue number"), validators=[InputRequired()])
 
 
 class ActionForm(FlaskForm):

@@ -12,6 +12,7 @@ from crisis.extensions import db
 
 CHANNELS = ("x", "instagram", "tiktok", "facebook", "youtube", "whatsapp", "online_news", "lapor", "hotline", "other")
 SENTIMENTS = ("negative", "mixed", "neutral", "positive")
+MAX_COUNT = 2_000_000_000  # reach and engagement: 32-bit columns; no post reaches more people than this
 ISSUE_STATES = ("new", "monitoring", "escalated", "dismissed", "merged")
 ANONYMISED = "[anonymised]"  # what a reporter's name and contact become after the retention period
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import marshmallow as ma
 
-from crisis.http import ProblemSchema, bounded_int, row_id
+from crisis.http import ProblemSchema, WholeNumber, bounded_int, row_id
 from crisis.issues import risk
-from crisis.issues.checks import MAX_COUNT, MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
-from crisis.issues.models import CHANNELS, ISSUE_STATES, SENTIMENTS
+from crisis.issues.checks import MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
+from crisis.issues.models import CHANNELS, ISSUE_STATES, MAX_COUNT, SENTIMENTS
 from crisis.issues.service import MAX_BATCH
 from crisis.links import MAX_URL_LENGTH
 from crisis.playbooks.spec import CATEGORIES
@@ -127,10 +127,10 @@ class IssueIn(ma.Schema):
     first_seen_at = ma.fields.AwareDateTime(
         load_default=None, allow_none=True, metadata={"description": "With its offset; default: now"}
     )
-    reach = ma.fields.Integer(
+    reach = WholeNumber(
         load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "People who saw it"}
     )
-    engagement = ma.fields.Integer(
+    engagement = WholeNumber(
         load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Likes + shares + comments"}
     )
     sentiment = ma.fields.String(load_default="neutral", metadata=_enum(SENTIMENTS))
@@ -164,8 +164,8 @@ class IssuePatch(ma.Schema):
     channel = ma.fields.String(metadata=_enum(CHANNELS))
     category = ma.fields.String(metadata=_enum(CATEGORIES))
     first_seen_at = ma.fields.AwareDateTime()
-    reach = ma.fields.Integer(metadata={"minimum": 0, "maximum": MAX_COUNT})
-    engagement = ma.fields.Integer(metadata={"minimum": 0, "maximum": MAX_COUNT})
+    reach = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT})
+    engagement = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT})
     sentiment = ma.fields.String(metadata=_enum(SENTIMENTS))
     mainstream_pickup = ma.fields.Boolean()
     source_person = ma.fields.String(metadata={"maxLength": MAX_SOURCE})
@@ -186,10 +186,10 @@ class NoteIn(_Versioned):
     body = ma.fields.String(
         required=True, metadata={"minLength": 1, "maxLength": MAX_TEXT, "description": "What you observed"}
     )
-    reach = ma.fields.Integer(
+    reach = WholeNumber(
         load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "New reach"}
     )
-    engagement = ma.fields.Integer(load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": MAX_COUNT})
+    engagement = WholeNumber(load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": MAX_COUNT})
 
 
 class EvidenceIn(_Versioned):
@@ -213,5 +213,5 @@ class IssueQuery(ma.Schema):
     q = ma.fields.String(
         validate=ma.validate.Length(max=200), metadata={"description": "Words in the title or description"}
     )
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=500))
+    limit = bounded_int(1, 500, load_default=100)
     offset = bounded_int(load_default=0)

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
+from crisis.http import Blueprint
 from crisis.playbooks import service
 from crisis.playbooks.schemas import (
     PlaybookOut,

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from crisis.http import bounded_int
+
 
 class PlaybookOut(ma.Schema):
     key = ma.fields.String()
@@ -39,7 +41,7 @@ class PlaybookQuery(ma.Schema):
             ]
         )
     )
-    severity = ma.fields.Integer(validate=ma.validate.Range(min=1, max=4))
+    severity = bounded_int(1, 4)
 
 
 class YamlIn(ma.Schema):

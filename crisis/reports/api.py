@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort
-from flask_smorest import Blueprint
 
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
+from crisis.http import Blueprint
 from crisis.reports import monthly, service
 from crisis.reports import schemas as s
 from crisis.reports import tasks as report_tasks

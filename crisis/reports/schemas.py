@@ -25,7 +25,7 @@ class DashboardQuery(ma.Schema):
     to = ma.fields.Date(load_default=None)
     unit = row_id(load_default=None)
     playbook = ma.fields.String(load_default=None)
-    severity = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=4))
+    severity = bounded_int(1, 4, load_default=None)
     zone = ma.fields.String(load_default=None)
 
 

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
+from crisis.http import Blueprint
 from crisis.reviews import exports, service
 from crisis.reviews import schemas as s
 from crisis.reviews.views import EXPORT_TYPES

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.extensions import db
+from crisis.http import Blueprint
 from crisis.units import service
 from crisis.units.schemas import UnitIn, UnitOut, UnitPatch
 

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from crisis.guards import RowIdSelectField
 from crisis.i18n import lazy_gettext as _l
 from crisis.timefmt import INDONESIAN_ZONES, ZONE_LABELS
 
@@ -12,9 +13,7 @@ class UnitForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), validate_choice=False)
-    parent_id = SelectField(
-        _l("Parent unit"), coerce=lambda v: int(v) if v not in (None, "", "None") else None, validate_choice=False
-    )
+    parent_id = RowIdSelectField(_l("Parent unit"), blank=True)
     timezone = SelectField(
         _l("Time zone"),
         choices=[SelectChoice(zone, f"{ZONE_LABELS[zone]} ({zone})") for zone in INDONESIAN_ZONES],
@@ -23,7 +22,7 @@ class UnitForm(FlaskForm):
 
 
 class ShiftForm(FlaskForm):
-    user_id = SelectField(_l("Officer"), coerce=int, validate_choice=False)
+    user_id = RowIdSelectField(_l("Officer"))
     starts_at = DateTimeLocalField(_l("Starts"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

@@ -144,6 +144,7 @@ def membership_add(user_id: int) -> Any:
     _require_admin()
     form = MembershipForm()
     _membership_choices(form)
+    errors: dict[str, list[str]] = {}
     if form.validate_on_submit():
         try:
             people.add_membership(
@@ -151,12 +152,15 @@ def membership_add(user_id: int) -> Any:
             )
         except ValidationFailed as error:
             db.session.rollback()
-            for messages in error.errors.values():
-                for message in messages:
-                    flash(message, "error")
+            errors = error.errors
         else:
             db.session.commit()
             flash(_("Role added."), "success")
+    else:
+        errors = {name: list(messages) for name, messages in form.errors.items() if name != "csrf_token"}
+    for field, messages in errors.items():  # a form on another page: each message names its field
+        for message in messages:
+            flash(f"{field}: {message}", "error")
     return redirect(url_for("units.user_edit", user_id=user_id))
 
 
