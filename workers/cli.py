@@ -82,20 +82,32 @@ def workers_group() -> None:
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker.")
 @with_appcontext
 def workers_check(timeout: float) -> None:
-    """Send a task through the queue and wait until a worker has written its answer."""
+    """Send a task through each queue (deadlines, bulk work) and wait until a worker has written its answer."""
+    from crisis.celery import bulk_queue_of
 
-    check = WorkerCheck()
-    db.session.add(check)
-    db.session.commit()
-    worker_check.delay(check.id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    bound = app.extensions["celery"].tasks[worker_check.name]
+    queues = {"deadline": app.config["TASK_QUEUE"], "bulk": bulk_queue_of(app.config)}
+    checks = {}
+    for kind, queue in queues.items():
+        check = WorkerCheck()
+        db.session.add(check)
+        db.session.commit()
+        bound.apply_async(args=[check.id], queue=queue)
+        checks[kind] = check.id
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    answered: dict[str, str] = {}
+    while time.monotonic() < deadline and len(answered) < len(checks):
         db.session.expire_all()
-        done = db.session.get(WorkerCheck, check.id)
-        if done is not None and done.completed_at is not None:
-            lag = (done.completed_at - done.requested_at).total_seconds()
-            click.echo(f"worker {done.worker} answered in {lag:.3f} s")
-            return
+        for kind, check_id in checks.items():
+            done = db.session.get(WorkerCheck, check_id)
+            if kind not in answered and done is not None and done.completed_at is not None:
+                lag = (done.completed_at - done.requested_at).total_seconds()
+                answered[kind] = f"{kind} queue ({queues[kind]}): worker {done.worker} answered in {lag:.3f} s"
+                click.echo(answered[kind])
         time.sleep(0.1)
-    click.echo(f"no worker answered within {timeout:g} s", err=True)
-    sys.exit(1)
+    missing = [kind for kind in checks if kind not in answered]
+    for kind in missing:
+        click.echo(f"{kind} queue ({queues[kind]}): no worker answered within {timeout:g} s", err=True)
+    if missing:
+        sys.exit(1)

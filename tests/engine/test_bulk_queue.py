@@ -75,3 +75,28 @@ def test_deadlines_leave_while_two_hundred_report_builds_wait(stack, org):  # no
     assert waiting > BUILDS // 2 and built < BUILDS // 2, (waiting, built)
     assert expected(stack) == _expected_email_keys()
     assert broker.llen(stack.queue) == 0
+
+
+def test_workers_check_names_a_queue_that_no_worker_serves(stack):  # noqa: F811
+    import subprocess
+
+    from tests.engine.procs import BIN
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "crisis"), "workers", "check", "--timeout", "5"],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    stack.worker(queues=stack.queue)
+    only_deadlines = check()
+    assert only_deadlines.returncode == 1
+    assert f"deadline queue ({stack.queue}): worker" in only_deadlines.stdout
+    assert f"bulk queue ({stack.queue}-bulk): no worker answered" in only_deadlines.stderr
+    stack.worker(queues=f"{stack.queue}-bulk")
+    both = check()
+    assert both.returncode == 0, both.stderr
+    assert "bulk queue" in both.stdout and "deadline queue" in both.stdout
