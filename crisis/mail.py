@@ -16,6 +16,8 @@ import smtplib
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import base64mime
 from email.charset import BASE64, Charset
 from email.header import Header
 from email.headerregistry import Address, HeaderRegistry
@@ -143,7 +145,29 @@ def encode_header(name: str, value: str) -> str:
     """A header's value as it goes on the wire: folded, and in encoded words where it is not ASCII."""
     if value.isascii() and len(name) + len(value) < 76 and "=?" not in value and value.isprintable():
         return value  # fits on its line as it is
-    return Header(value, "us-ascii" if value.isascii() else UTF8, header_name=name).encode(linesep=POLICY.linesep)
+    if value.isascii():
+        return Header(value, "us-ascii", header_name=name).encode(linesep=POLICY.linesep)
+    return _encoded_words(name, value)
+
+
+def _encoded_words(name: str, value: str) -> str:
+    """UTF-8 base64 encoded words (`email.base64mime`), each line within 78 columns, cut between two
+    characters (a reader joins adjacent encoded words without a space). email.header measures the
+    encoded length again after every character, which costs a notice's subject more than its body."""
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    room = (78 - len(name) - 2 - len("=?utf-8?b??=")) // 4 * 3  # bytes on the header's first line
+    for char in value:
+        length = len(char.encode("utf-8"))
+        if chunk and size + length > room:
+            words.append(base64mime.header_encode("".join(chunk).encode("utf-8"), "utf-8"))
+            chunk, size = [], 0
+            room = (78 - 1 - len("=?utf-8?b??=")) // 4 * 3  # a continuation line starts with a space
+        chunk.append(char)
+        size += length
+    words.append(base64mime.header_encode("".join(chunk).encode("utf-8"), "utf-8"))
+    return (POLICY.linesep + " ").join(words)
 
 
 def _boundary() -> str:
@@ -193,7 +217,7 @@ class Form:
         values = {
             "Subject": encode_header("Subject", one_line(subject)),
             "To": _encode_address(name, address),
-            "Date": email.utils.format_datetime(clock.now()),
+            "Date": _date(int(clock.now().timestamp())),
             "Message-ID": message_id,
             "text": _base64_body(text),
             "html": _base64_body(html) if html is not None else "",
@@ -239,6 +263,12 @@ class Form:
 @functools.lru_cache(maxsize=8)
 def _sender_address(sender: str) -> str:
     return parseaddr(sender)[1]
+
+
+@functools.lru_cache(maxsize=4)
+def _date(second: int) -> str:
+    """The Date header of a message sent in this second (a burst sends many in the same one)."""
+    return email.utils.format_datetime(datetime.fromtimestamp(second, UTC))
 
 
 def _display_name(name: str) -> str:

@@ -120,6 +120,7 @@ def main():
                                     "-o",
                                     f"{tmp}/spy-{pid}.txt",
                                     "--nonblocking",
+                                    *os.environ.get("SPY_ARGS", "").split(),
                                 ],
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL,
