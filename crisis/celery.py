@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Task
-from kombu import Queue
 from celery.signals import worker_process_init
 from flask import Flask, has_app_context
+from kombu import Queue
 
 from crisis import clock, mail, queueing
 from crisis.escalation import queries

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
-
 BULK_TASKS: set[str] = set()
 
 

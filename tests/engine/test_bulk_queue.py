@@ -46,14 +46,13 @@ def _queue_builds(stack) -> list[int]:  # noqa: F811
 
 
 def _deadline_keys(stack) -> list[str]:  # noqa: F811
-    return sorted(key for key in stack.smtp.keys() if key.startswith("timer:"))
+    received = stack.smtp.keys()
+    return sorted(key for key in received if key.startswith("timer:"))
 
 
 def _built(ids: list[int]) -> int:
     _db.session.expire_all()
-    return _db.session.scalar(
-        select(func.count()).where(MonthlyReport.id.in_(ids), MonthlyReport.status != "building")
-    )
+    return _db.session.scalar(select(func.count()).where(MonthlyReport.id.in_(ids), MonthlyReport.status != "building"))
 
 
 def test_deadlines_leave_while_two_hundred_report_builds_wait(stack, org):  # noqa: F811
