@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from crisis.auth import roster as duty
 from crisis.auth.models import Membership, User
 from crisis.timeline.models import TimelineEvent
 from crisis.units.models import DutyShift, Unit
@@ -291,16 +292,15 @@ def test_api_without_token_is_401_problem(client):
 
 
 def test_a_demo_seeded_weeks_ago_has_people_on_duty_when_started_again(app, db, org, clock):
-    from crisis.auth import service as people
     from crisis.seed import plan_demo_roster
 
     sulsel = org["units"]["SULSEL"]
     clock.now = FIXED_NOW + timedelta(days=30)  # `make run` again a month later: the seeded week is over
-    assert people.on_duty(session=db.session, unit_id=sulsel.id, at=clock.now) == []
+    assert duty.on_duty(session=db.session, unit_id=sulsel.id, at=clock.now) == []
     added = plan_demo_roster(session=db.session, now=clock.now)
     db.session.commit()
     assert added > 0
-    on_duty = people.on_duty(session=db.session, unit_id=sulsel.id, at=clock.now)
+    on_duty = duty.on_duty(session=db.session, unit_id=sulsel.id, at=clock.now)
     assert [u.email for u in on_duty] == [
         org["users"][("SULSEL", "supervisor")].email
         if _is_night(clock.now, "Asia/Makassar")

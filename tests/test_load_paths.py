@@ -14,6 +14,7 @@ import pytest
 from flask_babel import force_locale, get_locale
 from sqlalchemy import event
 
+from crisis.auth import roster as duty
 from crisis.incidents import service as incidents
 from crisis.issues import duplicates
 from crisis.issues import service as issues
@@ -297,7 +298,6 @@ def test_a_kept_row_shows_a_renamed_person_and_each_viewers_own_zone(db, login_a
 
 
 def test_on_duty_of_several_units_is_on_duty_of_each(db, org):
-    from crisis.auth import service as people
     from crisis.units.models import DutyShift
 
     units = [org["units"][code] for code in ("JATENG", "KOTA-SEMARANG", "KAB-BANYUMAS", "PAPUA")]
@@ -327,9 +327,9 @@ def test_on_duty_of_several_units_is_on_duty_of_each(db, org):
         )
     )
     db.session.flush()
-    together = people.on_duty_by_unit(session=db.session, unit_ids=[u.id for u in units], at=T0)
+    together = duty.on_duty_by_unit(session=db.session, unit_ids=[u.id for u in units], at=T0)
     for unit in units:
-        assert together.get(unit.id, []) == people.on_duty(session=db.session, unit_id=unit.id, at=T0)
+        assert together.get(unit.id, []) == duty.on_duty(session=db.session, unit_id=unit.id, at=T0)
     assert sum(len(staff) for staff in together.values()) >= 3  # the check compared real lists, not empty ones
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from flask.views import MethodView
 
 from crisis import clock
+from crisis.auth import roster as duty
 from crisis.auth import service
 from crisis.auth.identity import authenticated, bearer_user
 from crisis.auth.schemas import (
@@ -111,15 +112,13 @@ class Shifts(MethodView):
         """Shifts of a unit overlapping [start, end); the current week by default."""
         start = query["start"] or clock.now() - timedelta(days=1)
         end = query["end"] or start + timedelta(days=8)
-        return service.list_shifts(
-            session=db.session, actor=bearer_user(), unit_id=query["unit_id"], start=start, end=end
-        )
+        return duty.list_shifts(session=db.session, actor=bearer_user(), unit_id=query["unit_id"], start=start, end=end)
 
     @blp.arguments(ShiftIn)
     @blp.response(201, ShiftOut)
     def post(self, data: dict[str, Any]) -> Any:
         """Put someone on duty (supervisors, heads, administrators)."""
-        shift = service.create_shift(session=db.session, actor=bearer_user(), **data)
+        shift = duty.create_shift(session=db.session, actor=bearer_user(), **data)
         db.session.commit()
         return shift
 
@@ -128,7 +127,7 @@ class Shifts(MethodView):
 @authenticated
 @blp.response(204)
 def delete_shift(shift_id: int) -> None:
-    service.delete_shift(session=db.session, actor=bearer_user(), shift_id=shift_id)
+    duty.delete_shift(session=db.session, actor=bearer_user(), shift_id=shift_id)
     db.session.commit()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crisis.auth.models import Membership, User
-from crisis.auth.service import on_duty
+from crisis.auth.roster import on_duty
 from crisis.escalation.models import Timer
 from crisis.incidents.models import Incident, StageRun
 from crisis.playbooks.snapshot import stage_spec

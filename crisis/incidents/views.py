@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from crisis import clock
-from crisis.auth import service as people
+from crisis.auth import roster as duty
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
@@ -42,7 +42,7 @@ def console() -> Any:
         session=db.session, user=current_user, unit_id=unit_id, severity=severity, summary_only=True
     )
     my_units = units.list_visible(session=db.session, user=current_user)
-    on_duty = people.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
+    on_duty = duty.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
     return render_template(
         "units/console.html",
         now=now,

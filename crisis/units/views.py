@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from crisis import clock
+from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.forms import MembershipForm, UserForm
 from crisis.auth.labels import ROLE_LABELS
@@ -201,7 +202,7 @@ def roster(unit_id: int) -> Any:
     if form.validate_on_submit():
         try:
             # The form's times are wall-clock times in the unit's own zone.
-            people.create_shift(
+            duty.create_shift(
                 session=db.session,
                 actor=current_user,
                 unit_id=unit.id,
@@ -218,7 +219,7 @@ def roster(unit_id: int) -> Any:
             flash(_("Shift added."), "success")
             return redirect(url_for("units.roster", unit_id=unit.id))
     week_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    shifts = people.list_shifts(
+    shifts = duty.list_shifts(
         session=db.session, actor=current_user, unit_id=unit.id, start=week_start, end=week_start + timedelta(days=9)
     )
     return render_template("units/roster.html", unit=unit, shifts=shifts, form=form, can_plan=can_plan, now=now)
@@ -227,7 +228,7 @@ def roster(unit_id: int) -> Any:
 @bp.route("/units/<int:unit_id>/roster/<int:shift_id>/delete", methods=["POST"])
 @login_required
 def roster_delete(unit_id: int, shift_id: int) -> Any:
-    people.delete_shift(session=db.session, actor=current_user, shift_id=shift_id)
+    duty.delete_shift(session=db.session, actor=current_user, shift_id=shift_id)
     db.session.commit()
     flash(_("Shift removed."), "success")
     return redirect(url_for("units.roster", unit_id=unit_id))

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.escalation.models import Timer
 from crisis.incidents import service as incidents
@@ -905,7 +906,7 @@ class World:
         if kind == "incident":
             ids = {"incident": self.incident(code).id}
         elif kind == "shift":
-            shift = people.create_shift(
+            shift = duty.create_shift(
                 session=self.session,
                 actor=self.user(code, "head"),
                 unit_id=unit.id,
@@ -1041,7 +1042,7 @@ class World:
         )
         last_month = f"{monthly.previous_month(NOW, unit.timezone):%Y-%m}"  # planned from the suite's clock
         report = monthly.request_monthly(session=session, actor=head, unit_id=unit.id, month=last_month, now=NOW)
-        shift = people.create_shift(
+        shift = duty.create_shift(
             session=session,
             actor=head,
             unit_id=unit.id,
