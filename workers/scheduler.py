@@ -136,6 +136,7 @@ class Engine:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self._last_notice_sweep = 0.0
+        self._broker_lost_at = float("-inf")  # time.monotonic() when the broker was last found empty
         self.listener: Listener | None = None
         url = config["SQLALCHEMY_DATABASE_URI"]
         if url.startswith("postgresql"):
@@ -149,10 +150,15 @@ class Engine:
                 # Claims whose lease ran out and notices to hand over again are looked for twice a
                 # second; due timers on every pass.
                 housekeeping = time.monotonic() - self._last_notice_sweep >= NOTICE_SWEEP_EVERY
-                lost = housekeeping and self.depth.came_back_empty()
-                if lost:
+                if housekeeping and self.depth.came_back_empty():
                     log.warning("the broker lost its queue: claimed timers and queued notices are handed over again")
-                timer_lease, notice_lease = (0.0, 0.0) if lost else (self.timer_lease, self.notice_lease)
+                    self._broker_lost_at = time.monotonic()
+                # Until a lease has passed since the loss, whatever was claimed or handed over before it
+                # is handed over again: a worker that died with the broker may still have held some rows
+                # locked at the first look (skipped then), and their messages are gone all the same.
+                since_loss = time.monotonic() - self._broker_lost_at
+                timer_lease = min(self.timer_lease, since_loss)
+                notice_lease = min(self.notice_lease, since_loss)
                 self.claimed_last = False
                 reclaim = housekeeping
                 while True:
