@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import base64mime
-from email.charset import BASE64, Charset
 from email.header import Header
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
@@ -47,11 +46,6 @@ class _HeaderClasses(HeaderRegistry):
 
 # CRLF line ends, lines of at most 78 characters, RFC 2047 encoded words for non-ASCII headers.
 POLICY = email.policy.SMTP.clone(header_factory=_HeaderClasses())
-
-# UTF-8 in base64 encoded words. The standard charset picks the shorter of Q and B one character at a
-# time, which costs a notice's subject more than the rest of its message.
-UTF8 = Charset("utf-8")
-UTF8.header_encoding = BASE64
 
 
 @dataclass(frozen=True)
@@ -283,9 +277,7 @@ def _encode_address(name: str, address: str) -> str:
         return address
     if name.isascii():
         return encode_header("To", email.utils.formataddr((name, address)))
-    header = Header(name, UTF8, header_name="To")
-    header.append(f"<{address}>", "us-ascii")
-    return header.encode(linesep=POLICY.linesep)
+    return f"{_encoded_words('To', name)}{POLICY.linesep} <{address}>"  # the address on a line of its own
 
 
 def _base64_body(text: str) -> str:

@@ -14,6 +14,8 @@ from flask.cli import with_appcontext
 
 from crisis.cli import main
 from crisis.extensions import db, without_pre_ping
+from crisis.i18n import _
+from crisis.i18n import lazy_gettext as _l
 from crisis.system.models import WorkerCheck
 from crisis.warmup import freeze_after_start
 from workers.scheduler import build_scheduler
@@ -88,6 +90,7 @@ def workers_check(timeout: float) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     bound = app.extensions["celery"].tasks[worker_check.name]
     queues = {"deadline": app.config["TASK_QUEUE"], "bulk": bulk_queue_of(app.config)}
+    labels = {"deadline": _l("Deadline queue"), "bulk": _l("Bulk work queue")}
     checks = {}
     for kind, queue in queues.items():
         check = WorkerCheck()
@@ -103,11 +106,25 @@ def workers_check(timeout: float) -> None:
             done = db.session.get(WorkerCheck, check_id)
             if kind not in answered and done is not None and done.completed_at is not None:
                 lag = (done.completed_at - done.requested_at).total_seconds()
-                answered[kind] = f"{kind} queue ({queues[kind]}): worker {done.worker} answered in {lag:.3f} s"
+                answered[kind] = _(
+                    "%(queue)s (%(name)s): worker %(worker)s answered in %(seconds)s s.",
+                    queue=labels[kind],
+                    name=queues[kind],
+                    worker=done.worker,
+                    seconds=f"{lag:.3f}",
+                )
                 click.echo(answered[kind])
         time.sleep(0.1)
     missing = [kind for kind in checks if kind not in answered]
     for kind in missing:
-        click.echo(f"{kind} queue ({queues[kind]}): no worker answered within {timeout:g} s", err=True)
+        click.echo(
+            _(
+                "%(queue)s (%(name)s): no worker answered within %(seconds)s s.",
+                queue=labels[kind],
+                name=queues[kind],
+                seconds=f"{timeout:g}",
+            ),
+            err=True,
+        )
     if missing:
         sys.exit(1)

@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from crisis.extensions import db as _db
+from tests.engine.procs import RedisServer, Stack
 from tests.engine.sinks import SmtpSink, WebhookSink
 
 
@@ -24,6 +26,21 @@ def webhook() -> Iterator[WebhookSink]:
     sink = WebhookSink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def stack(pg_url: str, tmp_path: Any, db: Any, request: Any) -> Iterator[Stack]:
+    """Real processes (scheduler, workers) on a private Redis and a real SMTP server, stopped at the end;
+    an `engine_config(**settings)` marker sets their CRISIS_* settings."""
+    smtp = SmtpSink().start()
+    redis = RedisServer(tmp_path).start()
+    marker = request.node.get_closest_marker("engine_config")
+    running = Stack(pg_url, tmp_path, redis, smtp.port, **(marker.kwargs if marker else {}))
+    running.smtp = smtp  # type: ignore[attr-defined]
+    yield running
+    running.stop()
+    smtp.stop()
+    _db.session.rollback()
 
 
 def pytest_configure(config: Any) -> None:

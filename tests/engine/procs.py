@@ -10,12 +10,19 @@ import signal
 import subprocess
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy import select
 
+from crisis.extensions import db as _db
+from crisis.notify.models import Notice
+from tests.factories import open_incident
 from tests.helpers import BIN, ROOT, crisis_env, free_port, wait_until
+
+FIRST_STEP = timedelta(minutes=15)  # viral-service-complaint, verify: supervisor@own after 15m
 
 
 class RedisServer:
@@ -272,3 +279,26 @@ class Stack:
 
         assert wait_until(passed, timeout=lease + 30)
         assert wait_until(self.at_rest, timeout=30), f"{self.outstanding()} timers or notices left"
+
+
+def incident_due_in(org: Any, seconds: float, unit: str = "KOTA-SEMARANG") -> Any:
+    """An incident whose first escalation step falls due `seconds` from now, by the real clock (the
+    processes run on it), committed for them to see."""
+    now = datetime.now(UTC)
+    incident = open_incident(
+        _db.session,
+        org,
+        now=now,
+        unit=unit,
+        commander=(unit, "officer"),
+        started_at=now - FIRST_STEP + timedelta(seconds=seconds),
+        title=uuid.uuid4().hex,
+    )
+    _db.session.commit()
+    return incident
+
+
+def expected_email_keys() -> list[str]:
+    """The idempotency keys of every e-mail notice written: what the SMTP server must have got, once each."""
+    _db.session.expire_all()
+    return sorted(_db.session.scalars(select(Notice.idempotency_key).where(Notice.channel == "email")))

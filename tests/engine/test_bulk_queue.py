@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from crisis.extensions import db as _db
 from crisis.reports.models import MonthlyReport
 from crisis.units.models import Unit
-from tests.engine.test_failures import _expected_email_keys, _incident_due_in, stack  # noqa: F401
+from tests.engine.procs import expected_email_keys, incident_due_in
 from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 BUILDS = 200
 
 
-def _queue_builds(stack) -> list[int]:  # noqa: F811
+def _queue_builds(stack) -> list[int]:
     """BUILDS reports to build, handed to the bulk queue as `reports.enqueue_builds` does."""
     units = list(_db.session.scalars(select(Unit.id).order_by(Unit.id)))
     rows = []
@@ -45,7 +45,7 @@ def _queue_builds(stack) -> list[int]:  # noqa: F811
     return [report.id for report in rows]
 
 
-def _deadline_keys(stack) -> list[str]:  # noqa: F811
+def _deadline_keys(stack) -> list[str]:
     received = stack.smtp.keys()
     return sorted(key for key in received if key.startswith("timer:"))
 
@@ -55,7 +55,7 @@ def _built(ids: list[int]) -> int:
     return _db.session.scalar(select(func.count()).where(MonthlyReport.id.in_(ids), MonthlyReport.status != "building"))
 
 
-def test_deadlines_leave_while_two_hundred_report_builds_wait(stack, org):  # noqa: F811
+def test_deadlines_leave_while_two_hundred_report_builds_wait(stack, org):
     stack.scheduler(wait=False)
     stack.worker(wait=False, queues=stack.queue)
     stack.worker(wait=False, queues=f"{stack.queue}-bulk")
@@ -65,18 +65,18 @@ def test_deadlines_leave_while_two_hundred_report_builds_wait(stack, org):  # no
     assert wait_until(lambda: _built(ids) >= 1, timeout=120), "the bulk worker built nothing"
 
     for _ in range(3):
-        _incident_due_in(org, 2)
+        incident_due_in(org, 2)
     expected = _deadline_keys  # the report e-mails to heads go to the same SMTP server
     assert wait_until(lambda: len(expected(stack)) >= 3, timeout=60)
 
     # Every deadline e-mail is out while most builds still wait in the bulk queue.
     waiting, built = broker.llen(f"{stack.queue}-bulk"), _built(ids)
     assert waiting > BUILDS // 2 and built < BUILDS // 2, (waiting, built)
-    assert expected(stack) == _expected_email_keys()
+    assert expected(stack) == expected_email_keys()
     assert broker.llen(stack.queue) == 0
 
 
-def test_workers_check_names_a_queue_that_no_worker_serves(stack):  # noqa: F811
+def test_workers_check_names_a_queue_that_no_worker_serves(stack):
     import subprocess
 
     from tests.engine.procs import BIN
@@ -92,10 +92,12 @@ def test_workers_check_names_a_queue_that_no_worker_serves(stack):  # noqa: F811
 
     stack.worker(queues=stack.queue)
     only_deadlines = check()
+    # In the default language: one line per queue, the one nobody serves on stderr.
     assert only_deadlines.returncode == 1
-    assert f"deadline queue ({stack.queue}): worker" in only_deadlines.stdout
-    assert f"bulk queue ({stack.queue}-bulk): no worker answered" in only_deadlines.stderr
+    assert f"Antrean tenggat ({stack.queue}): pekerja " in only_deadlines.stdout
+    assert f"Antrean kerja massal ({stack.queue}-bulk): tidak ada pekerja" in only_deadlines.stderr
+    assert f"{stack.queue}-bulk" not in only_deadlines.stdout
     stack.worker(queues=f"{stack.queue}-bulk")
     both = check()
     assert both.returncode == 0, both.stderr
-    assert "bulk queue" in both.stdout and "deadline queue" in both.stdout
+    assert f"({stack.queue}): pekerja " in both.stdout and f"({stack.queue}-bulk): pekerja " in both.stdout

@@ -3,7 +3,6 @@ and a real SMTP server. Each asserts the exact set of notices the receivers got.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -13,48 +12,12 @@ from sqlalchemy import select
 from crisis.escalation.models import Timer
 from crisis.extensions import db as _db
 from crisis.notify.models import Notice
-from tests.engine.procs import RedisServer, Stack
+from tests.engine.procs import FIRST_STEP, RedisServer, Stack, expected_email_keys, incident_due_in
 from tests.engine.sinks import SmtpSink, WebhookSink
 from tests.factories import complete_stage, open_incident
 from tests.helpers import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
-
-FIRST_STEP = timedelta(minutes=15)  # viral-service-complaint, verify: supervisor@own after 15m
-
-
-@pytest.fixture
-def stack(pg_url, tmp_path, db, request):
-    smtp = SmtpSink().start()
-    redis = RedisServer(tmp_path).start()
-    marker = request.node.get_closest_marker("engine_config")
-    running = Stack(pg_url, tmp_path, redis, smtp.port, **(marker.kwargs if marker else {}))
-    running.smtp = smtp
-    yield running
-    running.stop()
-    smtp.stop()
-    _db.session.rollback()
-
-
-def _incident_due_in(org, seconds: float, unit: str = "KOTA-SEMARANG"):
-    """An incident whose first escalation step falls due `seconds` from now (deadline of seconds)."""
-    now = datetime.now(UTC)
-    incident = open_incident(
-        _db.session,
-        org,
-        now=now,
-        unit=unit,
-        commander=(unit, "officer"),
-        started_at=now - FIRST_STEP + timedelta(seconds=seconds),
-        title=uuid.uuid4().hex,
-    )
-    _db.session.commit()
-    return incident
-
-
-def _expected_email_keys() -> list[str]:
-    _db.session.expire_all()
-    return sorted(_db.session.scalars(select(Notice.idempotency_key).where(Notice.channel == "email")))
 
 
 def _sent_all(smtp, count: int):
@@ -76,7 +39,7 @@ def _waiting_on_a_lock(pg_url: str) -> bool:
 
 def test_worker_killed_after_the_claim_fires_after_the_lease_exactly_once(stack, org, pg_url):
     [worker] = stack.start()
-    incident = _incident_due_in(org, 1.5)
+    incident = incident_due_in(org, 1.5)
     run_id = incident.stage_runs[0].id
     # Hold the stage run so the worker stops inside fire_timers, after the claim, before its commit.
     with _raw_pg(pg_url) as blocker:
@@ -92,7 +55,7 @@ def test_worker_killed_after_the_claim_fires_after_the_lease_exactly_once(stack,
     stack.worker()
     assert wait_until(_sent_all(stack.smtp, 1), timeout=30)
     stack.past_a_lease()  # past another lease: nothing more arrives
-    assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 1
+    assert stack.smtp.keys() == expected_email_keys() and len(stack.smtp.keys()) == 1
     _db.session.expire_all()
     timer = _db.session.get(Timer, timer.id)
     assert timer.state == "fired" and timer.attempt >= 2
@@ -103,7 +66,7 @@ def test_worker_killed_while_delivering_delivers_after_restart_without_duplicate
 
     stack.smtp.recorder.hold = threading.Event()
     [worker] = stack.start()
-    _incident_due_in(org, 1)
+    incident_due_in(org, 1)
     assert stack.smtp.recorder.stalled.wait(30), "the worker never reached the SMTP server"
     worker.kill()  # in the middle of the SMTP conversation: nothing was accepted
     stack.smtp.recorder.hold.set()
@@ -112,14 +75,14 @@ def test_worker_killed_while_delivering_delivers_after_restart_without_duplicate
     stack.past_a_lease()
     # At least once: a crash between the server's 250 and our commit would resend (same Message-ID).
     # Killed before the 250, as here, the number of duplicates is 0.
-    assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 1
+    assert stack.smtp.keys() == expected_email_keys() and len(stack.smtp.keys()) == 1
 
 
 def test_database_connections_cut_under_the_engine_cost_one_retry_not_a_lease(stack, org, pg_url):
     # The scheduler and the workers do not ping pooled connections at checkout (a round trip per
     # transaction): a connection that died fails one statement, the pool is discarded, the work retried.
     stack.start()
-    _incident_due_in(org, 1)
+    incident_due_in(org, 1)
     assert wait_until(_sent_all(stack.smtp, 1), timeout=30)
     _db.session.commit()
     with _raw_pg(pg_url) as admin:  # what a database restart or a failover does to every pooled connection
@@ -128,10 +91,10 @@ def test_database_connections_cut_under_the_engine_cost_one_retry_not_a_lease(st
             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         ).fetchone()[0]
     assert cut >= 2  # at least the scheduler's and the worker's
-    _incident_due_in(org, 1, unit="KAB-BANYUMAS")
+    incident_due_in(org, 1, unit="KAB-BANYUMAS")
     assert wait_until(_sent_all(stack.smtp, 2), timeout=30)
     stack.past_a_lease()  # nothing more arrives
-    assert stack.smtp.keys() == _expected_email_keys() and len(stack.smtp.keys()) == 2
+    assert stack.smtp.keys() == expected_email_keys() and len(stack.smtp.keys()) == 2
     _db.session.expire_all()
     fired = _db.session.scalars(select(Timer).where(Timer.state == "fired")).all()
     notices = _db.session.scalars(select(Notice).where(Notice.channel == "email")).all()
@@ -146,7 +109,7 @@ def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_deli
 
     stack.start(workers=0)
     for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR"):
-        _incident_due_in(org, 0.5, unit=unit)
+        incident_due_in(org, 0.5, unit=unit)
     _db.session.expire_all()
     assert wait_until(
         lambda: (
@@ -162,7 +125,7 @@ def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_deli
     stack.smtp.recorder.hold = threading.Event()
     stack.smtp.recorder.stalled.clear()
     for unit in ("KOTA-JAYAPURA", "KAB-GOWA", "KAB-JAYAPURA"):
-        _incident_due_in(org, 0.5, unit=unit)
+        incident_due_in(org, 0.5, unit=unit)
     assert stack.smtp.recorder.stalled.wait(30)
     assert wait_until(lambda: stack.pending_due() == 0, timeout=20)  # every one claimed and handed to Redis
     stack.redis.kill()
@@ -170,7 +133,7 @@ def test_redis_flushed_and_restarted_with_claimed_timers_and_queued_notices_deli
     stack.smtp.recorder.hold.set()
     assert wait_until(_sent_all(stack.smtp, 5), timeout=60)
     stack.past_a_lease()
-    assert stack.smtp.keys() and sorted(stack.smtp.keys()) == _expected_email_keys()
+    assert stack.smtp.keys() and sorted(stack.smtp.keys()) == expected_email_keys()
     assert len(stack.smtp.keys()) == 5
 
 
@@ -178,24 +141,24 @@ def test_redis_down_for_a_while_loses_nothing(stack, org):
     stack.start()
     stack.redis.kill()
     # The web side keeps working without Redis: stages advance, timers are written and cancelled.
-    completed = _incident_due_in(org, 30, unit="KOTA-MAKASSAR")
+    completed = incident_due_in(org, 30, unit="KOTA-MAKASSAR")
     complete_stage(_db.session, completed.stage_runs[0], now=datetime.now(UTC))
     _db.session.commit()
-    _incident_due_in(org, 0.5)
-    _incident_due_in(org, 1, unit="KAB-BANYUMAS")
+    incident_due_in(org, 0.5)
+    incident_due_in(org, 1, unit="KAB-BANYUMAS")
     # Both fall due and are claimed; their messages cannot reach Redis.
     assert wait_until(lambda: stack.pending_due() == 0 and stack.claimed() >= 2, timeout=20)
     assert stack.smtp.keys() == []
     stack.redis.start()
     assert wait_until(_sent_all(stack.smtp, 2), timeout=60)
     stack.past_a_lease()
-    assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 2
+    assert sorted(stack.smtp.keys()) == expected_email_keys() and len(stack.smtp.keys()) == 2
 
 
 def test_duplicate_tasks_and_two_schedulers_send_no_duplicate_notice(stack, org, app):
     stack.start(schedulers=2, concurrency=2)
     for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR", "KOTA-JAYAPURA", "KAB-GOWA"):
-        _incident_due_in(org, 1.5, unit=unit)
+        incident_due_in(org, 1.5, unit=unit)
     assert wait_until(_sent_all(stack.smtp, 4), timeout=30)
     # Every task delivered again, twice, as a broker re-delivery would.
     from celery import Celery
@@ -210,12 +173,12 @@ def test_duplicate_tasks_and_two_schedulers_send_no_duplicate_notice(stack, org,
             sent.append(sender.send_task("escalation.deliver_notices", args=[[notice_id]], queue=stack.queue).id)
     assert wait_until(lambda: stack.finished(sent), timeout=60)
     assert wait_until(stack.at_rest, timeout=30)
-    assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 4
+    assert sorted(stack.smtp.keys()) == expected_email_keys() and len(stack.smtp.keys()) == 4
 
 
 def test_a_stage_completed_while_its_timer_fires_sends_nothing_after_the_completion(stack, org, pg_url):
     stack.start()
-    incident = _incident_due_in(org, 2)
+    incident = incident_due_in(org, 2)
     run = incident.stage_runs[0]
     # The completing transaction holds the stage run; the worker's fire_timers waits behind it.
     _db.session.execute(select(type(run)).where(type(run).id == run.id).with_for_update())
@@ -245,7 +208,7 @@ def test_after_ten_minutes_without_a_scheduler_overdue_timers_fire_once_oldest_f
     stack.scheduler()
     assert wait_until(_sent_all(stack.smtp, 3), timeout=30)
     assert wait_until(stack.at_rest, timeout=30)
-    assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 3
+    assert sorted(stack.smtp.keys()) == expected_email_keys() and len(stack.smtp.keys()) == 3
     _db.session.expire_all()
     fired = _db.session.scalars(select(Timer).where(Timer.state == "fired").order_by(Timer.fired_at)).all()
     assert [t.fire_at for t in fired] == sorted(t.fire_at for t in fired)
@@ -279,7 +242,7 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
         )
         _db.session.commit()
         stack.start()
-        _incident_due_in(org, 0.5)
+        incident_due_in(org, 0.5)
 
         def email_notice():
             _db.session.expire_all()
@@ -292,7 +255,7 @@ def test_receivers_down_then_up_get_their_notices_after_retries(pg_url, tmp_path
         smtp.start()
         assert wait_until(lambda: len(smtp.keys()) == 1 and len(hook.keys()) == 1, timeout=30)
         assert wait_until(stack.at_rest, timeout=30)
-        assert smtp.keys() == _expected_email_keys()
+        assert smtp.keys() == expected_email_keys()
         assert hook.keys() == sorted(
             _db.session.scalars(select(Notice.idempotency_key).where(Notice.channel == "webhook"))
         )
@@ -313,7 +276,7 @@ def test_a_broker_that_came_back_empty_is_noticed_and_its_work_handed_over_befor
 
     stack.start(workers=0)
     for unit in ("KOTA-SEMARANG", "KOTA-MAKASSAR"):
-        _incident_due_in(org, 0.5, unit=unit)
+        incident_due_in(org, 0.5, unit=unit)
     assert wait_until(lambda: stack.pending_due() == 0 and stack.claimed() == 2, timeout=20)
     stack.redis.kill()
     stack.redis.start()  # empty: the two fire_timers messages are gone
@@ -323,11 +286,11 @@ def test_a_broker_that_came_back_empty_is_noticed_and_its_work_handed_over_befor
     stack.smtp.recorder.hold = threading.Event()
     stack.smtp.recorder.stalled.clear()
     for unit in ("KOTA-JAYAPURA", "KAB-GOWA", "KAB-JAYAPURA"):
-        _incident_due_in(org, 0.5, unit=unit)
+        incident_due_in(org, 0.5, unit=unit)
     assert stack.smtp.recorder.stalled.wait(30)
     assert wait_until(lambda: stack.pending_due() == 0, timeout=20)
     stack.redis.kill()
     stack.redis.start()
     stack.smtp.recorder.hold.set()
     assert wait_until(_sent_all(stack.smtp, 5), timeout=60)
-    assert sorted(stack.smtp.keys()) == _expected_email_keys() and len(stack.smtp.keys()) == 5
+    assert sorted(stack.smtp.keys()) == expected_email_keys() and len(stack.smtp.keys()) == 5
