@@ -83,7 +83,7 @@ def test_workers_check_names_a_queue_that_no_worker_serves(stack):
 
     def check() -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(BIN / "crisis"), "workers", "check", "--timeout", "5"],
+            [str(BIN / "crisis"), "workers", "check", "--timeout", "2"],
             env=stack.env,
             capture_output=True,
             text=True,
