@@ -181,7 +181,10 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "playbook_title": incident.playbook_snapshot["title"][lang],
                 "playbook_version": doc.playbook_version,
                 "commander": incident.commander.name,
-                "participants": [{"name": p.user.name, "role": p.role} for p in incident.participants],
+                "participants": [
+                    {"name": p.user.name, "role": p.role, "unit": p.unit_code, "commander": p.commander}
+                    for p in doc.participants
+                ],
                 "involved_units": [i.unit.code for i in incident.involved],
                 "started_at": _iso(incident.started_at),
                 "resolved_at": _iso(incident.resolved_at),
