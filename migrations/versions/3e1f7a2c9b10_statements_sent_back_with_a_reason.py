@@ -1,7 +1,7 @@
 """Statements sent back with a reason: who returned a statement, when, and why
 
 Revision ID: 3e1f7a2c9b10
-Revises: 5b0c2e7a91d4
+Revises: 93b754b8e04c
 Create Date: 2026-12-07 10:30:00
 
 """
@@ -12,7 +12,7 @@ import crisis.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = "3e1f7a2c9b10"
-down_revision = "5b0c2e7a91d4"
+down_revision = "93b754b8e04c"
 branch_labels = None
 depends_on = None
 
