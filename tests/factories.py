@@ -102,6 +102,15 @@ def close_required(session: Session, actor: Any, run: StageRun, *, now: datetime
             )
 
 
+def run_through(session: Session, actor: Any, incident: Incident, *, now: datetime) -> None:
+    """Close every required item stage by stage, completing each stage but the last as it goes
+    (items of a stage not started cannot be ticked); resolving completes the last one."""
+    for run in incident.stage_runs:
+        close_required(session, actor, run, now=now)
+        if run.state == "active" and run.position < len(incident.stage_runs) - 1:
+            incidents.complete_stage(session=session, actor=actor, stage_run_id=run.id, now=now)
+
+
 def closer_of(session: Session, incident: Incident, entry: Any, actor: Any) -> Any:
     """`actor` when they may tick the item (its owner role or above), else the commander or a head
     of the owning unit or a unit above it."""
