@@ -750,6 +750,13 @@ API = [
     ),
     C(
         "POST",
+        "/api/v1/statements/<int:statement_id>/return",
+        approve_statement,
+        "/api/v1/statements/{draft}/return",
+        body={"reason": "Angka korban belum dikonfirmasi."},
+    ),
+    C(
+        "POST",
         "/api/v1/statements/<int:statement_id>/publish",
         act,
         "/api/v1/statements/{keymsg}/publish",
