@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crisis.auth.models import User
 from crisis import moments
+from crisis.auth.models import User
 from crisis.errors import ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues import risk

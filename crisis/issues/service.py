@@ -370,7 +370,9 @@ def update(
     seen = changes.get("first_seen_at")
     if "first_seen_at" not in errors and isinstance(seen, datetime) and seen > issue.created_at + moments.skew():
         # Nobody logs what they have not seen yet: time to detect would turn negative.
-        errors["first_seen_at"] = [str(_l("It was first seen before it was logged; give a time before that."))]
+        errors["first_seen_at"] = [
+            str(_l("It cannot have been seen first after it was logged; give a time before it was logged."))
+        ]
     if errors:
         raise ValidationFailed(errors)
     cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in changes.items()}

@@ -18,7 +18,6 @@ from crisis.reports.models import IncidentMeasure
 from crisis.reports.quantiles import Share
 from crisis.reports.scope import Filters, scope_conditions
 
-
 StageId = tuple[str, str]  # (playbook key, stage key): a stage key alone is shared by several SOPs
 
 

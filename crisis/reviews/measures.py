@@ -318,5 +318,7 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
         escalations_acknowledged=escalated.hits,
         statements=list(incident.statements),
         lags=key_message_lags(incident),
-        out_of_order=[d.label for d in INCIDENT_DURATIONS if (raw := d.raw(incident)) is not None and raw < timedelta(0)],
+        out_of_order=[
+            d.label for d in INCIDENT_DURATIONS if (raw := d.raw(incident)) is not None and raw < timedelta(0)
+        ],
     )
