@@ -186,7 +186,8 @@ def describe(
     if kind.startswith("statement.") or kind == "key_messages.published_by_unit":
         label = labels.get(data.get("statement_kind"), "")
         when = _time(data.get("published_at"), zone)
-        return " · ".join(str(part) for part in (label, data.get("channel"), when) if part)
+        # A statement sent back shows its reason (statement.returned).
+        return " · ".join(str(part) for part in (label, data.get("channel"), when, data.get("reason")) if part)
     # Other domains' events (deadline engine, reviews): their plain values, times made local.
     parts = []
     for key, value in data.items():

@@ -209,6 +209,8 @@ def approve(
         raise NotPermitted(_l("Only a supervisor or head over the owning unit approves statements."))
     incidents.require_open(incident)
     _check_version(statement, expected_version)
+    if statement.state == "returned":
+        raise Conflict(_l("This statement was sent back: its author edits it before it is approved."))
     if statement.state != "draft":
         raise Conflict(_l("This statement is already %(state)s.", state=STATE_LABELS[statement.state]))
     statement.state, statement.approved_by_id, statement.approved_at = "approved", actor.id, now
