@@ -179,6 +179,37 @@ def test_first_seen_cannot_be_moved_after_the_issue_was_logged(db, org, log_issu
     assert updated.first_seen_at == T0 - 2 * H
 
 
+def test_the_issue_edit_page_shows_a_first_sighting_after_logging_next_to_the_field(login_as, db, org, clock):
+    from tests.test_issues_pages import new_issue_form
+
+    issue = issues.create(
+        session=db.session,
+        actor=org["users"][("KOTA-SEMARANG", "officer")],
+        unit_id=org["units"]["KOTA-SEMARANG"].id,
+        now=T0,
+        title="Antrean BPJS di RSUD mengular",
+        channel="x",
+        category="service_failure",
+        first_seen_at=T0 - H,
+        evidence_urls=["https://x.com/warga/status/1"],
+    )
+    db.session.commit()
+    clock.now = T0 + 3 * H  # edited three hours after it was logged
+    client = login_as("officer", "KOTA-SEMARANG")
+    edit = f"/issues/{issue.id}/edit"
+    fields = new_issue_form(first_seen_at=(T0 + H).astimezone(WIB).strftime("%Y-%m-%dT%H:%M"), version="1")
+    del fields["evidence_urls"]
+    response = form_post(client, edit, fields, page=edit)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.search(r'id="first_seen_at-msg"[^>]*>.*?tidak mungkin pertama terlihat setelah dicatat', page, re.S)
+    db.session.expire_all()
+    assert (
+        issues.get(session=db.session, user=org["users"][("KOTA-SEMARANG", "officer")], issue_id=issue.id).first_seen_at
+        == T0 - H
+    )
+
+
 def _resolved(db, org, incident, at=T0 + 3 * H):
     _officer, _supervisor, head = _people(org)
     run_through(db.session, head, incident, now=at - H)
