@@ -107,7 +107,7 @@ def notice_lines(*, session: Session, notices: list[Notice], lang: str, zone: st
         describer = describers.get(notice.incident_id)
         if describer is None:
             describer = describers[notice.incident_id] = Describer(
-                notice.incident, lang=lang, zone=zone, session=session
+                notice.incident, lang=lang, zone=zone, session=session, time_format="d MMM yyyy HH:mm"
             )
         names = describer.names()
         lines.append(

@@ -103,8 +103,9 @@ class Describer:
         zone: str,
         labels: Mapping[str, Any] | None = None,
         session: Session | None = None,
+        time_format: str = "d MMM HH:mm",
     ) -> None:
-        self.incident, self.lang, self.zone = incident, lang, zone
+        self.incident, self.lang, self.zone, self.time_format = incident, lang, zone, time_format
         self.labels = labels if labels is not None else STATEMENT_LABELS
         self.session = session
         self._texts: dict[str, str] | None = None
@@ -158,7 +159,7 @@ class Describer:
                 item=self.item,
                 unit=self.unit,
                 person=self.person,
-                time=lambda moment: format_local(moment, self.zone, "d MMM HH:mm"),
+                time=lambda moment: format_local(moment, self.zone, self.time_format),
                 duration=format_duration,
                 statement_kind=lambda kind: str(labels.get(kind, "")) if kind else "",
                 publication_channel=lambda name: str(CHANNEL_LABELS.get(name, name or "")),
