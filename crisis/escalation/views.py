@@ -16,7 +16,7 @@ from crisis.extensions import csrf, db, limiter
 from crisis.guards import id_arg, local_path
 from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _
-from crisis.notify import links
+from crisis.notify import links, words
 from crisis.notify import service as notify
 from crisis.units import service as units
 
@@ -103,6 +103,8 @@ def inbox() -> Any:
         unread=notice_inbox.unread_count(db.session, current_user),
         preferences=notify.preferences(session=db.session, user=current_user),
         ack_path=links.ack_path,
+        mail_ready=words.mail_configured(),
+        mail_advice=words.mail_setup_advice(),
     )
 
 

@@ -153,7 +153,7 @@ CANCEL_REASONS = {
 
 def cancel_sentence(reason: str | None) -> str:
     if reason == EMAIL_NOT_SET_UP:
-        return _("Not sent: e-mail is not set up on this server.")
+        return _("Not sent: e-mail is not set up on this server.") + " " + mail_setup_advice()
     label = CANCEL_REASONS.get(reason or "")
     return str(label) if label is not None else _("Not sent.")
 
