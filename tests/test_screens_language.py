@@ -116,8 +116,9 @@ def test_every_presenter_writes_a_sentence_without_keys_in_both_languages(app, l
 
 def _signed_in(app, org, role: str, unit: str):
     """Another browser, signed in as that demo user (a test that compares two people's pages)."""
-    from tests.conftest import sign_in
+    from tests.conftest import RequestScopedClient, sign_in
 
+    app.test_client_class = RequestScopedClient  # each request its own app context, as in production
     browser = app.test_client()
     assert sign_in(browser, org["users"][(unit, role)].email).status_code == 302
     return browser

@@ -201,7 +201,7 @@ def _assigned(data: Data, names: Names) -> str:
 
 @presents("comment.added")
 def _comment(data: Data, names: Names) -> str:
-    return _("Comment added.")
+    return _("A comment was added.")
 
 
 @presents("severity.changed")
@@ -238,7 +238,7 @@ def _handed_over(data: Data, names: Names) -> str:
 
 @presents("incident.resolved")
 def _resolved(data: Data, names: Names) -> str:
-    return _("Incident resolved.")
+    return _("The incident was resolved.")
 
 
 @presents("incident.cancelled")
