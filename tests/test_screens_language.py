@@ -361,3 +361,18 @@ def test_events_of_every_kind_on_one_incident_page_show_no_keys(db, org, login_a
     text = re.sub(r"<[^>]+>", " ", _timeline(page))
     assert "Pemberitahuan dikonfirmasi." in text
     assert not KEYS.search(text)
+
+
+def test_the_acknowledgement_page_names_the_stage_not_its_key(db, org, login_as, app):
+    from crisis.notify.links import ack_path
+
+    incident = open_incident(db.session, org, now=NOW)
+    db.session.commit()
+    tick(db.session, NOW + 15 * M)
+    notice = db.session.scalar(select(Notice).where(Notice.channel == "inapp"))
+    stage = incident.playbook_snapshot["stages"][0]
+    with app.test_request_context():
+        path = ack_path(notice)
+    page = login_as("supervisor", "KOTA-SEMARANG").get(path).get_data(as_text=True)
+    assert f"Eskalasi tahap {stage['title']['id']}, langkah 1" in page
+    assert f"Tahap {stage['key']}" not in page

@@ -63,6 +63,7 @@ def _link_page(notice: Any, token: str, **state: Any) -> dict[str, Any]:
         "token": token,
         "recipient": acknowledgement.link_recipient_name(notice),
         "show_incident": acknowledgement.link_shows_incident(session=db.session, notice=notice),
+        "about": _lines([notice])[0].about,  # "Escalation for stage Verifikasi fakta, step 1"
         "signed_in_as": current_user.name if someone_else else None,
         **state,
     }

@@ -203,8 +203,11 @@ class Rows:
     (crisis.timeline.models) and nothing edits a comment. So a row's HTML follows from the row and
     the viewer's language and zone, and those are its key: every value of the row, which includes
     what can change around it, the name of the person shown (people are renamed) and, for a
-    comment, its text. A hit is then exactly what rendering would give; a renamed person or
-    another viewer misses and renders.
+    comment, its text. A hit is then exactly what rendering would give; a renamed actor or
+    another viewer misses and renders. Names an event's sentence looks up beyond its actor (a unit,
+    an assignee, the SOP's titles: crisis.timeline.presenters) are as they were when this process
+    first rendered the row: a unit renamed since shows under its old name here until the kept rows
+    are emptied (ROW_LIMIT) or the process restarts.
 
     Rows are those of service.page_events and service.page_comments. Of an event's data only the
     retention flag is in its row: Retention rewrites the personal values copied into events (today
