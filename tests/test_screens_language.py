@@ -376,3 +376,53 @@ def test_the_acknowledgement_page_names_the_stage_not_its_key(db, org, login_as,
     page = login_as("supervisor", "KOTA-SEMARANG").get(path).get_data(as_text=True)
     assert f"Eskalasi tahap {stage['title']['id']}, langkah 1" in page
     assert f"Tahap {stage['key']}" not in page
+
+
+def test_a_monthly_report_without_a_mail_server_is_built_and_says_how_to_set_up_email(db, org, login_as, app):
+    from crisis.reports import monthly
+
+    unit = org["units"]["KOTA-SEMARANG"]
+    report = MonthlyReport(
+        unit_id=unit.id,
+        month=(NOW - timedelta(days=40)).date().replace(day=1),
+        status="built",
+        requested_at=NOW - timedelta(minutes=3),
+        built_at=NOW - timedelta(minutes=2),
+        attempts=0,
+        error="",
+        recipients=[],
+        pdf=b"%PDF-1.7",
+        pdf_size=8,
+    )
+    db.session.add(report)
+    db.session.commit()
+    app.config.update(SMTP_HOST=None)
+    try:
+        assert monthly.send_monthly(session=db.session, report_id=report.id, now=NOW) == "built"
+        db.session.commit()
+        assert report.id not in monthly.monthly_sweep(session=db.session, now=NOW + timedelta(hours=1))  # not retried
+    finally:
+        app.config.update(SMTP_HOST="127.0.0.1")
+    page = login_as("head", "KOTA-SEMARANG").get("/evaluation/reports").get_data(as_text=True)
+    assert "Sudah disusun, tetapi belum dikirim lewat e-mail." in page and "CRISIS_SMTP_HOST" in page
+    assert words.EMAIL_NOT_SET_UP not in re.sub(r"<details.*?</details>", "", page, flags=re.S)
+
+
+def test_a_report_that_could_not_be_built_says_when_it_is_tried_again(db, org, login_as):
+    unit = org["units"]["KOTA-SEMARANG"]
+    db.session.add(
+        MonthlyReport(
+            unit_id=unit.id,
+            month=(NOW - timedelta(days=40)).date().replace(day=1),
+            status="building",
+            requested_at=NOW - timedelta(minutes=1),
+            attempts=1,
+            error="OSError: cannot load font",
+            recipients=[],
+            pdf_size=0,
+        )
+    )
+    db.session.commit()
+    page = login_as("head", "KOTA-SEMARANG").get("/evaluation/reports").get_data(as_text=True)
+    assert "Laporan gagal disusun; aplikasi akan mencoba lagi pukul" in page
+    assert "OSError" not in page
