@@ -160,7 +160,7 @@ def test_a_fallback_up_the_tree_is_a_sentence_naming_both_units(db, org, login_a
     page = login_as("head", "KOTA-MAKASSAR").get(f"/incidents/{incident.id}").get_data(as_text=True)
     assert (
         "Tidak ada supervisor di Diskominfo Kota Makassar; diteruskan ke supervisor Diskominfo Provinsi "
-        "Sulawesi Selatan, satu tingkat di atasnya." in _timeline(page)
+        "Sulawesi Selatan, yang lebih tinggi dalam struktur unit." in _timeline(page)
     )
     notices = _notices(page)
     assert "supervisor Diskominfo Provinsi Sulawesi Selatan (Nurhayati Rahman)" in notices
