@@ -165,6 +165,7 @@ class Describer:
                 publication_channel=lambda name: str(CHANNEL_LABELS.get(name, name or "")),
                 notice_channel=lambda name: str(NOTICE_CHANNEL_LABELS.get(name, name or "")),
                 sop=_in(self.incident.playbook_snapshot["title"], self.lang),
+                zone=self.zone,
             )
         return self._names
 

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from crisis import clock
 from crisis.i18n import _, lazy_gettext
+from crisis.timefmt import format_local
 from crisis.timeline.presenters import Names, selector_text
 
 # A notice not sent because this installation has no mail server (crisis.notify.channels): kept as
@@ -131,12 +134,20 @@ def explain_failure(error: str | None, *, channel: str = "email") -> str:
     return _("Delivery failed for a technical reason; an administrator can see the details.")
 
 
-def retry_sentence(error: str | None, *, channel: str, next_try: datetime | None, when: Callable[[Any], str]) -> str:
+def next_try_sentence(next_try: datetime | None, zone: str) -> str:
+    """'The app will try again at 10:42 WIB.' (today, in the reader's zone), with the date otherwise."""
+    if next_try is None:
+        return ""
+    if next_try.astimezone(ZoneInfo(zone)).date() == clock.now().astimezone(ZoneInfo(zone)).date():
+        return _("The app will try again at %(time)s.", time=format_local(next_try, zone, "HH:mm"))
+    return _("The app will try again on %(when)s.", when=format_local(next_try, zone, "d MMM yyyy HH:mm"))
+
+
+def retry_sentence(error: str | None, *, channel: str, next_try: datetime | None, zone: str) -> str:
     """A failure that will be tried again: its meaning, then when the app tries again."""
     text = explain_failure(error, channel=channel)
-    if next_try is not None:
-        text += " " + _("The app will try again at %(when)s.", when=when(next_try))
-    return text
+    later = next_try_sentence(next_try, zone)
+    return f"{text} {later}" if later else text
 
 
 # --- notices -----------------------------------------------------------------------------------
@@ -234,6 +245,6 @@ def status(notice: Any, names: Names) -> str:
         return cancel_sentence(notice.last_error)
     if notice.attempts:
         return retry_sentence(
-            notice.last_error, channel=notice.channel, next_try=notice.next_attempt_at, when=names.time
+            notice.last_error, channel=notice.channel, next_try=notice.next_attempt_at, zone=names.zone
         )
     return _("Waiting to be sent by %(channel)s.", channel=channel)

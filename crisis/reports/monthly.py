@@ -369,18 +369,16 @@ def send_monthly(*, session: Session, report_id: int, now: datetime | None = Non
     return "sent"
 
 
-def problem(report: MonthlyReport, *, when: Any) -> str:
-    """What went wrong with a report and what happens next, as a sentence ('' when nothing did);
-    `when` writes a time in the reader's zone. The recorded error stays on the row for administrators."""
+def problem(report: MonthlyReport, *, zone: str) -> str:
+    """What went wrong with a report and what happens next, as a sentence ('' when nothing did), times
+    in `zone`. The recorded error stays on the row for administrators."""
     if not report.error:
         return ""
     more = report.attempts < REPORT_MAX_ATTEMPTS
     if report.status in ("building", "failed"):
         if report.status == "building" and more:
-            return _(
-                "The report could not be built; the app will try again at %(when)s.",
-                when=when(report.requested_at + REPORT_LEASE),
-            )
+            later = words.next_try_sentence(report.requested_at + REPORT_LEASE, zone)
+            return _("The report could not be built.") + " " + later
         return _(
             "The report could not be built after %(n)s attempts. Build it again, or ask an administrator "
             "to look at the application log.",
@@ -391,7 +389,7 @@ def problem(report: MonthlyReport, *, when: Any) -> str:
             return _("Built, but not e-mailed.") + " " + words.mail_setup_advice()
         text = _("Built, but the e-mail to the unit's heads did not go out.") + " "
         if more:
-            return text + words.retry_sentence(report.error, channel="email", next_try=_next_send(report), when=when)
+            return text + words.retry_sentence(report.error, channel="email", next_try=_next_send(report), zone=zone)
         return text + words.explain_failure(report.error) + " " + _("It is not tried again: download the PDF.")
     return ""
 

@@ -23,7 +23,6 @@ from crisis.reports import monthly, service
 from crisis.reports import tasks as report_tasks
 from crisis.reports.dashboard import Dashboard
 from crisis.reports.measures import MEASURE_LABELS
-from crisis.timefmt import format_local
 from crisis.units import service as units
 from crisis.units.models import Unit
 
@@ -260,9 +259,7 @@ def monthly_list() -> Any:
         units=units.list_acting(session=db.session, user=current_user),  # whose report they may build
         default_month=last_month.strftime("%Y-%m"),
         REPORT_STATE_LABELS=REPORT_STATE_LABELS,
-        report_problem=lambda report: monthly.problem(
-            report, when=lambda moment: format_local(moment, viewer_zone(), "d MMM HH:mm")
-        ),
+        report_problem=lambda report: monthly.problem(report, zone=viewer_zone()),
     )
 
 

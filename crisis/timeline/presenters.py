@@ -34,6 +34,7 @@ class Names:
         publication_channel: Callable[[str | None], str] | None = None,
         notice_channel: Callable[[str | None], str] | None = None,
         sop: str = "",
+        zone: str = "Asia/Jakarta",
     ) -> None:
         self.stage = stage or _plain
         self.item = item or _plain
@@ -45,6 +46,7 @@ class Names:
         self.publication_channel = publication_channel or _plain
         self.notice_channel = notice_channel or _plain
         self.sop = sop
+        self.zone = zone  # the reader's, for sentences that decide between a time and a date
 
     def at(self, value: Any) -> str:
         """An ISO time stored in an event's data, in the viewer's zone ('' when there is none)."""
