@@ -68,7 +68,9 @@ class Defaults:
     RETENTION_YEARS: int | str | None = 5
     RETENTION_BATCH = 500  # issues per transaction
 
-    SMTP_HOST = "127.0.0.1"
+    # Unset in the embedded mode: e-mail is "not set up" (shown so, with how to set it; notices reach
+    # the in-app inbox). With a broker and no setting: 127.0.0.1 (crisis._configure).
+    SMTP_HOST: str | None = None
     SMTP_PORT = 25
     SMTP_USERNAME: str | None = None
     SMTP_PASSWORD: str | None = None

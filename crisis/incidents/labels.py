@@ -1,4 +1,5 @@
-"""Names of incident states, statement kinds, channels and timeline events in the reader's language."""
+"""Names of incident states, statement kinds, channels and timeline events in the reader's language
+(the events' sentences are crisis.timeline.presenters)."""
 
 from crisis.i18n import lazy_gettext
 
@@ -42,6 +43,37 @@ EVENT_LABELS = {
     "statement.approved": lazy_gettext("Statement approved"),
     "statement.published": lazy_gettext("Statement published"),
     "key_messages.published_by_unit": lazy_gettext("Key messages published by a unit"),
+    "review.opened": lazy_gettext("Review draft opened"),
+    "review.updated": lazy_gettext("Review edited"),
+    "review.submitted": lazy_gettext("Review submitted"),
+    "review.returned": lazy_gettext("Review returned to draft"),
+    "review.approved": lazy_gettext("Review approved"),
+    "review.action_added": lazy_gettext("Action item added"),
+    "review.action_done": lazy_gettext("Action item done"),
+    "review.action_dropped": lazy_gettext("Action item dropped"),
+    "review.action_open": lazy_gettext("Action item reopened"),
+    "incident.closed": lazy_gettext("Incident closed"),
+    "escalation.escalation_step": lazy_gettext("Escalation sent"),
+    "escalation.stage_due": lazy_gettext("Stage overdue notice"),
+    "escalation.update_due": lazy_gettext("Update reminder"),
+    "escalation.review_due": lazy_gettext("Review reminder"),
+    "escalation.acknowledged": lazy_gettext("Escalation acknowledged"),
+    "escalation.fallback": lazy_gettext("Escalation sent up the tree"),
+    "notice.failed": lazy_gettext("Notice not delivered"),
+}
+PARTICIPANT_ROLE_LABELS = {
+    "commander": lazy_gettext("incident commander"),
+    "member": lazy_gettext("team member"),
+    "spokesperson": lazy_gettext("spokesperson"),
+    "monitoring": lazy_gettext("monitoring"),
+    "liaison": lazy_gettext("liaison"),
+}
+# How a notice travelled, as a sentence says it ("sent by e-mail"); the settings page uses each
+# channel's own label (crisis.notify.channels).
+NOTICE_CHANNEL_LABELS = {
+    "email": lazy_gettext("e-mail"),
+    "inapp": lazy_gettext("the in-app inbox"),
+    "webhook": lazy_gettext("webhook"),
 }
 CHANNEL_LABELS = {
     "x": "X/Twitter",

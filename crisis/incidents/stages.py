@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from crisis import clock, hooks
 from crisis.auth.models import User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from crisis.http import select_locale
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.access import (
     clean_text,
@@ -268,7 +269,10 @@ def complete_stage(*, session: Session, actor: User, stage_run_id: int, now: dat
         raise Conflict(_l("Only the current stage can be completed."))
     missing = missing_items(run)
     if missing:
-        raise ValidationFailed({"checklist": [str(_l("Still open: %(item)s", item=e.item_key)) for e in missing]})
+        # The items as the checklist shows them, in the reader's language: never their keys.
+        lang = select_locale()
+        texts = [run.spec.checklist[e.position].text.get(lang) or e.item_key for e in missing]
+        raise ValidationFailed({"checklist": [str(_l("Still open: %(item)s", item=text)) for text in texts]})
     complete_run(session=session, incident=incident, run=run, actor=actor, now=now)
     following = next((r for r in incident.stage_runs if r.position == run.position + 1), None)
     if following is not None:

@@ -101,6 +101,7 @@ class EscalationRow:
     queued_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    notice: Notice | None = None  # the notice itself, for its sentences (crisis.notify.words)
 
 
 @dataclass
@@ -246,6 +247,7 @@ def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationR
                 queued_at=notice.queued_at,
                 acknowledged_at=notice.acknowledged_at,
                 acknowledged_by=notice.acknowledged_by.name if notice.acknowledged_by else None,
+                notice=notice,
             )
         )
     escalated = count(
