@@ -55,6 +55,9 @@ class Defaults:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = False
 
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # How far a time a person enters (a publication, a first sighting) may lie ahead of the server's
+    # clock: phones and tools drift a little; more than this is a typo, refused (crisis.moments).
+    CLOCK_SKEW_SECONDS = 120
     # The longest address (path and query string, as sent) the app reads; longer is 414. Under
     # gunicorn's longest request line (8190 with the method and version), so the app answers first.
     MAX_URL_LENGTH = 8000

@@ -15,6 +15,7 @@ STATE_LABELS = {
     "closed": lazy_gettext("Closed"),
     "cancelled": lazy_gettext("Cancelled"),
     "draft": lazy_gettext("Draft"),
+    "returned": lazy_gettext("Sent back"),
     "approved": lazy_gettext("Approved"),
     "published": lazy_gettext("Published"),
     "pending": lazy_gettext("Not started"),
@@ -38,6 +39,7 @@ EVENT_LABELS = {
     "incident.cancelled": lazy_gettext("Incident cancelled"),
     "statement.drafted": lazy_gettext("Statement drafted"),
     "statement.edited": lazy_gettext("Statement edited"),
+    "statement.returned": lazy_gettext("Statement sent back"),
     "statement.approved": lazy_gettext("Statement approved"),
     "statement.published": lazy_gettext("Statement published"),
     "key_messages.published_by_unit": lazy_gettext("Key messages published by a unit"),
@@ -58,13 +60,6 @@ EVENT_LABELS = {
     "escalation.acknowledged": lazy_gettext("Escalation acknowledged"),
     "escalation.fallback": lazy_gettext("Escalation sent up the tree"),
     "notice.failed": lazy_gettext("Notice not delivered"),
-}
-PARTICIPANT_ROLE_LABELS = {
-    "commander": lazy_gettext("incident commander"),
-    "member": lazy_gettext("team member"),
-    "spokesperson": lazy_gettext("spokesperson"),
-    "monitoring": lazy_gettext("monitoring"),
-    "liaison": lazy_gettext("liaison"),
 }
 # How a notice travelled, as a sentence says it ("sent by e-mail"); the settings page uses each
 # channel's own label (crisis.notify.channels).

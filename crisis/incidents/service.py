@@ -55,6 +55,7 @@ from crisis.incidents.models import (
     StageRun,
 )
 from crisis.incidents.stages import (
+    Closers,
     annotate,
     assign,
     complete_run,
@@ -74,6 +75,7 @@ from crisis.units.models import Unit
 
 __all__ = [
     "LEAD_ROLES",
+    "Closers",
     "MAX_TEXT",
     "Summary",
     "annotate",
@@ -83,6 +85,7 @@ __all__ = [
     "cancel",
     "change_severity",
     "change_stamp",
+    "clean_text",
     "clean_url",
     "comment",
     "commander_candidates",

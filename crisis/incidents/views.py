@@ -199,6 +199,8 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         "can_act": can_act,
         "can_lead": can_lead,
         "can_approve": lambda s: statements.can_approve(session=db.session, user=current_user, statement=s),
+        "can_edit_statement": lambda s: statements.can_edit(session=db.session, user=current_user, statement=s),
+        "may_close": service.Closers(user=current_user, incident=incident).may_close,
         "shared_status": statements.shared_status,
         "missing": service.open_required_items(incident),
         "comments": service.page_comments(session=db.session, incident=incident),
@@ -414,6 +416,16 @@ def statement_action(incident_id: int, statement_id: int, verb: str) -> Any:
                 session=db.session, actor=current_user, statement_id=statement_id, expected_version=version
             ),
             _("Statement approved."),
+        ),
+        "return": (
+            lambda: statements.send_back(
+                session=db.session,
+                actor=current_user,
+                statement_id=statement_id,
+                reason=form.get("reason", ""),
+                expected_version=version,
+            ),
+            _("Statement sent back to its author with your reason."),
         ),
         "publish": (
             lambda: statements.publish(

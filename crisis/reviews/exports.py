@@ -19,7 +19,6 @@ from crisis.incidents import presenters
 from crisis.incidents.labels import (
     CHANNEL_LABELS,
     EVENT_LABELS,
-    PARTICIPANT_ROLE_LABELS,
     STATE_LABELS,
     STATEMENT_LABELS,
 )
@@ -115,7 +114,6 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
         "item_text": describe.item,
         "unit_name": describe.unit,
         "STATE_LABELS": STATE_LABELS,
-        "PARTICIPANT_ROLE_LABELS": PARTICIPANT_ROLE_LABELS,
         "SEVERITY_LABELS": SEVERITY_LABELS,
         "RATING_LABELS": RATING_LABELS,
         "REVIEW_STATE_LABELS": REVIEW_STATE_LABELS,
@@ -188,7 +186,10 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "playbook_title": incident.playbook_snapshot["title"][lang],
                 "playbook_version": doc.playbook_version,
                 "commander": incident.commander.name,
-                "participants": [{"name": p.user.name, "role": p.role} for p in incident.participants],
+                "participants": [
+                    {"name": p.user.name, "role": p.role, "unit": p.unit_code, "commander": p.commander}
+                    for p in doc.participants
+                ],
                 "involved_units": [i.unit.code for i in incident.involved],
                 "started_at": _iso(incident.started_at),
                 "resolved_at": _iso(incident.resolved_at),

@@ -267,6 +267,15 @@ def _edited(data: Data, names: Names) -> str:
     return _("%(kind)s edited.", kind=kind) if kind else _("A statement draft was edited.")
 
 
+@presents("statement.returned")
+def _returned(data: Data, names: Names) -> str:
+    return _(
+        "%(kind)s sent back to its author. Reason: %(reason)s",
+        kind=names.statement_kind(data.get("statement_kind")) or _("Statement"),
+        reason=data.get("reason", ""),
+    )
+
+
 @presents("statement.approved")
 def _approved(data: Data, names: Names) -> str:
     return _("%(kind)s approved.", kind=names.statement_kind(data.get("statement_kind")) or _("Statement"))
