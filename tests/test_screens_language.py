@@ -26,7 +26,7 @@ from crisis.timeline.models import TimelineEvent
 from crisis.timeline.presenters import PRESENTERS, Names, present
 from tests.conftest import FIXED_NOW, form_post
 from tests.engine.drive import tick
-from tests.factories import close_required, open_incident
+from tests.factories import open_incident, run_through
 
 NOW = FIXED_NOW
 WIB = ZoneInfo("Asia/Jakarta")
@@ -275,7 +275,7 @@ def test_the_review_and_its_markdown_speak_in_sentences(db, org, login_as, resol
     client = login_as("head", "KOTA-SEMARANG")
     page = client.get(f"/incidents/{incident.id}/review").get_data(as_text=True)
     document = re.sub(r"<[^>]+>", " ", page[page.index('id="overview"') :])
-    assert "(komandan insiden)" in document and "(commander)" not in document
+    assert "(komandan insiden, " in document and "(commander)" not in document
     assert not KEYS.search(document), KEYS.search(document)
     waived = incident.stage_runs[0].entries[0]
     text = incident.playbook_snapshot["stages"][0]["checklist"][waived.position]["text"]["id"]
@@ -284,7 +284,7 @@ def test_the_review_and_its_markdown_speak_in_sentences(db, org, login_as, resol
     assert text in markdown and f"· {waived.item_key}" not in markdown
     assert not KEYS.search(markdown), KEYS.search(markdown)
     english = client.get(f"/incidents/{incident.id}/review.md?lang=en").get_data(as_text=True)
-    assert "| Measure | Value |" in english and "(incident commander)" in english
+    assert "| Measure | Value |" in english and "(incident commander, " in english
 
 
 @pytest.fixture
@@ -316,8 +316,7 @@ def resolved_review(db, org, incident):
         published_at=NOW + 19 * M,
         now=NOW + 19 * M,
     )
-    for run in incident.stage_runs:
-        close_required(db.session, head, run, now=NOW + 20 * M)
+    run_through(db.session, head, incident, now=NOW + 20 * M)
     incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=NOW + 20 * M)
     db.session.commit()
     return db.session.get(Incident, incident.id)

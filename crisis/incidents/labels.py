@@ -61,13 +61,6 @@ EVENT_LABELS = {
     "escalation.fallback": lazy_gettext("Escalation sent up the tree"),
     "notice.failed": lazy_gettext("Notice not delivered"),
 }
-PARTICIPANT_ROLE_LABELS = {
-    "commander": lazy_gettext("incident commander"),
-    "member": lazy_gettext("team member"),
-    "spokesperson": lazy_gettext("spokesperson"),
-    "monitoring": lazy_gettext("monitoring"),
-    "liaison": lazy_gettext("liaison"),
-}
 # How a notice travelled, as a sentence says it ("sent by e-mail"); the settings page uses each
 # channel's own label (crisis.notify.channels).
 NOTICE_CHANNEL_LABELS = {

@@ -19,7 +19,6 @@ from crisis.incidents import presenters
 from crisis.incidents.labels import (
     CHANNEL_LABELS,
     EVENT_LABELS,
-    PARTICIPANT_ROLE_LABELS,
     STATE_LABELS,
     STATEMENT_LABELS,
 )
@@ -115,7 +114,6 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
         "item_text": describe.item,
         "unit_name": describe.unit,
         "STATE_LABELS": STATE_LABELS,
-        "PARTICIPANT_ROLE_LABELS": PARTICIPANT_ROLE_LABELS,
         "SEVERITY_LABELS": SEVERITY_LABELS,
         "RATING_LABELS": RATING_LABELS,
         "REVIEW_STATE_LABELS": REVIEW_STATE_LABELS,
