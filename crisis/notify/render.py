@@ -145,7 +145,7 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
         "thing_url": thing_url(notice),
         "actor_name": payload.get("actor_name"),
         "statement_title": payload.get("statement_title"),
-        "statement_kind_label": str(STATEMENT_LABELS.get(payload.get("statement_kind"), "")),
+        "statement_kind_label": str(STATEMENT_LABELS.get(payload.get("statement_kind"), "")).lower(),
         "involved_unit": payload.get("involved_unit"),
         "involved_unit_name": payload.get("involved_unit_name"),
         "review_due_local": local(_when(payload.get("review_due_at"))) if payload.get("review_due_at") else None,
