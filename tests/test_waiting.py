@@ -25,7 +25,7 @@ from crisis.notify.models import Notice
 from crisis.notify.render import render
 from crisis.reviews import service as reviews
 from crisis.reviews.models import Review
-from tests.conftest import FIXED_NOW, csrf_token
+from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
 from tests.engine.sinks import SmtpSink
 from tests.factories import close_required, escalate
@@ -232,20 +232,26 @@ def test_an_escalation_to_me_waits_until_it_is_acknowledged(db, org, incident, s
 # --- reviews and action items ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def resolved(db, org, incident, clock):
-    """The hoax, every required item ticked, resolved at T0 + 10 h: its review draft is open."""
-    officer, head = people(org, ("KOTA-SEMARANG", "officer"), ("KOTA-SEMARANG", "head"))
-    moment = T0
+def resolve_all(db: Any, org: dict[str, Any], incident: Any, at: Any) -> Any:
+    """Every required item of every stage ticked by the unit's head, each stage completed, the
+    incident resolved at `at`: its review draft is open."""
+    head = org["users"][("KOTA-SEMARANG", "head")]
+    moment = incident.started_at
     while incident.current_stage is not None:
         run = incident.current_stage
         moment += 10 * M
         close_required(db.session, head, run, now=moment)
         incidents.complete_stage(session=db.session, actor=head, stage_run_id=run.id, now=moment)
-    incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=T0 + 10 * H)
+    incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=at)
     db.session.commit()
-    clock.now = T0 + 10 * H
     return incident
+
+
+@pytest.fixture
+def resolved(db, org, incident, clock):
+    """The hoax, resolved at T0 + 10 h: its review draft is open."""
+    clock.now = T0 + 10 * H
+    return resolve_all(db, org, incident, T0 + 10 * H)
 
 
 def test_a_draft_review_waits_for_its_writers_and_a_submitted_one_for_the_head(db, org, resolved, clock):
@@ -387,40 +393,105 @@ class _Links(HTMLParser):
 SKIPPED_FORMS = ("/logout", "/language")  # signing out and switching language are everyone's
 
 
-def test_an_observer_follows_every_link_and_button_on_the_main_pages_without_a_403(db, org, incident, login_as):
-    officer = org["users"][("KOTA-SEMARANG", "officer")]
+@pytest.fixture
+def desk(db, org, incident, log_issue, clock):
+    """Kota Semarang's hoax running, Kabupaten Banyumas involved, a draft statement and approved key
+    messages; and a second incident resolved, its review draft open with an action item."""
+    officer, supervisor, head = people(
+        org, ("KOTA-SEMARANG", "officer"), ("KOTA-SEMARANG", "supervisor"), ("KOTA-SEMARANG", "head")
+    )
+    incidents.involve_unit(
+        session=db.session, actor=head, incident_id=incident.id, unit_id=org["units"]["KAB-BANYUMAS"].id, now=T0 + M
+    )
     draft(db, officer, incident)
-    client = login_as("observer", "PUSAT")
+    key = statements.draft(
+        session=db.session,
+        actor=officer,
+        incident_id=incident.id,
+        kind="key_messages",
+        title="Pesan kunci PDAM",
+        body="Air PDAM aman diminum.",
+        now=T0 + 6 * M,
+    )
+    statements.approve(session=db.session, actor=supervisor, statement_id=key.id, now=T0 + 7 * M)
+    db.session.commit()
+    other = escalate(db.session, org, log_issue(title="Video pungli di loket samsat"), now=T0)
+    db.session.commit()
+    resolve_all(db, org, other, T0 + 10 * H)
+    clock.now = T0 + 11 * H
+    review = db.session.scalar(select(Review).where(Review.incident_id == other.id))
+    reviews.add_action_item(
+        session=db.session,
+        actor=officer,
+        review_id=review.id,
+        title="Templat pernyataan",
+        owner_id=supervisor.id,
+        due_on=(clock.now.astimezone(ZoneInfo("Asia/Jakarta")).date() + timedelta(days=2)).isoformat(),
+        now=clock.now,
+    )
+    db.session.commit()
+    return {"active": incident, "resolved": other}
+
+
+@pytest.mark.parametrize(
+    "viewer",
+    [("observer", "PUSAT"), ("officer", "KAB-BANYUMAS"), ("officer", "JATENG")],
+    ids=["observer", "involved-unit-officer", "province-officer"],
+)
+def test_no_link_or_button_on_the_main_pages_answers_403(db, org, desk, login_as, viewer):
+    """An observer reads; an officer of an involved unit publishes the shared key messages; a province
+    officer acts below but does not lead. Each follows every link and presses every button offered."""
+    active, resolved_one = desk["active"], desk["resolved"]
+    client = login_as(*viewer)
     header = _Links()
     header.feed(client.get("/").get_data(as_text=True).split('<main id="main">')[0])
-    # Every page of the main menu, and the pages of one incident, one issue, search and the inbox.
+    # Every page of the main menu, and the pages of both incidents, a review, an issue, search and the inbox.
     pages = [href for href in header.links if href.startswith("/") and not href.startswith("/static/")]
-    pages += [f"/incidents/{incident.id}", f"/issues/{incident.issue_id}", "/search?q=hoaks", "/inbox"]
+    pages += [f"/incidents/{active.id}", "/search?q=hoaks", "/inbox"]
+    if viewer != ("officer", "KAB-BANYUMAS"):  # the involved unit sees only the incident it is involved in
+        pages += [f"/incidents/{resolved_one.id}", f"/incidents/{resolved_one.id}/review", f"/issues/{active.issue_id}"]
     assert {"/", "/issues", "/incidents", "/waiting", "/evaluation"} <= set(pages)
     refused: list[str] = []
+    followed: set[str] = set()
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path
         parser = _Links()
         parser.feed(response.get_data(as_text=True))
         for href in parser.links:
-            target = urljoin(path, href)
-            parts = urlsplit(target)
-            if parts.netloc or not parts.path.startswith("/") or parts.path.startswith("/static/"):
+            parts = urlsplit(urljoin(path, href))
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            if (
+                parts.netloc
+                or not parts.path.startswith("/")
+                or parts.path.startswith("/static/")
+                or target in followed
+                or parts.path.endswith(".pdf")  # a PDF takes seconds to render; its page's rule is the same
+            ):
                 continue
-            if client.get(parts.path + (f"?{parts.query}" if parts.query else "")).status_code == 403:
+            followed.add(target)
+            if client.get(target).status_code == 403:
                 refused.append(f"{path}: link {href}")
         for form in parser.forms:
             action = urljoin(path, form["action"] or path)
             if form["method"] != "post" or any(action.endswith(skip) for skip in SKIPPED_FORMS):
                 continue
-            data = {**form["fields"], "csrf_token": csrf_token(client, path)}
-            if client.post(action, data=data).status_code == 403:
+            assert form["fields"].get("csrf_token"), action  # the page's own token, as a browser sends it
+            if client.post(action, data=form["fields"]).status_code == 403:
                 refused.append(f"{path}: form {action}")
     assert refused == []
-    incident_page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
-    assert 'id="comments-form"' not in incident_page and 'id="draft-statement"' not in incident_page
+
+
+def test_an_observer_is_not_offered_log_issue_comment_statements_or_review_writing(db, org, desk, login_as):
+    client = login_as("observer", "PUSAT")
     assert "/issues/new" not in client.get("/").get_data(as_text=True)
+    assert "/issues/new" not in client.get("/issues").get_data(as_text=True)
+    page = client.get(f"/incidents/{desk['active'].id}").get_data(as_text=True)
+    for part in ('id="comments-form"', 'id="draft-statement"', 'id="lead-actions"', "/approve", "/publish", "/tick"):
+        assert part not in page, part
+    review = client.get(f"/incidents/{desk['resolved'].id}/review").get_data(as_text=True)
+    for part in ('id="write"', 'id="add-action"', "/submit", "/status"):
+        assert part not in review, part
 
 
 def test_an_officer_still_sees_log_issue_and_the_comment_form(db, org, incident, login_as):
