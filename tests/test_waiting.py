@@ -229,6 +229,23 @@ def test_an_escalation_to_me_waits_until_it_is_acknowledged(db, org, incident, s
     assert collected(db, supervisor, now=clock.now).escalations == []
 
 
+def test_the_waiting_page_acknowledges_an_escalation_in_place(db, org, incident, smtp, clock, login_as):
+    clock.now = T0 + 31 * M
+    tick(db.session, clock.now)
+    client = login_as("supervisor", "KOTA-SEMARANG")
+    page = client.get("/waiting").get_data(as_text=True)
+    row = re.search(r'<li id="waiting-notice-(\d+)">(.*?)</li>', page, re.S)
+    assert row, page
+    notice_id, text = int(row.group(1)), row.group(2)
+    run = incident.current_stage
+    assert f'href="/incidents/{incident.id}#stage-{run.id}"' in text
+    assert "Identifikasi dan pelabelan" in text and "dieskalasikan kepada Anda" in text and "WIB" in text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+    answer = client.post(f"/inbox/{notice_id}/ack", data={"csrf_token": token, "next": "/waiting"})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/waiting")
+    assert f'id="waiting-notice-{notice_id}"' not in client.get("/waiting").get_data(as_text=True)
+
+
 # --- reviews and action items ----------------------------------------------------------------------------
 
 
