@@ -464,7 +464,8 @@ def test_no_link_or_button_on_the_main_pages_answers_403(db, org, desk, login_as
     header.feed(client.get("/").get_data(as_text=True).split('<main id="main">')[0])
     # Every page of the main menu, and the pages of both incidents, a review, an issue, search and the inbox.
     pages = [href for href in header.links if href.startswith("/") and not href.startswith("/static/")]
-    pages += [f"/incidents/{active.id}", "/search?q=hoaks", "/inbox"]
+    pages += [f"/incidents/{active.id}", "/search?q=hoaks", "/inbox", "/evaluation/reports"]
+    pages += [f"/units/{org['units'][viewer[1]].id}/roster"]
     if viewer != ("officer", "KAB-BANYUMAS"):  # the involved unit sees only the incident it is involved in
         pages += [f"/incidents/{resolved_one.id}", f"/incidents/{resolved_one.id}/review", f"/issues/{active.issue_id}"]
     assert {"/", "/issues", "/incidents", "/waiting", "/evaluation"} <= set(pages)
