@@ -98,6 +98,23 @@ def test_a_draft_statement_waits_for_the_supervisors_above_it_and_not_for_its_au
     assert collected(db, supervisor).statements == []
 
 
+def test_a_statement_sent_back_waits_for_its_author_and_no_longer_for_the_approvers(db, org, incident, login_as):
+    officer, supervisor, other_officer = people(
+        org, ("KOTA-SEMARANG", "officer"), ("KOTA-SEMARANG", "supervisor"), ("JATENG", "officer")
+    )
+    statement = draft(db, officer, incident)
+    statement.state = "returned"  # what an approver's send-back leaves (crisis.incidents.statements)
+    db.session.commit()
+    assert collected(db, supervisor).statements == []
+    assert [(row.kind, row.subject.id) for row in collected(db, officer).statements] == [
+        ("statement_returned", statement.id)
+    ]
+    assert collected(db, other_officer).statements == []
+    page = login_as("officer", "KOTA-SEMARANG").get("/waiting").get_data(as_text=True)
+    row = re.search(rf'<li id="waiting-statement-{statement.id}">(.*?)</li>', page, re.S).group(1)
+    assert "dikembalikan kepada Anda" in row and incident.reference in row and "WIB" in row
+
+
 def test_drafting_a_statement_tells_the_units_approvers_in_their_language_with_a_link_to_it(db, org, incident):
     officer, supervisor, head, province_head = people(
         org,

@@ -1,6 +1,6 @@
-"""What is waiting for me, everywhere: the statements I may approve, the reviews I write or approve,
-the escalations addressed to me that nobody has acknowledged, my action items falling due, and the
-checklist items of running stages that are mine.
+"""What is waiting for me, everywhere: the statements I may approve (and mine sent back to me), the
+reviews I write or approve, the escalations addressed to me that nobody has acknowledged, my action
+items falling due, and the checklist items of running stages that are mine.
 
 "Mine" follows the services' own rules (crisis.incidents.statements.can_approve,
 crisis.reviews.service.can_approve), and everything is limited to the incidents the person sees
@@ -35,6 +35,7 @@ from crisis.units.models import UnitKind
 # Statement states that wait for an approver. "submitted" is there for a workflow that names it;
 # a statement sent back to its author waits for the author, not for an approver.
 STATEMENT_AWAITING = ("draft", "submitted")
+STATEMENT_RETURNED = "returned"
 STATEMENT_APPROVERS = frozenset({Role.supervisor, Role.head})
 REVIEW_APPROVERS = frozenset({Role.head})
 ACTION_ITEM_SOON = timedelta(days=3)  # an open action item shows from three days before it is due
@@ -124,6 +125,20 @@ def _statements(*, session: Session, user: User) -> Select[Any]:
             Statement.state.in_(STATEMENT_AWAITING),
             Statement.drafted_by_id != user.id,
             scope.filter(Incident.unit_id),
+        )
+    )
+
+
+def _returned_statements(*, session: Session, user: User) -> Select[Any]:
+    """My statements an approver sent back (state "returned"): they wait for me to edit them."""
+    return (
+        select(Statement)
+        .join(Incident, Incident.id == Statement.incident_id)
+        .where(
+            Incident.state == "active",
+            Statement.state == STATEMENT_RETURNED,
+            Statement.drafted_by_id == user.id,
+            _visible(session=session, user=user),
         )
     )
 
@@ -225,6 +240,7 @@ def count(*, session: Session, user: Any, now: datetime) -> int:
     total = session.scalar(
         select(
             counted(_statements(session=session, user=user))
+            + counted(_returned_statements(session=session, user=user))
             + escalations
             + counted(_checklist(session=session, user=user))
             + counted(_reviews_to_write(session=session, user=user))
@@ -264,6 +280,15 @@ def collect(*, session: Session, user: User, now: datetime, limit: int = LIMIT) 
     ).all()
     statements = [
         Row("statement", s.incident, s.drafted_at, s, detail={"author": s.drafted_by.name}) for s in statement_rows
+    ]
+    statements += [
+        Row("statement_returned", s.incident, s.drafted_at, s)
+        for s in session.scalars(
+            _returned_statements(session=session, user=user)
+            .options(contains_eager(Statement.incident).options(*_incident_loading()))
+            .order_by(Statement.drafted_at, Statement.id)
+            .limit(limit)
+        )
     ]
 
     escalations = _escalation_rows(session=session, user=user, now=now, limit=limit)
