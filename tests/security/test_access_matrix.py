@@ -466,6 +466,9 @@ PAGES = [
     C("POST", "/action-items/<int:item_id>/status", act, "/action-items/{item}/status", body={"status": "done"}),
     # the deadline engine
     C("GET", "/inbox", signed_in),
+    # the desk: what is waiting for me, and search (both show only what the person may see)
+    C("GET", "/waiting", signed_in),
+    C("GET", "/search", signed_in, "/search?q=hoaks"),
     C("POST", "/inbox/read", signed_in, body=lambda ids: {"notice_id": ids["notice"]}, target=True),
     C("POST", "/inbox/<int:notice_id>/ack", act, "/inbox/{notice}/ack", body={}),
     C("POST", "/inbox/channels", signed_in, body={"email": "on", "inapp": "on"}),
