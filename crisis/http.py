@@ -20,7 +20,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from crisis.dbtypes import DB_INT_MAX
-from crisis.errors import BODY, UnreadableInput
+from crisis.errors import BODY, UnreadableInput, page_message, page_title
 from crisis.i18n import _
 
 PROBLEM_JSON = "application/problem+json"
@@ -80,7 +80,34 @@ def handle_http_error(error: HTTPException) -> Any:
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
-    return render_template("errors/error.html", status=status, message=error.description), status
+    return render_template(
+        "errors/error.html", status=status, title=page_title(status), message=_page_text(error)
+    ), status
+
+
+def _page_text(error: HTTPException) -> str:
+    """What an error page says, in the viewer's language: our own sentence where the description is
+    werkzeug's English default, Flask-WTF's or Flask-Limiter's ('10 per 5 minute'); a description
+    the app wrote itself (already translated) as it is."""
+    from flask_wtf.csrf import CSRFError
+
+    status = error.code or 500
+    if status == 429:
+        from crisis.extensions import limiter
+        from crisis.ratelimit import retry_message
+
+        try:
+            current = limiter.current_limit
+            reset_at = current.reset_at if current is not None else None
+        except Exception:  # the limit's store is out of reach: the sentence without minutes
+            reset_at = None
+        return retry_message(reset_at)
+    if isinstance(error, CSRFError):
+        return _("The form had expired. Reload the page and send it again.")
+    description = error.description
+    if not isinstance(description, str) or not description or description == type(error).description:
+        return page_message(status)
+    return description
 
 
 class ProblemSchema(ma.Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from crisis.audit.views import bp as audit_bp
 from crisis.auth.identity import load_user, sign_out
 from crisis.auth.labels import ROLE_LABELS
 from crisis.auth.views import bp as auth_bp
-from crisis.errors import DomainError
+from crisis.errors import DomainError, page_title
 from crisis.escalation.views import bp as escalation_bp
 from crisis.extensions import db, login
 from crisis.guards import sign_in_url
@@ -36,7 +37,7 @@ from crisis.playbooks.views import bp as playbooks_bp
 from crisis.reports.views import bp as reports_bp
 from crisis.reviews.views import bp as reviews_bp
 from crisis.system.views import bp as system_bp
-from crisis.timefmt import LocalTimes, format_duration, format_local, zone_label
+from crisis.timefmt import LocalTimes, format_deadline, format_duration, format_local, unit_words, zone_label
 from crisis.units.service import KIND_LABELS as UNIT_KIND_LABELS
 from crisis.units.views import bp as units_bp
 
@@ -93,7 +94,10 @@ def _handle_domain_error(error: DomainError) -> Any:
     db.session.rollback()
     if wants_json():
         return problem(error.status, error.title, error.message, error.errors)
-    return render_template("errors/error.html", status=error.status, message=error.message), error.status
+    page = render_template(
+        "errors/error.html", status=error.status, title=page_title(error.status), message=error.message
+    )
+    return page, error.status
 
 
 def _template_globals() -> dict[str, Any]:
@@ -109,6 +113,8 @@ def _template_globals() -> dict[str, Any]:
         "viewer_zone": viewer_zone,
         "zone_label": zone_label,
         "format_duration": format_duration,
+        "duration_words": lambda: json.dumps(unit_words(), ensure_ascii=False),
+        "deadline_text": lambda moment: format_deadline(moment, viewer_zone()),
         "format_local": format_local,
         "current_locale": select_locale,
     }

@@ -7,31 +7,41 @@
     if (menu && !menu.contains(event.target)) menu.removeAttribute("open");
   });
 
-  const pad = (n) => String(n).padStart(2, "0");
-  const span = (ms) => {
+  // Durations in the page's own words (the countdown and elapsed macros carry them in data-words,
+  // in the reader's language): "1 hari 2 jam", "2 jam 5 mnt", "4 mnt 10 dtk" - what the server writes.
+  const fallbackWords = { day: "day", days: "days", hour: "h", minute: "min", second: "s", left: "left", overdue: "overdue", running: "running" };
+  const wordsOf = (el) => {
+    if (!el.dataset.words) return fallbackWords;
+    try {
+      return Object.assign({}, fallbackWords, JSON.parse(el.dataset.words));
+    } catch (error) {
+      return fallbackWords;
+    }
+  };
+  const span = (ms, w) => {
     const total = Math.floor(Math.abs(ms) / 1000);
     const d = Math.floor(total / 86400);
     const h = Math.floor((total % 86400) / 3600);
     const m = Math.floor((total % 3600) / 60);
     const s = total % 60;
-    if (d) return `${d}d ${pad(h)}h ${pad(m)}m`;
-    if (h) return `${h}h ${pad(m)}m ${pad(s)}s`;
-    return `${m}m ${pad(s)}s`;
+    if (d) return `${d} ${d === 1 ? w.day : w.days}` + (h ? ` ${h} ${w.hour}` : "");
+    if (h) return `${h} ${w.hour}` + (m ? ` ${m} ${w.minute}` : "");
+    return `${m} ${w.minute} ${s} ${w.second}`;
   };
-  const lang = document.documentElement.lang;
-  const words = lang === "id" ? { left: "lagi", over: "terlambat", ago: "berjalan" } : { left: "left", over: "overdue", ago: "running" };
 
   // Live countdowns to deadlines and clocks since a start, from ISO times in data attributes.
   const tick = () => {
     const now = Date.now();
     document.querySelectorAll("[data-deadline]").forEach((el) => {
+      const w = wordsOf(el);
       const left = Date.parse(el.dataset.deadline) - now;
-      el.textContent = left >= 0 ? `${span(left)} ${words.left}` : `${span(left)} ${words.over}`;
+      el.textContent = left >= 0 ? `${span(left, w)} ${w.left}` : `${span(left, w)} ${w.overdue}`;
       el.classList.toggle("overdue", left < 0);
       el.classList.toggle("soon", left >= 0 && left < 10 * 60 * 1000);
     });
     document.querySelectorAll("[data-since]").forEach((el) => {
-      el.textContent = `${span(now - Date.parse(el.dataset.since))} ${words.ago}`;
+      const w = wordsOf(el);
+      el.textContent = `${span(now - Date.parse(el.dataset.since), w)} ${w.running}`;
     });
   };
   tick();
