@@ -15,7 +15,7 @@ from crisis import clock
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.guards import local_path, parse_id
-from crisis.http import select_locale, viewer_zone
+from crisis.http import flash_refusal, select_locale, viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.playbooks.models import Playbook
@@ -206,12 +206,9 @@ def _next() -> str:
     return local_path(request.form.get("next", ""), url_for("reports.dashboard"))
 
 
-def _flash_errors(error: Exception) -> None:
+def _flash_errors(error: Exception, target: str = "") -> None:
     db.session.rollback()
-    messages = getattr(error, "errors", None) or {"": [getattr(error, "message", str(error))]}
-    for field, texts in messages.items():
-        for text in texts:
-            flash(f"{field}: {text}" if field else text, "error")
+    flash_refusal(error, target=target)  # each by its field's label, shown next to the field
 
 
 @bp.route("/evaluation/targets", methods=["POST"])
@@ -232,7 +229,7 @@ def set_target() -> Any:
             comparison=form.get("comparison", "<="),
         )
     except ValidationFailed as error:  # a role that may not set targets gets 403, like everywhere
-        _flash_errors(error)
+        _flash_errors(error, "set-target")
     else:
         db.session.commit()
         flash(_("Target saved."), "success")

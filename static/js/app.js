@@ -48,6 +48,63 @@
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSwap", tick);
 
+  // A refused action's messages (flashes with data-target / data-field, see crisis.http.flash_refusal)
+  // go next to what they are about: under the input at fault, else at the top of the item, stage or
+  // section acted on. The input (or the item's first control) is marked, described by the message
+  // and focused; without script the flash stays at the top with a link to the item.
+  const focusable = "button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea, a[href]";
+  const describe = (control, id) => {
+    const ids = (control.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+    if (!ids.includes(id)) ids.unshift(id);
+    control.setAttribute("aria-describedby", ids.join(" "));
+  };
+  const placeErrors = () => {
+    let first = null;
+    document.querySelectorAll(".flash[data-target], .flash[data-field]").forEach((flash) => {
+      const target = flash.dataset.target ? document.getElementById(flash.dataset.target) : null;
+      const name = flash.dataset.field;
+      const byName = name ? `[name="${window.CSS && CSS.escape ? CSS.escape(name) : name}"]` : null;
+      const field = byName ? (target && target.querySelector(byName)) || document.querySelector(byName) : null;
+      if (!field && !target) return;
+      const message = document.createElement("p");
+      message.className = "placed-error";
+      message.id = `${flash.id}-here`;
+      message.setAttribute("role", "alert");
+      let control;
+      if (field) {
+        message.textContent = flash.dataset.message || flash.firstChild.textContent;
+        const box = field.closest(".field") || field.parentElement;
+        box.classList.add("has-error");
+        box.appendChild(message);
+        field.setAttribute("aria-invalid", "true");
+        control = field;
+      } else {
+        message.textContent = flash.firstChild.textContent.trim();
+        const heading = target.querySelector("h2, h3, .entry-line");
+        if (heading && heading.parentElement === target) heading.after(message);
+        else target.prepend(message);
+        target.classList.add("has-placed-error");
+        control = target.querySelector(focusable);
+        if (!control) {
+          target.setAttribute("tabindex", "-1");
+          control = target;
+        }
+      }
+      const closed = control.closest("details:not([open])");
+      if (closed) closed.open = true;
+      describe(control, message.id);
+      flash.remove();
+      if (!first) first = control;
+    });
+    if (first) {
+      first.scrollIntoView({ block: "center" });
+      first.focus({ preventScroll: true });
+    }
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", placeErrors);
+  else placeErrors();
+  document.addEventListener("htmx:afterSwap", placeErrors);
+
   // Do not replace a live panel while someone is typing in it.
   document.addEventListener("htmx:beforeRequest", (event) => {
     const panel = event.detail.elt;
