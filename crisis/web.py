@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import (
@@ -15,7 +15,7 @@ from flask import (
     request,
     session,
 )
-from flask_babel import get_locale
+from flask_babel import format_date, format_decimal, get_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -100,6 +100,18 @@ def _handle_domain_error(error: DomainError) -> Any:
     return page, error.status
 
 
+def date_text(day: date | None, fmt: str = "d MMM yyyy") -> str:
+    """A date in prose as the reader writes it ('7 Des 2026'), never ISO."""
+    return format_date(day, fmt) if day is not None else "—"
+
+
+def number(value: float | None, pattern: str | None = None) -> str:
+    """A number as the reader writes it: '0,25' and '1.234' in Indonesian, '0.25' and '1,234' in English."""
+    if value is None:
+        return "—"
+    return format_decimal(value, pattern) if pattern else format_decimal(value)
+
+
 def _template_globals() -> dict[str, Any]:
     times: list[LocalTimes] = []  # made on first use: one zone and language lookup per page
 
@@ -113,6 +125,8 @@ def _template_globals() -> dict[str, Any]:
         "viewer_zone": viewer_zone,
         "zone_label": zone_label,
         "format_duration": format_duration,
+        "date_text": date_text,
+        "number": number,
         "duration_words": lambda: json.dumps(unit_words(), ensure_ascii=False),
         "deadline_text": lambda moment: format_deadline(moment, viewer_zone()),
         "format_local": format_local,

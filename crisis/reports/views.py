@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -57,7 +58,11 @@ def _minutes(seconds: float | None) -> float | None:
 
 def chart_data(board: Dashboard) -> dict[str, Any]:
     """Chart.js configurations (data only, no functions): drawn by static/js/charts.js."""
-    labels = [w["week"].isoformat() for w in board.weekly]
+    labels = [format_date(w["week"], "d MMM") for w in board.weekly]  # weeks as the reader writes dates: "7 Des"
+
+    def titled(title: str, y: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"plugins": {"title": {"display": True, "text": title}}, "scales": {"y": y or {}}}
+
     return {
         "incidents": {
             "type": "bar",
@@ -65,6 +70,8 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
                 "labels": labels,
                 "datasets": [{"label": _("Incidents per week"), "data": [w["incidents"] for w in board.weekly]}],
             },
+            # counts: whole-number ticks only
+            "options": titled(_("Incidents per week"), {"beginAtZero": True, "ticks": {"precision": 0}}),
         },
         "times": {
             "type": "line",
@@ -81,6 +88,7 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
                     },
                 ],
             },
+            "options": titled(_("Median times per week, minutes"), {"beginAtZero": True}),
         },
         "compliance": {
             "type": "line",
@@ -95,7 +103,7 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
                     }
                 ],
             },
-            "options": {"scales": {"y": {"min": 0, "max": 100}}},
+            "options": titled(_("Stages on time per week, percent"), {"min": 0, "max": 100}),
         },
     }
 
