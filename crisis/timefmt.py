@@ -181,9 +181,9 @@ def localise_pattern(fmt: str, locale: Any) -> str:
     """A pattern written with 'HH:mm' in the locale's own time notation ('10.00' in Indonesian)."""
     if "HH:mm" not in fmt or locale is None:
         return fmt
-    short = _time_pattern(locale)
-    separator = "." if "HH.mm" in short else ":"
-    return fmt.replace("HH:mm", f"HH{separator}mm")
+    if "HH.mm" not in _time_pattern(locale):
+        return fmt
+    return fmt.replace("HH:mm:ss", "HH.mm.ss").replace("HH:mm", "HH.mm")
 
 
 def format_deadline(moment: datetime | None, zone_name: str, now: datetime | None = None) -> str:
