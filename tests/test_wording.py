@@ -219,4 +219,3 @@ def test_the_evaluation_charts_have_titles_and_whole_number_ticks_for_counts(app
     assert charts["incidents"]["options"]["scales"]["y"]["ticks"]["precision"] == 0
     for chart in charts.values():
         assert chart["options"]["plugins"]["title"]["text"]
-

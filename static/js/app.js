@@ -79,10 +79,20 @@
         field.setAttribute("aria-invalid", "true");
         control = field;
       } else {
+        // All of an element's messages in one box under its heading, in the order they came.
+        let box = target.querySelector(":scope > .placed-errors");
+        if (!box) {
+          box = document.createElement("div");
+          box.className = "placed-errors";
+          box.id = `${target.id}-errors`;
+          box.setAttribute("role", "alert");
+          const heading = target.querySelector(":scope > h2, :scope > h3, :scope > .entry-line");
+          if (heading) heading.after(box);
+          else target.prepend(box);
+        }
+        message.removeAttribute("role");
         message.textContent = flash.firstChild.textContent.trim();
-        const heading = target.querySelector("h2, h3, .entry-line");
-        if (heading && heading.parentElement === target) heading.after(message);
-        else target.prepend(message);
+        box.appendChild(message);
         target.classList.add("has-placed-error");
         control = target.querySelector(focusable);
         if (!control) {
@@ -92,14 +102,19 @@
       }
       const closed = control.closest("details:not([open])");
       if (closed) closed.open = true;
-      describe(control, message.id);
+      describe(control, field ? message.id : `${target.id}-errors`);
       flash.remove();
       if (!first) first = control;
     });
-    if (first) {
-      first.scrollIntoView({ block: "center" });
-      first.focus({ preventScroll: true });
-    }
+    if (!first) return;
+    // After the page's own scroll to its #fragment (which would take the focus away again).
+    const settle = () =>
+      setTimeout(() => {
+        first.scrollIntoView({ block: "center" });
+        first.focus({ preventScroll: true });
+      }, 0);
+    if (document.readyState === "complete") settle();
+    else window.addEventListener("load", settle, { once: true });
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", placeErrors);
   else placeErrors();
