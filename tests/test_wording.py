@@ -10,15 +10,22 @@ import re
 from datetime import date, timedelta
 from html import unescape
 
+import pytest
 from flask_babel import force_locale
 
+from crisis.incidents.models import Incident
 from crisis.reviews.models import Review
 from crisis.timefmt import format_deadline, format_duration
 from tests.conftest import FIXED_NOW, form_post, sign_in
-from tests.test_reviews import resolve_a_hoax  # noqa: F401  (the resolved fixture's builder)
-from tests.test_reviews import resolved  # noqa: F401  the fixture
+from tests.test_reviews import resolve_a_hoax
 
 D, H, M = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
+
+
+@pytest.fixture
+def resolved(db, org, built_once):
+    """A resolved hoax with its review draft (the reviews tests' own, built once per run)."""
+    return db.session.get(Incident, built_once("resolved hoax", lambda: resolve_a_hoax(db, org, FIXED_NOW).id))
 
 
 def _flashes(page: str) -> list[dict[str, str]]:
@@ -164,7 +171,7 @@ def test_refusing_to_complete_a_stage_points_at_the_stage(login_as, db, incident
     assert not any(f["text"].startswith("checklist") for f in flashes)
 
 
-def test_submitting_an_empty_review_names_each_field_by_its_label(db, org, resolved, login_as):  # noqa: F811
+def test_submitting_an_empty_review_names_each_field_by_its_label(db, org, resolved, login_as):
     client = login_as("officer", "KOTA-SEMARANG")
     review = db.session.query(Review).filter_by(incident_id=resolved.id).one()
     page = f"/incidents/{resolved.id}/review"

@@ -144,8 +144,10 @@ def test_review_steps_tables_inputs_and_charts_read_well(server, browser):  # no
     boxes = page.locator("ol.review-steps li").evaluate_all(
         "els => els.map((el) => { const r = el.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]; })"
     )
-    for (l1, r1, t1, b1), (l2, r2, t2, b2) in zip(boxes, boxes[1:], strict=False):
-        assert r1 <= l2 or b1 <= t2, boxes  # the next step starts after this one, or on a line below
+    for (_left, right, _top, bottom), (next_left, _right, next_top, _bottom) in zip(boxes, boxes[1:], strict=False):
+        assert right <= next_left or bottom <= next_top, (
+            boxes
+        )  # the next step starts after this one, or on a line below
     numbered = page.locator("ol.review-steps li").first.evaluate("(el) => getComputedStyle(el, '::before').content")
     assert "counter(step)" in numbered  # numbered inside each step, not by a marker hanging over the previous one
     if page.locator(".review-state-draft").count() and page.locator("form[action$='/submit']").count():
