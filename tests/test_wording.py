@@ -226,3 +226,20 @@ def test_the_evaluation_charts_have_titles_and_whole_number_ticks_for_counts(app
     assert charts["incidents"]["options"]["scales"]["y"]["ticks"]["precision"] == 0
     for chart in charts.values():
         assert chart["options"]["plugins"]["title"]["text"]
+
+
+def test_the_sop_validator_speaks_the_pages_language_and_the_command_line_keeps_english(app):
+    from crisis.playbooks.validator import validate_text
+    from crisis.playbooks.yaml_source import localised
+
+    text = "key: hoax-check\ntitle: {id: Cek, en: Check}\ncategory: hoaks\nseverities: [1, 5]\nstages: []\n"
+    problems = validate_text(text, "hoax-check.yaml").problems
+    by_line = {p.line: p for p in problems}
+    category, severity = by_line[3], by_line[4]
+    assert str(category).startswith("hoax-check.yaml:3:11: unknown category 'hoaks'; did you mean 'hoax'?")
+    assert severity.message.startswith("severity 5 is out of range")
+    with app.test_request_context(), force_locale("id"):
+        assert localised(category.message) == "category 'hoaks' tidak dikenal; maksud Anda 'hoax'?"
+        assert localised(severity.message).startswith("tingkat keparahan 5 di luar rentang")
+        missing = next(p for p in problems if "missing required key" in p.message)
+        assert localised(missing.message) == "kunci wajib 'description' belum ada di SOP"

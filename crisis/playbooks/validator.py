@@ -26,7 +26,7 @@ from crisis.playbooks.structure import (
     PlaybookChecker,
 )
 from crisis.playbooks.value_checks import TEXT_KEYS
-from crisis.playbooks.yaml_source import MAX_BYTES, MAX_DEPTH, Problem, read_source, too_big_message
+from crisis.playbooks.yaml_source import MAX_BYTES, MAX_DEPTH, N_, Problem, read_source, too_big_message
 
 __all__ = [
     "ITEM_KEYS",
@@ -82,6 +82,6 @@ def validate_text(text: str, filename: str = "<input>") -> ValidationResult:
         extra = len(problems) - MAX_PROBLEMS
         last = problems[MAX_PROBLEMS - 1]
         problems = problems[:MAX_PROBLEMS] + [
-            Problem(filename, last.line, last.column, f"{extra} more problems not shown")
+            Problem(filename, last.line, last.column, N_("%(n)d more problems not shown", n=extra))
         ]
     return ValidationResult(problems=problems, spec=None if problems else spec)

@@ -12,6 +12,7 @@ from crisis.i18n import _
 from crisis.playbooks import service
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.playbooks.spec import CATEGORIES, SEVERITIES, describe_step, format_duration_words
+from crisis.playbooks.yaml_source import localised
 
 bp = Blueprint("playbooks", __name__, url_prefix="/playbooks")
 
@@ -122,7 +123,7 @@ def edit(key: str | None = None) -> Any:
             flash(_("No problems found. Publish when ready."), "success")
     by_line: dict[int, list[str]] = {}
     for problem in problems:
-        by_line.setdefault(problem.line, []).append(f"{problem.column}: {problem.message}")
+        by_line.setdefault(problem.line, []).append(f"{problem.column}: {localised(problem.message)}")
     return render_template(
         "playbooks/edit.html",
         key=key,
