@@ -71,11 +71,16 @@
       message.id = `${flash.id}-here`;
       message.setAttribute("role", "alert");
       let control;
+      let shown = message; // what is scrolled into view: the message with what it is about
       if (field) {
         message.textContent = flash.dataset.message || flash.firstChild.textContent;
-        const box = field.closest(".field") || field.parentElement;
-        box.classList.add("has-error");
-        box.appendChild(message);
+        const box = field.closest(".field");
+        if (box) {
+          box.classList.add("has-error");
+          box.appendChild(message);
+        } else {
+          field.after(message); // a bare input in a small form: right under it
+        }
         field.setAttribute("aria-invalid", "true");
         control = field;
       } else {
@@ -93,6 +98,7 @@
         message.removeAttribute("role");
         message.textContent = flash.firstChild.textContent.trim();
         box.appendChild(message);
+        shown = box;
         target.classList.add("has-placed-error");
         control = target.querySelector(focusable);
         if (!control) {
@@ -104,14 +110,14 @@
       if (closed) closed.open = true;
       describe(control, field ? message.id : `${target.id}-errors`);
       flash.remove();
-      if (!first) first = control;
+      if (!first) first = { control, shown };
     });
     if (!first) return;
     // After the page's own scroll to its #fragment (which would take the focus away again).
     const settle = () =>
       setTimeout(() => {
-        first.scrollIntoView({ block: "center" });
-        first.focus({ preventScroll: true });
+        first.shown.scrollIntoView({ block: "center" });
+        first.control.focus({ preventScroll: true });
       }, 0);
     if (document.readyState === "complete") settle();
     else window.addEventListener("load", settle, { once: true });
