@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 
 _ = gettext
 
-__all__ = ["Form", "_", "gettext", "lazy_gettext", "ngettext"]
+__all__ = ["N_", "Form", "Message", "_", "gettext", "lazy_gettext", "localised", "ngettext"]
 
 
 class CatalogTranslations:
@@ -25,6 +25,41 @@ class CatalogTranslations:
 
 
 CATALOG = CatalogTranslations()
+
+
+class Message(str):
+    """A message made where no reader is known (the SOP validator, also run from the command line):
+    English text as it is (the command line, the API, file:line:column reports), which also keeps
+    its catalog template and values so a page can show it in the reader's language (`localised`).
+    Values that are Messages themselves are translated too."""
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Message:
+        made = super().__new__(cls, template % values if values else template)
+        made.template, made.values = template, values
+        return made
+
+    def __reduce__(self) -> Any:  # pickled and copied as what it is
+        return (_rebuild, (self.template, self.values))
+
+    def localised(self) -> str:
+        values = {name: localised(value) for name, value in self.values.items()}
+        translated = gettext(self.template)  # without values flask_babel leaves the text unformatted
+        return translated % values if values else translated
+
+
+def _rebuild(template: str, values: dict[str, Any]) -> Message:
+    return Message(template, **values)
+
+
+N_ = Message  # the name pybabel extracts (one of its default keywords)
+
+
+def localised(message: Any) -> str:
+    """A validator message in the reader's language, or as it is when it is plain text."""
+    return message.localised() if isinstance(message, Message) else str(message)
 
 
 class Form(FlaskForm):

@@ -229,8 +229,8 @@ def test_the_evaluation_charts_have_titles_and_whole_number_ticks_for_counts(app
 
 
 def test_the_sop_validator_speaks_the_pages_language_and_the_command_line_keeps_english(app):
+    from crisis.i18n import localised
     from crisis.playbooks.validator import validate_text
-    from crisis.playbooks.yaml_source import localised
 
     text = "key: hoax-check\ntitle: {id: Cek, en: Check}\ncategory: hoaks\nseverities: [1, 5]\nstages: []\n"
     problems = validate_text(text, "hoax-check.yaml").problems
@@ -243,3 +243,14 @@ def test_the_sop_validator_speaks_the_pages_language_and_the_command_line_keeps_
         assert localised(severity.message).startswith("tingkat keparahan 5 di luar rentang")
         missing = next(p for p in problems if "missing required key" in p.message)
         assert localised(missing.message) == "kunci wajib 'description' belum ada di SOP"
+
+
+def test_a_duration_the_sop_author_got_wrong_is_explained_in_the_pages_language(app):
+    from crisis.i18n import localised
+    from crisis.playbooks.spec import parse_duration
+
+    with pytest.raises(ValueError) as caught:
+        parse_duration("0m")
+    assert str(caught.value) == "duration '0m' must be more than zero"  # the command line and the API
+    with app.test_request_context(), force_locale("id"):
+        assert localised(caught.value.args[0]) == "durasi '0m' harus lebih dari nol"

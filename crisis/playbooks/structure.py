@@ -8,6 +8,7 @@ from pathlib import Path
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from crisis.i18n import N_, Message
 from crisis.playbooks.spec import (
     CATEGORIES,
     OWNER_ROLES,
@@ -24,7 +25,7 @@ from crisis.playbooks.spec import (
     shorten,
 )
 from crisis.playbooks.value_checks import ValueReader
-from crisis.playbooks.yaml_source import INVALID, N_, describe
+from crisis.playbooks.yaml_source import INVALID, describe
 
 PLAYBOOK_KEYS = ("key", "title", "description", "category", "severities", "settings", "stages")
 PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "stages")
@@ -304,7 +305,7 @@ class PlaybookChecker(ValueReader):
             try:
                 selector = parse_selector(value)
             except ValueError as exc:
-                self.add(child, str(exc))
+                self.add(child, exc.args[0] if isinstance(exc.args[0], Message) else str(exc))
                 ok = False
                 continue
             if selector in selectors:

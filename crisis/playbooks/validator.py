@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from crisis.i18n import N_
 from crisis.playbooks.spec import PlaybookSpec
 from crisis.playbooks.structure import (
     ITEM_KEYS,
@@ -26,7 +27,7 @@ from crisis.playbooks.structure import (
     PlaybookChecker,
 )
 from crisis.playbooks.value_checks import TEXT_KEYS
-from crisis.playbooks.yaml_source import MAX_BYTES, MAX_DEPTH, N_, Problem, read_source, too_big_message
+from crisis.playbooks.yaml_source import MAX_BYTES, MAX_DEPTH, Problem, read_source, too_big_message
 
 __all__ = [
     "ITEM_KEYS",

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from crisis.i18n import N_, Message
 from crisis.playbooks.spec import SEVERITIES, SLUG_RE, SeverityDurations, Text, parse_duration, shorten
-from crisis.playbooks.yaml_source import INVALID, N_, Message, SourceReader, describe
+from crisis.playbooks.yaml_source import INVALID, SourceReader, describe
 
 TEXT_KEYS = ("id", "en")
 
@@ -109,7 +110,7 @@ class ValueReader(SourceReader):
         try:
             return parse_duration(value)
         except ValueError as exc:
-            self.add(node, str(exc))
+            self.add(node, exc.args[0] if isinstance(exc.args[0], Message) else str(exc))
             return None
 
     def boolean(self, node: Node, what: str) -> bool | None:

@@ -8,11 +8,10 @@ from flask_login import current_user, login_required
 from crisis.extensions import db
 from crisis.guards import id_arg
 from crisis.http import select_locale
-from crisis.i18n import _
+from crisis.i18n import _, localised
 from crisis.playbooks import service
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.playbooks.spec import CATEGORIES, SEVERITIES, describe_step, format_duration_words
-from crisis.playbooks.yaml_source import localised
 
 bp = Blueprint("playbooks", __name__, url_prefix="/playbooks")
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from crisis.i18n import N_
 from crisis.playbooks.spec import shorten
 
 MAX_BYTES = 512 * 1024
@@ -30,42 +31,6 @@ _OPENERS = (
 )
 _CLOSERS = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
 INVALID = object()  # a scalar that could not be read; its problem is already recorded
-
-
-class Message(str):
-    """A validator message: English text as it is (the command line, the API, file:line:column
-    reports), which also keeps its catalog template and values so a page can show it in the
-    reader's language (`localised`). Values that are Messages themselves are translated too."""
-
-    template: str
-    values: dict[str, Any]
-
-    def __new__(cls, template: str, **values: Any) -> Message:
-        made = super().__new__(cls, template % values if values else template)
-        made.template, made.values = template, values
-        return made
-
-    def __reduce__(self) -> Any:  # pickled and copied as what it is
-        return (_rebuild, (self.template, self.values))
-
-    def localised(self) -> str:
-        from flask_babel import gettext
-
-        values = {name: localised(value) for name, value in self.values.items()}
-        translated = gettext(self.template)  # without values flask_babel leaves the text unformatted
-        return translated % values if values else translated
-
-
-def _rebuild(template: str, values: dict[str, Any]) -> Message:
-    return Message(template, **values)
-
-
-N_ = Message  # the name pybabel extracts (one of its default keywords)
-
-
-def localised(message: Any) -> str:
-    """A validator message in the reader's language, or as it is when it is plain text."""
-    return message.localised() if isinstance(message, Message) else str(message)
 
 
 @dataclass(frozen=True)
