@@ -120,6 +120,13 @@ def _template_globals() -> dict[str, Any]:
             times.append(LocalTimes(viewer_zone(), get_locale()))
         return times[0](moment, fmt)
 
+    words: list[str] = []  # the countdown's unit words, once per page
+
+    def duration_words() -> str:
+        if not words:
+            words.append(json.dumps(unit_words(), ensure_ascii=False))
+        return words[0]
+
     return {
         "local": local,
         "viewer_zone": viewer_zone,
@@ -127,7 +134,7 @@ def _template_globals() -> dict[str, Any]:
         "format_duration": format_duration,
         "date_text": date_text,
         "number": number,
-        "duration_words": lambda: json.dumps(unit_words(), ensure_ascii=False),
+        "duration_words": duration_words,
         "deadline_text": lambda moment: format_deadline(moment, viewer_zone()),
         "format_local": format_local,
         "current_locale": select_locale,
