@@ -263,7 +263,7 @@ def test_roster_page_writes_times_in_the_units_zone(login_as, org):
     client = login_as("head", "SULSEL")
     page = client.get(f"/units/{org['units']['SULSEL'].id}/roster").get_data(as_text=True)
     assert "WITA" in page and "WIB" not in page
-    assert "07:00 WITA" in page and "19:00 WITA" in page
+    assert "07.00 WITA" in page and "19.00 WITA" in page  # Indonesian time notation
 
 
 def test_openapi_document_covers_the_api(client):

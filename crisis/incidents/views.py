@@ -13,7 +13,7 @@ from crisis.auth import roster as duty
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
-from crisis.http import select_locale, viewer_zone
+from crisis.http import flash_refusal, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.console import due_items
@@ -68,11 +68,7 @@ def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "
         action()
     except (ValidationFailed, Conflict) as error:
         db.session.rollback()
-        for field, messages in error.errors.items():  # named by field, as on the review page
-            for message in messages:
-                flash(f"{field}: {message}", "error")
-        if not error.errors:
-            flash(error.message, "error")
+        flash_refusal(error, target=anchor)  # shown next to the item, stage or form it is about
     else:
         db.session.commit()
         flash(done, "success")

@@ -18,6 +18,7 @@ from crisis.auth.views import apply_form_errors
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg
+from crisis.http import flash_refusal
 from crisis.i18n import _
 from crisis.units import service
 from crisis.units.forms import ShiftForm, UnitForm
@@ -159,9 +160,8 @@ def membership_add(user_id: int) -> Any:
             flash(_("Role added."), "success")
     else:
         errors = {name: list(messages) for name, messages in form.errors.items() if name != "csrf_token"}
-    for field, messages in errors.items():  # a form on another page: each message names its field
-        for message in messages:
-            flash(f"{field}: {message}", "error")
+    if errors:  # a form on another page: each message names its field by its label
+        flash_refusal(ValidationFailed(errors))
     return redirect(url_for("units.user_edit", user_id=user_id))
 
 
