@@ -9,15 +9,22 @@ BANDIT := $(BIN)/bandit -q -c pyproject.toml -r crisis workers scripts
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
-.PHONY: run test test-fast venv services catalogs messages lint format bench clean
+.PHONY: run test test-fast venv venv-test services catalogs messages lint format bench clean
 
+# `make run` installs what the app needs; `make test` (and lint) add the test tools on top.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/pip install -e ".[test]"
 	touch $@
 
 venv: $(BIN)/.installed
+
+venv-test: $(BIN)/.installed-test
 
 catalogs: venv
 	$(BIN)/pybabel -q compile -d crisis/translations
@@ -29,12 +36,12 @@ run: venv catalogs
 	$(BIN)/crisis run --host $(HOST) --port $(PORT)
 
 ## Start (or install) PostgreSQL, Redis and Chromium, then run lint and the whole suite.
-test: venv catalogs services lint
+test: venv-test catalogs services lint
 	$(PYTEST) $(PYTEST_ARGS)
 
 ## The inner loop: the suite without real processes, the browser and schemathesis (no lint), and
 ## the engine's state machine on fewer examples (`make test` runs all of them).
-test-fast: venv catalogs services
+test-fast: venv-test catalogs services
 	CRISIS_MODEL_EXAMPLES=$${CRISIS_MODEL_EXAMPLES:-40} $(PYTEST) -m "not slow and not e2e and not schemathesis" $(PYTEST_ARGS)
 
 services:
@@ -47,14 +54,14 @@ messages: venv
 	$(BIN)/python scripts/fill_en_catalog.py
 
 ## ruff (lint and format), the one-way import contract (import-linter, pyproject.toml), bandit.
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BANDIT)
 
 ## Apply ruff's fixes and formatting to the whole tree.
-format: venv
+format: venv-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
