@@ -79,7 +79,7 @@ def seed_living_demo(*, session: Any, now: Any) -> dict[str, Any]:
     (resolved incidents, approved reviews, a populated dashboard) and today's desk (open issues, two
     running incidents), all relative to `now`."""
     seed_demo_data(session=session, now=now)
-    history = seed_history(session=session, incidents=60, months=4, seed=2026, now=now, settled=True)
+    history = seed_history(session=session, incidents=120, months=4, seed=2026, now=now, settled=True)
     return {"history": history, **seed_live_desk(session=session, now=now)}
 
 
