@@ -9,7 +9,7 @@ BANDIT := $(BIN)/bandit -q -c pyproject.toml -r crisis workers scripts
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
-.PHONY: run test test-fast venv venv-test services catalogs messages lint format bench clean
+.PHONY: run test test-fast venv venv-app services catalogs messages lint format bench clean
 
 # `make run` installs what the app needs; `make test` (and lint) add the test tools on top.
 $(BIN)/.installed: pyproject.toml
@@ -22,46 +22,47 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/pip install -e ".[test]"
 	touch $@
 
-venv: $(BIN)/.installed
+## The app alone (what `make run` needs), and the development venv: the app and the test tools.
+venv-app: $(BIN)/.installed
 
-venv-test: $(BIN)/.installed-test
+venv: $(BIN)/.installed-test
 
-catalogs: venv
+catalogs: venv-app
 	$(BIN)/pybabel -q compile -d crisis/translations
 
 ## Serve the embedded default: SQLite in instance/, scheduler and tasks in-process, demo data.
-run: venv catalogs
+run: venv-app catalogs
 	$(BIN)/crisis db upgrade
 	$(BIN)/crisis seed demo --if-empty
 	$(BIN)/crisis run --host $(HOST) --port $(PORT)
 
 ## Start (or install) PostgreSQL, Redis and Chromium, then run lint and the whole suite.
-test: venv-test catalogs services lint
+test: venv catalogs services lint
 	$(PYTEST) $(PYTEST_ARGS)
 
 ## The inner loop: the suite without real processes, the browser and schemathesis (no lint), and
 ## the engine's state machine on fewer examples (`make test` runs all of them).
-test-fast: venv-test catalogs services
+test-fast: venv catalogs services
 	CRISIS_MODEL_EXAMPLES=$${CRISIS_MODEL_EXAMPLES:-40} $(PYTEST) -m "not slow and not e2e and not schemathesis" $(PYTEST_ARGS)
 
 services:
 	bash scripts/test-services.sh
 
 ## Re-extract user-visible strings and merge them into both catalogs.
-messages: venv
+messages: venv-app
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location -o crisis/translations/messages.pot .
 	$(BIN)/pybabel -q update -i crisis/translations/messages.pot -d crisis/translations --no-fuzzy-matching
 	$(BIN)/python scripts/fill_en_catalog.py
 
 ## ruff (lint and format), the one-way import contract (import-linter, pyproject.toml), bandit.
-lint: venv-test
+lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BANDIT)
 
 ## Apply ruff's fixes and formatting to the whole tree.
-format: venv-test
+format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
