@@ -66,13 +66,14 @@ def _sign_in(browser, base: str, email: str):
 
 
 def _close_required(page, stage) -> None:
-    """Tick every open required item of a stage, adding an evidence link where one is expected. The
-    forms answer through htmx: each waits for its item to change, not for a page load."""
+    """Tick every open required item of a stage the user may tick (the page offers a tick button
+    only on items of their role or below), adding an evidence link where one is expected. The forms
+    answer through htmx: each waits for its item to change, not for a page load."""
     fold = stage.locator("details.stage-fold:not([open]) > summary")
     if fold.count():
         fold.click()
     while True:
-        item = stage.locator("li.entry[data-required=yes][data-closed=no]").first
+        item = stage.locator("li.entry[data-required=yes][data-closed=no]:has(button.tick)").first
         if item.count() == 0:
             return
         entry = f"#{item.get_attribute('id')}"
@@ -116,6 +117,12 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
 
     first = officer.locator("li.stage-active").first
     _close_required(officer, first)
+    # The provisional label is the supervisor's item: the officer's page offers no tick for it.
+    assert first.locator("li.entry[data-closed=no]:not(:has(button.tick))").count() >= 1
+    supervisor = _sign_in(browser, server, "supervisor.kota-semarang@demo.example")
+    supervisor.goto(incident_url)
+    _close_required(supervisor, supervisor.locator("li.stage-active").first)
+    officer.reload()
     officer.locator("li.stage-active form[action$='/complete'] button").click()
     officer.wait_for_function("() => document.querySelectorAll('li.stage-completed').length === 1")
 
@@ -132,7 +139,6 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     assert officer.locator("#statements form[action$='/approve']").count() == 0  # no self-approval
     _shot(officer, "04-statement-drafted")
 
-    supervisor = _sign_in(browser, server, "supervisor.kota-semarang@demo.example")
     supervisor.goto(incident_url)
     supervisor.locator("#statements form[action$='/approve'] button").click()
     supervisor.wait_for_load_state()
@@ -143,8 +149,17 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     supervisor.wait_for_load_state()
     assert "semarangkota.go.id/siaran-pers/pdam" in supervisor.locator("#statements").inner_text()
 
-    for stage_id in supervisor.locator("li.stage").evaluate_all("els => els.map(e => e.id)"):
-        _close_required(supervisor, supervisor.locator(f"#{stage_id}"))
+    # The head runs the remaining stages in order (their items include the head's own and the
+    # commander's, which a head may also tick; a stage not started has no tick).
+    head = _sign_in(browser, server, "kepala.kota-semarang@demo.example")
+    head.goto(incident_url)
+    while head.locator("li.stage-pending").count():
+        completed = head.locator("li.stage-completed").count()
+        _close_required(head, head.locator("li.stage-active").first)
+        head.locator("li.stage-active form[action$='/complete'] button").click()  # htmx: the panel swaps
+        head.wait_for_function(f"() => document.querySelectorAll('li.stage-completed').length === {completed + 1}")
+    _close_required(head, head.locator("li.stage-active").first)
+    supervisor.goto(incident_url)
     supervisor.locator("#lead-actions details").filter(has=supervisor.locator("form[action$='/resolve']")).locator(
         "summary"
     ).click()
