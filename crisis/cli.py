@@ -21,8 +21,8 @@ from crisis.i18n import _
 from crisis.playbooks import service as playbooks
 from crisis.playbooks.service import library_files
 from crisis.playbooks.validator import validate_file
-from crisis.reports.cli import seed_history_command
-from crisis.seed import DEMO_PASSWORD, demo_accounts, plan_demo_roster, seed_demo_data
+from crisis.reports.cli import seed_history, seed_history_command
+from crisis.seed import DEMO_PASSWORD, demo_accounts, plan_demo_roster, seed_demo_data, seed_live_desk
 from crisis.system import retention
 from crisis.timefmt import zone_label
 from crisis.units import service as units
@@ -74,11 +74,24 @@ def seed_group() -> None:
     """Load demonstration data."""
 
 
+def seed_living_demo(*, session: Any, now: Any) -> dict[str, Any]:
+    """The demo as a newcomer should first see it: the organisation, four months of settled history
+    (resolved incidents, approved reviews, a populated dashboard) and today's desk (open issues, two
+    running incidents), all relative to `now`."""
+    seed_demo_data(session=session, now=now)
+    history = seed_history(session=session, incidents=120, months=4, seed=2026, now=now, settled=True)
+    return {"history": history, **seed_live_desk(session=session, now=now)}
+
+
 @seed_group.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing (but print the accounts) when units exist.")
+@click.option(
+    "--organisation-only", is_flag=True, help="Units, people and duty shifts only: no issues, incidents or history."
+)
 @with_appcontext
-def seed_demo(if_empty: bool) -> None:
-    """A national desk, three provinces in three time zones, two regencies each, users, duty shifts."""
+def seed_demo(if_empty: bool, organisation_only: bool) -> None:
+    """A national desk, three provinces in three time zones, two regencies each, users, duty shifts;
+    unless --organisation-only, a history and today's open issues and running incidents too."""
     if db.session.query(Unit.id).first() is not None:
         if not if_empty:
             raise click.ClickException("The database already has units; demo data goes into an empty one.")
@@ -88,10 +101,18 @@ def seed_demo(if_empty: bool) -> None:
         db.session.commit()
         if added:
             click.echo(f"Demo duty roster planned through the coming week ({added} shifts added).")
-    else:
+    elif organisation_only:
         seed_demo_data(session=db.session)
         db.session.commit()
         click.echo("Demo organisation loaded.")
+    else:
+        made = seed_living_demo(session=db.session, now=clock.now())
+        db.session.commit()
+        click.echo("Demo organisation loaded.")
+        click.echo(
+            f"Demo desk: {len(made['issues'])} open issues, 2 running incidents, "
+            f"{made['history']['incidents']} past incidents with {made['history']['reviews']} reviews."
+        )
     click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, role, unit in demo_accounts():
         click.echo(f"  {email:38} {role:11} {unit}")

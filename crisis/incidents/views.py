@@ -63,16 +63,28 @@ def _back(incident_id: int, anchor: str = "") -> Any:
 def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "") -> Any:
     """Run one user action as one transaction; what is wrong with the input or the state comes back
     as messages on the page. A role that may not do it gets 403 (NotPermitted is not caught): the
-    page never offers it, so only a stale page or a hand-made request gets there."""
+    page never offers it, so only a stale page or a hand-made request gets there. A form sent by
+    htmx gets the live panel back (the page swaps in the parts that changed), with the problems next
+    to the item (`anchor`) and status 422; a plain form post gets a redirect and flash messages."""
+    partial = request.headers.get("HX-Request") == "true"
     try:
         action()
     except (ValidationFailed, Conflict) as error:
         db.session.rollback()
+        if partial:
+            messages = [str(m) for ms in error.errors.values() for m in ms] or [str(error.message)]
+            return _live_panel(incident_id, problems={anchor: messages}, status=422)
         flash_refusal(error, target=anchor)  # shown next to the item, stage or form it is about
     else:
         db.session.commit()
+        if partial:
+            return _live_panel(incident_id, said=done)
         flash(done, "success")
     return _back(incident_id, anchor)
+
+
+def _live_panel(incident_id: int, status: int = 200, **extra: Any) -> Any:
+    return render_template("incidents/_live.html", **_page_context(incident_id), **extra), status
 
 
 def _int(name: str) -> int | None:

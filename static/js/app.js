@@ -126,12 +126,20 @@
   else placeErrors();
   document.addEventListener("htmx:afterSwap", placeErrors);
 
-  // Do not replace a live panel while someone is typing in it.
+  // Do not replace the live panel (polled by #live-poll) while someone is typing in it.
   document.addEventListener("htmx:beforeRequest", (event) => {
-    const panel = event.detail.elt;
+    const panel = document.getElementById("live");
     const active = document.activeElement;
-    if (panel.id === "live" && active && panel.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+    if (event.detail.elt.id === "live-poll" && panel && active && panel.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
       event.preventDefault();
+    }
+  });
+
+  // A refused action answers 422 with the panel and the problem next to the item: show it.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
     }
   });
 })();

@@ -33,7 +33,7 @@ PAINTED = """() => [...document.querySelectorAll("canvas[data-chart]")].map((can
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e-evaluation")))
     assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", env=env).returncode == 0
+    assert run_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
     seeded = run_crisis("seed", "history", "--incidents", "80", "--months", "3", "--seed", "7", env=env)
     assert seeded.returncode == 0, seeded.stderr
     with serving(env) as url:
