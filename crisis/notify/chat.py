@@ -20,6 +20,7 @@ from crisis.notify.channels import CHANNELS, reaching_channel_names
 from crisis.notify.models import ChannelPreference, ChannelSettings, ChatLink, Notice, UnitChatGroup
 from crisis.timeline import service as timeline
 from crisis.units import service as units
+from crisis.units.models import Unit
 
 QUIET_BREAKTHROUGH_SEVERITY = 3  # severity 3-4 reaches a person in their quiet hours too
 
@@ -347,13 +348,13 @@ def set_settings(
 def unreachable_members(*, session: Session, actor: User) -> list[tuple[User, Any]]:
     """People in the units the actor administers whom no channel reaches outside the app (no working
     chat link and no e-mail): shown to the admins before an incident needs them."""
-    scope = units.admin_scope(session=session, user=actor)
+    scope = admin_unit_ids(session, actor)
     if not scope:
         return []
     rows = session.execute(
         select(User, Membership.unit_id)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.unit_id.in_(sorted(scope)), User.active)
+        .where(Membership.unit_id.in_(scope), User.active)
         .order_by(Membership.unit_id, User.name)
     ).all()
     found: list[tuple[User, Any]] = []
@@ -365,6 +366,14 @@ def unreachable_members(*, session: Session, actor: User) -> list[tuple[User, An
         if not working_channels(session, user):
             found.append((user, unit_id))
     return found
+
+
+def admin_unit_ids(session: Session, actor: User) -> list[int]:
+    """Ids of the units the actor administers (none unless they are an admin somewhere)."""
+    if not units.is_admin_anywhere(actor):
+        return []
+    scope = units.admin_scope(session=session, user=actor)
+    return list(session.scalars(select(Unit.id).where(scope.filter(Unit.id)).order_by(Unit.id)))
 
 
 def require_unit_admin(*, session: Session, actor: User, unit_id: int) -> None:

@@ -165,7 +165,7 @@ def notice_text(notice: Notice, *, now: datetime | None = None) -> tuple[str, st
             else:
                 lines.append(_("Due %(due)s", due=context["stage_due_local"]))
         about = rendered.subject.split(" · ")[-1]
-        if about and about not in lines[1]:
+        if about and about not in lines[1] and about != context["stage_title"]:
             lines.append(about)
         lines.append(_("Open the incident: %(url)s", url=context["incident_url"]))
         button = _("Acknowledge")

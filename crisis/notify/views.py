@@ -16,7 +16,6 @@ from crisis.i18n import _
 from crisis.notify import chat, telegram, whatsapp
 from crisis.notify.channels import CHANNELS, DeliveryError, reaching_channel_names
 from crisis.notify.models import Notice, UnitChatGroup
-from crisis.units import service as units
 from crisis.units.models import Unit
 
 bp = Blueprint("notify", __name__)
@@ -40,7 +39,7 @@ def chat_status(notice: Notice, local: Any) -> str:
 def _page(errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None, status: int = 200) -> Any:
     session = db.session
     settings = chat.settings_of(session, current_user.id)
-    admin_units = sorted(units.admin_scope(session=session, user=current_user))
+    admin_units = chat.admin_unit_ids(session, current_user)
     unit_rows = list(session.scalars(select(Unit).where(Unit.id.in_(admin_units)).order_by(Unit.code))) if admin_units else []
     groups = {g.unit_id: g for g in session.scalars(select(UnitChatGroup).where(UnitChatGroup.unit_id.in_(admin_units)))}
     token = telegram.link_token(kind="u", subject_id=current_user.id) if telegram.configured() else None
