@@ -73,7 +73,9 @@ def telegram_update(update: dict[str, Any], *, now: datetime) -> list[telegram.C
     if isinstance(member, dict) and (member.get("new_chat_member") or {}).get("status") == "kicked":
         chat_id = str((member.get("chat") or {}).get("id"))
         for link in session.scalars(
-            select(ChatLink).where(ChatLink.channel == "telegram", ChatLink.address == chat_id, ChatLink.state == "active")
+            select(ChatLink).where(
+                ChatLink.channel == "telegram", ChatLink.address == chat_id, ChatLink.state == "active"
+            )
         ):
             chat.break_link(
                 session=session,
@@ -95,7 +97,10 @@ def telegram_update(update: dict[str, Any], *, now: datetime) -> list[telegram.C
     found = telegram.read_link_token(parts[1], now=now) if len(parts) == 2 else None
     if found is None:
         with force_locale(_language(None)):
-            reply = _("This link is no longer valid. Open your channel settings in the app and press “Connect Telegram” again.")
+            reply = _(
+                "This link is no longer valid. Open your channel settings in the app "
+                "and press “Connect Telegram” again."
+            )
         return [telegram.Call("sendMessage", {"chat_id": chat_id, "text": reply})]
     kind, subject_id = found
     if kind == "u" and chat_info.get("type") == "private":
@@ -233,7 +238,9 @@ def _whatsapp_status(status: dict[str, Any], now: datetime) -> None:
             error = (status.get("errors") or [{}])[0] or {}
             code = int(error.get("code") or 0)
             words = whatsapp.error_words(
-                code, str(error.get("title") or error.get("message") or ""), str((error.get("error_data") or {}).get("details") or "")
+                code,
+                str(error.get("title") or error.get("message") or ""),
+                str((error.get("error_data") or {}).get("details") or ""),
             )
             notice.last_error = words
             delivery.give_up(

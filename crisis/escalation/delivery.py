@@ -185,7 +185,12 @@ def give_up(session: Session, notice: Notice, error: Exception, now: datetime) -
     _surface_failure(session, notice, now)
     if isinstance(error, PermanentDeliveryError) and error.broken_link and notice.recipient_user_id is not None:
         chat.break_link(
-            session=session, user_id=notice.recipient_user_id, channel=notice.channel, reason=str(error), now=now, notice=notice
+            session=session,
+            user_id=notice.recipient_user_id,
+            channel=notice.channel,
+            reason=str(error),
+            now=now,
+            notice=notice,
         )
     chat.fall_back(session=session, notice=notice, now=now)
 

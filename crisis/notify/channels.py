@@ -90,7 +90,9 @@ def reaching_channel_names() -> list[str]:
     return sorted(names, key=lambda name: not CHANNELS[name].linked)
 
 
-def call_json(url: str, body: dict[str, Any] | None, *, headers: dict[str, str], timeout: float) -> tuple[int, Any, Any]:
+def call_json(
+    url: str, body: dict[str, Any] | None, *, headers: dict[str, str], timeout: float
+) -> tuple[int, Any, Any]:
     """POST (or GET without a body) JSON to a chat API: (HTTP status, decoded answer or None, headers).
     Only transport failures raise (DeliveryError); an HTTP error status is returned for the caller to read."""
     data = None if body is None else json.dumps(body, ensure_ascii=False).encode()

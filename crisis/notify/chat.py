@@ -82,7 +82,9 @@ def routes(
         ):
             if CHANNELS.get(channel) is not None and CHANNELS[channel].configured():
                 links[user_id].add(channel)
-        settings = {s.user_id: s for s in session.scalars(select(ChannelSettings).where(ChannelSettings.user_id.in_(ids)))}
+        settings = {
+            s.user_id: s for s in session.scalars(select(ChannelSettings).where(ChannelSettings.user_id.in_(ids)))
+        }
     result: dict[int, Route] = {}
     for user_id in user_ids:
         chosen = enabled.get(user_id, {})
@@ -94,7 +96,11 @@ def routes(
         ]
         inapp = ["inapp"] if chosen.get("inapp", True) else []
         route = Route(working[:1] + inapp or ["inapp"])
-        if working and CHANNELS[working[0]].pushes and _in_quiet_hours(mine, (zones or {}).get(user_id, "Asia/Jakarta"), at):
+        if (
+            working
+            and CHANNELS[working[0]].pushes
+            and _in_quiet_hours(mine, (zones or {}).get(user_id, "Asia/Jakarta"), at)
+        ):
             calm = [name for name in working if not CHANNELS[name].pushes]
             route.quiet = calm[:1] + inapp or ["inapp"]
         result[user_id] = route
@@ -284,7 +290,9 @@ def request_whatsapp_code(*, session: Session, user: User, number: str, now: dat
     return link, code
 
 
-def confirm_whatsapp_code(*, session: Session, user: User, code: str, now: datetime, max_age: float, max_tries: int) -> ChatLink:
+def confirm_whatsapp_code(
+    *, session: Session, user: User, code: str, now: datetime, max_age: float, max_tries: int
+) -> ChatLink:
     link = session.scalar(select(ChatLink).where(ChatLink.user_id == user.id, ChatLink.channel == "whatsapp"))
     if link is None or link.state != "pending" or link.code_sent_at is None:
         raise ValidationFailed({"code": str(_l("Ask for a code first."))})
@@ -309,7 +317,9 @@ def confirm_whatsapp_code(*, session: Session, user: User, code: str, now: datet
 
 
 def unlink(*, session: Session, user: User, channel: str, now: datetime) -> ChatLink | None:
-    return break_link(session=session, user_id=user.id, channel=channel, reason=str(_l("Unlinked in the app.")), now=now)
+    return break_link(
+        session=session, user_id=user.id, channel=channel, reason=str(_l("Unlinked in the app.")), now=now
+    )
 
 
 def links_of(session: Session, user: User) -> dict[str, ChatLink]:

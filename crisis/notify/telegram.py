@@ -97,7 +97,7 @@ def link_token(*, kind: str, subject_id: int, now: datetime | None = None) -> st
 def read_link_token(token: str, *, now: datetime | None = None) -> tuple[str, int] | None:
     """(kind, subject id) of a valid, unexpired token; None otherwise."""
     parts = token.strip().split("_")
-    if len(parts) != 3 or not parts[0][:1] in ("u", "g"):
+    if len(parts) != 3 or parts[0][:1] not in ("u", "g"):
         return None
     body = f"{parts[0]}_{parts[1]}"
     if not hmac.compare_digest(parts[2], _mac("tg-link:" + body)):

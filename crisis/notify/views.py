@@ -40,8 +40,12 @@ def _page(errors: dict[str, Any] | None = None, values: dict[str, Any] | None = 
     session = db.session
     settings = chat.settings_of(session, current_user.id)
     admin_units = chat.admin_unit_ids(session, current_user)
-    unit_rows = list(session.scalars(select(Unit).where(Unit.id.in_(admin_units)).order_by(Unit.code))) if admin_units else []
-    groups = {g.unit_id: g for g in session.scalars(select(UnitChatGroup).where(UnitChatGroup.unit_id.in_(admin_units)))}
+    unit_rows = (
+        list(session.scalars(select(Unit).where(Unit.id.in_(admin_units)).order_by(Unit.code))) if admin_units else []
+    )
+    groups = {
+        g.unit_id: g for g in session.scalars(select(UnitChatGroup).where(UnitChatGroup.unit_id.in_(admin_units)))
+    }
     token = telegram.link_token(kind="u", subject_id=current_user.id) if telegram.configured() else None
     return (
         render_template(
@@ -100,8 +104,10 @@ def whatsapp_number() -> Any:
         return _page({k: v[0] for k, v in error.errors.items()}, values, 422)
     except DeliveryError as error:
         db.session.rollback()
-        message = str(error) if error.__class__.__name__ == "PermanentDeliveryError" else _(
-            "WhatsApp could not be reached. Try again in a minute."
+        message = (
+            str(error)
+            if error.__class__.__name__ == "PermanentDeliveryError"
+            else _("WhatsApp could not be reached. Try again in a minute.")
         )
         return _page({"number": message}, values, 422)
     db.session.commit()

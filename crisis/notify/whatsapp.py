@@ -93,9 +93,20 @@ class Call:
 
 def error_words(code: int, message: str, details: str) -> str:
     if code in NOT_ON_WHATSAPP:
-        return str(_l("WhatsApp could not deliver to this number: it is not on WhatsApp or cannot receive messages (%(details)s).", details=details or message))
+        return str(
+            _l(
+                "WhatsApp could not deliver to this number: it is not on WhatsApp "
+                "or cannot receive messages (%(details)s).",
+                details=details or message,
+            )
+        )
     if code in TEMPLATE_PROBLEMS:
-        return str(_l("WhatsApp refused the message template: it is missing, not approved or paused (%(details)s).", details=details or message))
+        return str(
+            _l(
+                "WhatsApp refused the message template: it is missing, not approved or paused (%(details)s).",
+                details=details or message,
+            )
+        )
     return str(_l("WhatsApp refused the message (%(details)s).", details=details or message))
 
 

@@ -168,7 +168,10 @@ def whatsapp_envelope(value: dict[str, Any]) -> dict[str, Any]:
                     {
                         "value": {
                             "messaging_product": "whatsapp",
-                            "metadata": {"display_phone_number": "15550783881", "phone_number_id": FakeWhatsApp.PHONE_NUMBER_ID},
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": FakeWhatsApp.PHONE_NUMBER_ID,
+                            },
                             **value,
                         },
                         "field": "messages",

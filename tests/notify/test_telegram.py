@@ -33,7 +33,9 @@ def _linked(db: Any, user: Any, chat_id: int = CHAT_ID) -> None:
     db.session.commit()
 
 
-def _tap(client: Any, sent: dict[str, Any], *, chat_id: int = CHAT_ID, message_id: int = 1, data: str | None = None) -> Any:
+def _tap(
+    client: Any, sent: dict[str, Any], *, chat_id: int = CHAT_ID, message_id: int = 1, data: str | None = None
+) -> Any:
     button = sent["reply_markup"]["inline_keyboard"][0][0]
     return _update(
         client,
@@ -55,7 +57,9 @@ def _tap(client: Any, sent: dict[str, Any], *, chat_id: int = CHAT_ID, message_i
     )
 
 
-def test_connect_telegram_opens_the_bot_and_its_start_message_links_the_chat(app, db, org, client, login_as, telegram_api):
+def test_connect_telegram_opens_the_bot_and_its_start_message_links_the_chat(
+    app, db, org, client, login_as, telegram_api
+):
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
     page = login_as("supervisor", "KOTA-SEMARANG").get("/settings/channels").get_data(as_text=True)
     found = re.search(r"https://t\.me/crisis_test_bot\?start=([A-Za-z0-9_-]+)", page)
@@ -86,7 +90,10 @@ def test_an_expired_or_forged_start_token_links_nothing(app, db, org, client, te
     forged = token[:-1] + ("0" if token[-1] != "0" else "1")
     clock.now = NOW + timedelta(hours=2)  # past the hour the link is valid
     for text in (f"/start {token}", f"/start {forged}"):
-        _update(client, {"update_id": 2, "message": {"message_id": 6, "chat": {"id": CHAT_ID, "type": "private"}, "text": text}})
+        _update(
+            client,
+            {"update_id": 2, "message": {"message_id": 6, "chat": {"id": CHAT_ID, "type": "private"}, "text": text}},
+        )
     assert db.session.scalar(select(ChatLink)) is None
     assert all("tidak berlaku" in sent["text"] for sent in telegram_api.sent())
 
@@ -110,7 +117,9 @@ def test_escalation_reaches_the_linked_person_on_telegram_with_an_acknowledge_bu
     assert channels == {"telegram", "inapp"}
 
 
-def test_one_tap_acknowledges_answers_the_button_edits_the_message_and_stops_the_repeats(app, db, org, client, telegram_api):
+def test_one_tap_acknowledges_answers_the_button_edits_the_message_and_stops_the_repeats(
+    app, db, org, client, telegram_api
+):
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
     _linked(db, supervisor)
     incident = open_incident(db.session, org, now=NOW)
@@ -122,7 +131,10 @@ def test_one_tap_acknowledges_answers_the_button_edits_the_message_and_stops_the
     db.session.refresh(notice)
     assert notice.acknowledged_at is not None and notice.acknowledged_by_id == supervisor.id
     [answer] = telegram_api.sent("answerCallbackQuery")
-    assert answer["callback_query_id"] == "4382bfdwdsb323b2d9" and answer["text"] == "Penerimaan dikonfirmasi. Terima kasih."
+    assert (
+        answer["callback_query_id"] == "4382bfdwdsb323b2d9"
+        and answer["text"] == "Penerimaan dikonfirmasi. Terima kasih."
+    )
     [edit] = telegram_api.sent("editMessageText")
     assert edit["chat_id"] == str(CHAT_ID) and edit["message_id"] == 1
     assert f"Dikonfirmasi oleh {supervisor.name} pukul" in edit["text"] and "WIB" in edit["text"]
@@ -134,12 +146,17 @@ def test_one_tap_acknowledges_answers_the_button_edits_the_message_and_stops_the
         tick(db.session, NOW + minutes * M)
     to_her = [s for s in telegram_api.sent()[before:] if s["chat_id"] == str(CHAT_ID)]
     assert to_her == []
-    assert db.session.scalar(
-        select(Timer).where(Timer.kind == "escalation_step", Timer.step_index == 0, Timer.state == "pending")
-    ) is None
+    assert (
+        db.session.scalar(
+            select(Timer).where(Timer.kind == "escalation_step", Timer.step_index == 0, Timer.state == "pending")
+        )
+        is None
+    )
     # A second tap changes nothing and is answered.
     _tap(client, sent)
-    assert db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalation.acknowledged")).all() == [event]
+    assert db.session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalation.acknowledged")).all() == [
+        event
+    ]
 
 
 def test_a_forged_webhook_call_changes_nothing(app, db, org, client, telegram_api):
@@ -150,7 +167,10 @@ def test_a_forged_webhook_call_changes_nothing(app, db, org, client, telegram_ap
     tick(db.session, NOW + 15 * M)
     [sent] = telegram_api.sent()
     button = sent["reply_markup"]["inline_keyboard"][0][0]
-    assert _update(client, {"callback_query": {"id": "x", "data": button["callback_data"]}}, secret="wrong").status_code == 403
+    assert (
+        _update(client, {"callback_query": {"id": "x", "data": button["callback_data"]}}, secret="wrong").status_code
+        == 403
+    )
     response = client.post("/hooks/telegram", json={"callback_query": {"id": "x", "data": button["callback_data"]}})
     assert response.status_code == 403
     # With the secret, but from another chat, or with callback data it did not send: not acknowledged.
@@ -182,7 +202,9 @@ def test_a_blocked_bot_breaks_the_link_tells_the_person_and_the_notice_goes_by_e
     assert {n.channel for n in told} == {"inapp", "email"}
     tick(db.session, NOW + 15 * M + timedelta(seconds=1))  # the sweep sends what was queued
     subjects = sorted(m["subject"] for m in smtp.messages if m["to"] == [supervisor.email])
-    assert len(subjects) == 2 and any("Verifikasi fakta" in s for s in subjects) and any("Telegram" in s for s in subjects)
+    assert (
+        len(subjects) == 2 and any("Verifikasi fakta" in s for s in subjects) and any("Telegram" in s for s in subjects)
+    )
     fell_back = db.session.scalar(select(TimelineEvent).where(TimelineEvent.kind == "notice.fell_back"))
     assert fell_back.data["from_channel"] == "telegram" and fell_back.data["to_channel"] == "email"
     admin_alerts = db.session.scalars(select(Notice).where(Notice.kind == "delivery_failed")).all()

@@ -83,22 +83,36 @@ def test_a_number_not_in_e164_plus_62_form_is_refused_next_to_the_field(app, db,
 def test_linking_sends_a_code_by_template_and_the_code_links_the_number(app, db, org, client, login_as, whatsapp_api):
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
     login_as("supervisor", "KOTA-SEMARANG")
-    response = form_post(client, "/settings/channels/whatsapp/number", {"number": "+62 812-3456-7890"}, page="/settings/channels")
+    response = form_post(
+        client, "/settings/channels/whatsapp/number", {"number": "+62 812-3456-7890"}, page="/settings/channels"
+    )
     assert response.status_code == 302
     [sent] = whatsapp_api.sent()
     assert sent["to"] == "6281234567890" and sent["type"] == "template"
-    assert sent["template"]["name"] == app.config["WHATSAPP_CODE_TEMPLATE"] and sent["template"]["language"] == {"code": "id"}
+    assert sent["template"]["name"] == app.config["WHATSAPP_CODE_TEMPLATE"] and sent["template"]["language"] == {
+        "code": "id"
+    }
     code = sent["template"]["components"][0]["parameters"][0]["text"]
     assert len(code) == 6 and code.isdigit()
     assert whatsapp_api.requests[0]["headers"]["Authorization"] == f"Bearer {app.config['WHATSAPP_TOKEN']}"
-    wrong = form_post(client, "/settings/channels/whatsapp/code", {"code": "000000" if code != "000000" else "111111"}, page="/settings/channels")
+    wrong = form_post(
+        client,
+        "/settings/channels/whatsapp/code",
+        {"code": "000000" if code != "000000" else "111111"},
+        page="/settings/channels",
+    )
     assert wrong.status_code == 422 and "tidak sama dengan yang kami kirim" in wrong.get_data(as_text=True)
-    assert form_post(client, "/settings/channels/whatsapp/code", {"code": code}, page="/settings/channels").status_code == 302
+    assert (
+        form_post(client, "/settings/channels/whatsapp/code", {"code": code}, page="/settings/channels").status_code
+        == 302
+    )
     link = db.session.scalar(select(ChatLink).where(ChatLink.user_id == supervisor.id))
     assert link.state == "active" and link.address == NUMBER
 
 
-def test_escalation_goes_as_the_approved_template_with_a_quick_reply_and_one_tap_acknowledges(app, db, org, client, smtp, whatsapp_api):
+def test_escalation_goes_as_the_approved_template_with_a_quick_reply_and_one_tap_acknowledges(
+    app, db, org, client, smtp, whatsapp_api
+):
     supervisor, incident, sent = _escalated(db, org, whatsapp_api)
     assert sent["to"] == "6281234567890" and sent["template"]["name"] == app.config["WHATSAPP_NOTICE_TEMPLATE"]
     body, button = sent["template"]["components"]
@@ -148,7 +162,9 @@ def test_a_forged_or_unsigned_callback_changes_nothing(app, db, org, client, wha
     assert _post(client, read, secret="not-the-app-secret").status_code == 403
     assert client.post("/hooks/whatsapp", json=read).status_code == 403
     payload = sent["template"]["components"][1]["parameters"][0]["payload"]
-    tap = whatsapp_envelope({"messages": [{"from": "6281234567890", "id": "x", "type": "button", "button": {"payload": payload}}]})
+    tap = whatsapp_envelope(
+        {"messages": [{"from": "6281234567890", "id": "x", "type": "button", "button": {"payload": payload}}]}
+    )
     raw = json.dumps(tap).encode()
     signed_other = client.post(
         "/hooks/whatsapp",
@@ -165,7 +181,9 @@ def test_a_forged_or_unsigned_callback_changes_nothing(app, db, org, client, wha
     assert notice.remote_status is None and notice.acknowledged_at is None
 
 
-def test_status_callbacks_show_on_the_incident_as_read_with_the_local_time(app, db, org, client, login_as, whatsapp_api):
+def test_status_callbacks_show_on_the_incident_as_read_with_the_local_time(
+    app, db, org, client, login_as, whatsapp_api
+):
     _supervisor, incident, _sent = _escalated(db, org, whatsapp_api)
     notice = db.session.scalar(select(Notice).where(Notice.channel == "whatsapp"))
     data = whatsapp.callback_data(notice)
@@ -198,7 +216,9 @@ def test_an_unapproved_template_fails_at_once_keeps_the_link_and_falls_back(app,
     notice = db.session.scalar(select(Notice).where(Notice.channel == "whatsapp"))
     assert notice.status == "failed" and "templat pesan" in notice.last_error
     assert db.session.scalar(select(ChatLink).where(ChatLink.user_id == supervisor.id)).state == "active"
-    fallback = db.session.scalar(select(Notice).where(Notice.channel == "email", Notice.recipient_user_id == supervisor.id))
+    fallback = db.session.scalar(
+        select(Notice).where(Notice.channel == "email", Notice.recipient_user_id == supervisor.id)
+    )
     assert fallback is not None and fallback.payload["fallback_channel"] == "whatsapp"
 
 
@@ -218,7 +238,9 @@ def test_rate_limits_and_server_errors_are_retried_with_backoff_until_delivered_
     assert notice.status == "sent" and len(whatsapp_api.sent()) == 1
 
 
-def test_a_failed_status_after_the_api_accepted_falls_back_to_the_next_channel(app, db, org, client, smtp, whatsapp_api):
+def test_a_failed_status_after_the_api_accepted_falls_back_to_the_next_channel(
+    app, db, org, client, smtp, whatsapp_api
+):
     supervisor, _incident, _sent = _escalated(db, org, whatsapp_api)
     notice = db.session.scalar(select(Notice).where(Notice.channel == "whatsapp"))
     assert notice.status == "sent"
@@ -226,7 +248,14 @@ def test_a_failed_status_after_the_api_accepted_falls_back_to_the_next_channel(a
         whatsapp.callback_data(notice),
         "failed",
         NOW + 15 * M,
-        errors=[{"code": 131026, "title": "Message undeliverable", "message": "Message undeliverable", "error_data": {"details": "Message Undeliverable."}}],
+        errors=[
+            {
+                "code": 131026,
+                "title": "Message undeliverable",
+                "message": "Message undeliverable",
+                "error_data": {"details": "Message Undeliverable."},
+            }
+        ],
     )
     assert _post(client, failed).status_code == 200
     db.session.refresh(notice)
