@@ -24,6 +24,7 @@ UPDATE_PUBLISHED = "incident.update_published"  # incidents (statements): sessio
 INCIDENT_RESOLVED = "incident.resolved"  # incidents: session, incident, now, actor
 INCIDENT_CANCELLED = "incident.cancelled"  # incidents: session, incident, now
 INCIDENT_CLOSED = "incident.closed"  # reviews (review approved): session, incident, now
+STATEMENT_APPROVED = "statement.approved"  # incidents (statements): session, statement, incident, now
 
 POINTS = (
     INCIDENT_OPENED,
@@ -34,6 +35,7 @@ POINTS = (
     INCIDENT_RESOLVED,
     INCIDENT_CANCELLED,
     INCIDENT_CLOSED,
+    STATEMENT_APPROVED,
 )
 
 _handlers: dict[str, list[Handler]] = {point: [] for point in POINTS}

@@ -6,6 +6,7 @@ from typing import Any
 
 from crisis import hooks
 from crisis.escalation import planning
+from crisis.notify import chat
 from crisis.reviews import service as reviews
 
 
@@ -30,3 +31,4 @@ def connect_hooks() -> None:
     hooks.connect(hooks.INCIDENT_RESOLVED, _open_review)
     hooks.connect(hooks.INCIDENT_CANCELLED, _end_deadlines)
     hooks.connect(hooks.INCIDENT_CLOSED, _end_deadlines)
+    hooks.connect(hooks.STATEMENT_APPROVED, chat.post_key_messages)

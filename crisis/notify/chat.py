@@ -390,3 +390,59 @@ def require_unit_admin(*, session: Session, actor: User, unit_id: int) -> None:
     units.get(session=session, user=actor, unit_id=unit_id)
     if unit_id not in units.admin_scope(session=session, user=actor):
         raise NotPermitted(_l("Only administrators of the unit link its Telegram group."))
+
+
+# --- a unit's Telegram group: approved key messages (one narrative) ---------------------------------
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+def post_key_messages(*, session: Session, statement: Any, incident: Any, now: datetime, **_: Any) -> list[Notice]:
+    """Approved key messages, queued as one Telegram message to each involved unit's group (the owner's
+    too), sent and retried by the engine like any notice. The units still record their own publication,
+    so the publication lag keeps being measured from the approval."""
+    from crisis.notify import telegram  # the channel module; imported here as channels imports this one late
+
+    if statement.kind != "key_messages" or not telegram.configured():
+        return []
+    unit_ids = {incident.unit_id} | {i.unit_id for i in incident.involved if i.released_at is None}
+    groups = session.scalars(
+        select(UnitChatGroup).where(UnitChatGroup.unit_id.in_(sorted(unit_ids)), UnitChatGroup.active)
+    ).all()
+    notices = []
+    for group in groups:
+        from crisis.notify.links import incident_url
+
+        text = "\n\n".join(
+            (
+                str(
+                    _l(
+                        "Approved key messages · %(reference)s %(title)s",
+                        reference=incident.reference,
+                        title=incident.title,
+                    )
+                ),
+                statement.title,
+                statement.body,
+                str(_l("Record your unit's publication: %(url)s", url=incident_url(incident.id))),
+            )
+        )
+        if len(text) > TELEGRAM_TEXT_LIMIT:
+            text = text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
+        notice = Notice(
+            kind="key_messages",
+            idempotency_key=f"statement:{statement.id}:group:{group.id}",
+            incident_id=incident.id,
+            channel="telegram",
+            payload={"kind": "key_messages", "chat_id": group.chat_id, "text": text, "unit_code": group.unit.code},
+            status="queued",
+            attempts=0,
+            last_error="",
+            due_at=now,
+            queued_at=now,
+            next_attempt_at=now,
+        )
+        session.add(notice)
+        notices.append(notice)
+    session.flush()
+    return notices
