@@ -53,6 +53,8 @@ class Channel:
     linked: ClassVar[bool] = False
     # Quiet hours hold it back for severity 1-2 (a phone that buzzes at night).
     pushes: ClassVar[bool] = False
+    # Place in the default order of reaching channels (lowest first), whatever order modules load in.
+    rank: ClassVar[int] = 50
 
     def configured(self) -> bool:
         """Whether this deployment set the channel up (tokens given)."""
@@ -86,8 +88,7 @@ def personal_channel_names() -> list[str]:
 
 def reaching_channel_names() -> list[str]:
     """Channels that reach a person away from the app, in the default order (chat first, e-mail last)."""
-    names = [name for name, channel in CHANNELS.items() if channel.reaching]
-    return sorted(names, key=lambda name: not CHANNELS[name].linked)
+    return sorted((name for name, channel in CHANNELS.items() if channel.reaching), key=lambda n: CHANNELS[n].rank)
 
 
 def call_json(
@@ -124,6 +125,7 @@ class EmailChannel(Channel):
     name = "email"
     label = _l("E-mail")
     reaching = True
+    rank = 90
 
     def prepare(self, notice: Notice) -> mail.Envelope:
         """The message as sent: plain text with its HTML alternative, in the recipient's language."""

@@ -184,6 +184,7 @@ class TelegramChannel(Channel):
     reaching = True
     linked = True
     pushes = True
+    rank = 10
 
     def configured(self) -> bool:
         return configured()

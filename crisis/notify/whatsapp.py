@@ -202,6 +202,7 @@ class WhatsAppChannel(Channel):
     reaching = True
     linked = True
     pushes = True
+    rank = 20
 
     def configured(self) -> bool:
         return configured()
