@@ -54,8 +54,12 @@ def telegram_hook() -> Any:
     update = request.get_json(silent=True)
     if not isinstance(update, dict):
         return jsonify(ok=True)  # nothing we understand; Telegram must not retry it
-    calls = telegram_update(update, now=clock.now())
+    now = clock.now()
+    ended: list[User] = []
+    calls = telegram_update(update, now=now, ended=ended)
     db.session.commit()
+    for user in ended:  # the bot blocked: the person hears of it by e-mail too
+        chat.mail_link_ended(user, "telegram", now=now)
     for call in calls:  # after the commit: what the person sees follows what was recorded
         try:
             telegram.api(call.method, call.body)
@@ -64,8 +68,9 @@ def telegram_hook() -> Any:
     return jsonify(ok=True)
 
 
-def telegram_update(update: dict[str, Any], *, now: datetime) -> list[telegram.Call]:
-    """What an update changes (flushed, not committed), and the Bot API calls that answer it."""
+def telegram_update(update: dict[str, Any], *, now: datetime, ended: list[User] | None = None) -> list[telegram.Call]:
+    """What an update changes (flushed, not committed), and the Bot API calls that answer it; the people
+    whose link it ended are added to `ended` (told by e-mail after the commit)."""
     session = db.session
     if isinstance(update.get("callback_query"), dict):
         return _telegram_tap(update["callback_query"], now)
@@ -84,6 +89,8 @@ def telegram_update(update: dict[str, Any], *, now: datetime) -> list[telegram.C
                 reason=str(_("The person blocked the bot in Telegram.")),
                 now=now,
             )
+            if ended is not None:
+                ended.append(link.user)
         return []
     message = update.get("message")
     if not isinstance(message, dict):

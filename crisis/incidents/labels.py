@@ -57,3 +57,13 @@ CHANNEL_LABELS = {
     "press_release_mail": lazy_gettext("Press release by e-mail"),
     "tv_radio": lazy_gettext("TV / radio"),
 }
+
+# Chat channels (crisis.notify.chat, issue 20): their event on an incident's timeline, and the way an
+# acknowledgement came in ("via Telegram").
+EVENT_LABELS["notice.fell_back"] = lazy_gettext("Notice sent on the next channel")
+ACK_VIA_LABELS = {
+    "telegram": lazy_gettext("via Telegram"),
+    "whatsapp": lazy_gettext("via WhatsApp"),
+    "link": lazy_gettext("via the link in the notice"),
+    "signed_in": lazy_gettext("in the app"),
+}

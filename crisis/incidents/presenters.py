@@ -11,6 +11,7 @@ from flask_babel import get_translations
 from markupsafe import Markup, escape
 
 from crisis.i18n import _
+from crisis.incidents.labels import ACK_VIA_LABELS
 from crisis.incidents.models import Incident
 from crisis.timefmt import format_duration, format_local
 from crisis.timeline.models import TimelineEvent
@@ -187,6 +188,8 @@ def describe(
         label = labels.get(data.get("statement_kind"), "")
         when = _time(data.get("published_at"), zone)
         return " · ".join(str(part) for part in (label, data.get("channel"), when) if part)
+    if kind == "escalation.acknowledged" and data.get("via") in ACK_VIA_LABELS:  # chat channels (issue 20)
+        return str(ACK_VIA_LABELS[data["via"]])
     # Other domains' events (deadline engine, reviews): their plain values, times made local.
     parts = []
     for key, value in data.items():

@@ -5,23 +5,30 @@ in a unit no channel reaches."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import smtplib
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis import mail
 from crisis.auth.models import Membership, User
 from crisis.errors import NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.notify.channels import CHANNELS, reaching_channel_names
 from crisis.notify.models import ChannelPreference, ChannelSettings, ChatLink, Notice, UnitChatGroup
+from crisis.timefmt import format_local
 from crisis.timeline import service as timeline
 from crisis.units import service as units
 from crisis.units.models import Unit
 
+log = logging.getLogger(__name__)
 QUIET_BREAKTHROUGH_SEVERITY = 3  # severity 3-4 reaches a person in their quiet hours too
 
 
@@ -320,6 +327,31 @@ def unlink(*, session: Session, user: User, channel: str, now: datetime) -> Chat
     return break_link(
         session=session, user_id=user.id, channel=channel, reason=str(_l("Unlinked in the app.")), now=now
     )
+
+
+def mail_link_ended(user: User, channel: str, *, now: datetime) -> None:
+    """Tell the person by e-mail that a chat link ended outside a notice's delivery (unlinked in the
+    app, the bot blocked): an unlink they did not make (a borrowed phone) is then noticed. Sent after
+    the commit; a failure is logged (the channel settings page shows the broken link in any case)."""
+    label = CHANNELS[channel].label
+    languages = current_app.config["LANGUAGES"]
+    try:
+        with force_locale(user.language if user.language in languages else languages[0]):
+            message = mail.compose(
+                to=[(user.name, user.email)],
+                subject=str(_l("Your %(channel)s link was removed", channel=label)),
+                text=str(
+                    _l(
+                        "%(channel)s was unlinked from your crisis account at %(when)s. Escalation notices now go "
+                        "to your next channel. If this was not you, sign in and link it again.",
+                        channel=label,
+                        when=format_local(now, user.timezone),
+                    )
+                ),
+            )
+        mail.send(message)
+    except (OSError, smtplib.SMTPException):
+        log.warning("the e-mail about the ended %s link of user %s could not be sent", channel, user.id, exc_info=True)
 
 
 def links_of(session: Session, user: User) -> dict[str, ChatLink]:

@@ -3,25 +3,21 @@ and WhatsApp; for unit admins, the unit's Telegram group and who no channel reac
 
 from __future__ import annotations
 
-import logging
-import smtplib
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from crisis import clock, mail
+from crisis import clock
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.i18n import _
 from crisis.notify import chat, telegram, whatsapp
 from crisis.notify.channels import CHANNELS, DeliveryError, reaching_channel_names
 from crisis.notify.models import Notice, UnitChatGroup
-from crisis.timefmt import format_local
 from crisis.units.models import Unit
 
-log = logging.getLogger(__name__)
 bp = Blueprint("notify", __name__)
 
 
@@ -140,33 +136,13 @@ def whatsapp_code() -> Any:
     return redirect(url_for("notify.channels"))
 
 
-def _mail_unlinked(channel: str) -> None:
-    """Tell the person by e-mail too: an unlink they did not make (a borrowed phone) is then noticed."""
-    label = CHANNELS[channel].label
-    try:
-        mail.send(
-            mail.compose(
-                to=[(current_user.name, current_user.email)],
-                subject=_("Your %(channel)s link was removed", channel=label),
-                text=_(
-                    "%(channel)s was unlinked from your crisis account at %(when)s. Escalation notices now go "
-                    "to your next channel. If this was not you, sign in and link it again.",
-                    channel=label,
-                    when=format_local(clock.now(), current_user.timezone),
-                ),
-            )
-        )
-    except (OSError, smtplib.SMTPException):
-        log.warning("the unlink e-mail to user %s could not be sent", current_user.id, exc_info=True)
-
-
 @bp.route("/settings/channels/<any(telegram, whatsapp):channel>/unlink", methods=["POST"])
 @login_required
 def unlink(channel: str) -> Any:
     link = chat.unlink(session=db.session, user=current_user, channel=channel, now=clock.now())
     db.session.commit()
     if link is not None:
-        _mail_unlinked(channel)
+        chat.mail_link_ended(current_user, channel, now=clock.now())
     flash(
         _("%(channel)s is unlinked: notices go to your next channel.", channel=CHANNELS[channel].label),
         "success",

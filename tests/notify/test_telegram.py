@@ -265,3 +265,41 @@ def test_quiet_hours_keep_severity_1_2_off_telegram_but_severity_3_breaks_throug
     db.session.commit()
     tick(db.session, NOW + 15 * M)
     assert len(telegram_api.sent()) == 1 and smtp.messages == []
+
+
+def test_blocking_the_bot_in_telegram_breaks_the_link_and_the_person_hears_of_it_by_e_mail(
+    app, db, org, client, smtp, telegram_api
+):
+    supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
+    _linked(db, supervisor)
+    blocked = {
+        "update_id": 77,
+        "my_chat_member": {
+            "chat": {"id": CHAT_ID, "type": "private"},
+            "from": {"id": CHAT_ID, "is_bot": False, "first_name": "Ratna"},
+            "date": 1765000000,
+            "old_chat_member": {"user": {"id": 1, "is_bot": True}, "status": "member"},
+            "new_chat_member": {"user": {"id": 1, "is_bot": True}, "status": "kicked", "until_date": 0},
+        },
+    }
+    assert _update(client, blocked, secret="guess").status_code == 403
+    assert db.session.scalar(select(ChatLink)).state == "active"
+    assert _update(client, blocked).status_code == 200
+    db.session.expire_all()
+    link = db.session.scalar(select(ChatLink))
+    assert link.state == "broken" and "memblokir bot" in link.broken_reason
+    [mail] = smtp.messages
+    assert mail["to"] == [supervisor.email] and "Telegram" in mail["subject"]
+    assert chat.working_channels(db.session, supervisor) == ["email"]
+
+
+def test_the_incident_timeline_says_the_acknowledgement_came_via_telegram(app, db, org, client, login_as, telegram_api):
+    supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
+    _linked(db, supervisor)
+    incident = open_incident(db.session, org, now=NOW)
+    db.session.commit()
+    tick(db.session, NOW + 15 * M)
+    [sent] = telegram_api.sent()
+    _tap(client, sent)
+    page = login_as("head", "KOTA-SEMARANG").get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert "lewat Telegram" in page  # "via Telegram"
