@@ -17,6 +17,8 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from crisis import clock
 from crisis.i18n import _
@@ -215,9 +217,6 @@ class TelegramChannel(Channel):
 
 
 def _links(notice: Notice) -> list[ChatLink]:
-    from sqlalchemy import select
-    from sqlalchemy.orm import object_session
-
     session = object_session(notice)
     if session is None or notice.recipient_user_id is None:
         return []

@@ -14,7 +14,7 @@ from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.i18n import _
 from crisis.notify import chat, telegram, whatsapp
-from crisis.notify.channels import CHANNELS, DeliveryError, reaching_channel_names
+from crisis.notify.channels import CHANNELS, DeliveryError, PermanentDeliveryError, reaching_channel_names
 from crisis.notify.models import Notice, UnitChatGroup
 from crisis.units.models import Unit
 
@@ -106,7 +106,7 @@ def whatsapp_number() -> Any:
         db.session.rollback()
         message = (
             str(error)
-            if error.__class__.__name__ == "PermanentDeliveryError"
+            if isinstance(error, PermanentDeliveryError)
             else _("WhatsApp could not be reached. Try again in a minute.")
         )
         return _page({"number": message}, values, 422)

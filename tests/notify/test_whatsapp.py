@@ -263,3 +263,12 @@ def test_a_failed_status_after_the_api_accepted_falls_back_to_the_next_channel(
     assert chat.working_channels(db.session, supervisor) == ["email"]
     tick(db.session, NOW + 15 * M + timedelta(seconds=1))
     assert any("Verifikasi fakta" in m["subject"] for m in smtp.messages if m["to"] == [supervisor.email])
+
+
+def test_a_number_whatsapp_refuses_is_named_in_words_next_to_the_field(app, db, org, client, login_as, whatsapp_api):
+    whatsapp_api.script = [WHATSAPP_NOT_ON_WHATSAPP]
+    login_as("supervisor", "KOTA-SEMARANG")
+    response = form_post(client, "/settings/channels/whatsapp/number", {"number": NUMBER}, page="/settings/channels")
+    assert response.status_code == 422
+    assert "tidak terdaftar di WhatsApp" in response.get_data(as_text=True)
+    assert db.session.scalar(select(ChatLink)) is None
