@@ -262,9 +262,13 @@ def test_quiet_hours_keep_severity_1_2_off_telegram_but_severity_3_breaks_throug
     assert chat.for_severity(routes[supervisor.id], 2) == ["email", "inapp"]
     assert chat.for_severity(routes[supervisor.id], 3) == ["telegram", "inapp"]
     open_incident(db.session, org, now=NOW, severity=3)
+    open_incident(db.session, org, now=NOW, severity=2, title="Keluhan parkir")
     db.session.commit()
     tick(db.session, NOW + 15 * M)
-    assert len(telegram_api.sent()) == 1 and smtp.messages == []
+    [loud] = telegram_api.sent()
+    assert "Antrean layanan KTP viral" in loud["text"]  # severity 3 breaks through
+    quiet = [m for m in smtp.messages if m["to"] == [supervisor.email]]
+    assert [("Keluhan parkir" in m["subject"]) for m in quiet] == [True]  # severity 2 waits in her e-mail
 
 
 def test_blocking_the_bot_in_telegram_breaks_the_link_and_the_person_hears_of_it_by_e_mail(
