@@ -14,7 +14,9 @@ from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
 NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
-NOTICE_KINDS = ("deadline", "delivery_failed", "reminder")  # reminder: crisis.reviews.reminders
+# reminder: crisis.reviews.reminders; link_broken (a person's chat link stopped working) and key_messages
+# (approved key messages posted to a unit's Telegram group): crisis.notify.chat.
+NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "link_broken", "key_messages")
 
 
 class WebhookEndpoint(db.Model):
