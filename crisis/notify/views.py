@@ -96,6 +96,8 @@ def save_channels() -> Any:
 def whatsapp_number() -> Any:
     number = request.form.get("number", "")
     values = {"number": number}
+    if not whatsapp.configured():
+        return _page({"number": _("WhatsApp is not set up on this server.")}, values, 422)
     try:
         link, code = chat.request_whatsapp_code(session=db.session, user=current_user, number=number, now=clock.now())
         whatsapp.api(whatsapp.code_message(link.address, code, current_user.language))
