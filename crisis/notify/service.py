@@ -185,6 +185,7 @@ def remind(
     rows = []
     for channel in personal_channels(session=session, user=user):
         immediate = CHANNELS[channel].immediate
+        not_set_up = CHANNELS[channel].not_set_up()
         rows.append(
             {
                 "kind": "reminder",
@@ -193,9 +194,9 @@ def remind(
                 "channel": channel,
                 "recipient_user_id": user.id,
                 "payload": payload,
-                "status": "sent" if immediate else "queued",
+                "status": "sent" if immediate else "cancelled" if not_set_up else "queued",
                 "attempts": 1 if immediate else 0,
-                "last_error": "",
+                "last_error": not_set_up or "",
                 "due_at": due_at,
                 "queued_at": now,
                 "next_attempt_at": now,

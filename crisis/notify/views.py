@@ -15,25 +15,10 @@ from crisis.extensions import db
 from crisis.i18n import _
 from crisis.notify import chat, telegram, whatsapp
 from crisis.notify.channels import CHANNELS, DeliveryError, PermanentDeliveryError, reaching_channel_names
-from crisis.notify.models import Notice, UnitChatGroup
+from crisis.notify.models import UnitChatGroup
 from crisis.units.models import Unit
 
 bp = Blueprint("notify", __name__)
-
-
-@bp.app_template_global("chat_status")
-def chat_status(notice: Notice, local: Any) -> str:
-    """What the chat service last said of a notice, e.g. "dibaca 02:03 WIT"; "" when nothing."""
-    if not notice.remote_status or notice.remote_status_at is None:
-        return ""
-    when = local(notice.remote_status_at, "HH:mm")
-    words = {
-        "sent": _("sent to the phone %(when)s", when=when),
-        "delivered": _("delivered %(when)s", when=when),
-        "read": _("read %(when)s", when=when),
-        "failed": _("not delivered %(when)s", when=when),
-    }
-    return words.get(notice.remote_status, "")
 
 
 def _page(errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None, status: int = 200) -> Any:

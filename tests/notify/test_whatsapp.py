@@ -193,7 +193,7 @@ def test_status_callbacks_show_on_the_incident_as_read_with_the_local_time(
     db.session.refresh(notice)
     assert notice.remote_status == "read" and notice.remote_status_at == read_at
     page = login_as("head", "KOTA-SEMARANG").get(f"/incidents/{incident.id}").get_data(as_text=True)
-    assert f"dibaca {read_at.astimezone(ZoneInfo('Asia/Jakarta')):%H:%M} WIB" in page
+    assert f"Dibaca {read_at.astimezone(ZoneInfo('Asia/Jakarta')):%H:%M} WIB" in page
 
 
 def test_a_number_not_on_whatsapp_fails_at_once_in_words_and_falls_back_to_e_mail(app, db, org, smtp, whatsapp_api):

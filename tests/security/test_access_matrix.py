@@ -770,6 +770,13 @@ API = [
     ),
     C(
         "POST",
+        "/api/v1/statements/<int:statement_id>/return",
+        approve_statement,
+        "/api/v1/statements/{draft}/return",
+        body={"reason": "Angka korban belum dikonfirmasi."},
+    ),
+    C(
+        "POST",
         "/api/v1/statements/<int:statement_id>/publish",
         act,
         "/api/v1/statements/{keymsg}/publish",
@@ -1003,8 +1010,7 @@ class World:
         statements.approve(session=session, actor=head, statement_id=keymsg.id, now=NOW + M)
         # A resolved incident and its review draft with an action item.
         reviewed = self.incident(code)
-        for stage_run in reviewed.stage_runs:
-            factories.close_required(session, witness, stage_run, now=NOW + 2 * M)
+        factories.run_through(session, witness, reviewed, now=NOW + 2 * M)
         incidents.resolve(session=session, actor=witness, incident_id=reviewed.id, now=NOW + 3 * M)
         review = reviews.get_for_incident(session=session, user=witness, incident_id=reviewed.id)
         action_item = reviews.add_action_item(
