@@ -27,6 +27,7 @@ from crisis.auth.labels import ROLE_LABELS
 from crisis.auth.views import bp as auth_bp
 from crisis.desk.views import bp as desk_bp
 from crisis.errors import DomainError, page_title
+from crisis.escalation.chat_views import bp as chat_hooks_bp
 from crisis.escalation.views import bp as escalation_bp
 from crisis.extensions import db, login
 from crisis.guards import sign_in_url
@@ -34,6 +35,7 @@ from crisis.http import handle_http_error, problem, select_locale, viewer_zone, 
 from crisis.i18n import _, lazy_gettext
 from crisis.incidents.views import bp as incidents_bp
 from crisis.issues.views import bp as issues_bp
+from crisis.notify.views import bp as notify_bp
 from crisis.playbooks.views import bp as playbooks_bp
 from crisis.reports.views import bp as reports_bp
 from crisis.reviews.views import bp as reviews_bp
@@ -169,6 +171,8 @@ def init_app(app: Flask) -> None:
         issues_bp,
         incidents_bp,
         escalation_bp,
+        chat_hooks_bp,
+        notify_bp,
         reviews_bp,
         reports_bp,
         system_bp,

@@ -142,6 +142,11 @@ def log_issue(actor: Actor, relation: str | None) -> str:
     return see(actor, relation) if actor.role in ACTING else FORBIDDEN
 
 
+def service_signed(actor: Actor, relation: str | None) -> str:
+    """A chat service's webhook: only a request with its secret or signature gets in; a person never."""
+    return FORBIDDEN
+
+
 def owner(actor: Actor, relation: str | None) -> str:
     """A personal record (an API token): its owner only; anyone else's is not found."""
     return OK if relation == "self" else NOT_FOUND
@@ -472,6 +477,21 @@ PAGES = [
     C("POST", "/inbox/read", signed_in, body=lambda ids: {"notice_id": ids["notice"]}, target=True),
     C("POST", "/inbox/<int:notice_id>/ack", act, "/inbox/{notice}/ack", body={}),
     C("POST", "/inbox/channels", signed_in, body={"email": "on", "inapp": "on"}),
+    # chat channels (crisis.notify.views, crisis.escalation.chat_views)
+    C("GET", "/settings/channels", signed_in),
+    C("POST", "/settings/channels", signed_in, body={"order": "email"}),
+    C("POST", "/settings/channels/whatsapp/number", signed_in, body={"number": "0812"}),
+    C("POST", "/settings/channels/whatsapp/code", signed_in, body={"code": "1"}),
+    C(
+        "POST",
+        "/settings/channels/<any(telegram, whatsapp):channel>/unlink",
+        signed_in,
+        "/settings/channels/telegram/unlink",
+        body={},
+    ),
+    C("POST", "/hooks/telegram", service_signed, body={}),
+    C("GET", "/hooks/whatsapp", service_signed),
+    C("POST", "/hooks/whatsapp", service_signed, body={}),
     C("GET", "/admin/units/<int:unit_id>/webhooks", administer, "/admin/units/{unit}/webhooks"),
     C(
         "POST",
@@ -1142,6 +1162,8 @@ def _targets(check: Check, actor: Actor) -> list[str | None]:
 
 
 def _expected(check: Check, actor: Actor, relation: str | None) -> str:
+    if check.access is service_signed:
+        return FORBIDDEN
     if actor.role is None:
         return OK if check.access is public else LOGIN
     return check.access(actor, relation)
