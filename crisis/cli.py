@@ -25,6 +25,7 @@ from crisis.reports.cli import seed_history_command
 from crisis.seed import DEMO_PASSWORD, demo_accounts, plan_demo_roster, seed_demo_data
 from crisis.system import retention
 from crisis.timefmt import zone_label
+from crisis.units import indonesia
 from crisis.units import service as units
 from crisis.units.models import Unit, UnitKind
 
@@ -288,6 +289,43 @@ def units_list() -> None:
     """Print the unit tree."""
     for unit in units.order_as_tree(list(db.session.query(Unit))):
         click.echo(f"{'  ' * units.depth(unit)}{unit.code:14} {unit.kind:9} {zone_label(unit.timezone):4} {unit.name}")
+
+
+@units_group.command("import-indonesia")
+@click.option(
+    "--only", "only", metavar="CODE", help="One province's Kemendagri code, e.g. 33: it and its regencies/cities."
+)
+@click.option(
+    "--central", "central_code", metavar="CODE", help="The central unit to put provinces under (default: the root one)."
+)
+@with_appcontext
+def units_import_indonesia(only: str | None, central_code: str | None) -> None:
+    """Load every province and regency/city of Indonesia (Kemendagri codes, official names, WIB/WITA/WIT)."""
+    try:
+        central = indonesia.central_desk(session=db.session, code=central_code)
+        result = indonesia.import_areas(session=db.session, central=central, only=only)
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise BadInput.of_fields(error.errors) from error
+    db.session.commit()
+    click.echo(
+        _(
+            "Indonesia under %(central)s: %(added)d units added, %(updated)d updated, %(unchanged)d unchanged.",
+            central=central.code,
+            added=len(result.added),
+            updated=len(result.updated),
+            unchanged=result.unchanged,
+        )
+    )
+    if result.updated:
+        click.echo(_("Updated: %(codes)s", codes=", ".join(result.updated)))
+    if result.not_in_dataset:
+        click.echo(
+            _(
+                "No longer in the dataset, kept as they are (nothing is deleted): %(codes)s",
+                codes=", ".join(result.not_in_dataset),
+            )
+        )
 
 
 def _print_counts(counts: dict[str, int]) -> None:
