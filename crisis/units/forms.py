@@ -1,8 +1,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crisis.guards import RowIdSelectField
 from crisis.i18n import lazy_gettext as _l
@@ -25,4 +33,14 @@ class ShiftForm(FlaskForm):
     user_id = RowIdSelectField(_l("Officer"))
     starts_at = DateTimeLocalField(_l("Starts"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class RotationForm(FlaskForm):
+    """A weekly rotation: the pattern's shifts go to the chosen people in turn, for the coming weeks."""
+
+    pattern = SelectField(_l("Pattern"))
+    people = SelectMultipleField(_l("People, in turn"), coerce=int, validators=[DataRequired()])
+    first_day = DateField(_l("First day"), validators=[DataRequired()])
+    weeks = IntegerField(_l("Weeks"), default=4, validators=[DataRequired(), NumberRange(min=1, max=8)])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
