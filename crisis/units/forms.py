@@ -4,15 +4,14 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
-    IntegerField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
-from crisis.guards import RowIdSelectField
+from crisis.guards import RowIdSelectField, WholeNumberField
 from crisis.i18n import lazy_gettext as _l
 from crisis.timefmt import INDONESIAN_ZONES, ZONE_LABELS
 
@@ -40,7 +39,8 @@ class RotationForm(FlaskForm):
     """A weekly rotation: the pattern's shifts go to the chosen people in turn, for the coming weeks."""
 
     pattern = SelectField(_l("Pattern"))
-    people = SelectMultipleField(_l("People, in turn"), coerce=int, validators=[DataRequired()])
+    # Choices are the unit's members' ids as text: only those pass (no number reaches a query unchecked).
+    people = SelectMultipleField(_l("People, in turn"), validators=[DataRequired()])
     first_day = DateField(_l("First day"), validators=[DataRequired()])
-    weeks = IntegerField(_l("Weeks"), default=4, validators=[DataRequired(), NumberRange(min=1, max=8)])
+    weeks = WholeNumberField(_l("Weeks"), default=4, minimum=1, maximum=8, validators=[DataRequired()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

@@ -192,7 +192,7 @@ def _rotation_form(unit: Any, *, bound: bool) -> RotationForm:
     form = RotationForm() if bound else RotationForm(formdata=None)
     form.pattern.choices = [SelectChoice(key, str(label)) for key, label in duty.PATTERN_LABELS.items()]
     form.people.choices = [
-        SelectChoice(m.user_id, m.user.name) for m in service.members(session=db.session, unit_id=unit.id)
+        SelectChoice(str(m.user_id), m.user.name) for m in service.members(session=db.session, unit_id=unit.id)
     ]
     return form
 
@@ -262,7 +262,7 @@ def roster_rotation(unit_id: int) -> Any:
                 session=db.session,
                 actor=current_user,
                 unit_id=unit.id,
-                people=list(rotation.people.data),
+                people=[int(user_id) for user_id in rotation.people.data],  # one of the choices
                 first_day=rotation.first_day.data,
                 weeks=rotation.weeks.data,
                 slots=duty.PATTERNS[rotation.pattern.data],

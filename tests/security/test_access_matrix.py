@@ -256,6 +256,13 @@ PAGES = [
     ),
     C(
         "POST",
+        "/units/<int:unit_id>/roster/rotation",
+        plan_roster,
+        "/units/{unit}/roster/rotation",
+        body=lambda ids: {"pattern": "office-hours", "people": [ids["user"]], "first_day": "2027-01-04", "weeks": "1"},
+    ),
+    C(
+        "POST",
         "/units/<int:unit_id>/roster/<int:shift_id>/delete",
         plan_roster,
         "/units/{unit}/roster/{shift}/delete",
