@@ -71,7 +71,7 @@ def test_second_import_changes_nothing_and_a_renamed_area_is_updated_not_duplica
 
     current = _run(app, "--only", "33")
     assert current.exit_code == 0, current.output
-    assert "1 units added, 1 updated, 34 unchanged" in current.output
+    assert "1 unit ditambahkan, 1 diperbarui, 34 tidak berubah" in current.output
     db.session.expire_all()
     assert db.session.scalar(select(func.count(Unit.id))) == count + 1
     solo = db.session.scalar(select(Unit).where(Unit.code == "33.72"))
@@ -80,7 +80,7 @@ def test_second_import_changes_nothing_and_a_renamed_area_is_updated_not_duplica
 
     again = _run(app, "--only", "33")
     assert again.exit_code == 0, again.output
-    assert "0 units added, 0 updated, 36 unchanged" in again.output
+    assert "0 unit ditambahkan, 0 diperbarui, 36 tidak berubah" in again.output
     assert db.session.scalar(select(func.count(Unit.id))) == count + 1
 
 
