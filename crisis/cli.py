@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import select
 
 from crisis import backup, clock, create_app
+from crisis.auth import people_import
 from crisis.auth import service as people
 from crisis.auth.labels import ROLE_LABELS
 from crisis.config import resource_dir
@@ -206,6 +207,38 @@ def users_create(email: str, name: str, unit_code: str, role: str, password: str
         raise BadInput.of_fields(error.errors) from error
     db.session.commit()
     click.echo(_("Created %(email)s, %(role)s of %(unit)s.", email=user.email, role=ROLE_LABELS[role], unit=unit.code))
+
+
+@users_group.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Check every row and list the problems; write nothing.")
+@with_appcontext
+def users_import(file: Any, dry_run: bool) -> None:
+    """Import people and their roles from a CSV: name, email, unit_code, role, phone, language."""
+    report = people_import.run(session=db.session, actor=None, text=file.read(), dry_run=dry_run)
+    if report.problems:
+        db.session.rollback()
+        raise BadInput(
+            [
+                _("Row %(row)d, %(column)s: %(reason)s", row=p.row, column=p.column or "-", reason=p.reason)
+                for p in report.problems
+            ]
+        )
+    summary = _(
+        "%(created)d people new, %(updated)d updated, %(unchanged)d unchanged; "
+        "%(added)d roles added, %(changed)d changed.",
+        created=len(report.created),
+        updated=len(report.updated),
+        unchanged=len(report.unchanged),
+        added=report.roles_added,
+        changed=report.roles_changed,
+    )
+    if dry_run:
+        db.session.rollback()
+        click.echo(_("Check only, nothing written: %(summary)s", summary=summary))
+        return
+    db.session.commit()
+    click.echo(_("Imported: %(summary)s", summary=summary))
 
 
 @main.group("tokens")

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from crisis import clock
+from crisis.auth import people_import
 from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.forms import MembershipForm, UserForm
@@ -85,6 +86,45 @@ def unit_edit(unit_id: int | None = None) -> Any:
 def user_list() -> Any:
     _require_admin()
     return render_template("units/users.html", users=people.list_visible(session=db.session, actor=current_user))
+
+
+@bp.route("/admin/users/import", methods=["GET", "POST"])
+@login_required
+def user_import() -> Any:
+    """Upload or paste people.csv; "Check" lists every row's problems, "Import" writes all or nothing."""
+    _require_admin()
+    text, report = "", None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                flash(_("The file is not UTF-8 text; save it as UTF-8."), "error")
+        else:
+            text = request.form.get("csv", "")
+        if text.strip():
+            dry_run = request.form.get("action") != "import"
+            report = people_import.run(session=db.session, actor=current_user, text=text, dry_run=dry_run)
+            if report.written:
+                db.session.commit()
+                flash(
+                    _(
+                        "Imported: %(created)d people new, %(updated)d updated; %(added)d roles added, "
+                        "%(changed)d changed.",
+                        created=len(report.created),
+                        updated=len(report.updated),
+                        added=report.roles_added,
+                        changed=report.roles_changed,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("units.user_list"))
+            db.session.rollback()
+        elif request.form.get("action"):
+            flash(_("Choose a CSV file or paste its text."), "error")
+    status = 422 if report is not None and report.problems else 200
+    return render_template("units/users_import.html", text=text, report=report, columns=people_import.COLUMNS), status
 
 
 def _membership_choices(form: Any) -> None:

@@ -223,6 +223,13 @@ PAGES = [
     C("GET", "/admin/users", admin_anywhere),
     C("GET", "/admin/users/new", admin_anywhere),
     C("POST", "/admin/users/new", admin_anywhere, body=lambda ids: ids["new_user_form"]),
+    C("GET", "/admin/users/import", admin_anywhere),
+    C(
+        "POST",
+        "/admin/users/import",
+        admin_anywhere,
+        body=lambda ids: {"csv": "name,email,unit_code,role,phone,language\n", "action": "check"},
+    ),
     C("GET", "/admin/users/<int:user_id>/edit", admin_page, "/admin/users/{user}/edit"),
     C(
         "POST",
