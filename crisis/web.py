@@ -33,6 +33,7 @@ from crisis.i18n import _, lazy_gettext
 from crisis.incidents.views import bp as incidents_bp
 from crisis.issues.views import bp as issues_bp
 from crisis.playbooks.views import bp as playbooks_bp
+from crisis.reports.situation_views import bp as situation_bp
 from crisis.reports.views import bp as reports_bp
 from crisis.reviews.views import bp as reviews_bp
 from crisis.system.views import bp as system_bp
@@ -143,6 +144,7 @@ def init_app(app: Flask) -> None:
         escalation_bp,
         reviews_bp,
         reports_bp,
+        situation_bp,
         system_bp,
     ):
         app.register_blueprint(bp)
