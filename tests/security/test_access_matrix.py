@@ -142,6 +142,11 @@ def log_issue(actor: Actor, relation: str | None) -> str:
     return see(actor, relation) if actor.role in ACTING else FORBIDDEN
 
 
+def province_room(actor: Actor, relation: str | None) -> str:
+    """A province's situation room: a province in sight; anything else (a regency, the centre) is not found."""
+    return OK if relation in ("own", "below") else NOT_FOUND
+
+
 def owner(actor: Actor, relation: str | None) -> str:
     """A personal record (an API token): its owner only; anyone else's is not found."""
     return OK if relation == "self" else NOT_FOUND
@@ -223,6 +228,9 @@ PAGES = [
     C("GET", "/admin/users", admin_anywhere),
     C("GET", "/admin/users/new", admin_anywhere),
     C("POST", "/admin/users/new", admin_anywhere, body=lambda ids: ids["new_user_form"]),
+    C("GET", "/situation", signed_in),  # every actor here is of a central or province unit
+    C("GET", "/situation/<int:province_id>", province_room, "/situation/{unit}"),
+    C("GET", "/situation/area/<int:unit_id>/<what>", see, "/situation/area/{unit}/open"),
     C("GET", "/admin/users/import", admin_anywhere),
     C(
         "POST",
