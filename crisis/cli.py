@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from crisis import backup, clock, create_app
 from crisis.auth import people_import
+from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.labels import ROLE_LABELS
 from crisis.config import resource_dir
@@ -239,6 +240,46 @@ def users_import(file: Any, dry_run: bool) -> None:
         return
     db.session.commit()
     click.echo(_("Imported: %(summary)s", summary=summary))
+
+
+@main.group("roster")
+def roster_group() -> None:
+    """Plan duty rosters."""
+
+
+@roster_group.command("rotate")
+@click.option("--unit", "unit_code", required=True, help="Unit code, e.g. 33.74")
+@click.option("--people", "emails", required=True, help="E-mail addresses in turn, separated by commas.")
+@click.option("--from", "first_day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day, YYYY-MM-DD.")
+@click.option("--weeks", default=4, show_default=True, type=click.IntRange(1, duty.MAX_PATTERN_WEEKS))
+@click.option("--pattern", default="day-night", show_default=True, type=click.Choice(list(duty.PATTERNS)))
+@with_appcontext
+def roster_rotate(unit_code: str, emails: str, first_day: Any, weeks: int, pattern: str) -> None:
+    """Generate a weekly rotation's shifts in the unit's own zone (people in turn); clashes are refused."""
+    unit = units.get_by_code(session=db.session, code=unit_code)
+    if unit is None:
+        raise BadInput.of_fields({"unit_id": [_("No unit has the code %(code)s.", code=unit_code)]})
+    people_ids = []
+    for email in [e.strip() for e in emails.split(",") if e.strip()]:
+        user = people.get_by_email(session=db.session, email=email)
+        if user is None:
+            raise BadInput.of_fields({"people": [_("No user has the e-mail address %(email)s.", email=email)]})
+        people_ids.append(user.id)
+    try:
+        added = duty.plan_rotation(
+            session=db.session,
+            actor=None,
+            unit_id=unit.id,
+            people=people_ids,
+            first_day=first_day.date(),
+            weeks=weeks,
+            slots=duty.PATTERNS[pattern],
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise BadInput.of_fields(error.errors) from error
+    db.session.commit()
+    click.echo(_("Rotation planned: %(count)d shifts added.", count=len(added)))
 
 
 @main.group("tokens")

@@ -192,3 +192,34 @@ def test_console_warns_the_head_of_a_gap_in_the_next_24_hours(client, db, jayapu
 def test_console_of_an_officer_shows_no_roster_warning(client, db, jayapura):
     sign_in(client, jayapura["officer"].email, DEMO_PASSWORD)
     assert 'id="roster-gaps"' not in client.get("/").get_data(as_text=True)
+
+
+def test_roster_rotate_command_plans_a_week_and_refuses_a_clash(app, db, jayapura):
+    from crisis.cli import main
+
+    runner = app.test_cli_runner()
+    first = _tomorrow_wit()
+    people = f"{jayapura['officer'].email},{jayapura['third'].email}"
+    args = [
+        "roster",
+        "rotate",
+        "--unit",
+        "KOTA-JAYAPURA",
+        "--people",
+        people,
+        "--from",
+        first.isoformat(),
+        "--weeks",
+        "1",
+    ]
+    planned = runner.invoke(main, args)
+    assert planned.exit_code == 0, planned.output
+    assert db.session.scalar(select(func.count(DutyShift.id))) == 14
+    assert runner.invoke(main, args).exit_code == 0  # the same plan again adds nothing
+    assert db.session.scalar(select(func.count(DutyShift.id))) == 14
+
+    other = ["roster", "rotate", "--unit", "KOTA-JAYAPURA", "--people", jayapura["officer"].email]
+    refused = runner.invoke(main, [*other, "--from", first.isoformat(), "--weeks", "1", "--pattern", "office-hours"])
+    assert refused.exit_code == 2
+    assert "Markus Itlay" in refused.output and "WIT" in refused.output
+    assert db.session.scalar(select(func.count(DutyShift.id))) == 14

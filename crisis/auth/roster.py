@@ -103,7 +103,7 @@ def create_shift(
 
 
 def _add(
-    *, session: Session, actor: User, unit: Unit, user_id: int, starts_at: datetime, ends_at: datetime, note: str
+    *, session: Session, actor: User | None, unit: Unit, user_id: int, starts_at: datetime, ends_at: datetime, note: str
 ) -> DutyShift:
     shift = DutyShift(unit_id=unit.id, user_id=user_id, starts_at=starts_at, ends_at=ends_at, note=note or "")
     session.add(shift)
@@ -113,7 +113,7 @@ def _add(
         kind="duty_shift.created",
         subject_type="unit",
         subject_id=unit.id,
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
         unit_id=unit.id,
         data={
             "shift_id": shift.id,
@@ -233,7 +233,7 @@ def rotation(
 def plan_rotation(
     *,
     session: Session,
-    actor: User,
+    actor: User | None,
     unit_id: int,
     people: list[int],
     first_day: date,
@@ -243,10 +243,17 @@ def plan_rotation(
 ) -> list[DutyShift]:
     """Generate a weekly rotation's shifts for the coming weeks; all or nothing. A shift already on
     the roster exactly as planned is kept (running the same plan twice adds nothing); any other
-    overlap of a person's shifts refuses the whole plan, naming each person and time."""
-    unit = units.get(session=session, user=actor, unit_id=unit_id)
-    if unit.id not in units.roster_scope(session=session, user=actor):
-        raise NotPermitted(_l("Only supervisors, heads and administrators plan the duty roster."))
+    overlap of a person's shifts refuses the whole plan, naming each person and time.
+    actor=None is the command line on the server itself."""
+    if actor is None:
+        found = session.get(Unit, unit_id)
+        if found is None:
+            raise NotFound(_l("Unit not found."))
+        unit = found
+    else:
+        unit = units.get(session=session, user=actor, unit_id=unit_id)
+        if unit.id not in units.roster_scope(session=session, user=actor):
+            raise NotPermitted(_l("Only supervisors, heads and administrators plan the duty roster."))
     errors: dict[str, list[str]] = {}
     members = {m.user_id: m.user for m in session.scalars(select(Membership).where(Membership.unit_id == unit.id))}
     if not people:
