@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from crisis.auth.models import User
@@ -180,25 +180,34 @@ def build(*, session: Session, root: Unit | None, now: datetime) -> Room:
     return Room(root=root, areas=ordered, now=now)
 
 
-def _latest_key_messages() -> Any:
-    """The current key messages of each incident: its latest approved (or published) ones."""
-    return (
-        select(func.max(Statement.id))
-        .where(Statement.kind == "key_messages", Statement.state.in_(("approved", "published")))
-        .group_by(Statement.incident_id)
-        .scalar_subquery()
+APPROVED = ("approved", "published")
+
+
+def _current_key_messages() -> Any:
+    """The condition that Statement is its incident's current key messages: approved (or published)
+    and no later approved ones. A NOT EXISTS per running incident's statements (an index lookup each),
+    not a maximum over every incident's statements ever written."""
+    newer = aliased(Statement)
+    return and_(
+        Statement.kind == "key_messages",
+        Statement.state.in_(APPROVED),
+        ~exists().where(
+            newer.incident_id == Statement.incident_id,
+            newer.kind == "key_messages",
+            newer.state.in_(APPROVED),
+            newer.id > Statement.id,
+        ),
     )
 
 
 def _missing_key_messages() -> Any:
     """(involved unit, count) of running incidents whose current key messages that unit has not
     published."""
-    latest = _latest_key_messages()
     published = aliased(Publication)
     return (
         select(InvolvedUnit.unit_id, func.count())
         .join(Incident, and_(Incident.id == InvolvedUnit.incident_id, Incident.state == "active"))
-        .join(Statement, and_(Statement.incident_id == Incident.id, Statement.id.in_(latest)))
+        .join(Statement, and_(Statement.incident_id == Incident.id, _current_key_messages()))
         .outerjoin(published, and_(published.statement_id == Statement.id, published.unit_id == InvolvedUnit.unit_id))
         .where(InvolvedUnit.released_at.is_(None), published.id.is_(None))
     )
@@ -244,11 +253,10 @@ def incidents_behind(
 
 
 def _keymsg_incidents(unit_ids: list[int]) -> Any:
-    latest = _latest_key_messages()
     published = aliased(Publication)
     return (
         select(InvolvedUnit.incident_id)
-        .join(Statement, and_(Statement.incident_id == InvolvedUnit.incident_id, Statement.id.in_(latest)))
+        .join(Statement, and_(Statement.incident_id == InvolvedUnit.incident_id, _current_key_messages()))
         .outerjoin(published, and_(published.statement_id == Statement.id, published.unit_id == InvolvedUnit.unit_id))
         .where(InvolvedUnit.unit_id.in_(unit_ids), InvolvedUnit.released_at.is_(None), published.id.is_(None))
     )
