@@ -915,14 +915,14 @@ def top_up_issues(plain_url: str, total: int) -> int:
                 INSERT INTO issue (unit_id, title, description, channel, category, first_seen_at, reach, engagement,
                     sentiment, mainstream_pickup, source_person, source_contact, state, state_reason, risk_score,
                     suggested_severity, risk_factors, created_at, updated_at, version)
-                SELECT u.ids[1 + (n * 7919) % array_length(u.ids, 1)],
+                SELECT u.ids[1 + (n * 7919) %% array_length(u.ids, 1)],
                     'Isu uji skala nasional ' || n, '',
-                    (ARRAY['x','instagram','tiktok','facebook','online_news'])[1 + n % 5],
-                    'hoax', now() - (n % 8760) * interval '1 hour', (n * 37) % 50000, (n * 13) % 5000,
-                    (ARRAY['negative','neutral','positive'])[1 + n % 3], n % 7 = 0, '', '',
+                    (ARRAY['x','instagram','tiktok','facebook','online_news'])[1 + n %% 5],
+                    'hoax', now() - (n %% 8760) * interval '1 hour', (n * 37) %% 50000, (n * 13) %% 5000,
+                    (ARRAY['negative','neutral','positive'])[1 + n %% 3], n %% 7 = 0, '', '',
                     (ARRAY['new','monitoring','escalated','dismissed','dismissed','escalated','dismissed','dismissed',
-                           'escalated','dismissed'])[1 + n % 10],
-                    '', n % 100, 1 + n % 4, '{}'::json, now() - (n % 8760) * interval '1 hour', now(), 1
+                           'escalated','dismissed'])[1 + n %% 10],
+                    '', n %% 100, 1 + n %% 4, '{}'::json, now() - (n %% 8760) * interval '1 hour', now(), 1
                 FROM generate_series(1, %s) AS n, (SELECT array_agg(id ORDER BY id) AS ids FROM unit) AS u
                 """,
                 [missing],
