@@ -141,3 +141,18 @@ def test_province_admin_checks_then_imports_on_the_upload_page(login_as, db, org
 def test_officer_cannot_open_the_upload_page(login_as):
     client = login_as("officer", "KOTA-SEMARANG")
     assert client.get("/admin/users/import").status_code == 403
+
+
+def test_a_spreadsheet_saved_with_semicolons_reads_the_same(db, org):
+    semicolons = GOOD.replace(",", ";")
+    rows, problems = people_import.parse(semicolons)
+    assert problems == []
+    assert [(r.email, r.unit_code, r.role) for r in rows] == [
+        (r.email, r.unit_code, r.role) for r in people_import.parse(GOOD)[0]
+    ]
+
+
+def test_a_file_with_only_its_header_is_a_problem_not_a_success(db, org):
+    report = people_import.run(session=db.session, actor=None, text=HEADER, dry_run=False)
+    assert [(p.row, p.column) for p in report.problems] == [(1, "")]
+    assert not report.written

@@ -68,7 +68,11 @@ class ImportReport:
 def parse(text: str) -> tuple[list[PersonRow], list[Problem]]:
     """The rows of the file, and every problem the file has on its own (without the database)."""
     problems: list[Problem] = []
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    # Spreadsheets set to Indonesian write ';' between columns (the comma is the decimal sign).
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count) if first_line else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
@@ -104,6 +108,8 @@ def parse(text: str) -> tuple[list[PersonRow], list[Problem]]:
         if values["language"] not in ("id", "en"):
             problems.append(Problem(line, "language", str(_l("Choose id or en."))))
         rows.append(PersonRow(row=line, **values))
+    if not rows and not problems:
+        problems.append(Problem(1, "", str(_l("The file has a header but no people."))))
     # One person, one name: several rows of the same e-mail give their roles in several units.
     first: dict[str, PersonRow] = {}
     seen_roles: dict[tuple[str, str], int] = {}
