@@ -37,6 +37,7 @@ from crisis.incidents.views import bp as incidents_bp
 from crisis.issues.views import bp as issues_bp
 from crisis.notify.views import bp as notify_bp
 from crisis.playbooks.views import bp as playbooks_bp
+from crisis.reports.situation_views import bp as situation_bp
 from crisis.reports.views import bp as reports_bp
 from crisis.reviews.views import bp as reviews_bp
 from crisis.system.views import bp as system_bp
@@ -175,6 +176,7 @@ def init_app(app: Flask) -> None:
         notify_bp,
         reviews_bp,
         reports_bp,
+        situation_bp,
         system_bp,
         desk_bp,
     ):

@@ -204,7 +204,7 @@ def test_supervisor_plans_a_shift_and_bad_times_are_refused(client, db, org, tok
     headers = token_for("supervisor", "SULSEL")
     unit = org["units"]["SULSEL"]
     officer = org["users"][("SULSEL", "officer")]
-    day = _tomorrow_in_makassar()
+    day = _tomorrow_in_makassar() + timedelta(days=10)  # after the demo's week of shifts: no overlap
     before = db.session.query(DutyShift).count()
     backwards = client.post(
         "/api/v1/duty-shifts",

@@ -48,6 +48,7 @@ def console() -> Any:
         now=now,
         units=my_units,
         on_duty=on_duty,
+        roster_gaps=duty.gaps_for_head(session=db.session, user=current_user, now=now),
         unit_id=unit_id,
         severity=severity,
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
