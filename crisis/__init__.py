@@ -21,6 +21,8 @@ def _configure(app: Flask, overrides: dict | None) -> None:
     app.config.from_prefixed_env("CRISIS")
     app.config.update(overrides or {})
     app.config["EMBEDDED"] = not app.config.get("BROKER_URL")
+    if not app.config.get("SMTP_HOST") and not app.config["EMBEDDED"]:
+        app.config["SMTP_HOST"] = "127.0.0.1"  # a deployment's local mail relay, as before
     database_url = app.config.get("DATABASE_URL")
     if not database_url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

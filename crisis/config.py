@@ -55,6 +55,9 @@ class Defaults:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = False
 
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # How far a time a person enters (a publication, a first sighting) may lie ahead of the server's
+    # clock: phones and tools drift a little; more than this is a typo, refused (crisis.moments).
+    CLOCK_SKEW_SECONDS = 120
     # The longest address (path and query string, as sent) the app reads; longer is 414. Under
     # gunicorn's longest request line (8190 with the method and version), so the app answers first.
     MAX_URL_LENGTH = 8000
@@ -65,7 +68,9 @@ class Defaults:
     RETENTION_YEARS: int | str | None = 5
     RETENTION_BATCH = 500  # issues per transaction
 
-    SMTP_HOST = "127.0.0.1"
+    # Unset in the embedded mode: e-mail is "not set up" (shown so, with how to set it; notices reach
+    # the in-app inbox). With a broker and no setting: 127.0.0.1 (crisis._configure).
+    SMTP_HOST: str | None = None
     SMTP_PORT = 25
     SMTP_USERNAME: str | None = None
     SMTP_PASSWORD: str | None = None

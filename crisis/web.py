@@ -24,6 +24,7 @@ from crisis.audit.views import bp as audit_bp
 from crisis.auth.identity import load_user, sign_out
 from crisis.auth.labels import ROLE_LABELS
 from crisis.auth.views import bp as auth_bp
+from crisis.desk.views import bp as desk_bp
 from crisis.errors import DomainError
 from crisis.escalation.views import bp as escalation_bp
 from crisis.extensions import db, login
@@ -146,6 +147,7 @@ def init_app(app: Flask) -> None:
         reports_bp,
         situation_bp,
         system_bp,
+        desk_bp,
     ):
         app.register_blueprint(bp)
     init_api(app)

@@ -114,6 +114,9 @@ def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, **over
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key",
         "WTF_CSRF_ENABLED": True,
+        # A mail server is set up (nothing listens there unless a test starts one); a test of the
+        # embedded default without one sets SMTP_HOST to None.
+        "SMTP_HOST": "127.0.0.1",
     }
     config.update(overrides)
     try:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis.auth.models import Membership, User
 from crisis.escalation import planning
 from crisis.incidents import service as incidents
 from crisis.incidents.models import Incident, StageRun
@@ -23,6 +24,7 @@ from crisis.issues import service as issues
 from crisis.issues.models import Issue
 from crisis.playbooks.models import Playbook
 from crisis.playbooks.spec import PlaybookSpec
+from crisis.units import service as units
 
 # What most tests log: a hoax on WhatsApp, first seen 20 minutes before it is logged.
 HOAX = {
@@ -87,16 +89,41 @@ def escalate(
 
 def close_required(session: Session, actor: Any, run: StageRun, *, now: datetime, skip: tuple[str, ...] = ()) -> None:
     """Tick every open required checklist item of a stage run (but those in `skip`), with an
-    evidence link where the item expects one."""
+    evidence link where the item expects one: by `actor` where they own it, else by someone who
+    does (the commander, or a head over the owning unit), as a team shares its checklist."""
     for entry in run.entries:
         if entry.required and not entry.closed and entry.item_key not in skip:
             incidents.tick(
                 session=session,
-                actor=actor,
+                actor=closer_of(session, run.incident, entry, actor),
                 entry_id=entry.id,
                 now=now,
                 evidence_url="https://example.com/bukti" if entry.evidence_expected else "",
             )
+
+
+def run_through(session: Session, actor: Any, incident: Incident, *, now: datetime) -> None:
+    """Close every required item stage by stage, completing each stage but the last as it goes
+    (items of a stage not started cannot be ticked); resolving completes the last one."""
+    for run in incident.stage_runs:
+        close_required(session, actor, run, now=now)
+        if run.state == "active" and run.position < len(incident.stage_runs) - 1:
+            incidents.complete_stage(session=session, actor=actor, stage_run_id=run.id, now=now)
+
+
+def closer_of(session: Session, incident: Incident, entry: Any, actor: Any) -> Any:
+    """`actor` when they may tick the item (its owner role or above), else the commander or a head
+    of the owning unit or a unit above it."""
+    if incidents.Closers(user=actor, incident=incident).may_close(entry):
+        return actor
+    if incidents.Closers(user=incident.commander, incident=incident).may_close(entry):
+        return incident.commander
+    chain = [incident.unit_id, *(unit.id for unit in units.ancestors(incident.unit))]
+    heads = session.scalars(
+        select(User).join(Membership).where(Membership.unit_id.in_(chain), Membership.role == "head").order_by(User.id)
+    ).all()
+    by_unit = {m.unit_id: user for user in heads for m in user.memberships if m.role == "head"}
+    return next(by_unit[unit_id] for unit_id in chain if unit_id in by_unit)
 
 
 # --- straight from rows (the deadline engine) ------------------------------------------------------

@@ -85,8 +85,8 @@ def test_the_stage_table_heat_map_and_key_message_lag_agree_with_every_incident(
             unit = units[unit.parent_id]
         return unit.code
 
-    per_stage: dict[str, list[int]] = {}
-    heat: dict[tuple[str, str], list[int]] = {}
+    per_stage: dict[tuple[str, str], list[int]] = {}  # by (playbook, stage): SOPs share stage keys
+    heat: dict[tuple[str, str, str], list[int]] = {}
     shared: dict[str, int] = {}
     lags: dict[str, list[float]] = {}
     for incident in db.session.query(Incident).filter(Incident.state != "cancelled"):
@@ -94,8 +94,9 @@ def test_the_stage_table_heat_map_and_key_message_lag_agree_with_every_incident(
         finished = incident.state in ("resolved", "closed")
         for stage in measured.stages:
             judged = stage.performed or finished
-            counts = per_stage.setdefault(stage.key, [0, 0, 0])
-            cell = heat.setdefault((heat_row(units[incident.unit_id]), stage.key), [0, 0])
+            playbook = incident.playbook_snapshot["key"]
+            counts = per_stage.setdefault((playbook, stage.key), [0, 0, 0])
+            cell = heat.setdefault((heat_row(units[incident.unit_id]), playbook, stage.key), [0, 0])
             counts[0] += judged
             counts[1] += bool(stage.met)
             counts[2] += stage.performed and not stage.met
@@ -105,9 +106,9 @@ def test_the_stage_table_heat_map_and_key_message_lag_agree_with_every_incident(
             shared[row.unit.code] = shared.get(row.unit.code, 0) + 1
             if row.lag is not None:
                 lags.setdefault(row.unit.code, []).append(row.lag.total_seconds())
-    assert {s["key"]: [s["judged"], s["met"], s["breached"]] for s in board.stages} == per_stage
+    assert {(s["playbook"], s["key"]): [s["judged"], s["met"], s["breached"]] for s in board.stages} == per_stage
     shown = {
-        (row["unit"].code, stage["key"]): [cell["judged"], cell["breached"]]
+        (row["unit"].code, stage["playbook"], stage["key"]): [cell["judged"], cell["breached"]]
         for row in board.heatmap["rows"]
         for stage, cell in zip(board.heatmap["stages"], row["cells"], strict=True)
         if cell is not None

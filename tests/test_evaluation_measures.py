@@ -86,7 +86,8 @@ def test_the_stage_bits_are_read_as_wide_as_the_longest_incident(db, org, histor
     assert heatmap.stage_groups(db.session, f, rollup, 1) == wide
     counts, groups = wide
     assert counts == {"active": 1, "resolved": 2, "closed": 0, "cancelled": 1}
-    assert sorted((keys, judged, met, breached) for _row, keys, judged, met, breached in groups) == [
+    assert {playbook for _row, playbook, *_rest in groups} == {"hoax-clarification"}
+    assert sorted((keys, judged, met, breached) for _row, _playbook, keys, judged, met, breached in groups) == [
         (["identify", "verify-with-institution"], [1, 0], [1, 0], [0, 0]),  # C: active; verify still open
         (["identify", "verify-with-institution"], [1, 1], [0, 0], [1, 0]),  # B: 30 m late; verify never reached
         (["identify", "verify-with-institution"], [1, 1], [1, 0], [0, 1]),  # A: on time; verify 30 m late

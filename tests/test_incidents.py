@@ -365,8 +365,10 @@ def test_resolving_needs_every_required_item_closed(db, org, incident):
     open_count = sum(1 for run in incident.stage_runs for e in run.entries if e.required)
     assert len(caught.value.errors["checklist"]) == open_count
     db.session.rollback()
-    for run in incident.stage_runs:
+    for run in incident.stage_runs:  # stage by stage: items of a stage not started cannot be ticked
         _close_required(db, head, run, T0 + timedelta(hours=1))
+        if run is not incident.stage_runs[-1]:
+            incidents.complete_stage(session=db.session, actor=head, stage_run_id=run.id, now=T0 + timedelta(hours=1))
     incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=T0 + timedelta(hours=2))
     db.session.commit()
     assert incident.state == "resolved" and incident.resolved_at == T0 + timedelta(hours=2)

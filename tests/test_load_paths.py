@@ -20,7 +20,7 @@ from crisis.issues import duplicates
 from crisis.issues import service as issues
 from crisis.timefmt import LocalTimes, format_local
 from tests.conftest import FIXED_NOW
-from tests.factories import escalate
+from tests.factories import closer_of, escalate
 
 T0 = FIXED_NOW
 
@@ -116,7 +116,7 @@ def test_lists_read_the_sop_parts_they_show_as_the_snapshot_has_them(db, org, lo
     for entry in first.stage_runs[0].entries:
         incidents.tick(
             session=db.session,
-            actor=officer,
+            actor=closer_of(db.session, first, entry, officer),
             entry_id=entry.id,
             now=T0,
             evidence_url="https://example.com/bukti" if entry.evidence_expected else "",

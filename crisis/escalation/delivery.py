@@ -81,6 +81,10 @@ def deliver(*, session: Session, notice_id: int, now: datetime | None = None) ->
             notice.status, notice.last_error = "cancelled", reason
             return notice.status
     channel = CHANNELS.get(notice.channel)
+    not_set_up = channel.not_set_up() if channel is not None else None
+    if not_set_up is not None:
+        notice.status, notice.last_error = "cancelled", not_set_up
+        return notice.status
     try:
         if channel is None:
             raise DeliveryError(f"no channel named {notice.channel!r}")

@@ -288,6 +288,16 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
                 "step_index": timer.step_index,
                 "repeat_index": timer.repeat_index,
                 "recipients": names,
+                # Whom it reached as what, and how: the timeline says "unit head of X (Budi) by e-mail".
+                "to": [
+                    {
+                        "name": r.user.name,
+                        "selector": r.selector,
+                        "unit": r.unit.code if r.unit is not None else None,
+                        "channels": channels[r.user.id],
+                    }
+                    for r in sorted(recipients.values(), key=lambda r: (r.user.name, r.user.id))
+                ],
                 "late_seconds": round((moment - timer.fire_at).total_seconds(), 3),
             },
         )
@@ -296,8 +306,12 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
             following.append(nxt)
         timer.state, timer.fired_at = "fired", moment
     for notice in notices:
-        if CHANNELS[notice.channel].immediate:
+        channel = CHANNELS[notice.channel]
+        if channel.immediate:
             notice.status, notice.sent_at, notice.attempts, notice.enqueued_at = "sent", moment, 1, None
+        elif (not_set_up := channel.not_set_up()) is not None:
+            # Not a failure to retry: shown as "e-mail not set up", with how to set it.
+            notice.status, notice.last_error, notice.enqueued_at = "cancelled", not_set_up, None
     session.add_all(notices)
     announce(session, following, moment)
     session.flush()

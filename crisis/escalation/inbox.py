@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from crisis import clock
 from crisis.auth.models import User
 from crisis.escalation.models import Timer
 from crisis.incidents import service as incidents
+from crisis.incidents.presenters import Describer
+from crisis.notify import words
 from crisis.notify.models import Notice
 
 
@@ -77,3 +80,45 @@ def timers_for_incident(*, session: Session, incident_id: int) -> list[Timer]:
     return list(
         session.scalars(select(Timer).where(Timer.incident_id == incident_id).order_by(Timer.fire_at, Timer.id))
     )
+
+
+# --- notices as people read them ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeLine:
+    """One notice in sentences (crisis.notify.words), for the inbox and an incident's notices table."""
+
+    notice: Notice
+    about: str
+    to: str
+    fallback: str
+    channel: str
+    status: str
+    technical: str  # the recorded error, for administrators
+
+
+def notice_lines(*, session: Session, notices: list[Notice], lang: str, zone: str) -> list[NoticeLine]:
+    """The notices in the reader's language and zone; stage titles from each incident's snapshot and
+    units' and people's names looked up once per incident."""
+    describers: dict[int, Describer] = {}
+    lines = []
+    for notice in notices:
+        describer = describers.get(notice.incident_id)
+        if describer is None:
+            describer = describers[notice.incident_id] = Describer(
+                notice.incident, lang=lang, zone=zone, session=session, time_format="d MMM yyyy HH:mm"
+            )
+        names = describer.names()
+        lines.append(
+            NoticeLine(
+                notice=notice,
+                about=words.about(notice, names),
+                to=words.recipient(notice, names),
+                fallback=words.fallback_sentence(notice, names),
+                channel=names.notice_channel(notice.channel),
+                status=words.status(notice, names),
+                technical=notice.last_error if notice.status != "cancelled" else "",
+            )
+        )
+    return lines

@@ -14,18 +14,33 @@ from crisis.escalation import inbox as notice_inbox
 from crisis.escalation.metrics import render_metrics
 from crisis.extensions import csrf, db, limiter
 from crisis.guards import id_arg, local_path
+from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _
-from crisis.notify import links
+from crisis.notify import links, words
 from crisis.notify import service as notify
 from crisis.units import service as units
 
 bp = Blueprint("escalation", __name__)
 
 
+def _lines(notices: list[Any]) -> list[notice_inbox.NoticeLine]:
+    return notice_inbox.notice_lines(session=db.session, notices=notices, lang=select_locale(), zone=viewer_zone())
+
+
+def _sees_technical_detail() -> bool:
+    """Administrators see the recorded error beside its explanation (they are the ones to fix it)."""
+    return current_user.is_authenticated and any(m.role == "admin" for m in current_user.memberships)
+
+
 @bp.app_template_global("incident_notices")
-def incident_notices(incident: Any) -> list[Any]:
-    """Notices of an incident, newest first, for templates/escalation/_incident_notices.html."""
-    return notice_inbox.notices_for_incident(session=db.session, incident_id=incident.id)
+def incident_notices(incident: Any) -> list[notice_inbox.NoticeLine]:
+    """Notices of an incident, newest first, in sentences, for templates/escalation/_incident_notices.html."""
+    return _lines(notice_inbox.notices_for_incident(session=db.session, incident_id=incident.id))
+
+
+@bp.app_template_global("sees_technical_detail")
+def sees_technical_detail() -> bool:
+    return _sees_technical_detail()
 
 
 @bp.app_template_global("inbox_unread")
@@ -48,6 +63,7 @@ def _link_page(notice: Any, token: str, **state: Any) -> dict[str, Any]:
         "token": token,
         "recipient": acknowledgement.link_recipient_name(notice),
         "show_incident": acknowledgement.link_shows_incident(session=db.session, notice=notice),
+        "about": _lines([notice])[0].about,  # "Escalation for stage Verifikasi fakta, step 1"
         "signed_in_as": current_user.name if someone_else else None,
         **state,
     }
@@ -84,10 +100,12 @@ def inbox() -> Any:
     notices = notice_inbox.inbox(session=db.session, user=current_user)
     return render_template(
         "escalation/inbox.html",
-        notices=notices,
+        notices=_lines(notices),
         unread=notice_inbox.unread_count(db.session, current_user),
         preferences=notify.preferences(session=db.session, user=current_user),
         ack_path=links.ack_path,
+        mail_ready=words.mail_configured(),
+        mail_advice=words.mail_setup_advice(),
     )
 
 

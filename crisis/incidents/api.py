@@ -289,6 +289,7 @@ def draft_statement(data: dict[str, Any], incident_id: int) -> Any:
 @blp.arguments(s.StatementPatch)
 @blp.response(200, s.StatementOut)
 def edit_statement(data: dict[str, Any], statement_id: int) -> Any:
+    """Edit a draft, or one sent back (which becomes a draft waiting for approval again)."""
     return _commit_or_conflict(
         _incident_of_statement(statement_id),
         lambda: statements.edit(
@@ -312,6 +313,24 @@ def approve_statement(data: dict[str, Any], statement_id: int) -> Any:
         _incident_of_statement(statement_id),
         lambda: statements.approve(
             session=db.session, actor=bearer_user(), statement_id=statement_id, expected_version=data.get("version")
+        ),
+    )
+
+
+@blp.route("/statements/<int:statement_id>/return", methods=["POST"])
+@authenticated
+@blp.arguments(s.StatementReturnIn)
+@blp.response(200, s.StatementOut)
+def return_statement(data: dict[str, Any], statement_id: int) -> Any:
+    """An approver sends a draft back to its author with a reason; editing it makes it a draft again."""
+    return _commit_or_conflict(
+        _incident_of_statement(statement_id),
+        lambda: statements.send_back(
+            session=db.session,
+            actor=bearer_user(),
+            statement_id=statement_id,
+            reason=data["reason"],
+            expected_version=data.get("version"),
         ),
     )
 

@@ -1,4 +1,5 @@
-"""Names of incident states, statement kinds, channels and timeline events in the reader's language."""
+"""Names of incident states, statement kinds, channels and timeline events in the reader's language
+(the events' sentences are crisis.timeline.presenters)."""
 
 from crisis.i18n import lazy_gettext
 
@@ -14,6 +15,7 @@ STATE_LABELS = {
     "closed": lazy_gettext("Closed"),
     "cancelled": lazy_gettext("Cancelled"),
     "draft": lazy_gettext("Draft"),
+    "returned": lazy_gettext("Sent back"),
     "approved": lazy_gettext("Approved"),
     "published": lazy_gettext("Published"),
     "pending": lazy_gettext("Not started"),
@@ -37,9 +39,34 @@ EVENT_LABELS = {
     "incident.cancelled": lazy_gettext("Incident cancelled"),
     "statement.drafted": lazy_gettext("Statement drafted"),
     "statement.edited": lazy_gettext("Statement edited"),
+    "statement.returned": lazy_gettext("Statement sent back"),
     "statement.approved": lazy_gettext("Statement approved"),
     "statement.published": lazy_gettext("Statement published"),
     "key_messages.published_by_unit": lazy_gettext("Key messages published by a unit"),
+    "review.opened": lazy_gettext("Review draft opened"),
+    "review.updated": lazy_gettext("Review edited"),
+    "review.submitted": lazy_gettext("Review submitted"),
+    "review.returned": lazy_gettext("Review returned to draft"),
+    "review.approved": lazy_gettext("Review approved"),
+    "review.action_added": lazy_gettext("Action item added"),
+    "review.action_done": lazy_gettext("Action item done"),
+    "review.action_dropped": lazy_gettext("Action item dropped"),
+    "review.action_open": lazy_gettext("Action item reopened"),
+    "incident.closed": lazy_gettext("Incident closed"),
+    "escalation.escalation_step": lazy_gettext("Escalation sent"),
+    "escalation.stage_due": lazy_gettext("Stage overdue notice"),
+    "escalation.update_due": lazy_gettext("Update reminder"),
+    "escalation.review_due": lazy_gettext("Review reminder"),
+    "escalation.acknowledged": lazy_gettext("Escalation acknowledged"),
+    "escalation.fallback": lazy_gettext("Escalation sent up the tree"),
+    "notice.failed": lazy_gettext("Notice not delivered"),
+}
+# How a notice travelled, as a sentence says it ("sent by e-mail"); the settings page uses each
+# channel's own label (crisis.notify.channels).
+NOTICE_CHANNEL_LABELS = {
+    "email": lazy_gettext("e-mail"),
+    "inapp": lazy_gettext("the in-app inbox"),
+    "webhook": lazy_gettext("webhook"),
 }
 CHANNEL_LABELS = {
     "x": "X/Twitter",

@@ -179,7 +179,8 @@ class Comment(db.Model):
 
 
 class Statement(db.Model):
-    """Holding statement, press release, clarification or key messages: drafted, approved, published."""
+    """Holding statement, press release, clarification or key messages: drafted, approved, published;
+    an approver may send a draft back with a reason (returned), and editing it makes it a draft again."""
 
     __tablename__ = "statement"
 
@@ -194,11 +195,16 @@ class Statement(db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first publication by the owner
+    # The latest time an approver sent it back (state "returned" until the author edits it).
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    return_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     version: Mapped[int] = mapped_column(default=1)
 
     incident: Mapped[Incident] = relationship(back_populates="statements")
     drafted_by = relationship("User", foreign_keys=[drafted_by_id])
     approved_by = relationship("User", foreign_keys=[approved_by_id])
+    returned_by = relationship("User", foreign_keys=[returned_by_id])
     publications: Mapped[list[Publication]] = relationship(back_populates="statement", order_by="Publication.id")
 
     __mapper_args__ = {"version_id_col": version}

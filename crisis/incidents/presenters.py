@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from flask import url_for
 from flask_babel import get_translations
 from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from crisis.auth.models import User
 from crisis.i18n import _
+from crisis.incidents.labels import CHANNEL_LABELS, NOTICE_CHANNEL_LABELS, STATEMENT_LABELS
 from crisis.incidents.models import Incident
 from crisis.timefmt import format_duration, format_local
 from crisis.timeline.models import TimelineEvent
-
-
-def _stage_title(incident: Incident, key: str | None, lang: str) -> str:
-    for stage in incident.playbook_snapshot["stages"]:
-        if stage["key"] == key:
-            return stage["title"][lang]
-    return key or ""
-
-
-def _item_text(incident: Incident, key: str | None, lang: str) -> str:
-    for stage in incident.playbook_snapshot["stages"]:
-        for item in stage["checklist"]:
-            if item["key"] == key:
-                return item["text"][lang]
-    return key or ""
+from crisis.timeline.presenters import Names, present
+from crisis.units.models import Unit
 
 
 class Translated:
@@ -101,45 +91,91 @@ class EntryUrls:
 
 
 class Describer:
-    """describe() for every event of one incident's page: the viewer's language and zone are fixed,
-    and the snapshot's stage titles and item texts are looked up in a table built once."""
+    """The sentence of every event of one incident's page (crisis.timeline.presenters): the viewer's
+    language and zone are fixed, and the snapshot's stage titles and item texts, the units' and the
+    people's names are looked up in tables built once for the page."""
 
-    def __init__(self, incident: Incident, *, lang: str, zone: str, labels: dict[str, Any]) -> None:
-        self.incident, self.lang, self.zone, self.labels = incident, lang, zone, labels
+    def __init__(
+        self,
+        incident: Incident,
+        *,
+        lang: str,
+        zone: str,
+        labels: Mapping[str, Any] | None = None,
+        session: Session | None = None,
+        time_format: str = "d MMM HH:mm",
+    ) -> None:
+        self.incident, self.lang, self.zone, self.time_format = incident, lang, zone, time_format
+        self.labels = labels if labels is not None else STATEMENT_LABELS
+        self.session = session
         self._texts: dict[str, str] | None = None
+        self._units: dict[Any, str] | None = None
+        self._people: dict[Any, str] = {}
+        self._names: Names | None = None
 
     def _table(self) -> dict[str, str]:
         if self._texts is None:
             texts: dict[str, str] = {}
-            for stage in reversed(self.incident.playbook_snapshot["stages"]):  # the first match wins, as above
+            for stage in reversed(self.incident.playbook_snapshot["stages"]):  # the first match wins
                 for item in reversed(stage["checklist"]):
-                    texts["item:" + item["key"]] = item["text"][self.lang]
-                texts["stage:" + stage["key"]] = stage["title"][self.lang]
+                    texts["item:" + item["key"]] = _in(item["text"], self.lang)
+                texts["stage:" + stage["key"]] = _in(stage["title"], self.lang)
             self._texts = texts
         return self._texts
 
-    def __call__(self, event: TimelineEvent) -> str:
-        data = event.data or {}
-        table = self._table()
-        stage, item = data.get("stage"), data.get("item")
-        return describe(
-            event,
-            self.incident,
-            lang=self.lang,
-            zone=self.zone,
-            labels=self.labels,
-            stage_title=table.get(f"stage:{stage}", stage) if stage else "",
-            item_text=table.get(f"item:{item}", item) if item else "",
-        )
+    def stage(self, key: str | None) -> str:
+        return self._table().get(f"stage:{key}", key or "") if key else ""
+
+    def item(self, key: str | None) -> str:
+        return self._table().get(f"item:{key}", key or "") if key else ""
+
+    def unit(self, code_or_id: Any) -> str:
+        """A unit's name, by its code or its id (events store either)."""
+        if code_or_id is None or code_or_id == "":
+            return ""
+        if self._units is None:
+            self._units = {}
+            if self.session is not None:
+                for unit_id, code, name in self.session.execute(select(Unit.id, Unit.code, Unit.name)):
+                    self._units[unit_id] = self._units[code] = name
+            else:
+                for unit in (self.incident.unit,):
+                    self._units[unit.id] = self._units[unit.code] = unit.name
+        return self._units.get(code_or_id, str(code_or_id))
+
+    def person(self, user_id: Any) -> str:
+        if user_id is None:
+            return ""
+        if user_id not in self._people:
+            user = self.session.get(User, user_id) if self.session is not None else None
+            self._people[user_id] = user.name if user is not None else _("a former member")
+        return self._people[user_id]
+
+    def names(self) -> Names:
+        if self._names is None:
+            labels = self.labels
+            self._names = Names(
+                stage=self.stage,
+                item=self.item,
+                unit=self.unit,
+                person=self.person,
+                time=lambda moment: format_local(moment, self.zone, self.time_format),
+                duration=format_duration,
+                statement_kind=lambda kind: str(labels.get(kind, "")) if kind else "",
+                publication_channel=lambda name: str(CHANNEL_LABELS.get(name, name or "")),
+                notice_channel=lambda name: str(NOTICE_CHANNEL_LABELS.get(name, name or "")),
+                sop=_in(self.incident.playbook_snapshot["title"], self.lang),
+                zone=self.zone,
+            )
+        return self._names
+
+    def __call__(self, event: Any) -> str:
+        return present(event.kind, event.data, self.names())
 
 
-def _time(value: str | None, zone: str) -> str:
-    if not value:
-        return ""
-    try:
-        return format_local(datetime.fromisoformat(value), zone, "d MMM HH:mm")
-    except ValueError:
-        return ""
+def _in(text: Mapping[str, str], lang: str) -> str:
+    """A snapshot's text in `lang`, or in the first language it has."""
+    return text.get(lang) or next(iter(text.values()), "")
 
 
 def describe(
@@ -148,53 +184,11 @@ def describe(
     *,
     lang: str,
     zone: str,
-    labels: dict[str, Any],
-    stage_title: str | None = None,
-    item_text: str | None = None,
+    labels: Mapping[str, Any] | None = None,
+    session: Session | None = None,
 ) -> str:
-    """One line of detail for an event; the event's own label is shown beside it."""
-    data = event.data or {}
-    kind = event.kind
-    stage = _stage_title(incident, data.get("stage"), lang) if stage_title is None else stage_title
-    item = _item_text(incident, data.get("item"), lang) if item_text is None else item_text
-    if kind == "incident.opened":
-        return _(
-            "%(sop)s v%(version)s, severity %(severity)s",
-            sop=incident.playbook_snapshot["title"][lang],
-            version=data.get("playbook_version"),
-            severity=data.get("severity"),
-        )
-    if kind == "stage.started":
-        return _("%(stage)s, due %(due)s", stage=stage, due=_time(data.get("due_at"), zone))
-    if kind == "stage.completed":
-        late = int(data.get("late_seconds") or 0)
-        if data.get("breached"):
-            return _("%(stage)s, late by %(late)s", stage=stage, late=format_duration(timedelta(seconds=late)))
-        return _("%(stage)s, on time", stage=stage)
-    if kind == "checklist.waived":
-        return f"{item}: {data.get('reason', '')}"
-    if kind.startswith("checklist."):
-        return item
-    if kind == "severity.changed":
-        return f"{data.get('before')} → {data.get('after')}: {data.get('reason', '')}"
-    if kind in ("unit.involved", "unit.released"):
-        return str(data.get("unit", ""))
-    if kind == "incident.handed_over":
-        return f"{data.get('from_unit')} → {data.get('to_unit')}"
-    if kind in ("incident.cancelled",):
-        return str(data.get("reason", ""))
-    if kind.startswith("statement.") or kind == "key_messages.published_by_unit":
-        label = labels.get(data.get("statement_kind"), "")
-        when = _time(data.get("published_at"), zone)
-        return " · ".join(str(part) for part in (label, data.get("channel"), when) if part)
-    # Other domains' events (deadline engine, reviews): their plain values, times made local.
-    parts = []
-    for key, value in data.items():
-        if value is None or isinstance(value, dict | list) or key.endswith("_id"):
-            continue
-        text = _time(value, zone) if isinstance(value, str) and key.endswith("_at") else str(value)
-        parts.append(text)
-    return " · ".join(parts)
+    """One event as the sentence a person reads (one-off; a page uses one Describer for all)."""
+    return Describer(incident, lang=lang, zone=zone, labels=labels, session=session)(event)
 
 
 # Rendered rows of the incident page that never change once written, shared by the pages of this
@@ -210,8 +204,11 @@ class Rows:
     (crisis.timeline.models) and nothing edits a comment. So a row's HTML follows from the row and
     the viewer's language and zone, and those are its key: every value of the row, which includes
     what can change around it, the name of the person shown (people are renamed) and, for a
-    comment, its text. A hit is then exactly what rendering would give; a renamed person or
-    another viewer misses and renders.
+    comment, its text. A hit is then exactly what rendering would give; a renamed actor or
+    another viewer misses and renders. Names an event's sentence looks up beyond its actor (a unit,
+    an assignee, the SOP's titles: crisis.timeline.presenters) are as they were when this process
+    first rendered the row: a unit renamed since shows under its old name here until the kept rows
+    are emptied (ROW_LIMIT) or the process restarts.
 
     Rows are those of service.page_events and service.page_comments. Of an event's data only the
     retention flag is in its row: Retention rewrites the personal values copied into events (today

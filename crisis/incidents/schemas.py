@@ -58,6 +58,9 @@ class StatementOut(ma.Schema):
     approved_by_id = ma.fields.Integer(allow_none=True)
     approved_at = ma.fields.AwareDateTime(allow_none=True)
     published_at = ma.fields.AwareDateTime(allow_none=True)
+    returned_at = ma.fields.AwareDateTime(allow_none=True)
+    returned_by_id = ma.fields.Integer(allow_none=True)
+    return_reason = ma.fields.String(metadata={"description": "Why an approver sent it back (state `returned`)"})
     publications = ma.fields.List(ma.fields.Nested(PublicationOut))
 
 
@@ -173,6 +176,11 @@ class StatementIn(ma.Schema):
 class StatementPatch(ma.Schema):
     title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
     body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=20000))
+    version = bounded_int()
+
+
+class StatementReturnIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
     version = bounded_int()
 
 

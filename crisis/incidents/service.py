@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crisis import clock, hooks
 from crisis.auth.models import ACTING_ROLES, User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
+from crisis.http import select_locale
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.access import (
     LEAD_ROLES,
@@ -54,6 +55,7 @@ from crisis.incidents.models import (
     StageRun,
 )
 from crisis.incidents.stages import (
+    Closers,
     annotate,
     assign,
     complete_run,
@@ -73,6 +75,7 @@ from crisis.units.models import Unit
 
 __all__ = [
     "LEAD_ROLES",
+    "Closers",
     "MAX_TEXT",
     "Summary",
     "annotate",
@@ -82,6 +85,7 @@ __all__ = [
     "cancel",
     "change_severity",
     "change_stamp",
+    "clean_text",
     "clean_url",
     "comment",
     "commander_candidates",
@@ -292,6 +296,7 @@ def involve_unit(
     session.add(involved)
     session.flush()
     record(session=session, incident=incident, actor=actor, kind="unit.involved", now=now, unit=unit.code)
+    hooks.run(hooks.UNIT_INVOLVED, session=session, incident=incident, involved=involved, actor=actor, now=now)
     return involved
 
 
@@ -386,10 +391,17 @@ def resolve(
     incident = lead_action(session=session, actor=actor, incident_id=incident_id, expected_version=expected_version)
     missing = open_required_items(incident)
     if missing:
+        lang = select_locale()  # the items and stages as the page words them, never their keys
         raise ValidationFailed(
             {
                 "checklist": [
-                    str(_l("Still open: %(item)s (%(stage)s)", item=entry.item_key, stage=run.stage_key))
+                    str(
+                        _l(
+                            "Still open: %(item)s (%(stage)s)",
+                            item=run.spec.checklist[entry.position].text.get(lang) or entry.item_key,
+                            stage=run.spec.title.get(lang) or run.stage_key,
+                        )
+                    )
                     for run, entry in missing
                 ]
             }

@@ -12,7 +12,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from crisis import clock, hooks
 from crisis.auth.models import User
-from crisis.errors import Conflict, NotFound, ValidationFailed
+from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from crisis.http import select_locale
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.access import (
     clean_text,
@@ -31,6 +32,60 @@ from crisis.incidents.models import (
     Incident,
     StageRun,
 )
+from crisis.units import service as units
+
+# Who ticks or waives a checklist item: its owner role or a role above it, in the owning unit or a
+# unit above it. An administrator counts as a duty officer here (the app's keeper, not the line).
+RANKS = {"observer": 1, "officer": 1, "admin": 1, "supervisor": 2, "head": 3}
+
+
+class Closers:
+    """Who may close (tick, waive, reopen) which items of one incident, for one person: their best
+    role over the owning unit is looked up once, then asked per item."""
+
+    def __init__(self, *, user: User, incident: Incident) -> None:
+        unit = incident.unit
+        chain = {unit.id, *(u.id for u in units.ancestors(unit))}
+        roles = {m.role for m in user.memberships if m.unit_id in chain}
+        self.rank = max((RANKS.get(role, 0) for role in roles if role != "observer"), default=0)
+        self.admin = "admin" in roles
+        self.commander = incident.commander_id == user.id
+        self.incident = incident
+
+    def may_close(self, entry: ChecklistEntry) -> bool:
+        owner = entry.owner_role
+        if owner == "commander":
+            return self.commander or self.rank >= RANKS["head"]
+        if owner == "admin":
+            return self.admin or self.rank >= RANKS["head"]
+        return self.rank >= RANKS.get(owner, RANKS["head"])
+
+    def require(self, entry: ChecklistEntry) -> None:
+        if self.may_close(entry):
+            return
+        if entry.owner_role == "commander":
+            raise NotPermitted(
+                _l(
+                    "This item belongs to the incident commander (%(name)s): only they or a unit head ticks it.",
+                    name=self.incident.commander.name,
+                )
+            )
+        sentences = {
+            "officer": _l("Only a duty officer, supervisor or unit head of the owning unit or above ticks this item."),
+            "supervisor": _l("This item belongs to a supervisor: only a supervisor or unit head ticks it."),
+            "head": _l("This item belongs to the unit head: only a unit head ticks it."),
+            "admin": _l("This item belongs to an administrator: only an administrator or unit head ticks it."),
+        }
+        raise NotPermitted(sentences.get(entry.owner_role, sentences["head"]))
+
+
+def require_closer(*, actor: User, incident: Incident, entry: ChecklistEntry) -> None:
+    Closers(user=actor, incident=incident).require(entry)
+
+
+def require_started(entry: ChecklistEntry) -> None:
+    if entry.stage_run.state == "pending":
+        raise Conflict(_l("This stage has not started yet: its items are ticked once it starts."))
 
 
 def start_stage(*, session: Session, incident: Incident, run: StageRun, actor: User | None, now: datetime) -> None:
@@ -96,6 +151,8 @@ def tick(
 ) -> ChecklistEntry:
     now = now or clock.now()
     entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    require_closer(actor=actor, incident=incident, entry=entry)
+    require_started(entry)
     if entry.closed:
         who = entry.done_by or entry.waived_by
         raise Conflict(_l("Already closed by %(name)s.", name=who.name if who else "?"))
@@ -122,6 +179,7 @@ def tick(
 def untick(*, session: Session, actor: User, entry_id: int, now: datetime | None = None) -> ChecklistEntry:
     now = now or clock.now()
     entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    require_closer(actor=actor, incident=incident, entry=entry)
     if entry.stage_run.state == "completed":
         raise Conflict(_l("The stage is complete; its checklist no longer changes."))
     was = "waived" if entry.waived_at else "done"
@@ -160,6 +218,7 @@ def waive(*, session: Session, actor: User, entry_id: int, reason: str, now: dat
     """Skip a required item on purpose, with a reason; waivers are counted in the review."""
     now = now or clock.now()
     entry, incident = _entry(session=session, actor=actor, entry_id=entry_id, allowed=require_lead)
+    require_closer(actor=actor, incident=incident, entry=entry)
     reason = clean_text(reason, "reason", required=True)
     if entry.closed:
         raise Conflict(_l("This item is already closed."))
@@ -210,7 +269,10 @@ def complete_stage(*, session: Session, actor: User, stage_run_id: int, now: dat
         raise Conflict(_l("Only the current stage can be completed."))
     missing = missing_items(run)
     if missing:
-        raise ValidationFailed({"checklist": [str(_l("Still open: %(item)s", item=e.item_key)) for e in missing]})
+        # The items as the checklist shows them, in the reader's language: never their keys.
+        lang = select_locale()
+        texts = [run.spec.checklist[e.position].text.get(lang) or e.item_key for e in missing]
+        raise ValidationFailed({"checklist": [str(_l("Still open: %(item)s", item=text)) for text in texts]})
     complete_run(session=session, incident=incident, run=run, actor=actor, now=now)
     following = next((r for r in incident.stage_runs if r.position == run.position + 1), None)
     if following is not None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from crisis import clock, hooks
+from crisis import clock, hooks, moments
 from crisis.auth.models import User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
@@ -57,7 +57,7 @@ def _add_publication(
     published_at: datetime | None,
     now: datetime,
 ) -> Publication:
-    channel, url, moment = _clean_publication(channel, url, published_at, now)
+    channel, url, moment = _clean_publication(channel, url, published_at, now, statement=statement)
     publication = Publication(
         statement=statement,
         unit_id=unit_id,
@@ -95,7 +95,19 @@ def draft(
         statement_id=statement.id,
         statement_kind=kind,
     )
+    # A draft waits for approval from the moment it is saved: its approvers hear of it.
+    hooks.run(hooks.STATEMENT_SUBMITTED, session=session, statement=statement, actor=actor, now=now)
     return statement
+
+
+EDITABLE_STATES = ("draft", "returned")
+
+
+def can_edit(*, session: Session, user: User, statement: Statement) -> bool:
+    """The owning unit's team and the commander edit a draft, or one an approver sent back."""
+    return statement.state in EDITABLE_STATES and incidents.can_act(
+        session=session, user=user, incident=statement.incident
+    )
 
 
 def edit(
@@ -108,16 +120,66 @@ def edit(
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Statement:
+    """Change a draft's text; a statement sent back becomes a draft again, waiting for approval."""
     now = now or clock.now()
     statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
     incidents.require_act(session=session, user=actor, incident=incident)
+    incidents.require_open(incident)
+    _check_version(statement, expected_version)
+    if statement.state not in EDITABLE_STATES:
+        raise Conflict(_l("Only a draft or a statement sent back can be edited."))
+    title, body = _clean_text(title, body, {})
+    was = statement.state
+    statement.title, statement.body = title, body
+    statement.state = "draft"
+    session.flush()
+    incidents.record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="statement.edited",
+        now=now,
+        statement_id=statement.id,
+        resubmitted=was == "returned",
+    )
+    if was == "returned":  # waiting for approval again: the approvers are told again
+        hooks.run(hooks.STATEMENT_SUBMITTED, session=session, statement=statement, actor=actor, now=now)
+    return statement
+
+
+def send_back(
+    *,
+    session: Session,
+    actor: User,
+    statement_id: int,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Statement:
+    """An approver returns a draft to its author with a reason; the author edits it, and it waits
+    for approval again."""
+    now = now or clock.now()
+    statement, incident = _statement(session=session, actor=actor, statement_id=statement_id)
+    # The role first, as for approval: who may not approve learns nothing of the state.
+    if not can_approve(session=session, user=actor, statement=statement):
+        raise NotPermitted(_l("Only a supervisor or head over the owning unit, who did not write it, sends it back."))
+    incidents.require_open(incident)
     _check_version(statement, expected_version)
     if statement.state != "draft":
-        raise Conflict(_l("Only a draft can be edited."))
-    title, body = _clean_text(title, body, {})
-    statement.title, statement.body = title, body
+        raise Conflict(_l("Only a draft waiting for approval can be sent back."))
+    reason = incidents.clean_text(reason, "reason", required=True)
+    statement.state = "returned"
+    statement.returned_at, statement.returned_by_id, statement.return_reason = now, actor.id, reason
+    session.flush()
     incidents.record(
-        session=session, incident=incident, actor=actor, kind="statement.edited", now=now, statement_id=statement.id
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="statement.returned",
+        now=now,
+        statement_id=statement.id,
+        statement_kind=statement.kind,
+        reason=reason,
     )
     return statement
 
@@ -151,6 +213,8 @@ def approve(
         raise NotPermitted(_l("Only a supervisor or head over the owning unit approves statements."))
     incidents.require_open(incident)
     _check_version(statement, expected_version)
+    if statement.state == "returned":
+        raise Conflict(_l("This statement was sent back: its author edits it before it is approved."))
     if statement.state != "draft":
         raise Conflict(_l("This statement is already %(state)s.", state=STATE_LABELS[statement.state]))
     statement.state, statement.approved_by_id, statement.approved_at = "approved", actor.id, now
@@ -167,8 +231,12 @@ def approve(
 
 
 def _clean_publication(
-    channel: str, url: str, published_at: datetime | None, now: datetime
+    channel: str, url: str, published_at: datetime | None, now: datetime, *, statement: Statement
 ) -> tuple[str, str, datetime]:
+    """Channel, link and moment of a publication. The moment is checked against the statement's own
+    timeline: not before the incident started nor before the statement's approval, and not in the
+    future (beyond the clock skew). A time before the start would make time-to-first-statement
+    negative and fire every situation reminder at once."""
     errors: dict[str, str] = {}
     if channel not in PUBLICATION_CHANNELS:
         errors["channel"] = str(_l("Choose the channel it was published on."))
@@ -177,10 +245,17 @@ def _clean_publication(
     except ValidationFailed as error:
         errors.update({k: v[0] for k, v in error.errors.items()})
     moment = published_at or now
-    if moment.tzinfo is None:
-        errors["published_at"] = str(_l("Give the time with its zone."))
-    elif moment > now + timedelta(minutes=5):
-        errors["published_at"] = str(_l("A publication time cannot be in the future."))
+    incident = statement.incident
+    wrong = moments.problem(
+        moment,
+        now=now,
+        not_before=(
+            (incident.started_at, _l("A statement cannot be published before the incident started.")),
+            (statement.approved_at, _l("A statement cannot be published before it was approved.")),
+        ),
+    )
+    if wrong is not None:
+        errors["published_at"] = wrong
     if errors:
         raise ValidationFailed(errors)
     return channel, url, moment
@@ -300,5 +375,7 @@ def shared_status(statement: Statement) -> list[UnitShare]:
         own = [p for p in statement.publications if p.unit_id == involved.unit_id]
         first = min(own, key=lambda p: p.published_at) if own else None
         lag = first.published_at - statement.approved_at if first and statement.approved_at else None
+        if lag is not None and lag < timedelta(0):  # recorded out of order before times were checked
+            lag = None
         rows.append(UnitShare(unit=involved.unit, publication=first, lag=lag))
     return rows

@@ -17,7 +17,7 @@ from crisis.http import select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.console import due_items
-from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS
+from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS  # noqa: F401  EVENT_LABELS: re-exported
 from crisis.incidents.models import STATEMENT_KINDS, Incident, StageRun
 from crisis.issues import service as issues
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
@@ -200,6 +200,8 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         "can_act": can_act,
         "can_lead": can_lead,
         "can_approve": lambda s: statements.can_approve(session=db.session, user=current_user, statement=s),
+        "can_edit_statement": lambda s: statements.can_edit(session=db.session, user=current_user, statement=s),
+        "may_close": service.Closers(user=current_user, incident=incident).may_close,
         "shared_status": statements.shared_status,
         "missing": service.open_required_items(incident),
         "comments": service.page_comments(session=db.session, incident=incident),
@@ -207,11 +209,10 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         "team": team,
         "acting_scope": units.acting_scope(session=db.session, user=current_user),
         "all_units": involvable,
-        "describe": presenters.Describer(incident, lang=lang, zone=zone, labels=STATEMENT_LABELS),
+        "describe": presenters.Describer(incident, lang=lang, zone=zone, labels=STATEMENT_LABELS, session=db.session),
         "rows": rows,
         "entry_url": presenters.EntryUrls(incident.id),
         "_": presenters.PageGettext(),
-        "EVENT_LABELS": presenters.translated(EVENT_LABELS),
         "STATEMENT_LABELS": presenters.translated(STATEMENT_LABELS),
         "STATE_LABELS": presenters.translated(STATE_LABELS),
         "CHANNEL_LABELS": presenters.translated(CHANNEL_LABELS),
@@ -416,6 +417,16 @@ def statement_action(incident_id: int, statement_id: int, verb: str) -> Any:
                 session=db.session, actor=current_user, statement_id=statement_id, expected_version=version
             ),
             _("Statement approved."),
+        ),
+        "return": (
+            lambda: statements.send_back(
+                session=db.session,
+                actor=current_user,
+                statement_id=statement_id,
+                reason=form.get("reason", ""),
+                expected_version=version,
+            ),
+            _("Statement sent back to its author with your reason."),
         ),
         "publish": (
             lambda: statements.publish(

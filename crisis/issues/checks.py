@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crisis import moments
 from crisis.auth.models import User
 from crisis.errors import ValidationFailed
 from crisis.i18n import lazy_gettext as _l
@@ -15,7 +16,6 @@ from crisis.issues.urls import normalise_url
 from crisis.links import url_problem
 from crisis.playbooks.spec import CATEGORIES
 
-FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of phones and tools drift a little
 MAX_AGE = timedelta(days=366)
 MAX_LINKS = 20
 TITLE_LENGTH = (3, 300)
@@ -70,8 +70,8 @@ def validate(fields: dict[str, Any], *, now: datetime) -> dict[str, list[str]]:
         seen = fields["first_seen_at"]
         if not isinstance(seen, datetime) or seen.tzinfo is None or seen.utcoffset() is None:
             add("first_seen_at", _l("Give a date and time with its zone, e.g. 2026-11-26T10:00:00+07:00."))
-        elif seen > now + FUTURE_TOLERANCE:
-            add("first_seen_at", _l("This time is in the future."))
+        elif seen > now + moments.skew():  # clocks of phones and tools drift a little; config CLOCK_SKEW_SECONDS
+            add("first_seen_at", _l("This time is in the future; give the time it actually happened."))
         elif seen < now - MAX_AGE:
             add("first_seen_at", _l("This time is more than a year ago; check the date."))
     for name in ("source_person", "source_contact"):

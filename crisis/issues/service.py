@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from crisis import clock
+from crisis import clock, moments
 from crisis.auth.models import ACTING_ROLES, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
@@ -367,6 +367,12 @@ def update(
     issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
     _require_open(issue)
     errors = validate(changes, now=now)
+    seen = changes.get("first_seen_at")
+    if "first_seen_at" not in errors and isinstance(seen, datetime) and seen > issue.created_at + moments.skew():
+        # Nobody logs what they have not seen yet: time to detect would turn negative.
+        errors["first_seen_at"] = [
+            str(_l("It cannot have been seen first after it was logged; give a time before it was logged."))
+        ]
     if errors:
         raise ValidationFailed(errors)
     cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in changes.items()}

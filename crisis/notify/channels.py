@@ -16,6 +16,7 @@ from crisis import mail
 from crisis.i18n import lazy_gettext as _l
 from crisis.notify.models import Notice
 from crisis.notify.render import render
+from crisis.notify.words import EMAIL_NOT_SET_UP
 
 SIGNATURE_HEADER = "X-Crisis-Signature"
 
@@ -31,6 +32,11 @@ class Channel:
     personal: ClassVar[bool] = True
     # Delivered by being written (the in-app inbox): no task, no retry.
     immediate: ClassVar[bool] = False
+
+    def not_set_up(self) -> str | None:
+        """Why this installation cannot use the channel at all (a reason code, kept on the notice,
+        which is then not sent and not retried), or None when it can."""
+        return None
 
     def prepare(self, notice: Notice) -> Any:
         """Everything short of sending (rendering, signing); raises DeliveryError when it cannot be sent."""
@@ -64,6 +70,10 @@ NOTICE_MAIL = mail.Form(headers=("X-Crisis-Notice", "X-Crisis-Idempotency-Key", 
 class EmailChannel(Channel):
     name = "email"
     label = _l("E-mail")
+
+    def not_set_up(self) -> str | None:
+        # No CRISIS_SMTP_HOST (the embedded default): nothing to send through, so nothing to retry.
+        return None if current_app.config.get("SMTP_HOST") else EMAIL_NOT_SET_UP
 
     def prepare(self, notice: Notice) -> mail.Envelope:
         """The message as sent: plain text with its HTML alternative, in the recipient's language."""

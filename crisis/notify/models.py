@@ -14,7 +14,8 @@ from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
 NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
-NOTICE_KINDS = ("deadline", "delivery_failed", "reminder")  # reminder: crisis.reviews.reminders
+# reminder: crisis.reviews.reminders; info (something waits for the reader): crisis.desk.notices
+NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "info")
 
 
 class WebhookEndpoint(db.Model):

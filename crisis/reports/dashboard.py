@@ -85,7 +85,7 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
     targets = targets_in_view(session, f)
     titles = stage_titles(session, lang)
     units_by_id, rollup = unit_rollup(session, f)
-    width = max((position for position, _ in titles.values()), default=-1) + 1
+    width = max((position for position, _title, _playbook in titles.values()), default=-1) + 1
     if is_postgresql(session):
         headline_row, unit_stats, week_stats = _pg_measures(session, f, targets)
     else:

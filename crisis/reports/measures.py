@@ -40,8 +40,9 @@ from crisis.timeline.models import TimelineEvent
 
 # The definitions' revision, stored on every measures row: raise it when what a row holds changes
 # (2: stage bits and key-message lag rows; 3: a stage completed the moment it started in an active
-# incident is performed, as the review always said), and the sweep recomputes the rows of an older one.
-DEFINITION = 3
+# incident is performed, as the review always said; 4: a negative duration is not measured), and the
+# sweep recomputes the rows of an older one.
+DEFINITION = 4
 # A measures row holds one bit per stage position in a BIGINT: the validator caps a playbook's stages.
 assert MAX_STAGES <= 63  # nosec B101  # import-time self-check of a constant
 
@@ -89,6 +90,12 @@ def seconds_between(session: Session, later: Any, earlier: Any) -> Any:
     if is_postgresql(session):
         return func.extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def non_negative(seconds: Any) -> Any:
+    """NULL (not measured) where a duration is negative: moments recorded out of order (legacy data
+    entered before the services checked it) never bend a median (crisis.reviews.definitions.Duration.of)."""
+    return case((seconds < 0, None), else_=seconds)
 
 
 def count_if(condition: Any) -> Any:
@@ -217,7 +224,10 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         Incident.severity.label("severity"),
         Incident.state.label("state"),
         Incident.started_at.label("started_at"),
-        *(seconds_between(session, moments[d.end], moments[d.start]).label(d.column) for d in INCIDENT_DURATIONS),
+        *(
+            non_negative(seconds_between(session, moments[d.end], moments[d.start])).label(d.column)
+            for d in INCIDENT_DURATIONS
+        ),
         *(func.coalesce(stages.c[column], 0).label(column) for column in stage_counts),
         func.coalesce(stages.c.key_list, "").label("stage_keys"),
         *(func.coalesce(stages.c[bits], 0).label(bits) for bits in STAGE_BITS),
@@ -333,7 +343,7 @@ def key_message_lags_select(*, session: Session, incident_ids: Any) -> Select[An
             Incident.state.label("incident_state"),
             Incident.started_at.label("incident_started_at"),
             pairs.c.involved,
-            seconds_between(session, first.c.published_at, approved).label(lag.column),
+            non_negative(seconds_between(session, first.c.published_at, approved)).label(lag.column),
         )
         .join(Statement, Statement.id == pairs.c.statement_id)
         .join(Incident, Incident.id == Statement.incident_id)

@@ -20,6 +20,7 @@ from crisis.auth.models import Membership, Role, User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import _
 from crisis.i18n import lazy_gettext as _l
+from crisis.notify import words
 from crisis.reports import dashboard
 from crisis.reports.measures import MEASURE_LABELS
 from crisis.reports.models import KpiTarget, MonthlyReport
@@ -323,6 +324,11 @@ def send_monthly(*, session: Session, report_id: int, now: datetime | None = Non
     if report is None or report.status != "built":
         return report.status if report is not None else None
     recipients = head_addresses(session=session, unit_id=report.unit_id)
+    if recipients and not words.mail_configured():
+        # Nothing to send through: said on the reports page with how to set it up, not retried.
+        report.error, report.attempts = words.EMAIL_NOT_SET_UP, REPORT_MAX_ATTEMPTS
+        session.flush()
+        return "built"
     if recipients:
         lang = current_app.config["LANGUAGES"][0]
         with force_locale(lang):
@@ -361,3 +367,35 @@ def send_monthly(*, session: Session, report_id: int, now: datetime | None = Non
         data={"month": report.month.isoformat(), "to": recipients},
     )
     return "sent"
+
+
+def problem(report: MonthlyReport, *, zone: str) -> str:
+    """What went wrong with a report and what happens next, as a sentence ('' when nothing did), times
+    in `zone`. The recorded error stays on the row for administrators."""
+    if not report.error:
+        return ""
+    more = report.attempts < REPORT_MAX_ATTEMPTS
+    if report.status in ("building", "failed"):
+        if report.status == "building" and more:
+            later = words.next_try_sentence(report.requested_at + REPORT_LEASE, zone)
+            return _("The report could not be built.") + " " + later
+        return _(
+            "The report could not be built after %(n)s attempts. Build it again, or ask an administrator "
+            "to look at the application log.",
+            n=report.attempts,
+        )
+    if report.status == "built":
+        if words.failure_code(report.error) == words.EMAIL_NOT_SET_UP:
+            return _("Built, but not e-mailed.") + " " + words.mail_setup_advice()
+        text = _("Built, but the e-mail to the unit's heads did not go out.") + " "
+        if more:
+            return text + words.retry_sentence(report.error, channel="email", next_try=_next_send(report), zone=zone)
+        return text + words.explain_failure(report.error) + " " + _("It is not tried again: download the PDF.")
+    return ""
+
+
+def _next_send(report: MonthlyReport) -> datetime | None:
+    """The sweep sends a built report again once its build is REPORT_LEASE old (checked every minute)."""
+    if report.built_at is None:
+        return None
+    return max(report.built_at + REPORT_LEASE, clock.now() + timedelta(minutes=1)).replace(second=0, microsecond=0)

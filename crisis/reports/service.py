@@ -403,14 +403,23 @@ def tables(board: dashboard.Dashboard) -> dict[str, tuple[list[str], list[list[A
         "headline": (["measure", "incidents_measured", "median_seconds", "p90_seconds"], headline),
         "counts": (["state", "incidents"], [[state, n] for state, n in board.counts.items()]),
         "stages": (
-            ["stage", "title", "judged", "met", "breached", "not_met", "met_percent"],
+            ["playbook", "stage", "title", "judged", "met", "breached", "not_met", "met_percent"],
             [
-                [s["key"], s["title"], s["judged"], s["met"], s["breached"], s["not_met"], _percent(s["share"])]
+                [
+                    s["playbook"],
+                    s["key"],
+                    s["title"],
+                    s["judged"],
+                    s["met"],
+                    s["breached"],
+                    s["not_met"],
+                    _percent(s["share"]),
+                ]
                 for s in board.stages
             ],
         ),
         "heatmap": (
-            ["unit", *[s["key"] for s in board.heatmap["stages"]]],
+            ["unit", *[f"{s['playbook']}/{s['key']}" for s in board.heatmap["stages"]]],
             [
                 [row["unit"].code, *[f"{c['breached']}/{c['judged']}" if c else "" for c in row["cells"]]]
                 for row in board.heatmap["rows"]

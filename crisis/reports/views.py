@@ -259,6 +259,7 @@ def monthly_list() -> Any:
         units=units.list_acting(session=db.session, user=current_user),  # whose report they may build
         default_month=last_month.strftime("%Y-%m"),
         REPORT_STATE_LABELS=REPORT_STATE_LABELS,
+        report_problem=lambda report: monthly.problem(report, zone=viewer_zone()),
     )
 
 

@@ -239,9 +239,17 @@ class Duration:
     paths: tuple[str, ...] = BOTH
     unit: str = "seconds"
 
-    def of(self, subject: Any, scope: Scope = Scope()) -> timedelta | None:
+    def raw(self, subject: Any, scope: Scope = Scope()) -> timedelta | None:
+        """end - start as recorded, negative when the recorded moments are out of order."""
         start, end = self.start.of(subject, scope), self.end.of(subject, scope)
         return end - start if start is not None and end is not None else None
+
+    def of(self, subject: Any, scope: Scope = Scope()) -> timedelta | None:
+        """The duration; None (not measured) where the moments are out of order: a time entered
+        before the services checked it (a statement "published" before the incident opened) must
+        never make a median negative or a KPI met. The review says which were left out."""
+        value = self.raw(subject, scope)
+        return None if value is None or value < timedelta(0) else value
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,25 @@ label (the viewer's, or the owning unit's when there is no viewer).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 
+from crisis.extensions import db
 from crisis.i18n import lazy_gettext
 from crisis.incidents import presenters
-from crisis.incidents.views import CHANNEL_LABELS, EVENT_LABELS, STATEMENT_LABELS
+from crisis.incidents.labels import (
+    CHANNEL_LABELS,
+    EVENT_LABELS,
+    STATE_LABELS,
+    STATEMENT_LABELS,
+)
+from crisis.notify import words
+from crisis.playbooks.labels import SEVERITY_LABELS
+from crisis.reviews.measures import EscalationRow
 from crisis.reviews.service import ReviewDocument
 from crisis.timefmt import format_duration, format_local, zone_label
 
@@ -36,31 +46,6 @@ ACTION_STATE_LABELS = {
     "done": lazy_gettext("Done"),
     "dropped": lazy_gettext("Dropped"),
 }
-ESCALATION_KIND_LABELS = {
-    "escalation_step": lazy_gettext("Escalation"),
-    "stage_due": lazy_gettext("Stage overdue"),
-    "update_due": lazy_gettext("Situation update due"),
-    "review_due": lazy_gettext("Post-incident review due"),
-}
-REVIEW_EVENT_LABELS = {
-    "review.opened": lazy_gettext("Review draft opened"),
-    "review.updated": lazy_gettext("Review edited"),
-    "review.submitted": lazy_gettext("Review submitted"),
-    "review.returned": lazy_gettext("Review returned to draft"),
-    "review.approved": lazy_gettext("Review approved"),
-    "review.action_added": lazy_gettext("Action item added"),
-    "review.action_done": lazy_gettext("Action item done"),
-    "review.action_dropped": lazy_gettext("Action item dropped"),
-    "review.action_open": lazy_gettext("Action item reopened"),
-    "incident.closed": lazy_gettext("Incident closed"),
-    "escalation.escalation_step": lazy_gettext("Escalation sent"),
-    "escalation.stage_due": lazy_gettext("Stage overdue notice"),
-    "escalation.update_due": lazy_gettext("Update reminder"),
-    "escalation.review_due": lazy_gettext("Review reminder"),
-    "escalation.acknowledged": lazy_gettext("Escalation acknowledged"),
-    "escalation.fallback": lazy_gettext("Escalation sent up the tree"),
-}
-
 # The PDF's own small stylesheet: WeasyPrint lays out every element against every rule, so the
 # screen stylesheet (and its hundreds of rules) stays out of it. The timeline has no list numbers
 # (each entry starts with its time): WeasyPrint places every outside marker as an absolutely
@@ -82,6 +67,17 @@ ol.timeline { list-style: none; padding-left: 0; } ol.timeline li { margin: 0 0 
 """
 
 
+@dataclass(frozen=True)
+class EscalationLine:
+    """A notice of the review's escalation table, in sentences."""
+
+    row: EscalationRow
+    about: str
+    to: str
+    channel: str
+    status: str
+
+
 def _zone_formatters(zone: str) -> dict[str, Any]:
     def when(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
         return format_local(moment, zone, fmt)
@@ -94,14 +90,18 @@ def _zone_formatters(zone: str) -> dict[str, Any]:
 
 def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
     """What the review templates read: the document, labels, and time formatters for one zone."""
-    labels = {**EVENT_LABELS, **REVIEW_EVENT_LABELS}
-    timeline = [
-        (
-            event,
-            labels.get(event.kind, event.kind),
-            presenters.describe(event, doc.incident, lang=lang, zone=zone, labels=STATEMENT_LABELS),
+    describe = presenters.Describer(doc.incident, lang=lang, zone=zone, labels=STATEMENT_LABELS, session=db.session)
+    names = describe.names()
+    timeline = [(event, describe(event)) for event in doc.events]
+    escalations = [
+        EscalationLine(
+            row=row,
+            about=words.about(row.notice, names) if row.notice is not None else "",
+            to=words.recipient(row.notice, names) if row.notice is not None else row.who,
+            channel=names.notice_channel(row.channel),
+            status=words.status(row.notice, names) if row.notice is not None else "",
         )
-        for event in doc.events
+        for row in doc.measures.escalations
     ]
     return {
         "doc": doc,
@@ -110,10 +110,14 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
         "m": doc.measures,
         "lang": lang,
         "timeline": timeline,
+        "escalations": escalations,
+        "item_text": describe.item,
+        "unit_name": describe.unit,
+        "STATE_LABELS": STATE_LABELS,
+        "SEVERITY_LABELS": SEVERITY_LABELS,
         "RATING_LABELS": RATING_LABELS,
         "REVIEW_STATE_LABELS": REVIEW_STATE_LABELS,
         "ACTION_STATE_LABELS": ACTION_STATE_LABELS,
-        "ESCALATION_KIND_LABELS": ESCALATION_KIND_LABELS,
         "STATEMENT_LABELS": STATEMENT_LABELS,
         "CHANNEL_LABELS": CHANNEL_LABELS,
         **_zone_formatters(zone),
@@ -153,7 +157,8 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
     """The review as JSON: times in UTC (ISO 8601), durations in seconds, titles in `lang`."""
     review, incident, m = doc.review, doc.incident, doc.measures
     with force_locale(lang):
-        labels = {**EVENT_LABELS, **REVIEW_EVENT_LABELS}
+        zone = incident.unit.timezone
+        describe = presenters.Describer(incident, lang=lang, zone=zone, labels=STATEMENT_LABELS, session=db.session)
         return {
             "language": lang,
             "review": {
@@ -181,7 +186,10 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "playbook_title": incident.playbook_snapshot["title"][lang],
                 "playbook_version": doc.playbook_version,
                 "commander": incident.commander.name,
-                "participants": [{"name": p.user.name, "role": p.role} for p in incident.participants],
+                "participants": [
+                    {"name": p.user.name, "role": p.role, "unit": p.unit_code, "commander": p.commander}
+                    for p in doc.participants
+                ],
                 "involved_units": [i.unit.code for i in incident.involved],
                 "started_at": _iso(incident.started_at),
                 "resolved_at": _iso(incident.resolved_at),
@@ -284,7 +292,8 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 {
                     "at": _iso(e.occurred_at),
                     "kind": e.kind,
-                    "label": str(labels.get(e.kind, e.kind)),
+                    "label": str(EVENT_LABELS.get(e.kind, "")),
+                    "text": describe(e),
                     "actor": e.actor.name if e.actor else None,
                     "data": e.data,
                 }

@@ -13,7 +13,7 @@ rating (review only):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -101,6 +101,7 @@ class EscalationRow:
     queued_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    notice: Notice | None = None  # the notice itself, for its sentences (crisis.notify.words)
 
 
 @dataclass
@@ -131,6 +132,8 @@ class IncidentMeasures:
     escalations_acknowledged: int
     statements: list[Statement]
     lags: list[LagRow]
+    # Durations left out because their recorded moments are out of order (legacy data): labels.
+    out_of_order: list[Any] = field(default_factory=list)
 
     @property
     def stages_met(self) -> int:
@@ -244,6 +247,7 @@ def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationR
                 queued_at=notice.queued_at,
                 acknowledged_at=notice.acknowledged_at,
                 acknowledged_by=notice.acknowledged_by.name if notice.acknowledged_by else None,
+                notice=notice,
             )
         )
     escalated = count(
@@ -316,4 +320,7 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
         escalations_acknowledged=escalated.hits,
         statements=list(incident.statements),
         lags=key_message_lags(incident),
+        out_of_order=[
+            d.label for d in INCIDENT_DURATIONS if (raw := d.raw(incident)) is not None and raw < timedelta(0)
+        ],
     )

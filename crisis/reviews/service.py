@@ -13,10 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crisis import clock, hooks
-from crisis.auth.models import ACTING_ROLES, Role, User
+from crisis.auth.labels import ROLE_LABELS
+from crisis.auth.models import ACTING_ROLES, Membership, Role, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.guards import parse_id
 from crisis.i18n import lazy_gettext as _l
@@ -32,6 +33,7 @@ from crisis.units.models import Unit
 
 MAX_TEXT = 20000
 MAX_TITLE = 500
+MAX_DUE_AHEAD = timedelta(days=366)  # an improvement plan is due within 60 days in practice; a year is a typo
 ACTION_STATES = ("open", "done", "dropped")
 
 
@@ -237,6 +239,7 @@ def submit(
     _record(
         session=session, incident=review.incident, actor=actor, kind="review.submitted", now=now, review_id=review.id
     )
+    hooks.run(hooks.REVIEW_SUBMITTED, session=session, review=review, actor=actor, now=now)
     return review
 
 
@@ -367,8 +370,11 @@ def add_action_item(
         errors["owner_id"] = str(_l("Choose an owner from the incident's team or its unit."))
     zone = review.incident.unit.timezone
     day = _parse_day(due_on, "due_on", errors)
-    if day is not None and day < now.astimezone(ZoneInfo(zone)).date():
+    today = now.astimezone(ZoneInfo(zone)).date()
+    if day is not None and day < today:
         errors["due_on"] = str(_l("A due date cannot be in the past."))
+    elif day is not None and day > today + MAX_DUE_AHEAD:
+        errors["due_on"] = str(_l("A due date more than a year ahead is likely a typo; check the year."))
     if errors:
         raise ValidationFailed(errors)
     assert owner is not None and day is not None  # nosec B101  # type narrowing: errors raised above
@@ -461,6 +467,60 @@ def list_reviews(
 # --- the review document ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Person:
+    """Someone who acted on the incident, with the role they acted in."""
+
+    user: User
+    role: str  # their role over the owning unit (else in an involved unit, else their first): officer ...
+    unit_code: str | None  # the unit of that role
+    commander: bool
+    actions: int  # timeline events, ticks, waivers, statements and publications of theirs
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS.get(self.role, self.role))
+
+
+def people_who_acted(*, session: Session, incident: Incident, events: list[Any]) -> list[Person]:
+    """Everyone who acted on the incident: the commander and participants, whoever wrote a timeline
+    event, ticked or waived an item, drafted, approved, sent back or published a statement. The
+    commander first, then the most active."""
+    counts: dict[int, int] = {incident.commander_id: 0}
+    acted = [event.actor_id for event in events]
+    acted += [p.user_id for p in incident.participants]
+    for run in incident.stage_runs:
+        acted += [who for entry in run.entries for who in (entry.done_by_id, entry.waived_by_id)]
+    for statement in incident.statements:
+        acted += [statement.drafted_by_id, statement.approved_by_id, statement.returned_by_id]
+        acted += [publication.recorded_by_id for publication in statement.publications]
+    for user_id in acted:
+        if user_id is not None:
+            counts[user_id] = counts.get(user_id, 0) + 1
+    people = session.scalars(
+        select(User)
+        .where(User.id.in_(sorted(counts)))
+        .options(selectinload(User.memberships).joinedload(Membership.unit))
+    ).all()
+    owning = [incident.unit_id, *(unit.id for unit in units.ancestors(incident.unit))]
+    involved = [row.unit_id for row in incident.involved]
+    found = []
+    for user in people:
+        by_unit = {m.unit_id: m for m in user.memberships}
+        membership = next((by_unit[u] for u in (*owning, *involved) if u in by_unit), None)
+        membership = membership or (user.memberships[0] if user.memberships else None)
+        found.append(
+            Person(
+                user=user,
+                role=membership.role if membership else "",
+                unit_code=membership.unit.code if membership else None,
+                commander=user.id == incident.commander_id,
+                actions=counts[user.id],
+            )
+        )
+    return sorted(found, key=lambda p: (not p.commander, -p.actions, p.user.name))
+
+
 @dataclass
 class ReviewDocument:
     """Everything a review shows or exports: the record, its measures and what people wrote."""
@@ -471,6 +531,7 @@ class ReviewDocument:
     events: list[Any]
     playbook_key: str
     playbook_version: int
+    participants: list[Person]
 
     @property
     def stages(self) -> list[measures.StageMeasure]:
@@ -491,4 +552,5 @@ def document(*, session: Session, review: Review) -> ReviewDocument:
         events=events,
         playbook_key=incident.playbook_snapshot.get("key", ""),
         playbook_version=incident.playbook_version.number,
+        participants=people_who_acted(session=session, incident=incident, events=events),
     )

@@ -4,7 +4,7 @@ The duty officer on call is reached by phone as much as by e-mail; `crisis users
 admins' upload page carry it. Empty for everyone already present.
 
 Revision ID: c4a1e5d2b7f9
-Revises: 93b754b8e04c
+Revises: 3e1f7a2c9b10
 Create Date: 2026-12-07 10:15:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4a1e5d2b7f9'
-down_revision = '93b754b8e04c'
+down_revision = '3e1f7a2c9b10'
 branch_labels = None
 depends_on = None
 

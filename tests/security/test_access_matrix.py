@@ -488,6 +488,9 @@ PAGES = [
     C("POST", "/action-items/<int:item_id>/status", act, "/action-items/{item}/status", body={"status": "done"}),
     # the deadline engine
     C("GET", "/inbox", signed_in),
+    # the desk: what is waiting for me, and search (both show only what the person may see)
+    C("GET", "/waiting", signed_in),
+    C("GET", "/search", signed_in, "/search?q=hoaks"),
     C("POST", "/inbox/read", signed_in, body=lambda ids: {"notice_id": ids["notice"]}, target=True),
     C("POST", "/inbox/<int:notice_id>/ack", act, "/inbox/{notice}/ack", body={}),
     C("POST", "/inbox/channels", signed_in, body={"email": "on", "inapp": "on"}),
@@ -772,6 +775,13 @@ API = [
     ),
     C(
         "POST",
+        "/api/v1/statements/<int:statement_id>/return",
+        approve_statement,
+        "/api/v1/statements/{draft}/return",
+        body={"reason": "Angka korban belum dikonfirmasi."},
+    ),
+    C(
+        "POST",
         "/api/v1/statements/<int:statement_id>/publish",
         act,
         "/api/v1/statements/{keymsg}/publish",
@@ -1005,8 +1015,7 @@ class World:
         statements.approve(session=session, actor=head, statement_id=keymsg.id, now=NOW + M)
         # A resolved incident and its review draft with an action item.
         reviewed = self.incident(code)
-        for stage_run in reviewed.stage_runs:
-            factories.close_required(session, witness, stage_run, now=NOW + 2 * M)
+        factories.run_through(session, witness, reviewed, now=NOW + 2 * M)
         incidents.resolve(session=session, actor=witness, incident_id=reviewed.id, now=NOW + 3 * M)
         review = reviews.get_for_incident(session=session, user=witness, incident_id=reviewed.id)
         action_item = reviews.add_action_item(

@@ -250,6 +250,7 @@ BASES: dict[tuple[str, str], Any] = {
         "owner_id": o["users"][("KOTA-SEMARANG", "officer")].id,
         "due_on": (NOW.date().replace(day=1)).isoformat(),
     },
+    ("post", "/api/v1/statements/{statement_id}/return"): lambda r, o: {"reason": "Angka belum dikonfirmasi."},
     ("post", "/api/v1/statements/{statement_id}/shared-publications"): lambda r, o: {
         "unit_id": o["units"]["KAB-BANYUMAS"].id,
         "channel": "instagram",

@@ -409,8 +409,7 @@ class Builder:
             self.add("notice", label, incident=incident.id, notice=notice.id)
 
     def finish(self, incident: Any) -> None:
-        for stage_run in incident.stage_runs:
-            factories.close_required(self.session, self.officer, stage_run, now=NOW + 6 * M)
+        factories.run_through(self.session, self.officer, incident, now=NOW + 6 * M)
 
     def review(self, incident: Any, state: str) -> Any:
         review = reviews.get_for_incident(session=self.session, user=self.head, incident_id=incident.id)

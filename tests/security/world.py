@@ -24,7 +24,7 @@ from crisis.reports import monthly
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from crisis.units.models import DutyShift
-from tests.factories import close_required, log_issue
+from tests.factories import log_issue, run_through
 
 M = timedelta(minutes=1)
 
@@ -44,8 +44,7 @@ def _issue(session: Any, org: dict[str, Any], code: str, title: str, now: Any) -
 
 
 def _tick_everything(session: Any, actor: Any, incident: Any, now: Any) -> None:
-    for run in incident.stage_runs:
-        close_required(session, actor, run, now=now)
+    run_through(session, actor, incident, now=now)
 
 
 def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any) -> dict[str, list[Any]]:
