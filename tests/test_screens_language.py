@@ -130,7 +130,7 @@ def _next_try(moment) -> str:
     """How the page says when the app tries again, whatever the suite's date: the time today, else the date."""
     local, today = moment.astimezone(WIB), NOW.astimezone(WIB).date()
     if local.date() == today:
-        return f"Aplikasi akan mencoba lagi pukul {local:%H:%M} WIB"
+        return f"Aplikasi akan mencoba lagi pukul {local:%H.%M} WIB"
     return "Aplikasi akan mencoba lagi pada"
 
 
