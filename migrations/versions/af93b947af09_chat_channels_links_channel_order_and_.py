@@ -5,7 +5,7 @@ and quiet hours (channel_settings), a unit's Telegram group for key messages (un
 what the chat service last reported of a notice (notice.remote_status, remote_status_at).
 
 Revision ID: af93b947af09
-Revises: 93b754b8e04c
+Revises: 3e1f7a2c9b10
 Create Date: 2026-12-07 10:03:32.392857
 
 """
@@ -17,7 +17,7 @@ import crisis.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = 'af93b947af09'
-down_revision = '93b754b8e04c'
+down_revision = '3e1f7a2c9b10'
 branch_labels = None
 depends_on = None
 
