@@ -95,6 +95,8 @@ def draft(
         statement_id=statement.id,
         statement_kind=kind,
     )
+    # A draft waits for approval from the moment it is saved: its approvers hear of it.
+    hooks.run(hooks.STATEMENT_SUBMITTED, session=session, statement=statement, actor=actor, now=now)
     return statement
 
 
@@ -140,6 +142,8 @@ def edit(
         statement_id=statement.id,
         resubmitted=was == "returned",
     )
+    if was == "returned":  # waiting for approval again: the approvers are told again
+        hooks.run(hooks.STATEMENT_SUBMITTED, session=session, statement=statement, actor=actor, now=now)
     return statement
 
 

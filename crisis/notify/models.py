@@ -14,9 +14,10 @@ from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
 NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
-# reminder: crisis.reviews.reminders; link_broken (a person's chat link stopped working) and key_messages
-# (approved key messages posted to a unit's Telegram group): crisis.notify.chat.
-NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "link_broken", "key_messages")
+# reminder: crisis.reviews.reminders; info (something waits for the reader): crisis.desk.notices;
+# link_broken (a person's chat link stopped working) and key_messages (approved key messages posted
+# to a unit's Telegram group): crisis.notify.chat.
+NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "info", "link_broken", "key_messages")
 
 
 class WebhookEndpoint(db.Model):

@@ -182,13 +182,53 @@ def remind(
     they turned it off), written once: the idempotency key `key:user:<id>:<channel>` makes a second
     call, e.g. another scheduler's, a no-op. In-app notices are delivered by being written; the others
     stay queued for the engine's notice sweep to hand to workers. Returns the ids this call wrote."""
+    return _write_personal(
+        session=session,
+        kind="reminder",
+        user=user,
+        incident_id=incident_id,
+        key=key,
+        payload=payload,
+        due_at=due_at,
+        now=now,
+    )
+
+
+def inform(
+    *,
+    session: Session,
+    user: User,
+    incident_id: int,
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> list[int]:
+    """Tell one person that something waits for them (a statement to approve, a review submitted, their
+    unit drawn into an incident), as remind() does: each personal channel, once per idempotency key.
+    Nothing to acknowledge: the notice links to the thing itself."""
+    return _write_personal(
+        session=session, kind="info", user=user, incident_id=incident_id, key=key, payload=payload, due_at=now, now=now
+    )
+
+
+def _write_personal(
+    *,
+    session: Session,
+    kind: str,
+    user: User,
+    incident_id: int,
+    key: str,
+    payload: dict[str, Any],
+    due_at: datetime,
+    now: datetime,
+) -> list[int]:
     rows = []
     for channel in personal_channels(session=session, user=user):
         immediate = CHANNELS[channel].immediate
         not_set_up = CHANNELS[channel].not_set_up()
         rows.append(
             {
-                "kind": "reminder",
+                "kind": kind,
                 "idempotency_key": f"{key}:user:{user.id}:{channel}",
                 "incident_id": incident_id,
                 "channel": channel,

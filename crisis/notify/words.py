@@ -200,6 +200,15 @@ def about(notice: Any, names: Names) -> str:
         )
     if kind == "action_item_overdue":
         return _("Action item overdue: %(title)s", title=payload.get("title", ""))
+    if kind == "statement_submitted":
+        return _("Statement waiting for your approval: %(title)s", title=payload.get("statement_title", ""))
+    if kind == "review_submitted":
+        return _("Post-incident review waiting for your approval")
+    if kind == "unit_involved":
+        return _(
+            "%(unit)s is involved in this incident",
+            unit=payload.get("involved_unit_name") or names.unit(payload.get("involved_unit")),
+        )
     if kind == "link_broken":  # chat channels (crisis.notify.chat)
         return _(
             "Your %(channel)s link no longer works: %(reason)s",
