@@ -428,7 +428,10 @@ def _notice_fell_back(data: Data, names: Names) -> str:
 
 @presents("chat.linked")
 def _chat_linked(data: Data, names: Names) -> str:
-    return _("%(channel)s linked: escalation notices can go there.", channel=names.notice_channel(data.get("channel")))
+    return _(
+        "A %(channel)s link was made: escalation notices can go there.",
+        channel=names.notice_channel(data.get("channel")),
+    )
 
 
 @presents("chat.link_broken")
