@@ -81,7 +81,8 @@ def present(kind: str, data: Data | None, names: Names) -> str:
     presenter = PRESENTERS.get(kind)
     if presenter is None:
         return _("Something was recorded that this version cannot describe.")
-    return presenter(data or {}, names)
+    sentence = presenter(data or {}, names)
+    return sentence[:1].upper() + sentence[1:]  # one that opens with a name in lower case ("e-mail linked")
 
 
 # --- roles in selectors (who an escalation asks for) --------------------------------------------
