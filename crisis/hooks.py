@@ -24,6 +24,11 @@ UPDATE_PUBLISHED = "incident.update_published"  # incidents (statements): sessio
 INCIDENT_RESOLVED = "incident.resolved"  # incidents: session, incident, now, actor
 INCIDENT_CANCELLED = "incident.cancelled"  # incidents: session, incident, now
 INCIDENT_CLOSED = "incident.closed"  # reviews (review approved): session, incident, now
+# Someone has to act on it: the desk tells them (crisis.desk.notices).
+STATEMENT_SUBMITTED = "statement.submitted"  # incidents (statements): session, statement, actor, now
+UNIT_INVOLVED = "incident.unit_involved"  # incidents: session, incident, involved, actor, now
+REVIEW_SUBMITTED = "review.submitted"  # reviews: session, review, actor, now
+STATEMENT_APPROVED = "statement.approved"  # incidents (statements): session, statement, incident, now
 
 POINTS = (
     INCIDENT_OPENED,
@@ -34,6 +39,10 @@ POINTS = (
     INCIDENT_RESOLVED,
     INCIDENT_CANCELLED,
     INCIDENT_CLOSED,
+    STATEMENT_SUBMITTED,
+    UNIT_INVOLVED,
+    REVIEW_SUBMITTED,
+    STATEMENT_APPROVED,
 )
 
 _handlers: dict[str, list[Handler]] = {point: [] for point in POINTS}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from crisis import hooks
+from crisis.desk import notices as desk_notices
 from crisis.escalation import planning
+from crisis.notify import chat
 from crisis.reviews import service as reviews
 
 
@@ -30,3 +32,7 @@ def connect_hooks() -> None:
     hooks.connect(hooks.INCIDENT_RESOLVED, _open_review)
     hooks.connect(hooks.INCIDENT_CANCELLED, _end_deadlines)
     hooks.connect(hooks.INCIDENT_CLOSED, _end_deadlines)
+    hooks.connect(hooks.STATEMENT_SUBMITTED, desk_notices.statement_submitted)
+    hooks.connect(hooks.UNIT_INVOLVED, desk_notices.unit_involved)
+    hooks.connect(hooks.REVIEW_SUBMITTED, desk_notices.review_submitted)
+    hooks.connect(hooks.STATEMENT_APPROVED, chat.post_key_messages)

@@ -296,6 +296,7 @@ def involve_unit(
     session.add(involved)
     session.flush()
     record(session=session, incident=incident, actor=actor, kind="unit.involved", now=now, unit=unit.code)
+    hooks.run(hooks.UNIT_INVOLVED, session=session, incident=incident, involved=involved, actor=actor, now=now)
     return involved
 
 

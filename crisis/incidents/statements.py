@@ -95,6 +95,8 @@ def draft(
         statement_id=statement.id,
         statement_kind=kind,
     )
+    # A draft waits for approval from the moment it is saved: its approvers hear of it.
+    hooks.run(hooks.STATEMENT_SUBMITTED, session=session, statement=statement, actor=actor, now=now)
     return statement
 
 
@@ -140,6 +142,8 @@ def edit(
         statement_id=statement.id,
         resubmitted=was == "returned",
     )
+    if was == "returned":  # waiting for approval again: the approvers are told again
+        hooks.run(hooks.STATEMENT_SUBMITTED, session=session, statement=statement, actor=actor, now=now)
     return statement
 
 
@@ -223,6 +227,8 @@ def approve(
         statement_id=statement.id,
         statement_kind=statement.kind,
     )
+    # Approved key messages go out to the involved units' chat groups (crisis.notify.chat).
+    hooks.run(hooks.STATEMENT_APPROVED, session=session, statement=statement, incident=incident, now=now)
     return statement
 
 

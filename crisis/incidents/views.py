@@ -13,7 +13,7 @@ from crisis.auth import roster as duty
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
-from crisis.http import select_locale, viewer_zone
+from crisis.http import flash_refusal, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.console import due_items
@@ -48,6 +48,7 @@ def console() -> Any:
         now=now,
         units=my_units,
         on_duty=on_duty,
+        roster_gaps=duty.gaps_for_head(session=db.session, user=current_user, now=now),
         unit_id=unit_id,
         severity=severity,
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
@@ -74,11 +75,7 @@ def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "
         if partial:
             messages = [str(m) for ms in error.errors.values() for m in ms] or [str(error.message)]
             return _live_panel(incident_id, problems={anchor: messages}, status=422)
-        for field, messages in error.errors.items():  # named by field, as on the review page
-            for message in messages:
-                flash(f"{field}: {message}", "error")
-        if not error.errors:
-            flash(error.message, "error")
+        flash_refusal(error, target=anchor)  # shown next to the item, stage or form it is about
     else:
         db.session.commit()
         if partial:

@@ -60,6 +60,19 @@ def incident_url(incident_id: int) -> str:
     return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/incidents/{incident_id}"
 
 
+def thing_url(notice: Notice) -> str:
+    """Where the notice's matter is: the statement or the review it is about, else the incident."""
+    payload = notice.payload or {}
+    base = incident_url(notice.incident_id)
+    if payload.get("statement_id") is not None:
+        return f"{base}#statement-{payload['statement_id']}"
+    if payload.get("kind") in ("review_submitted", "review_due", "review_due_soon"):
+        return f"{base}/review#workflow"
+    if payload.get("action_item_id") is not None:
+        return f"{base}/review#action-{payload['action_item_id']}"
+    return base
+
+
 def notice_for_token(*, session: object, token: str) -> Notice:
     """The notice a link names; LinkInvalid or LinkExpired otherwise."""
     max_age = int(current_app.config["ACK_LINK_MAX_AGE_SECONDS"])

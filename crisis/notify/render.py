@@ -12,7 +12,8 @@ from jinja2 import pass_context
 from markupsafe import Markup
 
 from crisis.i18n import _
-from crisis.notify.links import ack_url, incident_url
+from crisis.incidents.labels import STATEMENT_LABELS
+from crisis.notify.links import ack_url, incident_url, thing_url
 from crisis.notify.models import Notice
 from crisis.playbooks.snapshot import parse_stage, snapshot_of
 from crisis.playbooks.spec import PlaybookSpec, describe_selector, format_duration_words, parse_selector
@@ -140,6 +141,14 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
         # Reminders (notice kind "reminder", crisis.reviews.reminders): the item's due time and title.
         "due_local": local(notice.due_at),
         "item_title": payload.get("title"),
+        # What waits for the reader (notice kind "info", crisis.desk.notices): who, what, and its link.
+        "thing_url": thing_url(notice),
+        "actor_name": payload.get("actor_name"),
+        "statement_title": payload.get("statement_title"),
+        "statement_kind_label": str(STATEMENT_LABELS.get(payload.get("statement_kind"), "")).lower(),
+        "involved_unit": payload.get("involved_unit"),
+        "involved_unit_name": payload.get("involved_unit_name"),
+        "review_due_local": local(_when(payload.get("review_due_at"))) if payload.get("review_due_at") else None,
     }
 
 
@@ -175,10 +184,25 @@ def _subject_about(context: dict[str, Any]) -> str | None:
         return _("Action item due by %(when)s: %(title)s", when=context["due_local"], title=context["item_title"])
     if kind == "action_item_overdue":
         return _("Action item overdue: %(title)s", title=context["item_title"])
+    if kind == "statement_submitted":
+        return _("Statement waiting for your approval: %(title)s", title=short_title(context["statement_title"] or ""))
+    if kind == "review_submitted":
+        return _("Post-incident review waiting for your approval")
+    if kind == "unit_involved":
+        return _("%(unit)s is involved in this incident", unit=context["involved_unit"])
     if kind == "delivery_failed":
         return _("A notice could not be delivered")
+    if kind == "link_broken":
+        return _("Your %(channel)s link no longer works", channel=_channel_label(context["payload"].get("channel")))
     stage = context["stage_title"]
     if kind == "stage_due":
         overdue = _("overdue")
         return f"{stage} — {overdue}" if stage else overdue
     return stage
+
+
+def _channel_label(name: str | None) -> str:
+    from crisis.notify.channels import CHANNELS  # channels import this module
+
+    channel = CHANNELS.get(name or "")
+    return str(channel.label) if channel is not None else str(name)

@@ -239,6 +239,7 @@ def submit(
     _record(
         session=session, incident=review.incident, actor=actor, kind="review.submitted", now=now, review_id=review.id
     )
+    hooks.run(hooks.REVIEW_SUBMITTED, session=session, review=review, actor=actor, now=now)
     return review
 
 
