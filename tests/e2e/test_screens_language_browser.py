@@ -44,6 +44,8 @@ def _shown(chromium, app, html: str, name: str):
     page.set_content(re.sub(r'<link rel="stylesheet"[^>]*>', "", html))
     if css.exists():
         page.add_style_tag(content=css.read_text())
+    # The incident page folds its notifications and timeline on a phone: read them opened.
+    page.evaluate("() => document.querySelectorAll('details.fold').forEach((fold) => { fold.open = true; })")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     return context, page
