@@ -176,30 +176,36 @@ def error_sentence(field: str | None, message: str, labels: dict[str, Any] | Non
     return _("%(field)s: %(message)s", field=label, message=message)
 
 
-def flash_refusal(error: Any, *, target: str = "", labels: dict[str, Any] | None = None) -> None:
-    """Every message of a refused action (ValidationFailed, Conflict and their kin), flashed so that
-    the page shows it next to what it is about: `target` is the id of the element the action was
-    on (a checklist item, a stage, a form's section), `field` the name of the input at fault.
-    static/js/app.js moves each one there, marks the input invalid, points aria-describedby at it
-    and puts the focus there; without script they stay at the top with a link to the element."""
-    from flask import flash
-
+def refusal_messages(error: Any, *, target: str = "", labels: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """Every message of a refused action (ValidationFailed, Conflict and their kin), each with what
+    it is about: `target` is the id of the element the action was on (a checklist item, a stage, a
+    form's section), `field` the name of the input at fault. static/js/app.js moves each one there,
+    marks the input invalid, points aria-describedby at it and puts the focus there; without script
+    they stay at the top with a link to the element."""
     errors = getattr(error, "errors", None) or {}
     if not errors:
-        flash({"text": str(getattr(error, "message", error)), "target": target, "field": "", "message": ""}, "error")
-        return
+        return [{"text": str(getattr(error, "message", error)), "target": target, "field": "", "message": ""}]
+    refused = []
     for field, messages in errors.items():
         for message in messages:
             shown_field = field if field and field != BODY else ""
-            flash(
+            refused.append(
                 {
                     "text": error_sentence(shown_field, message, labels),
                     "target": target,
                     "field": shown_field,
                     "message": str(message),
-                },
-                "error",
+                }
             )
+    return refused
+
+
+def flash_refusal(error: Any, *, target: str = "", labels: dict[str, Any] | None = None) -> None:
+    """The messages of a refused action (`refusal_messages`) as flashes, for the page after a redirect."""
+    from flask import flash
+
+    for message in refusal_messages(error, target=target, labels=labels):
+        flash(message, "error")
 
 
 class ProblemSchema(ma.Schema):

@@ -13,7 +13,7 @@ from crisis.auth import roster as duty
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
-from crisis.http import flash_refusal, select_locale, viewer_zone
+from crisis.http import flash_refusal, refusal_messages, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.console import due_items
@@ -73,8 +73,8 @@ def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "
     except (ValidationFailed, Conflict) as error:
         db.session.rollback()
         if partial:
-            messages = [str(m) for ms in error.errors.values() for m in ms] or [str(error.message)]
-            return _live_panel(incident_id, problems={anchor: messages}, status=422)
+            # The same messages a redirect would flash, inside the swapped part: app.js places them.
+            return _live_panel(incident_id, problems={anchor: refusal_messages(error, target=anchor)}, status=422)
         flash_refusal(error, target=anchor)  # shown next to the item, stage or form it is about
     else:
         db.session.commit()

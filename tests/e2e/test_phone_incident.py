@@ -191,7 +191,7 @@ def test_a_refused_tick_shows_why_next_to_the_item_without_a_reload(server, brow
     item = page.locator("li.stage-active li.entry[data-evidence=yes][data-closed=no]").first
     entry_id = item.get_attribute("id")
     item.locator("button.tick").click()
-    problem = page.locator(f"#{entry_id} .item-errors")
+    problem = page.locator(f"#{entry_id} .placed-error")  # placed under the field at fault
     problem.wait_for()
     assert "bukti" in problem.inner_text().lower()
     assert page.locator(f"#{entry_id}").get_attribute("data-closed") == "no"

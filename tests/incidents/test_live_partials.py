@@ -59,8 +59,9 @@ def test_a_refused_tick_shows_the_reason_next_to_the_item_and_changes_nothing(lo
     assert answer.status_code == 422
     html = answer.get_data(as_text=True).replace("\n", " ")
     item = re.search(rf'<li id="entry-{entry.id}".*?</li>', html).group(0)
-    problem = re.search(r'<div class="item-errors" role="alert">(.*?)</div>', item).group(1)
-    assert "bukti" in problem and "evidence_url" not in problem  # a sentence, not a field key
+    # The message page scripts place under the field at fault (as after a redirect), inside the item.
+    problem = re.search(rf'<div class="flash flash-error"[^>]*data-target="entry-{entry.id}"[^>]*>(.*?)<a', item).group(1)
+    assert "bukti" in problem.lower() and "evidence_url" not in problem  # a sentence, not a field key
     db.session.expire_all()
     assert db.session.get(ChecklistEntry, entry.id).done_at is None
 
@@ -71,7 +72,7 @@ def test_completing_a_stage_through_htmx_answers_the_panel_with_the_next_stage_r
     run = incident.stage_runs[0]
     refused = _post(client, f"{page}/stages/{run.id}/complete", page, headers=HTMX)
     assert refused.status_code == 422
-    assert re.search(r'class="item-errors" role="alert"', refused.get_data(as_text=True))
+    assert re.search(rf'class="flash flash-error"[^>]*data-target="stage-{run.id}"', refused.get_data(as_text=True))
     for entry in run.entries:
         if entry.required:
             data = {"evidence_url": "https://example.com/bukti"} if entry.evidence_expected else {}
