@@ -59,7 +59,7 @@ def test_overlapping_shift_on_the_page_is_refused_naming_the_person_and_times_in
     )
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Markus Itlay" in text and "07:00 WIT" in text and "19:00 WIT" in text
+    assert "Markus Itlay" in text and "07.00 WIT" in text and "19.00 WIT" in text
     assert "sudah bertugas" in text  # the sentence, in the head's language
     assert db.session.scalar(select(func.count(DutyShift.id))) == 1
 
@@ -142,7 +142,7 @@ def test_rotation_that_clashes_is_refused_whole_naming_person_and_time(db, jayap
         )
     db.session.rollback()
     (message,) = refused.value.errors["people"]
-    assert "Markus Itlay" in message and "20:00 WIT" in message and "22:00 WIT" in message
+    assert "Markus Itlay" in message and "20.00 WIT" in message and "22.00 WIT" in message
     assert db.session.scalar(select(func.count(DutyShift.id))) == 1
 
 
@@ -174,7 +174,7 @@ def test_roster_page_shows_where_nobody_is_on_duty(client, db, jayapura):
     sign_in(client, jayapura["head"].email, DEMO_PASSWORD)
     page = client.get(f"/units/{jayapura['unit'].id}/roster").get_data(as_text=True)
     assert 'class="gap"' in page
-    assert "19:00 WIT" in page  # the gap starts when the officer's shift ends
+    assert "19.00 WIT" in page  # the gap starts when the officer's shift ends
 
 
 def test_console_warns_the_head_of_a_gap_in_the_next_24_hours(client, db, jayapura):
@@ -182,7 +182,7 @@ def test_console_warns_the_head_of_a_gap_in_the_next_24_hours(client, db, jayapu
     sign_in(client, jayapura["head"].email, DEMO_PASSWORD)
     page = client.get("/").get_data(as_text=True)
     assert 'id="roster-gaps"' in page
-    gap_start = (FIXED_NOW + timedelta(hours=10)).astimezone(WIT).strftime("%H:%M")
+    gap_start = (FIXED_NOW + timedelta(hours=10)).astimezone(WIT).strftime("%H.%M")
     assert f"{gap_start} WIT" in page
 
     _shift(db, jayapura, jayapura["third"], FIXED_NOW + timedelta(hours=10), FIXED_NOW + timedelta(hours=30))

@@ -25,7 +25,7 @@ HEAD = "kepala.jateng@demo.example"
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e-wording")))
     assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", env=env).returncode == 0
+    assert run_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
     seeded = run_crisis("seed", "history", "--incidents", "24", "--months", "2", "--seed", "3", env=env)
     assert seeded.returncode == 0, seeded.stderr
     with serving(env) as url:
@@ -87,7 +87,7 @@ def test_a_refused_tick_and_completion_show_next_to_the_item_and_keep_the_focus(
         PHONE["width"]: "Hoaks: air PDAM Semarang tercemar bahan kimia",
         DESKTOP["width"]: "Video banjir lama disebut terjadi hari ini",
     }
-    incident_url = _open_incident(page, server, titles[viewport["width"]])
+    _open_incident(page, server, titles[viewport["width"]])
     countdown = page.locator(".countdown").first
     page.wait_for_function("(el) => /lagi|lewat tenggat/.test(el.textContent)", arg=countdown.element_handle())
     text = countdown.inner_text()

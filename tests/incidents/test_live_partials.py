@@ -60,7 +60,9 @@ def test_a_refused_tick_shows_the_reason_next_to_the_item_and_changes_nothing(lo
     html = answer.get_data(as_text=True).replace("\n", " ")
     item = re.search(rf'<li id="entry-{entry.id}".*?</li>', html).group(0)
     # The message page scripts place under the field at fault (as after a redirect), inside the item.
-    problem = re.search(rf'<div class="flash flash-error"[^>]*data-target="entry-{entry.id}"[^>]*>(.*?)<a', item).group(1)
+    problem = re.search(rf'<div class="flash flash-error"[^>]*data-target="entry-{entry.id}"[^>]*>(.*?)<a', item).group(
+        1
+    )
     assert "bukti" in problem.lower() and "evidence_url" not in problem  # a sentence, not a field key
     db.session.expire_all()
     assert db.session.get(ChecklistEntry, entry.id).done_at is None
