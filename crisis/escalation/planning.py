@@ -24,14 +24,17 @@ from crisis.playbooks.snapshot import playbook_spec, stage_spec
 from crisis.playbooks.spec import EscalationStepSpec
 
 
-def _step_base(stage_run: StageRun, step: EscalationStepSpec) -> datetime:
+def _step_base(stage_run: StageRun, step: EscalationStepSpec, severity: int) -> datetime:
     assert stage_run.started_at is not None  # nosec B101  # type narrowing: steps are planned for started runs
-    return stage_run.started_at + step.after
+    return stage_run.started_at + step.after_for(severity)
 
 
 def step_fire_at(stage_run: StageRun, step: EscalationStepSpec, repeat_index: int) -> datetime:
-    every = step.repeat.every if step.repeat else timedelta(0)
-    return _step_base(stage_run, step) + every * repeat_index
+    """When a step (or its n-th repeat) fires, at the incident's severity now: a step's `after` and
+    `repeat.every` may differ per severity, so a severity change moves them."""
+    severity = stage_run.incident.severity
+    every = step.repeat.every_for(severity) if step.repeat else timedelta(0)
+    return _step_base(stage_run, step, severity) + every * repeat_index
 
 
 def add_timer(session: Session, **fields: Any) -> Timer:
@@ -60,8 +63,8 @@ def _stage_timers(stage_run: StageRun, *, severity: int, skip: set[tuple[str, in
         due = stage_run.started_at + spec.target_for(severity)
         planned.append({"kind": "stage_due", "fire_at": due, "step_index": None, "repeat_index": 0})
     for index, step in enumerate(spec.escalation):
-        if ("escalation_step", index) in skip:
-            continue
+        if ("escalation_step", index) in skip or not step.applies_to(severity):
+            continue  # a step gated to other severities (or telling nobody at this one) is not planned
         planned.append(
             {
                 "kind": "escalation_step",
@@ -157,7 +160,9 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
     """The severity changed: re-plan the active stage's timers from its start, and the update cadence.
 
     Steps and repeats that already fired are not sent again: an open repeat keeps its place in the
-    series; the stage due timer moves to the new target (and fires at once if that has passed)."""
+    series; the stage due timer moves to the new target (and fires at once if that has passed).
+    A step gated away from the new severity is cancelled; a step gated to it that was never planned
+    is planned from the stage's start (and fires at once if its time has passed)."""
     session.flush()
     run = incident.current_stage
     if run is not None and run.started_at is not None:
@@ -172,7 +177,22 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
         )
         cancel_timers(session, Timer.stage_run_id == run.id, now=now, reason="replanned")
         timers: list[Timer] = []
-        for old in open_timers:
+        severity = incident.severity
+        kept = [
+            old
+            for old in open_timers
+            if old.kind != "escalation_step"
+            or (old.step_index is not None and spec.escalation[old.step_index].applies_to(severity))
+        ]
+        gated_out = {old.id for old in open_timers} - {old.id for old in kept}
+        if gated_out:
+            session.execute(
+                update(Timer)
+                .where(Timer.id.in_(gated_out))
+                .values(cancel_reason=NOT_AT_SEVERITY)
+                .execution_options(synchronize_session=False)
+            )
+        for old in kept:
             if old.kind == "stage_due":
                 fire_at = run.due_at
             else:
@@ -189,9 +209,39 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
                     fire_at=fire_at,
                 )
             )
+        for index in _never_planned(session, run, spec, severity):
+            timers.append(
+                add_timer(
+                    session,
+                    incident_id=incident.id,
+                    stage_run_id=run.id,
+                    kind="escalation_step",
+                    step_index=index,
+                    repeat_index=0,
+                    fire_at=step_fire_at(run, spec.escalation[index], 0),
+                )
+            )
         announce(session, timers, now)
     if incident.is_open and _has_open(session, incident, "update_due"):
         plan_updates(session=session, incident=incident, now=now)
+
+
+NOT_AT_SEVERITY = "not_at_severity"  # cancel reason: the step is gated away from the incident's severity now
+
+
+def _never_planned(session: Session, run: StageRun, spec: Any, severity: int) -> list[int]:
+    """Steps that apply at this severity and have no timer that counts: none open or fired, and
+    none stopped for a reason other than a re-plan or a severity gate (acknowledged stays stopped)."""
+    counted = set(
+        session.scalars(
+            select(Timer.step_index).where(
+                Timer.stage_run_id == run.id,
+                Timer.kind == "escalation_step",
+                ~((Timer.state == "cancelled") & Timer.cancel_reason.in_(("replanned", NOT_AT_SEVERITY))),
+            )
+        )
+    )
+    return [i for i, step in enumerate(spec.escalation) if step.applies_to(severity) and i not in counted]
 
 
 def _has_open(session: Session, incident: Incident, kind: str) -> bool:
@@ -242,7 +292,7 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
     if timer.kind == "escalation_step" and run is not None:
         assert timer.step_index is not None  # nosec B101  # type narrowing: step timers carry their index
         step = stage_spec(run.incident, run.position).escalation[timer.step_index]
-        if step.repeat is not None and timer.repeat_index < step.repeat.max:
+        if step.repeat is not None and timer.repeat_index < step.repeat.max and step.applies_to(incident.severity):
             following = add_timer(
                 session,
                 incident_id=incident.id,

@@ -67,6 +67,11 @@ SCOPE_NAMES = {
 }
 
 
+def applies(severities: tuple[int, ...], severity: int) -> bool:
+    """A severity gate (`severities: [3, 4]` on a stage, item, step or selector): empty means always."""
+    return not severities or severity in severities
+
+
 def shorten(text: str, limit: int = 40) -> str:
     """Cut a quoted value so one bad line cannot flood a message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -148,6 +153,23 @@ class RoleSelector:
 
     role: str
     scope: str
+    severities: tuple[int, ...] = ()  # told only at these severities; empty: at every severity
+
+    def applies_to(self, severity: int) -> bool:
+        return applies(self.severities, severity)
+
+    def to_canonical(self) -> str | dict[str, Any]:
+        # An ungated selector stays a plain string, so playbooks without gates hash as before.
+        if not self.severities:
+            return str(self)
+        return {"to": str(self), "severities": list(self.severities)}
+
+    @classmethod
+    def from_canonical(cls, data: str | dict[str, Any]) -> RoleSelector:
+        if isinstance(data, str):
+            return parse_selector(data)
+        plain = parse_selector(data["to"])
+        return cls(plain.role, plain.scope, tuple(data["severities"]))
 
     @property
     def unit_code(self) -> str | None:
@@ -225,6 +247,10 @@ class SeverityDurations:
     default: timedelta | None
     by_severity: tuple[tuple[int, timedelta], ...] = ()  # sorted by severity
 
+    def covers(self, severity: int) -> bool:
+        """A value exists at this severity (its own or the default)."""
+        return self.default is not None or any(level == severity for level, _ in self.by_severity)
+
     def for_severity(self, severity: int) -> timedelta:
         for level, value in self.by_severity:
             if level == severity:
@@ -250,6 +276,11 @@ class SeverityDurations:
             default=None if default is None else parse_duration(default),
             by_severity=tuple(sorted((int(k), parse_duration(v)) for k, v in data.items() if k != "default")),
         )
+
+
+def as_durations(value: SeverityDurations | timedelta) -> SeverityDurations:
+    """A plain timedelta is the same duration at every severity."""
+    return value if isinstance(value, SeverityDurations) else SeverityDurations(default=value)
 
 
 @dataclass(frozen=True)
@@ -282,15 +313,24 @@ class ChecklistItemSpec:
     required: bool = True
     owner: str = "officer"
     evidence: bool = False
+    severities: tuple[int, ...] = ()  # present only at these severities; empty: at every severity
+
+    def applies_to(self, severity: int) -> bool:
+        return applies(self.severities, severity)
+
+    def required_at(self, severity: int) -> bool:
+        """Required at this severity: marked required and present at it."""
+        return self.required and self.applies_to(severity)
 
     def to_canonical(self) -> dict[str, Any]:
-        return {
+        out = {
             "key": self.key,
             "text": self.text.to_canonical(),
             "required": self.required,
             "owner": self.owner,
             "evidence": self.evidence,
         }
+        return _with_severities(out, self.severities)
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> ChecklistItemSpec:
@@ -300,46 +340,77 @@ class ChecklistItemSpec:
             required=data["required"],
             owner=data["owner"],
             evidence=data["evidence"],
+            severities=tuple(data.get("severities", ())),
         )
 
 
 @dataclass(frozen=True)
 class RepeatSpec:
-    every: timedelta
+    every: SeverityDurations
     max: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "every", as_durations(self.every))
+
+    def every_for(self, severity: int) -> timedelta:
+        return self.every.for_severity(severity)
+
     def to_canonical(self) -> dict[str, Any]:
-        return {"every": format_duration(self.every), "max": self.max}
+        return {"every": self.every.to_canonical(), "max": self.max}
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> RepeatSpec:
-        return cls(every=parse_duration(data["every"]), max=data["max"])
+        return cls(every=SeverityDurations.from_canonical(data["every"]), max=data["max"])
 
 
 @dataclass(frozen=True)
 class EscalationStepSpec:
-    after: timedelta
+    after: SeverityDurations  # from the stage's start; may differ per severity, as targets do
     notify: tuple[RoleSelector, ...]
     repeat: RepeatSpec | None = None
     until: str = "stage_complete"
+    severities: tuple[int, ...] = ()  # planned only at these severities; empty: at every severity
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "after", as_durations(self.after))
+
+    def applies_to(self, severity: int) -> bool:
+        """Planned at this severity: the step's gate lets it through and someone is told at it."""
+        return applies(self.severities, severity) and any(s.applies_to(severity) for s in self.notify)
+
+    def after_for(self, severity: int) -> timedelta:
+        return self.after.for_severity(severity)
+
+    def notify_for(self, severity: int) -> tuple[RoleSelector, ...]:
+        """The selectors told at this severity."""
+        return tuple(s for s in self.notify if s.applies_to(severity))
 
     def to_canonical(self) -> dict[str, Any]:
-        return {
-            "after": format_duration(self.after),
-            "notify": [str(selector) for selector in self.notify],
+        out = {
+            "after": self.after.to_canonical(),
+            "notify": [selector.to_canonical() for selector in self.notify],
             "repeat": None if self.repeat is None else self.repeat.to_canonical(),
             "until": self.until,
         }
+        return _with_severities(out, self.severities)
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> EscalationStepSpec:
         repeat = data["repeat"]
         return cls(
-            after=parse_duration(data["after"]),
-            notify=tuple(parse_selector(s) for s in data["notify"]),
+            after=SeverityDurations.from_canonical(data["after"]),
+            notify=tuple(RoleSelector.from_canonical(s) for s in data["notify"]),
             repeat=None if repeat is None else RepeatSpec.from_canonical(repeat),
             until=data["until"],
+            severities=tuple(data.get("severities", ())),
         )
+
+
+def _with_severities(out: dict[str, Any], severities: tuple[int, ...]) -> dict[str, Any]:
+    # Written only when gated, so playbooks without gates keep their content hash.
+    if severities:
+        out["severities"] = list(severities)
+    return out
 
 
 @dataclass(frozen=True)
@@ -350,13 +421,18 @@ class StageSpec:
     target: SeverityDurations
     checklist: tuple[ChecklistItemSpec, ...]
     escalation: tuple[EscalationStepSpec, ...] = ()
+    severities: tuple[int, ...] = ()  # run only at these severities; empty: at every severity
+
+    def applies_to(self, severity: int) -> bool:
+        """Run at this severity; otherwise the stage is skipped (not run, not measured)."""
+        return applies(self.severities, severity)
 
     def target_for(self, severity: int) -> timedelta:
         """The time allowed for this stage, from its start, at the given severity."""
         return self.target.for_severity(severity)
 
     def to_canonical(self) -> dict[str, Any]:
-        return {
+        out = {
             "key": self.key,
             "title": self.title.to_canonical(),
             "guidance": self.guidance.to_canonical(),
@@ -364,6 +440,7 @@ class StageSpec:
             "checklist": [item.to_canonical() for item in self.checklist],
             "escalation": [step.to_canonical() for step in self.escalation],
         }
+        return _with_severities(out, self.severities)
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> StageSpec:
@@ -374,6 +451,7 @@ class StageSpec:
             target=SeverityDurations.from_canonical(data["target"]),
             checklist=tuple(ChecklistItemSpec.from_canonical(i) for i in data["checklist"]),
             escalation=tuple(EscalationStepSpec.from_canonical(s) for s in data["escalation"]),
+            severities=tuple(data.get("severities", ())),
         )
 
 
@@ -470,8 +548,11 @@ def to_yaml(spec: PlaybookSpec) -> str:
     for stage in data["stages"]:
         stage["target"] = _yaml_severity_map(stage["target"])
         for step in stage["escalation"]:
+            step["after"] = _yaml_severity_map(step["after"])
             if step["repeat"] is None:
                 del step["repeat"]
+            else:
+                step["repeat"]["every"] = _yaml_severity_map(step["repeat"]["every"])
         if not stage["escalation"]:
             del stage["escalation"]
     body = yaml.dump(
@@ -506,16 +587,37 @@ def _join(items: list[str], lang: str) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + last + items[-1]
 
 
+def _durations_words(value: SeverityDurations, lang: str) -> str:
+    """`45 minutes (severity 4: 15 minutes)` / `45 menit (keparahan 4: 15 menit)`."""
+    word = "keparahan" if lang == "id" else "severity"
+    parts = [f"{word} {level}: {format_duration_words(td, lang)}" for level, td in value.by_severity]
+    if value.default is None:
+        return "; ".join(parts)
+    text = format_duration_words(value.default, lang)
+    return f"{text} ({'; '.join(parts)})" if parts else text
+
+
+def _gate_words(severities: tuple[int, ...], lang: str) -> str:
+    listed = _join([str(level) for level in severities], lang)
+    return f"pada keparahan {listed}" if lang == "id" else f"at severity {listed}"
+
+
 def describe_step(step: EscalationStepSpec, lang: str) -> str:
     """An escalation step in plain sentences, in Indonesian (id) or English (en)."""
-    after = format_duration_words(step.after, _check_lang(lang))
-    who = _join([describe_selector(s, lang) for s in step.notify], lang)
+    after = _durations_words(step.after, _check_lang(lang))
+    who = _join(
+        [
+            describe_selector(s, lang) + (f" ({_gate_words(s.severities, lang)})" if s.severities else "")
+            for s in step.notify
+        ],
+        lang,
+    )
     if lang == "id":
         text = f"Jika tahap ini belum selesai {after} setelah dimulai, beri tahu {who}"
     else:
         text = f"If this stage is not complete {after} after it starts, notify {who}"
     if step.repeat is not None:
-        every = format_duration_words(step.repeat.every, lang)
+        every = _durations_words(step.repeat.every, lang)
         count = step.repeat.max
         if lang == "id":
             until = "ada yang mengonfirmasi" if step.until == "acknowledged" else "tahap selesai"
@@ -524,4 +626,6 @@ def describe_step(step: EscalationStepSpec, lang: str) -> str:
             times = "once" if count == 1 else f"{count} times"
             until = "someone acknowledges" if step.until == "acknowledged" else "the stage is complete"
             text += f"; repeat every {every}, at most {times}, until {until}"
+    if step.severities:
+        text += f" ({'hanya' if lang == 'id' else 'only'} {_gate_words(step.severities, lang)})"
     return text + "."
