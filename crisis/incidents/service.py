@@ -57,10 +57,12 @@ from crisis.incidents.models import (
 from crisis.incidents.stages import (
     Closers,
     annotate,
+    apply_severity_gates,
     assign,
     complete_run,
     complete_stage,
     missing_items,
+    next_stage,
     start_stage,
     tick,
     untick,
@@ -186,11 +188,13 @@ def open_from_issue(
                 ChecklistEntry(
                     position=item_position,
                     item_key=item.key,
-                    required=item.required,
+                    required=item.required_at(severity),
                     owner_role=item.owner,
                     evidence_expected=item.evidence,
                 )
             )
+        if not stage.applies_to(severity):
+            run.state = "skipped"  # gated by severity: never started, never measured
         session.add(run)
     session.add(Participant(incident=incident, user_id=commander.id, role="commander"))
     session.flush()
@@ -207,7 +211,9 @@ def open_from_issue(
         severity=severity,
         commander_id=commander.id,
     )
-    start_stage(session=session, incident=incident, run=incident.stage_runs[0], actor=actor, now=now)
+    first = next_stage(incident, -1)
+    assert first is not None  # nosec B101  # the validator makes sure some stage runs at every severity
+    start_stage(session=session, incident=incident, run=first, actor=actor, now=now)
     hooks.run(hooks.INCIDENT_OPENED, session=session, incident=incident, now=now)
     return incident
 
@@ -275,6 +281,7 @@ def change_severity(
         after=severity,
         reason=reason,
     )
+    apply_severity_gates(session=session, incident=incident, actor=actor, now=now)
     hooks.run(hooks.SEVERITY_CHANGED, session=session, incident=incident, now=now)
     return incident
 

@@ -253,6 +253,8 @@ def assign(
 
 
 def missing_items(run: StageRun) -> list[ChecklistEntry]:
+    if run.state == "skipped":  # gated away from the incident's severity: nothing in it is asked for
+        return []
     return [entry for entry in run.entries if entry.required and not entry.closed]
 
 
@@ -274,7 +276,7 @@ def complete_stage(*, session: Session, actor: User, stage_run_id: int, now: dat
         texts = [run.spec.checklist[e.position].text.get(lang) or e.item_key for e in missing]
         raise ValidationFailed({"checklist": [str(_l("Still open: %(item)s", item=text)) for text in texts]})
     complete_run(session=session, incident=incident, run=run, actor=actor, now=now)
-    following = next((r for r in incident.stage_runs if r.position == run.position + 1), None)
+    following = next_stage(incident, run.position)
     if following is not None:
         start_stage(session=session, incident=incident, run=following, actor=actor, now=now)
     return run
@@ -295,3 +297,47 @@ def complete_run(*, session: Session, incident: Incident, run: StageRun, actor: 
         breached=late > 0,
         late_seconds=max(0, int(late)),
     )
+
+
+# --- stages and items gated by severity ---------------------------------------------------------
+#
+# A stage or checklist item may say `severities: [2, 3, 4]`. A stage gated away from the incident's
+# severity is `skipped`: never started, never measured. An item gated away is not required (it stays
+# on the list as optional, so what was ticked is never lost). When the severity changes mid-incident:
+# a stage already started or completed keeps its course (the active stage keeps running even if the
+# new severity would have skipped it); a stage still to come is skipped or brought back; the items of
+# stages not yet completed follow the new severity. Each stage skipped or brought back is a timeline
+# event.
+
+
+def next_stage(incident: Incident, position: int) -> StageRun | None:
+    """The next stage to run after `position`: the first pending one (skipped ones are passed over)."""
+    return next((r for r in incident.stage_runs if r.position > position and r.state == "pending"), None)
+
+
+def apply_severity_gates(
+    *, session: Session, incident: Incident, actor: User | None, now: datetime, record_changes: bool = True
+) -> None:
+    """Skip or bring back the stages to come, and set which items are required, at the incident's
+    severity now. Called when an incident opens and when its severity changes (see above)."""
+    severity = incident.severity
+    for run in incident.stage_runs:
+        spec = run.spec
+        if run.state in ("pending", "skipped"):
+            state = "pending" if spec.applies_to(severity) else "skipped"
+            if state != run.state:
+                run.state = state
+                if record_changes:
+                    record(
+                        session=session,
+                        incident=incident,
+                        actor=actor,
+                        kind="stage.skipped" if state == "skipped" else "stage.restored",
+                        now=now,
+                        stage=run.stage_key,
+                        severity=severity,
+                    )
+        if run.state != "completed":
+            for entry in run.entries:
+                entry.required = spec.checklist[entry.position].required_at(severity)
+    session.flush()

@@ -159,6 +159,24 @@ def _stage_completed(data: Data, names: Names) -> str:
     return _("Stage %(stage)s completed on time.", stage=stage)
 
 
+@presents("stage.skipped")
+def _stage_skipped(data: Data, names: Names) -> str:
+    return _(
+        "Stage %(stage)s is skipped: the SOP does not run it at severity %(severity)s.",
+        stage=names.stage(data.get("stage")),
+        severity=data.get("severity", ""),
+    )
+
+
+@presents("stage.restored")
+def _stage_restored(data: Data, names: Names) -> str:
+    return _(
+        "Stage %(stage)s is back in the plan: the SOP runs it at severity %(severity)s.",
+        stage=names.stage(data.get("stage")),
+        severity=data.get("severity", ""),
+    )
+
+
 @presents("checklist.done")
 def _ticked(data: Data, names: Names) -> str:
     text = _("Ticked: %(item)s.", item=names.item(data.get("item")))
