@@ -167,3 +167,22 @@ def test_a_stage_whose_only_required_item_is_gated_away_at_a_severity() -> None:
             "gated away from it; add 2 to one required item's severities",
         )
     ]
+
+
+def test_the_schema_describes_the_severity_aware_format() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "sops" / "schema.json").read_text())
+    # Through JSON, as an editor sees it: severity keys (4: 15m) become strings.
+    data = json.loads(json.dumps(yaml.safe_load(FIXTURE.read_text())))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(data)  # the fixture's gates and per-severity waits are described
+    data["stages"][0]["escalation"][0]["notify"][1] = {"to": "head@own"}
+    try:
+        jsonschema.Draft202012Validator(schema).validate(data)
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("a gated selector without severities passed the schema")
