@@ -121,6 +121,8 @@ def _compiled(fmt: str) -> tuple[Any, tuple[str, ...] | None]:
 
 def format_duration(delta: timedelta) -> str:
     """'2 j 05 m' style, localised unit letters; negative durations get a minus sign."""
+    if not isinstance(delta, timedelta):  # a span in working days (crisis.playbooks.spec.WorkingDays)
+        return str(delta.localised())
     seconds = int(delta.total_seconds())
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)

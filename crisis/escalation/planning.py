@@ -22,6 +22,7 @@ from crisis.escalation.timing import NOTIFY_CHANNEL, NOTIFY_HORIZON, OPEN_TIMER_
 from crisis.incidents.models import Incident, StageRun
 from crisis.playbooks.snapshot import playbook_spec, stage_spec
 from crisis.playbooks.spec import EscalationStepSpec
+from crisis.playbooks.workdays import add_span
 
 
 def _step_base(stage_run: StageRun, step: EscalationStepSpec, severity: int) -> datetime:
@@ -55,12 +56,16 @@ def cancel_timers(session: Session, *conditions: Any, now: datetime, reason: str
     return result.rowcount or 0
 
 
-def _stage_timers(stage_run: StageRun, *, severity: int, skip: set[tuple[str, int | None]]) -> list[dict[str, Any]]:
+def _stage_timers(
+    session: Session, stage_run: StageRun, *, severity: int, skip: set[tuple[str, int | None]]
+) -> list[dict[str, Any]]:
     spec = stage_spec(stage_run.incident, stage_run.position)
     assert stage_run.started_at is not None  # nosec B101  # type narrowing: only started runs are planned
     planned: list[dict[str, Any]] = []
     if ("stage_due", None) not in skip:
-        due = stage_run.started_at + spec.target_for(severity)
+        due = add_span(
+            stage_run.started_at, spec.target_for(severity), zone=stage_run.incident.unit.timezone, session=session
+        )
         planned.append({"kind": "stage_due", "fire_at": due, "step_index": None, "repeat_index": 0})
     for index, step in enumerate(spec.escalation):
         if ("escalation_step", index) in skip or not step.applies_to(severity):
@@ -86,7 +91,7 @@ def plan_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
     cancel_timers(session, Timer.stage_run_id == stage_run.id, now=now, reason="replanned")
     timers = [
         add_timer(session, incident_id=stage_run.incident_id, stage_run_id=stage_run.id, **fields)
-        for fields in _stage_timers(stage_run, severity=stage_run.incident.severity, skip=set())
+        for fields in _stage_timers(session, stage_run, severity=stage_run.incident.severity, skip=set())
     ]
     announce(session, timers, now)
 
@@ -167,9 +172,10 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
     run = incident.current_stage
     if run is not None and run.started_at is not None:
         spec = stage_spec(run.incident, run.position)
-        target = spec.target_for(incident.severity)
-        run.target_seconds = int(target.total_seconds())
-        run.due_at = run.started_at + target
+        run.due_at = add_span(
+            run.started_at, spec.target_for(incident.severity), zone=incident.unit.timezone, session=session
+        )
+        run.target_seconds = int((run.due_at - run.started_at).total_seconds())
         open_timers = list(
             session.scalars(
                 select(Timer).where(Timer.stage_run_id == run.id, Timer.state.in_(OPEN_TIMER_STATES)).with_for_update()

@@ -70,6 +70,7 @@ from crisis.incidents.stages import (
 )
 from crisis.issues import service as issues
 from crisis.playbooks import service as playbooks
+from crisis.playbooks.workdays import add_span
 from crisis.units import service as units
 from crisis.units.models import Unit
 
@@ -181,7 +182,11 @@ def open_from_issue(
             incident=incident,
             position=position,
             stage_key=stage.key,
-            target_seconds=int(stage.target_for(severity).total_seconds()),
+            target_seconds=int(
+                (
+                    add_span(now, stage.target_for(severity), zone=issue.unit.timezone, session=session) - now
+                ).total_seconds()
+            ),
         )
         for item_position, item in enumerate(stage.checklist):
             run.entries.append(
@@ -268,8 +273,10 @@ def change_severity(
     run = incident.current_stage
     if run is not None and run.started_at is not None:
         # The target of the running stage follows the new severity, measured from its start.
-        run.target_seconds = int(run.spec.target_for(severity).total_seconds())
-        run.due_at = run.started_at + timedelta(seconds=run.target_seconds)
+        run.due_at = add_span(
+            run.started_at, run.spec.target_for(severity), zone=incident.unit.timezone, session=session
+        )
+        run.target_seconds = int((run.due_at - run.started_at).total_seconds())
     session.flush()
     record(
         session=session,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +32,7 @@ from crisis.incidents.models import (
     Incident,
     StageRun,
 )
+from crisis.playbooks.workdays import add_span
 from crisis.units import service as units
 
 # Who ticks or waives a checklist item: its owner role or a role above it, in the owning unit or a
@@ -91,8 +92,9 @@ def require_started(entry: ChecklistEntry) -> None:
 def start_stage(*, session: Session, incident: Incident, run: StageRun, actor: User | None, now: datetime) -> None:
     run.state = "active"
     run.started_at = now
-    run.target_seconds = int(run.spec.target_for(incident.severity).total_seconds())
-    run.due_at = now + timedelta(seconds=run.target_seconds)
+    # A target in working days (5wd) ends in the owning unit's zone, past weekends and holidays.
+    run.due_at = add_span(now, run.spec.target_for(incident.severity), zone=incident.unit.timezone, session=session)
+    run.target_seconds = int((run.due_at - now).total_seconds())
     session.flush()
     record(
         session=session,

@@ -113,6 +113,59 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+# --- working days --------------------------------------------------------------------------
+
+WORKING_DAYS_RE = re.compile(r"([0-9]{1,3})wd")
+MAX_WORKING_DAYS = 250  # about a year of working days
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """A span counted in working days (`5wd`): weekends, Indonesian public holidays and the collective
+    leave days an administrator entered are skipped, in the owning unit's zone (see
+    crisis.playbooks.workdays). Its end depends on where it starts, so it is no timedelta."""
+
+    days: int
+
+    def __str__(self) -> str:
+        return f"{self.days}wd"
+
+    def words(self, lang: str) -> str:
+        if _check_lang(lang) == "id":
+            return f"{self.days} hari kerja"
+        return f"{self.days} working day" if self.days == 1 else f"{self.days} working days"
+
+    def localised(self) -> str:
+        """In the reader's language (the page's), as timefmt.format_duration shows a timedelta."""
+        from crisis.i18n import ngettext
+
+        return str(ngettext("%(num)d working day", "%(num)d working days", self.days))
+
+
+Span = timedelta | WorkingDays
+
+
+def parse_span(text: str) -> Span:
+    """A duration (`15m`, `1h30m`) or a number of working days (`5wd`)."""
+    match = WORKING_DAYS_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        return parse_duration(text)
+    days = int(match.group(1))
+    if not 1 <= days <= MAX_WORKING_DAYS:
+        raise ValueError(
+            N_(
+                "'%(text)s' must be from 1 to %(max)s working days",
+                text=shorten(text),
+                max=MAX_WORKING_DAYS,
+            )
+        )
+    return WorkingDays(days)
+
+
+def format_span(value: Span) -> str:
+    return str(value) if isinstance(value, WorkingDays) else format_duration(value)
+
+
 def _split_minutes(td: timedelta) -> list[tuple[int, int]]:
     """(amount, unit index) pairs of a whole-minute, non-negative timedelta, largest unit first."""
     minutes, remainder = divmod(td, _MINUTE)
@@ -131,8 +184,10 @@ def format_duration(td: timedelta) -> str:
     return "".join(f"{amount}{_UNITS[index][1]}" for amount, index in _split_minutes(td)) or "0m"
 
 
-def format_duration_words(td: timedelta, lang: str) -> str:
-    """`1 hour 30 minutes` (en) or `1 jam 30 menit` (id)."""
+def format_duration_words(td: timedelta | WorkingDays, lang: str) -> str:
+    """`1 hour 30 minutes` (en) or `1 jam 30 menit` (id); `5 hari kerja` for working days."""
+    if isinstance(td, WorkingDays):
+        return td.words(lang)
     words = _UNIT_WORDS[_check_lang(lang)]
     parts = [f"{amount} {words[index][0] if amount == 1 else words[index][1]}" for amount, index in _split_minutes(td)]
     return " ".join(parts) or f"0 {words[2][1]}"
@@ -244,14 +299,14 @@ class Text:
 class SeverityDurations:
     """A duration that may differ per severity: a default plus per-severity overrides."""
 
-    default: timedelta | None
-    by_severity: tuple[tuple[int, timedelta], ...] = ()  # sorted by severity
+    default: timedelta | WorkingDays | None  # working days only where the format allows (a stage target)
+    by_severity: tuple[tuple[int, timedelta | WorkingDays], ...] = ()  # sorted by severity
 
     def covers(self, severity: int) -> bool:
         """A value exists at this severity (its own or the default)."""
         return self.default is not None or any(level == severity for level, _ in self.by_severity)
 
-    def for_severity(self, severity: int) -> timedelta:
+    def for_severity(self, severity: int) -> Any:
         for level, value in self.by_severity:
             if level == severity:
                 return value
@@ -262,19 +317,19 @@ class SeverityDurations:
     def to_canonical(self) -> str | dict[str, str]:
         # A bare default is written as a plain duration so both spellings hash the same.
         if not self.by_severity and self.default is not None:
-            return format_duration(self.default)
-        out = {} if self.default is None else {"default": format_duration(self.default)}
-        out.update((str(level), format_duration(value)) for level, value in self.by_severity)
+            return format_span(self.default)
+        out = {} if self.default is None else {"default": format_span(self.default)}
+        out.update((str(level), format_span(value)) for level, value in self.by_severity)
         return out
 
     @classmethod
     def from_canonical(cls, data: str | dict[str, str]) -> SeverityDurations:
         if isinstance(data, str):
-            return cls(default=parse_duration(data))
+            return cls(default=parse_span(data))
         default = data.get("default")
         return cls(
-            default=None if default is None else parse_duration(default),
-            by_severity=tuple(sorted((int(k), parse_duration(v)) for k, v in data.items() if k != "default")),
+            default=None if default is None else parse_span(default),
+            by_severity=tuple(sorted((int(k), parse_span(v)) for k, v in data.items() if k != "default")),
         )
 
 
@@ -427,8 +482,9 @@ class StageSpec:
         """Run at this severity; otherwise the stage is skipped (not run, not measured)."""
         return applies(self.severities, severity)
 
-    def target_for(self, severity: int) -> timedelta:
-        """The time allowed for this stage, from its start, at the given severity."""
+    def target_for(self, severity: int) -> Span:
+        """The time allowed for this stage, from its start, at the given severity: a timedelta, or
+        WorkingDays (crisis.playbooks.workdays.add_span turns either into a deadline)."""
         return self.target.for_severity(severity)
 
     def to_canonical(self) -> dict[str, Any]:

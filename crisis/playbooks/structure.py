@@ -226,7 +226,9 @@ class PlaybookChecker(ValueReader):
         within = frozenset(gate) if gate else severities
         title = self.text(found["title"], "title") if "title" in found else None
         guidance = self.text(found["guidance"], "guidance") if "guidance" in found else None
-        target = self.severity_durations(found["target"], "target", within) if "target" in found else None
+        target = (
+            self.severity_durations(found["target"], "target", within, working_days=True) if "target" in found else None
+        )
         checklist = self.checklist(found["checklist"], key or "?", within) if "checklist" in found else None
         escalation = self.escalation(found["escalation"], within) if "escalation" in found else ()
         parts = (key, title, guidance, target, checklist, escalation, gate)

@@ -186,3 +186,28 @@ def test_the_schema_describes_the_severity_aware_format() -> None:
     except jsonschema.ValidationError:
         return
     raise AssertionError("a gated selector without severities passed the schema")
+
+
+# --- working days -----------------------------------------------------------------------------
+
+
+def test_a_stage_target_in_working_days_is_valid_and_keeps_its_spelling() -> None:
+    from crisis.playbooks.spec import WorkingDays
+
+    spec = validate_file(Path(__file__).parent / "fixtures" / "working-days.yaml").spec
+    assert spec.stages[0].target_for(2) == WorkingDays(3) and spec.stages[0].target_for(4) == WorkingDays(1)
+    assert spec.stages[0].to_canonical()["target"] == {"default": "3wd", "4": "1wd"}
+    assert PlaybookSpec.from_canonical(spec.to_canonical()) == spec
+
+
+def test_working_days_only_in_a_stage_target_and_within_bounds() -> None:
+    text = edit("      - after: 1h\n", "      - after: 2wd\n")
+    text = edit("    target: 1d\n", "    target: 0wd\n", text)
+    assert found(text) == [
+        (
+            24,
+            16,
+            "2wd counts working days, which only a stage's target can do; write after in minutes, hours or days",
+        ),
+        (29, 13, "'0wd' must be from 1 to 250 working days"),
+    ]
