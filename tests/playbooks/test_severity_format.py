@@ -211,3 +211,17 @@ def test_working_days_only_in_a_stage_target_and_within_bounds() -> None:
         ),
         (29, 13, "'0wd' must be from 1 to 250 working days"),
     ]
+
+
+def test_the_schema_describes_working_day_targets() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "sops" / "schema.json").read_text())
+    path = Path(__file__).parent / "fixtures" / "working-days.yaml"
+    data = json.loads(json.dumps(yaml.safe_load(path.read_text())))
+    jsonschema.Draft202012Validator(schema).validate(data)
+    data["stages"][0]["escalation"][0]["after"] = "2wd"  # waits stay in minutes, hours or days
+    assert not jsonschema.Draft202012Validator(schema).is_valid(data)
