@@ -26,6 +26,7 @@ def connect_hooks() -> None:
     hooks.connect(hooks.STAGE_STARTED, planning.plan_stage)
     hooks.connect(hooks.STAGE_COMPLETED, planning.cancel_stage)
     hooks.connect(hooks.SEVERITY_CHANGED, planning.replan_incident)
+    hooks.connect(hooks.RECORDED_TIME_CHANGED, planning.replan_incident)
     hooks.connect(hooks.UPDATE_PUBLISHED, planning.plan_updates)
     hooks.connect(hooks.INCIDENT_RESOLVED, _end_deadlines)
     hooks.connect(hooks.INCIDENT_RESOLVED, _open_review)

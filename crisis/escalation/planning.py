@@ -20,9 +20,9 @@ from crisis import clock
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import NOTIFY_CHANNEL, NOTIFY_HORIZON, OPEN_TIMER_STATES, WAKE_FLAG, announce, is_postgres
 from crisis.incidents.models import Incident, StageRun
+from crisis.incidents.stages import anchor_time, stage_due_at
 from crisis.playbooks.snapshot import playbook_spec, stage_spec
 from crisis.playbooks.spec import EscalationStepSpec
-from crisis.playbooks.workdays import add_span
 
 
 def _step_base(stage_run: StageRun, step: EscalationStepSpec, severity: int) -> datetime:
@@ -63,9 +63,7 @@ def _stage_timers(
     assert stage_run.started_at is not None  # nosec B101  # type narrowing: only started runs are planned
     planned: list[dict[str, Any]] = []
     if ("stage_due", None) not in skip:
-        due = add_span(
-            stage_run.started_at, spec.target_for(severity), zone=stage_run.incident.unit.timezone, session=session
-        )
+        due = stage_due_at(session=session, run=stage_run, severity=severity)
         planned.append({"kind": "stage_due", "fire_at": due, "step_index": None, "repeat_index": 0})
     for index, step in enumerate(spec.escalation):
         if ("escalation_step", index) in skip or not step.applies_to(severity):
@@ -172,10 +170,9 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
     run = incident.current_stage
     if run is not None and run.started_at is not None:
         spec = stage_spec(run.incident, run.position)
-        run.due_at = add_span(
-            run.started_at, spec.target_for(incident.severity), zone=incident.unit.timezone, session=session
-        )
-        run.target_seconds = int((run.due_at - run.started_at).total_seconds())
+        due_at = stage_due_at(session=session, run=run, severity=incident.severity)
+        run.due_at = due_at
+        run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
         open_timers = list(
             session.scalars(
                 select(Timer).where(Timer.stage_run_id == run.id, Timer.state.in_(OPEN_TIMER_STATES)).with_for_update()

@@ -27,6 +27,7 @@ EVENT_LABELS = {
     "stage.started": lazy_gettext("Stage started"),
     "stage.completed": lazy_gettext("Stage completed"),
     "stage.skipped": lazy_gettext("Stage skipped at this severity"),
+    "checklist.time_recorded": lazy_gettext("Time recorded"),
     "stage.restored": lazy_gettext("Stage brought back at this severity"),
     "checklist.done": lazy_gettext("Item ticked"),
     "checklist.reopened": lazy_gettext("Item reopened"),

@@ -56,6 +56,7 @@ from crisis.incidents.models import (
 )
 from crisis.incidents.stages import (
     Closers,
+    anchor_time,
     annotate,
     apply_severity_gates,
     assign,
@@ -63,6 +64,8 @@ from crisis.incidents.stages import (
     complete_stage,
     missing_items,
     next_stage,
+    record_time,
+    stage_due_at,
     start_stage,
     tick,
     untick,
@@ -102,6 +105,7 @@ __all__ = [
     "involve_unit",
     "list_for_user",
     "missing_items",
+    "record_time",
     "open_from_issue",
     "open_required_items",
     "page_comments",
@@ -273,10 +277,8 @@ def change_severity(
     run = incident.current_stage
     if run is not None and run.started_at is not None:
         # The target of the running stage follows the new severity, measured from its start.
-        run.due_at = add_span(
-            run.started_at, run.spec.target_for(severity), zone=incident.unit.timezone, session=session
-        )
-        run.target_seconds = int((run.due_at - run.started_at).total_seconds())
+        run.due_at = stage_due_at(session=session, run=run, severity=severity)
+        run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
     session.flush()
     record(
         session=session,

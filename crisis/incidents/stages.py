@@ -32,6 +32,7 @@ from crisis.incidents.models import (
     Incident,
     StageRun,
 )
+from crisis.playbooks.spec import ISSUE_FIRST_SEEN, STAGE_START
 from crisis.playbooks.workdays import add_span
 from crisis.units import service as units
 
@@ -92,9 +93,8 @@ def require_started(entry: ChecklistEntry) -> None:
 def start_stage(*, session: Session, incident: Incident, run: StageRun, actor: User | None, now: datetime) -> None:
     run.state = "active"
     run.started_at = now
-    # A target in working days (5wd) ends in the owning unit's zone, past weekends and holidays.
-    run.due_at = add_span(now, run.spec.target_for(incident.severity), zone=incident.unit.timezone, session=session)
-    run.target_seconds = int((run.due_at - now).total_seconds())
+    run.due_at = stage_due_at(session=session, run=run, severity=incident.severity)
+    run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
     session.flush()
     record(
         session=session,
@@ -343,3 +343,72 @@ def apply_severity_gates(
             for entry in run.entries:
                 entry.required = spec.checklist[entry.position].required_at(severity)
     session.flush()
+
+
+# --- what a stage's target is measured from -------------------------------------------------------
+
+
+def anchor_time(run: StageRun) -> datetime:
+    """Where the stage's target counts from: its start; the issue's first-seen time
+    (`measured_from: issue_first_seen`); or a time recorded with a checklist item (`measured_from:
+    known_at` and an item that `records: known_at`). Until that time is entered the stage's start
+    stands in for it, and the deadline moves when it is entered or corrected."""
+    assert run.started_at is not None  # nosec B101  # type narrowing: only started runs have a deadline
+    anchor = run.spec.measured_from
+    incident = run.incident
+    if anchor == ISSUE_FIRST_SEEN:
+        issue = incident.issue
+        return issue.first_seen_at if issue is not None and issue.first_seen_at else run.started_at
+    if anchor == STAGE_START:
+        return run.started_at
+    for other in incident.stage_runs:
+        for entry in other.entries:
+            if entry.recorded_at is not None and other.spec.checklist[entry.position].records == anchor:
+                return entry.recorded_at
+    return run.started_at
+
+
+def stage_due_at(*, session: Session, run: StageRun, severity: int) -> datetime:
+    """The stage's deadline at this severity: its target (a timedelta, or working days in the owning
+    unit's zone) after what it is measured from."""
+    incident = run.incident
+    return add_span(anchor_time(run), run.spec.target_for(severity), zone=incident.unit.timezone, session=session)
+
+
+def record_time(
+    *, session: Session, actor: User, entry_id: int, at: datetime, now: datetime | None = None
+) -> ChecklistEntry:
+    """Enter or correct the time an item records (e.g. when the leak was known): the item is ticked
+    if it was open, and every stage measured from this time is re-planned (old timers cancelled, new
+    ones written, a timeline event saying from what to what)."""
+    now = now or clock.now()
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    require_closer(actor=actor, incident=incident, entry=entry)
+    require_started(entry)
+    item = entry.stage_run.spec.checklist[entry.position]
+    if item.records is None:
+        raise ValidationFailed({"recorded_at": str(_l("This item does not record a time."))})
+    if at.tzinfo is None:
+        raise ValidationFailed({"recorded_at": str(_l("Give the time with its time zone."))})
+    if at > now:
+        raise ValidationFailed({"recorded_at": str(_l("This time is in the future: enter when it happened."))})
+    before = entry.recorded_at
+    if before == at:
+        return entry
+    entry.recorded_at = at
+    if not entry.closed:
+        entry.done_at, entry.done_by_id = now, actor.id
+    record_entry(
+        session=session,
+        incident=incident,
+        actor=actor,
+        entry=entry,
+        kind="checklist.time_recorded",
+        now=now,
+        records=item.records,
+        at=at.isoformat(),
+        before=before.isoformat() if before else None,
+    )
+    session.flush()
+    hooks.run(hooks.RECORDED_TIME_CHANGED, session=session, incident=incident, now=now)
+    return entry

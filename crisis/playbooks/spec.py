@@ -34,6 +34,12 @@ OWNER_ROLES = ("officer", "supervisor", "head", "admin", "observer", "commander"
 SELECTOR_ROLES = ("officer", "supervisor", "head", "on_duty", "commander")
 SELECTOR_SCOPES = ("own", "parent", "province", "central")
 UNTIL_VALUES = ("acknowledged", "stage_complete")
+# What a stage's target is measured from: its own start, the issue's first-seen time, or a time
+# recorded in a checklist item (`records: known_at`).
+STAGE_START = "stage_start"
+ISSUE_FIRST_SEEN = "issue_first_seen"
+ANCHORS = (STAGE_START, ISSUE_FIRST_SEEN)
+RECORD_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
 MAX_REPEATS = 100
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
@@ -369,6 +375,7 @@ class ChecklistItemSpec:
     owner: str = "officer"
     evidence: bool = False
     severities: tuple[int, ...] = ()  # present only at these severities; empty: at every severity
+    records: str | None = None  # the name of a time entered with this item (`known_at`), if any
 
     def applies_to(self, severity: int) -> bool:
         return applies(self.severities, severity)
@@ -385,6 +392,8 @@ class ChecklistItemSpec:
             "owner": self.owner,
             "evidence": self.evidence,
         }
+        if self.records is not None:  # written only when set, so other items keep their hash
+            out["records"] = self.records
         return _with_severities(out, self.severities)
 
     @classmethod
@@ -396,6 +405,7 @@ class ChecklistItemSpec:
             owner=data["owner"],
             evidence=data["evidence"],
             severities=tuple(data.get("severities", ())),
+            records=data.get("records"),
         )
 
 
@@ -477,6 +487,7 @@ class StageSpec:
     checklist: tuple[ChecklistItemSpec, ...]
     escalation: tuple[EscalationStepSpec, ...] = ()
     severities: tuple[int, ...] = ()  # run only at these severities; empty: at every severity
+    measured_from: str = STAGE_START  # or ISSUE_FIRST_SEEN, or the name an item `records`
 
     def applies_to(self, severity: int) -> bool:
         """Run at this severity; otherwise the stage is skipped (not run, not measured)."""
@@ -496,6 +507,8 @@ class StageSpec:
             "checklist": [item.to_canonical() for item in self.checklist],
             "escalation": [step.to_canonical() for step in self.escalation],
         }
+        if self.measured_from != STAGE_START:
+            out["measured_from"] = self.measured_from
         return _with_severities(out, self.severities)
 
     @classmethod
@@ -508,6 +521,7 @@ class StageSpec:
             checklist=tuple(ChecklistItemSpec.from_canonical(i) for i in data["checklist"]),
             escalation=tuple(EscalationStepSpec.from_canonical(s) for s in data["escalation"]),
             severities=tuple(data.get("severities", ())),
+            measured_from=data.get("measured_from", STAGE_START),
         )
 
 

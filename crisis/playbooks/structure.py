@@ -10,9 +10,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crisis.i18n import N_, Message
 from crisis.playbooks.spec import (
+    ANCHORS,
     CATEGORIES,
     OWNER_ROLES,
+    RECORD_RE,
     SEVERITIES,
+    STAGE_START,
     UNTIL_VALUES,
     ChecklistItemSpec,
     EscalationStepSpec,
@@ -33,9 +36,9 @@ PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "s
 # The evaluation keeps one bit per stage position in a 64-bit integer (crisis.reports.models.IncidentMeasure).
 MAX_STAGES = 60
 SETTINGS_KEYS = ("update_every", "review_due")
-STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities")
+STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities", "measured_from")
 STAGE_REQUIRED = ("key", "title", "guidance", "target", "checklist")
-ITEM_KEYS = ("key", "text", "required", "owner", "evidence", "severities")
+ITEM_KEYS = ("key", "text", "required", "owner", "evidence", "severities", "records")
 ITEM_REQUIRED = ("key", "text")
 STEP_KEYS = ("after", "notify", "repeat", "until", "severities")
 SELECTOR_KEYS = ("to", "severities")
@@ -49,6 +52,7 @@ class PlaybookChecker(ValueReader):
         super().__init__(filename)
         self._stage_lines: dict[str, int] = {}
         self._item_lines: dict[str, int] = {}
+        self._records: dict[str, int] = {}  # a recorded time's name: the line of the item recording it
 
     def playbook(self, root: Node) -> PlaybookSpec | None:
         found = self.fields(
@@ -231,7 +235,9 @@ class PlaybookChecker(ValueReader):
         )
         checklist = self.checklist(found["checklist"], key or "?", within) if "checklist" in found else None
         escalation = self.escalation(found["escalation"], within) if "escalation" in found else ()
-        parts = (key, title, guidance, target, checklist, escalation, gate)
+        # After the checklist: a stage may be measured from a time one of its own items records.
+        measured_from = self.measured_from(found["measured_from"]) if "measured_from" in found else STAGE_START
+        parts = (key, title, guidance, target, checklist, escalation, gate, measured_from)
         if any(part is None for part in parts):
             return None
         return StageSpec(
@@ -242,7 +248,54 @@ class PlaybookChecker(ValueReader):
             checklist=checklist,
             escalation=escalation,
             severities=gate,
+            measured_from=measured_from,
         )
+
+    def measured_from(self, node: Node) -> str | None:
+        value = self.scalar(node) if isinstance(node, ScalarNode) else INVALID
+        if not isinstance(value, str):
+            if value is not INVALID or not isinstance(node, ScalarNode):
+                self.expected(node, N_("stage_start, issue_first_seen or the name of a recorded time such as known_at"))
+            return None
+        if value in ANCHORS or value in self._records:
+            return value
+        named = ", ".join(sorted(self._records)) or "-"
+        self.add(
+            node,
+            N_(
+                "unknown measured_from '%(value)s'; use stage_start, issue_first_seen or a time recorded "
+                "by a checklist item of this or an earlier stage (records: ...; recorded so far: %(named)s)",
+                value=shorten(value),
+                named=named,
+            ),
+        )
+        return None
+
+    def records(self, node: Node) -> str | None:
+        value = self.scalar(node) if isinstance(node, ScalarNode) else INVALID
+        if not isinstance(value, str) or not RECORD_RE.fullmatch(value) or value in ANCHORS:
+            if value is not INVALID or not isinstance(node, ScalarNode):
+                self.add(
+                    node,
+                    N_(
+                        "records names the time this item records: 2-40 lower-case letters, digits and "
+                        "underscores, starting with a letter, e.g. known_at (found %(found)s)",
+                        found=describe(node),
+                    ),
+                )
+            return None
+        if value in self._records:
+            self.add(
+                node,
+                N_(
+                    "duplicate recorded time '%(value)s' (first recorded on line %(line)s)",
+                    value=value,
+                    line=self._records[value],
+                ),
+            )
+            return None
+        self._records[value] = node.start_mark.line + 1
+        return value
 
     def checklist(
         self, node: Node, stage_key: str, severities: frozenset[int] | None
@@ -298,9 +351,12 @@ class PlaybookChecker(ValueReader):
         owner = self.choice(found["owner"], N_("owner role"), OWNER_ROLES) if "owner" in found else "officer"
         evidence = self.boolean(found["evidence"], "evidence") if "evidence" in found else False
         gate = self.gate(found["severities"], N_("checklist item"), severities) if "severities" in found else ()
-        if None in (key, text, required, owner, evidence, gate):
+        records = self.records(found["records"]) if "records" in found else None
+        if None in (key, text, required, owner, evidence, gate) or ("records" in found and records is None):
             return None
-        return ChecklistItemSpec(key=key, text=text, required=required, owner=owner, evidence=evidence, severities=gate)
+        return ChecklistItemSpec(
+            key=key, text=text, required=required, owner=owner, evidence=evidence, severities=gate, records=records
+        )
 
     def escalation(self, node: Node, severities: frozenset[int] | None = None) -> tuple[EscalationStepSpec, ...] | None:
         if not isinstance(node, SequenceNode):

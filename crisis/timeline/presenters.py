@@ -177,6 +177,19 @@ def _stage_restored(data: Data, names: Names) -> str:
     )
 
 
+@presents("checklist.time_recorded")
+def _time_recorded(data: Data, names: Names) -> str:
+    item, at = names.item(data.get("item")), names.at(data.get("at"))
+    if data.get("before"):
+        return _(
+            "Time corrected for %(item)s: %(before)s is now %(at)s; the deadlines measured from it moved.",
+            item=item,
+            before=names.at(data.get("before")),
+            at=at,
+        )
+    return _("Time recorded for %(item)s: %(at)s; the deadlines measured from it follow.", item=item, at=at)
+
+
 @presents("checklist.done")
 def _ticked(data: Data, names: Names) -> str:
     text = _("Ticked: %(item)s.", item=names.item(data.get("item")))

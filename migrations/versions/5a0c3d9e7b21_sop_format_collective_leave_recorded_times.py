@@ -1,4 +1,5 @@
-"""SOP format: collective leave days (cuti bersama) for targets in working days
+"""SOP format: collective leave days (cuti bersama) for targets in working days; the time a
+checklist item records (a target anchored to it)
 
 Revision ID: 5a0c3d9e7b21
 Revises: 3e1f7a2c9b10
@@ -28,7 +29,11 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_collective_leave')),
         sa.UniqueConstraint('day', name=op.f('uq_collective_leave_day')),
     )
+    with op.batch_alter_table('checklist_entry', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('recorded_at', crisis.dbtypes.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('checklist_entry', schema=None) as batch_op:
+        batch_op.drop_column('recorded_at')
     op.drop_table('collective_leave')
