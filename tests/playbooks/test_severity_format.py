@@ -225,3 +225,67 @@ def test_the_schema_describes_working_day_targets() -> None:
     jsonschema.Draft202012Validator(schema).validate(data)
     data["stages"][0]["escalation"][0]["after"] = "2wd"  # waits stay in minutes, hours or days
     assert not jsonschema.Draft202012Validator(schema).is_valid(data)
+
+
+# --- clocks anchored to a recorded time -----------------------------------------------------------
+
+ANCHORED = Path(__file__).parent / "fixtures" / "anchored-clock.yaml"
+
+
+def test_an_anchored_playbook_is_valid_and_round_trips() -> None:
+    spec = validate_file(ANCHORED).spec
+    triage, notice = spec.stages
+    assert (triage.measured_from, notice.measured_from) == ("issue_first_seen", "known_at")
+    assert triage.checklist[0].records == "known_at"
+    assert PlaybookSpec.from_canonical(spec.to_canonical()) == spec
+    assert validate_text(to_yaml(spec), "anchored-clock.yaml").spec.content_hash() == spec.content_hash()
+
+
+def test_measured_from_a_time_nobody_records_yet() -> None:
+    # The first stage cannot count from a time that only a later stage records.
+    text = edit(
+        "    target: {default: 1h, 4: 15m}\n", "    target: {default: 1h, 4: 15m}\n    measured_from: known_at\n"
+    )
+    text = edit(
+        "        text: {id: Laporan, en: Report}\n",
+        "        text: {id: Laporan, en: Report}\n        records: known_at\n",
+        text,
+    )
+    assert found(text) == [
+        (
+            14,
+            20,
+            "unknown measured_from 'known_at'; use stage_start, issue_first_seen or a time recorded by a "
+            "checklist item of this or an earlier stage (records: ...; recorded so far: -)",
+        )
+    ]
+
+
+def test_a_recorded_time_needs_a_name_and_only_one_item_records_it() -> None:
+    text = edit("        evidence: true\n", "        evidence: true\n        records: Known-At\n")
+    text = edit(
+        "        text: {id: Laporan, en: Report}\n",
+        "        text: {id: Laporan, en: Report}\n        records: stage_start\n",
+        text,
+    )
+    assert found(text) == [
+        (
+            19,
+            18,
+            "records names the time this item records: 2-40 lower-case letters, digits and underscores, "
+            "starting with a letter, e.g. known_at (found the text 'Known-At')",
+        ),
+        (
+            34,
+            18,
+            "records names the time this item records: 2-40 lower-case letters, digits and underscores, "
+            "starting with a letter, e.g. known_at (found the text 'stage_start')",
+        ),
+    ]
+    twice = edit("        evidence: true\n", "        evidence: true\n        records: known_at\n")
+    twice = edit(
+        "        text: {id: Laporan, en: Report}\n",
+        "        text: {id: Laporan, en: Report}\n        records: known_at\n",
+        twice,
+    )
+    assert found(twice) == [(34, 18, "duplicate recorded time 'known_at' (first recorded on line 19)")]
