@@ -28,6 +28,7 @@ def connect_hooks() -> None:
     hooks.connect(hooks.SEVERITY_CHANGED, planning.replan_incident)
     hooks.connect(hooks.RECORDED_TIME_CHANGED, planning.replan_incident)
     hooks.connect(hooks.UPDATE_PUBLISHED, planning.plan_updates)
+    hooks.connect(hooks.UPDATE_PUBLISHED, planning.close_cycle)
     hooks.connect(hooks.INCIDENT_RESOLVED, _end_deadlines)
     hooks.connect(hooks.INCIDENT_RESOLVED, _open_review)
     hooks.connect(hooks.INCIDENT_CANCELLED, _end_deadlines)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from crisis import clock
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import NOTIFY_CHANNEL, NOTIFY_HORIZON, OPEN_TIMER_STATES, WAKE_FLAG, announce, is_postgres
+from crisis.incidents import cycles
 from crisis.incidents.models import Incident, StageRun
 from crisis.incidents.stages import anchor_time, stage_due_at
 from crisis.playbooks.snapshot import playbook_spec, stage_spec
@@ -87,11 +88,48 @@ def plan_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
     session.flush()
     # Planning twice must not double anything: whatever was open for this stage is replaced.
     cancel_timers(session, Timer.stage_run_id == stage_run.id, now=now, reason="replanned")
+    if stage_run.spec.cycle is not None:  # a repeating stage: its first window ends at the first deadline
+        cycles.open_cycle(session=session, run=stage_run, number=0, started_at=stage_run.started_at)
     timers = [
         add_timer(session, incident_id=stage_run.incident_id, stage_run_id=stage_run.id, **fields)
         for fields in _stage_timers(session, stage_run, severity=stage_run.incident.severity, skip=set())
     ]
     announce(session, timers, now)
+
+
+def _next_window(session: Session, run: StageRun, number: int, started_at: datetime) -> Timer:
+    """Open a repeating stage's window `number` and write its deadline timer (numbered by the window)."""
+    window = cycles.open_cycle(session=session, run=run, number=number, started_at=started_at)
+    return add_timer(
+        session,
+        incident_id=run.incident_id,
+        stage_run_id=run.id,
+        kind="stage_due",
+        repeat_index=number,
+        fire_at=window.due_at,
+    )
+
+
+def close_cycle(*, session: Session, incident: Incident, now: datetime) -> None:
+    """A situation update was published: the running repeating stage's window that holds `now` is on
+    time; its deadline timer is cancelled and the next window planned from where this one ends."""
+    run = incident.current_stage
+    if run is None or run.spec.cycle is None:
+        return
+    session.flush()
+    window = cycles.current_cycle(session=session, run=run, at=now)
+    if window is None or window.updated_at is not None:
+        return
+    window.updated_at = now
+    cancel_timers(
+        session,
+        Timer.stage_run_id == run.id,
+        Timer.kind == "stage_due",
+        Timer.repeat_index == window.number,
+        now=now,
+        reason="replanned",
+    )
+    announce(session, [_next_window(session, run, window.number + 1, window.due_at)], now)
 
 
 TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
@@ -172,7 +210,8 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
         spec = stage_spec(run.incident, run.position)
         due_at = stage_due_at(session=session, run=run, severity=incident.severity)
         run.due_at = due_at
-        run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
+        if spec.cycle is None:  # a cycle's window keeps its length; the next one follows the severity
+            run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
         open_timers = list(
             session.scalars(
                 select(Timer).where(Timer.stage_run_id == run.id, Timer.state.in_(OPEN_TIMER_STATES)).with_for_update()
@@ -305,6 +344,9 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
                 repeat_index=timer.repeat_index + 1,
                 fire_at=step_fire_at(run, step, timer.repeat_index + 1),
             )
+    elif timer.kind == "stage_due" and run is not None and run.spec.cycle is not None and run.state == "active":
+        # A window of a repeating stage ended without an update (missed): the next one starts now.
+        following = _next_window(session, run, timer.repeat_index + 1, timer.fire_at)
     elif timer.kind == "update_due":
         every = playbook_spec(incident).settings.update_every_for(incident.severity)
         following = add_timer(

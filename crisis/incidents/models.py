@@ -228,3 +228,6 @@ class Publication(db.Model):
 
     statement: Mapped[Statement] = relationship(back_populates="publications")
     unit = relationship("Unit")
+
+
+from crisis.incidents.cycles import CycleRun  # noqa: E402, F401  # its table, with the other models

@@ -278,7 +278,8 @@ def change_severity(
     if run is not None and run.started_at is not None:
         # The target of the running stage follows the new severity, measured from its start.
         run.due_at = stage_due_at(session=session, run=run, severity=severity)
-        run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
+        if run.spec.cycle is None:  # a cycle's window keeps its length; the next one follows the severity
+            run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
     session.flush()
     record(
         session=session,

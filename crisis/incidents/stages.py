@@ -372,6 +372,8 @@ def stage_due_at(*, session: Session, run: StageRun, severity: int) -> datetime:
     """The stage's deadline at this severity: its target (a timedelta, or working days in the owning
     unit's zone) after what it is measured from."""
     incident = run.incident
+    if run.spec.cycle is not None and run.due_at is not None:
+        return run.due_at  # a repeating stage: the window it is in (crisis.incidents.cycles)
     return add_span(anchor_time(run), run.spec.target_for(severity), zone=incident.unit.timezone, session=session)
 
 

@@ -40,6 +40,9 @@ STAGE_START = "stage_start"
 ISSUE_FIRST_SEEN = "issue_first_seen"
 ANCHORS = (STAGE_START, ISSUE_FIRST_SEEN)
 RECORD_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
+# A repeating stage (`cycle: {every: 6h, until: stage_complete}`) runs cycle after cycle until the
+# team completes it (e.g. when the emergency status ends), each cycle measured on its own.
+CYCLE_UNTIL = ("stage_complete",)
 MAX_REPEATS = 100
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
@@ -429,6 +432,27 @@ class RepeatSpec:
 
 
 @dataclass(frozen=True)
+class CycleSpec:
+    """A stage measured per cycle: an update is due in every `every` window from the stage's start."""
+
+    every: SeverityDurations
+    until: str = "stage_complete"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "every", as_durations(self.every))
+
+    def every_for(self, severity: int) -> timedelta:
+        return self.every.for_severity(severity)
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {"every": self.every.to_canonical(), "until": self.until}
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> CycleSpec:
+        return cls(every=SeverityDurations.from_canonical(data["every"]), until=data["until"])
+
+
+@dataclass(frozen=True)
 class EscalationStepSpec:
     after: SeverityDurations  # from the stage's start; may differ per severity, as targets do
     notify: tuple[RoleSelector, ...]
@@ -488,6 +512,7 @@ class StageSpec:
     escalation: tuple[EscalationStepSpec, ...] = ()
     severities: tuple[int, ...] = ()  # run only at these severities; empty: at every severity
     measured_from: str = STAGE_START  # or ISSUE_FIRST_SEEN, or the name an item `records`
+    cycle: CycleSpec | None = None  # a repeating stage: measured per cycle; its target is one cycle
 
     def applies_to(self, severity: int) -> bool:
         """Run at this severity; otherwise the stage is skipped (not run, not measured)."""
@@ -509,6 +534,8 @@ class StageSpec:
         }
         if self.measured_from != STAGE_START:
             out["measured_from"] = self.measured_from
+        if self.cycle is not None:
+            out["cycle"] = self.cycle.to_canonical()
         return _with_severities(out, self.severities)
 
     @classmethod
@@ -522,6 +549,7 @@ class StageSpec:
             escalation=tuple(EscalationStepSpec.from_canonical(s) for s in data["escalation"]),
             severities=tuple(data.get("severities", ())),
             measured_from=data.get("measured_from", STAGE_START),
+            cycle=CycleSpec.from_canonical(data["cycle"]) if data.get("cycle") else None,
         )
 
 
@@ -616,7 +644,11 @@ def to_yaml(spec: PlaybookSpec) -> str:
     settings = data["settings"]
     settings["update_every"] = _yaml_severity_map(settings["update_every"])
     for stage in data["stages"]:
-        stage["target"] = _yaml_severity_map(stage["target"])
+        if "cycle" in stage:  # a cycle stage's target is its cycle, written once
+            del stage["target"]
+            stage["cycle"]["every"] = _yaml_severity_map(stage["cycle"]["every"])
+        else:
+            stage["target"] = _yaml_severity_map(stage["target"])
         for step in stage["escalation"]:
             step["after"] = _yaml_severity_map(step["after"])
             if step["repeat"] is None:

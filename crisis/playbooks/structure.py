@@ -12,12 +12,14 @@ from crisis.i18n import N_, Message
 from crisis.playbooks.spec import (
     ANCHORS,
     CATEGORIES,
+    CYCLE_UNTIL,
     OWNER_ROLES,
     RECORD_RE,
     SEVERITIES,
     STAGE_START,
     UNTIL_VALUES,
     ChecklistItemSpec,
+    CycleSpec,
     EscalationStepSpec,
     PlaybookSpec,
     RepeatSpec,
@@ -36,8 +38,8 @@ PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "s
 # The evaluation keeps one bit per stage position in a 64-bit integer (crisis.reports.models.IncidentMeasure).
 MAX_STAGES = 60
 SETTINGS_KEYS = ("update_every", "review_due")
-STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities", "measured_from")
-STAGE_REQUIRED = ("key", "title", "guidance", "target", "checklist")
+STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities", "measured_from", "cycle")
+STAGE_REQUIRED = ("key", "title", "guidance", "checklist")  # and a target, unless the stage is a cycle
 ITEM_KEYS = ("key", "text", "required", "owner", "evidence", "severities", "records")
 ITEM_REQUIRED = ("key", "text")
 STEP_KEYS = ("after", "notify", "repeat", "until", "severities")
@@ -233,6 +235,17 @@ class PlaybookChecker(ValueReader):
         target = (
             self.severity_durations(found["target"], "target", within, working_days=True) if "target" in found else None
         )
+        cycle = self.cycle(found["cycle"], within) if "cycle" in found else None
+        if "cycle" in found and "target" in found:
+            self.add(
+                found["target"],
+                N_("a cycle stage is measured per cycle: remove target (each cycle's target is its 'every')"),
+            )
+            target = None
+        elif "cycle" in found:
+            target = None if cycle is None else cycle.every
+        elif "target" not in found:
+            self.add(node, N_("missing required key '%(key)s' in %(what)s", key="target", what=N_("stage")))
         checklist = self.checklist(found["checklist"], key or "?", within) if "checklist" in found else None
         escalation = self.escalation(found["escalation"], within) if "escalation" in found else ()
         # After the checklist: a stage may be measured from a time one of its own items records.
@@ -249,7 +262,24 @@ class PlaybookChecker(ValueReader):
             escalation=escalation,
             severities=gate,
             measured_from=measured_from,
+            cycle=cycle,
         )
+
+    def cycle(self, node: Node, severities: frozenset[int] | None) -> CycleSpec | None:
+        found = self.fields(
+            node,
+            N_("cycle"),
+            N_("a mapping such as {every: 6h, until: stage_complete}"),
+            ("every", "until"),
+            ("every",),
+        )
+        if found is None or "every" not in found:
+            return None
+        every = self.severity_durations(found["every"], "every", severities)
+        until = self.choice(found["until"], N_("until value"), CYCLE_UNTIL) if "until" in found else "stage_complete"
+        if every is None or until is None:
+            return None
+        return CycleSpec(every=every, until=until)
 
     def measured_from(self, node: Node) -> str | None:
         value = self.scalar(node) if isinstance(node, ScalarNode) else INVALID
