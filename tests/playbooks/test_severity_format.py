@@ -289,3 +289,46 @@ def test_a_recorded_time_needs_a_name_and_only_one_item_records_it() -> None:
         twice,
     )
     assert found(twice) == [(34, 18, "duplicate recorded time 'known_at' (first recorded on line 19)")]
+
+
+# --- repeating stages -------------------------------------------------------------------------------
+
+CYCLE = Path(__file__).parent / "fixtures" / "update-cycle.yaml"
+
+
+def test_a_cycle_stage_is_valid_its_target_is_one_cycle_and_it_round_trips() -> None:
+    spec = validate_file(CYCLE).spec
+    updates = spec.stages[1]
+    assert updates.cycle.every_for(3) == 360 * M and updates.cycle.every_for(4) == 180 * M
+    assert updates.target_for(4) == 180 * M and updates.cycle.until == "stage_complete"
+    assert PlaybookSpec.from_canonical(spec.to_canonical()) == spec
+    assert validate_text(to_yaml(spec), "update-cycle.yaml").spec.content_hash() == spec.content_hash()
+
+
+def test_a_cycle_stage_with_a_target_too_and_a_cycle_without_every() -> None:
+    text = edit("    target: 1d\n", "    target: 1d\n    cycle: {every: 6h, until: emergency}\n")
+    assert found(text) == [
+        (29, 13, "a cycle stage is measured per cycle: remove target (each cycle's target is its 'every')"),
+        (30, 31, "unknown until value 'emergency'; use one of stage_complete"),
+    ]
+    text = edit("    target: 1d\n", "    cycle: {until: stage_complete}\n")
+    assert found(text) == [(29, 12, "missing required key 'every' in cycle")]
+
+
+def test_a_stage_without_target_or_cycle() -> None:
+    text = edit("    target: 1d\n", "")
+    assert found(text) == [(26, 5, "missing required key 'target' in stage")]
+
+
+def test_the_schema_describes_anchors_and_cycles() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "sops" / "schema.json").read_text())
+    for path in (ANCHORED, CYCLE):
+        jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(yaml.safe_load(path.read_text()))))
+    both = yaml.safe_load(CYCLE.read_text())
+    both["stages"][1]["target"] = "6h"  # a cycle stage has no target
+    assert not jsonschema.Draft202012Validator(schema).is_valid(json.loads(json.dumps(both)))
