@@ -3,6 +3,7 @@ steps fit together (unique keys, a required item per stage, steps in order, repe
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 from pathlib import Path
 
@@ -244,7 +245,7 @@ class PlaybookChecker(ValueReader):
             target = None
         elif "cycle" in found:
             target = None if cycle is None else cycle.every
-        elif "target" not in found:
+        elif "target" not in found and not self._misspelt(node, ("target", "cycle")):
             self.add(node, N_("missing required key '%(key)s' in %(what)s", key="target", what=N_("stage")))
         checklist = self.checklist(found["checklist"], key or "?", within) if "checklist" in found else None
         escalation = self.escalation(found["escalation"], within) if "escalation" in found else ()
@@ -264,6 +265,12 @@ class PlaybookChecker(ValueReader):
             measured_from=measured_from,
             cycle=cycle,
         )
+
+    @staticmethod
+    def _misspelt(node: Node, keys: tuple[str, ...]) -> bool:
+        """An unknown key of this mapping is close to one of `keys` (it already says "did you mean")."""
+        unknown = [k.value for k, _ in node.value if isinstance(k, ScalarNode) and k.value not in STAGE_KEYS]
+        return any(difflib.get_close_matches(key, unknown, n=1) for key in keys)
 
     def cycle(self, node: Node, severities: frozenset[int] | None) -> CycleSpec | None:
         found = self.fields(
