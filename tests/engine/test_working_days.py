@@ -107,3 +107,14 @@ def test_the_holidays_command_enters_lists_and_removes_cuti_bersama(app, db, lap
 def test_working_days_read_as_hari_kerja():
     assert format_duration_words(WorkingDays(5), "id") == "5 hari kerja"
     assert format_duration_words(WorkingDays(1), "en") == "1 working day"
+
+
+def test_the_target_of_a_working_day_stage_reads_hari_kerja_on_an_indonesian_page(app):
+    from flask_babel import force_locale
+
+    from crisis.timefmt import format_duration
+
+    with app.test_request_context(), force_locale("id"):
+        assert format_duration(WorkingDays(3)) == "3 hari kerja"
+    with app.test_request_context(), force_locale("en"):
+        assert format_duration(WorkingDays(1)) == "1 working day"
