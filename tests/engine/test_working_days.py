@@ -99,7 +99,7 @@ def test_the_holidays_command_enters_lists_and_removes_cuti_bersama(app, db, lap
     assert added.exit_code == 0, added.output
     assert "2026-12-24  Cuti bersama Natal" in runner.invoke(main, ["holidays", "list", "--year", "2026"]).output
     again = runner.invoke(main, ["holidays", "add", "2026-12-24", "Cuti bersama Natal"])
-    assert again.exit_code == 2 and "already entered" in again.output
+    assert again.exit_code == 2 and "sudah tercatat sebagai cuti bersama" in again.output
     assert runner.invoke(main, ["holidays", "remove", "2026-12-24"]).exit_code == 0
     assert workdays.list_leave(session=db.session, year=2026) == []
 
@@ -118,3 +118,22 @@ def test_the_target_of_a_working_day_stage_reads_hari_kerja_on_an_indonesian_pag
         assert format_duration(WorkingDays(3)) == "3 hari kerja"
     with app.test_request_context(), force_locale("en"):
         assert format_duration(WorkingDays(1)) == "1 working day"
+
+
+def test_an_administrator_enters_cuti_bersama_on_its_page_and_a_bad_date_is_refused_next_to_it(login_as, db):
+    from tests.conftest import form_post
+
+    client = login_as("admin", "PUSAT")
+    refused = form_post(client, "/playbooks/holidays", {"day": "24-12-2026", "name": "Cuti bersama Natal"})
+    assert refused.status_code == 422
+    assert 'id="day-msg"' in refused.get_data(as_text=True) and workdays.list_leave(session=db.session) == []
+    added = form_post(
+        client, "/playbooks/holidays", {"day": "2026-12-24", "name": "Cuti bersama Natal", "action": "add"}
+    )
+    assert added.status_code == 302
+    page = client.get("/playbooks/holidays?year=2026").get_data(as_text=True)
+    assert "2026-12-24" in page and "Cuti bersama Natal" in page
+
+
+def test_only_an_administrator_of_a_central_unit_opens_the_cuti_bersama_page(login_as):
+    assert login_as("head", "PUSAT").get("/playbooks/holidays").status_code == 403
