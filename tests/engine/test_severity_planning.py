@@ -125,6 +125,12 @@ def test_at_severity_1_the_public_statement_stage_is_skipped_and_the_head_briefi
     )
     db.session.commit()
     assert incident.state == "resolved" and statement.state == "skipped"
+    # The review measures the two stages that ran: the skipped statement is neither on time nor late.
+    from crisis.reviews import measures
+
+    measured = measures.measure(session=db.session, incident=incident)
+    assert [stage.key for stage in measured.stages] == ["verify", "monitor"]
+    assert measures.rates(session=db.session, incident=incident, now=NOW + 31 * M)["stage_sla"].judged == 2
 
 
 def test_a_severity_raised_mid_incident_brings_back_a_stage_to_come_and_requires_the_gated_item(db, gates):
