@@ -2,7 +2,7 @@
 checklist item records (a target anchored to it); the windows of repeating stages (cycle_run)
 
 Revision ID: 5a0c3d9e7b21
-Revises: 3e1f7a2c9b10
+Revises: c4a1e5d2b7f9
 Create Date: 2026-12-07 11:20:00
 
 """
@@ -14,7 +14,7 @@ import crisis.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '5a0c3d9e7b21'
-down_revision = '3e1f7a2c9b10'
+down_revision = 'c4a1e5d2b7f9'
 branch_labels = None
 depends_on = None
 
