@@ -104,3 +104,18 @@ def test_a_recorded_time_in_the_future_is_refused_and_changes_nothing(db, leak):
         incidents.record_time(session=db.session, actor=_head(org), entry_id=entry.id, at=NOW + 2 * H, now=NOW + H)
     assert "recorded_at" in refused.value.errors
     assert entry.recorded_at is None and entry.done_at is None
+
+
+def test_the_known_time_is_entered_over_the_api_and_a_time_without_zone_is_refused(app, db, leak, token_for):
+    org, incident = leak
+    entry = incident.stage_runs[0].entries[0]
+    client = app.test_client()
+    headers = token_for("head", "KOTA-SEMARANG")
+    naive = client.post(
+        f"/api/v1/checklist/{entry.id}/recorded-time", json={"recorded_at": "2026-01-01T10:00:00"}, headers=headers
+    )
+    assert naive.status_code == 422 and "recorded_at" in naive.get_json()["errors"]
+    known = (NOW - 3 * H).isoformat()
+    answer = client.post(f"/api/v1/checklist/{entry.id}/recorded-time", json={"recorded_at": known}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["recorded_at"] is not None and answer.get_json()["done_at"] is not None
