@@ -21,6 +21,7 @@ from crisis.errors import NotFound, ValidationFailed
 from crisis.extensions import db
 from crisis.i18n import _
 from crisis.playbooks import service as playbooks
+from crisis.playbooks import workdays
 from crisis.playbooks.service import library_files
 from crisis.playbooks.validator import validate_file
 from crisis.reports.cli import seed_history, seed_history_command
@@ -154,6 +155,46 @@ def sops_validate(files: tuple[str, ...]) -> None:
         click.echo(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)", err=True)
         sys.exit(1)
     click.echo(f"{len(paths)} playbook(s) valid")
+
+
+@main.group("holidays")
+def holidays_group() -> None:
+    """Collective leave days (cuti bersama), skipped by SOP targets in working days (5wd)."""
+
+
+@holidays_group.command("add")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("name")
+@with_appcontext
+def holidays_add(day: Any, name: str) -> None:
+    """Enter DAY (YYYY-MM-DD) as collective leave named NAME, e.g. 2026-12-24 "Cuti bersama Natal"."""
+    try:
+        workdays.add_leave(session=db.session, day=day.date(), name=name)
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise BadInput([message for messages in error.errors.values() for message in messages]) from error
+    db.session.commit()
+    click.echo(_("%(day)s entered as collective leave: %(name)s", day=day.date().isoformat(), name=name.strip()))
+
+
+@holidays_group.command("remove")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@with_appcontext
+def holidays_remove(day: Any) -> None:
+    """Remove DAY (YYYY-MM-DD) from the collective leave days."""
+    if not workdays.remove_leave(session=db.session, day=day.date()):
+        raise BadInput([_("%(day)s is not entered as collective leave.", day=day.date().isoformat())])
+    db.session.commit()
+    click.echo(_("%(day)s removed from the collective leave days.", day=day.date().isoformat()))
+
+
+@holidays_group.command("list")
+@click.option("--year", type=int, default=None, help="Only this year.")
+@with_appcontext
+def holidays_list(year: int | None) -> None:
+    """The collective leave days entered, by date."""
+    for leave in workdays.list_leave(session=db.session, year=year):
+        click.echo(f"{leave.day.isoformat()}  {leave.name}")
 
 
 @sops_group.command("load")

@@ -20,6 +20,8 @@ INCIDENT_OPENED = "incident.opened"  # incidents: session, incident, now
 STAGE_STARTED = "stage.started"  # incidents: session, stage_run, now
 STAGE_COMPLETED = "stage.completed"  # incidents: session, stage_run, now
 SEVERITY_CHANGED = "incident.severity_changed"  # incidents: session, incident, now
+# A time a stage's target is measured from was entered or corrected (records: known_at).
+RECORDED_TIME_CHANGED = "incident.recorded_time_changed"  # incidents: session, incident, now
 UPDATE_PUBLISHED = "incident.update_published"  # incidents (statements): session, incident, now
 INCIDENT_RESOLVED = "incident.resolved"  # incidents: session, incident, now, actor
 INCIDENT_CANCELLED = "incident.cancelled"  # incidents: session, incident, now
@@ -35,6 +37,7 @@ POINTS = (
     STAGE_STARTED,
     STAGE_COMPLETED,
     SEVERITY_CHANGED,
+    RECORDED_TIME_CHANGED,
     UPDATE_PUBLISHED,
     INCIDENT_RESOLVED,
     INCIDENT_CANCELLED,

@@ -165,6 +165,8 @@ def _unit(unit: str, amount: int) -> str:
 def format_duration(delta: timedelta) -> str:
     """'1 hari 2 jam', '2 jam 5 mnt', '45 mnt' (English '1 day 2 h', '2 h 5 min'): the one notation
     of durations, the same as the live countdown's; negative durations get a minus sign."""
+    if not isinstance(delta, timedelta):  # a span in working days (crisis.playbooks.spec.WorkingDays)
+        return str(delta.localised())
     sign, parts = duration_parts(delta)
     return sign + " ".join(_unit(unit, amount) for unit, amount in parts)
 

@@ -19,19 +19,24 @@ from sqlalchemy.orm import Session
 from crisis import clock
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import NOTIFY_CHANNEL, NOTIFY_HORIZON, OPEN_TIMER_STATES, WAKE_FLAG, announce, is_postgres
+from crisis.incidents import cycles
 from crisis.incidents.models import Incident, StageRun
+from crisis.incidents.stages import anchor_time, stage_due_at
 from crisis.playbooks.snapshot import playbook_spec, stage_spec
 from crisis.playbooks.spec import EscalationStepSpec
 
 
-def _step_base(stage_run: StageRun, step: EscalationStepSpec) -> datetime:
+def _step_base(stage_run: StageRun, step: EscalationStepSpec, severity: int) -> datetime:
     assert stage_run.started_at is not None  # nosec B101  # type narrowing: steps are planned for started runs
-    return stage_run.started_at + step.after
+    return stage_run.started_at + step.after_for(severity)
 
 
 def step_fire_at(stage_run: StageRun, step: EscalationStepSpec, repeat_index: int) -> datetime:
-    every = step.repeat.every if step.repeat else timedelta(0)
-    return _step_base(stage_run, step) + every * repeat_index
+    """When a step (or its n-th repeat) fires, at the incident's severity now: a step's `after` and
+    `repeat.every` may differ per severity, so a severity change moves them."""
+    severity = stage_run.incident.severity
+    every = step.repeat.every_for(severity) if step.repeat else timedelta(0)
+    return _step_base(stage_run, step, severity) + every * repeat_index
 
 
 def add_timer(session: Session, **fields: Any) -> Timer:
@@ -52,16 +57,18 @@ def cancel_timers(session: Session, *conditions: Any, now: datetime, reason: str
     return result.rowcount or 0
 
 
-def _stage_timers(stage_run: StageRun, *, severity: int, skip: set[tuple[str, int | None]]) -> list[dict[str, Any]]:
+def _stage_timers(
+    session: Session, stage_run: StageRun, *, severity: int, skip: set[tuple[str, int | None]]
+) -> list[dict[str, Any]]:
     spec = stage_spec(stage_run.incident, stage_run.position)
     assert stage_run.started_at is not None  # nosec B101  # type narrowing: only started runs are planned
     planned: list[dict[str, Any]] = []
     if ("stage_due", None) not in skip:
-        due = stage_run.started_at + spec.target_for(severity)
+        due = stage_due_at(session=session, run=stage_run, severity=severity)
         planned.append({"kind": "stage_due", "fire_at": due, "step_index": None, "repeat_index": 0})
     for index, step in enumerate(spec.escalation):
-        if ("escalation_step", index) in skip:
-            continue
+        if ("escalation_step", index) in skip or not step.applies_to(severity):
+            continue  # a step gated to other severities (or telling nobody at this one) is not planned
         planned.append(
             {
                 "kind": "escalation_step",
@@ -81,11 +88,48 @@ def plan_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
     session.flush()
     # Planning twice must not double anything: whatever was open for this stage is replaced.
     cancel_timers(session, Timer.stage_run_id == stage_run.id, now=now, reason="replanned")
+    if stage_run.spec.cycle is not None:  # a repeating stage: its first window ends at the first deadline
+        cycles.open_cycle(session=session, run=stage_run, number=0, started_at=stage_run.started_at)
     timers = [
         add_timer(session, incident_id=stage_run.incident_id, stage_run_id=stage_run.id, **fields)
-        for fields in _stage_timers(stage_run, severity=stage_run.incident.severity, skip=set())
+        for fields in _stage_timers(session, stage_run, severity=stage_run.incident.severity, skip=set())
     ]
     announce(session, timers, now)
+
+
+def _next_window(session: Session, run: StageRun, number: int, started_at: datetime) -> Timer:
+    """Open a repeating stage's window `number` and write its deadline timer (numbered by the window)."""
+    window = cycles.open_cycle(session=session, run=run, number=number, started_at=started_at)
+    return add_timer(
+        session,
+        incident_id=run.incident_id,
+        stage_run_id=run.id,
+        kind="stage_due",
+        repeat_index=number,
+        fire_at=window.due_at,
+    )
+
+
+def close_cycle(*, session: Session, incident: Incident, now: datetime) -> None:
+    """A situation update was published: the running repeating stage's window that holds `now` is on
+    time; its deadline timer is cancelled and the next window planned from where this one ends."""
+    run = incident.current_stage
+    if run is None or run.spec.cycle is None:
+        return
+    session.flush()
+    window = cycles.current_cycle(session=session, run=run, at=now)
+    if window is None or window.updated_at is not None:
+        return
+    window.updated_at = now
+    cancel_timers(
+        session,
+        Timer.stage_run_id == run.id,
+        Timer.kind == "stage_due",
+        Timer.repeat_index == window.number,
+        now=now,
+        reason="replanned",
+    )
+    announce(session, [_next_window(session, run, window.number + 1, window.due_at)], now)
 
 
 TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
@@ -157,14 +201,17 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
     """The severity changed: re-plan the active stage's timers from its start, and the update cadence.
 
     Steps and repeats that already fired are not sent again: an open repeat keeps its place in the
-    series; the stage due timer moves to the new target (and fires at once if that has passed)."""
+    series; the stage due timer moves to the new target (and fires at once if that has passed).
+    A step gated away from the new severity is cancelled; a step gated to it that was never planned
+    is planned from the stage's start (and fires at once if its time has passed)."""
     session.flush()
     run = incident.current_stage
     if run is not None and run.started_at is not None:
         spec = stage_spec(run.incident, run.position)
-        target = spec.target_for(incident.severity)
-        run.target_seconds = int(target.total_seconds())
-        run.due_at = run.started_at + target
+        due_at = stage_due_at(session=session, run=run, severity=incident.severity)
+        run.due_at = due_at
+        if spec.cycle is None:  # a cycle's window keeps its length; the next one follows the severity
+            run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
         open_timers = list(
             session.scalars(
                 select(Timer).where(Timer.stage_run_id == run.id, Timer.state.in_(OPEN_TIMER_STATES)).with_for_update()
@@ -172,7 +219,22 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
         )
         cancel_timers(session, Timer.stage_run_id == run.id, now=now, reason="replanned")
         timers: list[Timer] = []
-        for old in open_timers:
+        severity = incident.severity
+        kept = [
+            old
+            for old in open_timers
+            if old.kind != "escalation_step"
+            or (old.step_index is not None and spec.escalation[old.step_index].applies_to(severity))
+        ]
+        gated_out = {old.id for old in open_timers} - {old.id for old in kept}
+        if gated_out:
+            session.execute(
+                update(Timer)
+                .where(Timer.id.in_(gated_out))
+                .values(cancel_reason=NOT_AT_SEVERITY)
+                .execution_options(synchronize_session=False)
+            )
+        for old in kept:
             if old.kind == "stage_due":
                 fire_at = run.due_at
             else:
@@ -189,9 +251,39 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
                     fire_at=fire_at,
                 )
             )
+        for index in _never_planned(session, run, spec, severity):
+            timers.append(
+                add_timer(
+                    session,
+                    incident_id=incident.id,
+                    stage_run_id=run.id,
+                    kind="escalation_step",
+                    step_index=index,
+                    repeat_index=0,
+                    fire_at=step_fire_at(run, spec.escalation[index], 0),
+                )
+            )
         announce(session, timers, now)
     if incident.is_open and _has_open(session, incident, "update_due"):
         plan_updates(session=session, incident=incident, now=now)
+
+
+NOT_AT_SEVERITY = "not_at_severity"  # cancel reason: the step is gated away from the incident's severity now
+
+
+def _never_planned(session: Session, run: StageRun, spec: Any, severity: int) -> list[int]:
+    """Steps that apply at this severity and have no timer that counts: none open or fired, and
+    none stopped for a reason other than a re-plan or a severity gate (acknowledged stays stopped)."""
+    counted = set(
+        session.scalars(
+            select(Timer.step_index).where(
+                Timer.stage_run_id == run.id,
+                Timer.kind == "escalation_step",
+                ~((Timer.state == "cancelled") & Timer.cancel_reason.in_(("replanned", NOT_AT_SEVERITY))),
+            )
+        )
+    )
+    return [i for i, step in enumerate(spec.escalation) if step.applies_to(severity) and i not in counted]
 
 
 def _has_open(session: Session, incident: Incident, kind: str) -> bool:
@@ -242,7 +334,7 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
     if timer.kind == "escalation_step" and run is not None:
         assert timer.step_index is not None  # nosec B101  # type narrowing: step timers carry their index
         step = stage_spec(run.incident, run.position).escalation[timer.step_index]
-        if step.repeat is not None and timer.repeat_index < step.repeat.max:
+        if step.repeat is not None and timer.repeat_index < step.repeat.max and step.applies_to(incident.severity):
             following = add_timer(
                 session,
                 incident_id=incident.id,
@@ -252,6 +344,9 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
                 repeat_index=timer.repeat_index + 1,
                 fire_at=step_fire_at(run, step, timer.repeat_index + 1),
             )
+    elif timer.kind == "stage_due" and run is not None and run.spec.cycle is not None and run.state == "active":
+        # A window of a repeating stage ended without an update (missed): the next one starts now.
+        following = _next_window(session, run, timer.repeat_index + 1, timer.fire_at)
     elif timer.kind == "update_due":
         every = playbook_spec(incident).settings.update_every_for(incident.severity)
         following = add_timer(

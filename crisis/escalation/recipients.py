@@ -91,7 +91,9 @@ def resolve_selector(
 def selectors_for(timer: Timer, run: StageRun | None) -> list[RoleSelector]:
     if timer.kind == "escalation_step":
         assert run is not None and timer.step_index is not None  # nosec B101  # type narrowing, as above
-        return list(stage_spec(run.incident, run.position).escalation[timer.step_index].notify)
+        # Only the selectors told at the incident's severity now (a selector may be gated by severity).
+        step = stage_spec(run.incident, run.position).escalation[timer.step_index]
+        return list(step.notify_for(run.incident.severity))
     if timer.kind == "review_due":
         return [RoleSelector("commander", "own"), RoleSelector("head", "own")]
     return [RoleSelector("commander", "own")]  # stage_due, update_due

@@ -122,6 +122,20 @@ def tick(data: dict[str, Any], entry_id: int) -> Any:
     )
 
 
+@blp.route("/checklist/<int:entry_id>/recorded-time", methods=["POST"])
+@authenticated
+@blp.arguments(s.RecordedTimeIn)
+@blp.response(200, s.EntryOut)
+def recorded_time(data: dict[str, Any], entry_id: int) -> Any:
+    """Enter or correct the time an item records (e.g. when the leak was known); the deadlines
+    measured from it are planned again."""
+    return _commit_or_conflict(
+        lambda: _incident_of_entry(entry_id),
+        lambda: service.record_time(session=db.session, actor=bearer_user(), entry_id=entry_id, at=data["recorded_at"]),
+        s.EntryOut(),
+    )
+
+
 @blp.route("/checklist/<int:entry_id>/untick", methods=["POST"])
 @authenticated
 @blp.response(200, s.EntryOut)

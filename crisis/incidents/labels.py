@@ -20,11 +20,15 @@ STATE_LABELS = {
     "published": lazy_gettext("Published"),
     "pending": lazy_gettext("Not started"),
     "completed": lazy_gettext("Completed"),
+    "skipped": lazy_gettext("Skipped at this severity"),
 }
 EVENT_LABELS = {
     "incident.opened": lazy_gettext("Incident opened"),
     "stage.started": lazy_gettext("Stage started"),
     "stage.completed": lazy_gettext("Stage completed"),
+    "stage.skipped": lazy_gettext("Stage skipped at this severity"),
+    "checklist.time_recorded": lazy_gettext("Time recorded"),
+    "stage.restored": lazy_gettext("Stage brought back at this severity"),
     "checklist.done": lazy_gettext("Item ticked"),
     "checklist.reopened": lazy_gettext("Item reopened"),
     "checklist.noted": lazy_gettext("Note or evidence added"),

@@ -155,6 +155,8 @@ class ChecklistEntry(db.Model):
     waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waived_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     waive_reason: Mapped[str] = mapped_column(Text, default="")
+    # The time this item records (its SOP item says `records: known_at`), as entered and corrected.
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     stage_run: Mapped[StageRun] = relationship(back_populates="entries")
     assignee = relationship("User", foreign_keys=[assignee_id])
@@ -226,3 +228,6 @@ class Publication(db.Model):
 
     statement: Mapped[Statement] = relationship(back_populates="publications")
     unit = relationship("Unit")
+
+
+from crisis.incidents.cycles import CycleRun  # noqa: E402, F401  # its table, with the other models

@@ -20,6 +20,8 @@ class EntryOut(ma.Schema):
     evidence_url = ma.fields.String()
     waived_at = ma.fields.AwareDateTime(allow_none=True)
     waive_reason = ma.fields.String()
+    # The time the item records (its SOP item says `records: known_at`); null when none yet.
+    recorded_at = ma.fields.AwareDateTime(allow_none=True)
 
 
 class StageRunOut(ma.Schema):
@@ -132,6 +134,10 @@ class EscalateIn(ma.Schema):
 class TickIn(ma.Schema):
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
     evidence_url = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+
+
+class RecordedTimeIn(ma.Schema):
+    recorded_at = ma.fields.AwareDateTime(required=True)
 
 
 class EntryPatch(ma.Schema):

@@ -56,11 +56,16 @@ from crisis.incidents.models import (
 )
 from crisis.incidents.stages import (
     Closers,
+    anchor_time,
     annotate,
+    apply_severity_gates,
     assign,
     complete_run,
     complete_stage,
     missing_items,
+    next_stage,
+    record_time,
+    stage_due_at,
     start_stage,
     tick,
     untick,
@@ -68,6 +73,7 @@ from crisis.incidents.stages import (
 )
 from crisis.issues import service as issues
 from crisis.playbooks import service as playbooks
+from crisis.playbooks.workdays import add_span
 from crisis.units import service as units
 from crisis.units.models import Unit
 
@@ -99,6 +105,7 @@ __all__ = [
     "involve_unit",
     "list_for_user",
     "missing_items",
+    "record_time",
     "open_from_issue",
     "open_required_items",
     "page_comments",
@@ -179,18 +186,24 @@ def open_from_issue(
             incident=incident,
             position=position,
             stage_key=stage.key,
-            target_seconds=int(stage.target_for(severity).total_seconds()),
+            target_seconds=int(
+                (
+                    add_span(now, stage.target_for(severity), zone=issue.unit.timezone, session=session) - now
+                ).total_seconds()
+            ),
         )
         for item_position, item in enumerate(stage.checklist):
             run.entries.append(
                 ChecklistEntry(
                     position=item_position,
                     item_key=item.key,
-                    required=item.required,
+                    required=item.required_at(severity),
                     owner_role=item.owner,
                     evidence_expected=item.evidence,
                 )
             )
+        if not stage.applies_to(severity):
+            run.state = "skipped"  # gated by severity: never started, never measured
         session.add(run)
     session.add(Participant(incident=incident, user_id=commander.id, role="commander"))
     session.flush()
@@ -207,7 +220,9 @@ def open_from_issue(
         severity=severity,
         commander_id=commander.id,
     )
-    start_stage(session=session, incident=incident, run=incident.stage_runs[0], actor=actor, now=now)
+    first = next_stage(incident, -1)
+    assert first is not None  # nosec B101  # the validator makes sure some stage runs at every severity
+    start_stage(session=session, incident=incident, run=first, actor=actor, now=now)
     hooks.run(hooks.INCIDENT_OPENED, session=session, incident=incident, now=now)
     return incident
 
@@ -262,8 +277,9 @@ def change_severity(
     run = incident.current_stage
     if run is not None and run.started_at is not None:
         # The target of the running stage follows the new severity, measured from its start.
-        run.target_seconds = int(run.spec.target_for(severity).total_seconds())
-        run.due_at = run.started_at + timedelta(seconds=run.target_seconds)
+        run.due_at = stage_due_at(session=session, run=run, severity=severity)
+        if run.spec.cycle is None:  # a cycle's window keeps its length; the next one follows the severity
+            run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
     session.flush()
     record(
         session=session,
@@ -275,6 +291,7 @@ def change_severity(
         after=severity,
         reason=reason,
     )
+    apply_severity_gates(session=session, incident=incident, actor=actor, now=now)
     hooks.run(hooks.SEVERITY_CHANGED, session=session, incident=incident, now=now)
     return incident
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +32,8 @@ from crisis.incidents.models import (
     Incident,
     StageRun,
 )
+from crisis.playbooks.spec import ISSUE_FIRST_SEEN, STAGE_START
+from crisis.playbooks.workdays import add_span
 from crisis.units import service as units
 
 # Who ticks or waives a checklist item: its owner role or a role above it, in the owning unit or a
@@ -91,8 +93,8 @@ def require_started(entry: ChecklistEntry) -> None:
 def start_stage(*, session: Session, incident: Incident, run: StageRun, actor: User | None, now: datetime) -> None:
     run.state = "active"
     run.started_at = now
-    run.target_seconds = int(run.spec.target_for(incident.severity).total_seconds())
-    run.due_at = now + timedelta(seconds=run.target_seconds)
+    run.due_at = stage_due_at(session=session, run=run, severity=incident.severity)
+    run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
     session.flush()
     record(
         session=session,
@@ -253,6 +255,8 @@ def assign(
 
 
 def missing_items(run: StageRun) -> list[ChecklistEntry]:
+    if run.state == "skipped":  # gated away from the incident's severity: nothing in it is asked for
+        return []
     return [entry for entry in run.entries if entry.required and not entry.closed]
 
 
@@ -274,7 +278,7 @@ def complete_stage(*, session: Session, actor: User, stage_run_id: int, now: dat
         texts = [run.spec.checklist[e.position].text.get(lang) or e.item_key for e in missing]
         raise ValidationFailed({"checklist": [str(_l("Still open: %(item)s", item=text)) for text in texts]})
     complete_run(session=session, incident=incident, run=run, actor=actor, now=now)
-    following = next((r for r in incident.stage_runs if r.position == run.position + 1), None)
+    following = next_stage(incident, run.position)
     if following is not None:
         start_stage(session=session, incident=incident, run=following, actor=actor, now=now)
     return run
@@ -295,3 +299,118 @@ def complete_run(*, session: Session, incident: Incident, run: StageRun, actor: 
         breached=late > 0,
         late_seconds=max(0, int(late)),
     )
+
+
+# --- stages and items gated by severity ---------------------------------------------------------
+#
+# A stage or checklist item may say `severities: [2, 3, 4]`. A stage gated away from the incident's
+# severity is `skipped`: never started, never measured. An item gated away is not required (it stays
+# on the list as optional, so what was ticked is never lost). When the severity changes mid-incident:
+# a stage already started or completed keeps its course (the active stage keeps running even if the
+# new severity would have skipped it); a stage still to come is skipped or brought back; the items of
+# stages not yet completed follow the new severity. Each stage skipped or brought back is a timeline
+# event.
+
+
+def next_stage(incident: Incident, position: int) -> StageRun | None:
+    """The next stage to run after `position`: the first pending one (skipped ones are passed over)."""
+    return next((r for r in incident.stage_runs if r.position > position and r.state == "pending"), None)
+
+
+def apply_severity_gates(
+    *, session: Session, incident: Incident, actor: User | None, now: datetime, record_changes: bool = True
+) -> None:
+    """Skip or bring back the stages to come, and set which items are required, at the incident's
+    severity now. Called when an incident opens and when its severity changes (see above)."""
+    severity = incident.severity
+    for run in incident.stage_runs:
+        spec = run.spec
+        if run.state in ("pending", "skipped"):
+            state = "pending" if spec.applies_to(severity) else "skipped"
+            if state != run.state:
+                run.state = state
+                if record_changes:
+                    record(
+                        session=session,
+                        incident=incident,
+                        actor=actor,
+                        kind="stage.skipped" if state == "skipped" else "stage.restored",
+                        now=now,
+                        stage=run.stage_key,
+                        severity=severity,
+                    )
+        if run.state != "completed":
+            for entry in run.entries:
+                entry.required = spec.checklist[entry.position].required_at(severity)
+    session.flush()
+
+
+# --- what a stage's target is measured from -------------------------------------------------------
+
+
+def anchor_time(run: StageRun) -> datetime:
+    """Where the stage's target counts from: its start; the issue's first-seen time
+    (`measured_from: issue_first_seen`); or a time recorded with a checklist item (`measured_from:
+    known_at` and an item that `records: known_at`). Until that time is entered the stage's start
+    stands in for it, and the deadline moves when it is entered or corrected."""
+    assert run.started_at is not None  # nosec B101  # type narrowing: only started runs have a deadline
+    anchor = run.spec.measured_from
+    incident = run.incident
+    if anchor == ISSUE_FIRST_SEEN:
+        issue = incident.issue
+        return issue.first_seen_at if issue is not None and issue.first_seen_at else run.started_at
+    if anchor == STAGE_START:
+        return run.started_at
+    for other in incident.stage_runs:
+        for entry in other.entries:
+            if entry.recorded_at is not None and other.spec.checklist[entry.position].records == anchor:
+                return entry.recorded_at
+    return run.started_at
+
+
+def stage_due_at(*, session: Session, run: StageRun, severity: int) -> datetime:
+    """The stage's deadline at this severity: its target (a timedelta, or working days in the owning
+    unit's zone) after what it is measured from."""
+    incident = run.incident
+    if run.spec.cycle is not None and run.due_at is not None:
+        return run.due_at  # a repeating stage: the window it is in (crisis.incidents.cycles)
+    return add_span(anchor_time(run), run.spec.target_for(severity), zone=incident.unit.timezone, session=session)
+
+
+def record_time(
+    *, session: Session, actor: User, entry_id: int, at: datetime, now: datetime | None = None
+) -> ChecklistEntry:
+    """Enter or correct the time an item records (e.g. when the leak was known): the item is ticked
+    if it was open, and every stage measured from this time is re-planned (old timers cancelled, new
+    ones written, a timeline event saying from what to what)."""
+    now = now or clock.now()
+    entry, incident = _entry(session=session, actor=actor, entry_id=entry_id)
+    require_closer(actor=actor, incident=incident, entry=entry)
+    require_started(entry)
+    item = entry.stage_run.spec.checklist[entry.position]
+    if item.records is None:
+        raise ValidationFailed({"recorded_at": str(_l("This item does not record a time."))})
+    if at.tzinfo is None:
+        raise ValidationFailed({"recorded_at": str(_l("Give the time with its time zone."))})
+    if at > now:
+        raise ValidationFailed({"recorded_at": str(_l("This time is in the future: enter when it happened."))})
+    before = entry.recorded_at
+    if before == at:
+        return entry
+    entry.recorded_at = at
+    if not entry.closed:
+        entry.done_at, entry.done_by_id = now, actor.id
+    record_entry(
+        session=session,
+        incident=incident,
+        actor=actor,
+        entry=entry,
+        kind="checklist.time_recorded",
+        now=now,
+        records=item.records,
+        at=at.isoformat(),
+        before=before.isoformat() if before else None,
+    )
+    session.flush()
+    hooks.run(hooks.RECORDED_TIME_CHANGED, session=session, incident=incident, now=now)
+    return entry

@@ -99,7 +99,10 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
         step_index = payload.get("step_index")
         if step_index is not None and step_index < len(spec.escalation):
             step = spec.escalation[step_index]
-            step_text = format_duration_words(step.after, language)
+            try:  # the wait at the incident's severity (a step's 'after' may differ per severity)
+                step_text = format_duration_words(step.after_for(incident.severity), language)
+            except ValueError:  # no value at the severity it has now: it fired at another one
+                step_text = None
     selector_text = None
     if payload.get("selector") and payload["selector"] != "commander":
         try:

@@ -159,6 +159,8 @@ CANCEL_REASONS = {
     "incident_closed": lazy_gettext("Not sent: the incident was closed."),
     "incident_cancelled": lazy_gettext("Not sent: the incident was cancelled."),
     "replanned": lazy_gettext("Not sent: the deadline was planned again."),
+    # crisis.escalation.planning.NOT_AT_SEVERITY: a step gated to other severities (`severities: [3, 4]`)
+    "not_at_severity": lazy_gettext("Not sent: at the incident's severity now, the SOP does not take this step."),
 }
 
 

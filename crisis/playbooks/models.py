@@ -62,3 +62,6 @@ class PlaybookVersion(db.Model):
 @event.listens_for(PlaybookVersion, "before_delete")
 def _immutable(mapper: Any, connection: Any, target: PlaybookVersion) -> None:
     raise RuntimeError("published playbook versions are immutable")
+
+
+from crisis.playbooks.workdays import CollectiveLeave  # noqa: E402, F401  # its table, with the other models

@@ -14,7 +14,7 @@ from crisis.auth.models import User
 from crisis.errors import DomainError, NotFound, NotPermitted
 from crisis.i18n import lazy_gettext as _l
 from crisis.playbooks.models import Playbook, PlaybookVersion
-from crisis.playbooks.spec import PlaybookSpec, format_duration, to_yaml
+from crisis.playbooks.spec import PlaybookSpec, to_yaml
 from crisis.playbooks.validator import Problem, validate_file, validate_text
 from crisis.timeline import service as timeline
 from crisis.units import service as units
@@ -249,10 +249,18 @@ def diff(old: PlaybookSpec | None, new: PlaybookSpec) -> list[Change]:
 
 
 def _step_text(step: Any) -> str:
-    text = f"after {format_duration(step.after)} → {', '.join(str(s) for s in step.notify)}"
+    canonical = step.to_canonical()
+    text = f"after {_target_text(canonical['after'])} → {', '.join(_selector_text(s) for s in step.notify)}"
     if step.repeat is not None:
-        text += f" (every {format_duration(step.repeat.every)} ×{step.repeat.max}, until {step.until})"
+        text += f" (every {_target_text(canonical['repeat']['every'])} ×{step.repeat.max}, until {step.until})"
+    if step.severities:
+        text += f" [severity {', '.join(map(str, step.severities))}]"
     return text
+
+
+def _selector_text(selector: Any) -> str:
+    gate = f" [severity {', '.join(map(str, selector.severities))}]" if selector.severities else ""
+    return f"{selector}{gate}"
 
 
 def previous_version(version: PlaybookVersion) -> PlaybookVersion | None:

@@ -34,6 +34,15 @@ OWNER_ROLES = ("officer", "supervisor", "head", "admin", "observer", "commander"
 SELECTOR_ROLES = ("officer", "supervisor", "head", "on_duty", "commander")
 SELECTOR_SCOPES = ("own", "parent", "province", "central")
 UNTIL_VALUES = ("acknowledged", "stage_complete")
+# What a stage's target is measured from: its own start, the issue's first-seen time, or a time
+# recorded in a checklist item (`records: known_at`).
+STAGE_START = "stage_start"
+ISSUE_FIRST_SEEN = "issue_first_seen"
+ANCHORS = (STAGE_START, ISSUE_FIRST_SEEN)
+RECORD_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
+# A repeating stage (`cycle: {every: 6h, until: stage_complete}`) runs cycle after cycle until the
+# team completes it (e.g. when the emergency status ends), each cycle measured on its own.
+CYCLE_UNTIL = ("stage_complete",)
 MAX_REPEATS = 100
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
@@ -65,6 +74,11 @@ SCOPE_NAMES = {
     "province": {"id": "provinsi", "en": "province"},
     "central": {"id": "pusat (desk nasional)", "en": "national desk (central)"},
 }
+
+
+def applies(severities: tuple[int, ...], severity: int) -> bool:
+    """A severity gate (`severities: [3, 4]` on a stage, item, step or selector): empty means always."""
+    return not severities or severity in severities
 
 
 def shorten(text: str, limit: int = 40) -> str:
@@ -108,6 +122,59 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+# --- working days --------------------------------------------------------------------------
+
+WORKING_DAYS_RE = re.compile(r"([0-9]{1,3})wd")
+MAX_WORKING_DAYS = 250  # about a year of working days
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """A span counted in working days (`5wd`): weekends, Indonesian public holidays and the collective
+    leave days an administrator entered are skipped, in the owning unit's zone (see
+    crisis.playbooks.workdays). Its end depends on where it starts, so it is no timedelta."""
+
+    days: int
+
+    def __str__(self) -> str:
+        return f"{self.days}wd"
+
+    def words(self, lang: str) -> str:
+        if _check_lang(lang) == "id":
+            return f"{self.days} hari kerja"
+        return f"{self.days} working day" if self.days == 1 else f"{self.days} working days"
+
+    def localised(self) -> str:
+        """In the reader's language (the page's), as timefmt.format_duration shows a timedelta."""
+        from crisis.i18n import ngettext
+
+        return str(ngettext("%(num)d working day", "%(num)d working days", self.days))
+
+
+Span = timedelta | WorkingDays
+
+
+def parse_span(text: str) -> Span:
+    """A duration (`15m`, `1h30m`) or a number of working days (`5wd`)."""
+    match = WORKING_DAYS_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        return parse_duration(text)
+    days = int(match.group(1))
+    if not 1 <= days <= MAX_WORKING_DAYS:
+        raise ValueError(
+            N_(
+                "'%(text)s' must be from 1 to %(max)s working days",
+                text=shorten(text),
+                max=MAX_WORKING_DAYS,
+            )
+        )
+    return WorkingDays(days)
+
+
+def format_span(value: Span) -> str:
+    return str(value) if isinstance(value, WorkingDays) else format_duration(value)
+
+
 def _split_minutes(td: timedelta) -> list[tuple[int, int]]:
     """(amount, unit index) pairs of a whole-minute, non-negative timedelta, largest unit first."""
     minutes, remainder = divmod(td, _MINUTE)
@@ -126,8 +193,10 @@ def format_duration(td: timedelta) -> str:
     return "".join(f"{amount}{_UNITS[index][1]}" for amount, index in _split_minutes(td)) or "0m"
 
 
-def format_duration_words(td: timedelta, lang: str) -> str:
-    """`1 hour 30 minutes` (en) or `1 jam 30 menit` (id)."""
+def format_duration_words(td: timedelta | WorkingDays, lang: str) -> str:
+    """`1 hour 30 minutes` (en) or `1 jam 30 menit` (id); `5 hari kerja` for working days."""
+    if isinstance(td, WorkingDays):
+        return td.words(lang)
     words = _UNIT_WORDS[_check_lang(lang)]
     parts = [f"{amount} {words[index][0] if amount == 1 else words[index][1]}" for amount, index in _split_minutes(td)]
     return " ".join(parts) or f"0 {words[2][1]}"
@@ -148,6 +217,23 @@ class RoleSelector:
 
     role: str
     scope: str
+    severities: tuple[int, ...] = ()  # told only at these severities; empty: at every severity
+
+    def applies_to(self, severity: int) -> bool:
+        return applies(self.severities, severity)
+
+    def to_canonical(self) -> str | dict[str, Any]:
+        # An ungated selector stays a plain string, so playbooks without gates hash as before.
+        if not self.severities:
+            return str(self)
+        return {"to": str(self), "severities": list(self.severities)}
+
+    @classmethod
+    def from_canonical(cls, data: str | dict[str, Any]) -> RoleSelector:
+        if isinstance(data, str):
+            return parse_selector(data)
+        plain = parse_selector(data["to"])
+        return cls(plain.role, plain.scope, tuple(data["severities"]))
 
     @property
     def unit_code(self) -> str | None:
@@ -222,10 +308,14 @@ class Text:
 class SeverityDurations:
     """A duration that may differ per severity: a default plus per-severity overrides."""
 
-    default: timedelta | None
-    by_severity: tuple[tuple[int, timedelta], ...] = ()  # sorted by severity
+    default: timedelta | WorkingDays | None  # working days only where the format allows (a stage target)
+    by_severity: tuple[tuple[int, timedelta | WorkingDays], ...] = ()  # sorted by severity
 
-    def for_severity(self, severity: int) -> timedelta:
+    def covers(self, severity: int) -> bool:
+        """A value exists at this severity (its own or the default)."""
+        return self.default is not None or any(level == severity for level, _ in self.by_severity)
+
+    def for_severity(self, severity: int) -> Any:
         for level, value in self.by_severity:
             if level == severity:
                 return value
@@ -236,20 +326,25 @@ class SeverityDurations:
     def to_canonical(self) -> str | dict[str, str]:
         # A bare default is written as a plain duration so both spellings hash the same.
         if not self.by_severity and self.default is not None:
-            return format_duration(self.default)
-        out = {} if self.default is None else {"default": format_duration(self.default)}
-        out.update((str(level), format_duration(value)) for level, value in self.by_severity)
+            return format_span(self.default)
+        out = {} if self.default is None else {"default": format_span(self.default)}
+        out.update((str(level), format_span(value)) for level, value in self.by_severity)
         return out
 
     @classmethod
     def from_canonical(cls, data: str | dict[str, str]) -> SeverityDurations:
         if isinstance(data, str):
-            return cls(default=parse_duration(data))
+            return cls(default=parse_span(data))
         default = data.get("default")
         return cls(
-            default=None if default is None else parse_duration(default),
-            by_severity=tuple(sorted((int(k), parse_duration(v)) for k, v in data.items() if k != "default")),
+            default=None if default is None else parse_span(default),
+            by_severity=tuple(sorted((int(k), parse_span(v)) for k, v in data.items() if k != "default")),
         )
+
+
+def as_durations(value: SeverityDurations | timedelta) -> SeverityDurations:
+    """A plain timedelta is the same duration at every severity."""
+    return value if isinstance(value, SeverityDurations) else SeverityDurations(default=value)
 
 
 @dataclass(frozen=True)
@@ -282,15 +377,27 @@ class ChecklistItemSpec:
     required: bool = True
     owner: str = "officer"
     evidence: bool = False
+    severities: tuple[int, ...] = ()  # present only at these severities; empty: at every severity
+    records: str | None = None  # the name of a time entered with this item (`known_at`), if any
+
+    def applies_to(self, severity: int) -> bool:
+        return applies(self.severities, severity)
+
+    def required_at(self, severity: int) -> bool:
+        """Required at this severity: marked required and present at it."""
+        return self.required and self.applies_to(severity)
 
     def to_canonical(self) -> dict[str, Any]:
-        return {
+        out = {
             "key": self.key,
             "text": self.text.to_canonical(),
             "required": self.required,
             "owner": self.owner,
             "evidence": self.evidence,
         }
+        if self.records is not None:  # written only when set, so other items keep their hash
+            out["records"] = self.records
+        return _with_severities(out, self.severities)
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> ChecklistItemSpec:
@@ -300,46 +407,99 @@ class ChecklistItemSpec:
             required=data["required"],
             owner=data["owner"],
             evidence=data["evidence"],
+            severities=tuple(data.get("severities", ())),
+            records=data.get("records"),
         )
 
 
 @dataclass(frozen=True)
 class RepeatSpec:
-    every: timedelta
+    every: SeverityDurations
     max: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "every", as_durations(self.every))
+
+    def every_for(self, severity: int) -> timedelta:
+        return self.every.for_severity(severity)
+
     def to_canonical(self) -> dict[str, Any]:
-        return {"every": format_duration(self.every), "max": self.max}
+        return {"every": self.every.to_canonical(), "max": self.max}
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> RepeatSpec:
-        return cls(every=parse_duration(data["every"]), max=data["max"])
+        return cls(every=SeverityDurations.from_canonical(data["every"]), max=data["max"])
+
+
+@dataclass(frozen=True)
+class CycleSpec:
+    """A stage measured per cycle: an update is due in every `every` window from the stage's start."""
+
+    every: SeverityDurations
+    until: str = "stage_complete"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "every", as_durations(self.every))
+
+    def every_for(self, severity: int) -> timedelta:
+        return self.every.for_severity(severity)
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {"every": self.every.to_canonical(), "until": self.until}
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> CycleSpec:
+        return cls(every=SeverityDurations.from_canonical(data["every"]), until=data["until"])
 
 
 @dataclass(frozen=True)
 class EscalationStepSpec:
-    after: timedelta
+    after: SeverityDurations  # from the stage's start; may differ per severity, as targets do
     notify: tuple[RoleSelector, ...]
     repeat: RepeatSpec | None = None
     until: str = "stage_complete"
+    severities: tuple[int, ...] = ()  # planned only at these severities; empty: at every severity
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "after", as_durations(self.after))
+
+    def applies_to(self, severity: int) -> bool:
+        """Planned at this severity: the step's gate lets it through and someone is told at it."""
+        return applies(self.severities, severity) and any(s.applies_to(severity) for s in self.notify)
+
+    def after_for(self, severity: int) -> timedelta:
+        return self.after.for_severity(severity)
+
+    def notify_for(self, severity: int) -> tuple[RoleSelector, ...]:
+        """The selectors told at this severity."""
+        return tuple(s for s in self.notify if s.applies_to(severity))
 
     def to_canonical(self) -> dict[str, Any]:
-        return {
-            "after": format_duration(self.after),
-            "notify": [str(selector) for selector in self.notify],
+        out = {
+            "after": self.after.to_canonical(),
+            "notify": [selector.to_canonical() for selector in self.notify],
             "repeat": None if self.repeat is None else self.repeat.to_canonical(),
             "until": self.until,
         }
+        return _with_severities(out, self.severities)
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> EscalationStepSpec:
         repeat = data["repeat"]
         return cls(
-            after=parse_duration(data["after"]),
-            notify=tuple(parse_selector(s) for s in data["notify"]),
+            after=SeverityDurations.from_canonical(data["after"]),
+            notify=tuple(RoleSelector.from_canonical(s) for s in data["notify"]),
             repeat=None if repeat is None else RepeatSpec.from_canonical(repeat),
             until=data["until"],
+            severities=tuple(data.get("severities", ())),
         )
+
+
+def _with_severities(out: dict[str, Any], severities: tuple[int, ...]) -> dict[str, Any]:
+    # Written only when gated, so playbooks without gates keep their content hash.
+    if severities:
+        out["severities"] = list(severities)
+    return out
 
 
 @dataclass(frozen=True)
@@ -350,13 +510,21 @@ class StageSpec:
     target: SeverityDurations
     checklist: tuple[ChecklistItemSpec, ...]
     escalation: tuple[EscalationStepSpec, ...] = ()
+    severities: tuple[int, ...] = ()  # run only at these severities; empty: at every severity
+    measured_from: str = STAGE_START  # or ISSUE_FIRST_SEEN, or the name an item `records`
+    cycle: CycleSpec | None = None  # a repeating stage: measured per cycle; its target is one cycle
 
-    def target_for(self, severity: int) -> timedelta:
-        """The time allowed for this stage, from its start, at the given severity."""
+    def applies_to(self, severity: int) -> bool:
+        """Run at this severity; otherwise the stage is skipped (not run, not measured)."""
+        return applies(self.severities, severity)
+
+    def target_for(self, severity: int) -> Span:
+        """The time allowed for this stage, from its start, at the given severity: a timedelta, or
+        WorkingDays (crisis.playbooks.workdays.add_span turns either into a deadline)."""
         return self.target.for_severity(severity)
 
     def to_canonical(self) -> dict[str, Any]:
-        return {
+        out = {
             "key": self.key,
             "title": self.title.to_canonical(),
             "guidance": self.guidance.to_canonical(),
@@ -364,6 +532,11 @@ class StageSpec:
             "checklist": [item.to_canonical() for item in self.checklist],
             "escalation": [step.to_canonical() for step in self.escalation],
         }
+        if self.measured_from != STAGE_START:
+            out["measured_from"] = self.measured_from
+        if self.cycle is not None:
+            out["cycle"] = self.cycle.to_canonical()
+        return _with_severities(out, self.severities)
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> StageSpec:
@@ -374,6 +547,9 @@ class StageSpec:
             target=SeverityDurations.from_canonical(data["target"]),
             checklist=tuple(ChecklistItemSpec.from_canonical(i) for i in data["checklist"]),
             escalation=tuple(EscalationStepSpec.from_canonical(s) for s in data["escalation"]),
+            severities=tuple(data.get("severities", ())),
+            measured_from=data.get("measured_from", STAGE_START),
+            cycle=CycleSpec.from_canonical(data["cycle"]) if data.get("cycle") else None,
         )
 
 
@@ -468,10 +644,17 @@ def to_yaml(spec: PlaybookSpec) -> str:
     settings = data["settings"]
     settings["update_every"] = _yaml_severity_map(settings["update_every"])
     for stage in data["stages"]:
-        stage["target"] = _yaml_severity_map(stage["target"])
+        if "cycle" in stage:  # a cycle stage's target is its cycle, written once
+            del stage["target"]
+            stage["cycle"]["every"] = _yaml_severity_map(stage["cycle"]["every"])
+        else:
+            stage["target"] = _yaml_severity_map(stage["target"])
         for step in stage["escalation"]:
+            step["after"] = _yaml_severity_map(step["after"])
             if step["repeat"] is None:
                 del step["repeat"]
+            else:
+                step["repeat"]["every"] = _yaml_severity_map(step["repeat"]["every"])
         if not stage["escalation"]:
             del stage["escalation"]
     body = yaml.dump(
@@ -506,16 +689,37 @@ def _join(items: list[str], lang: str) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + last + items[-1]
 
 
+def _durations_words(value: SeverityDurations, lang: str) -> str:
+    """`45 minutes (severity 4: 15 minutes)` / `45 menit (keparahan 4: 15 menit)`."""
+    word = "keparahan" if lang == "id" else "severity"
+    parts = [f"{word} {level}: {format_duration_words(td, lang)}" for level, td in value.by_severity]
+    if value.default is None:
+        return "; ".join(parts)
+    text = format_duration_words(value.default, lang)
+    return f"{text} ({'; '.join(parts)})" if parts else text
+
+
+def _gate_words(severities: tuple[int, ...], lang: str) -> str:
+    listed = _join([str(level) for level in severities], lang)
+    return f"pada keparahan {listed}" if lang == "id" else f"at severity {listed}"
+
+
 def describe_step(step: EscalationStepSpec, lang: str) -> str:
     """An escalation step in plain sentences, in Indonesian (id) or English (en)."""
-    after = format_duration_words(step.after, _check_lang(lang))
-    who = _join([describe_selector(s, lang) for s in step.notify], lang)
+    after = _durations_words(step.after, _check_lang(lang))
+    who = _join(
+        [
+            describe_selector(s, lang) + (f" ({_gate_words(s.severities, lang)})" if s.severities else "")
+            for s in step.notify
+        ],
+        lang,
+    )
     if lang == "id":
         text = f"Jika tahap ini belum selesai {after} setelah dimulai, beri tahu {who}"
     else:
         text = f"If this stage is not complete {after} after it starts, notify {who}"
     if step.repeat is not None:
-        every = format_duration_words(step.repeat.every, lang)
+        every = _durations_words(step.repeat.every, lang)
         count = step.repeat.max
         if lang == "id":
             until = "ada yang mengonfirmasi" if step.until == "acknowledged" else "tahap selesai"
@@ -524,4 +728,6 @@ def describe_step(step: EscalationStepSpec, lang: str) -> str:
             times = "once" if count == 1 else f"{count} times"
             until = "someone acknowledges" if step.until == "acknowledged" else "the stage is complete"
             text += f"; repeat every {every}, at most {times}, until {until}"
+    if step.severities:
+        text += f" ({'hanya' if lang == 'id' else 'only'} {_gate_words(step.severities, lang)})"
     return text + "."

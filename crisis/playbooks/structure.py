@@ -3,24 +3,31 @@ steps fit together (unique keys, a required item per stage, steps in order, repe
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 from pathlib import Path
 
-from yaml.nodes import Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crisis.i18n import N_, Message
 from crisis.playbooks.spec import (
+    ANCHORS,
     CATEGORIES,
+    CYCLE_UNTIL,
     OWNER_ROLES,
+    RECORD_RE,
     SEVERITIES,
+    STAGE_START,
     UNTIL_VALUES,
     ChecklistItemSpec,
+    CycleSpec,
     EscalationStepSpec,
     PlaybookSpec,
     RepeatSpec,
     RoleSelector,
     Settings,
     StageSpec,
+    format_duration,
     parse_selector,
     shorten,
 )
@@ -32,11 +39,12 @@ PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "s
 # The evaluation keeps one bit per stage position in a 64-bit integer (crisis.reports.models.IncidentMeasure).
 MAX_STAGES = 60
 SETTINGS_KEYS = ("update_every", "review_due")
-STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation")
-STAGE_REQUIRED = ("key", "title", "guidance", "target", "checklist")
-ITEM_KEYS = ("key", "text", "required", "owner", "evidence")
+STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities", "measured_from", "cycle")
+STAGE_REQUIRED = ("key", "title", "guidance", "checklist")  # and a target, unless the stage is a cycle
+ITEM_KEYS = ("key", "text", "required", "owner", "evidence", "severities", "records")
 ITEM_REQUIRED = ("key", "text")
-STEP_KEYS = ("after", "notify", "repeat", "until")
+STEP_KEYS = ("after", "notify", "repeat", "until", "severities")
+SELECTOR_KEYS = ("to", "severities")
 STEP_REQUIRED = ("after", "notify")
 
 
@@ -47,6 +55,7 @@ class PlaybookChecker(ValueReader):
         super().__init__(filename)
         self._stage_lines: dict[str, int] = {}
         self._item_lines: dict[str, int] = {}
+        self._records: dict[str, int] = {}  # a recorded time's name: the line of the item recording it
 
     def playbook(self, root: Node) -> PlaybookSpec | None:
         found = self.fields(
@@ -68,6 +77,17 @@ class PlaybookChecker(ValueReader):
         allowed = None if severities is None else frozenset(severities)
         settings = self.settings(found["settings"], allowed) if "settings" in found else Settings()
         stages = self.stages(found["stages"], allowed) if "stages" in found else None
+        if stages and severities:
+            for level in severities:
+                if not any(stage.applies_to(level) for stage in stages):
+                    self.add(
+                        found["stages"],
+                        N_(
+                            "no stage runs at severity %(severity)s: every stage is gated by severities; "
+                            "add %(severity)s to one stage's severities or remove it from the playbook's",
+                            severity=level,
+                        ),
+                    )
         if self.problems:
             return None
         return PlaybookSpec(
@@ -127,6 +147,29 @@ class PlaybookChecker(ValueReader):
                 ok = False
         return tuple(sorted(seen)) if ok else None
 
+    def gate(self, node: Node, what: str, allowed: frozenset[int] | None) -> tuple[int, ...] | None:
+        """A severity gate (`severities: [3, 4]`) on a stage, item, step or selector: a subset of
+        the severities it could apply at (the playbook's, or the stage's or step's gate)."""
+        levels = self.severities(node)
+        if levels is None or allowed is None:
+            return levels
+        listed = ", ".join(map(str, sorted(allowed)))
+        ok = True
+        for item in node.value:
+            if item.value.isdigit() and int(item.value) not in allowed:
+                self.add(
+                    item,
+                    N_(
+                        "%(what)s is gated to severity %(severity)s, which it can never run at "
+                        "(possible: %(listed)s); remove %(severity)s from its severities",
+                        what=what,
+                        severity=item.value,
+                        listed=listed,
+                    ),
+                )
+                ok = False
+        return levels if ok else None
+
     def settings(self, node: Node, severities: frozenset[int] | None) -> Settings | None:
         found = self.fields(
             node,
@@ -185,12 +228,30 @@ class PlaybookChecker(ValueReader):
         key = self.slug(found["key"], N_("stage key")) if "key" in found else None
         if key is not None:
             self._unique(found["key"], key, self._stage_lines, N_("stage key"))
+        gate = self.gate(found["severities"], N_("stage"), severities) if "severities" in found else ()
+        # Inside a gated stage, per-severity values and gates concern only the stage's severities.
+        within = frozenset(gate) if gate else severities
         title = self.text(found["title"], "title") if "title" in found else None
         guidance = self.text(found["guidance"], "guidance") if "guidance" in found else None
-        target = self.severity_durations(found["target"], "target", severities) if "target" in found else None
-        checklist = self.checklist(found["checklist"], key or "?") if "checklist" in found else None
-        escalation = self.escalation(found["escalation"]) if "escalation" in found else ()
-        parts = (key, title, guidance, target, checklist, escalation)
+        target = (
+            self.severity_durations(found["target"], "target", within, working_days=True) if "target" in found else None
+        )
+        cycle = self.cycle(found["cycle"], within) if "cycle" in found else None
+        if "cycle" in found and "target" in found:
+            self.add(
+                found["target"],
+                N_("a cycle stage is measured per cycle: remove target (each cycle's target is its 'every')"),
+            )
+            target = None
+        elif "cycle" in found:
+            target = None if cycle is None else cycle.every
+        elif "target" not in found and not self._misspelt(node, ("target", "cycle")):
+            self.add(node, N_("missing required key '%(key)s' in %(what)s", key="target", what=N_("stage")))
+        checklist = self.checklist(found["checklist"], key or "?", within) if "checklist" in found else None
+        escalation = self.escalation(found["escalation"], within) if "escalation" in found else ()
+        # After the checklist: a stage may be measured from a time one of its own items records.
+        measured_from = self.measured_from(found["measured_from"]) if "measured_from" in found else STAGE_START
+        parts = (key, title, guidance, target, checklist, escalation, gate, measured_from)
         if any(part is None for part in parts):
             return None
         return StageSpec(
@@ -200,16 +261,89 @@ class PlaybookChecker(ValueReader):
             target=target,
             checklist=checklist,
             escalation=escalation,
+            severities=gate,
+            measured_from=measured_from,
+            cycle=cycle,
         )
 
-    def checklist(self, node: Node, stage_key: str) -> tuple[ChecklistItemSpec, ...] | None:
+    @staticmethod
+    def _misspelt(node: Node, keys: tuple[str, ...]) -> bool:
+        """An unknown key of this mapping is close to one of `keys` (it already says "did you mean")."""
+        unknown = [k.value for k, _ in node.value if isinstance(k, ScalarNode) and k.value not in STAGE_KEYS]
+        return any(difflib.get_close_matches(key, unknown, n=1) for key in keys)
+
+    def cycle(self, node: Node, severities: frozenset[int] | None) -> CycleSpec | None:
+        found = self.fields(
+            node,
+            N_("cycle"),
+            N_("a mapping such as {every: 6h, until: stage_complete}"),
+            ("every", "until"),
+            ("every",),
+        )
+        if found is None or "every" not in found:
+            return None
+        every = self.severity_durations(found["every"], "every", severities)
+        until = self.choice(found["until"], N_("until value"), CYCLE_UNTIL) if "until" in found else "stage_complete"
+        if every is None or until is None:
+            return None
+        return CycleSpec(every=every, until=until)
+
+    def measured_from(self, node: Node) -> str | None:
+        value = self.scalar(node) if isinstance(node, ScalarNode) else INVALID
+        if not isinstance(value, str):
+            if value is not INVALID or not isinstance(node, ScalarNode):
+                self.expected(node, N_("stage_start, issue_first_seen or the name of a recorded time such as known_at"))
+            return None
+        if value in ANCHORS or value in self._records:
+            return value
+        named = ", ".join(sorted(self._records)) or "-"
+        self.add(
+            node,
+            N_(
+                "unknown measured_from '%(value)s'; use stage_start, issue_first_seen or a time recorded "
+                "by a checklist item of this or an earlier stage (records: ...; recorded so far: %(named)s)",
+                value=shorten(value),
+                named=named,
+            ),
+        )
+        return None
+
+    def records(self, node: Node) -> str | None:
+        value = self.scalar(node) if isinstance(node, ScalarNode) else INVALID
+        if not isinstance(value, str) or not RECORD_RE.fullmatch(value) or value in ANCHORS:
+            if value is not INVALID or not isinstance(node, ScalarNode):
+                self.add(
+                    node,
+                    N_(
+                        "records names the time this item records: 2-40 lower-case letters, digits and "
+                        "underscores, starting with a letter, e.g. known_at (found %(found)s)",
+                        found=describe(node),
+                    ),
+                )
+            return None
+        if value in self._records:
+            self.add(
+                node,
+                N_(
+                    "duplicate recorded time '%(value)s' (first recorded on line %(line)s)",
+                    value=value,
+                    line=self._records[value],
+                ),
+            )
+            return None
+        self._records[value] = node.start_mark.line + 1
+        return value
+
+    def checklist(
+        self, node: Node, stage_key: str, severities: frozenset[int] | None
+    ) -> tuple[ChecklistItemSpec, ...] | None:
         if not isinstance(node, SequenceNode):
             self.expected(node, N_("a list of checklist items"))
             return None
         if not node.value:
             self.add(node, N_("checklist is empty; a stage needs at least one checklist item"))
             return None
-        items = [self.item(child) for child in node.value]
+        items = [self.item(child, severities) for child in node.value]
         if not all(items):
             return None
         if not any(item.required for item in items):
@@ -221,9 +355,22 @@ class PlaybookChecker(ValueReader):
                 ),
             )
             return None
+        for level in sorted(severities or ()):
+            if any(item.required for item in items) and not any(item.required_at(level) for item in items):
+                self.add(
+                    node,
+                    N_(
+                        "stage '%(key)s' has no required checklist item at severity %(severity)s: "
+                        "every required item is gated away from it; add %(severity)s to one required item's "
+                        "severities",
+                        key=stage_key,
+                        severity=level,
+                    ),
+                )
+                return None
         return tuple(items)
 
-    def item(self, node: Node) -> ChecklistItemSpec | None:
+    def item(self, node: Node, severities: frozenset[int] | None = None) -> ChecklistItemSpec | None:
         found = self.fields(
             node,
             N_("checklist item"),
@@ -240,35 +387,63 @@ class PlaybookChecker(ValueReader):
         required = self.boolean(found["required"], "required") if "required" in found else True
         owner = self.choice(found["owner"], N_("owner role"), OWNER_ROLES) if "owner" in found else "officer"
         evidence = self.boolean(found["evidence"], "evidence") if "evidence" in found else False
-        if None in (key, text, required, owner, evidence):
+        gate = self.gate(found["severities"], N_("checklist item"), severities) if "severities" in found else ()
+        records = self.records(found["records"]) if "records" in found else None
+        if None in (key, text, required, owner, evidence, gate) or ("records" in found and records is None):
             return None
-        return ChecklistItemSpec(key=key, text=text, required=required, owner=owner, evidence=evidence)
+        return ChecklistItemSpec(
+            key=key, text=text, required=required, owner=owner, evidence=evidence, severities=gate, records=records
+        )
 
-    def escalation(self, node: Node) -> tuple[EscalationStepSpec, ...] | None:
+    def escalation(self, node: Node, severities: frozenset[int] | None = None) -> tuple[EscalationStepSpec, ...] | None:
         if not isinstance(node, SequenceNode):
             self.expected(node, N_("a list of escalation steps"))
             return None
         steps = []
-        previous: tuple[timedelta, str] | None = None
+        # Per severity, the last step that applies at it: steps go in increasing order of 'after'
+        # at every severity (with per-severity values or gates, each severity is checked apart).
+        previous: dict[int, timedelta] = {}
+        levels = sorted(severities) if severities else [1, 2, 3, 4]
         for child in node.value:
-            step = self.step(child)
+            step = self.step(child, severities)
             steps.append(step)
             if step is None:
                 continue
             after_node = next(v for k, v in child.value if k.value == "after")
-            if previous is not None and step.after <= previous[0]:
-                self.add(
-                    after_node,
-                    N_(
-                        "escalation steps must be in increasing order of 'after': %(after)s comes after %(previous)s",
-                        after=after_node.value,
-                        previous=previous[1],
-                    ),
-                )
-            previous = (step.after, after_node.value)
+            reported = False
+            for level in levels:
+                after = step.after_for(level) if step.applies_to(level) and step.after.covers(level) else None
+                if after is None:
+                    continue
+                if level in previous and after <= previous[level] and not reported:
+                    self._out_of_order(after_node, step, level, previous[level])
+                    reported = True
+                previous[level] = after
         return tuple(steps) if all(steps) else None
 
-    def step(self, node: Node) -> EscalationStepSpec | None:
+    def _out_of_order(self, after_node: Node, step: EscalationStepSpec, level: int, before: timedelta) -> None:
+        if isinstance(after_node, ScalarNode) and not step.severities:
+            self.add(
+                after_node,
+                N_(
+                    "escalation steps must be in increasing order of 'after': %(after)s comes after %(previous)s",
+                    after=after_node.value,
+                    previous=format_duration(before),
+                ),
+            )
+            return
+        self.add(
+            after_node,
+            N_(
+                "escalation steps must be in increasing order of 'after' at every severity: at severity "
+                "%(severity)s this step waits %(after)s, but the step before it already waits %(previous)s",
+                severity=level,
+                after=format_duration(step.after_for(level)),
+                previous=format_duration(before),
+            ),
+        )
+
+    def step(self, node: Node, severities: frozenset[int] | None = None) -> EscalationStepSpec | None:
         found = self.fields(
             node,
             N_("escalation step"),
@@ -278,15 +453,17 @@ class PlaybookChecker(ValueReader):
         )
         if found is None:
             return None
-        after = self.duration(found["after"], "after") if "after" in found else None
-        notify = self.notify(found["notify"]) if "notify" in found else None
-        repeat = self.repeat(found["repeat"]) if "repeat" in found else None
+        gate = self.gate(found["severities"], N_("escalation step"), severities) if "severities" in found else ()
+        within = frozenset(gate) if gate else severities
+        after = self.severity_durations(found["after"], "after", within) if "after" in found else None
+        notify = self.notify(found["notify"], within) if "notify" in found else None
+        repeat = self.repeat(found["repeat"], within) if "repeat" in found else None
         until = self.choice(found["until"], N_("until value"), UNTIL_VALUES) if "until" in found else "stage_complete"
-        if None in (after, notify, until) or ("repeat" in found and repeat is None):
+        if None in (after, notify, until, gate) or ("repeat" in found and repeat is None):
             return None
-        return EscalationStepSpec(after=after, notify=notify, repeat=repeat, until=until)
+        return EscalationStepSpec(after=after, notify=notify, repeat=repeat, until=until, severities=gate)
 
-    def notify(self, node: Node) -> tuple[RoleSelector, ...] | None:
+    def notify(self, node: Node, severities: frozenset[int] | None = None) -> tuple[RoleSelector, ...] | None:
         if not isinstance(node, SequenceNode):
             self.expected(node, N_("a list of role selectors such as [supervisor@own]"))
             return None
@@ -295,7 +472,23 @@ class PlaybookChecker(ValueReader):
             return None
         selectors: list[RoleSelector] = []
         ok = True
+        seen: set[str] = set()
         for child in node.value:
+            gate: tuple[int, ...] | None = ()
+            if isinstance(child, MappingNode):
+                # {to: head@own, severities: [3, 4]}: a selector told only at some severities.
+                found = self.fields(
+                    child,
+                    N_("role selector"),
+                    N_("a role selector such as supervisor@own, or {to: head@own, severities: [3, 4]}"),
+                    SELECTOR_KEYS,
+                    ("to", "severities"),
+                )
+                if found is None or "to" not in found or "severities" not in found:
+                    ok = False
+                    continue
+                gate = self.gate(found["severities"], N_("role selector"), severities)
+                child = found["to"]
             value = self.scalar(child) if isinstance(child, ScalarNode) else INVALID
             if not isinstance(value, str):
                 if value is not INVALID or not isinstance(child, ScalarNode):
@@ -308,13 +501,17 @@ class PlaybookChecker(ValueReader):
                 self.add(child, exc.args[0] if isinstance(exc.args[0], Message) else str(exc))
                 ok = False
                 continue
-            if selector in selectors:
+            if str(selector) in seen:
                 self.add(child, N_("duplicate selector '%(value)s' in notify", value=shorten(value)))
                 ok = False
-            selectors.append(selector)
+            seen.add(str(selector))
+            if gate is None:
+                ok = False
+                continue
+            selectors.append(RoleSelector(selector.role, selector.scope, gate))
         return tuple(selectors) if ok else None
 
-    def repeat(self, node: Node) -> RepeatSpec | None:
+    def repeat(self, node: Node, severities: frozenset[int] | None = None) -> RepeatSpec | None:
         found = self.fields(
             node,
             N_("repeat"),
@@ -337,7 +534,7 @@ class PlaybookChecker(ValueReader):
                 N_("repeat needs both 'every' and 'max' so it stops; add max: <number of repeats>"),
             )
             ok = False
-        every = self.duration(found["every"], "every") if "every" in found else None
+        every = self.severity_durations(found["every"], "every", severities) if "every" in found else None
         count = self.repeat_max(found["max"]) if "max" in found else None
         if not ok or every is None or count is None:
             return None

@@ -9,7 +9,16 @@ from datetime import timedelta
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from crisis.i18n import N_, Message
-from crisis.playbooks.spec import SEVERITIES, SLUG_RE, SeverityDurations, Text, parse_duration, shorten
+from crisis.playbooks.spec import (
+    SEVERITIES,
+    SLUG_RE,
+    WORKING_DAYS_RE,
+    SeverityDurations,
+    Text,
+    parse_duration,
+    parse_span,
+    shorten,
+)
 from crisis.playbooks.yaml_source import INVALID, SourceReader, describe
 
 TEXT_KEYS = ("id", "en")
@@ -88,7 +97,7 @@ class ValueReader(SourceReader):
             return None
         return Text(id=values["id"], en=values["en"])
 
-    def duration(self, node: Node, what: str) -> timedelta | None:
+    def duration(self, node: Node, what: str, working_days: bool = False) -> timedelta | None:
         if not isinstance(node, ScalarNode):
             self.expected(node, N_("a duration for %(what)s such as 15m, 1h or 3d", what=what))
             return None
@@ -108,6 +117,19 @@ class ValueReader(SourceReader):
             self.expected(node, N_("a duration for %(what)s such as 15m, 1h or 3d", what=what))
             return None
         try:
+            if working_days:
+                return parse_span(value)
+            if WORKING_DAYS_RE.fullmatch(value):
+                self.add(
+                    node,
+                    N_(
+                        "%(value)s counts working days, which only a stage's target can do; "
+                        "write %(what)s in minutes, hours or days",
+                        value=shorten(value),
+                        what=what,
+                    ),
+                )
+                return None
             return parse_duration(value)
         except ValueError as exc:
             self.add(node, exc.args[0] if isinstance(exc.args[0], Message) else str(exc))
@@ -139,10 +161,13 @@ class ValueReader(SourceReader):
             self.expected(node, N_("a %(what)s (%(values)s)", what=what, values=", ".join(allowed)))
         return None
 
-    def severity_durations(self, node: Node, what: str, severities: frozenset[int] | None) -> SeverityDurations | None:
-        """A duration, or a mapping of `default` and severities to durations."""
+    def severity_durations(
+        self, node: Node, what: str, severities: frozenset[int] | None, working_days: bool = False
+    ) -> SeverityDurations | None:
+        """A duration, or a mapping of `default` and severities to durations (working days such as
+        `5wd` too where `working_days`)."""
         if not isinstance(node, MappingNode):
-            value = self.duration(node, what)
+            value = self.duration(node, what, working_days)
             return None if value is None else SeverityDurations(default=value)
         entries = self.mapping(node, what, "")
         if entries is None:
@@ -158,7 +183,7 @@ class ValueReader(SourceReader):
         by_severity: dict[int, timedelta] = {}
         listed = ", ".join(map(str, sorted(severities or ())))
         for key, key_node, value_node in entries:
-            value = self.duration(value_node, what)
+            value = self.duration(value_node, what, working_days)
             ok = ok and value is not None
             if key == "default":
                 default = value

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from crisis import clock
+from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg
 from crisis.http import select_locale
 from crisis.i18n import _, localised
-from crisis.playbooks import service
+from crisis.playbooks import service, workdays
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.playbooks.spec import CATEGORIES, SEVERITIES, describe_step, format_duration_words
 
@@ -132,3 +135,50 @@ def edit(key: str | None = None) -> Any:
         by_line=by_line,
         **_helpers(),
     )
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+@login_required
+def holidays() -> Any:
+    """Collective leave days (cuti bersama), which SOP targets in working days skip: entered by an
+    administrator of a central unit, per year, as the joint ministerial decree sets them."""
+    if not service.can_publish(session=db.session, user=current_user):
+        abort(403)
+    errors: dict[str, list[str]] = {}
+    form = {"day": "", "name": ""}
+    year = request.args.get("year", type=int) or clock.now().year
+    if request.method == "POST":
+        form = {"day": request.form.get("day", "").strip(), "name": request.form.get("name", "")}
+        try:
+            day = date.fromisoformat(form["day"])
+        except ValueError:
+            errors["day"] = [_("Choose a date, e.g. 2026-12-24.")]
+        else:
+            try:
+                if request.form.get("action") == "remove":
+                    workdays.remove_leave(session=db.session, day=day)
+                    flash(_("%(day)s removed from the collective leave days.", day=day.isoformat()), "success")
+                else:
+                    workdays.add_leave(session=db.session, day=day, name=form["name"])
+                    flash(
+                        _(
+                            "%(day)s entered as collective leave: %(name)s",
+                            day=day.isoformat(),
+                            name=form["name"].strip(),
+                        ),
+                        "success",
+                    )
+            except ValidationFailed as refused:
+                db.session.rollback()
+                errors = refused.errors
+            else:
+                db.session.commit()
+                return redirect(url_for("playbooks.holidays", year=day.year))
+    return render_template(
+        "playbooks/holidays.html",
+        year=year,
+        days=workdays.list_leave(session=db.session, year=year),
+        form=form,
+        errors=errors,
+        **_helpers(),
+    ), (422 if errors else 200)

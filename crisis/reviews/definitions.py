@@ -129,8 +129,9 @@ def stage_performed(o: Any, run: Any, s: Scope) -> Any:
 
 
 def stage_judged(o: Any, run: Any, s: Scope) -> Any:
-    """Performed, or the incident is over (a stage never performed then counts as not met)."""
-    return o.or_(stage_performed(o, run, s), o.in_(s.incident.state, FINISHED))
+    """Performed, or the incident is over (a stage never performed then counts as not met); never a
+    stage the SOP skips at the incident's severity (`severities: [...]`: not run, not measured)."""
+    return o.and_(o.ne(run.state, "skipped"), o.or_(stage_performed(o, run, s), o.in_(s.incident.state, FINISHED)))
 
 
 def stage_met(o: Any, run: Any, s: Scope) -> Any:

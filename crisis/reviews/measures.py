@@ -262,6 +262,8 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
     stages: list[StageMeasure] = []
     waivers: list[tuple[StageMeasure, ChecklistEntry]] = []
     for run in incident.stage_runs:
+        if run.state == "skipped":  # the SOP does not run it at the incident's severity: not measured
+            continue
         snapshot = incident.playbook_snapshot["stages"][run.position]
         performed = PY.holds(stage_performed(PY, run, scope))
         target = timedelta(seconds=run.target_seconds)

@@ -160,6 +160,37 @@ def _stage_completed(data: Data, names: Names) -> str:
     return _("Stage %(stage)s completed on time.", stage=stage)
 
 
+@presents("stage.skipped")
+def _stage_skipped(data: Data, names: Names) -> str:
+    return _(
+        "Stage %(stage)s is skipped: the SOP does not run it at severity %(severity)s.",
+        stage=names.stage(data.get("stage")),
+        severity=data.get("severity", ""),
+    )
+
+
+@presents("stage.restored")
+def _stage_restored(data: Data, names: Names) -> str:
+    return _(
+        "Stage %(stage)s is back in the plan: the SOP runs it at severity %(severity)s.",
+        stage=names.stage(data.get("stage")),
+        severity=data.get("severity", ""),
+    )
+
+
+@presents("checklist.time_recorded")
+def _time_recorded(data: Data, names: Names) -> str:
+    item, at = names.item(data.get("item")), names.at(data.get("at"))
+    if data.get("before"):
+        return _(
+            "Time corrected for %(item)s: %(before)s is now %(at)s; the deadlines measured from it moved.",
+            item=item,
+            before=names.at(data.get("before")),
+            at=at,
+        )
+    return _("Time recorded for %(item)s: %(at)s; the deadlines measured from it follow.", item=item, at=at)
+
+
 @presents("checklist.done")
 def _ticked(data: Data, names: Names) -> str:
     text = _("Ticked: %(item)s.", item=names.item(data.get("item")))

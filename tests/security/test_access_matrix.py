@@ -535,6 +535,13 @@ PAGES = [
     C("GET", "/playbooks/<key>/v<int:number>", signed_in, "/playbooks/hoax-clarification/v1"),
     C("GET", "/playbooks/<key>/v<int:number>.yaml", signed_in, "/playbooks/hoax-clarification/v1.yaml"),
     C("GET", "/playbooks/publish", central_admin),
+    C("GET", "/playbooks/holidays", central_admin),
+    C(
+        "POST",
+        "/playbooks/holidays",
+        central_admin,
+        body={"day": "2026-12-24", "name": "Cuti bersama Natal", "action": "add"},
+    ),
     C("POST", "/playbooks/publish", central_admin, body={"yaml": "key: x\n", "action": "validate"}),
     C("GET", "/playbooks/<key>/edit", central_admin, "/playbooks/hoax-clarification/edit"),
     C(
@@ -771,6 +778,13 @@ API = [
         body={"evidence_url": "https://example.com/bukti"},
     ),
     C("POST", "/api/v1/checklist/<int:entry_id>/untick", act, "/api/v1/checklist/{entry}/untick"),
+    C(
+        "POST",
+        "/api/v1/checklist/<int:entry_id>/recorded-time",
+        act,
+        "/api/v1/checklist/{entry}/recorded-time",
+        body={"recorded_at": "2020-01-01T00:00:00+00:00"},
+    ),
     C("PATCH", "/api/v1/checklist/<int:entry_id>", act, "/api/v1/checklist/{entry}", body={"note": "Sudah dicek."}),
     C(
         "POST",
