@@ -28,7 +28,7 @@ from crisis.reviews.models import Review
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
 from tests.engine.sinks import SmtpSink
-from tests.factories import close_required, escalate
+from tests.factories import close_required, escalate, run_through
 
 T0 = FIXED_NOW
 M = timedelta(minutes=1)
@@ -265,6 +265,17 @@ def test_an_escalation_to_me_waits_until_it_is_acknowledged(db, org, incident, s
     acknowledgement.acknowledge_as(session=db.session, notice_id=notice.id, actor=supervisor, now=clock.now)
     db.session.commit()
     assert collected(db, supervisor, now=clock.now).escalations == []
+
+
+def test_an_escalation_left_unacknowledged_stops_waiting_once_the_incident_is_resolved(db, org, incident, smtp, clock):
+    supervisor, head = org["users"][("KOTA-SEMARANG", "supervisor")], org["users"][("KOTA-SEMARANG", "head")]
+    clock.now = T0 + 31 * M
+    tick(db.session, clock.now)
+    assert len(collected(db, supervisor, now=clock.now).escalations) == 1
+    run_through(db.session, head, incident, now=clock.now)
+    incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=clock.now)
+    db.session.commit()
+    assert collected(db, supervisor, now=clock.now).escalations == []  # nothing left to act on in that stage
 
 
 def test_the_waiting_page_acknowledges_an_escalation_in_place(db, org, incident, smtp, clock, login_as):

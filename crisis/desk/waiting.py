@@ -144,8 +144,8 @@ def _returned_statements(*, session: Session, user: User) -> Select[Any]:
 
 
 def _escalations(*, session: Session, user: User) -> Select[Any]:
-    """Deadline notices to me, sent, not acknowledged by anyone (the notice or its step), of an open
-    incident or one whose review is due."""
+    """Deadline notices to me, sent, not acknowledged by anyone (the notice or its step), of a running
+    incident, or of a resolved one whose review is due."""
     return (
         select(Notice)
         .join(Incident, Incident.id == Notice.incident_id)
@@ -156,7 +156,8 @@ def _escalations(*, session: Session, user: User) -> Select[Any]:
             Notice.status == "sent",
             Notice.acknowledged_at.is_(None),
             Timer.acknowledged_at.is_(None),
-            Incident.state.in_(("active", "resolved")),
+            # A running incident's steps; once resolved, only its review falling due still asks.
+            or_(Incident.state == "active", and_(Incident.state == "resolved", Timer.kind == "review_due")),
             _visible(session=session, user=user),
         )
     )
@@ -376,6 +377,8 @@ def _escalation_rows(*, session: Session, user: User, now: datetime, limit: int)
         step = notice.timer_id if notice.timer_id is not None else -notice.id
         payload = notice.payload or {}
         position = payload.get("stage_position")
+        if position is None and notice.timer is not None and notice.timer.stage_run is not None:
+            position = notice.timer.stage_run.position  # a notice written without it (generated history)
         stage = snapshot_of(notice.incident)["stages"][position]["title"] if position is not None else None
         row = Row(
             "escalation",
