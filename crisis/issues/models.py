@@ -13,6 +13,11 @@ from crisis.extensions import db
 CHANNELS = ("x", "instagram", "tiktok", "facebook", "youtube", "whatsapp", "online_news", "lapor", "hotline", "other")
 SENTIMENTS = ("negative", "mixed", "neutral", "positive")
 MAX_COUNT = 2_000_000_000  # reach and engagement: 32-bit columns; no post reaches more people than this
+# What practitioners weigh beyond the numbers (crisis/issues/risk.py gives each its points).
+SENSITIVITIES = ("sara", "politics", "children", "deaths", "security")
+NEWS_TIERS = ("none", "local", "regional", "national")
+ACTORS = ("influencer", "legislator", "religious_figure", "institution_head")
+EMERGENCY_STATUSES = ("none", "alert", "response", "transition")  # siaga, tanggap, transisi darurat
 ISSUE_STATES = ("new", "monitoring", "escalated", "dismissed", "merged")
 ANONYMISED = "[anonymised]"  # what a reporter's name and contact become after the retention period
 
@@ -33,7 +38,17 @@ class Issue(db.Model):
     reach: Mapped[int] = mapped_column(default=0)  # people who saw it (views, followers reached)
     engagement: Mapped[int] = mapped_column(default=0)  # likes + shares + comments
     sentiment: Mapped[str] = mapped_column(String(16), default="neutral")
-    mainstream_pickup: Mapped[bool] = mapped_column(default=False)  # carried by news media
+    mainstream_pickup: Mapped[bool] = mapped_column(default=False)  # carried by news media (news_tier != none)
+    news_tier: Mapped[str] = mapped_column(String(16), default="none")  # the widest news that carries it
+    news_articles: Mapped[int] = mapped_column(default=0)  # articles counted
+    sensitivities: Mapped[list[str]] = mapped_column(JSON, default=list)  # SENSITIVITIES
+    actors: Mapped[list[str]] = mapped_column(JSON, default=list)  # who posts it or is named: ACTORS
+    whatsapp_groups: Mapped[int] = mapped_column(default=0)  # groups it was seen in (estimate)
+    whatsapp_forwards: Mapped[int] = mapped_column(default=0)  # forwards seen or reported (estimate)
+    # Disasters: the impact counts instead of posts.
+    deaths: Mapped[int] = mapped_column(default=0)
+    displaced: Mapped[int] = mapped_column(default=0)
+    emergency_status: Mapped[str] = mapped_column(String(16), default="none")
     # The member of the public behind a complaint: personal data, anonymised after retention.
     source_person: Mapped[str] = mapped_column(String(200), default="")
     source_contact: Mapped[str] = mapped_column(String(200), default="")
@@ -103,6 +118,7 @@ class MonitoringNote(db.Model):
     body: Mapped[str] = mapped_column(Text)
     reach: Mapped[int | None] = mapped_column()
     engagement: Mapped[int | None] = mapped_column()
+    sentiment: Mapped[str | None] = mapped_column(String(16))  # the tone at the time, if judged
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     issue: Mapped[Issue] = relationship(back_populates="notes")

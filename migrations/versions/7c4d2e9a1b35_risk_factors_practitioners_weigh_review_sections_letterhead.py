@@ -1,0 +1,55 @@
+"""What practitioners weigh in the risk score, the review a bureau files, and the unit's letterhead
+
+The issue gains the news tier and article count, sensitive subjects, who posts it or is named,
+WhatsApp chain estimates and a disaster's impact; a monitoring note the sentiment judged at the
+time (for the trend). Existing issues keep their yes/no news pickup as news_tier national/none.
+
+Revision ID: 7c4d2e9a1b35
+Revises: 3e1f7a2c9b10
+Create Date: 2026-12-07 11:20:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "7c4d2e9a1b35"
+down_revision = "3e1f7a2c9b10"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("issue", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("news_tier", sa.String(length=16), server_default="none", nullable=False))
+        batch_op.add_column(sa.Column("news_articles", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("sensitivities", sa.JSON(), server_default="[]", nullable=False))
+        batch_op.add_column(sa.Column("actors", sa.JSON(), server_default="[]", nullable=False))
+        batch_op.add_column(sa.Column("whatsapp_groups", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("whatsapp_forwards", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("deaths", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("displaced", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(
+            sa.Column("emergency_status", sa.String(length=16), server_default="none", nullable=False)
+        )
+    op.execute("UPDATE issue SET news_tier = 'national' WHERE mainstream_pickup")
+    with op.batch_alter_table("monitoring_note", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sentiment", sa.String(length=16), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("monitoring_note", schema=None) as batch_op:
+        batch_op.drop_column("sentiment")
+    with op.batch_alter_table("issue", schema=None) as batch_op:
+        for name in (
+            "emergency_status",
+            "displaced",
+            "deaths",
+            "whatsapp_forwards",
+            "whatsapp_groups",
+            "actors",
+            "sensitivities",
+            "news_articles",
+            "news_tier",
+        ):
+            batch_op.drop_column(name)
