@@ -196,7 +196,11 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "closed_at": _iso(incident.closed_at),
             },
             "measures": {
+                "time_to_detect_seconds": _seconds(m.time_to_detect),
                 "time_to_acknowledge_seconds": _seconds(m.time_to_acknowledge),
+                "update_every_seconds": _seconds(m.cadence.every) if m.cadence else None,
+                "update_intervals": len(m.cadence.intervals) if m.cadence else 0,
+                "update_intervals_kept": m.cadence.kept if m.cadence else 0,
                 "time_to_holding_statement_seconds": _seconds(m.time_to_holding_statement),
                 "time_to_first_statement_seconds": _seconds(m.time_to_first_statement),
                 "time_to_resolve_seconds": _seconds(m.time_to_resolve),
