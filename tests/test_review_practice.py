@@ -6,6 +6,9 @@ import json
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
+
+from crisis.errors import ValidationFailed
 from crisis.reviews import service as reviews
 from crisis.reviews.measures import time_to_detect, update_cadence
 from crisis.reviews.models import Review
@@ -73,3 +76,105 @@ def test_the_page_and_exports_name_the_first_public_statement_and_the_internal_a
     data = json.loads(client.get(f"/incidents/{resolved.id}/review.json?lang=en").get_data(as_text=True))
     assert data["measures"]["time_to_detect_seconds"] == 20 * 60
     assert (data["measures"]["update_intervals"], data["measures"]["update_intervals_kept"]) == (3, 3)
+
+
+# --- the review a bureau files ---------------------------------------------------------------
+
+
+def _officer(org):
+    return org["users"][("KOTA-SEMARANG", "officer")]
+
+
+def test_the_team_writes_the_bureaus_sections_and_they_show_in_page_markdown_and_json(
+    db,
+    org,
+    resolved,
+    login_as,  # noqa: F811
+):
+    review = db.session.query(Review).one()
+    reviews.update(
+        session=db.session,
+        actor=_officer(org),
+        review_id=review.id,
+        background="Pesan berantai tentang air PDAM tercemar beredar sejak pagi.",
+        legal_basis="UU 14/2008 tentang KIP; Perwal Semarang tentang SOP komunikasi krisis.",
+        volume_before=1_200,
+        volume_after=300,
+        tone_before="negative",
+        tone_after="neutral",
+        dominant_narrative="Air PDAM beracun.",
+        top_accounts="@infosemarang\n@warga_smg",
+        hoax_reach=40_000,
+        clarification_reach=30_000,
+        obstacles="Hasil uji lab baru keluar sore.",
+        recommendations="Siapkan templat klarifikasi air bersih.",
+        attachments=["https://semarangkota.go.id/klarifikasi", "https://lab.example/hasil.pdf"],
+        now=T0 + 11 * H,
+    )
+    db.session.commit()
+    client = login_as("officer", "KOTA-SEMARANG")
+    markdown = client.get(f"/incidents/{resolved.id}/review.md?lang=en").get_data(as_text=True)
+    for heading in (
+        "## Background",
+        "### Legal basis",
+        "## Media and social-media analysis",
+        "## Communication products issued",
+        "## Obstacles",
+        "## Recommendations",
+        "## Attachments",
+        "## Chronology",
+        "## Approval (pengesahan)",
+    ):
+        assert heading in markdown, heading
+    assert "| Volume (posts and articles) | 1,200 | 300 |" in markdown
+    assert "| Tone | negative | neutral |" in markdown
+    assert "The clarification reached 75% of the hoax's audience." in markdown
+    assert "UU 14/2008" in markdown and "https://lab.example/hasil.pdf" in markdown
+    html = client.get(f"/incidents/{resolved.id}/review").get_data(as_text=True)
+    assert "Analisis media dan media sosial" in html and "Pengesahan" in html and "@warga_smg" in html
+    data = json.loads(client.get(f"/incidents/{resolved.id}/review.json?lang=en").get_data(as_text=True))
+    assert (data["review"]["hoax_reach"], data["review"]["clarification_reach"]) == (40_000, 30_000)
+
+
+def test_bad_section_input_is_named_field_by_field_and_nothing_changes(db, org, resolved):  # noqa: F811
+    review = db.session.query(Review).one()
+    version = review.version
+    with pytest.raises(ValidationFailed) as caught:
+        reviews.update(
+            session=db.session,
+            actor=_officer(org),
+            review_id=review.id,
+            volume_before=-1,
+            hoax_reach="banyak",
+            tone_after="marah",
+            attachments=["javascript:alert(1)"],
+            background="Latar",
+            now=T0 + 11 * H,
+        )
+    assert set(caught.value.errors) == {"volume_before", "hoax_reach", "tone_after", "attachments"}
+    assert review.background == "" and review.version == version
+
+
+def test_the_approval_block_names_who_prepared_and_who_approved_with_roles_and_dates(
+    db,
+    org,
+    resolved,
+    login_as,  # noqa: F811
+):
+    review = db.session.query(Review).one()
+    for name in ("summary", "went_well", "to_improve"):
+        setattr(review, name, "Ditulis.")
+    db.session.flush()
+    reviews.submit(session=db.session, actor=_officer(org), review_id=review.id, now=T0 + 12 * H)
+    head = org["users"][("KOTA-SEMARANG", "head")]
+    reviews.approve(session=db.session, actor=head, review_id=review.id, now=T0 + 13 * H)
+    db.session.commit()
+    doc = reviews.document(session=db.session, review=review)
+    assert [(s.duty, s.user.id, s.at) for s in doc.signatories] == [
+        ("prepared", _officer(org).id, T0 + 12 * H),
+        ("approved", head.id, T0 + 13 * H),
+    ]
+    markdown = login_as("officer", "KOTA-SEMARANG").get(f"/incidents/{resolved.id}/review.md?lang=en")
+    text = markdown.get_data(as_text=True)
+    block = text[text.index("## Approval (pengesahan)") :]
+    assert f"| Prepared by | {_officer(org).name} |" in block and f"| Approved by | {head.name} |" in block

@@ -30,7 +30,8 @@ def _enum(values: tuple[str, ...] | list[str], description: str = "") -> dict[st
 
 
 class RiskFactorOut(ma.Schema):
-    key = ma.fields.String(metadata=_enum(
+    key = ma.fields.String(
+        metadata=_enum(
             ["reach", "velocity", "sentiment", "category", "pickup", "sensitivity", "actors", "trend", "impact"]
         )
     )
@@ -159,12 +160,20 @@ class IssueIn(ma.Schema):
     )
     sentiment = ma.fields.String(load_default="neutral", metadata=_enum(SENTIMENTS))
     mainstream_pickup = ma.fields.Boolean(load_default=False, metadata={"description": "Carried by news media"})
-    news_tier = ma.fields.String(load_default=None, allow_none=True, metadata=_enum(NEWS_TIERS, "Default: national when mainstream_pickup, else none"))
+    news_tier = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata=_enum(NEWS_TIERS, "Default: national when mainstream_pickup, else none"),
+    )
     news_articles = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT})
     sensitivities = ma.fields.List(ma.fields.String(metadata=_enum(SENSITIVITIES)), load_default=list)
     actors = ma.fields.List(ma.fields.String(metadata=_enum(ACTORS)), load_default=list)
-    whatsapp_groups = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"})
-    whatsapp_forwards = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"})
+    whatsapp_groups = WholeNumber(
+        load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"}
+    )
+    whatsapp_forwards = WholeNumber(
+        load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"}
+    )
     deaths = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Disasters"})
     displaced = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Disasters"})
     emergency_status = ma.fields.String(load_default="none", metadata=_enum(EMERGENCY_STATUSES))

@@ -305,7 +305,9 @@ def add_note(
     elif len(body) > MAX_TEXT:
         errors["body"] = [str(_l("At most %(n)d characters.", n=MAX_TEXT))]
     figures = {
-        k: v for k, v in (("reach", reach), ("engagement", engagement), ("sentiment", sentiment or None)) if v is not None
+        k: v
+        for k, v in (("reach", reach), ("engagement", engagement), ("sentiment", sentiment or None))
+        if v is not None
     }
     errors.update(validate(figures, now=now))
     if errors:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import current_app, render_template
 from flask_babel import force_locale
 
@@ -22,6 +23,7 @@ from crisis.incidents.labels import (
     STATE_LABELS,
     STATEMENT_LABELS,
 )
+from crisis.issues.forms import SENTIMENT_LABELS
 from crisis.notify import words
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.reviews.measures import EscalationRow
@@ -29,6 +31,15 @@ from crisis.reviews.service import ReviewDocument
 from crisis.timefmt import format_duration, format_local, zone_label
 
 LANGUAGES = ("id", "en")
+SIGNATORY_LABELS = {"prepared": lazy_gettext("Prepared by"), "approved": lazy_gettext("Approved by")}
+
+
+def reach_ratio(review: Any) -> float | None:
+    """People the clarification reached per person the hoax reached, when the team entered both."""
+    if review.hoax_reach and review.clarification_reach is not None:
+        return review.clarification_reach / review.hoax_reach
+    return None
+
 
 RATING_LABELS = {
     "performed": lazy_gettext("Performed"),
@@ -120,6 +131,10 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
         "ACTION_STATE_LABELS": ACTION_STATE_LABELS,
         "STATEMENT_LABELS": STATEMENT_LABELS,
         "CHANNEL_LABELS": CHANNEL_LABELS,
+        "SENTIMENT_LABELS": SENTIMENT_LABELS,
+        "SIGNATORY_LABELS": SIGNATORY_LABELS,
+        "count": lambda value: "—" if value is None else format_decimal(value, locale=lang),
+        "reach_ratio": reach_ratio(doc.review),
         **_zone_formatters(zone),
     }
 
@@ -167,6 +182,24 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "summary": review.summary,
                 "went_well": review.went_well,
                 "to_improve": review.to_improve,
+                **{
+                    name: getattr(review, name)
+                    for name in (
+                        "background",
+                        "legal_basis",
+                        "volume_before",
+                        "volume_after",
+                        "tone_before",
+                        "tone_after",
+                        "dominant_narrative",
+                        "top_accounts",
+                        "hoax_reach",
+                        "clarification_reach",
+                        "obstacles",
+                        "recommendations",
+                    )
+                },
+                "attachments": list(review.attachments or []),
                 "due_at": _iso(review.due_at),
                 "submitted_at": _iso(review.submitted_at),
                 "submitted_by": review.submitted_by.name if review.submitted_by else None,

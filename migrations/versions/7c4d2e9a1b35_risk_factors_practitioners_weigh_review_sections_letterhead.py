@@ -18,6 +18,9 @@ down_revision = "3e1f7a2c9b10"
 branch_labels = None
 depends_on = None
 
+REVIEW_TEXTS = ("background", "legal_basis", "dominant_narrative", "top_accounts", "obstacles", "recommendations")
+REVIEW_COUNTS = ("volume_before", "volume_after", "hoax_reach", "clarification_reach")
+
 
 def upgrade():
     with op.batch_alter_table("issue", schema=None) as batch_op:
@@ -35,9 +38,20 @@ def upgrade():
     op.execute("UPDATE issue SET news_tier = 'national' WHERE mainstream_pickup")
     with op.batch_alter_table("monitoring_note", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sentiment", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("review", schema=None) as batch_op:
+        for name in REVIEW_TEXTS:
+            batch_op.add_column(sa.Column(name, sa.Text(), server_default="", nullable=False))
+        for name in REVIEW_COUNTS:
+            batch_op.add_column(sa.Column(name, sa.Integer(), nullable=True))
+        for name in ("tone_before", "tone_after"):
+            batch_op.add_column(sa.Column(name, sa.String(length=16), server_default="", nullable=False))
+        batch_op.add_column(sa.Column("attachments", sa.JSON(), server_default="[]", nullable=False))
 
 
 def downgrade():
+    with op.batch_alter_table("review", schema=None) as batch_op:
+        for name in ("attachments", "tone_after", "tone_before", *REVIEW_COUNTS, *REVIEW_TEXTS):
+            batch_op.drop_column(name)
     with op.batch_alter_table("monitoring_note", schema=None) as batch_op:
         batch_op.drop_column("sentiment")
     with op.batch_alter_table("issue", schema=None) as batch_op:
