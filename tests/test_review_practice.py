@@ -178,3 +178,38 @@ def test_the_approval_block_names_who_prepared_and_who_approved_with_roles_and_d
     text = markdown.get_data(as_text=True)
     block = text[text.index("## Approval (pengesahan)") :]
     assert f"| Prepared by | {_officer(org).name} |" in block and f"| Approved by | {head.name} |" in block
+
+
+# --- the evaluation dashboard ----------------------------------------------------------------
+
+
+def test_the_dashboard_shows_time_to_detect_cadence_and_clarification_against_hoax_reach(
+    db,
+    org,
+    resolved,
+    login_as,  # noqa: F811
+):
+    from crisis.reports import service as reports
+
+    review = db.session.query(Review).one()
+    reviews.update(
+        session=db.session,
+        actor=_officer(org),
+        review_id=review.id,
+        hoax_reach=40_000,
+        clarification_reach=10_000,
+        now=T0 + 11 * H,
+    )
+    db.session.commit()
+    user = org["users"][("PUSAT", "head")]
+    f = reports.filters_for(
+        session=db.session,
+        user=user,
+        start=(T0 - 2 * 24 * H).date().isoformat(),
+        end=(T0 + 2 * 24 * H).date().isoformat(),
+        now=T0 + 12 * H,
+    )
+    board = reports.build_dashboard(session=db.session, filters=f, lang="en")
+    assert (board.headline["ttd"].n, board.headline["ttd"].p50) == (1, 20 * 60)
+    assert (board.cadence.judged, board.cadence.hits) == (3, 3)
+    assert board.reach == {"hoax": 40_000, "clarification": 10_000}

@@ -1,6 +1,7 @@
 """What practitioners weigh in the risk score, the review a bureau files, and the unit's letterhead
 
-The issue gains the news tier and article count, sensitive subjects, who posts it or is named,
+The dashboard's rows gain time to detect, update-cadence adherence and hoax/clarification reach.
+The review gains the sections a bureau files. The issue gains the news tier and article count, sensitive subjects, who posts it or is named,
 WhatsApp chain estimates and a disaster's impact; a monitoring note the sentiment judged at the
 time (for the trend). Existing issues keep their yes/no news pickup as news_tier national/none.
 
@@ -46,9 +47,19 @@ def upgrade():
         for name in ("tone_before", "tone_after"):
             batch_op.add_column(sa.Column(name, sa.String(length=16), server_default="", nullable=False))
         batch_op.add_column(sa.Column("attachments", sa.JSON(), server_default="[]", nullable=False))
+    # The dashboard's new measures; definition 5 makes the sweep recompute every row.
+    with op.batch_alter_table("incident_measure", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ttd", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("upd_judged", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("upd_kept", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("hoax_reach", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("clar_reach", sa.BigInteger(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("incident_measure", schema=None) as batch_op:
+        for name in ("clar_reach", "hoax_reach", "upd_kept", "upd_judged", "ttd"):
+            batch_op.drop_column(name)
     with op.batch_alter_table("review", schema=None) as batch_op:
         for name in ("attachments", "tone_after", "tone_before", *REVIEW_COUNTS, *REVIEW_TEXTS):
             batch_op.drop_column(name)
