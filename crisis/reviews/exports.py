@@ -28,6 +28,7 @@ from crisis.notify import words
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.reviews.measures import EscalationRow
 from crisis.reviews.service import ReviewDocument
+from crisis.units import letterhead as letterheads
 from crisis.timefmt import format_duration, format_local, zone_label
 
 LANGUAGES = ("id", "en")
@@ -62,6 +63,11 @@ ACTION_STATE_LABELS = {
 # (each entry starts with its time): WeasyPrint places every outside marker as an absolutely
 # positioned box, which long timelines pay for heavily.
 PDF_CSS = """
+.letterhead { display: flex; align-items: center; } .letterhead-logo { max-height: 22mm; max-width: 30mm;
+        margin-right: 5mm; } .letterhead-institution { font-weight: bold; font-size: 13pt; margin: 0;
+        text-transform: uppercase; } .letterhead-address { margin: 0; }
+.letterhead-rule { border: 0; border-top: 3px double #000; margin: 3pt 0 8pt; }
+.chart { width: 100%; height: auto; margin: 4pt 0 8pt; }
 @page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: counter(page) " / " counter(pages);
         font-size: 8pt; color: #555; } }
 body { font-family: "DejaVu Sans", "Noto Sans", sans-serif; font-size: 9pt; line-height: 1.35; color: #111; }
@@ -135,6 +141,7 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
         "SIGNATORY_LABELS": SIGNATORY_LABELS,
         "count": lambda value: "—" if value is None else format_decimal(value, locale=lang),
         "reach_ratio": reach_ratio(doc.review),
+        "letterhead": letterheads.get(session=db.session, unit_id=doc.incident.unit_id),
         **_zone_formatters(zone),
     }
 

@@ -13,6 +13,8 @@ Create Date: 2026-12-07 11:20:00
 import sqlalchemy as sa
 from alembic import op
 
+import crisis.dbtypes
+
 # revision identifiers, used by Alembic.
 revision = "7c4d2e9a1b35"
 down_revision = "3e1f7a2c9b10"
@@ -47,6 +49,17 @@ def upgrade():
         for name in ("tone_before", "tone_after"):
             batch_op.add_column(sa.Column(name, sa.String(length=16), server_default="", nullable=False))
         batch_op.add_column(sa.Column("attachments", sa.JSON(), server_default="[]", nullable=False))
+    op.create_table(
+        "unit_letterhead",
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.Column("institution", sa.String(length=300), nullable=False),
+        sa.Column("address", sa.Text(), nullable=False),
+        sa.Column("logo", sa.LargeBinary(), nullable=True),
+        sa.Column("logo_type", sa.String(length=16), nullable=False),
+        sa.Column("updated_at", crisis.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["unit_id"], ["unit.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("unit_id"),
+    )
     # The dashboard's new measures; definition 5 makes the sweep recompute every row.
     with op.batch_alter_table("incident_measure", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ttd", sa.Float(), nullable=True))
@@ -57,6 +70,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("unit_letterhead")
     with op.batch_alter_table("incident_measure", schema=None) as batch_op:
         for name in ("clar_reach", "hoax_reach", "upd_kept", "upd_judged", "ttd"):
             batch_op.drop_column(name)
