@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from crisis.incidents.models import Incident
 from crisis.reports import monthly
 from crisis.reports.models import MonthlyReport
 from crisis.units import letterhead as letterheads
 from tests.conftest import FIXED_NOW, csrf_token
-from tests.test_reviews import resolved  # noqa: F401  # the fixture: the resolved hoax
+from tests.test_reviews import resolve_a_hoax
 
 INSTITUTION = "Pemerintah Kota Semarang · Dinas Komunikasi, Informatika, Statistik dan Persandian"
 ADDRESS = "Jl. Pemuda No. 148, Semarang 50132"
+
+
+@pytest.fixture
+def resolved(db, org, built_once):
+    """The resolved hoax of tests/test_reviews.py, built once for the suite."""
+    return db.session.get(Incident, built_once("resolved hoax", lambda: resolve_a_hoax(db, org, FIXED_NOW).id))
 
 
 def _image(kind: str, size=(40, 40)) -> bytes:
@@ -96,7 +104,7 @@ def test_only_an_admin_of_the_unit_sets_its_letterhead(db, org, login_as):
     assert letterheads.get(session=db.session, unit_id=unit.id) is None
 
 
-def test_the_review_pdf_carries_the_letterhead(db, org, resolved, login_as):  # noqa: F811
+def test_the_review_pdf_carries_the_letterhead(db, org, resolved, login_as):
     _set(db, org, "KOTA-SEMARANG")
     client = login_as("officer", "KOTA-SEMARANG")
     response = client.get(f"/incidents/{resolved.id}/review.pdf?lang=id")

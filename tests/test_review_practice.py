@@ -9,18 +9,25 @@ from types import SimpleNamespace
 import pytest
 
 from crisis.errors import ValidationFailed
+from crisis.incidents.models import Incident
 from crisis.reviews import service as reviews
 from crisis.reviews.measures import time_to_detect, update_cadence
 from crisis.reviews.models import Review
 from tests.conftest import FIXED_NOW
-from tests.test_reviews import resolved  # noqa: F401  # the fixture: the resolved hoax
+from tests.test_reviews import resolve_a_hoax
 
 T0 = FIXED_NOW
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
 
 
-def test_the_review_measures_time_to_detect_and_the_update_cadence(db, resolved):  # noqa: F811
+@pytest.fixture
+def resolved(db, org, built_once):
+    """The resolved hoax of tests/test_reviews.py, built once for the suite."""
+    return db.session.get(Incident, built_once("resolved hoax", lambda: resolve_a_hoax(db, org, FIXED_NOW).id))
+
+
+def test_the_review_measures_time_to_detect_and_the_update_cadence(db, resolved):
     m = reviews.document(session=db.session, review=db.session.query(Review).one()).measures
     # The issue was first seen 20 minutes before it was escalated.
     assert m.time_to_detect == 20 * M
@@ -60,7 +67,7 @@ def test_time_to_detect_needs_an_issue_and_moments_in_order():
 def test_the_page_and_exports_name_the_first_public_statement_and_the_internal_acknowledgement(
     db,
     resolved,
-    login_as,  # noqa: F811
+    login_as,
 ):
     client = login_as("officer", "KOTA-SEMARANG")
     markdown = client.get(f"/incidents/{resolved.id}/review.md?lang=en").get_data(as_text=True)
@@ -89,7 +96,7 @@ def test_the_team_writes_the_bureaus_sections_and_they_show_in_page_markdown_and
     db,
     org,
     resolved,
-    login_as,  # noqa: F811
+    login_as,
 ):
     review = db.session.query(Review).one()
     reviews.update(
@@ -136,7 +143,7 @@ def test_the_team_writes_the_bureaus_sections_and_they_show_in_page_markdown_and
     assert (data["review"]["hoax_reach"], data["review"]["clarification_reach"]) == (40_000, 30_000)
 
 
-def test_bad_section_input_is_named_field_by_field_and_nothing_changes(db, org, resolved):  # noqa: F811
+def test_bad_section_input_is_named_field_by_field_and_nothing_changes(db, org, resolved):
     review = db.session.query(Review).one()
     version = review.version
     with pytest.raises(ValidationFailed) as caught:
@@ -159,7 +166,7 @@ def test_the_approval_block_names_who_prepared_and_who_approved_with_roles_and_d
     db,
     org,
     resolved,
-    login_as,  # noqa: F811
+    login_as,
 ):
     review = db.session.query(Review).one()
     for name in ("summary", "went_well", "to_improve"):
@@ -187,7 +194,7 @@ def test_the_dashboard_shows_time_to_detect_cadence_and_clarification_against_ho
     db,
     org,
     resolved,
-    login_as,  # noqa: F811
+    login_as,
 ):
     from crisis.reports import service as reports
 

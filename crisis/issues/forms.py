@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     DateTimeLocalField,
     HiddenField,
     SelectChoice,

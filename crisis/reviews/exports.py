@@ -28,8 +28,8 @@ from crisis.notify import words
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.reviews.measures import EscalationRow
 from crisis.reviews.service import ReviewDocument
-from crisis.units import letterhead as letterheads
 from crisis.timefmt import format_duration, format_local, zone_label
+from crisis.units import letterhead as letterheads
 
 LANGUAGES = ("id", "en")
 SIGNATORY_LABELS = {"prepared": lazy_gettext("Prepared by"), "approved": lazy_gettext("Approved by")}
