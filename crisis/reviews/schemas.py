@@ -6,6 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from crisis.http import bounded_int, row_id
+from crisis.links import MAX_URL_LENGTH
 from crisis.reviews.models import ACTION_STATES, RATINGS
 
 
@@ -88,7 +89,11 @@ class ReviewPatch(ma.Schema):
     clarification_reach = ma.fields.Integer(
         allow_none=True, metadata={"description": "People the clarification reached"}
     )
-    attachments = ma.fields.List(ma.fields.String(), metadata={"description": "http(s) links"})
+    attachments = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=MAX_URL_LENGTH)),
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "http(s) links", "maxItems": 20},
+    )
     stage_ratings = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.String(validate=ma.validate.OneOf([*RATINGS, "suggested"]))
     )

@@ -133,7 +133,7 @@ def unit_logo(unit_id: int) -> Any:
     unit = service.get(session=db.session, user=current_user, unit_id=unit_id)
     letterhead = letterheads.get(session=db.session, unit_id=unit.id)
     if letterhead is None or not letterhead.logo:
-        abort(404)
+        return Response(status=204)  # the unit is there, its admin has set no logo
     response = Response(letterhead.logo, mimetype=letterhead.logo_type)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, max-age=300"
