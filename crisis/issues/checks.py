@@ -17,6 +17,7 @@ from crisis.issues.models import (
     EMERGENCY_STATUSES,
     MAX_COUNT,
     NEWS_TIERS,
+    RISK_INPUT_DEFAULTS,
     SENSITIVITIES,
     SENTIMENTS,
 )
@@ -224,6 +225,7 @@ def new_issue(
         "version": 1,
     }
     row.update(risk.columns(row, now))
+    row["risk_inputs"] = {name: row.pop(name) for name in RISK_INPUT_DEFAULTS}
     event = {
         "title": row["title"],
         "channel": channel,

@@ -3,7 +3,7 @@
 The dashboard's rows gain time to detect, update-cadence adherence and hoax/clarification reach.
 The review gains the sections a bureau files. The issue gains the news tier and article count, sensitive subjects, who posts it or is named,
 WhatsApp chain estimates and a disaster's impact; a monitoring note the sentiment judged at the
-time (for the trend). Existing issues keep their yes/no news pickup as news_tier national/none.
+time (for the trend). Existing issues read their yes/no news pickup as national news or none.
 
 Revision ID: 7c4d2e9a1b35
 Revises: 3e1f7a2c9b10
@@ -26,19 +26,10 @@ REVIEW_COUNTS = ("volume_before", "volume_after", "hoax_reach", "clarification_r
 
 
 def upgrade():
+    # One JSON object of risk inputs: nine columns would push the issue INSERT past what the driver
+    # keeps converted. An issue without a news_tier reads its yes/no pickup as national news.
     with op.batch_alter_table("issue", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("news_tier", sa.String(length=16), server_default="none", nullable=False))
-        batch_op.add_column(sa.Column("news_articles", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("sensitivities", sa.JSON(), server_default="[]", nullable=False))
-        batch_op.add_column(sa.Column("actors", sa.JSON(), server_default="[]", nullable=False))
-        batch_op.add_column(sa.Column("whatsapp_groups", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("whatsapp_forwards", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("deaths", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("displaced", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(
-            sa.Column("emergency_status", sa.String(length=16), server_default="none", nullable=False)
-        )
-    op.execute("UPDATE issue SET news_tier = 'national' WHERE mainstream_pickup")
+        batch_op.add_column(sa.Column("risk_inputs", sa.JSON(), server_default="{}", nullable=False))
     with op.batch_alter_table("monitoring_note", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sentiment", sa.String(length=16), nullable=True))
     with op.batch_alter_table("review", schema=None) as batch_op:
@@ -80,15 +71,4 @@ def downgrade():
     with op.batch_alter_table("monitoring_note", schema=None) as batch_op:
         batch_op.drop_column("sentiment")
     with op.batch_alter_table("issue", schema=None) as batch_op:
-        for name in (
-            "emergency_status",
-            "displaced",
-            "deaths",
-            "whatsapp_forwards",
-            "whatsapp_groups",
-            "actors",
-            "sensitivities",
-            "news_articles",
-            "news_tier",
-        ):
-            batch_op.drop_column(name)
+        batch_op.drop_column("risk_inputs")
