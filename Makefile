@@ -9,21 +9,29 @@ BANDIT := $(BIN)/bandit -q -c pyproject.toml -r crisis workers scripts
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
-.PHONY: run test test-fast venv services catalogs messages lint format bench clean
+.PHONY: run test test-fast venv venv-app services catalogs messages lint format bench clean
 
+# `make run` installs what the app needs; `make test` (and lint) add the test tools on top.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/pip install -e ".[test]"
 	touch $@
 
-venv: $(BIN)/.installed
+## The app alone (what `make run` needs), and the development venv: the app and the test tools.
+venv-app: $(BIN)/.installed
 
-catalogs: venv
+venv: $(BIN)/.installed-test
+
+catalogs: venv-app
 	$(BIN)/pybabel -q compile -d crisis/translations
 
 ## Serve the embedded default: SQLite in instance/, scheduler and tasks in-process, demo data.
-run: venv catalogs
+run: venv-app catalogs
 	$(BIN)/crisis db upgrade
 	$(BIN)/crisis seed demo --if-empty
 	$(BIN)/crisis run --host $(HOST) --port $(PORT)
@@ -41,7 +49,7 @@ services:
 	bash scripts/test-services.sh
 
 ## Re-extract user-visible strings and merge them into both catalogs.
-messages: venv
+messages: venv-app
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location -o crisis/translations/messages.pot .
 	$(BIN)/pybabel -q update -i crisis/translations/messages.pot -d crisis/translations --no-fuzzy-matching
 	$(BIN)/python scripts/fill_en_catalog.py

@@ -12,6 +12,8 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import select
 
 from crisis import backup, clock, create_app
+from crisis.auth import people_import
+from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.labels import ROLE_LABELS
 from crisis.config import resource_dir
@@ -21,10 +23,11 @@ from crisis.i18n import _
 from crisis.playbooks import service as playbooks
 from crisis.playbooks.service import library_files
 from crisis.playbooks.validator import validate_file
-from crisis.reports.cli import seed_history_command
-from crisis.seed import DEMO_PASSWORD, demo_accounts, plan_demo_roster, seed_demo_data
+from crisis.reports.cli import seed_history, seed_history_command
+from crisis.seed import DEMO_PASSWORD, demo_accounts, plan_demo_roster, seed_demo_data, seed_live_desk
 from crisis.system import retention
 from crisis.timefmt import zone_label
+from crisis.units import indonesia
 from crisis.units import service as units
 from crisis.units.models import Unit, UnitKind
 
@@ -74,11 +77,24 @@ def seed_group() -> None:
     """Load demonstration data."""
 
 
+def seed_living_demo(*, session: Any, now: Any) -> dict[str, Any]:
+    """The demo as a newcomer should first see it: the organisation, four months of settled history
+    (resolved incidents, approved reviews, a populated dashboard) and today's desk (open issues, two
+    running incidents), all relative to `now`."""
+    seed_demo_data(session=session, now=now)
+    history = seed_history(session=session, incidents=120, months=4, seed=2026, now=now, settled=True)
+    return {"history": history, **seed_live_desk(session=session, now=now)}
+
+
 @seed_group.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing (but print the accounts) when units exist.")
+@click.option(
+    "--organisation-only", is_flag=True, help="Units, people and duty shifts only: no issues, incidents or history."
+)
 @with_appcontext
-def seed_demo(if_empty: bool) -> None:
-    """A national desk, three provinces in three time zones, two regencies each, users, duty shifts."""
+def seed_demo(if_empty: bool, organisation_only: bool) -> None:
+    """A national desk, three provinces in three time zones, two regencies each, users, duty shifts;
+    unless --organisation-only, a history and today's open issues and running incidents too."""
     if db.session.query(Unit.id).first() is not None:
         if not if_empty:
             raise click.ClickException("The database already has units; demo data goes into an empty one.")
@@ -88,10 +104,18 @@ def seed_demo(if_empty: bool) -> None:
         db.session.commit()
         if added:
             click.echo(f"Demo duty roster planned through the coming week ({added} shifts added).")
-    else:
+    elif organisation_only:
         seed_demo_data(session=db.session)
         db.session.commit()
         click.echo("Demo organisation loaded.")
+    else:
+        made = seed_living_demo(session=db.session, now=clock.now())
+        db.session.commit()
+        click.echo("Demo organisation loaded.")
+        click.echo(
+            f"Demo desk: {len(made['issues'])} open issues, 2 running incidents, "
+            f"{made['history']['incidents']} past incidents with {made['history']['reviews']} reviews."
+        )
     click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, role, unit in demo_accounts():
         click.echo(f"  {email:38} {role:11} {unit}")
@@ -207,6 +231,78 @@ def users_create(email: str, name: str, unit_code: str, role: str, password: str
     click.echo(_("Created %(email)s, %(role)s of %(unit)s.", email=user.email, role=ROLE_LABELS[role], unit=unit.code))
 
 
+@users_group.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Check every row and list the problems; write nothing.")
+@with_appcontext
+def users_import(file: Any, dry_run: bool) -> None:
+    """Import people and their roles from a CSV: name, email, unit_code, role, phone, language."""
+    report = people_import.run(session=db.session, actor=None, text=file.read(), dry_run=dry_run)
+    if report.problems:
+        db.session.rollback()
+        raise BadInput(
+            [
+                _("Row %(row)d, %(column)s: %(reason)s", row=p.row, column=p.column or "-", reason=p.reason)
+                for p in report.problems
+            ]
+        )
+    summary = _(
+        "%(created)d people new, %(updated)d updated, %(unchanged)d unchanged; "
+        "%(added)d roles added, %(changed)d changed.",
+        created=len(report.created),
+        updated=len(report.updated),
+        unchanged=len(report.unchanged),
+        added=report.roles_added,
+        changed=report.roles_changed,
+    )
+    if dry_run:
+        db.session.rollback()
+        click.echo(_("Check only, nothing written: %(summary)s", summary=summary))
+        return
+    db.session.commit()
+    click.echo(_("Imported: %(summary)s", summary=summary))
+
+
+@main.group("roster")
+def roster_group() -> None:
+    """Plan duty rosters."""
+
+
+@roster_group.command("rotate")
+@click.option("--unit", "unit_code", required=True, help="Unit code, e.g. 33.74")
+@click.option("--people", "emails", required=True, help="E-mail addresses in turn, separated by commas.")
+@click.option("--from", "first_day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day, YYYY-MM-DD.")
+@click.option("--weeks", default=4, show_default=True, type=click.IntRange(1, duty.MAX_PATTERN_WEEKS))
+@click.option("--pattern", default="day-night", show_default=True, type=click.Choice(list(duty.PATTERNS)))
+@with_appcontext
+def roster_rotate(unit_code: str, emails: str, first_day: Any, weeks: int, pattern: str) -> None:
+    """Generate a weekly rotation's shifts in the unit's own zone (people in turn); clashes are refused."""
+    unit = units.get_by_code(session=db.session, code=unit_code)
+    if unit is None:
+        raise BadInput.of_fields({"unit_id": [_("No unit has the code %(code)s.", code=unit_code)]})
+    people_ids = []
+    for email in [e.strip() for e in emails.split(",") if e.strip()]:
+        user = people.get_by_email(session=db.session, email=email)
+        if user is None:
+            raise BadInput.of_fields({"people": [_("No user has the e-mail address %(email)s.", email=email)]})
+        people_ids.append(user.id)
+    try:
+        added = duty.plan_rotation(
+            session=db.session,
+            actor=None,
+            unit_id=unit.id,
+            people=people_ids,
+            first_day=first_day.date(),
+            weeks=weeks,
+            slots=duty.PATTERNS[pattern],
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise BadInput.of_fields(error.errors) from error
+    db.session.commit()
+    click.echo(_("Rotation planned: %(count)d shifts added.", count=len(added)))
+
+
 @main.group("tokens")
 def tokens_group() -> None:
     """Personal API tokens."""
@@ -288,6 +384,43 @@ def units_list() -> None:
     """Print the unit tree."""
     for unit in units.order_as_tree(list(db.session.query(Unit))):
         click.echo(f"{'  ' * units.depth(unit)}{unit.code:14} {unit.kind:9} {zone_label(unit.timezone):4} {unit.name}")
+
+
+@units_group.command("import-indonesia")
+@click.option(
+    "--only", "only", metavar="CODE", help="One province's Kemendagri code, e.g. 33: it and its regencies/cities."
+)
+@click.option(
+    "--central", "central_code", metavar="CODE", help="The central unit to put provinces under (default: the root one)."
+)
+@with_appcontext
+def units_import_indonesia(only: str | None, central_code: str | None) -> None:
+    """Load every province and regency/city of Indonesia (Kemendagri codes, official names, WIB/WITA/WIT)."""
+    try:
+        central = indonesia.central_desk(session=db.session, code=central_code)
+        result = indonesia.import_areas(session=db.session, central=central, only=only)
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise BadInput.of_fields(error.errors) from error
+    db.session.commit()
+    click.echo(
+        _(
+            "Indonesia under %(central)s: %(added)d units added, %(updated)d updated, %(unchanged)d unchanged.",
+            central=central.code,
+            added=len(result.added),
+            updated=len(result.updated),
+            unchanged=result.unchanged,
+        )
+    )
+    if result.updated:
+        click.echo(_("Updated: %(codes)s", codes=", ".join(result.updated)))
+    if result.not_in_dataset:
+        click.echo(
+            _(
+                "No longer in the dataset, kept as they are (nothing is deleted): %(codes)s",
+                codes=", ".join(result.not_in_dataset),
+            )
+        )
 
 
 def _print_counts(counts: dict[str, int]) -> None:

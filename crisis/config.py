@@ -139,3 +139,30 @@ class Defaults:
     # chunks of ENGINE_DELIVERY_CHUNK. 0: always enqueue.
     ENGINE_INLINE_DELIVERIES = 4
     ENGINE_DELIVERY_CHUNK = 10
+
+    # --- chat channels (crisis.notify.telegram, crisis.notify.whatsapp; README "Chat channels") ---
+    # Telegram Bot API: the bot's token from BotFather (unset: no Telegram channel), its @username
+    # (for the t.me link that opens the bot), and the secret Telegram sends back in
+    # X-Telegram-Bot-Api-Secret-Token on every webhook call (given to setWebhook as secret_token).
+    TELEGRAM_BOT_TOKEN: str | None = None
+    TELEGRAM_BOT_USERNAME = ""
+    TELEGRAM_WEBHOOK_SECRET: str | None = None
+    TELEGRAM_API_URL = "https://api.telegram.org"
+    # How long the "Hubungkan Telegram" link (a signed /start token) stays valid.
+    TELEGRAM_LINK_MAX_AGE_SECONDS = 3600
+    # WhatsApp Cloud API: a system user's access token, the sending number's id, the Meta app's
+    # secret (X-Hub-Signature-256 of every webhook POST), the verify token of the webhook's GET
+    # handshake, and the Graph API base with its pinned version.
+    WHATSAPP_TOKEN: str | None = None
+    WHATSAPP_PHONE_NUMBER_ID = ""
+    WHATSAPP_APP_SECRET: str | None = None
+    WHATSAPP_VERIFY_TOKEN: str | None = None
+    WHATSAPP_API_URL = "https://graph.facebook.com/v21.0"
+    # Approved message templates (names as submitted in WhatsApp Manager; README lists their text).
+    WHATSAPP_NOTICE_TEMPLATE = "crisis_notice"
+    WHATSAPP_CODE_TEMPLATE = "crisis_link_code"
+    # A verification code sent to link a number stays valid this long; this many wrong tries end it.
+    WHATSAPP_CODE_MAX_AGE_SECONDS = 900
+    WHATSAPP_CODE_MAX_TRIES = 5
+    # Seconds to wait for either chat API before the attempt counts as failed (and is retried).
+    CHAT_API_TIMEOUT = 10

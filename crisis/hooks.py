@@ -28,6 +28,7 @@ INCIDENT_CLOSED = "incident.closed"  # reviews (review approved): session, incid
 STATEMENT_SUBMITTED = "statement.submitted"  # incidents (statements): session, statement, actor, now
 UNIT_INVOLVED = "incident.unit_involved"  # incidents: session, incident, involved, actor, now
 REVIEW_SUBMITTED = "review.submitted"  # reviews: session, review, actor, now
+STATEMENT_APPROVED = "statement.approved"  # incidents (statements): session, statement, incident, now
 
 POINTS = (
     INCIDENT_OPENED,
@@ -41,6 +42,7 @@ POINTS = (
     STATEMENT_SUBMITTED,
     UNIT_INVOLVED,
     REVIEW_SUBMITTED,
+    STATEMENT_APPROVED,
 )
 
 _handlers: dict[str, list[Handler]] = {point: [] for point in POINTS}

@@ -20,7 +20,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from crisis.dbtypes import DB_INT_MAX
-from crisis.errors import BODY, UnreadableInput
+from crisis.errors import BODY, UnreadableInput, page_message, page_title
 from crisis.i18n import _
 
 PROBLEM_JSON = "application/problem+json"
@@ -80,7 +80,132 @@ def handle_http_error(error: HTTPException) -> Any:
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
-    return render_template("errors/error.html", status=status, message=error.description), status
+    return render_template(
+        "errors/error.html", status=status, title=page_title(status), message=_page_text(error)
+    ), status
+
+
+def _page_text(error: HTTPException) -> str:
+    """What an error page says, in the viewer's language: our own sentence where the description is
+    werkzeug's English default, Flask-WTF's or Flask-Limiter's ('10 per 5 minute'); a description
+    the app wrote itself (already translated) as it is."""
+    from flask_wtf.csrf import CSRFError
+
+    status = error.code or 500
+    if status == 429:
+        from crisis.extensions import limiter
+        from crisis.ratelimit import retry_message
+
+        try:
+            current = limiter.current_limit
+            reset_at = current.reset_at if current is not None else None
+        except Exception:  # the limit's store is out of reach: the sentence without minutes
+            reset_at = None
+        return retry_message(reset_at)
+    if isinstance(error, CSRFError):
+        return _("The form had expired. Reload the page and send it again.")
+    description = error.description
+    if not isinstance(description, str) or not description or description == type(error).description:
+        return page_message(status)
+    return description
+
+
+# --- refusals shown next to what they are about -------------------------------------------------
+
+
+def _field_labels() -> dict[str, Any]:
+    """What a field is called on the pages, for the fields services name in their refusals: a
+    message begins with the label a person sees ("Evidence link: ..."), never with a key."""
+    from crisis.i18n import lazy_gettext as _l
+
+    return {
+        "note": _l("Note"),
+        "evidence_url": _l("Evidence link"),
+        "evidence_urls": _l("Evidence links"),
+        "reason": _l("Reason"),
+        "summary": _l("Summary"),
+        "went_well": _l("What went well"),
+        "to_improve": _l("What to improve"),
+        "stage_ratings": _l("Stage ratings"),
+        "title": _l("Title"),
+        "body": _l("Text"),
+        "owner_id": _l("Owner"),
+        "assignee_id": _l("Owner"),
+        "due_on": _l("Due date"),
+        "published_at": _l("Published at"),
+        "url": _l("Address"),
+        "severity": _l("Severity"),
+        "commander_id": _l("Commander"),
+        "playbook_key": _l("SOP"),
+        "playbook": _l("SOP"),
+        "starts_at": _l("Starts"),
+        "ends_at": _l("Ends"),
+        "user_id": _l("Officer"),
+        "person": _l("Officer"),
+        "role": _l("Role"),
+        "unit_id": _l("Unit"),
+        "unit": _l("Unit"),
+        "name": _l("Name"),
+        "email": _l("E-mail"),
+        "channel": _l("Channel"),
+        "channels": _l("Channel"),
+        "status": _l("Status"),
+        "zone": _l("Time zone"),
+        "from": _l("From"),
+        "to": _l("Until"),
+        "month": _l("Month"),
+        "language": _l("Language"),
+        "password": _l("Password"),
+        "new_password": _l("New password"),
+        "current_password": _l("Current password"),
+        "measure": _l("Measure"),
+        "threshold_minutes": _l("Target"),
+        "target_percent": _l("Target"),
+        "comparison": _l("Target"),
+        "yaml": _l("SOP"),
+        "target_id": _l("Merge into issue number"),
+    }
+
+
+def error_sentence(field: str | None, message: str, labels: dict[str, Any] | None = None) -> str:
+    """One refusal as a person reads it: the field's label, then the reason ('Evidence link: give
+    an http:// or https:// address.'); a field without a label (or none) is the reason alone."""
+    label = (labels or {}).get(field or "") or _field_labels().get(field or "")
+    if not label:
+        return str(message)
+    return _("%(field)s: %(message)s", field=label, message=message)
+
+
+def refusal_messages(error: Any, *, target: str = "", labels: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """Every message of a refused action (ValidationFailed, Conflict and their kin), each with what
+    it is about: `target` is the id of the element the action was on (a checklist item, a stage, a
+    form's section), `field` the name of the input at fault. static/js/app.js moves each one there,
+    marks the input invalid, points aria-describedby at it and puts the focus there; without script
+    they stay at the top with a link to the element."""
+    errors = getattr(error, "errors", None) or {}
+    if not errors:
+        return [{"text": str(getattr(error, "message", error)), "target": target, "field": "", "message": ""}]
+    refused = []
+    for field, messages in errors.items():
+        for message in messages:
+            shown_field = field if field and field != BODY else ""
+            refused.append(
+                {
+                    "text": error_sentence(shown_field, message, labels),
+                    "target": target,
+                    "field": shown_field,
+                    "message": str(message),
+                }
+            )
+    return refused
+
+
+def flash_refusal(error: Any, *, target: str = "", labels: dict[str, Any] | None = None) -> None:
+    """The messages of a refused action (`refusal_messages`) as flashes, for the page after a redirect."""
+    from flask import flash
+
+    for message in refusal_messages(error, target=target, labels=labels):
+        flash(message, "error")
 
 
 class ProblemSchema(ma.Schema):

@@ -14,6 +14,7 @@ Windows run on the app's clock (crisis.clock), so tests move time instead of wai
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -113,3 +114,20 @@ def sweep_expired(session: Session, now: datetime | None = None) -> int:
     deleted = session.execute(delete(RateLimitCount).where(RateLimitCount.expires_at <= (now or clock.now())))
     session.commit()
     return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def retry_message(reset_at: float | None, *, now: datetime | None = None) -> str:
+    """The sign-in limit as a sentence in the reader's language, with the minutes to wait
+    ('Terlalu banyak percobaan masuk; coba lagi dalam 4 menit'), never the limit's own
+    notation ('10 per 5 minute')."""
+    from crisis.i18n import _, ngettext
+
+    if reset_at is None:
+        return _("Too many sign-in attempts; try again in a few minutes.")
+    seconds = max(0.0, reset_at - (now or clock.now()).timestamp())
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Too many sign-in attempts; try again in %(num)d minute.",
+        "Too many sign-in attempts; try again in %(num)d minutes.",
+        minutes,
+    )

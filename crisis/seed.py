@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,6 +14,9 @@ from crisis import clock
 from crisis.auth.models import Membership, User
 from crisis.auth.service import hash_password
 from crisis.config import resource_dir
+from crisis.incidents import service as incident_service
+from crisis.incidents import statements
+from crisis.issues import service as issues
 from crisis.playbooks import service as playbooks
 from crisis.units.models import DutyShift, Unit
 
@@ -144,3 +148,136 @@ def plan_demo_roster(*, session: Session, now: datetime) -> int:
                 added += 1
     session.flush()
     return added
+
+
+# --- a living desk ------------------------------------------------------------------------------
+# What a newcomer sees after `make run`: open issues, two running incidents (one overdue, one with a
+# statement waiting for approval), all placed relative to `now` so the demo never goes stale. The
+# history behind the dashboard (resolved incidents, approved reviews) is `seed history`'s.
+
+# unit, who logs it, title, channel, category, reach, engagement, sentiment, first seen (hours ago), monitored
+OPEN_ISSUES = [
+    ("KAB-BANYUMAS", "officer", "Keluhan antrean BPJS di RSUD Banyumas viral", "tiktok", "service_failure",
+     48_000, 3_100, "negative", 2, True),
+    ("KOTA-JAYAPURA", "officer", "Warga bertanya jadwal pemadaman listrik bergilir", "x", "service_failure",
+     6_500, 240, "mixed", 5, False),
+    ("KAB-GOWA", "officer", "Hoaks: beras bantuan mengandung plastik", "whatsapp", "hoax",
+     0, 0, "negative", 1, False),
+    ("JATENG", "officer", "Penolakan kenaikan tarif parkir tepi jalan", "instagram", "policy_backlash",
+     22_000, 1_800, "negative", 9, True),
+]  # fmt: skip
+
+OVERDUE_TITLE = "Hoaks: air PDAM Semarang tercemar bahan kimia"
+AWAITING_TITLE = "Video petugas pelayanan KTP membentak warga viral"
+
+
+def _person(session: Session, unit_code: str, role: str) -> User:
+    return session.scalars(select(User).where(User.email == demo_email(unit_code, role))).one()
+
+
+def _log_issue(
+    session: Session, *, unit_code: str, title: str, channel: str, category: str, seen: datetime, now: datetime,
+    reach: int = 0, engagement: int = 0, sentiment: str = "negative",
+) -> Any:  # fmt: skip
+    unit = session.scalars(select(Unit).where(Unit.code == unit_code)).one()
+    slug = "-".join(title.lower().replace(":", "").split()[:5])
+    return issues.create(
+        session=session,
+        actor=_person(session, unit_code, "officer"),
+        unit_id=unit.id,
+        title=title,
+        description=f"{title}. Dipantau petugas piket sejak pertama terlihat.",
+        channel=channel,
+        category=category,
+        first_seen_at=seen,
+        reach=reach,
+        engagement=engagement,
+        sentiment=sentiment,
+        evidence_urls=[] if channel in ("whatsapp", "hotline") else [f"https://www.{channel}.com/demo/{slug}"],
+        now=now,
+    )
+
+
+def _close_stage(session: Session, *, incident: Any, commander: User, now: datetime) -> None:
+    """Tick every item of the current stage (with a link where evidence is expected), then complete it."""
+    run = incident.current_stage
+    for entry in run.entries:
+        if not entry.closed:
+            link = "https://ppid.demo.example/bukti" if entry.evidence_expected else ""
+            incident_service.tick(session=session, actor=commander, entry_id=entry.id, evidence_url=link, now=now)
+    incident_service.complete_stage(session=session, actor=commander, stage_run_id=run.id, now=now)
+
+
+def _open_incident(
+    session: Session, *, unit_code: str, title: str, channel: str, category: str, playbook: str, severity: int,
+    started: datetime,
+) -> tuple[Any, User]:  # fmt: skip
+    issue = _log_issue(
+        session, unit_code=unit_code, title=title, channel=channel, category=category,
+        seen=started - timedelta(minutes=25), now=started - timedelta(minutes=20), reach=150_000, engagement=12_000,
+    )  # fmt: skip
+    commander = _person(session, unit_code, "head")
+    incident = incident_service.open_from_issue(
+        session=session,
+        actor=commander,
+        issue_id=issue.id,
+        playbook_key=playbook,
+        severity=severity,
+        commander_id=commander.id,
+        now=started,
+    )
+    return incident, commander
+
+
+def seed_live_desk(*, session: Session, now: datetime | None = None) -> dict[str, Any]:
+    """Open issues and two running incidents on the demo organisation, relative to `now`. Returns
+    what it made, by name, for the command's summary and the tests."""
+    now = now or clock.now()
+    logged = []
+    for code, _role, title, channel, category, reach, engagement, sentiment, hours, monitored in OPEN_ISSUES:
+        seen = now - timedelta(hours=hours)
+        issue = _log_issue(
+            session, unit_code=code, title=title, channel=channel, category=category, seen=seen,
+            now=seen + timedelta(minutes=10), reach=reach, engagement=engagement, sentiment=sentiment,
+        )  # fmt: skip
+        if monitored:
+            issues.start_monitoring(
+                session=session, actor=_person(session, code, "officer"), issue_id=issue.id,
+                now=seen + timedelta(minutes=30),
+            )  # fmt: skip
+        logged.append(issue)
+
+    # Overdue: the hoax SOP's first stage closed on time, the second (2 h at severity 3) ran out an hour ago.
+    started = now - timedelta(hours=3, minutes=40)
+    overdue, commander = _open_incident(
+        session, unit_code="KOTA-SEMARANG", title=OVERDUE_TITLE, channel="whatsapp", category="hoax",
+        playbook="hoax-clarification", severity=3, started=started,
+    )  # fmt: skip
+    _close_stage(session, incident=overdue, commander=commander, now=started + timedelta(minutes=40))
+    first_item = overdue.current_stage.entries[0]
+    incident_service.tick(
+        session=session, actor=commander, entry_id=first_item.id, now=started + timedelta(hours=1, minutes=5),
+        evidence_url="https://ppid.demo.example/konfirmasi-pdam",
+        note="Hasil uji laboratorium PDAM diterima; menunggu surat resmi.",
+    )  # fmt: skip
+    incident_service.comment(
+        session=session, actor=_person(session, "KOTA-SEMARANG", "officer"), incident_id=overdue.id,
+        body="Pesan berantai masih beredar di grup WhatsApp warga Tembalang.", now=now - timedelta(minutes=35),
+    )  # fmt: skip
+
+    # Awaiting approval: an officer's holding statement waits for the supervisor or head.
+    started = now - timedelta(minutes=55)
+    awaiting, commander = _open_incident(
+        session, unit_code="KOTA-MAKASSAR", title=AWAITING_TITLE, channel="tiktok", category="official_conduct",
+        playbook="official-misconduct-viral", severity=2, started=started,
+    )  # fmt: skip
+    _close_stage(session, incident=awaiting, commander=commander, now=started + timedelta(minutes=25))
+    statement = statements.draft(
+        session=session, actor=_person(session, "KOTA-MAKASSAR", "officer"), incident_id=awaiting.id,
+        kind="holding", title="Pernyataan sementara: video petugas pelayanan KTP",
+        body="Pemerintah Kota Makassar menyesalkan kejadian dalam video tersebut. Petugas yang bersangkutan "
+        "sedang dimintai keterangan; pembaruan berikutnya kami sampaikan hari ini.",
+        now=now - timedelta(minutes=15),
+    )  # fmt: skip
+    session.flush()
+    return {"issues": logged, "overdue": overdue, "awaiting": awaiting, "statement": statement}

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import parse_pattern
-from flask_babel import format_datetime, gettext
+from flask_babel import format_datetime, get_locale, gettext, ngettext
 
 from crisis import clock
 
@@ -59,6 +59,7 @@ def format_local(moment: datetime | None, zone_name: str, fmt: str = "d MMM yyyy
     if moment is None:
         return "—"
     local = as_utc(moment).astimezone(ZoneInfo(zone_name))
+    fmt = localise_pattern(fmt, get_locale())
     return f"{format_datetime(local.replace(tzinfo=None), fmt, rebase=False)} {zone_label(zone_name, local)}"
 
 
@@ -84,7 +85,7 @@ class LocalTimes:
                 text = format_local(moment, self.zone_name, fmt)
             else:
                 local = as_utc(moment).astimezone(self.zone)
-                text = f"{self._format(local, fmt)} {zone_label(self.zone_name, local)}"
+                text = f"{self._format(local, localise_pattern(fmt, self.locale))} {zone_label(self.zone_name, local)}"
             self._done[key] = text
         return text
 
@@ -119,18 +120,78 @@ def _compiled(fmt: str) -> tuple[Any, tuple[str, ...] | None]:
     return pattern, fields if simple else None
 
 
-def format_duration(delta: timedelta) -> str:
-    """'2 j 05 m' style, localised unit letters; negative durations get a minus sign."""
+def duration_parts(delta: timedelta) -> tuple[str, list[tuple[str, int]]]:
+    """The sign and the (unit, amount) pairs a duration is written with: days and hours from a day
+    on, hours and minutes from an hour on, else minutes. Two units at most: a reader at night
+    wants "1 day 2 h", not "1 day 2 h 5 min 12 s"."""
     seconds = int(delta.total_seconds())
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     days, seconds = divmod(seconds, 86400)
     hours, seconds = divmod(seconds, 3600)
     minutes = seconds // 60
-    parts = []
     if days:
-        parts.append(gettext("%(n)dd", n=days))
-    if hours or days:
-        parts.append(gettext("%(n)dh", n=hours))
-    parts.append(gettext("%(n)dm", n=minutes))
-    return sign + " ".join(parts)
+        parts = [("day", days)] + ([("hour", hours)] if hours else [])
+    elif hours:
+        parts = [("hour", hours)] + ([("minute", minutes)] if minutes else [])
+    else:
+        parts = [("minute", minutes)]
+    return sign, parts
+
+
+def unit_words() -> dict[str, str]:
+    """The unit words of durations in the active language, for the live countdown (static/js/app.js)
+    to write what the server writes: `{"day": "day", "days": "days", "hour": "h", ...}`."""
+    return {
+        "day": ngettext("%(num)d day", "%(num)d days", 1).replace("1", "", 1).strip(),
+        "days": ngettext("%(num)d day", "%(num)d days", 2).replace("2", "", 1).strip(),
+        "hour": gettext("%(n)d h", n=0).replace("0", "", 1).strip(),
+        "minute": gettext("%(n)d min", n=0).replace("0", "", 1).strip(),
+        "second": gettext("%(n)d s", n=0).replace("0", "", 1).strip(),
+        "left": gettext("left"),
+        "overdue": gettext("overdue"),
+        "running": gettext("running"),
+    }
+
+
+def _unit(unit: str, amount: int) -> str:
+    if unit == "day":
+        return ngettext("%(num)d day", "%(num)d days", amount)
+    if unit == "hour":
+        return gettext("%(n)d h", n=amount)
+    return gettext("%(n)d min", n=amount)
+
+
+def format_duration(delta: timedelta) -> str:
+    """'1 hari 2 jam', '2 jam 5 mnt', '45 mnt' (English '1 day 2 h', '2 h 5 min'): the one notation
+    of durations, the same as the live countdown's; negative durations get a minus sign."""
+    sign, parts = duration_parts(delta)
+    return sign + " ".join(_unit(unit, amount) for unit, amount in parts)
+
+
+def _time_pattern(locale: Any) -> str:
+    """The locale's hours and minutes: 'HH.mm' in Indonesian, 'HH:mm' in English."""
+    try:
+        return str(locale.time_formats["short"].pattern)
+    except (AttributeError, KeyError):
+        return "HH:mm"
+
+
+def localise_pattern(fmt: str, locale: Any) -> str:
+    """A pattern written with 'HH:mm' in the locale's own time notation ('10.00' in Indonesian)."""
+    if "HH:mm" not in fmt or locale is None:
+        return fmt
+    if "HH.mm" not in _time_pattern(locale):
+        return fmt
+    return fmt.replace("HH:mm:ss", "HH.mm.ss").replace("HH:mm", "HH.mm")
+
+
+def format_deadline(moment: datetime | None, zone_name: str, now: datetime | None = None) -> str:
+    """'10.00 WIB' when the deadline falls on today's date in the reader's zone, else with its day
+    and date: 'Sen 8 Des 10.00 WIB' ('Mon 8 Dec 10:00 WIB')."""
+    if moment is None:
+        return "—"
+    zone = ZoneInfo(zone_name)
+    today = (now or clock.now()).astimezone(zone).date()
+    same_day = as_utc(moment).astimezone(zone).date() == today
+    return format_local(moment, zone_name, "HH:mm" if same_day else "EEE d MMM HH:mm")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from typing import Any
 
 from flask import (
@@ -14,7 +15,7 @@ from flask import (
     request,
     session,
 )
-from flask_babel import get_locale
+from flask_babel import format_date, format_decimal, get_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -25,7 +26,8 @@ from crisis.auth.identity import load_user, sign_out
 from crisis.auth.labels import ROLE_LABELS
 from crisis.auth.views import bp as auth_bp
 from crisis.desk.views import bp as desk_bp
-from crisis.errors import DomainError
+from crisis.errors import DomainError, page_title
+from crisis.escalation.chat_views import bp as chat_hooks_bp
 from crisis.escalation.views import bp as escalation_bp
 from crisis.extensions import db, login
 from crisis.guards import sign_in_url
@@ -33,11 +35,13 @@ from crisis.http import handle_http_error, problem, select_locale, viewer_zone, 
 from crisis.i18n import _, lazy_gettext
 from crisis.incidents.views import bp as incidents_bp
 from crisis.issues.views import bp as issues_bp
+from crisis.notify.views import bp as notify_bp
 from crisis.playbooks.views import bp as playbooks_bp
+from crisis.reports.situation_views import bp as situation_bp
 from crisis.reports.views import bp as reports_bp
 from crisis.reviews.views import bp as reviews_bp
 from crisis.system.views import bp as system_bp
-from crisis.timefmt import LocalTimes, format_duration, format_local, zone_label
+from crisis.timefmt import LocalTimes, format_deadline, format_duration, format_local, unit_words, zone_label
 from crisis.units.service import KIND_LABELS as UNIT_KIND_LABELS
 from crisis.units.views import bp as units_bp
 
@@ -94,7 +98,22 @@ def _handle_domain_error(error: DomainError) -> Any:
     db.session.rollback()
     if wants_json():
         return problem(error.status, error.title, error.message, error.errors)
-    return render_template("errors/error.html", status=error.status, message=error.message), error.status
+    page = render_template(
+        "errors/error.html", status=error.status, title=page_title(error.status), message=error.message
+    )
+    return page, error.status
+
+
+def date_text(day: date | None, fmt: str = "d MMM yyyy") -> str:
+    """A date in prose as the reader writes it ('7 Des 2026'), never ISO."""
+    return format_date(day, fmt) if day is not None else "—"
+
+
+def number(value: float | None, pattern: str | None = None) -> str:
+    """A number as the reader writes it: '0,25' and '1.234' in Indonesian, '0.25' and '1,234' in English."""
+    if value is None:
+        return "—"
+    return format_decimal(value, pattern) if pattern else format_decimal(value)
 
 
 def _template_globals() -> dict[str, Any]:
@@ -105,11 +124,22 @@ def _template_globals() -> dict[str, Any]:
             times.append(LocalTimes(viewer_zone(), get_locale()))
         return times[0](moment, fmt)
 
+    words: list[str] = []  # the countdown's unit words, once per page
+
+    def duration_words() -> str:
+        if not words:
+            words.append(json.dumps(unit_words(), ensure_ascii=False))
+        return words[0]
+
     return {
         "local": local,
         "viewer_zone": viewer_zone,
         "zone_label": zone_label,
         "format_duration": format_duration,
+        "date_text": date_text,
+        "number": number,
+        "duration_words": duration_words,
+        "deadline_text": lambda moment: format_deadline(moment, viewer_zone()),
         "format_local": format_local,
         "current_locale": select_locale,
     }
@@ -142,8 +172,11 @@ def init_app(app: Flask) -> None:
         issues_bp,
         incidents_bp,
         escalation_bp,
+        chat_hooks_bp,
+        notify_bp,
         reviews_bp,
         reports_bp,
+        situation_bp,
         system_bp,
         desk_bp,
     ):

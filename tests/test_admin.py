@@ -204,7 +204,7 @@ def test_supervisor_plans_a_shift_and_bad_times_are_refused(client, db, org, tok
     headers = token_for("supervisor", "SULSEL")
     unit = org["units"]["SULSEL"]
     officer = org["users"][("SULSEL", "officer")]
-    day = _tomorrow_in_makassar()
+    day = _tomorrow_in_makassar() + timedelta(days=10)  # after the demo's week of shifts: no overlap
     before = db.session.query(DutyShift).count()
     backwards = client.post(
         "/api/v1/duty-shifts",
@@ -263,7 +263,7 @@ def test_roster_page_writes_times_in_the_units_zone(login_as, org):
     client = login_as("head", "SULSEL")
     page = client.get(f"/units/{org['units']['SULSEL'].id}/roster").get_data(as_text=True)
     assert "WITA" in page and "WIB" not in page
-    assert "07:00 WITA" in page and "19:00 WITA" in page
+    assert "07.00 WITA" in page and "19.00 WITA" in page  # Indonesian time notation
 
 
 def test_openapi_document_covers_the_api(client):

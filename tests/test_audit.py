@@ -297,9 +297,9 @@ def test_filters_by_kind_person_and_days_in_the_viewers_zone(client, db, org, cl
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert _page_emails(text) == {"b@contoh.example"}
-    # Rina reads in Indonesian: e.g. "25 Nov 2026 00:30:00 WIB".
-    shown = format_datetime(after_midnight, "d MMM yyyy HH:mm:ss", tzinfo=JAKARTA, locale=pusat_admin.language)
-    assert shown.endswith(" 00:30:00") and f"{shown} WIB" in text
+    # Rina reads in Indonesian: e.g. "25 Nov 2026 00.30.00 WIB".
+    shown = format_datetime(after_midnight, "d MMM yyyy HH.mm.ss", tzinfo=JAKARTA, locale=pusat_admin.language)
+    assert shown.endswith(" 00.30.00") and f"{shown} WIB" in text
     wrong = client.get("/admin/audit?from=kemarin")
     assert wrong.status_code == 422 and "field-errors" in wrong.get_data(as_text=True)
 

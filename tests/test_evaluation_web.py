@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from email.utils import parseaddr
 
 import pytest
+from babel.dates import format_date
 
 from crisis.reports import monthly
 from crisis.reports import tasks as report_tasks
@@ -150,7 +151,8 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
     report = db.session.get(MonthlyReport, report_id)
     assert report.status == "sent" and report.recipients == [org["users"][("JATENG", "head")].email]
     text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(report.pdf)).pages)
-    assert "Diskominfo Provinsi Jawa Tengah" in text and f"{HISTORY_MONTH:%Y-%m}" in text
+    month_in_words = format_date(HISTORY_MONTH, "MMMM yyyy", locale="id")  # "November 2026", never ISO
+    assert "Diskominfo Provinsi Jawa Tengah" in text and month_in_words in text
     assert "Identifikasi dan pelabelan" in text and "KOTA-SEMARANG" in text
     messages = sink.messages
     assert len(messages) == 1 and messages[0]["to"] == [org["users"][("JATENG", "head")].email]

@@ -68,14 +68,15 @@ def test_zone_labels_for_the_three_indonesian_zones():
 def test_times_render_in_the_viewers_zone(app):
     moment = FIXED_NOW.replace(hour=3, minute=0)  # 03:00 UTC on FIXED_NOW's day
     with app.test_request_context():
-        assert format_local(moment, "Asia/Jakarta", "HH:mm") == "10:00 WIB"
-        assert format_local(moment, "Asia/Makassar", "HH:mm") == "11:00 WITA"
-        assert format_local(moment, "Asia/Jayapura", "HH:mm") == "12:00 WIT"
+        # Indonesian (the default language) writes hours and minutes with a dot.
+        assert format_local(moment, "Asia/Jakarta", "HH:mm") == "10.00 WIB"
+        assert format_local(moment, "Asia/Makassar", "HH:mm") == "11.00 WITA"
+        assert format_local(moment, "Asia/Jayapura", "HH:mm") == "12.00 WIT"
         late = FIXED_NOW.replace(hour=16, minute=30)  # 23:30 WIB, but the next day further east
         next_day = (late.date() + timedelta(days=1)).strftime("%d/%m")
-        assert format_local(late, "Asia/Jakarta", "dd/MM HH:mm") == late.strftime("%d/%m") + " 23:30 WIB"
-        assert format_local(late, "Asia/Makassar", "dd/MM HH:mm") == next_day + " 00:30 WITA"
-        assert format_local(late, "Asia/Jayapura", "dd/MM HH:mm") == next_day + " 01:30 WIT"
+        assert format_local(late, "Asia/Jakarta", "dd/MM HH:mm") == late.strftime("%d/%m") + " 23.30 WIB"
+        assert format_local(late, "Asia/Makassar", "dd/MM HH:mm") == next_day + " 00.30 WITA"
+        assert format_local(late, "Asia/Jayapura", "dd/MM HH:mm") == next_day + " 01.30 WIT"
 
 
 def test_user_language_choice_is_remembered(login_as, org, db):

@@ -150,7 +150,7 @@ def test_detail_page_shows_why_this_score(login_as, db, org):
     assert "50.000" in page  # Indonesian number in the explanation
     assert 'rel="noopener noreferrer nofollow"' in page and 'target="_blank"' in page
     assert f'href="/issues/{issue.id}/escalate"' in page
-    assert f"{NOW.astimezone(WIB):%H:%M} WIB" in page  # created at NOW, in the viewer's zone
+    assert f"{NOW.astimezone(WIB):%H.%M} WIB" in page  # created at NOW, in the viewer's zone and notation
     assert "<script>" not in page and " style=" not in page and "onclick" not in page
 
 

@@ -59,6 +59,8 @@ def test_wheel_carries_everything_and_serves_pages(tmp_path):
         "crisis/static/vendor/htmx/htmx.min.js",
         "crisis/migrations/env.py",
         "crisis/translations/id/LC_MESSAGES/messages.mo",
+        "crisis/data/indonesia/provinces.csv",  # crisis units import-indonesia
+        "crisis/data/indonesia/regencies.csv",
         "workers/celery_app.py",
     ):
         assert expected in names, expected
@@ -75,6 +77,8 @@ def test_wheel_carries_everything_and_serves_pages(tmp_path):
         "page = app.test_client().get('/login').get_data(as_text=True)\n"
         "assert 'Masuk' in page, page[:300]\n"
         "assert app.test_client().get('/static/css/app.css').status_code == 200\n"
+        "from crisis.units.indonesia import read_areas\n"
+        "assert len(read_areas()) == 552\n"
         "from workers.cli import main\n"
         "main(['--help'])\n"
     )

@@ -184,7 +184,7 @@ def test_editor_shows_errors_next_to_the_line_and_publishes_nothing(login_as, db
     before = db.session.query(PlaybookVersion).count()
     page = form_post(client, "/playbooks/publish", {"yaml": text, "action": "publish"}).get_data(as_text=True)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "targt:" in t)
-    assert f'id="line-{line}"' in page and "did you mean" in page
+    assert f'id="line-{line}"' in page and "maksud Anda &#39;target&#39;?" in page  # in the admin's language
     assert db.session.query(PlaybookVersion).count() == before
     published = form_post(
         client,

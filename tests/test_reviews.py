@@ -38,9 +38,11 @@ def local_day(moment: datetime, zone: ZoneInfo = WIB) -> date:
 
 
 def shown(moment: datetime, zone: str, label: str, locale: str) -> str:
-    """A time as pages and exports write it, e.g. '26 Nov 2026 11:00 WITA' (babel's month names)."""
+    """A time as pages and exports write it, e.g. '26 Nov 2026 11.00 WITA' (babel's month names, the
+    language's time notation: 11.00 in Indonesian, 11:00 in English)."""
     local = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    return f"{format_datetime(local, 'd MMM yyyy HH:mm', locale=locale)} {label}"
+    pattern = "d MMM yyyy HH.mm" if locale == "id" else "d MMM yyyy HH:mm"
+    return f"{format_datetime(local, pattern, locale=locale)} {label}"
 
 
 def _tick_required(db, actor, run, now, skip=()):
@@ -368,7 +370,7 @@ def test_exports_in_both_languages(db, org, resolved, login_as):
     assert data["stages"][2]["late_seconds"] == 7200 and data["stages"][0]["title"] == "Identify and label"
     markdown = client.get(f"/incidents/{resolved.id}/review.md?lang=en").get_data(as_text=True)
     assert "| 3. Verify" not in markdown and "| 2. Verify with the institution" in markdown
-    assert "Breached by 2h 0m" in markdown and "Breached by 30m" in markdown
+    assert "Breached by 2 h" in markdown and "Breached by 30 min" in markdown
     indonesian = client.get(f"/incidents/{resolved.id}/review.md?lang=id").get_data(as_text=True)
     assert "Identifikasi dan pelabelan" in indonesian and "WIB" in indonesian
     printable = client.get(f"/incidents/{resolved.id}/review.html?lang=id")
@@ -427,7 +429,7 @@ def test_the_pdf_text_contains_the_stage_table(db, org, resolved, login_as):
         "Met",
     ):
         assert expected in text, expected
-    assert "Breached by 30m" in text and "Breached by 2h 0m" in text
+    assert "Breached by 30 min" in text and "Breached by 2 h" in text
 
 
 def test_exports_render_without_a_request_for_workers(db, org, resolved, app):

@@ -108,8 +108,8 @@ def test_every_presenter_writes_a_sentence_without_keys_in_both_languages(app, l
         "reason": "sudah ditangani",
     }
     with app.test_request_context(), _locale(lang):
-        for kind, presenter in PRESENTERS.items():
-            sentence = presenter(data, names)
+        for kind in PRESENTERS:
+            sentence = present(kind, data, names)
             assert sentence and sentence[0].isupper(), (kind, sentence)
             assert not KEYS.search(sentence), (kind, sentence)
         unknown = present("something.new", {}, names)
@@ -128,10 +128,15 @@ def _signed_in(app, org, role: str, unit: str):
 
 def _next_try(moment) -> str:
     """How the page says when the app tries again, whatever the suite's date: the time today, else the date."""
-    local, today = moment.astimezone(WIB), NOW.astimezone(WIB).date()
-    if local.date() == today:
-        return f"Aplikasi akan mencoba lagi pukul {local:%H:%M} WIB"
-    return "Aplikasi akan mencoba lagi pada"
+    from flask import current_app
+    from flask_babel import force_locale
+
+    from crisis.timefmt import format_local
+
+    if moment.astimezone(WIB).date() != NOW.astimezone(WIB).date():
+        return "Aplikasi akan mencoba lagi pada"
+    with current_app.test_request_context(), force_locale("id"):
+        return f"Aplikasi akan mencoba lagi pukul {format_local(moment, 'Asia/Jakarta', 'HH:mm')}"
 
 
 def _locale(lang):

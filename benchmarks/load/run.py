@@ -28,6 +28,7 @@
    e. logging issues in batches (POST /api/v1/issues/batch, --batch issues per request, default 20,
       each distinct, with an Idempotency-Key), wrk, reported in issues per second, beside the peer's
       batch twin (POST /insert-batch: the same number of rows in one multi-row INSERT);
+   f. the national situation room (GET /situation, the central head: every province), wrk;
    and the peer under the same two load shapes (100 requests/s open loop; wrk at maximum throughput
    before and after the app's runs), reporting p50/p95/p99, throughput, non-2xx counts and the ratio
    of each figure to the peer's.
@@ -35,6 +36,13 @@
    prints the load average and CPU use of the machine during each run, and drops the database.
 
 wrk is Debian's package `wrk`; when it is missing the script installs it with apt-get and says so.
+National scale (issue 21): `--national` imports the whole of Indonesia first (`crisis units
+import-indonesia`: 38 provinces, 514 regencies/cities), seeds 55,000 incidents over every unit (about
+3,000 of them still active; the count is printed) and tops the issues up to 30,000 (--issues), then
+measures d. and f.:
+
+    .venv/bin/python benchmarks/load/run.py --national --only df
+
 Measuring holds `flock /tmp/crisis-bench.lock` (seeding does not), so benchmarks never overlap.
 To compare code versions on one database: `--keep`, then `--reuse DB --app-root OTHER_TREE`
 (and `--drop-index NAME` to measure without an index that version did not have).
@@ -703,6 +711,7 @@ def count_queries(url: str, redis_url: str, data: dict[str, Any], spare_entry: i
                 headers={"Authorization": data["issue_token"], "Idempotency-Key": uuid.uuid4().hex},
             ),
             "d. console": lambda: head.get("/"),
+            "f. situation room": lambda: head.get("/situation"),
         }
         for name, probe in probes.items():
             if name != "a. tick":
@@ -744,7 +753,13 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=0, help="wrk connections (default: --workers)")
-    parser.add_argument("--only", default="abcde", help="which of a, b, c, d, e to measure")
+    parser.add_argument("--only", default="abcdef", help="which of a, b, c, d, e, f to measure")
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="the whole of Indonesia imported, 55,000 incidents (~3,000 active) and 30,000 issues",
+    )
+    parser.add_argument("--issues", type=int, default=0, help="top the issues up to this many (--national: 30,000)")
     parser.add_argument("--batch", type=int, default=20, help="issues per request in e. (at most 100)")
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON here")
     parser.add_argument("--probe-only", action="store_true", help="only the one-request-at-a-time CPU probe")
@@ -768,6 +783,10 @@ def main() -> None:
     )
     options = parser.parse_args()
     options.connections = options.connections or options.workers
+    if options.national:
+        if "--incidents" not in sys.argv:
+            options.incidents = NATIONAL_INCIDENTS
+        options.issues = options.issues or NATIONAL_ISSUES
 
     ensure_wrk()
     name = options.reuse or f"crisis_load_{uuid.uuid4().hex[:8]}"
@@ -804,12 +823,16 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
     if not options.reuse:
         crisis_cli(env, "db", "upgrade")
         crisis_cli(env, "seed", "demo")
+        if options.national:
+            print(f"imported Indonesia in {crisis_cli(env, 'units', 'import-indonesia'):.0f} s", flush=True)
         history = ["seed", "history", "--incidents", str(options.incidents)]
         if options.units:
             history += ["--units", str(options.units)]
         print(f"seeded in {crisis_cli(env, *history):.0f} s", flush=True)
     else:
         crisis_cli(env, "db", "upgrade")
+    if options.issues:
+        print(f"issues: {top_up_issues(plain, options.issues)} in the database", flush=True)
     tag = uuid.uuid4().hex[:6]
     warm_ticks = 5 * options.workers
     needed = int(options.rate * options.rate_seconds) + warm_ticks + PROBE["a. tick"] + 3 * options.workers + 1
@@ -868,7 +891,45 @@ def run(url: str, redis_url: str, instance: str, options: argparse.Namespace) ->
     report(results, options, queries, probes)
 
 
-PROBE = {"peer INSERT": 200, "a. tick": 100, "b. incident page": 40, "c. log an issue": 100, "d. console": 20}
+PROBE = {
+    "peer INSERT": 200,
+    "a. tick": 100,
+    "b. incident page": 40,
+    "c. log an issue": 100,
+    "d. console": 20,
+    "f. situation room": 20,
+}
+NATIONAL_INCIDENTS = 55_000  # 51,309 seeded left 2,764 active (README); the run prints the count
+NATIONAL_ISSUES = 30_000
+
+
+def top_up_issues(plain_url: str, total: int) -> int:
+    """Add issues until there are `total`, spread over every unit and the past year, in the states a
+    desk's year leaves them (most dismissed or escalated, a tenth new, a tenth being monitored), in
+    one INSERT ... SELECT. Returns how many there are."""
+    with psycopg.connect(plain_url, autocommit=True) as conn:
+        have = conn.execute("SELECT count(*) FROM issue").fetchone()[0]
+        missing = max(0, total - have)
+        if missing:
+            conn.execute(
+                """
+                INSERT INTO issue (unit_id, title, description, channel, category, first_seen_at, reach, engagement,
+                    sentiment, mainstream_pickup, source_person, source_contact, state, state_reason, risk_score,
+                    suggested_severity, risk_factors, created_at, updated_at, version)
+                SELECT u.ids[1 + (n * 7919) %% array_length(u.ids, 1)],
+                    'Isu uji skala nasional ' || n, '',
+                    (ARRAY['x','instagram','tiktok','facebook','online_news'])[1 + n %% 5],
+                    'hoax', now() - (n %% 8760) * interval '1 hour', (n * 37) %% 50000, (n * 13) %% 5000,
+                    (ARRAY['negative','neutral','positive'])[1 + n %% 3], n %% 7 = 0, '', '',
+                    (ARRAY['new','monitoring','escalated','dismissed','dismissed','escalated','dismissed','dismissed',
+                           'escalated','dismissed'])[1 + n %% 10],
+                    '', n %% 100, 1 + n %% 4, '{}'::json, now() - (n %% 8760) * interval '1 hour', now(), 1
+                FROM generate_series(1, %s) AS n, (SELECT array_agg(id ORDER BY id) AS ids FROM unit) AS u
+                """,
+                [missing],
+            )
+            conn.execute("ANALYZE issue")
+        return conn.execute("SELECT count(*) FROM issue").fetchone()[0]
 
 
 def _process_cpu(pids: list[int]) -> float:
@@ -978,6 +1039,7 @@ def probe_cpu(
             ),
         ),
         "d. console": (app, lambda: call(app.port, "GET", "/", {"Cookie": console_cookie})),
+        "f. situation room": (app, lambda: call(app.port, "GET", "/situation", {"Cookie": console_cookie})),
     }
     print("one request at a time (CPU per request):", flush=True)
     out = []
@@ -1186,6 +1248,17 @@ def measure(
             wrk(
                 "d. console (central head)",
                 f"http://{HOST}:{app.port}/",
+                WRK_GET,
+                {"BENCH_COOKIE": sign_in(app.port, CONSOLE_USER)},
+                seconds=seconds,
+                connections=conns,
+            )
+        )
+    if "f" in options.only:
+        show(
+            wrk(
+                "f. situation room (central head)",
+                f"http://{HOST}:{app.port}/situation",
                 WRK_GET,
                 {"BENCH_COOKIE": sign_in(app.port, CONSOLE_USER)},
                 seconds=seconds,

@@ -27,7 +27,8 @@ from crisis.escalation.queries import hot_statement
 from crisis.escalation.recipients import members_in_role, unit_chain
 from crisis.escalation.timing import FIRED, db_now, is_postgres, setting, stamp
 from crisis.incidents.models import Incident
-from crisis.notify.channels import CHANNELS, DeliveryError
+from crisis.notify import chat
+from crisis.notify.channels import CHANNELS, DeliveryError, PermanentDeliveryError
 from crisis.notify.models import Notice
 from crisis.timeline import service as timeline
 from crisis.units.models import Unit
@@ -165,13 +166,37 @@ def _record_failure(session: Session, notice_id: int, error: Exception, now: dat
     notice.attempts += 1
     notice.last_error = f"{type(error).__name__}: {error}"[:2000]
     notice.enqueued_at = None
-    if notice.attempts >= int(setting("NOTICE_MAX_ATTEMPTS", 8)):
-        notice.status, notice.failed_at = "failed", moment
-        _surface_failure(session, notice, moment)
+    permanent = isinstance(error, PermanentDeliveryError)
+    if permanent:
+        notice.last_error = str(error)[:2000]  # already a sentence: the reason in words
+    if permanent or notice.attempts >= int(setting("NOTICE_MAX_ATTEMPTS", 8)):
+        give_up(session, notice, error, moment)
     else:
-        notice.next_attempt_at = moment + backoff(notice.attempts)
+        wait = backoff(notice.attempts)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:  # the receiver said how long (HTTP 429): never sooner
+            wait = max(wait, timedelta(seconds=float(retry_after)))
+        notice.next_attempt_at = moment + wait
     log.warning("notice %s attempt %s failed: %s", notice.id, notice.attempts, notice.last_error)
     return notice.status
+
+
+def give_up(session: Session, notice: Notice, error: Exception, now: datetime) -> None:
+    """A notice that cannot be delivered (also one a chat service reported failed after accepting it):
+    failed, shown to the unit's admins, the person's broken chat link marked (and the person told), and
+    the same message sent on the person's next channel."""
+    notice.status, notice.failed_at = "failed", now
+    _surface_failure(session, notice, now)
+    if isinstance(error, PermanentDeliveryError) and error.broken_link and notice.recipient_user_id is not None:
+        chat.break_link(
+            session=session,
+            user_id=notice.recipient_user_id,
+            channel=notice.channel,
+            reason=str(error),
+            now=now,
+            notice=notice,
+        )
+    chat.fall_back(session=session, notice=notice, now=now)
 
 
 def _unit_admins(session: Session, unit: Unit, now: datetime) -> list[User]:

@@ -28,6 +28,7 @@ from crisis.escalation.timing import FIRED, announce, db_now, due_cutoff, inject
 from crisis.incidents.models import Incident, StageRun
 from crisis.notify import service as notify
 from crisis.notify.channels import CHANNELS
+from crisis.notify.chat import for_severity
 from crisis.notify.models import Notice, WebhookEndpoint
 from crisis.playbooks.snapshot import stage_spec
 from crisis.timeline import service as timeline
@@ -228,7 +229,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     user_ids = sorted({uid for *_rest, recipients in resolved for uid in recipients})
     if user_ids:  # their units (language, zone) for rendering, in one query for the batch
         session.scalars(hot_statement("fire.users"), {"ids": user_ids}).unique().all()
-    channels = notify.channels_for(session, user_ids)
+    channels = notify.channels_for(session, user_ids, at=moment)
     units = {r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None} | {
         incident.unit_id for _t, incident, _r, recipients in resolved if not recipients
     }
@@ -241,7 +242,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     for timer, incident, run, recipients in resolved:
         base_payload = _payload(timer, incident, run)
         for recipient in recipients.values():
-            for channel in channels[recipient.user.id]:
+            for channel in for_severity(channels[recipient.user.id], incident.severity):  # quiet hours
                 payload = {
                     **base_payload,
                     "selector": recipient.selector,

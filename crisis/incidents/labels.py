@@ -67,6 +67,8 @@ NOTICE_CHANNEL_LABELS = {
     "email": lazy_gettext("e-mail"),
     "inapp": lazy_gettext("the in-app inbox"),
     "webhook": lazy_gettext("webhook"),
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
 }
 CHANNEL_LABELS = {
     "x": "X/Twitter",
@@ -84,3 +86,6 @@ CHANNEL_LABELS = {
     "press_release_mail": lazy_gettext("Press release by e-mail"),
     "tv_radio": lazy_gettext("TV / radio"),
 }
+
+# Chat channels (crisis.notify.chat, issue 20): their event on an incident's timeline.
+EVENT_LABELS["notice.fell_back"] = lazy_gettext("Notice sent on the next channel")

@@ -227,6 +227,8 @@ def approve(
         statement_id=statement.id,
         statement_kind=statement.kind,
     )
+    # Approved key messages go out to the involved units' chat groups (crisis.notify.chat).
+    hooks.run(hooks.STATEMENT_APPROVED, session=session, statement=statement, incident=incident, now=now)
     return statement
 
 

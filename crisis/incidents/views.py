@@ -13,7 +13,7 @@ from crisis.auth import roster as duty
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
-from crisis.http import select_locale, viewer_zone
+from crisis.http import flash_refusal, refusal_messages, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.incidents import presenters, service, statements
 from crisis.incidents.console import due_items
@@ -48,6 +48,7 @@ def console() -> Any:
         now=now,
         units=my_units,
         on_duty=on_duty,
+        roster_gaps=duty.gaps_for_head(session=db.session, user=current_user, now=now),
         unit_id=unit_id,
         severity=severity,
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
@@ -63,20 +64,28 @@ def _back(incident_id: int, anchor: str = "") -> Any:
 def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "") -> Any:
     """Run one user action as one transaction; what is wrong with the input or the state comes back
     as messages on the page. A role that may not do it gets 403 (NotPermitted is not caught): the
-    page never offers it, so only a stale page or a hand-made request gets there."""
+    page never offers it, so only a stale page or a hand-made request gets there. A form sent by
+    htmx gets the live panel back (the page swaps in the parts that changed), with the problems next
+    to the item (`anchor`) and status 422; a plain form post gets a redirect and flash messages."""
+    partial = request.headers.get("HX-Request") == "true"
     try:
         action()
     except (ValidationFailed, Conflict) as error:
         db.session.rollback()
-        for field, messages in error.errors.items():  # named by field, as on the review page
-            for message in messages:
-                flash(f"{field}: {message}", "error")
-        if not error.errors:
-            flash(error.message, "error")
+        if partial:
+            # The same messages a redirect would flash, inside the swapped part: app.js places them.
+            return _live_panel(incident_id, problems={anchor: refusal_messages(error, target=anchor)}, status=422)
+        flash_refusal(error, target=anchor)  # shown next to the item, stage or form it is about
     else:
         db.session.commit()
+        if partial:
+            return _live_panel(incident_id, said=done)
         flash(done, "success")
     return _back(incident_id, anchor)
+
+
+def _live_panel(incident_id: int, status: int = 200, **extra: Any) -> Any:
+    return render_template("incidents/_live.html", **_page_context(incident_id), **extra), status
 
 
 def _int(name: str) -> int | None:

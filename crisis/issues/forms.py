@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
     HiddenField,
@@ -15,6 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from crisis.guards import RowIdField, RowIdSelectField, WholeNumberField
+from crisis.i18n import Form
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues.models import (
     ACTORS,
@@ -95,7 +95,7 @@ def _choices(labels: dict[str, object]) -> list[SelectChoice]:
     return [SelectChoice(value, str(label)) for value, label in labels.items()]
 
 
-class IssueForm(FlaskForm):
+class IssueForm(Form):
     """What a duty officer logs, in the order they know it."""
 
     unit_id = RowIdSelectField(_l("Unit"))
@@ -139,7 +139,7 @@ class IssueEditForm(IssueForm):
     unit_id = None
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     body = TextAreaField(_l("Monitoring note"), validators=[DataRequired(), Length(max=10000)])
     reach = WholeNumberField(_l("Reach now"), **_COUNT)
     engagement = WholeNumberField(_l("Engagement now"), **_COUNT)
@@ -150,18 +150,18 @@ class NoteForm(FlaskForm):
         self.sentiment.choices = [SelectChoice("", str(_l("not judged"))), *_choices(SENTIMENT_LABELS)]
 
 
-class EvidenceForm(FlaskForm):
+class EvidenceForm(Form):
     url = StringField(_l("Evidence link"), validators=[DataRequired(), Length(max=2000)])
     evidence_note = StringField(_l("What it shows"), validators=[Optional(), Length(max=500)])
 
 
-class DismissForm(FlaskForm):
+class DismissForm(Form):
     reason = TextAreaField(_l("Reason for dismissing"), validators=[DataRequired(), Length(max=2000)])
 
 
-class MergeForm(FlaskForm):
+class MergeForm(Form):
     target_id = RowIdField(_l("Merge into issue number"), validators=[InputRequired()])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes state: only the CSRF token."""

@@ -18,7 +18,7 @@ from crisis.extensions import db
 from crisis.guards import id_arg
 from crisis.http import viewer_zone
 from crisis.i18n import _, lazy_gettext
-from crisis.issues import risk, service
+from crisis.issues import checks, risk, service
 from crisis.issues.forms import (
     ACTOR_LABELS,
     CHANNEL_LABELS,
@@ -176,9 +176,32 @@ def issue_new() -> Any:
             if duplicates:
                 return redirect(url_for("issues.duplicates", issue_id=issue.id))
             return redirect(url_for("issues.issue_detail", issue_id=issue.id))
+    elif form.is_submitted() and "csrf_token" not in form.errors:
+        _check_the_rest(form)
     return render_template(
         "issues/new.html", form=form, several_units=len(loggable) > 1, zone=viewer_zone(), **_labels()
     )
+
+
+def _check_the_rest(form: IssueForm) -> None:
+    """A form refused for a field's type (a missing title, a letter in a count) still shows what
+    the service would refuse in the other fields: every field's errors in one round."""
+    fields: dict[str, Any] = {}
+    for name in ("title", "description", "channel", "category", "sentiment", "source_person", "source_contact"):
+        if not getattr(form, name).errors and getattr(form, name).data:
+            fields[name] = getattr(form, name).data
+    for name in ("reach", "engagement"):
+        if not getattr(form, name).errors and getattr(form, name).data is not None:
+            fields[name] = getattr(form, name).data
+    if not form.first_seen_at.errors and form.first_seen_at.data:
+        fields["first_seen_at"] = _from_local_input(form.first_seen_at.data)
+    errors = checks.validate(fields, now=clock.now())
+    links = [line.strip() for line in (form.evidence_urls.data or "").splitlines() if line.strip()]
+    checks.clean_links(links, errors, "evidence_urls")
+    for name, messages in errors.items():
+        field = getattr(form, name, None)
+        if field is not None and not field.errors:
+            field.errors = list(field.errors) + list(messages)
 
 
 @bp.route("/issues/<int:issue_id>/duplicates")

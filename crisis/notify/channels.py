@@ -22,7 +22,22 @@ SIGNATURE_HEADER = "X-Crisis-Signature"
 
 
 class DeliveryError(Exception):
-    """The channel could not deliver; the notice is retried with backoff, then marked failed."""
+    """The channel could not deliver; the notice is retried with backoff, then marked failed.
+    `retry_after`: seconds the receiver asked us to wait (HTTP 429), at least that before the next try."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again cannot help (the bot was blocked, the number is not on WhatsApp, the template is
+    not approved): the notice fails at once, with the reason in words, and falls back to the
+    person's next channel. `broken_link`: the person's link on this channel no longer works."""
+
+    def __init__(self, message: str, *, broken_link: bool = False) -> None:
+        super().__init__(message)
+        self.broken_link = broken_link
 
 
 class Channel:
@@ -32,6 +47,19 @@ class Channel:
     personal: ClassVar[bool] = True
     # Delivered by being written (the in-app inbox): no task, no retry.
     immediate: ClassVar[bool] = False
+    # Reaches a person away from the app (e-mail, chat), in the order the person chose; the first that
+    # works is used and a notice that cannot be delivered falls back to the next.
+    reaching: ClassVar[bool] = False
+    # Needs a link made by the person (a Telegram chat, a WhatsApp number): not a checkbox.
+    linked: ClassVar[bool] = False
+    # Quiet hours hold it back for severity 1-2 (a phone that buzzes at night).
+    pushes: ClassVar[bool] = False
+    # Place in the default order of reaching channels (lowest first), whatever order modules load in.
+    rank: ClassVar[int] = 50
+
+    def configured(self) -> bool:
+        """Whether this deployment set the channel up (tokens given)."""
+        return True
 
     def not_set_up(self) -> str | None:
         """Why this installation cannot use the channel at all (a reason code, kept on the notice,
@@ -60,7 +88,39 @@ def register(cls: type[Channel]) -> type[Channel]:
 
 
 def personal_channel_names() -> list[str]:
-    return [name for name, channel in CHANNELS.items() if channel.personal]
+    """Channels a person turns on or off with a checkbox (e-mail, in-app); chat channels are linked instead."""
+    return [name for name, channel in CHANNELS.items() if channel.personal and not channel.linked]
+
+
+def reaching_channel_names() -> list[str]:
+    """Channels that reach a person away from the app, in the default order (chat first, e-mail last)."""
+    return sorted((name for name, channel in CHANNELS.items() if channel.reaching), key=lambda n: CHANNELS[n].rank)
+
+
+def call_json(
+    url: str, body: dict[str, Any] | None, *, headers: dict[str, str], timeout: float
+) -> tuple[int, Any, Any]:
+    """POST (or GET without a body) JSON to a chat API: (HTTP status, decoded answer or None, headers).
+    Only transport failures raise (DeliveryError); an HTTP error status is returned for the caller to read."""
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    request = urllib.request.Request(  # noqa: S310  configured https base URL (a loopback one in tests)
+        url,
+        data=data,
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json", "User-Agent": "crisis-notices/1", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+            status, raw, answer_headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, answer_headers = error.code, error.read(), error.headers
+    except (OSError, ValueError) as error:  # refused, reset, timed out, DNS
+        raise DeliveryError(f"{type(error).__name__}: {error}") from error
+    try:
+        answer = json.loads(raw) if raw else None
+    except ValueError:
+        answer = None
+    return status, answer, answer_headers
 
 
 NOTICE_MAIL = mail.Form(headers=("X-Crisis-Notice", "X-Crisis-Idempotency-Key", "Content-Language"))
@@ -70,6 +130,8 @@ NOTICE_MAIL = mail.Form(headers=("X-Crisis-Notice", "X-Crisis-Idempotency-Key", 
 class EmailChannel(Channel):
     name = "email"
     label = _l("E-mail")
+    reaching = True
+    rank = 90
 
     def not_set_up(self) -> str | None:
         # No CRISIS_SMTP_HOST (the embedded default): nothing to send through, so nothing to retry.
@@ -180,3 +242,8 @@ class InAppChannel(Channel):
 
     def transmit(self, prepared: Any) -> None:
         return None  # the row is the message: it is in the inbox once committed
+
+
+# Chat channels register themselves the same way, in their own modules.
+from crisis.notify import telegram as _telegram  # noqa: E402, F401
+from crisis.notify import whatsapp as _whatsapp  # noqa: E402, F401

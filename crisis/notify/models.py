@@ -14,8 +14,10 @@ from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
 NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
-# reminder: crisis.reviews.reminders; info (something waits for the reader): crisis.desk.notices
-NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "info")
+# reminder: crisis.reviews.reminders; info (something waits for the reader): crisis.desk.notices;
+# link_broken (a person's chat link stopped working) and key_messages (approved key messages posted
+# to a unit's Telegram group): crisis.notify.chat.
+NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "info", "link_broken", "key_messages")
 
 
 class WebhookEndpoint(db.Model):
@@ -48,6 +50,64 @@ class ChannelPreference(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "channel"),)
 
 
+LINK_STATES = ("pending", "active", "broken")
+
+
+class ChatLink(db.Model):
+    """A person's address on a chat channel: a Telegram chat, or a WhatsApp number. `pending` (a
+    WhatsApp number waiting for its verification code) -> `active` -> `broken` (unlinked, the bot
+    blocked, the number gone from WhatsApp). At most one link per person and channel."""
+
+    __tablename__ = "chat_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))  # Telegram chat id, or +62... in E.164
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    code_hash: Mapped[str] = mapped_column(String(64), default="")  # WhatsApp verification code (SHA-256)
+    code_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_tries: Mapped[int] = mapped_column(default=0)
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    broken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    broken_reason: Mapped[str] = mapped_column(Text, default="")
+
+    user = relationship("User")
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "channel"),
+        CheckConstraint("state IN ('pending','active','broken')", name="state"),
+    )
+
+
+class ChannelSettings(db.Model):
+    """A person's order of channels that reach them (the first working one is used; a notice that
+    cannot be delivered falls back to the next) and quiet hours in their own zone, when only
+    severity 3-4 reaches them on a chat channel."""
+
+    __tablename__ = "channel_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    channel_order: Mapped[list[str]] = mapped_column(JSON, default=list)
+    quiet_from: Mapped[str | None] = mapped_column(String(5))  # "22:00", local time
+    quiet_until: Mapped[str | None] = mapped_column(String(5))  # "06:00"
+
+
+class UnitChatGroup(db.Model):
+    """A unit's Telegram group: approved key messages of incidents the unit is involved in are posted there."""
+
+    __tablename__ = "unit_chat_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), unique=True)
+    chat_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    unit = relationship("Unit")
+
+
 class Notice(db.Model):
     """One message to one recipient on one channel. `queued` -> `sent` | `failed` (| `cancelled` when
     the stage completed before it left). The idempotency key makes a second fire a no-op."""
@@ -75,6 +135,10 @@ class Notice(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # in-app: opened in the inbox
+    # Chat channels: what the service last reported of the message (WhatsApp: sent, delivered, read,
+    # failed), when, and the service's reason for a failure.
+    remote_status: Mapped[str | None] = mapped_column(String(16))
+    remote_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 

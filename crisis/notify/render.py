@@ -192,8 +192,17 @@ def _subject_about(context: dict[str, Any]) -> str | None:
         return _("%(unit)s is involved in this incident", unit=context["involved_unit"])
     if kind == "delivery_failed":
         return _("A notice could not be delivered")
+    if kind == "link_broken":
+        return _("Your %(channel)s link no longer works", channel=_channel_label(context["payload"].get("channel")))
     stage = context["stage_title"]
     if kind == "stage_due":
         overdue = _("overdue")
         return f"{stage} — {overdue}" if stage else overdue
     return stage
+
+
+def _channel_label(name: str | None) -> str:
+    from crisis.notify.channels import CHANNELS  # channels import this module
+
+    channel = CHANNELS.get(name or "")
+    return str(channel.label) if channel is not None else str(name)

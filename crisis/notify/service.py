@@ -15,6 +15,7 @@ from crisis.audit import service as audit
 from crisis.auth.models import User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
+from crisis.notify import chat
 from crisis.notify.channels import CHANNELS, personal_channel_names
 from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint
 from crisis.timeline import service as timeline
@@ -150,16 +151,18 @@ def personal_channels(*, session: Session, user: User) -> list[str]:
     return channels_for(session, [user.id])[user.id]
 
 
-def channels_for(session: Session, user_ids: list[int]) -> dict[int, list[str]]:
-    """Personal channels of several people in one query."""
+def channels_for(session: Session, user_ids: list[int], *, at: datetime | None = None) -> dict[int, list[str]]:
+    """Personal channels of several people in one query: the in-app inbox (unless turned off) and the
+    first working channel of each person's order (a linked chat, or e-mail unless turned off). Each
+    value is a `chat.Route`: `chat.for_severity(route, severity)` applies quiet hours (at `at`)."""
     choices: dict[int, dict[str, bool]] = {user_id: {} for user_id in user_ids}
     if user_ids:
         for user_id, channel, enabled in session.execute(_choices_statement(), {"ids": sorted(set(user_ids))}):
             choices[user_id][channel] = enabled
-    names = personal_channel_names()
-    return {
-        user_id: [name for name in names if chosen.get(name, True)] or ["inapp"] for user_id, chosen in choices.items()
-    }
+    zones = None
+    if at is not None and chat.chat_configured():
+        zones = {user.id: user.timezone for user in session.scalars(select(User).where(User.id.in_(list(choices))))}
+    return chat.routes(session, list(choices), choices, at=at, zones=zones)  # type: ignore[return-value]
 
 
 # --- reminders: notices about an item's due date, not a deadline timer (crisis.reviews.reminders) ---

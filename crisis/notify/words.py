@@ -209,6 +209,14 @@ def about(notice: Any, names: Names) -> str:
             "%(unit)s is involved in this incident",
             unit=payload.get("involved_unit_name") or names.unit(payload.get("involved_unit")),
         )
+    if kind == "link_broken":  # chat channels (crisis.notify.chat)
+        return _(
+            "Your %(channel)s link no longer works: %(reason)s",
+            channel=names.notice_channel(payload.get("channel")),
+            reason=payload.get("error", ""),
+        )
+    if kind == "key_messages":
+        return _("Approved key messages for the Telegram group of %(unit)s", unit=names.unit(payload.get("unit_code")))
     return _("Notice about the incident")
 
 
@@ -243,7 +251,12 @@ def status(notice: Any, names: Names) -> str:
     """What became of the notice, as a sentence."""
     channel = names.notice_channel(notice.channel)
     if notice.status == "sent":
-        return _("Sent by %(channel)s at %(when)s.", channel=channel, when=names.time(notice.sent_at))
+        sent = _("Sent by %(channel)s at %(when)s.", channel=channel, when=names.time(notice.sent_at))
+        remote = remote_status(notice, names)  # chat channels: "read 02:03 WIT"
+        return f"{sent} {remote}" if remote else sent
+    if notice.status == "failed" and notice.channel in CHAT_CHANNELS and "Error:" not in (notice.last_error or ""):
+        # A chat service's refusal is recorded in words already (crisis.notify.telegram, .whatsapp).
+        return _("Not delivered after %(n)s attempts.", n=notice.attempts) + " " + notice.last_error
     if notice.status == "failed":
         return (
             _("Not delivered after %(n)s attempts.", n=notice.attempts)
@@ -257,3 +270,22 @@ def status(notice: Any, names: Names) -> str:
             notice.last_error, channel=notice.channel, next_try=notice.next_attempt_at, zone=names.zone
         )
     return _("Waiting to be sent by %(channel)s.", channel=channel)
+
+
+# --- chat channels (issue 20) ------------------------------------------------------------------------
+
+CHAT_CHANNELS = ("telegram", "whatsapp")
+
+
+def remote_status(notice: Any, names: Names) -> str:
+    """What the chat service last said of a sent notice, e.g. "Dibaca 02:03 WIT."; "" when nothing."""
+    if not getattr(notice, "remote_status", None) or notice.remote_status_at is None:
+        return ""
+    when = format_local(notice.remote_status_at, names.zone, "HH:mm")
+    words = {
+        "sent": _("On the phone's way %(when)s.", when=when),
+        "delivered": _("Delivered %(when)s.", when=when),
+        "read": _("Read %(when)s.", when=when),
+        "failed": _("Not delivered %(when)s.", when=when),
+    }
+    return words.get(notice.remote_status, "")

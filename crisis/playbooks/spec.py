@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from crisis.i18n import N_
+
 CATEGORIES = (
     "service_failure",
     "hoax",
@@ -79,27 +81,30 @@ def parse_duration(text: str) -> timedelta:
     Raises ValueError (and nothing else) with a message fit to show to an SOP author.
     """
     if isinstance(text, int) and not isinstance(text, bool):
-        raise ValueError(f"a plain number ({text}) is not a duration; write a unit: 15m, 1h or 3d")
+        raise ValueError(N_("a plain number (%(text)s) is not a duration; write a unit: 15m, 1h or 3d", text=text))
     if not isinstance(text, str):
-        raise ValueError("expected a duration such as 15m, 1h or 3d")
+        raise ValueError(N_("expected a duration such as 15m, 1h or 3d"))
     match = _DURATION_RE.fullmatch(text)
     if match is None or not text:
         rest = text[1:]
         if text.startswith("-") and rest and _DURATION_RE.fullmatch(rest):
-            raise ValueError(f"duration '{shorten(text)}' must be more than zero")
+            raise ValueError(N_("duration '%(text)s' must be more than zero", text=shorten(text)))
         raise ValueError(
-            f"duration '{shorten(text)}' does not parse; write a number and a unit, e.g. 15m, 1h, 3d or 1h30m"
+            N_(
+                "duration '%(text)s' does not parse; write a number and a unit, e.g. 15m, 1h, 3d or 1h30m",
+                text=shorten(text),
+            )
         )
     # Checked before int(): a thousand-digit number must not reach timedelta (OverflowError).
     if any(group is not None and len(group) > 9 for group in match.groups()):
-        raise ValueError(f"duration '{shorten(text)}' is longer than the 365-day limit")
+        raise ValueError(N_("duration '%(text)s' is longer than the 365-day limit", text=shorten(text)))
     minutes = sum(
         int(group) * size for group, (size, _) in zip(match.groups(), _UNITS, strict=True) if group is not None
     )
     if minutes == 0:
-        raise ValueError(f"duration '{shorten(text)}' must be more than zero")
+        raise ValueError(N_("duration '%(text)s' must be more than zero", text=shorten(text)))
     if minutes > MAX_DURATION // _MINUTE:
-        raise ValueError(f"duration '{shorten(text)}' is longer than the 365-day limit")
+        raise ValueError(N_("duration '%(text)s' is longer than the 365-day limit", text=shorten(text)))
     return timedelta(minutes=minutes)
 
 
@@ -164,17 +169,30 @@ def parse_selector(text: str) -> RoleSelector:
     role, at, scope = text.partition("@")
     if role not in SELECTOR_ROLES:
         raise ValueError(
-            f"unknown role '{shorten(role)}' in selector '{shown}'; use one of {', '.join(SELECTOR_ROLES)}"
+            N_(
+                "unknown role '%(role)s' in selector '%(selector)s'; use one of %(roles)s",
+                role=shorten(role),
+                selector=shown,
+                roles=", ".join(SELECTOR_ROLES),
+            )
         )
     if not at:
         raise ValueError(
-            f"selector '{shown}' has no scope; write {role}@own, {role}@parent, "
-            f"{role}@province, {role}@central or {role}@<UNIT CODE>"
+            N_(
+                "selector '%(selector)s' has no scope; write %(role)s@own, %(role)s@parent, "
+                "%(role)s@province, %(role)s@central or %(role)s@<UNIT CODE>",
+                selector=shown,
+                role=role,
+            )
         )
     if scope not in SELECTOR_SCOPES and not UNIT_CODE_RE.fullmatch(scope):
         raise ValueError(
-            f"unknown scope '{shorten(scope)}' in selector '{shown}'; "
-            "use own, parent, province, central or a unit code such as JATENG"
+            N_(
+                "unknown scope '%(scope)s' in selector '%(selector)s'; "
+                "use own, parent, province, central or a unit code such as JATENG",
+                scope=shorten(scope),
+                selector=shown,
+            )
         )
     return RoleSelector(role, scope)
 

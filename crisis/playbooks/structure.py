@@ -8,6 +8,7 @@ from pathlib import Path
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from crisis.i18n import N_, Message
 from crisis.playbooks.spec import (
     CATEGORIES,
     OWNER_ROLES,
@@ -50,14 +51,14 @@ class PlaybookChecker(ValueReader):
     def playbook(self, root: Node) -> PlaybookSpec | None:
         found = self.fields(
             root,
-            "playbook",
-            "a mapping at the top level with key, title, description, category, severities and stages",
+            N_("playbook"),
+            N_("a mapping at the top level with key, title, description, category, severities and stages"),
             PLAYBOOK_KEYS,
             PLAYBOOK_REQUIRED,
         )
         if found is None:
             return None
-        key = self.slug(found["key"], "playbook key") if "key" in found else None
+        key = self.slug(found["key"], N_("playbook key")) if "key" in found else None
         if key is not None:
             self._check_file_name(found["key"], key)
         title = self.text(found["title"], "title") if "title" in found else None
@@ -84,16 +85,22 @@ class PlaybookChecker(ValueReader):
         if path.suffix in (".yaml", ".yml") and path.stem != key:
             self.add(
                 node,
-                f"key '{key}' does not match the file name '{path.name}'; "
-                f"rename the file to {key}{path.suffix} or set key: {path.stem}",
+                N_(
+                    "key '%(key)s' does not match the file name '%(name)s'; "
+                    "rename the file to %(key)s%(suffix)s or set key: %(stem)s",
+                    key=key,
+                    name=path.name,
+                    suffix=path.suffix,
+                    stem=path.stem,
+                ),
             )
 
     def severities(self, node: Node) -> tuple[int, ...] | None:
         if not isinstance(node, SequenceNode):
-            self.expected(node, "a list of severities such as [1, 2, 3, 4]")
+            self.expected(node, N_("a list of severities such as [1, 2, 3, 4]"))
             return None
         if not node.value:
-            self.add(node, "severities is empty; list at least one severity from 1 to 4")
+            self.add(node, N_("severities is empty; list at least one severity from 1 to 4"))
             return None
         seen: set[int] = set()
         ok = True
@@ -103,25 +110,28 @@ class PlaybookChecker(ValueReader):
                 if value not in SEVERITIES:
                     self.add(
                         item,
-                        f"severity {shorten(str(value))} is out of range; use 1 (minimal), "
-                        "2 (moderate), 3 (intense) or 4 (severe)",
+                        N_(
+                            "severity %(value)s is out of range; use 1 (minimal), "
+                            "2 (moderate), 3 (intense) or 4 (severe)",
+                            value=shorten(str(value)),
+                        ),
                     )
                     ok = False
                 elif value in seen:
-                    self.add(item, f"duplicate severity {value}")
+                    self.add(item, N_("duplicate severity %(value)s", value=value))
                     ok = False
                 seen.add(value)
             else:
                 if value is not INVALID or not isinstance(item, ScalarNode):
-                    self.expected(item, "a severity number from 1 to 4")
+                    self.expected(item, N_("a severity number from 1 to 4"))
                 ok = False
         return tuple(sorted(seen)) if ok else None
 
     def settings(self, node: Node, severities: frozenset[int] | None) -> Settings | None:
         found = self.fields(
             node,
-            "settings",
-            "a mapping of settings (update_every, review_due)",
+            N_("settings"),
+            N_("a mapping of settings (update_every, review_due)"),
             SETTINGS_KEYS,
             (),
         )
@@ -140,13 +150,13 @@ class PlaybookChecker(ValueReader):
 
     def stages(self, node: Node, severities: frozenset[int] | None) -> tuple[StageSpec, ...] | None:
         if not isinstance(node, SequenceNode):
-            self.expected(node, "a list of stages")
+            self.expected(node, N_("a list of stages"))
             return None
         if not node.value:
-            self.add(node, "stages is empty; a playbook needs at least one stage")
+            self.add(node, N_("stages is empty; a playbook needs at least one stage"))
             return None
         if len(node.value) > MAX_STAGES:
-            self.add(node, f"{len(node.value)} stages; a playbook has at most {MAX_STAGES}")
+            self.add(node, N_("%(n)d stages; a playbook has at most %(max)d", n=len(node.value), max=MAX_STAGES))
             return None
         stages = [self.stage(item, severities) for item in node.value]
         return tuple(stages) if all(stages) else None
@@ -155,23 +165,26 @@ class PlaybookChecker(ValueReader):
         if key is None:
             return
         if key in seen:
-            self.add(node, f"duplicate {what} '{key}' (first used on line {seen[key]})")
+            self.add(
+                node,
+                N_("duplicate %(what)s '%(key)s' (first used on line %(line)d)", what=what, key=key, line=seen[key]),
+            )
         else:
             seen[key] = node.start_mark.line + 1
 
     def stage(self, node: Node, severities: frozenset[int] | None) -> StageSpec | None:
         found = self.fields(
             node,
-            "stage",
-            "a stage: a mapping with key, title, guidance, target and checklist",
+            N_("stage"),
+            N_("a stage: a mapping with key, title, guidance, target and checklist"),
             STAGE_KEYS,
             STAGE_REQUIRED,
         )
         if found is None:
             return None
-        key = self.slug(found["key"], "stage key") if "key" in found else None
+        key = self.slug(found["key"], N_("stage key")) if "key" in found else None
         if key is not None:
-            self._unique(found["key"], key, self._stage_lines, "stage key")
+            self._unique(found["key"], key, self._stage_lines, N_("stage key"))
         title = self.text(found["title"], "title") if "title" in found else None
         guidance = self.text(found["guidance"], "guidance") if "guidance" in found else None
         target = self.severity_durations(found["target"], "target", severities) if "target" in found else None
@@ -191,10 +204,10 @@ class PlaybookChecker(ValueReader):
 
     def checklist(self, node: Node, stage_key: str) -> tuple[ChecklistItemSpec, ...] | None:
         if not isinstance(node, SequenceNode):
-            self.expected(node, "a list of checklist items")
+            self.expected(node, N_("a list of checklist items"))
             return None
         if not node.value:
-            self.add(node, "checklist is empty; a stage needs at least one checklist item")
+            self.add(node, N_("checklist is empty; a stage needs at least one checklist item"))
             return None
         items = [self.item(child) for child in node.value]
         if not all(items):
@@ -202,7 +215,10 @@ class PlaybookChecker(ValueReader):
         if not any(item.required for item in items):
             self.add(
                 node,
-                f"stage '{stage_key}' has no required checklist item; mark at least one item required: true",
+                N_(
+                    "stage '%(key)s' has no required checklist item; mark at least one item required: true",
+                    key=stage_key,
+                ),
             )
             return None
         return tuple(items)
@@ -210,19 +226,19 @@ class PlaybookChecker(ValueReader):
     def item(self, node: Node) -> ChecklistItemSpec | None:
         found = self.fields(
             node,
-            "checklist item",
-            "a checklist item: a mapping with key and text",
+            N_("checklist item"),
+            N_("a checklist item: a mapping with key and text"),
             ITEM_KEYS,
             ITEM_REQUIRED,
         )
         if found is None:
             return None
-        key = self.slug(found["key"], "checklist item key") if "key" in found else None
+        key = self.slug(found["key"], N_("checklist item key")) if "key" in found else None
         if key is not None:
-            self._unique(found["key"], key, self._item_lines, "checklist item key")
+            self._unique(found["key"], key, self._item_lines, N_("checklist item key"))
         text = self.text(found["text"], "text") if "text" in found else None
         required = self.boolean(found["required"], "required") if "required" in found else True
-        owner = self.choice(found["owner"], "owner role", OWNER_ROLES) if "owner" in found else "officer"
+        owner = self.choice(found["owner"], N_("owner role"), OWNER_ROLES) if "owner" in found else "officer"
         evidence = self.boolean(found["evidence"], "evidence") if "evidence" in found else False
         if None in (key, text, required, owner, evidence):
             return None
@@ -230,7 +246,7 @@ class PlaybookChecker(ValueReader):
 
     def escalation(self, node: Node) -> tuple[EscalationStepSpec, ...] | None:
         if not isinstance(node, SequenceNode):
-            self.expected(node, "a list of escalation steps")
+            self.expected(node, N_("a list of escalation steps"))
             return None
         steps = []
         previous: tuple[timedelta, str] | None = None
@@ -243,8 +259,11 @@ class PlaybookChecker(ValueReader):
             if previous is not None and step.after <= previous[0]:
                 self.add(
                     after_node,
-                    "escalation steps must be in increasing order of 'after': "
-                    f"{after_node.value} comes after {previous[1]}",
+                    N_(
+                        "escalation steps must be in increasing order of 'after': %(after)s comes after %(previous)s",
+                        after=after_node.value,
+                        previous=previous[1],
+                    ),
                 )
             previous = (step.after, after_node.value)
         return tuple(steps) if all(steps) else None
@@ -252,8 +271,8 @@ class PlaybookChecker(ValueReader):
     def step(self, node: Node) -> EscalationStepSpec | None:
         found = self.fields(
             node,
-            "escalation step",
-            "an escalation step: a mapping with after and notify",
+            N_("escalation step"),
+            N_("an escalation step: a mapping with after and notify"),
             STEP_KEYS,
             STEP_REQUIRED,
         )
@@ -262,17 +281,17 @@ class PlaybookChecker(ValueReader):
         after = self.duration(found["after"], "after") if "after" in found else None
         notify = self.notify(found["notify"]) if "notify" in found else None
         repeat = self.repeat(found["repeat"]) if "repeat" in found else None
-        until = self.choice(found["until"], "until value", UNTIL_VALUES) if "until" in found else "stage_complete"
+        until = self.choice(found["until"], N_("until value"), UNTIL_VALUES) if "until" in found else "stage_complete"
         if None in (after, notify, until) or ("repeat" in found and repeat is None):
             return None
         return EscalationStepSpec(after=after, notify=notify, repeat=repeat, until=until)
 
     def notify(self, node: Node) -> tuple[RoleSelector, ...] | None:
         if not isinstance(node, SequenceNode):
-            self.expected(node, "a list of role selectors such as [supervisor@own]")
+            self.expected(node, N_("a list of role selectors such as [supervisor@own]"))
             return None
         if not node.value:
-            self.add(node, "notify is empty; list at least one role selector such as supervisor@own")
+            self.add(node, N_("notify is empty; list at least one role selector such as supervisor@own"))
             return None
         selectors: list[RoleSelector] = []
         ok = True
@@ -280,17 +299,17 @@ class PlaybookChecker(ValueReader):
             value = self.scalar(child) if isinstance(child, ScalarNode) else INVALID
             if not isinstance(value, str):
                 if value is not INVALID or not isinstance(child, ScalarNode):
-                    self.expected(child, "a role selector such as supervisor@own")
+                    self.expected(child, N_("a role selector such as supervisor@own"))
                 ok = False
                 continue
             try:
                 selector = parse_selector(value)
             except ValueError as exc:
-                self.add(child, str(exc))
+                self.add(child, exc.args[0] if isinstance(exc.args[0], Message) else str(exc))
                 ok = False
                 continue
             if selector in selectors:
-                self.add(child, f"duplicate selector '{shorten(value)}' in notify")
+                self.add(child, N_("duplicate selector '%(value)s' in notify", value=shorten(value)))
                 ok = False
             selectors.append(selector)
         return tuple(selectors) if ok else None
@@ -298,8 +317,8 @@ class PlaybookChecker(ValueReader):
     def repeat(self, node: Node) -> RepeatSpec | None:
         found = self.fields(
             node,
-            "repeat",
-            "a mapping such as {every: 15m, max: 3}",
+            N_("repeat"),
+            N_("a mapping such as {every: 15m, max: 3}"),
             ("every", "max"),
             (),
         )
@@ -309,13 +328,13 @@ class PlaybookChecker(ValueReader):
         if "every" not in found:
             self.add(
                 node,
-                "repeat needs both 'every' and 'max' so it stops; add every: <duration>",
+                N_("repeat needs both 'every' and 'max' so it stops; add every: <duration>"),
             )
             ok = False
         if "max" not in found:
             self.add(
                 node,
-                "repeat needs both 'every' and 'max' so it stops; add max: <number of repeats>",
+                N_("repeat needs both 'every' and 'max' so it stops; add max: <number of repeats>"),
             )
             ok = False
         every = self.duration(found["every"], "every") if "every" in found else None
@@ -329,5 +348,5 @@ class PlaybookChecker(ValueReader):
         if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100:
             return value
         if value is not INVALID or not isinstance(node, ScalarNode):
-            self.add(node, f"max must be a whole number from 1 to 100, found {describe(node)}")
+            self.add(node, N_("max must be a whole number from 1 to 100, found %(found)s", found=describe(node)))
         return None

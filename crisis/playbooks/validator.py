@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from crisis.i18n import N_
 from crisis.playbooks.spec import PlaybookSpec
 from crisis.playbooks.structure import (
     ITEM_KEYS,
@@ -82,6 +83,6 @@ def validate_text(text: str, filename: str = "<input>") -> ValidationResult:
         extra = len(problems) - MAX_PROBLEMS
         last = problems[MAX_PROBLEMS - 1]
         problems = problems[:MAX_PROBLEMS] + [
-            Problem(filename, last.line, last.column, f"{extra} more problems not shown")
+            Problem(filename, last.line, last.column, N_("%(n)d more problems not shown", n=extra))
         ]
     return ValidationResult(problems=problems, spec=None if problems else spec)

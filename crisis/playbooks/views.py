@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from crisis.extensions import db
 from crisis.guards import id_arg
 from crisis.http import select_locale
-from crisis.i18n import _
+from crisis.i18n import _, localised
 from crisis.playbooks import service
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.playbooks.spec import CATEGORIES, SEVERITIES, describe_step, format_duration_words
@@ -122,7 +122,7 @@ def edit(key: str | None = None) -> Any:
             flash(_("No problems found. Publish when ready."), "success")
     by_line: dict[int, list[str]] = {}
     for problem in problems:
-        by_line.setdefault(problem.line, []).append(f"{problem.column}: {problem.message}")
+        by_line.setdefault(problem.line, []).append(f"{problem.column}: {localised(problem.message)}")
     return render_template(
         "playbooks/edit.html",
         key=key,

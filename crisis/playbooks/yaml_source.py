@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from crisis.i18n import N_
 from crisis.playbooks.spec import shorten
 
 MAX_BYTES = 512 * 1024
@@ -51,7 +52,7 @@ def read_source(path: str | os.PathLike[str]) -> str | Problem:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        return Problem(filename, 1, 1, f"cannot read the file: {exc.strerror or exc}")
+        return Problem(filename, 1, 1, N_("cannot read the file: %(reason)s", reason=str(exc.strerror or exc)))
     if len(data) > MAX_BYTES:
         return Problem(filename, 1, 1, too_big_message())
     try:
@@ -64,12 +65,12 @@ def read_source(path: str | os.PathLike[str]) -> str | Problem:
             filename,
             line,
             column,
-            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+            N_("the file is not UTF-8 text (byte 0x%(byte)02x); save it as UTF-8", byte=data[exc.start]),
         )
 
 
 def too_big_message() -> str:
-    return f"the file is larger than {MAX_BYTES // 1024} KiB; a playbook is a few KiB of YAML"
+    return N_("the file is larger than %(size)d KiB; a playbook is a few KiB of YAML", size=MAX_BYTES // 1024)
 
 
 def position(text: str, index: int) -> tuple[int, int]:
@@ -87,17 +88,20 @@ def position(text: str, index: int) -> tuple[int, int]:
 
 def describe(node: Node) -> str:
     if isinstance(node, MappingNode):
-        return "a mapping"
+        return N_("a mapping")
     if isinstance(node, SequenceNode):
-        return "a list"
+        return N_("a list")
     kind = node.tag.rsplit(":", 1)[-1]
-    return {
-        "null": "an empty value",
-        "bool": f"the boolean {node.value}",
-        "int": f"the number {shorten(node.value)}",
-        "float": f"the number {shorten(node.value)}",
-        "timestamp": f"the date {shorten(node.value)}",
-    }.get(kind, f"the text '{shorten(str(node.value))}'")
+    value = shorten(str(node.value))
+    if kind == "null":
+        return N_("an empty value")
+    if kind == "bool":
+        return N_("the boolean %(value)s", value=value)
+    if kind in ("int", "float"):
+        return N_("the number %(value)s", value=value)
+    if kind == "timestamp":
+        return N_("the date %(value)s", value=value)
+    return N_("the text '%(value)s'", value=value)
 
 
 class SourceReader:
@@ -113,7 +117,7 @@ class SourceReader:
         self.problems.append(Problem(self.filename, mark.line + 1, mark.column + 1, message))
 
     def expected(self, node: Node, wanted: str) -> None:
-        self.add(node, f"expected {wanted}, found {describe(node)}")
+        self.add(node, N_("expected %(wanted)s, found %(found)s", wanted=wanted, found=describe(node)))
 
     def _add_at(self, mark: Any, message: str) -> None:
         self.problems.append(Problem(self.filename, mark.line + 1, mark.column + 1, message))
@@ -128,7 +132,7 @@ class SourceReader:
             self._yaml_error(text, exc)
             return None
         if root is None:
-            self.problems.append(Problem(self.filename, 1, 1, "the file is empty; a playbook starts with key: ..."))
+            self.problems.append(Problem(self.filename, 1, 1, N_("the file is empty; a playbook starts with key: ...")))
         return root
 
     def _scan(self, text: str) -> bool:
@@ -143,7 +147,7 @@ class SourceReader:
                     if depth > MAX_DEPTH:
                         self._add_at(
                             token.start_mark,
-                            f"nesting deeper than {MAX_DEPTH} levels; a playbook needs only a few",
+                            N_("nesting deeper than %(n)d levels; a playbook needs only a few", n=MAX_DEPTH),
                         )
                         return False
                 elif isinstance(token, _CLOSERS):
@@ -151,14 +155,16 @@ class SourceReader:
                 elif isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
                     self._add_at(
                         token.start_mark,
-                        "anchors (&name) and aliases (*name) are not allowed in a playbook; "
-                        "write the value out in full",
+                        N_(
+                            "anchors (&name) and aliases (*name) are not allowed in a playbook; "
+                            "write the value out in full"
+                        ),
                     )
                     clean = False
                 elif isinstance(token, yaml.TagToken):
                     self._add_at(
                         token.start_mark,
-                        "tags such as !!str are not allowed in a playbook; write plain values",
+                        N_("tags such as !!str are not allowed in a playbook; write plain values"),
                     )
                     clean = False
         except yaml.YAMLError as exc:
@@ -169,7 +175,7 @@ class SourceReader:
     def _yaml_error(self, text: str, exc: yaml.YAMLError) -> None:
         if isinstance(exc, yaml.reader.ReaderError):
             line, column = position(text, exc.position)
-            message = f"character U+{exc.character:04X} is not allowed in YAML; remove it"
+            message = N_("character U+%(code)04X is not allowed in YAML; remove it", code=exc.character)
             self.problems.append(Problem(self.filename, line, column, message))
             return
         if isinstance(exc, yaml.MarkedYAMLError):
@@ -178,16 +184,18 @@ class SourceReader:
             if exc.context:
                 what = f"{what} ({exc.context})"
             if mark is not None:
-                self._add_at(mark, f"YAML syntax error: {what}")
+                self._add_at(mark, N_("YAML syntax error: %(what)s", what=what))
                 return
-        self.problems.append(Problem(self.filename, 1, 1, f"YAML syntax error: {exc}"))
+        self.problems.append(Problem(self.filename, 1, 1, N_("YAML syntax error: %(what)s", what=str(exc))))
 
     def scalar(self, node: ScalarNode) -> Any:
         """The Python value of a scalar node, or INVALID (with a problem) if it cannot be read."""
         try:
             return self._constructor.construct_object(node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            self.add(node, f"cannot read the value '{shorten(node.value)}': {exc}")
+            self.add(
+                node, N_("cannot read the value '%(value)s': %(reason)s", value=shorten(node.value), reason=str(exc))
+            )
             return INVALID
 
     def mapping(self, node: Node, what: str, expected: str) -> list[tuple[Any, ScalarNode, Node]] | None:
@@ -199,7 +207,10 @@ class SourceReader:
         seen: dict[tuple[str, Any], int] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                self.add(key_node, f"keys in {what} must be plain words, found {describe(key_node)}")
+                self.add(
+                    key_node,
+                    N_("keys in %(what)s must be plain words, found %(found)s", what=what, found=describe(key_node)),
+                )
                 continue
             # Only integer keys (severities) keep their type; 1 and true stay different keys.
             key = self.scalar(key_node) if key_node.tag == _INT_TAG else key_node.value
@@ -209,7 +220,12 @@ class SourceReader:
             if ident in seen:
                 self.add(
                     key_node,
-                    f"duplicate key '{shorten(str(key))}' in {what} (first used on line {seen[ident]})",
+                    N_(
+                        "duplicate key '%(key)s' in %(what)s (first used on line %(line)d)",
+                        key=shorten(str(key)),
+                        what=what,
+                        line=seen[ident],
+                    ),
                 )
                 continue
             seen[ident] = key_node.start_mark.line + 1
@@ -236,10 +252,16 @@ class SourceReader:
                 continue
             close = difflib.get_close_matches(str(key), allowed, n=1)
             suggested.update(close)
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys are {', '.join(allowed)}"
-            self.add(key_node, f"unknown key '{shorten(str(key))}' in {what}; {hint}")
+            hint = (
+                N_("did you mean '%(key)s'?", key=close[0])
+                if close
+                else N_("allowed keys are %(keys)s", keys=", ".join(allowed))
+            )
+            self.add(
+                key_node, N_("unknown key '%(key)s' in %(what)s; %(hint)s", key=shorten(str(key)), what=what, hint=hint)
+            )
         for key in required:
             # A misspelt key already says "did you mean"; saying "missing" too is noise.
             if key not in found and key not in suggested:
-                self.add(node, f"missing required key '{key}' in {what}")
+                self.add(node, N_("missing required key '%(key)s' in %(what)s", key=key, what=what))
         return found

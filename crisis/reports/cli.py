@@ -129,9 +129,12 @@ def seed_history(
     seed: int = 2026,
     now: datetime | None = None,
     echo: Any = None,
+    settled: bool = False,
 ) -> dict[str, int]:
     """Generate `incidents` incidents over the past `months` months, then bring the evaluation's
-    precomputed measures up to date. Flushes in batches; the caller commits."""
+    precomputed measures up to date. Flushes in batches; the caller commits. `settled`: every
+    incident has ended by `now` (a stage that would still run is shortened), as the demo wants: its
+    running incidents are made apart, with timers."""
     rng = random.Random(seed)  # noqa: S311  # nosec B311  # demo data, reproducible on purpose; no secret
     now = now or clock.now()
     all_units = _ensure_units(session, units, rng)
@@ -212,6 +215,8 @@ def seed_history(
                 actual = target * min(4.0, rng.lognormvariate(math.log(0.62 * pace), 0.5))
                 actual = max(actual, timedelta(minutes=2))
                 done = moment + actual
+                if settled and done > now:
+                    done = moment + (now - moment) / 2
                 if done > now or (cancelled and position == 0):
                     stage_rows.append(stage_row(incident_id, position, stage.key, target, moment, None, "active"))
                     ended = False

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -274,7 +274,7 @@ def template_helpers(zone: str) -> dict[str, Any]:
         return shown[key]
 
     def pct(share: float | None) -> str:
-        return f"{share * 100:.0f} %" if share is not None else "—"
+        return f"{format_decimal(round(share * 100), '#,##0')} %" if share is not None else "—"
 
     def when(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
         return format_local(moment, zone, fmt)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import format_decimal
 from sqlalchemy import delete, func, insert, literal, or_, select, union, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -420,7 +421,7 @@ def list_targets(*, session: Session, user: User) -> list[KpiTarget]:
 
 
 def describe_target(target: KpiTarget) -> str:
-    share = f"{target.target_share * 100:g} %"
+    share = f"{format_decimal(target.target_share * 100, '#,##0.#')} %"  # "92,5 %" in Indonesian
     label = MEASURE_LABELS[target.measure]
     if target.threshold_seconds is None:
         return _("%(label)s: at least %(share)s", label=label, share=share)

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from crisis import clock
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.guards import local_path, parse_id
-from crisis.http import select_locale, viewer_zone
+from crisis.http import flash_refusal, select_locale, viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.playbooks.models import Playbook
@@ -57,7 +58,11 @@ def _minutes(seconds: float | None) -> float | None:
 
 def chart_data(board: Dashboard) -> dict[str, Any]:
     """Chart.js configurations (data only, no functions): drawn by static/js/charts.js."""
-    labels = [w["week"].isoformat() for w in board.weekly]
+    labels = [format_date(w["week"], "d MMM") for w in board.weekly]  # weeks as the reader writes dates: "7 Des"
+
+    def titled(title: str, y: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"plugins": {"title": {"display": True, "text": title}}, "scales": {"y": y or {}}}
+
     return {
         "incidents": {
             "type": "bar",
@@ -65,6 +70,8 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
                 "labels": labels,
                 "datasets": [{"label": _("Incidents per week"), "data": [w["incidents"] for w in board.weekly]}],
             },
+            # counts: whole-number ticks only
+            "options": titled(_("Incidents per week"), {"beginAtZero": True, "ticks": {"precision": 0}}),
         },
         "times": {
             "type": "line",
@@ -81,6 +88,7 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
                     },
                 ],
             },
+            "options": titled(_("Median times per week, minutes"), {"beginAtZero": True}),
         },
         "compliance": {
             "type": "line",
@@ -95,7 +103,7 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
                     }
                 ],
             },
-            "options": {"scales": {"y": {"min": 0, "max": 100}}},
+            "options": titled(_("Stages on time per week, percent"), {"min": 0, "max": 100}),
         },
     }
 
@@ -206,12 +214,9 @@ def _next() -> str:
     return local_path(request.form.get("next", ""), url_for("reports.dashboard"))
 
 
-def _flash_errors(error: Exception) -> None:
+def _flash_errors(error: Exception, target: str = "") -> None:
     db.session.rollback()
-    messages = getattr(error, "errors", None) or {"": [getattr(error, "message", str(error))]}
-    for field, texts in messages.items():
-        for text in texts:
-            flash(f"{field}: {text}" if field else text, "error")
+    flash_refusal(error, target=target)  # each by its field's label, shown next to the field
 
 
 @bp.route("/evaluation/targets", methods=["POST"])
@@ -232,7 +237,7 @@ def set_target() -> Any:
             comparison=form.get("comparison", "<="),
         )
     except ValidationFailed as error:  # a role that may not set targets gets 403, like everywhere
-        _flash_errors(error)
+        _flash_errors(error, "set-target")
     else:
         db.session.commit()
         flash(_("Target saved."), "success")

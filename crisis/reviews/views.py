@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from crisis.errors import Conflict, ValidationFailed
 from crisis.extensions import db
 from crisis.guards import parse_id
-from crisis.http import select_locale, viewer_zone
+from crisis.http import flash_refusal, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.reviews import exports, service
 from crisis.reviews.models import RATINGS, ActionItem
@@ -39,11 +39,7 @@ def _act(incident_id: int, action: Callable[[], Any], done: str, anchor: str = "
         action()
     except (ValidationFailed, Conflict) as error:
         db.session.rollback()
-        for field, messages in error.errors.items():
-            for message in messages:
-                flash(f"{field}: {message}" if field else message, "error")
-        if not error.errors:
-            flash(error.message, "error")
+        flash_refusal(error, target=anchor)  # shown next to the field or section it is about
     else:
         db.session.commit()
         flash(done, "success")

@@ -81,7 +81,8 @@ def present(kind: str, data: Data | None, names: Names) -> str:
     presenter = PRESENTERS.get(kind)
     if presenter is None:
         return _("Something was recorded that this version cannot describe.")
-    return presenter(data or {}, names)
+    sentence = presenter(data or {}, names)
+    return sentence[:1].upper() + sentence[1:]  # one that opens with a name in lower case ("e-mail linked")
 
 
 # --- roles in selectors (who an escalation asks for) --------------------------------------------
@@ -382,6 +383,10 @@ def _fallback(data: Data, names: Names) -> str:
 def _acknowledged(data: Data, names: Names) -> str:
     if data.get("via") == "link":
         text = _("Notice acknowledged through the link in the message.")
+    elif data.get("via") == "telegram":  # one tap on the button (crisis.escalation.chat_views)
+        text = _("Notice acknowledged via Telegram.")
+    elif data.get("via") == "whatsapp":
+        text = _("Notice acknowledged via WhatsApp.")
     else:
         text = _("Notice acknowledged.")
     stopped = int(data.get("repeats_stopped") or 0)
@@ -407,6 +412,41 @@ def _notice_failed(data: Data, names: Names) -> str:
         channel=channel,
         n=data.get("attempts", ""),
     )
+
+
+# --- chat channels (issue 20: crisis.notify.chat) --------------------------------------------------
+
+
+@presents("notice.fell_back")
+def _notice_fell_back(data: Data, names: Names) -> str:
+    return _(
+        "The notice to %(person)s could not go by %(channel)s; it was sent by %(next)s instead.",
+        person=names.person(data.get("recipient_user_id")),
+        channel=names.notice_channel(data.get("from_channel")),
+        next=names.notice_channel(data.get("to_channel")),
+    )
+
+
+@presents("chat.linked")
+def _chat_linked(data: Data, names: Names) -> str:
+    return _(
+        "A %(channel)s link was made: escalation notices can go there.",
+        channel=names.notice_channel(data.get("channel")),
+    )
+
+
+@presents("chat.link_broken")
+def _chat_link_broken(data: Data, names: Names) -> str:
+    return _(
+        "The %(channel)s link stopped working: %(reason)s",
+        channel=names.notice_channel(data.get("channel")),
+        reason=data.get("reason", ""),
+    )
+
+
+@presents("chat.group_linked")
+def _chat_group_linked(data: Data, names: Names) -> str:
+    return _("Telegram group “%(title)s” linked: approved key messages are posted there.", title=data.get("title", ""))
 
 
 # --- the post-incident review ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from crisis import clock
+from crisis.auth import people_import
 from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.forms import MembershipForm, UserForm
@@ -18,10 +19,11 @@ from crisis.auth.views import apply_form_errors
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
 from crisis.guards import id_arg
+from crisis.http import flash_refusal
 from crisis.i18n import _
 from crisis.units import letterhead as letterheads
 from crisis.units import service
-from crisis.units.forms import ShiftForm, UnitForm
+from crisis.units.forms import RotationForm, ShiftForm, UnitForm
 from crisis.units.service import KIND_LABELS
 
 bp = Blueprint("units", __name__)
@@ -147,6 +149,45 @@ def user_list() -> Any:
     return render_template("units/users.html", users=people.list_visible(session=db.session, actor=current_user))
 
 
+@bp.route("/admin/users/import", methods=["GET", "POST"])
+@login_required
+def user_import() -> Any:
+    """Upload or paste people.csv; "Check" lists every row's problems, "Import" writes all or nothing."""
+    _require_admin()
+    text, report = "", None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                flash(_("The file is not UTF-8 text; save it as UTF-8."), "error")
+        else:
+            text = request.form.get("csv", "")
+        if text.strip():
+            dry_run = request.form.get("action") != "import"
+            report = people_import.run(session=db.session, actor=current_user, text=text, dry_run=dry_run)
+            if report.written:
+                db.session.commit()
+                flash(
+                    _(
+                        "Imported: %(created)d people new, %(updated)d updated; %(added)d roles added, "
+                        "%(changed)d changed.",
+                        created=len(report.created),
+                        updated=len(report.updated),
+                        added=report.roles_added,
+                        changed=report.roles_changed,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("units.user_list"))
+            db.session.rollback()
+        elif request.form.get("action"):
+            flash(_("Choose a CSV file or paste its text."), "error")
+    status = 422 if report is not None and report.problems else 200
+    return render_template("units/users_import.html", text=text, report=report, columns=people_import.COLUMNS), status
+
+
 def _membership_choices(form: Any) -> None:
     admin_scope = service.admin_scope(session=db.session, user=current_user)
     units = [u for u in service.list_visible(session=db.session, user=current_user) if u.id in admin_scope]
@@ -219,9 +260,8 @@ def membership_add(user_id: int) -> Any:
             flash(_("Role added."), "success")
     else:
         errors = {name: list(messages) for name, messages in form.errors.items() if name != "csrf_token"}
-    for field, messages in errors.items():  # a form on another page: each message names its field
-        for message in messages:
-            flash(f"{field}: {message}", "error")
+    if errors:  # a form on another page: each message names its field by its label
+        flash_refusal(ValidationFailed(errors))
     return redirect(url_for("units.user_edit", user_id=user_id))
 
 
@@ -248,17 +288,47 @@ def membership_change(membership_id: int) -> Any:
     return redirect(url_for("units.user_edit", user_id=user_id))
 
 
+def _rotation_form(unit: Any, *, bound: bool) -> RotationForm:
+    form = RotationForm() if bound else RotationForm(formdata=None)
+    form.pattern.choices = [SelectChoice(key, str(label)) for key, label in duty.PATTERN_LABELS.items()]
+    form.people.choices = [
+        SelectChoice(str(m.user_id), m.user.name) for m in service.members(session=db.session, unit_id=unit.id)
+    ]
+    return form
+
+
+def _render_roster(unit: Any, form: ShiftForm, rotation: RotationForm) -> Any:
+    zone = ZoneInfo(unit.timezone)
+    now = clock.now()
+    can_plan = unit.id in service.roster_scope(session=db.session, user=current_user)
+    week_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    shifts = duty.list_shifts(
+        session=db.session, actor=current_user, unit_id=unit.id, start=week_start, end=week_start + timedelta(days=9)
+    )
+    if rotation.first_day.data is None:
+        rotation.first_day.data = (now.astimezone(zone) + timedelta(days=1)).date()
+    gaps = duty.gaps(session=db.session, unit=unit, start=now, end=now + timedelta(days=7))
+    return render_template(
+        "units/roster.html",
+        unit=unit,
+        shifts=shifts,
+        form=form,
+        rotation=rotation,
+        gaps=gaps,
+        can_plan=can_plan,
+        now=now,
+    )
+
+
 @bp.route("/units/<int:unit_id>/roster", methods=["GET", "POST"])
 @login_required
 def roster(unit_id: int) -> Any:
     unit = service.get(session=db.session, user=current_user, unit_id=unit_id)
     zone = ZoneInfo(unit.timezone)
-    now = clock.now()
     form = ShiftForm()
     form.user_id.choices = [
         SelectChoice(m.user_id, m.user.name) for m in service.members(session=db.session, unit_id=unit.id)
     ]
-    can_plan = unit.id in service.roster_scope(session=db.session, user=current_user)
     if form.validate_on_submit():
         try:
             # The form's times are wall-clock times in the unit's own zone.
@@ -278,11 +348,36 @@ def roster(unit_id: int) -> Any:
             db.session.commit()
             flash(_("Shift added."), "success")
             return redirect(url_for("units.roster", unit_id=unit.id))
-    week_start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    shifts = duty.list_shifts(
-        session=db.session, actor=current_user, unit_id=unit.id, start=week_start, end=week_start + timedelta(days=9)
-    )
-    return render_template("units/roster.html", unit=unit, shifts=shifts, form=form, can_plan=can_plan, now=now)
+    return _render_roster(unit, form, _rotation_form(unit, bound=False))
+
+
+@bp.route("/units/<int:unit_id>/roster/rotation", methods=["POST"])
+@login_required
+def roster_rotation(unit_id: int) -> Any:
+    unit = service.get(session=db.session, user=current_user, unit_id=unit_id)
+    rotation = _rotation_form(unit, bound=True)
+    if rotation.validate_on_submit():
+        try:
+            added = duty.plan_rotation(
+                session=db.session,
+                actor=current_user,
+                unit_id=unit.id,
+                people=[int(user_id) for user_id in rotation.people.data],  # one of the choices
+                first_day=rotation.first_day.data,
+                weeks=rotation.weeks.data,
+                slots=duty.PATTERNS[rotation.pattern.data],
+                note=rotation.note.data or "",
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_form_errors(rotation, error)
+        else:
+            db.session.commit()
+            flash(_("Rotation planned: %(count)d shifts added.", count=len(added)), "success")
+            return redirect(url_for("units.roster", unit_id=unit.id))
+    form = ShiftForm(formdata=None)
+    form.user_id.choices = [SelectChoice(c.value, c.label) for c in rotation.people.choices]
+    return _render_roster(unit, form, rotation)
 
 
 @bp.route("/units/<int:unit_id>/roster/<int:shift_id>/delete", methods=["POST"])

@@ -22,7 +22,19 @@
         dataset.backgroundColor = config.type === "bar" ? colour + "99" : colour;
         dataset.spanGaps = true;
       });
-      config.options = Object.assign({ responsive: true, plugins: { legend: { position: "bottom" } } }, config.options || {});
+      // The server gives each chart its title and its y axis (counts: whole-number ticks); here the
+      // legend goes under the chart in small boxes, wrapping to more lines on a phone.
+      const options = config.options || {};
+      const narrow = canvas.clientWidth < 480;
+      options.responsive = true;
+      options.plugins = Object.assign({}, options.plugins, {
+        legend: { position: "bottom", labels: { boxWidth: narrow ? 10 : 24, padding: narrow ? 6 : 10, font: { size: narrow ? 11 : 12 } } },
+      });
+      if (!options.plugins.title && canvas.getAttribute("aria-label")) {
+        options.plugins.title = { display: true, text: canvas.getAttribute("aria-label") };
+      }
+      options.scales = Object.assign({ x: { ticks: { autoSkip: true, maxRotation: 0 } } }, options.scales);
+      config.options = options;
       new window.Chart(canvas, config);
     });
   };

@@ -22,7 +22,7 @@ PHONE = {"width": 360, "height": 780}
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e")))
     assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", env=env).returncode == 0
+    assert run_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
     with serving(env) as url:
         yield url
 
@@ -67,20 +67,24 @@ def _sign_in(browser, base: str, email: str):
 
 def _close_required(page, stage) -> None:
     """Tick every open required item of a stage the user may tick (the page offers a tick button
-    only on items of their role or below), adding an evidence link where one is expected."""
+    only on items of their role or below), adding an evidence link where one is expected. The forms
+    answer through htmx: each waits for its item to change, not for a page load."""
+    fold = stage.locator("details.stage-fold:not([open]) > summary")
+    if fold.count():
+        fold.click()
     while True:
         item = stage.locator("li.entry[data-required=yes][data-closed=no]:has(button.tick)").first
         if item.count() == 0:
             return
+        entry = f"#{item.get_attribute('id')}"
         if item.get_attribute("data-evidence") == "yes":
             item.locator("details.entry-more summary").click()
             item.locator("input[name=evidence_url]").fill("https://semarangkota.go.id/berita/klarifikasi-pdam")
             item.locator("details.entry-more form").first.locator("button[type=submit]").click()
-            page.wait_for_load_state()
-            item = page.locator(f"#{item.get_attribute('id')}")
+            page.wait_for_selector(f"{entry} a[href^='https://semarangkota.go.id/']")
+            item = page.locator(entry)
         item.locator("button.tick").click()
-        page.wait_for_load_state()
-        stage = page.locator(f"#{stage.get_attribute('id')}")
+        page.wait_for_selector(f"{entry}[data-closed=yes]")
 
 
 def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server, browser):
@@ -120,9 +124,9 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     _close_required(supervisor, supervisor.locator("li.stage-active").first)
     officer.reload()
     officer.locator("li.stage-active form[action$='/complete'] button").click()
-    officer.wait_for_load_state()
-    assert officer.locator("li.stage-completed").count() == 1
+    officer.wait_for_function("() => document.querySelectorAll('li.stage-completed').length === 1")
 
+    officer.locator("#draft-statement > summary").click()
     officer.select_option("#st-kind", "holding")
     officer.fill("#st-title", "Pernyataan sementara: air PDAM Kota Semarang")
     officer.fill(
@@ -150,9 +154,10 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     head = _sign_in(browser, server, "kepala.kota-semarang@demo.example")
     head.goto(incident_url)
     while head.locator("li.stage-pending").count():
+        completed = head.locator("li.stage-completed").count()
         _close_required(head, head.locator("li.stage-active").first)
-        head.locator("li.stage-active form[action$='/complete'] button").click()
-        head.wait_for_load_state()
+        head.locator("li.stage-active form[action$='/complete'] button").click()  # htmx: the panel swaps
+        head.wait_for_function(f"() => document.querySelectorAll('li.stage-completed').length === {completed + 1}")
     _close_required(head, head.locator("li.stage-active").first)
     supervisor.goto(incident_url)
     supervisor.locator("#lead-actions details").filter(has=supervisor.locator("form[action$='/resolve']")).locator(
@@ -163,5 +168,5 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     assert supervisor.locator(".incident-head .state-resolved").count() == 1
     assert supervisor.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(supervisor, "05-incident-resolved")
-    timeline = supervisor.locator("#timeline").inner_text()
+    timeline = supervisor.locator("#timeline").text_content()  # folded under its summary
     assert "Insiden diselesaikan" in timeline or "Incident resolved" in timeline

@@ -44,6 +44,8 @@ def _shown(chromium, app, html: str, name: str):
     page.set_content(re.sub(r'<link rel="stylesheet"[^>]*>', "", html))
     if css.exists():
         page.add_style_tag(content=css.read_text())
+    # The incident page folds its notifications and timeline on a phone: read them opened.
+    page.evaluate("() => document.querySelectorAll('details.fold').forEach((fold) => { fold.open = true; })")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     return context, page
@@ -65,6 +67,8 @@ def test_the_incident_page_reads_as_sentences_and_a_failure_says_when_it_is_trie
     context, page = _shown(
         chromium, app, officer.get(f"/incidents/{incident.id}").get_data(as_text=True), "sentences-officer"
     )
+    page.locator("#timeline-fold > summary").click()  # folded on a phone: opened as a person would
+    page.locator("#notices-fold > summary").click()
     timeline = page.locator("#timeline").inner_text()
     assert (
         f"Eskalasi tahap {stage}, langkah 1: dikirim ke supervisor Diskominfo Kota Semarang ({supervisor.name})"
@@ -80,6 +84,7 @@ def test_the_incident_page_reads_as_sentences_and_a_failure_says_when_it_is_trie
     context, page = _shown(
         chromium, app, admin.get(f"/incidents/{incident.id}").get_data(as_text=True), "sentences-admin"
     )
+    page.locator("#notices-fold > summary").click()
     row = page.locator("#notices tr.notice-queued").first
     assert "ConnectionRefusedError" not in row.inner_text()  # folded away until opened
     row.locator("details summary").click()

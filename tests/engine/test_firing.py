@@ -25,9 +25,10 @@ NOW = FIXED_NOW  # the suite's clock: any date, any time of day
 M = timedelta(minutes=1)
 
 
-def _clock_text(moment: datetime, zone: str, label: str) -> str:
-    """'10:30 WIB': the local time of day a reader in `zone` sees, with its zone's name."""
-    return f"{moment.astimezone(ZoneInfo(zone)):%H:%M} {label}"
+def _clock_text(moment: datetime, zone: str, label: str, language: str = "id") -> str:
+    """'10.30 WIB' ('10:30 WIB' in English): the local time of day a reader in `zone` sees, in the
+    reader's time notation, with its zone's name."""
+    return f"{moment.astimezone(ZoneInfo(zone)):{'%H.%M' if language == 'id' else '%H:%M'}} {label}"
 
 
 def _email_only(db, org, *keys):
@@ -81,7 +82,7 @@ def test_a_notice_in_english_for_an_english_reader_in_wita(db, org, smtp):
     )
     text = mail["message"].get_body(("plain",)).get_content()
     # The stage is due 30 minutes after it started, in Makassar's zone (11:30 WITA at 10:00 WIB).
-    assert _clock_text(NOW + 30 * M, "Asia/Makassar", "WITA") in text and "still not complete" in text
+    assert _clock_text(NOW + 30 * M, "Asia/Makassar", "WITA", "en") in text and "still not complete" in text
 
 
 def test_a_supervisor_told_about_two_incidents_at_the_same_stage_tells_them_apart_by_subject(db, org, smtp):

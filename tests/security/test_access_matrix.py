@@ -142,6 +142,16 @@ def log_issue(actor: Actor, relation: str | None) -> str:
     return see(actor, relation) if actor.role in ACTING else FORBIDDEN
 
 
+def service_signed(actor: Actor, relation: str | None) -> str:
+    """A chat service's webhook: only a request with its secret or signature gets in; a person never."""
+    return FORBIDDEN
+
+
+def province_room(actor: Actor, relation: str | None) -> str:
+    """A province's situation room: a province in sight; anything else (a regency, the centre) is not found."""
+    return OK if relation in ("own", "below") else NOT_FOUND
+
+
 def owner(actor: Actor, relation: str | None) -> str:
     """A personal record (an API token): its owner only; anyone else's is not found."""
     return OK if relation == "self" else NOT_FOUND
@@ -231,6 +241,16 @@ PAGES = [
     C("GET", "/admin/users", admin_anywhere),
     C("GET", "/admin/users/new", admin_anywhere),
     C("POST", "/admin/users/new", admin_anywhere, body=lambda ids: ids["new_user_form"]),
+    C("GET", "/situation", signed_in),  # every actor here is of a central or province unit
+    C("GET", "/situation/<int:province_id>", province_room, "/situation/{unit}"),
+    C("GET", "/situation/area/<int:unit_id>/<what>", see, "/situation/area/{unit}/open"),
+    C("GET", "/admin/users/import", admin_anywhere),
+    C(
+        "POST",
+        "/admin/users/import",
+        admin_anywhere,
+        body=lambda ids: {"csv": "name,email,unit_code,role,phone,language\n", "action": "check"},
+    ),
     C("GET", "/admin/users/<int:user_id>/edit", admin_page, "/admin/users/{user}/edit"),
     C(
         "POST",
@@ -261,6 +281,13 @@ PAGES = [
         plan_roster,
         "/units/{unit}/roster",
         body=lambda ids: {"user_id": ids["user"], "starts_at": "2026-11-28T07:00", "ends_at": "2026-11-28T19:00"},
+    ),
+    C(
+        "POST",
+        "/units/<int:unit_id>/roster/rotation",
+        plan_roster,
+        "/units/{unit}/roster/rotation",
+        body=lambda ids: {"pattern": "office-hours", "people": [ids["user"]], "first_day": "2027-01-04", "weeks": "1"},
     ),
     C(
         "POST",
@@ -480,6 +507,21 @@ PAGES = [
     C("POST", "/inbox/read", signed_in, body=lambda ids: {"notice_id": ids["notice"]}, target=True),
     C("POST", "/inbox/<int:notice_id>/ack", act, "/inbox/{notice}/ack", body={}),
     C("POST", "/inbox/channels", signed_in, body={"email": "on", "inapp": "on"}),
+    # chat channels (crisis.notify.views, crisis.escalation.chat_views)
+    C("GET", "/settings/channels", signed_in),
+    C("POST", "/settings/channels", signed_in, body={"order": "email"}),
+    C("POST", "/settings/channels/whatsapp/number", signed_in, body={"number": "0812"}),
+    C("POST", "/settings/channels/whatsapp/code", signed_in, body={"code": "1"}),
+    C(
+        "POST",
+        "/settings/channels/<any(telegram, whatsapp):channel>/unlink",
+        signed_in,
+        "/settings/channels/telegram/unlink",
+        body={},
+    ),
+    C("POST", "/hooks/telegram", service_signed, body={}),
+    C("GET", "/hooks/whatsapp", service_signed),
+    C("POST", "/hooks/whatsapp", service_signed, body={}),
     C("GET", "/admin/units/<int:unit_id>/webhooks", administer, "/admin/units/{unit}/webhooks"),
     C(
         "POST",
@@ -1150,6 +1192,8 @@ def _targets(check: Check, actor: Actor) -> list[str | None]:
 
 
 def _expected(check: Check, actor: Actor, relation: str | None) -> str:
+    if check.access is service_signed:
+        return FORBIDDEN
     if actor.role is None:
         return OK if check.access is public else LOGIN
     return check.access(actor, relation)

@@ -447,8 +447,9 @@ def test_a_number_no_column_holds_in_a_form_shows_an_error_and_changes_nothing(
             if response.status_code == 302
             else response.get_data(as_text=True)
         )
-        if response.status_code == 302:  # pages of raw forms: a message that names the field
-            assert "flash-error" in shown and f"{field}: " in shown, (value[:12], re.findall(r"flash-err[^<]*<", shown))
+        if response.status_code == 302:  # pages of raw forms: a message about the field, named by its label
+            flashes = re.findall(r"flash-err[^<]*<", shown)
+            assert f'data-field="{field}"' in shown and f">{field}: " not in shown, (value[:12], flashes)
         else:  # form pages: the error stands next to the field
             assert re.search(rf'id="{field}-msg" class="field-errors"[^>]*>\s*<p>', shown), (value[:12], shown[:3000])
     assert snapshot(db) == before

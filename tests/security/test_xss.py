@@ -21,7 +21,8 @@ SEMARANG = ZoneInfo("Asia/Jakarta")  # Kota Semarang's zone, and its people's
 # ahead (inside the roster page's days) and a first sighting two hours ago as a form shows it.
 DUE_ON = (NOW.astimezone(SEMARANG).date() + timedelta(days=24)).isoformat()
 SHIFT_DAY = NOW.astimezone(SEMARANG).date() + timedelta(days=5)
-SHIFT_STARTS, SHIFT_ENDS = (datetime.combine(SHIFT_DAY, time(hour), SEMARANG) for hour in (7, 19))
+# An evening after the officer's demo day shift (07:00-19:00): a person's shifts may not overlap.
+SHIFT_STARTS, SHIFT_ENDS = (datetime.combine(SHIFT_DAY, time(hour), SEMARANG) for hour in (19, 23))
 SEEN_LOCAL = f"{(NOW - timedelta(hours=2)).astimezone(SEMARANG):%Y-%m-%dT%H:%M}"
 
 PAYLOADS = [
