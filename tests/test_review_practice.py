@@ -71,7 +71,7 @@ def test_the_page_and_exports_name_the_first_public_statement_and_the_internal_a
 ):
     client = login_as("officer", "KOTA-SEMARANG")
     markdown = client.get(f"/incidents/{resolved.id}/review.md?lang=en").get_data(as_text=True)
-    assert "| Time to detect (issue first seen → incident opened) | 20m |" in markdown
+    assert "| Time to detect (issue first seen → incident opened) | 20 min |" in markdown
     assert "Time to complete the first stage (internal acknowledgement)" in markdown
     assert "Time to first public statement" in markdown and "Time to acknowledge" not in markdown
     assert "| Update cadence kept | 3 of 3 intervals within " in markdown

@@ -6,7 +6,7 @@ WhatsApp chain estimates and a disaster's impact; a monitoring note the sentimen
 time (for the trend). Existing issues read their yes/no news pickup as national news or none.
 
 Revision ID: 7c4d2e9a1b35
-Revises: 3e1f7a2c9b10
+Revises: c4a1e5d2b7f9
 Create Date: 2026-12-07 11:20:00
 
 """
@@ -17,7 +17,7 @@ import crisis.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = "7c4d2e9a1b35"
-down_revision = "3e1f7a2c9b10"
+down_revision = "c4a1e5d2b7f9"
 branch_labels = None
 depends_on = None
 
