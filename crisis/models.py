@@ -17,6 +17,7 @@ from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.ratelimit import RateLimitCount
 from crisis.system.models import SchedulerHeartbeat, WorkerCheck
 from crisis.timeline.models import TimelineEvent
+from crisis.units.letterhead import UnitLetterhead
 from crisis.units.models import DutyShift, Unit
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Statement",
     "TimelineEvent",
     "Unit",
+    "UnitLetterhead",
     "User",
     "WorkerCheck",
 ]

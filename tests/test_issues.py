@@ -66,7 +66,16 @@ def test_hoax_seen_by_fifty_thousand_scores_as_computed_by_hand():
     assessment = _assess()
     points = {f.key: f.points for f in assessment.factors}
     # reach 5·log10(50,001) = 23.49 → 23; velocity 2,500/h → 5·log10(2,501) = 16.99 → 17
-    assert points == {"reach": 23, "velocity": 17, "sentiment": 15, "category": 16, "pickup": 0}
+    assert points == {
+        "reach": 23,
+        "velocity": 17,
+        "sentiment": 15,
+        "category": 16,
+        "pickup": 0,
+        "sensitivity": 0,
+        "actors": 0,
+        "trend": 0,
+    }
     assert assessment.score == 71
     assert assessment.suggested_severity == 3
 
@@ -79,14 +88,23 @@ def test_mainstream_pickup_adds_ten_and_reaches_severity_four():
 
 def test_small_lapor_complaint_stays_minimal():
     assessment = _assess(reach=500, engagement=20, first_seen_at=NOW - timedelta(hours=5), category="public_complaint")
-    assert [f.points for f in assessment.factors] == [13, 3, 15, 5, 0]
+    assert [f.points for f in assessment.factors] == [13, 3, 15, 5, 0, 0, 0, 0]
     assert (assessment.score, assessment.suggested_severity) == (36, 1)
 
 
-def test_every_factor_at_its_cap_gives_one_hundred():
-    assessment = _assess(reach=10**9, engagement=10**9, first_seen_at=NOW, category="data_leak", mainstream_pickup=True)
-    assert [f.points for f in assessment.factors] == [f.max_points for f in assessment.factors]
-    assert assessment.score == 100
+def test_every_factor_high_stops_the_score_at_one_hundred():
+    assessment = _assess(
+        reach=10**9,
+        engagement=10**9,
+        first_seen_at=NOW,
+        category="data_leak",
+        news_tier="national",
+        news_articles=50,
+        sensitivities=["sara", "children"],
+        actors=["institution_head", "legislator"],
+    )
+    assert [f.points for f in assessment.factors][:7] == [f.max_points for f in assessment.factors][:7]
+    assert assessment.total > 100 and assessment.score == 100
 
 
 def test_nothing_much_scores_only_its_category():
@@ -132,7 +150,7 @@ def test_factor_points_always_add_up_to_the_score(reach, engagement, minutes, se
         category=category,
         mainstream_pickup=pickup,
     )
-    assert assessment.score == sum(f.points for f in assessment.factors)
+    assert assessment.score == min(100, sum(f.points for f in assessment.factors))
     assert 0 <= assessment.score <= 100
     assert all(0 <= f.points <= f.max_points for f in assessment.factors)
     assert assessment.suggested_severity == risk.severity_for(assessment.score)
@@ -142,7 +160,7 @@ def test_explanations_carry_the_numbers_in_the_readers_language(app):
     stored = _assess().to_json()
     with app.test_request_context(headers={"Accept-Language": "en"}):
         reach = risk.stored_factors(stored)[0]["explanation"]
-        assert "50,000" in reach and "23 of 30" in reach
+        assert "50,000" in reach and "23 of 35" in reach
     with app.test_request_context(headers={"Accept-Language": "id"}):
         assert "50.000" in risk.stored_factors(stored)[0]["explanation"]
 
@@ -155,7 +173,16 @@ def test_officer_logs_an_issue_with_its_risk_and_a_timeline_event(db, org):
     assert issue.state == "new" and issue.version == 1
     assert issue.risk_score == 71 and issue.suggested_severity == 3
     factors = issue.risk_factors["factors"]
-    assert [f["key"] for f in factors] == ["reach", "velocity", "sentiment", "category", "pickup"]
+    assert [f["key"] for f in factors] == [
+        "reach",
+        "velocity",
+        "sentiment",
+        "category",
+        "pickup",
+        "sensitivity",
+        "actors",
+        "trend",
+    ]
     assert sum(f["points"] for f in factors) == issue.risk_score
     assert [e.url for e in issue.evidence] == ["https://x.com/warga/status/1"]
     assert issue.evidence[0].url_key == "x.com/warga/status/1"

@@ -39,7 +39,7 @@ def new_issue_form(**overrides):
         "engagement": "5000",
         "sentiment": "negative",
         "category": "service_failure",
-        "mainstream_pickup": "y",
+        "news_tier": "national",
     }
     data.update(overrides)
     return data
@@ -146,7 +146,7 @@ def test_detail_page_shows_why_this_score(login_as, db, org):
     response = client.get(f"/issues/{issue.id}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "71" in page and "23 / 30" in page and "17 / 25" in page and "16 / 20" in page
+    assert "71" in page and "23 / 35" in page and "17 / 25" in page and "16 / 20" in page
     assert "50.000" in page  # Indonesian number in the explanation
     assert 'rel="noopener noreferrer nofollow"' in page and 'target="_blank"' in page
     assert f'href="/issues/{issue.id}/escalate"' in page

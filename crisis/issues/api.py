@@ -197,6 +197,7 @@ def add_note(data: dict[str, Any], issue_id: int) -> Any:
             body=data["body"],
             reach=data["reach"],
             engagement=data["engagement"],
+            sentiment=data["sentiment"],
             expected_version=data["version"],
         )
         return _issue_response(201, issue_id)()

@@ -11,7 +11,16 @@ from crisis.auth.models import User
 from crisis.errors import ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues import risk
-from crisis.issues.models import CHANNELS, MAX_COUNT, SENTIMENTS
+from crisis.issues.models import (
+    ACTORS,
+    CHANNELS,
+    EMERGENCY_STATUSES,
+    MAX_COUNT,
+    NEWS_TIERS,
+    RISK_INPUT_DEFAULTS,
+    SENSITIVITIES,
+    SENTIMENTS,
+)
 from crisis.issues.urls import normalise_url
 from crisis.links import url_problem
 from crisis.playbooks.spec import CATEGORIES
@@ -25,6 +34,9 @@ MAX_SOURCE = 200  # issue.source_person / source_contact columns
 MAX_EVIDENCE_NOTE = 500  # issue_evidence.note column
 # Channels where the source is a call or a private message, so there may be no link to give.
 LINKLESS_CHANNELS = ("hotline", "whatsapp")
+
+
+COUNTS = ("reach", "engagement", "news_articles", "whatsapp_groups", "whatsapp_forwards", "deaths", "displaced")
 
 
 def _count_problem(value: Any) -> Any | None:
@@ -59,13 +71,24 @@ def validate(fields: dict[str, Any], *, now: datetime) -> dict[str, list[str]]:
         add("category", _l("Choose one of: %(values)s.", values=", ".join(CATEGORIES)))
     if "sentiment" in fields and fields["sentiment"] not in SENTIMENTS:
         add("sentiment", _l("Choose one of: %(values)s.", values=", ".join(SENTIMENTS)))
-    for name in ("reach", "engagement"):
+    for name in COUNTS:
         if name in fields:
             problem = _count_problem(fields[name])
             if problem is not None:
                 add(name, problem)
     if "mainstream_pickup" in fields and not isinstance(fields["mainstream_pickup"], bool):
         add("mainstream_pickup", _l("Give true or false."))
+    if "news_tier" in fields and fields["news_tier"] not in NEWS_TIERS:
+        add("news_tier", _l("Choose one of: %(values)s.", values=", ".join(NEWS_TIERS)))
+    elif fields.get("news_tier") == "none" and isinstance(fields.get("news_articles"), int) and fields["news_articles"]:
+        add("news_tier", _l("Articles were counted: choose the widest news that carries it."))
+    if "emergency_status" in fields and fields["emergency_status"] not in EMERGENCY_STATUSES:
+        add("emergency_status", _l("Choose one of: %(values)s.", values=", ".join(EMERGENCY_STATUSES)))
+    for name, allowed in (("sensitivities", SENSITIVITIES), ("actors", ACTORS)):
+        if name in fields:
+            chosen = fields[name]
+            if not isinstance(chosen, list | tuple) or any(item not in allowed for item in chosen):
+                add(name, _l("Choose any of: %(values)s.", values=", ".join(allowed)))
     if "first_seen_at" in fields:
         seen = fields["first_seen_at"]
         if not isinstance(seen, datetime) or seen.tzinfo is None or seen.utcoffset() is None:
@@ -104,6 +127,15 @@ def clean_links(urls: Any, errors: dict[str, list[str]], field: str) -> list[tup
     return links
 
 
+def pickup_fields(news_tier: Any, mainstream_pickup: Any) -> dict[str, Any]:
+    """news_tier and the yes/no mainstream_pickup kept in step: a tier given wins; without one,
+    the older yes means national news."""
+    if news_tier is None:
+        news_tier = "national" if mainstream_pickup is True else "none"
+        return {"news_tier": news_tier, "mainstream_pickup": mainstream_pickup}
+    return {"news_tier": news_tier, "mainstream_pickup": news_tier != "none"}
+
+
 @dataclass(frozen=True)
 class NewIssue:
     """An issue checked and ready to write: its row, its normalised links, its "issue.created" event."""
@@ -128,6 +160,15 @@ def new_issue(
     engagement: int = 0,
     sentiment: str = "neutral",
     mainstream_pickup: bool = False,
+    news_tier: str | None = None,
+    news_articles: int = 0,
+    sensitivities: list[str] | tuple[str, ...] = (),
+    actors: list[str] | tuple[str, ...] = (),
+    whatsapp_groups: int = 0,
+    whatsapp_forwards: int = 0,
+    deaths: int = 0,
+    displaced: int = 0,
+    emergency_status: str = "none",
     evidence_urls: list[str] | tuple[str, ...] = (),
     source_person: str = "",
     source_contact: str = "",
@@ -146,7 +187,15 @@ def new_issue(
         "reach": reach,
         "engagement": engagement,
         "sentiment": sentiment,
-        "mainstream_pickup": mainstream_pickup,
+        **pickup_fields(news_tier, mainstream_pickup),
+        "news_articles": news_articles,
+        "sensitivities": sensitivities,
+        "actors": actors,
+        "whatsapp_groups": whatsapp_groups,
+        "whatsapp_forwards": whatsapp_forwards,
+        "deaths": deaths,
+        "displaced": displaced,
+        "emergency_status": emergency_status,
         "source_person": source_person,
         "source_contact": source_contact,
     }
@@ -165,6 +214,8 @@ def new_issue(
         "first_seen_at": first_seen_at.astimezone(UTC),
         "source_person": source_person.strip(),
         "source_contact": source_contact.strip(),
+        "sensitivities": list(dict.fromkeys(sensitivities)),
+        "actors": list(dict.fromkeys(actors)),
         "anonymised_at": None,
         "state": "new",
         "state_reason": "",
@@ -174,6 +225,7 @@ def new_issue(
         "version": 1,
     }
     row.update(risk.columns(row, now))
+    row["risk_inputs"] = {name: row.pop(name) for name in RISK_INPUT_DEFAULTS}
     event = {
         "title": row["title"],
         "channel": channel,

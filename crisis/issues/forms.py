@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from wtforms import (
-    BooleanField,
     DateTimeLocalField,
     HiddenField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -16,7 +16,15 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from crisis.guards import RowIdField, RowIdSelectField, WholeNumberField
 from crisis.i18n import Form
 from crisis.i18n import lazy_gettext as _l
-from crisis.issues.models import CHANNELS, MAX_COUNT, SENTIMENTS
+from crisis.issues.models import (
+    ACTORS,
+    CHANNELS,
+    EMERGENCY_STATUSES,
+    MAX_COUNT,
+    NEWS_TIERS,
+    SENSITIVITIES,
+    SENTIMENTS,
+)
 from crisis.playbooks.labels import CATEGORY_LABELS
 from crisis.playbooks.spec import CATEGORIES
 
@@ -38,6 +46,31 @@ SENTIMENT_LABELS = {
     "neutral": _l("neutral"),
     "positive": _l("positive"),
 }
+SENSITIVITY_LABELS = {
+    "sara": _l("SARA (ethnicity, religion, race, inter-group)"),
+    "politics": _l("politics or elections"),
+    "children": _l("children"),
+    "deaths": _l("deaths"),
+    "security": _l("security"),
+}
+NEWS_TIER_LABELS = {
+    "none": _l("not in the news"),
+    "local": _l("local news"),
+    "regional": _l("regional news"),
+    "national": _l("national news"),
+}
+ACTOR_LABELS = {
+    "influencer": _l("an influencer or large account"),
+    "legislator": _l("a DPR/DPRD member"),
+    "religious_figure": _l("a religious figure"),
+    "institution_head": _l("the head of the institution"),
+}
+EMERGENCY_LABELS = {
+    "none": _l("no emergency status"),
+    "alert": _l("siaga darurat (alert)"),
+    "response": _l("tanggap darurat (emergency response)"),
+    "transition": _l("transisi darurat (transition to recovery)"),
+}
 STATE_LABELS = {
     "new": _l("New"),
     "monitoring": _l("Monitoring"),
@@ -46,6 +79,8 @@ STATE_LABELS = {
     "merged": _l("Merged"),
 }
 assert set(CHANNEL_LABELS) == set(CHANNELS) and set(SENTIMENT_LABELS) == set(SENTIMENTS)  # nosec B101  # import-time self-check
+assert set(SENSITIVITY_LABELS) == set(SENSITIVITIES) and set(ACTOR_LABELS) == set(ACTORS)  # nosec B101
+assert set(NEWS_TIER_LABELS) == set(NEWS_TIERS) and set(EMERGENCY_LABELS) == set(EMERGENCY_STATUSES)  # nosec B101
 
 # Type errors only (a whole number, in the range the service states); every other rule about
 # values lives in the service, so pages and API agree.
@@ -73,7 +108,15 @@ class IssueForm(Form):
     engagement = WholeNumberField(_l("Engagement (likes, shares, comments)"), default=0, **_COUNT)
     sentiment = SelectField(_l("Sentiment"), validate_choice=False, default="negative")
     category = SelectField(_l("Category"), validate_choice=False)
-    mainstream_pickup = BooleanField(_l("Carried by mainstream news media"))
+    news_tier = SelectField(_l("Carried by the news"), validate_choice=False, default="none")
+    news_articles = WholeNumberField(_l("News articles counted"), default=0, **_COUNT)
+    sensitivities = SelectMultipleField(_l("Sensitive because it touches"), validate_choice=False)
+    actors = SelectMultipleField(_l("Posted by or naming"), validate_choice=False)
+    whatsapp_groups = WholeNumberField(_l("WhatsApp groups it is in (estimate)"), default=0, **_COUNT)
+    whatsapp_forwards = WholeNumberField(_l("WhatsApp forwards (estimate)"), default=0, **_COUNT)
+    deaths = WholeNumberField(_l("Deaths"), default=0, **_COUNT)
+    displaced = WholeNumberField(_l("Displaced people"), default=0, **_COUNT)
+    emergency_status = SelectField(_l("Emergency status"), validate_choice=False, default="none")
     source_person = StringField(_l("Reported by (member of the public)"), validators=[Optional(), Length(max=200)])
     source_contact = StringField(_l("Their contact"), validators=[Optional(), Length(max=200)])
 
@@ -82,6 +125,10 @@ class IssueForm(Form):
         self.channel.choices = _choices(CHANNEL_LABELS)
         self.sentiment.choices = _choices(SENTIMENT_LABELS)
         self.category.choices = _category_choices()
+        self.news_tier.choices = _choices(NEWS_TIER_LABELS)
+        self.sensitivities.choices = _choices(SENSITIVITY_LABELS)
+        self.actors.choices = _choices(ACTOR_LABELS)
+        self.emergency_status.choices = _choices(EMERGENCY_LABELS)
 
 
 class IssueEditForm(IssueForm):
@@ -96,6 +143,11 @@ class NoteForm(Form):
     body = TextAreaField(_l("Monitoring note"), validators=[DataRequired(), Length(max=10000)])
     reach = WholeNumberField(_l("Reach now"), **_COUNT)
     engagement = WholeNumberField(_l("Engagement now"), **_COUNT)
+    sentiment = SelectField(_l("Sentiment now"), validate_choice=False, default="")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.sentiment.choices = [SelectChoice("", str(_l("not judged"))), *_choices(SENTIMENT_LABELS)]
 
 
 class EvidenceForm(Form):

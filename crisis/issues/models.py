@@ -13,6 +13,25 @@ from crisis.extensions import db
 CHANNELS = ("x", "instagram", "tiktok", "facebook", "youtube", "whatsapp", "online_news", "lapor", "hotline", "other")
 SENTIMENTS = ("negative", "mixed", "neutral", "positive")
 MAX_COUNT = 2_000_000_000  # reach and engagement: 32-bit columns; no post reaches more people than this
+# What practitioners weigh beyond the numbers (crisis/issues/risk.py gives each its points).
+SENSITIVITIES = ("sara", "politics", "children", "deaths", "security")
+NEWS_TIERS = ("none", "local", "regional", "national")
+ACTORS = ("influencer", "legislator", "religious_figure", "institution_head")
+EMERGENCY_STATUSES = ("none", "alert", "response", "transition")  # siaga, tanggap, transisi darurat
+# The issue's risk_inputs: news_tier (NEWS_TIERS), news_articles (articles counted), sensitivities
+# (SENSITIVITIES), actors (who posts or is named: ACTORS), whatsapp_groups and whatsapp_forwards
+# (estimates), and for disasters deaths, displaced and emergency_status (EMERGENCY_STATUSES).
+RISK_INPUT_DEFAULTS: dict[str, Any] = {
+    "news_tier": "none",
+    "news_articles": 0,
+    "sensitivities": (),
+    "actors": (),
+    "whatsapp_groups": 0,
+    "whatsapp_forwards": 0,
+    "deaths": 0,
+    "displaced": 0,
+    "emergency_status": "none",
+}
 ISSUE_STATES = ("new", "monitoring", "escalated", "dismissed", "merged")
 ANONYMISED = "[anonymised]"  # what a reporter's name and contact become after the retention period
 
@@ -33,7 +52,11 @@ class Issue(db.Model):
     reach: Mapped[int] = mapped_column(default=0)  # people who saw it (views, followers reached)
     engagement: Mapped[int] = mapped_column(default=0)  # likes + shares + comments
     sentiment: Mapped[str] = mapped_column(String(16), default="neutral")
-    mainstream_pickup: Mapped[bool] = mapped_column(default=False)  # carried by news media
+    mainstream_pickup: Mapped[bool] = mapped_column(default=False)  # carried by news media (news_tier != none)
+    # What practitioners weigh beyond the numbers, one JSON object (RISK_INPUT_DEFAULTS; read and
+    # written through the properties of the same names below): one column rather than nine keeps the
+    # issue INSERT, the busiest write, a statement the driver keeps converted (tests/test_load_paths.py).
+    risk_inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The member of the public behind a complaint: personal data, anonymised after retention.
     source_person: Mapped[str] = mapped_column(String(200), default="")
     source_contact: Mapped[str] = mapped_column(String(200), default="")
@@ -77,6 +100,26 @@ class Issue(db.Model):
         return self.anonymised_at is not None and {self.source_person, self.source_contact} <= {"", ANONYMISED}
 
 
+def _risk_input(name: str) -> property:
+    def get(issue: Issue) -> Any:
+        inputs = issue.risk_inputs or {}
+        if name in inputs:
+            return inputs[name]
+        if name == "news_tier":  # issues logged before the tiers: the yes/no pickup was national news
+            return "national" if issue.mainstream_pickup else "none"
+        default = RISK_INPUT_DEFAULTS[name]
+        return list(default) if isinstance(default, tuple) else default
+
+    def set_(issue: Issue, value: Any) -> None:
+        issue.risk_inputs = {**(issue.risk_inputs or {}), name: list(value) if isinstance(value, tuple) else value}
+
+    return property(get, set_, doc=f"risk_inputs[{name!r}]")
+
+
+for _name in RISK_INPUT_DEFAULTS:
+    setattr(Issue, _name, _risk_input(_name))
+
+
 class IssueEvidence(db.Model):
     __tablename__ = "issue_evidence"
 
@@ -103,6 +146,7 @@ class MonitoringNote(db.Model):
     body: Mapped[str] = mapped_column(Text)
     reach: Mapped[int | None] = mapped_column()
     engagement: Mapped[int | None] = mapped_column()
+    sentiment: Mapped[str | None] = mapped_column(String(16))  # the tone at the time, if judged
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     issue: Mapped[Issue] = relationship(back_populates="notes")

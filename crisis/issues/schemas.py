@@ -9,7 +9,16 @@ import marshmallow as ma
 from crisis.http import ProblemSchema, WholeNumber, bounded_int, row_id
 from crisis.issues import risk
 from crisis.issues.checks import MAX_EVIDENCE_NOTE, MAX_LINKS, MAX_REASON, MAX_SOURCE, MAX_TEXT
-from crisis.issues.models import CHANNELS, ISSUE_STATES, MAX_COUNT, SENTIMENTS
+from crisis.issues.models import (
+    ACTORS,
+    CHANNELS,
+    EMERGENCY_STATUSES,
+    ISSUE_STATES,
+    MAX_COUNT,
+    NEWS_TIERS,
+    SENSITIVITIES,
+    SENTIMENTS,
+)
 from crisis.issues.service import MAX_BATCH
 from crisis.links import MAX_URL_LENGTH
 from crisis.playbooks.spec import CATEGORIES
@@ -21,7 +30,11 @@ def _enum(values: tuple[str, ...] | list[str], description: str = "") -> dict[st
 
 
 class RiskFactorOut(ma.Schema):
-    key = ma.fields.String(metadata=_enum(["reach", "velocity", "sentiment", "category", "pickup"]))
+    key = ma.fields.String(
+        metadata=_enum(
+            ["reach", "velocity", "sentiment", "category", "pickup", "sensitivity", "actors", "trend", "impact"]
+        )
+    )
     points = ma.fields.Integer()
     max = ma.fields.Integer(metadata={"description": "The most points this factor can give"})
     inputs = ma.fields.Dict(metadata={"description": "The figures the points were computed from"})
@@ -48,6 +61,7 @@ class NoteOut(ma.Schema):
     body = ma.fields.String()
     reach = ma.fields.Integer(allow_none=True, metadata={"description": "Reach at the time of the note, if counted"})
     engagement = ma.fields.Integer(allow_none=True)
+    sentiment = ma.fields.String(allow_none=True, metadata=_enum(SENTIMENTS, "The tone at the time, if judged"))
     created_at = ma.fields.AwareDateTime()
     author_id = ma.fields.Integer(allow_none=True)
     author_name = ma.fields.Function(lambda note: note.author.name if note.author else None)
@@ -65,8 +79,19 @@ class IssueSummaryOut(ma.Schema):
     first_seen_at = ma.fields.AwareDateTime()
     reach = ma.fields.Integer()
     engagement = ma.fields.Integer()
-    mainstream_pickup = ma.fields.Boolean()
-    risk_score = ma.fields.Integer(metadata={"description": "0–100, the sum of the risk factors' points"})
+    mainstream_pickup = ma.fields.Boolean(metadata={"description": "news_tier is not none"})
+    news_tier = ma.fields.String(metadata=_enum(NEWS_TIERS, "The widest news that carries it"))
+    news_articles = ma.fields.Integer()
+    sensitivities = ma.fields.List(ma.fields.String(metadata=_enum(SENSITIVITIES)))
+    actors = ma.fields.List(ma.fields.String(metadata=_enum(ACTORS)), metadata={"description": "Who posts or is named"})
+    whatsapp_groups = ma.fields.Integer()
+    whatsapp_forwards = ma.fields.Integer()
+    deaths = ma.fields.Integer()
+    displaced = ma.fields.Integer()
+    emergency_status = ma.fields.String(metadata=_enum(EMERGENCY_STATUSES))
+    risk_score = ma.fields.Integer(
+        metadata={"description": "0–100, the sum of the risk factors' points, capped at 100"}
+    )
     suggested_severity = ma.fields.Integer(metadata={"description": "1–4, suggested by the score; people decide"})
     merged_into_id = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.AwareDateTime()
@@ -135,6 +160,23 @@ class IssueIn(ma.Schema):
     )
     sentiment = ma.fields.String(load_default="neutral", metadata=_enum(SENTIMENTS))
     mainstream_pickup = ma.fields.Boolean(load_default=False, metadata={"description": "Carried by news media"})
+    news_tier = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata=_enum(NEWS_TIERS, "Default: national when mainstream_pickup, else none"),
+    )
+    news_articles = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT})
+    sensitivities = ma.fields.List(ma.fields.String(metadata=_enum(SENSITIVITIES)), load_default=list)
+    actors = ma.fields.List(ma.fields.String(metadata=_enum(ACTORS)), load_default=list)
+    whatsapp_groups = WholeNumber(
+        load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"}
+    )
+    whatsapp_forwards = WholeNumber(
+        load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"}
+    )
+    deaths = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Disasters"})
+    displaced = WholeNumber(load_default=0, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Disasters"})
+    emergency_status = ma.fields.String(load_default="none", metadata=_enum(EMERGENCY_STATUSES))
     evidence_urls = ma.fields.List(
         ma.fields.String(metadata={"maxLength": MAX_URL_LENGTH}),
         load_default=list,
@@ -168,6 +210,15 @@ class IssuePatch(ma.Schema):
     engagement = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT})
     sentiment = ma.fields.String(metadata=_enum(SENTIMENTS))
     mainstream_pickup = ma.fields.Boolean()
+    news_tier = ma.fields.String(metadata=_enum(NEWS_TIERS, "Default: national when mainstream_pickup, else none"))
+    news_articles = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT})
+    sensitivities = ma.fields.List(ma.fields.String(metadata=_enum(SENSITIVITIES)))
+    actors = ma.fields.List(ma.fields.String(metadata=_enum(ACTORS)))
+    whatsapp_groups = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"})
+    whatsapp_forwards = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Estimate"})
+    deaths = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Disasters"})
+    displaced = WholeNumber(metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "Disasters"})
+    emergency_status = ma.fields.String(metadata=_enum(EMERGENCY_STATUSES))
     source_person = ma.fields.String(metadata={"maxLength": MAX_SOURCE})
     source_contact = ma.fields.String(metadata={"maxLength": MAX_SOURCE})
 
@@ -190,6 +241,7 @@ class NoteIn(_Versioned):
         load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": MAX_COUNT, "description": "New reach"}
     )
     engagement = WholeNumber(load_default=None, allow_none=True, metadata={"minimum": 0, "maximum": MAX_COUNT})
+    sentiment = ma.fields.String(load_default=None, allow_none=True, metadata=_enum(SENTIMENTS, "The tone now"))
 
 
 class EvidenceIn(_Versioned):

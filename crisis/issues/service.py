@@ -18,11 +18,12 @@ The verbs live here; their parts in the package: checks (field rules, a new issu
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,9 +32,9 @@ from crisis.auth.models import ACTING_ROLES, User
 from crisis.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.issues import checks, risk
-from crisis.issues.checks import MAX_EVIDENCE_NOTE, MAX_REASON, MAX_TEXT, NewIssue, validate
+from crisis.issues.checks import MAX_EVIDENCE_NOTE, MAX_REASON, MAX_TEXT, NewIssue, pickup_fields, validate
 from crisis.issues.duplicates import find_duplicates as find_duplicates  # one of the verbs, re-exported
-from crisis.issues.models import ISSUE_STATES, Issue, IssueEvidence, MonitoringNote
+from crisis.issues.models import ISSUE_STATES, NEWS_TIERS, Issue, IssueEvidence, MonitoringNote
 from crisis.issues.urls import normalise_url
 from crisis.issues.write import write_issue
 from crisis.links import url_problem
@@ -52,6 +53,15 @@ EDITABLE_FIELDS = (
     "engagement",
     "sentiment",
     "mainstream_pickup",
+    "news_tier",
+    "news_articles",
+    "sensitivities",
+    "actors",
+    "whatsapp_groups",
+    "whatsapp_forwards",
+    "deaths",
+    "displaced",
+    "emergency_status",
     "source_person",
     "source_contact",
 )
@@ -160,7 +170,12 @@ def _flush(session: Session, issue: Issue) -> None:
 
 
 def _apply_risk(issue: Issue, now: datetime) -> None:
-    for name, value in risk.columns({name: getattr(issue, name) for name in risk.INPUTS}, now).items():
+    held = object_session(issue)
+    # Loading the notes must not flush the changes made so far: that would count as a second version.
+    with held.no_autoflush if held is not None else contextlib.nullcontext():
+        notes = [risk.NotePoint(note.created_at, note.engagement, note.sentiment) for note in issue.notes]
+    values = {name: getattr(issue, name) for name in risk.INPUTS}
+    for name, value in risk.columns(values, now, notes).items():
         setattr(issue, name, value)
 
 
@@ -275,10 +290,12 @@ def add_note(
     body: str,
     reach: int | None = None,
     engagement: int | None = None,
+    sentiment: str | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> MonitoringNote:
-    """A timestamped observation; new figures, when given, replace the issue's and its risk is recomputed."""
+    """A timestamped observation; new figures and sentiment, when given, replace the issue's and its
+    risk is recomputed, its trend from the notes' figures over time."""
     now = now or clock.now()
     issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
     _require_open(issue)
@@ -287,13 +304,23 @@ def add_note(
         errors["body"] = [str(_l("Write what you observed."))]
     elif len(body) > MAX_TEXT:
         errors["body"] = [str(_l("At most %(n)d characters.", n=MAX_TEXT))]
-    figures = {k: v for k, v in (("reach", reach), ("engagement", engagement)) if v is not None}
+    figures = {
+        k: v
+        for k, v in (("reach", reach), ("engagement", engagement), ("sentiment", sentiment or None))
+        if v is not None
+    }
     errors.update(validate(figures, now=now))
     if errors:
         raise ValidationFailed(errors)
     before = issue.risk_score
     note = MonitoringNote(
-        issue=issue, author_id=actor.id, body=body.strip(), reach=reach, engagement=engagement, created_at=now
+        issue=issue,
+        author_id=actor.id,
+        body=body.strip(),
+        reach=reach,
+        engagement=engagement,
+        sentiment=sentiment or None,
+        created_at=now,
     )
     session.add(note)
     for name, value in figures.items():
@@ -310,6 +337,7 @@ def add_note(
         note_id=note.id,
         reach=reach,
         engagement=engagement,
+        sentiment=sentiment or None,
         risk_before=before,
         risk_score=issue.risk_score,
     )
@@ -366,7 +394,14 @@ def update(
         raise ValidationFailed({name: [str(_l("This field cannot be changed."))] for name in unknown})
     issue = _get_for_change(session=session, actor=actor, issue_id=issue_id, expected_version=expected_version)
     _require_open(issue)
-    errors = validate(changes, now=now)
+    if "news_tier" in changes or "mainstream_pickup" in changes:
+        changes = {**changes, **pickup_fields(changes.get("news_tier"), changes.get("mainstream_pickup"))}
+    errors = validate(
+        {"news_tier": issue.news_tier, "news_articles": issue.news_articles, **changes}
+        if {"news_tier", "news_articles"} & set(changes)
+        else changes,
+        now=now,
+    )
     seen = changes.get("first_seen_at")
     if "first_seen_at" not in errors and isinstance(seen, datetime) and seen > issue.created_at + moments.skew():
         # Nobody logs what they have not seen yet: time to detect would turn negative.
@@ -482,12 +517,19 @@ def merge(
     target.engagement = max(target.engagement, source.engagement)
     target.first_seen_at = min(target.first_seen_at, source.first_seen_at)
     target.mainstream_pickup = target.mainstream_pickup or source.mainstream_pickup
+    tiers = list(NEWS_TIERS)
+    target.news_tier = max(target.news_tier, source.news_tier, key=tiers.index)
+    for name in ("news_articles", "whatsapp_groups", "whatsapp_forwards", "deaths", "displaced"):
+        setattr(target, name, max(getattr(target, name), getattr(source, name)))
+    target.sensitivities = list(dict.fromkeys([*target.sensitivities, *source.sensitivities]))
+    target.actors = list(dict.fromkeys([*target.actors, *source.actors]))
     _touch(target, now)
     _apply_risk(target, now)
     source.state = "merged"
     source.merged_into_id = target.id
     _touch(source, now)
     _flush(session, target)
+    session.expire(target, ["notes"])  # read again in their order, the moved ones among them
     _record(session, source, "issue.merged", actor, now, into_id=target.id)
     _record(
         session,

@@ -20,7 +20,11 @@ from crisis.http import viewer_zone
 from crisis.i18n import _, lazy_gettext
 from crisis.issues import checks, risk, service
 from crisis.issues.forms import (
+    ACTOR_LABELS,
     CHANNEL_LABELS,
+    EMERGENCY_LABELS,
+    NEWS_TIER_LABELS,
+    SENSITIVITY_LABELS,
     SENTIMENT_LABELS,
     STATE_LABELS,
     ActionForm,
@@ -55,7 +59,11 @@ FACTOR_LABELS = {
     "velocity": lazy_gettext("Velocity"),
     "sentiment": lazy_gettext("Sentiment"),
     "category": lazy_gettext("Category"),
-    "pickup": lazy_gettext("Mainstream media"),
+    "pickup": lazy_gettext("News pickup"),
+    "sensitivity": lazy_gettext("Sensitivity"),
+    "actors": lazy_gettext("Who posts or is named"),
+    "trend": lazy_gettext("Trend"),
+    "impact": lazy_gettext("Disaster impact"),
 }
 STATE_FILTERS = ("open", *ISSUE_STATES, "all")
 
@@ -69,6 +77,10 @@ def _labels() -> dict[str, Any]:
         "SEVERITY_LABELS": SEVERITY_LABELS,
         "EVENT_LABELS": EVENT_LABELS,
         "FACTOR_LABELS": FACTOR_LABELS,
+        "NEWS_TIER_LABELS": NEWS_TIER_LABELS,
+        "SENSITIVITY_LABELS": SENSITIVITY_LABELS,
+        "ACTOR_LABELS": ACTOR_LABELS,
+        "EMERGENCY_LABELS": EMERGENCY_LABELS,
         "number": format_decimal,
     }
 
@@ -107,6 +119,21 @@ def issue_list() -> Any:
     )
 
 
+def _risk_inputs(form: IssueForm) -> dict[str, Any]:
+    """What the form says about the news, sensitivity, people, WhatsApp chains and a disaster's impact."""
+    return {
+        "news_tier": form.news_tier.data or "none",
+        "news_articles": form.news_articles.data or 0,
+        "sensitivities": list(form.sensitivities.data or []),
+        "actors": list(form.actors.data or []),
+        "whatsapp_groups": form.whatsapp_groups.data or 0,
+        "whatsapp_forwards": form.whatsapp_forwards.data or 0,
+        "deaths": form.deaths.data or 0,
+        "displaced": form.displaced.data or 0,
+        "emergency_status": form.emergency_status.data or "none",
+    }
+
+
 @bp.route("/issues/new", methods=["GET", "POST"])
 @login_required
 def issue_new() -> Any:
@@ -134,7 +161,7 @@ def issue_new() -> Any:
                 reach=form.reach.data or 0,
                 engagement=form.engagement.data or 0,
                 sentiment=form.sentiment.data,
-                mainstream_pickup=bool(form.mainstream_pickup.data),
+                **_risk_inputs(form),
                 evidence_urls=links,
                 source_person=form.source_person.data or "",
                 source_contact=form.source_contact.data or "",
@@ -295,6 +322,7 @@ def issue_note(issue_id: int) -> Any:
             body=form.body.data or "",
             reach=form.reach.data,
             engagement=form.engagement.data,
+            sentiment=form.sentiment.data or None,
         ),
         _("Note added."),
     )
@@ -373,7 +401,7 @@ def issue_edit(issue_id: int) -> Any:
             "reach": form.reach.data or 0,
             "engagement": form.engagement.data or 0,
             "sentiment": form.sentiment.data,
-            "mainstream_pickup": bool(form.mainstream_pickup.data),
+            **_risk_inputs(form),
             "source_person": form.source_person.data or "",
             "source_contact": form.source_contact.data or "",
         }

@@ -35,7 +35,7 @@ from crisis.reports.scope import (
     week_of,
 )
 
-MEASURED_COLUMNS = ("tta", "ths", "tfs", "ttr")
+MEASURED_COLUMNS = ("ttd", "tta", "ths", "tfs", "ttr")
 GROUPED_COLUMNS = ("tta", "ths", "ttr")  # per unit and per week: the medians shown
 # For the dashboard's transaction (crisis.reports.service.build_dashboard):
 # - work_mem: the percentile sorts of a year of the whole country spill to disk at the default 4 MB;
@@ -55,6 +55,10 @@ SUMS = (
     "ai_on_time",
     "esc_sent",
     "esc_acknowledged",
+    "upd_judged",
+    "upd_kept",
+    "hoax_reach",
+    "clar_reach",
 )
 
 
@@ -73,6 +77,10 @@ class Dashboard:
     weekly: list[dict[str, Any]]
     per_unit: list[dict[str, Any]]
     kpis: list[dict[str, Any]] = field(default_factory=list)
+    # Update intervals kept within the SOP's cadence, of those judged.
+    cadence: Share = field(default_factory=lambda: Share(0, 0))
+    # Hoaxes whose review entered both: people the hoax and the clarification reached, summed.
+    reach: dict[str, int] = field(default_factory=dict)
 
     @property
     def measured(self) -> int:
@@ -152,6 +160,8 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
         weekly=_weekly(f, week_stats),
         per_unit=per_unit,
         kpis=kpi_rows(targets, unit_stats, units_by_id),
+        cadence=Share(headline_row["upd_judged"], headline_row["upd_kept"]),
+        reach={"hoax": headline_row["hoax_reach"], "clarification": headline_row["clar_reach"]},
     )
 
 

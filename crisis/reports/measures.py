@@ -40,9 +40,10 @@ from crisis.timeline.models import TimelineEvent
 
 # The definitions' revision, stored on every measures row: raise it when what a row holds changes
 # (2: stage bits and key-message lag rows; 3: a stage completed the moment it started in an active
-# incident is performed, as the review always said; 4: a negative duration is not measured), and the
-# sweep recomputes the rows of an older one.
-DEFINITION = 4
+# incident is performed, as the review always said; 4: a negative duration is not measured; 5: time
+# to detect, update cadence and hoax/clarification reach), and the sweep recomputes the rows of an
+# older one.
+DEFINITION = 5
 # A measures row holds one bit per stage position in a BIGINT: the validator caps a playbook's stages.
 assert MAX_STAGES <= 63  # nosec B101  # import-time self-check of a constant
 

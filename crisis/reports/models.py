@@ -126,6 +126,15 @@ class IncidentMeasure(db.Model):
     ths: Mapped[float | None] = mapped_column(Float)  # time to holding statement
     tfs: Mapped[float | None] = mapped_column(Float)  # time to first statement
     ttr: Mapped[float | None] = mapped_column(Float)  # time to resolve
+    # Computed in Python after the row (crisis.reports.service.practice_measures), from the review's
+    # definitions: time to detect (issue first seen → incident opened), the update intervals judged
+    # against the SOP's cadence and those kept, and for a review with both entered, the people the
+    # hoax and the clarification reached.
+    ttd: Mapped[float | None] = mapped_column(Float)
+    upd_judged: Mapped[int] = mapped_column(default=0, server_default="0")
+    upd_kept: Mapped[int] = mapped_column(default=0, server_default="0")
+    hoax_reach: Mapped[int | None] = mapped_column(BigInteger)
+    clar_reach: Mapped[int | None] = mapped_column(BigInteger)
     st_judged: Mapped[int] = mapped_column(default=0)
     st_met: Mapped[int] = mapped_column(default=0)
     st_breached: Mapped[int] = mapped_column(default=0)

@@ -21,12 +21,13 @@ from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import _
 from crisis.i18n import lazy_gettext as _l
 from crisis.notify import words
-from crisis.reports import dashboard
+from crisis.reports import charts, dashboard
 from crisis.reports.measures import MEASURE_LABELS
 from crisis.reports.models import KpiTarget, MonthlyReport
 from crisis.reports.service import build_dashboard, describe_target, parse_day
 from crisis.timefmt import format_duration
 from crisis.timeline import service as timeline
+from crisis.units import letterhead as letterheads
 from crisis.units import service as units
 from crisis.units.models import Unit
 
@@ -225,6 +226,8 @@ def render_monthly_pdf(*, session: Session, report: MonthlyReport, now: datetime
         html = render_template(
             "reports/monthly.html",
             board=board,
+            charts=trend_charts(board),
+            letterhead=letterheads.get(session=session, unit_id=unit.id),
             unit=unit,
             month=report.month,
             lang=lang,
@@ -232,6 +235,28 @@ def render_monthly_pdf(*, session: Session, report: MonthlyReport, now: datetime
             **template_helpers(unit.timezone),
         )
     return html_to_pdf(html)
+
+
+def trend_charts(board: Any) -> list[Any]:
+    """The month's trends per local week, as SVG charts for the leadership: incidents, the median
+    time to complete the first stage, and the share of stages on time."""
+    labels = [week["week"].strftime("%d/%m") for week in board.weekly]
+    return [
+        charts.bars(_("Incidents per week"), labels, [week["incidents"] for week in board.weekly]),
+        charts.line(
+            _("Time to complete the first stage, median per week (minutes)"),
+            labels,
+            [week["tta"] / 60 if week["tta"] is not None else None for week in board.weekly],
+            fmt=lambda minutes: f"{minutes:.0f}",
+        ),
+        charts.line(
+            _("Stages completed on time per week (%)"),
+            labels,
+            [week["stage_sla"] * 100 if week["stage_sla"] is not None else None for week in board.weekly],
+            fmt=lambda percent: f"{percent:.0f}",
+            top=100,
+        ),
+    ]
 
 
 def template_helpers(zone: str) -> dict[str, Any]:

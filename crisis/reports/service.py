@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_decimal
-from sqlalchemy import delete, func, insert, literal, or_, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, literal, or_, select, union, update
+from sqlalchemy.orm import Session, selectinload
 
 from crisis import clock
 from crisis.auth.models import Role, User
@@ -23,11 +23,14 @@ from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.guards import parse_id
 from crisis.i18n import _
 from crisis.i18n import lazy_gettext as _l
-from crisis.incidents.models import Incident
+from crisis.incidents.models import Incident, Statement
 from crisis.playbooks.models import Playbook
+from crisis.playbooks.spec import Settings
 from crisis.reports import dashboard, measures
 from crisis.reports.measures import MEASURE_LABELS, TIME_MEASURES
 from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget
+from crisis.reviews import measures as review_measures
+from crisis.reviews.models import Review
 from crisis.timefmt import format_duration, is_valid_zone
 from crisis.timeline import service as timeline
 from crisis.timeline.models import TimelineEvent
@@ -239,11 +242,53 @@ def refresh_measures(*, session: Session, now: datetime, limit: int | None = Non
             key="incident_id",
             newer_only=True,
         )
+        practice_measures(session=session, incident_ids=batch)
         session.execute(delete(KeyMessageLag).where(KeyMessageLag.incident_id.in_(batch)))
         lags = measures.key_message_lags_select(session=session, incident_ids=batch)
         session.execute(insert(KeyMessageLag).from_select([c.name for c in lags.selected_columns], lags))
     session.flush()
     return len(ids)
+
+
+def practice_measures(*, session: Session, incident_ids: list[int]) -> None:
+    """Time to detect, update-cadence adherence and hoax/clarification reach of the incidents'
+    measures rows, computed as their reviews compute them (crisis.reviews.measures): the cadence
+    reads each incident's SOP snapshot, which SQL cannot."""
+    incidents = session.scalars(
+        select(Incident)
+        .where(Incident.id.in_(incident_ids))
+        .options(
+            selectinload(Incident.issue),
+            selectinload(Incident.statements).selectinload(Statement.publications),
+        )
+    ).all()
+    reached = {
+        incident_id: (hoax, clarification)
+        for incident_id, hoax, clarification in session.execute(
+            select(Review.incident_id, Review.hoax_reach, Review.clarification_reach).where(
+                Review.incident_id.in_(incident_ids)
+            )
+        )
+    }
+    for incident in incidents:
+        if incident.state == "cancelled":
+            continue
+        every = Settings.from_canonical(incident.playbook_snapshot["settings"]).update_every_for(incident.severity)
+        cadence = review_measures.update_cadence(incident, every)
+        detect = review_measures.time_to_detect(incident)
+        hoax, clarification = reached.get(incident.id) or (None, None)
+        both = hoax is not None and clarification is not None
+        session.execute(
+            update(IncidentMeasure)
+            .where(IncidentMeasure.incident_id == incident.id)
+            .values(
+                ttd=detect.total_seconds() if detect is not None else None,
+                upd_judged=len(cadence.intervals),
+                upd_kept=cadence.kept,
+                hoax_reach=hoax if both else None,
+                clar_reach=clarification if both else None,
+            )
+        )
 
 
 def _upsert(session: Session, model: Any, source: Any, *, key: str, newer_only: bool = False) -> None:

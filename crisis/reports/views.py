@@ -79,7 +79,7 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
                 "labels": labels,
                 "datasets": [
                     {
-                        "label": _("Time to acknowledge (median, min)"),
+                        "label": _("Time to complete the first stage (median, min)"),
                         "data": [_minutes(w["tta"]) for w in board.weekly],
                     },
                     {

@@ -278,7 +278,7 @@ DURATIONS: dict[str, Duration] = {
     for m in (
         Duration(
             "time_to_acknowledge",
-            _l("Time to acknowledge"),
+            _l("Time to complete the first stage (internal acknowledgement)"),
             "incident",
             _INCIDENT_START,
             Moment("completed_at", rows="stage_runs", where=first_stage),
@@ -297,7 +297,7 @@ DURATIONS: dict[str, Duration] = {
         ),
         Duration(
             "time_to_first_statement",
-            _l("Time to first statement"),
+            _l("Time to first public statement"),
             "incident",
             _INCIDENT_START,
             Moment("published_at", rows="statements"),

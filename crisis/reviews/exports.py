@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import current_app, render_template
 from flask_babel import force_locale
 
@@ -22,13 +23,24 @@ from crisis.incidents.labels import (
     STATE_LABELS,
     STATEMENT_LABELS,
 )
+from crisis.issues.forms import SENTIMENT_LABELS
 from crisis.notify import words
 from crisis.playbooks.labels import SEVERITY_LABELS
 from crisis.reviews.measures import EscalationRow
 from crisis.reviews.service import ReviewDocument
 from crisis.timefmt import format_duration, format_local, zone_label
+from crisis.units import letterhead as letterheads
 
 LANGUAGES = ("id", "en")
+SIGNATORY_LABELS = {"prepared": lazy_gettext("Prepared by"), "approved": lazy_gettext("Approved by")}
+
+
+def reach_ratio(review: Any) -> float | None:
+    """People the clarification reached per person the hoax reached, when the team entered both."""
+    if review.hoax_reach and review.clarification_reach is not None:
+        return review.clarification_reach / review.hoax_reach
+    return None
+
 
 RATING_LABELS = {
     "performed": lazy_gettext("Performed"),
@@ -51,6 +63,11 @@ ACTION_STATE_LABELS = {
 # (each entry starts with its time): WeasyPrint places every outside marker as an absolutely
 # positioned box, which long timelines pay for heavily.
 PDF_CSS = """
+.letterhead { display: flex; align-items: center; } .letterhead-logo { max-height: 22mm; max-width: 30mm;
+        margin-right: 5mm; } .letterhead-institution { font-weight: bold; font-size: 13pt; margin: 0;
+        text-transform: uppercase; } .letterhead-address { margin: 0; }
+.letterhead-rule { border: 0; border-top: 3px double #000; margin: 3pt 0 8pt; }
+.chart { width: 100%; height: auto; margin: 4pt 0 8pt; }
 @page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: counter(page) " / " counter(pages);
         font-size: 8pt; color: #555; } }
 body { font-family: "DejaVu Sans", "Noto Sans", sans-serif; font-size: 9pt; line-height: 1.35; color: #111; }
@@ -120,6 +137,11 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
         "ACTION_STATE_LABELS": ACTION_STATE_LABELS,
         "STATEMENT_LABELS": STATEMENT_LABELS,
         "CHANNEL_LABELS": CHANNEL_LABELS,
+        "SENTIMENT_LABELS": SENTIMENT_LABELS,
+        "SIGNATORY_LABELS": SIGNATORY_LABELS,
+        "count": lambda value: "—" if value is None else format_decimal(value, locale=lang),
+        "reach_ratio": reach_ratio(doc.review),
+        "letterhead": letterheads.get(session=db.session, unit_id=doc.incident.unit_id),
         **_zone_formatters(zone),
     }
 
@@ -167,6 +189,24 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "summary": review.summary,
                 "went_well": review.went_well,
                 "to_improve": review.to_improve,
+                **{
+                    name: getattr(review, name)
+                    for name in (
+                        "background",
+                        "legal_basis",
+                        "volume_before",
+                        "volume_after",
+                        "tone_before",
+                        "tone_after",
+                        "dominant_narrative",
+                        "top_accounts",
+                        "hoax_reach",
+                        "clarification_reach",
+                        "obstacles",
+                        "recommendations",
+                    )
+                },
+                "attachments": list(review.attachments or []),
                 "due_at": _iso(review.due_at),
                 "submitted_at": _iso(review.submitted_at),
                 "submitted_by": review.submitted_by.name if review.submitted_by else None,
@@ -196,7 +236,11 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "closed_at": _iso(incident.closed_at),
             },
             "measures": {
+                "time_to_detect_seconds": _seconds(m.time_to_detect),
                 "time_to_acknowledge_seconds": _seconds(m.time_to_acknowledge),
+                "update_every_seconds": _seconds(m.cadence.every) if m.cadence else None,
+                "update_intervals": len(m.cadence.intervals) if m.cadence else 0,
+                "update_intervals_kept": m.cadence.kept if m.cadence else 0,
                 "time_to_holding_statement_seconds": _seconds(m.time_to_holding_statement),
                 "time_to_first_statement_seconds": _seconds(m.time_to_first_statement),
                 "time_to_resolve_seconds": _seconds(m.time_to_resolve),

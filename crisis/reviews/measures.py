@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from crisis.escalation.models import Timer
 from crisis.incidents.models import ChecklistEntry, Incident, StageRun, Statement
 from crisis.notify.models import Notice
+from crisis.playbooks.spec import Settings
 from crisis.reviews.definitions import (
     DURATIONS,
     INCIDENT_DURATIONS,
@@ -114,6 +115,55 @@ class LagRow:
 
 
 @dataclass
+class Cadence:
+    """Update-cadence adherence: the SOP's update interval at the incident's severity, and of the
+    intervals while the incident was active (opened → first publication, publication → next
+    publication, last publication → resolved), how many were within it."""
+
+    every: timedelta
+    intervals: list[timedelta]
+
+    @property
+    def kept(self) -> int:
+        return sum(1 for gap in self.intervals if gap <= self.every)
+
+    @property
+    def share(self) -> float | None:
+        return self.kept / len(self.intervals) if self.intervals else None
+
+
+def update_cadence(incident: Incident, every: timedelta) -> Cadence:
+    """The owner's publications between the incident's start and its resolution (or its last
+    publication while it still runs), measured against `every`."""
+    start, end = incident.started_at, incident.resolved_at
+    moments = sorted(
+        publication.published_at
+        for statement in incident.statements
+        for publication in statement.publications
+        if publication.unit_id == incident.unit_id
+        and publication.published_at is not None
+        and start is not None
+        and publication.published_at >= start
+        and (end is None or publication.published_at <= end)
+    )
+    points = [start, *moments] if start is not None else []
+    if end is not None:
+        points.append(end)
+    intervals = [later - earlier for earlier, later in zip(points, points[1:], strict=False)]
+    return Cadence(every=every, intervals=intervals)
+
+
+def time_to_detect(incident: Incident) -> timedelta | None:
+    """From when the issue was first seen to when the incident was opened; None without an issue
+    or when the recorded moments are out of order."""
+    issue = incident.issue
+    if issue is None or issue.first_seen_at is None or incident.started_at is None:
+        return None
+    gap = incident.started_at - issue.first_seen_at
+    return gap if gap >= timedelta(0) else None
+
+
+@dataclass
 class IncidentMeasures:
     incident: Incident
     stages: list[StageMeasure]
@@ -132,6 +182,8 @@ class IncidentMeasures:
     escalations_acknowledged: int
     statements: list[Statement]
     lags: list[LagRow]
+    time_to_detect: timedelta | None = None
+    cadence: Cadence | None = None
     # Durations left out because their recorded moments are out of order (legacy data): labels.
     out_of_order: list[Any] = field(default_factory=list)
 
@@ -150,6 +202,7 @@ def load_incident(*, session: Session, incident_id: int) -> Incident:
             selectinload(Incident.statements).selectinload(Statement.publications),
             selectinload(Incident.involved),
             selectinload(Incident.participants),
+            selectinload(Incident.issue),
         )
     )
 
@@ -322,6 +375,11 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
         escalations_acknowledged=escalated.hits,
         statements=list(incident.statements),
         lags=key_message_lags(incident),
+        time_to_detect=time_to_detect(incident),
+        cadence=update_cadence(
+            incident,
+            Settings.from_canonical(incident.playbook_snapshot["settings"]).update_every_for(incident.severity),
+        ),
         out_of_order=[
             d.label for d in INCIDENT_DURATIONS if (raw := d.raw(incident)) is not None and raw < timedelta(0)
         ],

@@ -32,6 +32,23 @@ class Review(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     went_well: Mapped[str] = mapped_column(Text, default="")
     to_improve: Mapped[str] = mapped_column(Text, default="")
+    # The review a bureau files (laporan evaluasi): what the team writes beyond the record.
+    background: Mapped[str] = mapped_column(Text, default="", server_default="")
+    legal_basis: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Media and social-media analysis, entered by the team: posts before and after the clarification,
+    # their tone (issues.models.SENTIMENTS), the dominant narrative, the top accounts.
+    volume_before: Mapped[int | None] = mapped_column()
+    volume_after: Mapped[int | None] = mapped_column()
+    tone_before: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    tone_after: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    dominant_narrative: Mapped[str] = mapped_column(Text, default="", server_default="")
+    top_accounts: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Hoaxes: people the hoax reached and people the clarification reached (the dashboard compares them).
+    hoax_reach: Mapped[int | None] = mapped_column()
+    clarification_reach: Mapped[int | None] = mapped_column()
+    obstacles: Mapped[str] = mapped_column(Text, default="", server_default="")
+    recommendations: Mapped[str] = mapped_column(Text, default="", server_default="")
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)  # http(s) links
     # {stage_key: rating} chosen by the reviewer; a stage absent here keeps its suggested rating.
     stage_ratings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

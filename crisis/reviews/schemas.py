@@ -6,6 +6,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from crisis.http import bounded_int, row_id
+from crisis.links import MAX_URL_LENGTH
 from crisis.reviews.models import ACTION_STATES, RATINGS
 
 
@@ -20,6 +21,19 @@ class ReviewPartOut(ma.Schema):
     summary = ma.fields.String()
     went_well = ma.fields.String()
     to_improve = ma.fields.String()
+    background = ma.fields.String()
+    legal_basis = ma.fields.String()
+    volume_before = ma.fields.Integer(allow_none=True)
+    volume_after = ma.fields.Integer(allow_none=True)
+    tone_before = ma.fields.String()
+    tone_after = ma.fields.String()
+    dominant_narrative = ma.fields.String()
+    top_accounts = ma.fields.String()
+    hoax_reach = ma.fields.Integer(allow_none=True)
+    clarification_reach = ma.fields.Integer(allow_none=True)
+    obstacles = ma.fields.String()
+    recommendations = ma.fields.String()
+    attachments = ma.fields.List(ma.fields.String())
     due_at = _moment()
     submitted_at = _moment()
     submitted_by = ma.fields.String(allow_none=True)
@@ -57,6 +71,29 @@ class ReviewPatch(ma.Schema):
     summary = ma.fields.String(validate=ma.validate.Length(max=20000))
     went_well = ma.fields.String(validate=ma.validate.Length(max=20000))
     to_improve = ma.fields.String(validate=ma.validate.Length(max=20000))
+    background = ma.fields.String(validate=ma.validate.Length(max=20000))
+    legal_basis = ma.fields.String(validate=ma.validate.Length(max=20000))
+    dominant_narrative = ma.fields.String(validate=ma.validate.Length(max=20000))
+    top_accounts = ma.fields.String(validate=ma.validate.Length(max=20000))
+    obstacles = ma.fields.String(validate=ma.validate.Length(max=20000))
+    recommendations = ma.fields.String(validate=ma.validate.Length(max=20000))
+    volume_before = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Posts and articles before the clarification"}
+    )
+    volume_after = ma.fields.Integer(allow_none=True)
+    tone_before = ma.fields.String(metadata={"enum": ["", "negative", "mixed", "neutral", "positive"]})
+    tone_after = ma.fields.String(metadata={"enum": ["", "negative", "mixed", "neutral", "positive"]})
+    hoax_reach = ma.fields.Integer(
+        allow_none=True, metadata={"description": "People the hoax reached, as the team counted"}
+    )
+    clarification_reach = ma.fields.Integer(
+        allow_none=True, metadata={"description": "People the clarification reached"}
+    )
+    attachments = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=MAX_URL_LENGTH)),
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "http(s) links", "maxItems": 20},
+    )
     stage_ratings = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.String(validate=ma.validate.OneOf([*RATINGS, "suggested"]))
     )

@@ -24,6 +24,8 @@ from crisis.i18n import lazy_gettext as _l
 from crisis.incidents import service as incidents
 from crisis.incidents.models import Incident
 from crisis.incidents.models import Incident as _Incident
+from crisis.issues.models import SENTIMENTS
+from crisis.links import url_problem
 from crisis.playbooks.spec import PlaybookSpec
 from crisis.reviews import measures
 from crisis.reviews.models import RATINGS, ActionItem, Review
@@ -32,6 +34,22 @@ from crisis.units import service as units
 from crisis.units.models import Unit
 
 MAX_TEXT = 20000
+# The written parts of a review, in the order of the document.
+TEXTS = (
+    "summary",
+    "background",
+    "legal_basis",
+    "dominant_narrative",
+    "top_accounts",
+    "went_well",
+    "to_improve",
+    "obstacles",
+    "recommendations",
+)
+COUNTS = ("volume_before", "volume_after", "hoax_reach", "clarification_reach")  # entered by the team
+TONES = ("tone_before", "tone_after")
+MAX_ATTACHMENTS = 20
+MAX_COUNT = 2_000_000_000
 MAX_TITLE = 500
 MAX_DUE_AHEAD = timedelta(days=366)  # an improvement plan is due within 60 days in practice; a year is a typo
 ACTION_STATES = ("open", "done", "dropped")
@@ -140,6 +158,46 @@ def _check_version(review: Review, expected_version: int | None) -> None:
         raise Conflict(_l("Someone else changed this review just now; check the current text and try again."))
 
 
+def _written_figures(given: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The counts, tones and attachment links among `given`, checked; problems go to `errors`."""
+    found: dict[str, Any] = {}
+    for name in COUNTS:
+        if name not in given:
+            continue
+        value = given[name]
+        if value is None or value == "":
+            found[name] = None
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            errors[name] = str(_l("Give a whole number from 0, or leave it empty."))
+        else:
+            found[name] = value
+    for name in TONES:
+        if name in given and given[name] is not None:
+            if given[name] not in ("", *SENTIMENTS):
+                errors[name] = str(_l("Choose one of: %(values)s.", values=", ".join(SENTIMENTS)))
+            else:
+                found[name] = given[name]
+    if given.get("attachments") is not None:
+        links = given["attachments"]
+        if isinstance(links, str) or not isinstance(links, list | tuple):
+            errors["attachments"] = str(_l("Give a list of links."))
+        elif len(links) > MAX_ATTACHMENTS:
+            errors["attachments"] = str(_l("At most %(n)d links.", n=MAX_ATTACHMENTS))
+        else:
+            cleaned = [link.strip() if isinstance(link, str) else link for link in links]
+            cleaned = [link for link in cleaned if link != ""]
+            problems = [
+                str(_l("Link %(n)d: %(problem)s", n=number, problem=problem))
+                for number, link in enumerate(cleaned, start=1)
+                if (problem := url_problem(link)) is not None
+            ]
+            if problems:
+                errors["attachments"] = " ".join(problems)
+            else:
+                found["attachments"] = cleaned
+    return found
+
+
 def _clean(value: Any, field: str, errors: dict[str, str], *, limit: int = MAX_TEXT, required: bool = False) -> str:
     if value is not None and not isinstance(value, str):
         errors[field] = str(_l("Give text."))
@@ -166,19 +224,23 @@ def update(
     stage_ratings: dict[str, str] | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
+    **parts: Any,
 ) -> Review:
-    """Change the written parts and the stage ratings of a draft; unknown stages or ratings are refused."""
+    """Change the written parts and the stage ratings of a draft; unknown stages or ratings are refused.
+    `parts`: any other of TEXTS, COUNTS (a whole number or None for "not counted"), TONES (a
+    sentiment or "") and attachments (a list of http(s) links)."""
     now = now or clock.now()
     review = get(session=session, user=actor, review_id=review_id)
     _require_write(session=session, user=actor, review=review)
     _require_state(review, "draft")
     _check_version(review, expected_version)
     errors: dict[str, str] = {}
-    texts = {
-        name: _clean(value, name, errors)
-        for name, value in (("summary", summary), ("went_well", went_well), ("to_improve", to_improve))
-        if value is not None
-    }
+    unknown = sorted(set(parts) - {*TEXTS, *COUNTS, *TONES, "attachments"})
+    if unknown:
+        raise ValidationFailed({name: str(_l("This field cannot be changed.")) for name in unknown})
+    given = {**parts, "summary": summary, "went_well": went_well, "to_improve": to_improve}
+    texts: dict[str, Any] = {name: _clean(given[name], name, errors) for name in TEXTS if given.get(name) is not None}
+    texts.update(_written_figures(given, errors))
     ratings: dict[str, str] | None = None
     if stage_ratings is not None:
         keys = {run.stage_key for run in review.incident.stage_runs}
@@ -521,6 +583,45 @@ def people_who_acted(*, session: Session, incident: Incident, events: list[Any])
     return sorted(found, key=lambda p: (not p.commander, -p.actions, p.user.name))
 
 
+@dataclass(frozen=True)
+class Signatory:
+    """A line of the approval block (pengesahan): who prepared or approved the review, as what, when."""
+
+    duty: str  # "prepared" | "approved"
+    user: User
+    role_label: str
+    unit_name: str
+    at: datetime | None
+
+
+def signatories(*, session: Session, review: Review, incident: Incident) -> list[Signatory]:
+    """Who submitted the review and who approved it, each with their role over the incident's unit
+    (or the unit above it where they sit), from the approval workflow."""
+    owning = [incident.unit_id, *(unit.id for unit in units.ancestors(incident.unit))]
+    found = []
+    for duty, user, at in (
+        ("prepared", review.submitted_by, review.submitted_at),
+        ("approved", review.approved_by, review.approved_at),
+    ):
+        if user is None:
+            continue
+        memberships = session.scalars(
+            select(Membership).where(Membership.user_id == user.id).options(selectinload(Membership.unit))
+        ).all()
+        by_unit = {m.unit_id: m for m in memberships}
+        membership = next((by_unit[u] for u in owning if u in by_unit), memberships[0] if memberships else None)
+        found.append(
+            Signatory(
+                duty=duty,
+                user=user,
+                role_label=str(ROLE_LABELS.get(membership.role, membership.role)) if membership else "",
+                unit_name=membership.unit.name if membership else "",
+                at=at,
+            )
+        )
+    return found
+
+
 @dataclass
 class ReviewDocument:
     """Everything a review shows or exports: the record, its measures and what people wrote."""
@@ -532,6 +633,7 @@ class ReviewDocument:
     playbook_key: str
     playbook_version: int
     participants: list[Person]
+    signatories: list[Signatory]
 
     @property
     def stages(self) -> list[measures.StageMeasure]:
@@ -553,4 +655,5 @@ def document(*, session: Session, review: Review) -> ReviewDocument:
         playbook_key=incident.playbook_snapshot.get("key", ""),
         playbook_version=incident.playbook_version.number,
         participants=people_who_acted(session=session, incident=incident, events=events),
+        signatories=signatories(session=session, review=review, incident=incident),
     )

@@ -80,6 +80,21 @@ def page(incident_id: int) -> Any:
     )
 
 
+def _written_parts(form: Any) -> dict[str, Any]:
+    """The bureau's sections from the page's form: texts as written, counts as whole numbers (left
+    as typed when not one, for the service to name), attachments one link per line."""
+    parts: dict[str, Any] = {name: form.get(name) for name in (*service.TEXTS, *service.TONES) if name in form}
+    for name in ("summary", "went_well", "to_improve"):  # passed by name
+        parts.pop(name, None)
+    for name in service.COUNTS:
+        if name in form:
+            raw = (form.get(name) or "").strip().replace(".", "").replace(",", "")
+            parts[name] = int(raw) if raw.isdigit() else (None if raw == "" else form.get(name))
+    if "attachments" in form:
+        parts["attachments"] = [line for line in (form.get("attachments") or "").splitlines() if line.strip()]
+    return parts
+
+
 @bp.route("/reviews/<int:review_id>/<verb>", methods=["POST"])
 @login_required
 def review_action(review_id: int, verb: str) -> Any:
@@ -93,6 +108,7 @@ def review_action(review_id: int, verb: str) -> Any:
                 summary=form.get("summary"),
                 went_well=form.get("went_well"),
                 to_improve=form.get("to_improve"),
+                **_written_parts(form),
                 stage_ratings={
                     key.removeprefix("rating-"): value for key, value in form.items() if key.startswith("rating-")
                 },

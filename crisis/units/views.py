@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -21,6 +21,7 @@ from crisis.extensions import db
 from crisis.guards import id_arg
 from crisis.http import flash_refusal
 from crisis.i18n import _
+from crisis.units import letterhead as letterheads
 from crisis.units import service
 from crisis.units.forms import RotationForm, ShiftForm, UnitForm
 from crisis.units.service import KIND_LABELS
@@ -79,7 +80,66 @@ def unit_edit(unit_id: int | None = None) -> Any:
             db.session.commit()
             flash(_("Unit %(code)s saved.", code=unit.code), "success")
             return redirect(url_for("units.unit_list"))
-    return render_template("units/edit.html", form=form, unit=unit)
+    return render_template(
+        "units/edit.html",
+        form=form,
+        unit=unit,
+        letterhead=letterheads.get(session=db.session, unit_id=unit.id) if unit else None,
+        letterhead_errors={},
+        max_logo_kb=letterheads.MAX_LOGO_BYTES // 1024,
+    )
+
+
+@bp.route("/admin/units/<int:unit_id>/letterhead", methods=["POST"])
+@login_required
+def unit_letterhead(unit_id: int) -> Any:
+    """The letterhead (kop surat) printed on the unit's review PDFs and monthly reports."""
+    _require_admin()
+    unit = service.get(session=db.session, user=current_user, unit_id=unit_id)
+    upload = request.files.get("logo")
+    data = upload.read(letterheads.MAX_LOGO_BYTES + 1) if upload and upload.filename else None
+    try:
+        letterheads.save(
+            session=db.session,
+            actor=current_user,
+            unit_id=unit.id,
+            institution=request.form.get("institution", ""),
+            address=request.form.get("address", ""),
+            logo=data,
+            remove_logo=request.form.get("remove_logo") == "y",
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        form = UnitForm(obj=unit)
+        _unit_choices(form)
+        return (
+            render_template(
+                "units/edit.html",
+                form=form,
+                unit=unit,
+                letterhead=letterheads.get(session=db.session, unit_id=unit.id),
+                letterhead_errors=error.errors,
+                letterhead_input=request.form,
+                max_logo_kb=letterheads.MAX_LOGO_BYTES // 1024,
+            ),
+            422,
+        )
+    db.session.commit()
+    flash(_("Letterhead of %(code)s saved.", code=unit.code), "success")
+    return redirect(url_for("units.unit_edit", unit_id=unit.id))
+
+
+@bp.route("/units/<int:unit_id>/logo")
+@login_required
+def unit_logo(unit_id: int) -> Any:
+    unit = service.get(session=db.session, user=current_user, unit_id=unit_id)
+    letterhead = letterheads.get(session=db.session, unit_id=unit.id)
+    if letterhead is None or not letterhead.logo:
+        return Response(status=204)  # the unit is there, its admin has set no logo
+    response = Response(letterhead.logo, mimetype=letterhead.logo_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @bp.route("/admin/users")
