@@ -157,7 +157,7 @@ def test_the_monthly_report_is_built_as_a_pdf_and_mailed_to_the_heads(app, db, o
     messages = sink.messages
     assert len(messages) == 1 and messages[0]["to"] == [org["users"][("JATENG", "head")].email]
     message = messages[0]["message"]
-    assert messages[0]["subject"] == f"Evaluasi bulanan {HISTORY_MONTH:%Y-%m} · JATENG"
+    assert messages[0]["subject"] == f"Evaluasi bulanan {month_in_words} · JATENG"
     assert message["From"].addresses[0].addr_spec == parseaddr(app.config["MAIL_SENDER"])[1]
     assert message["Date"].datetime == FIXED_NOW  # the app's clock
     assert messages[0]["message_id"].startswith(f"<crisis.report.{report_id}.")

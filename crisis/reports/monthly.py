@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, render_template
-from flask_babel import force_locale, format_decimal
+from flask_babel import force_locale, format_date, format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -358,12 +358,14 @@ def send_monthly(*, session: Session, report_id: int, now: datetime | None = Non
         lang = current_app.config["LANGUAGES"][0]
         with force_locale(lang):
             subject = _(
-                "Monthly evaluation %(month)s · %(unit)s", month=report.month.strftime("%Y-%m"), unit=report.unit.code
+                "Monthly evaluation %(month)s · %(unit)s",
+                month=format_date(report.month, "MMMM yyyy"),
+                unit=report.unit.code,
             )
             text = _(
                 "The evaluation of %(unit)s for %(month)s is attached as a PDF.",
                 unit=report.unit.name,
-                month=report.month.strftime("%Y-%m"),
+                month=format_date(report.month, "MMMM yyyy"),
             )
         attachment = mail.Attachment(
             f"evaluation-{report.unit.code}-{report.month:%Y-%m}.pdf", "application/pdf", report.pdf or b""

@@ -7,9 +7,10 @@ label (the viewer's, or the owning unit's when there is no viewer).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import flask_babel
 from babel.numbers import format_decimal
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -102,7 +103,10 @@ def _zone_formatters(zone: str) -> dict[str, Any]:
     def dur(delta: timedelta | None) -> str:
         return format_duration(delta) if delta is not None else "—"
 
-    return {"when": when, "dur": dur, "zone": zone, "zone_name": zone_label(zone)}
+    def day(value: date | None) -> str:  # a due date in prose ('8 Des 2026'), never ISO
+        return flask_babel.format_date(value, "d MMM yyyy") if value is not None else "—"
+
+    return {"when": when, "dur": dur, "day": day, "zone": zone, "zone_name": zone_label(zone)}
 
 
 def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
