@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
-from crisis.playbooks.spec import StageSpec
+from crisis.playbooks.snapshot import stage_spec
 
 STATEMENT_KINDS = ("holding", "press_release", "clarification", "key_messages")
 
@@ -125,9 +125,8 @@ class StageRun(db.Model):
         # Parsed once per loaded row: the snapshot and the position never change.
         spec = self.__dict__.get("_spec")
         if spec is None:
-            spec = self.__dict__["_spec"] = StageSpec.from_canonical(
-                self.incident.playbook_snapshot["stages"][self.position]
-            )
+            # Through the version's cached snapshot when the engine deferred the column (no query per run).
+            spec = self.__dict__["_spec"] = stage_spec(self.incident, self.position)
         return spec
 
     @property
