@@ -542,13 +542,18 @@ def open_incident(*, session: Any, officer: Any, title: str, number: int, now: d
 def open_tick_items(*, session: Any, officer: Any, needed: int, tag: str) -> list[int]:
     """At least `needed` open checklist items of fresh incidents, interleaved across the incidents so
     that consecutive ticks lock different incidents."""
+    from crisis.incidents import service as incidents_service
+
     per_incident: list[list[int]] = []
     while sum(map(len, per_incident)) < needed:
         number = len(per_incident) + 1
         incident = open_incident(
             session=session, officer=officer, title=f"Uji beban centang {tag} #{number}", number=number
         )
-        per_incident.append([entry.id for run in incident.stage_runs for entry in run.entries])
+        # Items an officer may tick: the running stage's, owned by an officer (owners are enforced).
+        closers = incidents_service.Closers(user=officer, incident=incident)
+        running = [run for run in incident.stage_runs if run.state == "active"]
+        per_incident.append([entry.id for run in running for entry in run.entries if closers.may_close(entry)])
     return [ids[k] for k in range(max(map(len, per_incident))) for ids in per_incident if k < len(ids)]
 
 
@@ -586,11 +591,18 @@ def prepare(url: str, redis_url: str, *, tick_items: int, tag: str) -> dict[str,
         page = open_incident(
             session=session, officer=officer, title=f"Uji beban halaman insiden {tag}", number=1, now=next(moment)
         )
+        head = user("kepala.kota-semarang@demo.example")
         for run in page.stage_runs[:2]:
             for entry in run.entries:
+                # Each item by someone who may close it: its owner role or above (enforced).
+                closer = next(
+                    person
+                    for person in (officer, supervisor, head)
+                    if incidents.Closers(user=person, incident=page).may_close(entry)
+                )
                 incidents.tick(
                     session=session,
-                    actor=officer,
+                    actor=closer,
                     entry_id=entry.id,
                     note="Sudah dikerjakan.",
                     evidence_url="https://example.org/bukti/" + str(entry.id),
