@@ -367,7 +367,11 @@ def collect(*, session: Session, user: User, now: datetime, limit: int = LIMIT) 
 def _escalation_rows(*, session: Session, user: User, now: datetime, limit: int) -> list[Row]:
     notices = session.scalars(
         _escalations(session=session, user=user)
-        .options(contains_eager(Notice.incident).options(*_incident_loading()))
+        .options(
+            contains_eager(Notice.incident).options(*_incident_loading()),
+            # The stage of a notice written without its position (see below), in the same query.
+            contains_eager(Notice.timer).joinedload(Timer.stage_run),
+        )
         .order_by(Notice.due_at, Notice.id)
         .limit(limit * 3)
     ).all()
