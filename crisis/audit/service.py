@@ -37,6 +37,8 @@ KIND_LABELS = {
     "membership.role_changed": _l("Role changed"),
     "membership.removed": _l("Role removed"),
     "playbook.published": _l("SOP published"),
+    "collective_leave.added": _l("Collective leave day entered"),
+    "collective_leave.removed": _l("Collective leave day removed"),
     "webhook.created": _l("Webhook created"),
     "webhook.updated": _l("Webhook changed"),
 }

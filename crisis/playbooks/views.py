@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_login import current_user, login_required
 
 from crisis import clock
@@ -156,14 +157,17 @@ def holidays() -> Any:
         else:
             try:
                 if request.form.get("action") == "remove":
-                    workdays.remove_leave(session=db.session, day=day)
-                    flash(_("%(day)s removed from the collective leave days.", day=day.isoformat()), "success")
+                    workdays.remove_leave(session=db.session, day=day, actor=current_user)
+                    flash(
+                        _("%(day)s removed from the collective leave days.", day=format_date(day, "d MMM yyyy")),
+                        "success",
+                    )
                 else:
-                    workdays.add_leave(session=db.session, day=day, name=form["name"])
+                    workdays.add_leave(session=db.session, day=day, name=form["name"], actor=current_user)
                     flash(
                         _(
                             "%(day)s entered as collective leave: %(name)s",
-                            day=day.isoformat(),
+                            day=format_date(day, "d MMM yyyy"),
                             name=form["name"].strip(),
                         ),
                         "success",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -15,6 +16,7 @@ from sqlalchemy import Date, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crisis import clock
+from crisis.audit import service as audit
 from crisis.dbtypes import UTCDateTime
 from crisis.errors import ValidationFailed
 from crisis.extensions import db
@@ -70,9 +72,9 @@ def add_span(start: datetime, span: Span, *, zone: str, session: Session) -> dat
     return start + span
 
 
-def add_leave(*, session: Session, day: date, name: str) -> CollectiveLeave:
+def add_leave(*, session: Session, day: date, name: str, actor: Any = None) -> CollectiveLeave:
     """Enter a collective leave day; refused for a day already entered or a weekend (it is no working
-    day anyway) and without a name."""
+    day anyway) and without a name. Audited: it moves deadlines counted in working days."""
     name = (name or "").strip()
     if not name:
         raise ValidationFailed({"name": str(_l("Name the collective leave day, e.g. Cuti bersama Natal."))})
@@ -85,15 +87,29 @@ def add_leave(*, session: Session, day: date, name: str) -> CollectiveLeave:
     leave = CollectiveLeave(day=day, name=name)
     session.add(leave)
     session.flush()
+    audit.record(
+        session=session,
+        kind="collective_leave.added",
+        actor=actor,
+        target=f"day:{day.isoformat()}",
+        detail={"name": name},
+    )
     return leave
 
 
-def remove_leave(*, session: Session, day: date) -> bool:
+def remove_leave(*, session: Session, day: date, actor: Any = None) -> bool:
     leave = session.scalar(select(CollectiveLeave).where(CollectiveLeave.day == day))
     if leave is None:
         return False
     session.delete(leave)
     session.flush()
+    audit.record(
+        session=session,
+        kind="collective_leave.removed",
+        actor=actor,
+        target=f"day:{day.isoformat()}",
+        detail={"name": leave.name},
+    )
     return True
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from crisis.audit.models import AuditEvent
 from crisis.escalation.models import Timer
 from crisis.incidents import service as incidents
 from crisis.playbooks import service as playbooks
@@ -132,7 +133,11 @@ def test_an_administrator_enters_cuti_bersama_on_its_page_and_a_bad_date_is_refu
     )
     assert added.status_code == 302
     page = client.get("/playbooks/holidays?year=2026").get_data(as_text=True)
-    assert "2026-12-24" in page and "Cuti bersama Natal" in page
+    assert "24 Des 2026" in page and "Cuti bersama Natal" in page  # a date in words, never ISO in prose
+    entered = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "collective_leave.added")).all()
+    assert [(e.target, e.detail["name"], e.actor_email) for e in entered] == [
+        ("day:2026-12-24", "Cuti bersama Natal", "admin.pusat@demo.example")
+    ]
 
 
 def test_only_an_administrator_of_a_central_unit_opens_the_cuti_bersama_page(login_as):
