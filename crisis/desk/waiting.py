@@ -367,11 +367,7 @@ def collect(*, session: Session, user: User, now: datetime, limit: int = LIMIT) 
 def _escalation_rows(*, session: Session, user: User, now: datetime, limit: int) -> list[Row]:
     notices = session.scalars(
         _escalations(session=session, user=user)
-        .options(
-            contains_eager(Notice.incident).options(*_incident_loading()),
-            # The stage of a notice written without its position (see below), in the same query.
-            contains_eager(Notice.timer).joinedload(Timer.stage_run),
-        )
+        .options(contains_eager(Notice.incident).options(*_incident_loading()))
         .order_by(Notice.due_at, Notice.id)
         .limit(limit * 3)
     ).all()
@@ -381,8 +377,6 @@ def _escalation_rows(*, session: Session, user: User, now: datetime, limit: int)
         step = notice.timer_id if notice.timer_id is not None else -notice.id
         payload = notice.payload or {}
         position = payload.get("stage_position")
-        if position is None and notice.timer is not None and notice.timer.stage_run is not None:
-            position = notice.timer.stage_run.position  # a notice written without it (generated history)
         stage = snapshot_of(notice.incident)["stages"][position]["title"] if position is not None else None
         row = Row(
             "escalation",

@@ -409,7 +409,7 @@ def seed_history(
             table.update().where(table.c.id == bindparam("b_id")).values({f: bindparam(f"b_{f}") for f in fields}),
             [{f"b_{k}": v for k, v in row.items()} for row in updates],
         )
-        counts["notices"] += escalation_rows(session, rng, escalations, run_ids, heads, everyone, by_id)
+        counts["notices"] += escalation_rows(session, rng, escalations, run_ids, heads, everyone, by_id, stage_rows)
         r, a = review_rows(session, rng, reviews_plan, heads, fallback, now)
         counts["reviews"] += r
         counts["action_items"] += a

@@ -79,6 +79,7 @@ def escalation_rows(
     heads: dict[int, int],
     everyone: list[int],
     by_id: dict[int, Unit],
+    stages: list[dict[str, Any]],
 ) -> int:
     timers = []
     for incident_id, _unit, run_index, fire_at, _done in escalations:
@@ -99,7 +100,16 @@ def escalation_rows(
         )
     timer_ids = insert_rows(session, Timer, timers, returning=True)
     notices = []
-    for timer_id, (incident_id, unit, _run_index, fire_at, done) in zip(timer_ids, escalations, strict=True):
+    for timer_id, (incident_id, unit, run_index, fire_at, done) in zip(timer_ids, escalations, strict=True):
+        stage = stages[run_index]
+        # What the engine writes on a step's notice: the pages name the stage from it.
+        payload = {
+            "kind": "escalation_step",
+            "stage_key": stage["stage_key"],
+            "stage_position": stage["position"],
+            "step_index": 0,
+            "repeat_index": 0,
+        }
         recipients = {heads.get(unit.id, everyone[0])}
         if unit.parent_id is not None:
             recipients.add(heads.get(unit.parent_id, everyone[0]))
@@ -114,7 +124,7 @@ def escalation_rows(
                     "incident_id": incident_id,
                     "channel": "inapp",
                     "recipient_user_id": user_id,
-                    "payload": {"kind": "escalation_step"},
+                    "payload": payload,
                     "status": "sent",
                     "attempts": 1,
                     "last_error": "",
