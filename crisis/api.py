@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from crisis.audit.api import blp as audit_blp
 from crisis.auth.api import blp as auth_blp
 from crisis.escalation.api import blp as escalation_blp
+from crisis.exercises.api import blp as exercises_blp
 from crisis.extensions import csrf, db
 from crisis.http import PROBLEM_JSON, ProblemSchema, handle_http_error, problem
 from crisis.incidents.api import blp as incidents_blp
@@ -107,6 +108,7 @@ def init_api(app: Flask) -> None:
         reviews_blp,
         reports_blp,
         audit_blp,
+        exercises_blp,
     ):
         csrf.exempt(blp)
         api.register_blueprint(blp)

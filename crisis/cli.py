@@ -18,6 +18,7 @@ from crisis.auth import service as people
 from crisis.auth.labels import ROLE_LABELS
 from crisis.config import resource_dir
 from crisis.errors import NotFound, ValidationFailed
+from crisis.exercises import scenarios
 from crisis.extensions import db
 from crisis.i18n import _
 from crisis.playbooks import service as playbooks
@@ -129,32 +130,61 @@ def sops_group() -> None:
 
 def _sop_paths(files: tuple[str, ...]) -> list[Path]:
     """Files as given and every *.yaml and *.yml of each directory, each once, in sorted order; the
-    library shipped with crisis when none is given."""
+    library shipped with crisis when none is given. Exercise scenarios are not among them
+    (`_scenario_paths`)."""
+    return _library_paths(files)[0]
+
+
+def _library_paths(files: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
+    """(playbook files, exercise scenario files): a folder's *.yaml are playbooks and its exercises/
+    subfolder holds scenarios; a file in (or a folder named) exercises is a scenario."""
     if not files:
-        return library_files(resource_dir("sops"))
+        library = resource_dir("sops")
+        return library_files(library), scenarios.scenario_files(library)
     paths: dict[Path, Path] = {}
+    scenario_paths: dict[Path, Path] = {}
     for name in files:
         path = Path(name)
-        found = library_files(path) if path.is_dir() else [path]
-        if not found:
+        if path.is_dir() and path.name == scenarios.FOLDER:
+            found_scenarios, found = library_files(path), []
+        elif path.is_dir():
+            found, found_scenarios = library_files(path), scenarios.scenario_files(path)
+        elif path.parent.name == scenarios.FOLDER:
+            found, found_scenarios = [], [path]
+        else:
+            found, found_scenarios = [path], []
+        if not found and not found_scenarios:
             raise BadInput([_("%(directory)s: no *.yaml or *.yml file in this folder.", directory=name)])
         for each in found:
             paths.setdefault(each.resolve(), each)
-    return sorted(paths.values())
+        for each in found_scenarios:
+            scenario_paths.setdefault(each.resolve(), each)
+    return sorted(paths.values()), sorted(scenario_paths.values())
+
+
+def _playbooks_for(scenario_paths: list[Path], playbook_paths: list[Path]) -> dict[str, Any]:
+    """The playbooks a scenario may name: those given, and those of the library folder it sits in."""
+    folders = {path.resolve().parent.parent for path in scenario_paths}
+    around = [p for folder in sorted(folders) if folder.is_dir() for p in library_files(folder)]
+    return scenarios.library_playbooks(sorted(set(around) | set(playbook_paths)))
 
 
 @sops_group.command("validate")
 @click.argument("files", nargs=-1, type=click.Path())
 def sops_validate(files: tuple[str, ...]) -> None:
     """Report every problem as file:line:column: message. Exit status 1 on any problem."""
-    paths = _sop_paths(files)
+    paths, scenario_paths = _library_paths(files)
     problems = [problem for path in paths for problem in validate_file(path).problems]
+    known = _playbooks_for(scenario_paths, paths) if scenario_paths else {}
+    problems += [problem for path in scenario_paths for problem in scenarios.validate_file(path, known).problems]
     for problem in problems:
         click.echo(str(problem))
     if problems:
         click.echo(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)", err=True)
         sys.exit(1)
     click.echo(f"{len(paths)} playbook(s) valid")
+    if scenario_paths:
+        click.echo(f"{len(scenario_paths)} exercise scenario(s) valid")
 
 
 @main.group("holidays")
@@ -205,9 +235,13 @@ def sops_load(files: tuple[str, ...]) -> None:
 
     FILES are YAML files or folders of them (every *.yaml and *.yml inside, sorted by name).
     """
+    paths, scenario_paths = _library_paths(files)
     try:
-        results = playbooks.load_files(session=db.session, paths=_sop_paths(files))
-    except playbooks.PlaybookInvalid as error:
+        results = playbooks.load_files(session=db.session, paths=paths) if paths else []
+        loaded = scenarios.load_files(
+            session=db.session, paths=scenario_paths, playbooks=playbooks.current_specs(session=db.session)
+        )
+    except (playbooks.PlaybookInvalid, scenarios.ScenarioInvalid) as error:
         db.session.rollback()
         for problem in error.problems:
             click.echo(str(problem))
@@ -217,6 +251,9 @@ def sops_load(files: tuple[str, ...]) -> None:
     for result in results:
         state = "published" if result.created else "unchanged"
         click.echo(f"{result.version.playbook.key:32} v{result.version.number:<3} {state}")
+    for scenario in loaded:
+        state = "published" if scenario.created else "unchanged"
+        click.echo(f"{'exercises/' + scenario.version.key:32} v{scenario.version.number:<3} {state}")
 
 
 @sops_group.command("export")

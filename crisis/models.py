@@ -5,6 +5,7 @@ from crisis.idempotency import IdempotencyRecord
 from crisis.incidents.models import (
     ChecklistEntry,
     Comment,
+    Exercise,
     Incident,
     InvolvedUnit,
     Participant,
@@ -13,7 +14,7 @@ from crisis.incidents.models import (
     Statement,
 )
 from crisis.issues.models import Issue, IssueEvidence, MonitoringNote
-from crisis.playbooks.models import Playbook, PlaybookVersion
+from crisis.playbooks.models import Playbook, PlaybookVersion, ScenarioVersion
 from crisis.ratelimit import RateLimitCount
 from crisis.system.models import SchedulerHeartbeat, WorkerCheck
 from crisis.timeline.models import TimelineEvent
@@ -26,6 +27,7 @@ __all__ = [
     "Comment",
     "DutyShift",
     "IdempotencyRecord",
+    "Exercise",
     "Incident",
     "InvolvedUnit",
     "Issue",
@@ -38,6 +40,7 @@ __all__ = [
     "Publication",
     "RateLimitCount",
     "SchedulerHeartbeat",
+    "ScenarioVersion",
     "StageRun",
     "Statement",
     "TimelineEvent",
@@ -51,3 +54,4 @@ from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint  # n
 from crisis.reviews.models import ActionItem, Review  # noqa: E402, F401, I001
 from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget, MonthlyReport  # noqa: E402, F401, I001
 from crisis.audit.models import AuditEvent  # noqa: E402, F401, I001
+from crisis.exercises.models import ExerciseTarget  # noqa: E402, F401, I001

@@ -14,6 +14,7 @@ from crisis import clock
 from crisis.auth.models import Membership, User
 from crisis.auth.service import hash_password
 from crisis.config import resource_dir
+from crisis.exercises import scenarios
 from crisis.incidents import service as incident_service
 from crisis.incidents import statements
 from crisis.issues import service as issues
@@ -111,6 +112,11 @@ def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
 
     playbooks.load_files(session=session, paths=playbooks.library_files(resource_dir("sops")))
     session.flush()
+    scenarios.load_files(
+        session=session,
+        paths=scenarios.scenario_files(resource_dir("sops")),
+        playbooks=playbooks.current_specs(session=session),
+    )
     plan_demo_roster(session=session, now=now)
 
 

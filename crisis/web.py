@@ -29,6 +29,7 @@ from crisis.desk.views import bp as desk_bp
 from crisis.errors import DomainError, page_title
 from crisis.escalation.chat_views import bp as chat_hooks_bp
 from crisis.escalation.views import bp as escalation_bp
+from crisis.exercises.views import bp as exercises_bp
 from crisis.extensions import db, login
 from crisis.guards import sign_in_url
 from crisis.http import handle_http_error, problem, select_locale, viewer_zone, wants_json
@@ -179,6 +180,7 @@ def init_app(app: Flask) -> None:
         situation_bp,
         system_bp,
         desk_bp,
+        exercises_bp,
     ):
         app.register_blueprint(bp)
     init_api(app)

@@ -334,6 +334,7 @@ def _payload(timer: Timer, incident: Incident, run: StageRun | None) -> dict[str
         "step_index": timer.step_index,
         "repeat_index": timer.repeat_index,
     }
+    payload.update(_exercise_payload(timer, incident))
     if run is not None:
         spec = stage_spec(run.incident, run.position)
         payload.update(
@@ -359,7 +360,7 @@ def _new_notice(
     **fields: Any,
 ) -> Notice:
     return Notice(
-        kind="deadline",
+        kind="inject" if timer is not None and timer.kind == "inject" else "deadline",
         idempotency_key=key,
         timer=timer,
         incident=incident,
@@ -374,3 +375,17 @@ def _new_notice(
         enqueued_at=now,
         **fields,
     )
+
+
+# --- exercises (crisis.exercises): what marks a drill's notices, and an inject's own text --------
+
+
+def _exercise_payload(timer: Timer, incident: Incident) -> dict[str, Any]:
+    """A drill's notice says so (the renderer puts [LATIHAN] first); an inject carries its text."""
+    if incident.exercise_id is None:
+        return {}
+    payload: dict[str, Any] = {"exercise": True}
+    if timer.kind == "inject" and incident.exercise is not None and timer.step_index is not None:
+        inject = incident.exercise.scenario_snapshot["injects"][timer.step_index]
+        payload.update(inject_text=inject["text"], inject_at=inject["at"])
+    return payload

@@ -12,7 +12,8 @@ from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
-TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
+# inject: an exercise scenario's timed inject (crisis.exercises), step_index = its position.
+TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due", "inject")
 TIMER_STATES = ("pending", "claimed", "fired", "cancelled")
 
 
@@ -41,7 +42,7 @@ class Timer(db.Model):
     stage_run = relationship("StageRun")
 
     __table_args__ = (
-        CheckConstraint("kind IN ('stage_due','escalation_step','update_due','review_due')", name="kind"),
+        CheckConstraint("kind IN ('stage_due','escalation_step','update_due','review_due','inject')", name="kind"),
         CheckConstraint("state IN ('pending','claimed','fired','cancelled')", name="state"),
         # The claim query: pending timers, oldest first. Partial, so fired history never slows it.
         Index(

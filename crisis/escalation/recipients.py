@@ -96,4 +96,10 @@ def selectors_for(timer: Timer, run: StageRun | None) -> list[RoleSelector]:
         return list(step.notify_for(run.incident.severity))
     if timer.kind == "review_due":
         return [RoleSelector("commander", "own"), RoleSelector("head", "own")]
+    if timer.kind == "inject":  # an exercise's inject: the selectors its scenario names
+        exercise = timer.incident.exercise
+        assert exercise is not None and timer.step_index is not None  # nosec B101  # only exercises plan injects
+        return [
+            RoleSelector.from_canonical(s) for s in exercise.scenario_snapshot["injects"][timer.step_index]["notify"]
+        ]
     return [RoleSelector("commander", "own")]  # stage_due, update_due

@@ -135,14 +135,17 @@ def list_for_user(
     severity: int | None = None,
     limit: int = 200,
     summary_only: bool = False,
+    exercises: bool = False,
 ) -> list[Incident]:
     """summary_only: for pages that list incidents and act on none of them. Each incident comes
     without its SOP snapshot (~9 kB of JSON; read what is shown of it with summaries()) and with
-    only its running stage in stage_runs."""
+    only its running stage in stage_runs. exercises: the drills instead of the real incidents (a
+    list never mixes them)."""
     runs = Incident.stage_runs.and_(StageRun.state == "active") if summary_only else Incident.stage_runs
     query = (
         select(Incident)
         .where(Incident.state.in_(states))
+        .where(Incident.exercise_id.is_not(None) if exercises else Incident.exercise_id.is_(None))
         .options(selectinload(runs), selectinload(Incident.unit))
         .order_by(Incident.severity.desc(), Incident.started_at, Incident.id)
         .limit(limit)

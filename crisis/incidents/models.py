@@ -39,9 +39,12 @@ class Incident(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state_reason: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(default=1)
+    # An exercise (latihan): the whole machinery runs, every notice says so, the evaluation skips it.
+    exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercise.id"), index=True)
 
     unit = relationship("Unit")
     issue = relationship("Issue")
+    exercise: Mapped[Exercise | None] = relationship(back_populates="incident", foreign_keys=[exercise_id])
     commander = relationship("User", foreign_keys=[commander_id])
     opened_by = relationship("User", foreign_keys=[opened_by_id])
     playbook_version = relationship("PlaybookVersion")
@@ -66,6 +69,56 @@ class Incident(db.Model):
     @property
     def is_open(self) -> bool:
         return self.state == "active"
+
+    @property
+    def is_exercise(self) -> bool:
+        return self.exercise_id is not None
+
+
+EXERCISE_RATINGS = ("met", "partly", "not_met")
+# First in an exercise's issue and incident title and in every notice and chat message of it: a
+# person woken by one never takes it for a real incident. The national term, in either language.
+EXERCISE_MARK = "[LATIHAN]"
+
+
+class Exercise(db.Model):
+    """A drill: one incident marked as an exercise, running a scenario version (its snapshot kept
+    here, as an incident keeps its playbook's), for one unit or several (the others are involved
+    units of its incident). Its evaluation rates each objective; the rest of the after-action report
+    is the incident's review (strengths, areas for improvement, action items with owners)."""
+
+    __tablename__ = "exercise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)  # the leading unit
+    scenario_version_id: Mapped[int] = mapped_column(ForeignKey("scenario_version.id"))
+    scenario_key: Mapped[str] = mapped_column(String(64), index=True)
+    playbook_key: Mapped[str] = mapped_column(String(64), index=True)
+    scenario_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    unit_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # every unit taking part
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {objective key: {"rating": met|partly|not_met, "note": "..."}}
+    ratings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evaluated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    unit = relationship("Unit")
+    scenario_version = relationship("ScenarioVersion")
+    started_by = relationship("User", foreign_keys=[started_by_id])
+    evaluated_by = relationship("User", foreign_keys=[evaluated_by_id])
+    incident: Mapped[Incident | None] = relationship(
+        back_populates="exercise", foreign_keys="Incident.exercise_id", uselist=False
+    )
+
+    @property
+    def injects(self) -> list[dict[str, Any]]:
+        return list(self.scenario_snapshot.get("injects", []))
+
+    @property
+    def objectives(self) -> list[dict[str, Any]]:
+        return list(self.scenario_snapshot.get("objectives", []))
 
 
 class InvolvedUnit(db.Model):

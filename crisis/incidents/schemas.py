@@ -83,6 +83,7 @@ class IncidentSummaryOut(ma.Schema):
     unit_code = ma.fields.Function(lambda i: i.unit.code)
     commander_id = ma.fields.Integer()
     issue_id = ma.fields.Integer(allow_none=True)
+    exercise_id = ma.fields.Integer(allow_none=True, metadata={"description": "Set when this is a drill (latihan)"})
     playbook = ma.fields.Function(lambda i: {"key": i.playbook_snapshot["key"], "version": i.playbook_version.number})
     started_at = ma.fields.AwareDateTime()
     first_statement_at = ma.fields.AwareDateTime(allow_none=True)

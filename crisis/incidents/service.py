@@ -139,9 +139,11 @@ def open_from_issue(
     severity: int,
     commander_id: int,
     now: datetime | None = None,
+    exercise_id: int | None = None,
 ) -> Incident:
     """Escalate an issue: in one transaction open the incident with a snapshot of the playbook,
-    its stage runs and checklist entries, start the first stage and plan its timers."""
+    its stage runs and checklist entries, start the first stage and plan its timers. With
+    `exercise_id` the incident is that exercise's (crisis.exercises): marked from its first row on."""
     now = now or clock.now()
     issue = issues.get(session=session, user=actor, issue_id=issue_id)
     if issue.unit_id not in units.acting_scope(session=session, user=actor):
@@ -177,6 +179,7 @@ def open_from_issue(
         playbook_snapshot=version.canonical,
         opened_by_id=actor.id,
         started_at=now,
+        exercise_id=exercise_id,
     )
     session.add(incident)
     session.flush()

@@ -41,6 +41,9 @@ def console() -> Any:
     open_incidents = service.list_for_user(
         session=db.session, user=current_user, unit_id=unit_id, severity=severity, summary_only=True
     )
+    drills = service.list_for_user(
+        session=db.session, user=current_user, unit_id=unit_id, summary_only=True, exercises=True, limit=20
+    )
     my_units = units.list_visible(session=db.session, user=current_user)
     on_duty = duty.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
     return render_template(
@@ -53,6 +56,7 @@ def console() -> Any:
         severity=severity,
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
         incidents=open_incidents,
+        exercises=drills,
         due=due_items(open_incidents, service.summaries(session=db.session, incidents=open_incidents)),
     )
 
@@ -164,12 +168,14 @@ def index() -> Any:
     if unit_id is not None:
         units.get(session=db.session, user=current_user, unit_id=unit_id)
     severity = request.args.get("severity", type=id_arg)
+    drills = request.args.get("exercises") == "1"  # the drills, apart from the real incidents
     rows = service.list_for_user(
-        session=db.session, user=current_user, states=states, unit_id=unit_id, severity=severity
+        session=db.session, user=current_user, states=states, unit_id=unit_id, severity=severity, exercises=drills
     )
     return render_template(
         "incidents/list.html",
         incidents=rows,
+        exercises=drills,
         state=state,
         unit_id=unit_id,
         severity=severity,

@@ -21,6 +21,7 @@ from crisis import mail
 from crisis.auth.models import Membership, User
 from crisis.errors import NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
+from crisis.incidents.models import EXERCISE_MARK
 from crisis.notify.channels import CHANNELS, reaching_channel_names
 from crisis.notify.models import ChannelPreference, ChannelSettings, ChatLink, Notice, UnitChatGroup
 from crisis.timefmt import format_local
@@ -459,6 +460,8 @@ def post_key_messages(*, session: Session, statement: Any, incident: Any, now: d
                 str(_l("Record your unit's publication: %(url)s", url=incident_url(incident.id))),
             )
         )
+        if incident.exercise_id is not None:  # a drill's key messages never pass for real ones in a group
+            text = f"{EXERCISE_MARK} " + str(_l("EXERCISE — not a real incident")) + "\n\n" + text
         if len(text) > TELEGRAM_TEXT_LIMIT:
             text = text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
         notice = Notice(

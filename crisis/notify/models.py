@@ -17,7 +17,8 @@ NOTICE_STATUSES = ("queued", "sent", "failed", "cancelled")
 # reminder: crisis.reviews.reminders; info (something waits for the reader): crisis.desk.notices;
 # link_broken (a person's chat link stopped working) and key_messages (approved key messages posted
 # to a unit's Telegram group): crisis.notify.chat.
-NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "info", "link_broken", "key_messages")
+# inject: an exercise scenario's inject (crisis.escalation.firing, timer kind "inject").
+NOTICE_KINDS = ("deadline", "delivery_failed", "reminder", "info", "link_broken", "key_messages", "inject")
 
 
 class WebhookEndpoint(db.Model):

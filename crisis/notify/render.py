@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from crisis.i18n import _
 from crisis.incidents.labels import STATEMENT_LABELS
+from crisis.incidents.models import EXERCISE_MARK
 from crisis.notify.links import ack_url, incident_url, thing_url
 from crisis.notify.models import Notice
 from crisis.playbooks.snapshot import parse_stage, snapshot_of
@@ -117,7 +118,12 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
             incident.severity
         )
         every = format_duration_words(every_td, language)
+    exercise = bool(payload.get("exercise")) or incident.exercise_id is not None
+    inject_text = payload.get("inject_text") or {}
     return {
+        "exercise": exercise,
+        "exercise_mark": EXERCISE_MARK,
+        "inject_text": inject_text.get(language) or inject_text.get("id"),
         "notice": notice,
         "payload": payload,
         "kind": payload.get("kind", notice.kind),
@@ -167,16 +173,20 @@ def short_title(title: str, limit: int = SUBJECT_TITLE_LIMIT) -> str:
 
 def _subject(context: dict[str, Any]) -> str:
     # Which incident, in every subject: a head told about five incidents tells them apart in the inbox.
-    head = (
-        f"[SEV {context['severity']}] {context['unit_code']} · "
-        f"{context['reference']} {short_title(context['incident'].title)}"
-    )
+    title = context["incident"].title
+    if context["exercise"]:  # the mark first, once: a drill's notice is never read as a real one
+        title = title.removeprefix(EXERCISE_MARK).lstrip()
+    head = f"[SEV {context['severity']}] {context['unit_code']} · {context['reference']} {short_title(title)}"
+    if context["exercise"]:
+        head = f"{EXERCISE_MARK} {head}"
     about = _subject_about(context)
     return f"{head} · {about}" if about else head
 
 
 def _subject_about(context: dict[str, Any]) -> str | None:
     kind = context["kind"]
+    if kind == "inject":
+        return _("Exercise inject: %(text)s", text=short_title(context["inject_text"] or "", 60))
     if kind == "update_due":
         return _("Situation update due")
     if kind == "review_due":

@@ -149,6 +149,10 @@ def notice_text(notice: Notice, *, now: datetime | None = None) -> tuple[str, st
             _("Severity %(severity)s · %(unit)s", severity=context["severity"], unit=context["unit_code"]),
             f"{context['reference']} {context['incident'].title}",
         ]
+        if context["exercise"]:  # first line of a drill's message: it is an exercise
+            lines.insert(0, f"{context['exercise_mark']} " + _("EXERCISE — not a real incident"))
+        if context["inject_text"]:
+            lines.append(context["inject_text"])
         if context["stage_title"]:
             lines.append(_("Stage: %(stage)s", stage=context["stage_title"]))
         payload = notice.payload or {}
@@ -167,7 +171,7 @@ def notice_text(notice: Notice, *, now: datetime | None = None) -> tuple[str, st
             else:
                 lines.append(_("Due %(due)s", due=context["stage_due_local"]))
         about = rendered.subject.split(" · ")[-1]
-        if about and about not in lines[1] and about != context["stage_title"]:
+        if about and about not in lines[1] and about != context["stage_title"] and not context["inject_text"]:
             lines.append(about)
         lines.append(_("Open the incident: %(url)s", url=context["incident_url"]))
         button = _("Acknowledge")

@@ -185,11 +185,14 @@ def notice_parameters(notice: Notice, *, now: datetime | None = None) -> tuple[l
                 )
             else:
                 timing = _("due %(due)s", due=context["stage_due_local"])
+        title = f"{context['reference']} {context['incident'].title}"
+        if context["exercise"] and not title.startswith(context["exercise_mark"]):
+            title = f"{context['exercise_mark']} {title}"  # a drill's message says so first
         return [
             str(context["severity"]),
             str(context["unit_code"]),
-            f"{context['reference']} {context['incident'].title}",
-            context["stage_title"] or "—",
+            title,
+            context["inject_text"] or context["stage_title"] or "—",
             timing,
             context["incident_url"],
         ], rendered.language

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import get_locale
 
 from crisis import clock
 from crisis.i18n import _, lazy_gettext
@@ -188,6 +189,10 @@ def about(notice: Any, names: Names) -> str:
         if repeat:
             return _("Escalation for stage %(stage)s, step %(step)s, reminder %(n)s", stage=stage, step=step, n=repeat)
         return _("Escalation for stage %(stage)s, step %(step)s", stage=stage, step=step)
+    if kind == "inject":
+        texts = payload.get("inject_text") or {}
+        language = getattr(get_locale(), "language", "id")
+        return _("Exercise inject: %(text)s", text=texts.get(language) or texts.get("id") or "")
     if kind == "stage_due":
         return _("Stage %(stage)s is overdue", stage=stage)
     if kind == "update_due":

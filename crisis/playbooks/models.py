@@ -58,10 +58,33 @@ class PlaybookVersion(db.Model):
         return PlaybookSpec.from_canonical(self.canonical)
 
 
+class ScenarioVersion(db.Model):
+    """A published exercise scenario (sops/exercises/*.yaml), versioned like playbooks: a new
+    version only when the content changed; an exercise keeps the version it started with."""
+
+    __tablename__ = "scenario_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[int] = mapped_column()
+    playbook_key: Mapped[str] = mapped_column(String(64))
+    title_id: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    canonical: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_yaml: Mapped[str] = mapped_column(Text)
+    source_name: Mapped[str] = mapped_column(String(300), default="")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    __table_args__ = (UniqueConstraint("key", "number"),)
+
+
+@event.listens_for(ScenarioVersion, "before_update")
+@event.listens_for(ScenarioVersion, "before_delete")
 @event.listens_for(PlaybookVersion, "before_update")
 @event.listens_for(PlaybookVersion, "before_delete")
 def _immutable(mapper: Any, connection: Any, target: PlaybookVersion) -> None:
-    raise RuntimeError("published playbook versions are immutable")
+    raise RuntimeError("published playbook and scenario versions are immutable")
 
 
 from crisis.playbooks.workdays import CollectiveLeave  # noqa: E402, F401  # its table, with the other models

@@ -136,6 +136,11 @@ def library_files(directory: Path) -> list[Path]:
     return sorted(path for path in directory.iterdir() if path.suffix in (".yaml", ".yml") and path.is_file())
 
 
+def current_specs(*, session: Session) -> dict[str, PlaybookSpec]:
+    """Every playbook's current version, by key (what an exercise scenario may name)."""
+    return {p.key: p.current.spec for p in session.scalars(select(Playbook).options(selectinload(Playbook.versions)))}
+
+
 def list_playbooks(*, session: Session, category: str | None = None, severity: int | None = None) -> list[Playbook]:
     query = select(Playbook).options(selectinload(Playbook.versions)).order_by(Playbook.key)
     if category:

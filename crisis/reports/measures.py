@@ -149,12 +149,18 @@ def _moments(conditions: list[Any]) -> tuple[dict[Moment, Any], list[Any]]:
     return moments, subqueries
 
 
+def _real(incident_ids: Any) -> Any:
+    """The incidents among `incident_ids` (ids, or a select of ids) that are not exercises."""
+    return select(Incident.id).where(Incident.id.in_(incident_ids), Incident.exercise_id.is_(None)).scalar_subquery()
+
+
 def incident_measures_select(*, session: Session, now: datetime, incident_ids: Any) -> Select[Any]:
     """One row per incident in `incident_ids` (ids, or a select of ids), in incident order, with
     the columns of IncidentMeasure: its filter columns, the time measures in seconds, the counts of
     every rate (stages, review, action items, escalations: judged and hits), the stage bits, and
-    what the row was computed from (`stamp`, `events`, the window of `now` the figures hold for)."""
-    conditions = [Incident.id.in_(incident_ids)]
+    what the row was computed from (`stamp`, `events`, the window of `now` the figures hold for).
+    Exercises (drills) are never measured: their ids are left out whatever the caller passes."""
+    conditions = [Incident.id.in_(_real(incident_ids))]
     at = literal(now, UTCDateTime)
     moments, related = _moments(conditions)
     stage_counts = _counts("stage_runs")
@@ -307,7 +313,7 @@ def key_message_lags_select(*, session: Session, incident_ids: Any) -> Select[An
     assert lag.where is not None and lag.end.rows is not None  # nosec B101  # its registry entry says so
     approved = getattr(Statement, lag.start.at)
     publication = getattr(Statement, lag.end.rows).property.mapper.class_
-    shared = [Statement.incident_id.in_(incident_ids), lag.where(SQL, Statement, Scope())]
+    shared = [Statement.incident_id.in_(_real(incident_ids)), lag.where(SQL, Statement, Scope())]
     first = (  # per unit: its own publications (the end moment's `where`)
         select(
             publication.statement_id,

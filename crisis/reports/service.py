@@ -160,6 +160,7 @@ def dirty_incidents(*, session: Session, now: datetime, limit: int | None = None
     Missing rows: `thorough` compares every incident with its row (an anti-join over both tables);
     otherwise only incidents newer than the newest row are looked at
     (new incidents; an incident created by a service also has an event, found above)."""
+    real = Incident.exercise_id.is_(None)  # exercises never count in the evaluation: they get no rows
     newest_stamp, newest_row = session.execute(
         select(
             func.coalesce(func.max(IncidentMeasure.stamp), 0), func.coalesce(func.max(IncidentMeasure.incident_id), 0)
@@ -190,21 +191,22 @@ def dirty_incidents(*, session: Session, now: datetime, limit: int | None = None
             .join(Incident, Incident.id == stamps.c.incident_id)
             .outerjoin(IncidentMeasure, IncidentMeasure.incident_id == stamps.c.incident_id)
             .where(
+                real,
                 or_(
                     IncidentMeasure.incident_id.is_(None),
                     IncidentMeasure.stamp != stamps.c.newest,
                     IncidentMeasure.events != stamps.c.events,
-                )
+                ),
             )
         )
     if thorough:
         parts.append(
             select(Incident.id, literal(0)).where(
-                ~select(IncidentMeasure.incident_id).where(IncidentMeasure.incident_id == Incident.id).exists()
+                real, ~select(IncidentMeasure.incident_id).where(IncidentMeasure.incident_id == Incident.id).exists()
             )
         )
     else:
-        parts.append(select(Incident.id, literal(0)).where(Incident.id > newest_row))
+        parts.append(select(Incident.id, literal(0)).where(real, Incident.id > newest_row))
     parts.append(
         select(IncidentMeasure.incident_id, IncidentMeasure.stamp).where(
             or_(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from crisis.auth.models import User
 from crisis.errors import NotFound, NotPermitted
 from crisis.escalation.models import Timer
+from crisis.exercises import readiness as exercise_readiness
 from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.models import Incident, InvolvedUnit, Publication, StageRun, Statement
 from crisis.units import service as units
@@ -42,6 +43,8 @@ WHAT_LABELS = {
     "keymsg": _l("Incidents whose current key messages a unit here has not published"),
 }
 PAGE_SIZE = 50
+# Exercises (drills) never count in the room's figures: their readiness is shown apart.
+REAL = Incident.exercise_id.is_(None)
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Room:
     root: Unit | None  # None: the whole country; else a province
     areas: list[Area]
     now: datetime
+    # Each area's exercise readiness (crisis.exercises.readiness): drills are shown apart, never counted above.
+    readiness: list[Any] = field(default_factory=list)
 
     @property
     def totals(self) -> Area:
@@ -150,7 +155,7 @@ def build(*, session: Session, root: Unit | None, now: datetime) -> Room:
         else:
             setattr(area, attribute, getattr(area, attribute) + count)
 
-    active = Incident.state == "active"
+    active = and_(Incident.state == "active", REAL)
     for unit_id, severity, count in session.execute(
         select(Incident.unit_id, Incident.severity, func.count())
         .where(active)
@@ -177,7 +182,12 @@ def build(*, session: Session, root: Unit | None, now: datetime) -> Room:
         areas.values(),
         key=lambda a: (a.unit.kind != UnitKind.central, a.unit.id != (root.id if root else None), a.unit.code),
     )
-    return Room(root=root, areas=ordered, now=now)
+    return Room(
+        root=root,
+        areas=ordered,
+        now=now,
+        readiness=exercise_readiness.for_units(session=session, units=[a.unit for a in ordered], now=now),
+    )
 
 
 APPROVED = ("approved", "published")
@@ -206,7 +216,7 @@ def _missing_key_messages() -> Any:
     published = aliased(Publication)
     return (
         select(InvolvedUnit.unit_id, func.count())
-        .join(Incident, and_(Incident.id == InvolvedUnit.incident_id, Incident.state == "active"))
+        .join(Incident, and_(Incident.id == InvolvedUnit.incident_id, Incident.state == "active", REAL))
         .join(Statement, and_(Statement.incident_id == Incident.id, _current_key_messages()))
         .outerjoin(published, and_(published.statement_id == Statement.id, published.unit_id == InvolvedUnit.unit_id))
         .where(InvolvedUnit.released_at.is_(None), published.id.is_(None))
@@ -223,7 +233,7 @@ def incidents_behind(
     subtree = sorted(units.subtree_ids(session=session, root_ids={area.id}))
     if area.kind == UnitKind.central:  # the central desk's own incidents, not the whole country's
         subtree = [area.id]
-    query = select(Incident).where(Incident.state == "active")
+    query = select(Incident).where(Incident.state == "active", REAL)
     if what == "keymsg":  # incidents anywhere in which a unit of the area has not published
         query = query.where(Incident.id.in_(_keymsg_incidents(subtree)))
     else:

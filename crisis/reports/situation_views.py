@@ -8,8 +8,10 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from crisis import clock
+from crisis.exercises.views import playbook_titles
 from crisis.extensions import db
 from crisis.guards import id_arg
+from crisis.http import select_locale
 from crisis.reports import situation
 from crisis.units import service as units
 
@@ -28,7 +30,13 @@ def room(province_id: int | None = None) -> Any:
     # The live part alone when htmx polls for it.
     template = "reports/_situation_board.html" if request.headers.get("HX-Request") else "reports/situation.html"
     return render_template(
-        template, room=board, states=situation.STATES, state_labels=situation.STATE_LABELS, poll=POLL_SECONDS
+        template,
+        room=board,
+        states=situation.STATES,
+        state_labels=situation.STATE_LABELS,
+        poll=POLL_SECONDS,
+        readiness=board.readiness,
+        playbook_titles=playbook_titles(select_locale()),
     )
 
 

@@ -392,6 +392,52 @@ def _review_due(data: Data, names: Names) -> str:
     return _sent(data, names, _("The post-incident review is due"))
 
 
+@presents("escalation.inject")
+def _inject(data: Data, names: Names) -> str:
+    return _sent(data, names, _("Exercise inject %(n)s", n=int(data.get("step_index") or 0) + 1))
+
+
+@presents("exercise.started")
+def _exercise_started(data: Data, names: Names) -> str:
+    units = join_words(names.unit(code) for code in data.get("units") or [])
+    return _(
+        "Exercise started from scenario %(scenario)s (version %(version)s) with %(units)s; %(n)s injects planned.",
+        scenario=_plain(data.get("scenario")),
+        version=_plain(data.get("scenario_version")),
+        units=units,
+        n=_plain(data.get("injects")),
+    )
+
+
+@presents("exercise.ended")
+def _exercise_ended(data: Data, names: Names) -> str:
+    return _("Exercise ended (ENDEX).")
+
+
+@presents("exercise.evaluated")
+def _exercise_evaluated(data: Data, names: Names) -> str:
+    return _(
+        "Exercise objectives rated: %(met)s met, %(partly)s partly met, %(not_met)s not met.",
+        met=_plain(data.get("met")),
+        partly=_plain(data.get("partly")),
+        not_met=_plain(data.get("not_met")),
+    )
+
+
+@presents("exercise.target_set")
+def _exercise_target_set(data: Data, names: Names) -> str:
+    return _("Exercise target for %(year)s set to %(n)s.", year=_plain(data.get("year")), n=_plain(data.get("target")))
+
+
+@presents("scenario.published")
+def _scenario_published(data: Data, names: Names) -> str:
+    return _(
+        "Exercise scenario %(key)s published as version %(version)s.",
+        key=_plain(data.get("key")),
+        version=_plain(data.get("version")),
+    )
+
+
 @presents("escalation.fallback")
 def _fallback(data: Data, names: Names) -> str:
     role = str(SELECTOR_ROLE_LABELS.get(str(data.get("selector") or "").partition("@")[0], ""))
