@@ -71,12 +71,17 @@ def test_ending_the_drill_cancels_the_injects_not_yet_sent(db, org, smtp):
     exercise = _start(db.session, org, now=T0)
     tick(db.session, T0 + 10 * M)
     exercises.end(
-        session=db.session, actor=org["users"][("KOTA-SEMARANG", "supervisor")], exercise_id=exercise.id, now=T0 + 12 * M
+        session=db.session,
+        actor=org["users"][("KOTA-SEMARANG", "supervisor")],
+        exercise_id=exercise.id,
+        now=T0 + 12 * M,
     )
     db.session.commit()
     tick(db.session, T0 + 2 * 60 * M)
     states = db.session.scalars(
-        select(Timer.state).where(Timer.incident_id == exercise.incident.id, Timer.kind == "inject").order_by(Timer.step_index)
+        select(Timer.state)
+        .where(Timer.incident_id == exercise.incident.id, Timer.kind == "inject")
+        .order_by(Timer.step_index)
     ).all()
     assert states == ["fired", "cancelled", "cancelled", "cancelled"]
     assert exercise.incident.state == "resolved"
@@ -115,6 +120,8 @@ def test_a_drill_runs_end_to_end_with_injects_arriving_by_email_on_time(stack, o
     assert -0.05 <= lateness < 1.5, lateness
     _db.session.expire_all()
     timers = _db.session.scalars(
-        select(Timer).where(Timer.incident_id == exercise.incident.id, Timer.kind == "inject").order_by(Timer.step_index)
+        select(Timer)
+        .where(Timer.incident_id == exercise.incident.id, Timer.kind == "inject")
+        .order_by(Timer.step_index)
     ).all()
     assert timers[0].state == "fired" and timers[1].state == "pending" and timers[1].fire_at == second
