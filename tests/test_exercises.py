@@ -19,7 +19,7 @@ from crisis.reports import service as reports
 from crisis.reports import situation
 from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews import service as reviews
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, sign_in
 from tests.factories import escalate, log_issue
 
 T0 = FIXED_NOW
@@ -235,3 +235,34 @@ def test_starting_an_exercise_on_the_page_and_through_the_api(db, org, login_as,
     assert body["playbook"] == "disaster-public-information" and len(body["injects"]) == 4
     incident = client.get(f"/api/v1/incidents/{body['incident_id']}", headers=headers).get_json()
     assert incident["exercise_id"] == body["id"] and incident["title"].startswith("[LATIHAN]")
+
+
+def test_the_unit_head_sets_the_yearly_target_on_the_readiness_page_and_the_situation_room_shows_it(
+    app, db, org, login_as
+):
+    _real, _drill = _one_real_one_exercise(db, org)
+    unit = org["units"]["KOTA-SEMARANG"]
+    client = login_as("head", "KOTA-SEMARANG")
+    page = client.get(f"/units/{unit.id}/readiness").get_data(as_text=True)
+    assert "Kesiapan latihan" in page and "Klarifikasi hoaks" in page
+    refused = client.post(
+        f"/units/{unit.id}/readiness/target",
+        data={"csrf_token": _token(client, f"/units/{unit.id}/readiness"), "year": str(T0.year), "target": "999"},
+    )
+    assert refused.status_code == 422 and "Tulis jumlah latihan dari 0 sampai 52." in refused.get_data(as_text=True)
+    saved = client.post(
+        f"/units/{unit.id}/readiness/target",
+        data={"csrf_token": _token(client, f"/units/{unit.id}/readiness"), "year": str(T0.year), "target": "4"},
+    )
+    assert saved.status_code == 302
+    assert f"1 dari 4 ({T0.year})" in client.get(f"/units/{unit.id}/readiness").get_data(as_text=True)
+    national = app.test_client()
+    sign_in(national, org["users"][("PUSAT", "head")].email)
+    room = national.get("/situation").get_data(as_text=True)
+    assert 'id="readiness"' in room and "JATENG" in room.split('id="readiness"')[1]
+
+
+def _token(client, path):
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)

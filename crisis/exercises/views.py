@@ -12,7 +12,7 @@ from crisis import clock
 from crisis.errors import ValidationFailed
 from crisis.exercises import aar, readiness, scenarios, service
 from crisis.extensions import db
-from crisis.guards import id_arg
+from crisis.guards import parse_id
 from crisis.http import flash_refusal, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.playbooks import service as playbooks
@@ -44,8 +44,8 @@ def new() -> Any:
     if request.method == "POST":
         form = {
             "scenario": request.form.get("scenario"),
-            "unit_id": id_arg(request.form.get("unit_id") or ""),
-            "other_unit_ids": [id_arg(v) for v in request.form.getlist("other_unit_ids")],
+            "unit_id": parse_id(request.form.get("unit_id")),
+            "other_unit_ids": [parse_id(v) for v in request.form.getlist("other_unit_ids")],
         }
         try:
             exercise = service.start(
@@ -73,6 +73,7 @@ def new() -> Any:
         lang=lang,
         playbook_titles=playbook_titles(lang),
         exercises=service.list_for_user(session=db.session, user=current_user, limit=30),
+        readiness=readiness.for_units(session=db.session, units=lead_units[:20], now=clock.now()),
     ), (422 if errors else 200)
 
 
