@@ -266,3 +266,21 @@ def _token(client, path):
     import re
 
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def test_a_drill_cancelled_on_its_incident_page_has_ended_and_its_injects_stop(db, org):
+    from crisis.escalation.models import Timer
+    from crisis.incidents import service as incident_service
+
+    _real, drill = _one_real_one_exercise(db, org)
+    incident_service.cancel(
+        session=db.session,
+        actor=org["users"][("KOTA-SEMARANG", "head")],
+        incident_id=drill.id,
+        reason="Latihan dihentikan: listrik padam.",
+        now=T0 + timedelta(minutes=5),
+    )
+    db.session.commit()
+    assert drill.exercise.ended_at == T0 + timedelta(minutes=5)
+    states = set(db.session.scalars(select(Timer.state).where(Timer.incident_id == drill.id, Timer.kind == "inject")))
+    assert states == {"cancelled"}

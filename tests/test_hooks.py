@@ -12,8 +12,13 @@ def test_every_hook_point_is_connected_once_the_app_exists(app):
     connected = hooks.connected()
     assert set(connected) == set(hooks.POINTS)
     assert all(connected[point] for point in hooks.POINTS), connected
-    # Resolving ends the deadlines before the review draft is opened from what was recorded.
-    assert connected[hooks.INCIDENT_RESOLVED] == ["crisis.wiring._end_deadlines", "crisis.wiring._open_review"]
+    # Resolving ends the deadlines before the review draft is opened from what was recorded; a drill's
+    # incident resolved ends the drill.
+    assert connected[hooks.INCIDENT_RESOLVED] == [
+        "crisis.wiring._end_deadlines",
+        "crisis.wiring._open_review",
+        "crisis.exercises.service.incident_ended",
+    ]
     assert connected[hooks.STAGE_STARTED] == ["crisis.escalation.planning.plan_stage"]
 
 

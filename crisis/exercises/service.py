@@ -181,31 +181,49 @@ def list_for_user(*, session: Session, user: User, limit: int = 100) -> list[Exe
 
 def end(*, session: Session, actor: User, exercise_id: int, now: datetime | None = None) -> Exercise:
     """ENDEX: the controller ends the drill. Required items still open are waived with the reason
-    ENDEX (the after-action report shows them so), the incident is resolved, pending injects end."""
+    ENDEX (the after-action report shows them so) and the incident is resolved: its review opens and
+    the injects not yet sent end (`incident_ended`). A drill resolved or cancelled on its incident's
+    own page has ended already."""
     now = now or clock.now()
     exercise = get(session=session, user=actor, exercise_id=exercise_id)
     incident = exercise.incident
     assert incident is not None  # nosec B101  # get() found one
     if not can_lead(session=session, user=actor, unit_id=exercise.unit_id):
         raise NotPermitted(_l("Only a supervisor, head or administrator of the leading unit ends the exercise."))
+    if incident.state != "active":
+        return exercise
     lead_action(session=session, actor=actor, incident_id=incident.id)
-    if incident.state == "active":
-        for _run, entry in incidents.open_required_items(incident):
-            entry.waived_at, entry.waived_by_id, entry.waive_reason = now, actor.id, ENDEX_REASON
-            record_entry(
-                session=session,
-                incident=incident,
-                actor=actor,
-                entry=entry,
-                kind="checklist.waived",
-                now=now,
-                reason=ENDEX_REASON,
-            )
-        session.flush()
-        incidents.resolve(session=session, actor=actor, incident_id=incident.id, now=now)
-    exercise.ended_at = now
-    record(session=session, incident=incident, actor=actor, kind="exercise.ended", now=now, exercise_id=exercise.id)
+    for _run, entry in incidents.open_required_items(incident):
+        entry.waived_at, entry.waived_by_id, entry.waive_reason = now, actor.id, ENDEX_REASON
+        record_entry(
+            session=session,
+            incident=incident,
+            actor=actor,
+            entry=entry,
+            kind="checklist.waived",
+            now=now,
+            reason=ENDEX_REASON,
+        )
+    session.flush()
+    incidents.resolve(session=session, actor=actor, incident_id=incident.id, now=now)
     return exercise
+
+
+def incident_ended(*, session: Session, incident: Incident, now: datetime, actor: User | None = None, **_: Any) -> None:
+    """Hook (incident resolved or cancelled): a drill's incident ended, so the drill did. Its pending
+    injects are cancelled with the incident's other timers (crisis.escalation.planning)."""
+    if incident.exercise is None or incident.exercise.ended_at is not None:
+        return
+    incident.exercise.ended_at = now
+    record(
+        session=session,
+        incident=incident,
+        actor=actor,
+        kind="exercise.ended",
+        now=now,
+        exercise_id=incident.exercise_id,
+        outcome=incident.state,
+    )
 
 
 def evaluate(*, session: Session, actor: User, exercise_id: int, ratings: Any, now: datetime | None = None) -> Exercise:
