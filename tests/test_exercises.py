@@ -14,13 +14,14 @@ from crisis.errors import ValidationFailed
 from crisis.exercises import readiness, scenarios
 from crisis.exercises import service as exercises
 from crisis.incidents import access
+from crisis.incidents import service as incident_service
 from crisis.playbooks.service import library_files
+from crisis.reports import measures, monthly, situation
 from crisis.reports import service as reports
-from crisis.reports import situation
 from crisis.reports.models import IncidentMeasure, KeyMessageLag
 from crisis.reviews import service as reviews
 from tests.conftest import FIXED_NOW, sign_in
-from tests.factories import escalate, log_issue
+from tests.factories import close_required, escalate, log_issue
 
 T0 = FIXED_NOW
 SOPS = Path(__file__).resolve().parent.parent / "sops"
@@ -112,29 +113,51 @@ def _one_real_one_exercise(db, org):
 
 def test_an_exercise_never_counts_in_the_evaluation_the_situation_room_or_the_real_lists(db, org):
     real, drill = _one_real_one_exercise(db, org)
-    # Precomputed measures (dashboard, KPI progress and monthly reports all read these rows).
-    reports.refresh_measures(session=db.session, now=T0 + timedelta(hours=1))
+    later = T0 + timedelta(hours=3)
+    head = org["users"][("KOTA-SEMARANG", "head")]
+    for incident in (real, drill):  # each completes its first stage on time: judged, met
+        first = incident.stage_runs[0]
+        close_required(db.session, head, first, now=T0 + timedelta(minutes=30))
+        incident_service.complete_stage(
+            session=db.session, actor=head, stage_run_id=first.id, now=T0 + timedelta(minutes=30)
+        )
+    db.session.commit()
+    # Precomputed measures (the dashboard, KPI progress and monthly reports all read these rows).
+    reports.refresh_measures(session=db.session, now=later)
     db.session.commit()
     assert db.session.scalars(select(IncidentMeasure.incident_id)).all() == [real.id]
     assert drill.id not in db.session.scalars(select(KeyMessageLag.incident_id)).all()
-    assert reports.dirty_incidents(session=db.session, now=T0 + timedelta(hours=1)) == []
-    # The dashboard's own count of incidents.
-    head = org["users"][("PUSAT", "head")]
+    assert reports.dirty_incidents(session=db.session, now=later) == []
+    # The SQL of the measures leaves a drill out even when asked for it by id.
+    rows = db.session.execute(measures.incident_measures_select(session=db.session, now=later, incident_ids=[drill.id]))
+    assert rows.all() == []
+    # The dashboard's count of incidents, and KPI progress against a head's target.
+    unit = org["units"]["KOTA-SEMARANG"]
+    reports.set_target(session=db.session, actor=head, unit_id=unit.id, measure="stage_sla", target_percent=80, now=T0)
+    db.session.commit()
     filters = reports.filters_for(
-        session=db.session, user=head, start=(T0 - timedelta(days=1)).date(), end=T0.date(), now=T0 + timedelta(hours=1)
+        session=db.session, user=head, start=(T0 - timedelta(days=1)).date(), end=T0.date(), unit_id=unit.id, now=later
     )
     board = reports.build_dashboard(session=db.session, filters=filters)
     assert sum(board.counts.values()) == 1
-    # The situation room's counts.
-    room = situation.build(session=db.session, root=None, now=T0 + timedelta(hours=1))
+    real_judged = db.session.get(IncidentMeasure, real.id).st_judged
+    assert real_judged >= 1
+    [kpi] = [row for row in board.kpis if row["target"].measure == "stage_sla"]
+    assert kpi["judged"] == real_judged
+    # The monthly report of the unit's month.
+    month = monthly.monthly_filters(session=db.session, unit=unit, month=T0.date().replace(day=1), now=later)
+    assert sum(reports.build_dashboard(session=db.session, filters=month).counts.values()) == 1
+    # The situation room's counts and the incidents behind them.
+    national = org["users"][("PUSAT", "head")]
+    room = situation.build(session=db.session, root=None, now=later)
     assert room.totals.open == 1
     behind, total = situation.incidents_behind(
-        session=db.session, user=head, area=org["units"]["JATENG"], what="sev" + str(real.severity), now=T0
+        session=db.session, user=national, area=org["units"]["JATENG"], what="sev" + str(real.severity), now=later
     )
     assert [i.id for i in behind] == [real.id] and total == 1
-    # The console's real list and its separate list of drills.
-    assert [i.id for i in access.list_for_user(session=db.session, user=head)] == [real.id]
-    assert [i.id for i in access.list_for_user(session=db.session, user=head, exercises=True)] == [drill.id]
+    # The console's real list, and its separate list of drills.
+    assert [i.id for i in access.list_for_user(session=db.session, user=national)] == [real.id]
+    assert [i.id for i in access.list_for_user(session=db.session, user=national, exercises=True)] == [drill.id]
 
 
 def test_readiness_counts_exercises_against_the_heads_target_and_open_improvement_items(db, org):
@@ -270,7 +293,6 @@ def _token(client, path):
 
 def test_a_drill_cancelled_on_its_incident_page_has_ended_and_its_injects_stop(db, org):
     from crisis.escalation.models import Timer
-    from crisis.incidents import service as incident_service
 
     _real, drill = _one_real_one_exercise(db, org)
     incident_service.cancel(
