@@ -461,7 +461,7 @@ def post_key_messages(*, session: Session, statement: Any, incident: Any, now: d
             )
         )
         if incident.exercise_id is not None:  # a drill's key messages never pass for real ones in a group
-            text = f"{EXERCISE_MARK} " + str(_l("EXERCISE — not a real incident")) + "\n\n" + text
+            text = f"{EXERCISE_MARK} " + str(_l("This is an exercise, not a real incident.")) + "\n\n" + text
         if len(text) > TELEGRAM_TEXT_LIMIT:
             text = text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
         notice = Notice(

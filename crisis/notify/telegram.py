@@ -150,7 +150,7 @@ def notice_text(notice: Notice, *, now: datetime | None = None) -> tuple[str, st
             f"{context['reference']} {context['incident'].title}",
         ]
         if context["exercise"]:  # first line of a drill's message: it is an exercise
-            lines.insert(0, f"{context['exercise_mark']} " + _("EXERCISE — not a real incident"))
+            lines.insert(0, f"{context['exercise_mark']} " + _("This is an exercise, not a real incident."))
         if context["inject_text"]:
             lines.append(context["inject_text"])
         if context["stage_title"]:
