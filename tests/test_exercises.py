@@ -306,3 +306,28 @@ def test_a_drill_cancelled_on_its_incident_page_has_ended_and_its_injects_stop(d
     assert drill.exercise.ended_at == T0 + timedelta(minutes=5)
     states = set(db.session.scalars(select(Timer.state).where(Timer.incident_id == drill.id, Timer.kind == "inject")))
     assert states == {"cancelled"}
+
+
+def test_sops_load_publishes_changed_scenarios_and_nothing_when_one_is_invalid(app, db, org, tmp_path):
+    runner = app.test_cli_runner()
+    same = runner.invoke(main, ["sops", "load", str(SOPS)])
+    assert same.exit_code == 0, same.output
+    assert "exercises/hoax-pdam-water" in same.output and "v1   unchanged" in same.output
+    library = tmp_path / "sops"
+    (library / "exercises").mkdir(parents=True)
+    for path in library_files(SOPS):
+        (library / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    changed = GOOD.replace("reach: 45000", "reach: 90000")
+    (library / "exercises" / "hoax-pdam-water.yaml").write_text(changed, encoding="utf-8")
+    (library / "exercises" / "broken.yaml").write_text(
+        GOOD.replace("key: hoax-pdam-water", "key: broken", 1).replace("at: 40m", "at: 40"), encoding="utf-8"
+    )
+    refused = runner.invoke(main, ["sops", "load", str(library)])
+    assert refused.exit_code == 1 and "broken.yaml:" in refused.output and "plain number" in refused.output
+    db.session.rollback()
+    assert scenarios.current(session=db.session, key="hoax-pdam-water").number == 1
+    (library / "exercises" / "broken.yaml").unlink()
+    loaded = runner.invoke(main, ["sops", "load", str(library)])
+    assert loaded.exit_code == 0 and "v2   published" in loaded.output
+    db.session.rollback()
+    assert scenarios.current(session=db.session, key="hoax-pdam-water").canonical["issue"]["reach"] == 90000
