@@ -331,3 +331,26 @@ def test_sops_load_publishes_changed_scenarios_and_nothing_when_one_is_invalid(a
     assert loaded.exit_code == 0 and "v2   published" in loaded.output
     db.session.rollback()
     assert scenarios.current(session=db.session, key="hoax-pdam-water").canonical["issue"]["reach"] == 90000
+
+
+def test_the_scenario_json_schema_describes_the_shipped_scenarios_for_editors():
+    import json
+
+    import jsonschema
+    import yaml
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    base = json.loads((SOPS / "schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((SOPS / "exercises" / "schema.json").read_text(encoding="utf-8"))
+    schema["$id"] = "https://crisis.invalid/sops/exercises/schema.json"  # what an editor does with the file's path
+    registry = Registry().with_resource(
+        "https://crisis.invalid/sops/schema.json", Resource.from_contents(base, default_specification=DRAFT202012)
+    )
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
+    for path in scenarios.scenario_files(SOPS):
+        validator.validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    wrong = yaml.safe_load(GOOD)
+    wrong["injects"][0]["notify"] = ["boss@own"]
+    assert not validator.is_valid(wrong)
