@@ -205,6 +205,9 @@ def test_the_after_action_report_rates_objectives_and_comes_as_a_pdf(db, org, lo
     page = client.get(f"/exercises/{exercise_id}")
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "Hasil lab PDAM datang terlambat." in body and "LATIHAN · SIMULASI" in body
+    assert "Tahap Identifikasi dan pelabelan: target" in body  # an objective beside its stage's target
+    assert "ENDEX" in body  # what was done: the timeline, items left open waived when the drill ended
+    assert body.count('class="inject-row"') == 4
     pdf = client.get(f"/exercises/{exercise_id}/report.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert len(pdf.data) > 5000

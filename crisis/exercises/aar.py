@@ -50,11 +50,13 @@ def context(*, session: Session, exercise: Exercise, lang: str, zone: str) -> di
         }
         for position, inject in enumerate(exercise.injects)
     ]
+    stages = stage_times(incident)
+    by_stage = {stage.key: stage for stage in stages}
     objectives = [
         {
             "key": o["key"],
             "text": o["text"][lang] if lang in o["text"] else o["text"]["id"],
-            "stage": o.get("stage"),
+            "stage": by_stage.get(o.get("stage") or ""),  # the stage it is measured against: target, actual
             "rating": (exercise.ratings or {}).get(o["key"], {}).get("rating"),
             "note": (exercise.ratings or {}).get(o["key"], {}).get("note", ""),
         }
@@ -69,7 +71,7 @@ def context(*, session: Session, exercise: Exercise, lang: str, zone: str) -> di
         "scenario_title": exercise.scenario_snapshot["title"].get(lang) or exercise.scenario_snapshot["title"]["id"],
         "objectives": objectives,
         "injects": injects,
-        "stages": stage_times(incident),
+        "stages": stages,
         "RATING_WORDS": RATING_WORDS,
     }
 
