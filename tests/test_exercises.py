@@ -206,6 +206,7 @@ def test_the_after_action_report_rates_objectives_and_comes_as_a_pdf(db, org, lo
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "Hasil lab PDAM datang terlambat." in body and "LATIHAN · SIMULASI" in body
     assert "Tahap Identifikasi dan pelabelan: target" in body  # an objective beside its stage's target
+    assert "belum selesai saat latihan diakhiri" in body  # a stage cut short by ENDEX is never "on time"
     assert "ENDEX" in body  # what was done: the timeline, items left open waived when the drill ended
     assert body.count('class="inject-row"') == 4
     pdf = client.get(f"/exercises/{exercise_id}/report.pdf")

@@ -321,6 +321,7 @@ class StageTime:
     completed_at: datetime | None
     target_seconds: int
     actual_seconds: int | None
+    endex: bool = False  # left unfinished when the drill was ended: not judged on time or late
 
     @property
     def target(self) -> timedelta:
@@ -332,7 +333,7 @@ class StageTime:
 
     @property
     def met(self) -> bool | None:
-        if self.actual_seconds is None:
+        if self.actual_seconds is None or self.endex:
             return None
         return self.actual_seconds <= self.target_seconds
 
@@ -355,6 +356,7 @@ def stage_times(incident: Incident) -> list[StageTime]:
                 completed_at=run.completed_at,
                 target_seconds=run.target_seconds,
                 actual_seconds=actual,
+                endex=any(entry.waive_reason == ENDEX_REASON for entry in run.entries),
             )
         )
     return rows
