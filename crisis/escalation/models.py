@@ -12,7 +12,7 @@ from crisis import clock
 from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
-TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
+TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due", "media_query")
 TIMER_STATES = ("pending", "claimed", "fired", "cancelled")
 
 
@@ -25,6 +25,8 @@ class Timer(db.Model):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
     stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_run.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # A journalist's question past its answer target (kind media_query).
+    media_query_id: Mapped[int | None] = mapped_column(ForeignKey("media_query.id"), index=True)
     step_index: Mapped[int | None] = mapped_column()  # escalation steps: position in the stage's policy
     repeat_index: Mapped[int] = mapped_column(default=0)  # 0: the step itself; 1..max: its repeats
     fire_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -41,7 +43,7 @@ class Timer(db.Model):
     stage_run = relationship("StageRun")
 
     __table_args__ = (
-        CheckConstraint("kind IN ('stage_due','escalation_step','update_due','review_due')", name="kind"),
+        CheckConstraint("kind IN ('stage_due','escalation_step','update_due','review_due','media_query')", name="kind"),
         CheckConstraint("state IN ('pending','claimed','fired','cancelled')", name="state"),
         # The claim query: pending timers, oldest first. Partial, so fired history never slows it.
         Index(
