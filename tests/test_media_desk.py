@@ -135,7 +135,7 @@ def test_a_question_in_the_future_or_before_the_issue_was_seen_is_refused_next_t
     first_seen = incident.issue.first_seen_at
     with pytest.raises(ValidationFailed) as early:
         _log(db, org, incident, received_at=first_seen - 1 * M)
-    assert "before the issue was first seen" in early.value.errors["received_at"][0]
+    assert "sebelum isu pertama kali terlihat" in early.value.errors["received_at"][0]
     db.session.rollback()
     with pytest.raises(ValidationFailed) as blank:
         _log(db, org, incident, journalist=" ", outlet_type="tabloid", channel="pigeon", question="")

@@ -395,9 +395,8 @@ def log_media_query(data: dict[str, Any], incident_id: int) -> Any:
         fields=fields,
         assignee_id=data.get("assignee_id"),
     )
-    body = s.MediaQueryOut().dump(query)
     db.session.commit()
-    return body
+    return query
 
 
 @blp.route("/incidents/<int:incident_id>/media-queries")
@@ -419,9 +418,8 @@ def change_media_query(data: dict[str, Any], query_id: int) -> Any:
     `decline` (decline_reason and holding_line: never "no comment"). answered_at defaults to now.
     Who may not act gets 403 before any 409 about the query's state."""
     query = apply_media_action(data, query_id)
-    body = s.MediaQueryOut().dump(query)
     db.session.commit()
-    return body
+    return query
 
 
 def apply_media_action(data: dict[str, Any], query_id: int) -> Any:

@@ -166,6 +166,10 @@ class Figures:
     median_seconds: float | None  # from received to answered/declined, of those closed
 
     @property
+    def median(self) -> timedelta | None:
+        return None if self.median_seconds is None else timedelta(seconds=round(self.median_seconds))
+
+    @property
     def on_time_share(self) -> float | None:
         return self.on_time / self.received if self.received else None
 

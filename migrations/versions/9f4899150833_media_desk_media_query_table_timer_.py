@@ -1,4 +1,4 @@
-"""media desk: media_query table, timer.media_query_id and the media_query timer kind
+"""media desk: media_query table, timer.media_query_id, the media_query timer kind, media measures
 
 Revision ID: 9f4899150833
 Revises: 7c4d2e9a1b35
@@ -70,8 +70,17 @@ def upgrade():
         batch_op.drop_constraint(op.f('ck_timer_kind'), type_='check')
         batch_op.create_check_constraint('kind', KINDS_AFTER)
 
+    # The evaluation's per-incident rows: media queries judged and answered on time.
+    with op.batch_alter_table('incident_measure', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('mq_judged', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('mq_on_time', sa.Integer(), server_default='0', nullable=False))
+
 
 def downgrade():
+    with op.batch_alter_table('incident_measure', schema=None) as batch_op:
+        batch_op.drop_column('mq_on_time')
+        batch_op.drop_column('mq_judged')
+
     op.execute("DELETE FROM timer WHERE kind = 'media_query'")
     with op.batch_alter_table('timer', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_timer_kind'), type_='check')
