@@ -439,6 +439,10 @@ def test_media_answer_target_per_severity_is_read_and_kept_in_the_hash() -> None
     plain = validate_text(BASE).spec
     assert plain is not None and plain.content_hash() != spec.content_hash()
     assert PlaybookSpec.from_canonical(spec.to_canonical()) == spec
+    from crisis.playbooks.service import Change, diff
+
+    assert diff(plain, spec) == [Change("settings", "media_answer_within", None, "default: 4h, 3: 2h, 4: 1h")]
+    assert diff(spec, plain) == [Change("settings", "media_answer_within", "default: 4h, 3: 2h, 4: 1h", None)]
 
 
 def test_media_answer_target_defaults_to_four_hours_and_leaves_old_hashes_alone() -> None:
