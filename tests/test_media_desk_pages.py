@@ -123,3 +123,13 @@ def test_a_question_assigned_to_me_waits_for_me_with_its_deadline(db, org, incid
     )
     db.session.commit()
     assert waiting.collect(session=db.session, user=supervisor, now=FIXED_NOW).media_queries == []
+
+
+def test_the_sop_page_says_how_soon_journalists_are_answered(db, org, login_as):
+    html = login_as("officer", "KOTA-SEMARANG").get("/playbooks/hoax-clarification").get_data(as_text=True)
+    line = html.split("Pertanyaan wartawan dijawab dalam", 1)[1].split("</p>", 1)[0]
+    from crisis.playbooks import service as playbooks
+
+    spec = playbooks.get_version(session=db.session, key="hoax-clarification").spec
+    assert all(f"keparahan {severity}: " in line for severity in spec.severities)
+    assert "jam" in line or "menit" in line
