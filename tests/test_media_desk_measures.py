@@ -101,8 +101,8 @@ def test_the_review_lists_each_question_with_its_answer_and_counts_them_by_outle
     english = exports.render_markdown(doc, lang="en", zone="Asia/Jakarta")
     assert "## Media queries" in english and "| National TV | 2 | 1 (50 %) | 3 h |" in english
     data = exports.as_dict(doc, lang="en")
-    assert data["media_measures"]["answered_on_time"] == 1
-    assert data["media_measures"]["by_outlet_type"]["regional"]["answered"] == 0
+    assert data["measures"]["media_queries"]["answered_on_time"] == 1
+    assert data["measures"]["media_queries"]["by_outlet_type"]["regional"]["answered"] == 0
     assert [q["state"] for q in data["media_queries"]] == ["answered", "declined", "open"]
     pdf = exports.render_pdf(doc, lang="id", zone="Asia/Jakarta")
     assert pdf.startswith(b"%PDF")

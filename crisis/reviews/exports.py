@@ -254,6 +254,7 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "closed_at": _iso(incident.closed_at),
             },
             "measures": {
+                "media_queries": _media_measures(m),
                 "time_to_detect_seconds": _seconds(m.time_to_detect),
                 "time_to_acknowledge_seconds": _seconds(m.time_to_acknowledge),
                 "update_every_seconds": _seconds(m.cadence.every) if m.cadence else None,
@@ -360,7 +361,6 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 }
                 for q in m.media_queries
             ],
-            "media_measures": _media_measures(m),
             "action_items": [
                 {
                     "id": a.id,
