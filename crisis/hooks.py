@@ -31,6 +31,8 @@ STATEMENT_SUBMITTED = "statement.submitted"  # incidents (statements): session, 
 UNIT_INVOLVED = "incident.unit_involved"  # incidents: session, incident, involved, actor, now
 REVIEW_SUBMITTED = "review.submitted"  # reviews: session, review, actor, now
 STATEMENT_APPROVED = "statement.approved"  # incidents (statements): session, statement, incident, now
+# A media query was logged, assigned, edited, answered or declined: plan or cancel its escalation.
+MEDIA_QUERY_CHANGED = "media_query.changed"  # incidents (media): session, media_query, now
 
 POINTS = (
     INCIDENT_OPENED,
@@ -46,6 +48,7 @@ POINTS = (
     UNIT_INVOLVED,
     REVIEW_SUBMITTED,
     STATEMENT_APPROVED,
+    MEDIA_QUERY_CHANGED,
 )
 
 _handlers: dict[str, list[Handler]] = {point: [] for point in POINTS}

@@ -6,7 +6,7 @@ from typing import Any
 
 from crisis import hooks
 from crisis.desk import notices as desk_notices
-from crisis.escalation import planning
+from crisis.escalation import media, planning
 from crisis.exercises import service as exercises
 from crisis.notify import chat
 from crisis.reviews import service as reviews
@@ -41,3 +41,5 @@ def connect_hooks() -> None:
     hooks.connect(hooks.STATEMENT_APPROVED, chat.post_key_messages)
     hooks.connect(hooks.INCIDENT_RESOLVED, exercises.incident_ended)
     hooks.connect(hooks.INCIDENT_CANCELLED, exercises.incident_ended)
+    hooks.connect(hooks.MEDIA_QUERY_CHANGED, media.plan)
+    hooks.connect(hooks.SEVERITY_CHANGED, media.replan_incident)

@@ -1,6 +1,7 @@
 """What is waiting for me, everywhere: the statements I may approve (and mine sent back to me), the
 reviews I write or approve, the escalations addressed to me that nobody has acknowledged, my action
-items falling due, and the checklist items of running stages that are mine.
+items falling due, the checklist items of running stages that are mine, and the journalists'
+questions assigned to me that still wait for an answer (crisis.incidents.media).
 
 "Mine" follows the services' own rules (crisis.incidents.statements.can_approve,
 crisis.reviews.service.can_approve), and everything is limited to the incidents the person sees
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 from crisis.auth.models import ACTING_ROLES, Role, User
 from crisis.escalation.models import Timer
 from crisis.incidents import access
-from crisis.incidents.models import ChecklistEntry, Incident, Participant, StageRun, Statement
+from crisis.incidents.models import ChecklistEntry, Incident, MediaQuery, Participant, StageRun, Statement
 from crisis.notify.models import Notice
 from crisis.playbooks.snapshot import snapshot_of
 from crisis.reviews.models import ActionItem, Review
@@ -62,11 +63,13 @@ class Waiting:
     checklist: list[Row]
     reviews: list[Row]
     action_items: list[Row]
+    media_queries: list[Row] = field(default_factory=list)
 
     @property
     def sections(self) -> list[tuple[str, list[Row]]]:
         return [
             ("statements", self.statements),
+            ("media_queries", self.media_queries),
             ("escalations", self.escalations),
             ("checklist", self.checklist),
             ("reviews", self.reviews),
@@ -222,6 +225,20 @@ def _action_items(*, session: Session, user: User, now: datetime) -> Select[Any]
     )
 
 
+def _media_queries(*, session: Session, user: User) -> Select[Any]:
+    """Open media queries assigned to me, of an incident still answering (running or resolved)."""
+    return (
+        select(MediaQuery)
+        .join(Incident, Incident.id == MediaQuery.incident_id)
+        .where(
+            MediaQuery.assignee_id == user.id,
+            MediaQuery.state == "open",
+            Incident.state.in_(("active", "resolved")),
+            _visible(session=session, user=user),
+        )
+    )
+
+
 # --- the header's count ----------------------------------------------------------------------------------
 
 
@@ -247,6 +264,7 @@ def count(*, session: Session, user: Any, now: datetime) -> int:
             + counted(_reviews_to_write(session=session, user=user))
             + counted(_reviews_to_approve(session=session, user=user))
             + counted(_action_items(session=session, user=user, now=now))
+            + counted(_media_queries(session=session, user=user))
         )
     )
     cache[key] = int(total or 0)
@@ -355,7 +373,17 @@ def collect(*, session: Session, user: User, now: datetime, limit: int = LIMIT) 
             .limit(limit)
         )
     ]
+    media_queries = [
+        Row("media_query", query.incident, query.due_at, query, overdue=query.due_at < now)
+        for query in session.scalars(
+            _media_queries(session=session, user=user)
+            .options(contains_eager(MediaQuery.incident).options(*_incident_loading()))
+            .order_by(MediaQuery.due_at, MediaQuery.id)
+            .limit(limit)
+        )
+    ]
     return Waiting(
+        media_queries=media_queries,
         statements=statements,
         escalations=escalations,
         checklist=checklist,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from crisis import clock
 from crisis.auth.models import User
+from crisis.escalation import media
 from crisis.escalation.models import Timer
 from crisis.escalation.planning import plan_next
 from crisis.escalation.queries import hot_statement
@@ -138,6 +139,8 @@ def why_not(
         return None if incident.state == "resolved" else f"incident_{incident.state}"
     if incident.state != "active":
         return f"incident_{incident.state}"
+    if timer.kind == media.KIND:  # media desk: a query answered or declined
+        return media.why_not(session, timer)
     if timer.stage_run_id is not None and (run is None or run.state != "active"):
         return "stage_completed"
     if check_ack and timer.kind == "escalation_step" and run is not None:
@@ -205,7 +208,11 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     resolved: list[tuple[Timer, Incident, StageRun | None, dict[int, Recipient]]] = []
     for timer, incident, run in firing:
         recipients: dict[int, Recipient] = {}
-        for selector in selectors_for(timer, run):
+        # Media desk: the query's assignee by name, then its rung's role selectors.
+        is_media = timer.kind == media.KIND
+        for recipient in media.assignee(session, timer, incident) if is_media else ():
+            recipients.setdefault(recipient.user.id, recipient)
+        for selector in media.selectors(timer) if is_media else selectors_for(timer, run):
             found, fallback = resolve_selector(
                 session=session, incident=incident, selector=selector, at=moment, people=people
             )
@@ -241,6 +248,8 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     following: list[Timer] = []
     for timer, incident, run, recipients in resolved:
         base_payload = _payload(timer, incident, run)
+        if timer.kind == media.KIND:  # media desk: who asked what, and by when
+            base_payload.update(media.payload(session, timer))
         for recipient in recipients.values():
             for channel in for_severity(channels[recipient.user.id], incident.severity):  # quiet hours
                 payload = {
@@ -300,9 +309,10 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
                     for r in sorted(recipients.values(), key=lambda r: (r.user.name, r.user.id))
                 ],
                 "late_seconds": round((moment - timer.fire_at).total_seconds(), 3),
+                **({"media_query_id": timer.media_query_id} if timer.kind == media.KIND else {}),
             },
         )
-        nxt = plan_next(session, timer, incident, run)
+        nxt = media.next_timer(session, timer) if timer.kind == media.KIND else plan_next(session, timer, incident, run)
         if nxt is not None:
             following.append(nxt)
         timer.state, timer.fired_at = "fired", moment

@@ -13,7 +13,8 @@ from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 
 # inject: an exercise scenario's timed inject (crisis.exercises), step_index = its position.
-TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due", "inject")
+# media_query: a journalist\'s question past its answer target (crisis.escalation.media).
+TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due", "inject", "media_query")
 TIMER_STATES = ("pending", "claimed", "fired", "cancelled")
 
 
@@ -26,6 +27,8 @@ class Timer(db.Model):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
     stage_run_id: Mapped[int | None] = mapped_column(ForeignKey("stage_run.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # A journalist's question past its answer target (kind media_query).
+    media_query_id: Mapped[int | None] = mapped_column(ForeignKey("media_query.id"), index=True)
     step_index: Mapped[int | None] = mapped_column()  # escalation steps: position in the stage's policy
     repeat_index: Mapped[int] = mapped_column(default=0)  # 0: the step itself; 1..max: its repeats
     fire_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -42,7 +45,9 @@ class Timer(db.Model):
     stage_run = relationship("StageRun")
 
     __table_args__ = (
-        CheckConstraint("kind IN ('stage_due','escalation_step','update_due','review_due','inject')", name="kind"),
+        CheckConstraint(
+            "kind IN ('stage_due','escalation_step','update_due','review_due','inject','media_query')", name="kind"
+        ),
         CheckConstraint("state IN ('pending','claimed','fired','cancelled')", name="state"),
         # The claim query: pending timers, oldest first. Partial, so fired history never slows it.
         Index(

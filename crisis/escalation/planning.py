@@ -132,7 +132,7 @@ def close_cycle(*, session: Session, incident: Incident, now: datetime) -> None:
     announce(session, [_next_window(session, run, window.number + 1, window.due_at)], now)
 
 
-TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")
+TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")  # media_query: crisis.escalation.media
 _COPY_COLUMNS = (
     "incident_id",
     "stage_run_id",

@@ -12,11 +12,11 @@ from crisis.auth.identity import authenticated, bearer_user
 from crisis.errors import Conflict
 from crisis.extensions import db
 from crisis.http import PROBLEM_JSON, Blueprint, problem
+from crisis.incidents import media, service, statements
 from crisis.incidents import schemas as s
-from crisis.incidents import service, statements
 from crisis.incidents.models import ChecklistEntry, Statement
 
-blp = Blueprint("incidents_api", __name__, url_prefix="/api/v1", description="Incidents and statements")
+blp = Blueprint("incidents_api", __name__, url_prefix="/api/v1", description="Incidents, statements and media queries")
 
 
 def _commit_or_conflict(
@@ -371,4 +371,81 @@ def record_shared(data: dict[str, Any], statement_id: int) -> Any:
         lambda: statements.record_shared_publication(
             session=db.session, actor=bearer_user(), statement_id=statement_id, **data
         ),
+    )
+
+
+# --- the media desk ------------------------------------------------------------------------------
+
+_MEDIA_FIELDS = ("journalist", "outlet", "outlet_type", "channel", "question", "journalist_deadline", "received_at")
+
+
+@blp.route("/incidents/<int:incident_id>/media-queries", methods=["POST"])
+@authenticated
+@blp.arguments(s.MediaQueryIn)
+@blp.response(201, s.MediaQueryOut)
+def log_media_query(data: dict[str, Any], incident_id: int) -> Any:
+    """Log a journalist's question. Its answer target is received_at plus the SOP's
+    `media_answer_within` at the incident's severity (4 hours by default), or the journalist's own
+    deadline if sooner; past it the query escalates until answered or declined."""
+    fields = {name: data[name] for name in _MEDIA_FIELDS if name in data and data[name] is not None}
+    query = media.log(
+        session=db.session,
+        actor=bearer_user(),
+        incident_id=incident_id,
+        fields=fields,
+        assignee_id=data.get("assignee_id"),
+    )
+    db.session.commit()
+    return query
+
+
+@blp.route("/incidents/<int:incident_id>/media-queries")
+@authenticated
+@blp.response(200, s.MediaQueryOut(many=True))
+def list_media_queries(incident_id: int) -> Any:
+    """The incident's media queries, oldest question first."""
+    return media.list_for_incident(session=db.session, user=bearer_user(), incident_id=incident_id)
+
+
+@blp.route("/media-queries/<int:query_id>", methods=["PATCH"])
+@authenticated
+@blp.arguments(s.MediaQueryPatch)
+@blp.response(200, s.MediaQueryOut)
+def change_media_query(data: dict[str, Any], query_id: int) -> Any:
+    """One action: `assign` (assignee_id, null for nobody), `edit` (the query's fields), `answer`
+    (statement_id: an approved statement or key messages of the incident), `draft_answer`
+    (answer_text), `approve_answer` (a supervisor or head over the owning unit who did not write it),
+    `decline` (decline_reason and holding_line: never "no comment"). answered_at defaults to now.
+    Who may not act gets 403 before any 409 about the query's state."""
+    query = apply_media_action(data, query_id)
+    db.session.commit()
+    return query
+
+
+def apply_media_action(data: dict[str, Any], query_id: int) -> Any:
+    """The PATCH's action, for the API and the page alike."""
+    common = {
+        "session": db.session,
+        "actor": bearer_user(),
+        "query_id": query_id,
+        "expected_version": data.get("version"),
+    }
+    action = data["action"]
+    if action == "assign":
+        return media.assign(**common, assignee_id=data.get("assignee_id"))
+    if action == "edit":
+        return media.edit(**common, fields={name: data[name] for name in _MEDIA_FIELDS if name in data})
+    if action == "answer":
+        return media.answer_with_statement(
+            **common, statement_id=data.get("statement_id"), answered_at=data.get("answered_at")
+        )
+    if action == "draft_answer":
+        return media.draft_answer(**common, answer_text=data.get("answer_text", ""))
+    if action == "approve_answer":
+        return media.approve_answer(**common, answered_at=data.get("answered_at"))
+    return media.decline(
+        **common,
+        reason=data.get("decline_reason", ""),
+        holding_line=data.get("holding_line", ""),
+        answered_at=data.get("answered_at"),
     )

@@ -282,4 +282,70 @@ class Publication(db.Model):
     unit = relationship("Unit")
 
 
+MEDIA_OUTLET_TYPES = ("national_tv", "national_print_online", "regional", "international", "community")
+MEDIA_CHANNELS = ("phone", "whatsapp", "email", "in_person", "press_conference", "social_media", "other")
+MEDIA_QUERY_STATES = ("open", "answered", "declined")
+# How a query was answered: with an approved statement or key messages of the incident, or with a
+# text approved like a statement.
+MEDIA_ANSWER_KINDS = ("statement", "text")
+
+
+class MediaQuery(db.Model):
+    """One journalist's question during an incident: logged, assigned, then answered (with an
+    approved statement or an approved text) or declined with the holding line given. `due_at` is
+    the answer target: received_at plus the SOP's media_answer_within at the incident's severity,
+    or the journalist's own deadline if that is sooner."""
+
+    __tablename__ = "media_query"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    journalist: Mapped[str] = mapped_column(String(200))
+    outlet: Mapped[str] = mapped_column(String(200))
+    outlet_type: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(24))
+    question: Mapped[str] = mapped_column(Text)
+    journalist_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    logged_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    # A text answer waits for approval once drafted; approving it answers the query.
+    answer_kind: Mapped[str | None] = mapped_column(String(16))
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id"))
+    answer_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    answer_drafted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    answer_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # answered or declined, as given
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decline_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    holding_line: Mapped[str] = mapped_column(Text, default="", server_default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    incident: Mapped[Incident] = relationship()
+    logged_by = relationship("User", foreign_keys=[logged_by_id])
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    answer_drafted_by = relationship("User", foreign_keys=[answer_drafted_by_id])
+    answer_approved_by = relationship("User", foreign_keys=[answer_approved_by_id])
+    answered_by = relationship("User", foreign_keys=[answered_by_id])
+    statement = relationship("Statement")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_media_query_state_due", "state", "due_at"),)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    @property
+    def on_time(self) -> bool | None:
+        """Answered or declined by its target; None while open."""
+        if self.answered_at is None:
+            return None
+        return self.answered_at <= self.due_at
+
+
 from crisis.incidents.cycles import CycleRun  # noqa: E402, F401  # its table, with the other models

@@ -3,7 +3,13 @@ from __future__ import annotations
 import marshmallow as ma
 
 from crisis.http import ProblemSchema, bounded_int, row_id
-from crisis.incidents.models import STATEMENT_KINDS
+from crisis.incidents.models import (
+    MEDIA_ANSWER_KINDS,
+    MEDIA_CHANNELS,
+    MEDIA_OUTLET_TYPES,
+    MEDIA_QUERY_STATES,
+    STATEMENT_KINDS,
+)
 
 
 class EntryOut(ma.Schema):
@@ -199,3 +205,78 @@ class PublicationIn(ma.Schema):
 
 class SharedPublicationIn(PublicationIn):
     unit_id = row_id(required=True)
+
+
+# --- the media desk ------------------------------------------------------------------------------
+
+
+class MediaQueryOut(ma.Schema):
+    id = ma.fields.Integer()
+    incident_id = ma.fields.Integer()
+    journalist = ma.fields.String()
+    outlet = ma.fields.String()
+    outlet_type = ma.fields.String(metadata={"enum": list(MEDIA_OUTLET_TYPES)})
+    channel = ma.fields.String(metadata={"enum": list(MEDIA_CHANNELS)})
+    question = ma.fields.String()
+    journalist_deadline = ma.fields.AwareDateTime(allow_none=True)
+    received_at = ma.fields.AwareDateTime()
+    due_at = ma.fields.AwareDateTime(metadata={"description": "The answer target."})
+    logged_by_id = ma.fields.Integer()
+    logged_at = ma.fields.AwareDateTime()
+    assignee_id = ma.fields.Integer(allow_none=True)
+    assigned_at = ma.fields.AwareDateTime(allow_none=True)
+    state = ma.fields.String(metadata={"enum": list(MEDIA_QUERY_STATES)})
+    answer_kind = ma.fields.String(allow_none=True, metadata={"enum": list(MEDIA_ANSWER_KINDS)})
+    statement_id = ma.fields.Integer(allow_none=True)
+    answer_text = ma.fields.String()
+    answer_drafted_by_id = ma.fields.Integer(allow_none=True)
+    answer_approved_by_id = ma.fields.Integer(allow_none=True)
+    answered_at = ma.fields.AwareDateTime(allow_none=True)
+    answered_by_id = ma.fields.Integer(allow_none=True)
+    decline_reason = ma.fields.String()
+    holding_line = ma.fields.String()
+    on_time = ma.fields.Boolean(allow_none=True)
+    version = ma.fields.Integer()
+
+
+class MediaQueryFields(ma.Schema):
+    journalist = ma.fields.String(validate=ma.validate.Length(max=200))
+    outlet = ma.fields.String(validate=ma.validate.Length(max=200))
+    outlet_type = ma.fields.String(validate=ma.validate.Length(max=24), metadata={"enum": list(MEDIA_OUTLET_TYPES)})
+    channel = ma.fields.String(validate=ma.validate.Length(max=24), metadata={"enum": list(MEDIA_CHANNELS)})
+    question = ma.fields.String(validate=ma.validate.Length(max=5000))
+    journalist_deadline = ma.fields.AwareDateTime(allow_none=True)
+    received_at = ma.fields.AwareDateTime(
+        metadata={"description": "When the question came; not in the future, not before the issue was first seen."}
+    )
+
+
+class MediaQueryIn(MediaQueryFields):
+    journalist = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
+    outlet = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
+    outlet_type = ma.fields.String(
+        required=True, validate=ma.validate.Length(max=24), metadata={"enum": list(MEDIA_OUTLET_TYPES)}
+    )
+    channel = ma.fields.String(
+        required=True, validate=ma.validate.Length(max=24), metadata={"enum": list(MEDIA_CHANNELS)}
+    )
+    question = ma.fields.String(required=True, validate=ma.validate.Length(max=5000))
+    received_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    assignee_id = row_id(load_default=None, allow_none=True)
+
+
+class MediaQueryPatch(MediaQueryFields):
+    """One action per request: assign, edit (the fields above), answer (with statement_id),
+    draft_answer (answer_text), approve_answer, or decline (decline_reason and holding_line)."""
+
+    action = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(["assign", "edit", "answer", "draft_answer", "approve_answer", "decline"]),
+    )
+    assignee_id = row_id(allow_none=True)
+    statement_id = row_id()
+    answer_text = ma.fields.String(validate=ma.validate.Length(max=5000))
+    answered_at = ma.fields.AwareDateTime(allow_none=True)
+    decline_reason = ma.fields.String(validate=ma.validate.Length(max=5000))
+    holding_line = ma.fields.String(validate=ma.validate.Length(max=5000))
+    version = bounded_int()

@@ -15,7 +15,8 @@ from crisis.extensions import db
 from crisis.guards import id_arg, parse_id
 from crisis.http import flash_refusal, refusal_messages, select_locale, viewer_zone
 from crisis.i18n import _
-from crisis.incidents import presenters, service, statements
+from crisis.i18n import lazy_gettext as _l
+from crisis.incidents import media, presenters, service, statements
 from crisis.incidents.console import due_items
 from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS  # noqa: F401  EVENT_LABELS: re-exported
 from crisis.incidents.models import STATEMENT_KINDS, Incident, StageRun
@@ -470,3 +471,129 @@ def statement_action(incident_id: int, statement_id: int, verb: str) -> Any:
         abort(404)
     action, done = actions[verb]
     return _act(incident_id, action, done, anchor=f"statement-{statement_id}")
+
+
+# --- the media desk ------------------------------------------------------------------------------
+
+MEDIA_FIELD_LABELS = {
+    "journalist": _l("Journalist"),
+    "outlet": _l("Outlet"),
+    "outlet_type": _l("Kind of outlet"),
+    "channel": _l("Came in by"),
+    "question": _l("Question"),
+    "journalist_deadline": _l("Journalist's deadline"),
+    "received_at": _l("Received at"),
+    "assignee_id": _l("Answered by"),
+    "statement_id": _l("Statement"),
+    "answer_text": _l("Answer"),
+    "answered_at": _l("Answered at"),
+    "decline_reason": _l("Reason"),
+    "holding_line": _l("Holding line given"),
+}
+
+
+def _media_fields() -> dict[str, Any]:
+    form = request.form
+    fields: dict[str, Any] = {name: form.get(name, "") for name in ("journalist", "outlet", "question")}
+    fields["outlet_type"], fields["channel"] = form.get("outlet_type") or None, form.get("channel") or None
+    received = _local_time("received_at")
+    if received is not None:
+        fields["received_at"] = received
+    fields["journalist_deadline"] = _local_time("journalist_deadline")
+    return fields
+
+
+def _media_act(incident_id: int, action: Callable[[], Any], done: str, anchor: str) -> Any:
+    """One action on the media desk, one transaction; refusals come back next to their fields."""
+    try:
+        action()
+    except (ValidationFailed, Conflict) as error:
+        db.session.rollback()
+        flash_refusal(error, target=anchor, labels=MEDIA_FIELD_LABELS)
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("incidents.media_page", incident_id=incident_id) + f"#{anchor}")
+
+
+@bp.route("/incidents/<int:incident_id>/media")
+@login_required
+def media_page(incident_id: int) -> Any:
+    """The media desk of an incident: log a question in a few fields, see who owes an answer and by
+    when, answer or decline."""
+    incident = service.get(session=db.session, user=current_user, incident_id=incident_id)
+    queries = media.list_for_incident(session=db.session, user=current_user, incident_id=incident_id)
+    can_work = media.can_work(session=db.session, user=current_user, incident=incident)
+    answerable = incident.state in ("active", "resolved")
+    return render_template(
+        "incidents/media.html",
+        incident=incident,
+        queries=sorted(queries, key=lambda q: (not q.is_open, q.due_at if q.is_open else q.received_at)),
+        can_work=can_work,
+        answerable=answerable,
+        can_approve=lambda q: media.can_approve_answer(session=db.session, user=current_user, query=q),
+        people=media.assignable(session=db.session, incident=incident) if can_work else [],
+        answers=[s for s in incident.statements if s.state in ("approved", "published")],
+        figures=media.figures(queries),
+        now=clock.now(),
+        lang=select_locale(),
+        OUTLET_TYPES=presenters.translated(media.OUTLET_TYPE_LABELS),
+        MEDIA_CHANNELS=presenters.translated(media.MEDIA_CHANNEL_LABELS),
+        MEDIA_STATES=presenters.translated(media.MEDIA_STATE_LABELS),
+        STATEMENT_LABELS=presenters.translated(STATEMENT_LABELS),
+    )
+
+
+@bp.route("/incidents/<int:incident_id>/media", methods=["POST"])
+@login_required
+def log_media_query(incident_id: int) -> Any:
+    return _media_act(
+        incident_id,
+        lambda: media.log(
+            session=db.session,
+            actor=current_user,
+            incident_id=incident_id,
+            fields=_media_fields(),
+            assignee_id=_int("assignee_id"),
+        ),
+        _("Media query logged."),
+        anchor="log-query",
+    )
+
+
+@bp.route("/incidents/<int:incident_id>/media/<int:query_id>/<verb>", methods=["POST"])
+@login_required
+def media_action(incident_id: int, query_id: int, verb: str) -> Any:
+    form = request.form
+    common = {"session": db.session, "actor": current_user, "query_id": query_id, "expected_version": _int("version")}
+    actions: dict[str, tuple[Callable[[], Any], str]] = {
+        "assign": (lambda: media.assign(**common, assignee_id=_int("assignee_id")), _("Assigned.")),
+        "edit": (lambda: media.edit(**common, fields=_media_fields()), _("Media query corrected.")),
+        "answer": (
+            lambda: media.answer_with_statement(
+                **common, statement_id=_int("statement_id"), answered_at=_local_time("answered_at")
+            ),
+            _("Answer recorded."),
+        ),
+        "draft_answer": (
+            lambda: media.draft_answer(**common, answer_text=form.get("answer_text", "")),
+            _("Answer saved; it waits for approval by a supervisor or head."),
+        ),
+        "approve_answer": (
+            lambda: media.approve_answer(**common, answered_at=_local_time("answered_at")),
+            _("Answer approved and recorded."),
+        ),
+        "decline": (
+            lambda: media.decline(
+                **common,
+                reason=form.get("decline_reason", ""),
+                holding_line=form.get("holding_line", ""),
+                answered_at=_local_time("answered_at"),
+            ),
+            _("Declined; the holding line is recorded."),
+        ),
+    }
+    if verb not in actions:
+        abort(404)
+    action, done = actions[verb]
+    return _media_act(incident_id, action, done, anchor=f"query-{query_id}")

@@ -158,7 +158,14 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
         "involved_unit": payload.get("involved_unit"),
         "involved_unit_name": payload.get("involved_unit_name"),
         "review_due_local": local(_when(payload.get("review_due_at"))) if payload.get("review_due_at") else None,
+        # A media query past its answer target (crisis.escalation.media).
+        "media_due_local": local(_when(payload.get("media_due_at"))) if payload.get("media_due_at") else None,
     }
+
+
+def _journalist(context: dict[str, Any]) -> dict[str, str]:
+    payload = context["payload"]
+    return {"journalist": payload.get("journalist", ""), "outlet": payload.get("outlet", "")}
 
 
 def short_title(title: str, limit: int = SUBJECT_TITLE_LIMIT) -> str:
@@ -189,6 +196,8 @@ def _subject_about(context: dict[str, Any]) -> str | None:
         return _("Exercise inject: %(text)s", text=short_title(context["inject_text"] or "", 60))
     if kind == "update_due":
         return _("Situation update due")
+    if kind == "media_query":
+        return _("Media query not answered: %(journalist)s (%(outlet)s)", **_journalist(context))
     if kind == "review_due":
         return _("Post-incident review due")
     if kind == "review_due_soon":

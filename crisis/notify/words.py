@@ -162,6 +162,10 @@ CANCEL_REASONS = {
     "replanned": lazy_gettext("Not sent: the deadline was planned again."),
     # crisis.escalation.planning.NOT_AT_SEVERITY: a step gated to other severities (`severities: [3, 4]`)
     "not_at_severity": lazy_gettext("Not sent: at the incident's severity now, the SOP does not take this step."),
+    # crisis.escalation.media: the journalist's question was dealt with before its reminder left.
+    "media_answered": lazy_gettext("Not sent: the media query was answered."),
+    "media_declined": lazy_gettext("Not sent: the media query was declined with a holding line."),
+    "media_missing": lazy_gettext("Not sent: the media query no longer exists."),
 }
 
 
@@ -197,6 +201,13 @@ def about(notice: Any, names: Names) -> str:
         return _("Stage %(stage)s is overdue", stage=stage)
     if kind == "update_due":
         return _("A situation update is due")
+    if kind == "media_query":
+        return _(
+            "Media query from %(journalist)s (%(outlet)s) not answered by %(when)s",
+            journalist=payload.get("journalist", ""),
+            outlet=payload.get("outlet", ""),
+            when=names.at(payload.get("media_due_at")),
+        )
     if kind == "review_due":
         return _("The post-incident review is due")
     if kind == "review_due_soon":

@@ -38,7 +38,7 @@ PLAYBOOK_KEYS = ("key", "title", "description", "category", "severities", "setti
 PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "stages")
 # The evaluation keeps one bit per stage position in a 64-bit integer (crisis.reports.models.IncidentMeasure).
 MAX_STAGES = 60
-SETTINGS_KEYS = ("update_every", "review_due")
+SETTINGS_KEYS = ("update_every", "review_due", "media_answer_within")
 STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities", "measured_from", "cycle")
 STAGE_REQUIRED = ("key", "title", "guidance", "checklist")  # and a target, unless the stage is a cycle
 ITEM_KEYS = ("key", "text", "required", "owner", "evidence", "severities", "records")
@@ -174,7 +174,7 @@ class PlaybookChecker(ValueReader):
         found = self.fields(
             node,
             N_("settings"),
-            N_("a mapping of settings (update_every, review_due)"),
+            N_("a mapping of settings (update_every, review_due, media_answer_within)"),
             SETTINGS_KEYS,
             (),
         )
@@ -187,9 +187,16 @@ class PlaybookChecker(ValueReader):
             else defaults.update_every
         )
         review_due = self.duration(found["review_due"], "review_due") if "review_due" in found else defaults.review_due
+        media_answer_within = (
+            self.severity_durations(found["media_answer_within"], "media_answer_within", severities)
+            if "media_answer_within" in found
+            else None
+        )
         if update_every is None or review_due is None:
             return None
-        return Settings(update_every=update_every, review_due=review_due)
+        if "media_answer_within" in found and media_answer_within is None:
+            return None
+        return Settings(update_every=update_every, review_due=review_due, media_answer_within=media_answer_within)
 
     def stages(self, node: Node, severities: frozenset[int] | None) -> tuple[StageSpec, ...] | None:
         if not isinstance(node, SequenceNode):

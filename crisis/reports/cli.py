@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from crisis import clock
 from crisis.auth.models import Membership, User
 from crisis.incidents.models import (
+    MEDIA_OUTLET_TYPES,
     ChecklistEntry,
     Incident,
     InvolvedUnit,
+    MediaQuery,
     Participant,
     Publication,
     StageRun,
@@ -136,6 +138,8 @@ def seed_history(
     incident has ended by `now` (a stage that would still run is shortened), as the demo wants: its
     running incidents are made apart, with timers."""
     rng = random.Random(seed)  # noqa: S311  # nosec B311  # demo data, reproducible on purpose; no secret
+    # The media desk's questions draw from their own stream: the rest of a seeded history stays as it was.
+    press = random.Random(seed + 22)  # noqa: S311  # nosec B311  # as above
     now = now or clock.now()
     all_units = _ensure_units(session, units, rng)
     by_id = {u.id: u for u in all_units}
@@ -200,6 +204,7 @@ def seed_history(
         ids = insert_rows(session, Incident, incident_rows, returning=True)
 
         stage_rows, entry_plan, statement_rows, involved_rows, events = [], [], [], [], []
+        media_rows: list[dict[str, Any]] = []
         participants, updates, reviews_plan, escalations = [], [], [], []
         for incident_id, (unit, version, spec, severity, started) in zip(ids, plans, strict=True):
             cancelled = rng.random() < 0.04
@@ -295,6 +300,8 @@ def seed_history(
                         )
                     )
             resolved = moment if ended and not cancelled else None
+            if not cancelled:
+                media_rows += _media_questions(press, incident_id, author, started, resolved, severity, spec, now)
             state = "active"
             if cancelled:
                 state = "cancelled"
@@ -401,6 +408,8 @@ def seed_history(
                 )
         insert_rows(session, Publication, publications)
         insert_rows(session, InvolvedUnit, involved_rows)
+        insert_rows(session, MediaQuery, media_rows)
+        counts["media_queries"] = counts.get("media_queries", 0) + len(media_rows)
         insert_rows(session, Participant, participants)
         insert_rows(session, TimelineEvent, events)
         table = Incident.__table__
@@ -420,6 +429,57 @@ def seed_history(
     session.flush()
     counts["measured"] = refresh_measures(session=session, now=now)
     return counts
+
+
+def _media_questions(
+    press: random.Random,
+    incident_id: int,
+    author: int,
+    started: datetime,
+    resolved: datetime | None,
+    severity: int,
+    spec: PlaybookSpec,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Journalists' questions of one incident: none for most minor ones, a few for the rest; most
+    answered within the SOP's target, some late, some declined with the holding line, and a few
+    never answered (a miss once the incident is over)."""
+    if press.random() > 0.25 + 0.15 * severity:
+        return []
+    target = spec.settings.media_answer_within_for(severity)
+    end = resolved or now
+    rows = []
+    for _ in range(press.randint(1, 1 + severity)):
+        received = started + timedelta(minutes=press.lognormvariate(math.log(60), 0.8))
+        if received >= end:
+            continue
+        answered: datetime | None = received + target * min(3.0, press.lognormvariate(math.log(0.6), 0.6))
+        if answered >= now or press.random() < 0.08:
+            answered = None
+        declined = answered is not None and press.random() < 0.12
+        rows.append(
+            {
+                "incident_id": incident_id,
+                "journalist": press.choice(("Rina Wulandari", "Dedi Kurniawan", "Sari Utami", "Andi Saputra")),
+                "outlet": press.choice(("Kompas TV", "Tempo.co", "Radar Semarang", "Reuters", "Radio Komunitas")),
+                "outlet_type": press.choice(MEDIA_OUTLET_TYPES),
+                "channel": press.choice(("phone", "whatsapp", "email", "press_conference")),
+                "question": "Apa langkah pemerintah daerah?",
+                "received_at": received,
+                "due_at": received + target,
+                "logged_by_id": author,
+                "logged_at": received,
+                "state": "open" if answered is None else ("declined" if declined else "answered"),
+                "answer_kind": None if answered is None or declined else "text",
+                "answer_text": "" if answered is None or declined else "Jawaban yang disetujui.",
+                "answered_at": answered,
+                "answered_by_id": None if answered is None else author,
+                "decline_reason": "Data korban hanya dari BPBD" if declined else "",
+                "holding_line": "Pembaruan berikutnya pukul 15.00." if declined else "",
+                "version": 1,
+            }
+        )
+    return rows
 
 
 @click.command("history")

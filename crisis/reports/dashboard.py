@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from crisis.incidents.models import MEDIA_OUTLET_TYPES, MediaQuery
 from crisis.reports.heatmap import stage_groups, stage_tables, stage_titles
 from crisis.reports.kpi_progress import kpi_rows, targets_in_view, threshold_sums
-from crisis.reports.measures import is_postgresql
+from crisis.reports.measures import is_postgresql, percentile_cont
 from crisis.reports.models import IncidentMeasure, KeyMessageLag, KpiTarget
 from crisis.reports.quantiles import Share, Stat, pair, percentiles, quantiles
 from crisis.reports.scope import (
@@ -55,6 +56,8 @@ SUMS = (
     "ai_on_time",
     "esc_sent",
     "esc_acknowledged",
+    "mq_judged",
+    "mq_on_time",
     "upd_judged",
     "upd_kept",
     "hoax_reach",
@@ -81,6 +84,10 @@ class Dashboard:
     cadence: Share = field(default_factory=lambda: Share(0, 0))
     # Hoaxes whose review entered both: people the hoax and the clarification reached, summed.
     reach: dict[str, int] = field(default_factory=dict)
+    # Journalists' questions answered on time (the KPI measure media_on_time), and per kind of outlet:
+    # received, answered, on time, median time to answer.
+    media: Share = field(default_factory=lambda: Share(0, 0))
+    media_by_outlet: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def measured(self) -> int:
@@ -133,6 +140,7 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
                 "action_items": Share(stats["ai_judged"], stats["ai_on_time"]),
                 "escalations": stats["esc_sent"],
                 "acknowledged": stats["esc_acknowledged"],
+                "media": Share(stats["mq_judged"], stats["mq_on_time"]),
             }
         )
 
@@ -162,7 +170,40 @@ def build(session: Session, f: Filters, *, lang: str = "id") -> Dashboard:
         kpis=kpi_rows(targets, unit_stats, units_by_id),
         cadence=Share(headline_row["upd_judged"], headline_row["upd_kept"]),
         reach={"hoax": headline_row["hoax_reach"], "clarification": headline_row["clar_reach"]},
+        media=Share(headline_row["mq_judged"], headline_row["mq_on_time"]),
+        media_by_outlet=media_by_outlet(session, f),
     )
+
+
+def media_by_outlet(session: Session, f: Filters) -> list[dict[str, Any]]:
+    """Per kind of outlet, over the journalists' questions of the filtered, non-cancelled incidents:
+    received, answered (or declined with the holding line), answered on time, and the median time
+    from receiving to answering. Read from the queries themselves (a few per incident)."""
+    im = IncidentMeasure
+    rows = session.execute(
+        select(MediaQuery.outlet_type, MediaQuery.received_at, MediaQuery.answered_at, MediaQuery.due_at)
+        .join(im, im.incident_id == MediaQuery.incident_id)
+        .where(*scope_conditions(f), im.state != "cancelled")
+    ).all()
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.outlet_type, []).append(row)
+    table = []
+    for kind in (*MEDIA_OUTLET_TYPES, *sorted(set(grouped) - set(MEDIA_OUTLET_TYPES))):
+        found = grouped.get(kind)
+        if not found:
+            continue
+        spans = [(r.answered_at - r.received_at).total_seconds() for r in found if r.answered_at is not None]
+        table.append(
+            {
+                "outlet_type": kind,
+                "received": len(found),
+                "answered": len(spans),
+                "on_time": sum(1 for r in found if r.answered_at is not None and r.answered_at <= r.due_at),
+                "median": percentile_cont(spans, 0.5),
+            }
+        )
+    return table
 
 
 def _measured(session: Session, f: Filters) -> Any:

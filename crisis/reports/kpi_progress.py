@@ -53,6 +53,7 @@ SHARE_COLUMNS = {
     "review_on_time": ("rv_judged", "rv_on_time"),
     "action_items_on_time": ("ai_judged", "ai_on_time"),
     "escalations_acknowledged": ("esc_sent", "esc_acknowledged"),
+    "media_on_time": ("mq_judged", "mq_on_time"),
 }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crisis.dbtypes import UTCDateTime
 from crisis.escalation.models import Timer
-from crisis.incidents.models import Incident, InvolvedUnit, StageRun, Statement
+from crisis.incidents.models import Incident, InvolvedUnit, MediaQuery, StageRun, Statement
 from crisis.notify.models import Notice
 from crisis.playbooks.models import Playbook, PlaybookVersion
 from crisis.playbooks.validator import MAX_STAGES
@@ -41,9 +41,9 @@ from crisis.timeline.models import TimelineEvent
 # The definitions' revision, stored on every measures row: raise it when what a row holds changes
 # (2: stage bits and key-message lag rows; 3: a stage completed the moment it started in an active
 # incident is performed, as the review always said; 4: a negative duration is not measured; 5: time
-# to detect, update cadence and hoax/clarification reach), and the sweep recomputes the rows of an
-# older one.
-DEFINITION = 5
+# to detect, update cadence and hoax/clarification reach; 6: media queries answered on time), and
+# the sweep recomputes the rows of an older one.
+DEFINITION = 6
 # A measures row holds one bit per stage position in a BIGINT: the validator caps a playbook's stages.
 assert MAX_STAGES <= 63  # nosec B101  # import-time self-check of a constant
 
@@ -223,6 +223,20 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         .subquery("events")
     )
     escalations = _notices_per_incident(conditions)
+    in_its_incident = Scope(incident=Incident)
+    media = (
+        select(
+            MediaQuery.incident_id,
+            *(
+                count_if(rule(SQL, MediaQuery, in_its_incident)).label(column)
+                for column, rule in _counts("media_queries").items()
+            ),
+        )
+        .join(Incident, Incident.id == MediaQuery.incident_id)
+        .where(*conditions)
+        .group_by(MediaQuery.incident_id)
+        .subquery("media")
+    )
     review_pending = and_(Review.id.is_not(None), Review.approved_at.is_(None))
     columns: list[Any] = [
         Incident.id.label("incident_id"),
@@ -242,6 +256,7 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         *(flag(rule(SQL, Review, as_of_now)).label(column) for column, rule in _counts("review").items()),
         *(func.coalesce(items.c[column], 0).label(column) for column in _counts("action_items")),
         *(func.coalesce(escalations.c[column], 0).label(column) for column in _counts("notices")),
+        *(func.coalesce(media.c[column], 0).label(column) for column in _counts("media_queries")),
         at.label("computed_at"),
         literal(DEFINITION).label("definition"),
         func.coalesce(events.c.newest, 0).label("stamp"),
@@ -260,6 +275,7 @@ def incident_measures_select(*, session: Session, now: datetime, incident_ids: A
         .outerjoin(items, items.c.incident_id == Incident.id)
         .outerjoin(events, events.c.incident_id == Incident.id)
         .outerjoin(escalations, escalations.c.incident_id == Incident.id)
+        .outerjoin(media, media.c.incident_id == Incident.id)
         .where(*conditions)
         .order_by(Incident.id)  # one lock order for every sweep
     )

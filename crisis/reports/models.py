@@ -144,6 +144,10 @@ class IncidentMeasure(db.Model):
     ai_on_time: Mapped[int] = mapped_column(default=0)
     esc_sent: Mapped[int] = mapped_column(default=0)
     esc_acknowledged: Mapped[int] = mapped_column(default=0)
+    # Journalists' questions judged (answered, declined, or open when the incident ended) and those
+    # answered by their target (crisis.reviews.definitions, rate media_on_time).
+    mq_judged: Mapped[int] = mapped_column(default=0, server_default="0")
+    mq_on_time: Mapped[int] = mapped_column(default=0, server_default="0")
     # Its stage runs, judged: the keys in position order (space-separated), and one bit per position
     # (1 << position) in each mask (all 0 when cancelled: counted, never measured). The per-stage
     # compliance and the stage x unit heat map add up these bits per position over ~50,000 incident

@@ -20,6 +20,7 @@ from crisis.auth.models import Membership, Role, User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import _
 from crisis.i18n import lazy_gettext as _l
+from crisis.incidents.media import OUTLET_TYPE_LABELS
 from crisis.notify import words
 from crisis.reports import charts, dashboard
 from crisis.reports.measures import MEASURE_LABELS
@@ -294,6 +295,7 @@ def template_helpers(zone: str) -> dict[str, Any]:
         "zone_name": zone_label(zone),
         "MEASURE_LABELS": MEASURE_LABELS,
         "describe_target": describe,
+        "OUTLET_TYPE_LABELS": OUTLET_TYPE_LABELS,
     }
 
 

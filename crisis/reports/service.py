@@ -488,6 +488,8 @@ def tables(board: dashboard.Dashboard) -> dict[str, tuple[list[str], list[list[A
                 "action_items_on_time_percent",
                 "escalations",
                 "escalations_acknowledged",
+                "media_queries_judged",
+                "media_queries_on_time_percent",
             ],
             [
                 [
@@ -504,6 +506,8 @@ def tables(board: dashboard.Dashboard) -> dict[str, tuple[list[str], list[list[A
                     _percent(r["action_items"].share),
                     r["escalations"],
                     r["acknowledged"],
+                    r["media"].judged,
+                    _percent(r["media"].share),
                 ]
                 for r in board.per_unit
             ],
@@ -591,6 +595,21 @@ def tables(board: dashboard.Dashboard) -> dict[str, tuple[list[str], list[list[A
                     board.escalations["acknowledged"],
                     _percent(board.escalations["share_acknowledged"]),
                 ],
+                ["media_on_time", board.media.judged, board.media.hits, _percent(board.media.share)],
+            ],
+        ),
+        "media": (
+            ["outlet_type", "received", "answered", "answered_on_time", "on_time_percent", "median_seconds_to_answer"],
+            [
+                [
+                    r["outlet_type"],
+                    r["received"],
+                    r["answered"],
+                    r["on_time"],
+                    _percent(r["on_time"] / r["received"] if r["received"] else None),
+                    _seconds(r["median"]),
+                ]
+                for r in board.media_by_outlet
             ],
         ),
     }

@@ -188,7 +188,11 @@ def dashboard() -> Any:
         own_targets=own_targets,
         MEASURE_LABELS=MEASURE_LABELS,
         SEVERITY_LABELS=SEVERITY_LABELS,
-        **{k: v for k, v in monthly.template_helpers(viewer_zone()).items() if k in ("dur", "pct", "describe_target")},
+        **{
+            k: v
+            for k, v in monthly.template_helpers(viewer_zone()).items()
+            if k in ("dur", "pct", "describe_target", "OUTLET_TYPE_LABELS")
+        },
     )
     # The measures it brought up to date. After rendering: a commit expires every row read, and the
     # page would load each unit again, one query each.

@@ -199,6 +199,18 @@ def published_by_the_unit(o: Any, publication: Any, s: Scope) -> Any:
     return o.eq(publication.unit_id, s.unit_id)
 
 
+def media_query_judged(o: Any, query: Any, s: Scope) -> Any:
+    """A journalist's question answered or declined, or still open when the incident is over (a
+    miss). An open question of a running incident is not judged yet: it may still be answered."""
+    return o.or_(o.is_set(query.answered_at), o.in_(s.incident.state, FINISHED))
+
+
+def media_query_on_time(o: Any, query: Any, s: Scope) -> Any:
+    """Answered (or declined with the holding line) by its target: received_at plus the SOP's
+    media_answer_within, or the journalist's own deadline if sooner (crisis.incidents.media)."""
+    return o.and_(o.is_set(query.answered_at), o.le(query.answered_at, query.due_at))
+
+
 # --- the registry -------------------------------------------------------------------------------
 
 
@@ -262,7 +274,7 @@ class Rate:
 
     key: str
     label: Any
-    of: str  # "stage_runs" | "review" | "action_items" | "notices" | "checklist_entries"
+    of: str  # "stage_runs" | "review" | "action_items" | "notices" | "checklist_entries" | "media_queries"
     judged: Rule
     hit: Rule
     columns: tuple[str, str] | None
@@ -369,6 +381,15 @@ RATES: dict[str, Rate] = {
             columns=("esc_sent", "esc_acknowledged"),
             target=True,
             per=("timer_id", "recipient_user_id"),
+        ),
+        Rate(
+            "media_on_time",
+            _l("Media queries answered on time"),
+            "media_queries",
+            media_query_judged,
+            media_query_on_time,
+            columns=("mq_judged", "mq_on_time"),
+            target=True,
         ),
         # The heat map: breached stages out of those judged.
         Rate(

@@ -24,6 +24,7 @@ from crisis.incidents.labels import (
     STATE_LABELS,
     STATEMENT_LABELS,
 )
+from crisis.incidents.media import MEDIA_CHANNEL_LABELS, MEDIA_STATE_LABELS, OUTLET_TYPE_LABELS
 from crisis.issues.forms import SENTIMENT_LABELS
 from crisis.notify import words
 from crisis.playbooks.labels import SEVERITY_LABELS
@@ -143,11 +144,24 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
         "CHANNEL_LABELS": CHANNEL_LABELS,
         "SENTIMENT_LABELS": SENTIMENT_LABELS,
         "SIGNATORY_LABELS": SIGNATORY_LABELS,
+        "OUTLET_TYPE_LABELS": OUTLET_TYPE_LABELS,
+        "MEDIA_CHANNEL_LABELS": MEDIA_CHANNEL_LABELS,
+        "MEDIA_STATE_LABELS": MEDIA_STATE_LABELS,
+        "share": lambda figures: (
+            "—"
+            if figures.on_time_share is None
+            else f"{format_decimal(round(figures.on_time_share * 100), locale=lang)} %"
+        ),
+        "seconds": lambda value: "—" if value is None else format_duration(timedelta(seconds=round(value))),
         "count": lambda value: "—" if value is None else format_decimal(value, locale=lang),
         "reach_ratio": reach_ratio(doc.review),
         "letterhead": letterheads.get(session=db.session, unit_id=doc.incident.unit_id),
         **_zone_formatters(zone),
     }
+
+
+def _percent(share: float | None, lang: str) -> str:
+    return "—" if share is None else f"{format_decimal(round(share * 100), locale=lang)} %"
 
 
 def render_html(doc: ReviewDocument, *, lang: str, zone: str, for_pdf: bool = False) -> str:
@@ -240,6 +254,7 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "closed_at": _iso(incident.closed_at),
             },
             "measures": {
+                "media_queries": _media_measures(m),
                 "time_to_detect_seconds": _seconds(m.time_to_detect),
                 "time_to_acknowledge_seconds": _seconds(m.time_to_acknowledge),
                 "update_every_seconds": _seconds(m.cadence.every) if m.cadence else None,
@@ -325,6 +340,27 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 }
                 for row in m.lags
             ],
+            "media_queries": [
+                {
+                    "id": q.id,
+                    "journalist": q.journalist,
+                    "outlet": q.outlet,
+                    "outlet_type": q.outlet_type,
+                    "channel": q.channel,
+                    "question": q.question,
+                    "received_at": _iso(q.received_at),
+                    "due_at": _iso(q.due_at),
+                    "state": q.state,
+                    "answer_kind": q.answer_kind,
+                    "statement_id": q.statement_id,
+                    "answer_text": q.answer_text,
+                    "decline_reason": q.decline_reason,
+                    "holding_line": q.holding_line,
+                    "answered_at": _iso(q.answered_at),
+                    "on_time": q.on_time,
+                }
+                for q in m.media_queries
+            ],
             "action_items": [
                 {
                     "id": a.id,
@@ -348,6 +384,21 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 for e in doc.events
             ],
         }
+
+
+def _media_measures(m: Any) -> dict[str, Any]:
+    def one(figures: Any) -> dict[str, Any]:
+        median = figures.median_seconds
+        return {
+            "received": figures.received,
+            "answered": figures.closed,
+            "answered_on_time": figures.on_time,
+            "median_seconds_to_answer": None if median is None else round(median),
+        }
+
+    if m.media is None:
+        return {}
+    return {**one(m.media), "by_outlet_type": {kind: one(row) for kind, row in m.media_by_outlet.items()}}
 
 
 def filename(doc: ReviewDocument, lang: str, extension: str) -> str:

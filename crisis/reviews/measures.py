@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crisis.escalation.models import Timer
-from crisis.incidents.models import ChecklistEntry, Incident, StageRun, Statement
+from crisis.incidents import media as media_desk
+from crisis.incidents.models import ChecklistEntry, Incident, MediaQuery, StageRun, Statement
 from crisis.notify.models import Notice
 from crisis.playbooks.spec import Settings
 from crisis.reviews.definitions import (
@@ -186,6 +187,10 @@ class IncidentMeasures:
     cadence: Cadence | None = None
     # Durations left out because their recorded moments are out of order (legacy data): labels.
     out_of_order: list[Any] = field(default_factory=list)
+    # The media desk: every journalist's question with its answer, and how many were answered on time.
+    media_queries: list[MediaQuery] = field(default_factory=list)
+    media: media_desk.Figures | None = None
+    media_by_outlet: dict[str, media_desk.Figures] = field(default_factory=dict)
 
     @property
     def stages_met(self) -> int:
@@ -234,6 +239,9 @@ def rates(*, session: Session, incident: Incident, now: datetime) -> dict[str, S
         "checklist_entries": [(entry, scope) for run in incident.stage_runs for entry in run.entries],
         "review": [(review, scope)] if review is not None else [],
         "action_items": [(item, scope) for item in review.action_items] if review is not None else [],
+        "media_queries": [
+            (query, scope) for query in session.scalars(select(MediaQuery).where(MediaQuery.incident_id == incident.id))
+        ],
         "notices": [
             (notice, Scope(incident=incident, now=now, timer_kind=kind))
             for notice, kind in _deadline_notices(session, incident)
@@ -357,7 +365,18 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
     done = sum(1 for e in entries if e.done_at is not None)
     waived = sum(1 for e in entries if e.waived_at is not None)
     times = durations(incident)
+    queries = list(
+        session.scalars(
+            select(MediaQuery)
+            .where(MediaQuery.incident_id == incident.id)
+            .options(selectinload(MediaQuery.statement), selectinload(MediaQuery.answered_by))
+            .order_by(MediaQuery.received_at, MediaQuery.id)
+        )
+    )
     return IncidentMeasures(
+        media_queries=queries,
+        media=media_desk.figures(queries),
+        media_by_outlet=media_desk.figures_by_outlet(queries),
         incident=incident,
         stages=stages,
         time_to_acknowledge=times["time_to_acknowledge"],

@@ -55,6 +55,8 @@ class ReviewDocumentOut(ma.Schema):
     escalations = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
     statements = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
     key_message_lag = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
+    # Every journalist's question with its answer (the measures are under measures.media_queries).
+    media_queries = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
     action_items = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
     timeline = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()))
 

@@ -93,6 +93,7 @@ SELECTOR_ROLE_LABELS = {
     "head": lazy_gettext("unit head"),
     "on_duty": lazy_gettext("officer on duty"),
     "commander": lazy_gettext("incident commander"),
+    "assignee": lazy_gettext("person answering the media query"),
     "admin": lazy_gettext("administrator"),
     "observer": lazy_gettext("observer"),
 }
@@ -111,7 +112,7 @@ def selector_text(selector: str | None, names: Names, *, unit_code: str | None =
         return ""
     role, _at, scope = selector.partition("@")
     role_label = str(SELECTOR_ROLE_LABELS.get(role, role))
-    if role == "commander":
+    if role in ("commander", "assignee"):
         return role_label
     if unit_code:
         where = names.unit(unit_code)
@@ -323,6 +324,84 @@ def _published(data: Data, names: Names) -> str:
     )
 
 
+# --- the media desk ------------------------------------------------------------------------------
+
+
+def _journalist(data: Data) -> str:
+    return _("%(journalist)s (%(outlet)s)", journalist=data.get("journalist", ""), outlet=data.get("outlet", ""))
+
+
+@presents("media_query.logged")
+def _media_logged(data: Data, names: Names) -> str:
+    text = _(
+        "Media query from %(who)s logged, received at %(received)s; to be answered by %(due)s.",
+        who=_journalist(data),
+        received=names.at(data.get("received_at")),
+        due=names.at(data.get("due_at")),
+    )
+    if data.get("assignee_id") is not None:
+        text += " " + _("Assigned to %(person)s.", person=names.person(data.get("assignee_id")))
+    return text
+
+
+@presents("media_query.assigned")
+def _media_assigned(data: Data, names: Names) -> str:
+    if data.get("assignee_id") is None:
+        return _("Nobody is assigned to the media query from %(who)s any more.", who=_journalist(data))
+    return _(
+        "%(person)s is assigned to answer the media query from %(who)s.",
+        person=names.person(data.get("assignee_id")),
+        who=_journalist(data),
+    )
+
+
+@presents("media_query.edited")
+def _media_edited(data: Data, names: Names) -> str:
+    return _(
+        "The media query from %(who)s was corrected; to be answered by %(due)s.",
+        who=_journalist(data),
+        due=names.at(data.get("due_at")),
+    )
+
+
+@presents("media_query.answer_drafted")
+def _media_drafted(data: Data, names: Names) -> str:
+    return _("An answer to the media query from %(who)s was written; it waits for approval.", who=_journalist(data))
+
+
+def _on_time(data: Data) -> str:
+    return _("on time") if data.get("on_time") else _("late")
+
+
+@presents("media_query.answered")
+def _media_answered(data: Data, names: Names) -> str:
+    if data.get("answer_kind") == "statement":
+        return _(
+            "The media query from %(who)s was answered with the %(kind)s at %(when)s (%(on_time)s).",
+            who=_journalist(data),
+            kind=(names.statement_kind(data.get("statement_kind")) or _("Statement")).lower(),
+            when=names.at(data.get("answered_at")),
+            on_time=_on_time(data),
+        )
+    return _(
+        "The media query from %(who)s was answered with an approved text at %(when)s (%(on_time)s).",
+        who=_journalist(data),
+        when=names.at(data.get("answered_at")),
+        on_time=_on_time(data),
+    )
+
+
+@presents("media_query.declined")
+def _media_declined(data: Data, names: Names) -> str:
+    return _(
+        "The media query from %(who)s was declined with the holding line at %(when)s (%(on_time)s). Reason: %(reason)s",
+        who=_journalist(data),
+        when=names.at(data.get("answered_at")),
+        on_time=_on_time(data),
+        reason=data.get("reason", ""),
+    )
+
+
 @presents("key_messages.published_by_unit")
 def _shared(data: Data, names: Names) -> str:
     unit = names.unit(data.get("unit_id"))
@@ -436,6 +515,16 @@ def _scenario_published(data: Data, names: Names) -> str:
         key=_plain(data.get("key")),
         version=_plain(data.get("version")),
     )
+
+
+@presents("escalation.media_query")
+def _media_query_due(data: Data, names: Names) -> str:
+    repeat = int(data.get("repeat_index") or 0)
+    if repeat:
+        what = _("A media query is still not answered, reminder %(n)s", n=repeat)
+    else:
+        what = _("A media query is past its answer target, step %(step)s", step=int(data.get("step_index") or 0) + 1)
+    return _sent(data, names, what)
 
 
 @presents("escalation.fallback")

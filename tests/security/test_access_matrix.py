@@ -29,8 +29,8 @@ from flask.testing import FlaskClient
 from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.escalation.models import Timer
+from crisis.incidents import media, statements
 from crisis.incidents import service as incidents
-from crisis.incidents import statements
 from crisis.notify import links
 from crisis.notify import service as notify
 from crisis.notify.models import Notice
@@ -54,6 +54,13 @@ SECOND_INVOLVED = "KAB-JAYAPURA"
 ADMIN_OVER = {"JATENG": "JATENG", "KOTA-SEMARANG": "JATENG", "SULSEL": "PUSAT", "PUSAT": "PUSAT"}
 
 OK, LOGIN, FORBIDDEN, NOT_FOUND = "allowed", "sign-in", "403", "404"
+MEDIA_QUESTION = {
+    "journalist": "Rina",
+    "outlet": "Kompas TV",
+    "outlet_type": "national_tv",
+    "channel": "phone",
+    "question": "Benarkah?",
+}
 
 
 @dataclass(frozen=True)
@@ -477,6 +484,32 @@ PAGES = [
         "/incidents/{incident}/statements/{keymsg}/share",
         body=lambda ids: {"unit_id": ids["involved"], "channel": "instagram", "url": "https://instagram.com/p/m"},
     ),
+    # the media desk
+    C("GET", "/incidents/<int:incident_id>/media", see, "/incidents/{incident}/media"),
+    C("POST", "/incidents/<int:incident_id>/media", act, "/incidents/{incident}/media", body=MEDIA_QUESTION),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/media/<int:query_id>/<verb>",
+        act,
+        "/incidents/{incident}/media/{media}/assign",
+        body=lambda ids: {"assignee_id": ids["user"]},
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/media/<int:query_id>/<verb>",
+        act,
+        "/incidents/{incident}/media/{media}/decline",
+        body={"decline_reason": "Data dari BPBD.", "holding_line": "Pembaruan pukul 15.00 WIB."},
+        fresh="media",
+    ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/media/<int:query_id>/<verb>",
+        approve_statement,
+        "/incidents/{incident}/media/{media}/approve_answer",
+        body={},
+        fresh="media",
+    ),
     # reviews
     C("GET", "/reviews", signed_in),
     C("GET", "/incidents/<int:incident_id>/review", see, "/incidents/{review_incident}/review"),
@@ -836,6 +869,30 @@ API = [
         "/api/v1/statements/{keymsg}/shared-publications",
         body=lambda ids: {"unit_id": ids["involved"], "channel": "instagram", "url": "https://instagram.com/p/m"},
     ),
+    # the media desk
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/media-queries",
+        act,
+        "/api/v1/incidents/{incident}/media-queries",
+        body=MEDIA_QUESTION,
+    ),
+    C("GET", "/api/v1/incidents/<int:incident_id>/media-queries", see, "/api/v1/incidents/{incident}/media-queries"),
+    C(
+        "PATCH",
+        "/api/v1/media-queries/<int:query_id>",
+        act,
+        "/api/v1/media-queries/{media}",
+        body=lambda ids: {"action": "assign", "assignee_id": ids["user"]},
+    ),
+    C(
+        "PATCH",
+        "/api/v1/media-queries/<int:query_id>",
+        approve_statement,
+        "/api/v1/media-queries/{media}",
+        body={"action": "approve_answer"},
+        fresh="media",
+    ),
     # the deadline engine
     C("POST", "/api/v1/notices/<int:notice_id>/ack", act, "/api/v1/notices/{notice}/ack"),
     C("GET", "/api/v1/me/notices", signed_in),
@@ -975,6 +1032,21 @@ class World:
             )
         return incident
 
+    def media_query(self, code: str, incident_id: int) -> Any:
+        """A journalist's question on the incident, logged by the witness, with an answer they wrote."""
+        witness = self.records[code]["witness"]
+        query = media.log(
+            session=self.session,
+            actor=witness,
+            incident_id=incident_id,
+            fields=dict(MEDIA_QUESTION, received_at=NOW),
+            now=NOW + M,
+        )
+        media.draft_answer(
+            session=self.session, actor=witness, query_id=query.id, answer_text="Air aman diminum.", now=NOW + M
+        )
+        return query
+
     def fresh(self, kind: str, code: str) -> dict[str, Any]:
         unit = self.org["units"][code]
         if kind == "incident":
@@ -1001,6 +1073,8 @@ class World:
                 role="observer",
             )
             ids = {"membership": extra.memberships[0].id}
+        elif kind == "media":
+            ids = {"media": self.media_query(code, self.records[code]["incident"]).id}
         elif kind == "kpi":
             target = reports.set_target(
                 session=self.session,
@@ -1055,6 +1129,7 @@ class World:
             now=NOW,
         )
         statements.approve(session=session, actor=head, statement_id=keymsg.id, now=NOW + M)
+        media_query = self.media_query(code, incident.id)
         # A resolved incident and its review draft with an action item.
         reviewed = self.incident(code)
         factories.run_through(session, witness, reviewed, now=NOW + 2 * M)
@@ -1141,6 +1216,7 @@ class World:
                 "entry": entry.id,
                 "draft": draft.id,
                 "keymsg": keymsg.id,
+                "media": media_query.id,
                 "involved": self.org["units"][INVOLVED[code]].id,
                 "second_involved": self.org["units"][SECOND_INVOLVED].id,
                 "review": review.id,

@@ -251,6 +251,14 @@ BASES: dict[tuple[str, str], Any] = {
         "due_on": (NOW.date().replace(day=1)).isoformat(),
     },
     ("post", "/api/v1/statements/{statement_id}/return"): lambda r, o: {"reason": "Angka belum dikonfirmasi."},
+    ("post", "/api/v1/incidents/{incident_id}/media-queries"): lambda r, o: {
+        "journalist": "Rina",
+        "outlet": "Kompas TV",
+        "outlet_type": "national_tv",
+        "channel": "phone",
+        "question": "Benarkah?",
+    },
+    ("patch", "/api/v1/media-queries/{query_id}"): lambda r, o: {"action": "assign"},
     ("post", "/api/v1/statements/{statement_id}/shared-publications"): lambda r, o: {
         "unit_id": o["units"]["KAB-BANYUMAS"].id,
         "channel": "instagram",

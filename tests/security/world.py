@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from crisis.auth import service as people
 from crisis.escalation.models import Timer
+from crisis.incidents import media, statements
 from crisis.incidents import service as incidents
-from crisis.incidents import statements
 from crisis.issues import service as issues
 from crisis.notify import service as notify
 from crisis.notify.models import Notice
@@ -114,6 +114,21 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
         now=now + 10 * M,
     )
 
+    question = media.log(
+        session=session,
+        actor=officer,
+        incident_id=active.id,
+        fields={
+            "journalist": "Rina Wulandari",
+            "outlet": "Kompas TV",
+            "outlet_type": "national_tv",
+            "channel": "phone",
+            "question": "Benarkah air PDAM tercemar?",
+            "received_at": now + 10 * M,
+        },
+        now=now + 10 * M,
+    )
+
     timer = Timer(
         incident_id=active.id,
         stage_run_id=active.stage_runs[0].id,
@@ -200,6 +215,7 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
     ids["entry_id"] = [entry.id for run in active.stage_runs[:2] for entry in run.entries][:8]
     ids["statement_id"] = [published.id, drafted.id]
     ids["notice_id"] = [notice.id]
+    ids["query_id"] = [question.id]
     ids["webhook_id"] = [hook.id]
     ids["review_id"] = [review.id]
     ids["item_id"] = [item.id]
