@@ -31,6 +31,8 @@ STATEMENT_SUBMITTED = "statement.submitted"  # incidents (statements): session, 
 UNIT_INVOLVED = "incident.unit_involved"  # incidents: session, incident, involved, actor, now
 REVIEW_SUBMITTED = "review.submitted"  # reviews: session, review, actor, now
 STATEMENT_APPROVED = "statement.approved"  # incidents (statements): session, statement, incident, now
+# The emergency status was declared, changed or ended (cycles `until: emergency_ends` follow it).
+EMERGENCY_STATUS_CHANGED = "incident.emergency_status_changed"  # incidents: session, incident, before, now
 
 POINTS = (
     INCIDENT_OPENED,
@@ -46,6 +48,7 @@ POINTS = (
     UNIT_INVOLVED,
     REVIEW_SUBMITTED,
     STATEMENT_APPROVED,
+    EMERGENCY_STATUS_CHANGED,
 )
 
 _handlers: dict[str, list[Handler]] = {point: [] for point in POINTS}

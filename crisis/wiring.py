@@ -7,6 +7,7 @@ from typing import Any
 from crisis import hooks
 from crisis.desk import notices as desk_notices
 from crisis.escalation import planning
+from crisis.incidents import statements
 from crisis.notify import chat
 from crisis.reviews import service as reviews
 
@@ -27,6 +28,8 @@ def connect_hooks() -> None:
     hooks.connect(hooks.STAGE_STARTED, planning.plan_stage)
     hooks.connect(hooks.STAGE_COMPLETED, planning.cancel_stage)
     hooks.connect(hooks.SEVERITY_CHANGED, planning.replan_incident)
+    hooks.connect(hooks.SEVERITY_CHANGED, statements.severity_changed)  # the approval chain follows it
+    hooks.connect(hooks.EMERGENCY_STATUS_CHANGED, planning.emergency_changed)
     hooks.connect(hooks.RECORDED_TIME_CHANGED, planning.replan_incident)
     hooks.connect(hooks.UPDATE_PUBLISHED, planning.plan_updates)
     hooks.connect(hooks.UPDATE_PUBLISHED, planning.close_cycle)
