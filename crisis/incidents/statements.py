@@ -393,14 +393,14 @@ def approve(
         raise NotPermitted(_l("You cannot approve a statement you drafted; ask a supervisor or head."))
     if not is_signer(session=session, user=actor, statement=statement):
         raise NotPermitted(_l("Only a supervisor or head over the owning unit approves statements."))
-    if has_signed(statement, actor):
-        raise NotPermitted(_l("You already signed this statement; the next step is signed by someone else."))
     incidents.require_open(incident)
     _check_version(statement, expected_version)
     if statement.state == "returned":
         raise Conflict(_l("This statement was sent back: its author edits it before it is approved."))
     if statement.state not in AWAITING:
         raise Conflict(_l("This statement is already %(state)s.", state=STATE_LABELS[statement.state]))
+    if has_signed(statement, actor):
+        raise NotPermitted(_l("You already signed this statement; the next step is signed by someone else."))
     settings = settings_of(incident)
     following = _refresh_waiting(statement, settings)
     assert following is not None  # nosec B101  # a statement waiting has a step to sign (validator: every kind)
