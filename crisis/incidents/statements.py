@@ -353,8 +353,8 @@ def nobody_to_sign(*, session: Session, statement: Statement) -> str | None:
         return str(
             _l(
                 "Nobody can sign the next step: %(unit)s has no member with the role “%(role)s” (other than the "
-                "author and those who signed). An administrator of %(unit)s adds the head of the institution or "
-                "the delegate under Units → People with that role.",
+                "author and those who signed). An administrator of %(unit)s gives that role to the head of the "
+                "institution or the delegate under Users.",
                 unit=unit,
                 role=SIGNER_LABELS["leader"],
             )
@@ -362,8 +362,8 @@ def nobody_to_sign(*, session: Session, statement: Statement) -> str | None:
     return str(
         _l(
             "Nobody can sign the next step: neither %(unit)s nor a unit above it has a member with the role "
-            "“%(role)s” (other than the author and those who signed). An administrator adds one under "
-            "Units → People.",
+            "“%(role)s” (other than the author and those who signed). An administrator gives that role to "
+            "someone under Users.",
             unit=unit,
             role=SIGNER_LABELS[role],
         )
