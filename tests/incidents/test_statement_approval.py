@@ -389,3 +389,24 @@ def test_the_api_shows_the_chain_and_signs_the_current_step(db, org, world, clie
     detail = client.get(f"/api/v1/incidents/{incident.id}", headers=token_for("head", "KOTA-SEMARANG")).get_json()
     assert detail["spokesperson_id"] is None and detail["emergency_status"] == "none"
     assert detail["statements"][0]["approval"][1]["state"] == "waiting"
+
+
+def test_the_commander_designates_the_spokesperson_on_the_incident_page(db, org, world, login_as):
+    from tests.conftest import form_post
+
+    incident, people = world
+    client = login_as("head", "KOTA-SEMARANG")  # the commander
+    page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert "Juru bicara" in page and "belum ada; wajib pada keparahan ini sebelum penerbitan" in page
+    response = form_post(
+        client,
+        f"/incidents/{incident.id}/spokesperson",
+        {"spokesperson_id": people["supervisor"].id, "version": incident.version},
+        page=f"/incidents/{incident.id}",
+    )
+    assert response.status_code == 302
+    page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert "Ratna Sari ditunjuk sebagai juru bicara." in page
+    assert "belum ada; wajib" not in page
+    # An officer is offered no form to change it (the service refuses one: see above).
+    assert not statements.can_designate_spokesperson(session=db.session, user=people["officer"], incident=incident)
