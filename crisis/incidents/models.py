@@ -273,9 +273,12 @@ class Publication(db.Model):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # The incident's spokesperson when the owner published it (None: none designated, or a shared one).
+    spokesperson_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     statement: Mapped[Statement] = relationship(back_populates="publications")
     unit = relationship("Unit")
+    spokesperson = relationship("User", foreign_keys=[spokesperson_id])
 
 
 from crisis.incidents.cycles import CycleRun  # noqa: E402, F401  # its table, with the other models

@@ -46,6 +46,9 @@ class PublicationOut(ma.Schema):
     channel = ma.fields.String()
     url = ma.fields.String()
     published_at = ma.fields.AwareDateTime()
+    spokesperson_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The incident's spokesperson when the owner published it"}
+    )
 
 
 class ChainStepOut(ma.Schema):

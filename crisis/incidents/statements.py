@@ -579,6 +579,7 @@ def publish(
         published_at=published_at,
         now=now,
     )
+    publication.spokesperson_id = incident.spokesperson_id
     moment, channel, url = publication.published_at, publication.channel, publication.url
     if statement.published_at is None or moment < statement.published_at:
         statement.published_at = moment

@@ -410,3 +410,39 @@ def test_the_commander_designates_the_spokesperson_on_the_incident_page(db, org,
     assert "belum ada; wajib" not in page
     # An officer is offered no form to change it (the service refuses one: see above).
     assert not statements.can_designate_spokesperson(session=db.session, user=people["officer"], incident=incident)
+
+
+def test_the_spokesperson_is_on_the_publication_and_in_the_review(db, org, world, login_as):
+    from crisis.reviews import exports
+    from crisis.reviews import service as reviews
+    from crisis.reviews.models import Review
+    from tests.factories import run_through
+
+    incident, people = world
+    statements.designate_spokesperson(
+        session=db.session, actor=people["head"], incident_id=incident.id, spokesperson_id=people["head"].id, now=NOW
+    )
+    statement = _draft(db, incident, people, kind="holding")
+    _sign(db, statement, people["supervisor"], NOW + 2 * M)
+    _sign(db, statement, people["leader"], NOW + 3 * M)
+    publication = statements.publish(
+        session=db.session, actor=people["officer"], statement_id=statement.id, channel="website", now=NOW + 4 * M
+    )
+    db.session.commit()
+    assert publication.spokesperson_id == people["head"].id
+    page = login_as("officer", "KOTA-SEMARANG").get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert "juru bicara Joko Santoso" in page
+    run_through(db.session, people["head"], incident, now=NOW + 10 * M)
+    incidents.resolve(session=db.session, actor=people["head"], incident_id=incident.id, now=NOW + 20 * M)
+    db.session.commit()
+    review = db.session.scalars(select(Review).where(Review.incident_id == incident.id)).one()
+    doc = reviews.document(session=db.session, review=review)
+    markdown = exports.render_markdown(doc, lang="id", zone="Asia/Jakarta")
+    assert "- **Juru bicara:** Joko Santoso" in markdown
+    assert "Ditandatangani oleh Ratna Sari (Supervisor atau kepala unit," in markdown
+    assert "Sekda Semarang (Pimpinan instansi atau yang mewakili," in markdown
+    html = exports.render_html(doc, lang="id", zone="Asia/Jakarta", for_pdf=True)
+    assert "Juru bicara saat penerbitan: Joko Santoso" in html
+    data = exports.as_dict(doc, lang="en")
+    assert data["incident"]["spokesperson"] == "Joko Santoso"
+    assert [s["role"] for s in data["statements"][0]["signatures"]] == ["supervisor", "leader"]

@@ -4,12 +4,12 @@ Statements are signed step by step (statement_signature); a statement waiting fo
 the step it waits for (awaiting_step, awaiting_role) so "waiting for me" finds it in one query. Drafts
 already waiting wait for the supervisor, the one step every playbook had until now. Two membership
 roles, legal (legal reviewer) and leader (head of the institution or delegate), sign statements. An
-incident records its spokesperson and its emergency status; a cycle window records when the
-emergency status ended inside it.
+incident records its spokesperson (a publication, the one at the time) and its emergency status; a
+cycle window records when the emergency status ended inside it.
 
-Revision ID: 96655ec0d640
+Revision ID: 624e403003f7
 Revises: 7c4d2e9a1b35
-Create Date: 2026-12-07 12:55:29.806096
+Create Date: 2026-12-07 13:27:20.481614
 
 """
 from alembic import op
@@ -19,7 +19,7 @@ import crisis.dbtypes
 
 
 # revision identifiers, used by Alembic.
-revision = '96655ec0d640'
+revision = '624e403003f7'
 down_revision = '7c4d2e9a1b35'
 branch_labels = None
 depends_on = None
@@ -51,6 +51,10 @@ def upgrade():
         batch_op.add_column(sa.Column('emergency_since', crisis.dbtypes.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_incident_spokesperson_id_user'), 'user', ['spokesperson_id'], ['id'])
 
+    with op.batch_alter_table('publication', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('spokesperson_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_publication_spokesperson_id_user'), 'user', ['spokesperson_id'], ['id'])
+
     with op.batch_alter_table('statement', schema=None) as batch_op:
         batch_op.add_column(sa.Column('awaiting_step', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('awaiting_role', sa.String(length=16), nullable=True))
@@ -80,6 +84,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_statement_awaiting_role'))
         batch_op.drop_column('awaiting_role')
         batch_op.drop_column('awaiting_step')
+
+    with op.batch_alter_table('publication', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_publication_spokesperson_id_user'), type_='foreignkey')
+        batch_op.drop_column('spokesperson_id')
 
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_incident_spokesperson_id_user'), type_='foreignkey')
