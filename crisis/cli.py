@@ -16,6 +16,7 @@ from crisis.auth import people_import
 from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.labels import ROLE_LABELS
+from crisis.auth.models import Role
 from crisis.config import resource_dir
 from crisis.errors import NotFound, ValidationFailed
 from crisis.exercises import scenarios
@@ -282,7 +283,7 @@ def users_group() -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--unit", "unit_code", required=True, help="Unit code, e.g. PUSAT")
-@click.option("--role", required=True, type=click.Choice(["officer", "supervisor", "head", "admin", "observer"]))
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--language", default="id", type=click.Choice(["id", "en"]))
 @with_appcontext

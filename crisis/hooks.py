@@ -33,6 +33,8 @@ REVIEW_SUBMITTED = "review.submitted"  # reviews: session, review, actor, now
 STATEMENT_APPROVED = "statement.approved"  # incidents (statements): session, statement, incident, now
 # A media query was logged, assigned, edited, answered or declined: plan or cancel its escalation.
 MEDIA_QUERY_CHANGED = "media_query.changed"  # incidents (media): session, media_query, now
+# The emergency status was declared, changed or ended (cycles `until: emergency_ends` follow it).
+EMERGENCY_STATUS_CHANGED = "incident.emergency_status_changed"  # incidents: session, incident, before, now
 
 POINTS = (
     INCIDENT_OPENED,
@@ -49,6 +51,7 @@ POINTS = (
     REVIEW_SUBMITTED,
     STATEMENT_APPROVED,
     MEDIA_QUERY_CHANGED,
+    EMERGENCY_STATUS_CHANGED,
 )
 
 _handlers: dict[str, list[Handler]] = {point: [] for point in POINTS}

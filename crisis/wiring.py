@@ -8,6 +8,7 @@ from crisis import hooks
 from crisis.desk import notices as desk_notices
 from crisis.escalation import media, planning
 from crisis.exercises import service as exercises
+from crisis.incidents import statements
 from crisis.notify import chat
 from crisis.reviews import service as reviews
 
@@ -28,6 +29,8 @@ def connect_hooks() -> None:
     hooks.connect(hooks.STAGE_STARTED, planning.plan_stage)
     hooks.connect(hooks.STAGE_COMPLETED, planning.cancel_stage)
     hooks.connect(hooks.SEVERITY_CHANGED, planning.replan_incident)
+    hooks.connect(hooks.SEVERITY_CHANGED, statements.severity_changed)  # the approval chain follows it
+    hooks.connect(hooks.EMERGENCY_STATUS_CHANGED, planning.emergency_changed)
     hooks.connect(hooks.RECORDED_TIME_CHANGED, planning.replan_incident)
     hooks.connect(hooks.UPDATE_PUBLISHED, planning.plan_updates)
     hooks.connect(hooks.UPDATE_PUBLISHED, planning.close_cycle)

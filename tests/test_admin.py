@@ -312,3 +312,26 @@ def test_a_demo_seeded_weeks_ago_has_people_on_duty_when_started_again(app, db, 
 def _is_night(moment, zone):
     hour = moment.astimezone(ZoneInfo(zone)).hour
     return hour < 7 or hour >= 19
+
+
+def test_an_admin_gives_the_legal_reviewer_and_institution_head_roles(client, db, org, token_for, login_as):
+    headers = token_for("admin", "JATENG")
+    created = client.post(
+        "/api/v1/users",
+        headers=headers,
+        json={
+            "email": "sekda.semarang@demo.example",
+            "name": "Sekda Kota Semarang",
+            "password": "rapat koordinasi pagi hari",
+            "unit_id": org["units"]["KOTA-SEMARANG"].id,
+            "role": "leader",
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    membership_id = created.get_json()["memberships"][0]["id"]
+    changed = client.patch(f"/api/v1/memberships/{membership_id}", json={"role": "legal"}, headers=headers)
+    assert changed.status_code == 200 and db.session.get(Membership, membership_id).role == "legal"
+    wrong = client.patch(f"/api/v1/memberships/{membership_id}", json={"role": "lawyer"}, headers=headers)
+    assert wrong.status_code == 422
+    page = login_as("admin", "JATENG").get(f"/admin/users/{created.get_json()['id']}/edit").get_data(as_text=True)
+    assert ">Penelaah hukum</option>" in page and ">Pimpinan instansi atau yang mewakili</option>" in page

@@ -409,6 +409,19 @@ def test_kpi_targets_are_met_or_not_per_unit_subtree(db, org, history):
         ("PUSAT", "stage_sla"): (5, 2, True),  # exactly 40 %
         ("PUSAT", "escalations_acknowledged"): (2, 1, False),
     }
+    # Time to detect is judged only where an incident came from a logged issue: none of these did.
+    reports.set_target(
+        session=db.session,
+        actor=u[("PUSAT", "head")],
+        unit_id=org["units"]["PUSAT"].id,
+        measure="time_to_detect",
+        threshold_minutes=30,
+        target_percent=80,
+        now=NOW,
+    )
+    db.session.commit()
+    detect = next(k for k in _board(db, org).kpis if k["target"].measure == "time_to_detect")
+    assert (detect["judged"], detect["hits"], detect["met"]) == (0, 0, None)
     seen_by_jateng = {(k["unit"].code, k["target"].measure) for k in _board(db, org, unit="JATENG").kpis}
     assert seen_by_jateng == {("JATENG", "time_to_holding_statement")}
 

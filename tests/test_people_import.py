@@ -156,3 +156,24 @@ def test_a_file_with_only_its_header_is_a_problem_not_a_success(db, org):
     report = people_import.run(session=db.session, actor=None, text=HEADER, dry_run=False)
     assert [(p.row, p.column) for p in report.problems] == [(1, "")]
     assert not report.written
+
+
+def test_a_legal_reviewer_and_the_institution_head_are_imported_with_their_roles(app, db, org, tmp_path):
+    text = (
+        HEADER
+        + "Rudi Hartono,rudi.hartono@jatengprov.go.id,JATENG,legal,,id\n"
+        + "Sekda Kota Semarang,sekda@semarangkota.go.id,KOTA-SEMARANG,leader,,id\n"
+    )
+    result = _cli(app, tmp_path, text)
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    roles = {
+        user.email: [(m.unit.code, m.role) for m in user.memberships]
+        for user in db.session.scalars(select(User).where(User.email.like("%go.id")))
+    }
+    assert roles == {
+        "rudi.hartono@jatengprov.go.id": [("JATENG", "legal")],
+        "sekda@semarangkota.go.id": [("KOTA-SEMARANG", "leader")],
+    }
+    problems = people_import.parse(HEADER + "Ani,ani@example.go.id,JATENG,lawyer,,id\n")[1]
+    assert [(p.row, p.column) for p in problems] == [(2, "role")] and "legal atau leader" in problems[0].reason

@@ -220,3 +220,52 @@ def test_the_dashboard_shows_time_to_detect_cadence_and_clarification_against_ho
     assert (board.headline["ttd"].n, board.headline["ttd"].p50) == (1, 20 * 60)
     assert (board.cadence.judged, board.cadence.hits) == (3, 3)
     assert board.reach == {"hoax": 40_000, "clarification": 10_000}
+
+
+def test_a_head_sets_kpi_targets_on_time_to_detect_and_update_cadence(db, org, resolved):
+    from crisis.reports import service as reports
+    from crisis.reports.measures import MEASURE_LABELS
+
+    assert {"time_to_detect", "update_cadence"} <= set(MEASURE_LABELS)
+    head = org["users"][("JATENG", "head")]
+    jateng = org["units"]["JATENG"].id
+    # Detected within 15 minutes in 80 % of incidents: this one took 20 minutes.
+    reports.set_target(
+        session=db.session,
+        actor=head,
+        unit_id=jateng,
+        measure="time_to_detect",
+        threshold_minutes=15,
+        target_percent=80,
+        now=T0 + 12 * H,
+    )
+    reports.set_target(
+        session=db.session, actor=head, unit_id=jateng, measure="update_cadence", target_percent=90, now=T0 + 12 * H
+    )
+    db.session.commit()
+
+    def kpis():
+        f = reports.filters_for(
+            session=db.session,
+            user=head,
+            start=(T0 - 2 * 24 * H).date().isoformat(),
+            end=(T0 + 2 * 24 * H).date().isoformat(),
+            now=T0 + 12 * H,
+        )
+        board = reports.build_dashboard(session=db.session, filters=f, lang="en")
+        return {k["target"].measure: (k["judged"], k["hits"], k["met"]) for k in board.kpis}
+
+    assert kpis() == {"time_to_detect": (1, 0, False), "update_cadence": (3, 3, True)}
+    reports.set_target(
+        session=db.session,
+        actor=head,
+        unit_id=jateng,
+        measure="time_to_detect",
+        threshold_minutes=30,
+        target_percent=80,
+        now=T0 + 13 * H,
+    )
+    db.session.commit()
+    assert kpis()["time_to_detect"] == (1, 1, True)
+    target = next(t for t in reports.list_targets(session=db.session, user=head) if t.measure == "update_cadence")
+    assert reports.describe_target(target).startswith("Kepatuhan jadwal pembaruan")

@@ -10,4 +10,6 @@ ROLE_LABELS = {
     "head": lazy_gettext("Unit head"),
     "admin": lazy_gettext("Administrator"),
     "observer": lazy_gettext("Observer"),
+    "legal": lazy_gettext("Legal reviewer"),
+    "leader": lazy_gettext("Head of the institution or delegate"),
 }

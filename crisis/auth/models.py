@@ -19,9 +19,14 @@ class Role(StrEnum):
     head = "head"
     admin = "admin"
     observer = "observer"
+    # Sign statements (crisis.incidents.statements), run no stage: they see the unit's incidents as an
+    # observer does. `leader`: the head of the institution (Bupati/Wali Kota, Sekda, Menteri/Sekjen) or
+    # the delegate, for the unit's own government; `legal`: a legal reviewer (penelaah hukum).
+    legal = "legal"
+    leader = "leader"
 
 
-# Roles that may change things in a unit; observers only read.
+# Roles that may change things in a unit; observers, legal reviewers and leaders only read (and sign).
 ACTING_ROLES = frozenset({Role.officer, Role.supervisor, Role.head, Role.admin})
 
 
@@ -75,7 +80,7 @@ class Membership(db.Model):
 
     __table_args__ = (
         UniqueConstraint("user_id", "unit_id"),
-        CheckConstraint("role IN ('officer','supervisor','head','admin','observer')", name="role"),
+        CheckConstraint("role IN ('officer','supervisor','head','admin','observer','legal','leader')", name="role"),
     )
 
 

@@ -100,7 +100,9 @@ def parse(text: str) -> tuple[list[PersonRow], list[Problem]]:
         if not values["unit_code"]:
             problems.append(Problem(line, "unit_code", str(_l("A unit code is required."))))
         if values["role"] not in set(Role):
-            problems.append(Problem(line, "role", str(_l("Use officer, supervisor, head, admin or observer."))))
+            problems.append(
+                Problem(line, "role", str(_l("Use officer, supervisor, head, admin, observer, legal or leader.")))
+            )
         if values["phone"] and not PHONE_RE.match(values["phone"]):
             problems.append(
                 Problem(line, "phone", str(_l("Digits, spaces, '-' and '()' only, e.g. +62 812-3456-7890.")))

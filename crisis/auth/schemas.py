@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from crisis.http import row_id
 
-ROLES = ["officer", "supervisor", "head", "admin", "observer"]
+ROLES = ["officer", "supervisor", "head", "admin", "observer", "legal", "leader"]
 
 
 class MembershipOut(ma.Schema):

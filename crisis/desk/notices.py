@@ -19,22 +19,31 @@ from sqlalchemy.orm import Session
 from crisis.auth.models import Role, User
 from crisis.escalation.recipients import members_in_role, unit_chain
 from crisis.incidents.models import Incident, InvolvedUnit, Statement
+from crisis.incidents.statements import REACHES_DOWN, SIGNER_ROLES
 from crisis.notify import service as notify
 from crisis.reviews.models import Review
 from crisis.units.models import Unit
 
-STATEMENT_APPROVERS = (Role.supervisor, Role.head)  # crisis.incidents.statements.APPROVER_ROLES
 REVIEW_APPROVERS = (Role.head,)  # crisis.reviews.service.can_approve
 
 
-def nearest(session: Session, unit: Unit, roles: Iterable[str], *, at: datetime, besides: int | None) -> list[User]:
-    """The people with one of `roles` in `unit`, else in the first unit above it that has any, other
-    than the person `besides` (who asked for the approval)."""
-    for candidate in unit_chain(unit):
+def nearest(
+    session: Session,
+    unit: Unit,
+    roles: Iterable[str],
+    *,
+    at: datetime,
+    besides: int | None | Iterable[int],
+    reach_up: bool = True,
+) -> list[User]:
+    """The people with one of `roles` in `unit`, else (`reach_up`) in the first unit above it that has
+    any, other than the people `besides` (who asked for the approval, or already signed)."""
+    excluded = {besides} if besides is None or isinstance(besides, int) else set(besides)
+    for candidate in unit_chain(unit) if reach_up else [unit]:
         found: dict[int, User] = {}
         for role in roles:
             for person in members_in_role(session, str(role), candidate, at):
-                if person.id != besides:
+                if person.id not in excluded:
                     found.setdefault(person.id, person)
         if found:
             return list(found.values())
@@ -65,9 +74,18 @@ def _tell(
 
 
 def statement_submitted(*, session: Session, statement: Statement, actor: User | None, now: datetime, **_: Any) -> int:
-    """A statement waits for approval: the nearest supervisors and heads over the owning unit."""
+    """A statement waits for a signature: the nearest people who may sign the step it waits for (the
+    supervisors and heads over the owning unit for the first step of the usual chain; a legal reviewer
+    of the unit or above; the institution head of the unit itself), besides its author and whoever
+    already signed it."""
     incident = statement.incident
-    people = nearest(session, incident.unit, STATEMENT_APPROVERS, at=now, besides=statement.drafted_by_id)
+    role = statement.awaiting_role
+    if role is None:
+        return 0
+    besides = {statement.drafted_by_id, *(s.signed_by_id for s in statement.current_signatures)}
+    people = nearest(
+        session, incident.unit, sorted(SIGNER_ROLES[role]), at=now, besides=besides, reach_up=REACHES_DOWN[role]
+    )
     payload = _payload(
         "statement_submitted",
         incident,
@@ -75,8 +93,10 @@ def statement_submitted(*, session: Session, statement: Statement, actor: User |
         statement_id=statement.id,
         statement_title=statement.title,
         statement_kind=statement.kind,
+        step_role=role,
     )
-    return _tell(session, people, incident, f"statement:{statement.id}:v{statement.version}:approval", payload, now)
+    key = f"statement:{statement.id}:v{statement.version}:step{statement.awaiting_step}:approval"
+    return _tell(session, people, incident, key, payload, now)
 
 
 def review_submitted(*, session: Session, review: Review, actor: User | None, now: datetime, **_: Any) -> int:

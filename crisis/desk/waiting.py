@@ -26,7 +26,16 @@ from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 from crisis.auth.models import ACTING_ROLES, Role, User
 from crisis.escalation.models import Timer
 from crisis.incidents import access
-from crisis.incidents.models import ChecklistEntry, Incident, MediaQuery, Participant, StageRun, Statement
+from crisis.incidents.models import (
+    ChecklistEntry,
+    Incident,
+    MediaQuery,
+    Participant,
+    StageRun,
+    Statement,
+    StatementSignature,
+)
+from crisis.incidents.statements import REACHES_DOWN, SIGNER_ROLES
 from crisis.notify.models import Notice
 from crisis.playbooks.snapshot import snapshot_of
 from crisis.reviews.models import ActionItem, Review
@@ -37,7 +46,6 @@ from crisis.units.models import UnitKind
 # a statement sent back to its author waits for the author, not for an approver.
 STATEMENT_AWAITING = ("draft", "submitted")
 STATEMENT_RETURNED = "returned"
-STATEMENT_APPROVERS = frozenset({Role.supervisor, Role.head})
 REVIEW_APPROVERS = frozenset({Role.head})
 ACTION_ITEM_SOON = timedelta(days=3)  # an open action item shows from three days before it is due
 LIMIT = 100  # rows of each kind on the page
@@ -118,8 +126,28 @@ def _acting_units(user: User) -> set[int]:
 # --- the queries: each kind as a select of its rows -----------------------------------------------------
 
 
+def _my_steps(*, session: Session, user: User) -> ColumnElement[bool]:
+    """Statements waiting for a step I may sign (crisis.incidents.statements.may_sign_role): the role
+    the statement waits for, over the owning unit (the institution head: of that unit itself)."""
+    mine = []
+    for step_role, roles in SIGNER_ROLES.items():
+        held = {m.unit_id for m in user.memberships if m.role in roles}
+        if not held:
+            continue
+        if REACHES_DOWN[step_role]:
+            where = _role_scope(session=session, user=user, roles=roles).filter(Incident.unit_id)
+        else:
+            where = Incident.unit_id.in_(sorted(held))
+        mine.append(and_(Statement.awaiting_role == step_role, where))
+    return or_(*mine) if mine else false()
+
+
 def _statements(*, session: Session, user: User) -> Select[Any]:
-    scope = _role_scope(session=session, user=user, roles=STATEMENT_APPROVERS)
+    signed = exists().where(
+        StatementSignature.statement_id == Statement.id,
+        StatementSignature.signed_by_id == user.id,
+        StatementSignature.cleared_at.is_(None),
+    )
     return (
         select(Statement)
         .join(Incident, Incident.id == Statement.incident_id)
@@ -127,7 +155,8 @@ def _statements(*, session: Session, user: User) -> Select[Any]:
             Incident.state == "active",
             Statement.state.in_(STATEMENT_AWAITING),
             Statement.drafted_by_id != user.id,
-            scope.filter(Incident.unit_id),
+            _my_steps(session=session, user=user),
+            ~signed,
         )
     )
 

@@ -88,13 +88,51 @@ def plan_stage(*, session: Session, stage_run: StageRun, now: datetime) -> None:
     session.flush()
     # Planning twice must not double anything: whatever was open for this stage is replaced.
     cancel_timers(session, Timer.stage_run_id == stage_run.id, now=now, reason="replanned")
-    if stage_run.spec.cycle is not None:  # a repeating stage: its first window ends at the first deadline
+    skip: set[tuple[str, int | None]] = set()
+    if _cycles_stopped(stage_run):  # the emergency status already ended: no window until one is declared
+        stage_run.due_at = None
+        skip.add(("stage_due", None))
+    elif stage_run.spec.cycle is not None:  # a repeating stage: its first window ends at the first deadline
         cycles.open_cycle(session=session, run=stage_run, number=0, started_at=stage_run.started_at)
     timers = [
         add_timer(session, incident_id=stage_run.incident_id, stage_run_id=stage_run.id, **fields)
-        for fields in _stage_timers(session, stage_run, severity=stage_run.incident.severity, skip=set())
+        for fields in _stage_timers(session, stage_run, severity=stage_run.incident.severity, skip=skip)
     ]
     announce(session, timers, now)
+
+
+def _cycles_stopped(run: StageRun) -> bool:
+    """A stage repeating `until: emergency_ends` whose incident's emergency status has been ended."""
+    cycle = run.spec.cycle
+    return cycle is not None and cycle.until == "emergency_ends" and run.incident.emergency_ended
+
+
+def emergency_changed(*, session: Session, incident: Incident, before: str, now: datetime, **_: Any) -> None:
+    """The emergency status changed (hook EMERGENCY_STATUS_CHANGED). Ended: the running stage that
+    repeats `until: emergency_ends` ends the window it is in and its pending deadline is cancelled;
+    no window follows. Declared again after an end: a new window starts now."""
+    run = incident.current_stage
+    if run is None or run.started_at is None or run.spec.cycle is None or run.spec.cycle.until != "emergency_ends":
+        return
+    session.flush()
+    if incident.emergency_ended:
+        window = cycles.current_cycle(session=session, run=run, at=now)
+        if window is not None and window.updated_at is None:
+            window.ended_at = now
+        cancel_timers(
+            session, Timer.stage_run_id == run.id, Timer.kind == "stage_due", now=now, reason="emergency_ended"
+        )
+        run.due_at = None
+        session.flush()
+    elif (
+        before == "none"
+        and incident.emergency_in_force
+        and cycles.current_cycle(session=session, run=run, at=now) is None
+    ):
+        # Windows are numbered on from the last one, ended or not.
+        numbers = [window.number for window in cycles.cycles(session=session, run=run)]
+        following = max(numbers) + 1 if numbers else 0
+        announce(session, [_next_window(session, run, following, now)], now)
 
 
 def _next_window(session: Session, run: StageRun, number: int, started_at: datetime) -> Timer:
@@ -118,7 +156,7 @@ def close_cycle(*, session: Session, incident: Incident, now: datetime) -> None:
         return
     session.flush()
     window = cycles.current_cycle(session=session, run=run, at=now)
-    if window is None or window.updated_at is not None:
+    if window is None or window.updated_at is not None or window.ended_at is not None:
         return
     window.updated_at = now
     cancel_timers(
@@ -129,7 +167,8 @@ def close_cycle(*, session: Session, incident: Incident, now: datetime) -> None:
         now=now,
         reason="replanned",
     )
-    announce(session, [_next_window(session, run, window.number + 1, window.due_at)], now)
+    if not _cycles_stopped(run):
+        announce(session, [_next_window(session, run, window.number + 1, window.due_at)], now)
 
 
 TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due")  # media_query: crisis.escalation.media
@@ -209,7 +248,7 @@ def replan_incident(*, session: Session, incident: Incident, now: datetime) -> N
     if run is not None and run.started_at is not None:
         spec = stage_spec(run.incident, run.position)
         due_at = stage_due_at(session=session, run=run, severity=incident.severity)
-        run.due_at = due_at
+        run.due_at = None if _cycles_stopped(run) else due_at
         if spec.cycle is None:  # a cycle's window keeps its length; the next one follows the severity
             run.target_seconds = int((run.due_at - anchor_time(run)).total_seconds())
         open_timers = list(
@@ -344,7 +383,13 @@ def plan_next(session: Session, timer: Timer, incident: Incident, run: StageRun 
                 repeat_index=timer.repeat_index + 1,
                 fire_at=step_fire_at(run, step, timer.repeat_index + 1),
             )
-    elif timer.kind == "stage_due" and run is not None and run.spec.cycle is not None and run.state == "active":
+    elif (
+        timer.kind == "stage_due"
+        and run is not None
+        and run.spec.cycle is not None
+        and run.state == "active"
+        and not _cycles_stopped(run)
+    ):
         # A window of a repeating stage ended without an update (missed): the next one starts now.
         following = _next_window(session, run, timer.repeat_index + 1, timer.fire_at)
     elif timer.kind == "update_due":

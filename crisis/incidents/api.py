@@ -12,7 +12,7 @@ from crisis.auth.identity import authenticated, bearer_user
 from crisis.errors import Conflict
 from crisis.extensions import db
 from crisis.http import PROBLEM_JSON, Blueprint, problem
-from crisis.incidents import media, service, statements
+from crisis.incidents import emergency, media, service, statements
 from crisis.incidents import schemas as s
 from crisis.incidents.models import ChecklistEntry, Statement
 
@@ -214,6 +214,45 @@ def change_severity(data: dict[str, Any], incident_id: int) -> Any:
     )
 
 
+@blp.route("/incidents/<int:incident_id>/spokesperson", methods=["POST"])
+@authenticated
+@blp.arguments(s.SpokespersonIn)
+@blp.response(200, s.IncidentOut)
+def designate_spokesperson(data: dict[str, Any], incident_id: int) -> Any:
+    """The commander, a supervisor or head over the owning unit designates who speaks for the
+    institution (a person of the owning unit or a unit above it); null clears it."""
+    return _commit_or_conflict(
+        incident_id,
+        lambda: statements.designate_spokesperson(
+            session=db.session,
+            actor=bearer_user(),
+            incident_id=incident_id,
+            spokesperson_id=data["spokesperson_id"],
+            expected_version=data.get("version"),
+        ),
+    )
+
+
+@blp.route("/incidents/<int:incident_id>/emergency-status", methods=["POST"])
+@authenticated
+@blp.arguments(s.EmergencyStatusIn)
+@blp.response(200, s.IncidentOut)
+def emergency_status(data: dict[str, Any], incident_id: int) -> Any:
+    """Declare, change or end (`none`) the emergency status, as of `declared_at`; stages repeating
+    `until: emergency_ends` stop when it ends."""
+    return _commit_or_conflict(
+        incident_id,
+        lambda: emergency.set_status(
+            session=db.session,
+            actor=bearer_user(),
+            incident_id=incident_id,
+            status=data["status"],
+            declared_at=data.get("declared_at"),
+            expected_version=data.get("version"),
+        ),
+    )
+
+
 @blp.route("/incidents/<int:incident_id>/involved", methods=["POST"])
 @authenticated
 @blp.arguments(s.InvolveUnitIn)
@@ -322,7 +361,9 @@ def edit_statement(data: dict[str, Any], statement_id: int) -> Any:
 @blp.arguments(s.VersionIn)
 @blp.response(200, s.StatementOut)
 def approve_statement(data: dict[str, Any], statement_id: int) -> Any:
-    """A supervisor or head over the owning unit approves; nobody approves their own draft."""
+    """Sign the step of the approval chain the statement waits for (a supervisor or head over the
+    owning unit, a legal reviewer, the head of the institution, as the playbook asks); the last step
+    approves it. Nobody signs their own draft or twice."""
     return _commit_or_conflict(
         _incident_of_statement(statement_id),
         lambda: statements.approve(
@@ -336,7 +377,8 @@ def approve_statement(data: dict[str, Any], statement_id: int) -> Any:
 @blp.arguments(s.StatementReturnIn)
 @blp.response(200, s.StatementOut)
 def return_statement(data: dict[str, Any], statement_id: int) -> Any:
-    """An approver sends a draft back to its author with a reason; editing it makes it a draft again."""
+    """A signer sends a draft back to its author with a reason, clearing the signatures; editing it
+    makes it a draft again."""
     return _commit_or_conflict(
         _incident_of_statement(statement_id),
         lambda: statements.send_back(

@@ -1,6 +1,8 @@
 """Repeating stages (`cycle: {every: 6h, until: stage_complete}`): a stage such as the disaster
 situation updates runs in windows of `every` from its start, until the team completes it (when the
-emergency status ends). Each window is a CycleRun, measured on its own: a situation update published
+emergency status ends), or, with `until: emergency_ends`, while the incident's emergency status is in
+force: ending the status ends the window it falls in and opens no other until a status is declared
+again. Each window is a CycleRun, measured on its own: a situation update published
 inside the window makes it on time; a window that ends without one is missed (its deadline timer,
 a `stage_due` timer numbered by the cycle, tells the commander). Completing the stage ends the
 window it is in, which is neither on time nor missed. A severity change applies from the next window.
@@ -32,6 +34,8 @@ class CycleRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the update that made it on time
+    # The emergency status ended inside it (`until: emergency_ends`): no window follows it.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("stage_run_id", "number"),)
 
@@ -39,6 +43,7 @@ class CycleRun(db.Model):
         """`on_time`, `missed`, `open` (still running) or `ended` (the stage completed inside it)."""
         if self.updated_at is not None:
             return "on_time"
+        ended_at = self.ended_at or ended_at
         if ended_at is not None and ended_at < self.due_at:
             return "ended"
         return "missed" if now >= self.due_at else "open"
@@ -74,7 +79,12 @@ def cycles(*, session: Session, run: StageRun) -> list[CycleRun]:
 
 
 def current_cycle(*, session: Session, run: StageRun, at: datetime) -> CycleRun | None:
-    """The window `at` falls in, if it was opened."""
+    """The window `at` falls in, if it was opened and not ended with the emergency status."""
     return session.scalar(
-        select(CycleRun).where(CycleRun.stage_run_id == run.id, CycleRun.started_at <= at, CycleRun.due_at > at)
+        select(CycleRun).where(
+            CycleRun.stage_run_id == run.id,
+            CycleRun.started_at <= at,
+            CycleRun.due_at > at,
+            CycleRun.ended_at.is_(None),
+        )
     )

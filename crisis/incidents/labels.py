@@ -2,6 +2,7 @@
 (the events' sentences are crisis.timeline.presenters)."""
 
 from crisis.i18n import lazy_gettext
+from crisis.timeline.presenters import EMERGENCY_LABELS, SIGNER_LABELS  # noqa: F401  re-exported
 
 STATEMENT_LABELS = {
     "holding": lazy_gettext("Holding statement"),
@@ -21,6 +22,13 @@ STATE_LABELS = {
     "pending": lazy_gettext("Not started"),
     "completed": lazy_gettext("Completed"),
     "skipped": lazy_gettext("Skipped at this severity"),
+}
+# Where a step of the chain stands (crisis.incidents.statements.chain).
+CHAIN_STATE_LABELS = {
+    "signed": lazy_gettext("Signed"),
+    "waiting": lazy_gettext("Waiting for signature"),
+    "to_come": lazy_gettext("To come"),
+    "not_needed": lazy_gettext("Not needed"),
 }
 EVENT_LABELS = {
     "incident.opened": lazy_gettext("Incident opened"),
@@ -45,6 +53,10 @@ EVENT_LABELS = {
     "statement.edited": lazy_gettext("Statement edited"),
     "statement.returned": lazy_gettext("Statement sent back"),
     "statement.approved": lazy_gettext("Statement approved"),
+    "statement.signed": lazy_gettext("Statement signed"),
+    "statement.approval_kept": lazy_gettext("Statement stays approved"),
+    "incident.spokesperson": lazy_gettext("Spokesperson designated"),
+    "incident.emergency_status": lazy_gettext("Emergency status changed"),
     "statement.published": lazy_gettext("Statement published"),
     "key_messages.published_by_unit": lazy_gettext("Key messages published by a unit"),
     "review.opened": lazy_gettext("Review draft opened"),

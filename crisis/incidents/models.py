@@ -12,7 +12,10 @@ from crisis.dbtypes import UTCDateTime
 from crisis.extensions import db
 from crisis.playbooks.snapshot import stage_spec
 
-STATEMENT_KINDS = ("holding", "press_release", "clarification", "key_messages")
+STATEMENT_KINDS = ("holding", "press_release", "clarification", "key_messages")  # crisis.playbooks.spec's too
+# An emergency status of a disaster (BNPB practice): none, or siaga darurat (alert), tanggap darurat
+# (response) and transisi darurat ke pemulihan (transition to recovery), each in force until changed.
+EMERGENCY_STATUSES = ("none", "alert", "response", "transition")
 
 
 class Incident(db.Model):
@@ -38,6 +41,12 @@ class Incident(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state_reason: Mapped[str] = mapped_column(Text, default="")
+    # Who speaks for the institution in this response (settings.spokesperson may require one).
+    spokesperson_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The emergency status in force and since when (as entered: the decree's time); a status ended is
+    # `none` with the time it ended, `none` without a time was never declared.
+    emergency_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    emergency_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
     # An exercise (latihan): the whole machinery runs, every notice says so, the evaluation skips it.
     exercise_id: Mapped[int | None] = mapped_column(ForeignKey("exercise.id"), index=True)
@@ -46,6 +55,7 @@ class Incident(db.Model):
     issue = relationship("Issue")
     exercise: Mapped[Exercise | None] = relationship(back_populates="incident", foreign_keys=[exercise_id])
     commander = relationship("User", foreign_keys=[commander_id])
+    spokesperson = relationship("User", foreign_keys=[spokesperson_id])
     opened_by = relationship("User", foreign_keys=[opened_by_id])
     playbook_version = relationship("PlaybookVersion")
     stage_runs: Mapped[list[StageRun]] = relationship(back_populates="incident", order_by="StageRun.position")
@@ -73,6 +83,15 @@ class Incident(db.Model):
     @property
     def is_exercise(self) -> bool:
         return self.exercise_id is not None
+
+    @property
+    def emergency_in_force(self) -> bool:
+        return self.emergency_status != "none"
+
+    @property
+    def emergency_ended(self) -> bool:
+        """An emergency status was declared and has been ended (cycles `until: emergency_ends` stop)."""
+        return self.emergency_status == "none" and self.emergency_since is not None
 
 
 EXERCISE_RATINGS = ("met", "partly", "not_met")
@@ -253,6 +272,10 @@ class Statement(db.Model):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     return_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The approval step the statement waits for (its position in the playbook's chain and its role),
+    # kept so "waiting for me" finds it in one query; None when it waits for no signature.
+    awaiting_step: Mapped[int | None] = mapped_column()
+    awaiting_role: Mapped[str | None] = mapped_column(String(16), index=True)
     version: Mapped[int] = mapped_column(default=1)
 
     incident: Mapped[Incident] = relationship(back_populates="statements")
@@ -260,8 +283,34 @@ class Statement(db.Model):
     approved_by = relationship("User", foreign_keys=[approved_by_id])
     returned_by = relationship("User", foreign_keys=[returned_by_id])
     publications: Mapped[list[Publication]] = relationship(back_populates="statement", order_by="Publication.id")
+    signatures: Mapped[list[StatementSignature]] = relationship(
+        back_populates="statement", order_by="StatementSignature.id"
+    )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def current_signatures(self) -> list[StatementSignature]:
+        """The signatures of this round (sending it back clears them; they stay on record)."""
+        return [s for s in self.signatures if s.cleared_at is None]
+
+
+class StatementSignature(db.Model):
+    """One approval step signed (settings.approval): the step's position in the chain, its role, who
+    signed it and when. Sending the statement back clears the round's signatures (cleared_at)."""
+
+    __tablename__ = "statement_signature"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statement.id"), index=True)
+    step: Mapped[int] = mapped_column()
+    role: Mapped[str] = mapped_column(String(16))
+    signed_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    statement: Mapped[Statement] = relationship(back_populates="signatures")
+    signed_by = relationship("User")
 
 
 class Publication(db.Model):
@@ -277,9 +326,12 @@ class Publication(db.Model):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # The incident's spokesperson when the owner published it (None: none designated, or a shared one).
+    spokesperson_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     statement: Mapped[Statement] = relationship(back_populates="publications")
     unit = relationship("Unit")
+    spokesperson = relationship("User", foreign_keys=[spokesperson_id])
 
 
 MEDIA_OUTLET_TYPES = ("national_tv", "national_print_online", "regional", "international", "community")

@@ -3,7 +3,9 @@ from __future__ import annotations
 import marshmallow as ma
 
 from crisis.http import ProblemSchema, bounded_int, row_id
+from crisis.incidents import statements
 from crisis.incidents.models import (
+    EMERGENCY_STATUSES,
     MEDIA_ANSWER_KINDS,
     MEDIA_CHANNELS,
     MEDIA_OUTLET_TYPES,
@@ -51,6 +53,27 @@ class PublicationOut(ma.Schema):
     channel = ma.fields.String()
     url = ma.fields.String()
     published_at = ma.fields.AwareDateTime()
+    spokesperson_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The incident's spokesperson when the owner published it"}
+    )
+
+
+class ChainStepOut(ma.Schema):
+    step = ma.fields.Integer(attribute="index", metadata={"description": "Position in the playbook's chain"})
+    role = ma.fields.String(
+        metadata={
+            "description": "Who signs it: supervisor (or head), head, legal (legal reviewer), leader "
+            "(head of the institution or delegate, of the owning unit itself)"
+        }
+    )
+    state = ma.fields.String(metadata={"description": "signed, waiting (the next to sign), to_come or not_needed"})
+    signed_by_id = ma.fields.Function(lambda c: c.signature.signed_by_id if c.signature else None, allow_none=True)
+    signed_by_name = ma.fields.Function(lambda c: c.signature.signed_by.name if c.signature else None, allow_none=True)
+    signed_at = ma.fields.Function(
+        lambda c: c.signature.signed_at.isoformat() if c.signature else None,
+        allow_none=True,
+        metadata={"description": "When it was signed, with its zone"},
+    )
 
 
 class StatementOut(ma.Schema):
@@ -69,6 +92,13 @@ class StatementOut(ma.Schema):
     returned_at = ma.fields.AwareDateTime(allow_none=True)
     returned_by_id = ma.fields.Integer(allow_none=True)
     return_reason = ma.fields.String(metadata={"description": "Why an approver sent it back (state `returned`)"})
+    approval = ma.fields.Function(
+        lambda st: ChainStepOut(many=True).dump(statements.chain(st)),
+        metadata={"description": "The approval chain of the playbook (settings.approval), each step as it stands"},
+    )
+    awaiting_role = ma.fields.String(
+        allow_none=True, metadata={"description": "The role whose signature the statement waits for, if any"}
+    )
     publications = ma.fields.List(ma.fields.Nested(PublicationOut))
 
 
@@ -103,6 +133,16 @@ class IncidentOut(IncidentSummaryOut):
     stages = ma.fields.List(ma.fields.Nested(StageRunOut), attribute="stage_runs")
     involved = ma.fields.List(ma.fields.Nested(InvolvedOut))
     statements = ma.fields.List(ma.fields.Nested(StatementOut))
+    spokesperson_id = ma.fields.Integer(allow_none=True)
+    emergency_status = ma.fields.String(
+        metadata={
+            "description": "none, alert (siaga darurat), response (tanggap darurat) or transition (transisi "
+            "darurat ke pemulihan)"
+        }
+    )
+    emergency_since = ma.fields.AwareDateTime(
+        allow_none=True, metadata={"description": "When the status in force was declared (or the last one ended)"}
+    )
 
 
 class IncidentConflictOut(ProblemSchema):
@@ -164,6 +204,19 @@ class VersionIn(ma.Schema):
 
 class SeverityIn(ReasonIn):
     severity = bounded_int(1, 4, required=True)
+
+
+class SpokespersonIn(ma.Schema):
+    spokesperson_id = row_id(required=True, allow_none=True, metadata={"description": "null: nobody any more"})
+    version = bounded_int()
+
+
+class EmergencyStatusIn(ma.Schema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(EMERGENCY_STATUSES))
+    declared_at = ma.fields.AwareDateTime(
+        load_default=None, allow_none=True, metadata={"description": "When it was declared or ended; default now"}
+    )
+    version = bounded_int()
 
 
 class InvolveUnitIn(ma.Schema):

@@ -16,10 +16,18 @@ from crisis.guards import id_arg, parse_id
 from crisis.http import flash_refusal, refusal_messages, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.i18n import lazy_gettext as _l
-from crisis.incidents import media, presenters, service, statements
+from crisis.incidents import emergency, media, presenters, service, statements
 from crisis.incidents.console import due_items
-from crisis.incidents.labels import CHANNEL_LABELS, EVENT_LABELS, STATE_LABELS, STATEMENT_LABELS  # noqa: F401  EVENT_LABELS: re-exported
-from crisis.incidents.models import STATEMENT_KINDS, Incident, StageRun
+from crisis.incidents.labels import (  # noqa: F401  EVENT_LABELS: re-exported
+    CHAIN_STATE_LABELS,
+    CHANNEL_LABELS,
+    EMERGENCY_LABELS,
+    EVENT_LABELS,
+    SIGNER_LABELS,
+    STATE_LABELS,
+    STATEMENT_LABELS,
+)
+from crisis.incidents.models import EMERGENCY_STATUSES, STATEMENT_KINDS, Incident, StageRun, Statement
 from crisis.issues import service as issues
 from crisis.playbooks.labels import CATEGORY_LABELS, OWNER_LABELS, SEVERITY_LABELS
 from crisis.units import service as units
@@ -195,6 +203,13 @@ def _units_to_involve(incident: Incident) -> list[Unit]:
     return units.list_visible(session=db.session, user=current_user)
 
 
+def _shows_emergency(incident: Incident) -> bool:
+    """Disasters, playbooks whose cycles follow the emergency status, and incidents that have one."""
+    snapshot = incident.playbook_snapshot
+    follows = any((stage.get("cycle") or {}).get("until") == "emergency_ends" for stage in snapshot["stages"])
+    return snapshot["category"] == "disaster" or follows or incident.emergency_since is not None
+
+
 def _page_context(incident_id: int) -> dict[str, Any]:
     incident = service.get_for_page(session=db.session, user=current_user, incident_id=incident_id)
     events = service.page_events(session=db.session, incident=incident)  # right after: the stamp is made of both
@@ -208,6 +223,10 @@ def _page_context(incident_id: int) -> dict[str, Any]:
     # Only forms read these: who may own a checklist entry, and the units a lead may draw in.
     team = service.commander_candidates(session=db.session, unit_id=incident.unit_id) if can_act and active else []
     involvable = _units_to_involve(incident) if can_lead and active else []
+    settings = statements.settings_of(incident)
+    can_designate = active and statements.can_designate_spokesperson(
+        session=db.session, user=current_user, incident=incident
+    )
     return {
         "incident": incident,
         "lang": lang,
@@ -218,6 +237,19 @@ def _page_context(incident_id: int) -> dict[str, Any]:
         "can_edit_statement": lambda s: statements.can_edit(session=db.session, user=current_user, statement=s),
         "may_close": service.Closers(user=current_user, incident=incident).may_close,
         "shared_status": statements.shared_status,
+        "chain": statements.chain,
+        "is_signer": lambda st: statements.is_signer(session=db.session, user=current_user, statement=st),
+        "nobody_to_sign": lambda st: statements.nobody_to_sign(session=db.session, statement=st),
+        "spokesperson_required": settings.spokesperson_required(incident.severity),
+        "can_designate": can_designate,
+        "spokesperson_choices": (
+            statements.spokesperson_candidates(session=db.session, incident=incident) if can_designate else []
+        ),
+        "shows_emergency": _shows_emergency(incident),
+        "EMERGENCY_STATUSES": EMERGENCY_STATUSES,
+        "EMERGENCY_LABELS": presenters.translated(EMERGENCY_LABELS),
+        "SIGNER_LABELS": presenters.translated(SIGNER_LABELS),
+        "CHAIN_STATE_LABELS": presenters.translated(CHAIN_STATE_LABELS),
         "missing": service.open_required_items(incident),
         "comments": service.page_comments(session=db.session, incident=incident),
         "events": events,
@@ -348,6 +380,29 @@ def incident_action(incident_id: int, verb: str) -> Any:
             _("Severity changed."),
             "",
         ),
+        "spokesperson": (
+            lambda: statements.designate_spokesperson(
+                session=db.session,
+                actor=current_user,
+                incident_id=incident_id,
+                spokesperson_id=_int("spokesperson_id"),
+                expected_version=version,
+            ),
+            _("Spokesperson recorded."),
+            "spokesperson",
+        ),
+        "emergency": (
+            lambda: emergency.set_status(
+                session=db.session,
+                actor=current_user,
+                incident_id=incident_id,
+                status=form.get("status", ""),
+                declared_at=_local_time("declared_at"),
+                expected_version=version,
+            ),
+            _("Emergency status recorded."),
+            "emergency",
+        ),
         "involve": (
             lambda: service.involve_unit(
                 session=db.session, actor=current_user, incident_id=incident_id, unit_id=_int("unit_id") or 0
@@ -410,6 +465,12 @@ def incident_action(incident_id: int, verb: str) -> Any:
     return _act(incident_id, action, done, anchor)
 
 
+def _signs_last(statement_id: int) -> bool:
+    """The signature asked for is the chain's last one (before it is given)."""
+    statement = db.session.get(Statement, statement_id)
+    return statement is None or sum(c.state in ("waiting", "to_come") for c in statements.chain(statement)) <= 1
+
+
 @bp.route("/incidents/<int:incident_id>/statements/<int:statement_id>/<verb>", methods=["POST"])
 @login_required
 def statement_action(incident_id: int, statement_id: int, verb: str) -> Any:
@@ -431,7 +492,9 @@ def statement_action(incident_id: int, statement_id: int, verb: str) -> Any:
             lambda: statements.approve(
                 session=db.session, actor=current_user, statement_id=statement_id, expected_version=version
             ),
-            _("Statement approved."),
+            _("Statement approved.")
+            if verb != "approve" or _signs_last(statement_id)
+            else _("Signed; the next signer is told."),
         ),
         "return": (
             lambda: statements.send_back(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 
-from crisis.reports.measures import FINISHED, TIME_COLUMNS, TIME_MEASURES
+from crisis.reports.measures import FINISHED, JUDGED_WITH_VALUE_ONLY, SHARE_COLUMNS, TIME_COLUMNS, TIME_MEASURES
 from crisis.reports.models import KpiTarget
 from crisis.reports.quantiles import Share
 from crisis.reports.scope import Filters, unit_code
@@ -44,17 +44,9 @@ def threshold_sums(m: Any, targets: list[KpiTarget]) -> dict[str, Any]:
         if key in sums:  # many units share a target: one sum each
             continue
         sums[key] = case((and_(column.is_not(None), within), 1), else_=0)
-        sums[f"judged_{TIME_COLUMNS[target.measure]}"] = case((or_(column.is_not(None), finished), 1), else_=0)
+        judged = column.is_not(None) if target.measure in JUDGED_WITH_VALUE_ONLY else or_(column.is_not(None), finished)
+        sums[f"judged_{TIME_COLUMNS[target.measure]}"] = case((judged, 1), else_=0)
     return sums
-
-
-SHARE_COLUMNS = {
-    "stage_sla": ("st_judged", "st_met"),
-    "review_on_time": ("rv_judged", "rv_on_time"),
-    "action_items_on_time": ("ai_judged", "ai_on_time"),
-    "escalations_acknowledged": ("esc_sent", "esc_acknowledged"),
-    "media_on_time": ("mq_judged", "mq_on_time"),
-}
 
 
 def kpi_rows(

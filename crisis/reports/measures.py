@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from crisis.dbtypes import UTCDateTime
 from crisis.escalation.models import Timer
+from crisis.i18n import lazy_gettext as _l
 from crisis.incidents.models import Incident, InvolvedUnit, MediaQuery, StageRun, Statement
 from crisis.notify.models import Notice
 from crisis.playbooks.models import Playbook, PlaybookVersion
@@ -51,10 +52,18 @@ assert MAX_STAGES <= 63  # nosec B101  # import-time self-check of a constant
 TIME_MEASURES = {m.key: m.label for m in TARGET_MEASURES if isinstance(m, Duration)}
 # Share measures: a target says "this share or more".
 SHARE_MEASURES = {m.key: m.label for m in TARGET_MEASURES if isinstance(m, Rate)}
-MEASURE_LABELS = {**TIME_MEASURES, **SHARE_MEASURES}
 # Column of the per-incident measures (crisis.reports.models.IncidentMeasure) behind each measure.
 TIME_COLUMNS = {m.key: m.column for m in INCIDENT_DURATIONS}
 SHARE_COLUMNS = {m.key: m.columns for m in RATES.values() if m.columns is not None}
+# Practice measures computed in Python after the row, as the review computes them
+# (crisis.reports.service.practice_measures): heads set targets on them too. Time to detect is
+# judged only where there is one (an incident not opened from a logged issue has none).
+TIME_MEASURES["time_to_detect"] = _l("Time to detect (issue first seen → incident opened)")
+TIME_COLUMNS["time_to_detect"] = "ttd"
+JUDGED_WITH_VALUE_ONLY = frozenset({"time_to_detect"})
+SHARE_MEASURES["update_cadence"] = _l("Update cadence kept")
+SHARE_COLUMNS["update_cadence"] = ("upd_judged", "upd_kept")
+MEASURE_LABELS = {**TIME_MEASURES, **SHARE_MEASURES}
 # The stage bits of a measures row (one per position) and the per-run count each holds.
 STAGE_BITS = {"stages_judged": "st_judged", "stages_met": "st_met", "stages_breached": "st_breached"}
 

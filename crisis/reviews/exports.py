@@ -20,7 +20,9 @@ from crisis.i18n import lazy_gettext
 from crisis.incidents import presenters
 from crisis.incidents.labels import (
     CHANNEL_LABELS,
+    EMERGENCY_LABELS,
     EVENT_LABELS,
+    SIGNER_LABELS,
     STATE_LABELS,
     STATEMENT_LABELS,
 )
@@ -153,6 +155,8 @@ def context(doc: ReviewDocument, *, lang: str, zone: str) -> dict[str, Any]:
             else f"{format_decimal(round(figures.on_time_share * 100), locale=lang)} %"
         ),
         "seconds": lambda value: "—" if value is None else format_duration(timedelta(seconds=round(value))),
+        "SIGNER_LABELS": SIGNER_LABELS,
+        "EMERGENCY_LABELS": EMERGENCY_LABELS,
         "count": lambda value: "—" if value is None else format_decimal(value, locale=lang),
         "reach_ratio": reach_ratio(doc.review),
         "letterhead": letterheads.get(session=db.session, unit_id=doc.incident.unit_id),
@@ -244,6 +248,9 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                 "playbook_title": incident.playbook_snapshot["title"][lang],
                 "playbook_version": doc.playbook_version,
                 "commander": incident.commander.name,
+                "spokesperson": incident.spokesperson.name if incident.spokesperson else None,
+                "emergency_status": incident.emergency_status,
+                "emergency_since": _iso(incident.emergency_since),
                 "participants": [
                     {"name": p.user.name, "role": p.role, "unit": p.unit_code, "commander": p.commander}
                     for p in doc.participants
@@ -277,6 +284,7 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                     "key": s.key,
                     "title": s.title[lang],
                     "target_seconds": _seconds(s.target),
+                    "target_working_days": s.working_days.days if s.working_days else None,
                     "started_at": _iso(s.started_at),
                     "due_at": _iso(s.due_at),
                     "completed_at": _iso(s.completed_at),
@@ -325,8 +333,18 @@ def as_dict(doc: ReviewDocument, *, lang: str) -> dict[str, Any]:
                     "approved_at": _iso(st.approved_at),
                     "published_at": _iso(st.published_at),
                     "publications": [
-                        {"unit_id": p.unit_id, "channel": p.channel, "url": p.url, "published_at": _iso(p.published_at)}
+                        {
+                            "unit_id": p.unit_id,
+                            "channel": p.channel,
+                            "url": p.url,
+                            "published_at": _iso(p.published_at),
+                            "spokesperson": p.spokesperson.name if p.spokesperson else None,
+                        }
                         for p in st.publications
+                    ],
+                    "signatures": [
+                        {"step": sig.step, "role": sig.role, "by": sig.signed_by.name, "at": _iso(sig.signed_at)}
+                        for sig in st.current_signatures
                     ],
                 }
                 for st in m.statements

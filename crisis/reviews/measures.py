@@ -24,7 +24,7 @@ from crisis.escalation.models import Timer
 from crisis.incidents import media as media_desk
 from crisis.incidents.models import ChecklistEntry, Incident, MediaQuery, StageRun, Statement
 from crisis.notify.models import Notice
-from crisis.playbooks.spec import Settings
+from crisis.playbooks.spec import Settings, WorkingDays
 from crisis.reviews.definitions import (
     DURATIONS,
     INCIDENT_DURATIONS,
@@ -82,6 +82,9 @@ class StageMeasure:
     waivers: list[ChecklistEntry]
     suggested: str
     rating: str = ""
+    # The SOP's target in working days (`5wd`) when it counts them: the review says "5 hari kerja",
+    # not the hours the deadline happened to span.
+    working_days: WorkingDays | None = None
 
     @property
     def early(self) -> timedelta | None:
@@ -318,6 +321,15 @@ def _escalations(session: Session, incident: Incident) -> tuple[list[EscalationR
     return result, escalated
 
 
+def _working_days(run: StageRun, severity: int) -> WorkingDays | None:
+    """The stage's target in working days at the incident's severity, if the SOP counts it so."""
+    spec = run.spec
+    if spec.cycle is not None or not spec.target.covers(severity):
+        return None
+    target = spec.target_for(severity)
+    return target if isinstance(target, WorkingDays) else None
+
+
 def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
     scope = Scope(incident=incident)
     stages: list[StageMeasure] = []
@@ -355,6 +367,7 @@ def measure(*, session: Session, incident: Incident) -> IncidentMeasures:
             suggested=suggest_rating(
                 performed=performed, late=late, target=target, waived_required=any(e.required for e in stage_waivers)
             ),
+            working_days=_working_days(run, incident.severity),
         )
         stages.append(stage)
         waivers.extend((stage, entry) for entry in stage_waivers)

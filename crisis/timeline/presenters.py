@@ -96,6 +96,22 @@ SELECTOR_ROLE_LABELS = {
     "assignee": lazy_gettext("person answering the media query"),
     "admin": lazy_gettext("administrator"),
     "observer": lazy_gettext("observer"),
+    "legal": lazy_gettext("legal reviewer"),
+    "leader": lazy_gettext("head of the institution"),
+}
+# Who signs a step of a statement's approval chain (a playbook's settings.approval).
+SIGNER_LABELS = {
+    "supervisor": lazy_gettext("Supervisor or head"),
+    "head": lazy_gettext("Unit head"),
+    "legal": lazy_gettext("Legal reviewer"),
+    "leader": lazy_gettext("Head of the institution or delegate"),
+}
+# An incident's emergency status (BNPB practice), in force until changed.
+EMERGENCY_LABELS = {
+    "none": lazy_gettext("No emergency status"),
+    "alert": lazy_gettext("Emergency alert (siaga darurat)"),
+    "response": lazy_gettext("Emergency response (tanggap darurat)"),
+    "transition": lazy_gettext("Transition to recovery (transisi darurat ke pemulihan)"),
 }
 SELECTOR_SCOPE_LABELS = {
     "own": lazy_gettext("the owning unit"),
@@ -297,21 +313,84 @@ def _drafted(data: Data, names: Names) -> str:
 @presents("statement.edited")
 def _edited(data: Data, names: Names) -> str:
     kind = names.statement_kind(data.get("statement_kind")) if data.get("statement_kind") else ""
-    return _("%(kind)s edited.", kind=kind) if kind else _("A statement draft was edited.")
+    text = _("%(kind)s edited.", kind=kind) if kind else _("A statement draft was edited.")
+    if data.get("signatures_cleared"):
+        text += " " + _("The signatures it had are cleared; it is signed again from the first step.")
+    return text
 
 
 @presents("statement.returned")
 def _returned(data: Data, names: Names) -> str:
-    return _(
+    text = _(
         "%(kind)s sent back to its author. Reason: %(reason)s",
         kind=names.statement_kind(data.get("statement_kind")) or _("Statement"),
         reason=data.get("reason", ""),
     )
+    if data.get("signatures_cleared"):
+        text += " " + _("The signatures it had are cleared; it is signed again from the first step.")
+    return text
 
 
 @presents("statement.approved")
 def _approved(data: Data, names: Names) -> str:
-    return _("%(kind)s approved.", kind=names.statement_kind(data.get("statement_kind")) or _("Statement"))
+    kind = names.statement_kind(data.get("statement_kind")) or _("Statement")
+    if data.get("by_severity"):
+        return _(
+            "%(kind)s approved: at severity %(severity)s the signatures it has are all it needs.",
+            kind=kind,
+            severity=data.get("by_severity"),
+        )
+    return _("%(kind)s approved.", kind=kind)
+
+
+@presents("statement.signed")
+def _signed(data: Data, names: Names) -> str:
+    kind = names.statement_kind(data.get("statement_kind")) or _("Statement")
+    role = SIGNER_LABELS.get(str(data.get("role")))
+    following = SIGNER_LABELS.get(str(data.get("next_role")))
+    text = (
+        _("%(kind)s signed as %(role)s.", kind=kind, role=str(role).lower())
+        if role
+        else _("%(kind)s signed.", kind=kind)
+    )
+    if following:
+        text += " " + _("Next to sign: %(role)s.", role=str(following).lower())
+    return text
+
+
+@presents("statement.approval_kept")
+def _approval_kept(data: Data, names: Names) -> str:
+    roles = [str(SIGNER_LABELS[role]).lower() for role in data.get("roles") or () if role in SIGNER_LABELS]
+    kind = names.statement_kind(data.get("statement_kind")) or _("Statement")
+    if roles:
+        return _(
+            "%(kind)s stays approved: it was approved before severity %(severity)s, which also asks for %(roles)s.",
+            kind=kind,
+            severity=data.get("severity", ""),
+            roles=join_words(roles),
+        )
+    return _("%(kind)s stays approved after the severity change.", kind=kind)
+
+
+@presents("incident.spokesperson")
+def _spokesperson(data: Data, names: Names) -> str:
+    if data.get("after") is None:
+        return _("Nobody is designated as spokesperson any more.")
+    return _("%(person)s designated as spokesperson.", person=names.person(data.get("after")))
+
+
+@presents("incident.emergency_status")
+def _emergency(data: Data, names: Names) -> str:
+    after = str(data.get("after") or "")
+    when = names.at(data.get("declared_at"))
+    if after == "none":
+        return _("Emergency status ended at %(when)s.", when=when) if when else _("Emergency status ended.")
+    label = EMERGENCY_LABELS.get(after)
+    if label is None:
+        return _("Emergency status changed.")
+    if when:
+        return _("Emergency status: %(status)s, declared at %(when)s.", status=label, when=when)
+    return _("Emergency status: %(status)s.", status=label)
 
 
 @presents("statement.published")

@@ -142,3 +142,25 @@ def test_an_administrator_enters_cuti_bersama_on_its_page_and_a_bad_date_is_refu
 
 def test_only_an_administrator_of_a_central_unit_opens_the_cuti_bersama_page(login_as):
     assert login_as("head", "PUSAT").get("/playbooks/holidays").status_code == 403
+
+
+def test_the_review_says_a_working_day_target_in_working_days_not_hours(db, lapor):
+    from crisis.reviews import exports
+    from crisis.reviews import service as reviews
+    from crisis.reviews.models import Review
+    from tests.factories import run_through
+
+    issue = log_issue(db.session, lapor, now=WEDNESDAY - timedelta(minutes=30))
+    incident = escalate(db.session, lapor, issue, now=WEDNESDAY, playbook="working-days", severity=2)
+    head = lapor["users"][("KOTA-SEMARANG", "head")]
+    run_through(db.session, head, incident, now=WEDNESDAY + DAY)
+    incidents.resolve(session=db.session, actor=head, incident_id=incident.id, now=WEDNESDAY + 2 * DAY)
+    db.session.commit()
+    review = db.session.scalars(select(Review).where(Review.incident_id == incident.id)).one()
+    doc = reviews.document(session=db.session, review=review)
+    respond, close = doc.measures.stages
+    assert respond.working_days == WorkingDays(3) and close.working_days is None
+    markdown = exports.render_markdown(doc, lang="id", zone="Asia/Jakarta")
+    assert "| 1. Tindak lanjut | 3 hari kerja |" in markdown
+    assert "| 2. Tutup | 14 hari |" in markdown
+    assert exports.as_dict(doc, lang="en")["stages"][0]["target_working_days"] == 3

@@ -116,6 +116,7 @@ def gate(roles: frozenset[str] | set[str]) -> Rule:
 act = gate(ACTING)  # observers read and never change
 lead = gate({"supervisor", "head", "admin"})  # incidents: the big decisions (the commander too)
 approve_statement = gate({"supervisor", "head"})
+designate_spokesperson = gate({"supervisor", "head"})  # and the commander
 head_only = gate({"head"})  # reviews are approved or returned by a head over the owning unit
 set_targets = gate({"head", "admin"})
 plan_roster = gate({"supervisor", "head", "admin"})
@@ -383,6 +384,14 @@ PAGES = [
         "/incidents/{incident}/severity",
         body={"severity": "2", "reason": "Sebaran melambat."},
     ),
+    C(
+        "POST",
+        "/incidents/<int:incident_id>/<verb>",
+        designate_spokesperson,
+        "/incidents/{incident}/spokesperson",
+        body={"spokesperson_id": ""},
+    ),
+    C("POST", "/incidents/<int:incident_id>/<verb>", lead, "/incidents/{incident}/emergency", body={"status": "alert"}),
     C(
         "POST",
         "/incidents/<int:incident_id>/<verb>",
@@ -774,6 +783,20 @@ API = [
         lead,
         "/api/v1/incidents/{incident}/severity",
         body={"severity": 2, "reason": "Sebaran melambat."},
+    ),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/spokesperson",
+        designate_spokesperson,
+        "/api/v1/incidents/{incident}/spokesperson",
+        body={"spokesperson_id": None},
+    ),
+    C(
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/emergency-status",
+        lead,
+        "/api/v1/incidents/{incident}/emergency-status",
+        body={"status": "response"},
     ),
     C(
         "POST",

@@ -240,6 +240,10 @@ BASES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/incidents/{incident_id}/severity"): lambda r, o: {"severity": 2, "reason": "Sebaran melambat."},
     ("post", "/api/v1/incidents/{incident_id}/involved"): lambda r, o: {"unit_id": o["units"]["KAB-BANYUMAS"].id},
     ("post", "/api/v1/incidents/{incident_id}/handover"): lambda r, o: {"to": "parent"},
+    ("post", "/api/v1/incidents/{incident_id}/spokesperson"): lambda r, o: {
+        "spokesperson_id": o["users"][("KOTA-SEMARANG", "head")].id
+    },
+    ("post", "/api/v1/incidents/{incident_id}/emergency-status"): lambda r, o: {"status": "response"},
     ("put", "/api/v1/units/{unit_id}/kpi-targets"): lambda r, o: {
         "measure": "time_to_holding_statement",
         "target_percent": 80,
