@@ -262,6 +262,10 @@ def test_starting_an_exercise_on_the_page_and_through_the_api(db, org, login_as,
     assert body["playbook"] == "disaster-public-information" and len(body["injects"]) == 4
     incident = client.get(f"/api/v1/incidents/{body['incident_id']}", headers=headers).get_json()
     assert incident["exercise_id"] == body["id"] and incident["title"].startswith("[LATIHAN]")
+    real_list = client.get("/api/v1/incidents", headers=headers).get_json()
+    drills = client.get("/api/v1/incidents?exercises=true", headers=headers).get_json()
+    assert body["incident_id"] not in [i["id"] for i in real_list]
+    assert [i["id"] for i in drills] == [body["incident_id"]]
 
 
 def test_the_unit_head_sets_the_yearly_target_on_the_readiness_page_and_the_situation_room_shows_it(

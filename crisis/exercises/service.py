@@ -68,9 +68,12 @@ def start(
     unit = session.get(Unit, unit_id) if isinstance(unit_id, int) and not isinstance(unit_id, bool) else None
     if unit is None:
         errors["unit_id"] = str(_l("Choose the unit that leads the exercise."))
+    elif unit.id not in units.visible_scope(session=session, user=actor):
+        raise NotFound(_l("Unit not found."), field="unit_id")
     elif not can_lead(session=session, user=actor, unit_id=unit.id):
-        errors["unit_id"] = str(
-            _l("Only a supervisor, head or administrator of this unit (or above it) starts its exercises.")
+        raise NotPermitted(
+            _l("Only a supervisor, head or administrator of this unit (or above it) starts its exercises."),
+            field="unit_id",
         )
     others: list[Unit] = []
     for value in other_unit_ids or []:
@@ -158,12 +161,14 @@ def start(
 
 
 def get(*, session: Session, user: User, exercise_id: int) -> Exercise:
+    """An exercise whose incident the user may see (its units' subtree, or a unit involved in it)."""
     exercise = session.get(Exercise, exercise_id)
     if exercise is None or exercise.incident is None:
         raise NotFound(_l("Exercise not found."))
-    scope = units.visible_scope(session=session, user=user)
-    if not (set(exercise.unit_ids) & set(scope.unit_ids)) and not scope.everything:
-        raise NotFound(_l("Exercise not found."))
+    try:
+        incidents.get(session=session, user=user, incident_id=exercise.incident.id, reload_runs=False)
+    except NotFound as error:
+        raise NotFound(_l("Exercise not found.")) from error
     return exercise
 
 
@@ -281,9 +286,7 @@ def set_target(
 ) -> ExerciseTarget:
     """A unit head sets how many exercises the unit means to run in a year."""
     now = now or clock.now()
-    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
-    if unit is None:
-        raise NotFound(_l("Unit not found."))
+    unit = units.get(session=session, user=actor, unit_id=unit_id)  # out of sight: not found
     if not any(m.role == "head" and m.unit_id == unit.id for m in actor.memberships):
         raise NotPermitted(_l("The unit's head sets its exercise target."))
     errors: dict[str, str] = {}

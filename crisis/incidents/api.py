@@ -62,6 +62,7 @@ def list_incidents(query: dict[str, Any]) -> Any:
         states=(query["state"],),
         unit_id=query.get("unit_id"),
         severity=query.get("severity"),
+        exercises=query["exercises"],
     )
 
 

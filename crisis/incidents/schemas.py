@@ -170,6 +170,9 @@ class IncidentQuery(ma.Schema):
     )
     unit_id = row_id()
     severity = bounded_int(1, 4)
+    exercises = ma.fields.Boolean(
+        load_default=False, metadata={"description": "true: the drills (latihan) instead of the real incidents"}
+    )
 
 
 class EscalateIn(ma.Schema):

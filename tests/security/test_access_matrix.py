@@ -29,6 +29,7 @@ from flask.testing import FlaskClient
 from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.escalation.models import Timer
+from crisis.exercises import service as exercises
 from crisis.incidents import media, statements
 from crisis.incidents import service as incidents
 from crisis.notify import links
@@ -158,6 +159,13 @@ def service_signed(actor: Actor, relation: str | None) -> str:
 def province_room(actor: Actor, relation: str | None) -> str:
     """A province's situation room: a province in sight; anything else (a regency, the centre) is not found."""
     return OK if relation in ("own", "below") else NOT_FOUND
+
+
+def unit_head(actor: Actor, relation: str | None) -> str:
+    """A unit's own head (its yearly exercise target): not a head above it; out of sight, not found."""
+    if not _visible(actor, relation):
+        return NOT_FOUND
+    return OK if actor.role == "head" and relation == "own" else FORBIDDEN
 
 
 def owner(actor: Actor, relation: str | None) -> str:
@@ -518,6 +526,27 @@ PAGES = [
         "/incidents/{incident}/media/{media}/approve_answer",
         body={},
         fresh="media",
+    ),
+    # exercises (drills)
+    C("GET", "/exercises/new", signed_in),
+    C(
+        "POST",
+        "/exercises/new",
+        lead,
+        body=lambda ids: {"scenario": "hoax-pdam-water", "unit_id": ids["unit"]},
+        target=True,
+    ),
+    C("GET", "/exercises/<int:exercise_id>", see, "/exercises/{exercise}"),
+    C("POST", "/exercises/<int:exercise_id>/end", lead, "/exercises/{exercise}/end"),
+    C("POST", "/exercises/<int:exercise_id>/evaluate", lead, "/exercises/{exercise}/evaluate", body={}),
+    C("GET", "/exercises/<int:exercise_id>/report.pdf", see, "/exercises/{exercise}/report.pdf"),
+    C("GET", "/units/<int:unit_id>/readiness", see, "/units/{unit}/readiness"),
+    C(
+        "POST",
+        "/units/<int:unit_id>/readiness/target",
+        unit_head,
+        "/units/{unit}/readiness/target",
+        body={"year": str(NOW.year), "target": "3"},
     ),
     # reviews
     C("GET", "/reviews", signed_in),
@@ -986,6 +1015,23 @@ API = [
     C("GET", "/api/v1/monthly-reports/<int:report_id>.pdf", see, "/api/v1/monthly-reports/{report}.pdf"),
     # the audit trail
     C("GET", "/api/v1/audit-events", admin_anywhere),
+    # exercises (drills)
+    C(
+        "POST",
+        "/api/v1/exercises",
+        lead,
+        body=lambda ids: {"scenario": "hoax-pdam-water", "unit_id": ids["unit"]},
+        target=True,
+    ),
+    C("GET", "/api/v1/exercises/<int:exercise_id>", see, "/api/v1/exercises/{exercise}"),
+    C("POST", "/api/v1/exercises/<int:exercise_id>/end", lead, "/api/v1/exercises/{exercise}/end"),
+    C(
+        "PUT",
+        "/api/v1/exercises/<int:exercise_id>/evaluation",
+        lead,
+        "/api/v1/exercises/{exercise}/evaluation",
+        body={"ratings": {}},
+    ),
 ]
 
 
@@ -1222,6 +1268,9 @@ class World:
             ends_at=NOW + 36 * 60 * M,
             note="matriks",
         )
+        drill = exercises.start(
+            session=session, actor=head, scenario_key="hoax-pdam-water", unit_id=unit.id, now=NOW + 5 * M
+        )
         token, _plaintext = people.create_token(session=session, user=witness, name="alat pemantauan")
         session.flush()
         monthly.build_monthly(session=session, report_id=report.id, now=NOW)
@@ -1243,6 +1292,7 @@ class World:
                 "involved": self.org["units"][INVOLVED[code]].id,
                 "second_involved": self.org["units"][SECOND_INVOLVED].id,
                 "review": review.id,
+                "exercise": drill.id,
                 "review_incident": reviewed.id,
                 "item": action_item.id,
                 "notice": notice.id,

@@ -267,6 +267,12 @@ BASES: dict[tuple[str, str], Any] = {
         "unit_id": o["units"]["KAB-BANYUMAS"].id,
         "channel": "instagram",
     },
+    ("post", "/api/v1/exercises"): lambda r, o: {
+        "scenario": "hoax-pdam-water",
+        "unit_id": o["units"]["KOTA-SEMARANG"].id,
+        "other_unit_ids": [o["units"]["JATENG"].id],
+        "commander_id": o["users"][("KOTA-SEMARANG", "head")].id,
+    },
 }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from crisis.auth import service as people
 from crisis.escalation.models import Timer
+from crisis.exercises import service as exercises
 from crisis.incidents import media, statements
 from crisis.incidents import service as incidents
 from crisis.issues import service as issues
@@ -202,6 +203,9 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
         role="officer",
     )
     token, _plaintext = people.create_token(session=session, user=officer, name="monitoring tool")
+    drill = exercises.start(
+        session=session, actor=head, scenario_key="hoax-pdam-water", unit_id=unit.id, now=now + 16 * M
+    )
     session.flush()
 
     ids["unit_id"] = [unit.id]
@@ -221,4 +225,5 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
     ids["item_id"] = [item.id]
     ids["target_id"] = [target.id]
     ids["report_id"] = [report.id]
+    ids["exercise_id"] = [drill.id]
     return dict(ids)
