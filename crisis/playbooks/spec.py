@@ -42,7 +42,14 @@ ANCHORS = (STAGE_START, ISSUE_FIRST_SEEN)
 RECORD_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
 # A repeating stage (`cycle: {every: 6h, until: stage_complete}`) runs cycle after cycle until the
 # team completes it (e.g. when the emergency status ends), each cycle measured on its own.
-CYCLE_UNTIL = ("stage_complete",)
+# `emergency_ends`: cycles keep coming while an emergency status (siaga / tanggap / transisi darurat)
+# is in force on the incident, and stop when it is ended.
+CYCLE_UNTIL = ("stage_complete", "emergency_ends")
+# Who signs a statement before it is published (`settings.approval`), in order: `supervisor` is a
+# supervisor or head over the owning unit, `head` a head over it, `legal` a legal reviewer of the
+# owning unit or above, `leader` the institution head (or delegate) of the owning unit itself.
+APPROVAL_ROLES = ("supervisor", "head", "legal", "leader")
+STATEMENT_KINDS = ("holding", "press_release", "clarification", "key_messages")
 MAX_REPEATS = 100
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
@@ -348,25 +355,91 @@ def as_durations(value: SeverityDurations | timedelta) -> SeverityDurations:
 
 
 @dataclass(frozen=True)
+class ApprovalStep:
+    """One signature a statement needs before it is published: a role, and optionally only at some
+    severities (the incident's current one) or for some kinds of statement."""
+
+    role: str
+    severities: tuple[int, ...] = ()  # empty: at every severity
+    kinds: tuple[str, ...] = ()  # empty: every kind of statement
+
+    def applies_to(self, kind: str, severity: int) -> bool:
+        return applies(self.severities, severity) and (not self.kinds or kind in self.kinds)
+
+    def to_canonical(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role}
+        if self.severities:
+            out["severities"] = list(self.severities)
+        if self.kinds:
+            out["kinds"] = list(self.kinds)
+        return out
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> ApprovalStep:
+        return cls(role=data["role"], severities=tuple(data.get("severities", ())), kinds=tuple(data.get("kinds", ())))
+
+
+# Without `approval` a statement needs a supervisor (or head) over the owning unit, as it always did.
+DEFAULT_APPROVAL = (ApprovalStep("supervisor"),)
+
+
+@dataclass(frozen=True)
+class SpokespersonRule:
+    """A spokesperson must be designated on the incident before a statement is published at these
+    severities (empty: at every severity)."""
+
+    severities: tuple[int, ...] = ()
+
+    def applies_to(self, severity: int) -> bool:
+        return applies(self.severities, severity)
+
+    def to_canonical(self) -> dict[str, Any]:
+        return _with_severities({}, self.severities)
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> SpokespersonRule:
+        return cls(severities=tuple(data.get("severities", ())))
+
+
+@dataclass(frozen=True)
 class Settings:
     update_every: SeverityDurations = SeverityDurations(DEFAULT_UPDATE_EVERY)
     review_due: timedelta = DEFAULT_REVIEW_DUE
+    approval: tuple[ApprovalStep, ...] = DEFAULT_APPROVAL
+    spokesperson: SpokespersonRule | None = None  # None: no spokesperson required before publishing
 
     def update_every_for(self, severity: int) -> timedelta:
         """How often a situation update is due while an incident of this severity is active."""
         return self.update_every.for_severity(severity)
 
+    def approval_for(self, kind: str, severity: int) -> tuple[tuple[int, ApprovalStep], ...]:
+        """The steps (with their position in the chain) a statement of this kind needs at this severity."""
+        return tuple((index, step) for index, step in enumerate(self.approval) if step.applies_to(kind, severity))
+
+    def spokesperson_required(self, severity: int) -> bool:
+        return self.spokesperson is not None and self.spokesperson.applies_to(severity)
+
     def to_canonical(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "update_every": self.update_every.to_canonical(),
             "review_due": format_duration(self.review_due),
         }
+        # Written only when they differ from the defaults, so older playbooks keep their content hash.
+        if self.approval != DEFAULT_APPROVAL:
+            out["approval"] = [step.to_canonical() for step in self.approval]
+        if self.spokesperson is not None:
+            out["spokesperson"] = self.spokesperson.to_canonical()
+        return out
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> Settings:
+        approval = data.get("approval")
+        spokesperson = data.get("spokesperson")
         return cls(
             update_every=SeverityDurations.from_canonical(data["update_every"]),
             review_due=parse_duration(data["review_due"]),
+            approval=DEFAULT_APPROVAL if approval is None else tuple(ApprovalStep.from_canonical(s) for s in approval),
+            spokesperson=None if spokesperson is None else SpokespersonRule.from_canonical(spokesperson),
         )
 
 

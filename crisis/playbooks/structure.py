@@ -12,13 +12,16 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from crisis.i18n import N_, Message
 from crisis.playbooks.spec import (
     ANCHORS,
+    APPROVAL_ROLES,
     CATEGORIES,
     CYCLE_UNTIL,
     OWNER_ROLES,
     RECORD_RE,
     SEVERITIES,
     STAGE_START,
+    STATEMENT_KINDS,
     UNTIL_VALUES,
+    ApprovalStep,
     ChecklistItemSpec,
     CycleSpec,
     EscalationStepSpec,
@@ -26,6 +29,7 @@ from crisis.playbooks.spec import (
     RepeatSpec,
     RoleSelector,
     Settings,
+    SpokespersonRule,
     StageSpec,
     format_duration,
     parse_selector,
@@ -38,7 +42,9 @@ PLAYBOOK_KEYS = ("key", "title", "description", "category", "severities", "setti
 PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "stages")
 # The evaluation keeps one bit per stage position in a 64-bit integer (crisis.reports.models.IncidentMeasure).
 MAX_STAGES = 60
-SETTINGS_KEYS = ("update_every", "review_due")
+SETTINGS_KEYS = ("update_every", "review_due", "approval", "spokesperson")
+APPROVAL_STEP_KEYS = ("role", "severities", "kinds")
+SPOKESPERSON_KEYS = ("severities",)
 STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities", "measured_from", "cycle")
 STAGE_REQUIRED = ("key", "title", "guidance", "checklist")  # and a target, unless the stage is a cycle
 ITEM_KEYS = ("key", "text", "required", "owner", "evidence", "severities", "records")
@@ -174,7 +180,7 @@ class PlaybookChecker(ValueReader):
         found = self.fields(
             node,
             N_("settings"),
-            N_("a mapping of settings (update_every, review_due)"),
+            N_("a mapping of settings (update_every, review_due, approval, spokesperson)"),
             SETTINGS_KEYS,
             (),
         )
@@ -187,9 +193,112 @@ class PlaybookChecker(ValueReader):
             else defaults.update_every
         )
         review_due = self.duration(found["review_due"], "review_due") if "review_due" in found else defaults.review_due
-        if update_every is None or review_due is None:
+        approval = self.approval(found["approval"], severities) if "approval" in found else defaults.approval
+        spokesperson = self.spokesperson(found["spokesperson"], severities) if "spokesperson" in found else None
+        if update_every is None or review_due is None or approval is None:
             return None
-        return Settings(update_every=update_every, review_due=review_due)
+        if "spokesperson" in found and spokesperson is None:
+            return None
+        return Settings(update_every=update_every, review_due=review_due, approval=approval, spokesperson=spokesperson)
+
+    def approval(self, node: Node, severities: frozenset[int] | None) -> tuple[ApprovalStep, ...] | None:
+        """Who signs a statement before it is published, in order (`- role: legal`)."""
+        if not isinstance(node, SequenceNode):
+            self.expected(node, N_("a list of approval steps such as [{role: supervisor}, {role: legal}]"))
+            return None
+        if not node.value:
+            self.add(node, N_("approval is empty; list at least one step such as {role: supervisor}"))
+            return None
+        steps: list[ApprovalStep | None] = []
+        roles: dict[str, int] = {}
+        for child in node.value:
+            step = self.approval_step(child, severities)
+            steps.append(step)
+            if step is None:
+                continue
+            role_node = next(v for k, v in child.value if k.value == "role")
+            if step.role in roles:
+                self.add(
+                    role_node,
+                    N_(
+                        "role '%(role)s' already signs in this chain (line %(line)d); one step per role: "
+                        "merge the two steps' severities and kinds",
+                        role=step.role,
+                        line=roles[step.role],
+                    ),
+                )
+                steps[-1] = None
+            else:
+                roles[step.role] = role_node.start_mark.line + 1
+        if not all(steps):
+            return None
+        chain = tuple(step for step in steps if step is not None)
+        # Every statement the playbook can produce needs someone's signature before it is published.
+        for level in sorted(severities or SEVERITIES):
+            for kind in STATEMENT_KINDS:
+                if not any(step.applies_to(kind, level) for step in chain):
+                    self.add(
+                        node,
+                        N_(
+                            "no approval step applies to a %(kind)s statement at severity %(severity)s, so it "
+                            "would be published unsigned; add a step without severities or kinds, "
+                            "such as {role: supervisor}",
+                            kind=kind,
+                            severity=level,
+                        ),
+                    )
+                    return None
+        return chain
+
+    def approval_step(self, node: Node, severities: frozenset[int] | None) -> ApprovalStep | None:
+        found = self.fields(
+            node,
+            N_("approval step"),
+            N_("an approval step: a mapping such as {role: legal, severities: [3, 4]}"),
+            APPROVAL_STEP_KEYS,
+            ("role",),
+        )
+        if found is None:
+            return None
+        role = self.choice(found["role"], N_("approval role"), APPROVAL_ROLES) if "role" in found else None
+        gate = self.gate(found["severities"], N_("approval step"), severities) if "severities" in found else ()
+        kinds = self.kinds(found["kinds"]) if "kinds" in found else ()
+        if None in (role, gate, kinds):
+            return None
+        return ApprovalStep(role=role, severities=gate, kinds=kinds)
+
+    def kinds(self, node: Node) -> tuple[str, ...] | None:
+        if not isinstance(node, SequenceNode):
+            self.expected(node, N_("a list of statement kinds such as [press_release, clarification]"))
+            return None
+        if not node.value:
+            self.add(node, N_("kinds is empty; list statement kinds or leave kinds out for every kind"))
+            return None
+        kinds: list[str] = []
+        ok = True
+        for item in node.value:
+            kind = self.choice(item, N_("statement kind"), STATEMENT_KINDS)
+            if kind is None:
+                ok = False
+            elif kind in kinds:
+                self.add(item, N_("duplicate statement kind '%(kind)s'", kind=kind))
+                ok = False
+            else:
+                kinds.append(kind)
+        return tuple(kinds) if ok else None
+
+    def spokesperson(self, node: Node, severities: frozenset[int] | None) -> SpokespersonRule | None:
+        found = self.fields(
+            node,
+            N_("spokesperson"),
+            N_("a mapping such as {severities: [3, 4]}, or {} for every severity"),
+            SPOKESPERSON_KEYS,
+            (),
+        )
+        if found is None:
+            return None
+        gate = self.gate(found["severities"], N_("spokesperson rule"), severities) if "severities" in found else ()
+        return None if gate is None else SpokespersonRule(severities=gate)
 
     def stages(self, node: Node, severities: frozenset[int] | None) -> tuple[StageSpec, ...] | None:
         if not isinstance(node, SequenceNode):
@@ -276,7 +385,7 @@ class PlaybookChecker(ValueReader):
         found = self.fields(
             node,
             N_("cycle"),
-            N_("a mapping such as {every: 6h, until: stage_complete}"),
+            N_("a mapping such as {every: 6h, until: stage_complete} or {every: 6h, until: emergency_ends}"),
             ("every", "until"),
             ("every",),
         )

@@ -306,10 +306,10 @@ def test_a_cycle_stage_is_valid_its_target_is_one_cycle_and_it_round_trips() -> 
 
 
 def test_a_cycle_stage_with_a_target_too_and_a_cycle_without_every() -> None:
-    text = edit("    target: 1d\n", "    target: 1d\n    cycle: {every: 6h, until: emergency}\n")
+    text = edit("    target: 1d\n", "    target: 1d\n    cycle: {every: 6h, until: forever}\n")
     assert found(text) == [
         (29, 13, "a cycle stage is measured per cycle: remove target (each cycle's target is its 'every')"),
-        (30, 31, "unknown until value 'emergency'; use one of stage_complete"),
+        (30, 31, "unknown until value 'forever'; use one of stage_complete, emergency_ends"),
     ]
     text = edit("    target: 1d\n", "    cycle: {until: stage_complete}\n")
     assert found(text) == [(29, 12, "missing required key 'every' in cycle")]
