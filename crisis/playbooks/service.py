@@ -198,9 +198,17 @@ def diff(old: PlaybookSpec | None, new: PlaybookSpec) -> list[Change]:
         changes.append(Change("severities", "changed", list(old.severities), list(new.severities)))
     if old.settings != new.settings:
         before, after = old.settings.to_canonical(), new.settings.to_canonical()
-        for key in after:
-            if before.get(key) != after[key]:
-                changes.append(Change("settings", key, _target_text(before.get(key)), _target_text(after[key])))
+        for key in [*after, *(k for k in before if k not in after)]:
+            if before.get(key) != after.get(key):
+                old_value, new_value = before.get(key), after.get(key)
+                changes.append(
+                    Change(
+                        "settings",
+                        key,
+                        None if old_value is None else _target_text(old_value),
+                        None if new_value is None else _target_text(new_value),
+                    )
+                )
     old_stages = {s.key: s for s in old.stages}
     new_stages = {s.key: s for s in new.stages}
     for key in old_stages.keys() - new_stages.keys():

@@ -58,6 +58,8 @@ UNIT_CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9._-]{1,31}")
 MAX_DURATION = timedelta(days=365)
 DEFAULT_UPDATE_EVERY = timedelta(hours=24)
 DEFAULT_REVIEW_DUE = timedelta(days=7)
+# A journalist's question is answered within this when the playbook sets no media_answer_within.
+DEFAULT_MEDIA_ANSWER_WITHIN = timedelta(hours=4)
 
 # [0-9], not \d: \d would also accept Arabic-Indic and other Unicode digits.
 _DURATION_RE = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?")
@@ -407,6 +409,7 @@ class Settings:
     review_due: timedelta = DEFAULT_REVIEW_DUE
     approval: tuple[ApprovalStep, ...] = DEFAULT_APPROVAL
     spokesperson: SpokespersonRule | None = None  # None: no spokesperson required before publishing
+    media_answer_within: SeverityDurations | None = None  # None: DEFAULT_MEDIA_ANSWER_WITHIN
 
     def update_every_for(self, severity: int) -> timedelta:
         """How often a situation update is due while an incident of this severity is active."""
@@ -419,6 +422,12 @@ class Settings:
     def spokesperson_required(self, severity: int) -> bool:
         return self.spokesperson is not None and self.spokesperson.applies_to(severity)
 
+    def media_answer_within_for(self, severity: int) -> timedelta:
+        """How soon a journalist's question is to be answered at this severity."""
+        if self.media_answer_within is None or not self.media_answer_within.covers(severity):
+            return DEFAULT_MEDIA_ANSWER_WITHIN
+        return self.media_answer_within.for_severity(severity)
+
     def to_canonical(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "update_every": self.update_every.to_canonical(),
@@ -429,17 +438,21 @@ class Settings:
             out["approval"] = [step.to_canonical() for step in self.approval]
         if self.spokesperson is not None:
             out["spokesperson"] = self.spokesperson.to_canonical()
+        if self.media_answer_within is not None:  # written only when set, so older playbooks keep their hash
+            out["media_answer_within"] = self.media_answer_within.to_canonical()
         return out
 
     @classmethod
     def from_canonical(cls, data: dict[str, Any]) -> Settings:
         approval = data.get("approval")
         spokesperson = data.get("spokesperson")
+        media = data.get("media_answer_within")
         return cls(
             update_every=SeverityDurations.from_canonical(data["update_every"]),
             review_due=parse_duration(data["review_due"]),
             approval=DEFAULT_APPROVAL if approval is None else tuple(ApprovalStep.from_canonical(s) for s in approval),
             spokesperson=None if spokesperson is None else SpokespersonRule.from_canonical(spokesperson),
+            media_answer_within=None if media is None else SeverityDurations.from_canonical(media),
         )
 
 
@@ -716,6 +729,8 @@ def to_yaml(spec: PlaybookSpec) -> str:
     data = spec.to_canonical()
     settings = data["settings"]
     settings["update_every"] = _yaml_severity_map(settings["update_every"])
+    if "media_answer_within" in settings:
+        settings["media_answer_within"] = _yaml_severity_map(settings["media_answer_within"])
     for stage in data["stages"]:
         if "cycle" in stage:  # a cycle stage's target is its cycle, written once
             del stage["target"]

@@ -42,7 +42,7 @@ PLAYBOOK_KEYS = ("key", "title", "description", "category", "severities", "setti
 PLAYBOOK_REQUIRED = ("key", "title", "description", "category", "severities", "stages")
 # The evaluation keeps one bit per stage position in a 64-bit integer (crisis.reports.models.IncidentMeasure).
 MAX_STAGES = 60
-SETTINGS_KEYS = ("update_every", "review_due", "approval", "spokesperson")
+SETTINGS_KEYS = ("update_every", "review_due", "approval", "spokesperson", "media_answer_within")
 APPROVAL_STEP_KEYS = ("role", "severities", "kinds")
 SPOKESPERSON_KEYS = ("severities",)
 STAGE_KEYS = ("key", "title", "guidance", "target", "checklist", "escalation", "severities", "measured_from", "cycle")
@@ -180,7 +180,7 @@ class PlaybookChecker(ValueReader):
         found = self.fields(
             node,
             N_("settings"),
-            N_("a mapping of settings (update_every, review_due, approval, spokesperson)"),
+            N_("a mapping of settings (update_every, review_due, approval, spokesperson, media_answer_within)"),
             SETTINGS_KEYS,
             (),
         )
@@ -195,11 +195,24 @@ class PlaybookChecker(ValueReader):
         review_due = self.duration(found["review_due"], "review_due") if "review_due" in found else defaults.review_due
         approval = self.approval(found["approval"], severities) if "approval" in found else defaults.approval
         spokesperson = self.spokesperson(found["spokesperson"], severities) if "spokesperson" in found else None
+        media_answer_within = (
+            self.severity_durations(found["media_answer_within"], "media_answer_within", severities)
+            if "media_answer_within" in found
+            else None
+        )
         if update_every is None or review_due is None or approval is None:
             return None
         if "spokesperson" in found and spokesperson is None:
             return None
-        return Settings(update_every=update_every, review_due=review_due, approval=approval, spokesperson=spokesperson)
+        if "media_answer_within" in found and media_answer_within is None:
+            return None
+        return Settings(
+            update_every=update_every,
+            review_due=review_due,
+            approval=approval,
+            spokesperson=spokesperson,
+            media_answer_within=media_answer_within,
+        )
 
     def approval(self, node: Node, severities: frozenset[int] | None) -> tuple[ApprovalStep, ...] | None:
         """Who signs a statement before it is published, in order (`- role: legal`)."""

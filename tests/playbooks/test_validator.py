@@ -433,6 +433,51 @@ def test_settings_are_optional_with_defaults() -> None:
     assert spec.settings.review_due.days == 7
 
 
+def test_media_answer_target_per_severity_is_read_and_kept_in_the_hash() -> None:
+    text = edit("  review_due: 7d\n", "  review_due: 7d\n  media_answer_within: {default: 4h, 3: 2h, 4: 1h}\n")
+    spec = validate_text(text).spec
+    assert spec is not None
+    assert [spec.settings.media_answer_within_for(level).total_seconds() / 3600 for level in (2, 3, 4)] == [4, 2, 1]
+    plain = validate_text(BASE).spec
+    assert plain is not None and plain.content_hash() != spec.content_hash()
+    assert PlaybookSpec.from_canonical(spec.to_canonical()) == spec
+
+
+def test_media_answer_target_defaults_to_four_hours_and_leaves_old_hashes_alone() -> None:
+    spec = validate_text(BASE).spec
+    assert spec is not None
+    assert spec.settings.media_answer_within_for(4).total_seconds() == 4 * 3600
+    assert "media_answer_within" not in spec.to_canonical()["settings"]
+
+
+def test_media_answer_target_errors_point_at_the_value() -> None:
+    text = edit("  review_due: 7d\n", "  review_due: 7d\n  media_answer_within: {default: 4h, 1: 2h, 4: soon}\n")
+    assert found(text) == [
+        (
+            9,
+            38,
+            "media_answer_within for severity 1, which this playbook does not list "
+            "(severities: 2, 3, 4); remove it or add 1 to severities",
+        ),
+        (9, 48, "duration 'soon' does not parse; write a number and a unit, e.g. 15m, 1h, 3d or 1h30m"),
+    ]
+
+
+def test_media_answer_target_in_the_schema_too() -> None:
+    schema = json.loads((SOPS / "schema.json").read_text(encoding="utf-8"))
+    settings = schema["properties"]["settings"]["properties"]
+    assert settings["media_answer_within"] == {
+        "$ref": "#/$defs/severityDurations",
+        "description": settings["media_answer_within"]["description"],
+    }
+    text = edit("  review_due: 7d\n", "  review_due: 7d\n  media_answer_within: {default: 4h, 4: 1h}\n")
+    # Through JSON, as an editor sees it: severity keys (4: 1h) become strings.
+    jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(yaml.safe_load(text))))
+    wrong = edit("  review_due: 7d\n", "  review_due: 7d\n  media_answer_within: 2 jam\n")
+    assert found(wrong)
+    assert not jsonschema.Draft202012Validator(schema).is_valid(json.loads(json.dumps(yaml.safe_load(wrong))))
+
+
 def test_file_name_must_match_key() -> None:
     assert found(BASE, "sops/other.yaml") == [
         (
