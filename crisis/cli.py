@@ -181,7 +181,16 @@ def sops_list(files: tuple[str, ...], markdown: bool, readme: str | None) -> Non
         try:
             updated = library_doc.replace_section(text, library_doc.library_markdown(specs))
         except ValueError as error:
-            raise BadInput([f"{readme}: {error}"]) from error
+            raise BadInput(
+                [
+                    _(
+                        "%(file)s: no generated SOP section; add the lines %(begin)s and %(end)s where it goes.",
+                        file=readme,
+                        begin=library_doc.BEGIN,
+                        end=library_doc.END,
+                    )
+                ]
+            ) from error
         path.write_text(updated, encoding="utf-8")
         click.echo(f"{readme}: {len(specs)} playbook(s) listed")
     elif markdown:

@@ -430,3 +430,37 @@ def test_sops_list_rewrites_a_stale_readme_section_and_refuses_one_without_marke
     refused = invoke_crisis("sops", "list", "--readme", str(bare), env=env)
     assert refused.returncode == 2 and "sops:begin" in refused.stderr
     assert bare.read_text(encoding="utf-8") == "# nothing to replace\n"
+
+
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.stem)
+def test_statements_are_cleared_by_the_head_and_at_three_and_four_by_the_leader_with_a_spokesperson(path: Path):
+    spec = _spec(path.stem)
+    settings = spec.settings
+    # Journalists get an answer sooner as the severity rises, and never later than 4 hours.
+    media = [settings.media_answer_within_for(s) for s in spec.severities]
+    assert media == sorted(media, reverse=True) and media[0] <= timedelta(hours=4)
+    if spec.category == "public_complaint":  # the complaint's final answer is approved by a superior
+        return
+    roles = [step.role for step in settings.approval]
+    assert roles[0] == "head" and roles[-1] == "leader"
+    for severity in spec.severities:
+        signers = {step.role for _i, step in settings.approval_for("press_release", severity)}
+        assert "head" in signers
+        assert ("leader" in signers) == (severity >= 3), severity
+        # A disaster names its spokesperson from the start; the others from severity 3.
+        always = spec.key == "disaster-public-information"
+        assert settings.spokesperson_required(severity) == (severity >= 3 or always), severity
+
+
+def test_legal_review_where_practice_needs_it_and_disaster_updates_last_the_emergency_status():
+    legal_everywhere = _spec("data-leak-cyber").settings
+    assert all(
+        "legal" in {step.role for _i, step in legal_everywhere.approval_for(kind, severity)}
+        for kind in ("holding", "press_release", "clarification", "key_messages")
+        for severity in (2, 3, 4)
+    )
+    for key in ("official-misconduct-viral", "official-gaffe", "election-period-issue", "mass-demonstration"):
+        settings = _spec(key).settings
+        assert "legal" in {step.role for _i, step in settings.approval_for("press_release", 3)}, key
+    updates = next(stage for stage in _spec("disaster-public-information").stages if stage.key == "updates")
+    assert updates.cycle is not None and updates.cycle.until == "emergency_ends"

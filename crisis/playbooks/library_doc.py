@@ -6,6 +6,7 @@ compares the two."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from crisis.playbooks.spec import (
     ISSUE_FIRST_SEEN,
@@ -28,7 +29,8 @@ def _cell(stage: StageSpec, severity: int, spec: PlaybookSpec) -> str:
     if not stage.applies_to(severity):
         return "skipped"
     if stage.cycle is not None:
-        return f"every {format_duration(stage.cycle.every_for(severity))}"
+        every = f"every {format_duration(stage.cycle.every_for(severity))}"
+        return f"{every} in emergency" if stage.cycle.until == "emergency_ends" else every
     text = format_span(stage.target_for(severity))
     if stage.measured_from == ISSUE_FIRST_SEEN:
         return f"{text} from first seen"
@@ -51,6 +53,21 @@ def _head_told(spec: PlaybookSpec, severity: int) -> str:
     return format_duration(min(delays)) if delays else "—"
 
 
+def _signer(step: Any) -> str:
+    """`legal (severity 3, 4; press_release, clarification)`: a role with its gates."""
+    gates = [f"severity {', '.join(str(s) for s in step.severities)}"] if step.severities else []
+    gates += [", ".join(step.kinds)] if step.kinds else []
+    return f"{step.role} ({'; '.join(gates)})" if gates else step.role
+
+
+def _spokesperson(spec: PlaybookSpec) -> str:
+    rule = spec.settings.spokesperson
+    if rule is None:
+        return "no spokesperson required"
+    levels = [s for s in spec.severities if rule.applies_to(s)]
+    return "a spokesperson designated before publishing at severity " + ", ".join(str(s) for s in levels)
+
+
 def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -58,11 +75,16 @@ def _row(cells: Iterable[str]) -> str:
 def playbook_markdown(spec: PlaybookSpec) -> str:
     levels = ", ".join(str(s) for s in spec.severities)
     updates = " / ".join(f"{s}: {format_duration(spec.settings.update_every_for(s))}" for s in spec.severities)
+    settings = spec.settings
+    media = " / ".join(f"{s}: {format_duration(settings.media_answer_within_for(s))}" for s in spec.severities)
     lines = [
         f"#### {spec.title.en} (`{spec.key}`)",
         "",
         f"*{spec.title.id}*. Category `{spec.category}`, severities {levels}. Situation update every "
-        f"{updates}; review due {format_duration(spec.settings.review_due)} after resolution.",
+        f"{updates}; journalists answered within {media}; review due "
+        f"{format_duration(settings.review_due)} after resolution. Statements signed by "
+        f"{', '.join(_signer(step) for step in settings.approval)}; "
+        f"{_spokesperson(spec)}.",
         "",
         _row(["Stage", *(f"Sev. {s}" for s in SEVERITIES)]),
         _row(["---"] * (len(SEVERITIES) + 1)),
@@ -84,7 +106,8 @@ def library_markdown(specs: Iterable[PlaybookSpec]) -> str:
         "a cell says otherwise (`from first seen`: the issue's first-seen time; `from known_at`: a time "
         "recorded in a checklist item, such as when a data leak became known). `5wd` is five working "
         "days (weekends, public holidays and collective leave skipped); `every 6h` is a repeating "
-        "stage with one update due per window; `skipped` means the stage does not run at that "
+        "stage with one update due per window (`in emergency`: while an emergency status is in force on the "
+        "incident); `skipped` means the stage does not run at that "
         "severity (severity 1 replaces the public statement with monitoring and a direct reply).",
         "",
         _row(["Playbook", "Category", "Severities", "Stages"]),
