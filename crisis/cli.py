@@ -22,8 +22,8 @@ from crisis.errors import NotFound, ValidationFailed
 from crisis.exercises import scenarios
 from crisis.extensions import db
 from crisis.i18n import _
+from crisis.playbooks import library_doc, workdays
 from crisis.playbooks import service as playbooks
-from crisis.playbooks import workdays
 from crisis.playbooks.service import library_files
 from crisis.playbooks.validator import validate_file
 from crisis.reports.cli import seed_history, seed_history_command
@@ -186,6 +186,50 @@ def sops_validate(files: tuple[str, ...]) -> None:
     click.echo(f"{len(paths)} playbook(s) valid")
     if scenario_paths:
         click.echo(f"{len(scenario_paths)} exercise scenario(s) valid")
+
+
+@sops_group.command("list")
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option("--markdown", is_flag=True, help="The README section: stages and targets per severity.")
+@click.option(
+    "--readme",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Rewrite the generated section of this README in place.",
+)
+def sops_list(files: tuple[str, ...], markdown: bool, readme: str | None) -> None:
+    """List the playbooks (the library shipped with crisis when no FILES are given)."""
+    paths = _sop_paths(files)
+    results = [validate_file(path) for path in paths]
+    problems = [problem for result in results for problem in result.problems]
+    if problems:
+        for problem in problems:
+            click.echo(str(problem))
+        sys.exit(1)
+    specs = [result.spec for result in results if result.spec is not None]
+    if readme is not None:
+        path = Path(readme)
+        text = path.read_text(encoding="utf-8")
+        try:
+            updated = library_doc.replace_section(text, library_doc.library_markdown(specs))
+        except ValueError as error:
+            raise BadInput(
+                [
+                    _(
+                        "%(file)s: no generated SOP section; add the lines %(begin)s and %(end)s where it goes.",
+                        file=readme,
+                        begin=library_doc.BEGIN,
+                        end=library_doc.END,
+                    )
+                ]
+            ) from error
+        path.write_text(updated, encoding="utf-8")
+        click.echo(f"{readme}: {len(specs)} playbook(s) listed")
+    elif markdown:
+        click.echo(library_doc.library_markdown(specs), nl=False)
+    else:
+        for spec in sorted(specs, key=lambda spec: spec.key):
+            severities = ",".join(str(s) for s in spec.severities)
+            click.echo(f"{spec.key:32} {severities:8} {len(spec.stages)} stages  {spec.title.en}")
 
 
 @main.group("holidays")

@@ -280,7 +280,7 @@ def seed_live_desk(*, session: Session, now: datetime | None = None) -> dict[str
     _close_stage(session, incident=awaiting, commander=commander, now=started + timedelta(minutes=25))
     statement = statements.draft(
         session=session, actor=_person(session, "KOTA-MAKASSAR", "officer"), incident_id=awaiting.id,
-        kind="holding", title="Pernyataan sementara: video petugas pelayanan KTP",
+        kind="holding", title="Pernyataan awal: video petugas pelayanan KTP",
         body="Pemerintah Kota Makassar menyesalkan kejadian dalam video tersebut. Petugas yang bersangkutan "
         "sedang dimintai keterangan; pembaruan berikutnya kami sampaikan hari ini.",
         now=now - timedelta(minutes=15),

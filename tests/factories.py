@@ -136,12 +136,16 @@ def open_incident(
     now: datetime,
     playbook: str = "viral-service-complaint",
     unit: str = "KOTA-SEMARANG",
-    severity: int = 3,
+    severity: int = 2,
     commander: tuple[str, str] = ("KOTA-SEMARANG", "officer"),
     started_at: datetime | None = None,
     title: str = "Antrean layanan KTP viral",
 ) -> Incident:
-    """An active incident whose first stage started at `started_at` (default `now`), timers planned."""
+    """An active incident whose first stage started at `started_at` (default `now`), timers planned.
+
+    Severity 2 by default: the viral-complaint SOP's first stage is due at 30 minutes, tells the
+    supervisor at 15 and the own head at 45 (at severity 3-4 the head is told at once, with the
+    supervisor)."""
     version = session.scalar(select(Playbook).where(Playbook.key == playbook)).current
     spec = PlaybookSpec.from_canonical(version.canonical)
     start = started_at or now

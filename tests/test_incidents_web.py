@@ -59,8 +59,9 @@ def test_ticking_and_completing_through_the_page(login_as, db, org, incident):
         if entry.required and entry.owner_role == "officer":
             data = {"evidence_url": "https://example.com/bukti"} if entry.evidence_expected else {}
             form_post(client, f"{page}/entries/{entry.id}/tick", data, page=page)
-        elif entry.required:  # the supervisor's own item: ticked by them
-            incidents.tick(session=db.session, actor=supervisor, entry_id=entry.id)
+        elif entry.required:  # the supervisor's or the head's own item: ticked by them
+            owner = supervisor if entry.owner_role == "supervisor" else org["users"][("KOTA-SEMARANG", "head")]
+            incidents.tick(session=db.session, actor=owner, entry_id=entry.id)
             db.session.commit()
     done = form_post(client, f"{page}/stages/{run.id}/complete", {}, page=page)
     assert done.status_code == 302
@@ -133,7 +134,8 @@ def test_api_runs_the_playbook(client, org, token_for, api_incident):
     commander = token_for("supervisor", "KOTA-SEMARANG")
     for entry in first["entries"]:
         payload = {"evidence_url": "https://example.com/e"} if entry["evidence_expected"] else {}
-        owner = headers if entry["owner_role"] == "officer" else commander
+        # the officer's items by the officer; the supervisor's by the commander; the head's by the head
+        owner = {"officer": headers, "head": token_for("head", "KOTA-SEMARANG")}.get(entry["owner_role"], commander)
         assert client.post(f"/api/v1/checklist/{entry['id']}/tick", json=payload, headers=owner).status_code == 200
     completed = client.post(f"/api/v1/incidents/{body['id']}/stages/{first['id']}/complete", headers=headers)
     assert completed.status_code == 200

@@ -31,8 +31,8 @@ def test_the_review_measures_time_to_detect_and_the_update_cadence(db, resolved)
     m = reviews.document(session=db.session, review=db.session.query(Review).one()).measures
     # The issue was first seen 20 minutes before it was escalated.
     assert m.time_to_detect == 20 * M
-    # Hoax SOP at severity 3: an update every 24 h. Opened → press release 25 m → holding 10 m → resolved.
-    assert m.cadence.every == 24 * H
+    # Hoax SOP at severity 3: an update every 12 h. Opened → press release 25 m → holding 10 m → resolved.
+    assert m.cadence.every == 12 * H
     assert m.cadence.intervals == [25 * M, 10 * M, 9 * H + 25 * M]
     assert (m.cadence.kept, m.cadence.share) == (3, 1.0)
 

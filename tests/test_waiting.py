@@ -228,21 +228,24 @@ def test_open_checklist_items_of_the_running_stage_wait_for_their_owner_role_in_
     assert {row.subject.item_key for row in collected(db, supervisor).checklist} == {"provisional-label"}
     assert collected(db, province_officer).checklist == []  # not their unit's items
     assert collected(db, observer).checklist == []
-    # The commander's items are the commander's (the head commands here); none in this stage.
-    assert {row.subject.item_key for row in collected(db, head).checklist} == set()
+    # The head's own item at severity 3 (activating the crisis communication team) is the head's.
+    assert {row.subject.item_key for row in collected(db, head).checklist} == {"activate-crisis-team"}
 
     # Assigned to the head: it is the head's, no longer every officer's.
     archive = open_items["archive-content"]
     incidents.assign(session=db.session, actor=supervisor, entry_id=archive.id, assignee_id=head.id, now=T0 + M)
     db.session.commit()
     assert "archive-content" not in {row.subject.item_key for row in collected(db, officer).checklist}
-    assert {row.subject.item_key for row in collected(db, head).checklist} == {"archive-content"}
+    assert {row.subject.item_key for row in collected(db, head).checklist} == {
+        "archive-content",
+        "activate-crisis-team",
+    }
 
     incidents.tick(
         session=db.session, actor=head, entry_id=archive.id, evidence_url="https://example.com/bukti", now=T0 + 2 * M
     )
     db.session.commit()
-    assert collected(db, head).checklist == []
+    assert {row.subject.item_key for row in collected(db, head).checklist} == {"activate-crisis-team"}
     # Past the stage's due time the row says so.
     late = collected(db, officer, now=run.due_at + M).checklist
     assert late and all(row.overdue for row in late)

@@ -49,13 +49,17 @@ def is_working_day(day: date, leave: set[date] | frozenset[date] = frozenset()) 
     return day.weekday() < 5 and day not in public_holidays(day.year) and day not in leave
 
 
-def add_working_days(start: datetime, days: int, *, zone: str, session: Session) -> datetime:
+def add_working_days(
+    start: datetime, days: int, *, zone: str, session: Session, leave: set[date] | None = None
+) -> datetime:
     """The moment `days` working days after `start`: the same local clock time on the `days`-th
     working day after the start's local date (a start on a weekend or holiday counts from the next
-    working day the same way)."""
+    working day the same way). `leave`: the collective leave days, when the caller has them already
+    (a generator planning thousands of stages reads them once)."""
     local = start.astimezone(ZoneInfo(zone))
-    # Generous window for the leave lookup: even at a third of days off it holds `days` working days.
-    leave = collective_leave(session, local.date(), local.date() + timedelta(days=days * 3 + 30))
+    if leave is None:
+        # Generous window for the lookup: even at a third of days off it holds `days` working days.
+        leave = collective_leave(session, local.date(), local.date() + timedelta(days=days * 3 + 30))
     day, counted = local.date(), 0
     while counted < days:
         day += timedelta(days=1)

@@ -34,7 +34,8 @@ from crisis.incidents.models import (
     Statement,
 )
 from crisis.playbooks.models import Playbook, PlaybookVersion
-from crisis.playbooks.spec import PlaybookSpec
+from crisis.playbooks.spec import PlaybookSpec, Span, WorkingDays
+from crisis.playbooks.workdays import add_working_days, collective_leave
 from crisis.reports.history_rows import (
     escalation_rows,
     insert_rows,
@@ -113,6 +114,14 @@ def _people(session: Session) -> tuple[dict[int, int], list[int]]:
     return heads, list(session.scalars(select(User.id)))
 
 
+def _calendar(span: Span, start: datetime, zone: str, session: Session, leave: set[Any]) -> timedelta:
+    """A stage target as calendar time from `start`: working days (`5wd`, SP4N-LAPOR!) end on that
+    working day in the unit's zone, as the engine plans them."""
+    if isinstance(span, WorkingDays):
+        return add_working_days(start, span.days, zone=zone, session=session, leave=leave) - start
+    return span
+
+
 def _commander(unit: Unit, heads: dict[int, int], fallback: int) -> int:
     node: Unit | None = unit
     while node is not None:
@@ -165,6 +174,8 @@ def seed_history(
     owners = [u for u in all_units if u.kind != "central"] or all_units
     weights = [3 if u.kind == "regency" else 1 for u in owners]
     span = timedelta(days=30 * months)
+    # Collective leave days over the whole history, read once: working-day targets (SP4N-LAPOR!) skip them.
+    leave = collective_leave(session, (now - span - timedelta(days=31)).date(), (now + timedelta(days=400)).date())
     counts = {"incidents": 0, "stage_runs": 0, "statements": 0, "notices": 0, "reviews": 0, "action_items": 0}
 
     for batch_start in range(0, incidents, BATCH):
@@ -212,7 +223,7 @@ def seed_history(
             ended = True
             first_done = None
             for position, stage in enumerate(spec.stages):
-                target = stage.target_for(severity)
+                target = _calendar(stage.target_for(severity), moment, unit.timezone, session, leave)
                 if cancelled and position > 0:
                     stage_rows.append(stage_row(incident_id, position, stage.key, target, None, None, "pending"))
                     continue
@@ -227,7 +238,15 @@ def seed_history(
                     ended = False
                     for later, rest in enumerate(spec.stages[position + 1 :], start=position + 1):
                         stage_rows.append(
-                            stage_row(incident_id, later, rest.key, rest.target_for(severity), None, None, "pending")
+                            stage_row(
+                                incident_id,
+                                later,
+                                rest.key,
+                                _calendar(rest.target_for(severity), moment, unit.timezone, session, leave),
+                                None,
+                                None,
+                                "pending",
+                            )
                         )
                     break
                 stage_rows.append(stage_row(incident_id, position, stage.key, target, moment, done, "completed"))

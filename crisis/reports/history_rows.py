@@ -58,7 +58,7 @@ def statement_row(
     row = {
         "incident_id": incident_id,
         "kind": kind,
-        "title": "Pernyataan sementara" if kind == "holding" else "Pesan kunci",
+        "title": "Pernyataan awal" if kind == "holding" else "Pesan kunci",
         "body": "Kami mengetahui informasi yang beredar dan sedang memverifikasinya.",
         "state": "published" if published else "approved",
         "drafted_by_id": author,

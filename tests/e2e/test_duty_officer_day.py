@@ -122,6 +122,10 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     supervisor = _sign_in(browser, server, "supervisor.kota-semarang@demo.example")
     supervisor.goto(incident_url)
     _close_required(supervisor, supervisor.locator("li.stage-active").first)
+    # At severity 3 the head activates the crisis communication team: the head's own item.
+    head = _sign_in(browser, server, "kepala.kota-semarang@demo.example")
+    head.goto(incident_url)
+    _close_required(head, head.locator("li.stage-active").first)
     officer.reload()
     officer.locator("li.stage-active form[action$='/complete'] button").click()
     officer.wait_for_function("() => document.querySelectorAll('li.stage-completed').length === 1")
@@ -151,7 +155,6 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
 
     # The head runs the remaining stages in order (their items include the head's own and the
     # commander's, which a head may also tick; a stage not started has no tick).
-    head = _sign_in(browser, server, "kepala.kota-semarang@demo.example")
     head.goto(incident_url)
     while head.locator("li.stage-pending").count():
         completed = head.locator("li.stage-completed").count()

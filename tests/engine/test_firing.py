@@ -46,7 +46,7 @@ def test_late_verification_emails_the_supervisor_in_her_language_and_zone(app, d
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
     assert mail["to"] == [supervisor.email]
     assert (
-        mail["subject"] == f"[SEV 3] KOTA-SEMARANG · {incident.reference} Antrean layanan KTP viral · Verifikasi fakta"
+        mail["subject"] == f"[SEV 2] KOTA-SEMARANG · {incident.reference} Antrean layanan KTP viral · Verifikasi fakta"
     )
     notice = db.session.scalar(select(Notice).where(Notice.channel == "email"))
     assert notice.status == "sent" and notice.sent_at == NOW + 15 * M and notice.lateness_seconds == 0
@@ -78,7 +78,7 @@ def test_a_notice_in_english_for_an_english_reader_in_wita(db, org, smtp):
     tick(db.session, NOW + 45 * M)  # supervisor step falls back; head step fires too
     mail = next(m for m in smtp.messages if m["to"] == [head.email])
     assert (
-        mail["subject"] == f"[SEV 3] KOTA-MAKASSAR · {incident.reference} Antrean layanan KTP viral · Verify the facts"
+        mail["subject"] == f"[SEV 2] KOTA-MAKASSAR · {incident.reference} Antrean layanan KTP viral · Verify the facts"
     )
     text = mail["message"].get_body(("plain",)).get_content()
     # The stage is due 30 minutes after it started, in Makassar's zone (11:30 WITA at 10:00 WIB).
@@ -94,8 +94,8 @@ def test_a_supervisor_told_about_two_incidents_at_the_same_stage_tells_them_apar
     subjects = sorted(m["subject"] for m in smtp.messages if m["to"] == [supervisor.email])
     assert subjects == sorted(
         [
-            f"[SEV 3] KOTA-SEMARANG · {queue.reference} Antrean layanan KTP viral di Kecamatan… · Verifikasi fakta",
-            f"[SEV 3] KOTA-SEMARANG · {flood.reference} Banjir rob, warga mengeluh lambatnya… · Verifikasi fakta",
+            f"[SEV 2] KOTA-SEMARANG · {queue.reference} Antrean layanan KTP viral di Kecamatan… · Verifikasi fakta",
+            f"[SEV 2] KOTA-SEMARANG · {flood.reference} Banjir rob, warga mengeluh lambatnya… · Verifikasi fakta",
         ]
     )
     supervisor.language = "en"
@@ -234,7 +234,7 @@ def test_a_unit_webhook_gets_signed_json(db, org, smtp, webhook):
     assert received["headers"]["X-Crisis-Signature"] == expected
     document = received["json"]
     assert document["recipients"] == ["Ratna Sari"] and document["stage"] == "verify"
-    assert document["subject"].startswith(f"[SEV 3] KOTA-SEMARANG · {incident.reference} ")
+    assert document["subject"].startswith(f"[SEV 2] KOTA-SEMARANG · {incident.reference} ")
     assert document["ack_url"].startswith("http://127.0.0.1:5000/ack/")
 
 

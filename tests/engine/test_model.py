@@ -25,13 +25,13 @@ from tests.factories import complete_stage, open_incident
 
 M = timedelta(minutes=1)
 LEASE = timedelta(seconds=30)
-# viral-service-complaint at severity 3, stages 0 and 1: (after, repeat every, max, selectors)
+# viral-service-complaint at severity 2 (the factory's), stages 0 and 1: (after, repeat every, max, selectors)
 STEPS = {
     0: [(15 * M, 15 * M, 3, ("supervisor",)), (45 * M, 30 * M, 2, ("head",))],
     1: [(30 * M, 30 * M, 2, ("head",))],
 }
-TARGET = {0: 30 * M, 1: 30 * M}
-UPDATE_EVERY = timedelta(hours=12)
+TARGET = {0: 30 * M, 1: 60 * M}
+UPDATE_EVERY = timedelta(hours=24)
 
 Identity = tuple[Any, ...]  # (stage position | None, kind, step index | None, repeat index)
 

@@ -25,9 +25,10 @@ def _open(db):
 def test_starting_a_stage_writes_its_due_timer_and_one_timer_per_escalation_step(db, org):
     incident = open_incident(db.session, org, now=NOW, severity=3)
     db.session.commit()
+    # severity 3: the supervisor and the own head at 5 minutes, the head again at 20; due at 30
     assert _open(db) == [
-        ("escalation_step", 0, 0, NOW + 15 * M),
-        ("escalation_step", 1, 0, NOW + 45 * M),
+        ("escalation_step", 0, 0, NOW + 5 * M),
+        ("escalation_step", 1, 0, NOW + 20 * M),
         ("stage_due", None, 0, NOW + 30 * M),
         ("update_due", None, 0, NOW + timedelta(hours=12)),
     ]
@@ -52,11 +53,11 @@ def test_completing_a_stage_cancels_its_timers_and_plans_the_next_stage(db, org)
     db.session.commit()
     cancelled = db.session.scalars(select(Timer).where(Timer.state == "cancelled")).all()
     assert {t.cancel_reason for t in cancelled} == {"stage_completed"} and len(cancelled) == 3
-    # activate, severity 3: target 30m, one step after 30m
+    # activate, severity 2: target 1h, one step after 30m; a situation update every 24h
     assert _open(db) == [
         ("escalation_step", 0, 0, later + 30 * M),
-        ("stage_due", None, 0, later + 30 * M),
-        ("update_due", None, 0, NOW + timedelta(hours=12)),
+        ("stage_due", None, 0, later + 60 * M),
+        ("update_due", None, 0, NOW + timedelta(hours=24)),
     ]
 
 
@@ -73,10 +74,11 @@ def test_raising_severity_moves_the_stage_deadline_from_the_stage_start(db, org)
     db.session.commit()
     change_severity(db.session, incident, 4, now=NOW + 5 * M)
     db.session.commit()
-    # severity 4: verify target 15m, update every 6h; steps keep their offsets from the stage start
+    # severity 4: verify target 15m, update every 6h; the steps move to severity 4's offsets from
+    # the stage start (5 and 10 minutes)
     assert _open(db) == [
-        ("escalation_step", 0, 0, NOW + 15 * M),
-        ("escalation_step", 1, 0, NOW + 45 * M),
+        ("escalation_step", 0, 0, NOW + 5 * M),
+        ("escalation_step", 1, 0, NOW + 10 * M),
         ("stage_due", None, 0, NOW + 15 * M),
         ("update_due", None, 0, NOW + timedelta(hours=6)),
     ]

@@ -107,7 +107,7 @@ def test_escalation_reaches_the_linked_person_on_telegram_with_an_acknowledge_bu
     [sent] = telegram_api.sent()
     assert sent["chat_id"] == str(CHAT_ID)
     text = sent["text"]
-    assert "Tingkat 3 · KOTA-SEMARANG" in text and f"{incident.reference} Antrean layanan KTP viral" in text
+    assert "Tingkat 2 · KOTA-SEMARANG" in text and f"{incident.reference} Antrean layanan KTP viral" in text
     assert "Tahap: Verifikasi fakta" in text and f"/incidents/{incident.id}" in text
     [[button]] = sent["reply_markup"]["inline_keyboard"]
     assert button["text"] == "Konfirmasi terima" and len(button["callback_data"].encode()) <= 64

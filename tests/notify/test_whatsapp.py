@@ -118,7 +118,7 @@ def test_escalation_goes_as_the_approved_template_with_a_quick_reply_and_one_tap
     assert sent["to"] == "6281234567890" and sent["template"]["name"] == app.config["WHATSAPP_NOTICE_TEMPLATE"]
     body, button = sent["template"]["components"]
     values = [p["text"] for p in body["parameters"]]
-    assert values[:4] == ["3", "KOTA-SEMARANG", f"{incident.reference} Antrean layanan KTP viral", "Verifikasi fakta"]
+    assert values[:4] == ["2", "KOTA-SEMARANG", f"{incident.reference} Antrean layanan KTP viral", "Verifikasi fakta"]
     assert values[4].startswith("batas ") and "WIB" in values[4] and values[5].endswith(f"/incidents/{incident.id}")
     assert button["sub_type"] == "quick_reply" and button["parameters"][0]["type"] == "payload"
     assert smtp.messages == []  # WhatsApp is her first working channel

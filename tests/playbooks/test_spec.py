@@ -20,6 +20,7 @@ from crisis.playbooks.spec import (
     RepeatSpec,
     RoleSelector,
     Text,
+    WorkingDays,
     describe_step,
     format_duration,
     format_duration_words,
@@ -377,12 +378,15 @@ def test_data_leak_has_the_three_times_24_hour_notice() -> None:
     assert {"notify-data-subjects", "notify-supervising-agency"} <= keys
 
 
-def test_lapor_uses_the_day_scale_service_levels() -> None:
+def test_lapor_counts_working_days_from_receipt_by_complaint_class() -> None:
     spec = _library("public-complaint-lapor")
-    targets = {stage.key: stage.target_for(1) for stage in spec.stages}
-    assert targets["first-response"] == timedelta(days=3)
-    assert targets["resolve"] == timedelta(days=5)
-    assert targets["dispute"] == timedelta(days=14)
+    targets = {stage.key: {s: stage.target_for(s) for s in spec.severities} for stage in spec.stages}
+    assert set(targets["first-response"].values()) == {WorkingDays(3)}
+    assert targets["resolve"] == {1: WorkingDays(5), 2: WorkingDays(14), 3: WorkingDays(60)}
+    assert {s.key: s.measured_from for s in spec.stages if s.key != "close"} == {
+        "first-response": "issue_first_seen",
+        "resolve": "issue_first_seen",
+    }
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)

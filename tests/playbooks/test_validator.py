@@ -98,7 +98,9 @@ def test_library_file_validates(path: Path) -> None:
     result = validate_file(path)
     assert [str(p) for p in result.problems] == []
     assert result.spec is not None and result.spec.key == path.stem
-    assert 4 <= len(result.spec.stages) <= 7
+    # SP4N-LAPOR! has three (first response, resolve, close: no separate dispute stage); the others
+    # four to seven, counting the stages only some severities run.
+    assert 3 <= len(result.spec.stages) <= 7
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
