@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, defer, selectinload
@@ -67,55 +69,74 @@ def due_next(
     """The `limit` soonest deadlines of the running incidents the user sees (a running stage's due
     time; the next situation update, by the SOP's cadence for the severity), and how many there are.
 
-    At national scale there are thousands: one narrow query reads each running incident's few
-    columns and its running stage's due time, the deadlines are sorted here, and only the incidents
-    of the soonest `limit` are loaded as rows."""
+    At national scale there are thousands, and only the soonest are read: the stage deadlines in
+    due order; the update deadlines as the first `limit` of each SOP version and severity (whose
+    cadence is one interval, so the incident updated longest ago is due first). Both are merged here
+    and only the incidents of the soonest `limit` are loaded as rows."""
     conditions = open_conditions(session=session, user=user, unit_id=unit_id, severity=severity)
-    rows = session.execute(
+    running = and_(StageRun.state == "active", StageRun.due_at.is_not(None))
+    stages = session.execute(
+        select(StageRun.due_at, Incident.severity, Incident.id, StageRun.position, Incident.playbook_version_id)
+        .join(Incident, Incident.id == StageRun.incident_id)
+        .where(running, *conditions)
+        .order_by(StageRun.due_at, Incident.severity.desc(), Incident.id)
+        .limit(limit)
+    ).all()
+    stage_total = session.scalar(
+        select(func.count(StageRun.id)).join(Incident, Incident.id == StageRun.incident_id).where(running, *conditions)
+    )
+    last = func.coalesce(Incident.last_update_at, Incident.started_at)
+    ranked = (
         select(
             Incident.id,
             Incident.playbook_version_id,
             Incident.severity,
-            func.coalesce(Incident.last_update_at, Incident.started_at),
-            StageRun.due_at,
-            StageRun.position,
+            last.label("last"),
+            func.row_number()
+            .over(partition_by=(Incident.playbook_version_id, Incident.severity), order_by=(last, Incident.id))
+            .label("rank"),
         )
-        .outerjoin(StageRun, and_(StageRun.incident_id == Incident.id, StageRun.state == "active"))
         .where(*conditions)
+        .subquery()
+    )
+    updates = session.execute(
+        select(ranked.c.id, ranked.c.playbook_version_id, ranked.c.severity, ranked.c.last).where(
+            ranked.c.rank <= limit
+        )
     ).all()
-    versions = sorted({row[1] for row in rows})
+    update_total = session.scalar(select(func.count(Incident.id)).where(*conditions)) or 0
+    versions = sorted({row.playbook_version_id for row in updates} | {row.playbook_version_id for row in stages})
     canonical = dict(
         session.execute(
             select(PlaybookVersion.id, PlaybookVersion.canonical).where(PlaybookVersion.id.in_(versions))
         ).all()
     )
     settings = {version: Settings.from_canonical(canonical[version]["settings"]) for version in versions}
-    deadlines: list[tuple[datetime, int, int, str, int | None]] = []  # when, -severity, incident, what, position
-    seen_update: set[int] = set()
-    for incident_id, version, severity, last, due_at, position in rows:
-        if due_at is not None:
-            deadlines.append((due_at, -severity, incident_id, "stage", position))
-        if incident_id not in seen_update:  # one update deadline an incident, whatever its stages
-            seen_update.add(incident_id)
-            next_update = last + settings[version].update_every_for(severity)
-            deadlines.append((next_update, -severity, incident_id, "update", None))
-    deadlines.sort(key=lambda d: (d[0], d[1]))
-    soonest = deadlines[:limit]
-    wanted = sorted({d[2] for d in soonest})
+    # (when, -severity, incident, what, stage title): tuples sort soonest first, the graver first on a tie.
+    deadlines: list[tuple[datetime, int, int, str, Any]] = [
+        (
+            row.due_at,
+            -row.severity,
+            row.id,
+            "stage",
+            canonical[row.playbook_version_id]["stages"][row.position]["title"],
+        )
+        for row in stages
+    ]
+    for row in updates:
+        every = settings[row.playbook_version_id].update_every_for(row.severity)
+        deadlines.append((row.last + every, -row.severity, row.id, "update", None))
+    soonest = heapq.nsmallest(limit, deadlines, key=lambda d: d[:3])
     loaded = {
         incident.id: incident
         for incident in session.scalars(
             select(Incident)
-            .where(Incident.id.in_(wanted))
+            .where(Incident.id.in_(sorted({d[2] for d in soonest})))
             .options(defer(Incident.playbook_snapshot), selectinload(Incident.unit))
         )
     }
-    items = []
-    for when, _severity, incident_id, what, position in soonest:
-        incident = loaded[incident_id]
-        title = canonical[incident.playbook_version_id]["stages"][position]["title"] if what == "stage" else None
-        items.append(DueItem(when, incident, what, title))
-    return items, len(deadlines)
+    items = [DueItem(when, loaded[incident_id], what, title) for when, _sev, incident_id, what, title in soonest]
+    return items, (stage_total or 0) + update_total
 
 
 def open_page(

@@ -48,7 +48,7 @@ def console() -> Any:
     return render_template(
         "units/console.html",
         now=now,
-        unit_choices=units.choices_by_province(session=db.session, user=current_user),
+        unit_choices=units.choices_by_province(session=db.session, user=current_user, selected=unit_id),
         own_units=own_units,
         on_duty=on_duty,
         roster_gaps=duty.gaps_for_head(session=db.session, user=current_user, now=now),

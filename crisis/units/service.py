@@ -132,24 +132,33 @@ class Choice:
     name: str
 
 
-def choices_by_province(*, session: Session, user: User) -> list[tuple[Choice | None, list[Choice]]]:
+def choices_by_province(
+    *, session: Session, user: User, selected: int | None = None
+) -> list[tuple[Choice | None, list[Choice]]]:
     """The units a person sees, for a filter: (province, its units: itself first, then its
     regencies/cities by code) in code order, with the central units and any others first under None.
-    Plain tuples of three columns, not rows: a national desk sees over five hundred units."""
+
+    Whoever sees several provinces (a national desk sees over five hundred units) gets the provinces
+    and central units only, a province standing for its whole subtree, plus their own units and the
+    one selected; a province's people get their province's regencies/cities too. Plain tuples of three
+    columns, not rows."""
     scope = visible_scope(session=session, user=user)
     rows = session.execute(
         select(Unit.id, Unit.code, Unit.name, Unit.kind, Unit.parent_id)
         .where(scope.filter(Unit.id))
         .order_by(Unit.code)
     ).all()
-    provinces = {row.id: Choice(row.id, row.code, row.name) for row in rows if row.kind == UnitKind.province}
+    provinces = {row[0]: Choice(row[0], row[1], row[2]) for row in rows if row[3] == UnitKind.province}
+    if len(provinces) > 1:
+        keep = {m.unit_id for m in user.memberships} | {selected}
+        rows = [row for row in rows if row[3] != UnitKind.regency or row[0] in keep]
     groups: dict[int | None, list[Choice]] = {None: []}
     groups.update({province_id: [choice] for province_id, choice in provinces.items()})
-    for row in rows:
-        if row.kind == UnitKind.province:
+    for unit_id, code, name, kind, parent_id in rows:
+        if kind == UnitKind.province:
             continue
-        group = row.parent_id if row.kind == UnitKind.regency and row.parent_id in provinces else None
-        groups[group].append(Choice(row.id, row.code, row.name))
+        group = parent_id if kind == UnitKind.regency and parent_id in provinces else None
+        groups[group].append(Choice(unit_id, code, name))
     ordered: list[tuple[Choice | None, list[Choice]]] = [(None, groups[None])] if groups[None] else []
     return ordered + [(provinces[pid], groups[pid]) for pid in sorted(provinces, key=lambda i: provinces[i].code)]
 

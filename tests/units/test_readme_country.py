@@ -1,12 +1,14 @@
 """The README's *The whole country, its people and rosters*: its `crisis` lines, run in order on a
-new database after the first install's central unit, load Indonesia, import the people of a CSV
-and give Kota Semarang four weeks of duty."""
+new database after the first install's central unit, load Indonesia, import the people of a CSV,
+invite them (no mail server: the links are printed) and give Kota Semarang four weeks of duty; then
+one of the imported people chooses a password through their link and signs in."""
 
 from __future__ import annotations
 
 import re
 import shlex
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -45,9 +47,14 @@ def test_readme_country_commands_load_indonesia_people_and_a_month_of_rosters(sc
     )
     (tmp_path / "people.csv").write_text(people, encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # where the README's people.csv is
+    assert any(args[:2] == ["users", "invite"] for args in commands), "the README no longer invites the people"
+    links: dict[str, str] = {}
     for args in commands:
         result = invoke_crisis(*args, env=env)
         assert result.returncode == 0, f"crisis {shlex.join(args)}\n{result.stdout}\n{result.stderr}"
+        if args[:2] == ["users", "invite"]:
+            links = dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+    assert set(links) == set(emails), result.stdout
 
     engine = create_engine(url)
     try:
@@ -62,3 +69,28 @@ def test_readme_country_commands_load_indonesia_people_and_a_month_of_rosters(sc
             assert shifts == 4 * 7 * 2  # four weeks of day and night shifts
     finally:
         engine.dispose()
+
+    # The first person of the roster chooses a password with the printed link, and signs in.
+    from crisis import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "BROKER_URL": REDIS_URL,
+            "SECRET_KEY": "country-test-secret-key",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
+    client = app.test_client()
+    path = urlsplit(links[emails[0]]).path
+    password = "jadwal piket kota lama"
+    chosen = client.post(path, data={"password": password, "confirm": password})
+    assert chosen.status_code == 302, chosen.get_data(as_text=True)[:500]
+    signed_in = client.post("/login", data={"email": emails[0], "password": password})
+    assert signed_in.status_code == 302 and not signed_in.headers["Location"].endswith("/login")
+    with app.app_context():
+        from crisis.extensions import db
+
+        db.engine.dispose()
