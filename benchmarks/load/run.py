@@ -38,8 +38,9 @@
 wrk is Debian's package `wrk`; when it is missing the script installs it with apt-get and says so.
 National scale (issue 21): `--national` imports the whole of Indonesia first (`crisis units
 import-indonesia`: 38 provinces, 514 regencies/cities), seeds 55,000 incidents over every unit (about
-3,000 of them still active; the count is printed) and tops the issues up to 30,000 (--issues), then
-measures d. and f.:
+2,500 of them still active), opens incidents until 3,000 run (--active) and tops the issues up to
+30,000 (--issues), then measures d. and f.; a run that does not measure a. opens only the probe's
+few tick incidents, so a kept database measured again (--reuse) keeps about as many running:
 
     .venv/bin/python benchmarks/load/run.py --national --only df
 
