@@ -55,6 +55,16 @@ class Incident(db.Model):
         Index("ix_incident_state_started", "state", "started_at"),
         # What waits for a commander (the header's count): their incidents, not the country's.
         Index("ix_incident_commander_id", "commander_id"),
+        # The running incidents (a few thousand of a country's tens of thousands), with what the
+        # console and the situation room read of them, so their counts and joins need no table reads.
+        Index(
+            "ix_incident_running",
+            "unit_id",
+            "severity",
+            postgresql_include=["id", "playbook_version_id", "commander_id", "started_at", "last_update_at"],
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
     )
 
     @property

@@ -42,6 +42,11 @@ def upgrade():
 
     op.create_index('ix_incident_commander_id', 'incident', ['commander_id'], unique=False)
     op.create_index(
+        'ix_incident_running', 'incident', ['unit_id', 'severity'], unique=False,
+        postgresql_include=['id', 'playbook_version_id', 'commander_id', 'started_at', 'last_update_at'],
+        postgresql_where=sa.text("state = 'active'"), sqlite_where=sa.text("state = 'active'"),
+    )
+    op.create_index(
         'ix_stage_run_running', 'stage_run', ['incident_id', 'due_at'], unique=False, postgresql_include=['id'],
         postgresql_where=sa.text("state = 'active'"), sqlite_where=sa.text("state = 'active'"),
     )
@@ -93,6 +98,7 @@ def downgrade():
         ('ix_statement_waiting', 'statement'),
         ('ix_checklist_entry_open_assignee', 'checklist_entry'),
         ('ix_stage_run_running', 'stage_run'),
+        ('ix_incident_running', 'incident'),
         ('ix_incident_commander_id', 'incident'),
     ):
         op.drop_index(name, table_name=table)
