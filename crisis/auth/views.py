@@ -143,9 +143,10 @@ def change_password() -> Any:
 
 
 @bp.route("/invite/<value>", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def invitation(value: str) -> Any:
-    """An invited person chooses their password (the link is their credential, once); then signs in."""
+    """An invited person chooses their password (the link is their credential, once); then signs in.
+    No rate limit as at sign-in: there is nothing to guess (the link is signed), and the argon2 hash
+    is computed once, when the link is used up."""
     form = InvitationForm()
     try:
         invited = invitations.check(session=db.session, value=value)
