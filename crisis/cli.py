@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import select
 
 from crisis import backup, clock, create_app
-from crisis.auth import people_import
+from crisis.auth import invitations, people_import
 from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.labels import ROLE_LABELS
@@ -35,7 +35,7 @@ from crisis.units import service as units
 from crisis.units.models import Unit, UnitKind
 
 # The option of a service's field, where the two names differ.
-OPTION_OF_FIELD = {"parent_id": "--parent", "unit_id": "--unit"}
+OPTION_OF_FIELD = {"parent_id": "--parent", "unit_id": "--unit", "area_code": "--kemendagri"}
 
 
 def _create_app(*_args: Any) -> Any:
@@ -357,8 +357,13 @@ def users_create(email: str, name: str, unit_code: str, role: str, password: str
 @users_group.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--dry-run", is_flag=True, help="Check every row and list the problems; write nothing.")
+@click.option(
+    "--invite",
+    is_flag=True,
+    help="Then invite everyone of the file who has no password yet: e-mailed, or the links printed.",
+)
 @with_appcontext
-def users_import(file: Any, dry_run: bool) -> None:
+def users_import(file: Any, dry_run: bool, invite: bool) -> None:
     """Import people and their roles from a CSV: name, email, unit_code, role, phone, language."""
     report = people_import.run(session=db.session, actor=None, text=file.read(), dry_run=dry_run)
     if report.problems:
@@ -384,6 +389,63 @@ def users_import(file: Any, dry_run: bool) -> None:
         return
     db.session.commit()
     click.echo(_("Imported: %(summary)s", summary=summary))
+    if invite:
+        emails = sorted({*report.created, *report.updated, *report.unchanged})
+        _invite(invitations.waiting(session=db.session, emails=emails))
+
+
+def _invite(waiting: list[Any]) -> None:
+    """Invite these people (commits) and say, for each, whether it was e-mailed or the link."""
+    sent = invitations.invite(session=db.session, actor=None, people=waiting)
+    db.session.commit()
+    for invitation in sent:
+        user = invitation.user
+        if invitation.mailed:
+            click.echo(_("%(email)s: invitation e-mailed", email=user.email))
+        elif invitation.problem:
+            click.echo(
+                _(
+                    "%(email)s: e-mail failed (%(problem)s); hand over %(url)s",
+                    email=user.email,
+                    problem=invitation.problem,
+                    url=invitation.url,
+                )
+            )
+        else:
+            click.echo(f"{user.email}\t{invitation.url}")
+    click.echo(
+        _(
+            "%(n)d people invited; each link works once, for %(days)d days.",
+            n=len(sent),
+            days=invitations.expires_days(),
+        )
+    )
+
+
+@users_group.command("invite")
+@click.option("--unit", "unit_code", help="Everyone without a password in this unit and the units below it.")
+@click.option("--email", "emails", multiple=True, help="This person (repeatable).")
+@with_appcontext
+def users_invite(unit_code: str | None, emails: tuple[str, ...]) -> None:
+    """Invite people who have no password yet (imported in bulk) to choose one: a signed link that works
+    once, e-mailed when a mail server is set up (CRISIS_SMTP_HOST), otherwise printed to hand over."""
+    if not unit_code and not emails:
+        raise BadInput.of_fields({"unit_id": [_("Name a unit (--unit) or people (--email).")]})
+    unit_ids = None
+    if unit_code:
+        unit = units.get_by_code(session=db.session, code=unit_code)
+        if unit is None:
+            raise BadInput.of_fields({"unit_id": [_("No unit has the code %(code)s.", code=unit_code)]})
+        unit_ids = units.subtree_ids(session=db.session, root_ids={unit.id})
+    wanted = [people.normalise_email(e) for e in emails] if emails else None
+    if wanted:
+        for email in wanted:
+            user = people.get_by_email(session=db.session, email=email)
+            if user is None:
+                raise BadInput.of_fields({"email": [_("No user has the e-mail address %(email)s.", email=email)]})
+            if not invitations.needs_password(user):
+                raise BadInput.of_fields({"email": [_("%(email)s already has a password.", email=email)]})
+    _invite(invitations.waiting(session=db.session, unit_ids=unit_ids, emails=wanted))
 
 
 @main.group("roster")
@@ -473,8 +535,16 @@ def units_group() -> None:
 @click.option(
     "--timezone", default="Asia/Jakarta", show_default=True, help="Asia/Jakarta, Asia/Makassar or Asia/Jayapura"
 )
+@click.option(
+    "--kemendagri",
+    "area_code",
+    metavar="CODE",
+    help="The Kemendagri code of the area it serves (33, 33.74) when --code is another: import-indonesia finds it.",
+)
 @with_appcontext
-def units_create(code: str, name: str, kind: str, parent_code: str | None, timezone: str) -> None:
+def units_create(
+    code: str, name: str, kind: str, parent_code: str | None, timezone: str, area_code: str | None
+) -> None:
     """Create a unit: the central unit of an empty install first, then the units below it."""
     parent_id = None
     if parent_code is not None:
@@ -484,7 +554,14 @@ def units_create(code: str, name: str, kind: str, parent_code: str | None, timez
         parent_id = parent.id
     try:
         unit = units.create(
-            session=db.session, actor=None, code=code, name=name, kind=kind, parent_id=parent_id, timezone=timezone
+            session=db.session,
+            actor=None,
+            code=code,
+            name=name,
+            kind=kind,
+            parent_id=parent_id,
+            timezone=timezone,
+            area_code=area_code,
         )
     except ValidationFailed as error:
         db.session.rollback()

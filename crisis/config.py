@@ -118,6 +118,8 @@ class Defaults:
     NOTICE_RETRY_MAX_SECONDS = 300.0
     # How long an acknowledgement link in a notice stays valid.
     ACK_LINK_MAX_AGE_SECONDS = 7 * 24 * 3600
+    # How long an invitation to choose a password (people imported in bulk) stays valid.
+    INVITE_LINK_MAX_AGE_SECONDS = 14 * 24 * 3600
     # /readyz fails when a due timer, or a notice due for an attempt, waited longer than this.
     ENGINE_LATE_SECONDS = 60
     WEBHOOK_TIMEOUT = 10

@@ -24,18 +24,20 @@ from crisis.units.models import DutyShift, Unit
 DEMO_PASSWORD = "piket-demo-2026"  # noqa: S105  # nosec B105  # demo accounts only, printed on purpose
 DEMO_DOMAIN = "demo.example"
 
-# code, name, kind, parent code, zone
+# code, name, kind, parent code, zone, Kemendagri code (Kepmendagri 300.2.2-2L38/2025): the demo's
+# units carry their area's code, so `crisis units import-indonesia` finds them instead of adding
+# Jawa Tengah (33), Kota Semarang (33.74) and the rest a second time.
 UNITS = [
-    ("PUSAT", "Desk Nasional Komunikasi Publik", "central", None, "Asia/Jakarta"),
-    ("JATENG", "Diskominfo Provinsi Jawa Tengah", "province", "PUSAT", "Asia/Jakarta"),
-    ("KOTA-SEMARANG", "Diskominfo Kota Semarang", "regency", "JATENG", "Asia/Jakarta"),
-    ("KAB-BANYUMAS", "Diskominfo Kabupaten Banyumas", "regency", "JATENG", "Asia/Jakarta"),
-    ("SULSEL", "Diskominfo Provinsi Sulawesi Selatan", "province", "PUSAT", "Asia/Makassar"),
-    ("KOTA-MAKASSAR", "Diskominfo Kota Makassar", "regency", "SULSEL", "Asia/Makassar"),
-    ("KAB-GOWA", "Diskominfo Kabupaten Gowa", "regency", "SULSEL", "Asia/Makassar"),
-    ("PAPUA", "Diskominfo Provinsi Papua", "province", "PUSAT", "Asia/Jayapura"),
-    ("KOTA-JAYAPURA", "Diskominfo Kota Jayapura", "regency", "PAPUA", "Asia/Jayapura"),
-    ("KAB-JAYAPURA", "Diskominfo Kabupaten Jayapura", "regency", "PAPUA", "Asia/Jayapura"),
+    ("PUSAT", "Desk Nasional Komunikasi Publik", "central", None, "Asia/Jakarta", None),
+    ("JATENG", "Diskominfo Provinsi Jawa Tengah", "province", "PUSAT", "Asia/Jakarta", "33"),
+    ("KOTA-SEMARANG", "Diskominfo Kota Semarang", "regency", "JATENG", "Asia/Jakarta", "33.74"),
+    ("KAB-BANYUMAS", "Diskominfo Kabupaten Banyumas", "regency", "JATENG", "Asia/Jakarta", "33.02"),
+    ("SULSEL", "Diskominfo Provinsi Sulawesi Selatan", "province", "PUSAT", "Asia/Makassar", "73"),
+    ("KOTA-MAKASSAR", "Diskominfo Kota Makassar", "regency", "SULSEL", "Asia/Makassar", "73.71"),
+    ("KAB-GOWA", "Diskominfo Kabupaten Gowa", "regency", "SULSEL", "Asia/Makassar", "73.06"),
+    ("PAPUA", "Diskominfo Provinsi Papua", "province", "PUSAT", "Asia/Jayapura", "91"),
+    ("KOTA-JAYAPURA", "Diskominfo Kota Jayapura", "regency", "PAPUA", "Asia/Jayapura", "91.71"),
+    ("KAB-JAYAPURA", "Diskominfo Kabupaten Jayapura", "regency", "PAPUA", "Asia/Jayapura", "91.03"),
 ]
 
 # unit code, role, name, language
@@ -97,8 +99,15 @@ def _demo_password_hash() -> str:
 def seed_demo_data(*, session: Session, now: datetime | None = None) -> None:
     now = now or clock.now()
     units: dict[str, Unit] = {}
-    for code, name, kind, parent, zone in UNITS:
-        unit = Unit(code=code, name=name, kind=kind, parent=units.get(parent) if parent else None, timezone=zone)
+    for code, name, kind, parent, zone, area_code in UNITS:
+        unit = Unit(
+            code=code,
+            name=name,
+            kind=kind,
+            parent=units.get(parent) if parent else None,
+            timezone=zone,
+            area_code=area_code,
+        )
         session.add(unit)
         units[code] = unit
     password_hash = _demo_password_hash()

@@ -134,7 +134,10 @@ def test_province_admin_checks_then_imports_on_the_upload_page(login_as, db, org
     assert imported.status_code == 302
     db.session.expire_all()
     assert _counts(db) == (users + 2, memberships + 3)
-    listed = client.get(imported.headers["Location"]).get_data(as_text=True)
+    # New people have no password yet: the admin is taken to their invitations.
+    assert imported.headers["Location"].endswith("/admin/users/invitations")
+    assert "Siti Rahma" in client.get(imported.headers["Location"]).get_data(as_text=True)
+    listed = client.get("/admin/users").get_data(as_text=True)
     assert "Siti Rahma" in listed and 'href="tel:+62812-3456-7890"' in listed
 
 

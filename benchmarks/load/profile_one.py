@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/load/run.py --keep ...            # leaves crisis_load_XXXXXXXX
     .venv/bin/python benchmarks/load/profile_one.py crisis_load_XXXXXXXX page [--runs 20] [--sql]
 
-Kinds: tick, page, issue, batch (--batch issues per request), console. Prints the pyinstrument
+Kinds: tick, page, issue, batch (--batch issues per request), console, situation. Prints the pyinstrument
 tree of `--runs` requests (after one warm-up) and, with --sql, every statement of the last request
 with its time. pyinstrument is a development tool (`.venv/bin/pip install pyinstrument`), not a
 dependency of the app.
@@ -37,7 +37,7 @@ ADMIN = os.environ.get("CRISIS_TEST_PG_ADMIN_URL", "postgresql://crisis_test:cri
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("database")
-    parser.add_argument("kind", choices=("tick", "page", "issue", "batch", "console"))
+    parser.add_argument("kind", choices=("tick", "page", "issue", "batch", "console", "situation"))
     parser.add_argument("--batch", type=int, default=20, help="issues per request of kind batch")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--sql", action="store_true")
@@ -93,7 +93,7 @@ def main() -> None:
         engine = db.engine
 
     client = app.test_client()
-    email = CONSOLE_USER if options.kind == "console" else PAGE_USER
+    email = CONSOLE_USER if options.kind in ("console", "situation") else PAGE_USER
     client.post("/login", data={"email": email, "password": PASSWORD})
     api = app.test_client()  # no session cookie: API calls carry only the bearer token, as in run.py
     units = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
@@ -126,6 +126,8 @@ def main() -> None:
                 else ("/api/v1/issues/batch", {"issues": [issue(n) for n in range(options.batch)]})
             )
             return api.post(path, json=body, headers={"Authorization": f"Bearer {issue_token}", "Idempotency-Key": key})
+        if options.kind == "situation":
+            return client.get("/situation")
         return client.get("/")
 
     first = request()

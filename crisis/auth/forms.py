@@ -18,6 +18,11 @@ class PasswordForm(Form):
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
 
 
+class InvitationForm(Form):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(_l("The same password again"), validators=[DataRequired(), Length(max=256)])
+
+
 LANGUAGE_CHOICES = [SelectChoice("id", "Bahasa Indonesia"), SelectChoice("en", "English")]
 
 

@@ -8,8 +8,8 @@ from flask_login import current_user, login_required, login_user
 
 from crisis import clock
 from crisis.audit import service as audit
-from crisis.auth import service
-from crisis.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
+from crisis.auth import invitations, service
+from crisis.auth.forms import InvitationForm, LanguageForm, LoginForm, PasswordForm, TokenForm
 from crisis.auth.identity import sign_out
 from crisis.auth.models import User
 from crisis.errors import ValidationFailed
@@ -140,6 +140,29 @@ def change_password() -> Any:
             flash(_("Your password has been changed. Other sessions have been signed out."), "success")
             return redirect(url_for("incidents.console"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/invite/<value>", methods=["GET", "POST"])
+def invitation(value: str) -> Any:
+    """An invited person chooses their password (the link is their credential, once); then signs in.
+    No rate limit as at sign-in: there is nothing to guess (the link is signed), and the argon2 hash
+    is computed once, when the link is used up."""
+    form = InvitationForm()
+    try:
+        invited = invitations.check(session=db.session, value=value)
+    except (invitations.InvitationInvalid, invitations.InvitationExpired) as error:
+        return render_template("auth/invitation.html", form=form, problem=error.message), error.status
+    if form.validate_on_submit():
+        try:
+            invitations.accept(session=db.session, value=value, password=form.password.data, confirm=form.confirm.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_form_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your password is set. Sign in with your e-mail address and it."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/invitation.html", form=form, invited=invited, problem=None)
 
 
 @bp.route("/language", methods=["POST"])

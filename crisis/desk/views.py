@@ -26,6 +26,9 @@ def waiting_count() -> int:
     return waiting.count(session=db.session, user=current_user, now=clock.now())
 
 
+bp.add_app_template_global(waiting.BADGE_CAP, "waiting_badge_cap")  # the header's count stops here ("99+")
+
+
 @bp.app_template_global("can")
 def can(action: str, thing: Any = None) -> bool:
     """{% if can("log_issue") %}, {% if can("lead", incident) %}: crisis.desk.permissions."""

@@ -10,7 +10,7 @@ A checklist item is mine when it is assigned to me, or, unassigned, when its own
 the incident's owning unit, or it is the commander's and I command. A draft review is mine when I
 command the incident, take part in it, or act in its owning unit.
 
-`count` is the header's badge: one query (each part a scalar subquery), run once per request.
+`count` is the header's badge, counted once per request and only up to BADGE_CAP.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 
 from crisis.auth.models import ACTING_ROLES, Role, User
@@ -195,39 +195,75 @@ def _escalations(*, session: Session, user: User) -> Select[Any]:
     )
 
 
-def _checklist(*, session: Session, user: User) -> Select[Any]:
-    by_role = [
-        and_(ChecklistEntry.owner_role == m.role, Incident.unit_id == m.unit_id)
-        for m in user.memberships
-        if m.role in ACTING_ROLES
-    ]
-    unassigned_mine = or_(and_(ChecklistEntry.owner_role == "commander", Incident.commander_id == user.id), *by_role)
+def _checklist(*, session: Session, user: User, cap: int | None = None) -> Select[Any]:
     return (
         select(ChecklistEntry)
         .join(StageRun, StageRun.id == ChecklistEntry.stage_run_id)
         .join(Incident, Incident.id == StageRun.incident_id)
-        .where(
-            Incident.state == "active",
-            StageRun.state == "active",
-            ChecklistEntry.done_at.is_(None),
-            ChecklistEntry.waived_at.is_(None),
-            or_(
-                ChecklistEntry.assignee_id == user.id,
-                and_(ChecklistEntry.assignee_id.is_(None), unassigned_mine),
-            ),
-            _visible(session=session, user=user),
-        )
+        .where(ChecklistEntry.id.in_(_my_open_entries(user, cap=cap)), _visible(session=session, user=user))
     )
 
 
-def _reviews_to_write(*, session: Session, user: User) -> Select[Any]:
+def _my_open_entries(user: User, *, cap: int | None = None) -> Any:
+    """Ids of the open checklist items of running stages that are mine: assigned to me, or unassigned
+    and the commander's where I command, or my role's in a unit where I hold it. One part per way an
+    item is mine, each reached from its own index (my assignments, my commands, my units' incidents),
+    so the count does not walk every running stage of the country. cap: at most this many of each
+    part (the header's count), so a person with thousands stops counting at the badge's limit."""
+    running = and_(
+        Incident.state == "active",
+        StageRun.state == "active",
+        ChecklistEntry.done_at.is_(None),
+        ChecklistEntry.waived_at.is_(None),
+    )
+
+    def part(*conditions: Any) -> Select[Any]:
+        query = (
+            select(ChecklistEntry.id)
+            .join(StageRun, StageRun.id == ChecklistEntry.stage_run_id)
+            .join(Incident, Incident.id == StageRun.incident_id)
+            .where(running, *conditions)
+        )
+        return query.limit(cap) if cap is not None else query
+
+    unassigned = ChecklistEntry.assignee_id.is_(None)
+    parts = [
+        part(ChecklistEntry.assignee_id == user.id),
+        part(unassigned, ChecklistEntry.owner_role == "commander", Incident.commander_id == user.id),
+    ]
+    parts += [
+        part(unassigned, ChecklistEntry.owner_role == m.role, Incident.unit_id == m.unit_id)
+        for m in user.memberships
+        if m.role in ACTING_ROLES
+    ]
+    return union_all(*parts)
+
+
+def _reviews_to_write(*, session: Session, user: User, cap: int | None = None) -> Select[Any]:
     acting = _acting_units(user)  # crisis.reviews.service.can_write: observers write nothing
-    takes_part = exists().where(Participant.incident_id == Incident.id, Participant.user_id == user.id)
-    mine = or_(Incident.commander_id == user.id, takes_part, Incident.unit_id.in_(sorted(acting)))
+    if not acting:
+        mine: Any = false()
+    else:
+        # Draft reviews of incidents I command, take part in, or that a unit where I act owns: one part
+        # each, from its own index, not a walk over every draft review of the country (cap: at most
+        # this many of each, for the header's count).
+        draft = Review.state == "draft"
+        parts = [
+            select(Review.id)
+            .join(Incident, Incident.id == Review.incident_id)
+            .where(draft, Incident.commander_id == user.id),
+            select(Review.id)
+            .join(Participant, Participant.incident_id == Review.incident_id)
+            .where(draft, Participant.user_id == user.id),
+            select(Review.id)
+            .join(Incident, Incident.id == Review.incident_id)
+            .where(draft, Incident.unit_id.in_(sorted(acting))),
+        ]
+        mine = Review.id.in_(union_all(*(part.limit(cap) if cap is not None else part for part in parts)))
     return (
         select(Review)
         .join(Incident, Incident.id == Review.incident_id)
-        .where(Review.state == "draft", mine if acting else false(), _visible(session=session, user=user))
+        .where(Review.state == "draft", mine, _visible(session=session, user=user))
     )
 
 
@@ -271,8 +307,15 @@ def _media_queries(*, session: Session, user: User) -> Select[Any]:
 # --- the header's count ----------------------------------------------------------------------------------
 
 
+BADGE_CAP = LIMIT  # the header counts up to this many (shown as "99+"), as the page lists as many of each
+
+
 def count(*, session: Session, user: Any, now: datetime) -> int:
-    """How many things wait for the user (0 when signed out): one query, once per request."""
+    """How many things wait for the user (0 when signed out), up to BADGE_CAP; once a request.
+
+    Each kind is counted only up to what the cap still leaves, cheapest kinds first, and counting
+    stops at the cap: a national head with thousands of draft reviews costs the database as little
+    as an officer with three (a few index lookups a kind), not a walk over the country's checklists."""
     if user is None or not getattr(user, "is_authenticated", False):
         return 0
     cache = request.environ if has_request_context() else {}
@@ -280,23 +323,26 @@ def count(*, session: Session, user: Any, now: datetime) -> int:
     if key in cache:
         return cache[key]
 
-    def counted(query: Select[Any]) -> Any:
-        return select(func.count()).select_from(query.subquery()).scalar_subquery()
-
-    escalations = _distinct_steps(session=session, user=user)
-    total = session.scalar(
-        select(
-            counted(_statements(session=session, user=user))
-            + counted(_returned_statements(session=session, user=user))
-            + escalations
-            + counted(_checklist(session=session, user=user))
-            + counted(_reviews_to_write(session=session, user=user))
-            + counted(_reviews_to_approve(session=session, user=user))
-            + counted(_action_items(session=session, user=user, now=now))
-            + counted(_media_queries(session=session, user=user))
-        )
+    kinds = (
+        lambda: _statements(session=session, user=user),
+        lambda: _returned_statements(session=session, user=user),
+        lambda: _reviews_to_approve(session=session, user=user),
+        lambda: _action_items(session=session, user=user, now=now),
+        lambda: _media_queries(session=session, user=user),
+        None,  # escalation steps
+        lambda: _reviews_to_write(session=session, user=user, cap=BADGE_CAP),
+        lambda: _checklist(session=session, user=user, cap=BADGE_CAP),
     )
-    cache[key] = int(total or 0)
+    total = 0
+    for kind in kinds:
+        left = BADGE_CAP - total
+        if left <= 0:
+            break
+        if kind is None:
+            total += session.scalar(select(_distinct_steps(session=session, user=user))) or 0
+        else:
+            total += session.scalar(select(func.count()).select_from(kind().limit(left).subquery())) or 0
+    cache[key] = min(total, BADGE_CAP)
     return cache[key]
 
 

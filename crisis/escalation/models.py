@@ -18,6 +18,9 @@ TIMER_KINDS = ("stage_due", "escalation_step", "update_due", "review_due", "inje
 TIMER_STATES = ("pending", "claimed", "fired", "cancelled")
 
 
+UNACKED_STEP = "kind = 'escalation_step' AND state = 'fired' AND acknowledged_at IS NULL"
+
+
 class Timer(db.Model):
     """One future deadline or escalation step. `pending` -> `claimed` -> `fired` | `cancelled`."""
 
@@ -62,6 +65,13 @@ class Timer(db.Model):
             "claimed_at",
             postgresql_where=text("state = 'claimed'"),
             sqlite_where=text("state = 'claimed'"),
+        ),
+        # Escalations nobody has acknowledged, by incident (the situation room).
+        Index(
+            "ix_timer_unacked_step",
+            "incident_id",
+            postgresql_where=text(UNACKED_STEP),
+            sqlite_where=text(UNACKED_STEP),
         ),
     )
 

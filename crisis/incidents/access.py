@@ -32,6 +32,11 @@ LEAD_ROLES = frozenset({Role.supervisor, Role.head, Role.admin})
 MAX_TEXT = 5000
 
 
+def visible_filter(*, session: Session, user: User) -> Any:
+    """The condition on Incident for what the user sees; None when they see everything."""
+    return _visible_filter(session=session, user=user)
+
+
 def _visible_filter(*, session: Session, user: User) -> Any:
     scope = units.visible_scope(session=session, user=user)
     if scope.everything:

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis import clock
@@ -64,7 +64,28 @@ class Incident(db.Model):
     statements: Mapped[list[Statement]] = relationship(back_populates="incident", order_by="Statement.id")
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_incident_state_started", "state", "started_at"),)
+    __table_args__ = (
+        Index("ix_incident_state_started", "state", "started_at"),
+        # What waits for a commander (the header's count): their incidents, not the country's.
+        Index("ix_incident_commander_id", "commander_id"),
+        # The running incidents (a few thousand of a country's tens of thousands), with what the
+        # console and the situation room read of them, so their counts and joins need no table reads.
+        Index(
+            "ix_incident_running",
+            "unit_id",
+            "severity",
+            postgresql_include=[
+                "id",
+                "playbook_version_id",
+                "commander_id",
+                "started_at",
+                "last_update_at",
+                "exercise_id",
+            ],
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
+    )
 
     @property
     def reference(self) -> str:
@@ -190,7 +211,19 @@ class StageRun(db.Model):
     incident: Mapped[Incident] = relationship(back_populates="stage_runs")
     entries: Mapped[list[ChecklistEntry]] = relationship(back_populates="stage_run", order_by="ChecklistEntry.position")
 
-    __table_args__ = (UniqueConstraint("incident_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "position"),
+        # The running stages (a few thousand among hundreds of thousands at national scale): overdue
+        # counts, the console's soonest deadlines, what waits for a person.
+        Index(
+            "ix_stage_run_running",
+            "incident_id",
+            "due_at",
+            postgresql_include=["id"],
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
+    )
 
     @property
     def spec(self) -> Any:
@@ -231,6 +264,24 @@ class ChecklistEntry(db.Model):
 
     stage_run: Mapped[StageRun] = relationship(back_populates="entries")
     assignee = relationship("User", foreign_keys=[assignee_id])
+
+    __table_args__ = (
+        # Open unassigned items of a stage by owner role (what waits for a role or a commander).
+        Index(
+            "ix_checklist_entry_open_unassigned",
+            "stage_run_id",
+            "owner_role",
+            postgresql_where=text("assignee_id IS NULL AND done_at IS NULL AND waived_at IS NULL"),
+            sqlite_where=text("assignee_id IS NULL AND done_at IS NULL AND waived_at IS NULL"),
+        ),
+        # Open items assigned to a person (what waits for them).
+        Index(
+            "ix_checklist_entry_open_assignee",
+            "assignee_id",
+            postgresql_where=text("done_at IS NULL AND waived_at IS NULL AND assignee_id IS NOT NULL"),
+            sqlite_where=text("done_at IS NULL AND waived_at IS NULL AND assignee_id IS NOT NULL"),
+        ),
+    )
     done_by = relationship("User", foreign_keys=[done_by_id])
     waived_by = relationship("User", foreign_keys=[waived_by_id])
 
@@ -285,6 +336,24 @@ class Statement(db.Model):
     publications: Mapped[list[Publication]] = relationship(back_populates="statement", order_by="Publication.id")
     signatures: Mapped[list[StatementSignature]] = relationship(
         back_populates="statement", order_by="StatementSignature.id"
+    )
+
+    __table_args__ = (
+        # Statements that wait for someone (an approver, or their author once sent back).
+        Index(
+            "ix_statement_waiting",
+            "incident_id",
+            postgresql_where=text("state IN ('draft', 'submitted', 'returned')"),
+            sqlite_where=text("state IN ('draft', 'submitted', 'returned')"),
+        ),
+        # Approved key messages by incident: which are current (the situation room).
+        Index(
+            "ix_statement_key_messages",
+            "incident_id",
+            "id",
+            postgresql_where=text("kind = 'key_messages' AND state IN ('approved', 'published')"),
+            sqlite_where=text("kind = 'key_messages' AND state IN ('approved', 'published')"),
+        ),
     )
 
     __mapper_args__ = {"version_id_col": version}

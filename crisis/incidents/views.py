@@ -16,8 +16,8 @@ from crisis.guards import id_arg, parse_id
 from crisis.http import flash_refusal, refusal_messages, select_locale, viewer_zone
 from crisis.i18n import _
 from crisis.i18n import lazy_gettext as _l
+from crisis.incidents import console as console_lists
 from crisis.incidents import emergency, media, presenters, service, statements
-from crisis.incidents.console import due_items
 from crisis.incidents.labels import (  # noqa: F401  EVENT_LABELS: re-exported
     CHAIN_STATE_LABELS,
     CHANNEL_LABELS,
@@ -47,18 +47,21 @@ def console() -> Any:
     severity = request.args.get("severity", type=id_arg)
     if severity not in (None, 1, 2, 3, 4):
         abort(400)
-    open_incidents = service.list_for_user(
-        session=db.session, user=current_user, unit_id=unit_id, severity=severity, summary_only=True
+    open_incidents, open_total = console_lists.open_page(
+        session=db.session, user=current_user, unit_id=unit_id, severity=severity
     )
     drills = service.list_for_user(
         session=db.session, user=current_user, unit_id=unit_id, summary_only=True, exercises=True, limit=20
     )
-    my_units = units.list_visible(session=db.session, user=current_user)
-    on_duty = duty.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in my_units[:20]], at=now)
+    due, due_total = console_lists.due_next(session=db.session, user=current_user, unit_id=unit_id, severity=severity)
+    # The viewer's own units (not the first of the country's hundreds) with who is on duty there.
+    own_units = sorted({m.unit for m in current_user.memberships}, key=lambda unit: unit.code)
+    on_duty = duty.on_duty_by_unit(session=db.session, unit_ids=[unit.id for unit in own_units], at=now)
     return render_template(
         "units/console.html",
         now=now,
-        units=my_units,
+        unit_choices=units.choices_by_province(session=db.session, user=current_user, selected=unit_id),
+        own_units=own_units,
         on_duty=on_duty,
         roster_gaps=duty.gaps_for_head(session=db.session, user=current_user, now=now),
         unit_id=unit_id,
@@ -66,7 +69,9 @@ def console() -> Any:
         new_issues=issues.list_open(session=db.session, user=current_user, unit_id=unit_id, limit=20),
         incidents=open_incidents,
         exercises=drills,
-        due=due_items(open_incidents, service.summaries(session=db.session, incidents=open_incidents)),
+        incidents_total=open_total,
+        due=due,
+        due_total=due_total,
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis import clock
@@ -91,6 +91,15 @@ class Issue(db.Model):
             "unit_id",
             "created_at",
             postgresql_include=["id", "state", "updated_at", "title"],
+        ),
+        # The console's riskiest open issues of a whole country: read from the top, twenty rows.
+        Index(
+            "ix_issue_open_risk",
+            "risk_score",
+            "created_at",
+            "id",
+            postgresql_where=text("state IN ('new', 'monitoring')"),
+            sqlite_where=text("state IN ('new', 'monitoring')"),
         ),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crisis import clock
@@ -71,6 +71,14 @@ class Review(db.Model):
     __table_args__ = (
         CheckConstraint("state IN ('draft','submitted','approved')", name="state"),
         Index("ix_review_due_state", "due_at", "state"),
+        # Draft reviews (what waits for their writers), by incident.
+        Index(
+            "ix_review_draft",
+            "incident_id",
+            postgresql_include=["id"],
+            postgresql_where=text("state = 'draft'"),
+            sqlite_where=text("state = 'draft'"),
+        ),
     )
 
 

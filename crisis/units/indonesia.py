@@ -91,20 +91,42 @@ def central_desk(*, session: Session, code: str | None = None) -> Unit:
     return roots[0]
 
 
+def kemendagri_code(unit: Unit) -> str | None:
+    """The Kemendagri code a unit serves: the one it carries, or its own code when that is one."""
+    if unit.area_code:
+        return unit.area_code
+    return unit.code if KEMENDAGRI_CODE.match(unit.code) else None
+
+
 def import_areas(
     *, session: Session, central: Unit, only: str | None = None, areas: list[Area] | None = None
 ) -> ImportResult:
-    """Add or update every area as a unit (code = Kemendagri code). Idempotent; deletes nothing."""
+    """Add or update every area as a unit (code = Kemendagri code). Idempotent; deletes nothing.
+
+    A unit that already serves an area (it carries the area's Kemendagri code, as the demo's JATENG
+    carries 33, or has it as its code) is that area's unit: updated, never added a second time. Its
+    own code stays; its name follows the dataset only when the import gave it (code = Kemendagri
+    code): a hand-made unit's name is the office's (Diskominfo Provinsi Jawa Tengah), not the area's."""
     areas = areas if areas is not None else read_areas()
     if only is not None:
         if not any(a.code == only and a.parent_code is None for a in areas):
             raise ValidationFailed({"only": [str(_l("No province has the code %(code)s.", code=only))]})
         areas = [a for a in areas if only in (a.code, a.parent_code)]
-    existing = {u.code: u for u in session.scalars(select(Unit))}
+    existing: dict[str, Unit] = {}
+    for unit in session.scalars(select(Unit).order_by(Unit.area_code.is_(None), Unit.id)):
+        code = kemendagri_code(unit)
+        if code is not None:
+            existing.setdefault(code, unit)  # the unit that carries the code comes first
     result = ImportResult()
     for area in areas:  # provinces come first, so a regency's province is already in `existing`
         parent = central if area.parent_code is None else existing[area.parent_code]
-        wanted = {"name": area.name, "kind": area.kind, "parent_id": parent.id, "timezone": zone_of(area.code)}
+        wanted = {
+            "name": area.name,
+            "kind": area.kind,
+            "parent_id": parent.id,
+            "timezone": zone_of(area.code),
+            "area_code": area.code,
+        }
         unit = existing.get(area.code)
         if unit is None:
             unit = Unit(code=area.code, **wanted)
@@ -115,6 +137,8 @@ def import_areas(
             kind = "unit.created"
             data = {"code": area.code, **wanted, "source": "kemendagri"}
         else:
+            if unit.code != area.code:
+                del wanted["name"]
             changes = {key: value for key, value in wanted.items() if getattr(unit, key) != value}
             if not changes:
                 result.unchanged += 1
@@ -122,14 +146,14 @@ def import_areas(
             data = {"before": {key: getattr(unit, key) for key in changes}, "after": changes, "source": "kemendagri"}
             for key, value in changes.items():
                 setattr(unit, key, value)
-            result.updated.append(area.code)
+            result.updated.append(unit.code)
             kind = "unit.updated"
         timeline.record(session=session, kind=kind, subject_type="unit", subject_id=unit.id, unit_id=unit.id, data=data)
     known = {a.code for a in areas}
     result.not_in_dataset = sorted(
-        code
-        for code in existing
-        if KEMENDAGRI_CODE.match(code) and code not in known and (only is None or code.split(".")[0] == only)
+        unit.code
+        for code, unit in existing.items()
+        if code not in known and (only is None or code.split(".")[0] == only)
     )
     session.flush()
     return result

@@ -24,6 +24,10 @@ class Unit(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
+    # The area's Kemendagri code (33 Jawa Tengah, 33.74 Kota Semarang) when the unit serves one: the
+    # code itself for units `crisis units import-indonesia` made; a hand-made unit with its own code
+    # (JATENG) carries it here, so the import finds it instead of adding the area a second time.
+    area_code: Mapped[str | None] = mapped_column(String(8), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)

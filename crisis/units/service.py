@@ -15,6 +15,7 @@ from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.timefmt import is_valid_zone
 from crisis.timeline import service as timeline
+from crisis.units.indonesia import KEMENDAGRI_CODE
 from crisis.units.models import Unit, UnitKind
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,31}$")
@@ -124,6 +125,44 @@ def list_visible(*, session: Session, user: User) -> list[Unit]:
     return order_as_tree(units)
 
 
+@dataclass(frozen=True)
+class Choice:
+    id: int
+    code: str
+    name: str
+
+
+def choices_by_province(
+    *, session: Session, user: User, selected: int | None = None
+) -> list[tuple[Choice | None, list[Choice]]]:
+    """The units a person sees, for a filter: (province, its units: itself first, then its
+    regencies/cities by code) in code order, with the central units and any others first under None.
+
+    Whoever sees several provinces (a national desk sees over five hundred units) gets the provinces
+    and central units only, a province standing for its whole subtree, plus their own units and the
+    one selected; a province's people get their province's regencies/cities too. Plain tuples of three
+    columns, not rows."""
+    scope = visible_scope(session=session, user=user)
+    rows = session.execute(
+        select(Unit.id, Unit.code, Unit.name, Unit.kind, Unit.parent_id)
+        .where(scope.filter(Unit.id))
+        .order_by(Unit.code)
+    ).all()
+    provinces = {row[0]: Choice(row[0], row[1], row[2]) for row in rows if row[3] == UnitKind.province}
+    if len(provinces) > 1:
+        keep = {m.unit_id for m in user.memberships} | {selected}
+        rows = [row for row in rows if row[3] != UnitKind.regency or row[0] in keep]
+    groups: dict[int | None, list[Choice]] = {None: []}
+    groups.update({province_id: [choice] for province_id, choice in provinces.items()})
+    for unit_id, code, name, kind, parent_id in rows:
+        if kind == UnitKind.province:
+            continue
+        group = parent_id if kind == UnitKind.regency and parent_id in provinces else None
+        groups[group].append(Choice(unit_id, code, name))
+    ordered: list[tuple[Choice | None, list[Choice]]] = [(None, groups[None])] if groups[None] else []
+    return ordered + [(provinces[pid], groups[pid]) for pid in sorted(provinces, key=lambda i: provinces[i].code)]
+
+
 def list_acting(*, session: Session, user: User) -> list[Unit]:
     """list_visible() of the units this user may change things in (acting_scope), in tree order."""
     scope = acting_scope(session=session, user=user)
@@ -175,6 +214,14 @@ def _validate(*, session: Session, unit: Unit | None, fields: dict[str, Any]) ->
             clash = session.scalar(select(Unit.id).where(func.upper(Unit.code) == code.upper()))
             if clash is not None and (unit is None or clash != unit.id):
                 add("code", _l("Another unit already uses this code."))
+    area_code = fields.get("area_code")
+    if area_code is not None:
+        if not isinstance(area_code, str) or not KEMENDAGRI_CODE.match(area_code):
+            add("area_code", _l("A Kemendagri code is two digits for a province (33) or 33.74 for a regency/city."))
+        else:
+            clash = session.scalar(select(Unit.id).where(Unit.area_code == area_code))
+            if clash is not None and (unit is None or clash != unit.id):
+                add("area_code", _l("Another unit already carries this Kemendagri code."))
     if "name" in fields:
         name = fields["name"]
         if not isinstance(name, str) or not name.strip():
@@ -237,15 +284,19 @@ def create(
     kind: str,
     parent_id: int | None,
     timezone: str,
+    area_code: str | None = None,
 ) -> Unit:
-    """actor=None is the command line on the server itself (the first unit of an empty install)."""
+    """actor=None is the command line on the server itself (the first unit of an empty install).
+    area_code: the Kemendagri code of the area the unit serves, when its own code is another."""
     if actor is not None:
         _require_admin_for(session=session, actor=actor, parent_id=parent_id)
     fields = {"code": code, "name": name, "kind": kind, "parent_id": parent_id, "timezone": timezone}
+    if area_code is not None:
+        fields["area_code"] = area_code
     errors = _validate(session=session, unit=None, fields=fields)
     if errors:
         raise ValidationFailed(errors)
-    unit = Unit(code=code, name=name.strip(), kind=kind, parent_id=parent_id, timezone=timezone)
+    unit = Unit(code=code, name=name.strip(), kind=kind, parent_id=parent_id, timezone=timezone, area_code=area_code)
     session.add(unit)
     session.flush()
     timeline.record(

@@ -4,12 +4,12 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from crisis import clock
-from crisis.auth import people_import
+from crisis.auth import invitations, people_import
 from crisis.auth import roster as duty
 from crisis.auth import service as people
 from crisis.auth.forms import MembershipForm, UserForm
@@ -180,12 +180,43 @@ def user_import() -> Any:
                     ),
                     "success",
                 )
+                if invitations.waiting(session=db.session, emails=sorted(report.created)):
+                    return redirect(url_for("units.user_invitations"))
                 return redirect(url_for("units.user_list"))
             db.session.rollback()
         elif request.form.get("action"):
             flash(_("Choose a CSV file or paste its text."), "error")
     status = 422 if report is not None and report.problems else 200
     return render_template("units/users_import.html", text=text, report=report, columns=people_import.COLUMNS), status
+
+
+MAX_INVITATIONS = 500
+
+
+@bp.route("/admin/users/invitations", methods=["GET", "POST"])
+@login_required
+def user_invitations() -> Any:
+    """People of the admin's units who have no password yet (imported in bulk): invite them. The links
+    are shown once, on the answer to "Invite": e-mailed when a mail server is set up, otherwise for the
+    admin to hand over."""
+    _require_admin()
+    scope = service.admin_scope(session=db.session, user=current_user)
+    unit_ids = None if scope.everything else set(scope.unit_ids)
+    waiting = invitations.waiting(session=db.session, unit_ids=unit_ids)
+    sent = None
+    if request.method == "POST":
+        chosen = request.form.get("user", type=id_arg)
+        people_chosen = [u for u in waiting if chosen is None or u.id == chosen][:MAX_INVITATIONS]
+        sent = invitations.invite(session=db.session, actor=current_user, people=people_chosen)
+        db.session.commit()
+    return render_template(
+        "units/users_invitations.html",
+        waiting=waiting[:MAX_INVITATIONS],
+        more=max(0, len(waiting) - MAX_INVITATIONS),
+        sent=sent,
+        mail_ready=bool(current_app.config.get("SMTP_HOST")),
+        days=invitations.expires_days(),
+    )
 
 
 def _membership_choices(form: Any) -> None:

@@ -26,8 +26,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from crisis.auth import invitations
 from crisis.auth import roster as duty
 from crisis.auth import service as people
+from crisis.auth.models import Membership, User
+from crisis.auth.people_import import NO_PASSWORD
 from crisis.escalation.models import Timer
 from crisis.exercises import service as exercises
 from crisis.incidents import media, statements
@@ -230,6 +233,9 @@ PAGES = [
     C("POST", "/account/tokens/<int:token_id>/revoke", owner, "/account/tokens/{token}/revoke", target=True, own=True),
     C("GET", "/ack/<token>", public, "/ack/{ack}"),
     C("POST", "/ack/<token>", public, "/ack/{ack}"),
+    C("GET", "/invite/<value>", public, "/invite/{invite}"),
+    # A password too short: the form again, for anyone holding the link (the link stays unused).
+    C("POST", "/invite/<value>", public, "/invite/{invite}", body={"password": "abc", "confirm": "abc"}),
     C("GET", "/healthz", public),
     C("GET", "/readyz", public, also_ok=(503,)),  # 503 until a scheduler ticks: still an answer to anyone
     C("GET", "/metrics", public),
@@ -261,6 +267,8 @@ PAGES = [
     C("GET", "/situation/<int:province_id>", province_room, "/situation/{unit}"),
     C("GET", "/situation/area/<int:unit_id>/<what>", see, "/situation/area/{unit}/open"),
     C("GET", "/admin/users/import", admin_anywhere),
+    C("GET", "/admin/users/invitations", admin_anywhere),
+    C("POST", "/admin/users/invitations", admin_anywhere, body={}),
     C(
         "POST",
         "/admin/users/import",
@@ -1272,6 +1280,12 @@ class World:
             session=session, actor=head, scenario_key="hoax-pdam-water", unit_id=unit.id, now=NOW + 5 * M
         )
         token, _plaintext = people.create_token(session=session, user=witness, name="alat pemantauan")
+        # Imported in bulk, no password yet: their invitation link is the credential, whoever opens it.
+        invited = User(
+            email=f"undangan.{code.lower()}@contoh.example", name="Undangan Matriks", password_hash=NO_PASSWORD
+        )
+        invited.memberships.append(Membership(unit=unit, role="officer"))
+        session.add(invited)
         session.flush()
         monthly.build_monthly(session=session, report_id=report.id, now=NOW)
         session.commit()
@@ -1297,6 +1311,7 @@ class World:
                 "item": action_item.id,
                 "notice": notice.id,
                 "ack": links.ack_token(notice),
+                "invite": invitations.token(invited),
                 "webhook": hook.id,
                 "kpi": kpi.id,
                 "report": report.id,

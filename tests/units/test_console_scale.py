@@ -30,3 +30,19 @@ def test_console_lists_50_open_incidents_and_points_to_the_situation_room(login_
     listed = page.split('id="incidents-title"', 1)[1].split("</section>", 1)[0]
     assert listed.count('class="sev sev-') == 50
     assert 'href="/situation"' in listed
+
+
+def test_the_soonest_deadlines_are_the_same_as_reading_every_running_incident(login_as, db, org):
+    """The console reads only the soonest of each kind; the answer is what sorting all of them gives."""
+    from crisis.incidents import console, service
+
+    _open_incidents(db, org, 24)
+    head = org["users"][("PUSAT", "head")]
+    every = service.list_for_user(session=db.session, user=head, limit=1000)
+    expected = [(d.deadline, d.incident.id, d.what) for d in console.due_items(every)]
+    for limit in (1, 7, 30, 100):
+        items, total = console.due_next(session=db.session, user=head, limit=limit)
+        assert total == len(expected)
+        assert [(d.deadline, d.incident.id, d.what) for d in items] == expected[:limit]
+    severe, _total = console.due_next(session=db.session, user=head, severity=4)
+    assert severe and {d.incident.severity for d in severe} == {4}

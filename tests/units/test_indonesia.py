@@ -32,29 +32,40 @@ def _run(app: Any, *args: str) -> Any:
 
 
 def _kemendagri_units(db: Any, kind: str) -> list[Unit]:
-    return [
-        u for u in db.session.scalars(select(Unit).where(Unit.kind == kind)) if indonesia.KEMENDAGRI_CODE.match(u.code)
-    ]
+    """The units of a kind that serve an area: by the Kemendagri code they carry (the demo's JATENG
+    carries 33) or that is their code."""
+    return [u for u in db.session.scalars(select(Unit).where(Unit.kind == kind)) if indonesia.kemendagri_code(u)]
 
 
-def test_import_loads_38_provinces_and_514_regencies_each_in_its_legal_zone(app: Any, org: Any, db: Any) -> None:
+def test_demo_then_import_gives_38_provinces_and_514_regencies_each_in_its_legal_zone_without_duplicates(
+    app: Any, org: Any, db: Any
+) -> None:
     result = _run(app)
     assert result.exit_code == 0, result.output
-    assert "552" in result.output
+    # The demo's nine areas (JATENG = 33, KOTA-SEMARANG = 33.74, ...) are found, not added again.
+    assert "543 unit ditambahkan, 0 diperbarui, 9 tidak berubah" in result.output
     provinces = _kemendagri_units(db, UnitKind.province)
     regencies = _kemendagri_units(db, UnitKind.regency)
     assert len(provinces) == 38
     assert len(regencies) == 514
+    assert db.session.scalar(select(func.count(Unit.id))) == 1 + 38 + 514  # and the central desk: no duplicate
     central = org["units"]["PUSAT"]
     assert {p.parent_id for p in provinces} == {central.id}
-    assert {p.name: p.timezone for p in provinces} == EXPECTED_ZONES
+    official = {a.code: a.name for a in indonesia.read_areas()}
+    assert {official[p.area_code]: p.timezone for p in provinces} == EXPECTED_ZONES
     by_id = {p.id: p for p in provinces}
     for regency in regencies:
         province = by_id[regency.parent_id]
-        assert regency.code.startswith(province.code + "."), regency.code
+        assert regency.area_code.startswith(province.area_code + "."), regency.code
         assert regency.timezone == province.timezone, regency.code
-    semarang = db.session.scalar(select(Unit).where(Unit.code == "33.74"))
-    assert (semarang.name, semarang.timezone) == ("Kota Semarang", WIB)
+    solo = db.session.scalar(select(Unit).where(Unit.code == "33.72"))  # imported: code and name are the area's
+    assert (solo.name, solo.area_code, solo.timezone) == ("Kota Surakarta", "33.72", WIB)
+    jateng = org["units"]["JATENG"]
+    db.session.refresh(jateng)
+    # A hand-made unit keeps its code and its office's name; it is the area's unit all the same.
+    assert (jateng.code, jateng.area_code, jateng.name) == ("JATENG", "33", "Diskominfo Provinsi Jawa Tengah")
+    assert solo.parent_id == jateng.id  # Jawa Tengah's regencies/cities go under JATENG, not a second 33
+    assert db.session.scalar(select(Unit).where(Unit.area_code == "33.74")).code == "KOTA-SEMARANG"
     assert db.session.scalar(select(Unit).where(Unit.code == "94.01")).timezone == WIT  # Nabire, Papua Tengah
     assert db.session.scalar(select(Unit).where(Unit.code == "65.01")).timezone == WITA  # Malinau, Kalimantan Utara
 
@@ -87,10 +98,13 @@ def test_second_import_changes_nothing_and_a_renamed_area_is_updated_not_duplica
 def test_only_one_province_loads_it_and_its_regencies(app: Any, org: Any, db: Any) -> None:
     result = _run(app, "--only", "91")
     assert result.exit_code == 0, result.output
-    loaded = [u for u in db.session.scalars(select(Unit)) if indonesia.KEMENDAGRI_CODE.match(u.code)]
-    assert {u.code.split(".")[0] for u in loaded} == {"91"}
-    assert {u.timezone for u in loaded} == {WIT}
-    assert len(loaded) == 1 + sum(1 for a in indonesia.read_areas() if a.parent_code == "91")
+    areas = {u.area_code: u for u in db.session.scalars(select(Unit).where(Unit.area_code.is_not(None)))}
+    papua = {code: u for code, u in areas.items() if code.split(".")[0] == "91"}
+    assert len(papua) == 1 + sum(1 for a in indonesia.read_areas() if a.parent_code == "91")
+    assert {u.timezone for u in papua.values()} == {WIT}
+    assert papua["91"].code == "PAPUA"  # the demo's province, found by the code it carries
+    # Nothing outside Papua: the other areas are the demo's own six (Jawa Tengah, Sulawesi Selatan).
+    assert sorted(set(areas) - set(papua)) == ["33", "33.02", "33.74", "73", "73.06", "73.71"]
 
 
 def test_an_area_gone_from_the_dataset_is_kept_and_named(app: Any, org: Any, db: Any) -> None:
@@ -111,3 +125,26 @@ def test_unknown_province_is_refused_and_nothing_is_loaded(app: Any, org: Any, d
     assert result.exit_code == 2
     assert "99" in result.output
     assert db.session.scalar(select(func.count(Unit.id))) == before
+
+
+def test_a_unit_created_with_a_kemendagri_code_is_found_by_the_import(app: Any, org: Any, db: Any) -> None:
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        main,
+        ["units", "create", "--code", "DISKOMINFO-NTB", "--name", "Diskominfo Provinsi NTB", "--kind", "province",
+         "--parent", "PUSAT", "--timezone", "Asia/Makassar", "--kemendagri", "52"],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    taken = runner.invoke(
+        main,
+        ["units", "create", "--code", "NTB-2", "--name", "Lagi", "--kind", "province", "--parent", "PUSAT",
+         "--kemendagri", "52"],
+    )  # fmt: skip
+    assert taken.exit_code == 2 and "--kemendagri" in taken.output
+    result = _run(app, "--only", "52")
+    assert result.exit_code == 0, result.output
+    provinces = db.session.scalars(select(Unit).where(Unit.area_code == "52")).all()
+    assert [p.code for p in provinces] == ["DISKOMINFO-NTB"]
+    assert {u.parent_id for u in db.session.scalars(select(Unit).where(Unit.area_code.like("52.%")))} == {
+        provinces[0].id
+    }
