@@ -156,8 +156,9 @@ def deliver_batch(*, session: Session, prepared: list[Prepared], now: datetime |
     transmission failed is put back in the same transaction, its failure recorded (retry with backoff).
 
     The at-least-once window is the batch's: a worker killed after a receiver accepted one of them and
-    before the commit sends those again (same Message-ID). Notices not claimed (sent, cancelled or held
-    by someone else) are returned for `deliver`, which says why or sends, after the caller's commit."""
+    before the commit sends those again (same Message-ID). The firing task therefore passes one notice
+    at a time and commits after each. Notices not claimed (sent, cancelled or held by someone else)
+    are returned for `deliver`, which says why or sends, after the caller's commit."""
     if not prepared:
         return Batch({}, [])
     postgres = is_postgres(session)
