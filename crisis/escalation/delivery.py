@@ -131,39 +131,74 @@ def prepare_notices(*, session: Session, notice_ids: list[int]) -> list[Prepared
 
 
 def deliver_prepared(*, session: Session, prepared: Prepared, now: datetime | None = None) -> str | None:
-    """Send a notice prepared by `prepare_notices` after the firing committed. One UPDATE claims it
-    (row lock; still queued; its incident, and its stage if it has one, still open: a stage completed
-    in between sends nothing) and marks it sent; then the channel transmits; the caller commits.
-    None when it was no longer to be sent by us."""
+    """Send a notice prepared by `prepare_notices` after the firing committed (see `deliver_batch`);
+    the caller commits. None when it was no longer to be sent by us."""
+    batch = deliver_batch(session=session, prepared=[prepared], now=now)
+    if batch.unclaimed:
+        session.rollback()
+        return deliver(session=session, notice_id=prepared.notice_id, now=now)  # says why, or sends
+    return batch.status[prepared.notice_id]
+
+
+@dataclass
+class Batch:
+    """What `deliver_batch` did: the status of each notice it claimed, and those it did not claim."""
+
+    status: dict[int, str | None]
+    unclaimed: list[int]
+
+
+def deliver_batch(*, session: Session, prepared: list[Prepared], now: datetime | None = None) -> Batch:
+    """Send notices prepared by `prepare_notices` after the firing committed. One UPDATE claims them all
+    (row locks; still queued; their incident, and stage if they have one, still open: a stage completed
+    in between sends nothing) and marks them sent; then the channels transmit, one after the other (the
+    e-mails over the worker's one kept SMTP connection); the caller commits once. A notice whose
+    transmission failed is put back in the same transaction, its failure recorded (retry with backoff).
+
+    The at-least-once window is the batch's: a worker killed after a receiver accepted one of them and
+    before the commit sends those again (same Message-ID). The firing task therefore passes one notice
+    at a time and commits after each. Notices not claimed (sent, cancelled or held by someone else)
+    are returned for `deliver`, which says why or sends, after the caller's commit."""
+    if not prepared:
+        return Batch({}, [])
     postgres = is_postgres(session)
     sent_at = now or stamp(session)
+    ids = [item.notice_id for item in prepared]
     if postgres and not isinstance(sent_at, datetime):
         # clock_timestamp() as sent_at, and SET LOCAL synchronous_commit TO OFF (see deliver), in
         # the same round trip.
-        claimed = session.connection().execute(hot_statement("deliver.claim.pg"), {"notice_id": prepared.notice_id})
+        claimed = session.connection().execute(hot_statement("deliver.claim.pg"), {"ids": ids})
     else:
         claimed = session.connection().execute(
             hot_statement("deliver.claim.pg_at" if postgres else "deliver.claim"),
-            {"notice_id": prepared.notice_id, "sent_at": sent_at},
+            {"ids": ids, "sent_at": sent_at, "due_by": (now or clock.now()) + timedelta(seconds=1)},
         )
-    claimed = claimed.first()
-    if claimed is None:
-        session.rollback()
-        return deliver(session=session, notice_id=prepared.notice_id, now=now)  # says why, or sends
-    try:
-        CHANNELS[prepared.channel].transmit(prepared.message)
-    except Exception as error:  # noqa: BLE001  recorded, retried, then surfaced
-        session.rollback()
-        return _record_failure(session, prepared.notice_id, error, now)
-    return "sent"
+    mine = {row[0] for row in claimed}
+    status: dict[int, str | None] = {}
+    for item in prepared:
+        if item.notice_id not in mine:
+            continue
+        try:
+            CHANNELS[item.channel].transmit(item.message)
+            status[item.notice_id] = "sent"
+        except Exception as error:  # noqa: BLE001  recorded, retried, then surfaced
+            status[item.notice_id] = _record_failure(session, item.notice_id, error, now, claimed=True)
+    return Batch(status, [notice_id for notice_id in ids if notice_id not in mine])
 
 
-def _record_failure(session: Session, notice_id: int, error: Exception, now: datetime | None) -> str | None:
+def _record_failure(
+    session: Session, notice_id: int, error: Exception, now: datetime | None, *, claimed: bool = False
+) -> str | None:
+    """A failed attempt. `claimed`: the notice was marked sent (and its attempt counted) by
+    `deliver_batch` in this transaction, which still holds its lock: it is put back first."""
     notice = _lock_notice(session, notice_id)
-    if notice is None or notice.status != "queued":
+    if claimed and notice is not None and notice.status == "sent":
+        notice.status, notice.sent_at = "queued", None
+    elif notice is None or notice.status != "queued":
         return None
+    else:
+        notice.attempts += 1
     moment = now or db_now(session)
-    notice.attempts += 1
     notice.last_error = f"{type(error).__name__}: {error}"[:2000]
     notice.enqueued_at = None
     permanent = isinstance(error, PermanentDeliveryError)

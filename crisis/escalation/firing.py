@@ -11,12 +11,15 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    bindparam,
     func,
+    insert,
     or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crisis import clock
 from crisis.auth.models import User
@@ -171,7 +174,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     ids = sorted(set(timer_ids))
     # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
     params = {"ids": ids}
-    incidents = {incident.id: incident for incident in session.scalars(hot_statement("fire.incidents"), params)}
+    incidents = {i.id: i for i in session.scalars(hot_statement("fire.incidents"), params).unique()}
     if not incidents:
         return []
     runs = {run.id: run for run in session.scalars(hot_statement("fire.runs"), params)}
@@ -205,6 +208,9 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
             known[(role, unit.id)] = members_in_role(session, role, unit, moment)
         return known[(role, unit.id)]
 
+    # Timeline rows, notices and the fired timers are written with one statement each, in the order
+    # the unit of work wrote them, without it: its bookkeeping cost more than the statements.
+    events: list[dict[str, Any]] = []
     resolved: list[tuple[Timer, Incident, StageRun | None, dict[int, Recipient]]] = []
     for timer, incident, run in firing:
         recipients: dict[int, Recipient] = {}
@@ -217,14 +223,15 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
                 session=session, incident=incident, selector=selector, at=moment, people=people
             )
             if fallback is not None:
-                timeline.record(
-                    session=session,
-                    kind="escalation.fallback",
-                    subject_type="incident",
-                    subject_id=incident.id,
-                    unit_id=incident.unit_id,
-                    data={"timer_id": timer.id, **fallback},
-                    now=moment,
+                events.append(
+                    timeline.event_row(
+                        kind="escalation.fallback",
+                        subject_type="incident",
+                        subject_id=incident.id,
+                        unit_id=incident.unit_id,
+                        data={"timer_id": timer.id, **fallback},
+                        now=moment,
+                    )
                 )
             for recipient in found:
                 recipients.setdefault(recipient.user.id, recipient)
@@ -234,8 +241,13 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         resolved.append((timer, incident, run, recipients))
 
     user_ids = sorted({uid for *_rest, recipients in resolved for uid in recipients})
-    if user_ids:  # their units (language, zone) for rendering, in one query for the batch
-        session.scalars(hot_statement("fire.users"), {"ids": user_ids}).unique().all()
+    # Their units (language, zone) for rendering, in one query for the batch, unless all were loaded
+    # already (commanders come with their incident).
+    unloaded = sorted(
+        {r.user.id for *_rest, recipients in resolved for r in recipients.values() if "memberships" not in vars(r.user)}
+    )
+    if unloaded:
+        session.scalars(hot_statement("fire.users"), {"ids": unloaded}).unique().all()
     channels = notify.channels_for(session, user_ids, at=moment)
     units = {r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None} | {
         incident.unit_id for _t, incident, _r, recipients in resolved if not recipients
@@ -285,37 +297,42 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
                     webhook=hook,
                 )
             )
-        timeline.record(
-            session=session,
-            kind=f"escalation.{timer.kind}",
-            subject_type="incident",
-            subject_id=incident.id,
-            unit_id=incident.unit_id,
-            now=moment,
-            data={
-                "timer_id": timer.id,
-                "stage": base_payload.get("stage_key"),
-                "step_index": timer.step_index,
-                "repeat_index": timer.repeat_index,
-                "recipients": names,
-                # Whom it reached as what, and how: the timeline says "unit head of X (Budi) by e-mail".
-                "to": [
-                    {
-                        "name": r.user.name,
-                        "selector": r.selector,
-                        "unit": r.unit.code if r.unit is not None else None,
-                        "channels": channels[r.user.id],
-                    }
-                    for r in sorted(recipients.values(), key=lambda r: (r.user.name, r.user.id))
-                ],
-                "late_seconds": round((moment - timer.fire_at).total_seconds(), 3),
-                **({"media_query_id": timer.media_query_id} if timer.kind == media.KIND else {}),
-            },
+        events.append(
+            timeline.event_row(
+                kind=f"escalation.{timer.kind}",
+                subject_type="incident",
+                subject_id=incident.id,
+                unit_id=incident.unit_id,
+                now=moment,
+                data={
+                    "timer_id": timer.id,
+                    "stage": base_payload.get("stage_key"),
+                    "step_index": timer.step_index,
+                    "repeat_index": timer.repeat_index,
+                    "recipients": names,
+                    # Whom it reached as what, and how: the timeline says "unit head of X (Budi) by e-mail".
+                    "to": [
+                        {
+                            "name": r.user.name,
+                            "selector": r.selector,
+                            "unit": r.unit.code if r.unit is not None else None,
+                            "channels": channels[r.user.id],
+                        }
+                        for r in sorted(recipients.values(), key=lambda r: (r.user.name, r.user.id))
+                    ],
+                    "late_seconds": round((moment - timer.fire_at).total_seconds(), 3),
+                    **({"media_query_id": timer.media_query_id} if timer.kind == media.KIND else {}),
+                },
+            )
         )
         nxt = media.next_timer(session, timer) if timer.kind == media.KIND else plan_next(session, timer, incident, run)
         if nxt is not None:
             following.append(nxt)
-        timer.state, timer.fired_at = "fired", moment
+    fired = [timer for timer, *_rest in resolved]
+    session.connection().execute(_MARK_FIRED, {"ids": [timer.id for timer in fired], "moment": moment})
+    for timer in fired:  # what the row says now, without the unit of work writing it again
+        set_committed_value(timer, "state", "fired")
+        set_committed_value(timer, "fired_at", moment)
     for notice in notices:
         channel = CHANNELS[notice.channel]
         if channel.immediate:
@@ -323,14 +340,36 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         elif (not_set_up := channel.not_set_up()) is not None:
             # Not a failure to retry: shown as "e-mail not set up", with how to set it.
             notice.status, notice.last_error, notice.enqueued_at = "cancelled", not_set_up, None
-    session.add_all(notices)
+    timeline.append_many(session=session, events=events)
+    write_notices(session, notices)
     announce(session, following, moment)
     session.flush()
     queued = [notice for notice in notices if notice.status == "queued"]
-    # Held until this transaction ends, so prepare_notices renders them from memory (the session's
-    # identity map alone holds rows weakly).
+    # Held until this transaction ends, so prepare_notices renders them from memory: they are not in
+    # the session (written by `write_notices`), and rendering needs nothing more from the database.
     session.info.setdefault(FIRED, {}).update((notice.id, notice) for notice in queued)
     return [notice.id for notice in queued]
+
+
+_NOTICE_COLUMNS = [column.key for column in Notice.__table__.columns if column.key != "id"]
+_TIMERS = Timer.__table__
+_MARK_FIRED = (
+    update(_TIMERS)
+    .where(_TIMERS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(state="fired", fired_at=bindparam("moment", type_=_TIMERS.c.fired_at.type))
+)
+_INSERT_NOTICES = insert(Notice.__table__).returning(Notice.__table__.c.id, sort_by_parameter_order=True)
+
+
+def write_notices(session: Session, notices: list[Notice]) -> None:
+    """INSERT notices built by `_new_notice` in one statement (RETURNING their ids, in order) and set
+    their ids. They stay outside the session: a later `session.get` loads the row."""
+    if not notices:
+        return
+    rows = [{key: getattr(notice, key) for key in _NOTICE_COLUMNS} for notice in notices]
+    ids = session.connection().execute(_INSERT_NOTICES, rows).scalars().all()
+    for notice, notice_id in zip(notices, ids, strict=True):
+        notice.id = notice_id
 
 
 def _payload(timer: Timer, incident: Incident, run: StageRun | None) -> dict[str, Any]:
@@ -369,11 +408,17 @@ def _new_notice(
     key: str,
     **fields: Any,
 ) -> Notice:
+    # The foreign keys as well as the objects: the row is written by `write_notices`, not by a flush.
+    recipient, webhook = fields.get("recipient"), fields.get("webhook")
     return Notice(
         kind="inject" if timer is not None and timer.kind == "inject" else "deadline",
         idempotency_key=key,
         timer=timer,
+        timer_id=timer.id if timer else None,
         incident=incident,
+        incident_id=incident.id,
+        recipient_user_id=recipient.id if recipient is not None else None,
+        webhook_id=webhook.id if webhook is not None else None,
         channel=channel,
         payload=payload,
         status="queued",

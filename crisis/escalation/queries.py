@@ -4,9 +4,11 @@ costs more CPU than executing it, and these run for every deadline."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Interval,
     and_,
     bindparam,
     exists,
@@ -47,7 +49,13 @@ def _fire_incidents() -> Any:
         .where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(_ids()))))
         .order_by(Incident.id)
         .with_for_update(read=True, of=Incident)
-        .options(joinedload(Incident.unit), joinedload(Incident.commander), defer(Incident.playbook_snapshot))
+        .options(
+            joinedload(Incident.unit),
+            # The commander's units too (language, zone): most deadlines tell the commander, and then
+            # the batch needs no query of its recipients' units (fire.users).
+            joinedload(Incident.commander).joinedload(User.memberships).joinedload(Membership.unit),
+            defer(Incident.playbook_snapshot),
+        )
         .execution_options(populate_existing=True)
     )
 
@@ -80,7 +88,7 @@ def _fire_timers(clock_column: Any, postgres: bool) -> Any:
 
 
 def _deliver_claim(postgres: bool, db_clock: bool) -> Any:
-    """Claim one prepared notice for sending: still queued, and its incident (and stage) still open."""
+    """Claim prepared notices for sending: still queued, and their incident (and stage) still open."""
     table = Notice.__table__
     stage_open = or_(
         Timer.stage_run_id.is_(None),
@@ -98,9 +106,15 @@ def _deliver_claim(postgres: bool, db_clock: bool) -> Any:
     if postgres:
         returning.append(func.set_config("synchronous_commit", "off", True))
     sent_at = func.clock_timestamp(type_=UTCDateTime()) if db_clock else bindparam("sent_at", type_=UTCDateTime())
+    # A retry not yet due is not sent (a coarse check, as in `deliver`).
+    due_by = (
+        func.clock_timestamp() + literal(timedelta(seconds=1), Interval())
+        if db_clock
+        else bindparam("due_by", type_=UTCDateTime())
+    )
     return (
         update(table)
-        .where(table.c.id == bindparam("notice_id"), table.c.status == "queued", still_due)
+        .where(table.c.id.in_(_ids()), table.c.status == "queued", table.c.next_attempt_at <= due_by, still_due)
         .values(status="sent", sent_at=sent_at, attempts=table.c.attempts + 1, last_error="")
         .returning(*returning)
     )
@@ -135,6 +149,8 @@ def warm_up(*, session: Session) -> None:
     for name in _BUILDERS:
         if ".pg" in name and not postgres:
             continue
-        params = {"ids": [0]} if name.startswith("fire.") else {"notice_id": 0, "sent_at": clock.now()}
+        params = (
+            {"ids": [0]} if name.startswith("fire.") else {"ids": [0], "sent_at": clock.now(), "due_by": clock.now()}
+        )
         session.execute(hot_statement(name), params).all()
     notify.channels_for(session, [0])  # the firing's channel preferences, a statement of crisis.notify

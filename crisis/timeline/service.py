@@ -46,6 +46,17 @@ def append(*, session: Session, **event: Any) -> None:
     session.connection().execute(_APPEND, _row(**event))
 
 
+def event_row(**event: Any) -> dict[str, Any]:
+    """An event as `append_many` writes it (the arguments of `record`, without the session)."""
+    return _row(**event)
+
+
+def append_many(*, session: Session, events: list[dict[str, Any]]) -> None:
+    """Rows from `event_row` in one statement, in their order (ids ascending), outside the unit of work."""
+    if events:
+        session.connection().execute(_APPEND, events)
+
+
 def list_for_subject(*, session: Session, subject_type: str, subject_id: int) -> list[TimelineEvent]:
     return list(
         session.scalars(

@@ -219,12 +219,12 @@ def test_the_bulk_write_works_on_the_embedded_sqlite_too(tmp_path, tmp_path_fact
         _db.engine.dispose()
 
 
-def _fire_prepared(db, org, at):
+def _fire_prepared(db, org, at, incidents: int = 1):
     from crisis.notify import service as notify
 
     for key in (("KOTA-SEMARANG", "supervisor"), ("KOTA-SEMARANG", "officer")):
         notify.set_preferences(session=db.session, user=org["users"][key], choices={"inapp": False})
-    incident = open_incident(db.session, org, now=NOW)
+    incident = [open_incident(db.session, org, now=NOW, title=f"Kejadian {n}") for n in range(incidents)][0]
     db.session.commit()
     claimed = firing.claim_due(session=db.session, now=at)
     db.session.commit()
@@ -258,6 +258,27 @@ def test_a_stage_completed_between_the_firing_and_the_send_sends_nothing(db, org
     db.session.commit()
     assert smtp.messages == []
     assert db.session.get(Notice, prepared[0].notice_id).last_error == "stage_completed"
+
+
+def test_a_batch_is_sent_with_one_commit_and_a_failed_send_is_retried_while_the_others_stay_sent(db, org, smtp):
+    import dataclasses
+
+    _incident, prepared = _fire_prepared(db, org, NOW + 15 * M, incidents=2)
+    assert len(prepared) == 2
+    broken = dataclasses.replace(prepared[0], message=None)  # its channel cannot transmit this
+    batch = delivery.deliver_batch(session=db.session, prepared=[broken, prepared[1]], now=NOW + 15 * M)
+    db.session.commit()
+    failed, sent = (db.session.get(Notice, item.notice_id) for item in prepared)
+    assert batch.status == {failed.id: "queued", sent.id: "sent"} and batch.unclaimed == []
+    assert [m["message_id"].split(".")[2] for m in smtp.messages] == [str(sent.id)]
+    assert sent.status == "sent" and sent.attempts == 1 and sent.sent_at == NOW + 15 * M
+    assert failed.status == "queued" and failed.attempts == 1 and failed.sent_at is None
+    assert failed.next_attempt_at > NOW + 15 * M and "Error" in failed.last_error
+    # Sent again (a redelivered task): nothing is claimed; `deliver` then says why or sends.
+    again = delivery.deliver_batch(session=db.session, prepared=prepared, now=NOW + 15 * M)
+    assert again.status == {} and again.unclaimed == [failed.id, sent.id]
+    db.session.rollback()
+    assert len(smtp.messages) == 1
 
 
 def test_a_prepared_notice_whose_server_is_down_is_retried_later(app, db, org, smtp):
