@@ -204,6 +204,15 @@ def _checklist(*, session: Session, user: User, cap: int | None = None) -> Selec
     )
 
 
+def _capped(query: Select[Any], cap: int | None) -> Select[Any]:
+    """A part of a UNION ALL limited to `cap` rows, as a derived table: SQLite (the embedded default)
+    refuses a LIMIT on a bare part of a compound SELECT."""
+    if cap is None:
+        return query
+    limited = query.limit(cap).subquery()
+    return select(*limited.c)
+
+
 def _my_open_entries(user: User, *, cap: int | None = None) -> Any:
     """Ids of the open checklist items of running stages that are mine: assigned to me, or unassigned
     and the commander's where I command, or my role's in a unit where I hold it. One part per way an
@@ -224,7 +233,7 @@ def _my_open_entries(user: User, *, cap: int | None = None) -> Any:
             .join(Incident, Incident.id == StageRun.incident_id)
             .where(running, *conditions)
         )
-        return query.limit(cap) if cap is not None else query
+        return _capped(query, cap)
 
     unassigned = ChecklistEntry.assignee_id.is_(None)
     parts = [
@@ -259,7 +268,7 @@ def _reviews_to_write(*, session: Session, user: User, cap: int | None = None) -
             .join(Incident, Incident.id == Review.incident_id)
             .where(draft, Incident.unit_id.in_(sorted(acting))),
         ]
-        mine = Review.id.in_(union_all(*(part.limit(cap) if cap is not None else part for part in parts)))
+        mine = Review.id.in_(union_all(*(_capped(part, cap) for part in parts)))
     return (
         select(Review)
         .join(Incident, Incident.id == Review.incident_id)
