@@ -85,7 +85,7 @@ def test_a_question_assigned_to_me_waits_for_me_with_its_deadline(db, org, incid
     from datetime import timedelta
 
     from crisis.desk import waiting
-    from crisis.incidents import media
+    from crisis.incidents import media, statements
     from tests.conftest import FIXED_NOW
 
     supervisor = org["users"][("KOTA-SEMARANG", "supervisor")]
@@ -107,7 +107,9 @@ def test_a_question_assigned_to_me_waits_for_me_with_its_deadline(db, org, incid
     db.session.commit()
     mine = waiting.collect(session=db.session, user=supervisor, now=FIXED_NOW + timedelta(minutes=1))
     assert [row.subject.id for row in mine.media_queries] == [query.id]
-    assert mine.media_queries[0].at == FIXED_NOW + timedelta(hours=4) and not mine.media_queries[0].overdue
+    # Due by the SOP's answer target at the incident's severity (the library sets one in every SOP).
+    target = statements.settings_of(incident).media_answer_within_for(incident.severity)
+    assert mine.media_queries[0].at == FIXED_NOW + target and not mine.media_queries[0].overdue
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     assert waiting.collect(session=db.session, user=officer, now=FIXED_NOW).media_queries == []
     assert waiting.count(session=db.session, user=supervisor, now=FIXED_NOW) >= 1

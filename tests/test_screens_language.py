@@ -43,7 +43,7 @@ KEYS = re.compile(
 
 
 def _kinds_written_to_incident_timelines() -> set[str]:
-    """Every kind a timeline.record / append call (or an incident helper around it) can write about an
+    """Every kind a timeline.record / append / event_row call (or an incident helper around it) can write about an
     incident, read from the source: a literal kind, or an f-string expanded over its values."""
     kinds: set[str] = set()
     for path in ROOT.rglob("*.py"):
@@ -54,7 +54,7 @@ def _kinds_written_to_incident_timelines() -> set[str]:
             func = call.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
-            if name not in ("record", "append", "_record", "record_entry") or owner == "audit":
+            if name not in ("record", "append", "_record", "record_entry", "event_row") or owner == "audit":
                 continue
             keywords = {k.arg: k.value for k in call.keywords if k.arg}
             subject = keywords.get("subject_type")
