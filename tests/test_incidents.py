@@ -13,8 +13,8 @@ from crisis.incidents import statements
 from crisis.incidents.models import ChecklistEntry, Incident
 from crisis.playbooks import service as playbooks
 from crisis.timeline.models import TimelineEvent
-from tests.conftest import FIXED_NOW
 from tests import factories
+from tests.conftest import FIXED_NOW
 from tests.factories import close_required
 
 T0 = FIXED_NOW

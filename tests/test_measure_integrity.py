@@ -19,8 +19,8 @@ from crisis.reports import heatmap
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from crisis.timeline.models import TimelineEvent
-from tests.conftest import FIXED_NOW, form_post
 from tests import factories
+from tests.conftest import FIXED_NOW, form_post
 from tests.factories import run_through
 
 T0 = FIXED_NOW
