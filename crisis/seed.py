@@ -40,7 +40,10 @@ UNITS = [
     ("KAB-JAYAPURA", "Diskominfo Kabupaten Jayapura", "regency", "PAPUA", "Asia/Jayapura", "91.03"),
 ]
 
-# unit code, role, name, language
+# unit code, role, name, language. Statements at severity 3-4 are signed by a legal reviewer (the
+# legal section of the regional secretariat, Bagian/Biro Hukum Setda) and by the head of the
+# institution's delegate (the Sekretaris Daerah for the Wali Kota, Bupati or Gubernur): they sit in
+# the units where the demo's incidents run, as in a real government.
 PEOPLE = [
     ("PUSAT", "admin", "Rina Kusumawati", "id"),
     ("PUSAT", "head", "Dr. Bambang Wicaksono", "id"),
@@ -51,16 +54,23 @@ PEOPLE = [
     ("JATENG", "head", "Dwi Lestari", "id"),
     ("JATENG", "supervisor", "Yusuf Hidayat", "id"),
     ("JATENG", "officer", "Fitri Rahmawati", "id"),
+    ("JATENG", "leader", "Dr. Heri Susanto, M.Si.", "id"),
+    ("JATENG", "legal", "Bagus Permana, S.H., M.H.", "id"),
     ("KOTA-SEMARANG", "head", "Joko Santoso", "id"),
     ("KOTA-SEMARANG", "supervisor", "Ratna Sari", "id"),
     ("KOTA-SEMARANG", "officer", "Adi Nugroho", "id"),
+    ("KOTA-SEMARANG", "leader", "Drs. Wahyu Hidayat, M.Si.", "id"),
+    ("KOTA-SEMARANG", "legal", "Nur Aini, S.H., M.H.", "id"),
     ("KAB-BANYUMAS", "head", "Sri Wahyuni", "id"),
     ("KAB-BANYUMAS", "officer", "Eko Purnomo", "id"),
+    ("KAB-BANYUMAS", "leader", "Drs. Tri Wahyudi, M.M.", "id"),
     ("SULSEL", "head", "Andi Baso Mappanyukki", "id"),
     ("SULSEL", "supervisor", "Nurhayati Rahman", "id"),
     ("SULSEL", "officer", "Muh. Ikhsan", "id"),
     ("KOTA-MAKASSAR", "head", "Andi Tenri Ajeng", "id"),
     ("KOTA-MAKASSAR", "officer", "Syamsul Bahri", "id"),
+    ("KOTA-MAKASSAR", "leader", "Andi Muh. Yasir, S.STP., M.Si.", "id"),
+    ("KOTA-MAKASSAR", "legal", "Andi Fadli Rasyid, S.H.", "id"),
     ("KAB-GOWA", "head", "Haerul Amri", "id"),
     ("KAB-GOWA", "officer", "Sitti Aisyah", "id"),
     ("PAPUA", "head", "Yohanes Wenda", "id"),
@@ -78,6 +88,8 @@ ROLE_WORDS = {
     "supervisor": "supervisor",
     "officer": "petugas",
     "observer": "pemantau",
+    "legal": "hukum",
+    "leader": "pimpinan",
 }
 
 
@@ -269,6 +281,11 @@ def seed_live_desk(*, session: Session, now: datetime | None = None) -> dict[str
         playbook="hoax-clarification", severity=3, started=started,
     )  # fmt: skip
     _close_stage(session, incident=overdue, commander=commander, now=started + timedelta(minutes=40))
+    # At severity 3 the SOP asks for a spokesperson before anything is published: the head of the PR unit.
+    statements.designate_spokesperson(
+        session=session, actor=commander, incident_id=overdue.id, spokesperson_id=commander.id,
+        now=started + timedelta(minutes=45),
+    )  # fmt: skip
     first_item = overdue.current_stage.entries[0]
     incident_service.tick(
         session=session, actor=commander, entry_id=first_item.id, now=started + timedelta(hours=1, minutes=5),

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from crisis.auth.models import Membership, User
 from crisis.escalation import planning
 from crisis.incidents import service as incidents
-from crisis.incidents.models import Incident, StageRun
+from crisis.incidents import statements
+from crisis.incidents.models import Incident, StageRun, Statement
 from crisis.issues import service as issues
 from crisis.issues.models import Issue
 from crisis.playbooks.models import Playbook
@@ -124,6 +125,70 @@ def closer_of(session: Session, incident: Incident, entry: Any, actor: Any) -> A
     ).all()
     by_unit = {m.unit_id: user for user in heads for m in user.memberships if m.role == "head"}
     return next(by_unit[unit_id] for unit_id in chain if unit_id in by_unit)
+
+
+# --- statements: the approval chain and the spokesperson ------------------------------------------
+
+# Who signs a step for a unit that has nobody with the role yet: the city's or province's Sekretaris
+# Daerah as the head of government's delegate, and the legal bureau's reviewer.
+STAND_IN = {"leader": "Sekretaris Daerah", "legal": "Penelaah Hukum", "head": "Kepala", "supervisor": "Supervisor"}
+
+
+def signer_for(session: Session, statement: Statement, role: str) -> User:
+    """Someone who may sign a `role` step of the statement: the first candidate of the org (not the
+    author, not someone who signed this round), else a new member of the owning unit with that role."""
+    candidates = statements.signer_candidates(session=session, statement=statement, role=role)
+    if candidates:
+        # The nearest first: the owning unit's own people, then the unit above it, the central desk last.
+        nearest = [statement.incident.unit_id, *(unit.id for unit in units.ancestors(statement.incident.unit))]
+        rank = {unit_id: position for position, unit_id in enumerate(nearest)}
+        return min(candidates, key=lambda p: min((rank.get(m.unit_id, len(rank)) for m in p.memberships), default=0))
+    unit = statement.incident.unit
+    number = 1 + len(session.scalars(select(User.id).where(User.email.like(f"{role}.%@tests.example"))).all())
+    user = User(
+        email=f"{role}.{number}.{unit.code.lower()}@tests.example",
+        name=f"{STAND_IN[role]} ({unit.code})",
+        password_hash="-",
+        language="id",
+    )
+    user.memberships.append(Membership(unit_id=unit.id, role=role))
+    session.add(user)
+    session.flush()
+    session.refresh(user)
+    return user
+
+
+def sign_through(session: Session, statement: Statement, *, now: datetime, first: Any = None) -> Statement:
+    """Sign every step of the statement's approval chain that applies now, as a real unit would:
+    `first` (when given and allowed) signs the step it holds a role for, then the org's supervisor or
+    head, legal reviewer and institution head (created in the owning unit when there is none) sign the
+    rest in order. The statement ends approved (flushed, not committed)."""
+    while statement.state in statements.AWAITING and statement.awaiting_role is not None:
+        role = statement.awaiting_role
+        signer = None
+        if first is not None and statements.can_approve(session=session, user=first, statement=statement):
+            signer = first
+        signer = signer or signer_for(session, statement, role)
+        statements.approve(session=session, actor=signer, statement_id=statement.id, now=now)
+    return statement
+
+
+def designate_spokesperson(
+    session: Session, incident: Incident, *, now: datetime, person: Any = None, actor: Any = None
+) -> Incident:
+    """The spokesperson the SOP asks for before publishing, designated by the commander (or `actor`):
+    `person`, else the head of the owning unit, else the commander."""
+    if person is None:
+        head = session.scalar(
+            select(User)
+            .join(Membership)
+            .where(Membership.unit_id == incident.unit_id, Membership.role == "head", User.active)
+            .order_by(User.id)
+        )
+        person = head or incident.commander
+    return statements.designate_spokesperson(
+        session=session, actor=actor or incident.commander, incident_id=incident.id, spokesperson_id=person.id, now=now
+    )
 
 
 # --- straight from rows (the deadline engine) ------------------------------------------------------

@@ -13,6 +13,7 @@ from crisis.incidents import statements
 from crisis.incidents.models import ChecklistEntry, Incident
 from crisis.playbooks import service as playbooks
 from crisis.timeline.models import TimelineEvent
+from tests import factories
 from tests.conftest import FIXED_NOW
 from tests.factories import close_required
 
@@ -297,6 +298,10 @@ def test_statements_need_approval_by_someone_else(db, org, incident):
         statements.approve(session=db.session, actor=supervisor, statement_id=own.id, now=T0)
     db.session.rollback()
     statements.approve(session=db.session, actor=supervisor, statement_id=draft.id, now=T0 + timedelta(minutes=30))
+    # At severity 3 the SOP's chain goes on to the institution head, and a spokesperson is designated.
+    assert draft.state == "draft" and draft.awaiting_role == "leader"
+    factories.sign_through(db.session, draft, now=T0 + timedelta(minutes=35))
+    factories.designate_spokesperson(db.session, incident, now=T0 + timedelta(minutes=36))
     statements.publish(
         session=db.session,
         actor=officer,
@@ -326,7 +331,8 @@ def test_key_messages_are_shared_and_each_units_lag_is_shown(db, org, incident):
         body="1. Air PDAM aman diminum.",
         now=T0,
     )
-    statements.approve(session=db.session, actor=head, statement_id=messages.id, now=T0 + timedelta(minutes=10))
+    statements.approve(session=db.session, actor=head, statement_id=messages.id, now=T0 + timedelta(minutes=5))
+    factories.sign_through(db.session, messages, now=T0 + timedelta(minutes=10))
     db.session.commit()
     banyumas_officer = org["users"][("KAB-BANYUMAS", "officer")]
     assert incidents.get(session=db.session, user=banyumas_officer, incident_id=incident.id)  # involved: sees it

@@ -19,6 +19,7 @@ from crisis.reports import heatmap
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from crisis.timeline.models import TimelineEvent
+from tests import factories
 from tests.conftest import FIXED_NOW, form_post
 from tests.factories import run_through
 
@@ -33,7 +34,10 @@ def _people(org, code="KOTA-SEMARANG"):
 
 
 def _approved(db, org, incident, *, kind="holding", approved=T0 + 10 * M) -> Statement:
+    """Drafted by the officer, signed along the SOP's chain (the supervisor first, the institution
+    head last, at `approved`), with the spokesperson the SOP asks for at severity 3 designated."""
     officer, supervisor, _head = _people(org)
+    factories.designate_spokesperson(db.session, incident, now=T0 + 5 * M)
     statement = statements.draft(
         session=db.session,
         actor=officer,
@@ -44,6 +48,7 @@ def _approved(db, org, incident, *, kind="holding", approved=T0 + 10 * M) -> Sta
         now=T0 + 5 * M,
     )
     statements.approve(session=db.session, actor=supervisor, statement_id=statement.id, now=approved)
+    factories.sign_through(db.session, statement, now=approved)
     db.session.commit()
     return statement
 
@@ -450,6 +455,8 @@ def test_an_approver_sends_a_statement_back_and_the_authors_edit_makes_it_a_draf
     assert statement.state == "draft"
     assert db.session.query(TimelineEvent).filter_by(kind="statement.edited").one().data["resubmitted"] is True
     statements.approve(session=db.session, actor=supervisor, statement_id=statement.id, now=T0 + 16 * M)
+    assert statement.state == "draft" and statement.awaiting_role == "leader"  # severity 3: the head of the institution
+    factories.sign_through(db.session, statement, now=T0 + 17 * M)
     assert statement.state == "approved"
     with pytest.raises(Conflict):  # approved: no longer edited
         statements.edit(session=db.session, actor=officer, statement_id=statement.id, title="x", body="y")

@@ -4,6 +4,7 @@ statement or an approved text) or declined with the holding line; late ones esca
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,11 +15,14 @@ from crisis.escalation.models import Timer
 from crisis.incidents import media, statements
 from crisis.incidents.models import MediaQuery
 from crisis.notify.models import Notice
+from crisis.playbooks import service as playbooks
 from crisis.timeline.models import TimelineEvent
+from tests import factories
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
 
 NOW = FIXED_NOW
+NO_TARGET = Path(__file__).resolve().parent / "playbooks" / "fixtures" / "update-cycle.yaml"
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
 
@@ -60,6 +64,7 @@ def _approved_statement(db, org, incident, *, now=NOW + 10 * M):
     statements.approve(
         session=db.session, actor=_user(org, "KOTA-SEMARANG", "supervisor"), statement_id=statement.id, now=now
     )
+    factories.sign_through(db.session, statement, now=now)  # severity 3: the institution head signs last
     db.session.commit()
     return statement
 
@@ -87,7 +92,14 @@ def _open_timers(db, query):
 # --- logging ---------------------------------------------------------------------------------------
 
 
-def test_a_logged_question_is_due_four_hours_after_it_came_when_the_sop_sets_no_target(db, org, incident):
+def test_a_logged_question_is_due_four_hours_after_it_came_when_the_sop_sets_no_target(db, org):
+    # Every SOP of the library sets its answer target: a test SOP that sets none.
+    playbooks.publish(session=db.session, actor=None, text=NO_TARGET.read_text(), filename=NO_TARGET.name)
+    incident = factories.escalate(
+        db.session, org, factories.log_issue(db.session, org, now=NOW), now=NOW, playbook="update-cycle"
+    )
+    db.session.commit()
+    assert "media_answer_within" not in incident.playbook_snapshot.get("settings", {})
     query = _log(db, org, incident, received_at=NOW - 10 * M)
     assert query.state == "open" and query.received_at == NOW - 10 * M
     assert query.due_at == NOW - 10 * M + 4 * H
@@ -98,10 +110,11 @@ def test_a_logged_question_is_due_four_hours_after_it_came_when_the_sop_sets_no_
 
 
 def test_the_journalists_own_deadline_is_the_target_when_it_is_sooner(db, org, incident):
+    # The hoax SOP answers within 2 hours at severity 3.
     query = _log(db, org, incident, journalist_deadline=NOW + 1 * H)
     assert query.due_at == NOW + 1 * H
     later = _log(db, org, incident, journalist_deadline=NOW + 9 * H)
-    assert later.due_at == NOW + 5 * M + 4 * H
+    assert later.due_at == NOW + 5 * M + 2 * H
 
 
 def test_the_sops_answer_target_follows_the_severity(db, org, incident):
@@ -353,7 +366,7 @@ def test_correcting_the_received_time_moves_the_target_and_its_timer(db, org, in
         now=NOW + 10 * M,
     )
     db.session.commit()
-    assert query.due_at == NOW - 5 * M + 4 * H and query.outlet == "Kompas.com"
+    assert query.due_at == NOW - 5 * M + 2 * H and query.outlet == "Kompas.com"  # the SOP's 2 hours at severity 3
     [timer] = _open_timers(db, query)
     assert timer.fire_at == query.due_at
     [event] = _events(db, incident, "media_query.edited")
@@ -371,19 +384,20 @@ def test_figures_count_received_on_time_and_the_median_by_outlet_type(db, org, i
         _log(db, org, incident, received_at=NOW, outlet_type="regional"),
         _log(db, org, incident, received_at=NOW, outlet_type="regional"),
     ]
-    for query, after in zip(queries[:3], (1 * H, 5 * H, 3 * H), strict=True):
+    # The SOP's target at severity 3 is 2 hours: 1 hour and 90 minutes are on time, 5 hours is late.
+    for query, after in zip(queries[:3], (1 * H, 5 * H, 90 * M), strict=True):
         media.decline(
             session=db.session, actor=officer, query_id=query.id, reason="r", holding_line="h", now=NOW + after
         )
     db.session.commit()
     total = media.figures(queries)
     assert (total.received, total.closed, total.on_time) == (4, 3, 2)
-    assert total.median_seconds == 3 * 3600
+    assert total.median_seconds == 90 * 60
     by_outlet = media.figures_by_outlet(queries)
     assert list(by_outlet) == ["national_tv", "regional"]
     tv, regional = by_outlet["national_tv"], by_outlet["regional"]
     assert (tv.received, tv.on_time, tv.median_seconds) == (2, 1, 3 * 3600)  # median of 1h and 5h
-    assert (regional.received, regional.closed, regional.on_time, regional.median_seconds) == (2, 1, 1, 3 * 3600)
+    assert (regional.received, regional.closed, regional.on_time, regional.median_seconds) == (2, 1, 1, 90 * 60)
 
 
 # --- the deadline engine ---------------------------------------------------------------------------
@@ -394,7 +408,7 @@ def test_a_late_query_escalates_to_the_assignee_then_the_commander_and_superviso
     query = _log(db, org, incident, received_at=NOW)
     media.assign(session=db.session, actor=officer, query_id=query.id, assignee_id=officer.id, now=NOW + 6 * M)
     db.session.commit()
-    due = NOW + 4 * H
+    due = NOW + 2 * H  # the hoax SOP's target at severity 3
 
     def told(since):
         notices = db.session.scalars(

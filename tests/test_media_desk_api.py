@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crisis.incidents import statements
+from tests import factories
 from tests.conftest import FIXED_NOW
 
 QUESTION = {
@@ -28,7 +29,8 @@ def test_a_journalists_question_is_logged_listed_and_answered_over_the_api(db, o
     )
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
-    assert body["state"] == "open" and body["due_at"] == (FIXED_NOW + timedelta(hours=4, minutes=-5)).isoformat()
+    # The hoax SOP answers within 2 hours at severity 3.
+    assert body["state"] == "open" and body["due_at"] == (FIXED_NOW + timedelta(hours=2, minutes=-5)).isoformat()
     listed = client.get(f"/api/v1/incidents/{incident.id}/media-queries", headers=officer).get_json()
     assert [q["id"] for q in listed] == [body["id"]]
     supervisor_id = org["users"][("KOTA-SEMARANG", "supervisor")].id
@@ -47,6 +49,7 @@ def test_a_journalists_question_is_logged_listed_and_answered_over_the_api(db, o
     statements.approve(
         session=db.session, actor=org["users"][("KOTA-SEMARANG", "supervisor")], statement_id=statement.id
     )
+    factories.sign_through(db.session, statement, now=FIXED_NOW)  # severity 3: the institution head signs last
     db.session.commit()
     answered = client.patch(
         f"/api/v1/media-queries/{body['id']}", json={"action": "answer", "statement_id": statement.id}, headers=officer

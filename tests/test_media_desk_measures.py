@@ -13,6 +13,7 @@ from crisis.reports import service as reports
 from crisis.reviews import exports
 from crisis.reviews import service as reviews
 from crisis.reviews.models import Review
+from tests import factories
 from tests.conftest import FIXED_NOW
 from tests.factories import run_through
 from tests.test_evaluation import END, START, _board, history  # noqa: F401  the hand-built period
@@ -63,9 +64,10 @@ def test_the_review_lists_each_question_with_its_answer_and_counts_them_by_outle
         statement_id=statement.id,
         now=NOW + 20 * M,
     )
+    factories.sign_through(db.session, statement, now=NOW + 30 * M)  # severity 3: the institution head too
     media.answer_with_statement(
         session=db.session, actor=officer, query_id=tv_fast.id, statement_id=statement.id, now=NOW + 61 * M
-    )  # 1 hour: on time
+    )  # 1 hour: on time (the SOP's 2 hours at severity 3)
     media.decline(
         session=db.session,
         actor=officer,

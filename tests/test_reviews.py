@@ -20,7 +20,7 @@ from crisis.reviews.measures import suggest_rating
 from crisis.reviews.models import Review
 from crisis.timeline.models import TimelineEvent
 from tests.conftest import FIXED_NOW
-from tests.factories import close_required, escalate, log_issue
+from tests.factories import close_required, designate_spokesperson, escalate, log_issue, sign_through
 from tests.helpers import race
 
 T0 = FIXED_NOW  # the suite's moment, at whatever time of day it is
@@ -60,6 +60,7 @@ def _publish(db, author, approver, publisher, incident, kind, drafted, approved,
         now=drafted,
     )
     statements.approve(session=db.session, actor=approver, statement_id=st.id, now=approved)
+    sign_through(db.session, st, now=approved)  # severity 3: the institution head signs last
     if published is not None:
         statements.publish(
             session=db.session,
@@ -110,6 +111,8 @@ def resolve_a_hoax(db, org, t0):
         incidents.involve_unit(
             session=db.session, actor=head, incident_id=incident.id, unit_id=org["units"][code].id, now=t0 + 2 * M
         )
+    # At severity 3 the SOP asks for a spokesperson before anything is published: the head speaks.
+    designate_spokesperson(db.session, incident, now=t0 + 2 * M)
     runs = incident.stage_runs
     identify, verify, clarify, takedown, monitor = runs
     waived = next(e for e in identify.entries if e.item_key == "map-spread")

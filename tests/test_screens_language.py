@@ -24,6 +24,7 @@ from crisis.reports.models import MonthlyReport
 from crisis.reviews.service import ACTION_STATES
 from crisis.timeline.models import TimelineEvent
 from crisis.timeline.presenters import PRESENTERS, Names, present
+from tests import factories
 from tests.conftest import FIXED_NOW, form_post
 from tests.engine.drive import tick
 from tests.factories import open_incident, run_through
@@ -312,6 +313,8 @@ def resolved_review(db, org, incident):
         now=NOW + 17 * M,
     )
     statements.approve(session=db.session, actor=supervisor, statement_id=st.id, now=NOW + 18 * M)
+    factories.sign_through(db.session, st, now=NOW + 18 * M)  # severity 3: the institution head signs last
+    factories.designate_spokesperson(db.session, incident, now=NOW + 18 * M)
     statements.publish(
         session=db.session,
         actor=officer,

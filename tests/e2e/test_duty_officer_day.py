@@ -146,6 +146,26 @@ def test_officer_logs_escalates_runs_the_sop_and_the_supervisor_approves(server,
     supervisor.goto(incident_url)
     supervisor.locator("#statements form[action$='/approve'] button").click()
     supervisor.wait_for_load_state()
+    # At severity 3 the SOP's chain ends with the head of the institution: the Sekda signs for the Wali Kota.
+    leader = _sign_in(browser, server, "pimpinan.kota-semarang@demo.example")
+    leader.goto(incident_url)
+    # The supervisor's step is signed; the last one waits for the leader, whose button approves.
+    assert leader.locator("#statements li.chain-signed").count() == 1
+    assert leader.locator("#statements li.chain-waiting").count() == 1
+    with leader.expect_navigation():
+        leader.locator("#statements form[action$='/approve'] button").click()
+    assert leader.locator("#statements form[action$='/approve']").count() == 0
+    # Nothing is published before a spokesperson is designated: the head (the commander) speaks.
+    supervisor.goto(incident_url)
+    assert "SOP mensyaratkan juru bicara" in supervisor.locator("#statements p.warn").first.inner_text()
+    head.goto(incident_url)
+    head.locator("#spokesperson + dd details > summary").click()
+    head.select_option("#spokesperson-id", label="Joko Santoso")
+    with head.expect_navigation():
+        head.locator("#spokesperson + dd form button[type=submit]").click()
+    assert "Joko Santoso" in head.locator("#spokesperson + dd").inner_text()
+    supervisor.goto(incident_url)
+    assert supervisor.locator("#statements p.warn").count() == 0
     supervisor.locator("#statements details summary").first.click()
     supervisor.locator("#statements select[name=channel]").first.select_option("website")
     supervisor.locator("#statements input[name=url]").first.fill("https://semarangkota.go.id/siaran-pers/pdam")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from crisis.auth.models import Membership, User
+from crisis.auth.models import Membership
 from crisis.desk import waiting
 from crisis.errors import Conflict, NotPermitted, ValidationFailed
 from crisis.incidents import service as incidents
@@ -28,21 +28,11 @@ M = timedelta(minutes=1)
 FIXTURE = Path(__file__).resolve().parents[1] / "playbooks" / "fixtures" / "statement-approval.yaml"
 
 
-def _person(db, org, name: str, unit: str, role: str) -> User:
-    user = User(email=f"{name.lower().replace(' ', '.')}@example.go.id", name=name, password_hash="-", language="en")
-    db.session.add(user)
-    db.session.flush()
-    db.session.add(Membership(user_id=user.id, unit_id=org["units"][unit].id, role=role))
-    db.session.flush()
-    db.session.refresh(user)
-    return user
-
-
 @pytest.fixture
 def world(db, org):
-    """A severity-4 incident of Kota Semarang running the approval fixture, a legal reviewer at the
-    province, the Wali Kota's delegate (leader) of Kota Semarang and the Gubernur's (leader) of the
-    province."""
+    """A severity-4 incident of Kota Semarang running the approval fixture, and the demo's signers: the
+    city's legal reviewer (Bagian Hukum), the Wali Kota's delegate (leader, the Sekda) of Kota Semarang
+    and the Gubernur's (leader) of the province."""
     playbooks.publish(session=db.session, actor=None, text=FIXTURE.read_text(), filename=FIXTURE.name)
     issue = log_issue(db.session, org, now=NOW)
     incident = escalate(db.session, org, issue, now=NOW, playbook="statement-approval", severity=4)
@@ -50,9 +40,9 @@ def world(db, org):
         "officer": org["users"][("KOTA-SEMARANG", "officer")],
         "supervisor": org["users"][("KOTA-SEMARANG", "supervisor")],
         "head": org["users"][("KOTA-SEMARANG", "head")],
-        "legal": _person(db, org, "Rudi Hartono", "JATENG", "legal"),
-        "leader": _person(db, org, "Sekda Semarang", "KOTA-SEMARANG", "leader"),
-        "governor": _person(db, org, "Sekda Jawa Tengah", "JATENG", "leader"),
+        "legal": org["users"][("KOTA-SEMARANG", "legal")],
+        "leader": org["users"][("KOTA-SEMARANG", "leader")],
+        "governor": org["users"][("JATENG", "leader")],
     }
     db.session.commit()
     return incident, people
@@ -323,8 +313,11 @@ def test_publishing_waits_for_a_spokesperson_at_severity_4(db, org, world):
 
 
 def test_without_approval_settings_one_supervisor_approves_as_before(db, org):
+    # The library's SOPs all have a chain now: an SOP written before chains existed (the fixture).
+    fixture = FIXTURE.with_name("single-approval.yaml")
+    playbooks.publish(session=db.session, actor=None, text=fixture.read_text(), filename=fixture.name)
     issue = log_issue(db.session, org, now=NOW)
-    incident = escalate(db.session, org, issue, now=NOW, playbook="hoax-clarification", severity=4)
+    incident = escalate(db.session, org, issue, now=NOW, playbook="single-approval", severity=4)
     officer = org["users"][("KOTA-SEMARANG", "officer")]
     statement = statements.draft(
         session=db.session, actor=officer, incident_id=incident.id, kind="press_release", title="T", body="B", now=NOW
@@ -440,7 +433,7 @@ def test_the_spokesperson_is_on_the_publication_and_in_the_review(db, org, world
     markdown = exports.render_markdown(doc, lang="id", zone="Asia/Jakarta")
     assert "- **Juru bicara:** Joko Santoso" in markdown
     assert "Ditandatangani oleh Ratna Sari (Supervisor atau kepala unit," in markdown
-    assert "Sekda Semarang (Pimpinan instansi atau yang mewakili," in markdown
+    assert f"{people['leader'].name} (Pimpinan instansi atau yang mewakili," in markdown
     html = exports.render_html(doc, lang="id", zone="Asia/Jakarta", for_pdf=True)
     assert "Juru bicara saat penerbitan: Joko Santoso" in html
     data = exports.as_dict(doc, lang="en")

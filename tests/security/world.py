@@ -25,7 +25,7 @@ from crisis.reports import monthly
 from crisis.reports import service as reports
 from crisis.reviews import service as reviews
 from crisis.units.models import DutyShift
-from tests.factories import log_issue, run_through
+from tests.factories import designate_spokesperson, log_issue, run_through, sign_through
 
 M = timedelta(minutes=1)
 
@@ -95,7 +95,9 @@ def build(session: Any, org: dict[str, Any], code: str, *, admin: Any, now: Any)
         body="Air PDAM aman diminum.",
         now=now + 7 * M,
     )
-    statements.approve(session=session, actor=head, statement_id=published.id, now=now + 8 * M)
+    # Severity 3: the head signs, the SOP's chain its institution head too, and a spokesperson speaks.
+    sign_through(session, published, now=now + 8 * M, first=head)
+    designate_spokesperson(session, active, now=now + 8 * M, person=head)
     statements.publish(
         session=session,
         actor=officer,
