@@ -433,7 +433,9 @@ def test_sops_list_rewrites_a_stale_readme_section_and_refuses_one_without_marke
 
 
 @pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.stem)
-def test_statements_are_cleared_by_the_pr_units_lead_and_at_three_and_four_by_the_leader_with_a_spokesperson(path: Path):
+def test_statements_are_cleared_by_the_pr_units_lead_and_at_three_and_four_by_the_leader_with_a_spokesperson(
+    path: Path,
+):
     spec = _spec(path.stem)
     settings = spec.settings
     # Journalists get an answer sooner as the severity rises, and never later than 4 hours.
