@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from crisis import backup
 from crisis.extensions import db as _db
 from tests.conftest import DEMO_PASSWORD, FIXED_NOW, RequestScopedClient, make_app, sign_in
-from tests.factories import close_required, log_issue
+from tests.factories import close_required, designate_spokesperson, log_issue, sign_through
 from tests.helpers import crisis_env, invoke_crisis
 
 T0 = FIXED_NOW
@@ -116,7 +116,9 @@ def build_history(session, units, users):
         body="Kami sedang memeriksa kabar yang beredar.",
         now=T0 + H,
     )
-    statements.approve(session=session, actor=supervisor, statement_id=holding.id, now=T0 + H + 5 * M)
+    # Severity 3: the supervisor signs, then the Sekda for the Wali Kota; the head speaks for the city.
+    sign_through(session, holding, now=T0 + H + 5 * M, first=supervisor)
+    designate_spokesperson(session, incident, now=T0 + H + 5 * M, person=head)
     statements.publish(
         session=session,
         actor=officer,

@@ -13,6 +13,7 @@ from crisis.notify import chat
 from crisis.notify.models import Notice
 from tests.conftest import FIXED_NOW
 from tests.engine.drive import tick
+from tests.factories import sign_through
 
 NOW = FIXED_NOW
 GROUP_ID = "-1009876543210"
@@ -59,12 +60,9 @@ def test_a_drills_key_messages_reach_the_units_group_marked_latihan(db, org, tel
         body="Air PDAM aman diminum; hasil uji laboratorium memenuhi baku mutu.",
         now=NOW + timedelta(minutes=20),
     )
-    statements.approve(
-        session=db.session,
-        actor=org["users"][("KOTA-SEMARANG", "head")],
-        statement_id=draft.id,
-        now=NOW + timedelta(minutes=21),
-    )
+    # A drill rehearses the whole chain the SOP asks for at its severity: the head, then the Sekda.
+    sign_through(db.session, draft, now=NOW + timedelta(minutes=21), first=org["users"][("KOTA-SEMARANG", "head")])
+    assert draft.state == "approved"
     db.session.commit()
     tick(db.session, NOW + timedelta(minutes=21))
     [posted] = [m for m in telegram_api.sent() if m["chat_id"] == GROUP_ID]

@@ -1545,7 +1545,9 @@ def test_an_involved_unit_reads_the_incident_and_its_notices_and_records_only_it
         body="Air PDAM aman diminum.",
         now=NOW,
     )
-    statements.approve(session=db.session, actor=org["users"][("SULSEL", "head")], statement_id=keymsg.id, now=NOW)
+    # The province's head signs first, then whoever else the SOP's chain asks for at this severity.
+    factories.sign_through(db.session, keymsg, now=NOW, first=org["users"][("SULSEL", "head")])
+    assert keymsg.state == "approved"
     db.session.commit()
     jayapura = token_for("officer", "KAB-JAYAPURA")
     for path in (

@@ -351,8 +351,10 @@ class Builder:
                 now=NOW + 3 * M,
             )
             if goal != "draft":
-                statements.approve(session=self.session, actor=self.head, statement_id=statement.id, now=NOW + 4 * M)
+                # Severity 3: the head signs first, then the rest of the SOP's chain (the institution head).
+                factories.sign_through(self.session, statement, now=NOW + 4 * M, first=self.head)
             if goal == "published":
+                factories.designate_spokesperson(self.session, incident, now=NOW + 4 * M, person=self.head)
                 statements.publish(
                     session=self.session,
                     actor=self.officer,
