@@ -13,7 +13,9 @@ from tests.conftest import FIXED_NOW
 
 def _tile(page: str, code: str) -> str:
     match = re.search(
-        rf'<article class="tile ([^"]*)" data-code="{re.escape(code)}" data-state="(\w+)">(.*?)</article>', page, re.S
+        rf'<article class="tile ([^"]*)" data-code="{re.escape(code)}" data-area="[^"]*" data-state="(\w+)">(.*?)</article>',
+        page,
+        re.S,
     )
     assert match, f"no tile of {code}"
     return match.group(2) + " " + match.group(3)

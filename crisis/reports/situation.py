@@ -180,7 +180,11 @@ def build(*, session: Session, root: Unit | None, now: datetime) -> Room:
         add(unit_id, "keymsg_missing", count)
     ordered = sorted(
         areas.values(),
-        key=lambda a: (a.unit.kind != UnitKind.central, a.unit.id != (root.id if root else None), a.unit.code),
+        key=lambda a: (
+            a.unit.kind != UnitKind.central,
+            a.unit.id != (root.id if root else None),
+            a.unit.area_code or a.unit.code,
+        ),
     )
     return Room(
         root=root,

@@ -38,20 +38,20 @@ def test_central_head_reads_the_country_on_a_phone_and_opens_a_province(server, 
     page.add_init_script(CSP_WATCH)
     page.goto(f"{server}/situation")
     tiles = page.locator("article.tile")
-    codes = tiles.evaluate_all("(tiles) => tiles.map((t) => t.dataset.code)")
+    codes = tiles.evaluate_all("(tiles) => tiles.map((t) => t.dataset.area)")
     assert len([c for c in codes if c.isdigit() and len(c) == 2]) == 38
     _no_sideways_scrolling(page)
-    assert page.locator("article.tile[data-code='33']").is_visible()
+    assert page.locator("article.tile[data-area='33']").is_visible()
     _shot(page, "situation-01-country-phone")
 
-    page.locator("article.tile[data-code='33'] h2 a").click()
+    page.locator("article.tile[data-area='33'] h2 a").click()
     page.wait_for_url("**/situation/*")
-    regencies = page.locator("article.tile").evaluate_all("(tiles) => tiles.map((t) => t.dataset.code)")
+    regencies = page.locator("article.tile").evaluate_all("(tiles) => tiles.map((t) => t.dataset.area)")
     assert "33.74" in regencies and len([c for c in regencies if c.startswith("33.")]) == 35
     _no_sideways_scrolling(page)
     _shot(page, "situation-02-province-phone")
 
-    page.locator("article.tile[data-code='33.74'] .tile-open a").click()
+    page.locator("article.tile[data-area='33.74'] .tile-open a").click()
     page.wait_for_url("**/situation/area/*/open")
     assert "Kota Semarang" in page.locator("h1").inner_text()
     _no_sideways_scrolling(page)
@@ -64,7 +64,7 @@ def test_on_a_desktop_the_tiles_lie_where_the_provinces_do(server, browser):  # 
     page.goto(f"{server}/situation")
 
     def box(code: str) -> dict:
-        return page.locator(f"article.tile[data-code='{code}']").bounding_box()
+        return page.locator(f"article.tile[data-area='{code}']").bounding_box()
 
     aceh, jakarta, bali, papua, north_kalimantan = box("11"), box("31"), box("51"), box("91"), box("65")
     assert aceh["x"] < jakarta["x"] < bali["x"] < papua["x"]  # west to east
