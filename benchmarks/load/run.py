@@ -593,7 +593,8 @@ def prepare(url: str, redis_url: str, *, tick_items: int, tag: str) -> dict[str,
             session=session, officer=officer, title=f"Uji beban halaman insiden {tag}", number=1, now=next(moment)
         )
         head = user("kepala.kota-semarang@demo.example")
-        for run in page.stage_runs[:2]:
+        for _stage in range(2):  # the first two stages that run (a stage gated off by severity is skipped)
+            run = page.current_stage
             for entry in run.entries:
                 # Each item by someone who may close it: its owner role or above (enforced).
                 closer = next(
@@ -627,7 +628,24 @@ def prepare(url: str, redis_url: str, *, tick_items: int, tag: str) -> dict[str,
             body="Kami sedang menangani laporan ini. " * 8,
             now=next(moment),
         )
-        statements.approve(session=session, actor=supervisor, statement_id=statement.id, now=next(moment))
+        # Signed along the SOP's approval chain by the demo's people who hold each step's role.
+        signers = [
+            supervisor,
+            head,
+            user("hukum.kota-semarang@demo.example"),
+            user("pimpinan.kota-semarang@demo.example"),
+        ]
+        while statement.state in statements.AWAITING and statement.awaiting_role is not None:
+            signer = next(
+                p
+                for p in signers
+                if p is not None and statements.can_approve(session=session, user=p, statement=statement)
+            )
+            statements.approve(session=session, actor=signer, statement_id=statement.id, now=next(moment))
+        if page.spokesperson_id is None:
+            statements.designate_spokesperson(
+                session=session, actor=officer, incident_id=page.id, spokesperson_id=head.id, now=next(moment)
+            )
         statements.publish(
             session=session,
             actor=officer,
