@@ -1,0 +1,30 @@
+"""Indexes for the central head's pages: the submitted reviews the header counts on every page
+
+Only a handful of reviews wait for approval among the tens of thousands written; without its own
+index the header's count walked the whole (due_at, state) index to find none.
+
+Revision ID: 3c9d1f6a2b84
+Revises: e21a7c0d5b3f
+Create Date: 2026-12-10 16:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '3c9d1f6a2b84'
+down_revision = 'e21a7c0d5b3f'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_index(
+        'ix_review_submitted', 'review', ['due_at'], unique=False, postgresql_include=['id'],
+        postgresql_where=sa.text("state = 'submitted'"), sqlite_where=sa.text("state = 'submitted'"),
+    )
+
+
+def downgrade():
+    op.drop_index('ix_review_submitted', table_name='review')
