@@ -85,6 +85,16 @@ class Incident(db.Model):
             postgresql_where=text("state = 'active'"),
             sqlite_where=text("state = 'active'"),
         ),
+        # The console's open incidents, most severe and oldest first: its first 50 read from here,
+        # not sorted out of every running incident of the country.
+        Index(
+            "ix_incident_open_order",
+            text("severity DESC"),
+            "started_at",
+            "id",
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
     )
 
     @property

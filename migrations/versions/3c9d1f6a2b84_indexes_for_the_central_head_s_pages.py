@@ -1,7 +1,9 @@
-"""Indexes for the central head's pages: the submitted reviews the header counts on every page
+"""Indexes for the central head's pages: the submitted reviews the header counts on every page,
+the console's open incidents in their order
 
 Only a handful of reviews wait for approval among the tens of thousands written; without its own
-index the header's count walked the whole (due_at, state) index to find none.
+index the header's count walked the whole (due_at, state) index to find none. The console shows the
+first 50 running incidents, most severe and oldest first: read in that order, not sorted out of all.
 
 Revision ID: 3c9d1f6a2b84
 Revises: e21a7c0d5b3f
@@ -24,7 +26,12 @@ def upgrade():
         'ix_review_submitted', 'review', ['due_at'], unique=False, postgresql_include=['id'],
         postgresql_where=sa.text("state = 'submitted'"), sqlite_where=sa.text("state = 'submitted'"),
     )
+    op.create_index(
+        'ix_incident_open_order', 'incident', [sa.text('severity DESC'), 'started_at', 'id'], unique=False,
+        postgresql_where=sa.text("state = 'active'"), sqlite_where=sa.text("state = 'active'"),
+    )
 
 
 def downgrade():
+    op.drop_index('ix_incident_open_order', table_name='incident')
     op.drop_index('ix_review_submitted', table_name='review')
