@@ -229,7 +229,7 @@ class StageRun(db.Model):
             "ix_stage_run_running",
             "incident_id",
             "due_at",
-            postgresql_include=["id"],
+            postgresql_include=["id", "position"],  # position: the stage's title, without a table read
             postgresql_where=text("state = 'active'"),
             sqlite_where=text("state = 'active'"),
         ),
