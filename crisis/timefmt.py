@@ -89,6 +89,12 @@ class LocalTimes:
             self._done[key] = text
         return text
 
+    def deadline(self, moment: datetime | None, now: datetime | None = None) -> str:
+        """format_deadline for the page: the same text, each deadline formatted once."""
+        if moment is None:
+            return "—"
+        return self(moment, _deadline_pattern(moment, self.zone, now))
+
     def _format(self, local: datetime, fmt: str) -> str:
         """What flask_babel.format_datetime(local without its zone, fmt, rebase=False) gives: numeric
         fields and month names filled in directly, anything else by babel."""
@@ -193,7 +199,10 @@ def format_deadline(moment: datetime | None, zone_name: str, now: datetime | Non
     and date: 'Sen 8 Des 10.00 WIB' ('Mon 8 Dec 10:00 WIB')."""
     if moment is None:
         return "—"
-    zone = ZoneInfo(zone_name)
+    return format_local(moment, zone_name, _deadline_pattern(moment, ZoneInfo(zone_name), now))
+
+
+def _deadline_pattern(moment: datetime, zone: ZoneInfo, now: datetime | None) -> str:
+    """The time alone on the reader's today, else with the day and date."""
     today = (now or clock.now()).astimezone(zone).date()
-    same_day = as_utc(moment).astimezone(zone).date() == today
-    return format_local(moment, zone_name, "HH:mm" if same_day else "EEE d MMM HH:mm")
+    return "HH:mm" if as_utc(moment).astimezone(zone).date() == today else "EEE d MMM HH:mm"

@@ -42,7 +42,7 @@ from crisis.reports.situation_views import bp as situation_bp
 from crisis.reports.views import bp as reports_bp
 from crisis.reviews.views import bp as reviews_bp
 from crisis.system.views import bp as system_bp
-from crisis.timefmt import LocalTimes, format_deadline, format_duration, format_local, unit_words, zone_label
+from crisis.timefmt import LocalTimes, format_duration, format_local, unit_words, zone_label
 from crisis.units.service import KIND_LABELS as UNIT_KIND_LABELS
 from crisis.units.views import bp as units_bp
 
@@ -120,10 +120,13 @@ def number(value: float | None, pattern: str | None = None) -> str:
 def _template_globals() -> dict[str, Any]:
     times: list[LocalTimes] = []  # made on first use: one zone and language lookup per page
 
-    def local(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+    def page_times() -> LocalTimes:
         if not times:
             times.append(LocalTimes(viewer_zone(), get_locale()))
-        return times[0](moment, fmt)
+        return times[0]
+
+    def local(moment: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+        return page_times()(moment, fmt)
 
     words: list[str] = []  # the countdown's unit words, once per page
 
@@ -140,7 +143,7 @@ def _template_globals() -> dict[str, Any]:
         "date_text": date_text,
         "number": number,
         "duration_words": duration_words,
-        "deadline_text": lambda moment: format_deadline(moment, viewer_zone()),
+        "deadline_text": lambda moment: page_times().deadline(moment),
         "format_local": format_local,
         "current_locale": select_locale,
     }

@@ -22,7 +22,7 @@ bp = Blueprint("exercises", __name__)
 
 
 def playbook_titles(lang: str) -> dict[str, str]:
-    return {p.key: (p.title_id if lang == "id" else p.title_en) for p in playbooks.list_playbooks(session=db.session)}
+    return playbooks.titles(session=db.session, lang=lang)
 
 
 def _errors(error: ValidationFailed) -> dict[str, str]:

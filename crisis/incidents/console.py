@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, defer, selectinload
+from flask import has_request_context, request
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from crisis.auth.models import User
 from crisis.incidents.access import Summary, visible_filter
 from crisis.incidents.models import Incident, StageRun
-from crisis.playbooks.models import PlaybookVersion
+from crisis.playbooks.snapshot import version_canonical, version_settings
 from crisis.playbooks.spec import Settings
 from crisis.units import service as units
 
@@ -64,6 +65,30 @@ def open_conditions(*, session: Session, user: User, unit_id: int | None, severi
     return conditions
 
 
+def _open_counts(
+    *, session: Session, user: User, unit_id: int | None, severity: int | None, conditions: list[object]
+) -> dict[tuple[int, int], int]:
+    """How many running incidents run each (SOP version, severity): the console's total, and the
+    cadences its update deadlines follow. Counted once a request (the lists of the console both ask)."""
+    cache = request.environ.setdefault("crisis.console.open_counts", {}) if has_request_context() else {}
+    key = (user.id, unit_id, severity)
+    if key not in cache:
+        cache[key] = {
+            (version_id, incident_severity): count
+            for version_id, incident_severity, count in session.execute(
+                select(Incident.playbook_version_id, Incident.severity, func.count())
+                .where(*conditions)
+                .group_by(Incident.playbook_version_id, Incident.severity)
+            )
+        }
+    return cache[key]
+
+
+def _with_unit(incidents: Any) -> Any:
+    """Incident rows with their unit (one statement), without the SOP snapshot a list never shows."""
+    return incidents.options(defer(Incident.playbook_snapshot), joinedload(Incident.unit))
+
+
 def due_next(
     *, session: Session, user: User, unit_id: int | None = None, severity: int | None = None, limit: int = 30
 ) -> tuple[list[DueItem], int]:
@@ -71,9 +96,9 @@ def due_next(
     time; the next situation update, by the SOP's cadence for the severity), and how many there are.
 
     At national scale there are thousands, and only the soonest are read: the stage deadlines in
-    due order; the update deadlines as the first `limit` of each SOP version and severity (whose
-    cadence is one interval, so the incident updated longest ago is due first). Both are merged here
-    and only the incidents of the soonest `limit` are loaded as rows."""
+    due order; the update deadlines as the first `limit` of each cadence (the incidents updated
+    longest ago are due first among those updated as often). Both are merged here and only the
+    incidents of the soonest `limit` are loaded as rows."""
     conditions = open_conditions(session=session, user=user, unit_id=unit_id, severity=severity)
     running = and_(StageRun.state == "active", StageRun.due_at.is_not(None))
     stages = session.execute(
@@ -86,6 +111,22 @@ def due_next(
     stage_total = session.scalar(
         select(func.count(StageRun.id)).join(Incident, Incident.id == StageRun.incident_id).where(running, *conditions)
     )
+    counts = _open_counts(session=session, user=user, unit_id=unit_id, severity=severity, conditions=conditions)
+    versions = sorted({version_id for version_id, _severity in counts} | {row.playbook_version_id for row in stages})
+    settings = {version_id: version_settings(session, version_id) for version_id in versions}
+    # Each (version, severity) by its cadence: a few cadences among dozens of pairs, ranked apart.
+    every = {pair: settings[pair[0]].update_every_for(pair[1]) for pair in counts}
+    group = {period: number for number, period in enumerate(sorted(set(every.values())))}
+    cadence = case(
+        {
+            version_id: case(
+                {level: group[period] for (of, level), period in every.items() if of == version_id},
+                value=Incident.severity,
+            )
+            for version_id in sorted({version_id for version_id, _level in every})
+        },
+        value=Incident.playbook_version_id,
+    )
     last = func.coalesce(Incident.last_update_at, Incident.started_at)
     ranked = (
         select(
@@ -94,25 +135,21 @@ def due_next(
             Incident.severity,
             last.label("last"),
             func.row_number()
-            .over(partition_by=(Incident.playbook_version_id, Incident.severity), order_by=(last, Incident.id))
+            .over(partition_by=cadence, order_by=(last, Incident.severity.desc(), Incident.id))
             .label("rank"),
         )
         .where(*conditions)
         .subquery()
     )
-    updates = session.execute(
-        select(ranked.c.id, ranked.c.playbook_version_id, ranked.c.severity, ranked.c.last).where(
-            ranked.c.rank <= limit
-        )
-    ).all()
-    update_total = session.scalar(select(func.count(Incident.id)).where(*conditions)) or 0
-    versions = sorted({row.playbook_version_id for row in updates} | {row.playbook_version_id for row in stages})
-    canonical = dict(
+    updates = (
         session.execute(
-            select(PlaybookVersion.id, PlaybookVersion.canonical).where(PlaybookVersion.id.in_(versions))
+            select(ranked.c.id, ranked.c.playbook_version_id, ranked.c.severity, ranked.c.last).where(
+                ranked.c.rank <= limit
+            )
         ).all()
+        if every
+        else []
     )
-    settings = {version: Settings.from_canonical(canonical[version]["settings"]) for version in versions}
     # (when, -severity, incident, what, stage title): tuples sort soonest first, the graver first on a tie.
     deadlines: list[tuple[datetime, int, int, str, Any]] = [
         (
@@ -120,24 +157,23 @@ def due_next(
             -row.severity,
             row.id,
             "stage",
-            canonical[row.playbook_version_id]["stages"][row.position]["title"],
+            version_canonical(session, row.playbook_version_id)["stages"][row.position]["title"],
         )
         for row in stages
     ]
-    for row in updates:
-        every = settings[row.playbook_version_id].update_every_for(row.severity)
-        deadlines.append((row.last + every, -row.severity, row.id, "update", None))
+    deadlines += [
+        (row.last + every[(row.playbook_version_id, row.severity)], -row.severity, row.id, "update", None)
+        for row in updates
+    ]
     soonest = heapq.nsmallest(limit, deadlines, key=lambda d: d[:3])
     loaded = {
         incident.id: incident
         for incident in session.scalars(
-            select(Incident)
-            .where(Incident.id.in_(sorted({d[2] for d in soonest})))
-            .options(defer(Incident.playbook_snapshot), selectinload(Incident.unit))
+            _with_unit(select(Incident).where(Incident.id.in_(sorted({d[2] for d in soonest}))))
         )
     }
     items = [DueItem(when, loaded[incident_id], what, title) for when, _sev, incident_id, what, title in soonest]
-    return items, (stage_total or 0) + update_total
+    return items, (stage_total or 0) + sum(counts.values())
 
 
 def open_page(
@@ -145,7 +181,7 @@ def open_page(
 ) -> tuple[list[Incident], int]:
     """The first `limit` running incidents (most severe, oldest first) and how many there are."""
     conditions = open_conditions(session=session, user=user, unit_id=unit_id, severity=severity)
-    total = session.scalar(select(func.count(Incident.id)).where(*conditions)) or 0
+    counts = _open_counts(session=session, user=user, unit_id=unit_id, severity=severity, conditions=conditions)
     rows = session.scalars(
         select(Incident)
         .where(*conditions)
@@ -153,4 +189,4 @@ def open_page(
         .order_by(Incident.severity.desc(), Incident.started_at, Incident.id)
         .limit(limit)
     ).all()
-    return list(rows), total
+    return list(rows), sum(counts.values())

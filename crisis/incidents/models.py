@@ -85,6 +85,16 @@ class Incident(db.Model):
             postgresql_where=text("state = 'active'"),
             sqlite_where=text("state = 'active'"),
         ),
+        # The console's open incidents, most severe and oldest first: its first 50 read from here,
+        # not sorted out of every running incident of the country.
+        Index(
+            "ix_incident_open_order",
+            text("severity DESC"),
+            "started_at",
+            "id",
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
     )
 
     @property
@@ -219,7 +229,7 @@ class StageRun(db.Model):
             "ix_stage_run_running",
             "incident_id",
             "due_at",
-            postgresql_include=["id"],
+            postgresql_include=["id", "position"],  # position: the stage's title, without a table read
             postgresql_where=text("state = 'active'"),
             sqlite_where=text("state = 'active'"),
         ),

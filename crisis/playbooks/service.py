@@ -151,6 +151,12 @@ def list_playbooks(*, session: Session, category: str | None = None, severity: i
     return playbooks
 
 
+def titles(*, session: Session, lang: str) -> dict[str, str]:
+    """Each SOP's title in the language, by key: the few columns, not every version's snapshot."""
+    title = Playbook.title_id if lang == "id" else Playbook.title_en
+    return {key: text for key, text in session.execute(select(Playbook.key, title))}
+
+
 def get_by_key(*, session: Session, key: str) -> Playbook:
     playbook = session.scalar(select(Playbook).where(Playbook.key == key))
     if playbook is None or not playbook.versions:

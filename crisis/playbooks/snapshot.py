@@ -17,12 +17,13 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from crisis.playbooks.models import PlaybookVersion
-from crisis.playbooks.spec import PlaybookSpec, StageSpec
+from crisis.playbooks.spec import PlaybookSpec, Settings, StageSpec
 
 CACHE_SIZE = 256  # versions (or stage snapshots) a process keeps decoded; a full cache starts over
 
 _VERSIONS: dict[int, dict[str, Any]] = {}  # playbook version id -> its canonical form
 _STAGES: dict[int, tuple[dict[str, Any], StageSpec]] = {}  # id() of a stage's canonical form -> (it, its spec)
+_SETTINGS: dict[int, tuple[dict[str, Any], Settings]] = {}  # version id -> (its canonical form, its settings)
 
 
 class Pinned(Protocol):
@@ -44,6 +45,18 @@ def version_canonical(session: Session, version_id: int) -> dict[str, Any]:
             _VERSIONS.clear()
         _VERSIONS[version_id] = canonical
     return canonical
+
+
+def version_settings(session: Session, version_id: int) -> Settings:
+    """The settings (update cadence, review deadline...) of a published playbook version, parsed once
+    per process: a national console asks them of every running incident's version on each request."""
+    canonical = version_canonical(session, version_id)
+    cached = _SETTINGS.get(version_id)
+    if cached is None or cached[0] is not canonical:
+        if len(_SETTINGS) >= CACHE_SIZE:
+            _SETTINGS.clear()
+        cached = _SETTINGS[version_id] = (canonical, Settings.from_canonical(canonical["settings"]))
+    return cached[1]
 
 
 def snapshot_of(pinned: Pinned) -> dict[str, Any]:

@@ -79,6 +79,14 @@ class Review(db.Model):
             postgresql_where=text("state = 'draft'"),
             sqlite_where=text("state = 'draft'"),
         ),
+        # Submitted reviews (what waits for a head's approval): the header counts them on every page.
+        Index(
+            "ix_review_submitted",
+            "due_at",
+            postgresql_include=["id"],
+            postgresql_where=text("state = 'submitted'"),
+            sqlite_where=text("state = 'submitted'"),
+        ),
     )
 
 
