@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, DateTime, Dialect, any_, bindparam
+from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
 DB_INT_MAX = 2**31 - 1  # primary and foreign keys are PostgreSQL `integer`
@@ -29,13 +29,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def id_in(column: Any, postgres: bool, name: str = "ids") -> Any:
-    """`column IN (:ids)` for a statement built once and run with lists of any length. On PostgreSQL it
-    is `column = ANY(:ids)` with the list as one array parameter: the statement's text is the same
-    whatever the count, so SQLAlchemy renders nothing per execution and psycopg prepares it on the
-    server after a few runs (an expanding IN is a new text for every length, parsed and planned anew)."""
-    if postgres:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))

@@ -167,10 +167,10 @@ def deliver_batch(*, session: Session, prepared: list[Prepared], now: datetime |
     if postgres and not isinstance(sent_at, datetime):
         # clock_timestamp() as sent_at, and SET LOCAL synchronous_commit TO OFF (see deliver), in
         # the same round trip.
-        claimed = session.connection().execute(hot_statement("deliver.claim.clock", postgres), {"ids": ids})
+        claimed = session.connection().execute(hot_statement("deliver.claim.pg"), {"ids": ids})
     else:
         claimed = session.connection().execute(
-            hot_statement("deliver.claim", postgres),
+            hot_statement("deliver.claim.pg_at" if postgres else "deliver.claim"),
             {"ids": ids, "sent_at": sent_at, "due_by": (now or clock.now()) + timedelta(seconds=1)},
         )
     mine = {row[0] for row in claimed}

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    bindparam,
     func,
     insert,
     or_,
@@ -114,13 +115,16 @@ def sweep_notices(*, session: Session, now: datetime | None = None, lease: float
     return [row.id for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.id))]
 
 
-def acknowledged_steps(session: Session, timers: list[Timer], postgres: bool | None = None) -> set[tuple[int, int]]:
+def acknowledged_steps(session: Session, timers: list[Timer]) -> set[tuple[int, int]]:
     """(stage run, step) pairs among these timers' stage runs that someone acknowledged."""
     run_ids = sorted({t.stage_run_id for t in timers if t.kind == "escalation_step" and t.stage_run_id is not None})
     if not run_ids:
         return set()
-    postgres = is_postgres(session) if postgres is None else postgres
-    rows = session.execute(hot_statement("fire.acknowledged", postgres), {"ids": run_ids})
+    rows = session.execute(
+        select(Timer.stage_run_id, Timer.step_index)
+        .where(Timer.stage_run_id.in_(run_ids), Timer.kind == "escalation_step", Timer.acknowledged_at.is_not(None))
+        .distinct()
+    )
     return {(run_id, step_index) for run_id, step_index in rows}
 
 
@@ -170,19 +174,20 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     ids = sorted(set(timer_ids))
     # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
     params = {"ids": ids}
-    postgres = is_postgres(session)
-    incidents = {i.id: i for i in session.scalars(hot_statement("fire.incidents", postgres), params).unique()}
+    incidents = {i.id: i for i in session.scalars(hot_statement("fire.incidents"), params).unique()}
     if not incidents:
         return []
-    runs = {run.id: run for run in session.scalars(hot_statement("fire.runs", postgres), params)}
+    runs = {run.id: run for run in session.scalars(hot_statement("fire.runs"), params)}
     # The timers, and the engine's clock read in the same round trip.
+    postgres = is_postgres(session)
     with_clock = now is None and postgres and not injected_clock()
-    rows = session.execute(hot_statement("fire.timers.clock" if with_clock else "fire.timers", postgres), params).all()
+    name = "fire.timers.pg.clock" if with_clock else "fire.timers.pg" if postgres else "fire.timers"
+    rows = session.execute(hot_statement(name), params).all()
     timers = [row[0] for row in rows if row[0].state == "claimed" and row[0].incident_id in incidents]
     if not timers:
         return []
     moment = now or (rows[0][1] if rows[0][1] is not None else db_now(session))
-    acknowledged = acknowledged_steps(session, timers, postgres)
+    acknowledged = acknowledged_steps(session, timers)
     firing: list[tuple[Timer, Incident, StageRun | None]] = []
     for timer in timers:
         incident = incidents[timer.incident_id]
@@ -242,13 +247,13 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         {r.user.id for *_rest, recipients in resolved for r in recipients.values() if "memberships" not in vars(r.user)}
     )
     if unloaded:
-        session.scalars(hot_statement("fire.users", postgres), {"ids": unloaded}).unique().all()
-    channels = notify.channels_for(session, user_ids, at=moment, postgres=postgres)
+        session.scalars(hot_statement("fire.users"), {"ids": unloaded}).unique().all()
+    channels = notify.channels_for(session, user_ids, at=moment)
     units = {r.unit.id for *_rest, recipients in resolved for r in recipients.values() if r.unit is not None} | {
         incident.unit_id for _t, incident, _r, recipients in resolved if not recipients
     }
     hooks_by_unit: dict[int, list[WebhookEndpoint]] = {}
-    for hook in session.scalars(hot_statement("fire.webhooks", postgres), {"ids": sorted(units)}):
+    for hook in session.scalars(hot_statement("fire.webhooks"), {"ids": sorted(units)}):
         hooks_by_unit.setdefault(hook.unit_id, []).append(hook)
 
     notices: list[Notice] = []
@@ -324,7 +329,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         if nxt is not None:
             following.append(nxt)
     fired = [timer for timer, *_rest in resolved]
-    session.connection().execute(hot_statement("fire.mark", postgres), {"ids": [t.id for t in fired], "moment": moment})
+    session.connection().execute(_MARK_FIRED, {"ids": [timer.id for timer in fired], "moment": moment})
     for timer in fired:  # what the row says now, without the unit of work writing it again
         set_committed_value(timer, "state", "fired")
         set_committed_value(timer, "fired_at", moment)
@@ -347,6 +352,12 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
 
 
 _NOTICE_COLUMNS = [column.key for column in Notice.__table__.columns if column.key != "id"]
+_TIMERS = Timer.__table__
+_MARK_FIRED = (
+    update(_TIMERS)
+    .where(_TIMERS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(state="fired", fired_at=bindparam("moment", type_=_TIMERS.c.fired_at.type))
+)
 _INSERT_NOTICES = insert(Notice.__table__).returning(Notice.__table__.c.id, sort_by_parameter_order=True)
 
 

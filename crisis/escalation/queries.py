@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, defer, joinedload
 
 from crisis import clock
 from crisis.auth.models import Membership, User
-from crisis.dbtypes import UTCDateTime, id_in
+from crisis.dbtypes import UTCDateTime
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import is_postgres
 from crisis.incidents.models import Incident, StageRun
@@ -32,18 +32,21 @@ from crisis.notify.models import Notice, WebhookEndpoint
 _STATEMENTS: dict[str, Any] = {}
 
 
-def hot_statement(name: str, postgres: bool) -> Any:
-    """The statement `name` for this database (PostgreSQL takes its id lists as one array)."""
-    built = _STATEMENTS.get((name, postgres))
+def hot_statement(name: str) -> Any:
+    built = _STATEMENTS.get(name)
     if built is None:
-        built = _STATEMENTS[(name, postgres)] = _BUILDERS[name](postgres)
+        built = _STATEMENTS[name] = _BUILDERS[name]()
     return built
 
 
-def _fire_incidents(postgres: bool) -> Any:
+def _ids() -> Any:
+    return bindparam("ids", expanding=True)
+
+
+def _fire_incidents() -> Any:
     return (
         select(Incident)
-        .where(Incident.id.in_(select(Timer.incident_id).where(id_in(Timer.id, postgres))))
+        .where(Incident.id.in_(select(Timer.incident_id).where(Timer.id.in_(_ids()))))
         .order_by(Incident.id)
         .with_for_update(read=True, of=Incident)
         .options(
@@ -57,10 +60,10 @@ def _fire_incidents(postgres: bool) -> Any:
     )
 
 
-def _fire_runs(postgres: bool) -> Any:
+def _fire_runs() -> Any:
     return (
         select(StageRun)
-        .where(StageRun.id.in_(select(Timer.stage_run_id).where(id_in(Timer.id, postgres))))
+        .where(StageRun.id.in_(select(Timer.stage_run_id).where(Timer.id.in_(_ids()))))
         .order_by(StageRun.id)
         .with_for_update(read=True, of=StageRun)
         .execution_options(populate_existing=True)
@@ -77,7 +80,7 @@ def _fire_timers(clock_column: Any, postgres: bool) -> Any:
         columns.append(func.set_config("synchronous_commit", "off", True))
     return (
         select(*columns)
-        .where(id_in(Timer.id, postgres))
+        .where(Timer.id.in_(_ids()))
         .order_by(Timer.fire_at, Timer.id)
         .with_for_update(skip_locked=True, of=Timer)
         .execution_options(populate_existing=True)
@@ -111,45 +114,31 @@ def _deliver_claim(postgres: bool, db_clock: bool) -> Any:
     )
     return (
         update(table)
-        .where(id_in(table.c.id, postgres), table.c.status == "queued", table.c.next_attempt_at <= due_by, still_due)
+        .where(table.c.id.in_(_ids()), table.c.status == "queued", table.c.next_attempt_at <= due_by, still_due)
         .values(status="sent", sent_at=sent_at, attempts=table.c.attempts + 1, last_error="")
         .returning(*returning)
     )
 
 
-_BUILDERS: dict[str, Callable[[bool], Any]] = {
+_BUILDERS: dict[str, Callable[[], Any]] = {
     "fire.incidents": _fire_incidents,
     "fire.runs": _fire_runs,
-    "fire.timers": lambda postgres: _fire_timers(literal(None), postgres=postgres),
-    "fire.timers.clock": lambda postgres: _fire_timers(func.clock_timestamp(type_=UTCDateTime()), postgres=postgres),
-    "fire.users": lambda postgres: (
-        select(User).where(id_in(User.id, postgres)).options(joinedload(User.memberships).joinedload(Membership.unit))
+    "fire.timers": lambda: _fire_timers(literal(None), postgres=False),
+    "fire.timers.pg": lambda: _fire_timers(literal(None), postgres=True),
+    "fire.timers.pg.clock": lambda: _fire_timers(func.clock_timestamp(type_=UTCDateTime()), postgres=True),
+    "fire.users": lambda: (
+        select(User).where(User.id.in_(_ids())).options(joinedload(User.memberships).joinedload(Membership.unit))
     ),
-    "fire.webhooks": lambda postgres: (
+    "fire.webhooks": lambda: (
         select(WebhookEndpoint)
-        .where(id_in(WebhookEndpoint.unit_id, postgres), WebhookEndpoint.active)
+        .where(WebhookEndpoint.unit_id.in_(_ids()), WebhookEndpoint.active)
         .options(joinedload(WebhookEndpoint.unit))
         .order_by(WebhookEndpoint.id)
     ),
-    "fire.acknowledged": lambda postgres: (
-        select(Timer.stage_run_id, Timer.step_index)
-        .where(
-            id_in(Timer.stage_run_id, postgres),
-            Timer.kind == "escalation_step",
-            Timer.acknowledged_at.is_not(None),
-        )
-        .distinct()
-    ),
-    "fire.mark": lambda postgres: (
-        update(Timer)
-        .where(id_in(Timer.id, postgres))
-        .values(state="fired", fired_at=bindparam("moment", type_=UTCDateTime()))
-    ),
-    "deliver.claim": lambda postgres: _deliver_claim(postgres=postgres, db_clock=False),
-    "deliver.claim.clock": lambda postgres: _deliver_claim(postgres=postgres, db_clock=True),
+    "deliver.claim": lambda: _deliver_claim(postgres=False, db_clock=False),
+    "deliver.claim.pg": lambda: _deliver_claim(postgres=True, db_clock=True),
+    "deliver.claim.pg_at": lambda: _deliver_claim(postgres=True, db_clock=False),
 }
-# Statements that read the database's own clock, and so run on PostgreSQL only.
-_POSTGRES_ONLY = {"fire.timers.clock", "deliver.claim.clock"}
 
 
 def warm_up(*, session: Session) -> None:
@@ -158,10 +147,10 @@ def warm_up(*, session: Session) -> None:
     and indexes: otherwise the first deadlines after a worker starts pay for both (benchmarks/engine)."""
     postgres = is_postgres(session)
     for name in _BUILDERS:
-        if name in _POSTGRES_ONLY and not postgres:
+        if ".pg" in name and not postgres:
             continue
-        params = {"ids": [0], "sent_at": clock.now(), "due_by": clock.now(), "moment": clock.now()}
-        result = session.execute(hot_statement(name, postgres), params)
-        if getattr(result, "returns_rows", True):  # an UPDATE without RETURNING has none
-            result.all()
+        params = (
+            {"ids": [0]} if name.startswith("fire.") else {"ids": [0], "sent_at": clock.now(), "due_by": clock.now()}
+        )
+        session.execute(hot_statement(name), params).all()
     notify.channels_for(session, [0])  # the firing's channel preferences, a statement of crisis.notify

@@ -8,12 +8,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from crisis.audit import service as audit
 from crisis.auth.models import User
-from crisis.dbtypes import id_in
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.notify import chat
@@ -139,10 +138,11 @@ def channel_label(name: str) -> str:
 
 
 @functools.cache
-def _choices_statement(postgres: bool) -> Any:
+def _choices_statement() -> Any:
     # Built once per process: it runs for every firing.
+    ids = bindparam("ids", expanding=True)
     return select(ChannelPreference.user_id, ChannelPreference.channel, ChannelPreference.enabled).where(
-        id_in(ChannelPreference.user_id, postgres)
+        ChannelPreference.user_id.in_(ids)
     )
 
 
@@ -151,18 +151,13 @@ def personal_channels(*, session: Session, user: User) -> list[str]:
     return channels_for(session, [user.id])[user.id]
 
 
-def channels_for(
-    session: Session, user_ids: list[int], *, at: datetime | None = None, postgres: bool | None = None
-) -> dict[int, list[str]]:
+def channels_for(session: Session, user_ids: list[int], *, at: datetime | None = None) -> dict[int, list[str]]:
     """Personal channels of several people in one query: the in-app inbox (unless turned off) and the
     first working channel of each person's order (a linked chat, or e-mail unless turned off). Each
     value is a `chat.Route`: `chat.for_severity(route, severity)` applies quiet hours (at `at`)."""
     choices: dict[int, dict[str, bool]] = {user_id: {} for user_id in user_ids}
     if user_ids:
-        if postgres is None:
-            postgres = session.get_bind().dialect.name == "postgresql"
-        statement = _choices_statement(postgres)
-        for user_id, channel, enabled in session.execute(statement, {"ids": sorted(set(user_ids))}):
+        for user_id, channel, enabled in session.execute(_choices_statement(), {"ids": sorted(set(user_ids))}):
             choices[user_id][channel] = enabled
     zones = None
     if at is not None and chat.chat_configured():
