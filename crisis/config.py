@@ -135,7 +135,7 @@ class Defaults:
     # deadlines fall due every few milliseconds they leave in batches of a few, at most this much
     # later, instead of one task and one transaction each (a batch costs about what one deadline
     # does). A lone deadline is still claimed the moment it is due. 0: no lingering.
-    ENGINE_LINGER_SECONDS = 0.01
+    ENGINE_LINGER_SECONDS = 0.03
     # A firing task delivers up to this many notices per timer itself right after its commit (one
     # queue hop less); larger fan-outs, retries and lost hand-offs go to escalation.deliver_notices in
     # chunks of ENGINE_DELIVERY_CHUNK. 0: always enqueue.

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 NOTICE_SWEEP_EVERY = 0.5  # seconds between sweeps for notices to hand over again
 BACKPRESSURE_WAIT = 0.005  # seconds before looking again when every worker is busy
 SPREAD = 4  # a batch that fell due together is split into about this many tasks (one per worker process)
-MIN_CHUNK = 4  # ... but no task gets fewer timers than this: a task has a fixed cost that its timers share
+MIN_CHUNK = 10  # ... but no task gets fewer timers than this: a task has a fixed cost that its timers share
 
 
 def split_claimed(ids: list[int], most: int) -> list[list[int]]:

@@ -92,8 +92,9 @@ def test_a_claimed_batch_is_shared_by_the_workers_but_small_ones_stay_whole():
 
     assert split_claimed([1], 25) == [[1]]
     assert split_claimed([1, 2, 3], 25) == [[1, 2, 3]]  # one task: three tasks would cost three times as much
-    assert split_claimed(list(range(8)), 25) == [[0, 1, 2, 3], [4, 5, 6, 7]]
-    assert [len(c) for c in split_claimed(list(range(20)), 25)] == [5, 5, 5, 5]  # one per worker process
+    assert split_claimed(list(range(8)), 25) == [list(range(8))]  # what a burst gathers in one linger: one task
+    assert [len(c) for c in split_claimed(list(range(20)), 25)] == [10, 10]  # shared, in shares of at least ten
+    assert [len(c) for c in split_claimed(list(range(60)), 25)] == [15] * 4  # one per worker process
     assert [len(c) for c in split_claimed(list(range(200)), 25)] == [25] * 8  # capped by ENGINE_FIRE_CHUNK
     assert split_claimed(list(range(6)), 2) == [[0, 1], [2, 3], [4, 5]]
 
