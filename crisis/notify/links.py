@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 
-from crisis import clock
+from crisis import signing
 from crisis.errors import DomainError
 from crisis.i18n import lazy_gettext as _l
 from crisis.notify.models import Notice
@@ -27,17 +27,6 @@ class LinkExpired(DomainError):
     title = "Gone"
 
 
-class _ClockSigner(TimestampSigner):
-    """Signs and checks ages by the app's clock, so a test can move past the expiry instead of waiting."""
-
-    def get_timestamp(self) -> int:
-        return int(clock.now().timestamp())
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT, signer=_ClockSigner)
-
-
 def _key_digest(notice: Notice) -> str:
     # Binds the link to this notice's idempotency key: a reused id (restored database) never matches.
     return hashlib.sha256(notice.idempotency_key.encode()).hexdigest()[:16]
@@ -45,7 +34,7 @@ def _key_digest(notice: Notice) -> str:
 
 def ack_token(notice: Notice) -> str:
     # "r": the person it is sent to (None for a webhook), whose acknowledgement the link carries.
-    return _serializer().dumps({"n": notice.id, "k": _key_digest(notice), "r": notice.recipient_user_id})
+    return signing.dumps(SALT, {"n": notice.id, "k": _key_digest(notice), "r": notice.recipient_user_id})
 
 
 def ack_path(notice: Notice) -> str:
@@ -77,7 +66,7 @@ def notice_for_token(*, session: object, token: str) -> Notice:
     """The notice a link names; LinkInvalid or LinkExpired otherwise."""
     max_age = int(current_app.config["ACK_LINK_MAX_AGE_SECONDS"])
     try:
-        data = _serializer().loads(token, max_age=max_age)
+        data = signing.loads(SALT, token, max_age=max_age)
     except SignatureExpired as error:
         raise LinkExpired(str(_l("This acknowledgement link has expired. Sign in to acknowledge."))) from error
     except BadSignature as error:
