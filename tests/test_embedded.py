@@ -101,8 +101,8 @@ def test_start_up_outside_embedded_mode_needs_a_secret(embedded_env):
 
 @pytest.mark.slow
 def test_crisis_run_serves_sign_in_and_demo_accounts_work(embedded_env):
-    run_crisis("db", "upgrade", env=embedded_env)
-    run_crisis("seed", "demo", env=embedded_env)
+    invoke_crisis("db", "upgrade", env=embedded_env)
+    invoke_crisis("seed", "demo", env=embedded_env)
     port = free_port()
     server = subprocess.Popen(
         [str(BIN / "crisis"), "run", "--port", str(port)],
@@ -149,8 +149,8 @@ def test_crisis_run_serves_sign_in_and_demo_accounts_work(embedded_env):
 def test_two_embedded_servers_on_one_database_share_the_sign_in_limit(embedded_env):
     """`crisis run` twice on one instance folder, no Redis: the 11th wrong password answers 429,
     whichever process it reaches."""
-    run_crisis("db", "upgrade", env=embedded_env)
-    run_crisis("seed", "demo", env=embedded_env)
+    invoke_crisis("db", "upgrade", env=embedded_env)
+    invoke_crisis("seed", "demo", env=embedded_env)
     second_env = {**embedded_env, "CRISIS_EMBEDDED_SCHEDULER": "false"}  # one scheduler is enough
 
     def wrong_password(base: str) -> int:

@@ -3,17 +3,13 @@ phone-sized screen, against `crisis run` as a newcomer starts it."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from tests.helpers import ROOT, crisis_env, run_crisis, serving
+from tests.helpers import ROOT, crisis_env, invoke_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM = os.environ.get("CRISIS_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "piket-demo-2026"
 PHONE = {"width": 360, "height": 780}
 
@@ -21,32 +17,10 @@ PHONE = {"width": 360, "height": 780}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e")))
-    assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    assert invoke_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
     with serving(env) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield instance
-        instance.close()
 
 
 def _shot(page, name: str) -> None:

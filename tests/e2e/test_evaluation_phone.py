@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from babel.dates import format_date
 
-from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in, browser  # noqa: F401  the shared browser
-from tests.helpers import crisis_env, run_crisis, serving
+from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in
+from tests.helpers import crisis_env, invoke_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
@@ -32,9 +32,9 @@ PAINTED = """() => [...document.querySelectorAll("canvas[data-chart]")].map((can
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e-evaluation")))
-    assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
-    seeded = run_crisis("seed", "history", "--incidents", "80", "--months", "3", "--seed", "7", env=env)
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    assert invoke_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
+    seeded = invoke_crisis("seed", "history", "--incidents", "80", "--months", "3", "--seed", "7", env=env)
     assert seeded.returncode == 0, seeded.stderr
     with serving(env) as url:
         yield url
@@ -55,7 +55,7 @@ def _charts_drawn(page, base: str) -> None:
     assert all(src.startswith(f"{base}/static/") for src in scripts), scripts
 
 
-def test_a_unit_head_evaluates_on_a_phone_and_approves_a_review(server, browser):  # noqa: F811
+def test_a_unit_head_evaluates_on_a_phone_and_approves_a_review(server, browser):
     page = _sign_in(browser, server, HEAD)
     console_errors: list[str] = []
     page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)

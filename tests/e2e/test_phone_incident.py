@@ -15,8 +15,8 @@ import shutil
 import pytest
 
 from crisis.seed import AWAITING_TITLE, OVERDUE_TITLE
-from tests.e2e.test_duty_officer_day import PASSWORD, PHONE, browser  # noqa: F401  the shared browser
-from tests.helpers import ROOT, crisis_env, run_crisis, serving
+from tests.e2e.test_duty_officer_day import PASSWORD, PHONE
+from tests.helpers import ROOT, crisis_env, invoke_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
@@ -38,15 +38,15 @@ HEIGHT = "document.documentElement.scrollHeight"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e-phone")))
-    assert run_crisis("db", "upgrade", env=env).returncode == 0
-    seeded = run_crisis("seed", "demo", "--if-empty", env=env)
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    seeded = invoke_crisis("seed", "demo", "--if-empty", env=env)
     assert seeded.returncode == 0, seeded.stderr
     assert "2 running incidents" in seeded.stdout
     with serving(env) as url:
         yield url
 
 
-def _open(browser, base: str, email: str, viewport: dict[str, int]):  # noqa: F811
+def _open(browser, base: str, email: str, viewport: dict[str, int]):
     context = browser.new_context(viewport=viewport, locale="id-ID", timezone_id="Asia/Jakarta")
     page = context.new_page()
     page.add_init_script(CSP_WATCH)
@@ -87,7 +87,7 @@ def _header_is_one_row(page) -> None:
 
 
 @pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
-def test_the_demo_desk_screens_for_the_readme(server, browser, size, viewport):  # noqa: F811
+def test_the_demo_desk_screens_for_the_readme(server, browser, size, viewport):
     """Console, incident, review and dashboard of the living demo, at phone and desktop size."""
     page = _open(browser, server, HEAD_JATENG, viewport)
     _shot(page, f"{size}-console", full_page=False, readme=True)
@@ -111,7 +111,7 @@ def test_the_demo_desk_screens_for_the_readme(server, browser, size, viewport): 
     page.context.close()
 
 
-def test_the_phone_header_is_one_row_and_the_menu_opens_behind_a_button(server, browser):  # noqa: F811
+def test_the_phone_header_is_one_row_and_the_menu_opens_behind_a_button(server, browser):
     page = _open(browser, server, HEAD_SEMARANG, PHONE)
     _header_is_one_row(page)
     links = page.locator("nav.mainnav a")
@@ -127,7 +127,7 @@ def test_the_phone_header_is_one_row_and_the_menu_opens_behind_a_button(server, 
     page.context.close()
 
 
-def test_the_desktop_header_shows_every_link_in_one_row(server, browser):  # noqa: F811
+def test_the_desktop_header_shows_every_link_in_one_row(server, browser):
     page = _open(browser, server, HEAD_SEMARANG, DESKTOP)
     _header_is_one_row(page)
     assert not page.locator("label.nav-button").is_visible()
@@ -138,7 +138,7 @@ def test_the_desktop_header_shows_every_link_in_one_row(server, browser):  # noq
     page.context.close()
 
 
-def test_a_commander_on_a_phone_sees_a_short_page_and_ticks_without_a_reload(server, browser):  # noqa: F811
+def test_a_commander_on_a_phone_sees_a_short_page_and_ticks_without_a_reload(server, browser):
     page = _open(browser, server, HEAD_SEMARANG, PHONE)
     _incident(page, server, OVERDUE_TITLE)
     compact = page.evaluate(HEIGHT)
@@ -184,7 +184,7 @@ def test_a_commander_on_a_phone_sees_a_short_page_and_ticks_without_a_reload(ser
     page.context.close()
 
 
-def test_a_refused_tick_shows_why_next_to_the_item_without_a_reload(server, browser):  # noqa: F811
+def test_a_refused_tick_shows_why_next_to_the_item_without_a_reload(server, browser):
     page = _open(browser, server, HEAD_MAKASSAR, PHONE)
     _incident(page, server, AWAITING_TITLE)
     page.evaluate("window.sameWindow = true")

@@ -4,7 +4,6 @@ tries again; the technical error stays folded away until an administrator opens 
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -20,25 +19,12 @@ from tests.test_screens_language import KEYS, _next_try, _signed_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CRISIS_CHROMIUM", "/usr/bin/chromium")
 M = timedelta(minutes=1)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield instance
-        instance.close()
-
-
-def _shown(chromium, app, html: str, name: str):
+def _shown(browser, app, html: str, name: str):
     """The page as a phone shows it: the app's own stylesheet, the HTML the app served."""
-    context = chromium.new_context(viewport=PHONE, locale="id-ID", timezone_id="Asia/Jakarta")
+    context = browser.new_context(viewport=PHONE, locale="id-ID", timezone_id="Asia/Jakarta")
     page = context.new_page()
     css = Path(app.static_folder, "css", "app.css")
     page.set_content(re.sub(r'<link rel="stylesheet"[^>]*>', "", html))
@@ -51,7 +37,7 @@ def _shown(chromium, app, html: str, name: str):
     return context, page
 
 
-def test_the_incident_page_reads_as_sentences_and_a_failure_says_when_it_is_tried_again(chromium, app, db, org):
+def test_the_incident_page_reads_as_sentences_and_a_failure_says_when_it_is_tried_again(browser, app, db, org):
     app.config.update(SMTP_PORT=1)  # nothing listens: the mail server "does not answer"
     try:
         incident = open_incident(db.session, org, now=app.extensions["clock"]())
@@ -65,7 +51,7 @@ def test_the_incident_page_reads_as_sentences_and_a_failure_says_when_it_is_trie
 
     officer = _signed_in(app, org, "officer", "KOTA-SEMARANG")
     context, page = _shown(
-        chromium, app, officer.get(f"/incidents/{incident.id}").get_data(as_text=True), "sentences-officer"
+        browser, app, officer.get(f"/incidents/{incident.id}").get_data(as_text=True), "sentences-officer"
     )
     timeline = page.locator("#timeline").inner_text()
     assert (
@@ -80,7 +66,7 @@ def test_the_incident_page_reads_as_sentences_and_a_failure_says_when_it_is_trie
 
     admin = _signed_in(app, org, "admin", "JATENG")
     context, page = _shown(
-        chromium, app, admin.get(f"/incidents/{incident.id}").get_data(as_text=True), "sentences-admin"
+        browser, app, admin.get(f"/incidents/{incident.id}").get_data(as_text=True), "sentences-admin"
     )
     row = page.locator("#notices tr.notice-queued").first
     assert "ConnectionRefusedError" not in row.inner_text()  # folded away until opened
@@ -89,14 +75,14 @@ def test_the_incident_page_reads_as_sentences_and_a_failure_says_when_it_is_trie
     context.close()
 
 
-def test_without_a_mail_server_the_inbox_says_email_is_not_set_up(chromium, app, db, org):
+def test_without_a_mail_server_the_inbox_says_email_is_not_set_up(browser, app, db, org):
     app.config.update(SMTP_HOST=None)
     try:
         incident = open_incident(db.session, org, now=app.extensions["clock"]())
         db.session.commit()
         tick(db.session, incident.stage_runs[0].started_at + 15 * M)
         supervisor = _signed_in(app, org, "supervisor", "KOTA-SEMARANG")
-        context, page = _shown(chromium, app, supervisor.get("/inbox").get_data(as_text=True), "sentences-inbox")
+        context, page = _shown(browser, app, supervisor.get("/inbox").get_data(as_text=True), "sentences-inbox")
     finally:
         app.config.update(SMTP_HOST="127.0.0.1")
     stage = incident.playbook_snapshot["stages"][0]["title"]["id"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in, browser  # noqa: F401  the shared browser
-from tests.helpers import crisis_env, run_crisis, serving
+from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in
+from tests.helpers import crisis_env, invoke_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
@@ -21,9 +21,9 @@ CSP_WATCH = """document.addEventListener("securitypolicyviolation", (event) => {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e-situation")))
-    assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", env=env).returncode == 0
-    imported = run_crisis("units", "import-indonesia", env=env)
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    assert invoke_crisis("seed", "demo", env=env).returncode == 0
+    imported = invoke_crisis("units", "import-indonesia", env=env)
     assert imported.returncode == 0, imported.stderr
     with serving(env) as url:
         yield url
@@ -33,7 +33,7 @@ def _no_sideways_scrolling(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-def test_central_head_reads_the_country_on_a_phone_and_opens_a_province(server, browser):  # noqa: F811
+def test_central_head_reads_the_country_on_a_phone_and_opens_a_province(server, browser):
     page = _sign_in(browser, server, CENTRAL_HEAD)
     page.add_init_script(CSP_WATCH)
     page.goto(f"{server}/situation")
@@ -58,7 +58,7 @@ def test_central_head_reads_the_country_on_a_phone_and_opens_a_province(server, 
     assert page.evaluate("window.cspViolations || []") == []
 
 
-def test_on_a_desktop_the_tiles_lie_where_the_provinces_do(server, browser):  # noqa: F811
+def test_on_a_desktop_the_tiles_lie_where_the_provinces_do(server, browser):
     page = _sign_in(browser, server, CENTRAL_HEAD)
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{server}/situation")

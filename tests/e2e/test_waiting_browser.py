@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in, browser  # noqa: F401  the shared browser
-from tests.helpers import crisis_env, run_crisis, serving
+from tests.e2e.test_duty_officer_day import PHONE, _shot, _sign_in
+from tests.helpers import crisis_env, invoke_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
@@ -22,8 +22,8 @@ TITLE = "Hoaks: air PDAM Semarang tercemar bahan kimia"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e-waiting")))
-    assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    assert invoke_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
     with serving(env) as url:
         yield url
 
@@ -38,7 +38,7 @@ def _no_sideways_scrolling(page, width: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def drafted(server, browser):  # noqa: F811
+def drafted(server, browser):
     """An officer of Kota Semarang logs a hoax, escalates it and drafts a holding statement."""
     officer = _sign_in(browser, server, "petugas.kota-semarang@demo.example")
     officer.goto(f"{server}/issues/new")
@@ -69,7 +69,7 @@ def drafted(server, browser):  # noqa: F811
     return {"incident_url": incident_url, "statement_id": statement_id}
 
 
-def test_a_draft_shows_in_the_supervisors_header_and_leads_straight_to_the_statement(server, browser, drafted):  # noqa: F811
+def test_a_draft_shows_in_the_supervisors_header_and_leads_straight_to_the_statement(server, browser, drafted):
     supervisor = _sign_in(browser, server, "supervisor.kota-semarang@demo.example")
     count = _badge(supervisor)
     assert count >= 1
@@ -103,7 +103,7 @@ def test_a_draft_shows_in_the_supervisors_header_and_leads_straight_to_the_state
     supervisor.context.close()
 
 
-def test_the_waiting_page_on_a_desktop(server, browser, drafted):  # noqa: F811
+def test_the_waiting_page_on_a_desktop(server, browser, drafted):
     context = browser.new_context(viewport=DESKTOP, locale="id-ID", timezone_id="Asia/Jakarta")
     page = context.new_page()
     page.goto(f"{server}/login")
@@ -127,7 +127,7 @@ def test_the_waiting_page_on_a_desktop(server, browser, drafted):  # noqa: F811
     context.close()
 
 
-def test_the_header_search_finds_the_incident_only_within_the_units_scope(server, browser, drafted):  # noqa: F811
+def test_the_header_search_finds_the_incident_only_within_the_units_scope(server, browser, drafted):
     officer = _sign_in(browser, server, "petugas.kota-semarang@demo.example")
     officer.fill("header #head-q", "pdam semarang")
     officer.press("header #head-q", "Enter")
@@ -148,7 +148,7 @@ def test_the_header_search_finds_the_incident_only_within_the_units_scope(server
     elsewhere.context.close()
 
 
-def test_an_observer_is_offered_nothing_that_answers_403(server, browser, drafted):  # noqa: F811
+def test_an_observer_is_offered_nothing_that_answers_403(server, browser, drafted):
     observer = _sign_in(browser, server, "pemantau.pusat@demo.example")
     assert observer.locator("main a[href='/issues/new']").count() == 0
     pages = observer.locator("header nav.mainnav a").evaluate_all("els => els.map(e => e.getAttribute('href'))")

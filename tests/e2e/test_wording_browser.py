@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from tests.e2e.test_duty_officer_day import PASSWORD, PHONE, _shot, browser  # noqa: F401  the shared browser
-from tests.helpers import crisis_env, run_crisis, serving
+from tests.e2e.test_duty_officer_day import PASSWORD, PHONE, _shot
+from tests.helpers import crisis_env, invoke_crisis, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_clock]
 
@@ -24,15 +24,15 @@ HEAD = "kepala.jateng@demo.example"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = crisis_env(CRISIS_INSTANCE_PATH=str(tmp_path_factory.mktemp("e2e-wording")))
-    assert run_crisis("db", "upgrade", env=env).returncode == 0
-    assert run_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
-    seeded = run_crisis("seed", "history", "--incidents", "24", "--months", "2", "--seed", "3", env=env)
+    assert invoke_crisis("db", "upgrade", env=env).returncode == 0
+    assert invoke_crisis("seed", "demo", "--organisation-only", env=env).returncode == 0
+    seeded = invoke_crisis("seed", "history", "--incidents", "24", "--months", "2", "--seed", "3", env=env)
     assert seeded.returncode == 0, seeded.stderr
     with serving(env) as url:
         yield url
 
 
-def _page(browser, base: str, email: str, viewport: dict[str, int]):  # noqa: F811
+def _page(browser, base: str, email: str, viewport: dict[str, int]):
     context = browser.new_context(viewport=viewport, locale="id-ID", timezone_id="Asia/Jakarta")
     page = context.new_page()
     page.goto(f"{base}/login")
@@ -71,7 +71,7 @@ def _open_incident(page, base: str, title: str) -> str:
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
-def test_a_refused_tick_and_completion_show_next_to_the_item_and_keep_the_focus(server, browser, viewport):  # noqa: F811
+def test_a_refused_tick_and_completion_show_next_to_the_item_and_keep_the_focus(server, browser, viewport):
     page = _page(browser, server, OFFICER, viewport)
 
     # An empty issue form: every problem next to its field, in Indonesian.
@@ -132,7 +132,7 @@ def test_a_refused_tick_and_completion_show_next_to_the_item_and_keep_the_focus(
     page.context.close()
 
 
-def test_review_steps_tables_inputs_and_charts_read_well(server, browser):  # noqa: F811
+def test_review_steps_tables_inputs_and_charts_read_well(server, browser):
     page = _page(browser, server, HEAD, DESKTOP)
 
     # The review's steps sit side by side without overlapping; an empty submit points at the summary.
