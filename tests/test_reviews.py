@@ -435,6 +435,41 @@ def test_the_pdf_text_contains_the_stage_table(db, org, resolved, login_as):
     assert "Breached by 30 min" in text and "Breached by 2 h" in text
 
 
+def test_a_pdf_downloaded_again_is_not_laid_out_again_and_a_change_makes_a_new_one(
+    db, org, resolved, login_as, monkeypatch
+):
+    monkeypatch.setattr(exports, "_pdfs", type(exports._pdfs)())
+    client = login_as("officer", "KOTA-SEMARANG")
+    first = client.get(f"/incidents/{resolved.id}/review.pdf?lang=en").data
+    assert len(exports._pdfs) == 1
+    made = next(iter(exports._pdfs.values()))
+    assert client.get(f"/incidents/{resolved.id}/review.pdf?lang=en").data == first
+    assert len(exports._pdfs) == 1 and next(iter(exports._pdfs.values())) is made  # the same bytes, kept
+    # Another language is another document; so is the review after its text changed.
+    assert "Stages: target and actual" not in _pdf_text(client.get(f"/incidents/{resolved.id}/review.pdf?lang=id"))
+    review = db.session.query(Review).one()
+    review.summary = "Ringkasan yang diperbarui setelah rapat evaluasi."
+    db.session.commit()
+    changed = client.get(f"/incidents/{resolved.id}/review.pdf?lang=en")
+    assert changed.data != first and len(exports._pdfs) == 3
+    assert "Ringkasan yang diperbarui" in _pdf_text(changed)
+    # Held within its size: the oldest documents go first.
+    monkeypatch.setattr(exports, "PDF_CACHE_BYTES", len(changed.data) + 1)
+    client.get(f"/incidents/{resolved.id}/review.pdf?lang=en")  # one more (a hit: nothing goes)
+    assert len(exports._pdfs) == 3
+    review.summary = "Ringkasan ketiga."
+    db.session.commit()
+    client.get(f"/incidents/{resolved.id}/review.pdf?lang=en")
+    assert len(exports._pdfs) == 1
+
+
+def _pdf_text(response) -> str:
+    from pypdf import PdfReader
+
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages).split())
+
+
 def test_exports_render_without_a_request_for_workers(db, org, resolved, app):
     review = db.session.query(Review).one()
     doc = reviews.document(session=db.session, review=review)
