@@ -397,6 +397,8 @@ def users_import(file: Any, dry_run: bool, invite: bool) -> None:
 def _invite(waiting: list[Any]) -> None:
     """Invite these people (commits) and say, for each, whether it was e-mailed or the link."""
     sent = invitations.invite(session=db.session, actor=None, people=waiting)
+    db.session.commit()  # recorded before any link goes out
+    sent = invitations.mail(session=db.session, actor=None, invitations=sent)
     db.session.commit()
     for invitation in sent:
         user = invitation.user

@@ -17,7 +17,8 @@ from crisis.audit.models import AuditEvent
 from crisis.auth.models import User
 from crisis.cli import main
 from tests.conftest import csrf_token, form_post
-from tests.engine.sinks import SmtpSink
+from tests.engine.sinks import SmtpRecorder, SmtpSink
+from tests.helpers import free_port
 
 PEOPLE = (
     "name,email,unit_code,role,phone,language\n"
@@ -181,3 +182,65 @@ def test_admin_upload_leads_to_invitations_listed_to_hand_over(app, db, org, log
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     path = urlsplit(links[0]).path
     assert client.get(path).status_code == 200
+
+
+class _CheckingRecorder(SmtpRecorder):
+    """A mail server that looks, as each invitation arrives, whether its record is already committed
+    (on a connection of its own, which sees committed rows only)."""
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__()
+        self.engine = engine
+        self.recorded_before: dict[str, bool] = {}
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.engine.connect() as conn:
+            for address in envelope.rcpt_tos:
+                found = conn.scalar(
+                    select(AuditEvent.id).where(
+                        AuditEvent.kind == "user.invited", AuditEvent.detail["email"].as_string() == address
+                    )
+                )
+                self.recorded_before[address] = found is not None
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_an_invitation_is_recorded_before_its_link_goes_out(app, db, org, tmp_path):
+    sink = SmtpSink()
+    sink.recorder = _CheckingRecorder(db.engine)
+    sink.start()
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
+    try:
+        assert _import(app, tmp_path).exit_code == 0
+        result = app.test_cli_runner().invoke(main, ["users", "invite", "--unit", "JATENG"])
+        assert result.exit_code == 0, result.output
+    finally:
+        sink.stop()
+        app.config.update(saved)
+    assert sink.recorder.recorded_before == {
+        "siti.rahma@jatengprov.go.id": True,
+        "budi.santoso@jatengprov.go.id": True,
+    }
+
+
+def test_a_failed_invitation_mail_is_recorded_with_why_and_its_link_is_handed_over(app, db, org, login_as, tmp_path):
+    assert _import(app, tmp_path).exit_code == 0
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())  # nothing listens there
+    try:
+        client = login_as("admin", "JATENG")
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
+        made = form_post(client, "/admin/users/invitations", {}).get_data(as_text=True)
+    finally:
+        app.config.update(saved)
+    assert made.count("Surel gagal: ") == 2 and "Serahkan tautan ini" in made  # why, next to each person
+    assert len(re.findall(r'value="(https?://[^"]+/invite/[^"]+)"', made)) == 2  # each link to hand over
+    db.session.expire_all()
+    kinds = sorted(e.kind for e in db.session.scalars(select(AuditEvent).where(AuditEvent.kind.like("user.invit%"))))
+    assert kinds == ["user.invitation_not_mailed"] * 2 + ["user.invited"] * 2
+    failed = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "user.invitation_not_mailed")).all()
+    assert {e.detail["email"] for e in failed} == {"siti.rahma@jatengprov.go.id", "budi.santoso@jatengprov.go.id"}
+    assert all(e.detail["problem"] for e in failed)
+    audit_page = client.get("/admin/audit").get_data(as_text=True)
+    assert "Surel undangan tidak dapat dikirim" in audit_page

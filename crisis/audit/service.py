@@ -33,6 +33,7 @@ KIND_LABELS = {
     "token.revoked": _l("API token revoked"),
     "user.created": _l("User created"),
     "user.invited": _l("Invited to choose a password"),
+    "user.invitation_not_mailed": _l("The invitation e-mail could not be sent"),
     "user.disabled": _l("User disabled"),
     "user.enabled": _l("User enabled"),
     "membership.added": _l("Role added"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 
 from flask import current_app, render_template
@@ -20,7 +20,8 @@ from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis import mail, signing
+from crisis import mail as mail_module
+from crisis import signing
 from crisis.audit import service as audit
 from crisis.auth.models import Membership, User
 from crisis.auth.people_import import NO_PASSWORD
@@ -128,26 +129,20 @@ class Invitation:
 
 
 def invite(*, session: Session, actor: User | None, people: list[User]) -> list[Invitation]:
-    """A link for each person; e-mailed when a mail server is set up. Records who was invited."""
-    mail_ready = bool(current_app.config.get("SMTP_HOST"))
+    """A link for each person, and the record of who was invited (flush, not commit). Nothing is
+    e-mailed here: the caller commits, then hands the invitations to `mail`, so that no link goes out
+    for an invitation the database does not hold."""
+    by_mail = bool(current_app.config.get("SMTP_HOST"))
     sent: list[Invitation] = []
     for user in people:
-        link = url(user)
-        mailed, problem = False, ""
-        if mail_ready:
-            try:
-                mail.send(_message(user, link))
-                mailed = True
-            except (OSError, smtplib.SMTPException) as error:
-                problem = str(error)[:200]
-        sent.append(Invitation(user=user, url=link, mailed=mailed, problem=problem))
+        sent.append(Invitation(user=user, url=url(user), mailed=False))
         timeline.record(
             session=session,
             kind="user.invited",
             subject_type="user",
             subject_id=user.id,
             actor_id=actor.id if actor else None,
-            data={"mailed": mailed},
+            data={"by_mail": by_mail},
         )
         audit.record(
             session=session,
@@ -155,17 +150,43 @@ def invite(*, session: Session, actor: User | None, people: list[User]) -> list[
             actor=actor,
             unit_id=audit.unit_of(user),
             target=f"user:{user.id}",
-            detail={"email": user.email, "mailed": mailed},
+            detail={"email": user.email, "by_mail": by_mail},
         )
     session.flush()
     return sent
+
+
+def mail(*, session: Session, actor: User | None, invitations: list[Invitation]) -> list[Invitation]:
+    """E-mail committed invitations when a mail server is set up; each says whether it went. A mail that
+    failed is recorded, with why (flush: the caller commits), and its link is for the admin to hand over."""
+    if not current_app.config.get("SMTP_HOST"):
+        return invitations
+    done: list[Invitation] = []
+    for invitation in invitations:
+        user = invitation.user
+        try:
+            mail_module.send(_message(user, invitation.url))
+            done.append(replace(invitation, mailed=True))
+        except (OSError, smtplib.SMTPException) as error:
+            problem = str(error)[:200]
+            done.append(replace(invitation, problem=problem))
+            audit.record(
+                session=session,
+                kind="user.invitation_not_mailed",
+                actor=actor,
+                unit_id=audit.unit_of(user),
+                target=f"user:{user.id}",
+                detail={"email": user.email, "problem": problem},
+            )
+    session.flush()
+    return done
 
 
 def _message(user: User, link: str) -> EmailMessage:
     with force_locale(user.language if user.language in ("id", "en") else "id"):
         days = expires_days()
         context = {"user": user, "link": link, "days": days}
-        return mail.compose(
+        return mail_module.compose(
             to=[(user.name, user.email)],
             subject=str(_l("Your account on the crisis desk: choose a password")),
             text=render_template("auth/invitation_mail.txt", **context),

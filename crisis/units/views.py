@@ -208,6 +208,8 @@ def user_invitations() -> Any:
         chosen = request.form.get("user", type=id_arg)
         people_chosen = [u for u in waiting if chosen is None or u.id == chosen][:MAX_INVITATIONS]
         sent = invitations.invite(session=db.session, actor=current_user, people=people_chosen)
+        db.session.commit()  # recorded before any link goes out
+        sent = invitations.mail(session=db.session, actor=current_user, invitations=sent)
         db.session.commit()
     return render_template(
         "units/users_invitations.html",
