@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from crisis.audit import service as audit
 from crisis.audit.models import AuditEvent
-from tests.conftest import DEMO_PASSWORD, FIXED_NOW, form_post, sign_in
+from tests.conftest import DEMO_PASSWORD, FIXED_NOW, csrf_token, form_post, sign_in
 
 BROWSER = "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36"
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -130,6 +130,35 @@ def test_user_creation_role_changes_and_disabling_are_recorded(client, db, org, 
     assert events[2].detail["before"] == "officer" and events[2].detail["after"] == "supervisor"
     assert [e.unit_id for e in events[1:5]] == [semarang, semarang, banyumas, banyumas]
     assert events[5].unit_id == semarang  # a person's events belong to their first unit
+
+
+def test_the_page_says_each_detail_in_words_roles_and_yes_or_no_included(client, db, org, token_for, login_as):
+    headers = token_for("admin", "JATENG")
+    semarang = org["units"]["KOTA-SEMARANG"].id
+    body = client.post(
+        "/api/v1/users",
+        headers=headers,
+        json={
+            "email": "petugas3.semarang@demo.example",
+            "name": "Rudi Hartono",
+            "password": "hujan turun di semarang",
+            "unit_id": semarang,
+            "role": "officer",
+        },
+    ).get_json()
+    first = body["memberships"][0]["id"]
+    assert client.patch(f"/api/v1/memberships/{first}", json={"role": "supervisor"}, headers=headers).status_code == 200
+    form_post(client, "/login", {"email": "siapa@contoh.example", "password": "salah-salah-salah"})  # unknown
+    admin = login_as("admin", "JATENG")
+    admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
+    page = admin.get("/admin/audit?kind=membership.role_changed").get_data(as_text=True)
+    assert "Sebelumnya: Petugas piket · Sesudahnya: Supervisor" in page
+    assert "membership_id" not in page and "before:" not in page and "officer" not in page
+    admin.post("/logout", data={"csrf_token": csrf_token(admin, "/")})
+    central = login_as("admin", "PUSAT")
+    central.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
+    failed = central.get("/admin/audit?kind=auth.sign_in_failed").get_data(as_text=True)
+    assert "Alamat dikenal: tidak" in failed and "known_email" not in failed and "False" not in failed
 
 
 def test_disabling_through_the_admin_page_is_recorded(login_as, db, org):

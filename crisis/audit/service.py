@@ -23,6 +23,28 @@ from crisis.errors import NotPermitted, ValidationFailed
 from crisis.i18n import lazy_gettext as _l
 from crisis.units import service as units
 
+# What an event's details are called on screen; values that are roles, yes/no or a source are put in
+# words by the page (templates/audit/list.html). Internal ids are not shown.
+DETAIL_LABELS = {
+    "email": _l("E-mail"),
+    "name": _l("Name"),
+    "role": _l("Role"),
+    "before": _l("Before"),
+    "after": _l("After"),
+    "source": _l("Source"),
+    "prefix": _l("Token begins with"),
+    "known_email": _l("Known address"),
+    "host": _l("Host"),
+    "active": _l("Active"),
+    "by_mail": _l("By e-mail"),
+    "problem": _l("Problem"),
+    "key": _l("SOP"),
+    "version": _l("Version"),
+}
+DETAIL_HIDDEN = frozenset({"membership_id"})
+ROLE_DETAILS = frozenset({"role", "before", "after"})
+SOURCE_LABELS = {"import": _l("bulk import of people"), "invitation": _l("invitation link")}
+
 KIND_LABELS = {
     "auth.sign_in": _l("Signed in"),
     "auth.sign_in_failed": _l("Sign-in failed"),

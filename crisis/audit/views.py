@@ -54,4 +54,8 @@ def events() -> Any:
         next_url=page_url(next_cursor) if next_cursor else None,
         first_url=page_url(None) if args.get("cursor") else None,
         KIND_LABELS=service.KIND_LABELS,
+        DETAIL_LABELS=service.DETAIL_LABELS,
+        DETAIL_HIDDEN=service.DETAIL_HIDDEN,
+        ROLE_DETAILS=service.ROLE_DETAILS,
+        SOURCE_LABELS=service.SOURCE_LABELS,
     ), (422 if errors else 200)
