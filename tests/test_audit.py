@@ -90,23 +90,29 @@ def test_api_tokens_created_and_revoked_are_recorded_on_the_page_and_the_api(log
     assert all(plaintext not in _row_text(e) for e in created + revoked)
 
 
-def test_user_creation_role_changes_and_disabling_are_recorded(client, db, org, token_for):
-    headers = token_for("admin", "JATENG")
-    admin = org["users"][("JATENG", "admin")]
-    semarang, banyumas = org["units"]["KOTA-SEMARANG"].id, org["units"]["KAB-BANYUMAS"].id
+def _officer_made_supervisor(client, headers, unit_id: int, email: str, name: str) -> dict:
+    """A person created through the API as an officer of the unit, then made its supervisor."""
     body = client.post(
         "/api/v1/users",
         headers=headers,
         json={
-            "email": "petugas2.semarang@demo.example",
-            "name": "Lina Marlina",
+            "email": email,
+            "name": name,
             "password": "hujan turun di semarang",
-            "unit_id": semarang,
+            "unit_id": unit_id,
             "role": "officer",
         },
     ).get_json()
     first = body["memberships"][0]["id"]
     assert client.patch(f"/api/v1/memberships/{first}", json={"role": "supervisor"}, headers=headers).status_code == 200
+    return body
+
+
+def test_user_creation_role_changes_and_disabling_are_recorded(client, db, org, token_for):
+    headers = token_for("admin", "JATENG")
+    admin = org["users"][("JATENG", "admin")]
+    semarang, banyumas = org["units"]["KOTA-SEMARANG"].id, org["units"]["KAB-BANYUMAS"].id
+    body = _officer_made_supervisor(client, headers, semarang, "petugas2.semarang@demo.example", "Lina Marlina")
     added = client.post(
         f"/api/v1/users/{body['id']}/memberships", json={"unit_id": banyumas, "role": "observer"}, headers=headers
     )
@@ -135,19 +141,7 @@ def test_user_creation_role_changes_and_disabling_are_recorded(client, db, org, 
 def test_the_page_says_each_detail_in_words_roles_and_yes_or_no_included(client, db, org, token_for, login_as):
     headers = token_for("admin", "JATENG")
     semarang = org["units"]["KOTA-SEMARANG"].id
-    body = client.post(
-        "/api/v1/users",
-        headers=headers,
-        json={
-            "email": "petugas3.semarang@demo.example",
-            "name": "Rudi Hartono",
-            "password": "hujan turun di semarang",
-            "unit_id": semarang,
-            "role": "officer",
-        },
-    ).get_json()
-    first = body["memberships"][0]["id"]
-    assert client.patch(f"/api/v1/memberships/{first}", json={"role": "supervisor"}, headers=headers).status_code == 200
+    _officer_made_supervisor(client, headers, semarang, "petugas3.semarang@demo.example", "Rudi Hartono")
     form_post(client, "/login", {"email": "siapa@contoh.example", "password": "salah-salah-salah"})  # unknown
     admin = login_as("admin", "JATENG")
     admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"

@@ -13,6 +13,7 @@ import hashlib
 import smtplib
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
+from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -136,22 +137,7 @@ def invite(*, session: Session, actor: User | None, people: list[User]) -> list[
     sent: list[Invitation] = []
     for user in people:
         sent.append(Invitation(user=user, url=url(user), mailed=False))
-        timeline.record(
-            session=session,
-            kind="user.invited",
-            subject_type="user",
-            subject_id=user.id,
-            actor_id=actor.id if actor else None,
-            data={"by_mail": by_mail},
-        )
-        audit.record(
-            session=session,
-            kind="user.invited",
-            actor=actor,
-            unit_id=audit.unit_of(user),
-            target=f"user:{user.id}",
-            detail={"email": user.email, "by_mail": by_mail},
-        )
+        _record(session, "user.invited", actor, user, by_mail=by_mail)
     session.flush()
     return sent
 
@@ -170,16 +156,29 @@ def mail(*, session: Session, actor: User | None, invitations: list[Invitation])
         except (OSError, smtplib.SMTPException) as error:
             problem = str(error)[:200]
             done.append(replace(invitation, problem=problem))
-            audit.record(
-                session=session,
-                kind="user.invitation_not_mailed",
-                actor=actor,
-                unit_id=audit.unit_of(user),
-                target=f"user:{user.id}",
-                detail={"email": user.email, "problem": problem},
-            )
+            _record(session, "user.invitation_not_mailed", actor, user, problem=problem)
     session.flush()
     return done
+
+
+def _record(session: Session, kind: str, actor: User | None, user: User, **facts: Any) -> None:
+    """The person's timeline and the audit trail, with the same facts (the audit adds the address)."""
+    timeline.record(
+        session=session,
+        kind=kind,
+        subject_type="user",
+        subject_id=user.id,
+        actor_id=actor.id if actor else None,
+        data=facts,
+    )
+    audit.record(
+        session=session,
+        kind=kind,
+        actor=actor,
+        unit_id=audit.unit_of(user),
+        target=f"user:{user.id}",
+        detail={"email": user.email, **facts},
+    )
 
 
 def _message(user: User, link: str) -> EmailMessage:
