@@ -5,11 +5,22 @@ and the firing thread's CPU time is divided by the deadlines fired.
 
     .venv/bin/python benchmarks/engine/fire_profile.py            # DEADLINES=1000 BATCH=25
     PROFILE=1 .venv/bin/python benchmarks/engine/fire_profile.py  # and the top functions (cProfile)
+
+CPU time on a shared virtual machine varies by a quarter from one round to the next, which hides a
+change worth a tenth. Instructions do not: under callgrind the firing is counted alone (the rest
+runs uninstrumented) and the same build gives the same count within a fraction of a percent:
+
+    COUNT=1 DEADLINES=300 BATCH=6 valgrind --tool=callgrind --instr-atstart=no \
+        --callgrind-out-file=/tmp/cg.%p .venv/bin/python benchmarks/engine/fire_profile.py
+
+(`callgrind_annotate /tmp/cg.<pid>.<n>` then names the C functions the instructions went to.)
 """
 
 import cProfile
+import ctypes
 import os
 import pstats
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +31,21 @@ import run as R  # noqa: E402
 
 DEADLINES = int(os.environ.get("DEADLINES", "1000"))
 BATCH = int(os.environ.get("BATCH", "25"))
+
+
+SHIM = r"""
+#include <valgrind/callgrind.h>
+void count_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
+void count_stop(const char *name) { CALLGRIND_STOP_INSTRUMENTATION; CALLGRIND_DUMP_STATS_AT(name); }
+"""
+
+
+def counter(tmp: Path):
+    """Start and stop callgrind's counting from Python (client requests, compiled once into a shim)."""
+    source, library = tmp / "count.c", tmp / "count.so"
+    source.write_text(SHIM)
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    return ctypes.CDLL(str(library))
 
 
 class Task:
@@ -45,6 +71,7 @@ def main():
         from crisis.extensions import db
         from workers import tasks
 
+        count = counter(tmp) if os.environ.get("COUNT") else None
         for rnd in range(int(os.environ.get("ROUNDS", "2"))):
             mark = sink.mark()
             _s, keys = bench.schedule([datetime.now(UTC) - timedelta(seconds=1)] * DEADLINES)
@@ -55,8 +82,12 @@ def main():
                 cpu, wall = time.thread_time(), time.perf_counter()
                 if profile:
                     profile.enable()
+                if count:
+                    count.count_start()
                 for offset in range(0, len(claimed), BATCH):
                     tasks._fire(Task, claimed[offset : offset + BATCH])
+                if count:
+                    count.count_stop(f"round {rnd}".encode())
                 if profile:
                     profile.disable()
                 cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
@@ -70,7 +101,7 @@ def main():
             )
             if profile:
                 stats = pstats.Stats(profile)
-                stats.sort_stats("cumulative").print_stats(int(os.environ.get("TOP", "45")))
+                stats.sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "45")))
     finally:
         from crisis.extensions import db
 
