@@ -147,21 +147,26 @@ def encode_header(name: str, value: str) -> str:
 def _encoded_words(name: str, value: str) -> str:
     """UTF-8 base64 encoded words (`email.base64mime`), each line within 78 columns, cut between two
     characters (a reader joins adjacent encoded words without a space). email.header measures the
-    encoded length again after every character, which costs a notice's subject more than its body."""
+    encoded length again after every character, which costs a notice's subject more than its body;
+    here each word takes as many whole characters' bytes as fit, found from the UTF-8 bytes."""
+    data = value.encode("utf-8")
     words: list[str] = []
-    chunk: list[str] = []
-    size = 0
+    start = 0
     room = (78 - len(name) - 2 - len("=?utf-8?b??=")) // 4 * 3  # bytes on the header's first line
-    for char in value:
-        length = len(char.encode("utf-8"))
-        if chunk and size + length > room:
-            words.append(base64mime.header_encode("".join(chunk).encode("utf-8"), "utf-8"))
-            chunk, size = [], 0
-            room = (78 - 1 - len("=?utf-8?b??=")) // 4 * 3  # a continuation line starts with a space
-        chunk.append(char)
-        size += length
-    words.append(base64mime.header_encode("".join(chunk).encode("utf-8"), "utf-8"))
-    return (POLICY.linesep + " ").join(words)
+    while True:
+        end = start + room
+        if end >= len(data):
+            words.append(base64mime.header_encode(data[start:], "utf-8"))
+            return (POLICY.linesep + " ").join(words)
+        while end > start and data[end] & 0xC0 == 0x80:  # inside a character: cut before it
+            end -= 1
+        if end == start:  # a character longer than the room (never at these widths): it goes whole
+            end += 1
+            while end < len(data) and data[end] & 0xC0 == 0x80:
+                end += 1
+        words.append(base64mime.header_encode(data[start:end], "utf-8"))
+        start = end
+        room = (78 - 1 - len("=?utf-8?b??=")) // 4 * 3  # a continuation line starts with a space
 
 
 def _boundary() -> str:
