@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from crisis import hooks
+from crisis.audit import service as audit
+from crisis.auth import service as auth
 from crisis.desk import notices as desk_notices
 from crisis.escalation import media, planning
 from crisis.exercises import service as exercises
 from crisis.incidents import statements
 from crisis.notify import chat
+from crisis.notify import service as notify
+from crisis.playbooks import service as playbooks
 from crisis.reviews import service as reviews
 
 
@@ -25,6 +29,11 @@ def _end_deadlines(*, session: Any, incident: Any, now: Any, **_: Any) -> None:
 
 
 def connect_hooks() -> None:
+    # The audit page names each event's target in words (see crisis.audit.service.target_words).
+    audit.name_targets("user", auth.user_names)
+    audit.name_targets("token", auth.token_names)
+    audit.name_targets("webhook", notify.webhook_names)
+    audit.name_targets("playbook", playbooks.version_names)
     hooks.connect(hooks.INCIDENT_OPENED, planning.plan_updates)
     hooks.connect(hooks.STAGE_STARTED, planning.plan_stage)
     hooks.connect(hooks.STAGE_COMPLETED, planning.cancel_stage)

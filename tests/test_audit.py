@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from sqlalchemy import select
 
 from crisis.audit import service as audit
@@ -153,6 +153,48 @@ def test_the_page_says_each_detail_in_words_roles_and_yes_or_no_included(client,
     central.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
     failed = central.get("/admin/audit?kind=auth.sign_in_failed").get_data(as_text=True)
     assert "Alamat dikenal: tidak" in failed and "known_email" not in failed and "False" not in failed
+
+
+def test_the_page_names_each_target_in_words_never_by_its_reference(client, db, org, token_for, login_as):
+    headers = token_for("admin", "PUSAT")
+    person = _officer_made_supervisor(
+        client,
+        token_for("admin", "JATENG"),
+        org["units"]["KOTA-SEMARANG"].id,
+        "petugas4.semarang@demo.example",
+        "Dewi Lestari",
+    )
+    hook = client.post(
+        f"/api/v1/units/{org['units']['JATENG'].id}/webhooks",
+        headers=headers,
+        json={"name": "Grup piket", "url": "https://hooks.example.go.id/T0/rahasia"},
+    ).get_json()
+    token = client.post("/api/v1/tokens", json={"name": "Dasbor provinsi"}, headers=headers).get_json()
+    leave = FIXED_NOW.date() + timedelta(days=30)
+    for target in (f"day:{leave.isoformat()}", "user:987654", "playbook:hoax-clarification@v1"):
+        audit.record(session=db.session, kind="collective_leave.added", target=target)
+    db.session.commit()
+    central = login_as("admin", "PUSAT")
+    central.environ_base["HTTP_ACCEPT_LANGUAGE"] = "id"
+    page = central.get("/admin/audit").get_data(as_text=True)
+    assert "Dewi Lestari (petugas4.semarang@demo.example)" in page
+    assert "Webhook “Grup piket” milik JATENG" in page and "Token API “Dasbor provinsi”" in page
+    assert f"SOP “{_title(db, 'hoax-clarification', 'id')}”, versi 1" in page
+    assert format_date(leave, "full", locale="id") in page
+    assert "sudah tidak tercatat" in page  # a person no longer on record
+    for reference in (f"user:{person['id']}", f"webhook:{hook['id']}", f"token:{token['id']}", "playbook:", "day:"):
+        assert reference not in page
+    org["users"][("PUSAT", "admin")].language = "en"  # the page speaks the reader's language
+    db.session.commit()
+    english = central.get("/admin/audit").get_data(as_text=True)
+    assert f"SOP “{_title(db, 'hoax-clarification', 'en')}”, version 1" in english and "no longer on record" in english
+
+
+def _title(db, key: str, language: str) -> str:
+    from crisis.playbooks.models import Playbook
+
+    playbook = db.session.scalar(select(Playbook).where(Playbook.key == key))
+    return playbook.title_id if language == "id" else playbook.title_en
 
 
 def test_disabling_through_the_admin_page_is_recorded(login_as, db, org):

@@ -8,12 +8,14 @@ administer; admins of a central unit read every event, including those that conc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
+from flask_babel import format_date
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -69,6 +71,51 @@ KIND_LABELS = {
 }
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+
+# An event's target is kept as a reference ("user:12", "playbook:hoax-clarification@v3"), which stays
+# true when the thing is renamed. The page names it in words: each layer that owns a kind of thing
+# gives a namer (references -> words, in one query), connected in `crisis.wiring`, since the audit
+# trail sits below the packages whose things it names.
+Namer = Callable[[Session, list[str]], dict[str, str]]
+_namers: dict[str, Namer] = {}
+
+
+def name_targets(kind: str, namer: Namer) -> None:
+    """Connect the namer of one kind of target ("user", "token", "webhook", "playbook")."""
+    _namers[kind] = namer
+
+
+def ids_of(references: list[str]) -> list[int]:
+    """The numeric ids among a namer's references ("12" of "user:12")."""
+    return [int(reference) for reference in references if reference.isdigit()]
+
+
+def _day(reference: str) -> dict[str, str]:
+    try:
+        return {reference: format_date(date.fromisoformat(reference), "full")}
+    except ValueError:
+        return {}
+
+
+def target_words(*, session: Session, events: list[AuditEvent]) -> dict[str, str]:
+    """Each event's target in words, by its stored reference: one query per kind of thing on the page.
+    A thing no longer on record says so; nothing shows as a reference."""
+    wanted: dict[str, set[str]] = {}
+    for event in events:
+        kind, sep, reference = (event.target or "").partition(":")
+        if sep and reference:
+            wanted.setdefault(kind, set()).add(reference)
+    # A target of no known form is shown as it is, so nothing disappears.
+    words: dict[str, str] = {event.target: event.target for event in events if ":" not in (event.target or ":")}
+    for kind, references in wanted.items():
+        if kind == "day":
+            named = {ref: word for reference in references for ref, word in _day(reference).items()}
+        else:
+            namer = _namers.get(kind)
+            named = namer(session, sorted(references)) if namer is not None else {}
+        for reference in references:
+            words[f"{kind}:{reference}"] = named.get(reference) or str(_l("no longer on record"))
+    return words
 
 
 def _request_origin() -> tuple[str, str]:

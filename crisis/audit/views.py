@@ -49,6 +49,7 @@ def events() -> Any:
     return render_template(
         "audit/list.html",
         events=rows,
+        targets=service.target_words(session=db.session, events=rows),
         errors=errors,
         args=args,
         next_url=page_url(next_cursor) if next_cursor else None,

@@ -521,3 +521,17 @@ def user_for_token(*, session: Session, plaintext: str, now: datetime | None = N
     if token.last_used_at is None or moment - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = moment
     return token.user
+
+
+def user_names(session: Session, references: list[str]) -> dict[str, str]:
+    """The audit page's words for "user:<id>" targets: the person's name and address."""
+    ids = audit.ids_of(references)
+    rows = session.execute(select(User.id, User.name, User.email).where(User.id.in_(ids))) if ids else []
+    return {str(user_id): f"{name} ({email})" for user_id, name, email in rows}
+
+
+def token_names(session: Session, references: list[str]) -> dict[str, str]:
+    """The audit page's words for "token:<id>" targets."""
+    ids = audit.ids_of(references)
+    rows = session.execute(select(ApiToken.id, ApiToken.name).where(ApiToken.id.in_(ids))) if ids else []
+    return {str(token_id): str(_l("API token “%(name)s”", name=name)) for token_id, name in rows}

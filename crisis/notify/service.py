@@ -20,6 +20,7 @@ from crisis.notify.channels import CHANNELS, personal_channel_names
 from crisis.notify.models import ChannelPreference, Notice, WebhookEndpoint
 from crisis.timeline import service as timeline
 from crisis.units import service as units
+from crisis.units.models import Unit
 
 
 def preferences(*, session: Session, user: User) -> dict[str, bool]:
@@ -249,3 +250,18 @@ def _write_personal(
         from sqlalchemy.dialects.sqlite import insert
     statement = insert(Notice).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
     return list(session.scalars(statement.returning(Notice.id)))
+
+
+def webhook_names(session: Session, references: list[str]) -> dict[str, str]:
+    """The audit page's words for "webhook:<id>" targets."""
+    ids = audit.ids_of(references)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.name, Unit.code)
+        .join(Unit, Unit.id == WebhookEndpoint.unit_id)
+        .where(WebhookEndpoint.id.in_(ids))
+    )
+    return {
+        str(hook_id): str(_l("Webhook “%(name)s” of %(unit)s", name=name, unit=code)) for hook_id, name, code in rows
+    }

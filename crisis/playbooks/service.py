@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask_babel import get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -290,3 +291,19 @@ def previous_version(version: PlaybookVersion) -> PlaybookVersion | None:
 def version_changes(version: PlaybookVersion) -> list[Change]:
     before = previous_version(version)
     return diff(before.spec if before else None, version.spec)
+
+
+def version_names(session: Session, references: list[str]) -> dict[str, str]:
+    """The audit page's words for "playbook:<key>@v<number>" targets: the SOP's title and version."""
+    parsed: dict[str, tuple[str, int]] = {}
+    for reference in references:
+        key, sep, number = reference.rpartition("@v")
+        if sep and number.isdigit():
+            parsed[reference] = (key, int(number))
+    language = str(get_locale() or "id")
+    known = titles(session=session, lang=language) if parsed else {}
+    return {
+        reference: str(_l("SOP “%(title)s”, version %(number)s", title=known[key], number=number))
+        for reference, (key, number) in parsed.items()
+        if key in known
+    }
