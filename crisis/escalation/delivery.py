@@ -167,7 +167,10 @@ def deliver_batch(*, session: Session, prepared: list[Prepared], now: datetime |
     if postgres and not isinstance(sent_at, datetime):
         # clock_timestamp() as sent_at, and SET LOCAL synchronous_commit TO OFF (see deliver), in
         # the same round trip.
-        claimed = session.connection().execute(hot_statement("deliver.claim.pg"), {"ids": ids})
+        if len(ids) == 1:
+            claimed = session.connection().execute(hot_statement("deliver.claim.pg.one"), {"notice_id": ids[0]})
+        else:
+            claimed = session.connection().execute(hot_statement("deliver.claim.pg"), {"ids": ids})
     else:
         claimed = session.connection().execute(
             hot_statement("deliver.claim.pg_at" if postgres else "deliver.claim"),

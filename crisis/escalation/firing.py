@@ -11,18 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    String,
     and_,
     bindparam,
-    cast,
     func,
     insert,
-    literal_column,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -366,19 +362,6 @@ _MARK_FIRED = (
 _INSERT_NOTICES = insert(Notice.__table__).returning(Notice.__table__.c.id, sort_by_parameter_order=True)
 
 
-# On PostgreSQL the rows go as one JSON parameter, typed by the table itself. As many parameters as
-# columns times notices (a VALUES list) is past what psycopg keeps converted (50): it parsed that
-# statement's text again for every firing, a tenth of a deadline's instructions (`fire_profile.py`).
-_RECORDS = func.jsonb_populate_recordset(
-    literal_column(f"NULL::{Notice.__tablename__}"), cast(bindparam("rows", type_=String()), JSONB)
-).table_valued(*(Notice.__table__.c[key].name for key in _NOTICE_COLUMNS))
-_INSERT_NOTICE_RECORDS = (
-    insert(Notice.__table__)
-    .from_select(_NOTICE_COLUMNS, select(*(_RECORDS.c[Notice.__table__.c[key].name] for key in _NOTICE_COLUMNS)))
-    .returning(Notice.__table__.c.id, Notice.__table__.c.idempotency_key)
-)
-
-
 def write_notices(session: Session, notices: list[Notice]) -> None:
     """INSERT notices built by `_new_notice` in one statement (RETURNING their ids) and set their ids.
     They stay outside the session: a later `session.get` loads the row."""
@@ -390,7 +373,7 @@ def write_notices(session: Session, notices: list[Notice]) -> None:
         )
         by_key = dict(
             (key, notice_id)
-            for notice_id, key in session.connection().execute(_INSERT_NOTICE_RECORDS, {"rows": records})
+            for notice_id, key in session.connection().execute(hot_statement("fire.notices.pg"), {"rows": records})
         )
         ids = [by_key[notice.idempotency_key] for notice in notices]
     else:
