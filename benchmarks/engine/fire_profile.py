@@ -4,7 +4,8 @@ render and compose before the commit, then send over one kept SMTP connection to
 and the firing thread's CPU time is divided by the deadlines fired.
 
     .venv/bin/python benchmarks/engine/fire_profile.py            # DEADLINES=1000 BATCH=25
-    PROFILE=1 .venv/bin/python benchmarks/engine/fire_profile.py  # and the top functions (cProfile)
+    PROFILE=1 .venv/bin/python benchmarks/engine/fire_profile.py  # and the top functions (cProfile;
+                                                                  # SORT=tottime, CALLERS=<function> too)
 
 CPU time on a shared virtual machine varies by a quarter from one round to the next, which hides a
 change worth a tenth. Instructions do not: under callgrind the firing is counted alone (the rest
@@ -102,6 +103,8 @@ def main():
             if profile:
                 stats = pstats.Stats(profile)
                 stats.sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "45")))
+                if os.environ.get("CALLERS"):
+                    stats.print_callers(os.environ["CALLERS"])
     finally:
         from crisis.extensions import db
 
