@@ -21,10 +21,6 @@ from crisis.units import service as units
 bp = Blueprint("exercises", __name__)
 
 
-def playbook_titles(lang: str) -> dict[str, str]:
-    return playbooks.titles(session=db.session, lang=lang)
-
-
 def _errors(error: ValidationFailed) -> dict[str, str]:
     return {
         name: (messages[0] if isinstance(messages, list) else str(messages)) for name, messages in error.errors.items()
@@ -71,7 +67,7 @@ def new() -> Any:
         form=form,
         errors=errors,
         lang=lang,
-        playbook_titles=playbook_titles(lang),
+        playbook_titles=playbooks.titles(session=db.session, lang=lang),
         exercises=service.list_for_user(session=db.session, user=current_user, limit=30),
         readiness=readiness.for_units(session=db.session, units=lead_units[:20], now=clock.now()),
     ), (422 if errors else 200)
@@ -143,7 +139,7 @@ def unit_readiness(unit_id: int, errors: dict[str, str] | None = None) -> Any:
         "exercises/readiness.html",
         unit=unit,
         readiness=readiness.for_units(session=db.session, units=[unit], now=clock.now()),
-        playbook_titles=playbook_titles(lang),
+        playbook_titles=playbooks.titles(session=db.session, lang=lang),
         is_head=any(m.role == "head" and m.unit_id == unit.id for m in current_user.memberships),
         errors=errors or {},
     )

@@ -8,10 +8,10 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from crisis import clock
-from crisis.exercises.views import playbook_titles
 from crisis.extensions import db
 from crisis.guards import id_arg
 from crisis.http import select_locale
+from crisis.playbooks import service as playbooks
 from crisis.reports import situation
 from crisis.units import service as units
 
@@ -36,7 +36,7 @@ def room(province_id: int | None = None) -> Any:
         state_labels=situation.STATE_LABELS,
         poll=POLL_SECONDS,
         readiness=board.readiness,
-        playbook_titles=playbook_titles(select_locale()),
+        playbook_titles=playbooks.titles(session=db.session, lang=select_locale()),
     )
 
 
