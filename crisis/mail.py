@@ -154,13 +154,13 @@ def _encoded_words(name: str, value: str) -> str:
     start = 0
     room = (78 - len(name) - 2 - len("=?utf-8?b??=")) // 4 * 3  # bytes on the header's first line
     while True:
-        end = start + room
+        end = start + max(room, 1)  # a header name too long to leave room still gets one character a line
         if end >= len(data):
             words.append(base64mime.header_encode(data[start:], "utf-8"))
             return (POLICY.linesep + " ").join(words)
         while end > start and data[end] & 0xC0 == 0x80:  # inside a character: cut before it
             end -= 1
-        if end == start:  # a character longer than the room (never at these widths): it goes whole
+        if end == start:  # less room than the character's bytes: it goes whole
             end += 1
             while end < len(data) and data[end] & 0xC0 == 0x80:
                 end += 1

@@ -90,29 +90,28 @@ def ids_of(references: list[str]) -> list[int]:
     return [int(reference) for reference in references if reference.isdigit()]
 
 
-def _day(reference: str) -> dict[str, str]:
+def _day(reference: str) -> str | None:
     try:
-        return {reference: format_date(date.fromisoformat(reference), "full")}
+        return format_date(date.fromisoformat(reference), "full")
     except ValueError:
-        return {}
+        return None
 
 
 def target_words(*, session: Session, events: list[AuditEvent]) -> dict[str, str]:
     """Each event's target in words, by its stored reference: one query per kind of thing on the page.
-    A thing no longer on record says so; nothing shows as a reference."""
+    A thing no longer on record says so. A target of no known form or kind is shown as it is, so
+    nothing disappears."""
     wanted: dict[str, set[str]] = {}
     for event in events:
         kind, sep, reference = (event.target or "").partition(":")
-        if sep and reference:
+        if sep and reference and (kind == "day" or kind in _namers):
             wanted.setdefault(kind, set()).add(reference)
-    # A target of no known form is shown as it is, so nothing disappears.
-    words: dict[str, str] = {event.target: event.target for event in events if ":" not in (event.target or ":")}
+    words = {event.target: event.target for event in events if event.target}
     for kind, references in wanted.items():
         if kind == "day":
-            named = {ref: word for reference in references for ref, word in _day(reference).items()}
+            named = {reference: word for reference in references if (word := _day(reference))}
         else:
-            namer = _namers.get(kind)
-            named = namer(session, sorted(references)) if namer is not None else {}
+            named = _namers[kind](session, sorted(references))
         for reference in references:
             words[f"{kind}:{reference}"] = named.get(reference) or str(_l("no longer on record"))
     return words

@@ -367,17 +367,12 @@ def write_notices(session: Session, notices: list[Notice]) -> None:
     They stay outside the session: a later `session.get` loads the row."""
     if not notices:
         return
+    rows = [{key: getattr(notice, key) for key in _NOTICE_COLUMNS} for notice in notices]
     if is_postgres(session):
-        records = json.dumps(
-            [{key: getattr(notice, key) for key in _NOTICE_COLUMNS} for notice in notices], default=_utc
-        )
-        by_key = dict(
-            (key, notice_id)
-            for notice_id, key in session.connection().execute(hot_statement("fire.notices.pg"), {"rows": records})
-        )
-        ids = [by_key[notice.idempotency_key] for notice in notices]
+        records = {"rows": json.dumps(rows, default=_utc)}
+        written = dict(session.connection().execute(hot_statement("fire.notices.pg"), records).all())
+        ids = [written[notice.idempotency_key] for notice in notices]
     else:
-        rows = [{key: getattr(notice, key) for key in _NOTICE_COLUMNS} for notice in notices]
         ids = session.connection().execute(_INSERT_NOTICES, rows).scalars().all()
     for notice, notice_id in zip(notices, ids, strict=True):
         notice.id = notice_id

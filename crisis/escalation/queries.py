@@ -94,7 +94,7 @@ def _fire_timers(clock_column: Any, postgres: bool) -> Any:
 
 def _deliver_claim(postgres: bool, db_clock: bool, one: bool = False) -> Any:
     """Claim prepared notices for sending: still queued, and their incident (and stage) still open.
-    `one`: a single notice by `id`, as a firing task sends them. Its text is the same every time, so
+    `one`: a single notice by `notice_id`, as a firing task sends them. Its text is the same every time, so
     it is converted once and prepared by the database, where a list of ids is written out anew for
     each execution."""
     table = Notice.__table__
@@ -137,7 +137,7 @@ def _fire_notices() -> Any:
     """INSERT a batch's notices from one JSON parameter, typed by the table itself (PostgreSQL). As
     many parameters as columns times notices (a VALUES list) is past what psycopg keeps converted
     (50): it parsed that statement's text again for every firing, a tenth of a deadline's
-    instructions (`fire_profile.py`). RETURNING id and key: the caller matches each row to its notice."""
+    instructions (`fire_profile.py`). RETURNING key and id: the caller matches each row to its notice."""
     table = Notice.__table__
     names = [column.name for column in table.columns if column.key != "id"]
     records = func.jsonb_populate_recordset(
@@ -146,7 +146,7 @@ def _fire_notices() -> Any:
     return (
         insert(table)
         .from_select(names, select(*(records.c[name] for name in names)))
-        .returning(table.c.id, table.c.idempotency_key)
+        .returning(table.c.idempotency_key, table.c.id)
     )
 
 
