@@ -83,18 +83,10 @@ def _fire(task: Any, timer_ids: list[int]) -> int:
     if not notice_ids:
         return 0
     if 0 < len(notice_ids) <= limit:
-        # A commit per notice: a worker killed after a receiver accepted one notice resends that
-        # one alone. (One commit for the task's notices cost less, but a kill -9 in the benchmark
-        # then resent 18 of them.) The rest (not prepared, not claimed) go through `deliver`.
+        # A commit per notice (see `send_prepared`); the rest (not prepared, not claimed) go through `deliver`.
         ready = {item.notice_id for item in prepared}
         rest = [n for n in notice_ids if n not in ready]
-        for item in prepared:
-            try:
-                rest += delivery.deliver_batch(session=db.session, prepared=[item]).unclaimed
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                log.exception("delivery of notice %s failed; the lease sweep retries", item.notice_id)
+        rest += delivery.send_prepared(session=db.session, prepared=prepared)
         _deliver_each(sorted(rest))
     else:
         enqueue(deliver_notices, chunks(notice_ids, int(current_app.config.get("ENGINE_DELIVERY_CHUNK", 10))))

@@ -303,3 +303,72 @@ def test_warm_up_compiles_every_hot_statement_and_writes_nothing(app, db, org):
     expected = {name for name in queries._BUILDERS if postgres or ".pg" not in name}
     assert set(queries._STATEMENTS) == expected
     assert (db.session.query(Timer).count(), db.session.query(Notice).count()) == before
+
+
+# --- as a worker sends them: the database's clock, the claim on the driver's own connection ----------
+
+
+def _fire_prepared_now(db, org, incidents: int = 1):
+    """`_fire_prepared` on the real clock (a worker's firing task): timers 16 minutes overdue."""
+    from datetime import UTC, datetime
+
+    from crisis.notify import service as notify
+
+    now = datetime.now(UTC)
+    for key in (("KOTA-SEMARANG", "supervisor"), ("KOTA-SEMARANG", "officer")):
+        notify.set_preferences(session=db.session, user=org["users"][key], choices={"inapp": False})
+    opened = [
+        open_incident(db.session, org, now=now, started_at=now - 16 * M, title=f"Kejadian {n}")
+        for n in range(incidents)
+    ]
+    db.session.commit()
+    claimed = firing.claim_due(session=db.session)
+    db.session.commit()
+    ids = firing.fire_timers(session=db.session, timer_ids=[c.id for c in claimed])
+    prepared = delivery.prepare_notices(session=db.session, notice_ids=ids)
+    db.session.commit()
+    return opened, prepared
+
+
+@pytest.mark.real_clock
+def test_a_worker_sends_each_prepared_notice_once_and_commits_it_alone(db, org, smtp):
+    _opened, prepared = _fire_prepared_now(db, org, incidents=2)
+    assert [item.channel for item in prepared] == ["email", "email"]
+    assert delivery.send_prepared(session=db.session, prepared=prepared) == []
+    sent = [db.session.get(Notice, item.notice_id) for item in prepared]
+    assert [(n.status, n.attempts, n.last_error) for n in sent] == [("sent", 1, ""), ("sent", 1, "")]
+    assert all(n.sent_at is not None and n.sent_at >= n.queued_at for n in sent)
+    assert sorted(int(m["message_id"].split(".")[2]) for m in smtp.messages) == sorted(n.id for n in sent)
+    # The same task delivered twice: nothing is claimed again, nothing sent; `deliver` says why.
+    db.session.rollback()
+    assert delivery.send_prepared(session=db.session, prepared=prepared) == [n.id for n in sent]
+    assert len(smtp.messages) == 2
+
+
+@pytest.mark.real_clock
+def test_a_worker_records_a_failed_send_as_an_attempt_and_still_sends_the_others(db, org, smtp):
+    import dataclasses
+
+    _opened, prepared = _fire_prepared_now(db, org, incidents=2)
+    broken = dataclasses.replace(prepared[0], message=None)  # its channel cannot transmit this
+    assert delivery.send_prepared(session=db.session, prepared=[broken, prepared[1]]) == []
+    db.session.rollback()
+    failed, sent = (db.session.get(Notice, item.notice_id) for item in prepared)
+    assert sent.status == "sent" and sent.attempts == 1
+    assert failed.status == "queued" and failed.attempts == 1 and failed.sent_at is None
+    assert failed.next_attempt_at > failed.queued_at and "Error" in failed.last_error and failed.enqueued_at is None
+    assert [int(m["message_id"].split(".")[2]) for m in smtp.messages] == [sent.id]
+
+
+@pytest.mark.real_clock
+def test_a_worker_sends_nothing_for_a_stage_completed_after_the_firing(db, org, smtp):
+    from datetime import UTC, datetime
+
+    from tests.factories import complete_stage
+
+    [incident], prepared = _fire_prepared_now(db, org)
+    complete_stage(db.session, incident.stage_runs[0], now=datetime.now(UTC))
+    db.session.commit()
+    assert delivery.send_prepared(session=db.session, prepared=prepared) == [prepared[0].notice_id]
+    assert smtp.messages == []
+    assert db.session.get(Notice, prepared[0].notice_id).status == "queued"  # `deliver` then cancels it
