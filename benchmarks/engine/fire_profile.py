@@ -5,7 +5,8 @@ and the firing thread's CPU time is divided by the deadlines fired.
 
     .venv/bin/python benchmarks/engine/fire_profile.py            # DEADLINES=1000 BATCH=25
     PROFILE=1 .venv/bin/python benchmarks/engine/fire_profile.py  # and the top functions (cProfile;
-                                                                  # SORT=tottime, CALLERS=<function> too)
+                                                                  # SORT=tottime, CALLERS=<function> too,
+                                                                  # DUMP=/tmp/p: the stats to files)
 
 CPU time on a shared virtual machine varies by a quarter from one round to the next, which hides a
 change worth a tenth. Instructions do not: under callgrind the firing is counted alone (the rest
@@ -105,6 +106,8 @@ def main():
                 stats.sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "45")))
                 if os.environ.get("CALLERS"):
                     stats.print_callers(os.environ["CALLERS"])
+                if os.environ.get("DUMP"):  # for pstats later: print_callees, other sorts
+                    stats.dump_stats(f"{os.environ['DUMP']}.{rnd}")
     finally:
         from crisis.extensions import db
 
