@@ -15,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -367,7 +368,8 @@ def write_notices(session: Session, notices: list[Notice]) -> None:
     They stay outside the session: a later `session.get` loads the row."""
     if not notices:
         return
-    rows = [{key: getattr(notice, key) for key in _NOTICE_COLUMNS} for notice in notices]
+    # Their values as `_new_notice` and the firing set them (a column never set is NULL, as getattr says).
+    rows = [{key: vars(notice).get(key) for key in _NOTICE_COLUMNS} for notice in notices]
     if is_postgres(session):
         records = {"rows": json.dumps(rows, default=_utc)}
         written = dict(session.connection().execute(hot_statement("fire.notices.pg"), records).all())
@@ -421,11 +423,14 @@ def _new_notice(
     payload: dict[str, Any],
     now: datetime,
     key: str,
-    **fields: Any,
+    recipient: User | None = None,
+    webhook: WebhookEndpoint | None = None,
 ) -> Notice:
     # The foreign keys as well as the objects: the row is written by `write_notices`, not by a flush.
-    recipient, webhook = fields.get("recipient"), fields.get("webhook")
-    return Notice(
+    # Never in a session, so its values are set as loaded ones, without the constructor's attribute
+    # events (twenty-odd a notice); reading them is the same, and so is a later change.
+    notice = _NEW_NOTICE()
+    notice.__dict__.update(
         kind="inject" if timer is not None and timer.kind == "inject" else "deadline",
         idempotency_key=key,
         timer=timer,
@@ -443,8 +448,15 @@ def _new_notice(
         queued_at=now,
         next_attempt_at=now,
         enqueued_at=now,
-        **fields,
+        recipient=recipient,
+        webhook=webhook,
+        about=None,
+        acknowledged_by=None,
     )
+    return notice
+
+
+_NEW_NOTICE = inspect(Notice).class_manager.new_instance
 
 
 # --- exercises (crisis.exercises): what marks a drill's notices, and an inject's own text --------

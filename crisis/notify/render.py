@@ -125,6 +125,7 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
         except ValueError:
             selector_text = payload["selector"]
     fire_at = _when(payload.get("fire_at")) or notice.due_at
+    fire_at_local = local(fire_at)
     stage_due_at = _when(payload.get("stage_due_at"))
     every = None
     if payload.get("kind") == "update_due":
@@ -153,7 +154,7 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
         "resolved_unit": payload.get("unit_code"),
         "repeat_index": payload.get("repeat_index") or 0,
         "repeat_max": payload.get("repeat_max") or 0,
-        "fire_at_local": local(fire_at),
+        "fire_at_local": fire_at_local,
         "stage_due_local": local(stage_due_at) if stage_due_at else None,
         "last_update_local": local(incident.last_update_at) if incident.last_update_at else None,
         "update_every": every,
@@ -162,7 +163,7 @@ def _context(notice: Notice, language: str, zone: str, local: LocalTimes) -> dic
         "incident_url": incident_url(incident.id),
         "failed_error": payload.get("error"),
         # Reminders (notice kind "reminder", crisis.reviews.reminders): the item's due time and title.
-        "due_local": local(notice.due_at),
+        "due_local": fire_at_local if notice.due_at == fire_at else local(notice.due_at),
         "item_title": payload.get("title"),
         # What waits for the reader (notice kind "info", crisis.desk.notices): who, what, and its link.
         "thing_url": thing_url(notice),

@@ -63,7 +63,8 @@ def snapshot_of(pinned: Pinned) -> dict[str, Any]:
     """The snapshot: the loaded column if it was loaded (or `pinned` is not a database row), else the
     cached canonical form of its version (the engine's queries defer the column)."""
     state = inspect(pinned, raiseerr=False)
-    if state is None or "playbook_snapshot" not in state.unloaded or state.session is None:
+    # Loaded (or set) means in the row's dict; `state.unloaded` would compare every attribute to say so.
+    if state is None or "playbook_snapshot" in state.dict or state.session is None:
         return pinned.playbook_snapshot
     return version_canonical(state.session, pinned.playbook_version_id)
 
