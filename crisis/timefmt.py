@@ -189,6 +189,12 @@ def localise_pattern(fmt: str, locale: Any) -> str:
     """A pattern written with 'HH:mm' in the locale's own time notation ('10.00' in Indonesian)."""
     if "HH:mm" not in fmt or locale is None:
         return fmt
+    return _localised(fmt, locale)
+
+
+@functools.lru_cache(maxsize=256)
+def _localised(fmt: str, locale: Any) -> str:
+    # Once per pattern and locale: babel builds the locale's time pattern anew on every use.
     if "HH.mm" not in _time_pattern(locale):
         return fmt
     return fmt.replace("HH:mm:ss", "HH.mm.ss").replace("HH:mm", "HH.mm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,7 +53,7 @@ def render(notice: Notice) -> Rendered:
     with force_locale(language):
         translations = get_translations()
         context = _context(notice, language, zone, LocalTimes(zone, get_locale()))
-        subject = _subject(context)
+        subject = _subject(context, _catalog_gettext(translations))
         context["subject"] = subject
         # The templates' _() and ngettext() from the catalog in hand: looking the catalog up again for
         # each string, as the app's own callables do, cost a notice more than the rest of its rendering.
@@ -76,6 +77,16 @@ def _render_template(name: str, context: dict[str, Any]) -> str:
     except Exception:  # noqa: BLE001  re-raised, with the template's lines in its traceback, as render does
         environment.handle_exception()
         raise
+
+
+def _catalog_gettext(translations: Any) -> Callable[..., str]:
+    """crisis.i18n's `_` from the catalog in hand, without Flask-Babel finding it again for each string."""
+
+    def gettext(string: str, **variables: Any) -> str:
+        text: str = translations.ugettext(string)
+        return text % variables if variables else text
+
+    return gettext
 
 
 def _template_gettext(translations: Any) -> Any:
@@ -193,7 +204,7 @@ def short_title(title: str, limit: int = SUBJECT_TITLE_LIMIT) -> str:
     return cut.rstrip(" ,.;:-–—") + "…"
 
 
-def _subject(context: dict[str, Any]) -> str:
+def _subject(context: dict[str, Any], _: Callable[..., str] = _) -> str:
     # Which incident, in every subject: a head told about five incidents tells them apart in the inbox.
     title = context["incident"].title
     if context["exercise"]:  # the mark first, once: a drill's notice is never read as a real one
@@ -201,11 +212,11 @@ def _subject(context: dict[str, Any]) -> str:
     head = f"[SEV {context['severity']}] {context['unit_code']} · {context['reference']} {short_title(title)}"
     if context["exercise"]:
         head = f"{EXERCISE_MARK} {head}"
-    about = _subject_about(context)
+    about = _subject_about(context, _)
     return f"{head} · {about}" if about else head
 
 
-def _subject_about(context: dict[str, Any]) -> str | None:
+def _subject_about(context: dict[str, Any], _: Callable[..., str] = _) -> str | None:
     kind = context["kind"]
     if kind == "inject":
         return _("Exercise inject: %(text)s", text=short_title(context["inject_text"] or "", 60))
