@@ -202,11 +202,11 @@ def send_prepared(*, session: Session, prepared: list[Prepared]) -> list[int]:
     transaction cost more CPU than the claim, and a deadline pays them for each notice."""
     if not prepared:
         return []
-    if not is_postgres(session) or injected_clock():
+    bind = session.get_bind()
+    if bind.dialect.driver != "psycopg" or injected_clock():  # psycopg 3: the URL is made so (crisis.create_app)
         return _send_in_session(session, prepared)
     rest: list[int] = []
     failed: list[tuple[int, Exception]] = []
-    bind = session.get_bind()
     sql, fixed = driver_statement("deliver.claim.pg.one", bind.dialect)
     with bind.connect() as connection:
         driver = connection.connection.dbapi_connection
