@@ -5,7 +5,6 @@ SignatureExpired (too old) or BadSignature (forged, or of another kind); each ca
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import struct
@@ -14,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode, want_bytes
+from itsdangerous.encoding import base64_encode
 
 from crisis import clock
 
@@ -30,8 +29,8 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
 
 @lru_cache(maxsize=16)
 def _signing_key(secret: str | bytes, salt: str) -> bytes:
-    # itsdangerous's default derivation ("django-concat", SHA-1), done once per key and salt.
-    return hashlib.sha1(want_bytes(salt) + b"signer" + want_bytes(secret)).digest()  # noqa: S324  # nosec B324  # itsdangerous's format
+    # itsdangerous's own key derivation, once per key and salt (it derives it again for every token).
+    return _ClockSigner(secret, salt=salt).derive_key()
 
 
 def dumps(salt: str, data: Any) -> str:
