@@ -213,4 +213,13 @@ def warm_up(*, session: Session) -> None:
             else {"ids": [0], "notice_id": 0, "sent_at": clock.now(), "due_by": clock.now()}
         )
         session.execute(hot_statement(name), params).all()
+    dialect = session.get_bind().dialect
+    if dialect.driver == "psycopg":
+        # A firing task's per-notice claim runs on the driver (delivery.send_prepared): its text is
+        # converted now, and prepared on this connection, which the pool hands to that task.
+        sql, fixed = driver_statement("deliver.claim.pg.one", dialect)
+        driver = session.connection().connection.dbapi_connection
+        assert driver is not None  # nosec B101  # type narrowing: a connection in use has one
+        with driver.cursor() as cursor:
+            cursor.execute(sql, {**fixed, "notice_id": 0}, prepare=True)
     notify.channels_for(session, [0])  # the firing's channel preferences, a statement of crisis.notify

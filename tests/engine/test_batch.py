@@ -297,11 +297,14 @@ def test_a_prepared_notice_whose_server_is_down_is_retried_later(app, db, org, s
 def test_warm_up_compiles_every_hot_statement_and_writes_nothing(app, db, org):
     before = (db.session.query(Timer).count(), db.session.query(Notice).count())
     queries._STATEMENTS.clear()
+    queries._DRIVER.clear()
     queries.warm_up(session=db.session)
     db.session.rollback()
     postgres = db.engine.dialect.name == "postgresql"
     expected = {name for name in queries._BUILDERS if postgres or ".pg" not in name}
     assert set(queries._STATEMENTS) == expected
+    # The claim a firing task runs on the driver for each notice (delivery.send_prepared) too.
+    assert [name for name, *_rest in queries._DRIVER] == (["deliver.claim.pg.one"] if postgres else [])
     assert (db.session.query(Timer).count(), db.session.query(Notice).count()) == before
 
 
