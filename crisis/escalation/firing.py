@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from crisis import clock
 from crisis.auth.models import User
 from crisis.escalation import media
+from crisis.escalation import rows as rows_module
 from crisis.escalation.models import Timer
 from crisis.escalation.planning import plan_next
 from crisis.escalation.queries import hot_statement
@@ -175,16 +176,21 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         return []
     ids = sorted(set(timer_ids))
     # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
-    params = {"ids": ids}
-    incidents = {i.id: i for i in session.scalars(hot_statement("fire.incidents"), params).unique()}
-    if not incidents:
-        return []
-    runs = {run.id: run for run in session.scalars(hot_statement("fire.runs"), params)}
-    # The timers, and the engine's clock read in the same round trip.
     postgres = is_postgres(session)
     with_clock = now is None and postgres and not injected_clock()
-    name = "fire.timers.pg.clock" if with_clock else "fire.timers.pg" if postgres else "fire.timers"
-    rows = session.execute(hot_statement(name), params).all()
+    if rows_module.usable(session):  # production: on the driver, without the ORM's loading
+        incidents, runs, rows = rows_module.load_batch(session, ids, with_clock=with_clock)
+        if not incidents:
+            return []
+    else:
+        params = {"ids": ids}
+        incidents = {i.id: i for i in session.scalars(hot_statement("fire.incidents"), params).unique()}
+        if not incidents:
+            return []
+        runs = {run.id: run for run in session.scalars(hot_statement("fire.runs"), params)}
+        # The timers, and the engine's clock read in the same round trip.
+        name = "fire.timers.pg.clock" if with_clock else "fire.timers.pg" if postgres else "fire.timers"
+        rows = [(row[0], row[1]) for row in session.execute(hot_statement(name), params)]
     timers = [row[0] for row in rows if row[0].state == "claimed" and row[0].incident_id in incidents]
     if not timers:
         return []

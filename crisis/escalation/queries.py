@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, defer, joinedload
 from crisis import clock
 from crisis.auth.models import Membership, User
 from crisis.dbtypes import UTCDateTime
+from crisis.escalation import rows
 from crisis.escalation.models import Timer
 from crisis.escalation.timing import is_postgres
 from crisis.incidents.models import Incident, StageRun
@@ -223,3 +224,4 @@ def warm_up(*, session: Session) -> None:
         with driver.cursor() as cursor:
             cursor.execute(sql, {**fixed, "notice_id": 0}, prepare=True)
     notify.channels_for(session, [0])  # the firing's channel preferences, a statement of crisis.notify
+    rows.warm_up(session)  # the firing's reads on the driver

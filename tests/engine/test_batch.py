@@ -8,10 +8,10 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from crisis import mail
-from crisis.escalation import delivery, firing, planning, queries
+from crisis.escalation import delivery, firing, planning, queries, rows
 from crisis.escalation.models import Timer
 from crisis.extensions import db as _db
 from crisis.notify.models import Notice
@@ -298,9 +298,15 @@ def test_warm_up_compiles_every_hot_statement_and_writes_nothing(app, db, org):
     before = (db.session.query(Timer).count(), db.session.query(Notice).count())
     queries._STATEMENTS.clear()
     queries._DRIVER.clear()
+    rows._BUILT.clear()
     queries.warm_up(session=db.session)
-    db.session.rollback()
     postgres = db.engine.dialect.name == "postgresql"
+    if postgres:
+        # The firing's reads on the driver (escalation.rows), prepared on the connection the pool hands on.
+        prepared = db.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+        assert sum("FOR SHARE OF i" in sql or "FOR SHARE OF r" in sql for sql in prepared) == 2
+        assert sum("FOR UPDATE OF t SKIP LOCKED" in sql for sql in prepared) == 2
+    db.session.rollback()
     expected = {name for name in queries._BUILDERS if postgres or ".pg" not in name}
     assert set(queries._STATEMENTS) == expected
     # The claim a firing task runs on the driver for each notice (delivery.send_prepared) too.
