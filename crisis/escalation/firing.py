@@ -261,7 +261,12 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         incident.unit_id for _t, incident, _r, recipients in resolved if not recipients
     }
     hooks_by_unit: dict[int, list[WebhookEndpoint]] = {}
-    for hook in session.scalars(hot_statement("fire.webhooks"), {"ids": sorted(units)}):
+    found_hooks = (
+        rows_module.webhooks(session, sorted(units))
+        if rows_module.usable(session)
+        else session.scalars(hot_statement("fire.webhooks"), {"ids": sorted(units)})
+    )
+    for hook in found_hooks:
         hooks_by_unit.setdefault(hook.unit_id, []).append(hook)
 
     notices: list[Notice] = []

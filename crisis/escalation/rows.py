@@ -20,9 +20,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
+from crisis import prepared
 from crisis.auth.models import Membership, User
 from crisis.escalation.models import Timer
 from crisis.incidents.models import Incident, StageRun
+from crisis.notify.models import WebhookEndpoint
 from crisis.units.models import Unit
 
 DEFERRED = {Incident: ("playbook_snapshot",)}  # loaded on access, as `defer` left it (snapshot_of caches it)
@@ -58,11 +60,8 @@ class _Shape:
         }
 
 
-def _driver_text(statement: Any, dialect: Any) -> tuple[str, dict[str, Any]]:
-    """The statement in the driver's parameter style, and its fixed parameters (plain values)."""
-    compiled = statement.compile(dialect=dialect)
-    fixed = {name: bind.effective_value for bind, name in compiled.bind_names.items() if bind.value is not None}
-    return compiled.string, fixed
+def _driver_text(name: str, statement: Any, dialect: Any) -> tuple[str, dict[str, Any]]:
+    return prepared.text_of(name, lambda: statement, dialect)
 
 
 class _Statements:
@@ -95,12 +94,13 @@ class _Statements:
             .order_by(r.c.id)
             .with_for_update(read=True, of=r)
         )
-        self.incidents = _driver_text(incidents, dialect)
-        self.runs = _driver_text(runs, dialect)
+        self.incidents = _driver_text("fire.rows.incidents", incidents, dialect)
+        self.runs = _driver_text("fire.rows.runs", runs, dialect)
         # The engine's clock read in the same round trip, and SET LOCAL synchronous_commit TO OFF (see
         # queries._fire_timers).
         self.timers = {
             with_clock: _driver_text(
+                f"fire.rows.timers.{with_clock}",
                 select(
                     *self.timer.columns,
                     func.clock_timestamp() if with_clock else null(),
@@ -113,6 +113,7 @@ class _Statements:
             )
             for with_clock in (True, False)
         }
+        self.webhook = _Shape(WebhookEndpoint, WebhookEndpoint.__table__, dialect)
         self.clock_processor = Timer.__table__.c.fire_at.type.dialect_impl(dialect).result_processor(dialect, None)
 
 
@@ -120,9 +121,8 @@ _BUILT: dict[tuple[str, str], _Statements] = {}
 
 
 def usable(session: Session) -> bool:
-    """Whether this session's database is read here: PostgreSQL through psycopg 3."""
-    dialect = session.get_bind().dialect
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+    """Whether this session's database is read here (crisis.prepared)."""
+    return prepared.usable(session)
 
 
 def _statements(dialect: Any) -> _Statements:
@@ -218,6 +218,27 @@ def load_batch(
                 moment = built.clock_processor(moment)
             timers.append((adopt(built.timer, values), moment))
     return incidents, runs, timers
+
+
+def webhooks(session: Session, unit_ids: list[int]) -> list[WebhookEndpoint]:
+    """The active webhooks of these units, by id (`queries` "fire.webhooks"; each one's unit is loaded
+    on access, from the session when the firing holds it)."""
+    dialect = session.get_bind().dialect
+    shape = _statements(dialect).webhook
+    table = WebhookEndpoint.__table__
+
+    def build() -> Any:
+        return (
+            select(*shape.columns)
+            .where(table.c.unit_id == any_(bindparam("ids", type_=ARRAY(Integer))), table.c.active)
+            .order_by(table.c.id)
+        )
+
+    found = prepared.fetch(session, "fire.rows.webhooks", build, {"ids": unit_ids})
+    if not found:
+        return []
+    adopt = Adopter(session)
+    return [adopt(shape, values) for row in found if (values := shape.values(row, 0)) is not None]
 
 
 def _all(cursor: Any, shape: _Shape) -> list[dict[str, Any]]:

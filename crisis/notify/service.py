@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from crisis import prepared
 from crisis.audit import service as audit
 from crisis.auth.models import User
 from crisis.errors import NotFound, NotPermitted, ValidationFailed
@@ -147,6 +149,14 @@ def _choices_statement() -> Any:
     )
 
 
+def _choices_any() -> Any:
+    """The same, with the ids as one array parameter: the text never changes (crisis.prepared)."""
+    ids = bindparam("ids", type_=ARRAY(Integer))
+    return select(ChannelPreference.user_id, ChannelPreference.channel, ChannelPreference.enabled).where(
+        ChannelPreference.user_id == any_(ids)
+    )
+
+
 def personal_channels(*, session: Session, user: User) -> list[str]:
     """The personal channels a person receives notices on (all by default; in-app if they left none)."""
     return channels_for(session, [user.id])[user.id]
@@ -158,7 +168,13 @@ def channels_for(session: Session, user_ids: list[int], *, at: datetime | None =
     value is a `chat.Route`: `chat.for_severity(route, severity)` applies quiet hours (at `at`)."""
     choices: dict[int, dict[str, bool]] = {user_id: {} for user_id in user_ids}
     if user_ids:
-        for user_id, channel, enabled in session.execute(_choices_statement(), {"ids": sorted(set(user_ids))}):
+        ids = sorted(set(user_ids))
+        found = (
+            prepared.fetch(session, "notify.choices", _choices_any, {"ids": ids})
+            if prepared.usable(session)
+            else session.execute(_choices_statement(), {"ids": ids})
+        )
+        for user_id, channel, enabled in found:
             choices[user_id][channel] = enabled
     zones = None
     if at is not None and chat.chat_configured():
