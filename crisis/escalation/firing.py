@@ -23,13 +23,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crisis import clock
+from crisis import clock, prepared
 from crisis.auth.models import User
 from crisis.escalation import media
 from crisis.escalation import rows as rows_module
 from crisis.escalation.models import Timer
 from crisis.escalation.planning import plan_next
-from crisis.escalation.queries import hot_statement
+from crisis.escalation.queries import hot_builder, hot_statement
 from crisis.escalation.recipients import Recipient, members_in_role, resolve_selector, selectors_for
 from crisis.escalation.timing import FIRED, announce, db_now, due_cutoff, injected_clock, is_postgres, minus_lease
 from crisis.incidents.models import Incident, StageRun
@@ -342,10 +342,6 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         if nxt is not None:
             following.append(nxt)
     fired = [timer for timer, *_rest in resolved]
-    session.connection().execute(_MARK_FIRED, {"ids": [timer.id for timer in fired], "moment": moment})
-    for timer in fired:  # what the row says now, without the unit of work writing it again
-        set_committed_value(timer, "state", "fired")
-        set_committed_value(timer, "fired_at", moment)
     for notice in notices:
         channel = CHANNELS[notice.channel]
         if channel.immediate:
@@ -353,8 +349,16 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
         elif (not_set_up := channel.not_set_up()) is not None:
             # Not a failure to retry: shown as "e-mail not set up", with how to set it.
             notice.status, notice.last_error, notice.enqueued_at = "cancelled", not_set_up, None
-    timeline.append_many(session=session, events=events)
-    write_notices(session, notices)
+    fired_ids = [timer.id for timer in fired]
+    if rows_module.usable(session):
+        _write_on_driver(session, fired_ids, moment, events, notices)
+    else:
+        session.connection().execute(_MARK_FIRED, {"ids": fired_ids, "moment": moment})
+        timeline.append_many(session=session, events=events)
+        write_notices(session, notices)
+    for timer in fired:  # what the row says now, without the unit of work writing it again
+        set_committed_value(timer, "state", "fired")
+        set_committed_value(timer, "fired_at", moment)
     announce(session, following, moment)
     session.flush()
     queued = [notice for notice in notices if notice.status == "queued"]
@@ -389,6 +393,23 @@ def write_notices(session: Session, notices: list[Notice]) -> None:
         ids = session.connection().execute(_INSERT_NOTICES, rows).scalars().all()
     for notice, notice_id in zip(notices, ids, strict=True):
         notice.id = notice_id
+
+
+def _write_on_driver(
+    session: Session, fired_ids: list[int], moment: datetime, events: list[dict[str, Any]], notices: list[Notice]
+) -> None:
+    """What the firing writes, as one statement on the driver (`queries._fire_write`): the timers marked
+    fired, the timeline events in their order, the notices (their ids set from RETURNING)."""
+    rows = [{key: vars(notice).get(key) for key in _NOTICE_COLUMNS} for notice in notices]
+    params = {
+        "ids": fired_ids,
+        "moment": moment,
+        "events": json.dumps(events, default=_utc),
+        "rows": json.dumps(rows, default=_utc),
+    }
+    written = dict(prepared.fetch(session, "fire.write.pg", hot_builder("fire.write.pg"), params))
+    for notice in notices:
+        notice.id = written[notice.idempotency_key]
 
 
 def _utc(value: Any) -> str:

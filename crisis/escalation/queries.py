@@ -8,9 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Interval,
     String,
     and_,
+    any_,
     bindparam,
     cast,
     exists,
@@ -22,10 +24,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, defer, joinedload
 
-from crisis import clock
+from crisis import clock, prepared
 from crisis.auth.models import Membership, User
 from crisis.dbtypes import UTCDateTime
 from crisis.escalation import rows
@@ -34,6 +36,7 @@ from crisis.escalation.timing import is_postgres
 from crisis.incidents.models import Incident, StageRun
 from crisis.notify import service as notify
 from crisis.notify.models import Notice, WebhookEndpoint
+from crisis.timeline.models import TimelineEvent
 
 _STATEMENTS: dict[str, Any] = {}
 
@@ -43,6 +46,11 @@ def hot_statement(name: str) -> Any:
     if built is None:
         built = _STATEMENTS[name] = _BUILDERS[name]()
     return built
+
+
+def hot_builder(name: str) -> Callable[[], Any]:
+    """What builds the hot statement `name` (crisis.prepared compiles it once per process)."""
+    return _BUILDERS[name]
 
 
 _DRIVER: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
@@ -177,6 +185,33 @@ def _fire_notices() -> Any:
     )
 
 
+def _fire_write() -> Any:
+    """Everything a firing writes, in one statement (PostgreSQL, on the driver): its timers marked
+    fired, its timeline events (from a JSON array, in its order: their ids ascend as they were
+    appended) and its notices (`_fire_notices`). Data-modifying CTEs run once, to completion."""
+    timers = Timer.__table__
+    ids = bindparam("ids", type_=ARRAY(Integer))
+    fired = (
+        update(timers)
+        .where(timers.c.id == any_(ids))
+        .values(state="fired", fired_at=bindparam("moment", type_=UTCDateTime()))
+        .cte("fired")
+    )
+    table = TimelineEvent.__table__
+    names = [column.name for column in table.columns if column.key != "id"]
+    records = func.jsonb_populate_recordset(
+        literal_column(f"NULL::{table.name}"), cast(bindparam("events", type_=String()), JSONB)
+    ).table_valued(*names, with_ordinality="ordinality")  # PostgreSQL's own name for it
+    events = (
+        insert(table)
+        .from_select(names, select(*(records.c[name] for name in names)).order_by(records.c.ordinality))
+        .cte("events")
+    )
+    return _fire_notices().add_cte(fired, events)
+
+
+_ON_DRIVER = {"fire.write.pg"}  # run by crisis.prepared only (an array parameter, no SQLAlchemy types)
+
 _BUILDERS: dict[str, Callable[[], Any]] = {
     "fire.incidents": _fire_incidents,
     "fire.runs": _fire_runs,
@@ -187,6 +222,7 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
         select(User).where(User.id.in_(_ids())).options(joinedload(User.memberships).joinedload(Membership.unit))
     ),
     "fire.notices.pg": _fire_notices,
+    "fire.write.pg": _fire_write,
     "fire.webhooks": lambda: (
         select(WebhookEndpoint)
         .where(WebhookEndpoint.unit_id.in_(_ids()), WebhookEndpoint.active)
@@ -206,7 +242,7 @@ def warm_up(*, session: Session) -> None:
     and indexes: otherwise the first deadlines after a worker starts pay for both (benchmarks/engine)."""
     postgres = is_postgres(session)
     for name in _BUILDERS:
-        if ".pg" in name and not postgres:
+        if (".pg" in name and not postgres) or name in _ON_DRIVER:
             continue
         params = (
             {"ids": [0], "rows": "[]"}  # "rows": no notice written
@@ -225,3 +261,6 @@ def warm_up(*, session: Session) -> None:
             cursor.execute(sql, {**fixed, "notice_id": 0}, prepare=True)
     notify.channels_for(session, [0])  # the firing's channel preferences, a statement of crisis.notify
     rows.warm_up(session)  # the firing's reads on the driver
+    if prepared.usable(session):  # and its writes: nothing, with no ids, events or notices
+        params = {"ids": [0], "moment": clock.now(), "events": "[]", "rows": "[]"}
+        prepared.fetch(session, "fire.write.pg", _fire_write, params)

@@ -173,3 +173,56 @@ def test_memberships_keep_their_order(app, db, org):
         incidents, _runs, _pairs = rows.load_batch(session, ids, with_clock=True)
         assert [m.id for m in incidents[incident_id].commander.memberships] == expected
         session.rollback()
+
+
+def test_the_writes_on_the_driver_are_what_the_session_path_writes(app, db, org, monkeypatch):
+    """The same firing written both ways (`firing._write_on_driver`, and the statements SQLite runs):
+    the same timers fired, the same timeline events in the same order, the same notices."""
+    from crisis.notify.models import Notice
+    from crisis.timeline.models import TimelineEvent
+
+    def group(title: str) -> list[int]:
+        made = [
+            open_incident(db.session, org, now=NOW, unit=unit, commander=(unit, "officer"), severity=2, title=title)
+            for unit in ("KOTA-SEMARANG", "KAB-BANYUMAS")  # Banyumas' empty roster: fallback events too
+        ]
+        db.session.commit()
+        return [incident.id for incident in made]
+
+    groups = {"driver": group("lewat driver"), "session": group("lewat sesi")}
+    at = NOW + 45 * M
+    claimed = firing.claim_due(session=db.session, now=at, limit=1000)
+    db.session.commit()
+    owner = dict(db.session.execute(select(Timer.id, Timer.incident_id)).all())
+    outcome = {}
+    for way, incident_ids in groups.items():
+        ids = [c.id for c in claimed if owner[c.id] in incident_ids]
+        with monkeypatch.context() as patch:
+            if way == "session":
+                patch.setattr(rows, "usable", lambda session: False)
+            firing.fire_timers(session=db.session, timer_ids=ids, now=at)
+        db.session.commit()
+        place = {incident_id: n for n, incident_id in enumerate(incident_ids)}
+        events = db.session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.subject_id.in_(incident_ids), TimelineEvent.kind.like("escalation.%"))
+            .order_by(TimelineEvent.id)
+        ).all()
+        notices = db.session.scalars(select(Notice).where(Notice.incident_id.in_(incident_ids))).all()
+        states = db.session.scalars(select(Timer.state).where(Timer.id.in_(ids))).all()
+        outcome[way] = {
+            "events": [
+                (place[e.subject_id], e.kind, e.occurred_at, {k: v for k, v in e.data.items() if k != "timer_id"})
+                for e in events
+            ],
+            "notices": sorted(
+                (place[n.incident_id], n.channel, n.recipient_user_id, n.status, n.due_at, n.payload["kind"])
+                for n in notices
+            ),
+            "states": sorted(states),
+        }
+    assert outcome["driver"]["events"] and any(
+        kind == "escalation.fallback" for _p, kind, *_r in outcome["driver"]["events"]
+    )
+    assert outcome["driver"] == outcome["session"]
+    assert set(outcome["driver"]["states"]) == {"fired"}
