@@ -178,7 +178,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     # Lock order shared with the incident workflow: incidents, stage runs, timers (each by id).
     postgres = is_postgres(session)
     with_clock = now is None and postgres and not injected_clock()
-    if rows_module.usable(session):  # production: on the driver, without the ORM's loading
+    if prepared.usable(session):  # production: on the driver, without the ORM's loading
         incidents, runs, rows = rows_module.load_batch(session, ids, with_clock=with_clock)
         if not incidents:
             return []
@@ -263,7 +263,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
     hooks_by_unit: dict[int, list[WebhookEndpoint]] = {}
     found_hooks = (
         rows_module.webhooks(session, sorted(units))
-        if rows_module.usable(session)
+        if prepared.usable(session)
         else session.scalars(hot_statement("fire.webhooks"), {"ids": sorted(units)})
     )
     for hook in found_hooks:
@@ -350,7 +350,7 @@ def fire_timers(*, session: Session, timer_ids: list[int], now: datetime | None 
             # Not a failure to retry: shown as "e-mail not set up", with how to set it.
             notice.status, notice.last_error, notice.enqueued_at = "cancelled", not_set_up, None
     fired_ids = [timer.id for timer in fired]
-    if rows_module.usable(session):
+    if prepared.usable(session):
         _write_on_driver(session, fired_ids, moment, events, notices)
     else:
         session.connection().execute(_MARK_FIRED, {"ids": fired_ids, "moment": moment})
@@ -383,8 +383,7 @@ def write_notices(session: Session, notices: list[Notice]) -> None:
     They stay outside the session: a later `session.get` loads the row."""
     if not notices:
         return
-    # Their values as `_new_notice` and the firing set them (a column never set is NULL, as getattr says).
-    rows = [{key: vars(notice).get(key) for key in _NOTICE_COLUMNS} for notice in notices]
+    rows = _notice_rows(notices)
     if is_postgres(session):
         records = {"rows": json.dumps(rows, default=_utc)}
         written = dict(session.connection().execute(hot_statement("fire.notices.pg"), records).all())
@@ -400,7 +399,7 @@ def _write_on_driver(
 ) -> None:
     """What the firing writes, as one statement on the driver (`queries._fire_write`): the timers marked
     fired, the timeline events in their order, the notices (their ids set from RETURNING)."""
-    rows = [{key: vars(notice).get(key) for key in _NOTICE_COLUMNS} for notice in notices]
+    rows = _notice_rows(notices)
     params = {
         "ids": fired_ids,
         "moment": moment,
@@ -410,6 +409,11 @@ def _write_on_driver(
     written = dict(prepared.fetch(session, "fire.write.pg", hot_builder("fire.write.pg"), params))
     for notice in notices:
         notice.id = written[notice.idempotency_key]
+
+
+def _notice_rows(notices: list[Notice]) -> list[dict[str, Any]]:
+    """Their values as `_new_notice` and the firing set them (a column never set is NULL, as getattr says)."""
+    return [{key: vars(notice).get(key) for key in _NOTICE_COLUMNS} for notice in notices]
 
 
 def _utc(value: Any) -> str:

@@ -53,30 +53,11 @@ def hot_builder(name: str) -> Callable[[], Any]:
     return _BUILDERS[name]
 
 
-_DRIVER: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
-
-
 def driver_statement(name: str, dialect: Any) -> tuple[str, dict[str, Any]]:
-    """A hot statement as the database driver takes it: its text in the driver's parameter style, and
-    its fixed parameters already converted. Run on the driver's own connection, it skips SQLAlchemy's
-    execution, which costs as much CPU as the statement where a deadline runs it for each notice. The
-    caller adds the parameters that have no value here; they must need no conversion (ints, text)."""
-    key = (name, dialect.name, dialect.driver)
-    built = _DRIVER.get(key)
-    if built is None:
-        compiled = hot_statement(name).compile(dialect=dialect)
-        fixed: dict[str, Any] = {}
-        for bind, bind_name in compiled.bind_names.items():
-            if bind.expanding:
-                raise ValueError(f"{name}: a list parameter ({bind_name}) has no fixed text")
-            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if bind.value is None and bind.callable is None:
-                if process is not None:
-                    raise ValueError(f"{name}: parameter {bind_name} needs converting at each execution")
-                continue
-            fixed[bind_name] = process(bind.effective_value) if process else bind.effective_value
-        built = _DRIVER[key] = (compiled.string, fixed)
-    return built
+    """A hot statement as the database driver takes it (crisis.prepared.text_of). Run on the driver's
+    own connection, it skips SQLAlchemy's execution, which costs as much CPU as the statement where a
+    deadline runs it for each notice."""
+    return prepared.text_of(name, hot_builder(name), dialect)
 
 
 def _ids() -> Any:
@@ -210,7 +191,7 @@ def _fire_write() -> Any:
     return _fire_notices().add_cte(fired, events)
 
 
-_ON_DRIVER = {"fire.write.pg"}  # run by crisis.prepared only (an array parameter, no SQLAlchemy types)
+_ON_DRIVER = {"fire.write.pg"}  # run only through crisis.prepared, on psycopg (its ids are an array parameter)
 
 _BUILDERS: dict[str, Callable[[], Any]] = {
     "fire.incidents": _fire_incidents,

@@ -60,10 +60,6 @@ class _Shape:
         }
 
 
-def _driver_text(name: str, statement: Any, dialect: Any) -> tuple[str, dict[str, Any]]:
-    return prepared.text_of(name, lambda: statement, dialect)
-
-
 class _Statements:
     def __init__(self, dialect: Any) -> None:
         i, u, c = Incident.__table__.alias("i"), Unit.__table__.alias("u"), User.__table__.alias("c")
@@ -94,35 +90,39 @@ class _Statements:
             .order_by(r.c.id)
             .with_for_update(read=True, of=r)
         )
-        self.incidents = _driver_text("fire.rows.incidents", incidents, dialect)
-        self.runs = _driver_text("fire.rows.runs", runs, dialect)
-        # The engine's clock read in the same round trip, and SET LOCAL synchronous_commit TO OFF (see
-        # queries._fire_timers).
-        self.timers = {
-            with_clock: _driver_text(
-                f"fire.rows.timers.{with_clock}",
-                select(
-                    *self.timer.columns,
-                    func.clock_timestamp() if with_clock else null(),
-                    func.set_config("synchronous_commit", "off", True),
-                )
-                .where(batch)
-                .order_by(t.c.fire_at, t.c.id)
-                .with_for_update(skip_locked=True, of=t),
-                dialect,
+        # The timers with the engine's clock read in the same round trip (or not: an injected clock),
+        # and SET LOCAL synchronous_commit TO OFF (see queries._fire_timers).
+        timers = {
+            with_clock: select(
+                *self.timer.columns,
+                func.clock_timestamp() if with_clock else null(),
+                func.set_config("synchronous_commit", "off", True),
             )
+            .where(batch)
+            .order_by(t.c.fire_at, t.c.id)
+            .with_for_update(skip_locked=True, of=t)
             for with_clock in (True, False)
         }
-        self.webhook = _Shape(WebhookEndpoint, WebhookEndpoint.__table__, dialect)
+        hooks = WebhookEndpoint.__table__
+        self.webhook = _Shape(WebhookEndpoint, hooks, dialect)
+        webhooks = (
+            select(*self.webhook.columns).where(hooks.c.unit_id == any_(ids), hooks.c.active).order_by(hooks.c.id)
+        )
+        self.statements = {
+            "fire.rows.incidents": incidents,
+            "fire.rows.runs": runs,
+            "fire.rows.timers.clock": timers[True],
+            "fire.rows.timers": timers[False],
+            "fire.rows.webhooks": webhooks,
+        }
         self.clock_processor = Timer.__table__.c.fire_at.type.dialect_impl(dialect).result_processor(dialect, None)
+
+    def fetch(self, run: prepared.Runner, name: str, ids: list[int]) -> list[tuple[Any, ...]]:
+        statement = self.statements[name]
+        return run.fetch(name, lambda: statement, {"ids": ids})
 
 
 _BUILT: dict[tuple[str, str], _Statements] = {}
-
-
-def usable(session: Session) -> bool:
-    """Whether this session's database is read here (crisis.prepared)."""
-    return prepared.usable(session)
 
 
 def _statements(dialect: Any) -> _Statements:
@@ -171,18 +171,13 @@ def load_batch(
 ) -> tuple[dict[int, Incident], dict[int, StageRun], list[tuple[Timer, datetime | None]]]:
     """The batch's incidents (with unit, commander and the commander's memberships and units), stage
     runs, and timers with the database's clock, locked in that order as the ORM statements lock them."""
-    connection = session.connection()
-    dialect = connection.dialect
-    built = _statements(dialect)
-    driver = connection.connection.dbapi_connection
-    assert driver is not None  # nosec B101  # type narrowing: a connection in use has one
-    adopt = Adopter(session)
-    incidents: dict[int, Incident] = {}
-    memberships: dict[int, list[Membership]] = {}
-    with driver.cursor() as cursor:
-        cursor.execute(built.incidents[0], {**built.incidents[1], "ids": ids}, prepare=True)
+    built = _statements(session.get_bind().dialect)
+    with prepared.runner(session) as run:
+        adopt = Adopter(session)
+        incidents: dict[int, Incident] = {}
+        memberships: dict[int, list[Membership]] = {}
         shapes = (built.incident, built.unit, built.commander, built.membership, built.member_unit)
-        for row in cursor.fetchall():
+        for row in built.fetch(run, "fire.rows.incidents", ids):
             start = 0
             found = []
             for shape in shapes:
@@ -205,12 +200,12 @@ def load_batch(
             set_committed_value(adopt.seen[(User, commander_id)], "memberships", listed)
         if not incidents:
             return {}, {}, []
-        cursor.execute(built.runs[0], {**built.runs[1], "ids": ids}, prepare=True)
-        runs = {values["id"]: adopt(built.run, values) for values in _all(cursor, built.run)}
-        sql, fixed = built.timers[with_clock]
-        cursor.execute(sql, {**fixed, "ids": ids}, prepare=True)
+        runs = {
+            values["id"]: adopt(built.run, values)
+            for values in _values(built.fetch(run, "fire.rows.runs", ids), built.run)
+        }
         timers = []
-        for row in cursor.fetchall():
+        for row in built.fetch(run, "fire.rows.timers.clock" if with_clock else "fire.rows.timers", ids):
             values = built.timer.values(row, 0)
             assert values is not None  # nosec B101  # type narrowing: a timer row has its id
             moment = row[built.timer.width]
@@ -223,37 +218,24 @@ def load_batch(
 def webhooks(session: Session, unit_ids: list[int]) -> list[WebhookEndpoint]:
     """The active webhooks of these units, by id (`queries` "fire.webhooks"; each one's unit is loaded
     on access, from the session when the firing holds it)."""
-    dialect = session.get_bind().dialect
-    shape = _statements(dialect).webhook
-    table = WebhookEndpoint.__table__
-
-    def build() -> Any:
-        return (
-            select(*shape.columns)
-            .where(table.c.unit_id == any_(bindparam("ids", type_=ARRAY(Integer))), table.c.active)
-            .order_by(table.c.id)
-        )
-
-    found = prepared.fetch(session, "fire.rows.webhooks", build, {"ids": unit_ids})
+    built = _statements(session.get_bind().dialect)
+    with prepared.runner(session) as run:
+        found = _values(built.fetch(run, "fire.rows.webhooks", unit_ids), built.webhook)
     if not found:
         return []
     adopt = Adopter(session)
-    return [adopt(shape, values) for row in found if (values := shape.values(row, 0)) is not None]
+    return [adopt(built.webhook, values) for values in found]
 
 
-def _all(cursor: Any, shape: _Shape) -> list[dict[str, Any]]:
-    return [values for row in cursor.fetchall() if (values := shape.values(row, 0)) is not None]
+def _values(rows: list[tuple[Any, ...]], shape: _Shape) -> list[dict[str, Any]]:
+    """Rows of a statement that selects one model's columns, as that model's values."""
+    return [values for row in rows if (values := shape.values(row, 0)) is not None]
 
 
 def warm_up(session: Session) -> None:
     """Build the statements and prepare them on this connection (the first batch would pay for it)."""
-    if not usable(session):
-        return
-    connection = session.connection()
-    built = _statements(connection.dialect)
-    driver = connection.connection.dbapi_connection
-    assert driver is not None  # nosec B101  # type narrowing: a connection in use has one
-    with driver.cursor() as cursor:
-        for sql, fixed in (built.incidents, built.runs, *built.timers.values()):
-            cursor.execute(sql, {**fixed, "ids": [0]}, prepare=True)
-            cursor.fetchall()
+    if prepared.usable(session):
+        built = _statements(session.get_bind().dialect)
+        with prepared.runner(session) as run:
+            for name in built.statements:
+                built.fetch(run, name, [0])

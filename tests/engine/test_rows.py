@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from crisis import prepared
 from crisis.auth.models import Membership, User
 from crisis.escalation import firing, queries, rows
 from crisis.escalation.models import Timer
@@ -22,6 +23,20 @@ M = timedelta(minutes=1)
 
 def _columns(obj) -> dict:
     return {prop.key: obj.__dict__[prop.key] for prop in obj.__mapper__.column_attrs if prop.key in obj.__dict__}
+
+
+def _described(incidents, runs, timers) -> dict:
+    """What a batch's objects hold: their columns, and those of the objects they lead to."""
+    return {
+        "incidents": {i.id: _columns(i) for i in incidents.values()},
+        "units": {i.id: _columns(i.unit) for i in incidents.values()},
+        "commanders": {i.id: _columns(i.commander) for i in incidents.values()},
+        "memberships": {
+            i.id: [(_columns(m), _columns(m.unit)) for m in i.commander.memberships] for i in incidents.values()
+        },
+        "runs": {r.id: _columns(r) for r in runs.values()},
+        "timers": [_columns(t) for t in timers],
+    }
 
 
 def _claimed(db, org) -> list[int]:
@@ -53,16 +68,7 @@ def test_the_rows_are_the_objects_the_orm_statements_load(app, db, org):
     engine = _db.engine
     with Session(engine) as orm_session:
         incidents, runs, timers = _orm(orm_session, ids)
-        expected = {
-            "incidents": {i.id: _columns(i) for i in incidents.values()},
-            "units": {i.id: _columns(i.unit) for i in incidents.values()},
-            "commanders": {i.id: _columns(i.commander) for i in incidents.values()},
-            "memberships": {
-                i.id: [(_columns(m), _columns(m.unit)) for m in i.commander.memberships] for i in incidents.values()
-            },
-            "runs": {r.id: _columns(r) for r in runs.values()},
-            "timers": [_columns(t) for t in timers],
-        }
+        expected = _described(incidents, runs, timers)
         orm_session.rollback()
 
     queries_seen: list[str] = []
@@ -74,16 +80,7 @@ def test_the_rows_are_the_objects_the_orm_statements_load(app, db, org):
         event.listen(engine, "before_cursor_execute", seen)
         try:
             incidents, runs, pairs = rows.load_batch(session, ids, with_clock=True)
-            got = {
-                "incidents": {i.id: _columns(i) for i in incidents.values()},
-                "units": {i.id: _columns(i.unit) for i in incidents.values()},
-                "commanders": {i.id: _columns(i.commander) for i in incidents.values()},
-                "memberships": {
-                    i.id: [(_columns(m), _columns(m.unit)) for m in i.commander.memberships] for i in incidents.values()
-                },
-                "runs": {r.id: _columns(r) for r in runs.values()},
-                "timers": [_columns(t) for t, _clock in pairs],
-            }
+            got = _described(incidents, runs, [timer for timer, _clock in pairs])
             # Relationships come from the session, without a query: the incident's unit and commander,
             # the membership's unit, the stage run's and the timer's incident.
             assert all(run.incident is incidents[run.incident_id] for run in runs.values())
@@ -199,7 +196,7 @@ def test_the_writes_on_the_driver_are_what_the_session_path_writes(app, db, org,
         ids = [c.id for c in claimed if owner[c.id] in incident_ids]
         with monkeypatch.context() as patch:
             if way == "session":
-                patch.setattr(rows, "usable", lambda session: False)
+                patch.setattr(prepared, "usable", lambda session: False)
             firing.fire_timers(session=db.session, timer_ids=ids, now=at)
         db.session.commit()
         place = {incident_id: n for n, incident_id in enumerate(incident_ids)}
